@@ -1,0 +1,45 @@
+# leitai: everything a fresh machine needs is set up from here.
+PYTHON     ?= python3.11
+VENV       := .venv
+BIN        := $(VENV)/bin
+SECANTUS   := .tools/secantus
+PYTEST_ARGS ?=
+
+.PHONY: help venv secantus rabbitmq test test-unit demo bench clean
+help:
+	@echo "make demo   run the Boai contest end to end (embedded defaults)"
+	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
+	@echo "make bench  throughput of the event pipeline against raw kombu and raw pymongo"
+
+venv: $(VENV)/.installed
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --disable-pip-version-check -r requirements.lock
+	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
+	touch $@
+
+# SecantusDB (GPL-2.0) stands in for MongoDB in tests and the demo. It lives in a venv of
+# its own and only ever runs as a separate server process.
+secantus: $(SECANTUS)/.installed
+$(SECANTUS)/.installed: tools/secantus.lock
+	$(PYTHON) -m venv $(SECANTUS)
+	$(SECANTUS)/bin/pip install -q --disable-pip-version-check -r tools/secantus.lock
+	touch $@
+
+rabbitmq:
+	@tools/ensure-rabbitmq.sh
+
+test: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test-unit: venv
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+demo: venv secantus
+	$(BIN)/leitai demo boai
+
+bench: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline
+
+clean:
+	rm -rf $(VENV) .tools var/test

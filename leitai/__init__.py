@@ -1,0 +1,1 @@
+"""leitai (擂台): event-sourced services for multi-stage performance contests."""

@@ -1,0 +1,156 @@
+"""``leitai``: operate a leitai deployment from the command line.
+
+  leitai relay   [--config F] [--catalogue M:A]     publish stored events to RabbitMQ
+  leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
+  leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
+
+Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
+without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
+LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Mapping, Sequence
+
+import yaml
+
+from leitai import logs
+from leitai.config import ConfigurationError, Settings, load_settings
+from leitai.contracts.catalogue import Catalogue
+from leitai.eventstore import ensure_indexes, verify
+from leitai.messaging import deadletters
+from leitai.messaging.relay import Relay
+from leitai.mongo import connect
+
+log = logging.getLogger("leitai.cli")
+DEFAULT_CATALOGUE = "leitai.contracts.product:CATALOGUE"
+
+
+def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> dict:
+    if path:
+        from nameko.cli.main import setup_yaml_parser
+
+        setup_yaml_parser()
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+    config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE") if k in environ}
+    retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
+             if f"LEITAI_RETRY_{name.upper()}" in environ}
+    if retry:
+        config["LEITAI_RETRY"] = retry
+    return config
+
+
+def load_catalogue(spec: str) -> Catalogue:
+    module, _, attribute = spec.partition(":")
+    catalogue = getattr(importlib.import_module(module), attribute or "CATALOGUE")
+    if not isinstance(catalogue, Catalogue):
+        raise ConfigurationError(f"--catalogue {spec} is not a Catalogue")
+    return catalogue
+
+
+def _relay(args, settings: Settings) -> int:
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL)
+    db = client[settings.MONGO_DATABASE]
+    ensure_indexes(db)
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    backoff = 0.5
+    while not stop.is_set():
+        relay = Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size)
+        try:
+            relay.start()
+            log.info("relay started", extra={"database": settings.MONGO_DATABASE, "checkpoint": relay.checkpoint()})
+            print("relay ready", flush=True)
+            relay.run(stop)
+        except Exception:  # the relay reconnects and resumes from its checkpoint
+            log.exception("relay failed; restarting", extra={"backoff_s": backoff})
+            stop.wait(backoff)
+            backoff = min(backoff * 2, 30)
+        finally:
+            relay.close()
+    client.close()
+    return 0
+
+
+def _verify(args, settings: Settings) -> int:
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL)
+    try:
+        report = verify(client[settings.MONGO_DATABASE], catalogue.registry)
+    finally:
+        client.close()
+    summary = {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
+               "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
+               "first_bad": str(report.first_bad) if report.first_bad else None}
+    print(json.dumps(summary, ensure_ascii=False, indent=2))
+    return 0 if report.ok else 1
+
+
+def _dlq(args, settings: Settings) -> int:
+    if args.action == "list":
+        letters = deadletters.list_dead_letters(settings.AMQP_URI, args.queue, args.limit or 100)
+        for letter in letters:
+            print(json.dumps(letter.as_dict(), ensure_ascii=False))
+        print(f"{len(letters)} dead letter(s) in {args.queue}", file=sys.stderr)
+    else:
+        moved = deadletters.redrive(settings.AMQP_URI, args.queue, args.limit)
+        print(f"re-drove {moved} message(s) to {args.queue}")
+    return 0
+
+
+def _demo(args, settings: Settings) -> int:
+    print("leitai demo: not yet (the demo lands with issue 6)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="leitai", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", help="nameko YAML config file (default: the environment)")
+    parser.add_argument("--log-level", default="INFO")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    relay = commands.add_parser("relay", help="publish stored events to RabbitMQ")
+    relay.add_argument("--catalogue", default=DEFAULT_CATALOGUE, help="module:attribute of the Catalogue")
+    relay.add_argument("--batch-size", type=int, default=500)
+    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY"))
+
+    check = commands.add_parser("verify", help="verify the event store's hash chain and seals")
+    check.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE"))
+
+    dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
+    dlq.add_argument("action", choices=("list", "redrive"))
+    dlq.add_argument("queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_sheet")
+    dlq.add_argument("--limit", type=int, help="at most this many (list: 100 unless given)")
+    dlq.set_defaults(run=_dlq, needs=("AMQP_URI",))
+
+    demo = commands.add_parser("demo", help="run a demo scenario")
+    demo.add_argument("scenario", nargs="?", default="boai")
+    demo.set_defaults(run=_demo, needs=())
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logs.configure(args.log_level)
+    try:
+        settings = load_settings(read_config(args.config), only=args.needs) if args.needs else Settings()
+        return args.run(args, settings)
+    except ConfigurationError as exc:
+        print(f"leitai: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

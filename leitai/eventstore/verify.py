@@ -1,0 +1,100 @@
+"""Re-derive the hash chain of a store and name the first record that breaks it."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pymongo import ASCENDING
+from pymongo.database import Database
+
+from leitai.contracts import ContractError, ContractRegistry, Event
+from leitai.eventstore.canonical import GENESIS
+from leitai.eventstore.sequencer import event_hashes
+from leitai.eventstore.store import COMMITS, SEALS
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    position: int | None
+    commit_id: str
+    stream_id: str
+    reason: str
+    event_id: str | None = None
+
+    def __str__(self) -> str:
+        where = f"position {self.position}" if self.position is not None else "unsequenced"
+        event = f" event {self.event_id}" if self.event_id else ""
+        return f"{where}, stream {self.stream_id!r}, commit {self.commit_id}{event}: {self.reason}"
+
+
+@dataclass
+class VerifyReport:
+    checked_commits: int = 0
+    head_position: int = 0
+    pending_commits: int = 0
+    seals_checked: int = 0
+    first_bad: BadRecord | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.first_bad is None
+
+
+def verify(db: Database, registry: ContractRegistry) -> VerifyReport:
+    report = VerifyReport()
+    expected_position, previous = 1, GENESIS
+    stream_heads: dict[str, int] = {}
+    hash_at: dict[int, str] = {}
+    seal_positions = {s["position"]: s["hash"] for s in db[SEALS].find({}, {"position": 1, "hash": 1})}
+
+    for commit in db[COMMITS].find({"sequenced": True}, sort=[("first_position", ASCENDING)]):
+        bad = _check_commit(commit, expected_position, previous, stream_heads, registry)
+        if bad:
+            report.first_bad = bad
+            return report
+        previous = commit["hash"]
+        expected_position = commit["last_position"] + 1
+        stream_heads[commit["stream_id"]] = commit["version"]
+        if commit["last_position"] in seal_positions:
+            hash_at[commit["last_position"]] = previous
+        report.checked_commits += 1
+    report.head_position = expected_position - 1
+    report.pending_commits = db[COMMITS].count_documents({"sequenced": False})
+
+    for position, sealed_hash in sorted(seal_positions.items()):
+        report.seals_checked += 1
+        if position > report.head_position:
+            report.first_bad = BadRecord(report.head_position + 1, "-", "-",
+                                         f"log ends at {report.head_position} but was sealed at {position}: tail deleted")
+            return report
+        if hash_at.get(position) != sealed_hash:
+            report.first_bad = BadRecord(position, "-", "-", "hash differs from the seal recorded at this position")
+            return report
+    return report
+
+
+def _check_commit(commit: dict, expected_position: int, previous: str, stream_heads: dict[str, int],
+                  registry: ContractRegistry) -> BadRecord | None:
+    def bad(reason: str, event_id: str | None = None) -> BadRecord:
+        return BadRecord(commit.get("first_position"), str(commit["_id"]), commit.get("stream_id", "?"), reason, event_id)
+
+    if commit.get("first_position") != expected_position:
+        return bad(f"expected position {expected_position}: records missing or reordered")
+    if commit.get("prev_hash") != previous:
+        return bad("link to the previous record is broken")
+    if commit.get("prev_version") != stream_heads.get(commit["stream_id"], 0):
+        return bad(f"stream version gap: follows version {stream_heads.get(commit['stream_id'], 0)}")
+    stored = commit.get("hashes") or []
+    if len(stored) != len(commit["events"]) or commit.get("hash") != (stored or [None])[-1]:
+        return bad("the commit's hashes were altered")
+    recomputed = event_hashes(commit, expected_position, previous)
+    for index, document in enumerate(commit["events"]):
+        if index >= len(stored) or stored[index] != recomputed[index]:
+            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
+                             "content does not match its hash", document.get("event_id"))
+        try:
+            Event.from_wire(dict(document, position=expected_position + index), registry)
+        except ContractError as exc:
+            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
+                             f"violates its contract: {exc}", document.get("event_id"))
+    return None

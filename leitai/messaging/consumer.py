@@ -1,0 +1,120 @@
+"""A nameko entrypoint that handles events reliably.
+
+``@reliable_handler(source, event_type, registry=...)`` consumes the same queue a plain
+``@event_handler`` would, and adds what nameko leaves out:
+
+* the envelope and payload are validated against the published contract before the
+  handler runs; a message that is not JSON, has an unknown type or fails its schema goes
+  straight to the consumer's dead-letter queue with the reason, and is acked;
+* a handler that raises is retried after a growing delay (one TTL queue per delay,
+  dead-lettered back to this consumer's queue only), and after the last attempt its
+  message goes to the dead-letter queue; ``leitai dlq`` lists and re-drives them;
+* the copy is confirmed by the broker before the original is acked, so a crash in
+  between can only cause a redelivery, which idempotent projections absorb.
+"""
+from __future__ import annotations
+
+import logging
+import traceback
+from functools import partial
+
+from kombu import Connection
+from nameko.constants import AMQP_URI_CONFIG_KEY
+from nameko.events import EventHandler
+from nameko.exceptions import ContainerBeingKilled
+from nameko.messaging import QueueConsumer
+
+from leitai.config import load_settings
+from leitai.contracts import ContractError, ContractRegistry, Event, MalformedEnvelope
+from leitai.messaging import deadletters, topology
+
+log = logging.getLogger(__name__)
+
+
+class _TolerantQueueConsumer(QueueConsumer):
+    """nameko's queue consumer lets an undecodable message raise inside kombu's loop,
+    which stops the consumer; this one hands it to its entrypoint instead."""
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            consumer.on_decode_error = provider.handle_undecodable
+        return consumers
+
+
+class ReliableEventHandler(EventHandler):
+    queue_consumer = _TolerantQueueConsumer()
+
+    def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, **kwargs) -> None:
+        super().__init__(source_service, event_type, **kwargs)
+        self.registry = registry
+
+    def setup(self) -> None:
+        super().setup()
+        settings = load_settings(self.container.config, only=("AMQP_URI", "LEITAI_RETRY"))
+        self.policy = settings.LEITAI_RETRY
+        self.publisher = Connection(self.container.config[AMQP_URI_CONFIG_KEY],
+                                    transport_options={"confirm_publish": True})
+        with Connection(self.container.config[AMQP_URI_CONFIG_KEY]) as connection:
+            channel = connection.channel()
+            self.queue(channel).declare()
+            for queue in topology.consumer_queues(self.queue.name, self.policy):
+                queue(channel).declare()
+
+    def stop(self) -> None:
+        super().stop()
+        self.publisher.release()
+
+    def kill(self) -> None:
+        self.publisher.release()
+
+    # -- receiving -------------------------------------------------------------------
+    def handle_undecodable(self, message, exc: Exception) -> None:
+        self._dead_letter(message, f"malformed: not decodable as JSON ({type(exc).__name__}: {exc})", failures=0)
+        self.queue_consumer.ack_message(message)
+
+    def handle_message(self, body, message) -> None:
+        try:
+            event = Event.from_wire(body, self.registry)
+            if event.type != self.event_type:
+                raise MalformedEnvelope(f"type {event.type!r} arrived on the queue for {self.event_type!r}")
+        except ContractError as exc:
+            self._dead_letter(message, f"malformed: {exc}", failures=0)
+            self.queue_consumer.ack_message(message)
+            return
+        context_data = self.unpack_message_headers(message)
+        context_data.setdefault("correlation_id", event.correlation_id)
+        try:
+            self.container.spawn_worker(self, (event,), {}, context_data=context_data,
+                                        handle_result=partial(self.handle_result, message))
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
+        if exc_info is not None:
+            self._retry_or_dead_letter(message, exc_info)
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
+
+    # -- failing ---------------------------------------------------------------------
+    def _retry_or_dead_letter(self, message, exc_info) -> None:
+        failures = int((message.headers or {}).get(deadletters.FAILURES, 0) or 0) + 1
+        reason = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
+        if failures >= self.policy.attempts:
+            self._dead_letter(message, f"handler failed {failures} times: {reason}", failures)
+            return
+        log.warning("handler failed, retrying", extra={
+            "queue": self.queue.name, "failures": failures, "delay_ms": self.policy.delay_ms(failures),
+            "message_id": (message.properties or {}).get("message_id"), "error": reason})
+        headers = dict(message.headers or {}, **{deadletters.FAILURES: failures, deadletters.REASON: reason[:2000]})
+        deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, failures), headers)
+
+    def _dead_letter(self, message, reason: str, failures: int) -> None:
+        log.error("dead-lettered", extra={"queue": self.queue.name, "reason": reason,
+                                          "message_id": (message.properties or {}).get("message_id")})
+        headers = dict(message.headers or {}, **deadletters.dead_letter_headers(self.queue.name, reason, failures),
+                       **{"x-leitai-routing-key": message.delivery_info.get("routing_key")})
+        deadletters.forward(self.publisher, message, topology.dead_letter_queue_name(self.queue.name), headers)
+
+
+reliable_handler = ReliableEventHandler.decorator

@@ -1,0 +1,174 @@
+"""The event store's contract, as one suite every MongoDB-protocol backend must pass.
+
+Subclasses provide the ``store_db`` fixture (a fresh database on the backend under test).
+"""
+from __future__ import annotations
+
+import threading
+import uuid
+from collections import defaultdict
+
+import pytest
+
+from leitai.contracts import InvalidPayload, UnknownEventType
+from leitai.eventstore import (
+    ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer, ensure_indexes, verify,
+)
+from tests.support.ledger import REGISTRY, deposit
+
+
+class EventStoreConformance:
+    @pytest.fixture
+    def store(self, store_db):
+        ensure_indexes(store_db)
+        return EventStore(store_db, REGISTRY)
+
+    @pytest.fixture
+    def sequencer(self, store_db, store):
+        sequencer = Sequencer(store_db, owner="test-sequencer")
+        assert sequencer.acquire()
+        return sequencer
+
+    @staticmethod
+    def sequence_all(sequencer: Sequencer) -> None:
+        while sequencer.sequence(limit=100):
+            pass
+
+    # -- append and read -------------------------------------------------------------
+    def test_appended_events_read_back_in_version_order(self, store):
+        result = store.append("account-1", 0, [deposit("A", "1.00"), deposit("A", "2.50")])
+        store.append("account-1", 2, [deposit("A", "3.00")])
+        events = store.read_stream("account-1")
+        assert (result.first_version, result.last_version) == (1, 2)
+        assert [e.stream_version for e in events] == [1, 2, 3]
+        assert [str(e.payload["amount"]) for e in events] == ["1.00", "2.50", "3.00"]
+        assert store.read_stream("account-1", after_version=2)[0].stream_version == 3
+        assert store.stream_version("account-1") == 3 and store.stream_version("nobody") == 0
+
+    def test_eight_threads_racing_on_one_version_one_wins_and_the_rest_conflict(self, store):
+        store.append("hot", 0, [deposit("A", "1.00")])
+        barrier = threading.Barrier(8)
+        outcomes: list[object] = []
+
+        def contender(n: int) -> None:
+            barrier.wait()
+            try:
+                outcomes.append(store.append("hot", 1, [deposit("A", f"{n + 1}.00")]))
+            except ConcurrencyConflict as conflict:
+                outcomes.append(conflict)
+
+        threads = [threading.Thread(target=contender, args=(n,)) for n in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [o for o in outcomes if not isinstance(o, ConcurrencyConflict)]
+        assert len(outcomes) == 8 and len(winners) == 1
+        assert all(isinstance(o, ConcurrencyConflict) and o.expected_version == 1 for o in outcomes if o not in winners)
+        assert [e.stream_version for e in store.read_stream("hot")] == [1, 2]
+
+    def test_a_stale_expected_version_conflicts_and_writes_nothing(self, store, store_db):
+        store.append("s", 0, [deposit("A", "1.00"), deposit("A", "1.00")])
+        for stale in (0, 1, 3):
+            with pytest.raises(ConcurrencyConflict):
+                store.append("s", stale, [deposit("A", "9.00")])
+        assert store_db.commits.count_documents({}) == 1
+
+    def test_resending_an_append_returns_the_original_outcome_and_stores_nothing(self, store, store_db):
+        event = deposit("A", "5.00")
+        first = store.append("s", 0, [event])
+        again = store.append("s", 0, [event])
+        later = store.append("s", 7, [event])  # even with a version that would conflict
+        assert (again.first_version, again.event_ids, again.duplicate) == (1, first.event_ids, True)
+        assert later == again
+        assert store_db.commits.count_documents({}) == 1
+
+    def test_an_event_id_cannot_be_reused_in_another_append(self, store):
+        event = deposit("A", "5.00")
+        store.append("s", 0, [event])
+        with pytest.raises(EventIdReused):
+            store.append("other", 0, [event])
+        with pytest.raises(EventIdReused):
+            store.append("s", 1, [event, deposit("A", "1.00")])
+
+    def test_a_payload_failing_its_contract_is_refused_and_nothing_is_written(self, store, store_db):
+        with pytest.raises(InvalidPayload):
+            store.append("s", 0, [deposit("A", "1.00"), deposit("A", "-3")])
+        with pytest.raises(UnknownEventType):
+            store.append("s", 0, [deposit("A", "1.00").__class__("Stolen", {}, actor="x")])
+        assert store_db.commits.count_documents({}) == 0
+
+    def test_a_stored_payload_that_no_longer_fits_its_contract_is_refused_on_read(self, store, store_db):
+        store.append("s", 0, [deposit("A", "1.00")])
+        store_db.commits.update_one({}, {"$set": {"events.0.payload.amount": "lots"}})
+        with pytest.raises(CorruptRecord):
+            store.read_stream("s")
+
+    def test_a_stored_old_version_is_upcast_on_read(self, store, store_db):
+        store.append("s", 0, [deposit("A", "1.00")])
+        store_db.commits.update_one({}, {"$set": {"events.0.schema_version": 1,
+                                                   "events.0.payload": {"account": "A", "cents": 1234}}})
+        [event] = store.read_stream("s")
+        assert (event.schema_version, str(event.payload["amount"])) == (2, "12.34")
+
+    # -- global order ------------------------------------------------------------------
+    def test_read_all_gives_every_event_once_in_gap_free_order_respecting_each_stream(self, store, sequencer):
+        def appender(stream: str) -> None:
+            for version in range(5):
+                store.append(stream, version, [deposit("A", "1.00")])
+
+        threads = [threading.Thread(target=appender, args=(f"s{n}",)) for n in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert list(store.read_all()) == []  # nothing is read before it is sequenced
+        self.sequence_all(sequencer)
+        batches = list(store.read_all(batch_size=7))
+        events = [e for batch in batches for e in batch]
+        assert len(batches) > 1
+        assert [e.position for e in events] == list(range(1, 31))
+        per_stream = defaultdict(list)
+        for event in events:
+            per_stream[event.stream_id].append(event.stream_version)
+        assert all(versions == [1, 2, 3, 4, 5] for versions in per_stream.values()) and len(per_stream) == 6
+        assert [e.position for b in store.read_all(after_position=25) for e in b] == [26, 27, 28, 29, 30]
+        assert store.head_position() == 30
+
+    def test_only_one_sequencer_holds_the_lease(self, store_db, sequencer):
+        assert not Sequencer(store_db, owner="another").acquire()
+        sequencer.release()
+        assert Sequencer(store_db, owner="another").acquire()
+
+    # -- tamper evidence ---------------------------------------------------------------
+    @pytest.fixture
+    def sealed_log(self, store, sequencer):
+        for n in range(4):
+            store.append(f"s{n % 2}", 2 * (n // 2), [deposit("A", "1.00"), deposit("A", "2.00")])
+        self.sequence_all(sequencer)
+        sequencer.seal()
+        return store
+
+    def test_an_untouched_store_verifies(self, store_db, sealed_log):
+        report = verify(store_db, REGISTRY)
+        assert report.ok, report.first_bad
+        assert (report.checked_commits, report.head_position, report.seals_checked) == (4, 8, 1)
+
+    def test_editing_one_stored_payload_names_that_record(self, store_db, sealed_log):
+        target = store_db.commits.find_one({"first_position": 5})
+        store_db.commits.update_one({"_id": target["_id"]}, {"$set": {"events.1.payload.amount": "2000.00"}})
+        report = verify(store_db, REGISTRY)
+        assert not report.ok
+        assert report.first_bad.position == 6
+        assert report.first_bad.event_id == target["events"][1]["event_id"]
+        assert "hash" in report.first_bad.reason
+
+    def test_a_deleted_tail_is_caught_by_the_seal(self, store_db, sealed_log):
+        store_db.commits.delete_one({"first_position": 7})
+        report = verify(store_db, REGISTRY)
+        assert not report.ok and "tail deleted" in report.first_bad.reason
+
+    def test_a_deleted_record_in_the_middle_is_named(self, store_db, sealed_log):
+        store_db.commits.delete_one({"first_position": 3})
+        report = verify(store_db, REGISTRY)
+        assert not report.ok and report.first_bad.position == 5 and "missing" in report.first_bad.reason

@@ -1,0 +1,71 @@
+import uuid
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from leitai.contracts import Event, InvalidPayload, MalformedEnvelope, UnknownEventType, format_timestamp
+from tests.support.ledger import REGISTRY
+
+
+def wire(**overrides):
+    data = {
+        "event_id": str(uuid.uuid4()), "stream_id": "account-1", "stream_version": 1, "type": "DepositMade",
+        "schema_version": 2, "occurred_at": "2026-11-30T10:00:00.000000Z", "position": 7,
+        "correlation_id": "c-1", "causation_id": None, "actor": "teller",
+        "payload": {"account": "A-1", "amount": "12.50", "memo": ""},
+    }
+    data.update(overrides)
+    return data
+
+
+def test_a_valid_envelope_parses_to_typed_values_and_back_unchanged():
+    data = wire()
+    event = Event.from_wire(data, REGISTRY)
+    assert event.payload["amount"] == Decimal("12.50")
+    assert event.occurred_at == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert event.to_wire(REGISTRY) == data
+
+
+def test_an_old_schema_version_is_upcast_on_read():
+    event = Event.from_wire(wire(schema_version=1, payload={"account": "A-1", "cents": 1250}), REGISTRY)
+    assert event.schema_version == 2
+    assert event.payload == {"account": "A-1", "amount": Decimal("12.50"), "memo": ""}
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"account": "A-1"}, "amount"),
+    ({"account": "A-1", "amount": "-1"}, "amount"),
+    ({"account": "", "amount": "1"}, "account"),
+    ({"account": "A-1", "amount": "1", "extra": {"$gt": ""}}, "extra"),
+])
+def test_a_payload_that_fails_its_schema_is_rejected_naming_the_field(payload, field):
+    with pytest.raises(InvalidPayload) as error:
+        Event.from_wire(wire(payload=payload), REGISTRY)
+    assert field in error.value.messages
+
+
+def test_an_unknown_type_is_rejected():
+    with pytest.raises(UnknownEventType):
+        Event.from_wire(wire(type="MoneyPrinted"), REGISTRY)
+
+
+@pytest.mark.parametrize("broken", [
+    "not an object",
+    wire(event_id="not-a-uuid"),
+    wire(stream_version=0),
+    wire(occurred_at="2026-11-30T10:00:00"),  # no offset
+    wire(schema_version=3),
+])
+def test_a_malformed_envelope_is_rejected(broken):
+    with pytest.raises((MalformedEnvelope, InvalidPayload)):
+        Event.from_wire(broken, REGISTRY)
+
+
+def test_timestamps_have_one_spelling_whatever_the_offset():
+    from datetime import timedelta
+
+    beijing = timezone(timedelta(hours=8))
+    assert format_timestamp(datetime(2026, 11, 30, 18, 0, tzinfo=beijing)) == "2026-11-30T10:00:00.000000Z"
+    with pytest.raises(ValueError):
+        format_timestamp(datetime(2026, 11, 30, 18, 0))
