@@ -5,7 +5,6 @@ malformed message must be kept as it came), plus ``x-leitai-*`` headers saying w
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
@@ -65,8 +64,8 @@ def _take(channel, queue_name: str):
 
 def _describe(queue_name: str, message) -> DeadLetter:
     headers = message.headers or {}
-    body = message.body
-    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else json.dumps(body)
+    body = message.body  # py-amqp hands over str when the message names a content encoding
+    text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body)
     return DeadLetter(
         queue=queue_name,
         reason=str(headers.get(REASON, "")),

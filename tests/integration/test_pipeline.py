@@ -1,0 +1,175 @@
+"""Store -> relay -> RabbitMQ -> reliable consumer, with real processes and real faults."""
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import uuid
+from decimal import Decimal
+
+import pytest
+
+from leitai.contracts import Event
+from tests.support.ledger import REGISTRY, deposit
+from tests.support.pipeline import LEDGER_QUEUE, Pipeline
+from tests.support.servers import _management, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def pipeline(tmp_path, amqp_uri, mongo_url, database_name, db):
+    pipe = Pipeline(tmp_path, amqp_uri, mongo_url, database_name, db)
+    yield pipe
+    pipe.stop_all()
+
+
+def append_deposits(pipeline: Pipeline, streams: int, per_stream: int) -> Decimal:
+    total = Decimal(0)
+    for s in range(streams):
+        for v in range(per_stream):
+            amount = Decimal(s + 1) + Decimal(v) / 100
+            pipeline.store.append(f"acct-{s}", v, [deposit(f"A{s}", str(amount))])
+            total += amount
+    return total
+
+
+def assert_each_applied_once(pipeline: Pipeline, streams: int, per_stream: int) -> None:
+    for s in range(streams):
+        balance = pipeline.balance(f"A{s}")
+        expected = sum(int((Decimal(s + 1) + Decimal(v) / 100) * 100) for v in range(per_stream))
+        assert balance["deposits"] == per_stream and balance["total_cents"] == expected
+        assert len(balance["_applied"]) == len(set(balance["_applied"])) == per_stream
+
+
+class MemoryAlarm:
+    """Raise RabbitMQ's memory alarm: the broker stops reading from publishing connections."""
+
+    def __enter__(self):
+        out = subprocess.run(["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        self.restore = ["absolute", re.search(r"\d+", out).group()] if "absolute" in out else [out]
+        subprocess.run(["rabbitmqctl", "-q", "set_vm_memory_high_watermark", "0"], check=True)
+        return self
+
+    def __exit__(self, *exc):
+        subprocess.run(["rabbitmqctl", "-q", "set_vm_memory_high_watermark", *self.restore], check=True)
+
+
+def connection_blocked(vhost_name: str) -> bool:
+    connections = _management("GET", "/connections") or []
+    return any(c.get("vhost") == vhost_name and c.get("state") == "blocked" for c in connections)
+
+
+def test_relay_killed_after_store_before_confirm_loses_nothing_and_counts_nothing_twice(pipeline, vhost):
+    pipeline.start_ledger()
+    append_deposits(pipeline, streams=10, per_stream=20)
+    with MemoryAlarm():
+        relay = pipeline.start_relay()
+        wait_until(lambda: pipeline.db.commits.count_documents({"sequenced": False}) == 0, what="sequencing")
+        wait_until(lambda: connection_blocked(vhost.name), what="the relay to be blocked mid-publish")
+        relay.kill()
+        assert pipeline.checkpoint() == 0
+    assert pipeline.balance("A0")["deposits"] == 0  # nothing was confirmed, nothing delivered
+    pipeline.start_relay()
+    wait_until(lambda: pipeline.checkpoint() == 200, what="every event to be published")
+    wait_until(lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 200, what="every deposit applied")
+    pipeline.wait_drained()
+    assert_each_applied_once(pipeline, streams=10, per_stream=20)
+
+
+def test_relay_killed_mid_stream_resumes_and_consumers_absorb_the_republished_batch(pipeline):
+    pipeline.start_ledger()
+    append_deposits(pipeline, streams=6, per_stream=50)
+    relay = pipeline.start_relay("--batch-size", "25")
+    wait_until(lambda: 25 <= pipeline.checkpoint() < 300, what="the relay to be part-way")
+    relay.kill()
+    resumed_from = pipeline.checkpoint()
+    pipeline.start_relay("--batch-size", "25")
+    wait_until(lambda: pipeline.checkpoint() == 300, what="every event to be published")
+    wait_until(lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 300, what="every deposit applied")
+    pipeline.wait_drained()
+    assert resumed_from < 300
+    assert_each_applied_once(pipeline, streams=6, per_stream=50)
+    assert pipeline.db.attempts.count_documents({}) >= 300
+
+
+def test_the_same_event_delivered_twice_changes_the_projection_once(pipeline):
+    pipeline.start_ledger()
+    pipeline.store.append("acct-1", 0, [deposit("A1", "7.00")])
+    [event] = pipeline.store.read_stream("acct-1")
+    body = Event.to_wire(event, REGISTRY) | {"position": 1}
+    pipeline.publish_raw(json.dumps(body))
+    pipeline.publish_raw(json.dumps(body))
+    wait_until(lambda: len(pipeline.attempts(event.event_id)) == 2, what="both deliveries to be handled")
+    pipeline.wait_drained()
+    assert pipeline.balance("A1")["deposits"] == 1 and pipeline.balance("A1")["total_cents"] == 700
+
+
+def test_a_consumer_killed_mid_handler_gets_the_redelivery_and_applies_it_once(pipeline):
+    event = deposit("A1", "3.00")
+    pipeline.db.faults.insert_one({"_id": str(event.event_id), "hold_after_apply": True})
+    ledger = pipeline.start_ledger()
+    pipeline.start_relay()
+    pipeline.store.append("acct-1", 0, [event])
+    wait_until(lambda: pipeline.balance("A1")["deposits"] == 1, what="the projection write")
+    ledger.kill()  # applied, not acked
+    pipeline.db.faults.update_one({"_id": str(event.event_id)}, {"$set": {"hold_after_apply": False}})
+    pipeline.start_ledger()
+    wait_until(lambda: len(pipeline.attempts(event.event_id)) == 2, what="the redelivery")
+    pipeline.wait_drained()
+    assert pipeline.balance("A1")["deposits"] == 1 and pipeline.balance("A1")["total_cents"] == 300
+
+
+def test_a_failing_handler_is_retried_with_growing_delay_dead_lettered_and_redriven_once(pipeline):
+    event = deposit("A1", "9.99")
+    pipeline.db.faults.insert_one({"_id": str(event.event_id), "fail_times": 1000})
+    pipeline.start_ledger()
+    pipeline.start_relay()
+    pipeline.store.append("acct-1", 0, [event])
+    dlq = f"{LEDGER_QUEUE}.dlq"
+    wait_until(lambda: pipeline.queue_state(dlq)[0] == 1, what="the dead letter")
+
+    times = [a["at"] for a in pipeline.attempts(event.event_id)]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(times, times[1:])]
+    assert len(times) == 3
+    assert gaps[0] >= 0.2 and gaps[1] >= 0.4 and gaps[1] > gaps[0]
+
+    listed = pipeline.cli("dlq", "list", LEDGER_QUEUE)
+    assert listed.returncode == 0, listed.stderr
+    [letter] = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert letter["failures"] == 3 and "injected fault" in letter["reason"]
+    assert letter["message_id"] == str(event.event_id)
+    assert pipeline.queue_state(dlq)[0] == 1  # listing does not consume
+
+    pipeline.db.faults.update_one({"_id": str(event.event_id)}, {"$set": {"fail_times": 0}})  # the fix
+    redriven = pipeline.cli("dlq", "redrive", LEDGER_QUEUE)
+    assert redriven.returncode == 0 and "re-drove 1" in redriven.stdout, redriven.stderr
+    wait_until(lambda: pipeline.balance("A1")["deposits"] == 1, what="the re-driven event to apply")
+    pipeline.wait_drained()
+    assert pipeline.queue_state(dlq)[0] == 0
+    assert pipeline.balance("A1")["total_cents"] == 999 and len(pipeline.attempts(event.event_id)) == 4
+
+
+def test_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_keeps_going(pipeline):
+    ledger = pipeline.start_ledger()
+    good = {"event_id": str(uuid.uuid4()), "stream_id": "acct-1", "stream_version": 1, "type": "DepositMade",
+            "schema_version": 2, "occurred_at": "2026-11-30T10:00:00.000000Z", "position": 1,
+            "correlation_id": "c", "causation_id": None, "actor": "teller",
+            "payload": {"account": "A1", "amount": "1.00", "memo": ""}}
+    pipeline.publish_raw(b"{not json")
+    pipeline.publish_raw("plain words", content_type="text/plain")
+    pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "type": "MoneyPrinted"}))
+    pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "payload": {"account": "A1", "amount": "x"}}))
+    pipeline.publish_raw(json.dumps(good))
+    wait_until(lambda: pipeline.balance("A1")["deposits"] == 1, what="the good message")
+    wait_until(lambda: pipeline.queue_state(f"{LEDGER_QUEUE}.dlq")[0] == 4, what="four dead letters")
+    listed = pipeline.cli("dlq", "list", LEDGER_QUEUE)
+    letters = [json.loads(line) for line in listed.stdout.splitlines()]
+    reasons = [letter["reason"] for letter in letters]
+    assert all(r.startswith("malformed") for r in reasons) and len(reasons) == 4
+    assert any("not decodable" in r for r in reasons)
+    assert any("MoneyPrinted" in r for r in reasons)
+    assert any("amount" in r for r in reasons)
+    assert {letter["body"] for letter in letters} >= {"{not json", "plain words"}
+    assert ledger.alive()
