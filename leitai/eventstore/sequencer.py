@@ -13,15 +13,16 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from leitai.eventstore.canonical import GENESIS, chain_hash
-from leitai.eventstore.store import COMMITS, SEALS, SEQUENCER
+from leitai.eventstore.canonical import chain_hash
+from leitai.eventstore.store import COMMITS, HEAD_HINT, PENDING, SEALS, SEQUENCER, head_of_log
 
 log = logging.getLogger(__name__)
 LEASE_ID = "lease"
+EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class LeaseLost(Exception):
@@ -40,6 +41,7 @@ def event_hashes(commit: dict, first_position: int, previous: str) -> list[str]:
 
 class Sequencer:
     def __init__(self, db: Database, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0) -> None:
+        self._db = db
         self._commits = db[COMMITS]
         self._state = db[SEQUENCER]
         self._seals = db[SEALS]
@@ -47,48 +49,62 @@ class Sequencer:
         self._lease = timedelta(seconds=lease_seconds)
         self._seal_interval = seal_interval
         self._last_seal = 0.0
+        self._held_until: datetime | None = None
+        self._head: tuple[int, str] | None = None  # known only while the lease is held
         try:
-            self._state.insert_one({"_id": LEASE_ID, "owner": None, "expires_at": datetime.min.replace(tzinfo=timezone.utc)})
+            self._state.insert_one({"_id": LEASE_ID, "owner": None, "expires_at": EPOCH})
         except DuplicateKeyError:
             pass
 
     def acquire(self) -> bool:
+        """Take or renew the lease; renews only once half of it is spent, to spare writes."""
         now = datetime.now(timezone.utc)
+        if self._held_until is not None and now < self._held_until - self._lease / 2:
+            return True
         held = self._state.find_one_and_update(
             {"_id": LEASE_ID, "$or": [{"owner": self._owner}, {"expires_at": {"$lt": now}}]},
             {"$set": {"owner": self._owner, "expires_at": now + self._lease}},
             return_document=ReturnDocument.AFTER,
         )
+        if held is None or self._held_until is None:
+            self._head = None  # another holder may have sequenced since we last held it
+        self._held_until = now + self._lease if held else None
         return held is not None
 
     def release(self) -> None:
+        self._lost()
         self._state.update_one(
             {"_id": LEASE_ID, "owner": self._owner},
-            {"$set": {"expires_at": datetime.min.replace(tzinfo=timezone.utc)}},
+            {"$set": {"expires_at": EPOCH}},
         )
 
     def sequence(self, limit: int = 500) -> int:
         """Sequence up to ``limit`` pending commits; returns how many were sequenced."""
         if not self.acquire():
             return 0
-        pending = list(self._commits.find({"sequenced": False}, sort=[("recorded_at", ASCENDING)], limit=limit))
-        batch = self._in_stream_order(pending)
+        pending = sorted(self._commits.find({PENDING: {"$gt": EPOCH}}, limit=limit), key=lambda c: c[PENDING])
+        batch = self._in_stream_order(pending, complete=len(pending) < limit)
         if batch:
             self._assign(batch)
         if time.monotonic() - self._last_seal >= self._seal_interval:
             self.seal()
         return len(batch)
 
-    def _in_stream_order(self, pending: list[dict]) -> list[dict]:
+    def _in_stream_order(self, pending: list[dict], complete: bool) -> list[dict]:
         """Keep arrival order across streams, version order within each stream, and hold
-        back a stream whose earlier commit is still pending outside this batch."""
+        back a stream whose earlier commit is still pending outside this batch.
+
+        ``complete``: ``pending`` holds every pending commit. A commit appended after that
+        read can only follow those of its stream (its appender saw its predecessor stored).
+        """
         if not pending:
             return []
-        lowest_pending = {}
-        for doc in self._commits.find(
-            {"sequenced": False, "stream_id": {"$in": list({c["stream_id"] for c in pending})}},
+        lowest_pending: dict[str, int] = {}
+        others = [] if complete else self._commits.find(
+            {PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list({c["stream_id"] for c in pending})}},
             {"stream_id": 1, "prev_version": 1},
-        ):
+        )
+        for doc in [*pending, *others]:
             sid = doc["stream_id"]
             lowest_pending[sid] = min(lowest_pending.get(sid, doc["prev_version"]), doc["prev_version"])
         by_stream: dict[str, list[dict]] = defaultdict(list)
@@ -113,34 +129,39 @@ class Sequencer:
                 taken[sid] += 1
         return ordered
 
-    def _head(self) -> tuple[int, str]:
-        head = self._commits.find_one(
-            {"sequenced": True}, {"last_position": 1, "hash": 1}, sort=[("first_position", DESCENDING)]
-        )
-        return (head["last_position"], head["hash"]) if head else (0, GENESIS)
-
     def _assign(self, batch: list[dict]) -> None:
-        position, previous = self._head()
+        position, previous = self._head or head_of_log(self._db)
         updates = []
         for commit in batch:
             first = position + 1
             position += len(commit["events"])
             hashes = event_hashes(commit, first, previous)
             updates.append(UpdateOne(
-                {"_id": commit["_id"], "sequenced": False},
-                {"$set": {"sequenced": True, "first_position": first, "last_position": position,
-                          "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]}},
+                {"_id": commit["_id"], PENDING: {"$exists": True}},
+                {"$set": {"first_position": first, "last_position": position,
+                          "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]},
+                 "$unset": {PENDING: ""}},
             ))
             previous = hashes[-1]
         try:
             result = self._commits.bulk_write(updates, ordered=True)
         except DuplicateKeyError as exc:
+            self._lost()
             raise LeaseLost("a position was taken by another sequencer") from exc
         if result.modified_count != len(updates):
+            self._lost()
             raise LeaseLost(f"sequenced {result.modified_count} of {len(updates)} commits")
+        self._head = (position, previous)
+
+    def _lost(self) -> None:
+        self._held_until = None
+        self._head = None
 
     def seal(self) -> None:
-        position, digest = self._head()
+        position, digest = self._head or head_of_log(self._db)
+        # The head hint lets head_of_log start near the end; it scans forward from it, so
+        # a hint that lags behind (a crash before this write) costs a longer scan, no more.
+        self._state.update_one({"_id": HEAD_HINT}, {"$set": {"position": position, "hash": digest}}, upsert=True)
         if position:
             self._seals.insert_one({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),
                                     "sealed_by": self._owner})

@@ -19,17 +19,25 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Sequence
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING
 from pymongo.collection import Collection
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
+from leitai.eventstore.canonical import GENESIS
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
 
 COMMITS = "commits"
 SEQUENCER = "sequencer"
 SEALS = "seals"
+MAX_EVENTS_PER_APPEND = 500
+PENDING = "pending_since"
+
+
+def commit_id(stream_id: str, version: int) -> str:
+    """A commit's _id names the stream version it ends at, so that lookup needs no index."""
+    return f"{stream_id}@{version:012d}"
 
 
 @dataclass(frozen=True)
@@ -41,14 +49,50 @@ class AppendResult:
     duplicate: bool = False  # True when this append had been stored before
 
 
+HEAD_HINT = "head"
+
+
+def commits_in_order(commits: Collection, after_position: int = 0, span: int = 500) -> Iterator[list[dict]]:
+    """Sequenced commits after ``after_position`` in log order, as bounded range scans.
+
+    Each query asks for last positions in (p, p + span]: with ``span`` at least the largest
+    append, the commit holding p + 1 always falls in the range, and no query asks the
+    server to sort more than one range.
+    """
+    span = max(span, MAX_EVENTS_PER_APPEND)
+    while True:
+        batch = sorted(commits.find({"last_position": {"$gt": after_position, "$lte": after_position + span}}),
+                       key=lambda c: c["last_position"])
+        if not batch:
+            return
+        yield batch
+        after_position = batch[-1]["last_position"]
+
+
+def head_of_log(db: Database) -> tuple[int, str]:
+    """(position, hash) of the last sequenced event; (0, GENESIS) for an empty log.
+
+    Starts from the head the sequencer last recorded and scans forward, so a hint left
+    behind by a crash between sequencing and recording it is corrected here.
+    """
+    hint = db[SEQUENCER].find_one({"_id": HEAD_HINT}) or {"position": 0, "hash": GENESIS}
+    position, digest = hint["position"], hint["hash"]
+    for batch in commits_in_order(db[COMMITS], position):
+        position, digest = batch[-1]["last_position"], batch[-1]["hash"]
+    return position, digest
+
+
 def ensure_indexes(db: Database) -> None:
     """Create collections and indexes; call at start-up, never inside a request."""
     commits = db[COMMITS]
+    # An append after version v needs the commit ending at v (found by _id, see commit_id)
+    # and no commit starting at v (this index).
     commits.create_index([("stream_id", ASCENDING), ("prev_version", ASCENDING)], unique=True)
-    commits.create_index([("stream_id", ASCENDING), ("version", DESCENDING)])
     commits.create_index("events.event_id", unique=True)
-    commits.create_index("first_position", unique=True, sparse=True)
-    commits.create_index([("sequenced", ASCENDING), ("_id", ASCENDING)])
+    # only sequenced commits have positions: global reads are range scans on this index
+    commits.create_index("last_position", unique=True, sparse=True)
+    # sparse: holds only the commits still waiting for the sequencer, so stays small
+    commits.create_index(PENDING, sparse=True)
     db[SEALS].create_index("position")
     if SEQUENCER not in db.list_collection_names():
         db.create_collection(SEQUENCER)
@@ -56,6 +100,7 @@ def ensure_indexes(db: Database) -> None:
 
 class EventStore:
     def __init__(self, db: Database, registry: ContractRegistry) -> None:
+        self._db = db
         self._commits: Collection = db[COMMITS]
         self._registry = registry
 
@@ -66,8 +111,8 @@ class EventStore:
         Raises ConcurrencyConflict (nothing written) when the stream has moved on, and
         ContractError when an event does not satisfy its contract.
         """
-        if not events:
-            raise ValueError("append needs at least one event")
+        if not 1 <= len(events) <= MAX_EVENTS_PER_APPEND:
+            raise ValueError(f"an append holds 1 to {MAX_EVENTS_PER_APPEND} events")
         if expected_version < 0:
             raise ValueError("expected_version must be >= 0")
         event_ids = [e.event_id for e in events]
@@ -75,29 +120,37 @@ class EventStore:
             raise EventIdReused("the same event id appears twice in one append")
         documents = [self._document(stream_id, expected_version + i + 1, e) for i, e in enumerate(events)]
 
-        earlier = self._find_by_event_ids(event_ids)
-        if earlier is not None:
-            return self._original_outcome(earlier, stream_id, event_ids)
-        head = self.stream_version(stream_id)
-        if head != expected_version:
-            raise ConcurrencyConflict(stream_id, expected_version, head)
+        if expected_version and not self._commits.find_one({"_id": commit_id(stream_id, expected_version)},
+                                                           {"_id": 1}):
+            return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
+        version = expected_version + len(events)
         commit = {
-            "_id": str(event_ids[0]),
+            "_id": commit_id(stream_id, version),
             "stream_id": stream_id,
             "prev_version": expected_version,
-            "version": expected_version + len(events),
-            "sequenced": False,
-            "recorded_at": datetime.now(timezone.utc),
+            "version": version,
+            PENDING: datetime.now(timezone.utc),
             "events": documents,
         }
         try:
             self._commits.insert_one(commit)
-        except DuplicateKeyError as exc:
-            earlier = self._find_by_event_ids(event_ids)
-            if earlier is not None:
-                return self._original_outcome(earlier, stream_id, event_ids)
-            raise ConcurrencyConflict(stream_id, expected_version, None) from exc
+        except DuplicateKeyError:
+            # a commit already starts at expected_version (or these event ids are stored)
+            return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
+
+    def _conflict(self, stream_id: str, expected_version: int) -> ConcurrencyConflict:
+        return ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id))
+
+    def _resent_or_raise(self, event_ids: list[uuid.UUID], stream_id: str, conflict: ConcurrencyConflict) -> AppendResult:
+        """The original outcome if these events were stored before, else ``conflict``."""
+        earlier = self._commits.find_one(
+            {"events.event_id": {"$in": [str(i) for i in event_ids]}},
+            {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1},
+        )
+        if earlier is None:
+            raise conflict
+        return self._original_outcome(earlier, stream_id, event_ids)
 
     def _document(self, stream_id: str, version: int, event: NewEvent) -> dict:
         contract = self._registry.get(event.type)
@@ -115,12 +168,6 @@ class EventStore:
             "payload": contract.normalise(event.payload),
         }
 
-    def _find_by_event_ids(self, event_ids: list[uuid.UUID]) -> dict | None:
-        return self._commits.find_one(
-            {"events.event_id": {"$in": [str(i) for i in event_ids]}},
-            {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1},
-        )
-
     @staticmethod
     def _original_outcome(commit: dict, stream_id: str, event_ids: list[uuid.UUID]) -> AppendResult:
         stored = [uuid.UUID(e["event_id"]) for e in commit["events"]]
@@ -132,32 +179,24 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------
     def stream_version(self, stream_id: str) -> int:
-        head = self._commits.find_one({"stream_id": stream_id}, {"version": 1}, sort=[("version", DESCENDING)])
-        return head["version"] if head else 0
+        versions = [c["version"] for c in self._commits.find({"stream_id": stream_id}, {"version": 1})]
+        return max(versions, default=0)
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        cursor = self._commits.find(
-            {"stream_id": stream_id, "version": {"$gt": after_version}}, sort=[("version", ASCENDING)]
-        )
-        return [e for commit in cursor for e in self._events(commit) if e.stream_version > after_version]
+        commits = sorted(self._commits.find({"stream_id": stream_id, "version": {"$gt": after_version}}),
+                         key=lambda c: c["version"])
+        return [e for commit in commits for e in self._events(commit) if e.stream_version > after_version]
 
     def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Event]]:
-        """Every sequenced event after ``after_position``, in recorded order, in batches."""
-        while True:
-            cursor = self._commits.find(
-                {"sequenced": True, "last_position": {"$gt": after_position}},
-                sort=[("first_position", ASCENDING)],
-                limit=batch_size,
-            )
-            batch = [e for commit in cursor for e in self._events(commit) if e.position > after_position]
-            if not batch:
-                return
-            yield batch
-            after_position = batch[-1].position
+        """Every sequenced event after ``after_position``, in recorded order, in batches of
+        at most ``batch_size`` events."""
+        for commits in commits_in_order(self._commits, after_position, batch_size):
+            events = [e for commit in commits for e in self._events(commit) if e.position > after_position]
+            for start in range(0, len(events), batch_size):
+                yield events[start:start + batch_size]
 
     def head_position(self) -> int:
-        head = self._commits.find_one({"sequenced": True}, {"last_position": 1}, sort=[("first_position", DESCENDING)])
-        return head["last_position"] if head else 0
+        return head_of_log(self._db)[0]
 
     def _events(self, commit: dict) -> list[Event]:
         first = commit.get("first_position")

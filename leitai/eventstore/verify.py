@@ -3,13 +3,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pymongo import ASCENDING
 from pymongo.database import Database
 
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.canonical import GENESIS
 from leitai.eventstore.sequencer import event_hashes
-from leitai.eventstore.store import COMMITS, SEALS
+from leitai.eventstore.store import COMMITS, PENDING, SEALS, commits_in_order
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,7 @@ def verify(db: Database, registry: ContractRegistry) -> VerifyReport:
     hash_at: dict[int, str] = {}
     seal_positions = {s["position"]: s["hash"] for s in db[SEALS].find({}, {"position": 1, "hash": 1})}
 
-    for commit in db[COMMITS].find({"sequenced": True}, sort=[("first_position", ASCENDING)]):
+    for commit in (c for batch in commits_in_order(db[COMMITS]) for c in batch):
         bad = _check_commit(commit, expected_position, previous, stream_heads, registry)
         if bad:
             report.first_bad = bad
@@ -59,7 +58,7 @@ def verify(db: Database, registry: ContractRegistry) -> VerifyReport:
             hash_at[commit["last_position"]] = previous
         report.checked_commits += 1
     report.head_position = expected_position - 1
-    report.pending_commits = db[COMMITS].count_documents({"sequenced": False})
+    report.pending_commits = db[COMMITS].count_documents({PENDING: {"$exists": True}})
 
     for position, sealed_hash in sorted(seal_positions.items()):
         report.seals_checked += 1

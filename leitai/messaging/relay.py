@@ -44,6 +44,7 @@ class Relay:
         self._connection = Connection(amqp_uri)
         self._channel = None
         self._producer: Producer | None = None
+        self._checkpoint: int | None = None
         self._last_tag = 0  # delivery tags count up per channel, across batches
         self._unconfirmed: set[int] = set()
         self._nacked = 0
@@ -62,30 +63,37 @@ class Relay:
         self._sequencer.release()
         self._connection.release()
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.02, max_idle_wait: float = 0.2) -> None:
+    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.2) -> None:
+        """Loop until ``stop``: straight on after a full batch, else pause so that each round
+        (a fixed handful of store queries) carries more events."""
         wait = idle_wait
         while not stop.is_set():
             moved = self.run_once()
+            if moved >= self._batch_size:
+                continue
             wait = idle_wait if moved else min(wait * 2, max_idle_wait)
-            if not moved:
-                stop.wait(wait)
+            stop.wait(wait)
 
     # -- one round -----------------------------------------------------------------
     def run_once(self) -> int:
         """Sequence what is pending, publish what is not yet confirmed; returns events published."""
         if not self._sequencer.acquire():
+            self._checkpoint = None
             return 0
         self._sequencer.sequence(self._batch_size)
-        checkpoint = self.checkpoint()
-        batch = next(self._store.read_all(checkpoint, self._batch_size), [])
+        if self._checkpoint is None:  # read once per lease; only the lease holder writes it
+            self._checkpoint = self.checkpoint()
+        batch = next(self._store.read_all(self._checkpoint, self._batch_size), [])
         if batch:
             self._publish(batch)
             self._checkpoints.update_one({"_id": CHECKPOINT_ID}, {"$set": {"position": batch[-1].position}},
                                          upsert=True)
-            log.debug("relayed", extra={"from": checkpoint + 1, "to": batch[-1].position})
+            log.debug("relayed", extra={"from": self._checkpoint + 1, "to": batch[-1].position})
+            self._checkpoint = batch[-1].position
         return len(batch)
 
     def checkpoint(self) -> int:
+        """The last position the broker confirmed, as stored."""
         doc = self._checkpoints.find_one({"_id": CHECKPOINT_ID})
         return doc["position"] if doc else 0
 
