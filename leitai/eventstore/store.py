@@ -195,6 +195,9 @@ class EventStore:
             for start in range(0, len(events), batch_size):
                 yield events[start:start + batch_size]
 
+    def ping(self) -> bool:
+        return self._db.command("ping").get("ok") == 1
+
     def head_position(self) -> int:
         return head_of_log(self._db)[0]
 

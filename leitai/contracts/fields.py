@@ -1,0 +1,75 @@
+"""Field types and nested schemas shared by the published contracts and the HTTP API."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+ID_ERROR = "must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)"
+
+
+def Id(**kwargs) -> fields.String:
+    """An identifier: safe in URLs, stream ids and MongoDB keys (never starts with '$')."""
+    return fields.String(validate=validate.Regexp(ID_PATTERN, error=ID_ERROR), **kwargs)
+
+
+def Text(max_length: int = 200, **kwargs) -> fields.String:
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+def Score(**kwargs) -> fields.Decimal:
+    """Decimal carried as a string, never a float."""
+    return fields.Decimal(as_string=True, allow_nan=False, **kwargs)
+
+
+class CriterionSchema(Schema):
+    criterion_id = Id(required=True)
+    name = Text(required=True)
+    max = Score(required=True, validate=validate.Range(min=Decimal("0.5"), max=Decimal(1000)))
+    weight = Score(required=True, validate=validate.Range(min=Decimal("0.01"), max=Decimal(100)))
+    step = Score(load_default=Decimal("0.5"), validate=validate.Range(min=Decimal("0.01"), max=Decimal(100)))
+
+    @validates_schema
+    def _step_divides_max(self, data, **kwargs):
+        if "max" in data and "step" in data and data["max"] % data["step"] != 0:
+            raise ValidationError("max must be a whole number of steps", "step")
+
+
+class DropTierSchema(Schema):
+    """From ``min_sheets`` valid sheets on (until a higher tier), drop this many highest and lowest."""
+
+    min_sheets = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=100))
+    drop_high = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10))
+    drop_low = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=10))
+
+    @validates_schema
+    def _leaves_a_sheet(self, data, **kwargs):
+        if data.get("drop_high", 0) + data.get("drop_low", 0) >= data.get("min_sheets", 1):
+            raise ValidationError("must leave at least one sheet counted", "min_sheets")
+
+
+def drop_rule_field(**kwargs) -> fields.List:
+    def _distinct(tiers):
+        if len({t["min_sheets"] for t in tiers}) != len(tiers):
+            raise ValidationError("min_sheets must differ between tiers")
+
+    return fields.List(fields.Nested(DropTierSchema), validate=[validate.Length(min=1, max=10), _distinct], **kwargs)
+
+
+class TieBreakSchema(Schema):
+    kind = fields.String(required=True, validate=validate.OneOf(["median_total", "criterion", "lot"]))
+    criterion_id = Id(load_default=None, allow_none=True)
+
+    @validates_schema
+    def _criterion_named(self, data, **kwargs):
+        if data.get("kind") == "criterion" and not data.get("criterion_id"):
+            raise ValidationError("a criterion tie-break names its criterion", "criterion_id")
+
+
+class AdvancementSchema(Schema):
+    per_group = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    overall = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
+    on_tie = fields.String(load_default="tiebreak", validate=validate.OneOf(["tiebreak", "all_advance"]))
+    tiebreak = fields.List(fields.Nested(TieBreakSchema), load_default=lambda: [{"kind": "lot",
+                                                                              "criterion_id": None}])

@@ -1,0 +1,180 @@
+"""Events published by the registration service (exchange ``registration.events``)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from leitai.contracts.fields import (
+    AdvancementSchema, CriterionSchema, Id, Score, Text, drop_rule_field,
+)
+from leitai.contracts.registry import Contract
+
+SOURCE = "registration"
+
+
+class RegionSchema(Schema):
+    code = Id(required=True)
+    name = Text(required=True)
+    level = fields.String(required=True, validate=validate.OneOf(["county", "township", "village"]))
+    parent = Id(load_default=None, allow_none=True)
+
+
+class RegionsImported(Schema):
+    tree_id = Id(required=True)
+    regions = fields.List(fields.Nested(RegionSchema), required=True, validate=validate.Length(min=1))
+
+
+class ContestCreated(Schema):
+    contest_id = Id(required=True)
+    name = Text(required=True)
+    tree_id = Id(required=True)
+    county_code = Id(required=True)
+    format = fields.String(required=True, validate=validate.OneOf(["knockout", "performance", "exchange"]))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class GroupSchema(Schema):
+    group_id = Id(required=True)
+    name = Text(required=True)
+    townships = fields.List(Id(), required=True, validate=validate.Length(min=1))
+
+
+class StageDefined(Schema):
+    contest_id = Id(required=True)
+    stage_id = Id(required=True)
+    name = Text(required=True)
+    order = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20))
+    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=validate.Length(min=1))
+    criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(min=1, max=30))
+    panel_size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50))
+    drop_rule = drop_rule_field(required=True)
+    tolerance = Score(load_default=None, allow_none=True)
+    advancement = fields.Nested(AdvancementSchema, required=True)
+
+
+class JudgeRegistered(Schema):
+    contest_id = Id(required=True)
+    judge_id = Id(required=True)
+    name = Text(required=True)
+    township_code = Id(load_default=None, allow_none=True)
+    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
+    conflicts = fields.List(Id(), load_default=list)  # contestant ids the judge declared
+    email = fields.String(load_default="", validate=validate.Length(max=200))
+    phone = fields.String(load_default="", validate=validate.Length(max=30))
+
+
+class EntrySubmitted(Schema):
+    contest_id = Id(required=True)
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = Text(required=True)
+    village_code = Id(required=True)
+    township_code = Id(required=True)
+    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
+    title = Text(required=True, max_length=300)
+    materials = fields.List(fields.Url(), load_default=list)
+    email = fields.String(load_default="", validate=validate.Length(max=200))
+    phone = fields.String(load_default="", validate=validate.Length(max=30))
+    stage_id = Id(required=True)
+
+
+class EntryWithdrawn(Schema):
+    contest_id = Id(required=True)
+    entry_id = Id(required=True)
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SessionScheduled(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+    starts_at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    place = fields.String(load_default="", validate=validate.Length(max=200))
+    video_room = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class SeatSchema(Schema):
+    judge_id = Id(required=True)
+    head = fields.Boolean(load_default=False)
+    reserve = fields.Boolean(load_default=False)
+
+
+class PanelSeated(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    seats = fields.List(fields.Nested(SeatSchema), required=True, validate=validate.Length(min=1))
+
+
+class OrderDrawn(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    seed = Text(required=True, max_length=128)
+    order = fields.List(Id(), required=True)  # entry ids, first to present first
+
+
+class PanelJudgeSchema(Schema):
+    judge_id = Id(required=True)
+    name = Text(required=True)
+    township_code = Id(load_default=None, allow_none=True)
+    work_unit = fields.String(load_default="")
+    conflicts = fields.List(Id(), load_default=list)
+    head = fields.Boolean(required=True)
+    reserve = fields.Boolean(required=True)
+
+
+class SessionEntrySchema(Schema):
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = Text(required=True)
+    township_code = Id(required=True)
+    work_unit = fields.String(load_default="")
+    order = fields.Integer(required=True, strict=True)
+
+
+class SessionOpened(Schema):
+    """All that scoring needs to run a session, as the organiser opened it."""
+
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+    criteria = fields.List(fields.Nested(CriterionSchema), required=True)
+    drop_rule = drop_rule_field(required=True)
+    tolerance = Score(load_default=None, allow_none=True)
+    panel = fields.List(fields.Nested(PanelJudgeSchema), required=True)
+    entries = fields.List(fields.Nested(SessionEntrySchema), required=True)
+
+
+class ForumSeriesCreated(Schema):
+    contest_id = Id(required=True)
+    series_id = Id(required=True)
+    name = Text(required=True)
+    cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
+    township_code = Id(load_default=None, allow_none=True)  # None: city-wide
+    day_of_month = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=28))
+    themes = fields.List(Text(), required=True, validate=validate.Length(min=1))
+    scored = fields.Boolean(load_default=False)
+
+
+class ForumMeetingScheduled(Schema):
+    contest_id = Id(required=True)
+    series_id = Id(required=True)
+    meeting_id = Id(required=True)
+    date = fields.Date(required=True)
+    theme = Text(required=True)
+    central_task = fields.String(load_default="", validate=validate.Length(max=300))
+    presenters = fields.List(Id(), load_default=list)
+    listeners = fields.List(Id(), load_default=list)
+    evaluators = fields.List(Id(), load_default=list)
+
+
+CONTRACTS = [
+    Contract(name, SOURCE, 1, schema())
+    for name, schema in [
+        ("RegionsImported", RegionsImported), ("ContestCreated", ContestCreated), ("StageDefined", StageDefined),
+        ("JudgeRegistered", JudgeRegistered), ("EntrySubmitted", EntrySubmitted), ("EntryWithdrawn", EntryWithdrawn),
+        ("SessionScheduled", SessionScheduled), ("PanelSeated", PanelSeated), ("OrderDrawn", OrderDrawn),
+        ("SessionOpened", SessionOpened), ("ForumSeriesCreated", ForumSeriesCreated),
+        ("ForumMeetingScheduled", ForumMeetingScheduled),
+    ]
+]

@@ -1,0 +1,74 @@
+"""Events published by the scoring service (exchange ``scoring.events``)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from leitai.contracts.fields import Id, Score
+from leitai.contracts.registry import Contract
+
+SOURCE = "scoring"
+
+
+class ScoreSheetSubmitted(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    scores = fields.Dict(keys=Id(), values=Score(), required=True)
+    total = Score(required=True)  # sum over criteria of weight x score, exact
+    strengths = fields.String(load_default="", validate=validate.Length(max=2000))  # 亮点
+    suggestions = fields.String(load_default="", validate=validate.Length(max=2000))  # 建议
+    revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+
+
+class ToleranceFlagRaised(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    revision = fields.Integer(required=True, strict=True)
+    total = Score(required=True)
+    median = Score(required=True)
+    tolerance = Score(required=True)
+
+
+class SheetTotalSchema(Schema):
+    judge_id = Id(required=True)
+    total = Score(required=True)
+
+
+class EntryScored(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+    entry_id = Id(required=True)
+    sheets = fields.List(fields.Nested(SheetTotalSchema), required=True)
+    recused = fields.List(Id(), required=True)
+    dropped_high = fields.List(Id(), required=True)
+    dropped_low = fields.List(Id(), required=True)
+    counted_sum = Score(required=True)  # exact
+    counted = fields.Integer(required=True, strict=True)
+    stage_score = Score(required=True)  # counted_sum / counted, ROUND_HALF_UP to 2 places
+    rounding = fields.String(required=True, validate=validate.OneOf(["ROUND_HALF_UP"]))
+
+
+class SessionLocked(Schema):
+    contest_id = Id(required=True)
+    session_id = Id(required=True)
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+    locked_by = Id(required=True)
+    override_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
+    open_flags = fields.Integer(required=True, strict=True)
+    missing_sheets = fields.Integer(required=True, strict=True)
+    entries = fields.List(Id(), required=True)
+
+
+CONTRACTS = [
+    Contract("ScoreSheetSubmitted", SOURCE, 1, ScoreSheetSubmitted()),
+    Contract("ScoreSheetRevised", SOURCE, 1, ScoreSheetSubmitted()),
+    Contract("ToleranceFlagRaised", SOURCE, 1, ToleranceFlagRaised()),
+    Contract("EntryScored", SOURCE, 1, EntryScored()),
+    Contract("SessionLocked", SOURCE, 1, SessionLocked()),
+]

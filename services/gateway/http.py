@@ -1,0 +1,129 @@
+"""The gateway's HTTP plumbing: one decorator per endpoint, one table of error codes.
+
+``@endpoint`` registers the nameko @http entrypoint and the route's contract (roles, body
+and response schemas, status) from which both request handling and the OpenAPI document
+are derived, so the two cannot drift apart.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import re
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from marshmallow import Schema, ValidationError
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
+
+from leitai.contracts.fields import ID_ERROR, ID_PATTERN
+from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
+
+log = logging.getLogger(__name__)
+PUBLIC = "public"
+
+
+class Unauthorized(DomainError):
+    pass
+
+
+class Unavailable(DomainError):
+    pass
+
+
+# The one table from domain errors to HTTP.
+ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    InvalidInput: (400, "invalid_input"),
+    Unauthorized: (401, "unauthorized"),
+    Forbidden: (403, "forbidden"),
+    NotFound: (404, "not_found"),
+    Conflict: (409, "conflict"),
+    RuleViolated: (422, "rule_violated"),
+    Unavailable: (503, "unavailable"),
+}
+_PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    rule: str  # werkzeug rule, e.g. /contests/<string:contest_id>
+    name: str
+    summary: str
+    roles: frozenset[str]
+    body: type[Schema] | None = None
+    response: type[Schema] | None = None
+    status: int = 200
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+
+    @property
+    def path(self) -> str:
+        return _PATH_PARAM.sub(r"{\1}", self.rule)
+
+    @property
+    def params(self) -> list[str]:
+        return _PATH_PARAM.findall(self.rule)
+
+
+ROUTES: list[Route] = []
+
+
+def endpoint(method: str, rule: str, *, roles: set[str], summary: str, body: type[Schema] | None = None,
+             response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] | None = None):
+    def decorate(fn: Callable) -> Callable:
+        route = Route(method, rule, fn.__name__, summary, frozenset(roles), body, response, status,
+                      **({"errors": errors} if errors is not None else {}))
+        ROUTES.append(route)
+
+        @functools.wraps(fn)
+        def handler(self, request, **params):
+            return self.dispatch(route, fn, request, params)
+
+        return http(method, rule)(handler)
+    return decorate
+
+
+def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
+                    mimetype="application/json", headers=headers)
+
+
+def error_response(error: DomainError, request_id: str) -> Response:
+    status, code = ERROR_STATUS[type(error)]
+    body = {"error": {"code": code, "message": error.message, "fields": error.details if status == 400 else None,
+                      "request_id": request_id}}
+    if status != 400 and error.details is not None:
+        body["error"]["details"] = error.details
+    headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
+    return json_response(status, body, headers)
+
+
+def check_params(params: dict[str, str]) -> None:
+    bad = {name: [ID_ERROR] for name, value in params.items() if not re.match(ID_PATTERN, value)}
+    if bad:
+        raise InvalidInput("path parameters are not valid", bad)
+
+
+def read_body(route: Route, request) -> dict | None:
+    """Parse, validate and normalise a JSON body into JSON-safe values (Decimals as strings)."""
+    if route.body is None:
+        return None
+    raw = request.get_data(as_text=True)
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON"]}) from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", {"_body": ["must be an object"]})
+    schema = route.body()
+    try:
+        return schema.dump(schema.load(data))
+    except ValidationError as exc:
+        raise InvalidInput("the body is not valid", exc.messages) from None
+
+
+def new_request_id(request) -> str:
+    supplied = request.headers.get("X-Request-Id", "")
+    return supplied if re.fullmatch(r"[A-Za-z0-9_-]{8,64}", supplied) else uuid.uuid4().hex

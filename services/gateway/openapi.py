@@ -1,0 +1,49 @@
+"""The OpenAPI 3 document, generated from the route table and its marshmallow schemas."""
+from __future__ import annotations
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+
+from leitai.contracts.fields import ID_PATTERN
+from services.gateway.http import ROUTES, Route
+from services.gateway.schemas import ErrorResponse
+
+_DESCRIPTIONS = {400: "invalid input, with per-field messages", 401: "no or unknown bearer token",
+                 403: "the token's role may not do this", 404: "not found", 409: "conflict: duplicate, stale or locked",
+                 422: "refused by a domain rule", 503: "a dependency is unavailable"}
+
+
+def build_document() -> dict:
+    spec = APISpec(title="leitai gateway", version="1.0.0", openapi_version="3.0.3",
+                   plugins=[MarshmallowPlugin()],
+                   info={"description": "Contests, judges, entries and scoring for 擂台比武 performance contests."})
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
+    spec.components.schema("Error", schema=ErrorResponse)
+    paths: dict[str, dict] = {}
+    for route in ROUTES:
+        paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
+    for path, operations in paths.items():
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()
+
+
+def _operation(route: Route) -> dict:
+    success: dict = {"description": "done"}
+    if route.response is not None:
+        success["content"] = {"application/json": {"schema": route.response}}
+    responses = {str(route.status): success}
+    for status in route.errors:
+        if "public" in route.roles and status in (401, 403):
+            continue
+        responses[str(status)] = {"description": _DESCRIPTIONS[status],
+                                  "content": {"application/json": {"schema": "Error"}}}
+    operation = {
+        "operationId": route.name, "summary": route.summary, "responses": responses,
+        "parameters": [{"in": "path", "name": name, "required": True,
+                        "schema": {"type": "string", "pattern": ID_PATTERN}} for name in route.params],
+    }
+    if route.body is not None:
+        operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
+    if "public" not in route.roles:
+        operation["security"] = [{"bearer": []}]
+    return operation

@@ -1,0 +1,240 @@
+"""HTTP request and response bodies. The OpenAPI document is generated from these."""
+from __future__ import annotations
+
+from decimal import Decimal
+
+from marshmallow import INCLUDE, Schema, fields, validate
+
+from leitai.contracts.fields import (
+    AdvancementSchema, CriterionSchema, Id, Score, Text, drop_rule_field,
+)
+from leitai.contracts.registration import GroupSchema, RegionSchema, SeatSchema
+
+FORMATS = ["knockout", "performance", "exchange"]
+
+
+class Response(Schema):
+    """Responses may grow fields; clients ignore what they do not know."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+# -- errors -----------------------------------------------------------------------------
+class ErrorBody(Response):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(), allow_none=True)
+    request_id = fields.String(required=True)
+
+
+class ErrorResponse(Response):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+# -- regions ----------------------------------------------------------------------------
+class RegionsImport(Schema):
+    regions = fields.List(fields.Nested(RegionSchema), validate=validate.Length(min=1, max=20000))
+    csv = fields.String(validate=validate.Length(min=1, max=2_000_000))
+
+
+class RegionsImported(Response):
+    tree_id = fields.String(required=True)
+    regions = fields.Integer(required=True)
+
+
+class RegionOut(Response):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    level = fields.String(required=True)
+    parent = fields.String(allow_none=True)
+
+
+class RegionTree(Response):
+    tree_id = fields.String(required=True)
+    regions = fields.List(fields.Nested(RegionOut), required=True)
+
+
+# -- contests ---------------------------------------------------------------------------
+class ContestCreate(Schema):
+    contest_id = Id(required=True)
+    name = Text(required=True)
+    tree_id = Id(required=True)
+    county_code = Id(required=True)
+    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class StageCreate(Schema):
+    stage_id = Id(required=True)
+    name = Text(required=True)
+    order = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20))
+    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=validate.Length(min=1, max=100))
+    criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(min=1, max=30))
+    panel_size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50))
+    drop_rule = drop_rule_field(required=True)
+    tolerance = Score(load_default=None, allow_none=True, validate=validate.Range(min=Decimal(0), max=Decimal(10000)))
+    advancement = fields.Nested(AdvancementSchema, required=True)
+
+
+class JudgeCreate(Schema):
+    judge_id = Id(required=True)
+    name = Text(required=True)
+    township_code = Id(load_default=None, allow_none=True)
+    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
+    conflicts = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
+    email = fields.Email(load_default="")
+    phone = fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"))
+
+
+class EntryCreate(Schema):
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = Text(required=True)
+    village_code = Id(required=True)
+    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
+    title = Text(required=True, max_length=300)
+    materials = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=20))
+    email = fields.Email(load_default="")
+    phone = fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"))
+
+
+class EntriesCreate(Schema):
+    entries = fields.List(fields.Nested(EntryCreate), required=True, validate=validate.Length(min=1, max=500))
+
+
+class Withdrawal(Schema):
+    reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SessionCreate(Schema):
+    session_id = Id(required=True)
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+    starts_at = fields.AwareDateTime(required=True, format="iso")
+    place = fields.String(load_default="", validate=validate.Length(max=200))
+    video_room = fields.String(load_default="", validate=validate.Length(max=300))
+
+
+class PanelSeat(Schema):
+    seats = fields.List(fields.Nested(SeatSchema), required=True, validate=validate.Length(min=1, max=60))
+
+
+class Draw(Schema):
+    seed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"))
+
+
+class SeriesCreate(Schema):
+    series_id = Id(required=True)
+    name = Text(required=True)
+    cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
+    township_code = Id(load_default=None, allow_none=True)
+    day_of_month = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28))
+    themes = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
+    scored = fields.Boolean(load_default=False)
+
+
+class MeetingCreate(Schema):
+    meeting_id = Id(required=True)
+    date = fields.Date(required=True)
+    theme = Text(required=True)
+    central_task = fields.String(load_default="", validate=validate.Length(max=300))
+    presenters = fields.List(Id(), load_default=list, validate=validate.Length(max=200))
+    listeners = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
+    evaluators = fields.List(Id(), load_default=list, validate=validate.Length(max=50))
+
+
+class Record(Response):
+    """A registered record, echoed back as stored."""
+
+    contest_id = fields.String(required=True)
+
+
+class Records(Response):
+    records = fields.List(fields.Nested(Record), required=True)
+
+
+class ContestView(Response):
+    contest_id = fields.String(required=True)
+    name = fields.String(required=True)
+    format = fields.String(required=True)
+    version = fields.Integer(required=True)
+    stages = fields.List(fields.Dict(), required=True)
+    judges = fields.List(fields.Dict(), required=True)
+    entries = fields.List(fields.Dict(), required=True)
+    sessions = fields.List(fields.Dict(), required=True)
+    forum_series = fields.List(fields.Dict(), required=True)
+    meetings = fields.List(fields.Dict(), required=True)
+
+
+# -- scoring ----------------------------------------------------------------------------
+class SheetSubmit(Schema):
+    submission_id = fields.UUID(required=True)
+    scores = fields.Dict(keys=Id(), values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))),
+                         required=True, validate=validate.Length(min=1, max=30))
+    strengths = fields.String(load_default="", validate=validate.Length(max=2000))
+    suggestions = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class SheetOut(Response):
+    judge_id = fields.String(required=True)
+    entry_id = fields.String(required=True)
+    revision = fields.Integer(required=True)
+    scores = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    total = fields.String(required=True)
+    strengths = fields.String(required=True)
+    suggestions = fields.String(required=True)
+    submission_id = fields.String(required=True)
+
+
+class Lock(Schema):
+    override_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=1000))
+
+
+class SheetTotal(Response):
+    judge_id = fields.String(required=True)
+    total = fields.String(required=True)
+
+
+class EntryResult(Response):
+    entry_id = fields.String(required=True)
+    sheets = fields.List(fields.Nested(SheetTotal), required=True)
+    recused = fields.List(fields.String(), required=True)
+    dropped_high = fields.List(fields.String(), required=True)
+    dropped_low = fields.List(fields.String(), required=True)
+    counted_sum = fields.String(required=True)
+    counted = fields.Integer(required=True)
+    stage_score = fields.String(required=True)
+    rounding = fields.String(required=True)
+
+
+class LockResult(Response):
+    session_id = fields.String(required=True)
+    locked = fields.Boolean(required=True)
+    results = fields.List(fields.Nested(EntryResult), required=True)
+
+
+class SessionResults(Response):
+    session_id = fields.String(required=True)
+    results = fields.List(fields.Nested(EntryResult), required=True)
+
+
+class EntryStatus(Response):
+    entry_id = fields.String(required=True)
+    order = fields.Integer(required=True)
+    name = fields.String(required=True)
+    sheets = fields.List(fields.Nested(SheetOut), required=True)
+    open_flags = fields.List(fields.String(), required=True)
+    missing = fields.List(fields.String(), required=True)
+
+
+class SessionStatus(Response):
+    session_id = fields.String(required=True)
+    locked = fields.Boolean(required=True)
+    entries = fields.List(fields.Nested(EntryStatus), required=True)
+
+
+class Health(Response):
+    status = fields.String(required=True)
+    checks = fields.Dict(keys=fields.String(), values=fields.String())

@@ -1,0 +1,175 @@
+"""The HTTP gateway: JSON REST over the registration and scoring services.
+
+Entrypoints only: each maps a route to one RPC call. Authentication, validation, error
+mapping and the OpenAPI document live in http.py, auth.py and openapi.py.
+"""
+from __future__ import annotations
+
+import logging
+
+import eventlet
+from nameko.rpc import RpcProxy
+
+from leitai.errors import DomainError, Forbidden, InvalidInput
+from services.gateway import schemas as s
+from services.gateway.auth import Tokens
+from services.gateway.http import (
+    PUBLIC, Unauthorized, Unavailable, check_params, endpoint, error_response, json_response, new_request_id,
+    read_body,
+)
+from services.gateway.openapi import build_document
+
+log = logging.getLogger(__name__)
+ORGANISER, JUDGE = "organiser", "judge"
+STAFF = {ORGANISER, JUDGE}
+READY_TIMEOUT_S = 3
+
+
+class GatewayService:
+    name = "gateway"
+    auth = Tokens()
+    registration = RpcProxy("registration")
+    scoring = RpcProxy("scoring")
+
+    def dispatch(self, route, fn, request, params):
+        request_id = new_request_id(request)
+        try:
+            actor = self.auth.actor(request.headers.get("Authorization"))
+            if PUBLIC not in route.roles:
+                if actor is None:
+                    raise Unauthorized("a bearer token is required")
+                if actor["role"] not in route.roles:
+                    raise Forbidden(f"a {actor['role']} may not {route.summary[0].lower()}{route.summary[1:]}")
+            check_params(params)
+            body = read_body(route, request)
+            actor = dict(actor or {"role": PUBLIC, "id": "public"}, request_id=request_id)
+            result = fn(self, actor, body, **params)
+            payload = route.response().dump(result) if route.response else result
+            return json_response(route.status, payload, {"X-Request-Id": request_id})
+        except DomainError as error:
+            log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
+                                       "reason": error.message})
+            return error_response(error, request_id)
+        except Exception:  # a bug or an outage: logged with the request id, never leaked to the client
+            log.exception("failed", extra={"request_id": request_id, "route": route.name})
+            return json_response(500, {"error": {"code": "internal", "message": "internal error",
+                                                 "fields": None, "request_id": request_id}})
+
+    # -- service -------------------------------------------------------------------
+    @endpoint("GET", "/openapi.json", roles={PUBLIC}, summary="This document", errors=())
+    def openapi(self, actor, body):
+        return build_document()
+
+    @endpoint("GET", "/health/live", roles={PUBLIC}, summary="Liveness", response=s.Health, errors=())
+    def live(self, actor, body):
+        return {"status": "ok"}
+
+    @endpoint("GET", "/health/ready", roles={PUBLIC}, summary="Readiness: broker, services and their stores",
+              response=s.Health, errors=(503,))
+    def ready(self, actor, body):
+        checks = {}
+        for name, proxy in (("registration", self.registration), ("scoring", self.scoring)):
+            try:
+                with eventlet.Timeout(READY_TIMEOUT_S):
+                    checks[name] = proxy.health()
+            except (Exception, eventlet.Timeout) as exc:  # noqa: BLE001 - any failure means not ready
+                checks[name] = f"unavailable: {type(exc).__name__}"
+        if any(v != "ok" for v in checks.values()):
+            raise Unavailable("not ready", checks)
+        return {"status": "ok", "checks": checks}
+
+    # -- regions -------------------------------------------------------------------
+    @endpoint("PUT", "/regions/<string:tree_id>", roles={ORGANISER}, body=s.RegionsImport, response=s.RegionsImported,
+              summary="Import a region tree (JSON list or CSV text code,name,level,parent)")
+    def import_regions(self, actor, body, tree_id):
+        if ("regions" in body) == ("csv" in body):
+            raise InvalidInput("give either regions or csv", {"_body": ["exactly one of regions, csv"]})
+        return self.registration.import_regions(actor, tree_id, body.get("regions"), body.get("csv"))
+
+    @endpoint("GET", "/regions/<string:tree_id>", roles={PUBLIC}, response=s.RegionTree, summary="A region tree")
+    def get_regions(self, actor, body, tree_id):
+        return self.registration.get_regions(tree_id)
+
+    # -- contests ------------------------------------------------------------------
+    @endpoint("POST", "/contests", roles={ORGANISER}, body=s.ContestCreate, response=s.Record, status=201,
+              summary="Create a contest")
+    def create_contest(self, actor, body):
+        return self.registration.create_contest(actor, body)
+
+    @endpoint("GET", "/contests/<string:contest_id>", roles={PUBLIC}, response=s.ContestView,
+              summary="A contest with its stages, judges, entries and sessions (contacts for organisers only)")
+    def get_contest(self, actor, body, contest_id):
+        return self.registration.get_contest(actor, contest_id)
+
+    @endpoint("POST", "/contests/<string:contest_id>/stages", roles={ORGANISER}, body=s.StageCreate,
+              response=s.Record, status=201, summary="Define a stage: groups, criteria, panel, drop rule, advancement")
+    def define_stage(self, actor, body, contest_id):
+        return self.registration.define_stage(actor, contest_id, body)
+
+    @endpoint("POST", "/contests/<string:contest_id>/judges", roles={ORGANISER}, body=s.JudgeCreate,
+              response=s.Record, status=201, summary="Register a judge")
+    def register_judge(self, actor, body, contest_id):
+        return self.registration.register_judge(actor, contest_id, body)
+
+    @endpoint("POST", "/contests/<string:contest_id>/entries", roles={ORGANISER}, body=s.EntriesCreate,
+              response=s.Records, status=201, summary="Register entries (one or many, all or none)")
+    def submit_entries(self, actor, body, contest_id):
+        return {"records": self.registration.submit_entries(actor, contest_id, body["entries"])}
+
+    @endpoint("POST", "/contests/<string:contest_id>/entries/<string:entry_id>/withdrawal", roles={ORGANISER},
+              body=s.Withdrawal, response=s.Record, summary="Withdraw an entry before its session opens")
+    def withdraw_entry(self, actor, body, contest_id, entry_id):
+        return self.registration.withdraw_entry(actor, contest_id, entry_id, body["reason"])
+
+    @endpoint("POST", "/contests/<string:contest_id>/sessions", roles={ORGANISER}, body=s.SessionCreate,
+              response=s.Record, status=201, summary="Schedule a session (time, place or video room)")
+    def schedule_session(self, actor, body, contest_id):
+        return self.registration.schedule_session(actor, contest_id, body)
+
+    @endpoint("PUT", "/contests/<string:contest_id>/sessions/<string:session_id>/panel", roles={ORGANISER},
+              body=s.PanelSeat, response=s.Record, summary="Seat the panel (one head judge; reserves allowed)")
+    def seat_panel(self, actor, body, contest_id, session_id):
+        return self.registration.seat_panel(actor, contest_id, session_id, body["seats"])
+
+    @endpoint("POST", "/contests/<string:contest_id>/sessions/<string:session_id>/draw", roles={ORGANISER},
+              body=s.Draw, response=s.Record, status=201, summary="Draw the order of appearance by lot")
+    def draw_order(self, actor, body, contest_id, session_id):
+        return self.registration.draw_order(actor, contest_id, session_id, body.get("seed"))
+
+    @endpoint("POST", "/contests/<string:contest_id>/sessions/<string:session_id>/opening", roles={ORGANISER},
+              response=s.Record, summary="Open the session for scoring")
+    def open_session(self, actor, body, contest_id, session_id):
+        return self.registration.open_session(actor, contest_id, session_id)
+
+    @endpoint("POST", "/contests/<string:contest_id>/forum-series", roles={ORGANISER}, body=s.SeriesCreate,
+              response=s.Record, status=201, summary="Create a forum series (recurring themed meetings)")
+    def create_series(self, actor, body, contest_id):
+        return self.registration.create_series(actor, contest_id, body)
+
+    @endpoint("POST", "/contests/<string:contest_id>/forum-series/<string:series_id>/meetings", roles={ORGANISER},
+              body=s.MeetingCreate, response=s.Record, status=201, summary="Schedule a meeting of a forum series")
+    def schedule_meeting(self, actor, body, contest_id, series_id):
+        return self.registration.schedule_meeting(actor, contest_id, dict(body, series_id=series_id))
+
+    # -- scoring -------------------------------------------------------------------
+    @endpoint("PUT", "/sessions/<string:session_id>/sheets/<string:entry_id>", roles={JUDGE}, body=s.SheetSubmit,
+              response=s.SheetOut, summary="Submit or revise the calling judge's score sheet for an entry")
+    def submit_sheet(self, actor, body, session_id, entry_id):
+        return self.scoring.submit_sheet(actor, session_id, entry_id, body["submission_id"], body["scores"],
+                                         body["strengths"], body["suggestions"])
+
+    @endpoint("POST", "/sessions/<string:session_id>/lock", roles=STAFF, body=s.Lock, response=s.LockResult,
+              summary="Lock the session (head judge or organiser) and publish its scores")
+    def lock_session(self, actor, body, session_id):
+        return self.scoring.lock_session(actor, session_id, body["override_reason"])
+
+    @endpoint("GET", "/sessions/<string:session_id>/scoring", roles=STAFF, response=s.SessionStatus,
+              summary="Sheets, tolerance flags and missing sheets of a session")
+    def session_status(self, actor, body, session_id):
+        return self.scoring.session_status(actor, session_id)
+
+    @endpoint("GET", "/sessions/<string:session_id>/results", roles={PUBLIC}, response=s.SessionResults,
+              summary="Published scores with their working (after the lock)")
+    def session_results(self, actor, body, session_id):
+        return self.scoring.session_results(session_id)
+

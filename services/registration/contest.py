@@ -1,0 +1,271 @@
+"""A contest (比武) and everything registered for it, as one event-sourced aggregate.
+
+One stream per contest keeps every registration command consistent with the rest: one
+entry per contestant, withdrawals before the session, lots drawn over exactly the entries
+that are in, a panel seated from the contest's judges.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from leitai.errors import Conflict, NotFound, RuleViolated
+from services.registration.regions import Region
+
+
+@dataclass(frozen=True)
+class Decision:
+    type: str
+    payload: dict
+    event_id: str | None = None
+
+
+def draw_order(seed: str, entry_ids: list[str]) -> list[str]:
+    """The order of appearance: entries sorted by sha256("<seed>:<entry id>").
+
+    Anyone holding the recorded seed and the entry ids can re-draw it, in any language.
+    """
+    return sorted(entry_ids, key=lambda e: (hashlib.sha256(f"{seed}:{e}".encode()).hexdigest(), e))
+
+
+@dataclass
+class Contest:
+    contest_id: str
+    version: int = 0
+    info: dict | None = None
+    stages: dict[str, dict] = field(default_factory=dict)
+    judges: dict[str, dict] = field(default_factory=dict)
+    entries: dict[str, dict] = field(default_factory=dict)
+    sessions: dict[str, dict] = field(default_factory=dict)
+    series: dict[str, dict] = field(default_factory=dict)
+    meetings: dict[str, dict] = field(default_factory=dict)
+
+    # -- folding -------------------------------------------------------------------
+    def apply(self, event) -> None:
+        p = dict(event.payload)
+        kind = event.type
+        if kind == "ContestCreated":
+            self.info = p
+        elif kind == "StageDefined":
+            self.stages[p["stage_id"]] = p
+        elif kind == "JudgeRegistered":
+            self.judges[p["judge_id"]] = p
+        elif kind == "EntrySubmitted":
+            self.entries[p["entry_id"]] = dict(p, withdrawn=False)
+        elif kind == "EntryWithdrawn":
+            self.entries[p["entry_id"]]["withdrawn"] = True
+        elif kind == "SessionScheduled":
+            self.sessions[p["session_id"]] = dict(p, seats=[], seed=None, order=[], opened=False)
+        elif kind == "PanelSeated":
+            self.sessions[p["session_id"]]["seats"] = p["seats"]
+        elif kind == "OrderDrawn":
+            self.sessions[p["session_id"]].update(seed=p["seed"], order=p["order"])
+        elif kind == "SessionOpened":
+            self.sessions[p["session_id"]]["opened"] = True
+        elif kind == "ForumSeriesCreated":
+            self.series[p["series_id"]] = p
+        elif kind == "ForumMeetingScheduled":
+            self.meetings[p["meeting_id"]] = p
+        self.version = event.stream_version
+
+    # -- helpers ---------------------------------------------------------------------
+    def require_info(self) -> dict:
+        if self.info is None:
+            raise NotFound(f"contest {self.contest_id} does not exist")
+        return self.info
+
+    def _session(self, session_id: str) -> dict:
+        self.require_info()
+        if session_id not in self.sessions:
+            raise NotFound(f"session {session_id} does not exist in contest {self.contest_id}")
+        return self.sessions[session_id]
+
+    def _unopened(self, session_id: str) -> dict:
+        session = self._session(session_id)
+        if session["opened"]:
+            raise Conflict(f"session {session_id} is already open for scoring")
+        return session
+
+    def first_stage(self) -> dict | None:
+        return min(self.stages.values(), key=lambda s: s["order"], default=None)
+
+    def group_of(self, stage: dict, township: str) -> dict | None:
+        return next((g for g in stage["groups"] if township in g["townships"]), None)
+
+    def session_entries(self, session: dict) -> list[dict]:
+        stage = self.stages[session["stage_id"]]
+        group = next(g for g in stage["groups"] if g["group_id"] == session["group_id"])
+        return sorted((e for e in self.entries.values()
+                       if not e["withdrawn"] and e["stage_id"] == stage["stage_id"]
+                       and e["township_code"] in group["townships"]), key=lambda e: e["entry_id"])
+
+    def ref(self, **fields: Any) -> dict:
+        return {"contest_id": self.contest_id, **fields}
+
+    # -- commands ----------------------------------------------------------------------
+    def create(self, name: str, tree_id: str, county_code: str, format: str, description: str,
+               tree: dict[str, Region]) -> list[Decision]:
+        if self.info is not None:
+            raise Conflict(f"contest {self.contest_id} exists already")
+        county = tree.get(county_code)
+        if county is None or county.level != "county":
+            raise RuleViolated(f"{county_code} is not a county/city of region tree {tree_id}")
+        return [Decision("ContestCreated", self.ref(name=name, tree_id=tree_id, county_code=county_code,
+                                                      format=format, description=description))]
+
+    def define_stage(self, stage: dict, tree: dict[str, Region]) -> list[Decision]:
+        self.require_info()
+        if stage["stage_id"] in self.stages:
+            raise Conflict(f"stage {stage['stage_id']} is defined already")
+        if any(s["order"] == stage["order"] for s in self.stages.values()):
+            raise Conflict(f"a stage with order {stage['order']} is defined already")
+        seen: set[str] = set()
+        for group in stage["groups"]:
+            for code in group["townships"]:
+                region = tree.get(code)
+                if region is None or region.level != "township" or region.parent != self.info["county_code"]:
+                    raise RuleViolated(f"{code} is not a township of {self.info['county_code']}")
+                if code in seen:
+                    raise RuleViolated(f"township {code} is in two groups")
+                seen.add(code)
+        ids = [c["criterion_id"] for c in stage["criteria"]]
+        if len(set(ids)) != len(ids):
+            raise RuleViolated("criterion ids must differ")
+        if len({g["group_id"] for g in stage["groups"]}) != len(stage["groups"]):
+            raise RuleViolated("group ids must differ")
+        return [Decision("StageDefined", self.ref(**stage))]
+
+    def register_judge(self, judge: dict, tree: dict[str, Region]) -> list[Decision]:
+        self.require_info()
+        if judge["judge_id"] in self.judges:
+            raise Conflict(f"judge {judge['judge_id']} is registered already")
+        township = judge.get("township_code")
+        if township and (township not in tree or tree[township].level != "township"):
+            raise RuleViolated(f"{township} is not a township of the region tree")
+        return [Decision("JudgeRegistered", self.ref(**judge))]
+
+    def submit_entries(self, entries: list[dict], tree: dict[str, Region]) -> list[Decision]:
+        self.require_info()
+        stage = self.first_stage()
+        if stage is None:
+            raise RuleViolated("define the first stage before registering entries")
+        taken = {e["contestant_id"] for e in self.entries.values()}
+        decisions = []
+        for entry in entries:
+            if entry["entry_id"] in self.entries or any(d.payload["entry_id"] == entry["entry_id"] for d in decisions):
+                raise Conflict(f"entry {entry['entry_id']} exists already")
+            if entry["contestant_id"] in taken:
+                raise Conflict(f"contestant {entry['contestant_id']} has an entry in this contest already")
+            taken.add(entry["contestant_id"])
+            village = tree.get(entry["village_code"])
+            if village is None or village.level != "village":
+                raise RuleViolated(f"{entry['village_code']} is not a village/community of the region tree")
+            if self.group_of(stage, village.parent) is None:
+                raise RuleViolated(f"township {village.parent} takes no part in stage {stage['stage_id']}")
+            decisions.append(Decision("EntrySubmitted", self.ref(**entry, township_code=village.parent,
+                                                                   stage_id=stage["stage_id"])))
+        return decisions
+
+    def withdraw(self, entry_id: str, reason: str) -> list[Decision]:
+        self.require_info()
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry {entry_id} does not exist")
+        if entry["withdrawn"]:
+            raise Conflict(f"entry {entry_id} is withdrawn already")
+        for session in self.sessions.values():
+            if session["opened"] and entry_id in session["order"]:
+                raise Conflict(f"entry {entry_id} presents in session {session['session_id']}, which is open")
+        return [Decision("EntryWithdrawn", self.ref(entry_id=entry_id, reason=reason))]
+
+    def schedule(self, session: dict) -> list[Decision]:
+        self.require_info()
+        if session["session_id"] in self.sessions:
+            raise Conflict(f"session {session['session_id']} exists already")
+        stage = self.stages.get(session["stage_id"])
+        if stage is None:
+            raise NotFound(f"stage {session['stage_id']} does not exist")
+        if session["group_id"] not in {g["group_id"] for g in stage["groups"]}:
+            raise NotFound(f"group {session['group_id']} is not in stage {session['stage_id']}")
+        return [Decision("SessionScheduled", self.ref(**session))]
+
+    def seat(self, session_id: str, seats: list[dict]) -> list[Decision]:
+        session = self._unopened(session_id)
+        stage = self.stages[session["stage_id"]]
+        unknown = [s["judge_id"] for s in seats if s["judge_id"] not in self.judges]
+        if unknown:
+            raise NotFound(f"judges not registered: {', '.join(unknown)}")
+        if len({s["judge_id"] for s in seats}) != len(seats):
+            raise RuleViolated("a judge is seated twice")
+        regular = [s for s in seats if not s["reserve"]]
+        if len(regular) != stage["panel_size"]:
+            raise RuleViolated(f"stage {stage['stage_id']} seats {stage['panel_size']} judges, not {len(regular)}")
+        if sum(1 for s in regular if s["head"]) != 1 or any(s["head"] for s in seats if s["reserve"]):
+            raise RuleViolated("exactly one seated (non-reserve) judge is the head judge")
+        return [Decision("PanelSeated", self.ref(session_id=session_id, seats=seats))]
+
+    def draw(self, session_id: str, seed: str | None) -> list[Decision]:
+        session = self._unopened(session_id)
+        entries = [e["entry_id"] for e in self.session_entries(session)]
+        if not entries:
+            raise RuleViolated(f"session {session_id} has no entries to draw")
+        seed = seed or secrets.token_hex(16)
+        return [Decision("OrderDrawn", self.ref(session_id=session_id, seed=seed, order=draw_order(seed, entries)))]
+
+    def open(self, session_id: str) -> list[Decision]:
+        session = self._unopened(session_id)
+        if not session["seats"]:
+            raise RuleViolated(f"seat the panel of session {session_id} before opening it")
+        if not session["seed"]:
+            raise RuleViolated(f"draw the order of session {session_id} before opening it")
+        current = {e["entry_id"] for e in self.session_entries(session)}
+        if set(session["order"]) != current:
+            raise RuleViolated("entries changed since the draw; draw again")
+        stage = self.stages[session["stage_id"]]
+        panel = [dict(judge_id=s["judge_id"], head=s["head"], reserve=s["reserve"],
+                      **{k: self.judges[s["judge_id"]][k] for k in ("name", "township_code", "work_unit", "conflicts")})
+                 for s in session["seats"]]
+        entries = [{"entry_id": e, "order": n, **{k: self.entries[e][k] for k in
+                                                   ("contestant_id", "name", "township_code", "work_unit")}}
+                   for n, e in enumerate(session["order"], start=1)]
+        return [Decision("SessionOpened", self.ref(
+            session_id=session_id, stage_id=stage["stage_id"], group_id=session["group_id"],
+            criteria=stage["criteria"], drop_rule=stage["drop_rule"], tolerance=stage["tolerance"],
+            panel=panel, entries=entries))]
+
+    def create_series(self, series: dict) -> list[Decision]:
+        self.require_info()
+        if series["series_id"] in self.series:
+            raise Conflict(f"forum series {series['series_id']} exists already")
+        return [Decision("ForumSeriesCreated", self.ref(**series))]
+
+    def schedule_meeting(self, meeting: dict) -> list[Decision]:
+        self.require_info()
+        series = self.series.get(meeting["series_id"])
+        if series is None:
+            raise NotFound(f"forum series {meeting['series_id']} does not exist")
+        if meeting["meeting_id"] in self.meetings:
+            raise Conflict(f"meeting {meeting['meeting_id']} exists already")
+        if meeting["theme"] not in series["themes"]:
+            raise RuleViolated(f"theme {meeting['theme']!r} is not one of the series' themes")
+        return [Decision("ForumMeetingScheduled", self.ref(**meeting))]
+
+    # -- views -----------------------------------------------------------------------
+    def view(self, with_contacts: bool) -> dict:
+        info = self.require_info()
+        hidden = set() if with_contacts else {"email", "phone"}
+
+        def public(record: dict) -> dict:
+            return {k: v for k, v in record.items() if k not in hidden and k != "contest_id"}
+
+        return {
+            **{k: v for k, v in info.items()}, "version": self.version,
+            "stages": sorted((public(s) for s in self.stages.values()), key=lambda s: s["order"]),
+            "judges": sorted((public(j) for j in self.judges.values()), key=lambda j: j["judge_id"]),
+            "entries": sorted((public(e) for e in self.entries.values()), key=lambda e: e["entry_id"]),
+            "sessions": sorted((public(s) for s in self.sessions.values()), key=lambda s: s["session_id"]),
+            "forum_series": sorted((public(s) for s in self.series.values()), key=lambda s: s["series_id"]),
+            "meetings": sorted((public(m) for m in self.meetings.values()), key=lambda m: m["meeting_id"]),
+        }

@@ -1,0 +1,55 @@
+"""The region tree: county/city -> township/subdistrict -> village/community."""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+from leitai.errors import InvalidInput
+
+LEVELS = {"county": 0, "township": 1, "village": 2}
+CSV_COLUMNS = ("code", "name", "level", "parent")
+
+
+@dataclass(frozen=True)
+class Region:
+    code: str
+    name: str
+    level: str
+    parent: str | None
+
+
+def parse_csv(text: str) -> list[dict]:
+    """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome)."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
+        raise InvalidInput("CSV header must be code,name,level,parent", {"csv": [f"header is {reader.fieldnames}"]})
+    return [{"code": row["code"].strip(), "name": row["name"].strip(), "level": row["level"].strip(),
+             "parent": (row["parent"] or "").strip() or None} for row in reader]
+
+
+def validate_tree(regions: list[dict]) -> dict[str, Region]:
+    """Exactly one county/city at the root; every other region's parent exists one level up; no code twice."""
+    tree: dict[str, Region] = {}
+    problems: dict[str, list[str]] = {}
+    for index, r in enumerate(regions):
+        if r["code"] in tree:
+            problems[f"regions.{index}.code"] = [f"duplicate code {r['code']}"]
+        tree[r["code"]] = Region(r["code"], r["name"], r["level"], r.get("parent"))
+    roots = [r for r in tree.values() if r.level == "county"]
+    if len(roots) != 1:
+        problems["regions"] = [f"needs exactly one county/city, found {len(roots)}"]
+    for index, r in enumerate(regions):
+        region = tree[r["code"]]
+        if region.level == "county":
+            if region.parent:
+                problems[f"regions.{index}.parent"] = ["a county/city has no parent"]
+            continue
+        parent = tree.get(region.parent or "")
+        if parent is None:
+            problems[f"regions.{index}.parent"] = [f"orphan: parent {region.parent!r} is not in the tree"]
+        elif LEVELS[parent.level] != LEVELS[region.level] - 1:
+            problems[f"regions.{index}.parent"] = [f"a {region.level}'s parent must be one level up, not a {parent.level}"]
+    if problems:
+        raise InvalidInput("region tree is not valid", problems)
+    return tree

@@ -1,0 +1,116 @@
+"""Scoring arithmetic: pure functions, Decimal throughout, rounding declared.
+
+* sheet total = sum over criteria of weight x score (exact: Decimal products are exact);
+* stage score = mean of the totals left after the drop rule, kept exact (as a sum and a
+  count) and rounded ROUND_HALF_UP to 2 places only when published;
+* which sheets are dropped among equal totals is decided by judge id, so the choice is
+  reproducible (it never changes the score, only whose sheet is named).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Iterable, Mapping, Sequence
+
+PUBLISHED_PLACES = Decimal("0.01")
+ROUNDING = "ROUND_HALF_UP"
+
+
+@dataclass(frozen=True)
+class Criterion:
+    criterion_id: str
+    name: str
+    max: Decimal
+    weight: Decimal
+    step: Decimal
+
+
+@dataclass(frozen=True)
+class DropTier:
+    min_sheets: int
+    drop_high: int
+    drop_low: int
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    entry_id: str
+    sheets: tuple[tuple[str, Decimal], ...]  # (judge id, total), in judge-id order
+    dropped_high: tuple[str, ...]
+    dropped_low: tuple[str, ...]
+    counted_sum: Decimal
+    counted: int
+
+    @property
+    def stage_score(self) -> Decimal:
+        return publish(self.counted_sum, self.counted)
+
+
+def score_problems(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> dict[str, list[str]]:
+    """Per-field messages for a sheet's scores; empty when the sheet is valid."""
+    problems: dict[str, list[str]] = {}
+    known = {c.criterion_id: c for c in criteria}
+    for criterion_id in scores:
+        if criterion_id not in known:
+            problems[f"scores.{criterion_id}"] = ["not a criterion of this stage"]
+    for criterion in criteria:
+        field = f"scores.{criterion.criterion_id}"
+        if criterion.criterion_id not in scores:
+            problems[field] = ["missing score"]
+            continue
+        value = scores[criterion.criterion_id]
+        if not Decimal(0) <= value <= criterion.max:
+            problems[field] = [f"must be between 0 and {criterion.max}"]
+        elif value % criterion.step != 0:
+            problems[field] = [f"must be a multiple of {criterion.step}"]
+    return problems
+
+
+def sheet_total(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> Decimal:
+    return sum((c.weight * scores[c.criterion_id] for c in criteria), Decimal(0))
+
+
+def drop_counts(rule: Sequence[DropTier], valid_sheets: int) -> tuple[int, int]:
+    """(highest, lowest) to drop for this many valid sheets: the tier with the largest
+    ``min_sheets`` not above it; none when no tier applies."""
+    applicable = [t for t in rule if t.min_sheets <= valid_sheets]
+    if not applicable:
+        return 0, 0
+    tier = max(applicable, key=lambda t: t.min_sheets)
+    return tier.drop_high, tier.drop_low
+
+
+def aggregate(entry_id: str, totals: Mapping[str, Decimal], rule: Sequence[DropTier]) -> Aggregate:
+    if not totals:
+        raise ValueError(f"entry {entry_id} has no valid sheet")
+    ranked = sorted(totals.items(), key=lambda jt: (jt[1], jt[0]))
+    high, low = drop_counts(rule, len(ranked))
+    counted = ranked[low:len(ranked) - high]
+    return Aggregate(
+        entry_id=entry_id,
+        sheets=tuple(sorted(totals.items())),
+        dropped_high=tuple(j for j, _ in ranked[len(ranked) - high:]) if high else (),
+        dropped_low=tuple(j for j, _ in ranked[:low]),
+        counted_sum=sum((t for _, t in counted), Decimal(0)),
+        counted=len(counted),
+    )
+
+
+def publish(counted_sum: Decimal, counted: int) -> Decimal:
+    """The published score: the exact mean, ROUND_HALF_UP to 2 places, rounded once.
+
+    The mean is taken as an exact fraction (sum / count is often not a finite decimal);
+    scores are never negative, so half-up is floor(x + 1/2) on hundredths.
+    """
+    hundredths = Fraction(counted_sum) * 100 / counted
+    return (Decimal(math.floor(hundredths + Fraction(1, 2))) / 100).quantize(PUBLISHED_PLACES)
+
+
+def median(values: Iterable[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2  # halving a Decimal is exact

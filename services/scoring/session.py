@@ -1,0 +1,238 @@
+"""A scoring session: the plan registration opened, the sheets judges submitted, the lock.
+
+Pure domain code: it folds events into state and decides the events a command produces.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Mapping
+
+from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
+from services.scoring.rules import (
+    ROUNDING, Criterion, DropTier, aggregate, median, score_problems, sheet_total,
+)
+
+
+@dataclass(frozen=True)
+class Decision:
+    type: str
+    payload: dict
+    event_id: str | None = None  # set when the client chose it (idempotent resubmission)
+
+
+@dataclass(frozen=True)
+class PanelJudge:
+    judge_id: str
+    name: str
+    township_code: str | None
+    work_unit: str
+    conflicts: frozenset[str]
+    head: bool
+    reserve: bool
+
+
+@dataclass(frozen=True)
+class SessionEntry:
+    entry_id: str
+    contestant_id: str
+    name: str
+    township_code: str
+    work_unit: str
+    order: int
+
+
+@dataclass(frozen=True)
+class SessionPlan:
+    contest_id: str
+    session_id: str
+    stage_id: str
+    group_id: str
+    criteria: tuple[Criterion, ...]
+    drop_rule: tuple[DropTier, ...]
+    tolerance: Decimal | None
+    panel: dict[str, PanelJudge]
+    entries: dict[str, SessionEntry]
+
+    @classmethod
+    def from_payload(cls, p: Mapping[str, Any]) -> "SessionPlan":
+        return cls(
+            contest_id=p["contest_id"], session_id=p["session_id"], stage_id=p["stage_id"], group_id=p["group_id"],
+            criteria=tuple(Criterion(c["criterion_id"], c["name"], Decimal(c["max"]), Decimal(c["weight"]),
+                                     Decimal(c["step"])) for c in p["criteria"]),
+            drop_rule=tuple(DropTier(t["min_sheets"], t["drop_high"], t["drop_low"]) for t in p["drop_rule"]),
+            tolerance=None if p.get("tolerance") is None else Decimal(p["tolerance"]),
+            panel={j["judge_id"]: PanelJudge(j["judge_id"], j["name"], j.get("township_code"), j.get("work_unit", ""),
+                                             frozenset(j.get("conflicts", ())), j["head"], j["reserve"])
+                   for j in p["panel"]},
+            entries={e["entry_id"]: SessionEntry(e["entry_id"], e["contestant_id"], e["name"], e["township_code"],
+                                                 e.get("work_unit", ""), e["order"]) for e in p["entries"]},
+        )
+
+    def ref(self) -> dict:
+        return {"contest_id": self.contest_id, "session_id": self.session_id}
+
+
+def recusal_reason(judge: PanelJudge, entry: SessionEntry) -> str | None:
+    """Why ``judge`` may not score ``entry`` (回避), or None."""
+    if judge.township_code and judge.township_code == entry.township_code:
+        return f"judge {judge.judge_id} is from the contestant's township {entry.township_code}"
+    if judge.work_unit and judge.work_unit == entry.work_unit:
+        return f"judge {judge.judge_id} is from the contestant's work unit"
+    if entry.contestant_id in judge.conflicts:
+        return f"judge {judge.judge_id} declared a conflict with contestant {entry.contestant_id}"
+    return None
+
+
+@dataclass
+class Sheet:
+    judge_id: str
+    entry_id: str
+    scores: dict[str, Decimal]
+    total: Decimal
+    strengths: str
+    suggestions: str
+    revision: int
+    submission_id: str
+
+    def as_dict(self) -> dict:
+        return {"judge_id": self.judge_id, "entry_id": self.entry_id, "revision": self.revision,
+                "scores": {k: str(v) for k, v in sorted(self.scores.items())}, "total": str(self.total),
+                "strengths": self.strengths, "suggestions": self.suggestions, "submission_id": self.submission_id}
+
+
+@dataclass
+class ScoringSession:
+    plan: SessionPlan
+    sheets: dict[tuple[str, str], Sheet] = field(default_factory=dict)  # (entry, judge) -> latest
+    submissions: dict[str, Sheet] = field(default_factory=dict)
+    flagged: set[tuple[str, str, int]] = field(default_factory=set)  # (entry, judge, revision)
+    scored: dict[str, dict] = field(default_factory=dict)
+    locked: bool = False
+    version: int = 0
+
+    # -- folding -------------------------------------------------------------------
+    def apply(self, event) -> None:
+        p = event.payload
+        if event.type in ("ScoreSheetSubmitted", "ScoreSheetRevised"):
+            sheet = Sheet(p["judge_id"], p["entry_id"], dict(p["scores"]), p["total"], p["strengths"],
+                          p["suggestions"], p["revision"], str(event.event_id))
+            self.sheets[(sheet.entry_id, sheet.judge_id)] = sheet
+            self.submissions[sheet.submission_id] = sheet
+        elif event.type == "ToleranceFlagRaised":
+            self.flagged.add((p["entry_id"], p["judge_id"], p["revision"]))
+        elif event.type == "EntryScored":
+            self.scored[p["entry_id"]] = p
+        elif event.type == "SessionLocked":
+            self.locked = True
+        self.version = event.stream_version
+
+    # -- queries -------------------------------------------------------------------
+    def totals(self, entry_id: str) -> dict[str, Decimal]:
+        return {judge: s.total for (entry, judge), s in self.sheets.items() if entry == entry_id}
+
+    def open_flags(self, entry_id: str) -> list[str]:
+        """Judges whose current sheet lies further than the tolerance from the panel median."""
+        totals = self.totals(entry_id)
+        if self.plan.tolerance is None or len(totals) < 2:
+            return []
+        middle = median(totals.values())
+        return sorted(j for j, t in totals.items() if abs(t - middle) > self.plan.tolerance)
+
+    def missing(self, entry_id: str) -> list[str]:
+        entry = self.plan.entries[entry_id]
+        return sorted(j.judge_id for j in self.plan.panel.values()
+                      if not j.reserve and recusal_reason(j, entry) is None
+                      and (entry_id, j.judge_id) not in self.sheets)
+
+    # -- commands ------------------------------------------------------------------
+    def submit(self, judge_id: str, entry_id: str, submission_id: str, scores: dict[str, Decimal],
+               strengths: str, suggestions: str) -> tuple[Sheet, list[Decision]]:
+        earlier = self.submissions.get(submission_id)
+        if earlier is not None:
+            if (earlier.judge_id, earlier.entry_id, earlier.scores, earlier.strengths, earlier.suggestions) != (
+                    judge_id, entry_id, scores, strengths, suggestions):
+                raise Conflict(f"submission id {submission_id} was used for a different sheet")
+            return earlier, []
+        judge = self.plan.panel.get(judge_id)
+        if judge is None:
+            raise Forbidden(f"judge {judge_id} is not seated on session {self.plan.session_id}")
+        entry = self.plan.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+        if self.locked:
+            raise Conflict(f"session {self.plan.session_id} is locked")
+        reason = recusal_reason(judge, entry)
+        if reason:
+            raise RuleViolated(f"recused: {reason}", {"judge_id": judge_id, "entry_id": entry_id})
+        if judge.reserve and (entry_id, judge_id) not in self.sheets and not self._reserve_needed(entry):
+            raise RuleViolated(f"reserve judge {judge_id} is not needed for entry {entry_id}: no seated judge is recused")
+        problems = score_problems(self.plan.criteria, scores)
+        if problems:
+            raise InvalidInput("scores are not valid for this stage", problems)
+
+        previous = self.sheets.get((entry_id, judge_id))
+        sheet = Sheet(judge_id, entry_id, scores, sheet_total(self.plan.criteria, scores), strengths, suggestions,
+                      previous.revision + 1 if previous else 1, submission_id)
+        decisions = [Decision("ScoreSheetRevised" if previous else "ScoreSheetSubmitted", {
+            **self.plan.ref(), "entry_id": entry_id, "judge_id": judge_id, "scores": scores, "total": sheet.total,
+            "strengths": strengths, "suggestions": suggestions, "revision": sheet.revision,
+        }, event_id=submission_id)]
+        decisions += self._new_flags(entry_id, sheet)
+        return sheet, decisions
+
+    def _reserve_needed(self, entry: SessionEntry) -> bool:
+        recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
+        reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
+        return reserves_in < recused
+
+    def _new_flags(self, entry_id: str, sheet: Sheet) -> list[Decision]:
+        if self.plan.tolerance is None:
+            return []
+        totals = dict(self.totals(entry_id), **{sheet.judge_id: sheet.total})
+        if len(totals) < 2:
+            return []
+        middle = median(totals.values())
+        revisions = {j: s.revision for (e, j), s in self.sheets.items() if e == entry_id}
+        revisions[sheet.judge_id] = sheet.revision
+        return [Decision("ToleranceFlagRaised", {
+            **self.plan.ref(), "entry_id": entry_id, "judge_id": judge, "revision": revisions[judge],
+            "total": total, "median": middle, "tolerance": self.plan.tolerance,
+        }) for judge, total in sorted(totals.items())
+            if abs(total - middle) > self.plan.tolerance and (entry_id, judge, revisions[judge]) not in self.flagged]
+
+    def lock(self, actor_id: str, organiser: bool, override_reason: str | None) -> list[Decision]:
+        head = self.plan.panel.get(actor_id)
+        if not organiser and not (head and head.head):
+            raise Forbidden("only the head judge or an organiser may lock a session")
+        if self.locked:
+            raise Conflict(f"session {self.plan.session_id} is already locked")
+        entries = sorted(self.plan.entries.values(), key=lambda e: e.order)
+        unscored = [e.entry_id for e in entries if not self.totals(e.entry_id)]
+        if unscored:
+            raise RuleViolated("entries without any sheet cannot be scored", {"entries": unscored})
+        flags = {e.entry_id: self.open_flags(e.entry_id) for e in entries}
+        missing = {e.entry_id: self.missing(e.entry_id) for e in entries}
+        open_flags = sum(len(v) for v in flags.values())
+        missing_sheets = sum(len(v) for v in missing.values())
+        if (open_flags or missing_sheets) and not override_reason:
+            raise RuleViolated("locking needs an override reason", {
+                "open_flags": {k: v for k, v in flags.items() if v},
+                "missing_sheets": {k: v for k, v in missing.items() if v}})
+        decisions = []
+        for entry in entries:
+            result = aggregate(entry.entry_id, self.totals(entry.entry_id), self.plan.drop_rule)
+            recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal_reason(j, entry))
+            decisions.append(Decision("EntryScored", {
+                **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id,
+                "entry_id": entry.entry_id, "sheets": [{"judge_id": j, "total": t} for j, t in result.sheets],
+                "recused": recused, "dropped_high": list(result.dropped_high), "dropped_low": list(result.dropped_low),
+                "counted_sum": result.counted_sum, "counted": result.counted, "stage_score": result.stage_score,
+                "rounding": ROUNDING,
+            }))
+        decisions.append(Decision("SessionLocked", {
+            **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id, "locked_by": actor_id,
+            "override_reason": override_reason or None, "open_flags": open_flags, "missing_sheets": missing_sheets,
+            "entries": [e.entry_id for e in entries],
+        }))
+        return decisions
