@@ -1,0 +1,144 @@
+"""Issue 3 acceptance, driven over HTTP against the real broker and store."""
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+import pytest
+
+from tests.e2e.boai import (
+    CONTEST, CRITERIA, DROP_RULE, PANELS, ok, random_scores, set_up, sheet, submit_all,
+)
+from tests.support.servers import wait_until
+from tests.support.stack import ORGANISER_TOKEN, judge_token
+
+pytestmark = pytest.mark.integration
+
+
+def expected_score(sheets: list[dict[str, str]]) -> Decimal:
+    """Independent of the service: weighted totals, the tier drop rule, mean, half-up."""
+    totals = sorted(sum(Decimal(c["weight"]) * Decimal(s[c["criterion_id"]]) for c in CRITERIA) for s in sheets)
+    tier = max((t for t in DROP_RULE if t["min_sheets"] <= len(totals)), key=lambda t: t["min_sheets"])
+    kept = totals[tier["drop_low"]:len(totals) - tier["drop_high"]]
+    with localcontext() as context:
+        context.prec = 60
+        return (sum(kept) / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+
+
+@pytest.fixture(scope="module")
+def scored(stack):
+    orders = set_up(stack)
+    rng = random.Random(2021)
+    sheets = {session: submit_all(stack, session, orders[session]["order"], rng) for session in PANELS}
+    return orders, sheets
+
+
+@pytest.fixture(scope="module")
+def open_session(stack, scored):
+    """s1b: a re-run session of 清化镇 (same panel, same entries) that stays open."""
+    org = ORGANISER_TOKEN
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions", {
+        "session_id": "s1b", "stage_id": "prelim", "group_id": "g-qinghua", "starts_at": "2021-06-02T09:00:00+08:00"},
+        org))
+    ok(stack.call("PUT", f"/contests/{CONTEST}/sessions/s1b/panel",
+                  {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(PANELS["s1"])]}, org))
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/draw", {}, org))
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/opening", None, org))
+    wait_until(lambda: stack.call("GET", "/sessions/s1b/scoring", token=org)[0] == 200, what="scoring to learn of s1b")
+    return "s1b"
+
+
+def commits(store) -> int:
+    return sum(db.commits.count_documents({}) for db in store.values())
+
+
+def test_the_draw_is_reproducible_from_its_recorded_seed(scored):
+    orders, _ = scored
+    for drawn in orders.values():
+        entries = sorted(drawn["order"])
+        again = sorted(entries, key=lambda e: (hashlib.sha256(f"{drawn['seed']}:{e}".encode()).hexdigest(), e))
+        assert drawn["order"] == again and len(again) == 15
+
+
+def test_a_judge_from_the_contestants_township_is_refused(stack, scored, store):
+    before = commits(store)
+    code, body = stack.call("PUT", "/sessions/s2/sheets/e-boshan-01", sheet(random_scores(random.Random(1))),
+                            judge_token("J10"))
+    assert code == 422 and "recused" in body["error"]["message"]
+    assert commits(store) == before
+
+
+def test_locked_sessions_publish_scores_equal_to_an_independent_computation(stack, scored):
+    orders, sheets = scored
+    locked_by_head = ok(stack.call("POST", "/sessions/s1/lock", {}, judge_token("J1")))
+    locked_by_organiser = ok(stack.call("POST", "/sessions/s2/lock", {}, ORGANISER_TOKEN))
+    for session, locked in (("s1", locked_by_head), ("s2", locked_by_organiser)):
+        results = {r["entry_id"]: r for r in locked["results"]}
+        assert list(results) == orders[session]["order"]
+        for entry, result in results.items():
+            entry_sheets = [s for (e, _), s in sheets[session].items() if e == entry]
+            assert Decimal(result["stage_score"]) == expected_score(entry_sheets), entry
+            assert len(result["sheets"]) == (5 if session == "s1" else 4)
+            assert len(result["dropped_high"]) == len(result["dropped_low"]) == (1 if session == "s1" else 0)
+        if session == "s2":
+            assert all(r["recused"] == ["J10"] for r in results.values())
+    published = ok(stack.call("GET", "/sessions/s1/results"))
+    assert [r["stage_score"] for r in published["results"]] == [r["stage_score"] for r in locked_by_head["results"]]
+    assert published["results"][0]["comments"][0]["strengths"] == "思路清晰，成效明显"
+
+
+def test_refused_requests_change_nothing(stack, open_session, store):
+    before = commits(store)
+    good = random_scores(random.Random(7))
+    cases = [
+        (dict(good, party="31"), judge_token("J2"), open_session, 400, "scores.party"),
+        (dict(good, work="10.25"), judge_token("J2"), open_session, 400, "scores.work"),
+        (dict(good, style="5"), judge_token("J2"), open_session, 400, "scores.style"),
+        (good, judge_token("J6"), open_session, 403, None),   # not seated on this session
+        (good, None, open_session, 401, None),
+        (good, ORGANISER_TOKEN, open_session, 403, None),     # organisers do not score
+    ]
+    for scores, token, session, status, field in cases:
+        code, body = stack.call("PUT", f"/sessions/{session}/sheets/e-qinghua-01", sheet(scores), token)
+        assert code == status, body
+        if field:
+            assert field in (body["error"]["fields"] or {}), body
+    assert commits(store) == before
+
+
+def test_a_revision_after_the_lock_is_a_conflict(stack, scored, store):
+    ok(stack.call("GET", "/sessions/s1/results"))  # locked by the scoring test, or lock now
+    before = commits(store)
+    code, body = stack.call("PUT", "/sessions/s1/sheets/e-qinghua-01", sheet(random_scores(random.Random(3))),
+                            judge_token("J2"))
+    assert code == 409 and "locked" in body["error"]["message"]
+    assert commits(store) == before
+
+
+@pytest.mark.parametrize("method, path, body", [
+    ("POST", "/contests", {"contest_id": "x1", "name": {"$gt": ""}, "tree_id": "boai", "county_code": "boai",
+                           "format": "knockout"}),
+    ("POST", "/contests", {"contest_id": {"$ne": None}, "name": "n", "tree_id": "boai", "county_code": "boai",
+                           "format": "knockout"}),
+    ("POST", f"/contests/{CONTEST}/judges", {"judge_id": "J99", "name": "x", "township_code": {"$gt": ""}}),
+    ("GET", "/contests/%24gt", None),
+    ("GET", "/sessions/%24where/results", None),
+])
+def test_nosql_operators_are_refused_before_any_query(stack, scored, store, method, path, body):
+    before = commits(store)
+    code, reply = stack.call(method, path, body, ORGANISER_TOKEN)
+    assert code == 400, reply
+    assert commits(store) == before
+
+
+def test_the_same_sheet_sent_twice_is_recorded_once(stack, open_session, store):
+    submission = sheet(random_scores(random.Random(5)), submission_id=str(uuid.uuid4()))
+    first = ok(stack.call("PUT", f"/sessions/{open_session}/sheets/e-qinghua-02", submission, judge_token("J3")))
+    again = ok(stack.call("PUT", f"/sessions/{open_session}/sheets/e-qinghua-02", submission, judge_token("J3")))
+    assert first == again and first["revision"] == 1
+    assert store["scoring"].commits.count_documents({"events.event_id": submission["submission_id"]}) == 1
+    reused = dict(submission, scores=random_scores(random.Random(6)))
+    code, body = stack.call("PUT", f"/sessions/{open_session}/sheets/e-qinghua-02", reused, judge_token("J3"))
+    assert code == 409 and "different sheet" in body["error"]["message"]
