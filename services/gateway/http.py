@@ -11,6 +11,7 @@ import json
 import logging
 import re
 import uuid
+from decimal import Decimal
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -112,7 +113,7 @@ def read_body(route: Route, request) -> dict | None:
         return None
     raw = request.get_data(as_text=True)
     try:
-        data = json.loads(raw) if raw.strip() else {}
+        data = json.loads(raw, parse_float=Decimal) if raw.strip() else {}  # never through a float
     except ValueError:
         raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON"]}) from None
     if not isinstance(data, dict):

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
+from marshmallow import fields
 
 from leitai.contracts.fields import ID_PATTERN
 from services.gateway.http import ROUTES, Route
@@ -13,9 +14,28 @@ _DESCRIPTIONS = {400: "invalid input, with per-field messages", 401: "no or unkn
                  422: "refused by a domain rule", 503: "a dependency is unavailable"}
 
 
+DECIMAL_PATTERN = r"^-?[0-9]{1,7}(\.[0-9]{1,6})?$"
+
+
+class _Converter(OpenAPIConverter):
+    """Decimals travel as strings ("9.5"): say so, rather than apispec's number with string bounds."""
+
+    def field2property(self, field):
+        if isinstance(field, fields.Decimal):
+            prop = {"type": "string", "pattern": DECIMAL_PATTERN, "example": "9.5"}
+            if field.allow_none:
+                prop["nullable"] = True
+            return prop
+        return super().field2property(field)
+
+
+class _Plugin(MarshmallowPlugin):
+    Converter = _Converter
+
+
 def build_document() -> dict:
     spec = APISpec(title="leitai gateway", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[MarshmallowPlugin()],
+                   plugins=[_Plugin()],
                    info={"description": "Contests, judges, entries and scoring for 擂台比武 performance contests."})
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorResponse)

@@ -1,0 +1,100 @@
+from types import SimpleNamespace
+
+import pytest
+
+from leitai.errors import Conflict, InvalidInput, RuleViolated
+from services.registration.contest import Contest, draw_order
+from services.registration.regions import parse_csv, validate_tree
+
+CSV = """code,name,level,parent
+lufeng,陆丰市,county,
+dongh,东海街道,township,lufeng
+jies,碣石镇,township,lufeng
+dongh-1,东海社区,village,dongh
+jies-1,碣石村,village,jies
+"""
+
+
+def tree():
+    return validate_tree(parse_csv(CSV))
+
+
+def contest_with(*steps) -> Contest:
+    contest = Contest("c1")
+    for n, decisions in enumerate(steps, start=1):
+        for d in decisions(contest):
+            contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=n))
+    return contest
+
+
+STAGE = {"stage_id": "p", "name": "初赛", "order": 1, "panel_size": 1, "tolerance": None, "advancement": {},
+         "groups": [{"group_id": "g1", "name": "东海", "townships": ["dongh"]}],
+         "criteria": [{"criterion_id": "a", "name": "甲", "max": 10, "weight": 1, "step": 1}],
+         "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}]}
+
+
+def base() -> Contest:
+    return contest_with(lambda c: c.create("陆丰", "t", "lufeng", "exchange", "", tree()),
+                        lambda c: c.define_stage(STAGE, tree()))
+
+
+def entry(n: int, village: str = "dongh-1", contestant: str | None = None) -> dict:
+    return {"entry_id": f"e{n}", "contestant_id": contestant or f"c{n}", "name": "书记", "village_code": village,
+            "title": "汇报"}
+
+
+def test_a_csv_region_tree_with_chinese_names_is_read():
+    regions = tree()
+    assert regions["jies-1"].parent == "jies" and regions["lufeng"].name == "陆丰市"
+
+
+@pytest.mark.parametrize("broken, field", [
+    (CSV + "jies-1,重复,village,jies\n", "regions.5.code"),
+    (CSV + "x-1,孤村,village,nowhere\n", "regions.5.parent"),
+    (CSV + "x-2,错层,village,lufeng\n", "regions.5.parent"),
+])
+def test_an_invalid_region_tree_names_the_bad_row(broken, field):
+    with pytest.raises(InvalidInput) as error:
+        validate_tree(parse_csv(broken))
+    assert field in error.value.details
+
+
+def test_one_entry_per_contestant_and_only_from_a_township_of_the_stage():
+    contest = base()
+    decisions = contest.submit_entries([entry(1)], tree())
+    assert decisions[0].payload["township_code"] == "dongh"
+    contest = base()
+    for d in contest.submit_entries([entry(1)], tree()):
+        contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=3))
+    with pytest.raises(Conflict):
+        contest.submit_entries([entry(2, contestant="c1")], tree())
+    with pytest.raises(RuleViolated, match="takes no part"):
+        contest.submit_entries([entry(3, village="jies-1")], tree())
+
+
+def test_a_stage_refuses_a_township_outside_the_county_or_in_two_groups():
+    contest = base()
+    twice = dict(STAGE, stage_id="q", order=2, groups=[{"group_id": "a", "name": "a", "townships": ["dongh"]},
+                                                      {"group_id": "b", "name": "b", "townships": ["dongh"]}])
+    with pytest.raises(RuleViolated, match="two groups"):
+        contest.define_stage(twice, tree())
+    with pytest.raises(RuleViolated, match="not a township"):
+        contest.define_stage(dict(STAGE, stage_id="r", order=3, groups=[
+            {"group_id": "a", "name": "a", "townships": ["dongh-1"]}]), tree())
+
+
+def test_the_draw_is_a_function_of_the_seed_alone():
+    entries = [f"e{n}" for n in range(30)]
+    assert draw_order("s", entries) == draw_order("s", list(reversed(entries)))
+    assert draw_order("s", entries) != draw_order("t", entries)
+
+
+def test_a_forum_meeting_takes_a_theme_of_its_series():
+    contest = base()
+    for d in contest.create_series({"series_id": "f", "name": "一月一主题", "cadence": "monthly", "township_code": "jies",
+                                    "day_of_month": 15, "themes": ["基层党建", "禁毒示范创建"], "scored": False}):
+        contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=3))
+    with pytest.raises(RuleViolated, match="theme"):
+        contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "消防"})
+    assert contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15",
+                                     "theme": "禁毒示范创建"})[0].type == "ForumMeetingScheduled"
