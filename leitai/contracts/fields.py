@@ -18,6 +18,21 @@ def Text(max_length: int = 200, **kwargs) -> fields.String:
     return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
 
 
+def _email_or_none(value: str) -> None:
+    if value:
+        validate.Email()(value)
+
+
+def Email(**kwargs) -> fields.String:
+    """An e-mail address, or "" for none (notices then go by other channels)."""
+    return fields.String(load_default="", validate=[validate.Length(max=200), _email_or_none], **kwargs)
+
+
+def Phone(**kwargs) -> fields.String:
+    return fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"),
+                         **kwargs)
+
+
 def Score(**kwargs) -> fields.Decimal:
     """Decimal carried as a string, never a float."""
     return fields.Decimal(as_string=True, allow_nan=False, **kwargs)

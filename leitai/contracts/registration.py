@@ -1,10 +1,12 @@
 """Events published by the registration service (exchange ``registration.events``)."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from marshmallow import Schema, fields, validate
 
 from leitai.contracts.fields import (
-    AdvancementSchema, CriterionSchema, Id, Score, Text, drop_rule_field,
+    AdvancementSchema, CriterionSchema, Email, Id, Phone, Score, Text, drop_rule_field,
 )
 from leitai.contracts.registry import Contract
 
@@ -23,8 +25,11 @@ class RegionsImported(Schema):
     regions = fields.List(fields.Nested(RegionSchema), required=True, validate=validate.Length(min=1))
 
 
-class ContestCreated(Schema):
+class _ContestEvent(Schema):
     contest_id = Id(required=True)
+
+
+class ContestCreated(_ContestEvent):
     name = Text(required=True)
     tree_id = Id(required=True)
     county_code = Id(required=True)
@@ -38,32 +43,29 @@ class GroupSchema(Schema):
     townships = fields.List(Id(), required=True, validate=validate.Length(min=1))
 
 
-class StageDefined(Schema):
-    contest_id = Id(required=True)
+class StageDefined(_ContestEvent):
     stage_id = Id(required=True)
     name = Text(required=True)
     order = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20))
-    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=validate.Length(min=1))
+    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=validate.Length(min=1, max=100))
     criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(min=1, max=30))
     panel_size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50))
     drop_rule = drop_rule_field(required=True)
-    tolerance = Score(load_default=None, allow_none=True)
+    tolerance = Score(load_default=None, allow_none=True, validate=validate.Range(min=Decimal(0), max=Decimal(10000)))
     advancement = fields.Nested(AdvancementSchema, required=True)
 
 
-class JudgeRegistered(Schema):
-    contest_id = Id(required=True)
+class JudgeRegistered(_ContestEvent):
     judge_id = Id(required=True)
     name = Text(required=True)
     township_code = Id(load_default=None, allow_none=True)
     work_unit = fields.String(load_default="", validate=validate.Length(max=200))
-    conflicts = fields.List(Id(), load_default=list)  # contestant ids the judge declared
-    email = fields.String(load_default="", validate=validate.Length(max=200))
-    phone = fields.String(load_default="", validate=validate.Length(max=30))
+    conflicts = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))  # contestant ids
+    email = Email()
+    phone = Phone()
 
 
-class EntrySubmitted(Schema):
-    contest_id = Id(required=True)
+class EntrySubmitted(_ContestEvent):
     entry_id = Id(required=True)
     contestant_id = Id(required=True)
     name = Text(required=True)
@@ -71,20 +73,18 @@ class EntrySubmitted(Schema):
     township_code = Id(required=True)
     work_unit = fields.String(load_default="", validate=validate.Length(max=200))
     title = Text(required=True, max_length=300)
-    materials = fields.List(fields.Url(), load_default=list)
-    email = fields.String(load_default="", validate=validate.Length(max=200))
-    phone = fields.String(load_default="", validate=validate.Length(max=30))
+    materials = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=20))
+    email = Email()
+    phone = Phone()
     stage_id = Id(required=True)
 
 
-class EntryWithdrawn(Schema):
-    contest_id = Id(required=True)
+class EntryWithdrawn(_ContestEvent):
     entry_id = Id(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 
 
-class SessionScheduled(Schema):
-    contest_id = Id(required=True)
+class SessionScheduled(_ContestEvent):
     session_id = Id(required=True)
     stage_id = Id(required=True)
     group_id = Id(required=True)
@@ -99,14 +99,12 @@ class SeatSchema(Schema):
     reserve = fields.Boolean(load_default=False)
 
 
-class PanelSeated(Schema):
-    contest_id = Id(required=True)
+class PanelSeated(_ContestEvent):
     session_id = Id(required=True)
     seats = fields.List(fields.Nested(SeatSchema), required=True, validate=validate.Length(min=1))
 
 
-class OrderDrawn(Schema):
-    contest_id = Id(required=True)
+class OrderDrawn(_ContestEvent):
     session_id = Id(required=True)
     seed = Text(required=True, max_length=128)
     order = fields.List(Id(), required=True)  # entry ids, first to present first
@@ -131,10 +129,9 @@ class SessionEntrySchema(Schema):
     order = fields.Integer(required=True, strict=True)
 
 
-class SessionOpened(Schema):
+class SessionOpened(_ContestEvent):
     """All that scoring needs to run a session, as the organiser opened it."""
 
-    contest_id = Id(required=True)
     session_id = Id(required=True)
     stage_id = Id(required=True)
     group_id = Id(required=True)
@@ -145,8 +142,7 @@ class SessionOpened(Schema):
     entries = fields.List(fields.Nested(SessionEntrySchema), required=True)
 
 
-class ForumSeriesCreated(Schema):
-    contest_id = Id(required=True)
+class ForumSeriesCreated(_ContestEvent):
     series_id = Id(required=True)
     name = Text(required=True)
     cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
@@ -156,8 +152,7 @@ class ForumSeriesCreated(Schema):
     scored = fields.Boolean(load_default=False)
 
 
-class ForumMeetingScheduled(Schema):
-    contest_id = Id(required=True)
+class ForumMeetingScheduled(_ContestEvent):
     series_id = Id(required=True)
     meeting_id = Id(required=True)
     date = fields.Date(required=True)

@@ -9,9 +9,17 @@ from leitai.contracts.registry import Contract
 SOURCE = "scoring"
 
 
-class ScoreSheetSubmitted(Schema):
+class _SessionEvent(Schema):
     contest_id = Id(required=True)
     session_id = Id(required=True)
+
+
+class _LockedSessionEvent(_SessionEvent):
+    stage_id = Id(required=True)
+    group_id = Id(required=True)
+
+
+class ScoreSheetSubmitted(_SessionEvent):
     entry_id = Id(required=True)
     judge_id = Id(required=True)
     scores = fields.Dict(keys=Id(), values=Score(), required=True)
@@ -21,9 +29,7 @@ class ScoreSheetSubmitted(Schema):
     revision = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
 
 
-class ToleranceFlagRaised(Schema):
-    contest_id = Id(required=True)
-    session_id = Id(required=True)
+class ToleranceFlagRaised(_SessionEvent):
     entry_id = Id(required=True)
     judge_id = Id(required=True)
     revision = fields.Integer(required=True, strict=True)
@@ -37,11 +43,7 @@ class SheetTotalSchema(Schema):
     total = Score(required=True)
 
 
-class EntryScored(Schema):
-    contest_id = Id(required=True)
-    session_id = Id(required=True)
-    stage_id = Id(required=True)
-    group_id = Id(required=True)
+class EntryScored(_LockedSessionEvent):
     entry_id = Id(required=True)
     sheets = fields.List(fields.Nested(SheetTotalSchema), required=True)
     recused = fields.List(Id(), required=True)
@@ -53,11 +55,7 @@ class EntryScored(Schema):
     rounding = fields.String(required=True, validate=validate.OneOf(["ROUND_HALF_UP"]))
 
 
-class SessionLocked(Schema):
-    contest_id = Id(required=True)
-    session_id = Id(required=True)
-    stage_id = Id(required=True)
-    group_id = Id(required=True)
+class SessionLocked(_LockedSessionEvent):
     locked_by = Id(required=True)
     override_reason = fields.String(load_default=None, allow_none=True, validate=validate.Length(max=1000))
     open_flags = fields.Integer(required=True, strict=True)

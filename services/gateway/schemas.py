@@ -5,10 +5,10 @@ from decimal import Decimal
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from leitai.contracts.fields import (
-    AdvancementSchema, CriterionSchema, Id, Score, Text, drop_rule_field,
+from leitai.contracts.fields import Id, Score, Text
+from leitai.contracts.registration import (
+    EntrySubmitted, JudgeRegistered, RegionSchema, SeatSchema, StageDefined,
 )
-from leitai.contracts.registration import GroupSchema, RegionSchema, SeatSchema
 
 FORMATS = ["knockout", "performance", "exchange"]
 
@@ -65,38 +65,21 @@ class ContestCreate(Schema):
     description = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class StageCreate(Schema):
-    stage_id = Id(required=True)
-    name = Text(required=True)
-    order = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20))
-    groups = fields.List(fields.Nested(GroupSchema), required=True, validate=validate.Length(min=1, max=100))
-    criteria = fields.List(fields.Nested(CriterionSchema), required=True, validate=validate.Length(min=1, max=30))
-    panel_size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=50))
-    drop_rule = drop_rule_field(required=True)
-    tolerance = Score(load_default=None, allow_none=True, validate=validate.Range(min=Decimal(0), max=Decimal(10000)))
-    advancement = fields.Nested(AdvancementSchema, required=True)
+class StageCreate(StageDefined):
+    class Meta:
+        exclude = ("contest_id",)
 
 
-class JudgeCreate(Schema):
-    judge_id = Id(required=True)
-    name = Text(required=True)
-    township_code = Id(load_default=None, allow_none=True)
-    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
-    conflicts = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
-    email = fields.Email(load_default="")
-    phone = fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"))
+class JudgeCreate(JudgeRegistered):
+    class Meta:
+        exclude = ("contest_id",)
 
 
-class EntryCreate(Schema):
-    entry_id = Id(required=True)
-    contestant_id = Id(required=True)
-    name = Text(required=True)
-    village_code = Id(required=True)
-    work_unit = fields.String(load_default="", validate=validate.Length(max=200))
-    title = Text(required=True, max_length=300)
-    materials = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=20))
-    email = fields.Email(load_default="")
-    phone = fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"))
+class EntryCreate(EntrySubmitted):
+    """The township follows from the village; the stage is the contest's first."""
+
+    class Meta:
+        exclude = ("contest_id", "township_code", "stage_id")
 
 
 class EntriesCreate(Schema):

@@ -5,7 +5,6 @@ Subclasses provide the ``store_db`` fixture (a fresh database on the backend und
 from __future__ import annotations
 
 import threading
-import uuid
 from collections import defaultdict
 
 import pytest

@@ -69,3 +69,15 @@ def test_timestamps_have_one_spelling_whatever_the_offset():
     assert format_timestamp(datetime(2026, 11, 30, 18, 0, tzinfo=beijing)) == "2026-11-30T10:00:00.000000Z"
     with pytest.raises(ValueError):
         format_timestamp(datetime(2026, 11, 30, 18, 0))
+
+
+def test_contact_fields_accept_none_given_but_not_a_bad_address():
+    from leitai.contracts.product import REGISTRY as PRODUCT
+
+    judges = PRODUCT.get("JudgeRegistered")
+    base = {"contest_id": "c", "judge_id": "j", "name": "评委"}
+    assert judges.load(base)["email"] == ""
+    assert judges.load(dict(base, email="pingwei@example.cn"))["email"] == "pingwei@example.cn"
+    for bad in ({"email": "not-an-address"}, {"phone": "call me"}):
+        with pytest.raises(InvalidPayload):
+            judges.load(dict(base, **bad))
