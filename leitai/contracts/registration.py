@@ -53,6 +53,9 @@ class StageDefined(_ContestEvent):
     drop_rule = drop_rule_field(required=True)
     tolerance = Score(load_default=None, allow_none=True, validate=validate.Range(min=Decimal(0), max=Decimal(10000)))
     advancement = fields.Nested(AdvancementSchema, required=True)
+    # the seed of the last tie-break, "drawn lot": sha256("<lot_seed>:<entry_id>"), recorded when defined
+    lot_seed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"))
 
 
 class JudgeRegistered(_ContestEvent):
@@ -82,6 +85,14 @@ class EntrySubmitted(_ContestEvent):
 class EntryWithdrawn(_ContestEvent):
     entry_id = Id(required=True)
     reason = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class EntryAdvanced(_ContestEvent):
+    """The entry goes on to the next stage (ranking published it as advanced)."""
+
+    entry_id = Id(required=True)
+    from_stage_id = Id(required=True)
+    to_stage_id = Id(required=True)
 
 
 class SessionScheduled(_ContestEvent):
@@ -168,6 +179,7 @@ CONTRACTS = [
     for name, schema in [
         ("RegionsImported", RegionsImported), ("ContestCreated", ContestCreated), ("StageDefined", StageDefined),
         ("JudgeRegistered", JudgeRegistered), ("EntrySubmitted", EntrySubmitted), ("EntryWithdrawn", EntryWithdrawn),
+        ("EntryAdvanced", EntryAdvanced),
         ("SessionScheduled", SessionScheduled), ("PanelSeated", PanelSeated), ("OrderDrawn", OrderDrawn),
         ("SessionOpened", SessionOpened), ("ForumSeriesCreated", ForumSeriesCreated),
         ("ForumMeetingScheduled", ForumMeetingScheduled),

@@ -8,14 +8,11 @@
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from decimal import Decimal
-from fractions import Fraction
-from typing import Iterable, Mapping, Sequence
+from typing import Mapping, Sequence
 
-PUBLISHED_PLACES = Decimal("0.01")
-ROUNDING = "ROUND_HALF_UP"
+from leitai.arithmetic import publish
 
 
 @dataclass(frozen=True)
@@ -96,21 +93,3 @@ def aggregate(entry_id: str, totals: Mapping[str, Decimal], rule: Sequence[DropT
         counted_sum=sum((t for _, t in counted), Decimal(0)),
         counted=len(counted),
     )
-
-
-def publish(counted_sum: Decimal, counted: int) -> Decimal:
-    """The published score: the exact mean, ROUND_HALF_UP to 2 places, rounded once.
-
-    The mean is taken as an exact fraction (sum / count is often not a finite decimal);
-    scores are never negative, so half-up is floor(x + 1/2) on hundredths.
-    """
-    hundredths = Fraction(counted_sum) * 100 / counted
-    return (Decimal(math.floor(hundredths + Fraction(1, 2))) / 100).quantize(PUBLISHED_PLACES)
-
-
-def median(values: Iterable[Decimal]) -> Decimal:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2  # halving a Decimal is exact

@@ -9,9 +9,8 @@ from decimal import Decimal
 from typing import Any, Mapping
 
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
-from services.scoring.rules import (
-    ROUNDING, Criterion, DropTier, aggregate, median, score_problems, sheet_total,
-)
+from leitai.arithmetic import ROUNDING, median
+from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
 
 @dataclass(frozen=True)

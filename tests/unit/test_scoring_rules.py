@@ -2,9 +2,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from services.scoring.rules import (
-    Criterion, DropTier, aggregate, drop_counts, median, publish, score_problems, sheet_total,
-)
+from leitai.arithmetic import median, publish
+from services.scoring.rules import Criterion, DropTier, aggregate, drop_counts, score_problems, sheet_total
 
 CRITERIA = [Criterion("party", "讲党建", D(30), D(1), D("0.5")),
             Criterion("work", "讲工作", D(40), D("1.5"), D("0.5"))]

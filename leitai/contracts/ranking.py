@@ -1,0 +1,57 @@
+"""Events published by the ranking service (exchange ``ranking.events``)."""
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from leitai.contracts.fields import Id, Score
+from leitai.contracts.registry import Contract
+
+SOURCE = "ranking"
+
+
+class _StageEvent(Schema):
+    contest_id = Id(required=True)
+    stage_id = Id(required=True)
+
+
+class StandingSchema(Schema):
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = fields.String(required=True)
+    group_id = Id(required=True)
+    stage_score = Score(required=True)
+    rank = fields.Integer(required=True, strict=True)  # standard competition ranking: 1, 2, 2, 4
+    group_rank = fields.Integer(required=True, strict=True)
+    position = fields.Integer(required=True, strict=True)  # order after the tie-break chain
+    advanced = fields.Boolean(required=True)
+    decided_by = fields.String(load_default=None, allow_none=True)  # the tie-break that placed it, if any
+
+
+class StageResultsPublished(_StageEvent):
+    next_stage_id = Id(load_default=None, allow_none=True)
+    rule_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    # the last position of each source log the standings were computed from
+    log_positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    standings = fields.List(fields.Nested(StandingSchema), required=True)
+
+
+class ContestantAdvanced(_StageEvent):
+    next_stage_id = Id(required=True)
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    rank = fields.Integer(required=True, strict=True)
+    stage_score = Score(required=True)
+
+
+class ContestantEliminated(_StageEvent):
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    rank = fields.Integer(required=True, strict=True)
+    stage_score = Score(required=True)
+
+
+CONTRACTS = [
+    Contract("StageResultsPublished", SOURCE, 1, StageResultsPublished()),
+    Contract("ContestantAdvanced", SOURCE, 1, ContestantAdvanced()),
+    Contract("ContestantEliminated", SOURCE, 1, ContestantEliminated()),
+]
