@@ -1,6 +1,7 @@
 """Bearer tokens and the roles they carry, from the LEITAI_TOKENS setting.
 
-LEITAI_TOKENS maps each token to ``{role: organiser|judge, id: <organiser or judge id>}``.
+LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen, id: <who>}``; ``screen`` is
+the venue's big screen: it reads live standings and nothing else.
 In production it comes from a Kubernetes Secret; tokens are compared in constant time.
 """
 from __future__ import annotations
@@ -15,7 +16,7 @@ from leitai.contracts.fields import Id
 
 
 class _Holder(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(["organiser", "judge"]))
+    role = fields.String(required=True, validate=validate.OneOf(["organiser", "judge", "screen"]))
     id = Id(required=True)
 
 

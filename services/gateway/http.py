@@ -54,7 +54,7 @@ class Route:
     name: str
     summary: str
     roles: frozenset[str]
-    body: type[Schema] | None = None
+    body: type[Schema] | None = None  # a JSON body, or for GET routes: the query string
     response: type[Schema] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
@@ -111,6 +111,8 @@ def read_body(route: Route, request) -> dict | None:
     """Parse, validate and normalise a JSON body into JSON-safe values (Decimals as strings)."""
     if route.body is None:
         return None
+    if route.method == "GET":
+        return _validated(route.body(), dict(request.args.items()), "the query string is not valid")
     raw = request.get_data(as_text=True)
     try:
         data = json.loads(raw, parse_float=Decimal) if raw.strip() else {}  # never through a float
@@ -118,11 +120,14 @@ def read_body(route: Route, request) -> dict | None:
         raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON"]}) from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", {"_body": ["must be an object"]})
-    schema = route.body()
+    return _validated(route.body(), data, "the body is not valid")
+
+
+def _validated(schema: Schema, data: dict, message: str) -> dict:
     try:
         return schema.dump(schema.load(data))
     except ValidationError as exc:
-        raise InvalidInput("the body is not valid", exc.messages) from None
+        raise InvalidInput(message, exc.messages) from None
 
 
 def new_request_id(request) -> str:

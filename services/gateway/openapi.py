@@ -62,7 +62,9 @@ def _operation(route: Route) -> dict:
         "parameters": [{"in": "path", "name": name, "required": True,
                         "schema": {"type": "string", "pattern": ID_PATTERN}} for name in route.params],
     }
-    if route.body is not None:
+    if route.body is not None and route.method == "GET":
+        operation["parameters"].append({"in": "query", "schema": route.body})
+    elif route.body is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": route.body}}}
     if "public" not in route.roles:
         operation["security"] = [{"bearer": []}]

@@ -221,3 +221,52 @@ class SessionStatus(Response):
 class Health(Response):
     status = fields.String(required=True)
     checks = fields.Dict(keys=fields.String(), values=fields.String())
+
+
+# -- ranking ----------------------------------------------------------------------------
+class StandingOut(Response):
+    entry_id = fields.String(required=True)
+    contestant_id = fields.String(required=True)
+    name = fields.String(required=True)
+    group_id = fields.String(required=True)
+    stage_score = fields.String(required=True)
+    rank = fields.Integer(required=True)
+    group_rank = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    advanced = fields.Boolean(required=True)
+    decided_by = fields.String(allow_none=True)
+    criterion_mean = fields.String()
+
+
+class Leaderboard(Response):
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    name = fields.String(required=True)
+    published = fields.Boolean(required=True)
+    standings = fields.List(fields.Nested(StandingOut), required=True)
+
+
+class StageResults(Response):
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    next_stage_id = fields.String(allow_none=True)
+    standings = fields.List(fields.Nested(StandingOut), required=True)
+    rule_sha256 = fields.String(required=True)
+    log_positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
+class WorkingSheet(Response):
+    judge_id = fields.String(required=True)
+    revision = fields.Integer(required=True)
+    scores = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    total = fields.String(required=True)
+
+
+class Working(EntryResult):
+    session_id = fields.String(required=True)
+    sheets = fields.List(fields.Nested(WorkingSheet), required=True)
+
+
+class BoardQuery(Schema):
+    group = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
+    criterion = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))

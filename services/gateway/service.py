@@ -20,7 +20,7 @@ from services.gateway.http import (
 from services.gateway.openapi import build_document
 
 log = logging.getLogger(__name__)
-ORGANISER, JUDGE = "organiser", "judge"
+ORGANISER, JUDGE, SCREEN = "organiser", "judge", "screen"
 STAFF = {ORGANISER, JUDGE}
 READY_TIMEOUT_S = 3
 
@@ -30,6 +30,7 @@ class GatewayService:
     auth = Tokens()
     registration = RpcProxy("registration")
     scoring = RpcProxy("scoring")
+    ranking = RpcProxy("ranking")
 
     def dispatch(self, route, fn, request, params):
         request_id = new_request_id(request)
@@ -68,7 +69,8 @@ class GatewayService:
               response=s.Health, errors=(503,))
     def ready(self, actor, body):
         checks = {}
-        for name, proxy in (("registration", self.registration), ("scoring", self.scoring)):
+        for name, proxy in (("registration", self.registration), ("scoring", self.scoring),
+                            ("ranking", self.ranking)):
             try:
                 with eventlet.Timeout(READY_TIMEOUT_S):
                     checks[name] = proxy.health()
@@ -173,3 +175,27 @@ class GatewayService:
     def session_results(self, actor, body, session_id):
         return self.scoring.session_results(session_id)
 
+
+    # -- ranking -------------------------------------------------------------------
+    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={ORGANISER},
+              response=s.StageResults, status=201,
+              summary="Publish a stage's results and advancement (all its sessions locked)")
+    def publish_stage(self, actor, body, contest_id, stage_id):
+        return self.ranking.publish_stage(actor, contest_id, stage_id)
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={PUBLIC},
+              response=s.StageResults, summary="A stage's published results and advancement list")
+    def stage_results(self, actor, body, contest_id, stage_id):
+        return self.ranking.stage_results(contest_id, stage_id)
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/leaderboard", roles={PUBLIC},
+              body=s.BoardQuery, response=s.Leaderboard,
+              summary="Standings by stage, group or criterion: live for organisers and the venue screen, "
+                      "published for everyone else")
+    def leaderboard(self, actor, body, contest_id, stage_id):
+        return self.ranking.leaderboard(actor, contest_id, stage_id, body.get("group"), body.get("criterion"))
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/entries/<string:entry_id>/working",
+              roles={PUBLIC}, response=s.Working, summary="An entry's full working: every sheet, dropped, total")
+    def entry_working(self, actor, body, contest_id, stage_id, entry_id):
+        return self.ranking.entry_working(contest_id, stage_id, entry_id)

@@ -56,6 +56,8 @@ class Contest:
             self.entries[p["entry_id"]] = dict(p, withdrawn=False)
         elif kind == "EntryWithdrawn":
             self.entries[p["entry_id"]]["withdrawn"] = True
+        elif kind == "EntryAdvanced":
+            self.entries[p["entry_id"]]["stage_id"] = p["to_stage_id"]
         elif kind == "SessionScheduled":
             self.sessions[p["session_id"]] = dict(p, seats=[], seed=None, order=[], opened=False)
         elif kind == "PanelSeated":
@@ -135,7 +137,7 @@ class Contest:
             raise RuleViolated("criterion ids must differ")
         if len({g["group_id"] for g in stage["groups"]}) != len(stage["groups"]):
             raise RuleViolated("group ids must differ")
-        return [Decision("StageDefined", self.ref(**stage))]
+        return [Decision("StageDefined", self.ref(**dict(stage, lot_seed=stage.get("lot_seed") or secrets.token_hex(16))))]
 
     def register_judge(self, judge: dict, tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
@@ -167,6 +169,18 @@ class Contest:
             decisions.append(Decision("EntrySubmitted", self.ref(**entry, township_code=village.parent,
                                                                    stage_id=stage["stage_id"])))
         return decisions
+
+    def advance(self, entry_id: str, from_stage_id: str, to_stage_id: str) -> list[Decision]:
+        """Ranking published the entry as advanced; redelivery finds it moved already."""
+        entry = self.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry {entry_id} does not exist")
+        if to_stage_id not in self.stages:
+            raise NotFound(f"stage {to_stage_id} does not exist")
+        if entry["stage_id"] != from_stage_id:
+            return []
+        return [Decision("EntryAdvanced", self.ref(entry_id=entry_id, from_stage_id=from_stage_id,
+                                                   to_stage_id=to_stage_id))]
 
     def withdraw(self, entry_id: str, reason: str) -> list[Decision]:
         self.require_info()

@@ -6,9 +6,11 @@ from typing import Callable
 from nameko.rpc import rpc
 
 from leitai.application import execute
+from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider
 from leitai.errors import Forbidden, NotFound
+from leitai.messaging.consumer import reliable_handler
 from services.registration.contest import Contest, Decision
 from services.registration.regions import Region, parse_csv, validate_tree
 
@@ -122,6 +124,14 @@ class RegistrationService:
     def get_contest(self, actor: dict, contest_id: str) -> dict:
         contest = _fold(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
         return contest.view(with_contacts=actor.get("role") == "organiser")
+
+    # -- events from ranking ----------------------------------------------------------
+    @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
+    def on_contestant_advanced(self, event: Event) -> None:
+        p = event.payload
+        execute(self.store, f"contest-{p['contest_id']}", _fold(lambda: Contest(p["contest_id"])),
+                lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
+                actor="ranking", correlation_id=event.correlation_id)
 
     # -- plumbing ------------------------------------------------------------------
     def _contest_tree(self, contest: Contest) -> dict[str, Region]:

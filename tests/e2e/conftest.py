@@ -2,7 +2,7 @@ import pymongo
 import pytest
 
 from tests.support.servers import Vhost
-from tests.support.stack import Stack
+from tests.support.stack import SERVICES, Stack
 
 JUDGES = [f"J{n}" for n in range(1, 11)]
 
@@ -16,7 +16,7 @@ def stack(tmp_path_factory, mongo_url):
     finally:
         running.stop()
         client = pymongo.MongoClient(mongo_url)
-        for service in ("registration", "scoring"):
+        for service in SERVICES:
             client.drop_database(running.database(service))
         client.close()
         vhost.delete()
@@ -26,5 +26,5 @@ def stack(tmp_path_factory, mongo_url):
 def store(stack, mongo_url):
     """Read access to each service's database, to prove what refused requests did not write."""
     client = pymongo.MongoClient(mongo_url, tz_aware=True)
-    yield {service: client[stack.database(service)] for service in ("registration", "scoring")}
+    yield {service: client[stack.database(service)] for service in SERVICES}
     client.close()

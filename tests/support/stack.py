@@ -14,6 +14,8 @@ from tests.support.servers import ChildProcess, free_port, wait_until
 
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
+SCREEN_TOKEN = "screen-token-0123456789"
+SERVICES = ("registration", "scoring", "ranking")
 
 
 def judge_token(judge_id: str) -> str:
@@ -29,6 +31,7 @@ class Stack:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.tokens = {ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
+                       SCREEN_TOKEN: {"role": "screen", "id": "hall"},
                        **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
         self.children: list[ChildProcess] = []
 
@@ -46,7 +49,7 @@ class Stack:
         return path
 
     def start(self) -> "Stack":
-        for service in ("registration", "scoring"):
+        for service in SERVICES:
             config = self._config(service)
             self._spawn([str(BIN / "leitai"), "--config", str(config), "relay"], f"{service}-relay")
             self._spawn([str(BIN / "nameko"), "run", "--config", str(config),

@@ -1,0 +1,57 @@
+"""Building standings from the ranking read model (reads only; the rules are in standings.py)."""
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from fractions import Fraction
+
+from leitai.errors import NotFound
+from leitai.readmodel import ReadModel
+from services.ranking.standings import Result, Standing, standings
+
+
+def stage_doc(read: ReadModel, contest_id: str, stage_id: str) -> dict:
+    stage = read.get("stages", f"{contest_id}:{stage_id}")
+    if stage is None:
+        raise NotFound(f"stage {stage_id} of contest {contest_id} is not known")
+    return stage
+
+
+def next_stage_id(read: ReadModel, stage: dict) -> str | None:
+    later = [s for s in read.find("stages", {"contest_id": stage["contest_id"]}) if s["order"] > stage["order"]]
+    return min(later, key=lambda s: s["order"])["stage_id"] if later else None
+
+
+def rule_sha256(stage: dict) -> str:
+    """The rule set the standings were computed under, as a fingerprint."""
+    rule = {k: stage[k] for k in ("criteria", "groups", "drop_rule", "tolerance", "advancement", "lot_seed")}
+    return hashlib.sha256(json.dumps(rule, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def results_of(read: ReadModel, stage: dict) -> list[Result]:
+    scored = read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
+    entries = {e["entry_id"]: e for e in read.find("entries", {"contest_id": stage["contest_id"]})}
+    results = []
+    for r in scored:
+        counted = {s["judge_id"] for s in r["sheets"]} - set(r["dropped_high"]) - set(r["dropped_low"])
+        sheets = read.find("sheets", {"session_id": r["session_id"], "entry_id": r["entry_id"]})
+        means = {c["criterion_id"]: sum((Fraction(Decimal(s["scores"][c["criterion_id"]]))
+                                         for s in sheets if s["judge_id"] in counted), Fraction(0)) / max(len(counted), 1)
+                 for c in stage["criteria"]}
+        entry = entries.get(r["entry_id"], {})
+        results.append(Result(r["entry_id"], entry.get("contestant_id", r["entry_id"]), entry.get("name", ""),
+                              r["group_id"], Decimal(r["stage_score"]),
+                              tuple(Decimal(s["total"]) for s in r["sheets"]), means))
+    return results
+
+
+def table(read: ReadModel, stage: dict) -> list[Standing]:
+    return standings(results_of(read, stage), stage["advancement"], stage.get("lot_seed") or "")
+
+
+def standing_row(s: Standing) -> dict:
+    r = s.result
+    return {"entry_id": r.entry_id, "contestant_id": r.contestant_id, "name": r.name, "group_id": r.group_id,
+            "stage_score": str(r.stage_score), "rank": s.rank, "group_rank": s.group_rank, "position": s.position,
+            "advanced": s.advanced, "decided_by": s.decided_by}

@@ -1,0 +1,87 @@
+"""From events to the ranking read model, in any order, any number of times.
+
+Every write is idempotent and commutes with the others: facts that never change are set
+(set twice, same values), a sheet keeps its highest revision, positions only grow. So a
+duplicated or reordered delivery, a replay into a scratch database and the live consumer
+all end with the same documents; no event-id bookkeeping is needed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from leitai.contracts import ContractRegistry, Event
+from leitai.contracts.product import CONSUMES
+
+SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
+
+
+@dataclass(frozen=True)
+class Write:
+    collection: str
+    key: str
+    set: dict
+    newer_than_revision: int | None = None  # only if the stored revision is lower
+    positions: dict | None = None  # $max
+
+
+def writes_for(event: Event, wire: dict) -> list[Write]:
+    """``wire`` is the JSON form of the payload (Decimals as strings), as stored."""
+    p = wire
+    c = p.get("contest_id")
+    seen = Write("positions", _source_of(event.type), {}, positions={"position": event.position or 0})
+    kind = event.type
+    if kind == "StageDefined":
+        writes = [Write("stages", f"{c}:{p['stage_id']}", {k: p[k] for k in (
+            "contest_id", "stage_id", "name", "order", "groups", "criteria", "drop_rule", "tolerance",
+            "advancement", "lot_seed")})]
+    elif kind == "EntrySubmitted":
+        writes = [Write("entries", f"{c}:{p['entry_id']}", {k: p[k] for k in (
+            "contest_id", "entry_id", "contestant_id", "name", "township_code", "village_code", "title")})]
+    elif kind == "SessionScheduled":
+        writes = [Write("sessions", p["session_id"], {k: p[k] for k in (
+            "contest_id", "session_id", "stage_id", "group_id", "starts_at", "place", "video_room")})]
+    elif kind == "SessionOpened":
+        writes = [Write("sessions", p["session_id"], {
+            "contest_id": c, "session_id": p["session_id"], "stage_id": p["stage_id"], "group_id": p["group_id"],
+            "entries": [{k: e[k] for k in ("entry_id", "name", "order")} for e in p["entries"]],
+            "panel": [j["judge_id"] for j in p["panel"] if not j["reserve"]], "opened": True})]
+    elif kind in ("ScoreSheetSubmitted", "ScoreSheetRevised"):
+        writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}", {
+            k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")}
+            | {"position": event.position}, newer_than_revision=p["revision"])]
+    elif kind == "EntryScored":
+        writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(p, position=event.position))]
+    elif kind == "SessionLocked":
+        writes = [Write("sessions", p["session_id"], {"locked": True, "locked_position": event.position})]
+    elif kind == "StageResultsPublished":
+        writes = [Write("published", f"{c}:{p['stage_id']}", dict(p, event_position=event.position))]
+    else:
+        raise ValueError(f"ranking does not project {kind}")
+    return [*writes, seen]
+
+
+def _source_of(event_type: str) -> str:
+    return next(source for source, types in SOURCES.items() if event_type in types)
+
+
+def apply_writes(db: Database, writes: list[Write]) -> None:
+    for write in writes:
+        collection = db[write.collection]
+        if write.positions is not None:
+            collection.update_one({"_id": write.key}, {"$max": write.positions}, upsert=True)
+        elif write.newer_than_revision is not None:
+            try:
+                collection.update_one({"_id": write.key, "revision": {"$lt": write.newer_than_revision}},
+                                      {"$set": write.set}, upsert=True)
+            except DuplicateKeyError:
+                pass  # a newer or the same revision is there already
+        else:
+            collection.update_one({"_id": write.key}, {"$set": write.set}, upsert=True)
+
+
+def project(db: Database, event: Event, registry: ContractRegistry) -> None:
+    apply_writes(db, writes_for(event, event.to_wire(registry)["payload"]))

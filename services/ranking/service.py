@@ -1,0 +1,156 @@
+"""The ranking service: leaderboards projected from events, publication and advancement."""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+
+from leitai.arithmetic import publish
+from leitai.contracts import Event, NewEvent
+from leitai.contracts.product import REGISTRY
+from leitai.dependencies import EventStoreProvider, MongoProvider, ReadModelProvider
+from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
+from leitai.eventstore import ConcurrencyConflict
+from leitai.messaging.consumer import reliable_handler
+from services.ranking import board
+from services.ranking.projection import project
+
+STAFF = ("organiser", "screen")
+
+
+class _Projector(MongoProvider):
+    """Applies events to the read model (see projection.py)."""
+
+    def get_dependency(self, worker_ctx):
+        return lambda event: project(self.db, event, REGISTRY)
+
+
+def _handles(source: str, event_type: str):
+    return reliable_handler(source, event_type, registry=REGISTRY)
+
+
+class RankingService:
+    name = "ranking"
+    store = EventStoreProvider(REGISTRY)
+    read = ReadModelProvider()
+    project = _Projector()
+
+    # -- projection (one handler per subscribed type, as in leitai.contracts.product) --------
+    @_handles("registration", "StageDefined")
+    def on_stage_defined(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("registration", "EntrySubmitted")
+    def on_entry_submitted(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("registration", "SessionScheduled")
+    def on_session_scheduled(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("registration", "SessionOpened")
+    def on_session_opened(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("scoring", "ScoreSheetSubmitted")
+    def on_score_sheet_submitted(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("scoring", "ScoreSheetRevised")
+    def on_score_sheet_revised(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("scoring", "EntryScored")
+    def on_entry_scored(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("scoring", "SessionLocked")
+    def on_session_locked(self, event: Event) -> None:
+        self.project(event)
+
+    @_handles("ranking", "StageResultsPublished")
+    def on_stage_results_published(self, event: Event) -> None:
+        self.project(event)
+
+    @rpc
+    def health(self) -> str:
+        return "ok" if self.store.ping() else "store not answering"
+
+    # -- publication ----------------------------------------------------------------
+    @rpc
+    def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
+        if actor.get("role") != "organiser":
+            raise Forbidden("only an organiser publishes results")
+        stage = board.stage_doc(self.read, contest_id, stage_id)
+        sessions = self.read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
+        open_sessions = sorted(s["session_id"] for s in sessions if not s.get("locked"))
+        if not sessions or open_sessions:
+            raise RuleViolated("every session of the stage must be locked first",
+                               {"sessions_not_locked": open_sessions or ["(none scheduled)"]})
+        scored = {r.entry_id for r in board.results_of(self.read, stage)}
+        unscored = sorted(e["entry_id"] for s in sessions for e in s.get("entries", []) if e["entry_id"] not in scored)
+        if unscored:
+            raise RuleViolated("locked sessions are still being counted; try again in a moment",
+                               {"entries_not_scored": unscored})
+        rows = [board.standing_row(s) for s in board.table(self.read, stage)]
+        following = board.next_stage_id(self.read, stage)
+        positions = {d["_id"]: d["position"] for d in self.read.find("positions")}
+        ref = {"contest_id": contest_id, "stage_id": stage_id}
+        events = [NewEvent("StageResultsPublished", dict(ref, next_stage_id=following, standings=rows,
+                                                         rule_sha256=board.rule_sha256(stage), log_positions=positions),
+                           actor=actor["id"], correlation_id=actor.get("request_id"))]
+        for row in rows:
+            kind = "ContestantAdvanced" if row["advanced"] and following else "ContestantEliminated"
+            if row["advanced"] and not following:
+                continue  # the last stage: nobody goes on, nobody is eliminated
+            payload = dict(ref, entry_id=row["entry_id"], contestant_id=row["contestant_id"], rank=row["rank"],
+                           stage_score=row["stage_score"])
+            if kind == "ContestantAdvanced":
+                payload["next_stage_id"] = following
+            events.append(NewEvent(kind, payload, actor=actor["id"], correlation_id=actor.get("request_id")))
+        try:
+            self.store.append(f"results-{contest_id}-{stage_id}", 0, events)
+        except ConcurrencyConflict:
+            raise Conflict(f"results of stage {stage_id} are published already") from None
+        return {**ref, "next_stage_id": following, "standings": rows, "log_positions": positions}
+
+    # -- queries --------------------------------------------------------------------
+    @rpc
+    def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
+                    criterion_id: str | None = None) -> dict:
+        """Live standings for organisers and the venue screen; the published ones for everyone else."""
+        stage = board.stage_doc(self.read, contest_id, stage_id)
+        published = self.read.get("published", f"{contest_id}:{stage_id}")
+        if actor.get("role") in STAFF:
+            rows = [board.standing_row(s) for s in board.table(self.read, stage)]
+        elif published is not None:
+            rows = published["standings"]
+        else:
+            raise NotFound(f"results of stage {stage_id} are not published yet")
+        if group_id:
+            rows = [r for r in rows if r["group_id"] == group_id]
+        if criterion_id:
+            if criterion_id not in {c["criterion_id"] for c in stage["criteria"]}:
+                raise NotFound(f"criterion {criterion_id} is not one of the stage's")
+            means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self.read, stage)}
+            rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
+            rows = [dict(r, criterion_mean=str(publish(means[r["entry_id"]]))) for r in rows]
+        return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
+                "published": published is not None, "standings": rows}
+
+    @rpc
+    def stage_results(self, contest_id: str, stage_id: str) -> dict:
+        published = self.read.get("published", f"{contest_id}:{stage_id}")
+        if published is None:
+            raise NotFound(f"results of stage {stage_id} are not published yet")
+        return {k: published[k] for k in ("contest_id", "stage_id", "next_stage_id", "standings", "rule_sha256",
+                                          "log_positions")}
+
+    @rpc
+    def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
+        result = self.read.get("results", f"{contest_id}:{stage_id}:{entry_id}")
+        if result is None:
+            raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
+        sheets = self.read.find("sheets", {"session_id": result["session_id"], "entry_id": entry_id},
+                                sort=[("judge_id", 1)])
+        return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
+                                       "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
+            "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
