@@ -5,16 +5,16 @@ arrives at the caller as the same class with the same arguments (e.g. field mess
 """
 from __future__ import annotations
 
-from typing import Any
-
 from nameko.exceptions import deserialize_to_instance
 
 
 class DomainError(Exception):
-    def __init__(self, message: str, details: Any = None) -> None:
-        super().__init__(message, details)
+    def __init__(self, message: str, details: dict | None = None) -> None:
+        # always a dict in args: nameko turns anything else (None included) into a string
+        # on its way through RPC
+        super().__init__(message, details or {})
         self.message = message
-        self.details = details
+        self.details = details or None
 
     def __str__(self) -> str:
         return self.message

@@ -94,9 +94,9 @@ class RankingService:
         following = board.next_stage_id(self.read, stage)
         positions = {d["_id"]: d["position"] for d in self.read.find("positions")}
         ref = {"contest_id": contest_id, "stage_id": stage_id}
-        events = [NewEvent("StageResultsPublished", dict(ref, next_stage_id=following, standings=rows,
-                                                         rule_sha256=board.rule_sha256(stage), log_positions=positions),
-                           actor=actor["id"], correlation_id=actor.get("request_id"))]
+        summary = dict(ref, next_stage_id=following, standings=rows, rule_sha256=board.rule_sha256(stage),
+                       log_positions=positions)
+        events = [NewEvent("StageResultsPublished", summary, actor=actor["id"], correlation_id=actor.get("request_id"))]
         for row in rows:
             kind = "ContestantAdvanced" if row["advanced"] and following else "ContestantEliminated"
             if row["advanced"] and not following:
@@ -110,7 +110,7 @@ class RankingService:
             self.store.append(f"results-{contest_id}-{stage_id}", 0, events)
         except ConcurrencyConflict:
             raise Conflict(f"results of stage {stage_id} are published already") from None
-        return {**ref, "next_stage_id": following, "standings": rows, "log_positions": positions}
+        return summary
 
     # -- queries --------------------------------------------------------------------
     @rpc

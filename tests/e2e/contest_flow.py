@@ -1,0 +1,104 @@
+"""Running a multi-stage contest over HTTP, and an independent reference computation."""
+from __future__ import annotations
+
+import hashlib
+import random
+import uuid
+from decimal import ROUND_HALF_UP, Decimal, localcontext
+
+from tests.support.servers import wait_until
+from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token
+
+ORG = ORGANISER_TOKEN
+
+
+def ok(response, status=(200, 201)):
+    code, body = response
+    assert code in status, body
+    return body
+
+
+def eventually(stack: Stack, path: str, token: str | None = None) -> dict:
+    """GET ``path`` until it answers 200 (read models follow events a moment later)."""
+    def attempt():
+        code, body = stack.call("GET", path, token=token)
+        return body if code == 200 else None
+    return wait_until(attempt, what=f"GET {path} to answer 200")
+
+
+def run_session(stack: Stack, contest: str, session: str, stage: str, group: str, judges: list[str],
+                sheets_for) -> dict:
+    """Schedule, seat, draw, open; judges submit in shuffled order; the head judge locks."""
+    ok(stack.call("POST", f"/contests/{contest}/sessions", {"session_id": session, "stage_id": stage, "group_id": group,
+                                                            "starts_at": "2021-06-01T09:00:00+08:00"}, ORG))
+    ok(stack.call("PUT", f"/contests/{contest}/sessions/{session}/panel",
+                  {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]}, ORG))
+    drawn = ok(stack.call("POST", f"/contests/{contest}/sessions/{session}/draw", {}, ORG))
+    ok(stack.call("POST", f"/contests/{contest}/sessions/{session}/opening", None, ORG))
+    eventually(stack, f"/sessions/{session}/scoring", ORG)
+    submissions = [(entry, judge) for entry in drawn["order"] for judge in judges]
+    random.Random(session).shuffle(submissions)  # arrival order is not the order of appearance
+    sheets = {}
+    for entry, judge in submissions:
+        scores = sheets_for(entry, judge)
+        ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}",
+                      {"submission_id": str(uuid.uuid4()), "scores": scores}, judge_token(judge)))
+        sheets[(entry, judge)] = scores
+    ok(stack.call("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
+    return sheets
+
+
+def publish(stack: Stack, contest: str, stage: str) -> dict:
+    """Publish once the locked sessions are counted (ranking learns of them by events)."""
+    def attempt():
+        code, body = stack.call("POST", f"/contests/{contest}/stages/{stage}/results", None, ORG)
+        assert code in (201, 422), body
+        return body if code == 201 else None
+    return wait_until(attempt, what=f"stage {stage} to be publishable")
+
+
+def wait_for_stage_entries(stack: Stack, contest: str, stage: str, count: int) -> list[dict]:
+    def entries():
+        view = ok(stack.call("GET", f"/contests/{contest}", token=ORG))
+        found = [e for e in view["entries"] if e["stage_id"] == stage]
+        return found if len(found) == count else None
+    return wait_until(entries, what=f"{count} entries to reach stage {stage}")
+
+
+# -- the reference computation, written apart from the services ------------------------------
+def reference_standings(sheets: dict, criteria: list[dict], drop_rule: list[dict], groups: dict[str, str],
+                        advancement: dict, lot_seed: str) -> list[tuple[str, Decimal, bool]]:
+    """(entry, stage score, advanced) in final order, from raw sheets alone."""
+    by_entry: dict[str, dict[str, dict]] = {}
+    for (entry, judge), scores in sheets.items():
+        by_entry.setdefault(entry, {})[judge] = scores
+    rows = []
+    for entry, judged in by_entry.items():
+        totals = {j: sum(Decimal(c["weight"]) * Decimal(s[c["criterion_id"]]) for c in criteria)
+                  for j, s in judged.items()}
+        ranked = sorted(totals, key=lambda j: (totals[j], j))
+        tier = max((t for t in drop_rule if t["min_sheets"] <= len(ranked)), key=lambda t: t["min_sheets"])
+        counted = ranked[tier["drop_low"]:len(ranked) - tier["drop_high"]]
+        with localcontext() as context:
+            context.prec = 60
+            score = (sum(totals[j] for j in counted) / len(counted)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+            values = sorted(totals.values())
+            middle = len(values) // 2
+            median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+            keys = []
+            for rule in advancement["tiebreak"]:
+                if rule["kind"] == "median_total":
+                    keys.append(-median)
+                elif rule["kind"] == "criterion":
+                    keys.append(-sum(Decimal(judged[j][rule["criterion_id"]]) for j in counted) / len(counted))
+                else:
+                    keys.append(hashlib.sha256(f"{lot_seed}:{entry}".encode()).hexdigest())
+        rows.append(((-score, *keys, entry), entry, score))
+    ordered = [(entry, score) for _, entry, score in sorted(rows)]
+    advanced = set()
+    if advancement.get("per_group"):
+        for group in set(groups.values()):
+            advanced |= {e for e, _ in [x for x in ordered if groups[x[0]] == group][:advancement["per_group"]]}
+    if advancement.get("overall"):
+        advanced |= {e for e, _ in [x for x in ordered if x[0] not in advanced][:advancement["overall"]]}
+    return [(entry, score, entry in advanced) for entry, score in ordered]

@@ -1,0 +1,121 @@
+"""Issue 4 acceptance: three stages with advancement, ties at the cut-off, over HTTP."""
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+import pytest
+
+from tests.e2e.contest_flow import (
+    ORG, eventually, ok, publish, reference_standings, run_session, wait_for_stage_entries,
+)
+from tests.support.stack import SCREEN_TOKEN
+
+pytestmark = pytest.mark.integration
+CONTEST = "county-2021"
+TOWNSHIPS = ["ta", "tb", "tc"]
+JUDGES = [f"J{n}" for n in range(1, 6)]
+CRITERIA = [{"criterion_id": "party", "name": "讲党建", "max": "40", "weight": "1", "step": "0.5"},
+            {"criterion_id": "work", "name": "讲工作", "max": "60", "weight": "1", "step": "0.5"}]
+DROP = [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}, {"min_sheets": 5, "drop_high": 1, "drop_low": 1}]
+CHAIN = [{"kind": "median_total"}, {"kind": "criterion", "criterion_id": "work"}, {"kind": "lot"}]
+STAGES = [
+    ("prelim", "乡镇初赛", {"per_group": 3, "tiebreak": CHAIN}, [(t, [t]) for t in TOWNSHIPS]),
+    ("semi", "县级复赛", {"overall": 5, "tiebreak": CHAIN}, [("county", TOWNSHIPS)]),
+    ("final", "县级决赛", {"tiebreak": CHAIN}, [("county", TOWNSHIPS)]),
+]
+
+
+def half_points(rng: random.Random, low: int, high: int) -> str:
+    return str(Decimal(rng.randint(low * 2, high * 2)) / 2)
+
+
+def scores_for(stage: str, entrants: list[str] | None = None):
+    """Random sheets; in the semifinal, four entrants score high, two (the "twins") get the
+    very same sheets as each other, in the middle, and the rest low. The twins then share
+    score, median and criterion means at 5th and 6th place: only the lot can part them."""
+    rng = random.Random(f"{stage}-scores")
+    ranked = sorted(entrants or [])
+    twins = ranked[4:6]
+
+    def sheet(entry: str, judge: str) -> dict:
+        if stage != "semi":
+            return {"party": half_points(rng, 20, 40), "work": half_points(rng, 35, 60)}
+        if entry in twins:
+            step = JUDGES.index(judge)
+            return {"party": str(25 + step), "work": str(Decimal(45) + Decimal(step) / 2)}
+        if ranked.index(entry) < 4:
+            return {"party": half_points(rng, 32, 40), "work": half_points(rng, 50, 60)}
+        return {"party": half_points(rng, 5, 15), "work": half_points(rng, 20, 40)}
+    return sheet, twins
+
+
+@pytest.fixture(scope="module")
+def contest(stack):
+    tree = [{"code": "county", "name": "示范县", "level": "county"}]
+    for t in [*TOWNSHIPS, "tj"]:
+        tree.append({"code": t, "name": f"{t}镇", "level": "township", "parent": "county"})
+        tree += [{"code": f"{t}-{n}", "name": f"{t}镇{n}村", "level": "village", "parent": t} for n in range(1, 7)]
+    ok(stack.call("PUT", "/regions/county", {"regions": tree}, ORG))
+    ok(stack.call("POST", "/contests", {"contest_id": CONTEST, "name": "书记擂台比武", "tree_id": "county",
+                                        "county_code": "county", "format": "knockout"}, ORG))
+    for order, (stage, name, advancement, groups) in enumerate(STAGES, start=1):
+        ok(stack.call("POST", f"/contests/{CONTEST}/stages", {
+            "stage_id": stage, "name": name, "order": order, "panel_size": 5, "criteria": CRITERIA, "drop_rule": DROP,
+            "advancement": advancement, "lot_seed": f"lot-{stage}-2021",
+            "groups": [{"group_id": g, "name": g, "townships": ts} for g, ts in groups]}, ORG))
+    for judge in JUDGES:
+        ok(stack.call("POST", f"/contests/{CONTEST}/judges", {"judge_id": judge, "name": judge, "township_code": "tj"},
+                      ORG))
+    ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": [
+        {"entry_id": f"e-{t}-{n}", "contestant_id": f"c-{t}-{n}", "name": f"书记{t}{n}", "village_code": f"{t}-{n}",
+         "title": "述职"} for t in TOWNSHIPS for n in range(1, 7)]}, ORG))
+    return CONTEST
+
+
+def township(entry: str) -> str:
+    return entry.split("-")[1]
+
+
+def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, contest):
+    published, twins = {}, []
+    for stage, _, advancement, groups in STAGES:
+        entrants = None
+        if stage != "prelim":
+            entrants = [e["entry_id"] for e in wait_for_stage_entries(stack, contest, stage, 9 if stage == "semi" else 5)]
+        sheet_maker, stage_twins = scores_for(stage, entrants)
+        if stage == "semi":
+            twins = stage_twins
+        sheets = {}
+        for n, (group, _) in enumerate(groups):
+            sheets |= run_session(stack, contest, f"{stage}-{n}", stage, group, JUDGES, sheet_maker)
+        published[stage] = publish(stack, contest, stage)
+        group_of = {entry: (township(entry) if stage == "prelim" else "county") for entry, _ in sheets}
+        expected = reference_standings(sheets, CRITERIA, DROP, group_of, advancement, f"lot-{stage}-2021")
+        rows = published[stage]["standings"]
+        assert [(r["entry_id"], Decimal(r["stage_score"]), r["advanced"]) for r in rows] == expected, stage
+        assert published[stage]["log_positions"]["scoring"] > 0 and len(published[stage]["rule_sha256"]) == 64
+
+    assert sum(r["advanced"] for r in published["prelim"]["standings"]) == 9
+    semi = published["semi"]["standings"]
+    pair = [r for r in semi if r["entry_id"] in twins]
+    assert pair[0]["stage_score"] == pair[1]["stage_score"] and pair[1]["decided_by"] == "lot"
+    assert [r["advanced"] for r in semi[:5]] == [True] * 5 and not any(r["advanced"] for r in semi[5:])
+    assert [r["position"] for r in pair] == [5, 6]  # the tie sits exactly at the cut-off
+    final = published["final"]["standings"]
+    assert len(final) == 5 and published["final"]["next_stage_id"] is None
+    assert {r["entry_id"] for r in final} == {r["entry_id"] for r in semi if r["advanced"]}
+
+
+def test_the_public_sees_published_standings_and_organisers_see_them_live(stack, contest):
+    public = eventually(stack, f"/contests/{contest}/stages/final/leaderboard")
+    assert public["published"] and len(public["standings"]) == 5
+    by_group = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/leaderboard?group=ta", token=SCREEN_TOKEN))
+    assert {r["group_id"] for r in by_group["standings"]} == {"ta"} and len(by_group["standings"]) == 6
+    by_criterion = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/leaderboard?criterion=work", token=ORG))
+    means = [Decimal(r["criterion_mean"]) for r in by_criterion["standings"]]
+    assert means == sorted(means, reverse=True)
+    entry = by_group["standings"][0]["entry_id"]
+    working = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/entries/{entry}/working"))
+    assert len(working["sheets"]) == 5 and len(working["dropped_high"]) == len(working["dropped_low"]) == 1
+    assert stack.call("POST", f"/contests/{contest}/stages/final/results", None, ORG)[0] == 409
