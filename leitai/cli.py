@@ -3,10 +3,12 @@
   leitai relay   [--config F] [--catalogue M:A]     publish stored events to RabbitMQ
   leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
+  leitai replay ranking [--verify] [--config F]     rebuild a read model from the event logs
 
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
-LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR.
+LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, and for replay
+LEITAI_SOURCES (JSON: source service -> its database).
 """
 from __future__ import annotations
 
@@ -22,7 +24,7 @@ from typing import Mapping, Sequence
 
 import yaml
 
-from leitai import logs
+from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import ensure_indexes, verify
@@ -46,6 +48,11 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
              if f"LEITAI_RETRY_{name.upper()}" in environ}
     if retry:
         config["LEITAI_RETRY"] = retry
+    if "LEITAI_SOURCES" in environ:
+        try:
+            config["LEITAI_SOURCES"] = json.loads(environ["LEITAI_SOURCES"])
+        except ValueError:
+            raise ConfigurationError("invalid configuration: LEITAI_SOURCES: not JSON") from None
     return config
 
 
@@ -109,6 +116,37 @@ def _dlq(args, settings: Settings) -> int:
     return 0
 
 
+PROJECTIONS = {"ranking": "services.ranking.projection:PROJECTION"}
+
+
+def _replay(args, settings: Settings) -> int:
+    module, _, attribute = PROJECTIONS[args.read_model].partition(":")
+    projection = getattr(importlib.import_module(module), attribute)
+    missing = sorted(set(projection.sources) - set(settings.LEITAI_SOURCES))
+    if missing:
+        raise ConfigurationError(f"invalid configuration: LEITAI_SOURCES: no database for {', '.join(missing)}")
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL)
+    scratch_name = f"{settings.MONGO_DATABASE}_replay"
+    client.drop_database(scratch_name)
+    try:
+        scratch = client[scratch_name]
+        sources = {name: client[db] for name, db in settings.LEITAI_SOURCES.items()}
+        applied = replay.rebuild(projection, sources, scratch, catalogue.registry)
+        print(f"rebuilt {args.read_model} from {applied} events into {scratch_name}")
+        if not args.verify:
+            return 0
+        differences = replay.diff(client[settings.MONGO_DATABASE], scratch, projection.collections)
+        for line in differences:
+            print(line)
+        print("identical" if not differences else f"{len(differences)} difference(s)")
+        return 1 if differences else 0
+    finally:
+        if not args.keep:
+            client.drop_database(scratch_name)
+        client.close()
+
+
 def _demo(args, settings: Settings) -> int:
     print("leitai demo: not yet (the demo lands with issue 6)")
     return 0
@@ -134,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     dlq.add_argument("queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_sheet")
     dlq.add_argument("--limit", type=int, help="at most this many (list: 100 unless given)")
     dlq.set_defaults(run=_dlq, needs=("AMQP_URI",))
+
+    rebuild = commands.add_parser("replay", help="rebuild a read model from the event logs (and diff it)")
+    rebuild.add_argument("read_model", choices=sorted(PROJECTIONS))
+    rebuild.add_argument("--verify", action="store_true", help="diff against the live read model; exit 1 if they differ")
+    rebuild.add_argument("--keep", action="store_true", help="keep the scratch database <MONGO_DATABASE>_replay")
+    rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
 
     demo = commands.add_parser("demo", help="run a demo scenario")
     demo.add_argument("scenario", nargs="?", default="boai")

@@ -1,7 +1,7 @@
 """Settings, read only from nameko config / the environment, validated at start-up."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, Sequence
 
@@ -38,6 +38,9 @@ class _SettingsSchema(Schema):
     MONGO_DATABASE = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be 1-63 letters, digits, '_' or '-'"))
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
+    # source service -> its database, for rebuilding a read model from the source logs
+    LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Settings:
     MONGO_URL: str = ""
     MONGO_DATABASE: str = ""
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
+    LEITAI_SOURCES: dict = field(default_factory=dict)
 
 
 def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Settings:

@@ -13,7 +13,8 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from leitai.contracts import ContractRegistry, Event
-from leitai.contracts.product import CONSUMES
+from leitai.contracts.product import CONSUMES, REGISTRY
+from leitai.replay import Projection
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
@@ -83,5 +84,8 @@ def apply_writes(db: Database, writes: list[Write]) -> None:
             collection.update_one({"_id": write.key}, {"$set": write.set}, upsert=True)
 
 
-def project(db: Database, event: Event, registry: ContractRegistry) -> None:
+def project(db: Database, event: Event, registry: ContractRegistry = REGISTRY) -> None:
     apply_writes(db, writes_for(event, event.to_wire(registry)["payload"]))
+
+
+PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, project)

@@ -20,7 +20,7 @@ class _Projector(MongoProvider):
     """Applies events to the read model (see projection.py)."""
 
     def get_dependency(self, worker_ctx):
-        return lambda event: project(self.db, event, REGISTRY)
+        return lambda event: project(self.db, event)
 
 
 def _handles(source: str, event_type: str):

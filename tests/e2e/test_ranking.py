@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import random
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from tests.e2e.contest_flow import (
     ORG, eventually, ok, publish, reference_standings, run_session, wait_for_stage_entries,
 )
+from tests.support.pipeline import BIN
+from tests.support.servers import wait_until
 from tests.support.stack import SCREEN_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -119,3 +122,28 @@ def test_the_public_sees_published_standings_and_organisers_see_them_live(stack,
     working = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/entries/{entry}/working"))
     assert len(working["sheets"]) == 5 and len(working["dropped_high"]) == len(working["dropped_low"]) == 1
     assert stack.call("POST", f"/contests/{contest}/stages/final/results", None, ORG)[0] == 409
+
+
+def replay(stack):
+    return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
+                           "--verify"], capture_output=True, text=True, timeout=300)
+
+
+def test_replay_rebuilds_the_read_model_identically_and_names_a_corrupted_document(stack, contest, store):
+    # the live read model converges once the last events are consumed: wait for that, not for a time
+    runs = []
+
+    def identical():
+        runs.append(replay(stack))
+        return runs[-1].returncode == 0
+
+    try:
+        wait_until(identical, timeout=60, what="the live read model to equal the rebuilt one")
+    except AssertionError:
+        raise AssertionError(runs[-1].stdout[-3000:] + runs[-1].stderr[-2000:]) from None
+    assert runs[-1].stdout.strip().endswith("identical")
+    target = store["ranking"].results.find_one({"stage_id": "semi"})
+    store["ranking"].results.update_one({"_id": target["_id"]}, {"$set": {"stage_score": "99.99"}})
+    run = replay(stack)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert f"results/{target['_id']}: stage_score: live \"99.99\" != rebuilt \"{target['stage_score']}\"" in run.stdout

@@ -38,10 +38,15 @@ class Stack:
     def database(self, service: str) -> str:
         return f"{self.prefix}_{service}"
 
+    def config_path(self, service: str) -> Path:
+        return self.tmp_path / f"{service}.yaml"
+
     def _config(self, service: str) -> Path:
         path = self.tmp_path / f"{service}.yaml"
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
                   "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2}}
+        if service == "ranking":
+            config["LEITAI_SOURCES"] = {source: self.database(source) for source in SERVICES}
         if service == "gateway":
             config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
                       "LEITAI_TOKENS": self.tokens}
