@@ -1,17 +1,29 @@
 """Issue 4 acceptance: three stages with advancement, ties at the cut-off, over HTTP."""
 from __future__ import annotations
 
+import json
 import random
 import subprocess
 from decimal import Decimal
 
+import pymongo
 import pytest
+import yaml
+from kombu import Connection
+
+from leitai.contracts.product import REGISTRY
+from leitai.eventstore import EventStore
+from leitai.messaging.topology import event_exchange
+from leitai.readmodel import ReadModel
+from leitai.replay import diff, rebuild
+from services.ranking import board
+from services.ranking.projection import PROJECTION
 
 from tests.e2e.contest_flow import (
     ORG, eventually, ok, publish, reference_standings, run_session, wait_for_stage_entries,
 )
 from tests.support.pipeline import BIN
-from tests.support.servers import wait_until
+from tests.support.servers import ChildProcess, Vhost, wait_until
 from tests.support.stack import SCREEN_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -147,3 +159,51 @@ def test_replay_rebuilds_the_read_model_identically_and_names_a_corrupted_docume
     run = replay(stack)
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"results/{target['_id']}: stage_score: live \"99.99\" != rebuilt \"{target['stage_score']}\"" in run.stdout
+
+
+def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_delivery(stack, contest, store, tmp_path,
+                                                                                    mongo_url):
+    client = pymongo.MongoClient(mongo_url, tz_aware=True)
+    vhost = Vhost().create()
+    shuffled_db, in_order_db = client[f"{stack.prefix}_shuffled"], client[f"{stack.prefix}_in_order"]
+    config = tmp_path / "ranking-shuffled.yaml"
+    config.write_text(yaml.safe_dump({"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url,
+                                      "MONGO_DATABASE": shuffled_db.name}))
+    ranking = ChildProcess([str(BIN / "nameko"), "run", "--config", str(config), "services.ranking.service"],
+                           name="ranking-shuffled").start()
+    try:
+        events = [(source, event) for source, types in PROJECTION.sources.items()
+                  for batch in EventStore(store[source], REGISTRY).read_all() for event in batch if event.type in types]
+        rng = random.Random(4)
+        deliveries = events + rng.sample(events, len(events) // 4)  # a quarter of them twice
+        rng.shuffle(deliveries)
+        with Connection(vhost.uri) as connection:
+            wait_until(lambda: _consumers(connection, "evt-scoring-EntryScored--ranking.on_entry_scored"),
+                       what="the shuffled ranking to consume")
+        with Connection(vhost.uri, transport_options={"confirm_publish": True}) as connection, \
+                connection.Producer() as producer:
+            for source, event in deliveries:
+                producer.publish(json.dumps(event.to_wire(REGISTRY)), exchange=event_exchange(source),
+                                 routing_key=event.type, content_type="application/json", declare=[],
+                                 delivery_mode=2)
+        rebuild(PROJECTION, store, in_order_db, REGISTRY)
+        wait_until(lambda: not diff(in_order_db, shuffled_db, PROJECTION.collections), timeout=120,
+                   what="the shuffled delivery to converge")
+        for stage in ("prelim", "semi", "final"):
+            tables = [board.table(ReadModel(db), board.stage_doc(ReadModel(db), contest, stage))
+                      for db in (in_order_db, shuffled_db)]
+            assert tables[0] == tables[1] and len(tables[0]) >= 5
+    finally:
+        ranking.stop()
+        vhost.delete()
+        client.drop_database(shuffled_db.name)
+        client.drop_database(in_order_db.name)
+        client.close()
+
+
+def _consumers(connection, queue: str) -> int:
+    try:
+        return connection.default_channel.queue_declare(queue, passive=True)[2]
+    except Exception:  # noqa: BLE001 - not declared yet
+        connection.close()
+        return 0
