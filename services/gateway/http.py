@@ -58,6 +58,7 @@ class Route:
     response: type[Schema] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+    media_type: str = "application/json"  # otherwise the handler returns the body as bytes
 
     @property
     def path(self) -> str:
@@ -72,10 +73,11 @@ ROUTES: list[Route] = []
 
 
 def endpoint(method: str, rule: str, *, roles: set[str], summary: str, body: type[Schema] | None = None,
-             response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] | None = None):
+             response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] | None = None,
+             media_type: str = "application/json"):
     def decorate(fn: Callable) -> Callable:
         route = Route(method, rule, fn.__name__, summary, frozenset(roles), body, response, status,
-                      **({"errors": errors} if errors is not None else {}))
+                      **({"errors": errors} if errors is not None else {}), media_type=media_type)
         ROUTES.append(route)
 
         @functools.wraps(fn)
@@ -89,6 +91,13 @@ def endpoint(method: str, rule: str, *, roles: set[str], summary: str, body: typ
 def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
     return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
                     mimetype="application/json", headers=headers)
+
+
+def respond(route: Route, result: Any, request_id: str) -> Response:
+    headers = {"X-Request-Id": request_id}
+    if route.media_type == "application/json":
+        return json_response(route.status, result, headers)
+    return Response(result, status=route.status, mimetype=route.media_type, headers=headers)
 
 
 def error_response(error: DomainError, request_id: str) -> Response:

@@ -51,6 +51,8 @@ def _operation(route: Route) -> dict:
     success: dict = {"description": "done"}
     if route.response is not None:
         success["content"] = {"application/json": {"schema": route.response}}
+    elif route.media_type != "application/json":
+        success["content"] = {route.media_type: {"schema": {"type": "string", "format": "binary"}}}
     responses = {str(route.status): success}
     for status in route.errors:
         if "public" in route.roles and status in (401, 403):

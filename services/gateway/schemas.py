@@ -270,3 +270,7 @@ class Working(EntryResult):
 class BoardQuery(Schema):
     group = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
     criterion = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
+
+
+class ExportQuery(Schema):
+    kind = fields.String(validate=validate.OneOf(["results", "sheets"]))

@@ -11,11 +11,12 @@ import eventlet
 from nameko.rpc import RpcProxy
 
 from leitai.errors import DomainError, Forbidden, InvalidInput
+from services.gateway import exports
 from services.gateway import schemas as s
 from services.gateway.auth import Tokens
 from services.gateway.http import (
     PUBLIC, Unauthorized, Unavailable, check_params, endpoint, error_response, json_response, new_request_id,
-    read_body,
+    read_body, respond,
 )
 from services.gateway.openapi import build_document
 
@@ -46,7 +47,7 @@ class GatewayService:
             actor = dict(actor or {"role": PUBLIC, "id": "public"}, request_id=request_id)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
-            return json_response(route.status, fn(self, actor, body, **params), {"X-Request-Id": request_id})
+            return respond(route, fn(self, actor, body, **params), request_id)
         except DomainError as error:
             log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
                                        "reason": error.message})
@@ -199,3 +200,18 @@ class GatewayService:
               roles={PUBLIC}, response=s.Working, summary="An entry's full working: every sheet, dropped, total")
     def entry_working(self, actor, body, contest_id, stage_id, entry_id):
         return self.ranking.entry_working(contest_id, stage_id, entry_id)
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.csv", roles={ORGANISER},
+              body=s.ExportQuery, media_type="text/csv",
+              summary="A stage's standings (kind=results) or all its sheets (kind=sheets) as CSV, Chinese headers")
+    def export_csv(self, actor, body, contest_id, stage_id):
+        export = self.ranking.export(contest_id, stage_id)
+        if body.get("kind", "results") == "sheets":
+            return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export))
+        return exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export))
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx", roles={ORGANISER},
+              media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+              summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers")
+    def export_xlsx(self, actor, body, contest_id, stage_id):
+        return exports.to_xlsx(self.ranking.export(contest_id, stage_id))

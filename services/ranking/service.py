@@ -154,3 +154,24 @@ class RankingService:
         return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
                                        "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
             "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
+
+    @rpc
+    def export(self, contest_id: str, stage_id: str) -> dict:
+        """Rows for a stage's export: standings (live) and every sheet, with names."""
+        stage = board.stage_doc(self.read, contest_id, stage_id)
+        entries = {e["entry_id"]: e for e in self.read.find("entries", {"contest_id": contest_id})}
+        results = {r["entry_id"]: r for r in self.read.find("results", {"contest_id": contest_id,
+                                                                         "stage_id": stage_id})}
+        sessions = {r["session_id"] for r in results.values()}
+        sheets = [s for s in self.read.find("sheets", {"contest_id": contest_id}, sort=[("session_id", 1),
+                                                                                        ("entry_id", 1),
+                                                                                        ("judge_id", 1)])
+                  if s["session_id"] in sessions]
+        return {
+            "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},
+            "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
+                               dropped_low=results[s.result.entry_id]["dropped_low"],
+                               township=entries.get(s.result.entry_id, {}).get("township_code", ""))
+                          for s in board.table(self.read, stage)],
+            "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
+        }

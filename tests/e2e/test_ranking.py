@@ -1,11 +1,15 @@
 """Issue 4 acceptance: three stages with advancement, ties at the cut-off, over HTTP."""
 from __future__ import annotations
 
+import csv
+import io
 import json
 import random
 import subprocess
+import urllib.request
 from decimal import Decimal
 
+import openpyxl
 import pymongo
 import pytest
 import yaml
@@ -207,3 +211,25 @@ def _consumers(connection, queue: str) -> int:
     except Exception:  # noqa: BLE001 - not declared yet
         connection.close()
         return 0
+
+
+def test_exports_open_in_excel_and_agree_with_the_leaderboard(stack, contest):
+    board_rows = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/leaderboard", token=ORG))["standings"]
+    request = urllib.request.Request(f"{stack.base}/contests/{contest}/stages/prelim/results.xlsx",
+                                     headers={"Authorization": f"Bearer {ORG}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
+        book = openpyxl.load_workbook(io.BytesIO(response.read()))
+    results = list(book["成绩"].iter_rows(values_only=True))
+    assert results[0][:8] == ("名次", "组内名次", "排序", "选手编号", "姓名", "乡镇", "分组", "最后得分")
+    assert [(row[3], Decimal(str(row[7]))) for row in results[1:]] == [
+        (r["entry_id"], Decimal(r["stage_score"])) for r in board_rows]
+    sheets = list(book["评分表"].iter_rows(values_only=True))
+    assert len(sheets) == 1 + 18 * 5 and sheets[0][0] == "场次"
+
+    request = urllib.request.Request(f"{stack.base}/contests/{contest}/stages/prelim/results.csv?kind=sheets",
+                                     headers={"Authorization": f"Bearer {ORG}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        text = response.read().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0][:4] == ["场次", "选手编号", "姓名", "评委"] and len(rows) == 1 + 18 * 5

@@ -1,0 +1,54 @@
+"""A stage's results and sheets as CSV and XLSX, with Chinese headers."""
+from __future__ import annotations
+
+import csv
+import io
+from decimal import Decimal
+
+from openpyxl import Workbook
+
+RESULT_HEADERS = ["名次", "组内名次", "排序", "选手编号", "姓名", "乡镇", "分组", "最后得分", "是否晋级",
+                  "去掉最高分(评委)", "去掉最低分(评委)", "并列决胜依据"]
+
+
+def result_rows(export: dict) -> list[list]:
+    return [[r["rank"], r["group_rank"], r["position"], r["entry_id"], r["name"], r["township"], r["group_id"],
+             Decimal(r["stage_score"]), "晋级" if r["advanced"] else "", "、".join(r["dropped_high"]),
+             "、".join(r["dropped_low"]), r["decided_by"] or ""] for r in export["standings"]]
+
+
+def sheet_headers(export: dict) -> list[str]:
+    criteria = [f"{c['name']}(满分{c['max']},权重{c['weight']})" for c in export["stage"]["criteria"]]
+    return ["场次", "选手编号", "姓名", "评委", *criteria, "合计", "修订次数"]
+
+
+def sheet_rows(export: dict) -> list[list]:
+    ids = [c["criterion_id"] for c in export["stage"]["criteria"]]
+    return [[s["session_id"], s["entry_id"], s["name"], s["judge_id"], *(Decimal(s["scores"][i]) for i in ids),
+             Decimal(s["total"]), s["revision"]] for s in export["sheets"]]
+
+
+def to_csv(headers: list[str], rows: list[list]) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(headers)
+    writer.writerows([[str(v) for v in row] for row in rows])
+    return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM lets Excel read the Chinese as UTF-8
+
+
+def to_xlsx(export: dict) -> bytes:
+    book = Workbook()
+    results = book.active
+    results.title = "成绩"
+    results.append(RESULT_HEADERS)
+    for row in result_rows(export):
+        results.append(row)
+    sheets = book.create_sheet("评分表")
+    sheets.append(sheet_headers(export))
+    for row in sheet_rows(export):
+        sheets.append(row)
+    for table in (results, sheets):
+        table.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
