@@ -5,7 +5,7 @@ BIN        := $(VENV)/bin
 SECANTUS   := .tools/secantus
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus rabbitmq lint test test-unit demo bench clean
+.PHONY: help venv secantus rabbitmq browser lint test test-unit demo bench clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
@@ -29,10 +29,13 @@ $(SECANTUS)/.installed: tools/secantus.lock
 rabbitmq:
 	@tools/ensure-rabbitmq.sh
 
+browser:
+	@tools/ensure-browser.sh
+
 lint: venv
 	$(BIN)/python -m pyflakes leitai services tests bench
 
-test: venv secantus rabbitmq lint
+test: venv secantus rabbitmq browser lint
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv

@@ -8,10 +8,13 @@ from __future__ import annotations
 import logging
 
 import eventlet
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from leitai.errors import DomainError, Forbidden, InvalidInput
-from services.gateway import exports
+from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Tokens
 from services.gateway.http import (
@@ -32,6 +35,7 @@ class GatewayService:
     registration = RpcProxy("registration")
     scoring = RpcProxy("scoring")
     ranking = RpcProxy("ranking")
+    config = Config()
 
     def dispatch(self, route, fn, request, params):
         request_id = new_request_id(request)
@@ -215,3 +219,30 @@ class GatewayService:
               summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers")
     def export_xlsx(self, actor, body, contest_id, stage_id):
         return exports.to_xlsx(self.ranking.export(contest_id, stage_id))
+
+    # -- the venue's big screen ------------------------------------------------------
+    @endpoint("GET", "/live/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",
+              summary="The big-screen page (1920x1080); open it with ?token=<screen or organiser token>",
+              errors=(400,))
+    def live_page(self, actor, body, contest_id, stage_id):
+        return live.PAGE
+
+    @http("GET", "/live/<string:contest_id>/<string:stage_id>/events")
+    def live_events(self, request, contest_id, stage_id):
+        """Server-sent events (not in the OpenAPI document: a stream that does not end).
+        EventSource cannot send headers, so the token comes as ?token=."""
+        request_id = new_request_id(request)
+        try:
+            actor = self.auth.actor(f"Bearer {request.args.get('token', '')}")
+            if actor is None:
+                raise Unauthorized("a screen or organiser token is required")
+            if actor["role"] not in (ORGANISER, SCREEN):
+                raise Forbidden("only the venue screen and organisers see live standings")
+            check_params({"contest_id": contest_id, "stage_id": stage_id})
+            self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
+        except DomainError as error:
+            return error_response(error, request_id)
+        # eventlet's WSGI server holds writes back until 4 KiB: an event must leave at once
+        request.environ["eventlet.minimum_write_chunk_size"] = 0
+        return Response(live.stream(self.config, contest_id, stage_id), mimetype="text/event-stream",
+                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})

@@ -29,8 +29,13 @@ def rule_sha256(stage: dict) -> str:
     return hashlib.sha256(json.dumps(rule, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def results_of(read: ReadModel, stage: dict) -> list[Result]:
-    scored = read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
+def scored_results(read: ReadModel, stage: dict) -> list[dict]:
+    return read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
+
+
+def results_of(read: ReadModel, stage: dict, scored: list[dict] | None = None) -> list[Result]:
+    """Results ready for ranking; pass ``scored`` to rank exactly the documents already read."""
+    scored = scored_results(read, stage) if scored is None else scored
     entries = {e["entry_id"]: e for e in read.find("entries", {"contest_id": stage["contest_id"]})}
     results = []
     for r in scored:
@@ -46,8 +51,8 @@ def results_of(read: ReadModel, stage: dict) -> list[Result]:
     return results
 
 
-def table(read: ReadModel, stage: dict) -> list[Standing]:
-    return standings(results_of(read, stage), stage["advancement"], stage.get("lot_seed") or "")
+def table(read: ReadModel, stage: dict, scored: list[dict] | None = None) -> list[Standing]:
+    return standings(results_of(read, stage, scored), stage["advancement"], stage.get("lot_seed") or "")
 
 
 def standing_row(s: Standing) -> dict:

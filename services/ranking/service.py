@@ -160,8 +160,7 @@ class RankingService:
         """Rows for a stage's export: standings (live) and every sheet, with names."""
         stage = board.stage_doc(self.read, contest_id, stage_id)
         entries = {e["entry_id"]: e for e in self.read.find("entries", {"contest_id": contest_id})}
-        results = {r["entry_id"]: r for r in self.read.find("results", {"contest_id": contest_id,
-                                                                         "stage_id": stage_id})}
+        results = {r["entry_id"]: r for r in board.scored_results(self.read, stage)}
         sessions = {r["session_id"] for r in results.values()}
         sheets = [s for s in self.read.find("sheets", {"contest_id": contest_id}, sort=[("session_id", 1),
                                                                                         ("entry_id", 1),
@@ -172,6 +171,34 @@ class RankingService:
             "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
                                dropped_low=results[s.result.entry_id]["dropped_low"],
                                township=entries.get(s.result.entry_id, {}).get("township_code", ""))
-                          for s in board.table(self.read, stage)],
+                          for s in board.table(self.read, stage, list(results.values()))],
             "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
         }
+
+    @rpc
+    def live(self, contest_id: str, stage_id: str) -> dict:
+        """What the venue's big screen shows: standings, the entry locked last, sheets coming in."""
+        stage = board.stage_doc(self.read, contest_id, stage_id)
+        results = board.scored_results(self.read, stage)  # one read: the highlight is always in the table
+        rows = [board.standing_row(s) for s in board.table(self.read, stage, results)]
+        last = max(results, key=lambda r: r["position"], default=None)
+        highlight = None
+        if last is not None:
+            totals = {s["judge_id"]: s["total"] for s in last["sheets"]}
+            row = next(r for r in rows if r["entry_id"] == last["entry_id"])
+            highlight = {"entry_id": last["entry_id"], "name": row["name"], "stage_score": last["stage_score"],
+                         "rank": row["rank"], "dropped_high": [totals[j] for j in last["dropped_high"]],
+                         "dropped_low": [totals[j] for j in last["dropped_low"]]}
+        progress = []
+        for session in self.read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id,
+                                                   "opened": True}):
+            if session.get("locked"):
+                continue
+            for entry in sorted(session.get("entries", []), key=lambda e: e["order"]):
+                received = len(self.read.find("sheets", {"session_id": session["session_id"],
+                                                         "entry_id": entry["entry_id"]}))
+                progress.append({"session_id": session["session_id"], "order": entry["order"], "name": entry["name"],
+                                 "received": received, "expected": len(session.get("panel", []))})
+        return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
+                "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
+                "standings": rows, "last_locked": highlight, "progress": progress}

@@ -1,0 +1,77 @@
+"""The venue's big screen in headless Chromium: a newly locked entry appears within 1 s."""
+from __future__ import annotations
+
+import random
+import tempfile
+
+import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.e2e.boai import CONTEST, ok, set_up, submit_all
+from tests.support.servers import ROOT
+from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token
+
+pytestmark = pytest.mark.integration
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1920,1080", f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # the venue's screen: exactly 1920x1080 CSS pixels of page, whatever the window frame takes
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    yield driver
+    driver.quit()
+
+
+def wait(driver, seconds: float, condition, what: str) -> None:
+    try:
+        WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition)
+    except TimeoutException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / "live-board-failed.png"))
+        raise AssertionError(f"waited {seconds}s for {what}; the screen shows: {driver.find_element(By.TAG_NAME, 'body').text[:500]!r}") from None
+
+
+def highlight(driver) -> tuple[str | None, str]:
+    element = driver.find_element(By.ID, "highlight")
+    return element.get_attribute("data-entry"), element.text
+
+
+def test_the_big_screen_shows_a_newly_locked_entry_within_a_second(stack, browser):
+    orders = set_up(stack)
+    submit_all(stack, "s1", orders["s1"]["order"], random.Random(1))
+    browser.get(f"{stack.base}/live/{CONTEST}/prelim?token={SCREEN_TOKEN}")
+    wait(browser, 15, lambda d: d.find_element(By.ID, "status").text == "实时", "the page to connect")
+
+    locked = ok(stack.call("POST", "/sessions/s1/lock", {}, judge_token("J1")))
+    last = locked["results"][-1]  # scored last, so the one the screen features
+    wait(browser, 1.0, lambda d: highlight(d)[0] == last["entry_id"] and f"最后得分 {last['stage_score']}" in highlight(d)[1],
+         f"{last['entry_id']} scored {last['stage_score']} on screen within 1 s of the lock")
+
+    _, text = highlight(browser)
+    assert "去掉一个最高分" in text and "去掉一个最低分" in text and "当前排名 第" in text
+    rows = browser.find_elements(By.CSS_SELECTOR, "#board tr")
+    assert len(rows) == 15 and rows[0].text.startswith("第1名") and "清化镇" in rows[0].text
+    box = browser.find_element(By.ID, "highlight").rect  # the featured line is whole, not cut off by the table
+    assert box["y"] + box["height"] <= browser.find_element(By.ID, "table").rect["y"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    assert browser.save_screenshot(str(ARTIFACTS / "live-board.png"))
+
+
+def test_the_live_stream_is_for_the_screen_and_organisers_only(stack):
+    assert stack.call("GET", f"/live/{CONTEST}/prelim/events")[0] == 401
+    assert stack.call("GET", f"/live/{CONTEST}/prelim/events?token={judge_token('J1')}")[0] == 403
+    assert stack.call("GET", f"/live/{CONTEST}/nowhere/events?token={ORGANISER_TOKEN}")[0] == 404
