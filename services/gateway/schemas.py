@@ -6,6 +6,7 @@ from decimal import Decimal
 from marshmallow import INCLUDE, Schema, fields, validate
 
 from leitai.contracts.fields import Id, Score, Text
+from leitai.contracts.ranking import StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
     EntrySubmitted, JudgeRegistered, RegionSchema, SeatSchema, StageDefined,
 )
@@ -224,18 +225,11 @@ class Health(Response):
 
 
 # -- ranking ----------------------------------------------------------------------------
-class StandingOut(Response):
-    entry_id = fields.String(required=True)
-    contestant_id = fields.String(required=True)
-    name = fields.String(required=True)
-    group_id = fields.String(required=True)
-    stage_score = fields.String(required=True)
-    rank = fields.Integer(required=True)
-    group_rank = fields.Integer(required=True)
-    position = fields.Integer(required=True)
-    advanced = fields.Boolean(required=True)
-    decided_by = fields.String(allow_none=True)
-    criterion_mean = fields.String()
+class StandingOut(StandingSchema):
+    class Meta:
+        unknown = INCLUDE
+
+    criterion_mean = Score()  # with ?criterion=: the entry's mean on it over the counted sheets
 
 
 class Leaderboard(Response):
@@ -246,13 +240,11 @@ class Leaderboard(Response):
     standings = fields.List(fields.Nested(StandingOut), required=True)
 
 
-class StageResults(Response):
-    contest_id = fields.String(required=True)
-    stage_id = fields.String(required=True)
-    next_stage_id = fields.String(allow_none=True)
+class StageResults(StageResultsPublished):
+    class Meta:
+        unknown = INCLUDE
+
     standings = fields.List(fields.Nested(StandingOut), required=True)
-    rule_sha256 = fields.String(required=True)
-    log_positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 class WorkingSheet(Response):

@@ -5,13 +5,13 @@ from nameko.rpc import rpc
 
 from leitai.arithmetic import publish
 from leitai.contracts import Event, NewEvent
-from leitai.contracts.product import REGISTRY
+from leitai.contracts.product import REGISTRY, handler_name
 from leitai.dependencies import EventStoreProvider, MongoProvider, ReadModelProvider
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.eventstore import ConcurrencyConflict
 from leitai.messaging.consumer import reliable_handler
 from services.ranking import board
-from services.ranking.projection import project
+from services.ranking.projection import SOURCES, project
 
 STAFF = ("organiser", "screen")
 
@@ -23,8 +23,14 @@ class _Projector(MongoProvider):
         return lambda event: project(self.db, event)
 
 
-def _handles(source: str, event_type: str):
-    return reliable_handler(source, event_type, registry=REGISTRY)
+def _projecting(source: str, event_type: str):
+    """A handler that hands the event to the projection (see projection.py)."""
+    @reliable_handler(source, event_type, registry=REGISTRY)
+    def handle(self, event: Event) -> None:
+        self.project(event)
+
+    handle.__name__ = handler_name(event_type)
+    return handle
 
 
 class RankingService:
@@ -32,43 +38,6 @@ class RankingService:
     store = EventStoreProvider(REGISTRY)
     read = ReadModelProvider()
     project = _Projector()
-
-    # -- projection (one handler per subscribed type, as in leitai.contracts.product) --------
-    @_handles("registration", "StageDefined")
-    def on_stage_defined(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("registration", "EntrySubmitted")
-    def on_entry_submitted(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("registration", "SessionScheduled")
-    def on_session_scheduled(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("registration", "SessionOpened")
-    def on_session_opened(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("scoring", "ScoreSheetSubmitted")
-    def on_score_sheet_submitted(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("scoring", "ScoreSheetRevised")
-    def on_score_sheet_revised(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("scoring", "EntryScored")
-    def on_entry_scored(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("scoring", "SessionLocked")
-    def on_session_locked(self, event: Event) -> None:
-        self.project(event)
-
-    @_handles("ranking", "StageResultsPublished")
-    def on_stage_results_published(self, event: Event) -> None:
-        self.project(event)
 
     @rpc
     def health(self) -> str:
@@ -202,3 +171,10 @@ class RankingService:
         return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
                 "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
                 "standings": rows, "last_locked": highlight, "progress": progress}
+
+
+# One projecting handler per event type ranking subscribes to, named as the published
+# subscriptions say (on_entry_scored ...): nameko takes each queue's name from it.
+for _source, _types in SOURCES.items():
+    for _type in _types:
+        setattr(RankingService, handler_name(_type), _projecting(_source, _type))
