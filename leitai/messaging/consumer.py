@@ -19,6 +19,7 @@ import traceback
 from functools import partial
 
 from kombu import Connection
+from kombu.pools import producers
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
@@ -63,9 +64,13 @@ class ReliableEventHandler(EventHandler):
 
     def stop(self) -> None:
         super().stop()
-        self.publisher.release()
+        self._close_publisher()
 
     def kill(self) -> None:
+        self._close_publisher()
+
+    def _close_publisher(self) -> None:
+        producers[self.publisher].force_close_all()
         self.publisher.release()
 
     # -- receiving -------------------------------------------------------------------

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from kombu import Connection, Queue
+from kombu.pools import producers
 
 from leitai.messaging.topology import dead_letter_queue_name
 
@@ -35,9 +36,12 @@ class DeadLetter:
 
 def forward(connection: Connection, message, queue_name: str, headers: dict) -> None:
     """Publish a copy of an AMQP ``message`` with ``headers`` to ``queue_name``; the
-    connection must have publisher confirms on, so this returns once the broker has it."""
+    connection must have publisher confirms on, so this returns once the broker has it.
+
+    Publishes through kombu's producer pool: handlers run concurrently, and each publish
+    needs a connection of its own (frames of two publishes must never interleave)."""
     properties = message.properties or {}
-    with connection.Producer() as producer:
+    with producers[connection].acquire(block=True) as producer:
         producer.publish(
             message.body,
             exchange="",

@@ -162,13 +162,16 @@ def test_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_kee
     pipeline.publish_raw("plain words", content_type="text/plain")
     pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "type": "MoneyPrinted"}))
     pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "payload": {"account": "A1", "amount": "x"}}))
+    for n in range(20):  # a burst: handlers dead-letter concurrently
+        pipeline.publish_raw(f"garbage {n}".encode())
     pipeline.publish_raw(json.dumps(good))
     wait_until(lambda: pipeline.balance("A1")["deposits"] == 1, what="the good message")
-    wait_until(lambda: pipeline.queue_state(f"{LEDGER_QUEUE}.dlq")[0] == 4, what="four dead letters")
+    wait_until(lambda: pipeline.queue_state(f"{LEDGER_QUEUE}.dlq")[0] == 24, what="24 dead letters")
     listed = pipeline.cli("dlq", "list", LEDGER_QUEUE)
     letters = [json.loads(line) for line in listed.stdout.splitlines()]
     reasons = [letter["reason"] for letter in letters]
-    assert all(r.startswith("malformed") for r in reasons) and len(reasons) == 4
+    assert all(r.startswith("malformed") for r in reasons) and len(reasons) == 24
+    assert {letter["body"] for letter in letters} >= {f"garbage {n}" for n in range(20)}
     assert any("not decodable" in r for r in reasons)
     assert any("MoneyPrinted" in r for r in reasons)
     assert any("amount" in r for r in reasons)
