@@ -63,7 +63,7 @@ class Relay:
         self._sequencer.release()
         self._connection.release()
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.2) -> None:
+    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1) -> None:
         """Loop until ``stop``: straight on after a full batch, else pause so that each round
         (a fixed handful of store queries) carries more events."""
         wait = idle_wait

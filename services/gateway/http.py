@@ -45,6 +45,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
     Unavailable: (503, "unavailable"),
 }
 _PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
+MAX_BODY_BYTES = 4 * 1024 * 1024  # a region tree of a big county as CSV fits many times over
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,8 @@ def read_body(route: Route, request) -> dict | None:
         return None
     if route.method == "GET":
         return _validated(route.body(), dict(request.args.items()), "the query string is not valid")
+    if (request.content_length or 0) > MAX_BODY_BYTES:
+        raise InvalidInput("the body is too large", {"_body": [f"at most {MAX_BODY_BYTES} bytes"]})
     raw = request.get_data(as_text=True)
     try:
         data = json.loads(raw, parse_float=Decimal) if raw.strip() else {}  # never through a float

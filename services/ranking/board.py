@@ -33,14 +33,23 @@ def scored_results(read: ReadModel, stage: dict) -> list[dict]:
     return read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
 
 
+def sheets_by_entry(read: ReadModel, session_ids: set[str]) -> dict[tuple[str, str], list[dict]]:
+    """Every sheet of these sessions in one query, by (session, entry)."""
+    grouped: dict[tuple[str, str], list[dict]] = {}
+    for sheet in read.find("sheets", {"session_id": {"$in": sorted(session_ids)}}):
+        grouped.setdefault((sheet["session_id"], sheet["entry_id"]), []).append(sheet)
+    return grouped
+
+
 def results_of(read: ReadModel, stage: dict, scored: list[dict] | None = None) -> list[Result]:
     """Results ready for ranking; pass ``scored`` to rank exactly the documents already read."""
     scored = scored_results(read, stage) if scored is None else scored
     entries = {e["entry_id"]: e for e in read.find("entries", {"contest_id": stage["contest_id"]})}
+    by_entry = sheets_by_entry(read, {r["session_id"] for r in scored})
     results = []
     for r in scored:
         counted = {s["judge_id"] for s in r["sheets"]} - set(r["dropped_high"]) - set(r["dropped_low"])
-        sheets = read.find("sheets", {"session_id": r["session_id"], "entry_id": r["entry_id"]})
+        sheets = by_entry.get((r["session_id"], r["entry_id"]), [])
         means = {c["criterion_id"]: sum((Fraction(Decimal(s["scores"][c["criterion_id"]]))
                                          for s in sheets if s["judge_id"] in counted), Fraction(0)) / max(len(counted), 1)
                  for c in stage["criteria"]}

@@ -158,16 +158,13 @@ class RankingService:
             highlight = {"entry_id": last["entry_id"], "name": row["name"], "stage_score": last["stage_score"],
                          "rank": row["rank"], "dropped_high": [totals[j] for j in last["dropped_high"]],
                          "dropped_low": [totals[j] for j in last["dropped_low"]]}
-        progress = []
-        for session in self.read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id,
-                                                   "opened": True}):
-            if session.get("locked"):
-                continue
-            for entry in sorted(session.get("entries", []), key=lambda e: e["order"]):
-                received = len(self.read.find("sheets", {"session_id": session["session_id"],
-                                                         "entry_id": entry["entry_id"]}))
-                progress.append({"session_id": session["session_id"], "order": entry["order"], "name": entry["name"],
-                                 "received": received, "expected": len(session.get("panel", []))})
+        scoring = [s for s in self.read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id,
+                                                            "opened": True}) if not s.get("locked")]
+        received = board.sheets_by_entry(self.read, {s["session_id"] for s in scoring})
+        progress = [{"session_id": session["session_id"], "order": entry["order"], "name": entry["name"],
+                     "received": len(received.get((session["session_id"], entry["entry_id"]), [])),
+                     "expected": len(session.get("panel", []))}
+                    for session in scoring for entry in sorted(session.get("entries", []), key=lambda e: e["order"])]
         return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
                 "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
                 "standings": rows, "last_locked": highlight, "progress": progress}

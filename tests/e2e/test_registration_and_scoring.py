@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import random
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, localcontext
@@ -142,3 +144,18 @@ def test_the_same_sheet_sent_twice_is_recorded_once(stack, open_session, store):
     reused = dict(submission, scores=random_scores(random.Random(6)))
     code, body = stack.call("PUT", f"/sessions/{open_session}/sheets/e-qinghua-02", reused, judge_token("J3"))
     assert code == 409 and "different sheet" in body["error"]["message"]
+
+
+def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):
+    before = commits(store)
+    connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
+    connection.putrequest("PUT", "/regions/huge")
+    for name, value in (("Authorization", f"Bearer {ORGANISER_TOKEN}"), ("Content-Type", "application/json"),
+                        ("Content-Length", str(5 * 1024 * 1024))):
+        connection.putheader(name, value)
+    connection.endheaders()  # the body is never sent: the answer must not wait for it
+    response = connection.getresponse()
+    body = json.loads(response.read())
+    connection.close()
+    assert response.status == 400 and "too large" in body["error"]["message"]
+    assert commits(store) == before
