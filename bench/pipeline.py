@@ -25,7 +25,7 @@ from kombu import Connection, Exchange, Queue
 
 from leitai.eventstore import EventStore, ensure_indexes
 from tests.support.ledger import REGISTRY, SUBSCRIPTION, deposit
-from tests.support.servers import ChildProcess, SecantusServer, Vhost, wait_until
+from tests.support.servers import ChildProcess, SecantusServer, Vhost, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -93,7 +93,7 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
                           "--catalogue", "tests.support.ledger:CATALOGUE"], name="bench-relay").start()
     try:
         wait_until(lambda: "relay ready" in relay.output(), timeout=60, what="the relay")
-        wait_until(lambda: _consumers(amqp_uri, SUBSCRIPTION.queue_name) > 0, timeout=60, what="the consumer")
+        wait_until(lambda: queue_state(amqp_uri, SUBSCRIPTION.queue_name)[1] > 0, timeout=60, what="the consumer")
 
         def append_stream(s: int) -> None:
             for version in range(n // streams):
@@ -117,14 +117,6 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
         consumer.stop()
         client.drop_database(database)
         client.close()
-
-
-def _consumers(amqp_uri: str, queue: str) -> int:
-    with Connection(amqp_uri) as connection:
-        try:
-            return connection.default_channel.queue_declare(queue, passive=True)[2]
-        except Exception:  # noqa: BLE001 - not declared yet
-            return 0
 
 
 def _store_ops(client: pymongo.MongoClient) -> dict[str, int]:

@@ -7,6 +7,7 @@ fresh state: the domain never decides on stale state, and nothing is written twi
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence, TypeVar
 
 from leitai.contracts import Event, NewEvent
@@ -14,22 +15,37 @@ from leitai.eventstore import ConcurrencyConflict, EventStore
 from leitai.errors import Conflict
 
 
-class Decided(Protocol):
+@dataclass(frozen=True)
+class Decision:
+    """An event a domain decided on; the store gives it versions and a position."""
+
     type: str
     payload: dict
-    event_id: str | None
+    event_id: str | None = None  # set when the client chose it (an idempotent resubmission)
 
 
-class Versioned(Protocol):
+class Folded(Protocol):
     version: int
 
+    def apply(self, event: Event) -> None: ...
 
-S = TypeVar("S", bound=Versioned)
+
+S = TypeVar("S", bound=Folded)
 R = TypeVar("R")
 
 
+def folding(factory: Callable[[], S]) -> Callable[[Sequence[Event]], S]:
+    """fold(events): a fresh state with every event applied, in stream order."""
+    def fold(events: Sequence[Event]) -> S:
+        state = factory()
+        for event in events:
+            state.apply(event)
+        return state
+    return fold
+
+
 def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]], S],
-            decide: Callable[[S], tuple[R, Sequence[Decided]]], actor: str,
+            decide: Callable[[S], tuple[R, Sequence[Decision]]], actor: str,
             correlation_id: str | None = None, attempts: int = 20) -> R:
     for _ in range(attempts):
         state = fold(store.read_stream(stream_id))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 
 from leitai.config import load_settings
 from leitai.contracts import ContractRegistry
@@ -47,3 +48,13 @@ class ReadModelProvider(MongoProvider):
 
     def get_dependency(self, worker_ctx) -> ReadModel:
         return self.read_model
+
+
+class StoreHealth:
+    """The ``health`` RPC a service answers when its event store answers (for readiness)."""
+
+    store: EventStore
+
+    @rpc
+    def health(self) -> str:
+        return "ok" if self.store.ping() else "store not answering"

@@ -6,7 +6,7 @@ from nameko.rpc import rpc
 from leitai.arithmetic import publish
 from leitai.contracts import Event, NewEvent
 from leitai.contracts.product import REGISTRY, handler_name
-from leitai.dependencies import EventStoreProvider, MongoProvider, ReadModelProvider
+from leitai.dependencies import EventStoreProvider, MongoProvider, ReadModelProvider, StoreHealth
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.eventstore import ConcurrencyConflict
 from leitai.messaging.consumer import reliable_handler
@@ -33,15 +33,11 @@ def _projecting(source: str, event_type: str):
     return handle
 
 
-class RankingService:
+class RankingService(StoreHealth):
     name = "ranking"
     store = EventStoreProvider(REGISTRY)
     read = ReadModelProvider()
     project = _Projector()
-
-    @rpc
-    def health(self) -> str:
-        return "ok" if self.store.ping() else "store not answering"
 
     # -- publication ----------------------------------------------------------------
     @rpc

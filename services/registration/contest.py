@@ -11,15 +11,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from leitai.application import Decision
 from leitai.errors import Conflict, NotFound, RuleViolated
 from services.registration.regions import Region
-
-
-@dataclass(frozen=True)
-class Decision:
-    type: str
-    payload: dict
-    event_id: str | None = None
 
 
 def draw_order(seed: str, entry_ids: list[str]) -> list[str]:

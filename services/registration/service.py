@@ -5,13 +5,13 @@ from typing import Callable
 
 from nameko.rpc import rpc
 
-from leitai.application import execute
+from leitai.application import Decision, execute, folding
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider
+from leitai.dependencies import EventStoreProvider, StoreHealth
 from leitai.errors import Forbidden, NotFound
 from leitai.messaging.consumer import reliable_handler
-from services.registration.contest import Contest, Decision
+from services.registration.contest import Contest
 from services.registration.regions import Region, parse_csv, validate_tree
 
 
@@ -27,27 +27,14 @@ class _Tree:
         self.version = event.stream_version
 
 
-def _fold(factory: Callable):
-    def fold(events):
-        state = factory()
-        for event in events:
-            state.apply(event)
-        return state
-    return fold
-
-
 def _organiser(actor: dict) -> None:
     if actor.get("role") != "organiser":
         raise Forbidden("only an organiser may do this")
 
 
-class RegistrationService:
+class RegistrationService(StoreHealth):
     name = "registration"
     store = EventStoreProvider(REGISTRY)
-
-    @rpc
-    def health(self) -> str:
-        return "ok" if self.store.ping() else "store not answering"
 
     # -- region trees --------------------------------------------------------------
     @rpc
@@ -56,7 +43,7 @@ class RegistrationService:
         _organiser(actor)
         rows = parse_csv(csv_text) if csv_text is not None else regions or []
         validate_tree(rows)
-        return execute(self.store, f"regions-{tree_id}", _fold(_Tree),
+        return execute(self.store, f"regions-{tree_id}", folding(_Tree),
                        lambda tree: ({"tree_id": tree_id, "regions": len(rows)},
                                      [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})]),
                        actor=actor["id"], correlation_id=actor.get("request_id"))
@@ -67,7 +54,7 @@ class RegistrationService:
         return {"tree_id": tree_id, "regions": [r.__dict__ for r in tree.values()]}
 
     def _tree(self, tree_id: str) -> dict[str, Region]:
-        state = _fold(_Tree)(self.store.read_stream(f"regions-{tree_id}"))
+        state = folding(_Tree)(self.store.read_stream(f"regions-{tree_id}"))
         if not state.regions:
             raise NotFound(f"region tree {tree_id} does not exist")
         return validate_tree(state.regions)
@@ -122,14 +109,14 @@ class RegistrationService:
 
     @rpc
     def get_contest(self, actor: dict, contest_id: str) -> dict:
-        contest = _fold(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
+        contest = folding(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
         return contest.view(with_contacts=actor.get("role") == "organiser")
 
     # -- events from ranking ----------------------------------------------------------
     @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
     def on_contestant_advanced(self, event: Event) -> None:
         p = event.payload
-        execute(self.store, f"contest-{p['contest_id']}", _fold(lambda: Contest(p["contest_id"])),
+        execute(self.store, f"contest-{p['contest_id']}", folding(lambda: Contest(p["contest_id"])),
                 lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
                 actor="ranking", correlation_id=event.correlation_id)
 
@@ -145,5 +132,5 @@ class RegistrationService:
             payloads = [d.payload for d in decisions]
             return (payloads if many else payloads[0]), decisions
 
-        return execute(self.store, f"contest-{contest_id}", _fold(lambda: Contest(contest_id)), decided,
+        return execute(self.store, f"contest-{contest_id}", folding(lambda: Contest(contest_id)), decided,
                        actor=actor["id"], correlation_id=actor.get("request_id"))

@@ -5,10 +5,10 @@ from decimal import Decimal
 
 from nameko.rpc import rpc
 
-from leitai.application import execute
+from leitai.application import execute, folding
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, ReadModelProvider
+from leitai.dependencies import EventStoreProvider, ReadModelProvider, StoreHealth
 from leitai.errors import Forbidden, NotFound
 from leitai.messaging.consumer import reliable_handler
 from services.scoring.session import ScoringSession, SessionPlan
@@ -20,7 +20,7 @@ def stream_of(session_id: str) -> str:
     return f"scoring-{session_id}"
 
 
-class ScoringService:
+class ScoringService(StoreHealth):
     name = "scoring"
     store = EventStoreProvider(REGISTRY)
     plans = ReadModelProvider()
@@ -29,10 +29,6 @@ class ScoringService:
     def on_session_opened(self, event: Event) -> None:
         plan = event.to_wire(REGISTRY)["payload"]
         self.plans.apply_once(SESSIONS, plan["session_id"], event.event_id, {"$set": {"plan": plan}})
-
-    @rpc
-    def health(self) -> str:
-        return "ok" if self.store.ping() else "store not answering"
 
     # -- commands -------------------------------------------------------------------
     @rpc
@@ -95,13 +91,7 @@ class ScoringService:
         if document is None:
             raise NotFound(f"session {session_id} is not open for scoring")
         plan = SessionPlan.from_payload(document["plan"])
-
-        def fold(events) -> ScoringSession:
-            session = ScoringSession(plan)
-            for event in events:
-                session.apply(event)
-            return session
-        return fold
+        return folding(lambda: ScoringSession(plan))
 
 
 def _published(scored: dict) -> dict:

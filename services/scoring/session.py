@@ -8,16 +8,10 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
+from leitai.application import Decision
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
 from leitai.arithmetic import ROUNDING, median
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
-
-
-@dataclass(frozen=True)
-class Decision:
-    type: str
-    payload: dict
-    event_id: str | None = None  # set when the client chose it (idempotent resubmission)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from tests.e2e.contest_flow import (
     ORG, eventually, ok, publish, reference_standings, run_session, wait_for_stage_entries,
 )
 from tests.support.pipeline import BIN
-from tests.support.servers import ChildProcess, Vhost, wait_until
+from tests.support.servers import ChildProcess, Vhost, queue_state, wait_until
 from tests.support.stack import SCREEN_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -173,7 +173,7 @@ def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_deli
     config = tmp_path / "ranking-shuffled.yaml"
     config.write_text(yaml.safe_dump({"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url,
                                       "MONGO_DATABASE": shuffled_db.name}))
-    ranking = ChildProcess([str(BIN / "nameko"), "run", "--config", str(config), "services.ranking.service"],
+    ranking = ChildProcess([str(BIN / "nameko"), "run", "--config", str(config), "services.ranking.service:RankingService"],
                            name="ranking-shuffled").start()
     try:
         events = [(source, event) for source, types in PROJECTION.sources.items()
@@ -181,9 +181,8 @@ def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_deli
         rng = random.Random(4)
         deliveries = events + rng.sample(events, len(events) // 4)  # a quarter of them twice
         rng.shuffle(deliveries)
-        with Connection(vhost.uri) as connection:
-            wait_until(lambda: _consumers(connection, "evt-scoring-EntryScored--ranking.on_entry_scored"),
-                       what="the shuffled ranking to consume")
+        wait_until(lambda: queue_state(vhost.uri, "evt-scoring-EntryScored--ranking.on_entry_scored")[1],
+                   what="the shuffled ranking to consume")
         with Connection(vhost.uri, transport_options={"confirm_publish": True}) as connection, \
                 connection.Producer() as producer:
             for source, event in deliveries:
@@ -204,13 +203,6 @@ def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_deli
         client.drop_database(in_order_db.name)
         client.close()
 
-
-def _consumers(connection, queue: str) -> int:
-    try:
-        return connection.default_channel.queue_declare(queue, passive=True)[2]
-    except Exception:  # noqa: BLE001 - not declared yet
-        connection.close()
-        return 0
 
 
 def test_exports_open_in_excel_and_agree_with_the_leaderboard(stack, contest):

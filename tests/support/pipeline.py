@@ -10,7 +10,7 @@ from kombu import Connection, Exchange
 
 from leitai.eventstore import EventStore, ensure_indexes
 from tests.support.ledger import REGISTRY, SUBSCRIPTION
-from tests.support.servers import ChildProcess, wait_until
+from tests.support.servers import ChildProcess, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 LEDGER_QUEUE = SUBSCRIPTION.queue_name
@@ -62,13 +62,7 @@ class Pipeline:
 
     # -- observations ------------------------------------------------------------------
     def queue_state(self, name: str) -> tuple[int, int]:
-        """(messages ready, consumers) of a queue; (0, 0) if it does not exist yet."""
-        with Connection(self.amqp_uri) as connection:
-            try:
-                _, messages, consumers = connection.default_channel.queue_declare(name, passive=True)
-            except Exception:  # noqa: BLE001 - a missing queue closes the channel with 404
-                return 0, 0
-            return messages, consumers
+        return queue_state(self.amqp_uri, name)
 
     def balance(self, account: str) -> dict:
         return self.db.balances.find_one({"_id": account}) or {"total_cents": 0, "deposits": 0, "_applied": []}

@@ -121,6 +121,18 @@ class Vhost:
             pass
 
 
+def queue_state(amqp_uri: str, name: str) -> tuple[int, int]:
+    """(messages ready, consumers) of a queue; (0, 0) while it does not exist."""
+    from kombu import Connection
+
+    with Connection(amqp_uri) as connection:
+        try:
+            _, messages, consumers = connection.default_channel.queue_declare(name, passive=True)
+        except Exception:  # noqa: BLE001 - a missing queue closes the channel with 404
+            return 0, 0
+        return messages, consumers
+
+
 class ChildProcess:
     """A leitai process (nameko service, relay, CLI) run as the real thing, killable."""
 

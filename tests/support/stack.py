@@ -16,6 +16,8 @@ BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
 SERVICES = ("registration", "scoring", "ranking")
+SERVICE_CLASSES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
+                   "gateway": "GatewayService"}
 
 
 def judge_token(judge_id: str) -> str:
@@ -58,9 +60,9 @@ class Stack:
             config = self._config(service)
             self._spawn([str(BIN / "leitai"), "--config", str(config), "relay"], f"{service}-relay")
             self._spawn([str(BIN / "nameko"), "run", "--config", str(config),
-                         f"services.{service}.service"], service)
+                         f"services.{service}.service:{SERVICE_CLASSES[service]}"], service)
         self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
-                     "services.gateway.service"], "gateway")
+                     "services.gateway.service:GatewayService"], "gateway")
         wait_until(lambda: self._ready(), timeout=60, what="the gateway to be ready")
         return self
 
