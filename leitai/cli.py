@@ -23,6 +23,8 @@ import threading
 from typing import Mapping, Sequence
 
 import yaml
+from amqp.exceptions import AMQPError
+from pymongo.errors import PyMongoError
 
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
@@ -195,6 +197,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigurationError as exc:
         print(f"leitai: {exc}", file=sys.stderr)
         return 2
+    except PyMongoError as exc:
+        print(f"leitai: MongoDB did not answer: {exc.__class__.__name__}: {str(exc).split(',')[0]}", file=sys.stderr)
+        return 3
+    except (OSError, AMQPError) as exc:
+        print(f"leitai: RabbitMQ did not answer: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return 3
 
 
 if __name__ == "__main__":

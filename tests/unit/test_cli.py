@@ -1,0 +1,25 @@
+import pytest
+
+from leitai.cli import main
+
+
+def test_a_missing_setting_stops_the_command_naming_it(monkeypatch, capsys):
+    monkeypatch.delenv("AMQP_URI", raising=False)
+    assert main(["dlq", "list", "some-queue"]) == 2
+    assert "AMQP_URI" in capsys.readouterr().err
+
+
+def test_an_unreachable_broker_is_one_clear_line_not_a_traceback(monkeypatch, capsys):
+    monkeypatch.setenv("AMQP_URI", "amqp://guest:guest@127.0.0.1:1/")
+    assert main(["dlq", "list", "some-queue"]) == 3
+    err = capsys.readouterr().err
+    assert "RabbitMQ did not answer" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("sources", ["not json", '{"registration": "bad name!"}'])
+def test_replay_sources_from_the_environment_are_validated(monkeypatch, capsys, sources):
+    monkeypatch.setenv("MONGO_URL", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("MONGO_DATABASE", "leitai_ranking")
+    monkeypatch.setenv("LEITAI_SOURCES", sources)
+    assert main(["replay", "ranking"]) == 2
+    assert "LEITAI_SOURCES" in capsys.readouterr().err
