@@ -108,18 +108,23 @@ class ReliableEventHandler(EventHandler):
         if failures >= self.policy.attempts:
             self._dead_letter(message, f"handler failed {failures} times: {reason}", failures)
             return
-        log.warning("handler failed, retrying", extra={
-            "queue": self.queue.name, "failures": failures, "delay_ms": self.policy.delay_ms(failures),
-            "message_id": (message.properties or {}).get("message_id"), "error": reason})
+        log.warning("handler failed, retrying", extra=dict(
+            _trace(message), queue=self.queue.name, failures=failures, delay_ms=self.policy.delay_ms(failures),
+            error=reason))
         headers = dict(message.headers or {}, **{deadletters.FAILURES: failures, deadletters.REASON: reason[:2000]})
         deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, failures), headers)
 
     def _dead_letter(self, message, reason: str, failures: int) -> None:
-        log.error("dead-lettered", extra={"queue": self.queue.name, "reason": reason,
-                                          "message_id": (message.properties or {}).get("message_id")})
+        log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))
         headers = dict(message.headers or {}, **deadletters.dead_letter_headers(self.queue.name, reason, failures),
                        **{"x-leitai-routing-key": message.delivery_info.get("routing_key")})
         deadletters.forward(self.publisher, message, topology.dead_letter_queue_name(self.queue.name), headers)
+
+
+def _trace(message) -> dict:
+    """The ids that tie a log line to its event and to the request that caused it."""
+    properties = message.properties or {}
+    return {"message_id": properties.get("message_id"), "correlation_id": properties.get("correlation_id")}
 
 
 reliable_handler = ReliableEventHandler.decorator
