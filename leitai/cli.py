@@ -60,7 +60,10 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
 
 def load_catalogue(spec: str) -> Catalogue:
     module, _, attribute = spec.partition(":")
-    catalogue = getattr(importlib.import_module(module), attribute or "CATALOGUE")
+    try:
+        catalogue = getattr(importlib.import_module(module), attribute or "CATALOGUE")
+    except (ImportError, AttributeError) as exc:
+        raise ConfigurationError(f"--catalogue {spec}: {exc}") from None
     if not isinstance(catalogue, Catalogue):
         raise ConfigurationError(f"--catalogue {spec} is not a Catalogue")
     return catalogue

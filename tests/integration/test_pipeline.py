@@ -177,3 +177,17 @@ def test_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_kee
     assert any("amount" in r for r in reasons)
     assert {letter["body"] for letter in letters} >= {"{not json", "plain words"}
     assert ledger.alive()
+
+
+def test_leitai_verify_passes_an_untouched_store_and_names_an_edited_event(pipeline):
+    append_deposits(pipeline, streams=3, per_stream=4)
+    pipeline.start_relay()
+    wait_until(lambda: pipeline.checkpoint() == 12, what="the log to be sequenced and published")
+    clean = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")
+    assert clean.returncode == 0 and json.loads(clean.stdout)["ok"], clean.stdout + clean.stderr
+    target = pipeline.db.commits.find_one({"first_position": 7})
+    pipeline.db.commits.update_one({"_id": target["_id"]}, {"$set": {"events.0.payload.amount": "1000.00"}})
+    tampered = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")
+    report = json.loads(tampered.stdout)
+    assert tampered.returncode == 1 and not report["ok"]
+    assert report["first_bad"].startswith("position 7") and target["events"][0]["event_id"] in report["first_bad"]

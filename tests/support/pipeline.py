@@ -1,6 +1,7 @@
 """Helpers to run the store -> relay -> broker -> ledger pipeline as real processes."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +11,7 @@ from kombu import Connection, Exchange
 
 from leitai.eventstore import EventStore, ensure_indexes
 from tests.support.ledger import REGISTRY, SUBSCRIPTION
-from tests.support.servers import ChildProcess, queue_state, wait_until
+from tests.support.servers import ROOT, ChildProcess, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 LEDGER_QUEUE = SUBSCRIPTION.queue_name
@@ -48,8 +49,8 @@ class Pipeline:
         return child
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "leitai"), "--config", str(self.config), *args],
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run([str(BIN / "leitai"), "--config", str(self.config), *args], capture_output=True,
+                              text=True, timeout=60, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
 
     def _spawn(self, args: list[str], name: str) -> ChildProcess:
         child = ChildProcess(args, name=name).start()

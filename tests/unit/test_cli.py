@@ -23,3 +23,10 @@ def test_replay_sources_from_the_environment_are_validated(monkeypatch, capsys, 
     monkeypatch.setenv("LEITAI_SOURCES", sources)
     assert main(["replay", "ranking"]) == 2
     assert "LEITAI_SOURCES" in capsys.readouterr().err
+
+
+def test_an_unknown_catalogue_is_a_configuration_error(monkeypatch, capsys):
+    monkeypatch.setenv("MONGO_URL", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("MONGO_DATABASE", "leitai_scoring")
+    assert main(["verify", "--catalogue", "no.such.module:CATALOGUE"]) == 2
+    assert "--catalogue no.such.module" in capsys.readouterr().err
