@@ -1,4 +1,4 @@
-"""Bearer tokens and the roles they carry, from the LEITAI_TOKENS setting.
+"""The gateway's settings: bearer tokens and the roles they carry, and the RPC deadline.
 
 LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen, id: <who>}``; ``screen`` is
 the venue's big screen: it reads live standings and nothing else.
@@ -20,9 +20,10 @@ class _Holder(Schema):
     id = Id(required=True)
 
 
-class _Tokens(Schema):
-    tokens = fields.Dict(keys=fields.String(validate=validate.Length(min=16)), values=fields.Nested(_Holder),
-                         required=True, validate=validate.Length(min=1))
+class _Settings(Schema):
+    LEITAI_TOKENS = fields.Dict(keys=fields.String(validate=validate.Length(min=16)), values=fields.Nested(_Holder),
+                                required=True, validate=validate.Length(min=1))
+    LEITAI_RPC_TIMEOUT = fields.Float(load_default=30.0, validate=validate.Range(min=0.5, max=600))
 
 
 class Authenticator:
@@ -40,13 +41,21 @@ class Authenticator:
         return dict(found) if found else None
 
 
-class Tokens(DependencyProvider):
-    def setup(self) -> None:
-        try:
-            loaded = _Tokens().load({"tokens": self.container.config.get("LEITAI_TOKENS")})
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid configuration: LEITAI_TOKENS: {exc.messages}") from None
-        self.authenticator = Authenticator(loaded["tokens"])
+class GatewaySettings:
+    def __init__(self, authenticator: Authenticator, rpc_timeout: float) -> None:
+        self.authenticator = authenticator
+        self.rpc_timeout = rpc_timeout
 
-    def get_dependency(self, worker_ctx) -> Authenticator:
-        return self.authenticator
+
+class Settings(DependencyProvider):
+    def setup(self) -> None:
+        config = self.container.config
+        try:
+            loaded = _Settings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT") if k in config})
+        except ValidationError as exc:
+            problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(exc.messages.items()))
+            raise ConfigurationError(f"invalid configuration: {problems}") from None
+        self.settings = GatewaySettings(Authenticator(loaded["LEITAI_TOKENS"]), loaded["LEITAI_RPC_TIMEOUT"])
+
+    def get_dependency(self, worker_ctx) -> GatewaySettings:
+        return self.settings

@@ -58,7 +58,7 @@ class Route:
     body: type[Schema] | None = None  # a JSON body, or for GET routes: the query string
     response: type[Schema] | None = None
     status: int = 200
-    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422))
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422, 503))
     media_type: str = "application/json"  # otherwise the handler returns the body as bytes
 
     @property

@@ -16,7 +16,7 @@ from werkzeug.wrappers import Response
 from leitai.errors import DomainError, Forbidden, InvalidInput
 from services.gateway import exports, live
 from services.gateway import schemas as s
-from services.gateway.auth import Tokens
+from services.gateway.auth import Settings
 from services.gateway.http import (
     PUBLIC, Unauthorized, Unavailable, check_params, endpoint, error_response, json_response, new_request_id,
     read_body, respond,
@@ -31,7 +31,7 @@ READY_TIMEOUT_S = 3
 
 class GatewayService:
     name = "gateway"
-    auth = Tokens()
+    settings = Settings()
     registration = RpcProxy("registration")
     scoring = RpcProxy("scoring")
     ranking = RpcProxy("ranking")
@@ -40,7 +40,7 @@ class GatewayService:
     def dispatch(self, route, fn, request, params):
         request_id = new_request_id(request)
         try:
-            actor = self.auth.actor(request.headers.get("Authorization"))
+            actor = self.settings.authenticator.actor(request.headers.get("Authorization"))
             if PUBLIC not in route.roles:
                 if actor is None:
                     raise Unauthorized("a bearer token is required")
@@ -49,9 +49,13 @@ class GatewayService:
             check_params(params)
             body = read_body(route, request)
             actor = dict(actor or {"role": PUBLIC, "id": "public"}, request_id=request_id)
+            # nameko's RPC waits for ever on a service that is down: a request gets a deadline
+            deadline = self.settings.rpc_timeout
+            with eventlet.Timeout(deadline, Unavailable(f"no answer within {deadline:g} s; try again")):
+                result = fn(self, actor, body, **params)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
-            return respond(route, fn(self, actor, body, **params), request_id)
+            return respond(route, result, request_id)
         except DomainError as error:
             log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
                                        "reason": error.message})
@@ -233,7 +237,7 @@ class GatewayService:
         EventSource cannot send headers, so the token comes as ?token=."""
         request_id = new_request_id(request)
         try:
-            actor = self.auth.actor(f"Bearer {request.args.get('token', '')}")
+            actor = self.settings.authenticator.actor(f"Bearer {request.args.get('token', '')}")
             if actor is None:
                 raise Unauthorized("a screen or organiser token is required")
             if actor["role"] not in (ORGANISER, SCREEN):

@@ -51,7 +51,7 @@ class Stack:
             config["LEITAI_SOURCES"] = {source: self.database(source) for source in SERVICES}
         if service == "gateway":
             config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
-                      "LEITAI_TOKENS": self.tokens}
+                      "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5}
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
         return path
 
@@ -80,6 +80,9 @@ class Stack:
     def stop(self) -> None:
         for child in self.children:
             child.stop()
+
+    def child(self, name: str) -> ChildProcess:
+        return next(c for c in self.children if c.name == name)
 
     def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
