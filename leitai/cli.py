@@ -4,6 +4,7 @@
   leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
   leitai replay ranking [--verify] [--config F]     rebuild a read model from the event logs
+  leitai up [--config-dir config]                   run every service, relay and the gateway
 
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
@@ -20,13 +21,14 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Mapping, Sequence
 
 import yaml
 from amqp.exceptions import AMQPError
 from pymongo.errors import PyMongoError
 
-from leitai import logs, replay
+from leitai import logs, replay, up
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import ensure_indexes, verify
@@ -152,6 +154,16 @@ def _replay(args, settings: Settings) -> int:
         client.close()
 
 
+def _up(args, settings: Settings) -> int:
+    config_dir = Path(args.config_dir)
+    missing = [f"{name}.yaml" for name in (*up.SERVICES, "gateway") if not (config_dir / f"{name}.yaml").is_file()]
+    if missing:
+        raise ConfigurationError(f"--config-dir {config_dir}: missing {', '.join(missing)}")
+    address = str(read_config(str(config_dir / "gateway.yaml")).get("WEB_SERVER_ADDRESS") or "0.0.0.0:8000")
+    host, _, port = address.rpartition(":")
+    return up.run(config_dir, f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")
+
+
 def _demo(args, settings: Settings) -> int:
     print("leitai demo: not yet (the demo lands with issue 6)")
     return 0
@@ -184,6 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--keep", action="store_true", help="keep the scratch database <MONGO_DATABASE>_replay")
     rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
+
+    everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
+    everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")
+    everything.set_defaults(run=_up, needs=())
 
     demo = commands.add_parser("demo", help="run a demo scenario")
     demo.add_argument("scenario", nargs="?", default="boai")

@@ -1,0 +1,62 @@
+"""``leitai up`` brings every process up against the configured broker and store, and Ctrl-C
+takes them all down again."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import urllib.request
+import uuid
+
+import pymongo
+import pytest
+
+from tests.support.pipeline import BIN
+from tests.support.servers import ChildProcess, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+TOKEN = "an-organiser-token-for-up"
+
+
+def children_of(pid: int) -> list[int]:
+    listed = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(p) for p in listed.split()]
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    status = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+    return bool(status) and not status.startswith("Z")
+
+
+def test_leitai_up_runs_everything_and_ctrl_c_stops_everything(vhost, mongo_url):
+    prefix = f"leitai_test_up_{uuid.uuid4().hex[:6]}"
+    port = free_port()
+    env = {"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+           "REGISTRATION_DATABASE": f"{prefix}_registration", "SCORING_DATABASE": f"{prefix}_scoring",
+           "RANKING_DATABASE": f"{prefix}_ranking",
+           "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}})}
+    up = ChildProcess([str(BIN / "leitai"), "up", "--config-dir", "config"], env=env, name="up").start()
+    try:
+        wait_until(lambda: "leitai up: ready" in up.output() or not up.alive(), timeout=120, what="leitai up")
+        assert up.alive(), up.output()[-3000:]
+        assert f"http://127.0.0.1:{port}" in up.output()
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=10) as response:
+            checks = json.loads(response.read())["checks"]
+        assert checks == {"registration": "ok", "scoring": "ok", "ranking": "ok"}
+        spawned = children_of(up.process.pid)
+        assert len(spawned) == 7  # three relays, three services, the gateway
+
+        up.process.send_signal(signal.SIGINT)
+        assert up.process.wait(60) == 0
+        assert not [pid for pid in spawned if alive(pid)]
+    finally:
+        up.kill()
+        client = pymongo.MongoClient(mongo_url)
+        for name in ("registration", "scoring", "ranking"):
+            client.drop_database(f"{prefix}_{name}")
+        client.close()
