@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # service -> nameko service class; the ones that publish events get a relay each
-SERVICES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService"}
+SERVICES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
+            "notify": "NotifyService"}
+PUBLISHERS = ("registration", "scoring", "ranking")  # each has an event store, hence a relay
 GATEWAY = "GatewayService"
 
 
@@ -31,7 +33,8 @@ def commands(config_dir: Path) -> list[tuple[str, list[str]]]:
     planned = []
     for service, cls in SERVICES.items():
         config = str(config_dir / f"{service}.yaml")
-        planned.append((f"{service}-relay", [python, "-m", "leitai.cli", "--config", config, "relay"]))
+        if service in PUBLISHERS:
+            planned.append((f"{service}-relay", [python, "-m", "leitai.cli", "--config", config, "relay"]))
         planned.append((service, [python, "-m", "nameko", "run", "--config", config,
                                   f"services.{service}.service:{cls}"]))
     planned.append(("gateway", [python, "-m", "nameko", "run", "--config", str(config_dir / "gateway.yaml"),

@@ -18,6 +18,11 @@ CONSUMES = {
         "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "EntryScored", "SessionLocked"),
         "ranking": ("StageResultsPublished",),
     },
+    "notify": {
+        "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened"),
+        "scoring": ("ToleranceFlagRaised", "EntryScored"),
+        "ranking": ("StageResultsPublished",),
+    },
 }
 
 

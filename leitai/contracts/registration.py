@@ -141,11 +141,14 @@ class SessionEntrySchema(Schema):
 
 
 class SessionOpened(_ContestEvent):
-    """All that scoring needs to run a session, as the organiser opened it."""
+    """All that scoring (and the notices) need of a session, as the organiser opened it."""
 
     session_id = Id(required=True)
     stage_id = Id(required=True)
     group_id = Id(required=True)
+    starts_at = fields.String(load_default="", validate=validate.Length(max=40))
+    place = fields.String(load_default="", validate=validate.Length(max=200))
+    video_room = fields.String(load_default="", validate=validate.Length(max=300))
     criteria = fields.List(fields.Nested(CriterionSchema), required=True)
     drop_rule = drop_rule_field(required=True)
     tolerance = Score(load_default=None, allow_none=True)

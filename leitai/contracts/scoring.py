@@ -38,6 +38,12 @@ class ToleranceFlagRaised(_SessionEvent):
     tolerance = Score(required=True)
 
 
+class CommentSchema(Schema):
+    judge_id = Id(required=True)
+    strengths = fields.String(load_default="")
+    suggestions = fields.String(load_default="")
+
+
 class SheetTotalSchema(Schema):
     judge_id = Id(required=True)
     total = Score(required=True)
@@ -53,6 +59,7 @@ class EntryScored(_LockedSessionEvent):
     counted = fields.Integer(required=True, strict=True)
     stage_score = Score(required=True)  # counted_sum / counted, ROUND_HALF_UP to 2 places
     rounding = fields.String(required=True, validate=validate.OneOf(["ROUND_HALF_UP"]))
+    comments = fields.List(fields.Nested(CommentSchema), load_default=list)  # 亮点 / 建议, per judge
 
 
 class SessionLocked(_LockedSessionEvent):

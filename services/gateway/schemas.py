@@ -266,3 +266,48 @@ class BoardQuery(Schema):
 
 class ExportQuery(Schema):
     kind = fields.String(validate=validate.OneOf(["results", "sheets"]))
+
+
+# -- notify -----------------------------------------------------------------------------
+class DeliveryQuery(Schema):
+    recipient = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,80}$"))
+    status = fields.String(validate=validate.OneOf(["pending", "sending", "sent", "failed", "undeliverable"]))
+    kind = fields.String(validate=validate.Regexp(r"^[a-z_]{1,40}$"))
+
+
+class DeliveryOut(Response):
+    _id = fields.String(required=True)
+    recipient_id = fields.String(required=True)
+    channel = fields.String(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True)
+    attempts = fields.Integer(required=True)
+    last_error = fields.String(allow_none=True)
+
+
+class Deliveries(Response):
+    deliveries = fields.List(fields.Nested(DeliveryOut), required=True)
+
+
+class Preferences(Schema):
+    email = fields.Boolean()
+    sms = fields.Boolean()
+    inbox = fields.Boolean()
+
+
+class PreferencesOut(Response):
+    recipient_id = fields.String(required=True)
+    email = fields.Boolean(required=True)
+    sms = fields.Boolean(required=True)
+    inbox = fields.Boolean(required=True)
+
+
+class InboxMessage(Response):
+    _id = fields.String(required=True)
+    kind = fields.String(required=True)
+    subject = fields.String(required=True)
+    body = fields.String(required=True)
+
+
+class Inbox(Response):
+    messages = fields.List(fields.Nested(InboxMessage), required=True)

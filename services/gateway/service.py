@@ -35,6 +35,7 @@ class GatewayService:
     registration = RpcProxy("registration")
     scoring = RpcProxy("scoring")
     ranking = RpcProxy("ranking")
+    notify = RpcProxy("notify")
     config = Config()
 
     def dispatch(self, route, fn, request, params):
@@ -79,7 +80,7 @@ class GatewayService:
     def ready(self, actor, body):
         checks = {}
         for name, proxy in (("registration", self.registration), ("scoring", self.scoring),
-                            ("ranking", self.ranking)):
+                            ("ranking", self.ranking), ("notify", self.notify)):
             try:
                 with eventlet.Timeout(READY_TIMEOUT_S):
                     checks[name] = proxy.health()
@@ -250,3 +251,26 @@ class GatewayService:
         request.environ["eventlet.minimum_write_chunk_size"] = 0
         return Response(live.stream(self.config, contest_id, stage_id), mimetype="text/event-stream",
                         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+    # -- notices -------------------------------------------------------------------
+    @endpoint("GET", "/contests/<string:contest_id>/deliveries", roles={ORGANISER}, body=s.DeliveryQuery,
+              response=s.Deliveries, summary="The delivery log: by recipient, status or kind")
+    def deliveries(self, actor, body, contest_id):
+        return {"deliveries": self.notify.deliveries(actor, contest_id, body.get("recipient"), body.get("status"),
+                                                     body.get("kind"))}
+
+    @endpoint("POST", "/contests/<string:contest_id>/deliveries/<string:delivery_id>/retry", roles={ORGANISER},
+              response=s.DeliveryOut, summary="Send a failed delivery again")
+    def retry_delivery(self, actor, body, contest_id, delivery_id):
+        return self.notify.retry_delivery(actor, contest_id, delivery_id)
+
+    @endpoint("PUT", "/contests/<string:contest_id>/recipients/<string:recipient_id>/preferences",
+              roles={ORGANISER}, body=s.Preferences, response=s.PreferencesOut,
+              summary="A contestant's or judge's channels (recipient ids: contestant-<id>, judge-<id>)")
+    def set_preferences(self, actor, body, contest_id, recipient_id):
+        return self.notify.set_preferences(actor, contest_id, recipient_id, body)
+
+    @endpoint("GET", "/contests/<string:contest_id>/recipients/<string:recipient_id>/inbox", roles={ORGANISER},
+              response=s.Inbox, summary="A recipient's in-app inbox")
+    def inbox(self, actor, body, contest_id, recipient_id):
+        return {"messages": self.notify.inbox(actor, contest_id, recipient_id)}

@@ -240,6 +240,7 @@ class Contest:
                    for n, e in enumerate(session["order"], start=1)]
         return [Decision("SessionOpened", self.ref(
             session_id=session_id, stage_id=stage["stage_id"], group_id=session["group_id"],
+            starts_at=session["starts_at"], place=session.get("place", ""), video_room=session.get("video_room", ""),
             criteria=stage["criteria"], drop_rule=stage["drop_rule"], tolerance=stage["tolerance"],
             panel=panel, entries=entries))]
 

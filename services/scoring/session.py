@@ -222,6 +222,9 @@ class ScoringSession:
                 "recused": recused, "dropped_high": list(result.dropped_high), "dropped_low": list(result.dropped_low),
                 "counted_sum": result.counted_sum, "counted": result.counted, "stage_score": result.stage_score,
                 "rounding": ROUNDING,
+                "comments": [{"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
+                             for (e, _), s in sorted(self.sheets.items()) if e == entry.entry_id
+                             and (s.strengths or s.suggestions)],
             }))
         decisions.append(Decision("SessionLocked", {
             **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id, "locked_by": actor_id,

@@ -45,8 +45,8 @@ def ok(response, status=(200, 201)):
     return body
 
 
-def set_up(stack: Stack) -> dict:
-    """Everything up to open sessions; returns the drawn orders."""
+def set_up(stack: Stack, adjust=None) -> dict:
+    """Everything up to open sessions; returns the drawn orders. ``adjust`` may change the entries."""
     org = ORGANISER_TOKEN
     ok(stack.call("PUT", "/regions/boai", {"regions": regions()}, org))
     ok(stack.call("POST", "/contests", {"contest_id": CONTEST, "name": "博爱县村(社区)党组织书记擂台比武",
@@ -61,6 +61,8 @@ def set_up(stack: Stack) -> dict:
         ok(stack.call("POST", f"/contests/{CONTEST}/judges", {
             "judge_id": judge, "name": f"评委{n}", "township_code": JUDGE_TOWNSHIP.get(judge, "yuetang")}, org))
     all_entries = entries()
+    if adjust:
+        adjust(all_entries)
     ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": all_entries[:10]}, org))
     ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": all_entries[10:]}, org))
     orders = {}

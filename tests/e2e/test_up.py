@@ -38,7 +38,7 @@ def test_leitai_up_runs_everything_and_ctrl_c_stops_everything(vhost, mongo_url)
     port = free_port()
     env = {"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
            "REGISTRATION_DATABASE": f"{prefix}_registration", "SCORING_DATABASE": f"{prefix}_scoring",
-           "RANKING_DATABASE": f"{prefix}_ranking",
+           "RANKING_DATABASE": f"{prefix}_ranking", "NOTIFY_DATABASE": f"{prefix}_notify",
            "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}})}
     up = ChildProcess([str(BIN / "leitai"), "up", "--config-dir", "config"], env=env, name="up").start()
     try:
@@ -47,9 +47,9 @@ def test_leitai_up_runs_everything_and_ctrl_c_stops_everything(vhost, mongo_url)
         assert f"http://127.0.0.1:{port}" in up.output()
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/ready", timeout=10) as response:
             checks = json.loads(response.read())["checks"]
-        assert checks == {"registration": "ok", "scoring": "ok", "ranking": "ok"}
+        assert checks == {"registration": "ok", "scoring": "ok", "ranking": "ok", "notify": "ok"}
         spawned = children_of(up.process.pid)
-        assert len(spawned) == 7  # three relays, three services, the gateway
+        assert len(spawned) == 8  # three relays, four services, the gateway
 
         up.process.send_signal(signal.SIGINT)
         assert up.process.wait(60) == 0
@@ -57,6 +57,6 @@ def test_leitai_up_runs_everything_and_ctrl_c_stops_everything(vhost, mongo_url)
     finally:
         up.kill()
         client = pymongo.MongoClient(mongo_url)
-        for name in ("registration", "scoring", "ranking"):
+        for name in ("registration", "scoring", "ranking", "notify"):
             client.drop_database(f"{prefix}_{name}")
         client.close()

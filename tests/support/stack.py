@@ -2,22 +2,30 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from pathlib import Path
 
+import pymongo
 import yaml
+from kombu import Connection
 
-from tests.support.servers import ChildProcess, free_port, wait_until
+from leitai.contracts.product import CATALOGUE, CONSUMES, REGISTRY
+from leitai.eventstore import EventStore
+from leitai.messaging.topology import event_exchange
+from tests.support.servers import ChildProcess, free_port, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
-SERVICES = ("registration", "scoring", "ranking")
+SERVICES = ("registration", "scoring", "ranking", "notify")
 SERVICE_CLASSES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
-                   "gateway": "GatewayService"}
+                   "notify": "NotifyService", "gateway": "GatewayService"}
+PUBLISHERS = ("registration", "scoring", "ranking")  # the services with an event store, hence a relay
 
 
 def judge_token(judge_id: str) -> str:
@@ -25,7 +33,8 @@ def judge_token(judge_id: str) -> str:
 
 
 class Stack:
-    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, judges: list[str]) -> None:
+    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, judges: list[str],
+                 notify: dict | None = None) -> None:
         self.tmp_path = tmp_path
         self.amqp_uri = amqp_uri
         self.mongo_url = mongo_url
@@ -36,6 +45,9 @@ class Stack:
                        SCREEN_TOKEN: {"role": "screen", "id": "hall"},
                        **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
         self.children: list[ChildProcess] = []
+        # where notices go: the test's SMTP sink and SMS receiver, or (by default) nowhere
+        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": free_port()},
+                                 "sms": {"url": f"http://127.0.0.1:{free_port()}/sms", "api_key": "test"}}
 
     def database(self, service: str) -> str:
         return f"{self.prefix}_{service}"
@@ -48,7 +60,9 @@ class Stack:
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
                   "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2}}
         if service == "ranking":
-            config["LEITAI_SOURCES"] = {source: self.database(source) for source in SERVICES}
+            config["LEITAI_SOURCES"] = {source: self.database(source) for source in PUBLISHERS}
+        if service == "notify":
+            config["LEITAI_NOTIFY"] = self.notify
         if service == "gateway":
             config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
                       "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5}
@@ -58,7 +72,8 @@ class Stack:
     def start(self) -> "Stack":
         for service in SERVICES:
             config = self._config(service)
-            self._spawn([str(BIN / "leitai"), "--config", str(config), "relay"], f"{service}-relay")
+            if service in PUBLISHERS:
+                self._spawn([str(BIN / "leitai"), "--config", str(config), "relay"], f"{service}-relay")
             self._spawn([str(BIN / "nameko"), "run", "--config", str(config),
                          f"services.{service}.service:{SERVICE_CLASSES[service]}"], service)
         self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
@@ -83,6 +98,43 @@ class Stack:
 
     def child(self, name: str) -> ChildProcess:
         return next(c for c in self.children if c.name == name)
+
+    def restart(self, name: str) -> ChildProcess:
+        """Start a service again (after a kill), and wait until it consumes."""
+        old = self.child(name)
+        fresh = ChildProcess(old.args, name=name).start()
+        self.children[self.children.index(old)] = fresh
+        queue = next(s.queue_name for s in CATALOGUE.subscriptions if s.consumer == name)
+        wait_until(lambda: queue_state(self.amqp_uri, queue)[1] >= 1 or not fresh.alive(), what=f"{name} to consume")
+        assert fresh.alive(), fresh.output()
+        return fresh
+
+    def replay_to(self, consumer: str) -> int:
+        """Publish every stored event ``consumer`` subscribes to once more, as a redelivery would."""
+        client = pymongo.MongoClient(self.mongo_url, tz_aware=True)
+        count = 0
+        try:
+            with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as connection, \
+                    connection.Producer() as producer:
+                for source, types in CONSUMES[consumer].items():
+                    for batch in EventStore(client[self.database(source)], REGISTRY).read_all():
+                        for event in (e for e in batch if e.type in types):
+                            producer.publish(json.dumps(event.to_wire(REGISTRY)), exchange=event_exchange(source),
+                                             routing_key=event.type, content_type="application/json",
+                                             delivery_mode=2, declare=[])
+                            count += 1
+        finally:
+            client.close()
+        return count
+
+    def queues_drained(self, consumer: str) -> bool:
+        """No message waits in, or is being handled from, any of ``consumer``'s queues (rabbitmqctl
+        asks the queues themselves; the management API's statistics lag by seconds)."""
+        vhost = urllib.parse.unquote(self.amqp_uri.rsplit("/", 1)[1])
+        listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages_ready",
+                                 "messages_unacknowledged"], capture_output=True, text=True, check=True).stdout
+        rows = [line.split() for line in listed.splitlines() if f"--{consumer}." in line]
+        return bool(rows) and all(r[1] == "0" and r[2] == "0" for r in rows)
 
     def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())

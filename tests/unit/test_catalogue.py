@@ -2,11 +2,12 @@
 declares queues from the list, the services consume from their handlers."""
 from leitai.contracts.product import CATALOGUE
 from leitai.messaging.consumer import ReliableEventHandler
+from services.notify.service import NotifyService
 from services.ranking.service import RankingService
 from services.registration.service import RegistrationService
 from services.scoring.service import ScoringService
 
-SERVICES = [RegistrationService, ScoringService, RankingService]
+SERVICES = [RegistrationService, ScoringService, RankingService, NotifyService]
 
 
 def handlers(service) -> set[tuple[str, str, str, str]]:

@@ -1,0 +1,93 @@
+"""Deliveries: one document per (event, recipient, channel, kind), so nothing is sent twice.
+
+pending --claim--> sending --sent--> sent
+                      \\--temporary failure--> pending (due later, backoff) ... --> failed
+                      \\--permanent failure--> failed (with the reason)
+A claim is a lease: a process killed while sending leaves the delivery "sending", and
+once the lease runs out it is pending again. The one window left is a crash after the
+channel accepted a message and before it is marked sent; the message then goes again,
+with the same Message-ID / out_id, so the receiving side can tell it is the same one.
+"""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+DELIVERIES = "deliveries"
+
+
+@dataclass(frozen=True)
+class Policy:
+    max_attempts: int
+    base_delay: float
+    lease_seconds: float
+
+    def backoff(self, attempts: int) -> timedelta:
+        return timedelta(seconds=self.base_delay * 2 ** (attempts - 1))
+
+
+def delivery_id(event_id: str, recipient_id: str, channel: str, kind: str) -> str:
+    return hashlib.sha256(f"{event_id}|{recipient_id}|{channel}|{kind}".encode()).hexdigest()[:32]
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Deliveries:
+    def __init__(self, db: Database, policy: Policy) -> None:
+        self._collection = db[DELIVERIES]
+        self._policy = policy
+
+    def ensure_indexes(self) -> None:
+        self._collection.create_index([("status", 1), ("due_at", 1)])
+        self._collection.create_index([("contest_id", 1), ("recipient_id", 1)])
+
+    def create(self, document: dict) -> bool:
+        """Record a delivery once; False when it was recorded before (a redelivered event)."""
+        try:
+            self._collection.insert_one(dict(document, attempts=0, created_at=now(), due_at=now()))
+            return True
+        except DuplicateKeyError:
+            return False
+
+    def claim(self) -> dict | None:
+        """Take the next due delivery for sending, under a lease."""
+        moment = now()
+        self._collection.update_many({"status": "sending", "lease_until": {"$lt": moment}},
+                                     {"$set": {"status": "pending"}})
+        return self._collection.find_one_and_update(
+            {"status": "pending", "due_at": {"$lte": moment}},
+            {"$set": {"status": "sending", "lease_until": moment + timedelta(seconds=self._policy.lease_seconds)},
+             "$inc": {"attempts": 1}},
+            return_document=ReturnDocument.AFTER)
+
+    def sent(self, delivery: dict) -> None:
+        self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "sent", "sent_at": now()},
+                                                               "$unset": {"lease_until": ""}})
+
+    def failed_for_now(self, delivery: dict, reason: str) -> None:
+        if delivery["attempts"] >= self._policy.max_attempts:
+            self.failed(delivery, f"gave up after {delivery['attempts']} attempts: {reason}")
+            return
+        self._collection.update_one({"_id": delivery["_id"]}, {
+            "$set": {"status": "pending", "due_at": now() + self._policy.backoff(delivery["attempts"]),
+                     "last_error": reason}, "$unset": {"lease_until": ""}})
+
+    def failed(self, delivery: dict, reason: str) -> None:
+        self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "failed", "last_error": reason},
+                                                               "$unset": {"lease_until": ""}})
+
+    def retry(self, contest_id: str, delivery_id_: str) -> dict | None:
+        """An organiser sends a failed delivery again, with a fresh budget of attempts."""
+        return self._collection.find_one_and_update(
+            {"_id": delivery_id_, "contest_id": contest_id, "status": "failed"},
+            {"$set": {"status": "pending", "attempts": 0, "due_at": now()}}, return_document=ReturnDocument.AFTER)
+
+    def find(self, query: dict) -> list[dict]:
+        return list(self._collection.find(query, sort=[("created_at", 1), ("_id", 1)]))

@@ -1,0 +1,92 @@
+"""What to tell whom: from an event to notices, and from a notice to its text. Pure code.
+
+Templates live in ``templates/`` (zh-CN, one file a kind, first line the subject) so that an
+organiser can edit the wording without touching code.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+TEMPLATES = Path(__file__).parent / "templates"
+_ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
+                           keep_trailing_newline=True)
+
+
+class NotYetKnown(Exception):
+    """An event refers to something not projected yet (events arrive on parallel queues);
+    the handler fails and its retry finds it."""
+
+
+@dataclass(frozen=True)
+class Notice:
+    recipient_id: str
+    kind: str
+    context: dict
+
+
+class Known(Protocol):
+    def get(self, collection: str, key: str) -> dict | None: ...
+
+
+def contestant(contestant_id: str) -> str:
+    return f"contestant-{contestant_id}"
+
+
+def judge(judge_id: str) -> str:
+    return f"judge-{judge_id}"
+
+
+def _need(known: Known, collection: str, key: str) -> dict:
+    found = known.get(collection, key)
+    if found is None:
+        raise NotYetKnown(f"{collection}/{key} is not known yet")
+    return found
+
+
+def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
+    c = p.get("contest_id")
+    if event_type == "EntrySubmitted":
+        contest = _need(known, "contests", c)
+        return [Notice(contestant(p["contestant_id"]), "registration_confirmed",
+                       {"name": p["name"], "contest_name": contest["name"], "title": p["title"]})]
+    if event_type == "SessionOpened":
+        stage = _need(known, "stages", f"{c}:{p['stage_id']}")
+        where = {"stage_name": stage["name"], "starts_at": p.get("starts_at", ""), "place": p.get("place", ""),
+                 "video_room": p.get("video_room", "")}
+        notices = [Notice(contestant(e["contestant_id"]), "session_notice",
+                          dict(where, name=e["name"], order=e["order"], total=len(p["entries"])))
+                   for e in p["entries"]]
+        notices += [Notice(judge(j["judge_id"]), "judge_seated",
+                           dict(where, name=j["name"], entries=len(p["entries"]),
+                                role="主评委" if j["head"] else "候补评委" if j["reserve"] else "评委"))
+                    for j in p["panel"]]
+        return notices
+    if event_type == "EntryScored":
+        if not p.get("comments"):
+            return []
+        entry = _need(known, "entries", f"{c}:{p['entry_id']}")
+        return [Notice(contestant(entry["contestant_id"]), "comments",
+                       {"name": entry["name"], "comments": p["comments"]})]
+    if event_type == "ToleranceFlagRaised":
+        session = _need(known, "sessions", p["session_id"])
+        head = session["head"]
+        return [Notice(judge(head["judge_id"]), "tolerance_flag", dict(p, name=head["name"]))]
+    if event_type == "StageResultsPublished":
+        stage = _need(known, "stages", f"{c}:{p['stage_id']}")
+        following = _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"] if p.get("next_stage_id") else ""
+        return [Notice(contestant(row["contestant_id"]), "stage_result",
+                       {"name": row["name"], "stage_name": stage["name"], "stage_score": row["stage_score"],
+                        "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
+                for row in p["standings"]]
+    return []
+
+
+def render(kind: str, context: dict) -> tuple[str, str]:
+    """(subject, body) of a notice: the template's first line is the subject."""
+    text = _ENVIRONMENT.get_template(f"{kind}.txt").render(**context)
+    subject, _, body = text.partition("\n")
+    return subject.strip(), body.lstrip("\n")

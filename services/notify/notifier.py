@@ -1,0 +1,136 @@
+"""The notify service's working parts, behind one dependency: what it knows of contests and
+people, the deliveries, the channels and their rate limits."""
+from __future__ import annotations
+
+import eventlet
+from marshmallow import Schema, ValidationError, fields, validate
+
+from leitai.config import ConfigurationError
+from leitai.contracts import Event
+from leitai.contracts.product import REGISTRY
+from leitai.dependencies import MongoProvider
+from services.notify import channels
+from services.notify.deliveries import Deliveries, Policy, delivery_id
+from services.notify.messages import NotYetKnown, contestant, judge, notices_for, render
+
+CHANNELS = ("email", "sms", "inbox")
+
+
+class _Smtp(Schema):
+    host = fields.String(required=True)
+    port = fields.Integer(load_default=25, validate=validate.Range(min=1, max=65535))
+    sender = fields.String(load_default="leitai@localhost")
+    starttls = fields.Boolean(load_default=False)
+    user = fields.String(load_default="")
+    password = fields.String(load_default="")
+
+
+class _Sms(Schema):
+    url = fields.Url(required=True, require_tld=False)
+    api_key = fields.String(required=True, validate=validate.Length(min=1))
+
+
+class _Settings(Schema):
+    smtp = fields.Nested(_Smtp, required=True)
+    sms = fields.Nested(_Sms, required=True)
+    rates = fields.Dict(keys=fields.String(validate=validate.OneOf(CHANNELS)),
+                        values=fields.Float(validate=validate.Range(min=0.1)), load_default=dict)
+    max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
+    base_delay = fields.Float(load_default=1.0, validate=validate.Range(min=0.01, max=3600))
+    lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=0.5, max=3600))
+
+
+class Notifier:
+    def __init__(self, db, settings: dict) -> None:
+        self.db = db
+        self.deliveries = Deliveries(db, Policy(settings["max_attempts"], settings["base_delay"],
+                                                settings["lease_seconds"]))
+        self.channels = {"email": channels.Email(**settings["smtp"]),
+                         "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
+                         "inbox": channels.Inbox(db)}
+        self.rates = {name: channels.RateLimit(rate) for name, rate in settings["rates"].items()}
+
+    # -- receiving events -------------------------------------------------------------
+    def handle(self, event: Event) -> None:
+        payload = event.to_wire(REGISTRY)["payload"]
+        self._learn(event.type, payload)
+        for notice in notices_for(event.type, payload, self):
+            self._record(str(event.event_id), payload["contest_id"], notice)
+
+    def get(self, collection: str, key: str) -> dict | None:
+        return self.db[collection].find_one({"_id": key})
+
+    def _learn(self, kind: str, p: dict) -> None:
+        """Keep what later notices need: names, contacts, who heads a session."""
+        c = p["contest_id"]
+        if kind == "ContestCreated":
+            facts = [("contests", c, {"name": p["name"]})]
+        elif kind == "StageDefined":
+            facts = [("stages", f"{c}:{p['stage_id']}", {"name": p["name"]})]
+        elif kind == "EntrySubmitted":
+            facts = [("entries", f"{c}:{p['entry_id']}", {"contestant_id": p["contestant_id"], "name": p["name"]}),
+                     ("recipients", f"{c}:{contestant(p['contestant_id'])}",
+                      {k: p[k] for k in ("name", "email", "phone")})]
+        elif kind == "JudgeRegistered":
+            facts = [("recipients", f"{c}:{judge(p['judge_id'])}", {k: p[k] for k in ("name", "email", "phone")})]
+        elif kind == "SessionOpened":
+            head = next(({"judge_id": j["judge_id"], "name": j["name"]} for j in p["panel"] if j["head"]), None)
+            facts = [("sessions", p["session_id"], {"head": head})]
+        else:
+            facts = []
+        for collection, key, values in facts:
+            self.db[collection].update_one({"_id": key}, {"$set": values}, upsert=True)
+
+    def _record(self, event_id: str, contest_id: str, notice) -> None:
+        who = self.get("recipients", f"{contest_id}:{notice.recipient_id}")
+        if who is None:
+            raise NotYetKnown(f"recipient {notice.recipient_id} is not known yet")
+        preferences = self.get("preferences", f"{contest_id}:{notice.recipient_id}") or {}
+        subject, body = render(notice.kind, notice.context)
+        addresses = {"email": who.get("email"), "sms": who.get("phone"), "inbox": notice.recipient_id}
+        for channel in CHANNELS:
+            if preferences.get(channel, True) is False:
+                continue
+            address = addresses[channel]
+            self.deliveries.create({
+                "_id": delivery_id(event_id, notice.recipient_id, channel, notice.kind), "event_id": event_id,
+                "contest_id": contest_id, "recipient_id": notice.recipient_id, "name": who["name"],
+                "channel": channel, "kind": notice.kind, "address": address or "", "subject": subject, "body": body,
+                "status": "pending" if address else "undeliverable",
+                **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
+            })
+
+    # -- sending ------------------------------------------------------------------------
+    def send_due(self, limit: int = 100) -> int:
+        sent = 0
+        for _ in range(limit):
+            delivery = self.deliveries.claim()
+            if delivery is None:
+                break
+            bucket = self.rates.get(delivery["channel"])
+            while bucket is not None and not bucket.take():
+                eventlet.sleep(0.02)
+            try:
+                self.channels[delivery["channel"]].send(delivery)
+            except channels.PermanentFailure as exc:
+                self.deliveries.failed(delivery, str(exc))
+            except channels.TemporaryFailure as exc:
+                self.deliveries.failed_for_now(delivery, str(exc))
+            else:
+                self.deliveries.sent(delivery)
+                sent += 1
+        return sent
+
+
+class NotifierProvider(MongoProvider):
+    def setup(self) -> None:
+        super().setup()
+        try:
+            settings = _Settings().load(self.container.config.get("LEITAI_NOTIFY") or {})
+        except ValidationError as exc:
+            raise ConfigurationError(f"invalid configuration: LEITAI_NOTIFY: {exc.messages}") from None
+        self.notifier = Notifier(self.db, settings)
+        self.notifier.deliveries.ensure_indexes()
+
+    def get_dependency(self, worker_ctx) -> Notifier:
+        return self.notifier

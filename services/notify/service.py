@@ -1,0 +1,80 @@
+"""The notify service: tells contestants and judges what happened, once, by e-mail, SMS and inbox."""
+from __future__ import annotations
+
+from nameko.rpc import rpc
+from nameko.timer import timer
+
+from leitai.contracts import Event
+from leitai.contracts.product import CONSUMES, REGISTRY, handler_name
+from leitai.errors import Conflict, Forbidden
+from leitai.messaging.consumer import reliable_handler
+from services.notify.notifier import CHANNELS, NotifierProvider
+
+SEND_EVERY_S = 0.1
+
+
+def _noting(source: str, event_type: str):
+    @reliable_handler(source, event_type, registry=REGISTRY)
+    def handle(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    handle.__name__ = handler_name(event_type)
+    return handle
+
+
+def _summary(delivery: dict) -> dict:
+    return {k: delivery.get(k) for k in ("_id", "recipient_id", "name", "channel", "kind", "address", "subject",
+                                         "status", "attempts", "last_error", "created_at", "sent_at")}
+
+
+def _organiser(actor: dict) -> None:
+    if actor.get("role") != "organiser":
+        raise Forbidden("only an organiser may do this")
+
+
+class NotifyService:
+    name = "notify"
+    notifier = NotifierProvider()
+
+    @timer(interval=SEND_EVERY_S)
+    def send_due(self) -> None:
+        self.notifier.send_due()
+
+    @rpc
+    def health(self) -> str:
+        return "ok" if self.notifier.db.command("ping").get("ok") == 1 else "store not answering"
+
+    @rpc
+    def deliveries(self, actor: dict, contest_id: str, recipient_id: str | None = None, status: str | None = None,
+                   kind: str | None = None) -> list[dict]:
+        _organiser(actor)
+        query = {"contest_id": contest_id, **{k: v for k, v in (("recipient_id", recipient_id), ("status", status),
+                                                                ("kind", kind)) if v}}
+        return [_summary(d) for d in self.notifier.deliveries.find(query)]
+
+    @rpc
+    def retry_delivery(self, actor: dict, contest_id: str, delivery_id: str) -> dict:
+        _organiser(actor)
+        again = self.notifier.deliveries.retry(contest_id, delivery_id)
+        if again is None:
+            raise Conflict(f"delivery {delivery_id} is not a failed delivery of contest {contest_id}")
+        return _summary(again)
+
+    @rpc
+    def set_preferences(self, actor: dict, contest_id: str, recipient_id: str, preferences: dict) -> dict:
+        _organiser(actor)
+        values = {c: bool(preferences[c]) for c in CHANNELS if c in preferences}
+        self.notifier.db.preferences.update_one({"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True)
+        return {"recipient_id": recipient_id, **{c: values.get(c, True) for c in CHANNELS}}
+
+    @rpc
+    def inbox(self, actor: dict, contest_id: str, recipient_id: str) -> list[dict]:
+        _organiser(actor)
+        return [{k: m[k] for k in ("_id", "kind", "subject", "body", "at")}
+                for m in self.notifier.db.inbox.find({"contest_id": contest_id, "recipient_id": recipient_id},
+                                                     sort=[("at", 1), ("_id", 1)])]
+
+
+for _source, _types in CONSUMES["notify"].items():
+    for _type in _types:
+        setattr(NotifyService, handler_name(_type), _noting(_source, _type))

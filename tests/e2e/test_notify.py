@@ -1,0 +1,157 @@
+"""Issue 5 acceptance: every participant told what happened, exactly once, over real channels:
+a real SMTP server process (aiosmtpd) and a local HTTP receiver for the SMS gateway."""
+from __future__ import annotations
+
+import json
+import random
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pymongo
+import pytest
+
+from tests.e2e.boai import CONTEST, PANELS, ok, set_up, submit_all
+from tests.e2e.contest_flow import eventually, publish
+from tests.support.servers import ChildProcess, Vhost, free_port, wait_until
+from tests.support.sms_receiver import SmsReceiver
+from tests.support.stack import ORGANISER_TOKEN, SERVICES, Stack, judge_token
+
+pytestmark = pytest.mark.integration
+ORG = ORGANISER_TOKEN
+SMS_KEY = "sms-api-key-for-tests"
+BAD = "c-qinghua-04"       # an address the SMTP server refuses
+QUIET = "c-boshan-07"      # has switched SMS off
+
+
+class SmtpSink:
+    def __init__(self, folder: Path) -> None:
+        self.port, self.out, self.hold = free_port(), folder / "mail.jsonl", folder / "hold"
+        self.process: ChildProcess | None = None
+
+    def start(self) -> "SmtpSink":
+        self.process = ChildProcess([sys.executable, "-m", "tests.support.smtp_sink", "--port", str(self.port),
+                                     "--out", str(self.out), "--hold", str(self.hold)], name="smtp").start()
+        wait_until(lambda: "smtp sink ready" in self.process.output(), what="the SMTP sink")
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def mails(self, kind: str | None = None) -> list[dict]:
+        if not self.out.exists():
+            return []
+        lines = [json.loads(line) for line in self.out.read_text(encoding="utf-8").splitlines()]
+        return [m for m in lines if kind is None or m["kind"] == kind]
+
+
+def phone(contestant_id: str) -> str:
+    return "139" + str(int.from_bytes(contestant_id.encode()[-6:], "big") % 10 ** 8).zfill(8)
+
+
+def distinct_contacts(entries: list[dict]) -> None:
+    for entry in entries:
+        entry["phone"] = phone(entry["contestant_id"])
+        entry["email"] = f"{entry['contestant_id']}@cun.example.cn"
+        if entry["contestant_id"] == BAD:
+            entry["email"] = f"{BAD}@invalid.example"
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, mongo_url):
+    folder = tmp_path_factory.mktemp("notify")
+    sink, sms, vhost = SmtpSink(folder).start(), SmsReceiver(SMS_KEY), Vhost().create()
+    settings = {"smtp": {"host": "127.0.0.1", "port": sink.port, "sender": "zzb@boai.example.cn"},
+                "sms": {"url": sms.url, "api_key": SMS_KEY}, "rates": {"email": 200, "sms": 200},
+                "base_delay": 0.2, "max_attempts": 20, "lease_seconds": 2}
+    stack = Stack(folder, vhost.uri, mongo_url, [f"J{n}" for n in range(1, 11)], notify=settings)
+    try:
+        yield stack.start(), sink, sms
+    finally:
+        stack.stop()
+        sink.stop()
+        sms.close()
+        client = pymongo.MongoClient(mongo_url)
+        for service in SERVICES:
+            client.drop_database(stack.database(service))
+        client.close()
+        vhost.delete()
+
+
+def deliveries(stack: Stack, **query) -> list[dict]:
+    suffix = "&".join(f"{k}={v}" for k, v in query.items())
+    return ok(stack.call("GET", f"/contests/{CONTEST}/deliveries?{suffix}", token=ORG))["deliveries"]
+
+
+def test_results_reach_each_contestant_once_by_mail_and_sms_even_across_a_sigkill(world):
+    stack, sink, sms = world
+    orders = set_up(stack, adjust=distinct_contacts)
+    ok(stack.call("PUT", f"/contests/{CONTEST}/recipients/contestant-{QUIET}/preferences", {"sms": False}, ORG))
+    rng = random.Random(5)
+    for session, judges in PANELS.items():
+        submit_all(stack, session, orders[session]["order"], rng)
+        ok(stack.call("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
+    standings = {r["contestant_id"]: r for r in publish(stack, CONTEST, "prelim")["standings"]}
+    assert len(standings) == 30
+
+    # mid-batch: hold the SMTP server in the middle of one send, kill notify there, restart it
+    wait_until(lambda: len(sink.mails("stage_result")) >= 5, what="the first result mails")
+    sink.hold.touch()
+    wait_until(lambda: sink.hold.with_suffix(".holding").exists(), what="a send to hang in the middle")
+    notify = stack.child("notify")
+    notify.kill()
+    sink.hold.unlink()
+    stack.restart("notify")
+
+    good = [c for c in standings if c != BAD]
+    wait_until(lambda: len(sink.mails("stage_result")) >= len(good), timeout=60, what="every result mail")
+    wait_until(lambda: len([d for d in deliveries(stack, kind="stage_result", status="sent")
+                            if d["channel"] == "sms"]) == 29, timeout=60, what="every result SMS")
+    mails = sink.mails("stage_result")
+    received = Counter(m["to"][0].split("@")[0] for m in mails)
+    assert received == Counter(good)  # each exactly once; nobody missed
+    for mail in mails:
+        row = standings[mail["to"][0].split("@")[0]]
+        assert f"最后得分为 {row['stage_score']} 分，排名第{row['rank']}名" in mail["body"]
+    texts = [m for m in sms.messages() if "比赛成绩" in m["text"]]
+    by_phone = Counter(m["to"] for m in texts)
+    assert by_phone == Counter(phone(c) for c in standings if c != QUIET)  # nobody twice; SMS off means none
+    for message in texts:
+        row = next(r for c, r in standings.items() if phone(c) == message["to"])
+        assert f"{row['stage_score']} 分" in message["text"] and f"第{row['rank']}名" in message["text"]
+
+    [refused] = [d for d in deliveries(stack, kind="stage_result", status="failed") if d["channel"] == "email"]
+    assert refused["recipient_id"] == f"contestant-{BAD}" and "553" in refused["last_error"]
+    again = ok(stack.call("POST", f"/contests/{CONTEST}/deliveries/{refused['_id']}/retry", None, ORG))
+    assert again["status"] == "pending" and again["attempts"] == 0
+    inbox = eventually(stack, f"/contests/{CONTEST}/recipients/contestant-{BAD}/inbox", ORG)
+    assert any(m["kind"] == "stage_result" for m in inbox["messages"])
+
+
+def test_replaying_the_events_sends_nothing_twice(world):
+    stack, sink, sms = world
+    before = (len(sink.mails()), len(sms.messages()), len(deliveries(stack)))
+    redelivered = stack.replay_to("notify")
+    assert redelivered > 0
+    wait_until(lambda: stack.queues_drained("notify"), what="notify to take every replayed event")
+    assert (len(sink.mails()), len(sms.messages()), len(deliveries(stack))) == before
+
+
+def test_mail_held_back_by_an_smtp_outage_arrives_once_it_is_back(world):
+    stack, sink, _ = world
+    sink.stop()
+    newcomers = [{"entry_id": f"e-late-{n}", "contestant_id": f"c-late-{n}", "name": f"书记late{n}",
+                  "village_code": f"qinghua-v1{n}", "title": "补报名", "email": f"c-late-{n}@cun.example.cn"}
+                 for n in range(1, 4)]
+    ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": newcomers}, ORG))
+
+    def retried() -> bool:
+        pending = [d for d in deliveries(stack, kind="registration_confirmed")
+                   if d["recipient_id"].startswith("contestant-c-late") and d["channel"] == "email"]
+        return len(pending) == 3 and all(d["attempts"] >= 2 and d["status"] == "pending" for d in pending)
+    wait_until(retried, timeout=30, what="the confirmations to be retried while the server is down")
+    sink.start()
+    wait_until(lambda: len([m for m in sink.mails("registration_confirmed") if "late" in m["to"][0]]) == 3,
+               timeout=60, what="the held-back confirmations")
+    assert Counter(m["to"][0] for m in sink.mails("registration_confirmed") if "late" in m["to"][0]) == Counter(
+        f"{e['contestant_id']}@cun.example.cn" for e in newcomers)

@@ -1,0 +1,59 @@
+import pytest
+
+from services.notify.channels import RateLimit
+from services.notify.messages import NotYetKnown, notices_for, render
+
+
+class Known:
+    def __init__(self, **collections):
+        self.collections = collections
+
+    def get(self, collection, key):
+        return self.collections.get(collection, {}).get(key)
+
+
+KNOWN = Known(contests={"c": {"name": "博爱县擂台比武"}},
+              stages={"c:prelim": {"name": "乡镇初赛"}, "c:semi": {"name": "县级复赛"}})
+
+
+def test_each_contestant_gets_their_own_result_with_score_rank_and_outcome():
+    standings = [{"contestant_id": "a", "name": "甲书记", "stage_score": "91.25", "rank": 1, "advanced": True},
+                 {"contestant_id": "b", "name": "乙书记", "stage_score": "80.00", "rank": 2, "advanced": False}]
+    notices = notices_for("StageResultsPublished", {"contest_id": "c", "stage_id": "prelim", "next_stage_id": "semi",
+                                                   "standings": standings}, KNOWN)
+    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-a", "stage_result"),
+                                                           ("contestant-b", "stage_result")]
+    subject, body = render("stage_result", notices[0].context)
+    assert subject == "比赛成绩：乡镇初赛 第1名"
+    assert "最后得分为 91.25 分，排名第1名" in body and "晋级县级复赛" in body
+    assert "未能晋级县级复赛" in render("stage_result", notices[1].context)[1]
+
+
+def test_an_opened_session_tells_contestants_their_order_and_judges_their_seat():
+    payload = {"contest_id": "c", "stage_id": "prelim", "session_id": "s1", "starts_at": "2021-06-01T09:00:00+08:00",
+               "place": "县委党校", "video_room": "",
+               "entries": [{"contestant_id": "a", "name": "甲书记", "order": 2}, {"contestant_id": "b", "name": "乙", "order": 1}],
+               "panel": [{"judge_id": "j1", "name": "评委一", "head": True, "reserve": False}]}
+    notices = notices_for("SessionOpened", payload, KNOWN)
+    assert [n.kind for n in notices] == ["session_notice", "session_notice", "judge_seated"]
+    assert "出场顺序：第2位（共2位，抽签决定）" in render("session_notice", notices[0].context)[1]
+    assert "主评委" in render("judge_seated", notices[2].context)[1]
+
+
+def test_an_event_about_something_not_yet_known_waits_for_a_retry():
+    with pytest.raises(NotYetKnown):
+        notices_for("StageResultsPublished", {"contest_id": "c", "stage_id": "final", "standings": []}, KNOWN)
+
+
+def test_no_comments_no_notice():
+    assert notices_for("EntryScored", {"contest_id": "c", "entry_id": "e", "comments": []}, KNOWN) == []
+
+
+def test_the_rate_limit_lets_a_burst_through_then_paces():
+    now = [100.0]
+    limit = RateLimit(per_second=5, clock=lambda: now[0])
+    assert sum(limit.take() for _ in range(10)) == 5
+    now[0] += 0.1
+    assert not limit.take()
+    now[0] += 0.1
+    assert limit.take() and not limit.take()
