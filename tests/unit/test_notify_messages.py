@@ -50,10 +50,10 @@ def test_no_comments_no_notice():
 
 
 def test_the_rate_limit_lets_a_burst_through_then_paces():
-    now = [100.0]
+    now = [0.0]  # steps that binary floating point holds exactly
     limit = RateLimit(per_second=5, clock=lambda: now[0])
     assert sum(limit.take() for _ in range(10)) == 5
-    now[0] += 0.1
+    now[0] = 0.125  # 0.625 of a token
     assert not limit.take()
-    now[0] += 0.1
+    now[0] = 0.25  # 1.25 tokens
     assert limit.take() and not limit.take()
