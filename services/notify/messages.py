@@ -40,6 +40,10 @@ def judge(judge_id: str) -> str:
     return f"judge-{judge_id}"
 
 
+def role(seat: dict) -> str:
+    return "主评委" if seat["head"] else "候补评委" if seat["reserve"] else "评委"
+
+
 def _need(known: Known, collection: str, key: str) -> dict:
     found = known.get(collection, key)
     if found is None:
@@ -61,8 +65,7 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                           dict(where, name=e["name"], order=e["order"], total=len(p["entries"])))
                    for e in p["entries"]]
         notices += [Notice(judge(j["judge_id"]), "judge_seated",
-                           dict(where, name=j["name"], entries=len(p["entries"]),
-                                role="主评委" if j["head"] else "候补评委" if j["reserve"] else "评委"))
+                           dict(where, name=j["name"], entries=len(p["entries"]), role=role(j)))
                     for j in p["panel"]]
         return notices
     if event_type == "EntryScored":
@@ -83,6 +86,13 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                         "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
                 for row in p["standings"]]
     return []
+
+
+def reminders_for(session: dict) -> list[Notice]:
+    """The day-before reminder of an opened session, one for each judge seated on it."""
+    return [Notice(judge(j["judge_id"]), "session_reminder",
+                   dict(session["where"], name=j["name"], role=j["role"], entries=session["entries"]))
+            for j in session["panel"]]
 
 
 def render(kind: str, context: dict) -> tuple[str, str]:

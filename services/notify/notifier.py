@@ -2,6 +2,8 @@
 people, the deliveries, the channels and their rate limits."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import eventlet
 from marshmallow import Schema, ValidationError, fields, validate
 
@@ -11,7 +13,7 @@ from leitai.contracts.product import REGISTRY
 from leitai.dependencies import MongoProvider
 from services.notify import channels
 from services.notify.deliveries import Deliveries, Policy, delivery_id
-from services.notify.messages import NotYetKnown, contestant, judge, notices_for, render
+from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, render, role
 
 CHANNELS = ("email", "sms", "inbox")
 
@@ -38,6 +40,7 @@ class _Settings(Schema):
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
     base_delay = fields.Float(load_default=1.0, validate=validate.Range(min=0.01, max=3600))
     lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=0.5, max=3600))
+    reminder_hours = fields.Float(load_default=24.0, validate=validate.Range(min=0.1, max=24 * 14))
 
 
 class Notifier:
@@ -49,6 +52,7 @@ class Notifier:
                          "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
                          "inbox": channels.Inbox(db)}
         self.rates = {name: channels.RateLimit(rate) for name, rate in settings["rates"].items()}
+        self.reminder_hours = settings["reminder_hours"]
 
     # -- receiving events -------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -75,7 +79,12 @@ class Notifier:
             facts = [("recipients", f"{c}:{judge(p['judge_id'])}", {k: p[k] for k in ("name", "email", "phone")})]
         elif kind == "SessionOpened":
             head = next(({"judge_id": j["judge_id"], "name": j["name"]} for j in p["panel"] if j["head"]), None)
-            facts = [("sessions", p["session_id"], {"head": head})]
+            stage = self.get("stages", f"{c}:{p['stage_id']}") or {"name": p["stage_id"]}
+            facts = [("sessions", p["session_id"], {
+                "head": head, "contest_id": c, "starts_at": _moment(p.get("starts_at", "")), "entries": len(p["entries"]),
+                "where": {"stage_name": stage["name"], "starts_at": p.get("starts_at", ""), "place": p.get("place", ""),
+                          "video_room": p.get("video_room", "")},
+                "panel": [{"judge_id": j["judge_id"], "name": j["name"], "role": role(j)} for j in p["panel"]]})]
         else:
             facts = []
         for collection, key, values in facts:
@@ -100,6 +109,20 @@ class Notifier:
                 **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
             })
 
+    # -- reminders ----------------------------------------------------------------------
+    def remind(self) -> int:
+        """Record the reminders of sessions starting within the reminder window, once each."""
+        horizon = datetime.now(timezone.utc) + timedelta(hours=self.reminder_hours)
+        due = self.db.sessions.find({"starts_at": {"$gt": datetime.now(timezone.utc), "$lte": horizon},
+                                     "reminded": {"$ne": True}})
+        count = 0
+        for session in due:
+            for notice in reminders_for(session):
+                self._record(f"reminder:{session['_id']}", session["contest_id"], notice)
+                count += 1
+            self.db.sessions.update_one({"_id": session["_id"]}, {"$set": {"reminded": True}})
+        return count
+
     # -- sending ------------------------------------------------------------------------
     def send_due(self, limit: int = 100) -> int:
         sent = 0
@@ -120,6 +143,14 @@ class Notifier:
                 self.deliveries.sent(delivery)
                 sent += 1
         return sent
+
+
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else None
 
 
 class NotifierProvider(MongoProvider):

@@ -11,6 +11,7 @@ from leitai.messaging.consumer import reliable_handler
 from services.notify.notifier import CHANNELS, NotifierProvider
 
 SEND_EVERY_S = 0.1
+REMIND_EVERY_S = 1.0
 
 
 def _noting(source: str, event_type: str):
@@ -39,6 +40,10 @@ class NotifyService:
     @timer(interval=SEND_EVERY_S)
     def send_due(self) -> None:
         self.notifier.send_due()
+
+    @timer(interval=REMIND_EVERY_S)
+    def remind(self) -> None:
+        self.notifier.remind()
 
     @rpc
     def health(self) -> str:

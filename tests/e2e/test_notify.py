@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import random
 import sys
+from datetime import datetime, timedelta, timezone
 from collections import Counter
 from pathlib import Path
 
@@ -155,3 +156,26 @@ def test_mail_held_back_by_an_smtp_outage_arrives_once_it_is_back(world):
                timeout=60, what="the held-back confirmations")
     assert Counter(m["to"][0] for m in sink.mails("registration_confirmed") if "late" in m["to"][0]) == Counter(
         f"{e['contestant_id']}@cun.example.cn" for e in newcomers)
+
+
+def test_judges_are_reminded_once_of_a_session_that_starts_soon(world):
+    stack, _, _ = world
+    soon = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions", {"session_id": "s3", "stage_id": "prelim",
+                                                            "group_id": "g-qinghua", "starts_at": soon}, ORG))
+    ok(stack.call("PUT", f"/contests/{CONTEST}/sessions/s3/panel",
+                  {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(PANELS["s1"])]}, ORG))
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s3/draw", {}, ORG))
+    ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s3/opening", None, ORG))
+
+    def reminders():
+        found = [d for d in deliveries(stack, kind="session_reminder") if d["channel"] == "inbox" and d["status"] == "sent"]
+        return found if len(found) == 5 else None
+    sent = wait_until(reminders, timeout=30, what="a reminder for each judge of s3")
+    assert sorted(d["recipient_id"] for d in sent) == sorted(f"judge-{j}" for j in PANELS["s1"])
+    inbox = ok(stack.call("GET", f"/contests/{CONTEST}/recipients/judge-J1/inbox", token=ORG))["messages"]
+    assert [m["subject"] for m in inbox if m["kind"] == "session_reminder"] == ["评分提醒：乡镇初赛 即将开始"]
+    # the judges have no e-mail or phone: those channels say so rather than fail
+    assert {d["status"] for d in deliveries(stack, kind="session_reminder") if d["channel"] != "inbox"} == {
+        "undeliverable"}
+    assert len(deliveries(stack, kind="session_reminder")) == 15  # s1 and s2 (2021) are long past: none

@@ -57,3 +57,16 @@ def test_the_rate_limit_lets_a_burst_through_then_paces():
     assert not limit.take()
     now[0] = 0.25  # 1.25 tokens
     assert limit.take() and not limit.take()
+
+
+def test_a_reminder_goes_to_every_judge_of_the_session_with_their_role():
+    from services.notify.messages import reminders_for
+
+    session = {"entries": 15, "where": {"stage_name": "乡镇初赛", "starts_at": "2026-12-01T09:00:00+08:00",
+                                        "place": "县委党校", "video_room": ""},
+               "panel": [{"judge_id": "j1", "name": "评委一", "role": "主评委"},
+                         {"judge_id": "j2", "name": "评委二", "role": "评委"}]}
+    notices = reminders_for(session)
+    assert [n.recipient_id for n in notices] == ["judge-j1", "judge-j2"]
+    subject, body = render("session_reminder", notices[0].context)
+    assert subject == "评分提醒：乡镇初赛 即将开始" and "主评委" in body and "县委党校" in body
