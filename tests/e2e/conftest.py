@@ -1,25 +1,15 @@
 import pymongo
 import pytest
 
-from tests.support.servers import Vhost
-from tests.support.stack import SERVICES, Stack
+from tests.support.stack import SERVICES, running_stack
 
 JUDGES = [f"J{n}" for n in range(1, 11)]
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory, mongo_url):
-    vhost = Vhost().create()
-    running = Stack(tmp_path_factory.mktemp("stack"), vhost.uri, mongo_url, JUDGES)
-    try:
-        yield running.start()
-    finally:
-        running.stop()
-        client = pymongo.MongoClient(mongo_url)
-        for service in SERVICES:
-            client.drop_database(running.database(service))
-        client.close()
-        vhost.delete()
+    with running_stack(tmp_path_factory.mktemp("stack"), mongo_url, JUDGES) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

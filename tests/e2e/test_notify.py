@@ -9,14 +9,13 @@ from datetime import datetime, timedelta, timezone
 from collections import Counter
 from pathlib import Path
 
-import pymongo
 import pytest
 
 from tests.e2e.boai import CONTEST, PANELS, ok, set_up, submit_all
 from tests.e2e.contest_flow import eventually, publish
-from tests.support.servers import ChildProcess, Vhost, free_port, wait_until
+from tests.support.servers import ChildProcess, free_port, wait_until
 from tests.support.sms_receiver import SmsReceiver
-from tests.support.stack import ORGANISER_TOKEN, SERVICES, Stack, judge_token
+from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token, running_stack
 
 pytestmark = pytest.mark.integration
 ORG = ORGANISER_TOKEN
@@ -61,22 +60,16 @@ def distinct_contacts(entries: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, mongo_url):
     folder = tmp_path_factory.mktemp("notify")
-    sink, sms, vhost = SmtpSink(folder).start(), SmsReceiver(SMS_KEY), Vhost().create()
+    sink, sms = SmtpSink(folder).start(), SmsReceiver(SMS_KEY)
     settings = {"smtp": {"host": "127.0.0.1", "port": sink.port, "sender": "zzb@boai.example.cn"},
                 "sms": {"url": sms.url, "api_key": SMS_KEY}, "rates": {"email": 200, "sms": 200},
                 "base_delay": 0.2, "max_attempts": 20, "lease_seconds": 2}
-    stack = Stack(folder, vhost.uri, mongo_url, [f"J{n}" for n in range(1, 11)], notify=settings)
     try:
-        yield stack.start(), sink, sms
+        with running_stack(folder, mongo_url, [f"J{n}" for n in range(1, 11)], notify=settings) as stack:
+            yield stack, sink, sms
     finally:
-        stack.stop()
         sink.stop()
         sms.close()
-        client = pymongo.MongoClient(mongo_url)
-        for service in SERVICES:
-            client.drop_database(stack.database(service))
-        client.close()
-        vhost.delete()
 
 
 def deliveries(stack: Stack, **query) -> list[dict]:

@@ -8,7 +8,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import pymongo
 import yaml
@@ -17,7 +19,7 @@ from kombu import Connection
 from leitai.contracts.product import CATALOGUE, CONSUMES, REGISTRY
 from leitai.eventstore import EventStore
 from leitai.messaging.topology import event_exchange
-from tests.support.servers import ChildProcess, free_port, queue_state, wait_until
+from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
@@ -150,3 +152,19 @@ class Stack:
                 return error.code, json.loads(payload)
             except ValueError:
                 return error.code, payload.decode(errors="replace")
+
+
+@contextmanager
+def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict | None = None) -> Iterator[Stack]:
+    """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
+    vhost = Vhost().create()
+    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify)
+    try:
+        yield stack.start()
+    finally:
+        stack.stop()
+        client = pymongo.MongoClient(mongo_url)
+        for service in SERVICES:
+            client.drop_database(stack.database(service))
+        client.close()
+        vhost.delete()
