@@ -56,11 +56,14 @@ class Deliveries:
         except DuplicateKeyError:
             return False
 
+    def recover(self) -> None:
+        """Deliveries whose sender died mid-send (their lease ran out) are due again."""
+        self._collection.update_many({"status": "sending", "lease_until": {"$lt": now()}},
+                                     {"$set": {"status": "pending"}})
+
     def claim(self) -> dict | None:
         """Take the next due delivery for sending, under a lease."""
         moment = now()
-        self._collection.update_many({"status": "sending", "lease_until": {"$lt": moment}},
-                                     {"$set": {"status": "pending"}})
         return self._collection.find_one_and_update(
             {"status": "pending", "due_at": {"$lte": moment}},
             {"$set": {"status": "sending", "lease_until": moment + timedelta(seconds=self._policy.lease_seconds)},

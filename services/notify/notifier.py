@@ -126,6 +126,7 @@ class Notifier:
     # -- sending ------------------------------------------------------------------------
     def send_due(self, limit: int = 100) -> int:
         sent = 0
+        self.deliveries.recover()  # once a round, not once a delivery
         for _ in range(limit):
             delivery = self.deliveries.claim()
             if delivery is None:
