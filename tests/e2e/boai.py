@@ -5,8 +5,7 @@ import random
 import uuid
 from decimal import Decimal
 
-from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token
+from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok
 
 CONTEST = "boai-2021"
 TOWNSHIPS = {"qinghua": "清化镇", "boshan": "柏山镇", "yuetang": "月山镇"}
@@ -37,12 +36,6 @@ def entries() -> list[dict]:
              "village_code": f"{code}-v{n:02d}", "title": f"{TOWNSHIPS[code]}第{n}村党建工作汇报",
              "email": f"c{n}@{code}.example.cn", "phone": "13800000000"}
             for code in ("qinghua", "boshan") for n in range(1, 16)]
-
-
-def ok(response, status=(200, 201)):
-    code, body = response
-    assert code in (status if isinstance(status, tuple) else (status,)), body
-    return body
 
 
 def set_up(stack: Stack, adjust=None) -> dict:
@@ -77,8 +70,7 @@ def set_up(stack: Stack, adjust=None) -> dict:
         orders[session] = drawn
         ok(stack.call("POST", f"/contests/{CONTEST}/sessions/{session}/opening", None, org))
     for session in PANELS:
-        wait_until(lambda: stack.call("GET", f"/sessions/{session}/scoring", token=org)[0] == 200,
-                   what=f"scoring to learn of session {session}")
+        eventually(stack, f"/sessions/{session}/scoring", org)
     return orders
 
 

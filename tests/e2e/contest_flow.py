@@ -7,23 +7,9 @@ import uuid
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token
+from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok
 
 ORG = ORGANISER_TOKEN
-
-
-def ok(response, status=(200, 201)):
-    code, body = response
-    assert code in status, body
-    return body
-
-
-def eventually(stack: Stack, path: str, token: str | None = None) -> dict:
-    """GET ``path`` until it answers 200 (read models follow events a moment later)."""
-    def attempt():
-        code, body = stack.call("GET", path, token=token)
-        return body if code == 200 else None
-    return wait_until(attempt, what=f"GET {path} to answer 200")
 
 
 def run_session(stack: Stack, contest: str, session: str, stage: str, group: str, judges: list[str],

@@ -12,9 +12,9 @@ from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.e2e.boai import CONTEST, ok, set_up, submit_all
+from tests.e2e.boai import CONTEST, set_up, submit_all
 from tests.support.servers import ROOT
-from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token
+from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
 
 pytestmark = pytest.mark.integration
 ARTIFACTS = ROOT / "test-artifacts"

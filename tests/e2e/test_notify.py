@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.boai import CONTEST, PANELS, ok, set_up, submit_all
-from tests.e2e.contest_flow import eventually, publish
+from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
+from tests.e2e.contest_flow import publish
 from tests.support.servers import ChildProcess, free_port, wait_until
 from tests.support.sms_receiver import SmsReceiver
-from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token, running_stack
+from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok, running_stack
 
 pytestmark = pytest.mark.integration
 ORG = ORGANISER_TOKEN

@@ -24,11 +24,11 @@ from services.ranking import board
 from services.ranking.projection import PROJECTION
 
 from tests.e2e.contest_flow import (
-    ORG, eventually, ok, publish, reference_standings, run_session, wait_for_stage_entries,
+    ORG, publish, reference_standings, run_session, wait_for_stage_entries,
 )
 from tests.support.pipeline import BIN
 from tests.support.servers import ChildProcess, Vhost, queue_state, wait_until
-from tests.support.stack import SCREEN_TOKEN
+from tests.support.stack import SCREEN_TOKEN, eventually, ok
 
 pytestmark = pytest.mark.integration
 CONTEST = "county-2021"

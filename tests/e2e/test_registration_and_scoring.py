@@ -11,10 +11,9 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import pytest
 
 from tests.e2e.boai import (
-    CONTEST, CRITERIA, DROP_RULE, PANELS, ok, random_scores, set_up, sheet, submit_all,
+    CONTEST, CRITERIA, DROP_RULE, PANELS, random_scores, set_up, sheet, submit_all,
 )
-from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, judge_token
+from tests.support.stack import ORGANISER_TOKEN, eventually, judge_token, ok
 
 pytestmark = pytest.mark.integration
 
@@ -48,7 +47,7 @@ def open_session(stack, scored):
                   {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(PANELS["s1"])]}, org))
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/draw", {}, org))
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/opening", None, org))
-    wait_until(lambda: stack.call("GET", "/sessions/s1b/scoring", token=org)[0] == 200, what="scoring to learn of s1b")
+    eventually(stack, "/sessions/s1b/scoring", org)
     return "s1b"
 
 

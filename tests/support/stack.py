@@ -30,6 +30,21 @@ SERVICE_CLASSES = {"registration": "RegistrationService", "scoring": "ScoringSer
 PUBLISHERS = ("registration", "scoring", "ranking")  # the services with an event store, hence a relay
 
 
+def ok(response: tuple, status: tuple = (200, 201)):
+    """The body of a (status, body) answer that must have succeeded."""
+    code, body = response
+    assert code in status, body
+    return body
+
+
+def eventually(stack: "Stack", path: str, token: str | None = None) -> dict:
+    """GET ``path`` until it answers 200 (read models follow events a moment later)."""
+    def attempt():
+        code, body = stack.call("GET", path, token=token)
+        return body if code == 200 else None
+    return wait_until(attempt, what=f"GET {path} to answer 200")
+
+
 def judge_token(judge_id: str) -> str:
     return f"judge-token-{judge_id}-0123456789"
 
