@@ -5,6 +5,7 @@
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
   leitai replay ranking [--verify] [--config F]     rebuild a read model from the event logs
   leitai up [--config-dir config]                   run every service, relay and the gateway
+  leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
 
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
@@ -165,8 +166,10 @@ def _up(args, settings: Settings) -> int:
 
 
 def _demo(args, settings: Settings) -> int:
-    print("leitai demo: not yet (the demo lands with issue 6)")
-    return 0
+    # a process of its own: the demo hosts nameko containers, which need eventlet's monkey
+    # patching before anything else is imported (this process has imported pymongo already)
+    sys.stdout.flush()
+    os.execv(sys.executable, [sys.executable, "-m", "leitai.demo", *args.demo_args])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,8 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")
     everything.set_defaults(run=_up, needs=())
 
-    demo = commands.add_parser("demo", help="run a demo scenario")
-    demo.add_argument("scenario", nargs="?", default="boai")
+    demo = commands.add_parser("demo", help="run a demo scenario: boai (default), qidong or lufeng",
+                               add_help=False)
+    demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="see `leitai demo --help`")
     demo.set_defaults(run=_demo, needs=())
     return parser
 

@@ -48,15 +48,20 @@ class Relay:
         self._last_tag = 0  # delivery tags count up per channel, across batches
         self._unconfirmed: set[int] = set()
         self._nacked = 0
+        self._confirms = True
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
         """Connect and declare the whole topology before the first publish."""
         self._channel = self._connection.channel()
         topology.declare(self._channel, self._catalogue, self._policy)
-        self._channel.confirm_select()
-        self._channel.events["basic_ack"].add(self._on_ack)
-        self._channel.events["basic_nack"].add(self._on_nack)
+        # kombu's in-memory transport (the demo without a broker) has a publish done on
+        # return and no confirms to wait for
+        self._confirms = self._connection.transport.driver_type != "memory"
+        if self._confirms:
+            self._channel.confirm_select()
+            self._channel.events["basic_ack"].add(self._on_ack)
+            self._channel.events["basic_nack"].add(self._on_nack)
         self._producer = Producer(self._channel)
 
     def close(self) -> None:
@@ -111,8 +116,9 @@ class Relay:
                 headers={"nameko.correlation_id": event.correlation_id, "leitai.position": event.position},
                 retry=False,
             )
-            self._last_tag += 1
-            self._unconfirmed.add(self._last_tag)
+            if self._confirms:
+                self._last_tag += 1
+                self._unconfirmed.add(self._last_tag)
         while self._unconfirmed:
             self._connection.drain_events(timeout=self._confirm_timeout)
         if self._nacked:

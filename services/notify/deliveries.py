@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Iterator
 from datetime import datetime, timedelta, timezone
 
 from pymongo import ReturnDocument
@@ -61,14 +62,21 @@ class Deliveries:
         self._collection.update_many({"status": "sending", "lease_until": {"$lt": now()}},
                                      {"$set": {"status": "pending"}})
 
-    def claim(self) -> dict | None:
-        """Take the next due delivery for sending, under a lease."""
+    def claim_due(self, limit: int) -> Iterator[dict]:
+        """Take up to ``limit`` due deliveries for sending, each under a lease, oldest due first.
+
+        One query finds the candidates; each is then claimed by a conditional update of its
+        own document, which only one of several senders can win (and which costs a small
+        fraction of a find-and-modify on a busy collection)."""
         moment = now()
-        return self._collection.find_one_and_update(
-            {"status": "pending", "due_at": {"$lte": moment}},
-            {"$set": {"status": "sending", "lease_until": moment + timedelta(seconds=self._policy.lease_seconds)},
-             "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER)
+        lease = moment + timedelta(seconds=self._policy.lease_seconds)
+        for candidate in self._collection.find({"status": "pending", "due_at": {"$lte": moment}},
+                                               sort=[("due_at", 1)], limit=limit):
+            won = self._collection.update_one({"_id": candidate["_id"], "status": "pending"},
+                                              {"$set": {"status": "sending", "lease_until": lease},
+                                               "$inc": {"attempts": 1}})
+            if won.modified_count:
+                yield dict(candidate, status="sending", lease_until=lease, attempts=candidate["attempts"] + 1)
 
     def sent(self, delivery: dict) -> None:
         self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "sent", "sent_at": now()},

@@ -127,10 +127,7 @@ class Notifier:
     def send_due(self, limit: int = 100) -> int:
         sent = 0
         self.deliveries.recover()  # once a round, not once a delivery
-        for _ in range(limit):
-            delivery = self.deliveries.claim()
-            if delivery is None:
-                break
+        for delivery in self.deliveries.claim_due(limit):
             bucket = self.rates.get(delivery["channel"])
             while bucket is not None and not bucket.take():
                 eventlet.sleep(0.02)

@@ -135,6 +135,7 @@ class RankingService(StoreHealth):
             "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},
             "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
                                dropped_low=results[s.result.entry_id]["dropped_low"],
+                               recused=results[s.result.entry_id]["recused"],
                                township=entries.get(s.result.entry_id, {}).get("township_code", ""))
                           for s in board.table(self.read, stage, list(results.values()))],
             "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],

@@ -1,0 +1,102 @@
+"""The demo's export: everything an auditor needs to re-derive every published number, in one
+JSON file, read back from the services once they are at rest (format: docs/demo-export.md)."""
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime, timezone
+from decimal import Decimal
+from pathlib import Path
+
+from leitai.demo.runtime import Runtime
+from leitai.demo.scored import ORGANISER
+
+FORMAT = "leitai-demo-export/1"
+ROUNDING = {"mode": "ROUND_HALF_UP", "places": 2, "applies_to": "stage_score (the mean of the counted totals)"}
+
+
+def scored_stages(rt: Runtime, contest_id: str) -> list[dict]:
+    view = rt.call("registration", "get_contest", ORGANISER, contest_id)
+    townships = {r["code"]: r["name"] for r in rt.call("registration", "get_regions", contest_id)["regions"]}
+    entries = {e["entry_id"]: e for e in view["entries"]}
+    stages = []
+    for stage in view["stages"]:
+        sid = stage["stage_id"]
+        published = rt.call("ranking", "stage_results", contest_id, sid)
+        rows = rt.call("ranking", "export", contest_id, sid)
+        sessions = [s for s in view["sessions"] if s["stage_id"] == sid]
+        appears = {e: (s["session_id"], n) for s in sessions for n, e in enumerate(s["order"], start=1)}
+        sheets: dict[str, list[dict]] = {}
+        for sheet in rows["sheets"]:
+            sheets.setdefault(sheet["entry_id"], []).append(
+                {"judge_id": sheet["judge_id"], "scores": sheet["scores"], "total": sheet["total"],
+                 "revision": sheet["revision"]})
+        working = {r["entry_id"]: r for r in rows["standings"]}
+        stages.append({
+            "id": sid, "name": stage["name"], "order": stage["order"],
+            "criteria": [{"id": c["criterion_id"], "name": c["name"], "max": c["max"], "weight": c["weight"],
+                          "step": c["step"]} for c in stage["criteria"]],
+            "drop_rule": stage["drop_rule"], "advancement": stage["advancement"], "lot_seed": stage["lot_seed"],
+            "tolerance": stage.get("tolerance"), "rounding": ROUNDING,
+            "groups": [{"id": g["group_id"], "name": g["name"], "townships": g["townships"]} for g in stage["groups"]],
+            "sessions": [{"id": s["session_id"], "group": s["group_id"], "starts_at": s["starts_at"],
+                          "place": s.get("place", ""), "draw_seed": s["seed"], "order": s["order"],
+                          "panel": [{"judge_id": seat["judge_id"], "head": seat["head"], "reserve": seat["reserve"]}
+                                    for seat in s["seats"]]} for s in sessions],
+            "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
+                          "next_stage": published["next_stage_id"]},
+            "entries": [_entry(row, entries[row["entry_id"]], townships, appears, sheets, working)
+                        for row in published["standings"]],
+        })
+    return stages
+
+
+def _entry(row: dict, entry: dict, townships: dict, appears: dict, sheets: dict, working: dict) -> dict:
+    session, order = appears[row["entry_id"]]
+    return {"entry_id": row["entry_id"], "contestant_id": row["contestant_id"], "contestant": row["name"],
+            "township": townships[entry["township_code"]], "township_code": entry["township_code"],
+            "village_code": entry["village_code"], "title": entry["title"], "group": row["group_id"],
+            "session": session, "order": order,
+            "sheets": sorted(sheets.get(row["entry_id"], []), key=lambda s: s["judge_id"]),
+            "recused": working[row["entry_id"]]["recused"],
+            "dropped": {"high": working[row["entry_id"]]["dropped_high"],
+                        "low": working[row["entry_id"]]["dropped_low"]},
+            "stage_score": row["stage_score"], "rank": row["rank"], "group_rank": row["group_rank"],
+            "position": row["position"], "decided_by": row["decided_by"], "advanced": row["advanced"]}
+
+
+def notifications(rt: Runtime, contest_id: str) -> dict:
+    deliveries = rt.call("notify", "deliveries", ORGANISER, contest_id)
+    by_kind: dict[str, Counter] = {}
+    for d in deliveries:
+        by_kind.setdefault(d["kind"], Counter())[f"{d['channel']}:{d['status']}"] += 1
+    return {"deliveries": len(deliveries),
+            "by_status": dict(sorted(Counter(d["status"] for d in deliveries).items())),
+            "by_kind": {kind: dict(sorted(counts.items())) for kind, counts in sorted(by_kind.items())},
+            "outbox": {"mail": rt.outbox_counts()["mail"], "sms": rt.outbox_counts()["sms"]}}
+
+
+def write(path: Path, scenario: str, seed: str, rt: Runtime, body: dict) -> dict:
+    document = {"format": FORMAT, "scenario": scenario, "seed": seed,
+                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "log_position": rt.heads(), **body}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=_decimal) + "\n", encoding="utf-8")
+    return document
+
+
+def _decimal(value):
+    """Decimals as strings, exactly as they were computed (RPC hands them over as Decimals)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} has no place in the export")
+
+
+def scored_contest(rt: Runtime, contest) -> dict:
+    """The export body of a scored contest (a ``scored.ScoredContest``), once ``rt`` has settled."""
+    view = rt.call("registration", "get_contest", ORGANISER, contest.contest_id)
+    return {"contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
+            "regions": rt.call("registration", "get_regions", contest.contest_id)["regions"],
+            "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")} for j in view["judges"]],
+            "stages": scored_stages(rt, contest.contest_id),
+            "notifications": notifications(rt, contest.contest_id)}

@@ -1,0 +1,327 @@
+"""The demo's machinery: storage, broker, the four services and their relays, in this process.
+
+Storage is a SecantusDB server the demo starts with its own data folder (or MONGO_URL).
+The broker is RabbitMQ when one answers (a virtual host of the demo's own when the
+management API allows, else only the demo's own queues, emptied first), and otherwise
+kombu's in-memory transport. Each service runs in its own nameko container with its own
+database, exactly as in production, only in one process. Must be imported after
+``eventlet.monkey_patch()`` (see ``__main__``).
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+from typing import Any, Callable
+
+import eventlet
+from eventlet.queue import LightQueue
+from kombu import Connection
+from nameko.containers import ServiceContainer
+from nameko.standalone.rpc import ClusterRpcProxy
+from pymongo.errors import PyMongoError
+
+from leitai.config import ConfigurationError, load_settings
+from leitai.contracts.product import CATALOGUE
+from leitai.demo import memory
+from leitai.eventstore.store import COMMITS, PENDING, head_of_log
+from leitai.messaging import topology
+from leitai.messaging.relay import Relay
+from leitai.mongo import connect
+from services.notify.service import NotifyService
+from services.ranking.service import RankingService
+from services.registration.service import RegistrationService
+from services.scoring.service import ScoringService
+from leitai.demo.sinks import Sinks
+
+SERVICES = {"registration": RegistrationService, "scoring": ScoringService, "ranking": RankingService,
+            "notify": NotifyService}
+PUBLISHERS = ("registration", "scoring", "ranking")
+DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
+DEMO_VHOST = "leitai-demo"
+MANAGEMENT = "http://127.0.0.1:15672/api"
+# Short retry delays: notify meets events before the facts they refer to (parallel queues)
+# and retries; a demo need not wait production's seconds for that.
+RETRY = {"attempts": 6, "base_delay": "0.2", "factor": 2}
+RPC_CALLERS = 8
+
+
+class Runtime:
+    def __init__(self, workdir: Path, scenario: str, say: Callable[[str], None]) -> None:
+        self.workdir = workdir
+        self.scenario = scenario
+        self.say = say
+        self.mongo_url = ""
+        self.amqp_uri = ""
+        self.in_memory = False
+        self._server: subprocess.Popen | None = None
+        self._containers: dict[str, ServiceContainer] = {}
+        self._relays: list[Relay] = []
+        self._relay_threads: list = []
+        self._stop = threading.Event()
+        self._proxies: list[ClusterRpcProxy] = []
+        self._callers: LightQueue = LightQueue()
+        self._sinks: Sinks | None = None
+        self._client = None
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> "Runtime":
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.mongo_url = self._storage()
+        self._client = connect(self.mongo_url)
+        for service in SERVICES:
+            self._client.drop_database(self.database(service))
+        self.amqp_uri = self._broker()
+        self._sinks = Sinks(self.workdir / "outbox").start()
+        self.say(f"notices: mail and SMS go to local sinks, written to {self.workdir / 'outbox'}/mail.jsonl, sms.jsonl")
+        policy = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
+        for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
+            relay = Relay(self._client[self.database(service)], CATALOGUE, self.amqp_uri, policy,
+                          owner=f"demo-{service}")
+            relay.start()
+            self._relays.append(relay)
+        for service, cls in SERVICES.items():
+            container = ServiceContainer(cls, self.config(service))
+            container.start()
+            self._containers[service] = container
+        self._relay_threads = [eventlet.spawn(relay.run, self._stop) for relay in self._relays]
+        for _ in range(RPC_CALLERS):
+            proxy = ClusterRpcProxy(self.config("client"), timeout=120)
+            self._callers.put(proxy.start())
+            self._proxies.append(proxy)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._relay_threads:
+            thread.wait()
+        for relay in self._relays:
+            relay.close()
+        for proxy in self._proxies:
+            proxy.stop()
+        for container in self._containers.values():
+            container.stop()
+        if self._sinks:
+            self._sinks.stop()
+        if self._client:
+            self._client.close()
+        if self._server and self._server.poll() is None:
+            self._server.terminate()
+            self._server.wait(30)
+
+    # -- configuration ---------------------------------------------------------------
+    def database(self, service: str) -> str:
+        return f"leitai_demo_{self.scenario}_{service}"
+
+    def config(self, service: str) -> dict:
+        config: dict[str, Any] = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url,
+                                  "MONGO_DATABASE": self.database(service), "LEITAI_RETRY": RETRY, "max_workers": 10}
+        if self.in_memory:
+            config["TRANSPORT_OPTIONS"] = memory.TRANSPORT_OPTIONS
+        if service == "notify":
+            config["LEITAI_NOTIFY"] = dict(self._sinks.settings(), rates={"email": 500, "sms": 500},
+                                           base_delay=0.2, lease_seconds=30)
+        return config
+
+    # -- storage -----------------------------------------------------------------------
+    def _storage(self) -> str:
+        given = os.environ.get("MONGO_URL")
+        if given:
+            self.say("storage: MongoDB at MONGO_URL (databases leitai_demo_<scenario>_*; dropped first)")
+            return given
+        executable = os.environ.get("LEITAI_SECANTUSD") or shutil.which("secantusd-py")
+        if not executable:
+            raise ConfigurationError("no storage: set MONGO_URL, or LEITAI_SECANTUSD to a secantusd-py "
+                                     "(`make demo` installs one under .tools/)")
+        folder = self.workdir / "store"
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        port = _free_port()
+        log = open(self.workdir / "store.log", "wb")
+        self._server = subprocess.Popen([executable, "--host", "127.0.0.1", "--port", str(port),
+                                         "--storage-path", str(folder)], stdout=log, stderr=subprocess.STDOUT,
+                                        preexec_fn=_die_with_parent)
+        url = f"mongodb://127.0.0.1:{port}/?retryWrites=false&directConnection=true"
+        client = connect(url)
+        try:
+            wait_for(lambda: self._server.poll() is None and _pings(client), 60, "SecantusDB to answer")
+        finally:
+            client.close()
+        self.say(f"storage: SecantusDB started by the demo, data in {folder}")
+        return url
+
+    # -- broker ------------------------------------------------------------------------
+    def _broker(self) -> str:
+        given = os.environ.get("AMQP_URI")
+        if given and given.startswith("memory://"):
+            return self._memory("AMQP_URI asks for it")
+        uri = given or DEFAULT_BROKER
+        if not _reachable(uri):
+            return self._memory(f"no RabbitMQ answers at {_redacted(uri)}")
+        if not given and _own_vhost(DEMO_VHOST):
+            uri = f"{DEFAULT_BROKER}{DEMO_VHOST}"
+        with Connection(uri) as connection:
+            channel = connection.channel()
+            for name in _our_queues():  # nothing left over from an interrupted run
+                channel.queue_delete(name)
+        self.say(f"broker: RabbitMQ at {_redacted(uri)}")
+        return uri
+
+    def _memory(self, why: str) -> str:
+        self.in_memory = True
+        memory.enable()
+        self.say(f"broker: {why}; every service runs in this process over kombu's in-memory transport")
+        return "memory://"
+
+    # -- talking to the services ----------------------------------------------------------
+    def call(self, service: str, method: str, *args, **kwargs):
+        """An RPC, as the gateway would make it (domain errors arrive as themselves)."""
+        cluster = self._callers.get()
+        try:
+            return getattr(getattr(cluster, service), method)(*args, **kwargs)
+        finally:
+            self._callers.put(cluster)
+
+    def outbox_counts(self) -> dict[str, int]:
+        return {"mail": self._sinks.mail.count, "sms": self._sinks.sms.count}
+
+    def db(self, service: str):
+        return self._client[self.database(service)]
+
+    def heads(self) -> dict[str, int]:
+        return {service: head_of_log(self.db(service))[0] for service in PUBLISHERS}
+
+    def settle(self, timeout: float = 180.0) -> None:
+        """Wait until the system is at rest: every stored event sequenced and relayed, every
+        subscriber queue (and retry queue) empty, every notice sent; three looks in a row."""
+        seen: list = []
+
+        def at_rest() -> bool:
+            snapshot = self._activity()
+            seen.append(snapshot)
+            return snapshot is not None and len(seen) >= 3 and seen[-3] == seen[-2] == snapshot
+
+        wait_for(at_rest, timeout, "the services to settle", interval=0.2)
+        dead = self.dead_letters()
+        if dead:
+            raise RuntimeError(f"messages were dead-lettered: {dead} (see `leitai dlq list`)")
+
+    def _activity(self):
+        for relay, service in zip(self._relays, PUBLISHERS):
+            db = self.db(service)
+            if db[COMMITS].find_one({PENDING: {"$exists": True}}) or relay.checkpoint() != head_of_log(db)[0]:
+                return None
+        if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):
+            return None
+        notify = self.db("notify")
+        if notify.deliveries.find_one({"status": "pending"}):
+            return None
+        return (self.heads(), notify.deliveries.count_documents({}))
+
+    def _queue_depths(self) -> list[tuple[str, int]]:
+        with Connection(self.amqp_uri, transport_options=memory.TRANSPORT_OPTIONS if self.in_memory else None) as c:
+            channel = c.channel()
+            return [(name, channel.queue_declare(name, passive=True)[1]) for name in _our_queues()
+                    if not name.startswith("rpc-")]
+
+    def dead_letters(self) -> dict[str, int]:
+        return {name: count for name, count in self._queue_depths() if name.endswith(".dlq") and count}
+
+
+def _our_queues() -> list[str]:
+    policy = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
+    names = [f"rpc-{service}" for service in SERVICES]
+    for subscription in CATALOGUE.subscriptions:
+        names.append(subscription.queue_name)
+        names += [q.name for q in topology.consumer_queues(subscription.queue_name, policy)]
+    return names
+
+
+def _reachable(uri: str) -> bool:
+    try:
+        with Connection(uri, connect_timeout=3) as connection:
+            connection.ensure_connection(max_retries=1)
+        return True
+    except (OSError, Exception):  # noqa: BLE001 - refused, timed out, bad credentials: all "not here"
+        return False
+
+
+def _own_vhost(name: str) -> bool:
+    """Re-create the demo's virtual host through the management API; False where there is none."""
+    quoted = urllib.parse.quote(name, safe="")
+    try:
+        _management("DELETE", f"/vhosts/{quoted}", missing_ok=True)
+        _management("PUT", f"/vhosts/{quoted}")
+        _management("PUT", f"/permissions/{quoted}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+        return True
+    except (OSError, urllib.error.HTTPError):
+        return False
+
+
+def _management(method: str, path: str, body: dict | None = None, missing_ok: bool = False) -> None:
+    request = urllib.request.Request(f"{MANAGEMENT}{path}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"content-type": "application/json",
+                                              "authorization": "Basic " + b64encode(b"guest:guest").decode()})
+    try:
+        urllib.request.urlopen(request, timeout=5).close()
+    except urllib.error.HTTPError as exc:
+        if not (missing_ok and exc.code == 404):
+            raise
+
+
+def _redacted(uri: str) -> str:
+    parts = urllib.parse.urlsplit(uri)
+    host = parts.hostname or ""
+    return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG: an interrupted demo leaves no database server behind
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.admin.command("ping").get("ok") == 1
+    except PyMongoError:
+        return False
+
+
+def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
+    """Poll ``condition`` until it gives something truthy, and return that; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
+        eventlet.sleep(interval)
