@@ -177,6 +177,32 @@ class ForumMeetingScheduled(_ContestEvent):
     evaluators = fields.List(Id(), load_default=list)
 
 
+class PresentationSchema(Schema):
+    contestant_id = Id(required=True)
+    name = Text(required=True)
+    village_code = Id(required=True)
+    topic = Text(required=True, max_length=300)
+    materials = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=20))
+
+
+class ForumCommentSchema(Schema):
+    evaluator_id = Id(required=True)
+    contestant_id = Id(required=True)
+    strengths = fields.String(load_default="", validate=validate.Length(max=2000))
+    suggestions = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class ForumMeetingHeld(_ContestEvent):
+    """What happened at a meeting: who presented what, who came, what the evaluators said."""
+
+    series_id = Id(required=True)
+    meeting_id = Id(required=True)
+    presentations = fields.List(fields.Nested(PresentationSchema), required=True,
+                                validate=validate.Length(min=1, max=200))
+    attendees = fields.List(Id(), load_default=list, validate=validate.Length(max=2000))
+    comments = fields.List(fields.Nested(ForumCommentSchema), load_default=list, validate=validate.Length(max=2000))
+
+
 CONTRACTS = [
     Contract(name, SOURCE, 1, schema())
     for name, schema in [
@@ -185,6 +211,6 @@ CONTRACTS = [
         ("EntryAdvanced", EntryAdvanced),
         ("SessionScheduled", SessionScheduled), ("PanelSeated", PanelSeated), ("OrderDrawn", OrderDrawn),
         ("SessionOpened", SessionOpened), ("ForumSeriesCreated", ForumSeriesCreated),
-        ("ForumMeetingScheduled", ForumMeetingScheduled),
+        ("ForumMeetingScheduled", ForumMeetingScheduled), ("ForumMeetingHeld", ForumMeetingHeld),
     ]
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
@@ -81,14 +81,16 @@ def write(path: Path, scenario: str, seed: str, rt: Runtime, body: dict) -> dict
                 "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "log_position": rt.heads(), **body}
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=_decimal) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=_plain) + "\n", encoding="utf-8")
     return document
 
 
-def _decimal(value):
-    """Decimals as strings, exactly as they were computed (RPC hands them over as Decimals)."""
+def _plain(value):
+    """Decimals as strings, exactly as computed, and dates in ISO form (RPC hands both over as objects)."""
     if isinstance(value, Decimal):
         return str(value)
+    if isinstance(value, date):
+        return value.isoformat()
     raise TypeError(f"{type(value).__name__} has no place in the export")
 
 

@@ -212,13 +212,14 @@ class Runtime:
     def heads(self) -> dict[str, int]:
         return {service: head_of_log(self.db(service))[0] for service in PUBLISHERS}
 
-    def settle(self, timeout: float = 180.0) -> None:
+    def settle(self, notices: bool = True, timeout: float = 180.0) -> None:
         """Wait until the system is at rest: every stored event sequenced and relayed, every
-        subscriber queue (and retry queue) empty, every notice sent; three looks in a row."""
+        subscriber queue (and retry queue) empty and, with ``notices``, every notice sent;
+        the same three looks in a row."""
         seen: list = []
 
         def at_rest() -> bool:
-            snapshot = self._activity()
+            snapshot = self._activity(notices)
             seen.append(snapshot)
             return snapshot is not None and len(seen) >= 3 and seen[-3] == seen[-2] == snapshot
 
@@ -227,7 +228,7 @@ class Runtime:
         if dead:
             raise RuntimeError(f"messages were dead-lettered: {dead} (see `leitai dlq list`)")
 
-    def _activity(self):
+    def _activity(self, notices: bool):
         for relay, service in zip(self._relays, PUBLISHERS):
             db = self.db(service)
             if db[COMMITS].find_one({PENDING: {"$exists": True}}) or relay.checkpoint() != head_of_log(db)[0]:
@@ -235,9 +236,9 @@ class Runtime:
         if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):
             return None
         notify = self.db("notify")
-        if notify.deliveries.find_one({"status": "pending"}):
+        if notices and notify.deliveries.find_one({"status": {"$in": ["pending", "sending"]}}):
             return None
-        return (self.heads(), notify.deliveries.count_documents({}))
+        return self.heads(), notify.deliveries.count_documents({})
 
     def _queue_depths(self) -> list[tuple[str, int]]:
         with Connection(self.amqp_uri, transport_options=memory.TRANSPORT_OPTIONS if self.in_memory else None) as c:

@@ -155,7 +155,9 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
     names = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
     for session, report in zip(stage.sessions, reports):
         say(f"  {session.session_id} {names[session.group_id]}: {report}")
-    results = wait_for(lambda: _published(rt, cid, stage.stage_id), 180, f"stage {stage.stage_id} to be counted")
+    # publish once every event is in, so the log positions it records are the same on every run
+    rt.settle(notices=False)
+    results = rt.call("ranking", "publish_stage", ORGANISER, cid, stage.stage_id)
     advanced = [row for row in results["standings"] if row["advanced"]]
     if results.get("next_stage_id"):
         wait_for(lambda: sum(1 for e in rt.call("registration", "get_contest", ORGANISER, cid)["entries"]
@@ -200,13 +202,6 @@ def _known_to_scoring(rt: Runtime, session: Session) -> bool:
         return False
 
 
-def _published(rt: Runtime, contest_id: str, stage_id: str) -> dict | None:
-    try:
-        return rt.call("ranking", "publish_stage", ORGANISER, contest_id, stage_id)
-    except RuleViolated:  # ranking is still counting the locked sessions
-        return None
-
-
 def run(rt: Runtime, contest: ScoredContest, scores: Scores, say: Callable[..., None],
         shown: Callable[[Stage, dict], list[dict]]) -> None:
     """Set up, then every stage in turn; after each, print the rows ``shown`` picks of its standings."""
@@ -221,11 +216,20 @@ def run(rt: Runtime, contest: ScoredContest, scores: Scores, say: Callable[..., 
         advancing = sum(1 for r in standings if r["advanced"])
         groups = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
         rows = shown(stage, results)
-        say(f"{stage.name} published: {len(standings)} ranked, {advancing} "
-            f"{'advance' if results.get('next_stage_id') else 'placed first'}"
+        say(f"{stage.name} published: {len(standings)} ranked; {advancing} "
+            f"{'advance' if results.get('next_stage_id') else 'named'} ({_rule(stage.definition['advancement'])})"
             + (f"; showing {len(rows)}" if len(rows) < len(standings) else ""))
         say(table(["名次", "选手", "乡镇（街道）", "村（社区）", "组", "得分", "晋级", "并列时"],
                   [[r["rank"], r["name"], townships[village_of[r["entry_id"]].rsplit("-", 1)[0]],
                     villages[village_of[r["entry_id"]]],
                     groups[r["group_id"]], r["stage_score"], "✓" if r["advanced"] else "", r["decided_by"] or ""]
                    for r in rows], right=(0, 5)), raw=True)
+
+
+def _rule(advancement: dict) -> str:
+    parts = []
+    if advancement.get("per_group"):
+        parts.append(f"best {advancement['per_group']} of each group")
+    if advancement.get("overall"):
+        parts.append(f"best {advancement['overall']} {'of the rest' if parts else 'overall'}")
+    return " + ".join(parts)

@@ -63,7 +63,9 @@ class Contest:
         elif kind == "ForumSeriesCreated":
             self.series[p["series_id"]] = p
         elif kind == "ForumMeetingScheduled":
-            self.meetings[p["meeting_id"]] = p
+            self.meetings[p["meeting_id"]] = dict(p, held=None)
+        elif kind == "ForumMeetingHeld":
+            self.meetings[p["meeting_id"]]["held"] = p
         self.version = event.stream_version
 
     # -- helpers ---------------------------------------------------------------------
@@ -261,7 +263,56 @@ class Contest:
             raise RuleViolated(f"theme {meeting['theme']!r} is not one of the series' themes")
         return [Decision("ForumMeetingScheduled", self.ref(**meeting))]
 
+    def hold_meeting(self, record: dict, tree: dict[str, Region]) -> list[Decision]:
+        """Record a meeting that took place: the scheduled presenters' presentations, who
+        attended, and the comments of the meeting's evaluators on the presenters."""
+        self.require_info()
+        meeting = self.meetings.get(record["meeting_id"])
+        if meeting is None:
+            raise NotFound(f"meeting {record['meeting_id']} does not exist")
+        if meeting["held"] is not None:
+            raise Conflict(f"meeting {record['meeting_id']} is recorded already")
+        presented = [p["contestant_id"] for p in record["presentations"]]
+        if len(set(presented)) != len(presented) or set(presented) != set(meeting["presenters"]):
+            raise RuleViolated("the presentations are those of the scheduled presenters, once each", {
+                "scheduled": sorted(meeting["presenters"]), "recorded": sorted(presented)})
+        for presentation in record["presentations"]:
+            village = tree.get(presentation["village_code"])
+            if village is None or village.level != "village":
+                raise RuleViolated(f"{presentation['village_code']} is not a village/community of the region tree")
+        for comment in record.get("comments", []):
+            if comment["evaluator_id"] not in meeting["evaluators"]:
+                raise RuleViolated(f"{comment['evaluator_id']} is not an evaluator of meeting {record['meeting_id']}")
+            if comment["contestant_id"] not in presented:
+                raise RuleViolated(f"{comment['contestant_id']} did not present at meeting {record['meeting_id']}")
+        return [Decision("ForumMeetingHeld", self.ref(
+            series_id=meeting["series_id"], meeting_id=record["meeting_id"], presentations=record["presentations"],
+            attendees=record.get("attendees", []), comments=record.get("comments", [])))]
+
     # -- views -----------------------------------------------------------------------
+    def participation(self) -> list[dict]:
+        """Each presenter's year: the meetings he presented at (in date order), the ones he
+        attended, and the evaluators' comments he received."""
+        people: dict[str, dict] = {}
+        held = sorted((m for m in self.meetings.values() if m["held"]), key=lambda m: (str(m["date"]), m["meeting_id"]))
+        for meeting in held:
+            record = meeting["held"]
+            for p in record["presentations"]:
+                person = people.setdefault(p["contestant_id"], {
+                    "contestant_id": p["contestant_id"], "presented": [], "attended": [], "comments": []})
+                person.update(name=p["name"], village_code=p["village_code"])
+                person["presented"].append({"meeting_id": meeting["meeting_id"], "series_id": meeting["series_id"],
+                                            "date": str(meeting["date"]), "theme": meeting["theme"],
+                                            "topic": p["topic"]})
+        for meeting in held:
+            record = meeting["held"]
+            for attendee in record["attendees"]:
+                if attendee in people:
+                    people[attendee]["attended"].append(meeting["meeting_id"])
+            for comment in record["comments"]:
+                people[comment["contestant_id"]]["comments"].append(dict(comment, meeting_id=meeting["meeting_id"]))
+        return sorted(people.values(), key=lambda p: p["contestant_id"])
+
     def view(self, with_contacts: bool) -> dict:
         info = self.require_info()
         hidden = set() if with_contacts else {"email", "phone"}

@@ -108,9 +108,17 @@ class RegistrationService(StoreHealth):
         return self._command(actor, contest_id, lambda c: c.schedule_meeting(meeting))
 
     @rpc
+    def record_meeting(self, actor: dict, contest_id: str, record: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c)))
+
+    @rpc
+    def participation(self, contest_id: str) -> list[dict]:
+        """Each presenter's record over the contest's forum meetings."""
+        return self._contest(contest_id).participation()
+
+    @rpc
     def get_contest(self, actor: dict, contest_id: str) -> dict:
-        contest = folding(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
-        return contest.view(with_contacts=actor.get("role") == "organiser")
+        return self._contest(contest_id).view(with_contacts=actor.get("role") == "organiser")
 
     # -- events from ranking ----------------------------------------------------------
     @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
@@ -121,6 +129,11 @@ class RegistrationService(StoreHealth):
                 actor="ranking", correlation_id=event.correlation_id)
 
     # -- plumbing ------------------------------------------------------------------
+    def _contest(self, contest_id: str) -> Contest:
+        contest = folding(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
+        contest.require_info()
+        return contest
+
     def _contest_tree(self, contest: Contest) -> dict[str, Region]:
         return self._tree(contest.require_info()["tree_id"])
 

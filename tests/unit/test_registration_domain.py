@@ -98,3 +98,49 @@ def test_a_forum_meeting_takes_a_theme_of_its_series():
         contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "消防"})
     assert contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15",
                                      "theme": "禁毒示范创建"})[0].type == "ForumMeetingScheduled"
+
+
+def _meeting_held(record_changes=None):
+    contest = base()
+    contest.judges["lead"] = {"judge_id": "lead"}
+    steps = [
+        lambda c: c.create_series({"series_id": "f", "name": "一月一主题", "cadence": "monthly", "township_code": "jies",
+                                   "day_of_month": 15, "themes": ["基层党建", "禁毒示范创建"], "scored": False}),
+        lambda c: c.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "基层党建",
+                                      "presenters": ["p1", "p2"], "listeners": ["p3"], "evaluators": ["lead"]}),
+    ]
+    for n, step in enumerate(steps, start=3):
+        for d in step(contest):
+            contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=n))
+    record = {"meeting_id": "m1", "attendees": ["p1", "p2", "p3"],
+              "presentations": [{"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "支部建在网格上"},
+                                {"contestant_id": "p2", "name": "李四", "village_code": "dongh-1", "topic": "禁毒宣传进万家"}],
+              "comments": [{"evaluator_id": "lead", "contestant_id": "p2", "strengths": "扎实", "suggestions": "再聚焦"}]}
+    record.update(record_changes or {})
+    return contest, record
+
+
+def test_a_held_meeting_records_the_scheduled_presenters_and_its_evaluators_comments():
+    contest, record = _meeting_held()
+    for d in contest.hold_meeting(record, tree()):
+        contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=9))
+    people = {p["contestant_id"]: p for p in contest.participation()}
+    assert sorted(people) == ["p1", "p2"]  # p3 only listened: no record of his own yet
+    assert people["p2"]["presented"] == [{"meeting_id": "m1", "series_id": "f", "date": "2021-03-15",
+                                          "theme": "基层党建", "topic": "禁毒宣传进万家"}]
+    assert people["p2"]["attended"] == ["m1"] and people["p1"]["comments"] == []
+    assert people["p2"]["comments"][0]["suggestions"] == "再聚焦"
+    with pytest.raises(Conflict, match="recorded already"):
+        contest.hold_meeting(record, tree())
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"presentations": [{"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "t"}]},
+     "scheduled presenters"),
+    ({"comments": [{"evaluator_id": "someone", "contestant_id": "p1"}]}, "not an evaluator"),
+    ({"comments": [{"evaluator_id": "lead", "contestant_id": "p3"}]}, "did not present"),
+])
+def test_a_meeting_record_must_agree_with_its_schedule(change, message):
+    contest, record = _meeting_held(change)
+    with pytest.raises(RuleViolated, match=message):
+        contest.hold_meeting(record, tree())
