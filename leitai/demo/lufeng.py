@@ -66,7 +66,6 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     say(f"{sum(map(len, secretaries.values()))} village secretaries in {len(TOWNSHIPS)} townships; "
         f"1 city series (every two months) and {len(TOWNSHIPS)} township forums (monthly)")
 
-    everyone = [s for code, _, _ in TOWNSHIPS for s in secretaries[code]]
     meetings = 0
     for month in range(1, 13):
         if month % 2 == 0:

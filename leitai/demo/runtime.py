@@ -51,9 +51,10 @@ PUBLISHERS = ("registration", "scoring", "ranking")
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 DEMO_VHOST = "leitai-demo"
 MANAGEMENT = "http://127.0.0.1:15672/api"
-# Short retry delays: notify meets events before the facts they refer to (parallel queues)
-# and retries; a demo need not wait production's seconds for that.
-RETRY = {"attempts": 6, "base_delay": "0.2", "factor": 2}
+# notify meets events before the facts they refer to (they come on parallel queues) and
+# retries until they are in: short first delays, and (0.2 s doubling, ten runs) a minute and
+# a half in all before a message is dead-lettered, for when a burst of entries is still queued.
+RETRY = {"attempts": 10, "base_delay": "0.2", "factor": 2}
 RPC_CALLERS = 8
 
 

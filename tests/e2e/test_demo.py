@@ -1,0 +1,119 @@
+"""``leitai demo``: the three scenarios run end to end, and the Boai export stands an audit.
+
+Each run is the real command (its own SecantusDB under the test's folder, the services over
+RabbitMQ in a vhost of the test's own). The audit recomputes every stage score, rank and
+advancement from the export's raw sheets alone, with the reference computation in
+contest_flow.py, which shares no code with the services.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.contest_flow import reference_standings
+from tests.support.servers import Vhost
+
+pytestmark = pytest.mark.integration
+
+
+def run_demo(folder: Path, scenario: str, amqp_uri: str, seed: str = "2021") -> tuple[str, dict]:
+    env = {k: v for k, v in os.environ.items() if k != "MONGO_URL"} | {"AMQP_URI": amqp_uri}
+    done = subprocess.run([sys.executable, "-m", "leitai.demo", scenario, "--seed", seed, "--workdir", str(folder)],
+                          env=env, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return done.stdout, json.loads((folder / scenario / "export.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def broker():
+    host = Vhost("leitai_demo_test").create()
+    yield host.uri
+    host.delete()
+
+
+@pytest.fixture(scope="module")
+def boai(tmp_path_factory, broker):
+    """Two runs of the Boai demo with the same seed."""
+    return [run_demo(tmp_path_factory.mktemp(f"boai{n}"), "boai", broker) for n in (1, 2)]
+
+
+def test_the_boai_demo_prints_each_stage_and_the_final_five(boai):
+    output, export = boai[0]
+    final = export["stages"][-1]
+    assert [s["id"] for s in export["stages"]] == ["prelim", "semi", "final"]
+    assert len(export["stages"][0]["entries"]) == 206 and len(final["entries"]) == 5
+    for stage in export["stages"]:
+        assert f"{stage['name']} published" in output
+    tail = output[output.index("县级决赛 published"):]
+    for entry in final["entries"]:  # the final table lists the five, in order
+        assert entry["contestant"] in tail
+    assert [tail.index(e["contestant"]) for e in final["entries"]] == sorted(
+        tail.index(e["contestant"]) for e in final["entries"])
+
+
+def test_the_boai_export_is_reproduced_from_its_own_raw_sheets(boai):
+    _, export = boai[0]
+    for stage in export["stages"]:
+        audit(stage)
+    semi = export["stages"][1]
+    assert any(e["recused"] for e in semi["entries"]), "the semifinal seats township secretaries who stand aside"
+
+
+def test_two_runs_with_the_same_seed_export_the_same_thing(boai):
+    (_, first), (_, second) = boai
+    assert first["generated_at"] and second["generated_at"]
+    assert {k: v for k, v in first.items() if k != "generated_at"} == \
+        {k: v for k, v in second.items() if k != "generated_at"}
+
+
+def test_the_boai_notices_went_out_once_each(boai):
+    _, export = boai[0]
+    notices = export["notifications"]
+    assert notices["by_status"] == {"sent": notices["deliveries"]}
+    assert notices["by_kind"]["registration_confirmed"]["email:sent"] == 206
+    assert notices["outbox"]["mail"] == sum(c.get("email:sent", 0) for c in notices["by_kind"].values())
+
+
+def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, broker):
+    _, qidong = run_demo(tmp_path, "qidong", broker, seed="7")
+    (stage,) = qidong["stages"]
+    assert [c["name"] for c in stage["criteria"]][0] == "比站位高度·拼工作成效" and len(stage["entries"]) == 340
+    audit(stage)
+    _, lufeng = run_demo(tmp_path, "lufeng", broker, seed="7")
+    assert {m["series_id"] for m in lufeng["meetings"]} >= {"city-exchange", "forum-jieshi"}
+    assert len([m for m in lufeng["meetings"] if m["series_id"] == "city-exchange"]) == 6
+    assert all(m["held"] for m in lufeng["meetings"])
+    assert len(lufeng["participation"]) == 80
+    assert all(p["presented"] for p in lufeng["participation"])
+
+
+# -- the audit: nothing but the export ------------------------------------------------------
+def audit(stage: dict) -> None:
+    criteria = [{"criterion_id": c["id"], "weight": c["weight"]} for c in stage["criteria"]]
+    sheets, groups = {}, {}
+    for entry in stage["entries"]:
+        groups[entry["entry_id"]] = entry["group"]
+        totals = {}
+        for sheet in entry["sheets"]:
+            total = sum(Decimal(c["weight"]) * Decimal(sheet["scores"][c["criterion_id"]]) for c in criteria)
+            assert Decimal(sheet["total"]) == total, (entry["entry_id"], sheet)
+            sheets[(entry["entry_id"], sheet["judge_id"])] = sheet["scores"]
+            totals[sheet["judge_id"]] = total
+        tier = max((t for t in stage["drop_rule"] if t["min_sheets"] <= len(totals)), key=lambda t: t["min_sheets"])
+        ordered = sorted(totals.values())
+        assert sorted(totals[j] for j in entry["dropped"]["low"]) == ordered[:tier["drop_low"]]
+        assert sorted(totals[j] for j in entry["dropped"]["high"]) == ordered[len(ordered) - tier["drop_high"]:]
+        assert not set(entry["recused"]) & set(totals), "a recused judge's sheet counted"
+    expected = reference_standings(sheets, criteria, stage["drop_rule"], groups, stage["advancement"],
+                                   stage["lot_seed"])
+    published = [(e["entry_id"], Decimal(e["stage_score"]), e["advanced"]) for e in stage["entries"]]
+    assert published == expected
+    scores = [score for _, score, _ in expected]
+    ranks = [scores.index(score) + 1 for score in scores]  # standard competition ranking: 1, 2, 2, 4
+    assert [e["rank"] for e in stage["entries"]] == ranks
