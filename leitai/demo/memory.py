@@ -1,6 +1,7 @@
 """What running over kombu's in-memory transport needs, for the demo on a machine with no broker.
 
-Two things RabbitMQ does that ``memory://`` does not, stood in for here:
+Every connection in the process is made to poll every few milliseconds (kombu's default is
+a second a hop), and two things RabbitMQ does that ``memory://`` does not are stood in for:
 
 * nameko answers an RPC with the request's content type, which it reads from the message
   properties; the in-memory transport keeps it beside them, so each answer would fail;
@@ -11,24 +12,28 @@ Two things RabbitMQ does that ``memory://`` does not, stood in for here:
 from __future__ import annotations
 
 import threading
+import time
 
-import eventlet
 from kombu import Connection
+from kombu.transport import memory as kombu_memory
 from nameko import rpc
 
 from leitai.contracts.catalogue import Catalogue
 from leitai.messaging import topology
 
-# without it, each hop waits for kombu's default poll of a second
-TRANSPORT_OPTIONS = {"polling_interval": 0.005}
+# every connection in the process polls this often (kombu's default is a second a hop, and
+# nameko's standalone RPC client passes no transport options to change it)
+POLLING_INTERVAL = 0.005
 _enabled = False
 
 
 def enable() -> None:
-    """Let nameko's RPC responder find the content type where the in-memory transport keeps it."""
+    """Poll often, and let nameko's RPC responder find the content type where the in-memory
+    transport keeps it."""
     global _enabled
     if _enabled:
         return
+    kombu_memory.Transport.polling_interval = POLLING_INTERVAL
     original = rpc.Responder.send_response
 
     def send_response(self, result, exc_info):
@@ -39,20 +44,30 @@ def enable() -> None:
     _enabled = True
 
 
-def pump_retries(catalogue: Catalogue, policy: topology.RetryPolicy, stop: threading.Event) -> None:
-    """Move every retry queue's messages back to their consumer's queue, each after its delay."""
-    with Connection("memory://", transport_options=TRANSPORT_OPTIONS) as connection:
-        channel = connection.channel()
-        due = {}
-        tick = min(policy.delay_ms(1), 100) / 1000
-        while not stop.is_set():
-            for subscription in catalogue.subscriptions:
-                for retry in range(1, policy.attempts):
-                    name = topology.retry_queue_name(subscription.queue_name, retry)
-                    waiting = due.setdefault(name, [])
-                    while (message := channel.basic_get(name, no_ack=True)) is not None:
-                        waiting.append((eventlet.hubs.get_hub().clock() + policy.delay_ms(retry) / 1000, message))
-                    while waiting and waiting[0][0] <= eventlet.hubs.get_hub().clock():
-                        _, message = waiting.pop(0)
-                        channel.basic_publish(message, exchange="", routing_key=subscription.queue_name)
-            stop.wait(tick)
+class RetryPump:
+    """Moves each retry queue's messages back to their consumer's queue after the queue's
+    delay, as RabbitMQ's TTL and dead-lettering would. ``waiting`` counts those in between."""
+
+    def __init__(self, catalogue: Catalogue, policy: topology.RetryPolicy) -> None:
+        self._routes = [(topology.retry_queue_name(s.queue_name, n), s.queue_name, policy.delay_ms(n) / 1000)
+                        for s in catalogue.subscriptions for n in range(1, policy.attempts)]
+        self._tick = min(policy.delay_ms(1) / 1000, 0.1)
+        self._held: list[tuple[float, str, dict]] = []  # (due, queue, raw message)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._held)
+
+    def run(self, stop: threading.Event) -> None:
+        with Connection("memory://") as connection:
+            channel = connection.default_channel
+            while not stop.is_set():
+                clock = time.monotonic()
+                for retry_queue, queue, delay in self._routes:
+                    while channel._size(retry_queue):
+                        self._held.append((clock + delay, queue, channel._get(retry_queue)))
+                due = [held for held in self._held if held[0] <= clock]
+                self._held = [held for held in self._held if held[0] > clock]
+                for _, queue, raw in due:
+                    channel._put(queue, raw)  # as it came: body, headers and properties untouched
+                stop.wait(self._tick)

@@ -74,6 +74,7 @@ class Runtime:
         self._proxies: list[ClusterRpcProxy] = []
         self._callers: LightQueue = LightQueue()
         self._sinks: Sinks | None = None
+        self._pump: memory.RetryPump | None = None
         self._client = None
 
     # -- lifecycle -----------------------------------------------------------------
@@ -108,6 +109,9 @@ class Runtime:
             container.start()
             self._containers[service] = container
         self._relay_threads = [eventlet.spawn(relay.run, self._stop) for relay in self._relays]
+        if self.in_memory:
+            self._pump = memory.RetryPump(CATALOGUE, policy)
+            self._relay_threads.append(eventlet.spawn(self._pump.run, self._stop))
         for _ in range(RPC_CALLERS):
             proxy = ClusterRpcProxy(self.config("client"), timeout=120)
             self._callers.put(proxy.start())
@@ -138,8 +142,6 @@ class Runtime:
     def config(self, service: str) -> dict:
         config: dict[str, Any] = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url,
                                   "MONGO_DATABASE": self.database(service), "LEITAI_RETRY": RETRY, "max_workers": 10}
-        if self.in_memory:
-            config["TRANSPORT_OPTIONS"] = memory.TRANSPORT_OPTIONS
         if service == "notify":
             config["LEITAI_NOTIFY"] = dict(self._sinks.settings(), rates={"email": 500, "sms": 500},
                                            base_delay=0.2, lease_seconds=30)
@@ -236,13 +238,15 @@ class Runtime:
                 return None
         if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):
             return None
+        if self._pump and self._pump.waiting:
+            return None
         notify = self.db("notify")
         if notices and notify.deliveries.find_one({"status": {"$in": ["pending", "sending"]}}):
             return None
         return self.heads(), notify.deliveries.count_documents({})
 
     def _queue_depths(self) -> list[tuple[str, int]]:
-        with Connection(self.amqp_uri, transport_options=memory.TRANSPORT_OPTIONS if self.in_memory else None) as c:
+        with Connection(self.amqp_uri) as c:
             channel = c.channel()
             return [(name, channel.queue_declare(name, passive=True)[1]) for name in _our_queues()
                     if not name.startswith("rpc-")]
