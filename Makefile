@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 
 .PHONY: help venv secantus rabbitmq browser lint test test-unit demo bench clean
 help:
-	@echo "make demo   run the Boai contest end to end (embedded defaults)"
+	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
 	@echo "make bench  throughput of the event pipeline against raw kombu and raw pymongo"
 
@@ -41,8 +41,10 @@ test: venv secantus rabbitmq browser lint
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
+# the Boai contest end to end; DEMO_ARGS="qidong" or "--seed 7" picks another run
+DEMO_ARGS ?= boai
 demo: venv secantus
-	$(BIN)/leitai demo boai
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/leitai demo $(DEMO_ARGS)
 
 bench: venv secantus rabbitmq
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline
