@@ -1,9 +1,9 @@
 """The demo's machinery: storage, broker, the four services and their relays, in this process.
 
 Storage is a SecantusDB server the demo starts with its own data folder (or MONGO_URL).
-The broker is RabbitMQ when one answers (a virtual host of the demo's own when the
-management API allows, else only the demo's own queues, emptied first), and otherwise
-kombu's in-memory transport. Each service runs in its own nameko container with its own
+The broker is RabbitMQ when one answers: AMQP_URI as given, or else a virtual host of the
+demo's own made through the management API (the demo's queues emptied first either way);
+otherwise kombu's in-memory transport. Each service runs in its own nameko container with its own
 database, exactly as in production, only in one process. Must be imported after
 ``eventlet.monkey_patch()`` (see ``__main__``).
 """
@@ -182,13 +182,16 @@ class Runtime:
         uri = given or DEFAULT_BROKER
         if not _reachable(uri):
             return self._memory(f"no RabbitMQ answers at {_redacted(uri)}")
-        if not given and _own_vhost(DEMO_VHOST):
+        if not given:
+            if not _own_vhost(DEMO_VHOST):  # never the shared default vhost, where a real deployment may run
+                return self._memory(f"RabbitMQ at {_redacted(uri)} has no management API to give the demo a "
+                                    f"vhost of its own (set AMQP_URI to one it may use)")
             uri = f"{DEFAULT_BROKER}{DEMO_VHOST}"
         with Connection(uri) as connection:
             channel = connection.channel()
             for name in _our_queues():  # nothing left over from an interrupted run
                 channel.queue_delete(name)
-        self.say(f"broker: RabbitMQ at {_redacted(uri)}")
+        self.say(f"broker: RabbitMQ at {_redacted(uri)} (the demo's queues there emptied first)")
         return uri
 
     def _memory(self, why: str) -> str:

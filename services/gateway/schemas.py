@@ -8,7 +8,7 @@ from marshmallow import INCLUDE, Schema, fields, validate
 from leitai.contracts.fields import Id, Score, Text
 from leitai.contracts.ranking import StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
-    EntrySubmitted, JudgeRegistered, RegionSchema, SeatSchema, StageDefined,
+    EntrySubmitted, ForumCommentSchema, JudgeRegistered, PresentationSchema, RegionSchema, SeatSchema, StageDefined,
 )
 
 FORMATS = ["knockout", "performance", "exchange"]
@@ -127,6 +127,37 @@ class MeetingCreate(Schema):
     presenters = fields.List(Id(), load_default=list, validate=validate.Length(max=200))
     listeners = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
     evaluators = fields.List(Id(), load_default=list, validate=validate.Length(max=50))
+
+
+class MeetingRecord(Schema):
+    """What happened at a meeting: each scheduled presenter's presentation, who came, what the
+    meeting's evaluators said."""
+
+    presentations = fields.List(fields.Nested(PresentationSchema), required=True,
+                                validate=validate.Length(min=1, max=200))
+    attendees = fields.List(Id(), load_default=list, validate=validate.Length(max=2000))
+    comments = fields.List(fields.Nested(ForumCommentSchema), load_default=list, validate=validate.Length(max=2000))
+
+
+class PresentedOut(Response):
+    meeting_id = fields.String(required=True)
+    series_id = fields.String(required=True)
+    date = fields.String(required=True)
+    theme = fields.String(required=True)
+    topic = fields.String(required=True)
+
+
+class ParticipantOut(Response):
+    contestant_id = fields.String(required=True)
+    name = fields.String(required=True)
+    village_code = fields.String(required=True)
+    presented = fields.List(fields.Nested(PresentedOut), required=True)
+    attended = fields.List(fields.String(), required=True)
+    comments = fields.List(fields.Dict(), required=True)
+
+
+class Participation(Response):
+    participants = fields.List(fields.Nested(ParticipantOut), required=True)
 
 
 class Record(Response):

@@ -163,6 +163,17 @@ class GatewayService:
     def schedule_meeting(self, actor, body, contest_id, series_id):
         return self.registration.schedule_meeting(actor, contest_id, dict(body, series_id=series_id))
 
+    @endpoint("POST", "/contests/<string:contest_id>/meetings/<string:meeting_id>/record", roles={ORGANISER},
+              body=s.MeetingRecord, response=s.Record, status=201,
+              summary="Record a meeting that took place: presentations, attendance, evaluators' comments")
+    def record_meeting(self, actor, body, contest_id, meeting_id):
+        return self.registration.record_meeting(actor, contest_id, dict(body, meeting_id=meeting_id))
+
+    @endpoint("GET", "/contests/<string:contest_id>/participation", roles={ORGANISER}, response=s.Participation,
+              summary="Each presenter's record over the contest's forum meetings")
+    def participation(self, actor, body, contest_id):
+        return {"participants": self.registration.participation(contest_id)}
+
     # -- scoring -------------------------------------------------------------------
     @endpoint("PUT", "/sessions/<string:session_id>/sheets/<string:entry_id>", roles={JUDGE}, body=s.SheetSubmit,
               response=s.SheetOut, summary="Submit or revise the calling judge's score sheet for an entry")

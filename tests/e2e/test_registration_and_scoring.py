@@ -158,3 +158,32 @@ def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):
     connection.close()
     assert response.status == 400 and "too large" in body["error"]["message"]
     assert commits(store) == before
+
+
+def test_a_forum_meeting_is_recorded_and_shows_in_each_presenters_year(stack, scored, store):
+    org = ORGANISER_TOKEN
+    ok(stack.call("POST", f"/contests/{CONTEST}/forum-series", {
+        "series_id": "qh-forum", "name": "清化镇“一月一主题”书记论坛", "cadence": "monthly", "township_code": "qinghua",
+        "day_of_month": 12, "themes": ["基层党建", "禁毒示范创建"]}, org))
+    ok(stack.call("POST", f"/contests/{CONTEST}/forum-series/qh-forum/meetings", {
+        "meeting_id": "qh-03", "date": "2021-03-12", "theme": "禁毒示范创建", "presenters": ["c-qinghua-01"],
+        "listeners": ["c-qinghua-02"], "evaluators": ["J1"]}, org))
+    presentation = {"contestant_id": "c-qinghua-01", "name": "书记qi01", "village_code": "qinghua-v01",
+                    "topic": "禁毒宣传进万家"}
+    before = commits(store)
+    code, body = stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
+        "presentations": [dict(presentation, village_code="")], "comments": [{"contestant_id": "c-qinghua-01"}]}, org)
+    assert code == 400, body
+    problems = body["error"]["fields"]
+    assert "village_code" in problems["presentations"]["0"] and "evaluator_id" in problems["comments"]["0"]
+    code, body = stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
+        "presentations": [presentation], "comments": [{"evaluator_id": "J2", "contestant_id": "c-qinghua-01"}]}, org)
+    assert code == 422 and "not an evaluator" in body["error"]["message"]
+    assert commits(store) == before
+    ok(stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
+        "presentations": [presentation], "attendees": ["c-qinghua-01", "c-qinghua-02"],
+        "comments": [{"evaluator_id": "J1", "contestant_id": "c-qinghua-01", "strengths": "以案说法，通俗易懂"}]}, org))
+    (person,) = ok(stack.call("GET", f"/contests/{CONTEST}/participation", token=org))["participants"]
+    assert person["contestant_id"] == "c-qinghua-01" and person["attended"] == ["qh-03"]
+    assert person["presented"][0]["theme"] == "禁毒示范创建" and person["comments"][0]["evaluator_id"] == "J1"
+    assert stack.call("GET", f"/contests/{CONTEST}/participation", token=judge_token("J1"))[0] == 403
