@@ -19,7 +19,8 @@ CONSUMES = {
         "ranking": ("StageResultsPublished",),
     },
     "notify": {
-        "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened"),
+        "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened",
+                         "ForumSeriesCreated", "ForumMeetingScheduled"),
         "scoring": ("ToleranceFlagRaised", "EntryScored"),
         "ranking": ("StageResultsPublished",),
     },

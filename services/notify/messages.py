@@ -85,6 +85,12 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                        {"name": row["name"], "stage_name": stage["name"], "stage_score": row["stage_score"],
                         "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
                 for row in p["standings"]]
+    if event_type == "ForumMeetingScheduled":
+        series = _need(known, "series", f"{c}:{p['series_id']}")
+        return [Notice(judge(e), "meeting_evaluator", {
+            "name": _need(known, "recipients", f"{c}:{judge(e)}")["name"], "series_name": series["name"],
+            "date": p["date"], "theme": p["theme"], "central_task": p.get("central_task", ""),
+            "presenters": len(p["presenters"])}) for e in p["evaluators"]]
     return []
 
 

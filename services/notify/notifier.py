@@ -75,6 +75,8 @@ class Notifier:
             facts = [("entries", f"{c}:{p['entry_id']}", {"contestant_id": p["contestant_id"], "name": p["name"]}),
                      ("recipients", f"{c}:{contestant(p['contestant_id'])}",
                       {k: p[k] for k in ("name", "email", "phone")})]
+        elif kind == "ForumSeriesCreated":
+            facts = [("series", f"{c}:{p['series_id']}", {"name": p["name"]})]
         elif kind == "JudgeRegistered":
             facts = [("recipients", f"{c}:{judge(p['judge_id'])}", {k: p[k] for k in ("name", "email", "phone")})]
         elif kind == "SessionOpened":

@@ -95,6 +95,9 @@ def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, br
     assert all(m["held"] for m in lufeng["meetings"])
     assert len(lufeng["participation"]) == 80
     assert all(p["presented"] for p in lufeng["participation"])
+    evaluators = sum(len(m["evaluators"]) for m in lufeng["meetings"])  # each is asked to comment, once
+    assert lufeng["notifications"]["by_kind"]["meeting_evaluator"] == {
+        "email:sent": evaluators, "inbox:sent": evaluators, "sms:sent": evaluators}
 
 
 # -- the audit: nothing but the export ------------------------------------------------------

@@ -70,3 +70,17 @@ def test_a_reminder_goes_to_every_judge_of_the_session_with_their_role():
     assert [n.recipient_id for n in notices] == ["judge-j1", "judge-j2"]
     subject, body = render("session_reminder", notices[0].context)
     assert subject == "评分提醒：乡镇初赛 即将开始" and "主评委" in body and "县委党校" in body
+
+
+def test_each_evaluator_of_a_forum_meeting_is_asked_to_comment():
+    known = Known(series={"c:forum": {"name": "碣石镇“一月一主题”书记论坛"}},
+                  recipients={"c:judge-T1": {"name": "陈书记"}, "c:judge-L1": {"name": "林书记"}})
+    payload = {"contest_id": "c", "series_id": "forum", "meeting_id": "m3", "date": "2021-03-12", "theme": "禁毒示范创建",
+               "central_task": "现场观摩", "presenters": ["p1", "p2"], "listeners": [], "evaluators": ["T1", "L1"]}
+    notices = notices_for("ForumMeetingScheduled", payload, known)
+    assert [n.recipient_id for n in notices] == ["judge-T1", "judge-L1"]
+    subject, body = render(notices[0].kind, notices[0].context)
+    assert subject == "点评安排：碣石镇“一月一主题”书记论坛（2021-03-12）"
+    assert "陈书记同志" in body and "禁毒示范创建" in body and "2位书记" in body
+    with pytest.raises(NotYetKnown):
+        notices_for("ForumMeetingScheduled", dict(payload, evaluators=["X9"]), known)
