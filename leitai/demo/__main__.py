@@ -1,6 +1,10 @@
 """``python -m leitai.demo SCENARIO``: what ``leitai demo`` runs (in a process of its own,
 because nameko's containers want eventlet's monkey patching before anything else loads)."""
-import eventlet
+import warnings
+
+warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # nameko 2 runs on it; nothing to act on
+
+import eventlet  # noqa: E402
 
 eventlet.monkey_patch()
 

@@ -111,7 +111,13 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     boai = contest(seed)
     scored.run(rt, boai, scored.Scores(seed), say, shown=_shown)
     rt.settle()
-    return export.scored_contest(rt, boai)
+    body = export.scored_contest(rt, boai)
+    winner = body["stages"][-1]["entries"][0]
+    judges = {j["judge_id"]: j["name"] for j in body["judges"]}
+    say(f"讲评 for {winner['contestant']} ({winner['township']}), first in the final:")
+    for comment in winner["comments"]:
+        say(f"  {judges[comment['judge_id']]}：亮点 {comment['strengths']}；建议 {comment['suggestions']}", raw=True)
+    return body
 
 
 def _shown(stage: Stage, results: dict) -> list[dict]:

@@ -32,6 +32,8 @@ def scored_stages(rt: Runtime, contest_id: str) -> list[dict]:
                 {"judge_id": sheet["judge_id"], "scores": sheet["scores"], "total": sheet["total"],
                  "revision": sheet["revision"]})
         working = {r["entry_id"]: r for r in rows["standings"]}
+        comments = {r["entry_id"]: [c for c in r["comments"] if c["strengths"] or c["suggestions"]] for s in sessions
+                    for r in rt.call("scoring", "session_results", s["session_id"])["results"]}
         stages.append({
             "id": sid, "name": stage["name"], "order": stage["order"],
             "criteria": [{"id": c["criterion_id"], "name": c["name"], "max": c["max"], "weight": c["weight"],
@@ -45,8 +47,8 @@ def scored_stages(rt: Runtime, contest_id: str) -> list[dict]:
                                     for seat in s["seats"]]} for s in sessions],
             "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
                           "next_stage": published["next_stage_id"]},
-            "entries": [_entry(row, entries[row["entry_id"]], townships, appears, sheets, working)
-                        for row in published["standings"]],
+            "entries": [dict(_entry(row, entries[row["entry_id"]], townships, appears, sheets, working),
+                             comments=comments[row["entry_id"]]) for row in published["standings"]],
         })
     return stages
 
