@@ -45,17 +45,7 @@ TITLES = ("党建引领聚合力 乡村振兴谱新篇", "抓党建促发展 带
 
 def contest(seed: str) -> ScoredContest:
     people = People("boai")
-    regions = [{"code": "boai", "name": "博爱县", "level": "county", "parent": None}]
-    entries = []
-    for code, name, count, urban, _ in TOWNSHIPS:
-        regions.append({"code": code, "name": name, "level": "township", "parent": "boai"})
-        for n, village in enumerate(people.villages(count, urban), start=1):
-            village_code = f"{code}-{n:02d}"
-            regions.append({"code": village_code, "name": village, "level": "village", "parent": code})
-            contestant = f"c-{village_code}"
-            entries.append({"entry_id": f"e-{village_code}", "contestant_id": contestant, "name": people.name(),
-                            "village_code": village_code, "title": f"{village}：{people.pick(TITLES)}",
-                            "email": f"{contestant}@villages.example.cn", "phone": people.phone()})
+    regions, entries = scored.county_entries(people, ("boai", "博爱县"), (t[:4] for t in TOWNSHIPS), TITLES)
     county = [Judge(f"J{n:02d}", people.name(), None, COUNTY_UNITS[n % len(COUNTY_UNITS)], people.phone())
               for n in range(1, 19)]
     township = {code: Judge(f"T-{code}", people.name(), code, f"{name}党（工）委", people.phone())

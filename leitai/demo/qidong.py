@@ -33,17 +33,9 @@ EXCELLENT_PER_TOWN = 3
 
 def contest(seed: str) -> ScoredContest:
     people = People("qidong")
-    regions = [{"code": "qidong", "name": "启东市", "level": "county", "parent": None}]
-    entries = []
-    for code, name, count in TOWNS:
-        regions.append({"code": code, "name": name, "level": "township", "parent": "qidong"})
-        for n, village in enumerate(people.villages(count, urban=code == "huilong"), start=1):
-            village_code = f"{code}-{n:02d}"
-            regions.append({"code": village_code, "name": village, "level": "village", "parent": code})
-            contestant = f"c-{village_code}"
-            entries.append({"entry_id": f"e-{village_code}", "contestant_id": contestant, "name": people.name(),
-                            "village_code": village_code, "title": f"{village}：{people.pick(TITLES)}",
-                            "email": f"{contestant}@villages.example.cn", "phone": people.phone()})
+    regions, entries = scored.county_entries(people, ("qidong", "启东市"),
+                                             ((code, name, count, code == "huilong") for code, name, count in TOWNS),
+                                             TITLES)
     judges = [Judge(f"Q{n:02d}", people.name(), None, CITY_UNITS[n % len(CITY_UNITS)], people.phone())
               for n in range(1, 25)]
     groups = [{"group_id": f"g-{code}", "name": name, "townships": [code]} for code, name, _ in TOWNS]

@@ -9,19 +9,11 @@ database, exactly as in production, only in one process. Must be imported after
 """
 from __future__ import annotations
 
-import ctypes
-import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
 import threading
-import time
 import urllib.error
 import urllib.parse
-import urllib.request
-from base64 import b64encode
 from pathlib import Path
 from typing import Any, Callable
 
@@ -30,12 +22,13 @@ from eventlet.queue import LightQueue
 from kombu import Connection
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
-from pymongo.errors import PyMongoError
 
 from leitai.config import ConfigurationError, load_settings
 from leitai.contracts.product import CATALOGUE
 from leitai.demo import memory
+from leitai.demo.sinks import Sinks
 from leitai.eventstore.store import COMMITS, PENDING, head_of_log
+from leitai.localservers import SecantusServer, rabbit_management, wait_until
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
@@ -43,14 +36,12 @@ from services.notify.service import NotifyService
 from services.ranking.service import RankingService
 from services.registration.service import RegistrationService
 from services.scoring.service import ScoringService
-from leitai.demo.sinks import Sinks
 
 SERVICES = {"registration": RegistrationService, "scoring": ScoringService, "ranking": RankingService,
             "notify": NotifyService}
 PUBLISHERS = ("registration", "scoring", "ranking")
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 DEMO_VHOST = "leitai-demo"
-MANAGEMENT = "http://127.0.0.1:15672/api"
 # notify meets events before the facts they refer to (they come on parallel queues) and
 # retries until they are in: short first delays, and (0.2 s doubling, ten runs) a minute and
 # a half in all before a message is dead-lettered, for when a burst of entries is still queued.
@@ -66,7 +57,7 @@ class Runtime:
         self.mongo_url = ""
         self.amqp_uri = ""
         self.in_memory = False
-        self._server: subprocess.Popen | None = None
+        self._server: SecantusServer | None = None
         self._containers: dict[str, ServiceContainer] = {}
         self._relays: list[Relay] = []
         self._relay_threads: list = []
@@ -96,7 +87,7 @@ class Runtime:
         for service in SERVICES:
             self._client.drop_database(self.database(service))
         self.amqp_uri = self._broker()
-        self._sinks = Sinks(self.workdir / "outbox").start()
+        self._sinks = Sinks(self.workdir / "outbox")
         self.say(f"notices: mail and SMS go to local sinks, written to {self.workdir / 'outbox'}/mail.jsonl, sms.jsonl")
         policy = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
         for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
@@ -131,9 +122,8 @@ class Runtime:
             self._sinks.stop()
         if self._client:
             self._client.close()
-        if self._server and self._server.poll() is None:
-            self._server.terminate()
-            self._server.wait(30)
+        if self._server:
+            self._server.stop()
 
     # -- configuration ---------------------------------------------------------------
     def database(self, service: str) -> str:
@@ -157,22 +147,9 @@ class Runtime:
         if not executable:
             raise ConfigurationError("no storage: set MONGO_URL, or LEITAI_SECANTUSD to a secantusd-py "
                                      "(`make demo` installs one under .tools/)")
-        folder = self.workdir / "store"
-        shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
-        port = _free_port()
-        log = open(self.workdir / "store.log", "wb")
-        self._server = subprocess.Popen([executable, "--host", "127.0.0.1", "--port", str(port),
-                                         "--storage-path", str(folder)], stdout=log, stderr=subprocess.STDOUT,
-                                        preexec_fn=_die_with_parent)
-        url = f"mongodb://127.0.0.1:{port}/?retryWrites=false&directConnection=true"
-        client = connect(url)
-        try:
-            wait_for(lambda: self._server.poll() is None and _pings(client), 60, "SecantusDB to answer")
-        finally:
-            client.close()
-        self.say(f"storage: SecantusDB started by the demo, data in {folder}")
-        return url
+        self._server = SecantusServer(executable, self.workdir / "store", keep_data=True).start()
+        self.say(f"storage: SecantusDB started by the demo, data in {self._server.storage}")
+        return self._server.url
 
     # -- broker ------------------------------------------------------------------------
     def _broker(self) -> str:
@@ -229,7 +206,7 @@ class Runtime:
             seen.append(snapshot)
             return snapshot is not None and len(seen) >= 3 and seen[-3] == seen[-2] == snapshot
 
-        wait_for(at_rest, timeout, "the services to settle", interval=0.2)
+        wait_until(at_rest, timeout, interval=0.2, what="the services to settle")
         dead = self.dead_letters()
         if dead:
             raise RuntimeError(f"messages were dead-lettered: {dead} (see `leitai dlq list`)")
@@ -280,57 +257,19 @@ def _own_vhost(name: str) -> bool:
     """Re-create the demo's virtual host through the management API; False where there is none."""
     quoted = urllib.parse.quote(name, safe="")
     try:
-        _management("DELETE", f"/vhosts/{quoted}", missing_ok=True)
-        _management("PUT", f"/vhosts/{quoted}")
-        _management("PUT", f"/permissions/{quoted}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+        try:
+            rabbit_management("DELETE", f"/vhosts/{quoted}")
+        except urllib.error.HTTPError as exc:
+            if exc.code != 404:
+                raise
+        rabbit_management("PUT", f"/vhosts/{quoted}")
+        rabbit_management("PUT", f"/permissions/{quoted}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
         return True
-    except (OSError, urllib.error.HTTPError):
+    except OSError:  # no management API here (HTTPError is an OSError too)
         return False
-
-
-def _management(method: str, path: str, body: dict | None = None, missing_ok: bool = False) -> None:
-    request = urllib.request.Request(f"{MANAGEMENT}{path}", method=method,
-                                     data=None if body is None else json.dumps(body).encode(),
-                                     headers={"content-type": "application/json",
-                                              "authorization": "Basic " + b64encode(b"guest:guest").decode()})
-    try:
-        urllib.request.urlopen(request, timeout=5).close()
-    except urllib.error.HTTPError as exc:
-        if not (missing_ok and exc.code == 404):
-            raise
 
 
 def _redacted(uri: str) -> str:
     parts = urllib.parse.urlsplit(uri)
     host = parts.hostname or ""
     return f"{parts.scheme}://{host}{':' + str(parts.port) if parts.port else ''}{parts.path}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: an interrupted demo leaves no database server behind
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
-def _pings(client) -> bool:
-    try:
-        return client.admin.command("ping").get("ok") == 1
-    except PyMongoError:
-        return False
-
-
-def wait_for(condition: Callable[[], object], timeout: float, what: str, interval: float = 0.05):
-    """Poll ``condition`` until it gives something truthy, and return that; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"gave up after {timeout:.0f}s waiting for {what}")
-        eventlet.sleep(interval)

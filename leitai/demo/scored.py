@@ -10,11 +10,13 @@ import random
 import uuid
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable
+from typing import Callable, Iterable, Sequence
 
 import eventlet
 
-from leitai.demo.runtime import Runtime, wait_for
+from leitai.demo.people import People
+from leitai.demo.runtime import Runtime
+from leitai.localservers import wait_until
 from leitai.demo.tables import table
 from leitai.errors import NotFound, RuleViolated
 
@@ -83,6 +85,24 @@ class ScoredContest:
 
     def township_names(self) -> dict[str, str]:
         return {r["code"]: r["name"] for r in self.regions if r["level"] == "township"}
+
+
+def county_entries(people: People, county: tuple[str, str], townships: Iterable[tuple[str, str, int, bool]],
+                   titles: Sequence[str]) -> tuple[list[dict], list[dict]]:
+    """A county's region tree, with ``count`` villages (communities where ``urban``) in each
+    township, and one entry for each village's secretary."""
+    regions = [{"code": county[0], "name": county[1], "level": "county", "parent": None}]
+    entries = []
+    for code, name, count, urban in townships:
+        regions.append({"code": code, "name": name, "level": "township", "parent": county[0]})
+        for n, village in enumerate(people.villages(count, urban), start=1):
+            village_code = f"{code}-{n:02d}"
+            regions.append({"code": village_code, "name": village, "level": "village", "parent": code})
+            contestant = f"c-{village_code}"
+            entries.append({"entry_id": f"e-{village_code}", "contestant_id": contestant, "name": people.name(),
+                            "village_code": village_code, "title": f"{village}：{people.pick(titles)}",
+                            "email": f"{contestant}@villages.example.cn", "phone": people.phone()})
+    return regions, entries
 
 
 class Scores:
@@ -160,15 +180,15 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
     results = rt.call("ranking", "publish_stage", ORGANISER, cid, stage.stage_id)
     advanced = [row for row in results["standings"] if row["advanced"]]
     if results.get("next_stage_id"):
-        wait_for(lambda: sum(1 for e in rt.call("registration", "get_contest", ORGANISER, cid)["entries"]
-                             if e["stage_id"] == results["next_stage_id"]) == len(advanced),
-                 120, f"the {len(advanced)} advancing entries to reach {results['next_stage_id']}")
+        wait_until(lambda: sum(1 for e in rt.call("registration", "get_contest", ORGANISER, cid)["entries"]
+                               if e["stage_id"] == results["next_stage_id"]) == len(advanced),
+                   120, what=f"the {len(advanced)} advancing entries to reach {results['next_stage_id']}")
     return results
 
 
 def _score_session(rt: Runtime, stage: Stage, session: Session, order: list[str], entries: dict[str, dict],
                    judges: dict[str, Judge], scores: Scores) -> str:
-    wait_for(lambda: _known_to_scoring(rt, session), 60, f"scoring to know session {session.session_id}")
+    wait_until(lambda: _known_to_scoring(rt, session), 60, what=f"scoring to know session {session.session_id}")
     criteria = stage.definition["criteria"]
     sheets = recusals = 0
     for entry_id in order:

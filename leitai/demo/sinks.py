@@ -17,17 +17,63 @@ SMS_API_KEY = "leitai-demo"
 
 
 class _Outbox:
-    def __init__(self, path: Path) -> None:
+    """What a sink took: kept in memory and, with a path, one JSON object a line in that file."""
+
+    def __init__(self, path: Path | None) -> None:
         self.path = path
-        self.count = 0
+        self._taken: list[dict] = []
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("", encoding="utf-8")
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text("", encoding="utf-8")
+
+    @property
+    def count(self) -> int:
+        return len(self._taken)
+
+    def taken(self) -> list[dict]:
+        with self._lock:
+            return list(self._taken)
 
     def write(self, record: dict) -> None:
-        with self._lock, self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
-            self.count += 1
+        with self._lock:
+            self._taken.append(record)
+            if self.path:
+                with self.path.open("a", encoding="utf-8") as handle:
+                    handle.write(json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n")
+
+
+class SmsGateway:
+    """An HTTP SMS gateway stand-in on a free local port: takes each POST that bears the API key."""
+
+    def __init__(self, api_key: str, outbox: Path | None = None) -> None:
+        self.outbox = _Outbox(outbox)
+        sink = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):  # noqa: N802 - http.server's naming
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                authorised = self.headers.get("Authorization") == f"Bearer {api_key}"
+                if authorised:
+                    sink.outbox.write(body)
+                self.send_response(200 if authorised else 401)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b'{"code": "OK"}')
+
+            def log_message(self, *args):
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/sms"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def messages(self) -> list[dict]:
+        return self.outbox.taken()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
 
 
 class _SmtpSession(socketserver.StreamRequestHandler):
@@ -84,42 +130,21 @@ class _Server(socketserver.ThreadingTCPServer):
 
 
 class Sinks:
-    """Start both on free local ports; ``settings()`` is the notify service's channel config."""
+    """The SMTP server and the SMS gateway on free local ports, writing into ``outbox_dir``;
+    ``settings()`` is the notify service's channel configuration for them."""
 
     def __init__(self, outbox_dir: Path) -> None:
         self.mail = _Outbox(outbox_dir / "mail.jsonl")
-        self.sms = _Outbox(outbox_dir / "sms.jsonl")
-        handler = type("SmtpSession", (_SmtpSession,), {"outbox": self.mail})
-        self._smtp = _Server(("127.0.0.1", 0), handler)
-        sms = self.sms
-
-        class SmsHandler(BaseHTTPRequestHandler):
-            def do_POST(self):  # noqa: N802 - http.server's naming
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                authorised = self.headers.get("Authorization") == f"Bearer {SMS_API_KEY}"
-                if authorised:
-                    sms.write(body)
-                self.send_response(200 if authorised else 401)
-                self.send_header("Content-Type", "application/json")
-                self.end_headers()
-                self.wfile.write(b'{"code": "OK"}')
-
-            def log_message(self, *args):
-                pass
-
-        self._sms = ThreadingHTTPServer(("127.0.0.1", 0), SmsHandler)
-        self._threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in (self._smtp, self._sms)]
-
-    def start(self) -> "Sinks":
-        for thread in self._threads:
-            thread.start()
-        return self
+        self._smtp = _Server(("127.0.0.1", 0), type("SmtpSession", (_SmtpSession,), {"outbox": self.mail}))
+        threading.Thread(target=self._smtp.serve_forever, daemon=True).start()
+        self._sms = SmsGateway(SMS_API_KEY, outbox_dir / "sms.jsonl")
+        self.sms = self._sms.outbox
 
     def settings(self) -> dict:
         return {"smtp": {"host": "127.0.0.1", "port": self._smtp.server_address[1], "sender": "leitai-demo@localhost"},
-                "sms": {"url": f"http://127.0.0.1:{self._sms.server_address[1]}/sms", "api_key": SMS_API_KEY}}
+                "sms": {"url": self._sms.url, "api_key": SMS_API_KEY}}
 
     def stop(self) -> None:
-        for server in (self._smtp, self._sms):
-            server.shutdown()
-            server.server_close()
+        self._smtp.shutdown()
+        self._smtp.server_close()
+        self._sms.close()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from leitai.demo.sinks import SmsGateway
 from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
 from tests.e2e.contest_flow import publish
 from tests.support.servers import ChildProcess, free_port, wait_until
-from tests.support.sms_receiver import SmsReceiver
 from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok, running_stack
 
 pytestmark = pytest.mark.integration
@@ -60,7 +60,7 @@ def distinct_contacts(entries: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, mongo_url):
     folder = tmp_path_factory.mktemp("notify")
-    sink, sms = SmtpSink(folder).start(), SmsReceiver(SMS_KEY)
+    sink, sms = SmtpSink(folder).start(), SmsGateway(SMS_KEY)
     settings = {"smtp": {"host": "127.0.0.1", "port": sink.port, "sender": "zzb@boai.example.cn"},
                 "sms": {"url": sms.url, "api_key": SMS_KEY}, "rates": {"email": 200, "sms": 200},
                 "base_delay": 0.2, "max_attempts": 20, "lease_seconds": 2}

@@ -155,7 +155,7 @@ def test_replay_rebuilds_the_read_model_identically_and_names_a_corrupted_docume
 
     try:
         wait_until(identical, timeout=60, what="the live read model to equal the rebuilt one")
-    except AssertionError:
+    except TimeoutError:
         raise AssertionError(runs[-1].stdout[-3000:] + runs[-1].stderr[-2000:]) from None
     assert runs[-1].stdout.strip().endswith("identical")
     target = store["ranking"].results.find_one({"stage_id": "semi"})

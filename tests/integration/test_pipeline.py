@@ -12,7 +12,7 @@ import pytest
 from leitai.contracts import Event
 from tests.support.ledger import REGISTRY, deposit
 from tests.support.pipeline import LEDGER_QUEUE, Pipeline
-from tests.support.servers import _management, wait_until
+from tests.support.servers import rabbit_management, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +57,7 @@ class MemoryAlarm:
 
 
 def connection_blocked(vhost_name: str) -> bool:
-    connections = _management("GET", "/connections") or []
+    connections = rabbit_management("GET", "/connections") or []
     return any(c.get("vhost") == vhost_name and c.get("state") == "blocked" for c in connections)
 
 

@@ -1,104 +1,37 @@
 """Real servers for tests: a SecantusDB process, RabbitMQ vhosts, child processes."""
 from __future__ import annotations
 
-import ctypes
-import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.error
 import urllib.parse
-import urllib.request
 import uuid
-from base64 import b64encode
 from pathlib import Path
-from typing import Callable
 
-import pymongo
+from leitai import localservers
+from leitai.localservers import RABBIT_PASSWORD, RABBIT_USER, die_with_parent, rabbit_management
+from leitai.localservers import free_port, wait_until
 
+__all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "python", "queue_state",
+           "rabbit_management", "wait_until"]
 ROOT = Path(__file__).resolve().parents[2]
-MANAGEMENT = os.environ.get("LEITAI_TEST_RABBIT_API", "http://127.0.0.1:15672/api")
-RABBIT_USER, RABBIT_PASSWORD = "guest", "guest"
 RABBIT_HOST = os.environ.get("LEITAI_TEST_RABBIT_HOST", "127.0.0.1:5672")
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
-    """Poll ``condition`` until it returns something truthy; fail naming ``what``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _die_with_parent() -> None:
-    # PR_SET_PDEATHSIG: a killed test run leaves no server behind.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-
-
-class SecantusServer:
-    """A SecantusDB server process with its own temporary storage."""
+class SecantusServer(localservers.SecantusServer):
+    """A SecantusDB server process with its own temporary storage, gone when it stops."""
 
     def __init__(self, executable: str) -> None:
-        self.executable = executable
-        self.storage = tempfile.mkdtemp(prefix="leitai-secantus-")
-        self.port = free_port()
-        self.url = f"mongodb://127.0.0.1:{self.port}/?retryWrites=false&directConnection=true"
-        self.process: subprocess.Popen | None = None
-
-    def start(self) -> "SecantusServer":
-        log = open(Path(self.storage) / "server.log", "wb")
-        self.process = subprocess.Popen(
-            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", self.storage],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
-        )
-        client = pymongo.MongoClient(self.url, serverSelectionTimeoutMS=500)
-        try:
-            wait_until(lambda: self.process.poll() is None and _pings(client), timeout=60, what="SecantusDB to answer")
-        finally:
-            client.close()
-        return self
+        self.folder = Path(tempfile.mkdtemp(prefix="leitai-secantus-"))
+        super().__init__(executable, self.folder / "store")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        subprocess.run(["rm", "-rf", self.storage], check=False)
-
-
-def _pings(client: pymongo.MongoClient) -> bool:
-    try:
-        return client.admin.command("ping").get("ok") == 1
-    except pymongo.errors.PyMongoError:
-        return False
-
-
-def _management(method: str, path: str, body: dict | None = None) -> dict | list | None:
-    request = urllib.request.Request(
-        f"{MANAGEMENT}{path}", method=method,
-        data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json",
-                 "authorization": "Basic " + b64encode(f"{RABBIT_USER}:{RABBIT_PASSWORD}".encode()).decode()},
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:
-        payload = response.read()
-    return json.loads(payload) if payload else None
+        super().stop()
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 class Vhost:
@@ -110,13 +43,13 @@ class Vhost:
 
     def create(self) -> "Vhost":
         quoted = urllib.parse.quote(self.name, safe="")
-        _management("PUT", f"/vhosts/{quoted}")
-        _management("PUT", f"/permissions/{quoted}/{RABBIT_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
+        rabbit_management("PUT", f"/vhosts/{quoted}")
+        rabbit_management("PUT", f"/permissions/{quoted}/{RABBIT_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
         return self
 
     def delete(self) -> None:
         try:
-            _management("DELETE", f"/vhosts/{urllib.parse.quote(self.name, safe='')}")
+            rabbit_management("DELETE", f"/vhosts/{urllib.parse.quote(self.name, safe='')}")
         except urllib.error.HTTPError:
             pass
 
@@ -145,7 +78,7 @@ class ChildProcess:
 
     def start(self) -> "ChildProcess":
         self.process = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=open(self.log_path, "ab"),
-                                        stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                                        stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         return self
 
     def alive(self) -> bool:

@@ -1,0 +1,102 @@
+"""The servers a developer's machine runs for the demo, the tests and the benchmark: a
+SecantusDB process (the MongoDB stand-in) and RabbitMQ's management API. Not for production.
+"""
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+from base64 import b64encode
+from pathlib import Path
+from typing import Callable
+
+from pymongo.errors import PyMongoError
+
+from leitai.mongo import connect
+
+RABBIT_API = os.environ.get("LEITAI_RABBIT_API", "http://127.0.0.1:15672/api")
+RABBIT_USER, RABBIT_PASSWORD = "guest", "guest"
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.02,
+               what: str = "condition"):
+    """Poll ``condition`` until it returns something truthy, and return that; fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:.0f}s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def die_with_parent() -> None:
+    """For ``preexec_fn``: PR_SET_PDEATHSIG, so that a killed parent leaves no server behind."""
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
+
+
+class SecantusServer:
+    """A SecantusDB process on a free local port, its data in ``storage`` (a fresh folder)."""
+
+    def __init__(self, executable: str, storage: Path, keep_data: bool = False) -> None:
+        self.executable = executable
+        self.storage = storage
+        self.keep_data = keep_data
+        self.port = free_port()
+        self.url = f"mongodb://127.0.0.1:{self.port}/?retryWrites=false&directConnection=true"
+        self.process: subprocess.Popen | None = None
+
+    def start(self) -> "SecantusServer":
+        shutil.rmtree(self.storage, ignore_errors=True)
+        self.storage.mkdir(parents=True)
+        log = open(self.storage.parent / f"{self.storage.name}.log", "wb")
+        self.process = subprocess.Popen(
+            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage)],
+            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        client = connect(self.url)
+        try:
+            wait_until(lambda: self.process.poll() is None and _pings(client), timeout=60, what="SecantusDB to answer")
+        finally:
+            client.close()
+        return self
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if not self.keep_data:
+            shutil.rmtree(self.storage, ignore_errors=True)
+
+
+def _pings(client) -> bool:
+    try:
+        return client.admin.command("ping").get("ok") == 1
+    except PyMongoError:
+        return False
+
+
+def rabbit_management(method: str, path: str, body: dict | None = None) -> dict | list | None:
+    """A call to RabbitMQ's management API (raises urllib's errors, HTTPError included)."""
+    request = urllib.request.Request(
+        f"{RABBIT_API}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
+        headers={"content-type": "application/json",
+                 "authorization": "Basic " + b64encode(f"{RABBIT_USER}:{RABBIT_PASSWORD}".encode()).decode()})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        payload = response.read()
+    return json.loads(payload) if payload else None
