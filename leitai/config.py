@@ -18,7 +18,7 @@ class _RetrySchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    attempts = fields.Integer(load_default=3, validate=validate.Range(min=1, max=20))
+    attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=20))
     base_delay = fields.Decimal(load_default=Decimal("1"), validate=validate.Range(min=Decimal("0.01"), max=3600))
     factor = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
 

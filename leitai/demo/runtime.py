@@ -46,11 +46,12 @@ DEMO_VHOST = "leitai-demo"
 # retries until they are in: short first delays, and (0.2 s doubling, ten runs) a minute and
 # a half in all before a message is dead-lettered, for when a burst of entries is still queued.
 RETRY = {"attempts": 10, "base_delay": "0.2", "factor": 2}
+POLICY = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
 RPC_CALLERS = 8
 
 
 class Runtime:
-    def __init__(self, workdir: Path, scenario: str, say: Callable[[str], None]) -> None:
+    def __init__(self, workdir: Path, scenario: str, say: Callable[..., None]) -> None:
         self.workdir = workdir
         self.scenario = scenario
         self.say = say
@@ -89,9 +90,8 @@ class Runtime:
         self.amqp_uri = self._broker()
         self._sinks = Sinks(self.workdir / "outbox")
         self.say(f"notices: mail and SMS go to local sinks, written to {self.workdir / 'outbox'}/mail.jsonl, sms.jsonl")
-        policy = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
         for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
-            relay = Relay(self._client[self.database(service)], CATALOGUE, self.amqp_uri, policy,
+            relay = Relay(self._client[self.database(service)], CATALOGUE, self.amqp_uri, POLICY,
                           owner=f"demo-{service}")
             relay.start()
             self._relays.append(relay)
@@ -101,7 +101,7 @@ class Runtime:
             self._containers[service] = container
         self._relay_threads = [eventlet.spawn(relay.run, self._stop) for relay in self._relays]
         if self.in_memory:
-            self._pump = memory.RetryPump(CATALOGUE, policy)
+            self._pump = memory.RetryPump(CATALOGUE, POLICY)
             self._relay_threads.append(eventlet.spawn(self._pump.run, self._stop))
         for _ in range(RPC_CALLERS):
             proxy = ClusterRpcProxy(self.config("client"), timeout=120)
@@ -236,11 +236,10 @@ class Runtime:
 
 
 def _our_queues() -> list[str]:
-    policy = load_settings({"LEITAI_RETRY": RETRY}, only=("LEITAI_RETRY",)).LEITAI_RETRY
     names = [f"rpc-{service}" for service in SERVICES]
     for subscription in CATALOGUE.subscriptions:
         names.append(subscription.queue_name)
-        names += [q.name for q in topology.consumer_queues(subscription.queue_name, policy)]
+        names += [q.name for q in topology.consumer_queues(subscription.queue_name, POLICY)]
     return names
 
 

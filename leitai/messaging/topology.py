@@ -21,7 +21,7 @@ PERSISTENT = 2
 class RetryPolicy:
     """``attempts`` handler runs in all; the n-th retry waits base_delay * factor**(n-1)."""
 
-    attempts: int = 3
+    attempts: int = 8
     base_delay: Decimal = Decimal("1")
     factor: int = 2
 

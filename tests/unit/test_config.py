@@ -12,7 +12,7 @@ GOOD = {"AMQP_URI": "amqp://guest:guest@localhost:5672/", "MONGO_URL": "mongodb:
 def test_good_settings_load_with_a_default_retry_policy():
     settings = load_settings(GOOD)
     assert settings.MONGO_DATABASE == "leitai_scoring"
-    assert settings.LEITAI_RETRY == RetryPolicy(3, Decimal("1"), 2)
+    assert settings.LEITAI_RETRY == RetryPolicy(8, Decimal("1"), 2)
 
 
 @pytest.mark.parametrize("key", ["AMQP_URI", "MONGO_URL", "MONGO_DATABASE"])
