@@ -168,6 +168,11 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
     view = rt.call("registration", "get_contest", ORGANISER, cid)
     entries = {e["entry_id"]: e for e in view["entries"]}
     sessions = {s["session_id"]: s for s in view["sessions"]}
+    for session in stage.sessions:
+        drawn = sessions[session.session_id]
+        if len(drawn["order"]) <= 10:  # a short order is worth reading: who goes on stage when
+            say(f"  {session.session_id}: order drawn by lot (seed {drawn['seed']}): "
+                + "，".join(f"{n}. {entries[e]['name']}" for n, e in enumerate(drawn["order"], start=1)))
     pool = eventlet.GreenPool(len(stage.sessions))
     reports = list(pool.imap(lambda s: _score_session(rt, stage, s, sessions[s.session_id]["order"], entries,
                                                       {j.judge_id: j for j in contest.judges}, scores),
