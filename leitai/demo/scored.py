@@ -173,10 +173,10 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
         if len(drawn["order"]) <= 10:  # a short order is worth reading: who goes on stage when
             say(f"  {session.session_id}: order drawn by lot (seed {drawn['seed']}): "
                 + "，".join(f"{n}. {entries[e]['name']}" for n, e in enumerate(drawn["order"], start=1)))
+    judges = {j.judge_id: j for j in contest.judges}
     pool = eventlet.GreenPool(len(stage.sessions))
     reports = list(pool.imap(lambda s: _score_session(rt, stage, s, sessions[s.session_id]["order"], entries,
-                                                      {j.judge_id: j for j in contest.judges}, scores),
-                             stage.sessions))
+                                                      judges, scores), stage.sessions))
     names = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
     for session, report in zip(stage.sessions, reports):
         say(f"  {session.session_id} {names[session.group_id]}: {report}")

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Iterator
 from datetime import datetime, timedelta, timezone
+from typing import Iterator
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
