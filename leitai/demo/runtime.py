@@ -143,7 +143,9 @@ class Runtime:
         if given:
             self.say("storage: MongoDB at MONGO_URL (databases leitai_demo_<scenario>_*; dropped first)")
             return given
-        executable = os.environ.get("LEITAI_SECANTUSD") or shutil.which("secantusd-py")
+        installed = Path(".tools/secantus/bin/secantusd-py")  # where `make` puts it
+        executable = (os.environ.get("LEITAI_SECANTUSD") or shutil.which("secantusd-py")
+                      or (str(installed) if installed.exists() else None))
         if not executable:
             raise ConfigurationError("no storage: set MONGO_URL, or LEITAI_SECANTUSD to a secantusd-py "
                                      "(`make demo` installs one under .tools/)")
