@@ -11,6 +11,8 @@ import signal
 import socket
 import subprocess
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
@@ -100,3 +102,19 @@ def rabbit_management(method: str, path: str, body: dict | None = None) -> dict 
     with urllib.request.urlopen(request, timeout=10) as response:
         payload = response.read()
     return json.loads(payload) if payload else None
+
+
+def create_vhost(name: str) -> None:
+    """A RabbitMQ virtual host, with all rights on it for the local user."""
+    quoted = urllib.parse.quote(name, safe="")
+    rabbit_management("PUT", f"/vhosts/{quoted}")
+    rabbit_management("PUT", f"/permissions/{quoted}/{RABBIT_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
+
+
+def delete_vhost(name: str) -> None:
+    """Delete a virtual host and everything in it; one that does not exist is fine."""
+    try:
+        rabbit_management("DELETE", f"/vhosts/{urllib.parse.quote(name, safe='')}")
+    except urllib.error.HTTPError as exc:
+        if exc.code != 404:
+            raise

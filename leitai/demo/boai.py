@@ -101,7 +101,7 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     boai = contest(seed)
     scored.run(rt, boai, scored.Scores(seed), say, shown=_shown)
     rt.settle()
-    body = export.scored_contest(rt, boai)
+    body = export.scored_contest(rt, boai.contest_id)
     winner = body["stages"][-1]["entries"][0]
     judges = {j["judge_id"]: j["name"] for j in body["judges"]}
     say(f"讲评 for {winner['contestant']} ({winner['township']}), first in the final:")

@@ -15,9 +15,18 @@ FORMAT = "leitai-demo-export/1"
 ROUNDING = {"mode": "ROUND_HALF_UP", "places": 2, "applies_to": "stage_score (the mean of the counted totals)"}
 
 
-def scored_stages(rt: Runtime, contest_id: str) -> list[dict]:
+def contest(rt: Runtime, contest_id: str) -> tuple[dict, dict]:
+    """(the export's contest, regions and judges; registration's whole view of the contest)."""
     view = rt.call("registration", "get_contest", ORGANISER, contest_id)
-    townships = {r["code"]: r["name"] for r in rt.call("registration", "get_regions", contest_id)["regions"]}
+    return {"contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
+            "regions": rt.call("registration", "get_regions", view["tree_id"])["regions"],
+            "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")}
+                       for j in view["judges"]]}, view
+
+
+def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
+    contest_id = view["contest_id"]
+    townships = {r["code"]: r["name"] for r in regions}
     entries = {e["entry_id"]: e for e in view["entries"]}
     stages = []
     for stage in view["stages"]:
@@ -75,7 +84,7 @@ def notifications(rt: Runtime, contest_id: str) -> dict:
     return {"deliveries": len(deliveries),
             "by_status": dict(sorted(Counter(d["status"] for d in deliveries).items())),
             "by_kind": {kind: dict(sorted(counts.items())) for kind, counts in sorted(by_kind.items())},
-            "outbox": {"mail": rt.outbox_counts()["mail"], "sms": rt.outbox_counts()["sms"]}}
+            "outbox": rt.outbox_counts()}
 
 
 def write(path: Path, scenario: str, seed: str, rt: Runtime, body: dict) -> dict:
@@ -96,11 +105,7 @@ def _plain(value):
     raise TypeError(f"{type(value).__name__} has no place in the export")
 
 
-def scored_contest(rt: Runtime, contest) -> dict:
-    """The export body of a scored contest (a ``scored.ScoredContest``), once ``rt`` has settled."""
-    view = rt.call("registration", "get_contest", ORGANISER, contest.contest_id)
-    return {"contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
-            "regions": rt.call("registration", "get_regions", contest.contest_id)["regions"],
-            "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")} for j in view["judges"]],
-            "stages": scored_stages(rt, contest.contest_id),
-            "notifications": notifications(rt, contest.contest_id)}
+def scored_contest(rt: Runtime, contest_id: str) -> dict:
+    """The export body of a scored contest, once ``rt`` has settled."""
+    body, view = contest(rt, contest_id)
+    return dict(body, stages=scored_stages(rt, view, body["regions"]), notifications=notifications(rt, contest_id))

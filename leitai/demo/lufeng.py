@@ -90,14 +90,11 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     record = call("registration", "participation", CONTEST_ID)
     _show(record, secretaries, say)
     rt.settle()
-    view = call("registration", "get_contest", ORGANISER, CONTEST_ID)
-    return {"contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
-            "regions": regions, "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")}
-                                           for j in view["judges"]],
-            "stages": [], "forum_series": view["forum_series"],
-            "meetings": [{k: m[k] for k in ("meeting_id", "series_id", "date", "theme", "central_task", "presenters",
-                                            "listeners", "evaluators", "held")} for m in view["meetings"]],
-            "participation": record, "notifications": export.notifications(rt, CONTEST_ID)}
+    body, view = export.contest(rt, CONTEST_ID)
+    return dict(body, stages=[], forum_series=view["forum_series"],
+                meetings=[{k: m[k] for k in ("meeting_id", "series_id", "date", "theme", "central_task", "presenters",
+                                             "listeners", "evaluators", "held")} for m in view["meetings"]],
+                participation=record, notifications=export.notifications(rt, CONTEST_ID))
 
 
 def _meeting(call, rng: random.Random, series: str, meeting_id: str, date: str, theme: str, task: str,

@@ -59,7 +59,7 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     qidong = contest(seed)
     scored.run(rt, qidong, scored.Scores(seed), say, shown=lambda stage, results: results["standings"][:20])
     rt.settle()
-    body = export.scored_contest(rt, qidong)
+    body = export.scored_contest(rt, qidong.contest_id)
     towns = {f"g-{code}": name for code, name, _ in TOWNS}
     by_town: dict[str, list[dict]] = {}
     for entry in body["stages"][0]["entries"]:

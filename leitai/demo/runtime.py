@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import urllib.error
 import urllib.parse
 from pathlib import Path
 from typing import Any, Callable
@@ -28,7 +27,7 @@ from leitai.contracts.product import CATALOGUE
 from leitai.demo import memory
 from leitai.demo.sinks import Sinks
 from leitai.eventstore.store import COMMITS, PENDING, head_of_log
-from leitai.localservers import SecantusServer, rabbit_management, wait_until
+from leitai.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
@@ -214,9 +213,9 @@ class Runtime:
             raise RuntimeError(f"messages were dead-lettered: {dead} (see `leitai dlq list`)")
 
     def _activity(self, notices: bool):
+        heads = self.heads()
         for relay, service in zip(self._relays, PUBLISHERS):
-            db = self.db(service)
-            if db[COMMITS].find_one({PENDING: {"$exists": True}}) or relay.checkpoint() != head_of_log(db)[0]:
+            if self.db(service)[COMMITS].find_one({PENDING: {"$exists": True}}) or relay.checkpoint() != heads[service]:
                 return None
         if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):
             return None
@@ -225,7 +224,7 @@ class Runtime:
         notify = self.db("notify")
         if notices and notify.deliveries.find_one({"status": {"$in": ["pending", "sending"]}}):
             return None
-        return self.heads(), notify.deliveries.count_documents({})
+        return heads, notify.deliveries.count_documents({})
 
     def _queue_depths(self) -> list[tuple[str, int]]:
         with Connection(self.amqp_uri) as c:
@@ -250,21 +249,15 @@ def _reachable(uri: str) -> bool:
         with Connection(uri, connect_timeout=3) as connection:
             connection.ensure_connection(max_retries=1)
         return True
-    except (OSError, Exception):  # noqa: BLE001 - refused, timed out, bad credentials: all "not here"
+    except Exception:  # noqa: BLE001 - refused, timed out, bad credentials: all "not here"
         return False
 
 
 def _own_vhost(name: str) -> bool:
     """Re-create the demo's virtual host through the management API; False where there is none."""
-    quoted = urllib.parse.quote(name, safe="")
     try:
-        try:
-            rabbit_management("DELETE", f"/vhosts/{quoted}")
-        except urllib.error.HTTPError as exc:
-            if exc.code != 404:
-                raise
-        rabbit_management("PUT", f"/vhosts/{quoted}")
-        rabbit_management("PUT", f"/permissions/{quoted}/guest", {"configure": ".*", "write": ".*", "read": ".*"})
+        delete_vhost(name)
+        create_vhost(name)
         return True
     except OSError:  # no management API here (HTTPError is an OSError too)
         return False

@@ -13,7 +13,9 @@ import uuid
 from pathlib import Path
 
 from leitai import localservers
-from leitai.localservers import RABBIT_PASSWORD, RABBIT_USER, die_with_parent, rabbit_management
+from leitai.localservers import (
+    RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, rabbit_management,
+)
 from leitai.localservers import free_port, wait_until
 
 __all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "python", "queue_state",
@@ -42,14 +44,12 @@ class Vhost:
         self.uri = f"amqp://{RABBIT_USER}:{RABBIT_PASSWORD}@{RABBIT_HOST}/{urllib.parse.quote(self.name, safe='')}"
 
     def create(self) -> "Vhost":
-        quoted = urllib.parse.quote(self.name, safe="")
-        rabbit_management("PUT", f"/vhosts/{quoted}")
-        rabbit_management("PUT", f"/permissions/{quoted}/{RABBIT_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
+        create_vhost(self.name)
         return self
 
     def delete(self) -> None:
         try:
-            rabbit_management("DELETE", f"/vhosts/{urllib.parse.quote(self.name, safe='')}")
+            delete_vhost(self.name)
         except urllib.error.HTTPError:
             pass
 
