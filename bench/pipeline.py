@@ -23,7 +23,8 @@ import pymongo
 import yaml
 from kombu import Connection, Exchange, Queue
 
-from leitai.eventstore import EventStore, ensure_indexes
+from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from tests.support.ledger import REGISTRY, SUBSCRIPTION, deposit
 from tests.support.servers import ChildProcess, SecantusServer, Vhost, queue_state, wait_until
 
@@ -86,7 +87,7 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
     client = pymongo.MongoClient(url, tz_aware=True)
     db = client[database]
     ensure_indexes(db)
-    store = EventStore(db, REGISTRY)
+    store = EventStore(MongoCommitLog(db), REGISTRY)
     consumer = ChildProcess([str(BIN / "nameko"), "run", "--config", str(config),
                              "bench.consumer_service:LedgerService"], name="bench-consumer").start()
     relay = ChildProcess([str(BIN / "leitai"), "--config", str(config), "--log-level", "WARNING", "relay",

@@ -32,7 +32,8 @@ from pymongo.errors import PyMongoError
 from leitai import logs, replay, up
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
-from leitai.eventstore import ensure_indexes, verify
+from leitai.eventstore import verify
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.messaging import deadletters
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
@@ -102,7 +103,7 @@ def _verify(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     client = connect(settings.MONGO_URL)
     try:
-        report = verify(client[settings.MONGO_DATABASE], catalogue.registry)
+        report = verify(MongoCommitLog(client[settings.MONGO_DATABASE]), catalogue.registry)
     finally:
         client.close()
     summary = {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,

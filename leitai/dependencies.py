@@ -6,7 +6,8 @@ from nameko.rpc import rpc
 
 from leitai.config import load_settings
 from leitai.contracts import ContractRegistry
-from leitai.eventstore import EventStore, ensure_indexes
+from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.mongo import connect
 from leitai.readmodel import ReadModel
 
@@ -35,7 +36,7 @@ class EventStoreProvider(MongoProvider):
     def setup(self) -> None:
         super().setup()
         ensure_indexes(self.db)
-        self.store = EventStore(self.db, self.registry)
+        self.store = EventStore(MongoCommitLog(self.db), self.registry)
 
     def get_dependency(self, worker_ctx) -> EventStore:
         return self.store

@@ -15,6 +15,7 @@ from pymongo.database import Database
 
 from leitai.contracts import ContractRegistry, Event
 from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Progress:
 
 def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Database,
             registry: ContractRegistry, stream: TextIO = sys.stderr) -> int:
-    stores = {name: EventStore(sources[name], registry) for name in projection.sources}
+    stores = {name: EventStore(MongoCommitLog(sources[name]), registry) for name in projection.sources}
     progress = Progress(sum(store.head_position() for store in stores.values()), stream)
     applied = 0
     for name, store in stores.items():

@@ -26,7 +26,8 @@ from leitai.config import ConfigurationError, load_settings
 from leitai.contracts.product import CATALOGUE
 from leitai.demo import memory
 from leitai.demo.sinks import Sinks
-from leitai.eventstore.store import COMMITS, PENDING, head_of_log
+from leitai.eventstore.mongodb import MongoCommitLog
+from leitai.eventstore.records import head_of_log
 from leitai.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
@@ -194,7 +195,7 @@ class Runtime:
         return self._client[self.database(service)]
 
     def heads(self) -> dict[str, int]:
-        return {service: head_of_log(self.db(service))[0] for service in PUBLISHERS}
+        return {service: head_of_log(MongoCommitLog(self.db(service)))[0] for service in PUBLISHERS}
 
     def settle(self, notices: bool = True, timeout: float = 180.0) -> None:
         """Wait until the system is at rest: every stored event sequenced and relayed, every
@@ -215,7 +216,7 @@ class Runtime:
     def _activity(self, notices: bool):
         heads = self.heads()
         for relay, service in zip(self._relays, PUBLISHERS):
-            if self.db(service)[COMMITS].find_one({PENDING: {"$exists": True}}) or relay.checkpoint() != heads[service]:
+            if MongoCommitLog(self.db(service)).count_pending() or relay.checkpoint() != heads[service]:
                 return None
         if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):
             return None

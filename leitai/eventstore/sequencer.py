@@ -13,16 +13,10 @@ import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
-from pymongo import ReturnDocument, UpdateOne
-from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
-
 from leitai.eventstore.canonical import chain_hash
-from leitai.eventstore.store import COMMITS, HEAD_HINT, PENDING, SEALS, SEQUENCER, head_of_log
+from leitai.eventstore.records import PENDING, CommitLog, DuplicateCommit, head_of_log
 
 log = logging.getLogger(__name__)
-LEASE_ID = "lease"
-EPOCH = datetime.min.replace(tzinfo=timezone.utc)
 
 
 class LeaseLost(Exception):
@@ -40,49 +34,35 @@ def event_hashes(commit: dict, first_position: int, previous: str) -> list[str]:
 
 
 class Sequencer:
-    def __init__(self, db: Database, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0) -> None:
-        self._db = db
-        self._commits = db[COMMITS]
-        self._state = db[SEQUENCER]
-        self._seals = db[SEALS]
+    def __init__(self, records: CommitLog, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0) -> None:
+        self._records = records
         self._owner = owner
         self._lease = timedelta(seconds=lease_seconds)
         self._seal_interval = seal_interval
         self._last_seal = 0.0
         self._held_until: datetime | None = None
         self._head: tuple[int, str] | None = None  # known only while the lease is held
-        try:
-            self._state.insert_one({"_id": LEASE_ID, "owner": None, "expires_at": EPOCH})
-        except DuplicateKeyError:
-            pass
 
     def acquire(self) -> bool:
         """Take or renew the lease; renews only once half of it is spent, to spare writes."""
         now = datetime.now(timezone.utc)
         if self._held_until is not None and now < self._held_until - self._lease / 2:
             return True
-        held = self._state.find_one_and_update(
-            {"_id": LEASE_ID, "$or": [{"owner": self._owner}, {"expires_at": {"$lt": now}}]},
-            {"$set": {"owner": self._owner, "expires_at": now + self._lease}},
-            return_document=ReturnDocument.AFTER,
-        )
-        if held is None or self._held_until is None:
+        held = self._records.take_lease(self._owner, now, now + self._lease)
+        if not held or self._held_until is None:
             self._head = None  # another holder may have sequenced since we last held it
         self._held_until = now + self._lease if held else None
-        return held is not None
+        return held
 
     def release(self) -> None:
         self._lost()
-        self._state.update_one(
-            {"_id": LEASE_ID, "owner": self._owner},
-            {"$set": {"expires_at": EPOCH}},
-        )
+        self._records.release_lease(self._owner)
 
     def sequence(self, limit: int = 500) -> int:
         """Sequence up to ``limit`` pending commits; returns how many were sequenced."""
         if not self.acquire():
             return 0
-        pending = sorted(self._commits.find({PENDING: {"$gt": EPOCH}}, limit=limit), key=lambda c: c[PENDING])
+        pending = sorted(self._records.pending(limit), key=lambda c: c[PENDING])
         batch = self._in_stream_order(pending, complete=len(pending) < limit)
         if batch:
             self._assign(batch)
@@ -100,10 +80,7 @@ class Sequencer:
         if not pending:
             return []
         lowest_pending: dict[str, int] = {}
-        others = [] if complete else self._commits.find(
-            {PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list({c["stream_id"] for c in pending})}},
-            {"stream_id": 1, "prev_version": 1},
-        )
+        others = [] if complete else self._records.pending_heads(sorted({c["stream_id"] for c in pending}))
         for doc in [*pending, *others]:
             sid = doc["stream_id"]
             lowest_pending[sid] = min(lowest_pending.get(sid, doc["prev_version"]), doc["prev_version"])
@@ -130,27 +107,23 @@ class Sequencer:
         return ordered
 
     def _assign(self, batch: list[dict]) -> None:
-        position, previous = self._head or head_of_log(self._db)
-        updates = []
+        position, previous = self._head or head_of_log(self._records)
+        assigned = []
         for commit in batch:
             first = position + 1
             position += len(commit["events"])
             hashes = event_hashes(commit, first, previous)
-            updates.append(UpdateOne(
-                {"_id": commit["_id"], PENDING: {"$exists": True}},
-                {"$set": {"first_position": first, "last_position": position,
-                          "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]},
-                 "$unset": {PENDING: ""}},
-            ))
+            assigned.append((commit["_id"], {"first_position": first, "last_position": position,
+                                             "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]}))
             previous = hashes[-1]
         try:
-            result = self._commits.bulk_write(updates, ordered=True)
-        except DuplicateKeyError as exc:
+            modified = self._records.mark_sequenced(assigned)
+        except DuplicateCommit as exc:
             self._lost()
             raise LeaseLost("a position was taken by another sequencer") from exc
-        if result.modified_count != len(updates):
+        if modified != len(assigned):
             self._lost()
-            raise LeaseLost(f"sequenced {result.modified_count} of {len(updates)} commits")
+            raise LeaseLost(f"sequenced {modified} of {len(assigned)} commits")
         self._head = (position, previous)
 
     def _lost(self) -> None:
@@ -158,12 +131,12 @@ class Sequencer:
         self._head = None
 
     def seal(self) -> None:
-        position, digest = self._head or head_of_log(self._db)
+        position, digest = self._head or head_of_log(self._records)
         # The head hint lets head_of_log start near the end; it scans forward from it, so
         # a hint that lags behind (a crash before this write) costs a longer scan, no more.
-        self._state.update_one({"_id": HEAD_HINT}, {"$set": {"position": position, "hash": digest}}, upsert=True)
+        self._records.record_head(position, digest)
         if position:
-            self._seals.insert_one({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),
+            self._records.add_seal({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),
                                     "sealed_by": self._owner})
             log.info("store sealed", extra={"position": position, "hash": digest})
         self._last_seal = time.monotonic()

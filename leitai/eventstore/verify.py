@@ -3,12 +3,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pymongo.database import Database
-
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.canonical import GENESIS
 from leitai.eventstore.sequencer import event_hashes
-from leitai.eventstore.store import COMMITS, PENDING, SEALS, commits_in_order
+from leitai.eventstore.records import CommitLog, commits_in_order
 
 
 @dataclass(frozen=True)
@@ -39,14 +37,14 @@ class VerifyReport:
         return self.first_bad is None
 
 
-def verify(db: Database, registry: ContractRegistry) -> VerifyReport:
+def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
     report = VerifyReport()
     expected_position, previous = 1, GENESIS
     stream_heads: dict[str, int] = {}
     hash_at: dict[int, str] = {}
-    seal_positions = {s["position"]: s["hash"] for s in db[SEALS].find({}, {"position": 1, "hash": 1})}
+    seal_positions = {s["position"]: s["hash"] for s in records.seals()}
 
-    for commit in (c for batch in commits_in_order(db[COMMITS]) for c in batch):
+    for commit in (c for batch in commits_in_order(records) for c in batch):
         bad = _check_commit(commit, expected_position, previous, stream_heads, registry)
         if bad:
             report.first_bad = bad
@@ -58,7 +56,7 @@ def verify(db: Database, registry: ContractRegistry) -> VerifyReport:
             hash_at[commit["last_position"]] = previous
         report.checked_commits += 1
     report.head_position = expected_position - 1
-    report.pending_commits = db[COMMITS].count_documents({PENDING: {"$exists": True}})
+    report.pending_commits = records.count_pending()
 
     for position, sealed_hash in sorted(seal_positions.items()):
         report.seals_checked += 1

@@ -16,8 +16,8 @@ from pymongo.database import Database
 
 from leitai.contracts import Event
 from leitai.contracts.catalogue import Catalogue
-from leitai.eventstore.sequencer import Sequencer
-from leitai.eventstore.store import EventStore
+from leitai.eventstore import EventStore, Sequencer
+from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.messaging import topology
 
 log = logging.getLogger(__name__)
@@ -35,8 +35,9 @@ class Relay:
         self._db = db
         self._catalogue = catalogue
         self._registry = catalogue.registry
-        self._store = EventStore(db, catalogue.registry)
-        self._sequencer = Sequencer(db, owner or f"relay@{socket.gethostname()}")
+        records = MongoCommitLog(db)
+        self._store = EventStore(records, catalogue.registry)
+        self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}")
         self._checkpoints = db[CHECKPOINTS]
         self._policy = policy
         self._batch_size = batch_size

@@ -17,6 +17,7 @@ from kombu import Connection
 
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.messaging.topology import event_exchange
 from leitai.readmodel import ReadModel
 from leitai.replay import diff, rebuild
@@ -177,7 +178,7 @@ def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_deli
                            name="ranking-shuffled").start()
     try:
         events = [(source, event) for source, types in PROJECTION.sources.items()
-                  for batch in EventStore(store[source], REGISTRY).read_all() for event in batch if event.type in types]
+                  for batch in EventStore(MongoCommitLog(store[source]), REGISTRY).read_all() for event in batch if event.type in types]
         rng = random.Random(4)
         deliveries = events + rng.sample(events, len(events) // 4)  # a quarter of them twice
         rng.shuffle(deliveries)

@@ -1,6 +1,9 @@
-"""The event store's contract, as one suite every MongoDB-protocol backend must pass.
+"""The event store's contract, as one suite every backend must pass: MongoDB (the stand-in
+and any real MongoDB) and the in-memory twin the fast service-layer tests use.
 
-Subclasses provide the ``store_db`` fixture (a fresh database on the backend under test).
+Subclasses provide two fixtures: ``records``, a fresh CommitLog on the backend under test,
+and ``tamper``, a :class:`tests.support.tamper.Tamper` that edits its stored records the way
+an intruder with write access to the store would.
 """
 from __future__ import annotations
 
@@ -10,21 +13,18 @@ from collections import defaultdict
 import pytest
 
 from leitai.contracts import InvalidPayload, UnknownEventType
-from leitai.eventstore import (
-    ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer, ensure_indexes, verify,
-)
+from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer, verify
 from tests.support.ledger import REGISTRY, deposit
 
 
 class EventStoreConformance:
     @pytest.fixture
-    def store(self, store_db):
-        ensure_indexes(store_db)
-        return EventStore(store_db, REGISTRY)
+    def store(self, records):
+        return EventStore(records, REGISTRY)
 
     @pytest.fixture
-    def sequencer(self, store_db, store):
-        sequencer = Sequencer(store_db, owner="test-sequencer")
+    def sequencer(self, records, store):
+        sequencer = Sequencer(records, owner="test-sequencer")
         assert sequencer.acquire()
         return sequencer
 
@@ -66,21 +66,21 @@ class EventStoreConformance:
         assert all(isinstance(o, ConcurrencyConflict) and o.expected_version == 1 for o in outcomes if o not in winners)
         assert [e.stream_version for e in store.read_stream("hot")] == [1, 2]
 
-    def test_a_stale_expected_version_conflicts_and_writes_nothing(self, store, store_db):
+    def test_a_stale_expected_version_conflicts_and_writes_nothing(self, store, tamper):
         store.append("s", 0, [deposit("A", "1.00"), deposit("A", "1.00")])
         for stale in (0, 1, 3):
             with pytest.raises(ConcurrencyConflict):
                 store.append("s", stale, [deposit("A", "9.00")])
-        assert store_db.commits.count_documents({}) == 1
+        assert tamper.count() == 1
 
-    def test_resending_an_append_returns_the_original_outcome_and_stores_nothing(self, store, store_db):
+    def test_resending_an_append_returns_the_original_outcome_and_stores_nothing(self, store, tamper):
         event = deposit("A", "5.00")
         first = store.append("s", 0, [event])
         again = store.append("s", 0, [event])
         later = store.append("s", 7, [event])  # even with a version that would conflict
         assert (again.first_version, again.event_ids, again.duplicate) == (1, first.event_ids, True)
         assert later == again
-        assert store_db.commits.count_documents({}) == 1
+        assert tamper.count() == 1
 
     def test_an_event_id_cannot_be_reused_in_another_append(self, store):
         event = deposit("A", "5.00")
@@ -90,23 +90,23 @@ class EventStoreConformance:
         with pytest.raises(EventIdReused):
             store.append("s", 1, [event, deposit("A", "1.00")])
 
-    def test_a_payload_failing_its_contract_is_refused_and_nothing_is_written(self, store, store_db):
+    def test_a_payload_failing_its_contract_is_refused_and_nothing_is_written(self, store, tamper):
         with pytest.raises(InvalidPayload):
             store.append("s", 0, [deposit("A", "1.00"), deposit("A", "-3")])
         with pytest.raises(UnknownEventType):
             store.append("s", 0, [deposit("A", "1.00").__class__("Stolen", {}, actor="x")])
-        assert store_db.commits.count_documents({}) == 0
+        assert tamper.count() == 0
 
-    def test_a_stored_payload_that_no_longer_fits_its_contract_is_refused_on_read(self, store, store_db):
+    def test_a_stored_payload_that_no_longer_fits_its_contract_is_refused_on_read(self, store, tamper):
         store.append("s", 0, [deposit("A", "1.00")])
-        store_db.commits.update_one({}, {"$set": {"events.0.payload.amount": "lots"}})
+        tamper.set(tamper.commit()["_id"], {"events.0.payload.amount": "lots"})
         with pytest.raises(CorruptRecord):
             store.read_stream("s")
 
-    def test_a_stored_old_version_is_upcast_on_read(self, store, store_db):
+    def test_a_stored_old_version_is_upcast_on_read(self, store, tamper):
         store.append("s", 0, [deposit("A", "1.00")])
-        store_db.commits.update_one({}, {"$set": {"events.0.schema_version": 1,
-                                                   "events.0.payload": {"account": "A", "cents": 1234}}})
+        tamper.set(tamper.commit()["_id"], {"events.0.schema_version": 1,
+                                            "events.0.payload": {"account": "A", "cents": 1234}})
         [event] = store.read_stream("s")
         assert (event.schema_version, str(event.payload["amount"])) == (2, "12.34")
 
@@ -134,10 +134,10 @@ class EventStoreConformance:
         assert [e.position for b in store.read_all(after_position=25) for e in b] == [26, 27, 28, 29, 30]
         assert store.head_position() == 30
 
-    def test_only_one_sequencer_holds_the_lease(self, store_db, sequencer):
-        assert not Sequencer(store_db, owner="another").acquire()
+    def test_only_one_sequencer_holds_the_lease(self, records, sequencer):
+        assert not Sequencer(records, owner="another").acquire()
         sequencer.release()
-        assert Sequencer(store_db, owner="another").acquire()
+        assert Sequencer(records, owner="another").acquire()
 
     # -- tamper evidence ---------------------------------------------------------------
     @pytest.fixture
@@ -148,26 +148,26 @@ class EventStoreConformance:
         sequencer.seal()
         return store
 
-    def test_an_untouched_store_verifies(self, store_db, sealed_log):
-        report = verify(store_db, REGISTRY)
+    def test_an_untouched_store_verifies(self, records, sealed_log):
+        report = verify(records, REGISTRY)
         assert report.ok, report.first_bad
         assert (report.checked_commits, report.head_position, report.seals_checked) == (4, 8, 1)
 
-    def test_editing_one_stored_payload_names_that_record(self, store_db, sealed_log):
-        target = store_db.commits.find_one({"first_position": 5})
-        store_db.commits.update_one({"_id": target["_id"]}, {"$set": {"events.1.payload.amount": "2000.00"}})
-        report = verify(store_db, REGISTRY)
+    def test_editing_one_stored_payload_names_that_record(self, records, tamper, sealed_log):
+        target = tamper.commit(first_position=5)
+        tamper.set(target["_id"], {"events.1.payload.amount": "2000.00"})
+        report = verify(records, REGISTRY)
         assert not report.ok
         assert report.first_bad.position == 6
         assert report.first_bad.event_id == target["events"][1]["event_id"]
         assert "hash" in report.first_bad.reason
 
-    def test_a_deleted_tail_is_caught_by_the_seal(self, store_db, sealed_log):
-        store_db.commits.delete_one({"first_position": 7})
-        report = verify(store_db, REGISTRY)
+    def test_a_deleted_tail_is_caught_by_the_seal(self, records, tamper, sealed_log):
+        tamper.delete(tamper.commit(first_position=7)["_id"])
+        report = verify(records, REGISTRY)
         assert not report.ok and "tail deleted" in report.first_bad.reason
 
-    def test_a_deleted_record_in_the_middle_is_named(self, store_db, sealed_log):
-        store_db.commits.delete_one({"first_position": 3})
-        report = verify(store_db, REGISTRY)
+    def test_a_deleted_record_in_the_middle_is_named(self, records, tamper, sealed_log):
+        tamper.delete(tamper.commit(first_position=3)["_id"])
+        report = verify(records, REGISTRY)
         assert not report.ok and report.first_bad.position == 5 and "missing" in report.first_bad.reason

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 from kombu import Connection, Exchange
 
-from leitai.eventstore import EventStore, ensure_indexes
+from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from tests.support.ledger import REGISTRY, SUBSCRIPTION
 from tests.support.servers import ROOT, ChildProcess, queue_state, wait_until
 
@@ -29,7 +30,7 @@ class Pipeline:
             "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
         }))
         ensure_indexes(db)
-        self.store = EventStore(db, REGISTRY)
+        self.store = EventStore(MongoCommitLog(db), REGISTRY)
         self.children: list[ChildProcess] = []
 
     # -- processes ---------------------------------------------------------------------

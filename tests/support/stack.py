@@ -18,6 +18,7 @@ from kombu import Connection
 
 from leitai.contracts.product import CATALOGUE, CONSUMES, REGISTRY
 from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.messaging.topology import event_exchange
 from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, wait_until
 
@@ -134,7 +135,7 @@ class Stack:
             with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as connection, \
                     connection.Producer() as producer:
                 for source, types in CONSUMES[consumer].items():
-                    for batch in EventStore(client[self.database(source)], REGISTRY).read_all():
+                    for batch in EventStore(MongoCommitLog(client[self.database(source)]), REGISTRY).read_all():
                         for event in (e for e in batch if e.type in types):
                             producer.publish(json.dumps(event.to_wire(REGISTRY)), exchange=event_exchange(source),
                                              routing_key=event.type, content_type="application/json",

@@ -1,0 +1,116 @@
+"""The event store's records in memory: the twin of the MongoDB backend for fast tests.
+
+It keeps the same unique rules as the MongoDB indexes and hands out copies, as a server
+would, so that the same conformance suite passes against both. It keeps nothing across a
+restart; it is for tests of the service layer, never for a running service.
+"""
+from __future__ import annotations
+
+import copy
+import threading
+from datetime import datetime
+from typing import Sequence
+
+from leitai.eventstore.records import PENDING, DuplicateCommit
+
+
+class MemoryCommitLog:
+    """:class:`~leitai.eventstore.records.CommitLog` in a dict, safe across threads."""
+
+    def __init__(self) -> None:
+        self.commits: dict[str, dict] = {}  # by _id, in insertion order; tests may tamper with them
+        self._lock = threading.Lock()
+        self._lease: dict = {"owner": None, "expires_at": None}
+        self._head: dict | None = None
+        self._seals: list[dict] = []
+
+    def insert(self, commit: dict) -> None:
+        with self._lock:
+            event_ids = {e["event_id"] for e in commit["events"]}
+            for stored in self.commits.values():
+                if stored["_id"] == commit["_id"] or (stored["stream_id"], stored["prev_version"]) == (
+                        commit["stream_id"], commit["prev_version"]) or event_ids & _event_ids(stored):
+                    raise DuplicateCommit(f"commit {commit['_id']} conflicts with {stored['_id']}")
+            self.commits[commit["_id"]] = copy.deepcopy(commit)
+
+    def exists(self, commit_id: str) -> bool:
+        return commit_id in self.commits
+
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+        wanted = set(event_ids)
+        return self._first(lambda c: bool(wanted & _event_ids(c)))
+
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+        return self._all(lambda c: c["stream_id"] == stream_id and c["version"] > after_version)
+
+    def stream_version(self, stream_id: str) -> int:
+        return max((c["version"] for c in self.stream_commits(stream_id)), default=0)
+
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+        return self._all(lambda c: "last_position" in c and after_position < c["last_position"] <= up_to)
+
+    def pending(self, limit: int) -> list[dict]:
+        return self._all(lambda c: PENDING in c)[:limit]
+
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+        streams = set(stream_ids)
+        return [{"stream_id": c["stream_id"], "prev_version": c["prev_version"]}
+                for c in self._all(lambda c: PENDING in c and c["stream_id"] in streams)]
+
+    def count_pending(self) -> int:
+        return len(self._all(lambda c: PENDING in c))
+
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+        changed = 0
+        with self._lock:
+            for cid, fields in assigned:
+                commit = self.commits.get(cid)
+                if commit is None or PENDING not in commit:
+                    continue
+                if any(c.get("last_position") == fields["last_position"] for c in self.commits.values()):
+                    raise DuplicateCommit(f"position {fields['last_position']} is taken")
+                commit.update(copy.deepcopy(fields))
+                del commit[PENDING]
+                changed += 1
+        return changed
+
+    def take_lease(self, owner: str, now: datetime, until: datetime) -> bool:
+        with self._lock:
+            expires = self._lease["expires_at"]
+            if self._lease["owner"] != owner and expires is not None and expires >= now:
+                return False
+            self._lease = {"owner": owner, "expires_at": until}
+            return True
+
+    def release_lease(self, owner: str) -> None:
+        with self._lock:
+            if self._lease["owner"] == owner:
+                self._lease["expires_at"] = None
+
+    def head_hint(self) -> dict | None:
+        return copy.deepcopy(self._head)
+
+    def record_head(self, position: int, digest: str) -> None:
+        self._head = {"position": position, "hash": digest}
+
+    def add_seal(self, seal: dict) -> None:
+        with self._lock:
+            self._seals.append(copy.deepcopy(seal))
+
+    def seals(self) -> list[dict]:
+        return copy.deepcopy(self._seals)
+
+    def ping(self) -> bool:
+        return True
+
+    def _all(self, keep) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(c) for c in self.commits.values() if keep(c)]
+
+    def _first(self, keep) -> dict | None:
+        found = self._all(keep)
+        return found[0] if found else None
+
+
+def _event_ids(commit: dict) -> set[str]:
+    return {e["event_id"] for e in commit["events"]}

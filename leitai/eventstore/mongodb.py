@@ -1,0 +1,124 @@
+"""The event store's records on MongoDB (pymongo): one collection of commits, one of seals,
+one for the sequencer's lease and head.
+
+* Optimistic concurrency: a unique index on ``(stream_id, prev_version)`` lets exactly one of
+  several racing appenders win; appenders of different streams share no document.
+* Idempotency: a unique multikey index on ``events.event_id``.
+* Global reads are range scans on the unique, sparse ``last_position`` index; the sparse
+  ``pending_since`` index holds only the commits still waiting for the sequencer.
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Sequence
+
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from leitai.eventstore.records import PENDING, DuplicateCommit
+
+COMMITS = "commits"
+SEQUENCER = "sequencer"
+SEALS = "seals"
+LEASE_ID = "lease"
+HEAD_HINT = "head"
+EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create collections and indexes; call at start-up, never inside a request."""
+    commits = db[COMMITS]
+    # An append after version v needs the commit ending at v (found by _id, see commit_id)
+    # and no commit starting at v (this index).
+    commits.create_index([("stream_id", ASCENDING), ("prev_version", ASCENDING)], unique=True)
+    commits.create_index("events.event_id", unique=True)
+    commits.create_index("last_position", unique=True, sparse=True)
+    commits.create_index(PENDING, sparse=True)
+    db[SEALS].create_index("position")
+    if SEQUENCER not in db.list_collection_names():
+        db.create_collection(SEQUENCER)
+
+
+class MongoCommitLog:
+    """:class:`~leitai.eventstore.records.CommitLog` on one MongoDB database."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._commits = db[COMMITS]
+        self._state = db[SEQUENCER]
+        self._seals = db[SEALS]
+        self._lease_created = False
+
+    def insert(self, commit: dict) -> None:
+        try:
+            self._commits.insert_one(commit)
+        except DuplicateKeyError as exc:
+            raise DuplicateCommit(str(exc)) from None
+
+    def exists(self, commit_id: str) -> bool:
+        return self._commits.find_one({"_id": commit_id}, {"_id": 1}) is not None
+
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+        return self._commits.find_one({"events.event_id": {"$in": list(event_ids)}},
+                                      {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1})
+
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+        return list(self._commits.find({"stream_id": stream_id, "version": {"$gt": after_version}}))
+
+    def stream_version(self, stream_id: str) -> int:
+        return max((c["version"] for c in self._commits.find({"stream_id": stream_id}, {"version": 1})), default=0)
+
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+        return list(self._commits.find({"last_position": {"$gt": after_position, "$lte": up_to}}))
+
+    def pending(self, limit: int) -> list[dict]:
+        return list(self._commits.find({PENDING: {"$gt": EPOCH}}, limit=limit))
+
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+        return list(self._commits.find({PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list(stream_ids)}},
+                                       {"stream_id": 1, "prev_version": 1}))
+
+    def count_pending(self) -> int:
+        return self._commits.count_documents({PENDING: {"$exists": True}})
+
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+        updates = [UpdateOne({"_id": cid, PENDING: {"$exists": True}}, {"$set": fields, "$unset": {PENDING: ""}})
+                   for cid, fields in assigned]
+        try:
+            return self._commits.bulk_write(updates, ordered=True).modified_count
+        except DuplicateKeyError as exc:
+            raise DuplicateCommit(str(exc)) from None
+
+    def take_lease(self, owner: str, now: datetime, until: datetime) -> bool:
+        if not self._lease_created:
+            # created before it is raced for: an upsert racing to create it can find nothing
+            try:
+                self._state.insert_one({"_id": LEASE_ID, "owner": None, "expires_at": EPOCH})
+            except DuplicateKeyError:
+                pass
+            self._lease_created = True
+        held = self._state.find_one_and_update(
+            {"_id": LEASE_ID, "$or": [{"owner": owner}, {"expires_at": {"$lt": now}}]},
+            {"$set": {"owner": owner, "expires_at": until}},
+            return_document=ReturnDocument.AFTER,
+        )
+        return held is not None
+
+    def release_lease(self, owner: str) -> None:
+        self._state.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expires_at": EPOCH}})
+
+    def head_hint(self) -> dict | None:
+        return self._state.find_one({"_id": HEAD_HINT})
+
+    def record_head(self, position: int, digest: str) -> None:
+        self._state.update_one({"_id": HEAD_HINT}, {"$set": {"position": position, "hash": digest}}, upsert=True)
+
+    def add_seal(self, seal: dict) -> None:
+        self._seals.insert_one(dict(seal))
+
+    def seals(self) -> list[dict]:
+        return list(self._seals.find({}, {"position": 1, "hash": 1}))
+
+    def ping(self) -> bool:
+        return self.db.command("ping").get("ok") == 1

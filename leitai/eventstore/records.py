@@ -1,0 +1,111 @@
+"""What the event store keeps, and the narrow interface every storage backend offers.
+
+The store, the sequencer and verify are written once, against :class:`CommitLog`; a backend
+(MongoDB in production, memory in fast tests) only keeps records. Both backends pass the same
+conformance suite (tests/integration/eventstore_conformance.py), so what holds for one holds
+for the other.
+
+A *commit* is one append: a dict with ``_id`` (see :func:`commit_id`), ``stream_id``,
+``prev_version``, ``version``, ``pending_since`` (until sequenced) and ``events``; the
+sequencer adds ``first_position``, ``last_position``, ``prev_hash``, ``hashes`` and ``hash``.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Iterator, Protocol, Sequence
+
+from leitai.eventstore.canonical import GENESIS
+
+MAX_EVENTS_PER_APPEND = 500
+PENDING = "pending_since"
+
+
+class DuplicateCommit(Exception):
+    """A unique rule refused a write: a commit id, a (stream, prev_version), an event id or a
+    position is stored already. Nothing was written."""
+
+
+def commit_id(stream_id: str, version: int) -> str:
+    """A commit's _id names the stream version it ends at, so that lookup needs no index."""
+    return f"{stream_id}@{version:012d}"
+
+
+class CommitLog(Protocol):
+    """The records of one service's event store. Every method is one round trip at most."""
+
+    # -- commits ---------------------------------------------------------------------
+    def insert(self, commit: dict) -> None:
+        """Store a new commit; DuplicateCommit if its id, its (stream_id, prev_version) or any
+        of its event ids is stored already."""
+
+    def exists(self, commit_id: str) -> bool: ...
+
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+        """A stored commit holding any of these event ids."""
+
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+        """The stream's commits ending after ``after_version``, in any order."""
+
+    def stream_version(self, stream_id: str) -> int: ...
+
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+        """Sequenced commits whose last position is in (after_position, up_to], in any order."""
+
+    # -- sequencing ------------------------------------------------------------------
+    def pending(self, limit: int) -> list[dict]:
+        """Up to ``limit`` commits not yet sequenced, in any order."""
+
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+        """``stream_id`` and ``prev_version`` of every pending commit of these streams."""
+
+    def count_pending(self) -> int: ...
+
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+        """Give each (commit id, fields) its position fields, and end its pending state, in
+        order; only commits still pending change. Returns how many changed; DuplicateCommit
+        if a position is taken (the rest are left as they were)."""
+
+    def take_lease(self, owner: str, now: datetime, until: datetime) -> bool:
+        """Hold the sequencer's lease until ``until`` if ``owner`` holds it or it expired."""
+
+    def release_lease(self, owner: str) -> None: ...
+
+    def head_hint(self) -> dict | None:
+        """The head (``position``, ``hash``) the sequencer last recorded."""
+
+    def record_head(self, position: int, digest: str) -> None: ...
+
+    def add_seal(self, seal: dict) -> None: ...
+
+    def seals(self) -> list[dict]: ...
+
+    def ping(self) -> bool: ...
+
+
+def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -> Iterator[list[dict]]:
+    """Sequenced commits after ``after_position`` in log order, as bounded range reads.
+
+    Each read asks for last positions in (p, p + span]: with ``span`` at least the largest
+    append, the commit holding p + 1 always falls in the range, and no read asks the
+    backend to sort more than one range.
+    """
+    span = max(span, MAX_EVENTS_PER_APPEND)
+    while True:
+        batch = sorted(log.sequenced_between(after_position, after_position + span), key=lambda c: c["last_position"])
+        if not batch:
+            return
+        yield batch
+        after_position = batch[-1]["last_position"]
+
+
+def head_of_log(log: CommitLog) -> tuple[int, str]:
+    """(position, hash) of the last sequenced event; (0, GENESIS) for an empty log.
+
+    Starts from the head the sequencer last recorded and scans forward, so a hint left
+    behind by a crash between sequencing and recording it is corrected here.
+    """
+    hint = log.head_hint() or {"position": 0, "hash": GENESIS}
+    position, digest = hint["position"], hint["hash"]
+    for batch in commits_in_order(log, position):
+        position, digest = batch[-1]["last_position"], batch[-1]["hash"]
+    return position, digest
