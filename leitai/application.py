@@ -7,41 +7,21 @@ fresh state: the domain never decides on stale state, and nothing is written twi
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence, TypeVar
+from typing import Callable, Sequence, TypeVar
 
 from leitai.contracts import Event, NewEvent
-from leitai.eventstore import ConcurrencyConflict, EventStore
+from leitai.domain import Decision, Folded
 from leitai.errors import Conflict
-
-
-@dataclass(frozen=True)
-class Decision:
-    """An event a domain decided on; the store gives it versions and a position."""
-
-    type: str
-    payload: dict
-    event_id: str | None = None  # set when the client chose it (an idempotent resubmission)
-
-
-class Folded(Protocol):
-    version: int
-
-    def apply(self, event: Event) -> None: ...
-
+from leitai.eventstore import ConcurrencyConflict, EventStore
 
 S = TypeVar("S", bound=Folded)
 R = TypeVar("R")
 
 
-def folding(factory: Callable[[], S]) -> Callable[[Sequence[Event]], S]:
-    """fold(events): a fresh state with every event applied, in stream order."""
-    def fold(events: Sequence[Event]) -> S:
-        state = factory()
-        for event in events:
-            state.apply(event)
-        return state
-    return fold
+def new_events(decisions: Sequence[Decision], actor: str, correlation_id: str | None) -> list[NewEvent]:
+    return [NewEvent(d.type, d.payload, actor=actor, correlation_id=correlation_id,
+                     event_id=uuid.UUID(d.event_id) if d.event_id else uuid.uuid4())
+            for d in decisions]
 
 
 def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]], S],
@@ -52,11 +32,8 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
         result, decisions = decide(state)
         if not decisions:
             return result
-        events = [NewEvent(d.type, d.payload, actor=actor, correlation_id=correlation_id,
-                           event_id=uuid.UUID(d.event_id) if d.event_id else uuid.uuid4())
-                  for d in decisions]
         try:
-            store.append(stream_id, state.version, events)
+            store.append(stream_id, state.version, new_events(decisions, actor, correlation_id))
             return result
         except ConcurrencyConflict:
             continue

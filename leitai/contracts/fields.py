@@ -33,6 +33,26 @@ def Phone(**kwargs) -> fields.String:
                          **kwargs)
 
 
+class Instant(fields.AwareDateTime):
+    """A moment in ISO 8601 with its UTC offset, carried as text: loading checks it and writes
+    it out in one form, so that a payload holds strings, never datetime objects."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs) -> str:
+        return super()._serialize(super()._deserialize(value, attr, data, **kwargs), attr, None)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return value
+
+
+def Seed(**kwargs) -> fields.String:
+    """A lot's seed an organiser chooses (None: the service draws a fresh one)."""
+    return fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
+        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"), **kwargs)
+
+
 def Score(**kwargs) -> fields.Decimal:
     """Decimal carried as a string, never a float."""
     return fields.Decimal(as_string=True, allow_nan=False, **kwargs)

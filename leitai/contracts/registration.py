@@ -6,7 +6,7 @@ from decimal import Decimal
 from marshmallow import Schema, fields, validate
 
 from leitai.contracts.fields import (
-    AdvancementSchema, CriterionSchema, Email, Id, Phone, Score, Text, drop_rule_field,
+    AdvancementSchema, CriterionSchema, Email, Id, Instant, Phone, Score, Seed, Text, drop_rule_field,
 )
 from leitai.contracts.registry import Contract
 
@@ -54,8 +54,7 @@ class StageDefined(_ContestEvent):
     tolerance = Score(load_default=None, allow_none=True, validate=validate.Range(min=Decimal(0), max=Decimal(10000)))
     advancement = fields.Nested(AdvancementSchema, required=True)
     # the seed of the last tie-break, "drawn lot": sha256("<lot_seed>:<entry_id>"), recorded when defined
-    lot_seed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"))
+    lot_seed = Seed()
 
 
 class JudgeRegistered(_ContestEvent):
@@ -99,7 +98,7 @@ class SessionScheduled(_ContestEvent):
     session_id = Id(required=True)
     stage_id = Id(required=True)
     group_id = Id(required=True)
-    starts_at = fields.String(required=True, validate=validate.Length(min=1, max=40))
+    starts_at = Instant(required=True)
     place = fields.String(load_default="", validate=validate.Length(max=200))
     video_room = fields.String(load_default="", validate=validate.Length(max=300))
 
@@ -161,8 +160,8 @@ class ForumSeriesCreated(_ContestEvent):
     name = Text(required=True)
     cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
     township_code = Id(load_default=None, allow_none=True)  # None: city-wide
-    day_of_month = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=28))
-    themes = fields.List(Text(), required=True, validate=validate.Length(min=1))
+    day_of_month = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28))
+    themes = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
     scored = fields.Boolean(load_default=False)
 
 
@@ -172,9 +171,9 @@ class ForumMeetingScheduled(_ContestEvent):
     date = fields.Date(required=True)
     theme = Text(required=True)
     central_task = fields.String(load_default="", validate=validate.Length(max=300))
-    presenters = fields.List(Id(), load_default=list)
-    listeners = fields.List(Id(), load_default=list)
-    evaluators = fields.List(Id(), load_default=list)
+    presenters = fields.List(Id(), load_default=list, validate=validate.Length(max=200))
+    listeners = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
+    evaluators = fields.List(Id(), load_default=list, validate=validate.Length(max=50))
 
 
 class PresentationSchema(Schema):

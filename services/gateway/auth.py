@@ -1,4 +1,5 @@
-"""The gateway's settings: bearer tokens and the roles they carry, and the RPC deadline.
+"""Who is asking, and may they: bearer tokens and the roles they carry; and the gateway's
+settings (the tokens and the RPC deadline).
 
 LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen, id: <who>}``; ``screen`` is
 the venue's big screen: it reads live standings and nothing else.
@@ -13,10 +14,17 @@ from nameko.extensions import DependencyProvider
 
 from leitai.config import ConfigurationError
 from leitai.contracts.fields import Id
+from leitai.errors import DomainError
+from leitai.roles import PUBLIC, ROLES, require_role
+from leitai.rpc_errors import register as register_rpc_errors
+
+
+class Unauthorized(DomainError):
+    """No token, or one that is not ours."""
 
 
 class _Holder(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(["organiser", "judge", "screen"]))
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
     id = Id(required=True)
 
 
@@ -40,6 +48,17 @@ class Authenticator:
                 found = holder
         return dict(found) if found else None
 
+    def authorize(self, authorization: str | None, roles: frozenset[str] | set[str], to: str) -> dict:
+        """The actor behind ``authorization`` if one of ``roles`` may do ``to``: Unauthorized
+        without a valid token (unless the public may), Forbidden for another role."""
+        actor = self.actor(authorization)
+        if PUBLIC in roles:
+            return actor or {"role": PUBLIC, "id": PUBLIC}
+        if actor is None:
+            raise Unauthorized("a bearer token is required")
+        require_role(actor, *sorted(roles), to=to)
+        return actor
+
 
 class GatewaySettings:
     def __init__(self, authenticator: Authenticator, rpc_timeout: float) -> None:
@@ -49,6 +68,7 @@ class GatewaySettings:
 
 class Settings(DependencyProvider):
     def setup(self) -> None:
+        register_rpc_errors()  # what the services raise arrives here as the same class
         config = self.container.config
         try:
             loaded = _Settings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT") if k in config})

@@ -21,21 +21,19 @@ from werkzeug.wrappers import Response
 
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
 from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
+from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
-PUBLIC = "public"
-
-
-class Unauthorized(DomainError):
-    pass
 
 
 class Unavailable(DomainError):
     pass
 
 
-# The one table from domain errors to HTTP.
+# The one table from domain errors to HTTP, looked up by class hierarchy: a new subclass
+# answers as its nearest listed ancestor does.
 ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
+    DomainError: (422, "refused"),
     InvalidInput: (400, "invalid_input"),
     Unauthorized: (401, "unauthorized"),
     Forbidden: (403, "forbidden"),
@@ -101,8 +99,13 @@ def respond(route: Route, result: Any, request_id: str) -> Response:
     return Response(result, status=route.status, mimetype=route.media_type, headers=headers)
 
 
+def status_of(error: DomainError) -> tuple[int, str]:
+    """The HTTP status and code of ``error``: its nearest class in ERROR_STATUS."""
+    return next(ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in ERROR_STATUS)
+
+
 def error_response(error: DomainError, request_id: str) -> Response:
-    status, code = ERROR_STATUS[type(error)]
+    status, code = status_of(error)
     body = {"error": {"code": code, "message": error.message, "fields": error.details if status == 400 else None,
                       "request_id": request_id}}
     if status != 400 and error.details is not None:

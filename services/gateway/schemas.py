@@ -5,13 +5,12 @@ from decimal import Decimal
 
 from marshmallow import INCLUDE, Schema, fields, validate
 
-from leitai.contracts.fields import Id, Score, Text
+from leitai.contracts.fields import Id, Score, Seed
 from leitai.contracts.ranking import StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
-    EntrySubmitted, ForumCommentSchema, JudgeRegistered, PresentationSchema, RegionSchema, SeatSchema, StageDefined,
+    ContestCreated, EntrySubmitted, ForumMeetingHeld, ForumMeetingScheduled, ForumSeriesCreated, JudgeRegistered,
+    RegionSchema, SeatSchema, SessionScheduled, StageDefined,
 )
-
-FORMATS = ["knockout", "performance", "exchange"]
 
 
 class Response(Schema):
@@ -57,13 +56,10 @@ class RegionTree(Response):
 
 
 # -- contests ---------------------------------------------------------------------------
-class ContestCreate(Schema):
-    contest_id = Id(required=True)
-    name = Text(required=True)
-    tree_id = Id(required=True)
-    county_code = Id(required=True)
-    format = fields.String(required=True, validate=validate.OneOf(FORMATS))
-    description = fields.String(load_default="", validate=validate.Length(max=2000))
+# Request bodies that become events are the events' contracts less what the path or the
+# service supplies: one definition of each field, so the API and the log cannot drift apart.
+class ContestCreate(ContestCreated):
+    """The contest, as the ContestCreated event records it."""
 
 
 class StageCreate(StageDefined):
@@ -91,13 +87,9 @@ class Withdrawal(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 
 
-class SessionCreate(Schema):
-    session_id = Id(required=True)
-    stage_id = Id(required=True)
-    group_id = Id(required=True)
-    starts_at = fields.AwareDateTime(required=True, format="iso")
-    place = fields.String(load_default="", validate=validate.Length(max=200))
-    video_room = fields.String(load_default="", validate=validate.Length(max=300))
+class SessionCreate(SessionScheduled):
+    class Meta:
+        exclude = ("contest_id",)
 
 
 class PanelSeat(Schema):
@@ -105,82 +97,27 @@ class PanelSeat(Schema):
 
 
 class Draw(Schema):
-    seed = fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"))
+    seed = Seed()
 
 
-class SeriesCreate(Schema):
-    series_id = Id(required=True)
-    name = Text(required=True)
-    cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
-    township_code = Id(load_default=None, allow_none=True)
-    day_of_month = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28))
-    themes = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
-    scored = fields.Boolean(load_default=False)
+class SeriesCreate(ForumSeriesCreated):
+    class Meta:
+        exclude = ("contest_id",)
 
 
-class MeetingCreate(Schema):
-    meeting_id = Id(required=True)
-    date = fields.Date(required=True)
-    theme = Text(required=True)
-    central_task = fields.String(load_default="", validate=validate.Length(max=300))
-    presenters = fields.List(Id(), load_default=list, validate=validate.Length(max=200))
-    listeners = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))
-    evaluators = fields.List(Id(), load_default=list, validate=validate.Length(max=50))
+class MeetingCreate(ForumMeetingScheduled):
+    """The series comes from the path."""
+
+    class Meta:
+        exclude = ("contest_id", "series_id")
 
 
-class MeetingRecord(Schema):
+class MeetingRecord(ForumMeetingHeld):
     """What happened at a meeting: each scheduled presenter's presentation, who came, what the
-    meeting's evaluators said."""
+    meeting's evaluators said. The meeting comes from the path, its series from the schedule."""
 
-    presentations = fields.List(fields.Nested(PresentationSchema), required=True,
-                                validate=validate.Length(min=1, max=200))
-    attendees = fields.List(Id(), load_default=list, validate=validate.Length(max=2000))
-    comments = fields.List(fields.Nested(ForumCommentSchema), load_default=list, validate=validate.Length(max=2000))
-
-
-class PresentedOut(Response):
-    meeting_id = fields.String(required=True)
-    series_id = fields.String(required=True)
-    date = fields.String(required=True)
-    theme = fields.String(required=True)
-    topic = fields.String(required=True)
-
-
-class ParticipantOut(Response):
-    contestant_id = fields.String(required=True)
-    name = fields.String(required=True)
-    village_code = fields.String(required=True)
-    presented = fields.List(fields.Nested(PresentedOut), required=True)
-    attended = fields.List(fields.String(), required=True)
-    comments = fields.List(fields.Dict(), required=True)
-
-
-class Participation(Response):
-    participants = fields.List(fields.Nested(ParticipantOut), required=True)
-
-
-class Record(Response):
-    """A registered record, echoed back as stored."""
-
-    contest_id = fields.String(required=True)
-
-
-class Records(Response):
-    records = fields.List(fields.Nested(Record), required=True)
-
-
-class ContestView(Response):
-    contest_id = fields.String(required=True)
-    name = fields.String(required=True)
-    format = fields.String(required=True)
-    version = fields.Integer(required=True)
-    stages = fields.List(fields.Dict(), required=True)
-    judges = fields.List(fields.Dict(), required=True)
-    entries = fields.List(fields.Dict(), required=True)
-    sessions = fields.List(fields.Dict(), required=True)
-    forum_series = fields.List(fields.Dict(), required=True)
-    meetings = fields.List(fields.Dict(), required=True)
+    class Meta:
+        exclude = ("contest_id", "series_id", "meeting_id")
 
 
 # -- scoring ----------------------------------------------------------------------------

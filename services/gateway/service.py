@@ -13,19 +13,18 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from leitai.errors import DomainError, Forbidden, InvalidInput
+from leitai.errors import DomainError, InvalidInput
+from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
 from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
-    PUBLIC, Unauthorized, Unavailable, check_params, endpoint, error_response, json_response, new_request_id,
-    read_body, respond,
+    Unavailable, check_params, endpoint, error_response, json_response, new_request_id, read_body, respond,
 )
 from services.gateway.openapi import build_document
 
 log = logging.getLogger(__name__)
-ORGANISER, JUDGE, SCREEN = "organiser", "judge", "screen"
-STAFF = {ORGANISER, JUDGE}
+STAFF = {ORGANISER, JUDGE}  # a session's head judge or an organiser
 READY_TIMEOUT_S = 3
 
 
@@ -41,15 +40,11 @@ class GatewayService:
     def dispatch(self, route, fn, request, params):
         request_id = new_request_id(request)
         try:
-            actor = self.settings.authenticator.actor(request.headers.get("Authorization"))
-            if PUBLIC not in route.roles:
-                if actor is None:
-                    raise Unauthorized("a bearer token is required")
-                if actor["role"] not in route.roles:
-                    raise Forbidden(f"a {actor['role']} may not {route.summary[0].lower()}{route.summary[1:]}")
+            actor = self.settings.authenticator.authorize(request.headers.get("Authorization"), route.roles,
+                                                          to=f"{route.summary[0].lower()}{route.summary[1:]}")
             check_params(params)
             body = read_body(route, request)
-            actor = dict(actor or {"role": PUBLIC, "id": "public"}, request_id=request_id)
+            actor = dict(actor, request_id=request_id)
             # nameko's RPC waits for ever on a service that is down: a request gets a deadline
             deadline = self.settings.rpc_timeout
             with eventlet.Timeout(deadline, Unavailable(f"no answer within {deadline:g} s; try again")):
@@ -249,11 +244,8 @@ class GatewayService:
         EventSource cannot send headers, so the token comes as ?token=."""
         request_id = new_request_id(request)
         try:
-            actor = self.settings.authenticator.actor(f"Bearer {request.args.get('token', '')}")
-            if actor is None:
-                raise Unauthorized("a screen or organiser token is required")
-            if actor["role"] not in (ORGANISER, SCREEN):
-                raise Forbidden("only the venue screen and organisers see live standings")
+            self.settings.authenticator.authorize(f"Bearer {request.args.get('token', '')}", {ORGANISER, SCREEN},
+                                                  to="see live standings")
             check_params({"contest_id": contest_id, "stage_id": stage_id})
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
         except DomainError as error:

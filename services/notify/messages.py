@@ -1,19 +1,10 @@
-"""What to tell whom: from an event to notices, and from a notice to its text. Pure code.
-
-Templates live in ``templates/`` (zh-CN, one file a kind, first line the subject) so that an
-organiser can edit the wording without touching code.
+"""What to tell whom: from an event to notices, each a kind and its context. Pure code:
+the wording of each kind is in wording.py and templates/.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
-
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
-
-TEMPLATES = Path(__file__).parent / "templates"
-_ENVIRONMENT = Environment(loader=FileSystemLoader(TEMPLATES), undefined=StrictUndefined, autoescape=False,
-                           keep_trailing_newline=True)
 
 
 class NotYetKnown(Exception):
@@ -100,9 +91,3 @@ def reminders_for(session: dict) -> list[Notice]:
                    dict(session["where"], name=j["name"], role=j["role"], entries=session["entries"]))
             for j in session["panel"]]
 
-
-def render(kind: str, context: dict) -> tuple[str, str]:
-    """(subject, body) of a notice: the template's first line is the subject."""
-    text = _ENVIRONMENT.get_template(f"{kind}.txt").render(**context)
-    subject, _, body = text.partition("\n")
-    return subject.strip(), body.lstrip("\n")

@@ -13,7 +13,8 @@ from leitai.contracts.product import REGISTRY
 from leitai.dependencies import MongoProvider
 from services.notify import channels
 from services.notify.deliveries import Deliveries, Policy, delivery_id
-from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, render, role
+from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, role
+from services.notify.wording import Wording
 
 CHANNELS = ("email", "sms", "inbox")
 
@@ -53,6 +54,7 @@ class Notifier:
                          "inbox": channels.Inbox(db)}
         self.rates = {name: channels.RateLimit(rate) for name, rate in settings["rates"].items()}
         self.reminder_hours = settings["reminder_hours"]
+        self.wording = Wording.load()
 
     # -- receiving events -------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -97,7 +99,7 @@ class Notifier:
         if who is None:
             raise NotYetKnown(f"recipient {notice.recipient_id} is not known yet")
         preferences = self.get("preferences", f"{contest_id}:{notice.recipient_id}") or {}
-        subject, body = render(notice.kind, notice.context)
+        subject, body = self.wording.render(notice.kind, notice.context)
         addresses = {"email": who.get("email"), "sms": who.get("phone"), "inbox": notice.recipient_id}
         for channel in CHANNELS:
             if preferences.get(channel, True) is False:

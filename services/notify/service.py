@@ -5,22 +5,14 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 
 from leitai.contracts import Event
-from leitai.contracts.product import CONSUMES, REGISTRY, handler_name
-from leitai.errors import Conflict, Forbidden
+from leitai.contracts.product import REGISTRY
+from leitai.errors import Conflict
 from leitai.messaging.consumer import reliable_handler
+from leitai.roles import ORGANISER, require_role
 from services.notify.notifier import CHANNELS, NotifierProvider
 
 SEND_EVERY_S = 0.1
 REMIND_EVERY_S = 1.0
-
-
-def _noting(source: str, event_type: str):
-    @reliable_handler(source, event_type, registry=REGISTRY)
-    def handle(self, event: Event) -> None:
-        self.notifier.handle(event)
-
-    handle.__name__ = handler_name(event_type)
-    return handle
 
 
 def _summary(delivery: dict) -> dict:
@@ -29,14 +21,55 @@ def _summary(delivery: dict) -> dict:
 
 
 def _organiser(actor: dict) -> None:
-    if actor.get("role") != "organiser":
-        raise Forbidden("only an organiser may do this")
+    require_role(actor, ORGANISER, to="see or change notices")
 
 
 class NotifyService:
     name = "notify"
     notifier = NotifierProvider()
 
+    # -- events that may call for notices (the published subscriptions: CONSUMES["notify"]) --
+    @reliable_handler("registration", "ContestCreated", registry=REGISTRY)
+    def on_contest_created(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "StageDefined", registry=REGISTRY)
+    def on_stage_defined(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "EntrySubmitted", registry=REGISTRY)
+    def on_entry_submitted(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "JudgeRegistered", registry=REGISTRY)
+    def on_judge_registered(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "SessionOpened", registry=REGISTRY)
+    def on_session_opened(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "ForumSeriesCreated", registry=REGISTRY)
+    def on_forum_series_created(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "ForumMeetingScheduled", registry=REGISTRY)
+    def on_forum_meeting_scheduled(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("scoring", "ToleranceFlagRaised", registry=REGISTRY)
+    def on_tolerance_flag_raised(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("scoring", "EntryScored", registry=REGISTRY)
+    def on_entry_scored(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("ranking", "StageResultsPublished", registry=REGISTRY)
+    def on_stage_results_published(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    # -- sending -----------------------------------------------------------------------
     @timer(interval=SEND_EVERY_S)
     def send_due(self) -> None:
         self.notifier.send_due()
@@ -79,7 +112,3 @@ class NotifyService:
                 for m in self.notifier.db.inbox.find({"contest_id": contest_id, "recipient_id": recipient_id},
                                                      sort=[("at", 1), ("_id", 1)])]
 
-
-for _source, _types in CONSUMES["notify"].items():
-    for _type in _types:
-        setattr(NotifyService, handler_name(_type), _noting(_source, _type))

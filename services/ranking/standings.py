@@ -14,13 +14,13 @@
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 from typing import Sequence
 
 from leitai.arithmetic import median
+from leitai.lots import lot_key
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _tiebreak_values(result: Result, chain: Sequence[dict], lot_seed: str) -> li
         elif rule["kind"] == "criterion":
             values.append(-result.criterion_means.get(rule["criterion_id"], Fraction(0)))
         else:
-            values.append(hashlib.sha256(f"{lot_seed}:{result.entry_id}".encode()).hexdigest())
+            values.append(lot_key(lot_seed, result.entry_id))
     return values
 
 

@@ -3,25 +3,18 @@
 One stream per contest keeps every registration command consistent with the rest: one
 entry per contestant, withdrawals before the session, lots drawn over exactly the entries
 that are in, a panel seated from the contest's judges.
+
+Pure domain code: no I/O, no clock, no randomness (a fresh seed comes in as an argument).
 """
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from leitai.application import Decision
+from leitai.domain import Decision
 from leitai.errors import Conflict, NotFound, RuleViolated
+from leitai.lots import draw_order
 from services.registration.regions import Region
-
-
-def draw_order(seed: str, entry_ids: list[str]) -> list[str]:
-    """The order of appearance: entries sorted by sha256("<seed>:<entry id>").
-
-    Anyone holding the recorded seed and the entry ids can re-draw it, in any language.
-    """
-    return sorted(entry_ids, key=lambda e: (hashlib.sha256(f"{seed}:{e}".encode()).hexdigest(), e))
 
 
 @dataclass
@@ -113,7 +106,8 @@ class Contest:
         return [Decision("ContestCreated", self.ref(name=name, tree_id=tree_id, county_code=county_code,
                                                       format=format, description=description))]
 
-    def define_stage(self, stage: dict, tree: dict[str, Region]) -> list[Decision]:
+    def define_stage(self, stage: dict, tree: dict[str, Region], fresh_seed: str) -> list[Decision]:
+        """``fresh_seed`` becomes the stage's lot seed unless the organiser gave one."""
         self.require_info()
         if stage["stage_id"] in self.stages:
             raise Conflict(f"stage {stage['stage_id']} is defined already")
@@ -133,7 +127,7 @@ class Contest:
             raise RuleViolated("criterion ids must differ")
         if len({g["group_id"] for g in stage["groups"]}) != len(stage["groups"]):
             raise RuleViolated("group ids must differ")
-        return [Decision("StageDefined", self.ref(**dict(stage, lot_seed=stage.get("lot_seed") or secrets.token_hex(16))))]
+        return [Decision("StageDefined", self.ref(**dict(stage, lot_seed=stage.get("lot_seed") or fresh_seed)))]
 
     def register_judge(self, judge: dict, tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
@@ -216,12 +210,13 @@ class Contest:
             raise RuleViolated("exactly one seated (non-reserve) judge is the head judge")
         return [Decision("PanelSeated", self.ref(session_id=session_id, seats=seats))]
 
-    def draw(self, session_id: str, seed: str | None) -> list[Decision]:
+    def draw(self, session_id: str, seed: str | None, fresh_seed: str) -> list[Decision]:
+        """Draw with ``seed`` if the organiser gave one, else with ``fresh_seed``."""
         session = self._unopened(session_id)
         entries = [e["entry_id"] for e in self.session_entries(session)]
         if not entries:
             raise RuleViolated(f"session {session_id} has no entries to draw")
-        seed = seed or secrets.token_hex(16)
+        seed = seed or fresh_seed
         return [Decision("OrderDrawn", self.ref(session_id=session_id, seed=seed, order=draw_order(seed, entries)))]
 
     def open(self, session_id: str) -> list[Decision]:

@@ -1,149 +1,95 @@
-"""The registration service: region trees, contests, stages, judges, entries, sessions."""
+"""The registration service's entrypoints: region trees, contests, stages, judges, entries,
+sessions. Each maps onto one method of the service layer (application.py)."""
 from __future__ import annotations
 
-from typing import Callable
+import secrets
 
 from nameko.rpc import rpc
 
-from leitai.application import Decision, execute, folding
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider, StoreHealth
-from leitai.errors import Forbidden, NotFound
 from leitai.messaging.consumer import reliable_handler
-from services.registration.contest import Contest
-from services.registration.regions import Region, parse_csv, validate_tree
+from services.registration.application import Registration
 
 
-class _Tree:
-    """The region tree aggregate: the latest imported snapshot."""
-
-    def __init__(self) -> None:
-        self.version = 0
-        self.regions: list[dict] = []
-
-    def apply(self, event) -> None:
-        self.regions = event.payload["regions"]
-        self.version = event.stream_version
-
-
-def _organiser(actor: dict) -> None:
-    if actor.get("role") != "organiser":
-        raise Forbidden("only an organiser may do this")
+def new_seed() -> str:
+    return secrets.token_hex(16)
 
 
 class RegistrationService(StoreHealth):
     name = "registration"
     store = EventStoreProvider(REGISTRY)
 
-    # -- region trees --------------------------------------------------------------
+    @property
+    def registration(self) -> Registration:
+        return Registration(self.store, new_seed)
+
     @rpc
     def import_regions(self, actor: dict, tree_id: str, regions: list[dict] | None = None,
                        csv_text: str | None = None) -> dict:
-        _organiser(actor)
-        rows = parse_csv(csv_text) if csv_text is not None else regions or []
-        validate_tree(rows)
-        return execute(self.store, f"regions-{tree_id}", folding(_Tree),
-                       lambda tree: ({"tree_id": tree_id, "regions": len(rows)},
-                                     [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})]),
-                       actor=actor["id"], correlation_id=actor.get("request_id"))
+        return self.registration.import_regions(actor, tree_id, regions, csv_text)
 
     @rpc
     def get_regions(self, tree_id: str) -> dict:
-        tree = self._tree(tree_id)
-        return {"tree_id": tree_id, "regions": [r.__dict__ for r in tree.values()]}
+        return self.registration.regions(tree_id)
 
-    def _tree(self, tree_id: str) -> dict[str, Region]:
-        state = folding(_Tree)(self.store.read_stream(f"regions-{tree_id}"))
-        if not state.regions:
-            raise NotFound(f"region tree {tree_id} does not exist")
-        return validate_tree(state.regions)
-
-    # -- contests ------------------------------------------------------------------
     @rpc
     def create_contest(self, actor: dict, contest: dict) -> dict:
-        tree = self._tree(contest["tree_id"])
-        return self._command(actor, contest["contest_id"], lambda c: c.create(
-            contest["name"], contest["tree_id"], contest["county_code"], contest["format"],
-            contest.get("description", ""), tree))
+        return self.registration.create_contest(actor, contest)
 
     @rpc
     def define_stage(self, actor: dict, contest_id: str, stage: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.define_stage(stage, self._contest_tree(c)))
+        return self.registration.define_stage(actor, contest_id, stage)
 
     @rpc
     def register_judge(self, actor: dict, contest_id: str, judge: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.register_judge(judge, self._contest_tree(c)))
+        return self.registration.register_judge(actor, contest_id, judge)
 
     @rpc
     def submit_entries(self, actor: dict, contest_id: str, entries: list[dict]) -> list[dict]:
-        return self._command(actor, contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True)
+        return self.registration.submit_entries(actor, contest_id, entries)
 
     @rpc
     def withdraw_entry(self, actor: dict, contest_id: str, entry_id: str, reason: str = "") -> dict:
-        return self._command(actor, contest_id, lambda c: c.withdraw(entry_id, reason))
+        return self.registration.withdraw_entry(actor, contest_id, entry_id, reason)
 
     @rpc
     def schedule_session(self, actor: dict, contest_id: str, session: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.schedule(session))
+        return self.registration.schedule_session(actor, contest_id, session)
 
     @rpc
     def seat_panel(self, actor: dict, contest_id: str, session_id: str, seats: list[dict]) -> dict:
-        return self._command(actor, contest_id, lambda c: c.seat(session_id, seats))
+        return self.registration.seat_panel(actor, contest_id, session_id, seats)
 
     @rpc
     def draw_order(self, actor: dict, contest_id: str, session_id: str, seed: str | None = None) -> dict:
-        return self._command(actor, contest_id, lambda c: c.draw(session_id, seed))
+        return self.registration.draw_order(actor, contest_id, session_id, seed)
 
     @rpc
     def open_session(self, actor: dict, contest_id: str, session_id: str) -> dict:
-        return self._command(actor, contest_id, lambda c: c.open(session_id))
+        return self.registration.open_session(actor, contest_id, session_id)
 
     @rpc
     def create_series(self, actor: dict, contest_id: str, series: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.create_series(series))
+        return self.registration.create_series(actor, contest_id, series)
 
     @rpc
     def schedule_meeting(self, actor: dict, contest_id: str, meeting: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.schedule_meeting(meeting))
+        return self.registration.schedule_meeting(actor, contest_id, meeting)
 
     @rpc
     def record_meeting(self, actor: dict, contest_id: str, record: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c)))
+        return self.registration.record_meeting(actor, contest_id, record)
 
     @rpc
     def participation(self, contest_id: str) -> list[dict]:
-        """Each presenter's record over the contest's forum meetings."""
-        return self._contest(contest_id).participation()
+        return self.registration.participation(contest_id)
 
     @rpc
     def get_contest(self, actor: dict, contest_id: str) -> dict:
-        return self._contest(contest_id).view(with_contacts=actor.get("role") == "organiser")
+        return self.registration.contest_view(actor, contest_id)
 
-    # -- events from ranking ----------------------------------------------------------
     @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
     def on_contestant_advanced(self, event: Event) -> None:
-        p = event.payload
-        execute(self.store, f"contest-{p['contest_id']}", folding(lambda: Contest(p["contest_id"])),
-                lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
-                actor="ranking", correlation_id=event.correlation_id)
-
-    # -- plumbing ------------------------------------------------------------------
-    def _contest(self, contest_id: str) -> Contest:
-        contest = folding(lambda: Contest(contest_id))(self.store.read_stream(f"contest-{contest_id}"))
-        contest.require_info()
-        return contest
-
-    def _contest_tree(self, contest: Contest) -> dict[str, Region]:
-        return self._tree(contest.require_info()["tree_id"])
-
-    def _command(self, actor: dict, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False):
-        _organiser(actor)
-
-        def decided(contest: Contest):
-            decisions = decide(contest)
-            payloads = [d.payload for d in decisions]
-            return (payloads if many else payloads[0]), decisions
-
-        return execute(self.store, f"contest-{contest_id}", folding(lambda: Contest(contest_id)), decided,
-                       actor=actor["id"], correlation_id=actor.get("request_id"))
+        self.registration.contestant_advanced(event)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Mapping
 
-from leitai.application import Decision
+from leitai.domain import Decision
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
 from leitai.arithmetic import ROUNDING, median
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
@@ -64,6 +64,15 @@ class SessionPlan:
 
     def ref(self) -> dict:
         return {"contest_id": self.contest_id, "session_id": self.session_id}
+
+
+def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[set[str], Decimal | None]:
+    """The judges whose total lies further than ``tolerance`` from the panel's median, and
+    that median; nobody while there is no tolerance or fewer than two sheets."""
+    if tolerance is None or len(totals) < 2:
+        return set(), None
+    middle = median(totals.values())
+    return {j for j, t in totals.items() if abs(t - middle) > tolerance}, middle
 
 
 def recusal_reason(judge: PanelJudge, entry: SessionEntry) -> str | None:
@@ -126,11 +135,7 @@ class ScoringSession:
 
     def open_flags(self, entry_id: str) -> list[str]:
         """Judges whose current sheet lies further than the tolerance from the panel median."""
-        totals = self.totals(entry_id)
-        if self.plan.tolerance is None or len(totals) < 2:
-            return []
-        middle = median(totals.values())
-        return sorted(j for j, t in totals.items() if abs(t - middle) > self.plan.tolerance)
+        return sorted(outliers(self.totals(entry_id), self.plan.tolerance)[0])
 
     def missing(self, entry_id: str) -> list[str]:
         entry = self.plan.entries[entry_id]
@@ -180,19 +185,15 @@ class ScoringSession:
         return reserves_in < recused
 
     def _new_flags(self, entry_id: str, sheet: Sheet) -> list[Decision]:
-        if self.plan.tolerance is None:
-            return []
+        """A flag for each sheet the new one leaves off the median, unless raised before."""
         totals = dict(self.totals(entry_id), **{sheet.judge_id: sheet.total})
-        if len(totals) < 2:
-            return []
-        middle = median(totals.values())
+        off, middle = outliers(totals, self.plan.tolerance)
         revisions = {j: s.revision for (e, j), s in self.sheets.items() if e == entry_id}
         revisions[sheet.judge_id] = sheet.revision
         return [Decision("ToleranceFlagRaised", {
             **self.plan.ref(), "entry_id": entry_id, "judge_id": judge, "revision": revisions[judge],
-            "total": total, "median": middle, "tolerance": self.plan.tolerance,
-        }) for judge, total in sorted(totals.items())
-            if abs(total - middle) > self.plan.tolerance and (entry_id, judge, revisions[judge]) not in self.flagged]
+            "total": totals[judge], "median": middle, "tolerance": self.plan.tolerance,
+        }) for judge in sorted(off) if (entry_id, judge, revisions[judge]) not in self.flagged]
 
     def lock(self, actor_id: str, organiser: bool, override_reason: str | None) -> list[Decision]:
         head = self.plan.panel.get(actor_id)

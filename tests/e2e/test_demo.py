@@ -25,7 +25,7 @@ pytestmark = pytest.mark.integration
 def run_demo(folder: Path, scenario: str, amqp_uri: str, seed: str = "2021") -> tuple[str, dict]:
     """``leitai demo``, as a user runs it."""
     env = {k: v for k, v in os.environ.items() if k != "MONGO_URL"} | {"AMQP_URI": amqp_uri}
-    done = subprocess.run([sys.executable, "-m", "leitai.cli", "demo", scenario, "--seed", seed, "--workdir",
+    done = subprocess.run([sys.executable, "-m", "composition.cli", "demo", scenario, "--seed", seed, "--workdir",
                            str(folder)], env=env, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     return done.stdout, json.loads((folder / scenario / "export.json").read_text(encoding="utf-8"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from leitai.demo.sinks import SmsGateway
+from composition.demo.sinks import SmsGateway
 from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
 from tests.e2e.contest_flow import publish
 from tests.support.servers import ChildProcess, free_port, wait_until

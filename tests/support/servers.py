@@ -12,11 +12,11 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-from leitai import localservers
-from leitai.localservers import (
+from composition import localservers
+from composition.localservers import (
     RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, rabbit_management,
 )
-from leitai.localservers import free_port, wait_until
+from composition.localservers import free_port, wait_until
 
 __all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "python", "queue_state",
            "rabbit_management", "wait_until"]

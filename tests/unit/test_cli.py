@@ -1,6 +1,6 @@
 import pytest
 
-from leitai.cli import main
+from composition.cli import main
 
 
 def test_a_missing_setting_stops_the_command_naming_it(monkeypatch, capsys):

@@ -1,10 +1,10 @@
 """The demo's data and its terminal tables: pure code, no servers."""
 from decimal import Decimal
 
-from leitai.cli import build_parser
-from leitai.demo import boai, qidong
-from leitai.demo.scored import Scores
-from leitai.demo.tables import table, width
+from composition.cli import build_parser
+from composition.demo import boai, qidong
+from composition.demo.scored import Scores
+from composition.demo.tables import table, width
 
 
 def test_tables_line_up_chinese_text():

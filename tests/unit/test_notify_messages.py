@@ -1,7 +1,10 @@
 import pytest
 
 from services.notify.channels import RateLimit
-from services.notify.messages import NotYetKnown, notices_for, render
+from services.notify.messages import NotYetKnown, notices_for
+from services.notify.wording import Wording
+
+render = Wording.load().render
 
 
 class Known:

@@ -35,7 +35,7 @@ STAGE = {"stage_id": "p", "name": "初赛", "order": 1, "panel_size": 1, "tolera
 
 def base() -> Contest:
     return contest_with(lambda c: c.create("陆丰", "t", "lufeng", "exchange", "", tree()),
-                        lambda c: c.define_stage(STAGE, tree()))
+                        lambda c: c.define_stage(STAGE, tree(), "seed-1234"))
 
 
 def entry(n: int, village: str = "dongh-1", contestant: str | None = None) -> dict:
@@ -77,10 +77,10 @@ def test_a_stage_refuses_a_township_outside_the_county_or_in_two_groups():
     twice = dict(STAGE, stage_id="q", order=2, groups=[{"group_id": "a", "name": "a", "townships": ["dongh"]},
                                                       {"group_id": "b", "name": "b", "townships": ["dongh"]}])
     with pytest.raises(RuleViolated, match="two groups"):
-        contest.define_stage(twice, tree())
+        contest.define_stage(twice, tree(), "seed-1234")
     with pytest.raises(RuleViolated, match="not a township"):
         contest.define_stage(dict(STAGE, stage_id="r", order=3, groups=[
-            {"group_id": "a", "name": "a", "townships": ["dongh-1"]}]), tree())
+            {"group_id": "a", "name": "a", "townships": ["dongh-1"]}]), tree(), "seed-1234")
 
 
 def test_the_draw_is_a_function_of_the_seed_alone():

@@ -14,11 +14,11 @@ from __future__ import annotations
 import random
 from typing import Callable
 
-from leitai.demo import export
-from leitai.demo.people import People
-from leitai.demo.runtime import Runtime
-from leitai.demo.scored import ORGANISER, STRENGTHS, SUGGESTIONS, Judge
-from leitai.demo.tables import table
+from composition.demo import export
+from composition.demo.people import People
+from composition.demo.runtime import Runtime
+from composition.demo.scored import ORGANISER, STRENGTHS, SUGGESTIONS, Judge
+from composition.demo.tables import table
 
 CONTEST_ID = "lufeng-2021"
 THEMES = ["基层党建", "基层治理", "乡村振兴", "禁毒示范创建", "消防安全", "两违整治"]

@@ -14,13 +14,15 @@ from typing import Callable, Iterable, Sequence
 
 import eventlet
 
-from leitai.demo.people import People
-from leitai.demo.runtime import Runtime
-from leitai.localservers import wait_until
-from leitai.demo.tables import table
+from composition.demo.people import People
+from composition.demo.runtime import Runtime
+from composition.demo.tables import table
+from composition.localservers import wait_until
+from leitai import roles
 from leitai.errors import NotFound, RuleViolated
+from services.scoring.session import PanelJudge, SessionEntry, recusal_reason
 
-ORGANISER = {"id": "demo-organiser", "role": "organiser"}
+ORGANISER = {"id": "demo-organiser", "role": roles.ORGANISER}
 SUBMISSIONS = uuid.UUID("6f1d6c1e-3b0a-4f5e-9a57-6c6561697461")  # namespace of the demo's submission ids
 OVERRIDE = "经主评委复核，偏差评分系评委独立判断，予以保留"
 STRENGTHS = ("思路清晰，重点突出", "党建引领作用发挥明显", "集体经济发展有实招", "群众工作方法扎实", "数据翔实，成效可感",
@@ -198,14 +200,14 @@ def _score_session(rt: Runtime, stage: Stage, session: Session, order: list[str]
     sheets = recusals = 0
     for entry_id in order:
         entry = entries[entry_id]
-        recused = [j for j in session.judges if judges[j].township_code == entry["township_code"]]
+        recused = [j for j in session.judges if _recused(judges[j], entry)]
         recusals += len(recused)
-        stand_ins = [j for j in session.reserves if judges[j].township_code != entry["township_code"]][:len(recused)]
+        stand_ins = [j for j in session.reserves if not _recused(judges[j], entry)][:len(recused)]
         for judge_id in [j for j in session.judges if j not in recused] + stand_ins:
             sheet = scores.sheet(stage.stage_id, entry, judge_id, judge_id == session.judges[0], criteria)
-            rt.call("scoring", "submit_sheet", {"id": judge_id, "role": "judge"}, session.session_id, entry_id, **sheet)
+            rt.call("scoring", "submit_sheet", {"id": judge_id, "role": roles.JUDGE}, session.session_id, entry_id, **sheet)
             sheets += 1
-    head = {"id": session.judges[0], "role": "judge"}
+    head = {"id": session.judges[0], "role": roles.JUDGE}
     try:
         locked = rt.call("scoring", "lock_session", head, session.session_id)
         note = ""
@@ -217,6 +219,14 @@ def _score_session(rt: Runtime, stage: Stage, session: Session, order: list[str]
     return (f"{len(order)} entries, {panel}, {sheets} sheets"
             + (f", {recusals} recusal(s) filled by reserves" if recusals else "")
             + f"{note}; locked with {len(locked['results'])} scored")
+
+
+def _recused(judge: Judge, entry: dict) -> bool:
+    """Scoring's own rule (回避): the demo offers no sheet the service would refuse."""
+    seat = PanelJudge(judge.judge_id, judge.name, judge.township_code, judge.work_unit, frozenset(), False, False)
+    presenter = SessionEntry(entry["entry_id"], entry["contestant_id"], entry["name"], entry["township_code"],
+                             entry.get("work_unit", ""), 0)
+    return recusal_reason(seat, presenter) is not None
 
 
 def _known_to_scoring(rt: Runtime, session: Session) -> bool:

@@ -1,4 +1,4 @@
-"""``python -m leitai.demo SCENARIO``: what ``leitai demo`` runs (in a process of its own,
+"""``python -m composition.demo SCENARIO``: what ``leitai demo`` runs (in a process of its own,
 because nameko's containers want eventlet's monkey patching before anything else loads)."""
 import warnings
 
@@ -46,10 +46,10 @@ def main(argv=None) -> int:
 
     say(f"leitai demo {args.scenario} (seed {args.seed}): {SCENARIOS[args.scenario]}")
     say(f"log: {folder / 'demo.log'}")
-    from leitai.demo import export
-    from leitai.demo.runtime import Runtime
+    from composition.demo import export
+    from composition.demo.runtime import Runtime
 
-    scenario = importlib.import_module(f"leitai.demo.{args.scenario}")
+    scenario = importlib.import_module(f"composition.demo.{args.scenario}")
     try:
         with Runtime(folder, args.scenario, say) as rt:
             document = export.write(folder / "export.json", args.scenario, args.seed, rt, scenario.run(rt, args.seed, say))

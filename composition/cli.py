@@ -29,7 +29,9 @@ import yaml
 from amqp.exceptions import AMQPError
 from pymongo.errors import PyMongoError
 
-from leitai import logs, replay, up
+from composition import up
+from composition.projections import PROJECTIONS
+from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import verify
@@ -125,12 +127,8 @@ def _dlq(args, settings: Settings) -> int:
     return 0
 
 
-PROJECTIONS = {"ranking": "services.ranking.projection:PROJECTION"}
-
-
 def _replay(args, settings: Settings) -> int:
-    module, _, attribute = PROJECTIONS[args.read_model].partition(":")
-    projection = getattr(importlib.import_module(module), attribute)
+    projection = PROJECTIONS[args.read_model]
     missing = sorted(set(projection.sources) - set(settings.LEITAI_SOURCES))
     if missing:
         raise ConfigurationError(f"invalid configuration: LEITAI_SOURCES: no database for {', '.join(missing)}")
@@ -170,7 +168,7 @@ def _demo(args, settings: Settings) -> int:
     # a process of its own: the demo hosts nameko containers, which need eventlet's monkey
     # patching before anything else is imported (this process has imported pymongo already)
     sys.stdout.flush()
-    os.execv(sys.executable, [sys.executable, "-m", "leitai.demo", *args.demo_args])
+    os.execv(sys.executable, [sys.executable, "-m", "composition.demo", *args.demo_args])
 
 
 def build_parser() -> argparse.ArgumentParser:

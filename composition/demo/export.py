@@ -8,8 +8,8 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from leitai.demo.runtime import Runtime
-from leitai.demo.scored import ORGANISER
+from composition.demo.runtime import Runtime
+from composition.demo.scored import ORGANISER
 
 FORMAT = "leitai-demo-export/1"
 ROUNDING = {"mode": "ROUND_HALF_UP", "places": 2, "applies_to": "stage_score (the mean of the counted totals)"}

@@ -24,14 +24,15 @@ from nameko.standalone.rpc import ClusterRpcProxy
 
 from leitai.config import ConfigurationError, load_settings
 from leitai.contracts.product import CATALOGUE
-from leitai.demo import memory
-from leitai.demo.sinks import Sinks
+from composition.demo import memory
+from composition.demo.sinks import Sinks
 from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.eventstore.records import head_of_log
-from leitai.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
+from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
+from leitai.rpc_errors import register as register_rpc_errors
 from services.notify.service import NotifyService
 from services.ranking.service import RankingService
 from services.registration.service import RegistrationService
@@ -82,6 +83,7 @@ class Runtime:
         self.stop()
 
     def start(self) -> None:
+        register_rpc_errors()  # the scenarios catch what the services raise by its class
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.mongo_url = self._storage()
         self._client = connect(self.mongo_url)

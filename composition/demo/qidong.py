@@ -8,11 +8,11 @@ from __future__ import annotations
 import hashlib
 from typing import Callable
 
-from leitai.demo import export, scored
-from leitai.demo.people import People
-from leitai.demo.runtime import Runtime
-from leitai.demo.scored import Judge, ScoredContest, Session, Stage
-from leitai.demo.tables import table
+from composition.demo import export, scored
+from composition.demo.people import People
+from composition.demo.runtime import Runtime
+from composition.demo.scored import Judge, ScoredContest, Session, Stage
+from composition.demo.tables import table
 
 CONTEST_ID = "qidong-2021"
 TOWNS = [("huilong", "汇龙镇", 30), ("nanyang", "南阳镇", 30), ("beixin", "北新镇", 29), ("wangbao", "王鲍镇", 29),

@@ -14,10 +14,10 @@ from __future__ import annotations
 import hashlib
 from typing import Callable
 
-from leitai.demo import export, scored
-from leitai.demo.people import People
-from leitai.demo.runtime import Runtime
-from leitai.demo.scored import Judge, ScoredContest, Session, Stage
+from composition.demo import export, scored
+from composition.demo.people import People
+from composition.demo.runtime import Runtime
+from composition.demo.scored import Judge, ScoredContest, Session, Stage
 
 CONTEST_ID = "boai-2021"
 # code, name, entries, urban (communities), half of the county

@@ -34,7 +34,7 @@ def commands(config_dir: Path) -> list[tuple[str, list[str]]]:
     for service, cls in SERVICES.items():
         config = str(config_dir / f"{service}.yaml")
         if service in PUBLISHERS:
-            planned.append((f"{service}-relay", [python, "-m", "leitai.cli", "--config", config, "relay"]))
+            planned.append((f"{service}-relay", [python, "-m", "composition.cli", "--config", config, "relay"]))
         planned.append((service, [python, "-m", "nameko", "run", "--config", config,
                                   f"services.{service}.service:{cls}"]))
     planned.append(("gateway", [python, "-m", "nameko", "run", "--config", str(config_dir / "gateway.yaml"),

@@ -1,0 +1,118 @@
+"""Ranking's service layer: publication, and the boards each reader may see, over the read
+model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
+from __future__ import annotations
+
+from leitai.application import new_events
+from leitai.arithmetic import publish as rounded
+from leitai.errors import Conflict, NotFound
+from leitai.eventstore import ConcurrencyConflict, EventStore
+from leitai.readmodel import ReadModel
+from leitai.roles import ORGANISER, SCREEN, has_role, require_role
+from services.ranking import board, publication
+
+
+class Ranking:
+    def __init__(self, store: EventStore, read: ReadModel) -> None:
+        self._store = store
+        self._read = read
+
+    # -- publication ----------------------------------------------------------------
+    def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
+        require_role(actor, ORGANISER, to="publish results")
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
+        publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
+        summary, decisions = publication.publish(
+            contest_id, stage_id, [board.standing_row(s) for s in board.table(self._read, stage)],
+            board.next_stage_id(self._read, stage), board.rule_sha256(stage),
+            {d["_id"]: d["position"] for d in self._read.find("positions")})
+        try:
+            self._store.append(publication.results_stream(contest_id, stage_id), 0,
+                               new_events(decisions, actor["id"], actor.get("request_id")))
+        except ConcurrencyConflict:
+            raise Conflict(f"results of stage {stage_id} are published already") from None
+        return summary
+
+    # -- queries --------------------------------------------------------------------
+    def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
+                    criterion_id: str | None = None) -> dict:
+        """Live standings for organisers and the venue screen; the published ones for everyone else."""
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        published = self._read.get("published", f"{contest_id}:{stage_id}")
+        if has_role(actor, ORGANISER, SCREEN):
+            rows = [board.standing_row(s) for s in board.table(self._read, stage)]
+        elif published is not None:
+            rows = published["standings"]
+        else:
+            raise NotFound(f"results of stage {stage_id} are not published yet")
+        if group_id:
+            rows = [r for r in rows if r["group_id"] == group_id]
+        if criterion_id:
+            if criterion_id not in {c["criterion_id"] for c in stage["criteria"]}:
+                raise NotFound(f"criterion {criterion_id} is not one of the stage's")
+            means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self._read, stage)}
+            rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
+            rows = [dict(r, criterion_mean=str(rounded(means[r["entry_id"]]))) for r in rows]
+        return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
+                "published": published is not None, "standings": rows}
+
+    def stage_results(self, contest_id: str, stage_id: str) -> dict:
+        published = self._read.get("published", f"{contest_id}:{stage_id}")
+        if published is None:
+            raise NotFound(f"results of stage {stage_id} are not published yet")
+        return {k: published[k] for k in ("contest_id", "stage_id", "next_stage_id", "standings", "rule_sha256",
+                                          "log_positions")}
+
+    def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
+        result = self._read.get("results", f"{contest_id}:{stage_id}:{entry_id}")
+        if result is None:
+            raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
+        sheets = self._read.find("sheets", {"session_id": result["session_id"], "entry_id": entry_id},
+                                 sort=[("judge_id", 1)])
+        return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
+                                       "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
+            "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
+
+    def export(self, contest_id: str, stage_id: str) -> dict:
+        """Rows for a stage's export: standings (live) and every sheet, with names."""
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        entries = {e["entry_id"]: e for e in self._read.find("entries", {"contest_id": contest_id})}
+        results = {r["entry_id"]: r for r in board.scored_results(self._read, stage)}
+        sessions = {r["session_id"] for r in results.values()}
+        sheets = [s for s in self._read.find("sheets", {"contest_id": contest_id}, sort=[("session_id", 1),
+                                                                                         ("entry_id", 1),
+                                                                                         ("judge_id", 1)])
+                  if s["session_id"] in sessions]
+        return {
+            "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},
+            "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
+                               dropped_low=results[s.result.entry_id]["dropped_low"],
+                               recused=results[s.result.entry_id]["recused"],
+                               township=entries.get(s.result.entry_id, {}).get("township_code", ""))
+                          for s in board.table(self._read, stage, list(results.values()))],
+            "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
+        }
+
+    def live(self, contest_id: str, stage_id: str) -> dict:
+        """What the venue's big screen shows: standings, the entry locked last, sheets coming in."""
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        results = board.scored_results(self._read, stage)  # one read: the highlight is always in the table
+        rows = [board.standing_row(s) for s in board.table(self._read, stage, results)]
+        last = max(results, key=lambda r: r["position"], default=None)
+        highlight = None
+        if last is not None:
+            totals = {s["judge_id"]: s["total"] for s in last["sheets"]}
+            row = next(r for r in rows if r["entry_id"] == last["entry_id"])
+            highlight = {"entry_id": last["entry_id"], "name": row["name"], "stage_score": last["stage_score"],
+                         "rank": row["rank"], "dropped_high": [totals[j] for j in last["dropped_high"]],
+                         "dropped_low": [totals[j] for j in last["dropped_low"]]}
+        scoring = [s for s in self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id,
+                                                             "opened": True}) if not s.get("locked")]
+        received = board.sheets_by_entry(self._read, {s["session_id"] for s in scoring})
+        progress = [{"session_id": session["session_id"], "order": entry["order"], "name": entry["name"],
+                     "received": len(received.get((session["session_id"], entry["entry_id"]), [])),
+                     "expected": len(session.get("panel", []))}
+                    for session in scoring for entry in sorted(session.get("entries", []), key=lambda e: e["order"])]
+        return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
+                "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
+                "standings": rows, "last_locked": highlight, "progress": progress}

@@ -1,0 +1,53 @@
+"""Publishing a stage's results: when a stage may be published, and which events say so.
+Pure domain code.
+
+* A stage is published once every session scheduled in it is locked and every entry those
+  sessions scored has reached the read model.
+* The publication names the standings, the next stage (if any), the rule fingerprint and
+  the log positions it was computed at; then each entry is told: ``ContestantAdvanced`` to
+  the next stage or ``ContestantEliminated``. After the last stage nobody advances and the
+  winners are not eliminated: only the others are.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+from leitai.domain import Decision
+from leitai.errors import RuleViolated
+
+
+def results_stream(contest_id: str, stage_id: str) -> str:
+    """One stream per stage's results: appended once, at version 0, so a second publication conflicts."""
+    return f"results-{contest_id}-{stage_id}"
+
+
+def check_publishable(sessions: Iterable[Mapping], scored_entry_ids: set[str]) -> None:
+    """RuleViolated unless every session of the stage is locked and counted."""
+    sessions = list(sessions)
+    open_sessions = sorted(s["session_id"] for s in sessions if not s.get("locked"))
+    if not sessions or open_sessions:
+        raise RuleViolated("every session of the stage must be locked first",
+                           {"sessions_not_locked": open_sessions or ["(none scheduled)"]})
+    unscored = sorted(e["entry_id"] for s in sessions for e in s.get("entries", []) if e["entry_id"] not in scored_entry_ids)
+    if unscored:
+        raise RuleViolated("locked sessions are still being counted; try again in a moment",
+                           {"entries_not_scored": unscored})
+
+
+def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str | None, rule_sha256: str,
+            log_positions: Mapping[str, int]) -> tuple[dict, list[Decision]]:
+    """The publication's summary, and the events that record it and each entry's outcome."""
+    ref = {"contest_id": contest_id, "stage_id": stage_id}
+    summary = dict(ref, next_stage_id=next_stage_id, standings=rows, rule_sha256=rule_sha256,
+                   log_positions=dict(log_positions))
+    decisions = [Decision("StageResultsPublished", summary)]
+    for row in rows:
+        if row["advanced"] and not next_stage_id:
+            continue  # the last stage: nobody goes on, nobody is eliminated
+        outcome = dict(ref, entry_id=row["entry_id"], contestant_id=row["contestant_id"], rank=row["rank"],
+                       stage_score=row["stage_score"])
+        if row["advanced"]:
+            decisions.append(Decision("ContestantAdvanced", dict(outcome, next_stage_id=next_stage_id)))
+        else:
+            decisions.append(Decision("ContestantEliminated", outcome))
+    return summary, decisions

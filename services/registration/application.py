@@ -1,0 +1,140 @@
+"""Registration's service layer: each command and query against its event store.
+
+No nameko here: service.py maps entrypoints onto these methods, and the fast tests run them
+against the in-memory event store.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from leitai.application import execute
+from leitai.contracts import Event
+from leitai.domain import Decision, folding
+from leitai.errors import NotFound
+from leitai.eventstore import EventStore
+from leitai.roles import ORGANISER, has_role, require_role
+from services.registration.contest import Contest
+from services.registration.regions import Region, parse_csv, validate_tree
+
+
+class RegionTree:
+    """The region tree aggregate: the latest imported snapshot."""
+
+    def __init__(self) -> None:
+        self.version = 0
+        self.regions: list[dict] = []
+
+    def apply(self, event) -> None:
+        self.regions = event.payload["regions"]
+        self.version = event.stream_version
+
+
+def contest_stream(contest_id: str) -> str:
+    return f"contest-{contest_id}"
+
+
+def tree_stream(tree_id: str) -> str:
+    return f"regions-{tree_id}"
+
+
+class Registration:
+    def __init__(self, store: EventStore, new_seed: Callable[[], str]) -> None:
+        """``new_seed``: a fresh seed for a lot the organiser did not seed."""
+        self._store = store
+        self._new_seed = new_seed
+
+    # -- region trees --------------------------------------------------------------
+    def import_regions(self, actor: dict, tree_id: str, regions: list[dict] | None = None,
+                       csv_text: str | None = None) -> dict:
+        require_role(actor, ORGANISER, to="import a region tree")
+        rows = parse_csv(csv_text) if csv_text is not None else regions or []
+        validate_tree(rows)
+        return execute(self._store, tree_stream(tree_id), folding(RegionTree),
+                       lambda tree: ({"tree_id": tree_id, "regions": len(rows)},
+                                     [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})]),
+                       actor=actor["id"], correlation_id=actor.get("request_id"))
+
+    def regions(self, tree_id: str) -> dict:
+        return {"tree_id": tree_id, "regions": [r.__dict__ for r in self._tree(tree_id).values()]}
+
+    # -- contests ------------------------------------------------------------------
+    def create_contest(self, actor: dict, contest: dict) -> dict:
+        require_role(actor, ORGANISER, to="create a contest")
+        tree = self._tree(contest["tree_id"])
+        return self._command(actor, contest["contest_id"], lambda c: c.create(
+            contest["name"], contest["tree_id"], contest["county_code"], contest["format"],
+            contest.get("description", ""), tree))
+
+    def define_stage(self, actor: dict, contest_id: str, stage: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.define_stage(stage, self._contest_tree(c), self._new_seed()))
+
+    def register_judge(self, actor: dict, contest_id: str, judge: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.register_judge(judge, self._contest_tree(c)))
+
+    def submit_entries(self, actor: dict, contest_id: str, entries: list[dict]) -> list[dict]:
+        return self._command(actor, contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True)
+
+    def withdraw_entry(self, actor: dict, contest_id: str, entry_id: str, reason: str = "") -> dict:
+        return self._command(actor, contest_id, lambda c: c.withdraw(entry_id, reason))
+
+    def schedule_session(self, actor: dict, contest_id: str, session: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.schedule(session))
+
+    def seat_panel(self, actor: dict, contest_id: str, session_id: str, seats: list[dict]) -> dict:
+        return self._command(actor, contest_id, lambda c: c.seat(session_id, seats))
+
+    def draw_order(self, actor: dict, contest_id: str, session_id: str, seed: str | None = None) -> dict:
+        return self._command(actor, contest_id, lambda c: c.draw(session_id, seed, self._new_seed()))
+
+    def open_session(self, actor: dict, contest_id: str, session_id: str) -> dict:
+        return self._command(actor, contest_id, lambda c: c.open(session_id))
+
+    def create_series(self, actor: dict, contest_id: str, series: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.create_series(series))
+
+    def schedule_meeting(self, actor: dict, contest_id: str, meeting: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.schedule_meeting(meeting))
+
+    def record_meeting(self, actor: dict, contest_id: str, record: dict) -> dict:
+        return self._command(actor, contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c)))
+
+    def participation(self, contest_id: str) -> list[dict]:
+        """Each presenter's record over the contest's forum meetings."""
+        return self._contest(contest_id).participation()
+
+    def contest_view(self, actor: dict, contest_id: str) -> dict:
+        return self._contest(contest_id).view(with_contacts=has_role(actor, ORGANISER))
+
+    # -- facts from ranking -----------------------------------------------------------
+    def contestant_advanced(self, event: Event) -> None:
+        """Ranking published the entry as advanced: it moves on (once, however often told)."""
+        p = event.payload
+        execute(self._store, contest_stream(p["contest_id"]), folding(lambda: Contest(p["contest_id"])),
+                lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
+                actor="ranking", correlation_id=event.correlation_id)
+
+    # -- plumbing ------------------------------------------------------------------
+    def _tree(self, tree_id: str) -> dict[str, Region]:
+        state = folding(RegionTree)(self._store.read_stream(tree_stream(tree_id)))
+        if not state.regions:
+            raise NotFound(f"region tree {tree_id} does not exist")
+        return validate_tree(state.regions)
+
+    def _contest(self, contest_id: str) -> Contest:
+        contest = folding(lambda: Contest(contest_id))(self._store.read_stream(contest_stream(contest_id)))
+        contest.require_info()
+        return contest
+
+    def _contest_tree(self, contest: Contest) -> dict[str, Region]:
+        return self._tree(contest.require_info()["tree_id"])
+
+    def _command(self, actor: dict, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False):
+        require_role(actor, ORGANISER, to="register or schedule anything")
+
+        def decided(contest: Contest):
+            decisions = decide(contest)
+            payloads = [d.payload for d in decisions]
+            return (payloads if many else payloads[0]), decisions
+
+        return execute(self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided,
+                       actor=actor["id"], correlation_id=actor.get("request_id"))
