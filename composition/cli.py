@@ -49,8 +49,16 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
         from nameko.cli.main import setup_yaml_parser
 
         setup_yaml_parser()
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
+        try:
+            with open(path, encoding="utf-8") as handle:
+                config = yaml.safe_load(handle) or {}
+        except OSError as exc:
+            raise ConfigurationError(f"--config {path}: cannot be read: {exc.strerror or exc}") from None
+        except yaml.YAMLError as exc:
+            raise ConfigurationError(f"--config {path}: not valid YAML: {exc}") from None
+        if not isinstance(config, dict):
+            raise ConfigurationError(f"--config {path}: must hold a mapping of settings")
+        return config
     config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE") if k in environ}
     retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
              if f"LEITAI_RETRY_{name.upper()}" in environ}
@@ -188,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
     dlq.add_argument("action", choices=("list", "redrive"))
-    dlq.add_argument("queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_sheet")
+    dlq.add_argument("queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_score_sheet_submitted")
     dlq.add_argument("--limit", type=int, help="at most this many (list: 100 unless given)")
     dlq.set_defaults(run=_dlq, needs=("AMQP_URI",))
 

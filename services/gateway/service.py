@@ -1,7 +1,8 @@
-"""The HTTP gateway: JSON REST over the registration and scoring services.
+"""The HTTP gateway: JSON REST over the registration, scoring, ranking and notify services.
 
-Entrypoints only: each maps a route to one RPC call. Authentication, validation, error
-mapping and the OpenAPI document live in http.py, auth.py and openapi.py.
+Entrypoints only: each maps a route to one RPC call. Authentication (auth.py), validation
+and error mapping (http.py, once, in ``dispatch``) and the OpenAPI document (openapi.py)
+live beside it.
 """
 from __future__ import annotations
 

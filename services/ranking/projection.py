@@ -33,7 +33,6 @@ def writes_for(event: Event, wire: dict) -> list[Write]:
     """``wire`` is the JSON form of the payload (Decimals as strings), as stored."""
     p = wire
     c = p.get("contest_id")
-    seen = Write("positions", _source_of(event.type), {}, positions={"position": event.position or 0})
     kind = event.type
     if kind == "StageDefined":
         writes = [Write("stages", f"{c}:{p['stage_id']}", {k: p[k] for k in (
@@ -62,6 +61,7 @@ def writes_for(event: Event, wire: dict) -> list[Write]:
         writes = [Write("published", f"{c}:{p['stage_id']}", dict(p, event_position=event.position))]
     else:
         raise ValueError(f"ranking does not project {kind}")
+    seen = Write("positions", _source_of(kind), {}, positions={"position": event.position or 0})
     return [*writes, seen]
 
 

@@ -30,3 +30,18 @@ def test_an_unknown_catalogue_is_a_configuration_error(monkeypatch, capsys):
     monkeypatch.setenv("MONGO_DATABASE", "leitai_scoring")
     assert main(["verify", "--catalogue", "no.such.module:CATALOGUE"]) == 2
     assert "--catalogue no.such.module" in capsys.readouterr().err
+
+
+def test_a_missing_or_malformed_config_file_is_a_configuration_error_naming_it(tmp_path, capsys):
+    missing = tmp_path / "missing.yaml"
+    assert main(["--config", str(missing), "verify"]) == 2
+    err = capsys.readouterr().err
+    assert f"--config {missing}" in err and "RabbitMQ" not in err
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("MONGO_URL: [unclosed\n")
+    assert main(["--config", str(broken), "verify"]) == 2
+    assert f"--config {broken}: not valid YAML" in capsys.readouterr().err
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- MONGO_URL\n")
+    assert main(["--config", str(listed), "verify"]) == 2
+    assert "must hold a mapping" in capsys.readouterr().err

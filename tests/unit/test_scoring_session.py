@@ -62,6 +62,13 @@ def test_order_of_refusals_seated_then_entry_then_lock_then_recusal_then_scores(
     with pytest.raises(InvalidInput) as error:
         session.submit("H", "e1", "x", {"a": D(51), "b": D("1.2")}, "", "")
     assert set(error.value.details) == {"scores.a", "scores.b"}
+    with pytest.raises(RuleViolated, match="recused"):  # recusal is decided before the scores are read
+        session.submit("J2", "e1", "x", {"a": D(51), "b": D("1.2")}, "", "")
+    session.apply(SimpleNamespace(type="SessionLocked", payload={}, stream_version=1, event_id="lock"))
+    with pytest.raises(Conflict, match="locked"):  # and the lock before recusal
+        session.submit("J2", "e1", "x", {"a": D(51), "b": D("1.2")}, "", "")
+    with pytest.raises(NotFound):  # but an unknown entry is unknown, locked or not
+        session.submit("H", "e9", "x", {"a": D(1), "b": D(1)}, "", "")
 
 
 def test_a_revision_is_a_new_revision_of_the_same_sheet():

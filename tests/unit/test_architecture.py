@@ -1,0 +1,87 @@
+"""The layers hold: the domain is pure, the library knows nothing of its users, and the
+services share only the library and the published contracts."""
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# Domain code: decisions from state, no I/O, no clock, no randomness. README lists these.
+PURE = (
+    "leitai.arithmetic", "leitai.domain", "leitai.errors", "leitai.lots", "leitai.roles",
+    "services.registration.contest", "services.registration.regions",
+    "services.scoring.rules", "services.scoring.session",
+    "services.ranking.standings", "services.ranking.publication",
+    "services.notify.messages",
+)
+NEVER_IN_THE_DOMAIN = ("pymongo", "kombu", "nameko", "eventlet", "jinja2", "requests", "marshmallow", "werkzeug",
+                       "secrets", "random")
+PROBE = """
+import json, sys
+before = set(sys.modules)
+import {module}
+print(json.dumps(sorted(set(sys.modules) - before)))
+"""
+
+
+def loaded_by(module: str) -> set[str]:
+    """Every module importing ``module`` loads, in a fresh interpreter."""
+    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True,
+                          cwd=ROOT, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return set(json.loads(done.stdout))
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_module_loads_the_standard_library_and_other_pure_modules_only(module):
+    loaded = loaded_by(module)
+    forbidden = sorted(m for m in loaded if m.split(".")[0] in NEVER_IN_THE_DOMAIN)
+    assert not forbidden, f"{module} loads {forbidden}"
+    ours = {m for m in loaded if m.split(".")[0] in ("leitai", "services", "composition")}
+    packages = {"leitai", "services"} | {".".join(m.split(".")[:2]) for m in PURE if m.startswith("services.")}
+    assert ours <= set(PURE) | packages, f"{module} loads {sorted(ours - set(PURE) - packages)}"
+    outside = sorted(m for m in loaded - ours if m.split(".")[0] not in sys.stdlib_module_names)
+    assert not outside, f"{module} loads {outside}"
+
+
+def imports_of(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module)
+    return found
+
+
+def sources(folder: str) -> list[Path]:
+    return sorted((ROOT / folder).rglob("*.py"))
+
+
+def test_the_library_imports_nothing_from_the_services_or_the_composition():
+    offending = {str(p.relative_to(ROOT)): sorted(i for i in imports_of(p) if i.split(".")[0] in ("services",
+                                                                                                  "composition"))
+                 for p in sources("leitai")}
+    assert {p: i for p, i in offending.items() if i} == {}
+
+
+def test_a_service_imports_no_other_service_and_nothing_of_the_composition():
+    offending = {}
+    for path in sources("services"):
+        own = ".".join(path.relative_to(ROOT).parts[:2])
+        bad = sorted(i for i in imports_of(path) if i.split(".")[0] == "composition"
+                     or (i.startswith("services.") and not (i == own or i.startswith(own + "."))))
+        if bad:
+            offending[str(path.relative_to(ROOT))] = bad
+    assert offending == {}
+
+
+def test_every_pure_module_is_listed_in_the_readme():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    missing = [m for m in PURE if m.replace(".", "/") + ".py" not in readme]
+    assert missing == []

@@ -1,0 +1,50 @@
+"""The gateway's two tables: who may call a route, and which HTTP status each domain error
+answers with (looked up by class hierarchy, so a new error needs no new row)."""
+import pytest
+
+from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
+from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, require_role
+from services.gateway.auth import Authenticator, Unauthorized
+from services.gateway.http import Unavailable, status_of
+
+TOKENS = {"o" * 16: {"role": ORGANISER, "id": "org1"}, "s" * 16: {"role": SCREEN, "id": "hall"}}
+
+
+class SessionAlreadyLocked(Conflict):
+    pass
+
+
+class Unforeseen(DomainError):
+    pass
+
+
+@pytest.mark.parametrize("error, status", [
+    (InvalidInput("x"), 400), (Unauthorized("x"), 401), (Forbidden("x"), 403), (NotFound("x"), 404),
+    (Conflict("x"), 409), (RuleViolated("x"), 422), (Unavailable("x"), 503),
+    (SessionAlreadyLocked("x"), 409), (Unforeseen("x"), 422),
+])
+def test_every_domain_error_maps_to_its_nearest_listed_class(error, status):
+    assert status_of(error)[0] == status
+
+
+def test_a_route_for_some_roles_refuses_no_token_a_forged_one_and_another_role():
+    auth = Authenticator(TOKENS)
+    assert auth.authorize(f"Bearer {'o' * 16}", {ORGANISER}, to="publish")["id"] == "org1"
+    with pytest.raises(Unauthorized):
+        auth.authorize(None, {ORGANISER}, to="publish")
+    with pytest.raises(Unauthorized):
+        auth.authorize(f"Bearer {'x' * 16}", {ORGANISER}, to="publish")
+    with pytest.raises(Forbidden, match="only an organiser may publish"):
+        auth.authorize(f"Bearer {'s' * 16}", {ORGANISER}, to="publish")
+
+
+def test_a_public_route_takes_anyone_and_still_knows_a_token_holder():
+    auth = Authenticator(TOKENS)
+    assert auth.authorize(None, {PUBLIC}, to="read")["role"] == PUBLIC
+    assert auth.authorize(f"Bearer {'s' * 16}", {PUBLIC}, to="read")["role"] == SCREEN
+
+
+def test_the_guard_names_every_role_that_may_act():
+    require_role({"role": JUDGE}, ORGANISER, JUDGE, to="lock")
+    with pytest.raises(Forbidden, match="only an organiser or a screen may watch"):
+        require_role({"role": JUDGE}, ORGANISER, SCREEN, to="watch")

@@ -1,0 +1,256 @@
+"""The service layers of registration, scoring and ranking, against the in-memory event store
+and fake read models: a whole contest from regions to advancement, and every refusal of the
+commands on the way, in milliseconds."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
+from leitai.lots import draw_order
+from services.gateway import schemas
+from tests.support.inmemory import InMemorySystem
+
+ORG = {"role": "organiser", "id": "org1"}
+SCREEN = {"role": "screen", "id": "hall"}
+PUBLIC = {"role": "public", "id": "public"}
+REGIONS = [{"code": "cty", "name": "县", "level": "county", "parent": None},
+           *({"code": t, "name": t, "level": "township", "parent": "cty"} for t in ("t1", "t2")),
+           *({"code": f"{t}-{n}", "name": f"{t}村{n}", "level": "village", "parent": t}
+             for t in ("t1", "t2") for n in (1, 2, 3))]
+CRITERIA = [{"criterion_id": "a", "name": "甲", "max": "50", "weight": "1", "step": "0.5"},
+            {"criterion_id": "b", "name": "乙", "max": "50", "weight": "1", "step": "0.5"}]
+PRELIM = {"stage_id": "prelim", "name": "初赛", "order": 1, "panel_size": 3, "criteria": CRITERIA,
+          "groups": [{"group_id": "g1", "name": "一组", "townships": ["t1"]},
+                     {"group_id": "g2", "name": "二组", "townships": ["t2"]}],
+          "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}],
+          "advancement": {"per_group": 1, "overall": 1}}
+FINAL = dict(PRELIM, stage_id="final", name="决赛", order=2, groups=[{"group_id": "all", "name": "全县",
+                                                                      "townships": ["t1", "t2"]}],
+             advancement={"overall": 1})
+
+
+
+def body(schema, data: dict) -> dict:
+    """A request body as the gateway hands it on: validated, with its defaults."""
+    return schema().dump(schema().load(data))
+
+
+JUDGES = [body(schemas.JudgeCreate, j) for j in (
+    {"judge_id": "J1", "name": "评委一", "township_code": "t1"}, {"judge_id": "J2", "name": "评委二"},
+    {"judge_id": "J3", "name": "评委三"}, {"judge_id": "R", "name": "候补"})]
+SEATS = body(schemas.PanelSeat, {"seats": [{"judge_id": "J1", "head": True}, {"judge_id": "J2"}, {"judge_id": "J3"},
+                                           {"judge_id": "R", "reserve": True}]})["seats"]
+# each entry's total from every judge: e1 > e2 > e3 in t1, e4 > e5 > e6 in t2
+POINTS = {"e1": "45", "e2": "40", "e3": "30", "e4": "44", "e5": "35", "e6": "20"}
+
+
+def sub(name: str) -> str:
+    """A submission id (a UUID, as the gateway requires), the same for the same name."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
+def judge(judge_id: str) -> dict:
+    return {"role": "judge", "id": judge_id}
+
+
+def registered() -> InMemorySystem:
+    system = InMemorySystem()
+    reg = system.registration
+    reg.import_regions(ORG, "tree", REGIONS)
+    reg.create_contest(ORG, {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty",
+                             "format": "knockout"})
+    reg.define_stage(ORG, "c", body(schemas.StageCreate, PRELIM))
+    reg.define_stage(ORG, "c", body(schemas.StageCreate, FINAL))
+    for j in JUDGES:
+        reg.register_judge(ORG, "c", j)
+    reg.submit_entries(ORG, "c", [body(schemas.EntryCreate, {"entry_id": e, "contestant_id": f"p{e}", "name": f"书记{e}", "title": "汇报",
+                                                             "village_code": f"t{1 + (n > 3)}-{1 + (n - 1) % 3}"})
+                                  for n, e in enumerate(POINTS, start=1)])
+    return system
+
+
+def opened(system: InMemorySystem, session_id: str, stage_id: str, group_id: str) -> None:
+    reg = system.registration
+    reg.schedule_session(ORG, "c", {"session_id": session_id, "stage_id": stage_id, "group_id": group_id,
+                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    reg.seat_panel(ORG, "c", session_id, SEATS)
+    reg.draw_order(ORG, "c", session_id)
+    reg.open_session(ORG, "c", session_id)
+    system.deliver()
+
+
+def score(system: InMemorySystem, session_id: str, entries: list[str]) -> None:
+    for entry in entries:
+        recused = system.registration.contest_view(ORG, "c")["entries"]
+        township = next(e["township_code"] for e in recused if e["entry_id"] == entry)
+        for judge_id in ("J1", "J2", "J3") if township != "t1" else ("R", "J2", "J3"):
+            half = str(int(POINTS[entry]) / 2)
+            system.scoring.submit_sheet(judge(judge_id), session_id, entry, sub(f"{session_id}-{entry}-{judge_id}"),
+                                        {"a": half, "b": half})
+
+
+def test_a_contest_runs_from_registration_through_scoring_to_advancement():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    opened(system, "s2", "prelim", "g2")
+    with pytest.raises(RuleViolated) as refused:
+        system.ranking.publish_stage(ORG, "c", "prelim")
+    assert refused.value.details == {"sessions_not_locked": ["s1", "s2"]}
+
+    score(system, "s1", ["e1", "e2", "e3"])
+    score(system, "s2", ["e4", "e5", "e6"])
+    system.scoring.lock_session(judge("J1"), "s1")
+    system.scoring.lock_session(ORG, "s2")
+    system.deliver()
+    live = system.ranking.leaderboard(SCREEN, "c", "prelim")
+    assert [r["entry_id"] for r in live["standings"]] == ["e1", "e4", "e2", "e5", "e3", "e6"]
+    with pytest.raises(NotFound):  # the public sees nothing before publication
+        system.ranking.leaderboard(PUBLIC, "c", "prelim")
+
+    published = system.ranking.publish_stage(ORG, "c", "prelim")
+    assert [r["entry_id"] for r in published["standings"] if r["advanced"]] == ["e1", "e4", "e2"]
+    events = system.events("ranking", "results-c-prelim")
+    assert [e.type for e in events] == ["StageResultsPublished"] + [
+        "ContestantAdvanced" if e in ("e1", "e4", "e2") else "ContestantEliminated" for e in ("e1", "e4", "e2", "e5",
+                                                                                              "e3", "e6")]
+    assert all(e.payload["next_stage_id"] == "final" for e in events if e.type == "ContestantAdvanced")
+    with pytest.raises(Conflict):
+        system.ranking.publish_stage(ORG, "c", "prelim")
+
+    system.deliver()
+    stages = {e["entry_id"]: e["stage_id"] for e in system.registration.contest_view(ORG, "c")["entries"]}
+    assert stages == {"e1": "final", "e2": "final", "e3": "prelim", "e4": "final", "e5": "prelim", "e6": "prelim"}
+    assert system.ranking.leaderboard(PUBLIC, "c", "prelim")["published"] is True
+
+
+def test_the_last_stage_names_its_winners_and_eliminates_only_the_rest():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    opened(system, "s2", "prelim", "g2")
+    score(system, "s1", ["e1", "e2", "e3"])
+    score(system, "s2", ["e4", "e5", "e6"])
+    system.scoring.lock_session(ORG, "s1")
+    system.scoring.lock_session(ORG, "s2")
+    system.deliver()
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    opened(system, "f", "final", "all")
+    score(system, "f", ["e1", "e2", "e4"])
+    system.scoring.lock_session(ORG, "f")
+    system.deliver()
+    final = system.ranking.publish_stage(ORG, "c", "final")
+    assert final["next_stage_id"] is None
+    assert [(e.type, e.payload["entry_id"]) for e in system.events("ranking", "results-c-final")[1:]] == [
+        ("ContestantEliminated", "e4"), ("ContestantEliminated", "e2")]
+
+
+def test_an_advancement_delivered_twice_moves_the_entry_once():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    opened(system, "s2", "prelim", "g2")
+    score(system, "s1", ["e1", "e2", "e3"])
+    score(system, "s2", ["e4", "e5", "e6"])
+    system.scoring.lock_session(ORG, "s1")
+    system.scoring.lock_session(ORG, "s2")
+    system.deliver()
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    advanced = next(e for e in system.events("ranking", "results-c-prelim") if e.type == "ContestantAdvanced")
+    before = len(system.events("registration", "contest-c"))
+    system.registration.contestant_advanced(advanced)  # a redelivery
+    assert len(system.events("registration", "contest-c")) == before
+
+
+def test_seating_refuses_unknown_judges_a_judge_twice_the_wrong_panel_and_two_heads():
+    system = registered()
+    reg = system.registration
+    reg.schedule_session(ORG, "c", {"session_id": "s1", "stage_id": "prelim", "group_id": "g1",
+                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    with pytest.raises(NotFound, match="not registered: X"):
+        reg.seat_panel(ORG, "c", "s1", [*SEATS, dict(SEATS[1], judge_id="X")])
+    with pytest.raises(RuleViolated, match="twice"):
+        reg.seat_panel(ORG, "c", "s1", [*SEATS, dict(SEATS[1], reserve=True)])
+    with pytest.raises(RuleViolated, match="seats 3 judges, not 2"):
+        reg.seat_panel(ORG, "c", "s1", SEATS[:2])
+    with pytest.raises(RuleViolated, match="head judge"):
+        reg.seat_panel(ORG, "c", "s1", [dict(s, head=True) for s in SEATS[:3]])
+    with pytest.raises(RuleViolated, match="head judge"):
+        reg.seat_panel(ORG, "c", "s1", [*SEATS[:3], dict(SEATS[3], head=True)])
+    assert reg.seat_panel(ORG, "c", "s1", SEATS)["seats"][0]["head"] is True
+
+
+def test_a_session_opens_only_seated_and_drawn_over_the_entries_it_has_now():
+    system = registered()
+    reg = system.registration
+    reg.schedule_session(ORG, "c", {"session_id": "s1", "stage_id": "prelim", "group_id": "g1",
+                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    with pytest.raises(RuleViolated, match="seat the panel"):
+        reg.open_session(ORG, "c", "s1")
+    reg.seat_panel(ORG, "c", "s1", SEATS)
+    with pytest.raises(RuleViolated, match="draw the order"):
+        reg.open_session(ORG, "c", "s1")
+    drawn = reg.draw_order(ORG, "c", "s1")
+    assert drawn["seed"] == "seed-0003"  # the third fresh seed: each stage took one before
+    assert drawn["order"] == draw_order("seed-0003", ["e1", "e2", "e3"])
+    reg.withdraw_entry(ORG, "c", "e3", "生病")
+    with pytest.raises(RuleViolated, match="draw again"):
+        reg.open_session(ORG, "c", "s1")
+    assert reg.draw_order(ORG, "c", "s1", "chosen-seed")["order"] == draw_order("chosen-seed", ["e1", "e2"])
+    opened_payload = reg.open_session(ORG, "c", "s1")
+    assert [e["entry_id"] for e in opened_payload["entries"]] == draw_order("chosen-seed", ["e1", "e2"])
+    with pytest.raises(Conflict, match="already open"):
+        reg.open_session(ORG, "c", "s1")
+
+
+def test_an_entry_is_withdrawn_once_and_never_from_an_open_session():
+    system = registered()
+    reg = system.registration
+    assert reg.withdraw_entry(ORG, "c", "e6", "调动")["entry_id"] == "e6"
+    with pytest.raises(Conflict, match="withdrawn already"):
+        reg.withdraw_entry(ORG, "c", "e6")
+    with pytest.raises(NotFound):
+        reg.withdraw_entry(ORG, "c", "e9")
+    opened(system, "s1", "prelim", "g1")
+    with pytest.raises(Conflict, match="which is open"):
+        reg.withdraw_entry(ORG, "c", "e1")
+
+
+def test_only_organisers_register_and_only_judges_submit_sheets():
+    system = registered()
+    with pytest.raises(Forbidden):
+        system.registration.register_judge(judge("J1"), "c", dict(JUDGES[1], judge_id="J9"))
+    with pytest.raises(Forbidden):
+        system.registration.import_regions(SCREEN, "other", REGIONS)
+    opened(system, "s1", "prelim", "g1")
+    with pytest.raises(Forbidden):
+        system.scoring.submit_sheet(ORG, "s1", "e1", sub("x"), {"a": "1", "b": "1"})
+    with pytest.raises(NotFound, match="not open for scoring"):
+        system.scoring.submit_sheet(judge("J2"), "nowhere", "e1", sub("x"), {"a": "1", "b": "1"})
+
+
+def test_a_sheet_sent_again_with_its_submission_id_is_stored_once():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    first = system.scoring.submit_sheet(judge("J2"), "s1", "e1", sub("1"), {"a": "20", "b": "20.5"})
+    again = system.scoring.submit_sheet(judge("J2"), "s1", "e1", sub("1"), {"a": "20", "b": "20.5"})
+    assert first == again and first["total"] == "40.5"
+    assert len(system.events("scoring", "scoring-s1")) == 1
+    with pytest.raises(Conflict, match="different sheet"):
+        system.scoring.submit_sheet(judge("J2"), "s1", "e1", sub("1"), {"a": "21", "b": "20.5"})
+
+
+def test_judges_see_their_own_sheets_the_head_judge_and_organisers_see_all():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    score(system, "s1", ["e1"])
+    own = system.scoring.session_status(judge("J2"), "s1")
+    assert {s["judge_id"] for e in own["entries"] for s in e["sheets"]} == {"J2"}
+    head = system.scoring.session_status(judge("J1"), "s1")
+    assert {s["judge_id"] for e in head["entries"] for s in e["sheets"]} == {"R", "J2", "J3"}
+    assert next(e for e in head["entries"] if e["entry_id"] == "e2")["missing"] == ["J2", "J3"]
+    with pytest.raises(Forbidden):
+        system.scoring.session_status(judge("nobody"), "s1")
+    with pytest.raises(NotFound, match="no published results"):
+        system.scoring.session_results("s1")
