@@ -71,10 +71,14 @@ def registered() -> InMemorySystem:
     return system
 
 
+def scheduled(system: InMemorySystem, session_id: str, stage_id: str, group_id: str) -> None:
+    system.registration.schedule_session(ORG, "c", {"session_id": session_id, "stage_id": stage_id,
+                                                    "group_id": group_id, "starts_at": "2021-06-01T09:00:00+08:00"})
+
+
 def opened(system: InMemorySystem, session_id: str, stage_id: str, group_id: str) -> None:
     reg = system.registration
-    reg.schedule_session(ORG, "c", {"session_id": session_id, "stage_id": stage_id, "group_id": group_id,
-                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    scheduled(system, session_id, stage_id, group_id)
     reg.seat_panel(ORG, "c", session_id, SEATS)
     reg.draw_order(ORG, "c", session_id)
     reg.open_session(ORG, "c", session_id)
@@ -89,6 +93,21 @@ def score(system: InMemorySystem, session_id: str, entries: list[str]) -> None:
             half = str(int(POINTS[entry]) / 2)
             system.scoring.submit_sheet(judge(judge_id), session_id, entry, sub(f"{session_id}-{entry}-{judge_id}"),
                                         {"a": half, "b": half})
+
+
+def prelim_published() -> InMemorySystem:
+    """Both preliminary sessions scored, locked and published, and every event delivered."""
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    opened(system, "s2", "prelim", "g2")
+    score(system, "s1", ["e1", "e2", "e3"])
+    score(system, "s2", ["e4", "e5", "e6"])
+    system.scoring.lock_session(ORG, "s1")
+    system.scoring.lock_session(ORG, "s2")
+    system.deliver()
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    return system
 
 
 def test_a_contest_runs_from_registration_through_scoring_to_advancement():
@@ -126,16 +145,7 @@ def test_a_contest_runs_from_registration_through_scoring_to_advancement():
 
 
 def test_the_last_stage_names_its_winners_and_eliminates_only_the_rest():
-    system = registered()
-    opened(system, "s1", "prelim", "g1")
-    opened(system, "s2", "prelim", "g2")
-    score(system, "s1", ["e1", "e2", "e3"])
-    score(system, "s2", ["e4", "e5", "e6"])
-    system.scoring.lock_session(ORG, "s1")
-    system.scoring.lock_session(ORG, "s2")
-    system.deliver()
-    system.ranking.publish_stage(ORG, "c", "prelim")
-    system.deliver()
+    system = prelim_published()
     opened(system, "f", "final", "all")
     score(system, "f", ["e1", "e2", "e4"])
     system.scoring.lock_session(ORG, "f")
@@ -147,16 +157,7 @@ def test_the_last_stage_names_its_winners_and_eliminates_only_the_rest():
 
 
 def test_an_advancement_delivered_twice_moves_the_entry_once():
-    system = registered()
-    opened(system, "s1", "prelim", "g1")
-    opened(system, "s2", "prelim", "g2")
-    score(system, "s1", ["e1", "e2", "e3"])
-    score(system, "s2", ["e4", "e5", "e6"])
-    system.scoring.lock_session(ORG, "s1")
-    system.scoring.lock_session(ORG, "s2")
-    system.deliver()
-    system.ranking.publish_stage(ORG, "c", "prelim")
-    system.deliver()
+    system = prelim_published()
     advanced = next(e for e in system.events("ranking", "results-c-prelim") if e.type == "ContestantAdvanced")
     before = len(system.events("registration", "contest-c"))
     system.registration.contestant_advanced(advanced)  # a redelivery
@@ -166,8 +167,7 @@ def test_an_advancement_delivered_twice_moves_the_entry_once():
 def test_seating_refuses_unknown_judges_a_judge_twice_the_wrong_panel_and_two_heads():
     system = registered()
     reg = system.registration
-    reg.schedule_session(ORG, "c", {"session_id": "s1", "stage_id": "prelim", "group_id": "g1",
-                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    scheduled(system, "s1", "prelim", "g1")
     with pytest.raises(NotFound, match="not registered: X"):
         reg.seat_panel(ORG, "c", "s1", [*SEATS, dict(SEATS[1], judge_id="X")])
     with pytest.raises(RuleViolated, match="twice"):
@@ -184,8 +184,7 @@ def test_seating_refuses_unknown_judges_a_judge_twice_the_wrong_panel_and_two_he
 def test_a_session_opens_only_seated_and_drawn_over_the_entries_it_has_now():
     system = registered()
     reg = system.registration
-    reg.schedule_session(ORG, "c", {"session_id": "s1", "stage_id": "prelim", "group_id": "g1",
-                                    "starts_at": "2021-06-01T09:00:00+08:00"})
+    scheduled(system, "s1", "prelim", "g1")
     with pytest.raises(RuleViolated, match="seat the panel"):
         reg.open_session(ORG, "c", "s1")
     reg.seat_panel(ORG, "c", "s1", SEATS)
