@@ -120,6 +120,50 @@ class MeetingRecord(ForumMeetingHeld):
         exclude = ("contest_id", "series_id", "meeting_id")
 
 
+class PresentedOut(Response):
+    meeting_id = fields.String(required=True)
+    series_id = fields.String(required=True)
+    date = fields.String(required=True)
+    theme = fields.String(required=True)
+    topic = fields.String(required=True)
+
+
+class ParticipantOut(Response):
+    contestant_id = fields.String(required=True)
+    name = fields.String(required=True)
+    village_code = fields.String(required=True)
+    presented = fields.List(fields.Nested(PresentedOut), required=True)
+    attended = fields.List(fields.String(), required=True)
+    comments = fields.List(fields.Dict(), required=True)
+
+
+class Participation(Response):
+    participants = fields.List(fields.Nested(ParticipantOut), required=True)
+
+
+class Record(Response):
+    """A registered record, echoed back as stored."""
+
+    contest_id = fields.String(required=True)
+
+
+class Records(Response):
+    records = fields.List(fields.Nested(Record), required=True)
+
+
+class ContestView(Response):
+    contest_id = fields.String(required=True)
+    name = fields.String(required=True)
+    format = fields.String(required=True)
+    version = fields.Integer(required=True)
+    stages = fields.List(fields.Dict(), required=True)
+    judges = fields.List(fields.Dict(), required=True)
+    entries = fields.List(fields.Dict(), required=True)
+    sessions = fields.List(fields.Dict(), required=True)
+    forum_series = fields.List(fields.Dict(), required=True)
+    meetings = fields.List(fields.Dict(), required=True)
+
+
 # -- scoring ----------------------------------------------------------------------------
 class SheetSubmit(Schema):
     submission_id = fields.UUID(required=True)
