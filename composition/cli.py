@@ -85,7 +85,7 @@ def load_catalogue(spec: str) -> Catalogue:
 
 def _relay(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
-    client = connect(settings.MONGO_URL)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     db = client[settings.MONGO_DATABASE]
     ensure_indexes(db)
     stop = threading.Event()
@@ -111,7 +111,7 @@ def _relay(args, settings: Settings) -> int:
 
 def _verify(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
-    client = connect(settings.MONGO_URL)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
         report = verify(MongoCommitLog(client[settings.MONGO_DATABASE]), catalogue.registry)
     finally:
@@ -141,7 +141,7 @@ def _replay(args, settings: Settings) -> int:
     if missing:
         raise ConfigurationError(f"invalid configuration: LEITAI_SOURCES: no database for {', '.join(missing)}")
     catalogue = load_catalogue(args.catalogue)
-    client = connect(settings.MONGO_URL)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     scratch_name = f"{settings.MONGO_DATABASE}_replay"
     client.drop_database(scratch_name)
     try:

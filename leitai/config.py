@@ -5,9 +5,16 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, Sequence
 
+from urllib.parse import parse_qsl, urlsplit
+
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
 from leitai.messaging.topology import RetryPolicy
+from leitai.mongo import CONTRACT_OPTIONS, DURABILITY
+
+ENVIRONMENTS = ("production", "development", "test", "bench")
+# environments in which a weaker durability than the contract may be asked for, by name
+WEAK_DURABILITY_ALLOWED = ("test", "bench")
 
 
 class ConfigurationError(Exception):
@@ -27,16 +34,25 @@ class _RetrySchema(Schema):
         return RetryPolicy(**data)
 
 
+def _no_contract_options(url: str) -> None:
+    clashing = sorted(k for k, _ in parse_qsl(urlsplit(url).query) if k.lower() in CONTRACT_OPTIONS)
+    if clashing:
+        raise ValidationError(f"sets {', '.join(clashing)}, which the durability contract decides; "
+                              "remove it (LEITAI_DURABILITY names the choice)")
+
+
 class _SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
     AMQP_URI = fields.String(required=True, validate=validate.Regexp(
         r"^(amqps?|pyamqp|memory)://", error="must be an amqp:// (or memory://) URL"))
-    MONGO_URL = fields.String(required=True, validate=validate.Regexp(
-        r"^mongodb(\+srv)?://\S+$", error="must be a mongodb:// URL"))
+    MONGO_URL = fields.String(required=True, validate=[validate.Regexp(
+        r"^mongodb(\+srv)?://\S+$", error="must be a mongodb:// URL"), _no_contract_options])
     MONGO_DATABASE = fields.String(required=True, validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be 1-63 letters, digits, '_' or '-'"))
+    LEITAI_DURABILITY = fields.String(load_default="journaled", validate=validate.OneOf(sorted(DURABILITY)))
+    LEITAI_ENVIRONMENT = fields.String(load_default="production", validate=validate.OneOf(ENVIRONMENTS))
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
@@ -48,18 +64,31 @@ class Settings:
     AMQP_URI: str = ""
     MONGO_URL: str = ""
     MONGO_DATABASE: str = ""
+    LEITAI_DURABILITY: str = "journaled"
+    LEITAI_ENVIRONMENT: str = "production"
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
     LEITAI_SOURCES: dict = field(default_factory=dict)
 
 
 def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Settings:
-    """Validate the named settings (all by default) out of a nameko config mapping."""
+    """Validate the named settings (all by default) out of a nameko config mapping.
+
+    Whoever needs MONGO_URL also gets LEITAI_DURABILITY and LEITAI_ENVIRONMENT: the store is
+    never reached without the durability contract checked."""
+    if only is not None and "MONGO_URL" in only:
+        only = (*only, *(k for k in ("LEITAI_DURABILITY", "LEITAI_ENVIRONMENT") if k not in only))
     try:
         values = _SettingsSchema(only=only).load(dict(config))
     except ValidationError as exc:
         problems = "; ".join(f"{key}: {' '.join(map(str, _flatten(msg)))}" for key, msg in sorted(exc.messages.items()))
         raise ConfigurationError(f"invalid configuration: {problems}") from None
-    return Settings(**values)
+    settings = Settings(**values)
+    if settings.LEITAI_DURABILITY != "journaled" and settings.LEITAI_ENVIRONMENT not in WEAK_DURABILITY_ALLOWED:
+        raise ConfigurationError(
+            f"invalid configuration: LEITAI_DURABILITY: {settings.LEITAI_DURABILITY} is weaker than the durability "
+            f"contract; only a test or a benchmark may ask for it (LEITAI_ENVIRONMENT is "
+            f"{settings.LEITAI_ENVIRONMENT})")
+    return settings
 
 
 def _flatten(messages) -> list:

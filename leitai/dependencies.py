@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import rpc
+from leitai.rpc import rpc
 
 from leitai.config import load_settings
 from leitai.contracts import ContractRegistry
@@ -18,7 +18,7 @@ class MongoProvider(DependencyProvider):
 
     def setup(self) -> None:
         settings = load_settings(self.container.config, only=("MONGO_URL", "MONGO_DATABASE"))
-        self.client = connect(settings.MONGO_URL)
+        self.client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
         self.db = self.client[settings.MONGO_DATABASE]
 
     def stop(self) -> None:

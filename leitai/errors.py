@@ -1,6 +1,6 @@
 """Domain errors every service raises and the gateway maps to HTTP, in one table.
 
-Pure: the standard library only. ``leitai.rpc_errors`` registers them with nameko, so that
+Pure: the standard library only. ``leitai.rpc`` registers them with nameko, so that
 an error raised behind an RPC call arrives at the caller as the same class with the same
 arguments (e.g. field messages).
 """
@@ -39,5 +39,11 @@ class RuleViolated(DomainError):
     """A domain rule refuses the command (e.g. a recused judge)."""
 
 
-# every class a caller may catch by name after an RPC call (see leitai.rpc_errors)
-ALL: tuple[type[DomainError], ...] = (InvalidInput, NotFound, Forbidden, Conflict, RuleViolated)
+class Unavailable(DomainError):
+    """Something this depends on (the store, another service) did not answer in time. The
+    outcome of a write is unknown: the same request, with the same key, may be sent again.
+    ``details["retry_after"]``: seconds a client should wait first."""
+
+
+# every class a caller may catch by name after an RPC call (see leitai.rpc)
+ALL: tuple[type[DomainError], ...] = (InvalidInput, NotFound, Forbidden, Conflict, RuleViolated, Unavailable)

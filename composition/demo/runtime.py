@@ -32,7 +32,7 @@ from composition.localservers import SecantusServer, create_vhost, delete_vhost,
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
-from leitai.rpc_errors import register as register_rpc_errors
+from leitai.rpc import register_errors
 from services.notify.service import NotifyService
 from services.ranking.service import RankingService
 from services.registration.service import RegistrationService
@@ -83,7 +83,7 @@ class Runtime:
         self.stop()
 
     def start(self) -> None:
-        register_rpc_errors()  # the scenarios catch what the services raise by its class
+        register_errors()  # the scenarios catch what the services raise by its class
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.mongo_url = self._storage()
         self._client = connect(self.mongo_url)

@@ -9,6 +9,9 @@
 * a handler that raises is retried after a growing delay (one TTL queue per delay,
   dead-lettered back to this consumer's queue only), and after the last attempt its
   message goes to the dead-letter queue; ``leitai dlq`` lists and re-drives them;
+* a store outage (``leitai.mongo.is_outage``) is not the handler's fault: it is retried
+  with the same growing delays, up to the longest, for as long as the outage lasts, and
+  never uses up an attempt or reaches the dead-letter queue;
 * the copy is confirmed by the broker before the original is acked, so a crash in
   between can only cause a redelivery, which idempotent projections absorb.
 """
@@ -28,6 +31,7 @@ from nameko.messaging import QueueConsumer
 from leitai.config import load_settings
 from leitai.contracts import ContractError, ContractRegistry, Event, MalformedEnvelope
 from leitai.messaging import deadletters, topology
+from leitai.mongo import is_outage
 
 log = logging.getLogger(__name__)
 
@@ -103,16 +107,21 @@ class ReliableEventHandler(EventHandler):
 
     # -- failing ---------------------------------------------------------------------
     def _retry_or_dead_letter(self, message, exc_info) -> None:
-        failures = int((message.headers or {}).get(deadletters.FAILURES, 0) or 0) + 1
+        earlier = message.headers or {}
+        outage = is_outage(exc_info[1])
+        failures = int(earlier.get(deadletters.FAILURES, 0) or 0) + (0 if outage else 1)
+        outages = int(earlier.get(deadletters.OUTAGES, 0) or 0) + (1 if outage else 0)
         reason = "".join(traceback.format_exception_only(exc_info[0], exc_info[1])).strip()
-        if failures >= self.policy.attempts:
-            self._dead_letter(message, f"handler failed {failures} times: {reason}", failures)
+        retry = min(failures + outages, self.policy.attempts - 1)  # which delay: they grow, up to the longest
+        if failures >= self.policy.attempts or retry < 1:
+            self._dead_letter(message, f"handler failed {failures + outages} times: {reason}", failures)
             return
-        log.warning("handler failed, retrying", extra=dict(
-            _trace(message), queue=self.queue.name, failures=failures, delay_ms=self.policy.delay_ms(failures),
-            error=reason))
-        headers = dict(message.headers or {}, **{deadletters.FAILURES: failures, deadletters.REASON: reason[:2000]})
-        deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, failures), headers)
+        log.warning("store outage, retrying" if outage else "handler failed, retrying", extra=dict(
+            _trace(message), queue=self.queue.name, failures=failures, outages=outages,
+            delay_ms=self.policy.delay_ms(retry), error=reason))
+        headers = dict(earlier, **{deadletters.FAILURES: failures, deadletters.OUTAGES: outages,
+                                   deadletters.REASON: reason[:2000]})
+        deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, retry), headers)
 
     def _dead_letter(self, message, reason: str, failures: int) -> None:
         log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))

@@ -15,6 +15,7 @@ from kombu.pools import producers
 from leitai.messaging.topology import dead_letter_queue_name
 
 FAILURES = "x-leitai-failures"
+OUTAGES = "x-leitai-outages"  # retries because the store did not answer: they use up no attempt
 REASON = "x-leitai-reason"
 QUEUE = "x-leitai-queue"
 DEAD_AT = "x-leitai-dead-lettered-at"
@@ -106,7 +107,7 @@ def redrive(amqp_uri: str, queue_name: str, limit: int | None = None) -> int:
             message = _take(channel, queue_name)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items() if k not in (FAILURES, REASON, DEAD_AT)}
+            headers = {k: v for k, v in (message.headers or {}).items() if k not in (FAILURES, OUTAGES, REASON, DEAD_AT)}
             forward(connection, message, queue_name, dict(headers, **{"x-leitai-redriven": True}))
             message.ack()
             moved += 1

@@ -16,7 +16,7 @@ from leitai.config import ConfigurationError
 from leitai.contracts.fields import Id
 from leitai.errors import DomainError
 from leitai.roles import PUBLIC, ROLES, require_role
-from leitai.rpc_errors import register as register_rpc_errors
+from leitai.rpc import register_errors
 
 
 class Unauthorized(DomainError):
@@ -68,7 +68,7 @@ class GatewaySettings:
 
 class Settings(DependencyProvider):
     def setup(self) -> None:
-        register_rpc_errors()  # what the services raise arrives here as the same class
+        register_errors()  # what the services raise arrives here as the same class
         config = self.container.config
         try:
             loaded = _Settings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT") if k in config})

@@ -20,14 +20,10 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
-from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
+from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated, Unavailable
 from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
-
-
-class Unavailable(DomainError):
-    pass
 
 
 # The one table from domain errors to HTTP, looked up by class hierarchy: a new subclass
@@ -43,7 +39,8 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
     Unavailable: (503, "unavailable"),
 }
 _PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
-MAX_BODY_BYTES = 4 * 1024 * 1024  # a region tree of a big county as CSV fits many times over
+MAX_BODY_BYTES = 4 * 1024 * 1024
+RETRY_AFTER_S = 2  # a region tree of a big county as CSV fits many times over
 
 
 @dataclass(frozen=True)
@@ -111,6 +108,8 @@ def error_response(error: DomainError, request_id: str) -> Response:
     if status != 400 and error.details is not None:
         body["error"]["details"] = error.details
     headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
+    if status == 503:  # the outcome is unknown: the client retries, with the same key, after this
+        headers = {"Retry-After": str((error.details or {}).get("retry_after") or RETRY_AFTER_S)}
     return json_response(status, body, headers)
 
 

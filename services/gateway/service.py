@@ -14,13 +14,13 @@ from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from leitai.errors import DomainError, InvalidInput
+from leitai.errors import DomainError, InvalidInput, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
 from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
-    Unavailable, check_params, endpoint, error_response, json_response, new_request_id, read_body, respond,
+    check_params, endpoint, error_response, json_response, new_request_id, read_body, respond,
 )
 from services.gateway.openapi import build_document
 

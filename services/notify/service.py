@@ -1,7 +1,7 @@
 """The notify service: tells contestants and judges what happened, once, by e-mail, SMS and inbox."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from leitai.rpc import rpc
 from nameko.timer import timer
 
 from leitai.contracts import Event

@@ -3,7 +3,7 @@ Queries and publication map onto the service layer (application.py); every event
 hands its event to the projection (projection.py)."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from nameko.rpc import rpc
+from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY

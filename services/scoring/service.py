@@ -2,7 +2,7 @@
 results. Each maps onto one method of the service layer (application.py)."""
 from __future__ import annotations
 
-from nameko.rpc import rpc
+from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY

@@ -5,7 +5,8 @@ import pytest
 from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, require_role
 from services.gateway.auth import Authenticator, Unauthorized
-from services.gateway.http import Unavailable, status_of
+from leitai.errors import Unavailable
+from services.gateway.http import status_of
 
 TOKENS = {"o" * 16: {"role": ORGANISER, "id": "org1"}, "s" * 16: {"role": SCREEN, "id": "hall"}}
 
