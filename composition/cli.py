@@ -37,7 +37,7 @@ from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.messaging import deadletters
-from leitai.messaging.relay import Relay
+from leitai.messaging.relay import Relay, supervise
 from leitai.mongo import connect
 
 log = logging.getLogger("leitai.cli")
@@ -91,20 +91,13 @@ def _relay(args, settings: Settings) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    backoff = 0.5
-    while not stop.is_set():
-        relay = Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size)
-        try:
-            relay.start()
-            log.info("relay started", extra={"database": settings.MONGO_DATABASE, "checkpoint": relay.checkpoint()})
-            print("relay ready", flush=True)
-            relay.run(stop)
-        except Exception:  # the relay reconnects and resumes from its checkpoint
-            log.exception("relay failed; restarting", extra={"backoff_s": backoff})
-            stop.wait(backoff)
-            backoff = min(backoff * 2, 30)
-        finally:
-            relay.close()
+
+    def ready(relay: Relay) -> None:
+        log.info("relay started", extra={"database": settings.MONGO_DATABASE, "checkpoint": relay.checkpoint()})
+        print("relay ready", flush=True)
+
+    supervise(lambda: Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size),
+              stop, ready)
     client.close()
     return 0
 

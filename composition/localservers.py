@@ -53,10 +53,12 @@ def die_with_parent() -> None:
 class SecantusServer:
     """A SecantusDB process on a free local port, its data in ``storage`` (a fresh folder)."""
 
-    def __init__(self, executable: str, storage: Path, keep_data: bool = False) -> None:
+    def __init__(self, executable: str, storage: Path, keep_data: bool = False, test_commands: bool = False) -> None:
+        """``test_commands``: mongod's test-only commands (``configureFailPoint``), for fault tests."""
         self.executable = executable
         self.storage = storage
         self.keep_data = keep_data
+        self.test_commands = test_commands
         self.port = free_port()
         self.url = f"mongodb://127.0.0.1:{self.port}/?retryWrites=false&directConnection=true"
         self.process: subprocess.Popen | None = None
@@ -64,9 +66,19 @@ class SecantusServer:
     def start(self) -> "SecantusServer":
         shutil.rmtree(self.storage, ignore_errors=True)
         self.storage.mkdir(parents=True)
-        log = open(self.storage.parent / f"{self.storage.name}.log", "wb")
+        return self._launch()
+
+    def crash_and_restart(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would, then start again on the same port and data."""
+        self.process.kill()
+        self.process.wait()
+        self._launch()
+
+    def _launch(self) -> "SecantusServer":
+        log = open(self.storage.parent / f"{self.storage.name}.log", "ab")
         self.process = subprocess.Popen(
-            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage)],
+            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage),
+             *(["--enable-test-commands"] if self.test_commands else [])],
             stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         client = connect(self.url)
         try:

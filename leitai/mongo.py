@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 from pymongo import MongoClient
-from pymongo.errors import ConnectionFailure, OperationFailure, WriteConcernError
+from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, WriteConcernError
 
 DURABILITY = {
     "journaled": {"w": "majority", "journal": True, "readConcernLevel": "majority"},
@@ -36,5 +36,7 @@ def is_outage(exc: BaseException) -> bool:
     unknown and the same request, sent again with the same key, may succeed."""
     if isinstance(exc, (ConnectionFailure, WriteConcernError)):
         return True
+    if isinstance(exc, BulkWriteError):  # a bulk whose writes all went in, short of its write concern
+        return not exc.details.get("writeErrors") and bool(exc.details.get("writeConcernErrors"))
     return isinstance(exc, OperationFailure) and (exc.code in _TRANSIENT_CODES
                                                   or exc.has_error_label("RetryableWriteError"))

@@ -14,7 +14,7 @@ from typing import Sequence
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
 
@@ -24,6 +24,7 @@ SEALS = "seals"
 LEASE_ID = "lease"
 HEAD_HINT = "head"
 EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+DUPLICATE_KEY = 11000
 
 
 def ensure_indexes(db: Database) -> None:
@@ -87,8 +88,10 @@ class MongoCommitLog:
                    for cid, fields in assigned]
         try:
             return self._commits.bulk_write(updates, ordered=True).modified_count
-        except DuplicateKeyError as exc:
-            raise DuplicateCommit(str(exc)) from None
+        except BulkWriteError as exc:  # a bulk reports a taken key here, not as DuplicateKeyError
+            if any(e.get("code") == DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
+                raise DuplicateCommit(str(exc)) from None
+            raise
 
     def take_lease(self, owner: str, now: datetime, until: datetime) -> bool:
         if not self._lease_created:

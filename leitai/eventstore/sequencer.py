@@ -3,8 +3,9 @@
 Appenders never touch a shared document: they insert unsequenced commits. One process at
 a time (the holder of a lease, normally the relay) sequences them: gap-free positions in
 an order that respects every stream's versions, each commit's hash chained to the one
-before it. Every ``seal_interval`` it records a seal (head position and hash) so that a
-deleted tail of the log is detected by :func:`~leitai.eventstore.verify.verify`.
+before it. After every batch it records the head (position and hash), and every
+``seal_interval`` a seal, so that :func:`~leitai.eventstore.verify.verify` detects a deleted or
+lost tail of the log.
 """
 from __future__ import annotations
 
@@ -121,10 +122,16 @@ class Sequencer:
         except DuplicateCommit as exc:
             self._lost()
             raise LeaseLost("a position was taken by another sequencer") from exc
+        except Exception:
+            self._head = None  # the batch may or may not be stored: read the head again next time
+            raise
         if modified != len(assigned):
             self._lost()
             raise LeaseLost(f"sequenced {modified} of {len(assigned)} commits")
         self._head = (position, previous)
+        # The head after every batch, not only at seals: verify then notices a tail lost or
+        # deleted after the last seal. Written after the batch, so it never runs ahead of it.
+        self._records.record_head(position, previous)
 
     def _lost(self) -> None:
         self._held_until = None
@@ -132,8 +139,8 @@ class Sequencer:
 
     def seal(self) -> None:
         position, digest = self._head or head_of_log(self._records)
-        # The head hint lets head_of_log start near the end; it scans forward from it, so
-        # a hint that lags behind (a crash before this write) costs a longer scan, no more.
+        # The head lets head_of_log start near the end; it scans forward from it, so a head
+        # that lags behind (a crash before it was written) costs a longer scan, no more.
         self._records.record_head(position, digest)
         if position:
             self._records.add_seal({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),

@@ -43,6 +43,10 @@ def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
     stream_heads: dict[str, int] = {}
     hash_at: dict[int, str] = {}
     seal_positions = {s["position"]: s["hash"] for s in records.seals()}
+    # the head the sequencer recorded after its last batch: a seal of the very end of the log
+    head = records.head_hint()
+    if head and head["position"]:
+        seal_positions.setdefault(head["position"], head["hash"])
 
     for commit in (c for batch in commits_in_order(records) for c in batch):
         bad = _check_commit(commit, expected_position, previous, stream_heads, registry)
@@ -62,7 +66,7 @@ def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
         report.seals_checked += 1
         if position > report.head_position:
             report.first_bad = BadRecord(report.head_position + 1, "-", "-",
-                                         f"log ends at {report.head_position} but was sealed at {position}: tail deleted")
+                                         f"log ends at {report.head_position} but was sealed at {position}: tail deleted or lost")
             return report
         if hash_at.get(position) != sealed_hash:
             report.first_bad = BadRecord(position, "-", "-", "hash differs from the seal recorded at this position")

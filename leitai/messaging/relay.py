@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import socket
 import threading
+import time
+from typing import Callable
 
 from kombu import Connection, Producer
 from pymongo.database import Database
@@ -23,10 +25,25 @@ from leitai.messaging import topology
 log = logging.getLogger(__name__)
 CHECKPOINTS = "relay"
 CHECKPOINT_ID = "published"
+HEARTBEAT_S = 10  # the broker and the relay each notice a silent peer within two of these
 
 
 class PublishNacked(Exception):
     pass
+
+
+class Checkpoint:
+    """The last position the broker confirmed, kept in the service's own database."""
+
+    def __init__(self, db: Database) -> None:
+        self._collection = db[CHECKPOINTS]
+
+    def load(self) -> int:
+        doc = self._collection.find_one({"_id": CHECKPOINT_ID})
+        return doc["position"] if doc else 0
+
+    def save(self, position: int) -> None:
+        self._collection.update_one({"_id": CHECKPOINT_ID}, {"$set": {"position": position}}, upsert=True)
 
 
 class Relay:
@@ -38,11 +55,11 @@ class Relay:
         records = MongoCommitLog(db)
         self._store = EventStore(records, catalogue.registry)
         self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}")
-        self._checkpoints = db[CHECKPOINTS]
+        self._checkpoints = Checkpoint(db)
         self._policy = policy
         self._batch_size = batch_size
         self._confirm_timeout = confirm_timeout
-        self._connection = Connection(amqp_uri)
+        self._connection = Connection(amqp_uri, heartbeat=HEARTBEAT_S)
         self._channel = None
         self._producer: Producer | None = None
         self._checkpoint: int | None = None
@@ -66,7 +83,10 @@ class Relay:
         self._producer = Producer(self._channel)
 
     def close(self) -> None:
-        self._sequencer.release()
+        try:
+            self._sequencer.release()
+        except Exception:  # the store is down: the lease then runs out by itself
+            log.warning("could not release the sequencer's lease; it expires by itself", exc_info=True)
         self._connection.release()
 
     def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1) -> None:
@@ -77,8 +97,19 @@ class Relay:
             moved = self.run_once()
             if moved >= self._batch_size:
                 continue
+            self.check_connection()
             wait = idle_wait if moved else min(wait * 2, max_idle_wait)
             stop.wait(wait)
+
+    def check_connection(self) -> None:
+        """Raise if the broker closed the connection or stopped answering: read what it sent
+        (a close arrives as a frame) and keep the heartbeats going, so that an idle relay
+        notices a dropped connection within a round, not at its next publish."""
+        try:
+            self._connection.drain_events(timeout=0)
+        except socket.timeout:
+            pass  # nothing to read: the usual case
+        self._connection.heartbeat_check()
 
     # -- one round -----------------------------------------------------------------
     def run_once(self) -> int:
@@ -92,16 +123,14 @@ class Relay:
         batch = next(self._store.read_all(self._checkpoint, self._batch_size), [])
         if batch:
             self._publish(batch)
-            self._checkpoints.update_one({"_id": CHECKPOINT_ID}, {"$set": {"position": batch[-1].position}},
-                                         upsert=True)
+            self._checkpoints.save(batch[-1].position)
             log.debug("relayed", extra={"from": self._checkpoint + 1, "to": batch[-1].position})
             self._checkpoint = batch[-1].position
         return len(batch)
 
     def checkpoint(self) -> int:
         """The last position the broker confirmed, as stored."""
-        doc = self._checkpoints.find_one({"_id": CHECKPOINT_ID})
-        return doc["position"] if doc else 0
+        return self._checkpoints.load()
 
     def _publish(self, batch: list[Event]) -> None:
         self._nacked = 0
@@ -135,3 +164,26 @@ class Relay:
 
     def _on_nack(self, delivery_tag: int, multiple: bool) -> None:
         self._nacked += self._confirmed(delivery_tag, multiple)
+
+
+def supervise(make_relay: Callable[[], Relay], stop: threading.Event, on_ready: Callable[[Relay], None],
+              healthy_after: float = 10.0, first_delay: float = 0.5, max_delay: float = 30.0) -> None:
+    """Run relays until ``stop``: a relay that fails is closed and replaced after a delay that
+    doubles with each failure in a row, and starts again from ``first_delay`` once a relay has
+    run ``healthy_after`` seconds (separate incidents do not add up)."""
+    delay = first_delay
+    while not stop.is_set():
+        relay = make_relay()
+        started = time.monotonic()
+        try:
+            relay.start()
+            on_ready(relay)
+            relay.run(stop)
+        except Exception:  # the relay reconnects and resumes from its checkpoint
+            if time.monotonic() - started >= healthy_after:
+                delay = first_delay
+            log.exception("relay failed; restarting", extra={"backoff_s": delay})
+            stop.wait(delay)
+            delay = min(delay * 2, max_delay)
+        finally:
+            relay.close()

@@ -2,7 +2,11 @@
 people, the deliveries, the channels and their rate limits."""
 from __future__ import annotations
 
+import logging
+from collections import deque
 from datetime import datetime, timedelta, timezone
+from functools import partial
+from typing import Callable
 
 import eventlet
 from marshmallow import Schema, ValidationError, fields, validate
@@ -11,12 +15,14 @@ from leitai.config import ConfigurationError
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import MongoProvider
+from leitai.mongo import is_outage
 from services.notify import channels
 from services.notify.deliveries import Deliveries, Policy, delivery_id
 from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, role
 from services.notify.wording import Wording
 
 CHANNELS = ("email", "sms", "inbox")
+log = logging.getLogger(__name__)
 
 
 class _Smtp(Schema):
@@ -44,6 +50,14 @@ class _Settings(Schema):
     reminder_hours = fields.Float(load_default=24.0, validate=validate.Range(min=0.1, max=24 * 14))
 
 
+def notify_settings(raw: dict) -> dict:
+    """LEITAI_NOTIFY, validated, with its defaults."""
+    try:
+        return _Settings().load(raw)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid configuration: LEITAI_NOTIFY: {exc.messages}") from None
+
+
 class Notifier:
     def __init__(self, db, settings: dict) -> None:
         self.db = db
@@ -55,6 +69,8 @@ class Notifier:
         self.rates = {name: channels.RateLimit(rate) for name, rate in settings["rates"].items()}
         self.reminder_hours = settings["reminder_hours"]
         self.wording = Wording.load()
+        self._outcomes: deque[Callable[[], None]] = deque()  # channel answers not recorded yet
+        self._store_down = False
 
     # -- receiving events -------------------------------------------------------------
     def handle(self, event: Event) -> None:
@@ -129,6 +145,21 @@ class Notifier:
 
     # -- sending ------------------------------------------------------------------------
     def send_due(self, limit: int = 100) -> int:
+        """Send what is due; returns how many went out. A store outage raises, and the
+        outcomes not yet recorded are recorded first thing in the next round."""
+        try:
+            return self._send_due(limit)
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            if not self._store_down:  # once an outage, not ten times a second
+                log.warning("store outage: sending waits for it", extra={"error": f"{type(exc).__name__}: {exc}"[:500]})
+            self._store_down = True
+            return 0
+
+    def _send_due(self, limit: int) -> int:
+        self._record_outcomes()  # before anything new is claimed
+        self._store_down = False
         sent = 0
         self.deliveries.recover()  # once a round, not once a delivery
         for delivery in self.deliveries.claim_due(limit):
@@ -138,13 +169,22 @@ class Notifier:
             try:
                 self.channels[delivery["channel"]].send(delivery)
             except channels.PermanentFailure as exc:
-                self.deliveries.failed(delivery, str(exc))
+                self._outcomes.append(partial(self.deliveries.failed, delivery, str(exc)))
             except channels.TemporaryFailure as exc:
-                self.deliveries.failed_for_now(delivery, str(exc))
+                self._outcomes.append(partial(self.deliveries.failed_for_now, delivery, str(exc)))
             else:
-                self.deliveries.sent(delivery)
+                self._outcomes.append(partial(self.deliveries.sent, delivery))
                 sent += 1
+            self._record_outcomes()
         return sent
+
+    def _record_outcomes(self) -> None:
+        """Record each channel's answer, oldest first. What the store does not take now (an
+        outage) stays here and is recorded when it answers again: a message that went out is
+        then marked sent before its lease runs out, and is not sent a second time."""
+        while self._outcomes:
+            self._outcomes[0]()
+            self._outcomes.popleft()
 
 
 def _moment(text: str) -> datetime | None:
@@ -158,11 +198,7 @@ def _moment(text: str) -> datetime | None:
 class NotifierProvider(MongoProvider):
     def setup(self) -> None:
         super().setup()
-        try:
-            settings = _Settings().load(self.container.config.get("LEITAI_NOTIFY") or {})
-        except ValidationError as exc:
-            raise ConfigurationError(f"invalid configuration: LEITAI_NOTIFY: {exc.messages}") from None
-        self.notifier = Notifier(self.db, settings)
+        self.notifier = Notifier(self.db, notify_settings(self.container.config.get("LEITAI_NOTIFY") or {}))
         self.notifier.deliveries.ensure_indexes()
 
     def get_dependency(self, worker_ctx) -> Notifier:

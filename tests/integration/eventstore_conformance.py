@@ -167,6 +167,16 @@ class EventStoreConformance:
         report = verify(records, REGISTRY)
         assert not report.ok and "tail deleted" in report.first_bad.reason
 
+    def test_a_tail_lost_after_the_last_seal_is_caught_by_the_recorded_head(self, records, tamper, store, sequencer,
+                                                                             sealed_log):
+        store.append("s9", 0, [deposit("A", "1.00")])
+        store.append("s9", 1, [deposit("A", "2.00")])
+        self.sequence_all(sequencer)  # no seal since: only the head the sequencer records covers 9 and 10
+        assert verify(records, REGISTRY).ok
+        tamper.delete(tamper.commit(first_position=10)["_id"])
+        report = verify(records, REGISTRY)
+        assert not report.ok and report.first_bad.position == 10 and "tail deleted or lost" in report.first_bad.reason
+
     def test_a_deleted_record_in_the_middle_is_named(self, records, tamper, sealed_log):
         tamper.delete(tamper.commit(first_position=3)["_id"])
         report = verify(records, REGISTRY)

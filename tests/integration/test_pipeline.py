@@ -191,3 +191,17 @@ def test_leitai_verify_passes_an_untouched_store_and_names_an_edited_event(pipel
     report = json.loads(tampered.stdout)
     assert tampered.returncode == 1 and not report["ok"]
     assert report["first_bad"].startswith("position 7") and target["events"][0]["event_id"] in report["first_bad"]
+
+
+def test_an_idle_relay_notices_its_connection_closed_and_reconnects_at_once(pipeline, vhost):
+    pipeline.start_ledger()
+    relay = pipeline.start_relay()
+    wait_until(lambda: len(vhost.connections()) >= 2, timeout=30, what="the broker to list the connections")
+    assert vhost.close_connections() >= 2
+    # nothing is published meanwhile: the relay finds out by itself, and starts a fresh relay
+    wait_until(lambda: relay.output().count("relay ready") >= 2, timeout=30, what="the relay to reconnect")
+    assert "relay failed; restarting" in relay.output() and relay.alive()
+    append_deposits(pipeline, streams=2, per_stream=5)
+    wait_until(lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 10, timeout=60,
+               what="the deposits made after the reconnect to be applied")
+    assert_each_applied_once(pipeline, streams=2, per_stream=5)

@@ -27,9 +27,9 @@ RABBIT_HOST = os.environ.get("LEITAI_TEST_RABBIT_HOST", "127.0.0.1:5672")
 class SecantusServer(localservers.SecantusServer):
     """A SecantusDB server process with its own temporary storage, gone when it stops."""
 
-    def __init__(self, executable: str) -> None:
+    def __init__(self, executable: str, test_commands: bool = False) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="leitai-secantus-"))
-        super().__init__(executable, self.folder / "store")
+        super().__init__(executable, self.folder / "store", test_commands=test_commands)
 
     def stop(self) -> None:
         super().stop()
@@ -52,6 +52,22 @@ class Vhost:
             delete_vhost(self.name)
         except urllib.error.HTTPError:
             pass
+
+    def connections(self) -> list[str]:
+        """The names of the connections open on this vhost (the management API's view)."""
+        return [c["name"] for c in rabbit_management("GET", "/connections") or [] if c.get("vhost") == self.name]
+
+    def close_connections(self) -> int:
+        """Force-close every connection of this vhost, as a broker restart would, without
+        touching anyone else's; returns how many were closed."""
+        names = self.connections()
+        for name in names:
+            try:
+                rabbit_management("DELETE", f"/connections/{urllib.parse.quote(name, safe='')}")
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:  # gone already
+                    raise
+        return len(names)
 
 
 def queue_state(amqp_uri: str, name: str) -> tuple[int, int]:
