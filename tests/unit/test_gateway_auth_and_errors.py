@@ -59,3 +59,12 @@ def test_every_route_documents_its_bodies_from_schemas_that_exist():
     document = build_document()
     assert GatewayService.name == "gateway" and len(ROUTES) >= 30
     assert {route.path for route in ROUTES} <= set(document["paths"])
+
+
+def test_an_unavailable_service_answers_503_with_retry_after_and_says_the_outcome_is_unknown():
+    from services.gateway.http import error_response
+
+    response = error_response(Unavailable("the store is not answering; the outcome is unknown", {"retry_after": 3}),
+                              "req-12345678")
+    assert response.status_code == 503 and response.headers["Retry-After"] == "3"
+    assert error_response(Unavailable("no answer within 30 s"), "req-12345678").headers["Retry-After"] == "2"
