@@ -1,10 +1,14 @@
 """``make bench``: the event pipeline against its raw parts, in ONE run on one broker and server.
 
 1. raw kombu: publish -> consume, persistent messages, publisher confirms on;
-2. raw pymongo: insert_one;
+2. raw pymongo: insert_one, and insert_many in batches of 500, each with the durability
+   contract (journaled: w majority, j true) and without it (unjournaled): what durability
+   costs a single write, and how group commit (one journaled write for many documents) pays
+   it back;
 3. leitai: EventStore.append -> relay (sequence, publish, confirm) -> reliable consumer
-   applying each event once to a read model; timed from the first append to the last apply.
-Prints the three rates and the ratio of (3) to (1). A benchmark, not a test: it asserts nothing.
+   applying each event once to a read model, timed from the first append to the last apply;
+   journaled as in production, and unjournaled as only a benchmark may ask.
+Prints the rates and the ratio of (3) to (1). A benchmark, not a test: it asserts nothing.
 """
 from __future__ import annotations
 
@@ -19,12 +23,13 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import pymongo
 import yaml
 from kombu import Connection, Exchange, Queue
+from pymongo import MongoClient
 
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai.mongo import connect
 from tests.support.ledger import REGISTRY, SUBSCRIPTION, deposit
 from tests.support.servers import ChildProcess, SecantusServer, Vhost, queue_state, wait_until
 
@@ -68,23 +73,27 @@ def raw_kombu(amqp_uri: str, n: int) -> float:
     return n / elapsed
 
 
-def raw_pymongo(url: str, n: int) -> float:
-    client = pymongo.MongoClient(url)
+def raw_pymongo(url: str, n: int, durability: str, batch: int = 1) -> float:
+    client = connect(url, durability)
     collection = client.bench_raw.docs
     started = time.perf_counter()
-    for i in range(n):
-        collection.insert_one({"n": i, "payload": "x" * 200})
+    for first in range(0, n, batch):
+        if batch == 1:
+            collection.insert_one({"n": first, "payload": "x" * 200})
+        else:
+            collection.insert_many([{"n": i, "payload": "x" * 200} for i in range(first, min(first + batch, n))])
     elapsed = time.perf_counter() - started
     client.drop_database("bench_raw")
     client.close()
     return n / elapsed
 
 
-def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: int) -> float:
+def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: int, durability: str) -> float:
     database = f"bench_{uuid.uuid4().hex[:8]}"
     config = Path(tempfile.mkdtemp(prefix="leitai-bench-")) / "config.yaml"
-    config.write_text(yaml.safe_dump({"AMQP_URI": amqp_uri, "MONGO_URL": url, "MONGO_DATABASE": database}))
-    client = pymongo.MongoClient(url, tz_aware=True)
+    config.write_text(yaml.safe_dump({"AMQP_URI": amqp_uri, "MONGO_URL": url, "MONGO_DATABASE": database,
+                                      "LEITAI_DURABILITY": durability, "LEITAI_ENVIRONMENT": "bench"}))
+    client = connect(url, durability)
     db = client[database]
     ensure_indexes(db)
     store = EventStore(MongoCommitLog(db), REGISTRY)
@@ -120,7 +129,7 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
         client.close()
 
 
-def _store_ops(client: pymongo.MongoClient) -> dict[str, int]:
+def _store_ops(client: MongoClient) -> dict[str, int]:
     return dict(client.admin.command("serverStatus").get("opcounters", {}))
 
 
@@ -143,14 +152,29 @@ def main() -> None:
         print(f"leitai bench: {args.events} events; broker vhost {vhost.name}; store {url}")
         kombu_rate = raw_kombu(vhost.uri, args.events)
         print(f"1. raw kombu publish->consume, confirms on: {kombu_rate:10,.0f} events/s")
-        mongo_rate = raw_pymongo(url, args.events)
-        print(f"2. raw pymongo insert_one:                   {mongo_rate:10,.0f} docs/s")
-        leitai_rate = leitai_pipeline(url, vhost.uri, args.events, args.streams, args.appenders)
-        print(f"3. leitai append->relay->idempotent consume: {leitai_rate:10,.0f} events/s")
-        ratio = leitai_rate / kombu_rate
-        print(f"ratio (3)/(1): {ratio:.2f}  (target >= 0.50)")
-        print(json.dumps({"raw_kombu_confirms_eps": round(kombu_rate), "raw_pymongo_insert_one_dps": round(mongo_rate),
-                          "leitai_pipeline_eps": round(leitai_rate), "ratio": round(ratio, 3)}))
+        mongo = {}
+        for durability in ("unjournaled", "journaled"):
+            for batch in (1, 500):
+                mongo[durability, batch] = raw_pymongo(url, args.events, durability, batch)
+                what = "insert_one" if batch == 1 else f"insert_many({batch})"
+                print(f"2. raw pymongo {what:<16} {durability:<11}: {mongo[durability, batch]:10,.0f} docs/s")
+        cost = mongo["journaled", 1] / mongo["unjournaled", 1]
+        payback = mongo["journaled", 500] / mongo["unjournaled", 1]
+        print(f"   durability costs a single write {1 - cost:.0%} (journaled/unjournaled {cost:.2f}); "
+              f"journaled batches of 500 run {payback:.1f}x an unjournaled insert_one")
+        leitai = {}
+        for durability in ("journaled", "unjournaled"):
+            leitai[durability] = leitai_pipeline(url, vhost.uri, args.events, args.streams, args.appenders,
+                                                 durability)
+            print(f"3. leitai append->relay->idempotent consume, {durability:<11}: "
+                  f"{leitai[durability]:10,.0f} events/s")
+        ratio = leitai["journaled"] / kombu_rate
+        print(f"ratio (3, journaled)/(1): {ratio:.2f}  (target >= 0.50); "
+              f"journaled/unjournaled pipeline {leitai['journaled'] / leitai['unjournaled']:.2f}")
+        print(json.dumps({"raw_kombu_confirms_eps": round(kombu_rate),
+                          **{f"raw_pymongo_{d}_batch{b}_dps": round(r) for (d, b), r in mongo.items()},
+                          **{f"leitai_pipeline_{d}_eps": round(r) for d, r in leitai.items()},
+                          "ratio": round(ratio, 3)}))
     finally:
         vhost.delete()
         if server:
