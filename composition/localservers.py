@@ -68,11 +68,18 @@ class SecantusServer:
         self.storage.mkdir(parents=True)
         return self._launch()
 
-    def crash_and_restart(self) -> None:
-        """SIGKILL, as a crash or an OOM kill would, then start again on the same port and data."""
+    def crash(self) -> None:
+        """SIGKILL, as a crash or an OOM kill would."""
         self.process.kill()
         self.process.wait()
+
+    def restart(self) -> None:
+        """Start again on the same port and data, and wait until it answers."""
         self._launch()
+
+    def crash_and_restart(self) -> None:
+        self.crash()
+        self.restart()
 
     def _launch(self) -> "SecantusServer":
         log = open(self.storage.parent / f"{self.storage.name}.log", "ab")
@@ -118,9 +125,18 @@ def rabbit_management(method: str, path: str, body: dict | None = None) -> dict 
 
 def create_vhost(name: str) -> None:
     """A RabbitMQ virtual host, with all rights on it for the local user."""
-    quoted = urllib.parse.quote(name, safe="")
-    rabbit_management("PUT", f"/vhosts/{quoted}")
-    rabbit_management("PUT", f"/permissions/{quoted}/{RABBIT_USER}", {"configure": ".*", "write": ".*", "read": ".*"})
+    rabbit_management("PUT", f"/vhosts/{urllib.parse.quote(name, safe='')}")
+    grant_vhost(name)
+
+
+def grant_vhost(name: str) -> None:
+    rabbit_management("PUT", f"/permissions/{urllib.parse.quote(name, safe='')}/{RABBIT_USER}",
+                      {"configure": ".*", "write": ".*", "read": ".*"})
+
+
+def revoke_vhost(name: str) -> None:
+    """The local user may no longer connect to ``name`` (open connections stay open)."""
+    rabbit_management("DELETE", f"/permissions/{urllib.parse.quote(name, safe='')}/{RABBIT_USER}")
 
 
 def delete_vhost(name: str) -> None:

@@ -1,45 +1,69 @@
 """``leitai up``: every service, relay and the gateway as its own process, supervised.
 
 Production runs each of these as its own Deployment; this is the same set on one machine,
-against the RabbitMQ and MongoDB the configs (and the environment) name.
+against the RabbitMQ and MongoDB the configs (and the environment) name. A child that exits
+once everything was ready is started again after a delay that doubles with each crash in a
+row (reset after a healthy minute); a child that exits during start-up stops everything,
+since that is a configuration to fix, not a blip. ``--replicas N`` runs N of each service and
+relay (competing consumers, a standby relay); the gateway stays one (it owns the HTTP port).
+Each process serves its ops port (/healthz, /readyz, /metrics) on ``ops_base`` + its index.
 """
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TextIO
 
 # service -> nameko service class; the ones that publish events get a relay each
 SERVICES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
             "notify": "NotifyService"}
 PUBLISHERS = ("registration", "scoring", "ranking")  # each has an event store, hence a relay
 GATEWAY = "GatewayService"
+OPS_BASE = 9100
+HEALTHY_AFTER_S = 60.0
+FIRST_DELAY_S, MAX_DELAY_S = 1.0, 30.0
+
+
+@dataclass(frozen=True)
+class Planned:
+    name: str
+    args: list[str]
+    ops_port: int
 
 
 @dataclass
 class Child:
-    name: str
-    process: subprocess.Popen
+    planned: Planned
+    process: subprocess.Popen | None = None
+    started: float = 0.0
+    delay: float = FIRST_DELAY_S
+    restart_at: float | None = None
+    restarts: int = field(default=0)
 
 
-def commands(config_dir: Path) -> list[tuple[str, list[str]]]:
+def commands(config_dir: Path, replicas: int = 1, ops_base: int = OPS_BASE) -> list[Planned]:
     python = sys.executable
-    planned = []
+    planned: list[tuple[str, list[str]]] = []
     for service, cls in SERVICES.items():
         config = str(config_dir / f"{service}.yaml")
-        if service in PUBLISHERS:
-            planned.append((f"{service}-relay", [python, "-m", "composition.cli", "--config", config, "relay"]))
-        planned.append((service, [python, "-m", "nameko", "run", "--config", config,
-                                  f"services.{service}.service:{cls}"]))
+        for replica in range(1, replicas + 1):
+            suffix = f"-{replica}" if replicas > 1 else ""
+            if service in PUBLISHERS:
+                planned.append((f"{service}-relay{suffix}", [python, "-m", "composition.cli", "--config", config,
+                                                             "relay"]))
+            planned.append((f"{service}{suffix}", [python, "-m", "nameko", "run", "--config", config,
+                                                   f"services.{service}.service:{cls}"]))
     planned.append(("gateway", [python, "-m", "nameko", "run", "--config", str(config_dir / "gateway.yaml"),
                                 f"services.gateway.service:{GATEWAY}"]))
-    return planned
+    return [Planned(name, args, ops_base + i) for i, (name, args) in enumerate(planned)]
 
 
 def _ready(base_url: str) -> bool:
@@ -50,41 +74,72 @@ def _ready(base_url: str) -> bool:
         return False
 
 
-def run(config_dir: Path, base_url: str, ready_timeout: float = 90.0, out=sys.stdout) -> int:
+def _start(child: Child) -> None:
+    # the configs read the ops port as ${LEITAI_OPS_PORT:0}: each process gets one of its own
+    env = dict(os.environ, LEITAI_OPS_PORT=str(child.planned.ops_port))
+    child.process = subprocess.Popen(child.planned.args, env=env)
+    child.started = time.monotonic()
+    child.restart_at = None
+
+
+def run(config_dir: Path, base_url: str, replicas: int = 1, ops_base: int = OPS_BASE, ready_timeout: float = 90.0,
+        out: TextIO = sys.stdout) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    children = [Child(name, subprocess.Popen(args)) for name, args in commands(config_dir)]
+    children = [Child(planned) for planned in commands(config_dir, replicas, ops_base)]
+    for child in children:
+        _start(child)
     try:
         deadline = time.monotonic() + ready_timeout
         while not _ready(base_url):
-            dead = [c.name for c in children if c.process.poll() is not None]
+            dead = [c.planned.name for c in children if c.process.poll() is not None]
             if dead or time.monotonic() > deadline or stop.is_set():
                 reason = f"{', '.join(dead)} exited" if dead else "stopped" if stop.is_set() else "not ready in time"
                 print(f"leitai up: {reason}; stopping everything", file=sys.stderr)
                 return 1
             stop.wait(0.5)
+        ops = "\n".join(f"  {c.planned.name:<22} http://127.0.0.1:{c.planned.ops_port}/readyz  /healthz  /metrics"
+                        for c in children)
         print(f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"
               f"  live screen  {base_url}/live/<contest>/<stage>?token=<screen token>\n"
-              f"  Ctrl-C stops every process", file=out, flush=True)
+              f"  ops ports:\n{ops}\n  Ctrl-C stops every process", file=out, flush=True)
         while not stop.wait(0.5):
-            dead = [c.name for c in children if c.process.poll() is not None]
-            if dead:
-                print(f"leitai up: {', '.join(dead)} exited; stopping everything", file=sys.stderr)
-                return 1
+            _supervise(children)
         return 0
     finally:
         _stop_all(children)
 
 
+def _supervise(children: list[Child]) -> None:
+    now = time.monotonic()
+    for child in children:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.restarts += 1
+                _start(child)
+                print(f"leitai up: {child.planned.name} restarted (restart {child.restarts})", file=sys.stderr,
+                      flush=True)
+            continue
+        code = child.process.poll()
+        if code is None:
+            continue
+        if now - child.started >= HEALTHY_AFTER_S:
+            child.delay = FIRST_DELAY_S  # a crash after a healthy run is a new incident
+        child.restart_at = now + child.delay
+        print(f"leitai up: {child.planned.name} exited with {code}; restarting in {child.delay:g} s",
+              file=sys.stderr, flush=True)
+        child.delay = min(child.delay * 2, MAX_DELAY_S)
+
+
 def _stop_all(children: list[Child], grace: float = 15.0) -> None:
-    for child in children:
-        if child.process.poll() is None:
-            child.process.terminate()
+    running = [c.process for c in children if c.process is not None and c.process.poll() is None]
+    for process in running:
+        process.terminate()
     deadline = time.monotonic() + grace
-    for child in children:
+    for process in running:
         try:
-            child.process.wait(max(deadline - time.monotonic(), 0.1))
+            process.wait(max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            child.process.kill()
-            child.process.wait()
+            process.kill()
+            process.wait()

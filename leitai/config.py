@@ -54,6 +54,8 @@ class _SettingsSchema(Schema):
     LEITAI_DURABILITY = fields.String(load_default="journaled", validate=validate.OneOf(sorted(DURABILITY)))
     LEITAI_ENVIRONMENT = fields.String(load_default="production", validate=validate.OneOf(ENVIRONMENTS))
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
+    # the ops port (/healthz, /readyz, /metrics); 0: not served
+    LEITAI_OPS_PORT = fields.Integer(load_default=0, validate=validate.Range(min=0, max=65535))
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
@@ -67,6 +69,7 @@ class Settings:
     LEITAI_DURABILITY: str = "journaled"
     LEITAI_ENVIRONMENT: str = "production"
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
+    LEITAI_OPS_PORT: int = 0
     LEITAI_SOURCES: dict = field(default_factory=dict)
 
 

@@ -1,15 +1,20 @@
 """nameko DependencyProviders: connect in setup(), inject a narrow interface, close on stop/kill."""
 from __future__ import annotations
 
+from functools import partial
+
+import eventlet
 from nameko.extensions import DependencyProvider
-from leitai.rpc import rpc
 
 from leitai.config import load_settings
 from leitai.contracts import ContractRegistry
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import connect
+from leitai.ops import OpsServer, Readiness
 from leitai.readmodel import ReadModel
+from leitai.rpc import rpc
 
 
 class MongoProvider(DependencyProvider):
@@ -59,3 +64,40 @@ class StoreHealth:
     @rpc
     def health(self) -> str:
         return "ok" if self.store.ping() else "store not answering"
+
+
+class Operations(DependencyProvider):
+    """Serves the ops port (leitai/ops.py) for a nameko service: ready while every queue
+    consumer of the container is consuming and every store it holds answers a ping."""
+
+    STORE_PING_S = 2
+
+    def setup(self) -> None:
+        self.port = load_settings(self.container.config, only=("LEITAI_OPS_PORT",)).LEITAI_OPS_PORT
+        self.server = None
+
+    def start(self) -> None:
+        if not self.port:
+            return
+        readiness = Readiness()
+        consumers = [e for e in self.container.extensions if isinstance(e, QueueConsumer)]
+        readiness.add("broker", lambda: None if consumers and all(c.consuming for c in consumers)
+                      else "the broker connection is not open with this service's consumers on it")
+        stores = [p for p in self.container.dependencies if isinstance(p, MongoProvider)]
+        if stores:
+            readiness.add("store", partial(self._ping, stores))
+        self.server = OpsServer(self.port, readiness).start()
+
+    def _ping(self, stores: list[MongoProvider]) -> str | None:
+        with eventlet.Timeout(self.STORE_PING_S, False):
+            for provider in stores:
+                provider.client.admin.command("ping")
+            return None
+        return f"no answer to a ping within {self.STORE_PING_S} s"
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.stop()
+            self.server = None
+
+    kill = stop

@@ -55,6 +55,11 @@ class Sequencer:
         self._held_until = now + self._lease if held else None
         return held
 
+    @property
+    def head_position(self) -> int | None:
+        """The last position this sequencer assigned or read, while it holds the lease."""
+        return self._head[0] if self._head else None
+
     def release(self) -> None:
         self._lost()
         self._records.release_lease(self._owner)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Sequence
 
+from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
 from leitai.eventstore.records import (
@@ -72,6 +73,8 @@ class EventStore:
         except DuplicateCommit:
             # a commit already starts at expected_version (or these event ids are stored)
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
+        for event in events:
+            metrics.EVENTS_APPENDED.labels(event.type).inc()
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
 
     def _conflict(self, stream_id: str, expected_version: int) -> ConcurrencyConflict:

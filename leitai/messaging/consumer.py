@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from functools import partial
 
@@ -26,29 +27,19 @@ from kombu.pools import producers
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
 from nameko.exceptions import ContainerBeingKilled
-from nameko.messaging import QueueConsumer
 
+from leitai import metrics
 from leitai.config import load_settings
 from leitai.contracts import ContractError, ContractRegistry, Event, MalformedEnvelope
 from leitai.messaging import deadletters, topology
+from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
 
 log = logging.getLogger(__name__)
 
 
-class _TolerantQueueConsumer(QueueConsumer):
-    """nameko's queue consumer lets an undecodable message raise inside kombu's loop,
-    which stops the consumer; this one hands it to its entrypoint instead."""
-
-    def get_consumers(self, consumer_cls, channel):
-        consumers = super().get_consumers(consumer_cls, channel)
-        for provider, consumer in self._consumers.items():
-            consumer.on_decode_error = provider.handle_undecodable
-        return consumers
-
-
 class ReliableEventHandler(EventHandler):
-    queue_consumer = _TolerantQueueConsumer()
+    queue_consumer = QueueConsumer()
 
     def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, **kwargs) -> None:
         super().__init__(source_service, event_type, **kwargs)
@@ -95,18 +86,21 @@ class ReliableEventHandler(EventHandler):
         context_data.setdefault("correlation_id", event.correlation_id)
         try:
             self.container.spawn_worker(self, (event,), {}, context_data=context_data,
-                                        handle_result=partial(self.handle_result, message))
+                                        handle_result=partial(self._handled, message, event.type, time.monotonic()))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def handle_result(self, message, worker_ctx, result=None, exc_info=None):
-        if exc_info is not None:
-            self._retry_or_dead_letter(message, exc_info)
+    def _handled(self, message, event_type: str, started: float, worker_ctx, result=None, exc_info=None):
+        metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
+        outcome = "applied" if exc_info is None else self._retry_or_dead_letter(message, exc_info)
+        metrics.EVENTS_CONSUMED.labels(self.queue.name, event_type, outcome).inc()
         self.queue_consumer.ack_message(message)
         return result, exc_info
 
     # -- failing ---------------------------------------------------------------------
-    def _retry_or_dead_letter(self, message, exc_info) -> None:
+    def _retry_or_dead_letter(self, message, exc_info) -> str:
+        """Forward the message to its next retry queue or, after the last attempt, to the
+        dead-letter queue; returns which ("retried" or "dead_lettered")."""
         earlier = message.headers or {}
         outage = is_outage(exc_info[1])
         failures = int(earlier.get(deadletters.FAILURES, 0) or 0) + (0 if outage else 1)
@@ -115,15 +109,17 @@ class ReliableEventHandler(EventHandler):
         retry = min(failures + outages, self.policy.attempts - 1)  # which delay: they grow, up to the longest
         if failures >= self.policy.attempts or retry < 1:
             self._dead_letter(message, f"handler failed {failures + outages} times: {reason}", failures)
-            return
+            return "dead_lettered"
         log.warning("store outage, retrying" if outage else "handler failed, retrying", extra=dict(
             _trace(message), queue=self.queue.name, failures=failures, outages=outages,
             delay_ms=self.policy.delay_ms(retry), error=reason))
         headers = dict(earlier, **{deadletters.FAILURES: failures, deadletters.OUTAGES: outages,
                                    deadletters.REASON: reason[:2000]})
         deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, retry), headers)
+        return "retried"
 
     def _dead_letter(self, message, reason: str, failures: int) -> None:
+        metrics.DEAD_LETTERED.labels(self.queue.name).inc()
         log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))
         headers = dict(message.headers or {}, **deadletters.dead_letter_headers(self.queue.name, reason, failures),
                        **{"x-leitai-routing-key": message.delivery_info.get("routing_key")})

@@ -11,6 +11,7 @@ import logging
 import socket
 import threading
 import time
+from datetime import datetime, timezone
 from typing import Callable
 
 from kombu import Connection, Producer
@@ -19,8 +20,10 @@ from pymongo.database import Database
 from leitai.contracts import Event
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import EventStore, Sequencer
-from leitai.eventstore.mongodb import MongoCommitLog
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai import metrics
 from leitai.messaging import topology
+from leitai.ops import Readiness
 
 log = logging.getLogger(__name__)
 CHECKPOINTS = "relay"
@@ -46,9 +49,50 @@ class Checkpoint:
         self._collection.update_one({"_id": CHECKPOINT_ID}, {"$set": {"position": position}}, upsert=True)
 
 
+class RelayHealth:
+    """What a relay process tells its ops port: ready while it holds a broker connection and
+    its rounds complete (as the lease holder or as a standby); alive while its loop turns."""
+
+    STALE_ROUND_S = 30.0  # a round is a few store queries and, at most, one confirmed batch
+    STUCK_LOOP_S = 120.0  # longer than the slowest round plus the longest restart delay
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.last_error: str | None = None
+        self.last_round: float | None = None
+        self.turned = time.monotonic()
+
+    def round_done(self) -> None:
+        self.last_round = self.turned = time.monotonic()
+
+    def failed(self, error: BaseException) -> None:
+        self.connected = False
+        self.last_error = f"{type(error).__name__}: {error}"[:300]
+        self.turned = time.monotonic()
+
+    def readiness(self) -> Readiness:
+        readiness = Readiness()
+        readiness.add("relay", lambda: None if self.connected else
+                      f"no broker connection (restarting after: {self.last_error})" if self.last_error else
+                      "no broker connection yet")
+        readiness.add("rounds", self._rounds)
+        return readiness
+
+    def _rounds(self) -> str | None:
+        if self.last_round is None:
+            return "no round completed yet"
+        age = time.monotonic() - self.last_round
+        return f"no round completed for {age:.0f} s" if age > self.STALE_ROUND_S else None
+
+    def liveness(self) -> str | None:
+        age = time.monotonic() - self.turned
+        return f"the relay loop has not turned for {age:.0f} s" if age > self.STUCK_LOOP_S else None
+
+
 class Relay:
     def __init__(self, db: Database, catalogue: Catalogue, amqp_uri: str, policy: topology.RetryPolicy,
-                 owner: str | None = None, batch_size: int = 500, confirm_timeout: float = 30.0) -> None:
+                 owner: str | None = None, batch_size: int = 500, confirm_timeout: float = 30.0,
+                 health: RelayHealth | None = None) -> None:
         self._db = db
         self._catalogue = catalogue
         self._registry = catalogue.registry
@@ -67,10 +111,13 @@ class Relay:
         self._unconfirmed: set[int] = set()
         self._nacked = 0
         self._confirms = True
+        self.health = health or RelayHealth()
 
     # -- lifecycle ---------------------------------------------------------------
     def start(self) -> None:
-        """Connect and declare the whole topology before the first publish."""
+        """Make the store's indexes, connect and declare the whole topology before the first
+        publish (in the supervised loop: a store or broker not there yet is retried)."""
+        ensure_indexes(self._db)
         self._channel = self._connection.channel()
         topology.declare(self._channel, self._catalogue, self._policy)
         # kombu's in-memory transport (the demo without a broker) has a publish done on
@@ -81,8 +128,11 @@ class Relay:
             self._channel.events["basic_ack"].add(self._on_ack)
             self._channel.events["basic_nack"].add(self._on_nack)
         self._producer = Producer(self._channel)
+        self.health.connected = True
 
     def close(self) -> None:
+        self.health.connected = False
+        metrics.RELAY_LEADER.set(0)
         try:
             self._sequencer.release()
         except Exception:  # the store is down: the lease then runs out by itself
@@ -114,18 +164,30 @@ class Relay:
     # -- one round -----------------------------------------------------------------
     def run_once(self) -> int:
         """Sequence what is pending, publish what is not yet confirmed; returns events published."""
-        if not self._sequencer.acquire():
+        leader = self._sequencer.acquire()
+        metrics.RELAY_LEADER.set(1 if leader else 0)
+        if not leader:  # a healthy standby: ready to take over when the lease runs out
             self._checkpoint = None
+            self.health.round_done()
             return 0
         self._sequencer.sequence(self._batch_size)
         if self._checkpoint is None:  # read once per lease; only the lease holder writes it
             self._checkpoint = self.checkpoint()
         batch = next(self._store.read_all(self._checkpoint, self._batch_size), [])
         if batch:
+            metrics.RELAY_LAG_SECONDS.set(max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()))
             self._publish(batch)
             self._checkpoints.save(batch[-1].position)
             log.debug("relayed", extra={"from": self._checkpoint + 1, "to": batch[-1].position})
             self._checkpoint = batch[-1].position
+            for event in batch:
+                metrics.EVENTS_RELAYED.labels(event.type).inc()
+        if len(batch) < self._batch_size:
+            metrics.RELAY_LAG_SECONDS.set(0)
+        head = self._sequencer.head_position
+        if head is not None:
+            metrics.RELAY_LAG_POSITIONS.set(max(0, head - self._checkpoint))
+        self.health.round_done()
         return len(batch)
 
     def checkpoint(self) -> int:
@@ -179,7 +241,8 @@ def supervise(make_relay: Callable[[], Relay], stop: threading.Event, on_ready: 
             relay.start()
             on_ready(relay)
             relay.run(stop)
-        except Exception:  # the relay reconnects and resumes from its checkpoint
+        except Exception as exc:  # the relay reconnects and resumes from its checkpoint
+            relay.health.failed(exc)
             if time.monotonic() - started >= healthy_after:
                 delay = first_delay
             log.exception("relay failed; restarting", extra={"backoff_s": delay})

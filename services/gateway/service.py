@@ -7,15 +7,20 @@ live beside it.
 from __future__ import annotations
 
 import logging
+import time
 
 import eventlet
+from amqp.exceptions import ConnectionError as AMQPConnectionError
+from kombu.exceptions import OperationalError
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from leitai import metrics
+from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
+from leitai.rpc import Deadline, RpcProxy
 from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
@@ -27,6 +32,8 @@ from services.gateway.openapi import build_document
 log = logging.getLogger(__name__)
 STAFF = {ORGANISER, JUDGE}  # a session's head judge or an organiser
 READY_TIMEOUT_S = 3
+BROKER_ERRORS = (OperationalError, AMQPConnectionError, ConnectionError)
+BROKER_OUTAGE = "the message broker is not answering; the outcome is unknown: retry with the same key"
 
 
 class GatewayService:
@@ -37,8 +44,17 @@ class GatewayService:
     ranking = RpcProxy("ranking")
     notify = RpcProxy("notify")
     config = Config()
+    deadline = Deadline()
+    ops = Operations()
 
     def dispatch(self, route, fn, request, params):
+        started = time.monotonic()
+        response = self._answer(route, fn, request, params)
+        metrics.GATEWAY_SECONDS.labels(route.name).observe(time.monotonic() - started)
+        metrics.GATEWAY_REQUESTS.labels(route.name, str(response.status_code)).inc()
+        return response
+
+    def _answer(self, route, fn, request, params):
         request_id = new_request_id(request)
         try:
             actor = self.settings.authenticator.authorize(request.headers.get("Authorization"), route.roles,
@@ -46,9 +62,12 @@ class GatewayService:
             check_params(params)
             body = read_body(route, request)
             actor = dict(actor, request_id=request_id)
-            # nameko's RPC waits for ever on a service that is down: a request gets a deadline
-            deadline = self.settings.rpc_timeout
-            with eventlet.Timeout(deadline, Unavailable(f"no answer within {deadline:g} s; try again")):
+            # nameko's RPC waits for ever on a service that is down: a request gets a deadline,
+            # which its RPC requests carry, so that none of them runs after the client was told
+            seconds = self.settings.rpc_timeout
+            self.deadline(seconds)
+            with eventlet.Timeout(seconds, Unavailable(
+                    f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key")):
                 result = fn(self, actor, body, **params)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
@@ -57,6 +76,10 @@ class GatewayService:
             log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
                                        "reason": error.message})
             return error_response(error, request_id)
+        except BROKER_ERRORS as error:  # the request may or may not have reached its service
+            log.warning("broker unavailable", extra={"request_id": request_id, "route": route.name,
+                                                     "error": f"{type(error).__name__}: {error}"[:300]})
+            return error_response(Unavailable(BROKER_OUTAGE), request_id)
         except Exception:  # a bug or an outage: logged with the request id, never leaked to the client
             log.exception("failed", extra={"request_id": request_id, "route": route.name})
             return json_response(500, {"error": {"code": "internal", "message": "internal error",

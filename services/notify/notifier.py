@@ -11,6 +11,7 @@ from typing import Callable
 import eventlet
 from marshmallow import Schema, ValidationError, fields, validate
 
+from leitai import metrics
 from leitai.config import ConfigurationError
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -166,15 +167,19 @@ class Notifier:
             bucket = self.rates.get(delivery["channel"])
             while bucket is not None and not bucket.take():
                 eventlet.sleep(0.02)
+            outcome = metrics.NOTICES.labels(delivery["channel"], "sent")
             try:
                 self.channels[delivery["channel"]].send(delivery)
             except channels.PermanentFailure as exc:
+                outcome = metrics.NOTICES.labels(delivery["channel"], "failed")
                 self._outcomes.append(partial(self.deliveries.failed, delivery, str(exc)))
             except channels.TemporaryFailure as exc:
+                outcome = metrics.NOTICES.labels(delivery["channel"], "failed_for_now")
                 self._outcomes.append(partial(self.deliveries.failed_for_now, delivery, str(exc)))
             else:
                 self._outcomes.append(partial(self.deliveries.sent, delivery))
                 sent += 1
+            outcome.inc()
             self._record_outcomes()
         return sent
 

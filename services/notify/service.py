@@ -4,6 +4,7 @@ from __future__ import annotations
 from leitai.rpc import rpc
 from nameko.timer import timer
 
+from leitai.dependencies import Operations
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.errors import Conflict
@@ -27,6 +28,7 @@ def _organiser(actor: dict) -> None:
 class NotifyService:
     name = "notify"
     notifier = NotifierProvider()
+    ops = Operations()
 
     # -- events that may call for notices (the published subscriptions: CONSUMES["notify"]) --
     @reliable_handler("registration", "ContestCreated", registry=REGISTRY)

@@ -7,7 +7,7 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, MongoProvider, ReadModelProvider, StoreHealth
+from leitai.dependencies import EventStoreProvider, MongoProvider, Operations, ReadModelProvider, StoreHealth
 from leitai.messaging.consumer import reliable_handler
 from services.ranking.application import Ranking
 from services.ranking.projection import project
@@ -23,6 +23,7 @@ class _Projector(MongoProvider):
 class RankingService(StoreHealth):
     name = "ranking"
     store = EventStoreProvider(REGISTRY)
+    ops = Operations()
     read = ReadModelProvider()
     project = _Projector()
 

@@ -8,7 +8,7 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, StoreHealth
+from leitai.dependencies import EventStoreProvider, Operations, StoreHealth
 from leitai.messaging.consumer import reliable_handler
 from services.registration.application import Registration
 
@@ -20,6 +20,7 @@ def new_seed() -> str:
 class RegistrationService(StoreHealth):
     name = "registration"
     store = EventStoreProvider(REGISTRY)
+    ops = Operations()
 
     @property
     def registration(self) -> Registration:

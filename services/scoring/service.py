@@ -6,7 +6,7 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, ReadModelProvider, StoreHealth
+from leitai.dependencies import EventStoreProvider, Operations, ReadModelProvider, StoreHealth
 from leitai.messaging.consumer import reliable_handler
 from services.scoring.application import Scoring
 
@@ -14,6 +14,7 @@ from services.scoring.application import Scoring
 class ScoringService(StoreHealth):
     name = "scoring"
     store = EventStoreProvider(REGISTRY)
+    ops = Operations()
     plans = ReadModelProvider()
 
     @property

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from composition import localservers
 from composition.localservers import (
-    RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, rabbit_management,
+    RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, grant_vhost, rabbit_management,
+    revoke_vhost,
 )
 from composition.localservers import free_port, wait_until
 
@@ -52,6 +53,17 @@ class Vhost:
             delete_vhost(self.name)
         except urllib.error.HTTPError:
             pass
+
+    def refuse(self) -> None:
+        """A broker outage for this vhost only: every connection is closed and none is let in
+        again until ``admit``."""
+        revoke_vhost(self.name)
+        # rabbitmqctl asks the broker itself; the management API lists connections seconds late
+        subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "-p", self.name, "test: broker outage"],
+                       check=True, capture_output=True)
+
+    def admit(self) -> None:
+        grant_vhost(self.name)
 
     def connections(self) -> list[str]:
         """The names of the connections open on this vhost (the management API's view)."""

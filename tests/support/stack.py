@@ -63,6 +63,7 @@ class Stack:
                        SCREEN_TOKEN: {"role": "screen", "id": "hall"},
                        **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
         self.children: list[ChildProcess] = []
+        self.ops_ports: dict[str, int] = {}
         # where notices go: the test's SMTP sink and SMS receiver, or (by default) nowhere
         self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": free_port()},
                                  "sms": {"url": f"http://127.0.0.1:{free_port()}/sms", "api_key": "test"}}
@@ -73,8 +74,15 @@ class Stack:
     def config_path(self, service: str) -> Path:
         return self.tmp_path / f"{service}.yaml"
 
-    def _config(self, service: str) -> Path:
-        path = self.tmp_path / f"{service}.yaml"
+    def ops(self, process: str, path: str = "/readyz") -> tuple[int, dict | str]:
+        """GET ``path`` on a process's ops port (a service, ``<service>-relay`` or the gateway)."""
+        return _get(f"http://127.0.0.1:{self.ops_ports[process]}{path}")
+
+    def _config(self, service: str, process: str | None = None) -> Path:
+        """The config of ``process`` (default: the service itself); each has its own ops port."""
+        process = process or service
+        path = self.tmp_path / f"{process}.yaml"
+        self.ops_ports.setdefault(process, free_port())
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
                   "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2}}
         if service == "ranking":
@@ -84,6 +92,7 @@ class Stack:
         if service == "gateway":
             config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
                       "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5}
+        config["LEITAI_OPS_PORT"] = self.ops_ports[process]
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
         return path
 
@@ -91,7 +100,8 @@ class Stack:
         for service in SERVICES:
             config = self._config(service)
             if service in PUBLISHERS:
-                self._spawn([str(BIN / "leitai"), "--config", str(config), "relay"], f"{service}-relay")
+                relay_config = self._config(service, f"{service}-relay")
+                self._spawn([str(BIN / "leitai"), "--config", str(relay_config), "relay"], f"{service}-relay")
             self._spawn([str(BIN / "nameko"), "run", "--config", str(config),
                          f"services.{service}.service:{SERVICE_CLASSES[service]}"], service)
         self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
@@ -154,20 +164,33 @@ class Stack:
         rows = [line.split() for line in listed.splitlines() if f"--{consumer}." in line]
         return bool(rows) and all(r[1] == "0" and r[2] == "0" for r in rows)
 
-    def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None):
+    def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
+             headers: dict | None = None):
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(self.base + path, method=method, data=data,
-                                         headers={"content-type": "application/json",
+                                         headers={"content-type": "application/json", **(headers or {}),
                                                   **({"authorization": f"Bearer {token}"} if token else {})})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return response.status, json.loads(response.read() or b"null")
-        except urllib.error.HTTPError as error:
-            payload = error.read()
-            try:
-                return error.code, json.loads(payload)
-            except ValueError:
-                return error.code, payload.decode(errors="replace")
+        return _send(request)
+
+
+def _get(url: str) -> tuple[int, dict | str]:
+    return _send(urllib.request.Request(url))
+
+
+def _send(request: urllib.request.Request) -> tuple[int, dict | str]:
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, _body(response.read() or b"null")
+    except urllib.error.HTTPError as error:
+        return error.code, _body(error.read())
+
+
+def _body(payload: bytes) -> dict | str:
+    """JSON as Python, anything else (the metrics' text format, an HTML page) as text."""
+    try:
+        return json.loads(payload)
+    except ValueError:
+        return payload.decode(errors="replace")
 
 
 @contextmanager
@@ -175,6 +198,7 @@ def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict 
     """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
     vhost = Vhost().create()
     stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify)
+    stack.vhost = vhost
     try:
         yield stack.start()
     finally:

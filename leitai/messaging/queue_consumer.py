@@ -1,0 +1,36 @@
+"""nameko's queue consumer, made to say whether it is consuming and to survive bad messages.
+
+One class serves every consumer a leitai process has (RPC requests, RPC replies, events), so
+that readiness can ask each of them one question: is the broker connection open with this
+process's consumers registered on it? kombu's consumer loop reconnects by itself; between a
+dropped connection and the consumers registered again, ``consuming`` is False.
+
+An undecodable message, which nameko would let raise inside kombu's loop and stop the
+consumer, is handed to its entrypoint's ``handle_undecodable`` where it has one.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from nameko.messaging import QueueConsumer as NamekoQueueConsumer
+
+
+class QueueConsumer(NamekoQueueConsumer):
+    consuming = False
+
+    @contextmanager
+    def extra_context(self, connection, channel):
+        # kombu enters this once the consumers are declared on a fresh connection and leaves
+        # it when the connection fails or the consumer stops
+        self.consuming = True
+        try:
+            yield
+        finally:
+            self.consuming = False
+
+    def get_consumers(self, consumer_cls, channel):
+        consumers = super().get_consumers(consumer_cls, channel)
+        for provider, consumer in self._consumers.items():
+            if hasattr(provider, "handle_undecodable"):
+                consumer.on_decode_error = provider.handle_undecodable
+        return consumers
