@@ -1,15 +1,18 @@
 """``leitai``: operate a leitai deployment from the command line.
 
   leitai relay   [--config F] [--catalogue M:A]     publish stored events to RabbitMQ
+  leitai migrate [--config F] [--catalogue M:A]     store indexes and broker topology (idempotent)
   leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
   leitai replay ranking [--verify] [--config F]     rebuild a read model from the event logs
+  leitai audit   [--config F]                       verify every source store, then replay ranking --verify
   leitai up [--config-dir config]                   run every service, relay and the gateway
   leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
 
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
-LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, and for replay
+LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
+LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), and for replay
 LEITAI_SOURCES (JSON: source service -> its database).
 """
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Mapping, Sequence
 
 import yaml
 from amqp.exceptions import AMQPError
+from kombu import Connection
 from pymongo.errors import PyMongoError
 
 from composition import up
@@ -36,9 +40,10 @@ from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
-from leitai.messaging import deadletters
-from leitai.messaging.relay import Relay, supervise
+from leitai.messaging import deadletters, topology
+from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
+from leitai.ops import OpsServer
 
 log = logging.getLogger("leitai.cli")
 DEFAULT_CATALOGUE = "leitai.contracts.product:CATALOGUE"
@@ -59,7 +64,8 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
         if not isinstance(config, dict):
             raise ConfigurationError(f"--config {path}: must hold a mapping of settings")
         return config
-    config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE") if k in environ}
+    config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_DURABILITY",
+                                            "LEITAI_ENVIRONMENT", "LEITAI_OPS_PORT") if k in environ}
     retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
              if f"LEITAI_RETRY_{name.upper()}" in environ}
     if retry:
@@ -87,7 +93,6 @@ def _relay(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     db = client[settings.MONGO_DATABASE]
-    ensure_indexes(db)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -96,24 +101,76 @@ def _relay(args, settings: Settings) -> int:
         log.info("relay started", extra={"database": settings.MONGO_DATABASE, "checkpoint": relay.checkpoint()})
         print("relay ready", flush=True)
 
-    supervise(lambda: Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size),
-              stop, ready)
+    health = RelayHealth()
+    ops = OpsServer(settings.LEITAI_OPS_PORT, health.readiness(), health.liveness).start() \
+        if settings.LEITAI_OPS_PORT else None
+    try:
+        supervise(lambda: Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size,
+                                health=health), stop, ready)
+    finally:
+        if ops:
+            ops.stop()
     client.close()
     return 0
+
+
+def _migrate(args, settings: Settings) -> int:
+    """What a rollout needs before any process starts: each event store's collections and
+    indexes (every database LEITAI_SOURCES names, and MONGO_DATABASE), and every exchange and
+    queue of the catalogue. Each step creates only what is missing, so it can run again."""
+    catalogue = load_catalogue(args.catalogue)
+    databases = sorted({*settings.LEITAI_SOURCES.values(), settings.MONGO_DATABASE})
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        for name in databases:
+            ensure_indexes(client[name])
+            log.info("store migrated", extra={"database": name})
+    finally:
+        client.close()
+    with Connection(settings.AMQP_URI, connect_timeout=10) as connection:
+        topology.declare(connection.channel(), catalogue, settings.LEITAI_RETRY)
+    log.info("broker topology declared", extra={"subscriptions": len(catalogue.subscriptions)})
+    print(json.dumps({"databases": databases, "exchanges": sorted(catalogue.registry.sources()),
+                      "subscriptions": len(catalogue.subscriptions)}))
+    return 0
+
+
+def _verify_report(client, database: str, registry) -> dict:
+    report = verify(MongoCommitLog(client[database]), registry)
+    return {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
+            "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
+            "first_bad": str(report.first_bad) if report.first_bad else None}
 
 
 def _verify(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
-        report = verify(MongoCommitLog(client[settings.MONGO_DATABASE]), catalogue.registry)
+        summary = _verify_report(client, settings.MONGO_DATABASE, catalogue.registry)
     finally:
         client.close()
-    summary = {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
-               "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
-               "first_bad": str(report.first_bad) if report.first_bad else None}
     print(json.dumps(summary, ensure_ascii=False, indent=2))
-    return 0 if report.ok else 1
+    return 0 if summary["ok"] else 1
+
+
+def _audit(args, settings: Settings) -> int:
+    """The nightly audit: ``verify`` of every source store, then the ranking read model rebuilt
+    from their logs and compared with the live one. Exit 1 if anything is off."""
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        stores = {name: _verify_report(client, database, catalogue.registry)
+                  for name, database in sorted(settings.LEITAI_SOURCES.items())}
+        differences = _rebuild_and_diff(client, settings, "ranking", catalogue, keep=False)
+    finally:
+        client.close()
+    ok = all(report["ok"] for report in stores.values()) and not differences
+    print(json.dumps({"ok": ok, "stores": stores, "replay": {"read_model": "ranking", "differences": len(differences),
+                                                             "first": differences[:20]}}, ensure_ascii=False))
+    if not ok:
+        log.error("audit failed", extra={"bad_stores": sorted(n for n, r in stores.items() if not r["ok"]),
+                                         "replay_differences": len(differences)})
+    return 0 if ok else 1
 
 
 def _dlq(args, settings: Settings) -> int:
@@ -128,31 +185,41 @@ def _dlq(args, settings: Settings) -> int:
     return 0
 
 
-def _replay(args, settings: Settings) -> int:
-    projection = PROJECTIONS[args.read_model]
+def _rebuild_and_diff(client, settings: Settings, read_model: str, catalogue: Catalogue, keep: bool,
+                     diff: bool = True) -> list[str]:
+    """Rebuild ``read_model`` from the source logs into ``<MONGO_DATABASE>_replay``; the
+    differences from the live one (none asked for: an empty list)."""
+    projection = PROJECTIONS[read_model]
     missing = sorted(set(projection.sources) - set(settings.LEITAI_SOURCES))
     if missing:
         raise ConfigurationError(f"invalid configuration: LEITAI_SOURCES: no database for {', '.join(missing)}")
-    catalogue = load_catalogue(args.catalogue)
-    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     scratch_name = f"{settings.MONGO_DATABASE}_replay"
     client.drop_database(scratch_name)
     try:
         scratch = client[scratch_name]
         sources = {name: client[db] for name, db in settings.LEITAI_SOURCES.items()}
         applied = replay.rebuild(projection, sources, scratch, catalogue.registry)
-        print(f"rebuilt {args.read_model} from {applied} events into {scratch_name}")
-        if not args.verify:
-            return 0
-        differences = replay.diff(client[settings.MONGO_DATABASE], scratch, projection.collections)
-        for line in differences:
-            print(line)
-        print("identical" if not differences else f"{len(differences)} difference(s)")
-        return 1 if differences else 0
+        log.info("read model rebuilt", extra={"read_model": read_model, "events": applied, "into": scratch_name})
+        print(f"rebuilt {read_model} from {applied} events into {scratch_name}", file=sys.stderr)
+        return replay.diff(client[settings.MONGO_DATABASE], scratch, projection.collections) if diff else []
     finally:
-        if not args.keep:
+        if not keep:
             client.drop_database(scratch_name)
+
+
+def _replay(args, settings: Settings) -> int:
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        differences = _rebuild_and_diff(client, settings, args.read_model, catalogue, args.keep, diff=args.verify)
+    finally:
         client.close()
+    if not args.verify:
+        return 0
+    for line in differences:
+        print(line)
+    print("identical" if not differences else f"{len(differences)} difference(s)")
+    return 1 if differences else 0
 
 
 def _up(args, settings: Settings) -> int:
@@ -162,7 +229,8 @@ def _up(args, settings: Settings) -> int:
         raise ConfigurationError(f"--config-dir {config_dir}: missing {', '.join(missing)}")
     address = str(read_config(str(config_dir / "gateway.yaml")).get("WEB_SERVER_ADDRESS") or "0.0.0.0:8000")
     host, _, port = address.rpartition(":")
-    return up.run(config_dir, f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}")
+    return up.run(config_dir, f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
+                  replicas=args.replicas, ops_base=args.ops_base)
 
 
 def _demo(args, settings: Settings) -> int:
@@ -181,11 +249,20 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish stored events to RabbitMQ")
     relay.add_argument("--catalogue", default=DEFAULT_CATALOGUE, help="module:attribute of the Catalogue")
     relay.add_argument("--batch-size", type=int, default=500)
-    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY"))
+    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT"))
+
+    migrate = commands.add_parser("migrate", help="create store indexes and broker topology (idempotent)")
+    migrate.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    migrate.set_defaults(run=_migrate, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY",
+                                              "LEITAI_SOURCES"))
 
     check = commands.add_parser("verify", help="verify the event store's hash chain and seals")
     check.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE"))
+
+    audit = commands.add_parser("audit", help="verify every source store and replay ranking against the live one")
+    audit.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    audit.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
 
     dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
     dlq.add_argument("action", choices=("list", "redrive"))
@@ -202,6 +279,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")
+    everything.add_argument("--replicas", type=int, default=1, choices=range(1, 9), metavar="N",
+                            help="run N of each service and relay (1-8; the gateway stays one)")
+    everything.add_argument("--ops-base", type=int, default=up.OPS_BASE,
+                            help="first ops port; each process serves /healthz /readyz /metrics on the next one")
     everything.set_defaults(run=_up, needs=())
 
     demo = commands.add_parser("demo", help="run a demo scenario: boai (default), qidong or lufeng",

@@ -146,6 +146,12 @@ def replay(stack):
                            "--verify"], capture_output=True, text=True, timeout=300)
 
 
+def audit(stack) -> tuple[int, dict]:
+    run = subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "audit"],
+                         capture_output=True, text=True, timeout=300)
+    return run.returncode, json.loads(run.stdout)
+
+
 def test_replay_rebuilds_the_read_model_identically_and_names_a_corrupted_document(stack, contest, store):
     # the live read model converges once the last events are consumed: wait for that, not for a time
     runs = []
@@ -159,11 +165,18 @@ def test_replay_rebuilds_the_read_model_identically_and_names_a_corrupted_docume
     except TimeoutError:
         raise AssertionError(runs[-1].stdout[-3000:] + runs[-1].stderr[-2000:]) from None
     assert runs[-1].stdout.strip().endswith("identical")
+    code, report = audit(stack)
+    assert code == 0 and report["ok"] and set(report["stores"]) == {"registration", "scoring", "ranking"}
+    assert all(store_report["ok"] for store_report in report["stores"].values()), report
+    assert report["stores"]["registration"]["checked_commits"] > 0, report
     target = store["ranking"].results.find_one({"stage_id": "semi"})
     store["ranking"].results.update_one({"_id": target["_id"]}, {"$set": {"stage_score": "99.99"}})
     run = replay(stack)
     assert run.returncode == 1, run.stdout + run.stderr
     assert f"results/{target['_id']}: stage_score: live \"99.99\" != rebuilt \"{target['stage_score']}\"" in run.stdout
+    code, report = audit(stack)  # the nightly audit fails loudly on the same difference
+    assert code == 1 and not report["ok"] and report["replay"]["differences"] == 1
+    assert all(store_report["ok"] for store_report in report["stores"].values())
 
 
 def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_delivery(stack, contest, store, tmp_path,

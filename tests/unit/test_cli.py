@@ -45,3 +45,11 @@ def test_a_missing_or_malformed_config_file_is_a_configuration_error_naming_it(t
     listed.write_text("- MONGO_URL\n")
     assert main(["--config", str(listed), "verify"]) == 2
     assert "must hold a mapping" in capsys.readouterr().err
+
+
+def test_migrate_needs_the_source_databases_and_names_a_missing_broker_setting(monkeypatch, capsys):
+    monkeypatch.delenv("AMQP_URI", raising=False)
+    monkeypatch.setenv("MONGO_URL", "mongodb://127.0.0.1:1")
+    monkeypatch.setenv("MONGO_DATABASE", "leitai_ranking")
+    assert main(["migrate"]) == 2
+    assert "AMQP_URI" in capsys.readouterr().err
