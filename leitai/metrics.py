@@ -17,6 +17,10 @@ DEAD_LETTERED = Counter("leitai_dead_lettered", "Messages a consumer sent to its
 RELAY_LAG_POSITIONS = Gauge("leitai_relay_lag_positions", "Sequenced events the relay has not yet had confirmed")
 RELAY_LAG_SECONDS = Gauge("leitai_relay_lag_seconds", "Age of the oldest event the relay has not yet had confirmed")
 RELAY_LEADER = Gauge("leitai_relay_leader", "1 while this relay holds the sequencer's lease, 0 as a standby")
+QUEUE_MESSAGES = Gauge("leitai_queue_messages", "Messages waiting in a subscriber's queue or its dead-letter queue "
+                       "(kind: consumer, dead_letter), as the relay last saw them", ["queue", "kind"])
+QUEUE_CONSUMERS = Gauge("leitai_queue_consumers", "Consumers on a subscriber's queue, as the relay last saw them",
+                        ["queue"])
 NOTICES = Counter("leitai_notices", "Notice deliveries by channel and outcome", ["channel", "status"])
 GATEWAY_REQUESTS = Counter("leitai_gateway_requests", "HTTP requests by route and status", ["route", "status"])
 GATEWAY_SECONDS = Histogram("leitai_gateway_request_seconds", "HTTP request latency by route", ["route"])

@@ -14,7 +14,9 @@ import time
 from datetime import datetime, timezone
 from typing import Callable
 
+from amqp.exceptions import ChannelError
 from kombu import Connection, Producer
+from kombu.exceptions import ChannelError as VirtualChannelError
 from pymongo.database import Database
 
 from leitai.contracts import Event
@@ -139,12 +141,38 @@ class Relay:
             log.warning("could not release the sequencer's lease; it expires by itself", exc_info=True)
         self._connection.release()
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1) -> None:
+    def observe_queues(self) -> None:
+        """Every subscriber's queue and dead-letter queue, counted for /metrics: what waits,
+        what was dead-lettered and not yet re-driven, and whether anyone consumes. On a channel
+        of its own, so that a queue someone deleted closes only that channel."""
+        channel = self._connection.channel()
+        try:
+            for subscription in self._catalogue.subscriptions:
+                name = subscription.queue_name
+                _, waiting, consumers = channel.queue_declare(name, passive=True)
+                _, dead, _ = channel.queue_declare(topology.dead_letter_queue_name(name), passive=True)
+                metrics.QUEUE_MESSAGES.labels(name, "consumer").set(waiting)
+                metrics.QUEUE_MESSAGES.labels(name, "dead_letter").set(dead)
+                metrics.QUEUE_CONSUMERS.labels(name).set(consumers)
+        except (ChannelError, VirtualChannelError) as exc:  # a queue deleted by hand
+            log.warning("could not count a queue", extra={"error": str(exc)[:300]})
+        finally:
+            try:
+                channel.close()
+            except Exception:  # the channel the broker closed is gone already
+                pass
+
+    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1,
+            observe_every: float = 15.0) -> None:
         """Loop until ``stop``: straight on after a full batch, else pause so that each round
         (a fixed handful of store queries) carries more events."""
         wait = idle_wait
+        observed = 0.0
         while not stop.is_set():
             moved = self.run_once()
+            if self._checkpoint is not None and time.monotonic() - observed >= observe_every:
+                self.observe_queues()  # the lease holder only: one relay per store counts
+                observed = time.monotonic()
             if moved >= self._batch_size:
                 continue
             self.check_connection()

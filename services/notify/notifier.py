@@ -9,7 +9,7 @@ from functools import partial
 from typing import Callable
 
 import eventlet
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
 
 from leitai import metrics
 from leitai.config import ConfigurationError
@@ -33,6 +33,12 @@ class _Smtp(Schema):
     starttls = fields.Boolean(load_default=False)
     user = fields.String(load_default="")
     password = fields.String(load_default="")
+
+    @pre_load
+    def _empty_is_none(self, data, **kwargs):
+        # an empty Secret value arrives as ${SMTP_USER:""} -> "" -> YAML null: no login
+        return {k: ("" if k in ("user", "password") and v is None else v) for k, v in data.items()} \
+            if isinstance(data, dict) else data
 
 
 class _Sms(Schema):

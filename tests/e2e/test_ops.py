@@ -54,6 +54,11 @@ def test_every_process_is_alive_and_ready_and_its_counters_move_when_events_flow
     assert metric(stack, "gateway", "leitai_gateway_requests_total", route="create_contest", status="201") >= 1
     assert metric(stack, "gateway", "leitai_gateway_request_seconds_count", route="create_contest") >= 1
     assert stack.ops("gateway", "/nowhere")[0] == 404
+    # the lease holder counts every subscriber's queue: notify consumes, nothing is dead-lettered
+    queue = "evt-registration-ContestCreated--notify.on_contest_created"
+    wait_until(lambda: metric(stack, "registration-relay", "leitai_queue_consumers", queue=queue) >= 1,
+               timeout=45, what="the relay to count notify's consumer")
+    assert metric(stack, "registration-relay", "leitai_queue_messages", queue=queue, kind="dead_letter") == 0
 
 
 def test_a_broker_outage_makes_every_process_unready_but_alive_and_all_recover(stack):

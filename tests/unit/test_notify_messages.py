@@ -87,3 +87,11 @@ def test_each_evaluator_of_a_forum_meeting_is_asked_to_comment():
     assert "陈书记同志" in body and "禁毒示范创建" in body and "2位书记" in body
     with pytest.raises(NotYetKnown):
         notices_for("ForumMeetingScheduled", dict(payload, evaluators=["X9"]), known)
+
+
+def test_an_smtp_login_left_empty_in_its_secret_means_no_login_not_a_broken_setting():
+    from services.notify.notifier import notify_settings
+
+    settings = notify_settings({"smtp": {"host": "mail", "user": None, "password": None},
+                                "sms": {"url": "http://sms/send", "api_key": "k"}})
+    assert settings["smtp"]["user"] == "" and settings["smtp"]["password"] == ""

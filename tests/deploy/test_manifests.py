@@ -1,0 +1,236 @@
+"""deploy/k8s, checked offline: every overlay renders; every built-in object passes the pinned
+Kubernetes version's strict schema and every custom resource its schema; checkov finds
+nothing (a skip stands only inline, with its reason); and the manifests agree with the
+processes they run: the commands ``leitai up`` starts, the settings each process needs,
+the ports and paths its ops port serves, and the metrics the alerts and dashboard read."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from unittest import mock
+
+import jsonschema_rs
+import pytest
+import yaml
+from prometheus_client.metrics import MetricWrapperBase
+
+from composition import up
+from composition.cli import build_parser, read_config
+from leitai import metrics
+from leitai.config import load_settings
+from services.gateway.auth import _Settings as GatewaySettings
+from services.notify.notifier import notify_settings
+from tests.support.manifests import (
+    CONFIG_MOUNT, K8S, KUBERNETES_VERSION, OVERLAYS, named, of_kind, pod_spec, render, resolve, tool,
+)
+
+BUILT_IN_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
+SCHEMAS = K8S / "schemas"
+# what the cluster's secret manager holds in production (docs/deploy.md), as test values
+PROD_SECRETS = {
+    "leitai-broker": {"amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
+                      "management-url": "http://leitai:secret@leitai-rabbitmq:15672/"},
+    "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
+    "leitai-gateway": {"tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1"}}'},
+    "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
+}
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request) -> tuple[str, list[dict]]:
+    return request.param, render(request.param)
+
+
+def workloads(objects: list[dict]) -> list[dict]:
+    return [o for o in objects if o["kind"] in ("Deployment", "Job", "CronJob")
+            and o["metadata"]["labels"].get("app.kubernetes.io/name") == "leitai"]
+
+
+def secrets_for(name: str) -> dict:
+    return PROD_SECRETS if name == "prod" else {}
+
+
+# -- schemas and policy --------------------------------------------------------------
+def test_every_built_in_object_passes_the_strict_schema_of_the_pinned_kubernetes(overlay, tmp_path):
+    name, objects = overlay
+    built_in = [o for o in objects if o["apiVersion"] in BUILT_IN_GROUPS]
+    assert {o["kind"] for o in built_in} >= {"Deployment", "Service", "Ingress", "NetworkPolicy", "CronJob", "Job",
+                                             "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount"}
+    rendered = tmp_path / f"{name}.yaml"
+    rendered.write_text(yaml.safe_dump_all(built_in))
+    done = subprocess.run([tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def schema_for(obj: dict):
+    path = SCHEMAS / f"{obj['apiVersion'].replace('/', '_')}_{obj['kind']}.yaml"
+    assert path.is_file(), f"no schema for {obj['apiVersion']} {obj['kind']} in {SCHEMAS}"
+    text = path.read_text().replace("{$ref: _objectmeta.yaml}", json.dumps(yaml.safe_load(
+        (SCHEMAS / "_objectmeta.yaml").read_text())))
+    return jsonschema_rs.validator_for(yaml.safe_load(text))
+
+
+def test_every_custom_resource_passes_its_schema(overlay):
+    _, objects = overlay
+    custom = [o for o in objects if o["apiVersion"] not in BUILT_IN_GROUPS]
+    for obj in custom:
+        errors = [f"{e.instance_path}: {e.message}" for e in schema_for(obj).iter_errors(obj)]
+        assert not errors, f"{obj['kind']}/{obj['metadata']['name']}: {errors}"
+
+
+def test_a_misplaced_field_in_a_custom_resource_is_refused():
+    cluster = named(render("prod"), "RabbitmqCluster", "leitai-rabbitmq")
+    cluster["spec"]["replica"] = cluster["spec"].pop("replicas")  # a typo the API server would prune
+    assert any("replica" in e.message for e in schema_for(cluster).iter_errors(cluster))
+
+
+def test_checkov_finds_nothing_and_every_skip_gives_its_reason(overlay, tmp_path):
+    name, objects = overlay
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "rendered.yaml").write_text(yaml.safe_dump_all(objects))
+    done = subprocess.run([tool("checkov"), "-d", str(folder), "--framework", "kubernetes", "--skip-download",
+                           "--output", "json"], capture_output=True, text=True, timeout=600,
+                          env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    report = json.loads(done.stdout)
+    failed = [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]
+    assert not failed and report["summary"]["passed"] > 500, failed
+    for check in report["results"]["skipped_checks"]:
+        assert len(check["check_result"].get("suppress_comment") or "") >= 30, f"{check['check_id']} skipped without a reason"
+
+
+def test_the_namespace_enforces_the_restricted_pod_security_standard_and_pods_write_only_tmp(overlay):
+    _, objects = overlay
+    assert named(objects, "Namespace", "leitai")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
+        "restricted"
+    for workload in workloads(objects):
+        spec = pod_spec(workload)
+        [container] = spec["containers"]
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        assert spec["automountServiceAccountToken"] is False
+        assert named(objects, "ServiceAccount", spec["serviceAccountName"])["automountServiceAccountToken"] is False
+        tmp = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}["/tmp"]
+        assert "emptyDir" in {v["name"]: v for v in spec["volumes"]}[tmp]
+
+
+def test_no_real_secret_is_in_deploy():
+    assert not of_kind(render("prod"), "Secret"), "production secrets come from the cluster's secret manager"
+    for secret in of_kind(render("dev"), "Secret"):
+        for key, encoded in secret["data"].items():
+            value = base64.b64decode(encoded).decode()
+            assert value == "" or "dev-only" in value or "@" not in value, f"{secret['metadata']['name']}/{key}"
+
+
+# -- the manifests agree with the processes ----------------------------------------------
+def normalise(args: list[str]) -> list[str]:
+    """A command as ``leitai up`` runs it from a checkout and as the image runs it."""
+    program = {"nameko": "nameko", "composition.cli": "leitai"}
+    if len(args) > 2 and args[1] == "-m":
+        args = [program[args[2]], *args[3:]]
+    return [Path(a).name if a.endswith(".yaml") else a for a in args]
+
+
+def test_every_process_leitai_up_starts_has_a_deployment_running_the_same_command(overlay):
+    _, objects = overlay
+    deployments = {d["metadata"]["name"]: normalise(resolve(d, objects, secrets_for(overlay[0])).command)
+                   for d in of_kind(objects, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"}
+    planned = {f"leitai-{p.name}": normalise(p.args) for p in up.commands(Path("config"))}
+    assert deployments == planned
+
+
+def needs(command: list[str]) -> tuple[str, ...]:
+    """The settings the process checks at start-up (the CLI's own table for leitai commands)."""
+    if command[0] == "leitai":
+        sub = next(a for a in command[1:] if not a.startswith("-") and not a.endswith(".yaml"))
+        parser = build_parser()
+        args = parser.parse_args([sub] + (["ranking"] if sub == "replay" else []))
+        return args.needs
+    return ("AMQP_URI", "LEITAI_OPS_PORT") if "GatewayService" in command[-1] else \
+        ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT")
+
+
+def loaded_config(pod, path: str) -> dict:
+    """The mounted config file, read as the process reads it: ${VAR} from the pod's environment."""
+    mount, _, filename = path.rpartition("/")
+    text = pod.files[mount][filename]
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"leitai-manifest-{os.getpid()}-{filename}"
+    scratch.write_text(text)
+    try:
+        with mock.patch.dict(os.environ, pod.env, clear=True):
+            return read_config(str(scratch))
+    finally:
+        scratch.unlink()
+
+
+def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(overlay):
+    name, objects = overlay
+    for workload in workloads(objects):
+        pod = resolve(workload, objects, secrets_for(name))
+        config_path = next(a for a in pod.command if a.startswith(CONFIG_MOUNT))
+        config = loaded_config(pod, config_path)
+        settings = load_settings(config, only=needs(normalise(pod.command)))
+        where = f"{name} {pod.name}"
+        if "AMQP_URI" in needs(normalise(pod.command)):
+            assert "127.0.0.1" not in settings.AMQP_URI, f"{where}: AMQP_URI left to the config's default"
+        if "MONGO_URL" in needs(normalise(pod.command)):
+            assert "127.0.0.1" not in settings.MONGO_URL, f"{where}: MONGO_URL left to the config's default"
+        if "GatewayService" in pod.command[-1]:
+            assert GatewaySettings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT")})
+        if "NotifyService" in pod.command[-1]:
+            smtp = notify_settings(config["LEITAI_NOTIFY"])["smtp"]
+            assert smtp["host"] != "127.0.0.1", f"{where}: SMTP_HOST left to the config's default"
+
+
+def test_without_its_secret_a_process_stops_at_start_up_naming_the_setting():
+    objects = render("prod")
+    gateway = named(objects, "Deployment", "leitai-gateway")
+    pod = resolve(gateway, objects, {**PROD_SECRETS, "leitai-gateway": {"tokens": ""}})
+    config = loaded_config(pod, f"{CONFIG_MOUNT}/gateway.yaml")
+    with pytest.raises(Exception, match="LEITAI_TOKENS"):
+        GatewaySettings().load({k: config[k] for k in ("LEITAI_TOKENS",) if k in config})
+    with pytest.raises(KeyError, match="leitai-broker"):  # a Secret neither rendered nor in the cluster
+        resolve(gateway, objects, {})
+
+
+def test_every_probe_points_at_the_ops_port_and_the_paths_it_serves(overlay):
+    name, objects = overlay
+    for deployment in (w for w in workloads(objects) if w["kind"] == "Deployment"):
+        pod = resolve(deployment, objects, secrets_for(name))
+        container = pod.container
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        assert ports["ops"] == int(pod.env["LEITAI_OPS_PORT"])
+        probes = {kind: container[f"{kind}Probe"]["httpGet"] for kind in ("startup", "liveness", "readiness")}
+        assert {kind: (p["port"], p["path"]) for kind, p in probes.items()} == {
+            "startup": ("ops", "/healthz"), "liveness": ("ops", "/healthz"), "readiness": ("ops", "/readyz")}
+        assert pod_spec(deployment)["terminationGracePeriodSeconds"] > float(pod.env["LEITAI_RPC_TIMEOUT"])
+
+
+def test_each_replicated_deployment_has_a_disruption_budget_and_notify_one_autoscaler(overlay):
+    name, objects = overlay
+    budgets = {tuple(sorted(b["spec"]["selector"]["matchLabels"].items())) for b in of_kind(objects, "PodDisruptionBudget")}
+    for deployment in of_kind(objects, "Deployment"):
+        if deployment["spec"].get("replicas", 1) > 1:
+            assert tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items())) in budgets, \
+                deployment["metadata"]["name"]
+    scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
+    scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
+    assert len(scaled) == len(set(scaled)), "a Deployment with two autoscalers"
+    assert {"leitai-gateway", "leitai-scoring"} <= set(scaled)
+    assert ("leitai-notify" in scaled) == (name == "prod")  # KEDA, in the overlay that has it
+
+
+def test_the_alerts_and_the_dashboard_read_only_metrics_leitai_exports():
+    exported = {m._name for m in vars(metrics).values() if isinstance(m, MetricWrapperBase)}
+    rule = named(render("prod"), "PrometheusRule", "leitai")
+    expressions = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
+    dashboard = json.loads((K8S / "components" / "monitoring" / "leitai-dashboard.json").read_text())
+    expressions += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    used = {re.sub(r"_(total|bucket|count|sum)$", "", name) for e in expressions for name in re.findall(r"leitai_[a-z_]+", e)}
+    assert used and used <= exported, used - exported
+    assert {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]} >= {
+        "LeitaiDeadLetters", "LeitaiRelayLagging", "LeitaiAuditFailed", "LeitaiQueueWithoutConsumer"}

@@ -1,0 +1,114 @@
+"""deploy/k8s as the tests read it: rendered overlays, and a pod's environment and files
+resolved the way the kubelet resolves them (env, envFrom, ConfigMap and Secret keys, $(VAR)).
+
+The tools (kubectl with Kustomize, kubernetes-validate, checkov) live in their own venv,
+installed by ``make deploy-tools``; LEITAI_DEPLOY_TOOLS names its bin folder."""
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+OVERLAYS = ("dev", "prod")
+KUBERNETES_VERSION = "1.34.0"  # the oldest Kubernetes the manifests promise to run on (docs/deploy.md)
+CONFIG_MOUNT = "/etc/leitai"
+
+
+def tool(name: str) -> str:
+    folder = os.environ.get("LEITAI_DEPLOY_TOOLS")
+    if not folder:
+        pytest.fail("set LEITAI_DEPLOY_TOOLS to the bin folder of the deploy tools' venv (make test does)")
+    path = Path(folder) / name
+    if not path.is_file():
+        pytest.fail(f"{path} is missing: run make deploy-tools")
+    return str(path)
+
+
+def render(overlay: str) -> list[dict]:
+    """``kubectl kustomize`` of an overlay, as objects."""
+    done = subprocess.run([tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
+                           str(K8S / "overlays" / overlay)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
+
+
+def of_kind(objects: list[dict], kind: str) -> list[dict]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def named(objects: list[dict], kind: str, name: str) -> dict:
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)} found"
+    return found[0]
+
+
+def pod_spec(workload: dict) -> dict:
+    if workload["kind"] == "CronJob":
+        return workload["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    return workload["spec"]["template"]["spec"]
+
+
+@dataclass
+class Pod:
+    """One container of a rendered workload, with what the kubelet would give it."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    files: dict[str, dict[str, str]]  # mount path -> file name -> content
+    container: dict
+
+
+def _data(obj: dict) -> dict[str, str]:
+    if obj["kind"] == "Secret":
+        decoded = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
+        return {**decoded, **(obj.get("stringData") or {})}
+    return dict(obj.get("data") or {})
+
+
+def _source(objects: list[dict], secrets: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
+    """A ConfigMap's or Secret's data: the rendered object's, or for a Secret the overlay
+    expects the cluster to hold, the test's values (``secrets``)."""
+    if kind == "Secret" and name in secrets:
+        return secrets[name]
+    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    if not found:
+        raise KeyError(f"{kind} {name} is neither in the overlay nor given by the test")
+    return _data(found[0])
+
+
+def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, str]] | None = None) -> Pod:
+    """The container named ``leitai`` of ``workload`` with its environment and mounted files."""
+    secrets = secrets or {}
+    spec = pod_spec(workload)
+    [container] = [c for c in spec["containers"] if c["name"] == "leitai"]
+    env: dict[str, str] = {}
+    for source in container.get("envFrom") or []:
+        if "configMapRef" in source:
+            env.update(_source(objects, secrets, "ConfigMap", source["configMapRef"]["name"]))
+        else:
+            env.update(_source(objects, secrets, "Secret", source["secretRef"]["name"]))
+    for variable in container.get("env") or []:
+        if "value" in variable:  # $(VAR) names a variable defined before it
+            env[variable["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
+                                           lambda m: env.get(m.group(1), m.group(0)), variable["value"])
+            continue
+        ref = variable["valueFrom"]
+        kind, key_ref = ("Secret", ref["secretKeyRef"]) if "secretKeyRef" in ref else ("ConfigMap", ref["configMapKeyRef"])
+        env[variable["name"]] = _source(objects, secrets, kind, key_ref["name"])[key_ref["key"]]
+    volumes = {v["name"]: v for v in spec.get("volumes") or []}
+    files = {}
+    for mount in container.get("volumeMounts") or []:
+        volume = volumes[mount["name"]]
+        if "configMap" in volume:
+            files[mount["mountPath"]] = _source(objects, secrets, "ConfigMap", volume["configMap"]["name"])
+    return Pod(workload["metadata"]["name"], list(container.get("command") or []) + list(container.get("args") or []),
+               env, files, container)
