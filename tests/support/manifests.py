@@ -77,8 +77,10 @@ def _data(obj: dict) -> dict[str, str]:
 def _source(objects: list[dict], secrets: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
     """A ConfigMap's or Secret's data: the rendered object's, or for a Secret the overlay
     expects the cluster to hold, the test's values (``secrets``)."""
-    if kind == "Secret" and name in secrets:
-        return secrets[name]
+    if kind == "Secret":  # a generated Secret's name carries Kustomize's hash: leitai-store-5tdmbtb2d4
+        given = [v for k, v in secrets.items() if name == k or re.fullmatch(rf"{re.escape(k)}-[a-z0-9]{{10}}", name)]
+        if given:
+            return given[0]
     found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
     if not found:
         raise KeyError(f"{kind} {name} is neither in the overlay nor given by the test")
