@@ -6,11 +6,13 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests demo bench clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
 	@echo "make bench  throughput of the event pipeline against raw kombu and raw pymongo"
+	@echo "make image  the container image, localhost/leitai:<version> (buildah)"
+	@echo "make manifests  deploy/k8s's overlays rendered into var/manifests/"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
@@ -42,6 +44,10 @@ manifests: deploy-tools
 	  $(DEPLOY)/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
 	done
 	@echo "rendered: var/manifests/dev.yaml var/manifests/prod.yaml"
+
+# the one image every process runs from (buildah, no registry or Docker engine needed)
+image:
+	deploy/image/build.sh
 
 rabbitmq:
 	@tools/ensure-rabbitmq.sh
