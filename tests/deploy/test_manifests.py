@@ -234,3 +234,10 @@ def test_the_alerts_and_the_dashboard_read_only_metrics_leitai_exports():
     assert used and used <= exported, used - exported
     assert {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]} >= {
         "LeitaiDeadLetters", "LeitaiRelayLagging", "LeitaiAuditFailed", "LeitaiQueueWithoutConsumer"}
+
+
+def test_only_workloads_carry_a_component_label_so_a_rollout_can_apply_everything_else_first(overlay):
+    _, objects = overlay  # docs/deploy.md: apply -l '!app.kubernetes.io/component', then migrate, then all
+    labelled = {(o["kind"], o["metadata"]["name"]) for o in objects
+                if "app.kubernetes.io/component" in (o["metadata"].get("labels") or {})}
+    assert labelled == {(o["kind"], o["metadata"]["name"]) for o in workloads(objects)}
