@@ -1,13 +1,24 @@
-"""Running a command against one event stream, with optimistic concurrency.
+"""Running a command against one event stream, with optimistic concurrency and idempotency.
 
 Load the stream, fold it into state, let the domain decide, append after the version the
 decision was based on. If another command got there first, the whole cycle runs again on
 fresh state: the domain never decides on stale state, and nothing is written twice.
+
+A command sent with an idempotency key (the client's ``Idempotency-Key``, which the gateway
+scopes to the client) gets event ids derived from the key, and its answer is stored in the
+same commit as its events. Sent again with the same key and the same request, it answers what
+it answered the first time and writes nothing, whatever happened in between (a lost reply, a
+timeout, a crash); the same key with a different request is a Conflict. One ``execute`` per
+stream per request: a second one on the same stream would find the first's answer.
 """
 from __future__ import annotations
 
+import json
 import uuid
-from typing import Callable, Sequence, TypeVar
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Callable, Sequence, TypeVar
 
 from leitai.contracts import Event, NewEvent
 from leitai.domain import Decision, Folded
@@ -18,23 +29,80 @@ S = TypeVar("S", bound=Folded)
 R = TypeVar("R")
 
 
-def new_events(decisions: Sequence[Decision], actor: str, correlation_id: str | None) -> list[NewEvent]:
+_KEYED = uuid.UUID("6f1d2c3a-7a5e-4c1b-9a0e-3e4f5a6b7c8d")  # the namespace of key-derived event ids
+REUSED = "this Idempotency-Key was used for a different request; use a new key for a new request"
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    """A client's idempotency key (already scoped to the client) and the fingerprint of the
+    request it was sent with."""
+
+    key: str
+    fingerprint: str
+
+    @classmethod
+    def of(cls, actor: dict) -> "Idempotency | None":
+        given = actor.get("idempotency")
+        return cls(given["key"], given["fingerprint"]) if given else None
+
+    def event_id(self, stream_id: str, index: int) -> uuid.UUID:
+        return uuid.uuid5(_KEYED, f"{self.key}\n{stream_id}\n{index}")
+
+
+def on_behalf(actor: dict) -> dict:
+    """execute()'s keywords for a command an actor sent: who, the request, its key."""
+    return {"actor": actor["id"], "correlation_id": actor.get("request_id"), "idempotency": Idempotency.of(actor)}
+
+
+def new_events(decisions: Sequence[Decision], actor: str, correlation_id: str | None,
+               keyed: Callable[[int], uuid.UUID] | None = None) -> list[NewEvent]:
+    """The events for ``decisions``: an id the client chose, else one derived from the
+    request's key (``keyed``), else a fresh one."""
     return [NewEvent(d.type, d.payload, actor=actor, correlation_id=correlation_id,
-                     event_id=uuid.UUID(d.event_id) if d.event_id else uuid.uuid4())
-            for d in decisions]
+                     event_id=uuid.UUID(d.event_id) if d.event_id else keyed(i) if keyed else uuid.uuid4())
+            for i, d in enumerate(decisions)]
+
+
+def _plain(value: Any) -> Any:
+    # what the answer looks like on the wire (kombu's JSON): decimals and ids as strings
+    if isinstance(value, (Decimal, uuid.UUID)):
+        return str(value)
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    raise TypeError(f"cannot store a {type(value).__name__} in an answer")
+
+
+def _earlier_answer(store: EventStore, stream_id: str, idempotency: Idempotency) -> tuple[bool, Any]:
+    outcome = store.outcome_of(idempotency.event_id(stream_id, 0))
+    if outcome is None:
+        return False, None
+    if outcome["fingerprint"] != idempotency.fingerprint:
+        raise Conflict(REUSED)
+    return True, json.loads(outcome["answer"])
 
 
 def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]], S],
             decide: Callable[[S], tuple[R, Sequence[Decision]]], actor: str,
-            correlation_id: str | None = None, attempts: int = 20) -> R:
+            correlation_id: str | None = None, attempts: int = 20, idempotency: Idempotency | None = None) -> R:
+    if idempotency:
+        found, answer = _earlier_answer(store, stream_id, idempotency)
+        if found:
+            return answer
     for _ in range(attempts):
         state = fold(store.read_stream(stream_id))
         result, decisions = decide(state)
         if not decisions:
             return result
+        keyed = (lambda i: idempotency.event_id(stream_id, i)) if idempotency else None
+        outcome = {"fingerprint": idempotency.fingerprint,
+                   "answer": json.dumps(result, default=_plain, ensure_ascii=False)} if idempotency else None
         try:
-            store.append(stream_id, state.version, new_events(decisions, actor, correlation_id))
-            return result
+            appended = store.append(stream_id, state.version, new_events(decisions, actor, correlation_id, keyed),
+                                    outcome=outcome)
         except ConcurrencyConflict:
             continue
+        if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
+            return _earlier_answer(store, stream_id, idempotency)[1]
+        return result
     raise Conflict(f"stream {stream_id} is too busy; try again")

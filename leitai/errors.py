@@ -39,6 +39,11 @@ class RuleViolated(DomainError):
     """A domain rule refuses the command (e.g. a recused judge)."""
 
 
+class RateLimited(DomainError):
+    """Too many requests from one client: nothing was done. ``details["retry_after"]``:
+    seconds until the next request is let through."""
+
+
 class Unavailable(DomainError):
     """Something this depends on (the store, another service) did not answer in time. The
     outcome of a write is unknown: the same request, with the same key, may be sent again.

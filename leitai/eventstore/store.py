@@ -42,8 +42,13 @@ class EventStore:
         self._registry = registry
 
     # -- writing -----------------------------------------------------------------
-    def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent]) -> AppendResult:
+    def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
+               outcome: dict | None = None) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream).
+
+        ``outcome``, when given, is kept in the same commit (so it is written exactly when the
+        events are): what the command answered, for a retry of it to find (``outcome_of``). It
+        is a convenience for clients, not evidence: the hash chain covers the events only.
 
         Raises ConcurrencyConflict (nothing written) when the stream has moved on, and
         ContractError when an event does not satisfy its contract.
@@ -67,6 +72,7 @@ class EventStore:
             "version": version,
             PENDING: datetime.now(timezone.utc),
             "events": documents,
+            **({"outcome": outcome} if outcome is not None else {}),
         }
         try:
             self._log.insert(commit)
@@ -113,6 +119,12 @@ class EventStore:
         return AppendResult(stream_id, commit["prev_version"] + 1, commit["version"], tuple(stored), duplicate=True)
 
     # -- reading -----------------------------------------------------------------
+    def outcome_of(self, event_id: uuid.UUID) -> dict | None:
+        """The ``outcome`` stored with the commit holding ``event_id`` (None: no such event, or
+        it was appended without one)."""
+        commit = self._log.find_by_event_ids([str(event_id)])
+        return commit.get("outcome") if commit else None
+
     def stream_version(self, stream_id: str) -> int:
         return self._log.stream_version(stream_id)
 

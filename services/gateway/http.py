@@ -7,6 +7,8 @@ are derived, so the two cannot drift apart.
 from __future__ import annotations
 
 import functools
+import hashlib
+import math
 import json
 import logging
 import re
@@ -20,7 +22,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
-from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated, Unavailable
+from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, RuleViolated, Unavailable
 from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
     NotFound: (404, "not_found"),
     Conflict: (409, "conflict"),
     RuleViolated: (422, "rule_violated"),
+    RateLimited: (429, "rate_limited"),
     Unavailable: (503, "unavailable"),
 }
 _PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
@@ -53,7 +56,7 @@ class Route:
     body: type[Schema] | None = None  # a JSON body, or for GET routes: the query string
     response: type[Schema] | None = None
     status: int = 200
-    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422, 503))
+    errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422, 429, 503))
     media_type: str = "application/json"  # otherwise the handler returns the body as bytes
 
     @property
@@ -108,8 +111,8 @@ def error_response(error: DomainError, request_id: str) -> Response:
     if status != 400 and error.details is not None:
         body["error"]["details"] = error.details
     headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
-    if status == 503:  # the outcome is unknown: the client retries, with the same key, after this
-        headers = {"Retry-After": str((error.details or {}).get("retry_after") or RETRY_AFTER_S)}
+    if status in (429, 503):  # 503: the outcome is unknown: the client retries, with the same key, after this
+        headers = {"Retry-After": str(math.ceil((error.details or {}).get("retry_after") or RETRY_AFTER_S))}
     return json_response(status, body, headers)
 
 
@@ -142,6 +145,34 @@ def _validated(schema: Schema, data: dict, message: str) -> dict:
         return schema.dump(schema.load(data))
     except ValidationError as exc:
         raise InvalidInput(message, exc.messages) from None
+
+
+IDEMPOTENT_METHODS = ("POST", "PUT", "DELETE")
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+_IDEMPOTENCY_KEY = re.compile(r"[\x21-\x7e]{1,255}")  # visible ASCII, as Stripe-style clients send
+
+
+def idempotency(route: Route, request, actor: dict, params: dict, body: dict | None) -> dict | None:
+    """The request's idempotency key, scoped to who sent it, and the fingerprint of what it
+    asked (route, path and body): the services answer a retry with the same key as they
+    answered the first time, and refuse the key for a different request."""
+    key = request.headers.get(IDEMPOTENCY_HEADER)
+    if key is None or route.method not in IDEMPOTENT_METHODS:
+        return None
+    if not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidInput(f"the {IDEMPOTENCY_HEADER} header is not valid",
+                           {IDEMPOTENCY_HEADER: ["1 to 255 visible ASCII characters"]})
+    scoped = hashlib.sha256(f"{actor['role']}\n{actor['id']}\n{key}".encode()).hexdigest()
+    asked = json.dumps({"route": route.name, "params": params, "body": body}, sort_keys=True, ensure_ascii=False,
+                       default=str)
+    return {"key": scoped, "fingerprint": hashlib.sha256(asked.encode()).hexdigest()}
+
+
+def client_address(request) -> str | None:
+    """Who is calling, for the rate limit of callers without a token: the first address the
+    ingress saw (X-Forwarded-For), else the connection's."""
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    return forwarded.split(",")[0].strip() or request.remote_addr
 
 
 def new_request_id(request) -> str:

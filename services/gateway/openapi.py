@@ -6,12 +6,13 @@ from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from marshmallow import fields
 
 from leitai.contracts.fields import ID_PATTERN
-from services.gateway.http import ROUTES, Route
+from services.gateway.http import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, ROUTES, Route
 from services.gateway.schemas import ErrorResponse
 
 _DESCRIPTIONS = {400: "invalid input, with per-field messages", 401: "no or unknown bearer token",
                  403: "the token's role may not do this", 404: "not found", 409: "conflict: duplicate, stale or locked",
-                 422: "refused by a domain rule", 503: "a dependency is unavailable"}
+                 422: "refused by a domain rule", 429: "too many requests from this client; see Retry-After",
+                 503: "outcome unknown: a dependency did not answer; retry with the same Idempotency-Key"}
 
 
 DECIMAL_PATTERN = r"^-?[0-9]{1,7}(\.[0-9]{1,6})?$"
@@ -64,6 +65,12 @@ def _operation(route: Route) -> dict:
         "parameters": [{"in": "path", "name": name, "required": True,
                         "schema": {"type": "string", "pattern": ID_PATTERN}} for name in route.params],
     }
+    if route.method in IDEMPOTENT_METHODS:
+        operation["parameters"].append({
+            "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
+            "description": "any unique string (a UUID): a retry with the same key and request answers as the "
+                           "first time and changes nothing; the same key with another request is a 409",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}})
     if route.body is not None and route.method == "GET":
         operation["parameters"].append({"in": "query", "schema": route.body})
     elif route.body is not None:

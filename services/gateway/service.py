@@ -25,7 +25,8 @@ from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
-    check_params, endpoint, error_response, json_response, new_request_id, read_body, respond,
+    check_params, client_address, endpoint, error_response, idempotency, json_response, new_request_id, read_body,
+    respond,
 )
 from services.gateway.openapi import build_document
 
@@ -57,11 +58,16 @@ class GatewayService:
     def _answer(self, route, fn, request, params):
         request_id = new_request_id(request)
         try:
+            if 429 in route.errors:  # what a route may answer is its contract: health and this document are free
+                self.settings.admit(request.headers.get("Authorization"), client_address(request))
             actor = self.settings.authenticator.authorize(request.headers.get("Authorization"), route.roles,
                                                           to=f"{route.summary[0].lower()}{route.summary[1:]}")
             check_params(params)
             body = read_body(route, request)
             actor = dict(actor, request_id=request_id)
+            keyed = idempotency(route, request, actor, params, body)
+            if keyed:
+                actor["idempotency"] = keyed
             # nameko's RPC waits for ever on a service that is down: a request gets a deadline,
             # which its RPC requests carry, so that none of them runs after the client was told
             seconds = self.settings.rpc_timeout

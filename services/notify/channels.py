@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import json
 import smtplib
-import time
 import urllib.error
 import urllib.request
 from email.message import EmailMessage
@@ -19,23 +18,6 @@ class TemporaryFailure(Exception):
 
 class PermanentFailure(Exception):
     """Trying again will not help (address refused, 5xx)."""
-
-
-class RateLimit:
-    """At most ``per_second`` sends a second on one channel (a token bucket)."""
-
-    def __init__(self, per_second: float, clock=time.monotonic) -> None:
-        self.per_second, self.tokens, self.clock = per_second, per_second, clock
-        self.stamp = clock()
-
-    def take(self) -> bool:
-        moment = self.clock()
-        self.tokens = min(self.per_second, self.tokens + (moment - self.stamp) * self.per_second)
-        self.stamp = moment
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class Email:

@@ -17,6 +17,7 @@ from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import MongoProvider
 from leitai.mongo import is_outage
+from leitai.ratelimit import RateLimit
 from services.notify import channels
 from services.notify.deliveries import Deliveries, Policy, delivery_id
 from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, role
@@ -73,7 +74,7 @@ class Notifier:
         self.channels = {"email": channels.Email(**settings["smtp"]),
                          "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
                          "inbox": channels.Inbox(db)}
-        self.rates = {name: channels.RateLimit(rate) for name, rate in settings["rates"].items()}
+        self.rates = {name: RateLimit(rate) for name, rate in settings["rates"].items()}
         self.reminder_hours = settings["reminder_hours"]
         self.wording = Wording.load()
         self._outcomes: deque[Callable[[], None]] = deque()  # channel answers not recorded yet

@@ -2,10 +2,11 @@
 model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
 from __future__ import annotations
 
-from leitai.application import new_events
+from leitai.application import execute, on_behalf
 from leitai.arithmetic import publish as rounded
+from leitai.domain import folding
 from leitai.errors import Conflict, NotFound
-from leitai.eventstore import ConcurrencyConflict, EventStore
+from leitai.eventstore import EventStore
 from leitai.readmodel import ReadModel
 from leitai.roles import ORGANISER, SCREEN, has_role, require_role
 from services.ranking import board, publication
@@ -19,19 +20,20 @@ class Ranking:
     # -- publication ----------------------------------------------------------------
     def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         require_role(actor, ORGANISER, to="publish results")
-        stage = board.stage_doc(self._read, contest_id, stage_id)
-        sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
-        publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
-        summary, decisions = publication.publish(
-            contest_id, stage_id, [board.standing_row(s) for s in board.table(self._read, stage)],
-            board.next_stage_id(self._read, stage), board.rule_sha256(stage),
-            {d["_id"]: d["position"] for d in self._read.find("positions")})
-        try:
-            self._store.append(publication.results_stream(contest_id, stage_id), 0,
-                               new_events(decisions, actor["id"], actor.get("request_id")))
-        except ConcurrencyConflict:
-            raise Conflict(f"results of stage {stage_id} are published already") from None
-        return summary
+
+        def decide(published: _Publication) -> tuple[dict, list]:
+            if published.version:
+                raise Conflict(f"results of stage {stage_id} are published already")
+            stage = board.stage_doc(self._read, contest_id, stage_id)
+            sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
+            publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
+            return publication.publish(
+                contest_id, stage_id, [board.standing_row(s) for s in board.table(self._read, stage)],
+                board.next_stage_id(self._read, stage), board.rule_sha256(stage),
+                {d["_id"]: d["position"] for d in self._read.find("positions")})
+
+        return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
+                       **on_behalf(actor))
 
     # -- queries --------------------------------------------------------------------
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
@@ -116,3 +118,13 @@ class Ranking:
         return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
                 "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
                 "standings": rows, "last_locked": highlight, "progress": progress}
+
+
+class _Publication:
+    """A stage's publication stream, of which only whether it has begun matters."""
+
+    def __init__(self) -> None:
+        self.version = 0
+
+    def apply(self, event) -> None:
+        self.version = event.stream_version

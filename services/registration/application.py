@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from leitai.application import execute
+from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.domain import Decision, folding
 from leitai.errors import NotFound
@@ -52,7 +52,7 @@ class Registration:
         return execute(self._store, tree_stream(tree_id), folding(RegionTree),
                        lambda tree: ({"tree_id": tree_id, "regions": len(rows)},
                                      [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})]),
-                       actor=actor["id"], correlation_id=actor.get("request_id"))
+                       **on_behalf(actor))
 
     def regions(self, tree_id: str) -> dict:
         return {"tree_id": tree_id, "regions": [r.__dict__ for r in self._tree(tree_id).values()]}
@@ -137,4 +137,4 @@ class Registration:
             return (payloads if many else payloads[0]), decisions
 
         return execute(self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided,
-                       actor=actor["id"], correlation_id=actor.get("request_id"))
+                       **on_behalf(actor))

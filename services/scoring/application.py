@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, Protocol
 
-from leitai.application import execute
+from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.domain import folding
@@ -50,7 +50,7 @@ class Scoring:
         values = {k: Decimal(v) for k, v in scores.items()}
         sheet = execute(self._store, stream_of(session_id), self._fold(session_id),
                         lambda s: s.submit(actor["id"], entry_id, submission_id, values, strengths, suggestions),
-                        actor=actor["id"], correlation_id=actor.get("request_id"))
+                        **on_behalf(actor))
         return sheet.as_dict()
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
@@ -59,7 +59,7 @@ class Scoring:
             return [d.payload for d in decisions if d.type == "EntryScored"], decisions
 
         results = execute(self._store, stream_of(session_id), self._fold(session_id), decide,
-                          actor=actor["id"], correlation_id=actor.get("request_id"))
+                          **on_behalf(actor))
         return {"session_id": session_id, "locked": True, "results": [published(r) for r in results]}
 
     # -- queries --------------------------------------------------------------------

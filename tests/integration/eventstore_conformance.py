@@ -82,6 +82,15 @@ class EventStoreConformance:
         assert later == again
         assert tamper.count() == 1
 
+    def test_an_outcome_is_kept_with_its_commit_and_found_by_any_of_its_event_ids(self, store):
+        first, second, plain = deposit("A", "5.00"), deposit("A", "1.00"), deposit("A", "2.00")
+        store.append("s", 0, [first, second], outcome={"fingerprint": "f", "answer": '{"balance": "6.00"}'})
+        store.append("s", 2, [plain])
+        assert store.outcome_of(first.event_id) == store.outcome_of(second.event_id) == {
+            "fingerprint": "f", "answer": '{"balance": "6.00"}'}
+        assert store.outcome_of(plain.event_id) is None
+        assert store.outcome_of(deposit("B", "1.00").event_id) is None
+
     def test_an_event_id_cannot_be_reused_in_another_append(self, store):
         event = deposit("A", "5.00")
         store.append("s", 0, [event])

@@ -25,6 +25,13 @@ from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, w
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
+# as production logs (config/*.yaml): JSON lines at INFO
+LOGGING = {"version": 1, "formatters": {"json": {"()": "leitai.logs.JsonFormatter"}},
+           "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+           "root": {"level": "INFO", "handlers": ["console"]}}
+# secrets that must never reach a log line (tests/e2e/test_retries.py looks)
+SMTP_PASSWORD = "smtp-password-never-logged-5c1e"
+SMS_API_KEY = "sms-key-never-logged-9b7d"
 SERVICES = ("registration", "scoring", "ranking", "notify")
 SERVICE_CLASSES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
                    "notify": "NotifyService", "gateway": "GatewayService"}
@@ -52,7 +59,7 @@ def judge_token(judge_id: str) -> str:
 
 class Stack:
     def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, judges: list[str],
-                 notify: dict | None = None) -> None:
+                 notify: dict | None = None, rate_limit: dict | None = None) -> None:
         self.tmp_path = tmp_path
         self.amqp_uri = amqp_uri
         self.mongo_url = mongo_url
@@ -64,9 +71,11 @@ class Stack:
                        **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}
+        self.rate_limit = rate_limit or {"per_second": 100_000, "burst": 100_000}
         # where notices go: the test's SMTP sink and SMS receiver, or (by default) nowhere
-        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": free_port()},
-                                 "sms": {"url": f"http://127.0.0.1:{free_port()}/sms", "api_key": "test"}}
+        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": free_port(), "password": SMTP_PASSWORD},
+                                 "sms": {"url": f"http://127.0.0.1:{free_port()}/sms", "api_key": SMS_API_KEY}}
+        self.retired: list[ChildProcess] = []  # processes a test killed and replaced: their logs still count
 
     def database(self, service: str) -> str:
         return f"{self.prefix}_{service}"
@@ -91,8 +100,11 @@ class Stack:
             config["LEITAI_NOTIFY"] = self.notify
         if service == "gateway":
             config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
-                      "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5}
+                      "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5,
+                      # the suite's clients are faster than any person: limited only where a test says
+                      "LEITAI_RATE_LIMIT": self.rate_limit}
         config["LEITAI_OPS_PORT"] = self.ops_ports[process]
+        config["LOGGING"] = LOGGING
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
         return path
 
@@ -124,6 +136,14 @@ class Stack:
         for child in self.children:
             child.stop()
 
+    def secrets(self) -> list[str]:
+        """Every secret this stack's processes were configured with."""
+        return [*self.tokens, self.notify["smtp"].get("password", ""), self.notify["sms"]["api_key"]]
+
+    def logs(self) -> dict[str, str]:
+        """What every process of this stack wrote, including those a test killed."""
+        return {f"{c.name}#{i}": c.output() for i, c in enumerate([*self.retired, *self.children])}
+
     def child(self, name: str) -> ChildProcess:
         return next(c for c in self.children if c.name == name)
 
@@ -132,6 +152,7 @@ class Stack:
         old = self.child(name)
         fresh = ChildProcess(old.args, name=name).start()
         self.children[self.children.index(old)] = fresh
+        self.retired.append(old)
         queue = next(s.queue_name for s in CATALOGUE.subscriptions if s.consumer == name)
         wait_until(lambda: queue_state(self.amqp_uri, queue)[1] >= 1 or not fresh.alive(), what=f"{name} to consume")
         assert fresh.alive(), fresh.output()
@@ -194,10 +215,11 @@ def _body(payload: bytes) -> dict | str:
 
 
 @contextmanager
-def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict | None = None) -> Iterator[Stack]:
+def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict | None = None,
+                  rate_limit: dict | None = None) -> Iterator[Stack]:
     """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
     vhost = Vhost().create()
-    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify)
+    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit)
     stack.vhost = vhost
     try:
         yield stack.start()

@@ -68,3 +68,22 @@ def test_an_unavailable_service_answers_503_with_retry_after_and_says_the_outcom
                               "req-12345678")
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
     assert error_response(Unavailable("no answer within 30 s"), "req-12345678").headers["Retry-After"] == "2"
+
+
+def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_refused():
+    import hashlib
+
+    from marshmallow import ValidationError
+
+    from services.gateway.auth import _Settings
+
+    token = "a-judges-token-kept-out-of-the-config"
+    digest = f"sha256:{hashlib.sha256(token.encode()).hexdigest()}"
+    auth = Authenticator({digest: {"role": JUDGE, "id": "J1"}, **TOKENS})
+    assert auth.authorize(f"Bearer {token}", {JUDGE}, to="score")["id"] == "J1"
+    with pytest.raises(Unauthorized):
+        auth.authorize(f"Bearer {digest}", {JUDGE}, to="score")  # the digest is not the token
+    assert _Settings().load({"LEITAI_TOKENS": {digest: {"role": JUDGE, "id": "J1"}}})
+    for bad in ("sha256:nothex", "short"):
+        with pytest.raises(ValidationError, match="sha256"):
+            _Settings().load({"LEITAI_TOKENS": {bad: {"role": JUDGE, "id": "J1"}}})

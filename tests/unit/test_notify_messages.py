@@ -1,6 +1,6 @@
 import pytest
 
-from services.notify.channels import RateLimit
+from leitai.ratelimit import RateLimit
 from services.notify.messages import NotYetKnown, notices_for
 from services.notify.wording import Wording
 

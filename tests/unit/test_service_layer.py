@@ -253,3 +253,37 @@ def test_judges_see_their_own_sheets_the_head_judge_and_organisers_see_all():
         system.scoring.session_status(judge("nobody"), "s1")
     with pytest.raises(NotFound, match="no published results"):
         system.scoring.session_results("s1")
+
+
+# -- retries with an idempotency key ----------------------------------------------------
+def keyed(actor: dict, key: str, fingerprint: str = "what-was-asked") -> dict:
+    """The actor as the gateway passes it on for a request with an Idempotency-Key."""
+    return dict(actor, idempotency={"key": key, "fingerprint": fingerprint})
+
+
+def test_a_command_retried_with_its_key_answers_as_the_first_time_and_writes_nothing():
+    system = registered()
+    semi = body(schemas.StageCreate, dict(PRELIM, stage_id="semi", name="复赛", order=3))
+    first = system.registration.define_stage(keyed(ORG, "k-semi"), "c", semi)  # draws a fresh lot seed
+    written = len(system.events("registration", "contest-c"))
+    assert written > 0
+    again = system.registration.define_stage(keyed(ORG, "k-semi"), "c", semi)
+    assert again == first and again["lot_seed"] == first["lot_seed"]
+    assert len(system.events("registration", "contest-c")) == written
+    with pytest.raises(Conflict, match="used for a different request"):
+        system.registration.define_stage(keyed(ORG, "k-semi", "another request"), "c", semi)
+    with pytest.raises(Conflict):  # without its key, a retry cannot tell it was done
+        system.registration.define_stage(ORG, "c", semi)
+
+
+def test_publication_retried_with_its_key_answers_with_the_same_summary():
+    system = prelim_published()
+    with pytest.raises(Conflict, match="published already"):
+        system.ranking.publish_stage(keyed(ORG, "k-pub"), "c", "prelim")
+    opened(system, "s3", "final", "all")
+    score(system, "s3", [e["entry_id"] for e in system.registration.contest_view(ORG, "c")["entries"]
+                         if e["stage_id"] == "final"])
+    system.scoring.lock_session(ORG, "s3")
+    system.deliver()
+    first = system.ranking.publish_stage(keyed(ORG, "k-final"), "c", "final")
+    assert system.ranking.publish_stage(keyed(ORG, "k-final"), "c", "final") == first

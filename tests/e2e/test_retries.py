@@ -1,0 +1,95 @@
+"""What a retry means. A request the client was told timed out never takes effect later: the
+RPC request carries the gateway's deadline (5 s in the test stack), expires at the broker while
+it waits in the queue, and is refused by the service if it is delivered anyway after its
+deadline. And a write retried with its Idempotency-Key answers as the first time did and
+changes nothing: docs/api.md's retry recipe, followed here through an outage."""
+from __future__ import annotations
+
+import os
+import signal
+import uuid
+
+import pytest
+
+from tests.support.servers import wait_until
+from tests.support.stack import ORGANISER_TOKEN, ok
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module", autouse=True)
+def regions(stack):
+    ok(stack.call("PUT", "/regions/late", {"regions": [{"code": "late", "name": "示范县", "level": "county"}]},
+                  token=ORGANISER_TOKEN))
+
+
+def new_contest(stack, contest_id: str | None = None, key: str | None = None, name: str = "迟到的请求"
+                ) -> tuple[str, tuple[int, dict]]:
+    contest_id = contest_id or f"late-{uuid.uuid4().hex[:6]}"
+    answer = stack.call("POST", "/contests", {"contest_id": contest_id, "name": name, "tree_id": "late",
+                                              "county_code": "late", "format": "knockout"}, token=ORGANISER_TOKEN,
+                        headers={"Idempotency-Key": key} if key else None)
+    return contest_id, answer
+
+
+def test_a_request_queued_past_its_deadline_is_dropped_not_executed_when_the_service_returns(stack):
+    stack.child("registration").kill()
+    contest_id, (code, body) = new_contest(stack)
+    assert code == 503 and "outcome is unknown" in body["error"]["message"], body
+    stack.restart("registration")  # the request is still queued unless its expiration dropped it
+    wait_until(lambda: stack.ops("registration")[0] == 200, what="registration ready again")
+    # a request sent now is queued behind the late one, had the broker kept it: once it is done,
+    # so would the late one be
+    assert new_contest(stack)[1][0] == 201
+    assert stack.call("GET", f"/contests/{contest_id}", token=ORGANISER_TOKEN)[0] == 404
+
+
+def test_a_request_delivered_after_its_deadline_is_refused_by_the_service(stack):
+    registration = stack.child("registration")
+    os.kill(registration.process.pid, signal.SIGSTOP)  # it holds the request, but cannot run it in time
+    try:
+        contest_id, (code, body) = new_contest(stack)
+    finally:
+        os.kill(registration.process.pid, signal.SIGCONT)
+    assert code == 503, body
+    wait_until(lambda: "expired request not executed" in registration.output(), what="registration to refuse it")
+    assert stack.call("GET", f"/contests/{contest_id}", token=ORGANISER_TOKEN)[0] == 404
+    contest_id, answer = new_contest(stack)  # and it goes on serving
+    assert answer[0] == 201, answer
+
+
+def test_a_write_retried_with_its_key_answers_as_the_first_time_and_the_key_is_bound_to_its_request(stack):
+    key = str(uuid.uuid4())
+    contest_id, first = new_contest(stack, key=key)
+    assert first[0] == 201
+    assert new_contest(stack, contest_id, key=key) == (contest_id, first)  # the same status and body
+    assert new_contest(stack, contest_id)[1][0] == 409  # without the key: "already exists"
+    code, body = new_contest(stack, contest_id, key=key, name="另一个请求")[1]
+    assert code == 409 and "different request" in body["error"]["message"]
+    code, body = new_contest(stack, key="not a valid key")[1]
+    assert code == 400 and "Idempotency-Key" in body["error"]["fields"]
+
+
+def test_the_retry_recipe_through_an_outage_creates_the_contest_once(stack):
+    key = str(uuid.uuid4())
+    stack.child("registration").kill()
+    contest_id, (code, _) = new_contest(stack, key=key)
+    assert code == 503  # outcome unknown: retry with the same key
+    stack.restart("registration")
+    wait_until(lambda: stack.ops("registration")[0] == 200, what="registration ready again")
+    _, retried = new_contest(stack, contest_id, key=key)
+    assert retried[0] == 201, retried
+    assert new_contest(stack, contest_id, key=key)[1] == retried
+    assert stack.call("GET", f"/contests/{contest_id}", token=ORGANISER_TOKEN)[0] == 200
+
+
+def test_no_configured_secret_appears_in_any_log_line(stack):
+    """Run last in this module: after outages, refusals, retries and a kill, with every
+    process's output. Tokens, the SMTP password and the SMS key stay out of the logs."""
+    assert stack.call("POST", "/contests", {}, token="a-forged-token-0123456789")[0] == 401
+    secrets = [s for s in stack.secrets() if s]
+    assert len(secrets) >= 4
+    logs = stack.logs()
+    assert all('"level": "INFO"' in text for text in logs.values()), [n for n, t in logs.items() if not t]
+    leaks = {name: [s for s in secrets if s in text] for name, text in logs.items()}
+    assert not {name: found for name, found in leaks.items() if found}
