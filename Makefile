@@ -6,11 +6,12 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench chaos clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
 	@echo "make bench  throughput of the event pipeline against raw kombu and raw pymongo"
+	@echo "make chaos  judges scoring while every process, the broker's connections and the store fail in turn"
 	@echo "make image  the container image, localhost/leitai:<version> (buildah)"
 	@echo "make manifests  deploy/k8s's overlays rendered into var/manifests/"
 
@@ -69,6 +70,11 @@ test-unit: venv
 DEMO_ARGS ?= boai
 demo: venv secantus
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/leitai demo $(DEMO_ARGS)
+
+# the long fault run (a short one is in make test): CHAOS_ARGS="--rounds 3 --replicas 2"
+CHAOS_ARGS ?=
+chaos: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
 bench: venv secantus rabbitmq
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline

@@ -48,10 +48,11 @@ class Scoring:
                      strengths: str = "", suggestions: str = "") -> dict:
         require_role(actor, JUDGE, to="submit score sheets")
         values = {k: Decimal(v) for k, v in scores.items()}
-        sheet = execute(self._store, stream_of(session_id), self._fold(session_id),
-                        lambda s: s.submit(actor["id"], entry_id, submission_id, values, strengths, suggestions),
-                        **on_behalf(actor))
-        return sheet.as_dict()
+        def decide(session):
+            sheet, decisions = session.submit(actor["id"], entry_id, submission_id, values, strengths, suggestions)
+            return sheet.as_dict(), decisions  # an answer as the client sees it, which a retry may find stored
+
+        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
         def decide(session: ScoringSession):

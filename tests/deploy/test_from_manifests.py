@@ -20,7 +20,7 @@ import pytest
 
 from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
 from tests.support.manifests import CONFIG_MOUNT, named, of_kind, render, resolve
-from tests.support.servers import ChildProcess, free_port, wait_until
+from tests.support.servers import ChildProcess, wait_until
 from tests.support.stack import BIN, ORGANISER_TOKEN, Stack, judge_token, ok
 
 pytestmark = pytest.mark.integration
@@ -59,7 +59,8 @@ class FromManifests:
         env = dict(pod.env, PATH=f"{BIN}:{os.environ['PATH']}", HOME=str(self.config_dir),
                    # databases of this test's own, in the test's store
                    **{k: f"{self.prefix}_{v}" for k, v in pod.env.items() if k.endswith("_DATABASE")},
-                   SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()), SMS_URL=f"http://127.0.0.1:{free_port()}/sms")
+                   SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.http.free_port()),
+                   SMS_URL=f"http://127.0.0.1:{self.http.free_port()}/sms")
         return command, env, pod.container
 
     def migrate(self) -> None:
@@ -73,9 +74,9 @@ class FromManifests:
             if deployment["metadata"]["labels"].get("app.kubernetes.io/name") != "leitai":
                 continue  # the overlay's own RabbitMQ and MongoDB: the test's stand in for them
             command, env, container = self.environment(deployment)
-            env["LEITAI_OPS_PORT"] = str(free_port())
+            env["LEITAI_OPS_PORT"] = str(self.http.free_port())
             if "WEB_SERVER_ADDRESS" in env:
-                self.http.port = free_port()
+                self.http.port = self.http.free_port()
                 self.http.base = f"http://127.0.0.1:{self.http.port}"
                 env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{self.http.port}"
             name = deployment["metadata"]["name"]

@@ -58,8 +58,13 @@ class Vhost:
         """A broker outage for this vhost only: every connection is closed and none is let in
         again until ``admit``."""
         revoke_vhost(self.name)
+        self.drop_connections("test: broker outage")
+
+    def drop_connections(self, reason: str = "test: connections force-closed") -> None:
+        """Every connection of this vhost closed by the broker at once, as a broker restart
+        closes them; clients may connect again straight away."""
         # rabbitmqctl asks the broker itself; the management API lists connections seconds late
-        subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "-p", self.name, "test: broker outage"],
+        subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "-p", self.name, reason],
                        check=True, capture_output=True)
 
     def admit(self) -> None:

@@ -59,12 +59,14 @@ def judge_token(judge_id: str) -> str:
 
 class Stack:
     def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, judges: list[str],
-                 notify: dict | None = None, rate_limit: dict | None = None) -> None:
+                 notify: dict | None = None, rate_limit: dict | None = None, replicas: int = 1,
+                 retry: dict | None = None) -> None:
         self.tmp_path = tmp_path
         self.amqp_uri = amqp_uri
         self.mongo_url = mongo_url
         self.prefix = f"leitai_test_{uuid.uuid4().hex[:8]}"
-        self.port = free_port()
+        self._ports: set[int] = set()
+        self.port = self.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.tokens = {ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
                        SCREEN_TOKEN: {"role": "screen", "id": "hall"},
@@ -72,10 +74,22 @@ class Stack:
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}
         self.rate_limit = rate_limit or {"per_second": 100_000, "burst": 100_000}
+        self.replicas = replicas  # of each service and relay; the gateway stays one
+        # short, so that a test sees a dead letter soon; a fault run waits out its outages longer
+        self.retry = retry or {"attempts": 3, "base_delay": "0.2", "factor": 2}
         # where notices go: the test's SMTP sink and SMS receiver, or (by default) nowhere
-        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": free_port(), "password": SMTP_PASSWORD},
-                                 "sms": {"url": f"http://127.0.0.1:{free_port()}/sms", "api_key": SMS_API_KEY}}
+        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": self.free_port(), "password": SMTP_PASSWORD},
+                                 "sms": {"url": f"http://127.0.0.1:{self.free_port()}/sms", "api_key": SMS_API_KEY}}
         self.retired: list[ChildProcess] = []  # processes a test killed and replaced: their logs still count
+
+    def free_port(self) -> int:
+        """A port free now and not yet given to another process of this stack (the OS may hand
+        a just-released port out twice; two processes of a stack must never share one)."""
+        port = free_port()
+        while port in self._ports:
+            port = free_port()
+        self._ports.add(port)
+        return port
 
     def database(self, service: str) -> str:
         return f"{self.prefix}_{service}"
@@ -91,9 +105,10 @@ class Stack:
         """The config of ``process`` (default: the service itself); each has its own ops port."""
         process = process or service
         path = self.tmp_path / f"{process}.yaml"
-        self.ops_ports.setdefault(process, free_port())
+        if process not in self.ops_ports:
+            self.ops_ports[process] = self.free_port()
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
-                  "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2}}
+                  "LEITAI_RETRY": self.retry}
         if service == "ranking":
             config["LEITAI_SOURCES"] = {source: self.database(source) for source in PUBLISHERS}
         if service == "notify":
@@ -110,12 +125,12 @@ class Stack:
 
     def start(self) -> "Stack":
         for service in SERVICES:
-            config = self._config(service)
-            if service in PUBLISHERS:
-                relay_config = self._config(service, f"{service}-relay")
-                self._spawn([str(BIN / "leitai"), "--config", str(relay_config), "relay"], f"{service}-relay")
-            self._spawn([str(BIN / "nameko"), "run", "--config", str(config),
-                         f"services.{service}.service:{SERVICE_CLASSES[service]}"], service)
+            for suffix in ([""] if self.replicas == 1 else [f"-{n}" for n in range(1, self.replicas + 1)]):
+                if service in PUBLISHERS:
+                    relay = f"{service}-relay{suffix}"
+                    self._spawn([str(BIN / "leitai"), "--config", str(self._config(service, relay)), "relay"], relay)
+                self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config(service, f"{service}{suffix}")),
+                             f"services.{service}.service:{SERVICE_CLASSES[service]}"], f"{service}{suffix}")
         self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
                      "services.gateway.service:GatewayService"], "gateway")
         wait_until(lambda: self._ready(), timeout=60, what="the gateway to be ready")
@@ -149,14 +164,28 @@ class Stack:
 
     def restart(self, name: str) -> ChildProcess:
         """Start a service again (after a kill), and wait until it consumes."""
-        old = self.child(name)
-        fresh = ChildProcess(old.args, name=name).start()
-        self.children[self.children.index(old)] = fresh
-        self.retired.append(old)
+        fresh = self.respawn(name)
         queue = next(s.queue_name for s in CATALOGUE.subscriptions if s.consumer == name)
         wait_until(lambda: queue_state(self.amqp_uri, queue)[1] >= 1 or not fresh.alive(), what=f"{name} to consume")
         assert fresh.alive(), fresh.output()
         return fresh
+
+    def respawn(self, name: str) -> ChildProcess:
+        """Start process ``name`` again (after a kill), as it was started."""
+        old = self.child(name)
+        fresh = ChildProcess(old.args, name=name).start()
+        self.children[self.children.index(old)] = fresh
+        self.retired.append(old)
+        return fresh
+
+    def not_ready(self) -> list[str]:
+        """The processes whose /readyz does not answer 200 (a dead one is not ready)."""
+        def ready(name: str) -> bool:
+            try:
+                return self.ops(name)[0] == 200
+            except OSError:
+                return False
+        return [c.name for c in self.children if not c.alive() or not ready(c.name)]
 
     def replay_to(self, consumer: str) -> int:
         """Publish every stored event ``consumer`` subscribes to once more, as a redelivery would."""
@@ -216,10 +245,11 @@ def _body(payload: bytes) -> dict | str:
 
 @contextmanager
 def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict | None = None,
-                  rate_limit: dict | None = None) -> Iterator[Stack]:
+                  rate_limit: dict | None = None, replicas: int = 1, retry: dict | None = None) -> Iterator[Stack]:
     """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
     vhost = Vhost().create()
-    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit)
+    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit, replicas=replicas,
+                  retry=retry)
     stack.vhost = vhost
     try:
         yield stack.start()

@@ -287,3 +287,22 @@ def test_publication_retried_with_its_key_answers_with_the_same_summary():
     system.deliver()
     first = system.ranking.publish_stage(keyed(ORG, "k-final"), "c", "final")
     assert system.ranking.publish_stage(keyed(ORG, "k-final"), "c", "final") == first
+
+
+def test_every_command_with_a_key_stores_an_answer_a_retry_finds():
+    """What each command answers must be storable as the client sees it (JSON): a sheet, a
+    lock, an import, a contest command, a publication (the last is covered above)."""
+    system = InMemorySystem()
+    reg = system.registration
+    assert reg.import_regions(keyed(ORG, "k-tree"), "tree", REGIONS) == reg.import_regions(keyed(ORG, "k-tree"),
+                                                                                           "tree", REGIONS)
+    contest = {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
+    assert reg.create_contest(keyed(ORG, "k-c"), contest) == reg.create_contest(keyed(ORG, "k-c"), contest)
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    sheet = ("s1", "e1", sub("keyed-sheet"), {"a": "20", "b": "20"})
+    first = system.scoring.submit_sheet(keyed(judge("J2"), "k-sheet"), *sheet)
+    assert system.scoring.submit_sheet(keyed(judge("J2"), "k-sheet"), *sheet) == first
+    score(system, "s1", ["e1", "e2", "e3"])
+    locked = system.scoring.lock_session(keyed(ORG, "k-lock"), "s1")
+    assert system.scoring.lock_session(keyed(ORG, "k-lock"), "s1") == locked

@@ -1,0 +1,43 @@
+"""``make chaos``: the fault run of tests/support/chaos.py, long: every process killed in turn,
+the broker's connections dropped and the store restarted, for ``--rounds`` rounds, with one
+replica of each service and relay and then two. Prints a table a run; exits 1 if any run lost,
+duplicated or miscounted anything. Like the bench it measures, it asserts nothing itself."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.support import chaos
+from tests.support.servers import SecantusServer
+from tests.support.stack import running_stack
+
+JUDGES = [f"J{n}" for n in range(1, 11)]
+RETRY = {"attempts": 8, "base_delay": "0.2", "factor": 2}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--replicas", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument("--pace", type=float, default=1.0, help="new sheets a second (faults fall among them)")
+    args = parser.parse_args()
+    clean = True
+    for replicas in args.replicas:
+        server = SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
+        try:
+            with running_stack(Path(tempfile.mkdtemp(prefix="leitai-chaos-")), server.url, JUDGES,
+                               replicas=replicas, retry=RETRY) as stack:
+                report = chaos.run(stack, server, chaos.plan_for(stack, args.rounds), seed=args.seed, pace=args.pace)
+        finally:
+            server.stop()
+        print(f"leitai chaos: {'clean' if report.clean else 'NOT CLEAN'}\n{report.table()}", flush=True)
+        clean &= report.clean
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
