@@ -30,12 +30,15 @@ class ReadModel:
             raise ValueError(f"{APPLIED} is reserved for exactly-once bookkeeping")
         marker = str(event_id)
         push = dict(update.get("$push", {}), **{APPLIED: marker})
+        not_yet = {"_id": key, APPLIED: {"$ne": marker}}
+        change = dict(update, **{"$push": push})
         try:
-            result = self._db[collection].update_one(
-                {"_id": key, APPLIED: {"$ne": marker}}, dict(update, **{"$push": push}), upsert=True
-            )
+            result = self._db[collection].update_one(not_yet, change, upsert=True)
         except DuplicateKeyError:
-            return False  # the document exists and has this event already
+            # the document exists: with this event already, or created a moment ago by another
+            # event's upsert (a concurrent consumer); in the second case this event still applies
+            result = self._db[collection].update_one(not_yet, change)
+            return result.modified_count == 1
         return result.modified_count == 1 or result.upserted_id is not None
 
     def get(self, collection: str, key: Any) -> dict | None:

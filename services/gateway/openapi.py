@@ -62,6 +62,7 @@ def _operation(route: Route) -> dict:
                                   "content": {"application/json": {"schema": "Error"}}}
     operation = {
         "operationId": route.name, "summary": route.summary, "responses": responses,
+        "x-roles": sorted(route.roles),  # who may call it (docs/api.md "Roles and tokens")
         "parameters": [{"in": "path", "name": name, "required": True,
                         "schema": {"type": "string", "pattern": ID_PATTERN}} for name in route.params],
     }

@@ -75,11 +75,13 @@ def apply_writes(db: Database, writes: list[Write]) -> None:
         if write.positions is not None:
             collection.update_one({"_id": write.key}, {"$max": write.positions}, upsert=True)
         elif write.newer_than_revision is not None:
+            newer = {"_id": write.key, "revision": {"$lt": write.newer_than_revision}}
             try:
-                collection.update_one({"_id": write.key, "revision": {"$lt": write.newer_than_revision}},
-                                      {"$set": write.set}, upsert=True)
+                collection.update_one(newer, {"$set": write.set}, upsert=True)
             except DuplicateKeyError:
-                pass  # a newer or the same revision is there already
+                # the document is there: a newer or the same revision, or one a concurrent consumer
+                # created a moment ago, which this one must still replace if it is older
+                collection.update_one(newer, {"$set": write.set})
         else:
             collection.update_one({"_id": write.key}, {"$set": write.set}, upsert=True)
 

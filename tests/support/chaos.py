@@ -48,7 +48,8 @@ class Offered:
 @dataclass
 class Report:
     replicas: int
-    faults: list[tuple[str, float]] = field(default_factory=list)  # (fault, seconds until every process was ready)
+    # (fault, seconds until every process was ready, the processes that were ready last)
+    faults: list[tuple[str, float, str]] = field(default_factory=list)
     offered: list[Offered] = field(default_factory=list)
     server_errors: int = 0  # 5xx answers the clients saw (each retried)
     lost: list[str] = field(default_factory=list)  # accepted, not counted
@@ -56,6 +57,7 @@ class Report:
     counted_unaccepted: list[str] = field(default_factory=list)  # refused or unknown, yet counted
     mismatches: list[str] = field(default_factory=list)  # a score, rank or advancement not as computed
     replay_identical: bool = False
+    replay_differences: list[str] = field(default_factory=list)  # the last replay's, when it differed
     audit_ok: bool = False
     dead_letters: int = 0
 
@@ -80,7 +82,9 @@ class Report:
                 ("replay --verify", "identical" if self.replay_identical else "DIFFERS"),
                 ("audit", "ok" if self.audit_ok else "FAILED"), ("dead letters", self.dead_letters)]
         lines = [f"  {name:<36} {value}" for name, value in rows]
-        lines += ["  recovery after each fault:"] + [f"    {fault:<34} {seconds:6.1f} s" for fault, seconds in self.faults]
+        lines += ["  recovery after each fault (ready last):"] + [
+            f"    {fault:<34} {seconds:6.1f} s  {last}" for fault, seconds, last in self.faults]
+        lines += [f"  replay: {line}" for line in self.replay_differences]
         return "\n".join(lines)
 
 
@@ -163,12 +167,18 @@ class Faults:
                        what=f"{due} sheets accepted before {fault}")
             started = time.monotonic()
             self._cause(fault)
+            last: list[str] = []  # the processes that came back last
+
+            def recovered() -> bool:
+                waiting = self._stack.not_ready()
+                last[:] = waiting or last
+                return not waiting
+
             try:
-                wait_until(lambda: not self._stack.not_ready(), timeout=RECOVERY_TIMEOUT_S, interval=0.2,
-                           what=f"every process ready after {fault}")
+                wait_until(recovered, timeout=RECOVERY_TIMEOUT_S, interval=0.2, what=f"every process ready after {fault}")
             except TimeoutError:
                 raise AssertionError(f"not ready after {fault}: {self._stack.not_ready()}") from None
-            self._report.faults.append((fault, time.monotonic() - started))
+            self._report.faults.append((fault, time.monotonic() - started, ", ".join(last)))
 
     def _cause(self, fault: str) -> None:
         kind, _, target = fault.partition(" ")
@@ -255,8 +265,12 @@ def check(stack: Stack, report: Report) -> None:
 def _check_published(stack: Stack, report: Report, scored: dict[str, dict]) -> None:
     code, published = retried(stack, "POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN)
     if code == 422:  # ranking has not counted every lock yet: wait for it, as a client would
-        code, published = wait_until(lambda: _published(stack), timeout=RECOVERY_TIMEOUT_S, interval=0.5,
-                                     what="ranking to count every lock, and publish")
+        refusals: list = [published]
+        try:
+            code, published = wait_until(lambda: _published(stack, refusals), timeout=RECOVERY_TIMEOUT_S,
+                                         interval=0.5, what="ranking to count every lock, and publish")
+        except TimeoutError:
+            raise AssertionError(f"publication still refused: {refusals[-1]}") from None
     assert code == 201, published
     code, board = retried(stack, "GET", f"/contests/{CONTEST}/stages/prelim/leaderboard", None, ORGANISER_TOKEN)
     rows = board["standings"]
@@ -270,8 +284,9 @@ def _check_published(stack: Stack, report: Report, scored: dict[str, dict]) -> N
             report.mismatches.append(f"{group}: advanced are not the best 3")
 
 
-def _published(stack: Stack):
+def _published(stack: Stack, refusals: list):
     code, body = stack.call("POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN)
+    refusals.append(body)
     return (code, body) if code == 201 else None
 
 
@@ -279,6 +294,7 @@ def _check_logs_and_queues(stack: Stack, report: Report) -> None:
     def replay() -> bool:
         run = subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
                               "--verify"], capture_output=True, text=True, timeout=300)
+        report.replay_differences = run.stdout.splitlines()[:20] if run.returncode else []
         return run.returncode == 0
     try:  # the live read model converges once the last events are consumed
         report.replay_identical = wait_until(replay, timeout=60, interval=1.0, what="replay to be identical")

@@ -95,7 +95,8 @@ class Stack:
         return f"{self.prefix}_{service}"
 
     def config_path(self, service: str) -> Path:
-        return self.tmp_path / f"{service}.yaml"
+        """The config of ``service`` (of its first replica when it runs several)."""
+        return self.tmp_path / (f"{service}.yaml" if self.replicas == 1 or service == "gateway" else f"{service}-1.yaml")
 
     def ops(self, process: str, path: str = "/readyz") -> tuple[int, dict | str]:
         """GET ``path`` on a process's ops port (a service, ``<service>-relay`` or the gateway)."""
@@ -134,6 +135,7 @@ class Stack:
         self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
                      "services.gateway.service:GatewayService"], "gateway")
         wait_until(lambda: self._ready(), timeout=60, what="the gateway to be ready")
+        wait_until(lambda: not self.not_ready(), timeout=60, interval=0.2, what="every process to be ready")
         return self
 
     def _ready(self) -> bool:

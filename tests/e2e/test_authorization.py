@@ -1,0 +1,75 @@
+"""The authorisation matrix, generated from the OpenAPI document: every operation, called by an
+organiser, a judge seated on the session, a judge of another session, the screen, no token and
+a forged token. What each may expect is decided in one place (``expected``) from the roles the
+document lists for the operation (``x-roles``); a denied call never changes anything, so the
+matrix runs against a contest that is set up, its sessions open."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.e2e.boai import CONTEST, set_up
+from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token
+
+pytestmark = pytest.mark.integration
+CALLERS = {"organiser": ORGANISER_TOKEN, "judge of this session": judge_token("J1"),
+           "judge of another session": judge_token("J6"), "screen": SCREEN_TOKEN, "no token": None,
+           "forged token": "forged-token-0123456789abcdef"}
+ROLE_OF = {"organiser": "organiser", "judge of this session": "judge", "judge of another session": "judge",
+           "screen": "screen"}
+PARAMS = {"tree_id": "boai", "contest_id": CONTEST, "stage_id": "prelim", "session_id": "s1",
+          "entry_id": "e-qinghua-01", "series_id": "series-x", "meeting_id": "meeting-x", "delivery_id": "delivery-x",
+          "recipient_id": "c-qinghua-01"}
+ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
+
+
+def expected(roles: list[str], path: str, caller: str) -> str:
+    """The one table: who may call what."""
+    if "public" in roles:
+        return ALLOWED  # a forged token on a public route is just the public
+    if caller in ("no token", "forged token"):
+        return UNAUTHENTICATED
+    if ROLE_OF[caller] not in roles:
+        return FORBIDDEN
+    if caller == "judge of another session" and "{session_id}" in path:
+        return NOT_SEATED  # the role may, this judge may not: refused before anything is done
+    return ALLOWED
+
+
+def outcome(code: int) -> str:
+    if code == 401:
+        return UNAUTHENTICATED
+    if code == 403:
+        return FORBIDDEN
+    assert code < 500, code
+    return ALLOWED
+
+
+@pytest.fixture(scope="module")
+def document(stack):
+    set_up(stack)
+    code, body = stack.call("GET", "/openapi.json")
+    assert code == 200
+    return body
+
+
+def test_every_operation_answers_every_caller_as_the_matrix_says(stack, document):
+    operations = [(method.upper(), path, op) for path, item in document["paths"].items()
+                  for method, op in item.items()]
+    assert len(operations) >= 30
+    wrong = []
+    for method, path, op in operations:
+        url = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
+        for caller, token in CALLERS.items():
+            want = expected(op["x-roles"], path, caller)
+            # an empty body: a caller let in gets a 400 for it (or the route's own refusal), never a change
+            code, _ = stack.call(method, url, {} if method != "GET" else None, token)
+            got = outcome(code)
+            if want == NOT_SEATED:
+                ok = code in (400, 403)
+            else:
+                ok = got == want
+            if not ok:
+                wrong.append(f"{method} {path} as {caller}: expected {want}, got {code}")
+    assert not wrong, "\n".join(wrong)
