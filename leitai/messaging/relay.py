@@ -202,16 +202,17 @@ class Relay:
         if self._checkpoint is None:  # read once per lease; only the lease holder writes it
             self._checkpoint = self.checkpoint()
         batch = next(self._store.read_all(self._checkpoint, self._batch_size), [])
+        # behind only while a full batch leaves more to come: then as far as its oldest event
+        full = len(batch) >= self._batch_size
+        metrics.RELAY_LAG_SECONDS.set(
+            max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()) if full else 0)
         if batch:
-            metrics.RELAY_LAG_SECONDS.set(max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()))
             self._publish(batch)
             self._checkpoints.save(batch[-1].position)
             log.debug("relayed", extra={"from": self._checkpoint + 1, "to": batch[-1].position})
             self._checkpoint = batch[-1].position
             for event in batch:
                 metrics.EVENTS_RELAYED.labels(event.type).inc()
-        if len(batch) < self._batch_size:
-            metrics.RELAY_LAG_SECONDS.set(0)
         head = self._sequencer.head_position
         if head is not None:
             metrics.RELAY_LAG_POSITIONS.set(max(0, head - self._checkpoint))

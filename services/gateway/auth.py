@@ -41,7 +41,6 @@ def _token_or_digest(key: str) -> None:
         raise ValidationError("a token of 16 or more characters, or sha256:<64 hex digits>")
 
 
-
 class _RateLimit(Schema):
     per_second = fields.Float(load_default=20.0, validate=validate.Range(min=0.1, max=100_000))
     burst = fields.Integer(load_default=60, validate=validate.Range(min=1, max=1_000_000))
@@ -74,7 +73,11 @@ class Authenticator:
     def authorize(self, authorization: str | None, roles: frozenset[str] | set[str], to: str) -> dict:
         """The actor behind ``authorization`` if one of ``roles`` may do ``to``: Unauthorized
         without a valid token (unless the public may), Forbidden for another role."""
-        actor = self.actor(authorization)
+        return self.permit(self.actor(authorization), roles, to)
+
+    @staticmethod
+    def permit(actor: dict | None, roles: frozenset[str] | set[str], to: str) -> dict:
+        """``authorize`` for an actor already looked up (None: no valid token)."""
         if PUBLIC in roles:
             return actor or {"role": PUBLIC, "id": PUBLIC}
         if actor is None:
@@ -93,9 +96,9 @@ class GatewaySettings:
         self.rpc_timeout = rpc_timeout
         self.limits = RateLimits(rate_limit["per_second"], rate_limit["burst"])
 
-    def admit(self, authorization: str | None, address: str | None) -> None:
-        """Raise RateLimited if this client has used up its requests for now."""
-        actor = self.authenticator.actor(authorization)
+    def admit(self, actor: dict | None, address: str | None) -> None:
+        """Raise RateLimited if this client (a token's holder, else its address) has used up
+        its requests for now."""
         wait = self.limits.take((actor["role"], actor["id"]) if actor else ("address", address))
         if wait is not None:
             raise RateLimited("too many requests; slow down", {"retry_after": wait})

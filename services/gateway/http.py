@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import json
 import logging
+import math
 import re
 import uuid
 from decimal import Decimal

@@ -58,10 +58,11 @@ class GatewayService:
     def _answer(self, route, fn, request, params):
         request_id = new_request_id(request)
         try:
+            authenticator = self.settings.authenticator
+            actor = authenticator.actor(request.headers.get("Authorization"))  # looked up once: limit, then permit
             if 429 in route.errors:  # what a route may answer is its contract: health and this document are free
-                self.settings.admit(request.headers.get("Authorization"), client_address(request))
-            actor = self.settings.authenticator.authorize(request.headers.get("Authorization"), route.roles,
-                                                          to=f"{route.summary[0].lower()}{route.summary[1:]}")
+                self.settings.admit(actor, client_address(request))
+            actor = authenticator.permit(actor, route.roles, to=f"{route.summary[0].lower()}{route.summary[1:]}")
             check_params(params)
             body = read_body(route, request)
             actor = dict(actor, request_id=request_id)

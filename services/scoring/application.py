@@ -48,6 +48,7 @@ class Scoring:
                      strengths: str = "", suggestions: str = "") -> dict:
         require_role(actor, JUDGE, to="submit score sheets")
         values = {k: Decimal(v) for k, v in scores.items()}
+
         def decide(session):
             sheet, decisions = session.submit(actor["id"], entry_id, submission_id, values, strengths, suggestions)
             return sheet.as_dict(), decisions  # an answer as the client sees it, which a retry may find stored

@@ -100,7 +100,6 @@ class Judges:
         self._todo = list(sheets)
         self._lock = threading.Lock()
         self.server_errors = 0
-        self.accepted = 0
         self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
 
     def start(self) -> "Judges":
@@ -139,8 +138,6 @@ class Judges:
             if code is not None and code < 500 and code != 429:
                 sheet.outcome, sheet.status = ("accepted" if code < 300 else "refused"), code
                 sheet.latency = time.monotonic() - started
-                with self._lock:
-                    self.accepted += code < 300
                 return
             if code is not None and code >= 500:
                 with self._lock:
@@ -163,7 +160,7 @@ class Faults:
         offered = len(self._report.offered)
         for n, fault in enumerate(plan, start=1):
             due = n * offered // (len(plan) + 1)
-            wait_until(lambda: judges.accepted >= due or judges.done(), timeout=RECOVERY_TIMEOUT_S, interval=0.05,
+            wait_until(lambda: self._report.count("accepted") >= due or judges.done(), timeout=RECOVERY_TIMEOUT_S, interval=0.05,
                        what=f"{due} sheets accepted before {fault}")
             started = time.monotonic()
             self._cause(fault)
