@@ -10,6 +10,9 @@ same commit as its events. Sent again with the same key and the same request, it
 it answered the first time and writes nothing, whatever happened in between (a lost reply, a
 timeout, a crash); the same key with a different request is a Conflict. One ``execute`` per
 stream per request: a second one on the same stream would find the first's answer.
+
+Either way the command notes the token of the commit it wrote (leitai/consistency.py), which
+the answer carries, so that a dependent request can wait for other services to see it.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Callable, Sequence, TypeVar
 
+from leitai import consistency
 from leitai.contracts import Event, NewEvent
 from leitai.domain import Decision, Folded
 from leitai.errors import Conflict
@@ -79,6 +83,8 @@ def _earlier_answer(store: EventStore, stream_id: str, idempotency: Idempotency)
         return False, None
     if outcome["fingerprint"] != idempotency.fingerprint:
         raise Conflict(REUSED)
+    if outcome.get("written"):
+        consistency.note(outcome["written"])
     return True, json.loads(outcome["answer"])
 
 
@@ -95,7 +101,9 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
         if not decisions:
             return result
         keyed = (lambda i: idempotency.event_id(stream_id, i)) if idempotency else None
-        outcome = {"fingerprint": idempotency.fingerprint,
+        types = [d.type for d in decisions]
+        written = consistency.Written.of(stream_id, state.version + 1, types).encode()
+        outcome = {"fingerprint": idempotency.fingerprint, "written": written,
                    "answer": json.dumps(result, default=_plain, ensure_ascii=False)} if idempotency else None
         try:
             appended = store.append(stream_id, state.version, new_events(decisions, actor, correlation_id, keyed),
@@ -104,5 +112,7 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
             continue
         if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
             return _earlier_answer(store, stream_id, idempotency)[1]
+        # a resent append (event ids the client chose) names the commit stored the first time
+        consistency.note(consistency.Written.of(stream_id, appended.first_version, types).encode())
         return result
     raise Conflict(f"stream {stream_id} is too busy; try again")

@@ -56,6 +56,8 @@ class _SettingsSchema(Schema):
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
     # the ops port (/healthz, /readyz, /metrics); 0: not served
     LEITAI_OPS_PORT = fields.Integer(load_default=0, validate=validate.Range(min=0, max=65535))
+    # how long a request sent with Leitai-After waits for this service to see those writes
+    LEITAI_CATCH_UP_S = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=60))
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
@@ -70,6 +72,7 @@ class Settings:
     LEITAI_ENVIRONMENT: str = "production"
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
     LEITAI_OPS_PORT: int = 0
+    LEITAI_CATCH_UP_S: float = 10.0
     LEITAI_SOURCES: dict = field(default_factory=dict)
 
 

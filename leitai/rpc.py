@@ -10,31 +10,48 @@
   - a reply that cannot be sent because the broker went away does not stop the service
     (nameko's would): the request stays unacknowledged, so the broker delivers it again
     after the reconnection, and a retry with the same key answers as the first did.
+  - a request sent with ``Leitai-After`` tokens (leitai/consistency.py) runs once this
+    service has consumed the writes they name, or, past ``LEITAI_CATCH_UP_S`` (or the
+    request's deadline), is answered :class:`~leitai.errors.Unavailable` without running;
+  - the reply carries the tokens of what the request wrote.
   Any other failure leaves as nameko sends it.
 * ``RpcProxy`` / ``Deadline``: a caller (the gateway) starts a deadline for the work it does
   on a request; every RPC request it sends then carries the deadline (a header) and expires
   at the broker when the deadline passes.
+* ``ReadYourWrites``: a caller names the writes its requests must see (every RPC request
+  then carries them), and collects the tokens of what its requests wrote.
 * ``register_errors()``: a process that calls RPC registers the domain errors once at
   start-up, so that it catches ``NotFound`` rather than a ``RemoteError`` naming it.
 """
 from __future__ import annotations
 
+import functools
 import logging
 import time
 
 from kombu.exceptions import OperationalError
+from nameko.amqp.publish import Publisher
+from nameko.constants import AMQP_SSL_CONFIG_KEY, AMQP_URI_CONFIG_KEY, DEFAULT_SERIALIZER, LOGIN_METHOD_CONFIG_KEY
+from nameko.constants import SERIALIZER_CONFIG_KEY
 from nameko.exceptions import deserialize_to_instance
 from nameko.extensions import DependencyProvider
 from nameko import rpc as nameko_rpc
 
-from leitai.errors import ALL, Unavailable
+from leitai import consistency
+from leitai.config import load_settings
+from leitai.errors import ALL, InvalidInput, Unavailable
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
+from leitai.seen import SeenEvents
 
 log = logging.getLogger(__name__)
 STORE_OUTAGE = "the store is not answering; the outcome is unknown: retry with the same key"
 DEADLINE = "leitai_deadline"  # context key (header nameko.leitai_deadline): epoch seconds
 EXPIRED = "the request's deadline passed before it could run; it was not executed"
+AFTER = "leitai_after"  # context key (header nameko.leitai_after): the Leitai-After tokens
+WRITTEN = "leitai_written"  # reply key: the tokens of what the request wrote
+NOT_CAUGHT_UP = ("{service} has not yet seen the write named in Leitai-After (it was not executed): "
+                 "retry after a moment, with the same key and tokens")
 
 
 def register_errors() -> None:
@@ -48,34 +65,84 @@ def _correlation_id(worker_ctx) -> str | None:
 
 
 # -- the service's side ---------------------------------------------------------------
+class _ReplyPublisher(Publisher):
+    """Publishes a reply with the tokens of what the request wrote beside nameko's fields."""
+
+    def __init__(self, *args, written: list[str], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.written = written
+
+    def publish(self, payload, **kwargs):
+        return super().publish(dict(payload, **{WRITTEN: self.written}) if self.written else payload, **kwargs)
+
+
 class _RpcConsumer(nameko_rpc.RpcConsumer):
     queue_consumer = QueueConsumer()
 
-    def handle_result(self, message, result, exc_info):
+    def handle_result(self, message, result, exc_info, written: list[str] | None = None):
+        config = self.container.config
+        responder = nameko_rpc.Responder(
+            config[AMQP_URI_CONFIG_KEY], nameko_rpc.get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message, ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+        responder.publisher_cls = functools.partial(_ReplyPublisher, written=written or [])
         try:
-            return super().handle_result(message, result, exc_info)
+            result, exc_info = responder.send_response(result, exc_info)
         except (OperationalError, OSError) as exc:
             log.warning("could not send a reply: the broker connection is gone; the request is delivered "
                         "again after the reconnection", extra={
                             "routing_key": message.delivery_info.get("routing_key"), "error": str(exc)[:300],
                             "correlation_id": (message.properties or {}).get("correlation_id")})
             return result, exc_info
+        self.queue_consumer.ack_message(message)
+        return result, exc_info
 
 
 class _Rpc(nameko_rpc.Rpc):
     rpc_consumer = _RpcConsumer()
+    seen = SeenEvents()
+
+    def setup(self) -> None:
+        super().setup()
+        self.catch_up_s = load_settings(self.container.config, only=("LEITAI_CATCH_UP_S",)).LEITAI_CATCH_UP_S
 
     def handle_message(self, body, message):
-        deadline = (message.headers or {}).get(f"nameko.{DEADLINE}")
+        headers = message.headers or {}
+        deadline = headers.get(f"nameko.{DEADLINE}")
         if deadline is not None and time.time() > float(deadline):
             log.warning("expired request not executed", extra={
                 "routing_key": message.delivery_info.get("routing_key"),
                 "late_s": round(time.time() - float(deadline), 3),
                 "correlation_id": (message.properties or {}).get("correlation_id")})
-            error = Unavailable(EXPIRED)
-            self.rpc_consumer.handle_result(message, None, (Unavailable, error, None))
+            self._refuse(message, Unavailable(EXPIRED))
             return
+        after = headers.get(f"nameko.{AFTER}")
+        if after:
+            try:
+                writes = consistency.parse(after)
+            except ValueError as exc:
+                self._refuse(message, InvalidInput(f"the {consistency.AFTER_HEADER} header is not valid",
+                                                   {consistency.AFTER_HEADER: [str(exc)]}))
+                return
+            if not self.seen.caught_up(writes):  # the usual case is answered here, without a thread
+                self.container.spawn_managed_thread(
+                    functools.partial(self._when_caught_up, body, message, writes, deadline))
+                return
         super().handle_message(body, message)
+
+    def _when_caught_up(self, body, message, writes, deadline) -> None:
+        bound = self.catch_up_s if deadline is None else min(self.catch_up_s, float(deadline) - time.time())
+        if self.seen.wait(writes, max(bound, 0)):
+            super().handle_message(body, message)
+            return
+        log.warning("not caught up with the write a request depends on", extra={
+            "method": self.method_name, "waited_s": round(max(bound, 0), 3),
+            "correlation_id": (message.properties or {}).get("correlation_id")})
+        self._refuse(message, Unavailable(NOT_CAUGHT_UP.format(service=self.container.service_name),
+                                          {"retry_after": 1}))
+
+    def _refuse(self, message, error: Exception) -> None:
+        self.rpc_consumer.handle_result(message, None, (type(error), error, None))
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         if exc_info is not None and is_outage(exc_info[1]):
@@ -84,7 +151,7 @@ class _Rpc(nameko_rpc.Rpc):
                 "correlation_id": _correlation_id(worker_ctx)})
             error = Unavailable(STORE_OUTAGE, {"retry_after": 2})
             exc_info = (Unavailable, error, exc_info[2])
-        return super().handle_result(message, worker_ctx, result, exc_info)
+        return self.rpc_consumer.handle_result(message, result, exc_info, written=consistency.taken())
 
 
 rpc = _Rpc.decorator
@@ -96,6 +163,12 @@ class _ReplyListener(nameko_rpc.ReplyListener):
 
 
 class _MethodProxy(nameko_rpc.MethodProxy):
+    def __call__(self, *args, **kwargs):
+        reply = self._call(*args, **kwargs)
+        result = reply.result()
+        _written_by(self.worker_ctx).extend(reply.resp_body.get(WRITTEN) or ())
+        return result
+
     def _call(self, *args, **kwargs):
         deadline = (self.worker_ctx.data or {}).get(DEADLINE)
         if deadline is not None:
@@ -130,3 +203,31 @@ class Deadline(DependencyProvider):
         def start(seconds: float) -> None:
             worker_ctx.data[DEADLINE] = f"{time.time() + seconds:.3f}"
         return start
+
+
+def _written_by(worker_ctx) -> list[str]:
+    # on the worker context itself, not in its data: that would travel with every request
+    if not hasattr(worker_ctx, WRITTEN):
+        setattr(worker_ctx, WRITTEN, [])
+    return getattr(worker_ctx, WRITTEN)
+
+
+class ReadYourWrites(DependencyProvider):
+    """``self.read_your_writes`` in a worker: ``after(header)`` makes every RPC request it
+    sends from then on wait for the writes the ``Leitai-After`` header names (validated by
+    the caller: ValueError); ``written()`` is the tokens of what its requests wrote."""
+
+    def get_dependency(self, worker_ctx):
+        return _Writes(worker_ctx)
+
+
+class _Writes:
+    def __init__(self, worker_ctx) -> None:
+        self._worker_ctx = worker_ctx
+
+    def after(self, header: str) -> None:
+        consistency.parse(header)
+        self._worker_ctx.data[AFTER] = header
+
+    def written(self) -> list[str]:
+        return list(_written_by(self._worker_ctx))

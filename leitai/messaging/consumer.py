@@ -13,11 +13,14 @@
   with the same growing delays, up to the longest, for as long as the outage lasts, and
   never uses up an attempt or reaches the dead-letter queue;
 * the copy is confirmed by the broker before the original is acked, so a crash in
-  between can only cause a redelivery, which idempotent projections absorb.
+  between can only cause a redelivery, which idempotent projections absorb;
+* an event applied is recorded as seen (leitai/seen.py) before it is acked, for requests
+  that wait to read their writes; a failure to record it is a failure of the handler.
 """
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import traceback
 from functools import partial
@@ -34,12 +37,14 @@ from leitai.contracts import ContractError, ContractRegistry, Event, MalformedEn
 from leitai.messaging import deadletters, topology
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
+from leitai.seen import Consuming, SeenEvents
 
 log = logging.getLogger(__name__)
 
 
-class ReliableEventHandler(EventHandler):
+class ReliableEventHandler(EventHandler, Consuming):
     queue_consumer = QueueConsumer()
+    seen = SeenEvents()
 
     def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, **kwargs) -> None:
         super().__init__(source_service, event_type, **kwargs)
@@ -86,14 +91,19 @@ class ReliableEventHandler(EventHandler):
         context_data.setdefault("correlation_id", event.correlation_id)
         try:
             self.container.spawn_worker(self, (event,), {}, context_data=context_data,
-                                        handle_result=partial(self._handled, message, event.type, time.monotonic()))
+                                        handle_result=partial(self._handled, message, event, time.monotonic()))
         except ContainerBeingKilled:
             self.queue_consumer.requeue_message(message)
 
-    def _handled(self, message, event_type: str, started: float, worker_ctx, result=None, exc_info=None):
+    def _handled(self, message, event: Event, started: float, worker_ctx, result=None, exc_info=None):
+        if exc_info is None:
+            try:
+                self.seen.record(event)
+            except Exception:  # noqa: BLE001 - retried like the handler's own failure (an outage, mostly)
+                exc_info = sys.exc_info()
         metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
         outcome = "applied" if exc_info is None else self._retry_or_dead_letter(message, exc_info)
-        metrics.EVENTS_CONSUMED.labels(self.queue.name, event_type, outcome).inc()
+        metrics.EVENTS_CONSUMED.labels(self.queue.name, event.type, outcome).inc()
         self.queue_consumer.ack_message(message)
         return result, exc_info
 

@@ -21,6 +21,7 @@ from marshmallow import Schema, ValidationError
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from leitai.consistency import WRITTEN_HEADER
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
 from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, RuleViolated, Unavailable
 from services.gateway.auth import Unauthorized
@@ -92,8 +93,12 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
                     mimetype="application/json", headers=headers)
 
 
-def respond(route: Route, result: Any, request_id: str) -> Response:
+def respond(route: Route, result: Any, request_id: str, written: list[str]) -> Response:
+    """``written``: the tokens of what the request wrote, for a request that depends on it to
+    send back (leitai/consistency.py)."""
     headers = {"X-Request-Id": request_id}
+    if written:
+        headers[WRITTEN_HEADER] = ", ".join(written)
     if route.media_type == "application/json":
         return json_response(route.status, result, headers)
     return Response(result, status=route.status, mimetype=route.media_type, headers=headers)
@@ -112,7 +117,8 @@ def error_response(error: DomainError, request_id: str) -> Response:
         body["error"]["details"] = error.details
     headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
     if status in (429, 503):  # 503: the outcome is unknown: the client retries, with the same key, after this
-        headers = {"Retry-After": str(math.ceil((error.details or {}).get("retry_after") or RETRY_AFTER_S))}
+        # a number, or its string: nameko's RPC turns the numbers in an error's details into strings
+        headers = {"Retry-After": str(math.ceil(float((error.details or {}).get("retry_after") or RETRY_AFTER_S)))}
     return json_response(status, body, headers)
 
 

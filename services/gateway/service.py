@@ -16,11 +16,11 @@ from nameko.dependency_providers import Config
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from leitai import metrics
+from leitai import consistency, metrics
 from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
-from leitai.rpc import Deadline, RpcProxy
+from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, live
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
@@ -46,6 +46,7 @@ class GatewayService:
     notify = RpcProxy("notify")
     config = Config()
     deadline = Deadline()
+    read_your_writes = ReadYourWrites()
     ops = Operations()
 
     def dispatch(self, route, fn, request, params):
@@ -69,6 +70,13 @@ class GatewayService:
             keyed = idempotency(route, request, actor, params, body)
             if keyed:
                 actor["idempotency"] = keyed
+            after = request.headers.get(consistency.AFTER_HEADER)
+            if after is not None:
+                try:
+                    self.read_your_writes.after(after)
+                except ValueError as exc:
+                    raise InvalidInput(f"the {consistency.AFTER_HEADER} header is not valid",
+                                       {consistency.AFTER_HEADER: [str(exc)]}) from None
             # nameko's RPC waits for ever on a service that is down: a request gets a deadline,
             # which its RPC requests carry, so that none of them runs after the client was told
             seconds = self.settings.rpc_timeout
@@ -78,7 +86,7 @@ class GatewayService:
                 result = fn(self, actor, body, **params)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
-            return respond(route, result, request_id)
+            return respond(route, result, request_id, self.read_your_writes.written())
         except DomainError as error:
             log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
                                        "reason": error.message})

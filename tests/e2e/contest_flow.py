@@ -5,39 +5,54 @@ import hashlib
 import random
 import uuid
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from typing import Sequence
 
 from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok
+from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token, ok
 
 ORG = ORGANISER_TOKEN
+AFTER = "Leitai-After"
 
 
 def run_session(stack: Stack, contest: str, session: str, stage: str, group: str, judges: list[str],
-                sheets_for) -> dict:
-    """Schedule, seat, draw, open; judges submit in shuffled order; the head judge locks."""
+                sheets_for) -> tuple[dict, str]:
+    """Schedule, seat, draw, open; judges submit in shuffled order; the head judge locks.
+    Returns the sheets and the lock's Leitai-Written token."""
     ok(stack.call("POST", f"/contests/{contest}/sessions", {"session_id": session, "stage_id": stage, "group_id": group,
                                                             "starts_at": "2021-06-01T09:00:00+08:00"}, ORG))
     ok(stack.call("PUT", f"/contests/{contest}/sessions/{session}/panel",
                   {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]}, ORG))
     drawn = ok(stack.call("POST", f"/contests/{contest}/sessions/{session}/draw", {}, ORG))
-    ok(stack.call("POST", f"/contests/{contest}/sessions/{session}/opening", None, ORG))
-    eventually(stack, f"/sessions/{session}/scoring", ORG)
+    opened = written(stack.exchange("POST", f"/contests/{contest}/sessions/{session}/opening", None, ORG))
     submissions = [(entry, judge) for entry in drawn["order"] for judge in judges]
     random.Random(session).shuffle(submissions)  # arrival order is not the order of appearance
     sheets = {}
     for entry, judge in submissions:
         scores = sheets_for(entry, judge)
-        ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}",
-                      {"submission_id": str(uuid.uuid4()), "scores": scores}, judge_token(judge)))
+        # scoring learns of the opening by an event: the token makes the sheet wait for it
+        ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}", {"submission_id": str(uuid.uuid4()),
+                                                                      "scores": scores},
+                      judge_token(judge), headers={AFTER: opened}))
         sheets[(entry, judge)] = scores
-    ok(stack.call("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
-    return sheets
+    return sheets, written(stack.exchange("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
 
 
-def publish(stack: Stack, contest: str, stage: str) -> dict:
-    """Publish once the locked sessions are counted (ranking learns of them by events)."""
+def written(answer: tuple) -> str:
+    """The Leitai-Written token of a write that succeeded."""
+    code, body, headers = answer
+    assert code in (200, 201), body
+    return headers["Leitai-Written"]
+
+
+def publish(stack: Stack, contest: str, stage: str, after: Sequence[str] = ()) -> dict:
+    """Publish, once ranking has seen the locks: those named by ``after`` (their tokens), else
+    whatever the organiser locked, by trying until it is publishable."""
+    path = f"/contests/{contest}/stages/{stage}/results"
+    if after:
+        return ok(stack.call("POST", path, None, ORG, headers={AFTER: ", ".join(after)}), (201,))
+
     def attempt():
-        code, body = stack.call("POST", f"/contests/{contest}/stages/{stage}/results", None, ORG)
+        code, body = stack.call("POST", path, None, ORG)
         assert code in (201, 422), body
         return body if code == 201 else None
     return wait_until(attempt, what=f"stage {stage} to be publishable")

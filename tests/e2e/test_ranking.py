@@ -106,10 +106,12 @@ def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, 
         sheet_maker, stage_twins = scores_for(stage, entrants)
         if stage == "semi":
             twins = stage_twins
-        sheets = {}
+        sheets, locks = {}, []
         for n, (group, _) in enumerate(groups):
-            sheets |= run_session(stack, contest, f"{stage}-{n}", stage, group, JUDGES, sheet_maker)
-        published[stage] = publish(stack, contest, stage)
+            session_sheets, locked = run_session(stack, contest, f"{stage}-{n}", stage, group, JUDGES, sheet_maker)
+            sheets |= session_sheets
+            locks.append(locked)
+        published[stage] = publish(stack, contest, stage, after=locks)
         group_of = {entry: (township(entry) if stage == "prelim" else "county") for entry, _ in sheets}
         expected = reference_standings(sheets, CRITERIA, DROP, group_of, advancement, f"lot-{stage}-2021")
         rows = published[stage]["standings"]

@@ -9,6 +9,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 from typing import Iterator
 
@@ -109,7 +110,8 @@ class Stack:
         if process not in self.ops_ports:
             self.ops_ports[process] = self.free_port()
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
-                  "LEITAI_RETRY": self.retry}
+                  # below the gateway's 5 s: a request that waits in vain is told so by the service
+                  "LEITAI_RETRY": self.retry, "LEITAI_CATCH_UP_S": 2}
         if service == "ranking":
             config["LEITAI_SOURCES"] = {source: self.database(source) for source in PUBLISHERS}
         if service == "notify":
@@ -217,7 +219,12 @@ class Stack:
         return bool(rows) and all(r[1] == "0" and r[2] == "0" for r in rows)
 
     def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
-             headers: dict | None = None):
+             headers: dict | None = None) -> tuple[int, dict | str]:
+        return self.exchange(method, path, body, token, raw, headers)[:2]
+
+    def exchange(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
+                 headers: dict | None = None) -> tuple[int, dict | str, Message]:
+        """``call``, with the response's headers."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
         request = urllib.request.Request(self.base + path, method=method, data=data,
                                          headers={"content-type": "application/json", **(headers or {}),
@@ -226,15 +233,15 @@ class Stack:
 
 
 def _get(url: str) -> tuple[int, dict | str]:
-    return _send(urllib.request.Request(url))
+    return _send(urllib.request.Request(url))[:2]
 
 
-def _send(request: urllib.request.Request) -> tuple[int, dict | str]:
+def _send(request: urllib.request.Request) -> tuple[int, dict | str, Message]:
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, _body(response.read() or b"null")
+            return response.status, _body(response.read() or b"null"), response.headers
     except urllib.error.HTTPError as error:
-        return error.code, _body(error.read())
+        return error.code, _body(error.read()), error.headers
 
 
 def _body(payload: bytes) -> dict | str:

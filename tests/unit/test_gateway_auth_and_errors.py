@@ -68,6 +68,8 @@ def test_an_unavailable_service_answers_503_with_retry_after_and_says_the_outcom
                               "req-12345678")
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
     assert error_response(Unavailable("no answer within 30 s"), "req-12345678").headers["Retry-After"] == "2"
+    # as it arrives over RPC: nameko turns the numbers in an error's details into strings
+    assert error_response(Unavailable("not yet", {"retry_after": "1.5"}), "req-12345678").headers["Retry-After"] == "2"
 
 
 def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_refused():

@@ -1,0 +1,82 @@
+"""What a service has consumed, so that a request can wait for a write it depends on.
+
+Every event a reliable handler applied is recorded here (after the handler succeeded, before
+the ack); an RPC request sent with ``Leitai-After`` tokens (leitai/consistency.py) waits
+until every event of those commits that this service consumes is recorded. One shared
+extension per container, in the service's own database (collection ``seen_events``).
+"""
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from typing import Sequence
+
+from nameko.extensions import SharedExtension
+from pymongo.errors import DuplicateKeyError
+
+from leitai.config import load_settings
+from leitai.consistency import Written
+from leitai.contracts import Event
+from leitai.mongo import connect
+
+COLLECTION = "seen_events"
+FIRST_WAIT_S = 0.01
+LONGEST_WAIT_S = 0.2
+
+
+class SeenEvents(SharedExtension):
+    def setup(self) -> None:
+        settings = load_settings(self.container.config, only=("MONGO_URL", "MONGO_DATABASE"))
+        self.client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+        self.collection = self.client[settings.MONGO_DATABASE][COLLECTION]
+
+    def start(self) -> None:
+        self.collection.create_index([("stream_id", 1), ("stream_version", 1)])
+
+    def stop(self) -> None:
+        self.client.close()
+
+    def kill(self) -> None:
+        self.client.close()
+
+    @property
+    def consumed(self) -> frozenset[str]:
+        """The event types this service's reliable handlers consume."""
+        return frozenset(e.event_type for e in self.container.entrypoints if isinstance(e, Consuming))
+
+    def record(self, event: Event) -> None:
+        try:
+            self.collection.insert_one({"_id": str(event.event_id), "stream_id": event.stream_id,
+                                        "stream_version": event.stream_version, "type": event.type,
+                                        "at": datetime.now(timezone.utc)})
+        except DuplicateKeyError:  # a redelivery of an event applied before
+            pass
+
+    def caught_up(self, writes: Sequence[Written]) -> bool:
+        consumed = self.consumed
+        for write in writes:
+            needed = write.count_of(consumed)
+            if needed and self.collection.count_documents({
+                    "stream_id": write.stream_id, "type": {"$in": sorted(consumed)},
+                    "stream_version": {"$gte": write.first_version, "$lte": write.last_version}}) < needed:
+                return False
+        return True
+
+    def wait(self, writes: Sequence[Written], seconds: float) -> bool:
+        """Whether every consumed event of ``writes`` was recorded within ``seconds``."""
+        until = time.monotonic() + seconds
+        pause = FIRST_WAIT_S
+        while not self.caught_up(writes):
+            left = until - time.monotonic()
+            if left <= 0:
+                return False
+            time.sleep(min(pause, left))  # eventlet's, in a service: other workers run meanwhile
+            pause = min(pause * 2, LONGEST_WAIT_S)
+        return True
+
+
+class Consuming:
+    """Marks the entrypoints whose events count as consumed (the reliable handler): each
+    records what it applied."""
+
+    event_type: str
