@@ -102,8 +102,8 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
             return result
         keyed = (lambda i: idempotency.event_id(stream_id, i)) if idempotency else None
         types = [d.type for d in decisions]
-        written = consistency.Written.of(stream_id, state.version + 1, types).encode()
-        outcome = {"fingerprint": idempotency.fingerprint, "written": written,
+        outcome = {"fingerprint": idempotency.fingerprint,
+                   "written": consistency.Written.of(stream_id, state.version + 1, types).encode(),
                    "answer": json.dumps(result, default=_plain, ensure_ascii=False)} if idempotency else None
         try:
             appended = store.append(stream_id, state.version, new_events(decisions, actor, correlation_id, keyed),

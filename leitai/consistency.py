@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Collection, Sequence
 
+from leitai.errors import InvalidInput
+
 WRITTEN_HEADER = "Leitai-Written"
 AFTER_HEADER = "Leitai-After"
 MAX_TOKENS = 16  # one request may wait for this many writes
@@ -84,6 +86,14 @@ def parse(header: str) -> list[Written]:
     if not 1 <= len(tokens) <= MAX_TOKENS:
         raise ValueError(f"1 to {MAX_TOKENS} comma-separated tokens, each from a {WRITTEN_HEADER} header")
     return [Written.decode(t) for t in tokens]
+
+
+def after(header: str) -> list[Written]:
+    """``parse``, for a request: what is wrong is an InvalidInput naming the header."""
+    try:
+        return parse(header)
+    except ValueError as exc:
+        raise InvalidInput(f"the {AFTER_HEADER} header is not valid", {AFTER_HEADER: [str(exc)]}) from None
 
 
 # -- what the running worker wrote ------------------------------------------------------

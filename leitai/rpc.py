@@ -119,10 +119,9 @@ class _Rpc(nameko_rpc.Rpc):
         after = headers.get(f"nameko.{AFTER}")
         if after:
             try:
-                writes = consistency.parse(after)
-            except ValueError as exc:
-                self._refuse(message, InvalidInput(f"the {consistency.AFTER_HEADER} header is not valid",
-                                                   {consistency.AFTER_HEADER: [str(exc)]}))
+                writes = consistency.after(after)
+            except InvalidInput as error:
+                self._refuse(message, error)
                 return
             if not self.seen.caught_up(writes):  # the usual case is answered here, without a thread
                 self.container.spawn_managed_thread(
@@ -214,8 +213,8 @@ def _written_by(worker_ctx) -> list[str]:
 
 class ReadYourWrites(DependencyProvider):
     """``self.read_your_writes`` in a worker: ``after(header)`` makes every RPC request it
-    sends from then on wait for the writes the ``Leitai-After`` header names (validated by
-    the caller: ValueError); ``written()`` is the tokens of what its requests wrote."""
+    sends from then on wait for the writes the ``Leitai-After`` header names (InvalidInput if
+    it names none properly); ``written()`` is the tokens of what its requests wrote."""
 
     def get_dependency(self, worker_ctx):
         return _Writes(worker_ctx)
@@ -226,7 +225,7 @@ class _Writes:
         self._worker_ctx = worker_ctx
 
     def after(self, header: str) -> None:
-        consistency.parse(header)
+        consistency.after(header)
         self._worker_ctx.data[AFTER] = header
 
     def written(self) -> list[str]:

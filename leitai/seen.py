@@ -31,6 +31,8 @@ class SeenEvents(SharedExtension):
         self.collection = self.client[settings.MONGO_DATABASE][COLLECTION]
 
     def start(self) -> None:
+        # every entrypoint is set up by now: what this service consumes is known once
+        self.consumed = frozenset(e.event_type for e in self.container.entrypoints if isinstance(e, Consuming))
         self.collection.create_index([("stream_id", 1), ("stream_version", 1)])
 
     def stop(self) -> None:
@@ -38,11 +40,6 @@ class SeenEvents(SharedExtension):
 
     def kill(self) -> None:
         self.client.close()
-
-    @property
-    def consumed(self) -> frozenset[str]:
-        """The event types this service's reliable handlers consume."""
-        return frozenset(e.event_type for e in self.container.entrypoints if isinstance(e, Consuming))
 
     def record(self, event: Event) -> None:
         try:
@@ -53,11 +50,12 @@ class SeenEvents(SharedExtension):
             pass
 
     def caught_up(self, writes: Sequence[Written]) -> bool:
-        consumed = self.consumed
+        """Whether every event of ``writes`` of a type this service consumes (``consumed``: its
+        reliable handlers' types, known from ``start``) is recorded."""
         for write in writes:
-            needed = write.count_of(consumed)
+            needed = write.count_of(self.consumed)
             if needed and self.collection.count_documents({
-                    "stream_id": write.stream_id, "type": {"$in": sorted(consumed)},
+                    "stream_id": write.stream_id, "type": {"$in": sorted(self.consumed)},
                     "stream_version": {"$gte": write.first_version, "$lte": write.last_version}}) < needed:
                 return False
         return True

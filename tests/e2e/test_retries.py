@@ -13,6 +13,7 @@ import uuid
 
 import pytest
 
+from tests.e2e.contest_flow import written
 from tests.support.servers import wait_until
 from tests.support.stack import ORGANISER_TOKEN, judge_token, ok
 
@@ -87,12 +88,6 @@ def test_the_retry_recipe_through_an_outage_creates_the_contest_once(stack):
     assert retried[0] == 201, retried
     assert new_contest(stack, contest_id, key=key)[1] == retried
     assert stack.call("GET", f"/contests/{contest_id}", token=ORGANISER_TOKEN)[0] == 200
-
-
-def written(answer: tuple) -> str:
-    code, body, headers = answer
-    assert code in (200, 201), body
-    return headers["Leitai-Written"]
 
 
 def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_falsely(stack):
