@@ -45,6 +45,26 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def free_ports(count: int) -> int:
+    """The first of ``count`` consecutive ports that are all free now (``leitai up --ops-base``
+    gives its processes one each): ports the OS hands out, such as a client connection's own,
+    fall in the same range, so every one of them is tried."""
+    while True:
+        base = free_port()
+        probes = []
+        try:
+            for port in range(base, base + count):
+                probe = socket.socket()
+                probes.append(probe)
+                probe.bind(("127.0.0.1", port))
+            return base
+        except OSError:
+            continue
+        finally:
+            for probe in probes:
+                probe.close()
+
+
 def die_with_parent() -> None:
     """For ``preexec_fn``: PR_SET_PDEATHSIG, so that a killed parent leaves no server behind."""
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)

@@ -13,8 +13,9 @@ from pathlib import Path
 import pymongo
 import pytest
 
+from composition.up import commands
 from tests.support.pipeline import BIN
-from tests.support.servers import ChildProcess, free_port, wait_until
+from tests.support.servers import ChildProcess, free_port, free_ports, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "an-organiser-token-for-up"
@@ -48,7 +49,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
            "REGISTRATION_DATABASE": f"{prefix}_registration", "SCORING_DATABASE": f"{prefix}_scoring",
            "RANKING_DATABASE": f"{prefix}_ranking", "NOTIFY_DATABASE": f"{prefix}_notify",
            "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}})}
-    ops_base = free_port()
+    ops_base = free_ports(len(commands(Path("config"))))  # one ops port per process, from ops_base on
     up = ChildProcess([str(BIN / "leitai"), "up", "--config-dir", "config", "--ops-base", str(ops_base)], env=env,
                       name="up").start()
     try:

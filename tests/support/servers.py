@@ -17,9 +17,9 @@ from composition.localservers import (
     RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, grant_vhost, rabbit_management,
     revoke_vhost,
 )
-from composition.localservers import free_port, wait_until
+from composition.localservers import free_port, free_ports, wait_until
 
-__all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "python", "queue_state",
+__all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "free_ports", "python", "queue_state",
            "rabbit_management", "wait_until"]
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT_HOST = os.environ.get("LEITAI_TEST_RABBIT_HOST", "127.0.0.1:5672")
