@@ -77,6 +77,11 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot store a {type(value).__name__} in an answer")
 
 
+def stored_answer(result: Any) -> str:
+    """``result`` as it is stored for a retry with the same key: JSON, as the wire carries it."""
+    return json.dumps(result, default=_plain, ensure_ascii=False)
+
+
 def _earlier_answer(store: EventStore, stream_id: str, idempotency: Idempotency) -> tuple[bool, Any]:
     outcome = store.outcome_of(idempotency.event_id(stream_id, 0))
     if outcome is None:
@@ -104,7 +109,7 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
         types = [d.type for d in decisions]
         outcome = {"fingerprint": idempotency.fingerprint,
                    "written": consistency.Written.of(stream_id, state.version + 1, types).encode(),
-                   "answer": json.dumps(result, default=_plain, ensure_ascii=False)} if idempotency else None
+                   "answer": stored_answer(result)} if idempotency else None
         try:
             appended = store.append(stream_id, state.version, new_events(decisions, actor, correlation_id, keyed),
                                     outcome=outcome)

@@ -94,11 +94,17 @@ class Deliveries:
         self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "failed", "last_error": reason},
                                                                "$unset": {"lease_until": ""}})
 
-    def retry(self, contest_id: str, delivery_id_: str) -> dict | None:
-        """An organiser sends a failed delivery again, with a fresh budget of attempts."""
-        return self._collection.find_one_and_update(
+    def retry(self, contest_id: str, delivery_id_: str, key: str | None = None) -> dict | None:
+        """An organiser sends a failed delivery again, with a fresh budget of attempts. Under an
+        idempotency ``key`` the retry is recorded on the delivery, so that the same request
+        again finds it done (and does not send the delivery a third time)."""
+        again = self._collection.find_one_and_update(
             {"_id": delivery_id_, "contest_id": contest_id, "status": "failed"},
-            {"$set": {"status": "pending", "attempts": 0, "due_at": now()}}, return_document=ReturnDocument.AFTER)
+            {"$set": {"status": "pending", "attempts": 0, "due_at": now()},
+             **({"$addToSet": {"retried_under": key}} if key else {})}, return_document=ReturnDocument.AFTER)
+        if again is None and key:
+            return self._collection.find_one({"_id": delivery_id_, "contest_id": contest_id, "retried_under": key})
+        return again
 
     def find(self, query: dict) -> list[dict]:
         return list(self._collection.find(query, sort=[("created_at", 1), ("_id", 1)]))

@@ -19,6 +19,7 @@ from leitai.dependencies import MongoProvider
 from leitai.mongo import is_outage
 from leitai.ratelimit import RateLimit
 from services.notify import channels
+from services.notify.answers import KeyedAnswers
 from services.notify.deliveries import Deliveries, Policy, delivery_id
 from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, role
 from services.notify.wording import Wording
@@ -69,6 +70,7 @@ def notify_settings(raw: dict) -> dict:
 class Notifier:
     def __init__(self, db, settings: dict) -> None:
         self.db = db
+        self.answers = KeyedAnswers(db)
         self.deliveries = Deliveries(db, Policy(settings["max_attempts"], settings["base_delay"],
                                                 settings["lease_seconds"]))
         self.channels = {"email": channels.Email(**settings["smtp"]),

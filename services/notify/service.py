@@ -1,15 +1,17 @@
 """The notify service: tells contestants and judges what happened, once, by e-mail, SMS and inbox."""
 from __future__ import annotations
 
-from leitai.rpc import rpc
 from nameko.timer import timer
+from pymongo import ReturnDocument
 
+from leitai.application import Idempotency
 from leitai.dependencies import Operations
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.errors import Conflict
 from leitai.messaging.consumer import reliable_handler
 from leitai.roles import ORGANISER, require_role
+from leitai.rpc import rpc
 from services.notify.notifier import CHANNELS, NotifierProvider
 
 SEND_EVERY_S = 0.1
@@ -95,17 +97,25 @@ class NotifyService:
     @rpc
     def retry_delivery(self, actor: dict, contest_id: str, delivery_id: str) -> dict:
         _organiser(actor)
-        again = self.notifier.deliveries.retry(contest_id, delivery_id)
-        if again is None:
-            raise Conflict(f"delivery {delivery_id} is not a failed delivery of contest {contest_id}")
-        return _summary(again)
+
+        def retry(key: str | None) -> dict:
+            again = self.notifier.deliveries.retry(contest_id, delivery_id, key)
+            if again is None:
+                raise Conflict(f"delivery {delivery_id} is not a failed delivery of contest {contest_id}")
+            return _summary(again)
+        return self.notifier.answers.answer(Idempotency.of(actor), retry)
 
     @rpc
     def set_preferences(self, actor: dict, contest_id: str, recipient_id: str, preferences: dict) -> dict:
         _organiser(actor)
         values = {c: bool(preferences[c]) for c in CHANNELS if c in preferences}
-        self.notifier.db.preferences.update_one({"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True)
-        return {"recipient_id": recipient_id, **{c: values.get(c, True) for c in CHANNELS}}
+
+        def store(key: str | None) -> dict:  # setting the same values again changes nothing
+            now = self.notifier.db.preferences.find_one_and_update(
+                {"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True,
+                return_document=ReturnDocument.AFTER)
+            return {"recipient_id": recipient_id, **{c: now.get(c, True) for c in CHANNELS}}
+        return self.notifier.answers.answer(Idempotency.of(actor), store)
 
     @rpc
     def inbox(self, actor: dict, contest_id: str, recipient_id: str) -> list[dict]:

@@ -122,6 +122,37 @@ def test_results_reach_each_contestant_once_by_mail_and_sms_even_across_a_sigkil
     assert any(m["kind"] == "stage_result" for m in inbox["messages"])
 
 
+def test_notify_writes_with_a_key_answer_a_retry_as_the_first_time_and_refuse_the_key_for_another(world):
+    stack, sink, _ = world
+    [refused] = [d for d in deliveries(stack, kind="stage_result") if d["channel"] == "email"
+                 and d["recipient_id"] == f"contestant-{BAD}"]
+    wait_until(lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
+               what="the address to be refused again")
+    path = f"/contests/{CONTEST}/deliveries/{refused['_id']}/retry"
+    first = ok(stack.call("POST", path, None, ORG, headers={"Idempotency-Key": "retry-bad-once"}))
+    assert first["status"] == "pending" and first["attempts"] == 0
+    wait_until(lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
+               what="the retried send to be refused once more")
+    # failed again by now, yet the same request answers as the first time and sends nothing more
+    assert ok(stack.call("POST", path, None, ORG, headers={"Idempotency-Key": "retry-bad-once"})) == first
+    [after] = deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed")
+    assert after["attempts"] == 1
+    code, body = stack.call("POST", path, None, ORG)  # without a key it is a new request, decided anew
+    assert code == 200 and body["attempts"] == 0
+
+    prefs = f"/contests/{CONTEST}/recipients/contestant-{QUIET}/preferences"
+    key = {"Idempotency-Key": "quiet-inbox-off"}
+    answer = ok(stack.call("PUT", prefs, {"inbox": False}, ORG, headers=key))
+    # the recipient's channels as they now stand: SMS was switched off before
+    assert answer == {"recipient_id": f"contestant-{QUIET}", "email": True, "sms": False, "inbox": False}
+    assert ok(stack.call("PUT", prefs, {"inbox": False}, ORG, headers=key)) == answer
+    code, body = stack.call("PUT", prefs, {"inbox": True}, ORG, headers=key)
+    assert code == 409 and "different request" in body["error"]["message"]
+    code, body = stack.call("POST", path, None, ORG, headers=key)  # another route under the same key
+    assert code == 409
+    ok(stack.call("PUT", prefs, {"inbox": True}, ORG))  # as it was, for the tests after this one
+
+
 def test_replaying_the_events_sends_nothing_twice(world):
     stack, sink, sms = world
     before = (len(sink.mails()), len(sms.messages()), len(deliveries(stack)))
