@@ -29,9 +29,12 @@ def main() -> int:
     for replicas in args.replicas:
         server = SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
         try:
-            with running_stack(Path(tempfile.mkdtemp(prefix="leitai-chaos-")), server.url, JUDGES,
-                               replicas=replicas, retry=RETRY) as stack:
-                report = chaos.run(stack, server, chaos.plan_for(stack, args.rounds), seed=args.seed, pace=args.pace)
+            folder = Path(tempfile.mkdtemp(prefix="leitai-chaos-"))
+            with chaos.notice_sinks(folder) as sinks, \
+                    running_stack(folder, server.url, JUDGES, notify=sinks.settings(), replicas=replicas,
+                                  retry=RETRY) as stack:
+                report = chaos.run(stack, server, chaos.plan_for(stack, args.rounds), seed=args.seed, pace=args.pace,
+                                   sinks=sinks)
         finally:
             server.stop()
         print(f"leitai chaos: {'clean' if report.clean else 'NOT CLEAN'}\n{report.table()}", flush=True)

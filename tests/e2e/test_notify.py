@@ -2,19 +2,17 @@
 a real SMTP server process (aiosmtpd) and a local HTTP receiver for the SMS gateway."""
 from __future__ import annotations
 
-import json
 import random
-import sys
 from datetime import datetime, timedelta, timezone
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from composition.demo.sinks import SmsGateway
 from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
 from tests.e2e.contest_flow import publish
-from tests.support.servers import ChildProcess, free_port, wait_until
+from tests.support.servers import wait_until
+from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok, running_stack
 
 pytestmark = pytest.mark.integration
@@ -22,27 +20,6 @@ ORG = ORGANISER_TOKEN
 SMS_KEY = "sms-api-key-for-tests"
 BAD = "c-qinghua-04"       # an address the SMTP server refuses
 QUIET = "c-boshan-07"      # has switched SMS off
-
-
-class SmtpSink:
-    def __init__(self, folder: Path) -> None:
-        self.port, self.out, self.hold = free_port(), folder / "mail.jsonl", folder / "hold"
-        self.process: ChildProcess | None = None
-
-    def start(self) -> "SmtpSink":
-        self.process = ChildProcess([sys.executable, "-m", "tests.support.smtp_sink", "--port", str(self.port),
-                                     "--out", str(self.out), "--hold", str(self.hold)], name="smtp").start()
-        wait_until(lambda: "smtp sink ready" in self.process.output(), what="the SMTP sink")
-        return self
-
-    def stop(self) -> None:
-        self.process.stop()
-
-    def mails(self, kind: str | None = None) -> list[dict]:
-        if not self.out.exists():
-            return []
-        lines = [json.loads(line) for line in self.out.read_text(encoding="utf-8").splitlines()]
-        return [m for m in lines if kind is None or m["kind"] == kind]
 
 
 def phone(contestant_id: str) -> str:

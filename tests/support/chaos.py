@@ -9,7 +9,14 @@ pauses, as the retry recipe says. A sheet is *accepted* when a 2xx came back, *r
 with the scores the judge sent, no refused or unknown one is counted, every stage score
 equals an independent computation from the accepted sheets alone, the published standings
 follow from those scores, ``leitai replay ranking --verify`` is identical, ``leitai audit``
-passes, and no message was dead-lettered."""
+passes, no message was dead-lettered, and every notice reached its real channel (an SMTP server
+process, an SMS gateway) once: nothing the service recorded as sent is missing, nothing arrived
+that it did not record, and no notice came twice under two message ids (a message sent again
+with its own id, after a kill between the send and its record, is counted apart: a receiver
+tells it by its Message-ID / out_id).
+
+The organiser's commands after the faults are clients of docs/api.md too: each is retried with
+its key, and publishing waits for the locks by sending their Leitai-Written tokens."""
 from __future__ import annotations
 
 import json
@@ -19,17 +26,25 @@ import subprocess
 import threading
 import time
 import uuid
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
+from composition.demo.sinks import SmsGateway
+from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
 from leitai.contracts.product import CATALOGUE
 from leitai.messaging import topology
 from leitai.ratelimit import RateLimit
-from tests.e2e.boai import CONTEST, CRITERIA, DROP_RULE, JUDGE_TOWNSHIP, PANELS, random_scores, set_up
+from tests.e2e.boai import CONTEST, CRITERIA, DROP_RULE, JUDGE_TOWNSHIP, PANELS, entries, random_scores, set_up
 from tests.support.servers import queue_state, wait_until
+from tests.support.smtp_sink import SmtpSink
 from tests.support.stack import BIN, ORGANISER_TOKEN, Stack, judge_token
 
 RECOVERY_TIMEOUT_S = 120.0
+SMS_API_KEY = "sms-key-of-the-fault-run"
 
 
 @dataclass
@@ -60,6 +75,11 @@ class Report:
     replay_differences: list[str] = field(default_factory=list)  # the last replay's, when it differed
     audit_ok: bool = False
     dead_letters: int = 0
+    notices: Counter = field(default_factory=Counter)  # distinct messages received, by channel
+    notices_missing: list[str] = field(default_factory=list)  # recorded sent, never received
+    notices_stray: list[str] = field(default_factory=list)  # received, not recorded sent
+    notices_twice: list[str] = field(default_factory=list)  # one notice under two message ids
+    resent: int = 0  # a message received again under its own id (the receiver can tell)
 
     def count(self, outcome: str) -> int:
         return sum(1 for sheet in self.offered if sheet.outcome == outcome)
@@ -67,7 +87,9 @@ class Report:
     @property
     def clean(self) -> bool:
         return (not self.lost and not self.duplicated and not self.counted_unaccepted and not self.mismatches
-                and self.count("unknown") == 0 and self.replay_identical and self.audit_ok and not self.dead_letters)
+                and self.count("unknown") == 0 and self.replay_identical and self.audit_ok and not self.dead_letters
+                and bool(self.notices) and not self.notices_missing and not self.notices_stray
+                and not self.notices_twice)
 
     def table(self) -> str:
         latencies = sorted(s.latency for s in self.offered if s.latency is not None)
@@ -80,11 +102,19 @@ class Report:
                 ("counted though not accepted", len(self.counted_unaccepted)), ("mismatches", len(self.mismatches)),
                 ("5xx answers (retried)", self.server_errors), ("latency p50 / p99 (s)", f"{p50:.2f} / {p99:.2f}"),
                 ("replay --verify", "identical" if self.replay_identical else "DIFFERS"),
-                ("audit", "ok" if self.audit_ok else "FAILED"), ("dead letters", self.dead_letters)]
+                ("audit", "ok" if self.audit_ok else "FAILED"), ("dead letters", self.dead_letters),
+                ("notices received (mail / SMS)", f"{self.notices['email']} / {self.notices['sms']}"),
+                ("notices missing / stray / twice", f"{len(self.notices_missing)} / {len(self.notices_stray)} / "
+                                                    f"{len(self.notices_twice)}"),
+                ("messages resent under their own id", self.resent)]
         lines = [f"  {name:<36} {value}" for name, value in rows]
         lines += ["  recovery after each fault (ready last):"] + [
             f"    {fault:<34} {seconds:6.1f} s  {last}" for fault, seconds, last in self.faults]
         lines += [f"  replay: {line}" for line in self.replay_differences]
+        lines += [f"  notice {what}: {which}" for what, found in (("missing", self.notices_missing),
+                                                                  ("stray", self.notices_stray),
+                                                                  ("twice", self.notices_twice))
+                  for which in found[:10]]
         return "\n".join(lines)
 
 
@@ -216,32 +246,40 @@ def expected_score(scores: list[dict[str, str]]) -> Decimal:
         return (sum(kept) / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def retried(stack: Stack, method: str, path: str, body: dict | None, token: str) -> tuple[int, dict]:
-    """One organiser's command through any fault left: retried with its key until it answers."""
+def retried(stack: Stack, method: str, path: str, body: dict | None, token: str,
+            after: list[str] = ()) -> tuple[int, dict, str | None]:
+    """One organiser's command through any fault left: retried with its key until it answers.
+    ``after``: the tokens of the writes it depends on. Returns the status, the body and the
+    command's own Leitai-Written token (None when it wrote nothing)."""
     key = str(uuid.uuid4())
-    return wait_until(lambda: _answered(stack, method, path, body, token, key), timeout=RECOVERY_TIMEOUT_S,
+    headers = {"Idempotency-Key": key, **({AFTER_HEADER: ", ".join(after)} if after else {})}
+    return wait_until(lambda: _answered(stack, method, path, body, token, headers), timeout=RECOVERY_TIMEOUT_S,
                       interval=0.5, what=f"{method} {path} to answer")
 
 
-def _answered(stack, method, path, body, token, key):
+def _answered(stack, method, path, body, token, headers):
     try:
-        code, answer = stack.call(method, path, body, token, headers={"Idempotency-Key": key})
+        code, answer, got = stack.exchange(method, path, body, token, headers=headers)
     except OSError:
         return None
-    return None if code >= 500 or code == 429 else (code, answer)
+    return None if code >= 500 or code == 429 else (code, answer, got.get(WRITTEN_HEADER))
 
 
-def check(stack: Stack, report: Report) -> None:
-    """Lock, publish and compare everything with what the judges were told."""
+def check(stack: Stack, report: Report, sinks: "NoticeSinks | None" = None) -> None:
+    """Lock, publish and compare everything with what the judges were told, and (with
+    ``sinks``) with what reached the contestants."""
     accepted = {(s.session, s.entry, s.judge): s for s in report.offered if s.outcome == "accepted"}
     others = {(s.session, s.entry, s.judge) for s in report.offered if s.outcome != "accepted"}
     scored: dict[str, dict] = {}
+    locks: list[str] = []
     for session in PANELS:
-        code, locked = retried(stack, "POST", f"/sessions/{session}/lock", {}, judge_token(PANELS[session][0]))
+        code, locked, written = retried(stack, "POST", f"/sessions/{session}/lock", {},
+                                        judge_token(PANELS[session][0]))
         if code == 422:  # a sheet missing or off the median: the organiser locks with a reason
-            code, locked = retried(stack, "POST", f"/sessions/{session}/lock",
-                                   {"override_reason": "fault run: sheets missing"}, ORGANISER_TOKEN)
-        assert code in (200, 201), locked
+            code, locked, written = retried(stack, "POST", f"/sessions/{session}/lock",
+                                            {"override_reason": "fault run: sheets missing"}, ORGANISER_TOKEN)
+        assert code in (200, 201) and written, locked
+        locks.append(written)
         for result in locked["results"]:
             scored[result["entry_id"]] = dict(result, session=session)
             judges = [sheet["judge_id"] for sheet in result["sheets"]]
@@ -255,21 +293,19 @@ def check(stack: Stack, report: Report) -> None:
                                          f"{expected_score(mine)} from the accepted sheets")
     counted = {(v["session"], entry, sheet["judge_id"]) for entry, v in scored.items() for sheet in v["sheets"]}
     report.lost += [f"{s}/{e}/{j}" for (s, e, j) in accepted if (s, e, j) not in counted]
-    _check_published(stack, report, scored)
+    standings = _check_published(stack, report, scored, locks)
     _check_logs_and_queues(stack, report)
+    if sinks:
+        _check_notices(stack, report, sinks, standings)
 
 
-def _check_published(stack: Stack, report: Report, scored: dict[str, dict]) -> None:
-    code, published = retried(stack, "POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN)
-    if code == 422:  # ranking has not counted every lock yet: wait for it, as a client would
-        refusals: list = [published]
-        try:
-            code, published = wait_until(lambda: _published(stack, refusals), timeout=RECOVERY_TIMEOUT_S,
-                                         interval=0.5, what="ranking to count every lock, and publish")
-        except TimeoutError:
-            raise AssertionError(f"publication still refused: {refusals[-1]}") from None
+def _check_published(stack: Stack, report: Report, scored: dict[str, dict], locks: list[str]) -> list[dict]:
+    """Publish once ranking has seen every lock (their tokens: a 503 "not yet" is retried, a
+    422 would be a real refusal), and compare the standings with the locked scores."""
+    code, published, _ = retried(stack, "POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN,
+                                 after=locks)
     assert code == 201, published
-    code, board = retried(stack, "GET", f"/contests/{CONTEST}/stages/prelim/leaderboard", None, ORGANISER_TOKEN)
+    code, board, _ = retried(stack, "GET", f"/contests/{CONTEST}/stages/prelim/leaderboard", None, ORGANISER_TOKEN)
     rows = board["standings"]
     for row in rows:
         expected_rank = 1 + sum(1 for other in rows if Decimal(other["stage_score"]) > Decimal(row["stage_score"]))
@@ -279,12 +315,74 @@ def _check_published(stack: Stack, report: Report, scored: dict[str, dict]) -> N
         in_group = sorted((r for r in rows if r["group_id"] == group), key=lambda r: r["position"])
         if {r["entry_id"] for r in in_group[:3]} != {r["entry_id"] for r in in_group if r["advanced"]}:
             report.mismatches.append(f"{group}: advanced are not the best 3")
+    return rows
 
 
-def _published(stack: Stack, refusals: list):
-    code, body = stack.call("POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN)
-    refusals.append(body)
-    return (code, body) if code == 201 else None
+class NoticeSinks:
+    """Where the run's notices go: a real SMTP server process and an SMS gateway stand-in."""
+
+    def __init__(self, folder: Path) -> None:
+        self.smtp = SmtpSink(folder).start()
+        self.sms = SmsGateway(SMS_API_KEY)
+
+    def settings(self) -> dict:
+        """LEITAI_NOTIFY for the stack: quick retries, so that an outage is soon made good."""
+        return {"smtp": {"host": "127.0.0.1", "port": self.smtp.port, "sender": "zzb@boai.example.cn"},
+                "sms": {"url": self.sms.url, "api_key": SMS_API_KEY}, "base_delay": 0.2, "max_attempts": 20,
+                "lease_seconds": 2}
+
+    def close(self) -> None:
+        self.smtp.stop()
+        self.sms.close()
+
+
+@contextmanager
+def notice_sinks(folder: Path) -> Iterator[NoticeSinks]:
+    sinks = NoticeSinks(folder)
+    try:
+        yield sinks
+    finally:
+        sinks.close()
+
+
+def _check_notices(stack: Stack, report: Report, sinks: NoticeSinks, standings: list[dict]) -> None:
+    """Every delivery notify recorded as sent arrived, nothing else arrived, and no notice
+    arrived twice under two ids; each contestant of the standings had their result once."""
+    results_due = {row["contestant_id"] for row in standings}
+
+    def settled() -> list[dict] | None:
+        code, body, _ = retried(stack, "GET", f"/contests/{CONTEST}/deliveries", None, ORGANISER_TOKEN)
+        listed = body["deliveries"]
+        told = {d["recipient_id"] for d in listed if d["kind"] == "stage_result" and d["channel"] == "email"}
+        busy = any(d["status"] in ("pending", "sending") for d in listed)
+        return listed if not busy and told >= {f"contestant-{c}" for c in results_due} and \
+            stack.queues_drained("notify") else None
+    try:
+        deliveries = wait_until(settled, timeout=RECOVERY_TIMEOUT_S, interval=0.5, what="every notice to be sent")
+    except TimeoutError:
+        report.notices_missing.append("notify did not settle: deliveries still pending or not recorded")
+        return
+    mails = sinks.smtp.mails()
+    texts = sinks.sms.messages()
+    arrived = Counter([("email", m["message_id"].strip("<>").split("@")[0]) for m in mails]
+                      + [("sms", t["out_id"]) for t in texts])
+    sent = {(d["channel"], d["_id"]) for d in deliveries if d["status"] == "sent" and d["channel"] in ("email", "sms")}
+    report.notices = Counter(channel for channel, _ in arrived)
+    report.resent = sum(n - 1 for n in arrived.values())
+    report.notices_missing += [f"{channel} {id_}" for channel, id_ in sorted(sent - set(arrived))]
+    report.notices_stray += [f"{channel} {id_}" for channel, id_ in sorted(set(arrived) - sent)]
+    # the same words to the same address under two ids: one notice told twice
+    once: dict[tuple, set] = {}
+    for mail in mails:
+        once.setdefault(("email", tuple(mail["to"]), mail["kind"], mail["body"]), set()).add(mail["message_id"])
+    for text in texts:
+        once.setdefault(("sms", text["to"], text["text"]), set()).add(text["out_id"])
+    report.notices_twice += [f"{what[0]} to {what[1]}: {len(ids)} ids" for what, ids in once.items() if len(ids) > 1]
+    results = Counter(m["to"][0] for m in {m["message_id"]: m for m in mails if m["kind"] == "stage_result"}.values())
+    address = {e["contestant_id"]: e["email"] for e in entries()}
+    expected = Counter(address[c] for c in results_due)
+    report.notices_missing += [f"stage result mail to {to}" for to in expected - results]
+    report.notices_twice += [f"stage result mail to {to}" for to in results - expected]
 
 
 def _check_logs_and_queues(stack: Stack, report: Report) -> None:
@@ -305,9 +403,10 @@ def _check_logs_and_queues(stack: Stack, report: Report) -> None:
 
 
 def run(stack: Stack, store, plan: list[str] | None = None, seed: int = 2021, workers: int = 4,
-        pace: float = 4.0) -> Report:
+        pace: float = 4.0, sinks: NoticeSinks | None = None) -> Report:
     """The whole fault run on a started stack whose store (``store``) it may restart; ``pace``:
-    new sheets a second (slower for a longer plan, so that every fault meets traffic)."""
+    new sheets a second (slower for a longer plan, so that every fault meets traffic);
+    ``sinks``: where the stack's notices go (notice_sinks), to check them too."""
     report = Report(stack.replicas)
     orders = set_up(stack)
     report.offered = offered_sheets(orders, random.Random(seed))
@@ -315,5 +414,5 @@ def run(stack: Stack, store, plan: list[str] | None = None, seed: int = 2021, wo
     Faults(stack, store, report).inject(plan if plan is not None else plan_for(stack), judges)
     judges.join()
     report.server_errors = judges.server_errors
-    check(stack, report)
+    check(stack, report, sinks)
     return report

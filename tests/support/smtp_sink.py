@@ -4,6 +4,9 @@
 * while the file ``--hold`` exists, DATA waits before answering (the file ``<hold>.holding``
   says a message is waiting), so a test can kill the client in the middle of a send;
 * a message whose client went away before the answer is not kept (nothing was acknowledged).
+
+``SmtpSink`` runs it as a process of its own (``python -m tests.support.smtp_sink``) and reads
+what it took.
 """
 from __future__ import annotations
 
@@ -13,10 +16,13 @@ import email
 import email.policy
 import json
 import signal
+import sys
 import threading
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
+
+from tests.support.servers import ChildProcess, free_port, wait_until
 
 
 class Sink:
@@ -43,6 +49,27 @@ class Sink:
                                      "message_id": message["Message-ID"], "kind": message["X-Leitai-Kind"],
                                      "body": message.get_content()}, ensure_ascii=False) + "\n")
         return "250 OK"
+
+
+class SmtpSink:
+    def __init__(self, folder: Path) -> None:
+        self.port, self.out, self.hold = free_port(), folder / "mail.jsonl", folder / "hold"
+        self.process: ChildProcess | None = None
+
+    def start(self) -> "SmtpSink":
+        self.process = ChildProcess([sys.executable, "-m", "tests.support.smtp_sink", "--port", str(self.port),
+                                     "--out", str(self.out), "--hold", str(self.hold)], name="smtp").start()
+        wait_until(lambda: "smtp sink ready" in self.process.output(), what="the SMTP sink")
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def mails(self, kind: str | None = None) -> list[dict]:
+        if not self.out.exists():
+            return []
+        lines = [json.loads(line) for line in self.out.read_text(encoding="utf-8").splitlines()]
+        return [m for m in lines if kind is None or m["kind"] == kind]
 
 
 def main() -> None:
