@@ -4,7 +4,8 @@
   leitai migrate [--config F] [--catalogue M:A]     store indexes and broker topology (idempotent)
   leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
-  leitai replay ranking [--verify] [--config F]     rebuild a read model from the event logs
+  leitai replay ranking [--verify | --to-position SOURCE=N --keep] [--config F]
+                                                    rebuild a read model from the event logs
   leitai audit   [--config F]                       verify every source store, then replay ranking --verify
   leitai up [--config-dir config]                   run every service, relay and the gateway
   leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
@@ -25,6 +26,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -186,7 +188,7 @@ def _dlq(args, settings: Settings) -> int:
 
 
 def _rebuild_and_diff(client, settings: Settings, read_model: str, catalogue: Catalogue, keep: bool,
-                     diff: bool = True) -> list[str]:
+                     diff: bool = True, to_positions: dict[str, int] | None = None) -> list[str]:
     """Rebuild ``read_model`` from the source logs into ``<MONGO_DATABASE>_replay``; the
     differences from the live one (none asked for: an empty list)."""
     projection = PROJECTIONS[read_model]
@@ -198,20 +200,46 @@ def _rebuild_and_diff(client, settings: Settings, read_model: str, catalogue: Ca
     try:
         scratch = client[scratch_name]
         sources = {name: client[db] for name, db in settings.LEITAI_SOURCES.items()}
-        applied = replay.rebuild(projection, sources, scratch, catalogue.registry)
-        log.info("read model rebuilt", extra={"read_model": read_model, "events": applied, "into": scratch_name})
-        print(f"rebuilt {read_model} from {applied} events into {scratch_name}", file=sys.stderr)
+        started = time.monotonic()
+        rebuilt = replay.rebuild(projection, sources, scratch, catalogue.registry, to_positions=to_positions)
+        seconds = time.monotonic() - started
+        log.info("read model rebuilt", extra={"read_model": read_model, "events": rebuilt.read,
+                                              "projected": rebuilt.projected, "bulk_writes": rebuilt.bulk_writes,
+                                              "seconds": round(seconds, 3), "into": scratch_name})
+        print(f"rebuilt {read_model} from {rebuilt.projected} of {rebuilt.read} events "
+              f"({', '.join(f'{n} to {p}' for n, p in sorted(rebuilt.positions.items()))}) in {seconds:.1f} s, "
+              f"{rebuilt.read / max(seconds, 1e-9):,.0f} events/s, {rebuilt.bulk_writes} bulk writes, "
+              f"into {scratch_name}", file=sys.stderr)
         return replay.diff(client[settings.MONGO_DATABASE], scratch, projection.collections) if diff else []
     finally:
         if not keep:
             client.drop_database(scratch_name)
 
 
+def _positions(items: list[str]) -> dict[str, int]:
+    """``--to-position SOURCE=N`` items, as {source: N}."""
+    positions = {}
+    for item in items:
+        source, _, number = item.partition("=")
+        if not source or not number.isdigit() or source in positions:
+            raise ConfigurationError(f"--to-position {item!r}: give SOURCE=POSITION once a source, "
+                                     f"e.g. scoring=1200")
+        positions[source] = int(number)
+    return positions
+
+
 def _replay(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
+    to_positions = _positions(args.to_position or [])
+    if to_positions and args.verify:
+        raise ConfigurationError("--to-position rebuilds the read model as it stood then; "
+                                 "--verify compares with the live one as it stands now: give one of them")
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
-        differences = _rebuild_and_diff(client, settings, args.read_model, catalogue, args.keep, diff=args.verify)
+        differences = _rebuild_and_diff(client, settings, args.read_model, catalogue, args.keep, diff=args.verify,
+                                        to_positions=to_positions)
+    except ValueError as exc:
+        raise ConfigurationError(f"--to-position: {exc}") from None
     finally:
         client.close()
     if not args.verify:
@@ -274,6 +302,9 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("read_model", choices=sorted(PROJECTIONS))
     rebuild.add_argument("--verify", action="store_true", help="diff against the live read model; exit 1 if they differ")
     rebuild.add_argument("--keep", action="store_true", help="keep the scratch database <MONGO_DATABASE>_replay")
+    rebuild.add_argument("--to-position", action="append", metavar="SOURCE=N",
+                         help="stop the SOURCE log at position N (repeat for each source; with --keep, the read "
+                              "model as it stood then)")
     rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
 

@@ -7,26 +7,15 @@ all end with the same documents; no event-id bookkeeping is needed.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from pymongo.database import Database
-from pymongo.errors import DuplicateKeyError
 
 from leitai.contracts import ContractRegistry, Event
 from leitai.contracts.product import CONSUMES, REGISTRY
 from leitai.replay import Projection
+from leitai.writes import Write, apply_writes
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
-
-
-@dataclass(frozen=True)
-class Write:
-    collection: str
-    key: str
-    set: dict
-    newer_than_revision: int | None = None  # only if the stored revision is lower
-    positions: dict | None = None  # $max
 
 
 def writes_for(event: Event, wire: dict) -> list[Write]:
@@ -69,25 +58,12 @@ def _source_of(event_type: str) -> str:
     return next(source for source, types in SOURCES.items() if event_type in types)
 
 
-def apply_writes(db: Database, writes: list[Write]) -> None:
-    for write in writes:
-        collection = db[write.collection]
-        if write.positions is not None:
-            collection.update_one({"_id": write.key}, {"$max": write.positions}, upsert=True)
-        elif write.newer_than_revision is not None:
-            newer = {"_id": write.key, "revision": {"$lt": write.newer_than_revision}}
-            try:
-                collection.update_one(newer, {"$set": write.set}, upsert=True)
-            except DuplicateKeyError:
-                # the document is there: a newer or the same revision, or one a concurrent consumer
-                # created a moment ago, which this one must still replace if it is older
-                collection.update_one(newer, {"$set": write.set})
-        else:
-            collection.update_one({"_id": write.key}, {"$set": write.set}, upsert=True)
+def writes_of(event: Event, registry: ContractRegistry = REGISTRY) -> list[Write]:
+    return writes_for(event, event.to_wire(registry)["payload"])
 
 
-def project(db: Database, event: Event, registry: ContractRegistry = REGISTRY) -> None:
-    apply_writes(db, writes_for(event, event.to_wire(registry)["payload"]))
+def project(db: Database, event: Event) -> None:
+    apply_writes(db, writes_of(event))
 
 
-PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, project)
+PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, writes_of)

@@ -6,13 +6,14 @@ take for "applied already"; the stand-in turns them into updates, so there these
 way: run them against MongoDB with LEITAI_TEST_MONGO_URL.)"""
 from __future__ import annotations
 
+import random
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from leitai.readmodel import ReadModel
-from services.ranking.projection import Write, apply_writes
+from leitai.writes import Write, WriteBatch, apply_writes
 
 pytestmark = pytest.mark.integration
 
@@ -33,3 +34,56 @@ def test_a_sheets_highest_revision_wins_whatever_lands_first(db):
         with ThreadPoolExecutor(6) as pool:
             list(pool.map(lambda w: apply_writes(db, [w]), writes * 2))
         assert db.sheets.find_one({"_id": key})["revision"] == 3
+
+
+def _random_writes(rng: random.Random, n: int) -> list[Write]:
+    writes = []
+    for _ in range(n):
+        kind = rng.choice(("fact", "sheet", "position"))
+        key = f"k{rng.randrange(12)}"
+        if kind == "fact":
+            writes.append(Write("facts", key, {rng.choice("abc"): rng.randrange(3)}))
+        elif kind == "sheet":
+            revision = rng.randrange(1, 5)
+            writes.append(Write("sheets", key, {"revision": revision, "total": f"{revision}.{key}"},
+                                newer_than_revision=revision))
+        else:
+            writes.append(Write("positions", key, {}, positions={"position": rng.randrange(1000)}))
+    return writes
+
+
+def _everything(db) -> dict:
+    return {name: sorted(db[name].find(), key=lambda d: d["_id"]) for name in ("facts", "sheets", "positions")}
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_writes_folded_in_batches_end_as_written_one_by_one(mongo_client, seed):
+    """A replay folds writes in memory and flushes them in bulk at arbitrary points, onto
+    documents already there; the live consumer writes them one at a time: same documents."""
+    rng = random.Random(seed)
+    earlier, writes = _random_writes(rng, 40), _random_writes(rng, 400)
+    one_by_one, batched = (mongo_client[f"leitai_test_{uuid.uuid4().hex[:12]}"] for _ in range(2))
+    try:
+        for db in (one_by_one, batched):
+            apply_writes(db, earlier)
+        for write in writes:
+            apply_writes(one_by_one, [write])
+        batch, calls, bulk_writes = WriteBatch(), 1, 0
+        for write in writes:
+            batch.add([write])
+            if rng.random() < 0.05:
+                bulk_writes += batch.flush(batched)
+                calls += 1
+        bulk_writes += batch.flush(batched)
+        # one bulk write a collection a flush, and one more where upserts met newer revisions
+        assert len(batch) == 0 and calls <= bulk_writes <= calls * 3 * 2 < len(writes)
+        assert _everything(batched) == _everything(one_by_one)
+    finally:
+        for db in (one_by_one, batched):
+            mongo_client.drop_database(db.name)
+
+
+def test_a_batch_refuses_to_mix_a_plain_and_a_revisioned_write_on_one_document():
+    with pytest.raises(ValueError, match="revisioned"):
+        WriteBatch().add([Write("sheets", "k", {"total": "1"}), Write("sheets", "k", {"revision": 1},
+                                                                         newer_than_revision=1)])

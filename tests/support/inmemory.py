@@ -18,8 +18,9 @@ from leitai.contracts.product import CONSUMES, REGISTRY
 from leitai.eventstore import EventStore, Sequencer
 from leitai.eventstore.memory import MemoryCommitLog
 from leitai.readmodel import APPLIED
+from leitai.writes import Write
 from services.ranking.application import Ranking
-from services.ranking.projection import Write, writes_for
+from services.ranking.projection import writes_of
 from services.registration.application import Registration
 from services.scoring.application import Scoring
 
@@ -96,7 +97,7 @@ class InMemorySystem:
         self.consumers = {
             "registration": self.registration.contestant_advanced,
             "scoring": self.scoring.session_opened,
-            "ranking": lambda event: self.board.apply(writes_for(event, event.to_wire(REGISTRY)["payload"])),
+            "ranking": lambda event: self.board.apply(writes_of(event)),
         }
 
     def deliver(self) -> list[Event]:
