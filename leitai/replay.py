@@ -83,7 +83,7 @@ def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Da
     stores = {name: EventStore(MongoCommitLog(sources[name]), registry) for name in projection.sources}
     heads = {name: min(store.head_position(), limits.get(name, sys.maxsize)) for name, store in stores.items()}
     progress = Progress(sum(heads.values()), stream)
-    batch = WriteBatch()
+    batch = WriteBatch(fresh=True)  # the scratch database holds nothing but what it writes
     applied = writes = 0
     for name, store in stores.items():
         wanted = set(projection.sources[name])

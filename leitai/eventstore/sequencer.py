@@ -34,6 +34,14 @@ def event_hashes(commit: dict, first_position: int, previous: str) -> list[str]:
     return hashes
 
 
+def sequence_fields(commit: dict, first_position: int, previous: str) -> dict:
+    """What sequencing sets on ``commit`` when its first event takes ``first_position``
+    after the hash ``previous``; its own hash (``hash``) is the next commit's ``previous``."""
+    hashes = event_hashes(commit, first_position, previous)
+    return {"first_position": first_position, "last_position": first_position + len(commit["events"]) - 1,
+            "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]}
+
+
 class Sequencer:
     def __init__(self, records: CommitLog, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0) -> None:
         self._records = records
@@ -116,12 +124,9 @@ class Sequencer:
         position, previous = self._head or head_of_log(self._records)
         assigned = []
         for commit in batch:
-            first = position + 1
-            position += len(commit["events"])
-            hashes = event_hashes(commit, first, previous)
-            assigned.append((commit["_id"], {"first_position": first, "last_position": position,
-                                             "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]}))
-            previous = hashes[-1]
+            fields = sequence_fields(commit, position + 1, previous)
+            assigned.append((commit["_id"], fields))
+            position, previous = fields["last_position"], fields["hash"]
         try:
             modified = self._records.mark_sequenced(assigned)
         except DuplicateCommit as exc:

@@ -53,27 +53,10 @@ class EventStore:
         Raises ConcurrencyConflict (nothing written) when the stream has moved on, and
         ContractError when an event does not satisfy its contract.
         """
-        if not 1 <= len(events) <= MAX_EVENTS_PER_APPEND:
-            raise ValueError(f"an append holds 1 to {MAX_EVENTS_PER_APPEND} events")
-        if expected_version < 0:
-            raise ValueError("expected_version must be >= 0")
+        commit = self.commit(stream_id, expected_version, events, outcome)
         event_ids = [e.event_id for e in events]
-        if len(set(event_ids)) != len(event_ids):
-            raise EventIdReused("the same event id appears twice in one append")
-        documents = [self._document(stream_id, expected_version + i + 1, e) for i, e in enumerate(events)]
-
         if expected_version and not self._log.exists(commit_id(stream_id, expected_version)):
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
-        version = expected_version + len(events)
-        commit = {
-            "_id": commit_id(stream_id, version),
-            "stream_id": stream_id,
-            "prev_version": expected_version,
-            "version": version,
-            PENDING: datetime.now(timezone.utc),
-            "events": documents,
-            **({"outcome": outcome} if outcome is not None else {}),
-        }
         try:
             self._log.insert(commit)
         except DuplicateCommit:
@@ -82,6 +65,29 @@ class EventStore:
         for event in events:
             metrics.EVENTS_APPENDED.labels(event.type).inc()
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
+
+    def commit(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
+               outcome: dict | None = None) -> dict:
+        """The commit record an append of ``events`` after ``expected_version`` stores, its
+        payloads checked against their contracts: what ``append`` inserts (and what a tool
+        that writes a log in bulk, such as bench/synthetic.py, inserts many of at once)."""
+        if not 1 <= len(events) <= MAX_EVENTS_PER_APPEND:
+            raise ValueError(f"an append holds 1 to {MAX_EVENTS_PER_APPEND} events")
+        if expected_version < 0:
+            raise ValueError("expected_version must be >= 0")
+        event_ids = [e.event_id for e in events]
+        if len(set(event_ids)) != len(event_ids):
+            raise EventIdReused("the same event id appears twice in one append")
+        version = expected_version + len(events)
+        return {
+            "_id": commit_id(stream_id, version),
+            "stream_id": stream_id,
+            "prev_version": expected_version,
+            "version": version,
+            PENDING: datetime.now(timezone.utc),
+            "events": [self._document(stream_id, expected_version + i + 1, e) for i, e in enumerate(events)],
+            **({"outcome": outcome} if outcome is not None else {}),
+        }
 
     def _conflict(self, stream_id: str, expected_version: int) -> ConcurrencyConflict:
         return ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id))

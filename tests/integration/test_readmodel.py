@@ -56,19 +56,20 @@ def _everything(db) -> dict:
     return {name: sorted(db[name].find(), key=lambda d: d["_id"]) for name in ("facts", "sheets", "positions")}
 
 
-@pytest.mark.parametrize("seed", range(4))
-def test_writes_folded_in_batches_end_as_written_one_by_one(mongo_client, seed):
-    """A replay folds writes in memory and flushes them in bulk at arbitrary points, onto
-    documents already there; the live consumer writes them one at a time: same documents."""
+@pytest.mark.parametrize("seed,fresh", [(0, False), (1, False), (2, True), (3, True)])
+def test_writes_folded_in_batches_end_as_written_one_by_one(mongo_client, seed, fresh):
+    """A replay folds writes in memory and flushes them in bulk at arbitrary points (into an
+    empty database, inserting what it has not written yet: ``fresh``; or onto documents already
+    there); the live consumer writes them one at a time: the same documents."""
     rng = random.Random(seed)
-    earlier, writes = _random_writes(rng, 40), _random_writes(rng, 400)
+    earlier, writes = ([] if fresh else _random_writes(rng, 40)), _random_writes(rng, 400)
     one_by_one, batched = (mongo_client[f"leitai_test_{uuid.uuid4().hex[:12]}"] for _ in range(2))
     try:
         for db in (one_by_one, batched):
             apply_writes(db, earlier)
         for write in writes:
             apply_writes(one_by_one, [write])
-        batch, calls, bulk_writes = WriteBatch(), 1, 0
+        batch, calls, bulk_writes = WriteBatch(fresh=fresh), 1, 0
         for write in writes:
             batch.add([write])
             if rng.random() < 0.05:
