@@ -33,8 +33,8 @@ def main() -> int:
             with chaos.notice_sinks(folder) as sinks, \
                     running_stack(folder, server.url, JUDGES, notify=sinks.settings(), replicas=replicas,
                                   retry=RETRY) as stack:
-                report = chaos.run(stack, server, chaos.plan_for(stack, args.rounds), seed=args.seed, pace=args.pace,
-                                   sinks=sinks)
+                report = chaos.run(stack, server, sinks, chaos.plan_for(stack, args.rounds), seed=args.seed,
+                                   pace=args.pace)
         finally:
             server.stop()
         print(f"leitai chaos: {'clean' if report.clean else 'NOT CLEAN'}\n{report.table()}", flush=True)

@@ -234,12 +234,14 @@ def _replay(args, settings: Settings) -> int:
     if to_positions and args.verify:
         raise ConfigurationError("--to-position rebuilds the read model as it stood then; "
                                  "--verify compares with the live one as it stands now: give one of them")
+    try:
+        replay.check_positions(PROJECTIONS[args.read_model], to_positions)
+    except ValueError as exc:
+        raise ConfigurationError(f"--to-position: {exc}") from None
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
         differences = _rebuild_and_diff(client, settings, args.read_model, catalogue, args.keep, diff=args.verify,
                                         to_positions=to_positions)
-    except ValueError as exc:
-        raise ConfigurationError(f"--to-position: {exc}") from None
     finally:
         client.close()
     if not args.verify:

@@ -70,6 +70,13 @@ class Progress:
             self.stream.write("\n")
 
 
+def check_positions(projection: Projection, to_positions: Mapping[str, int]) -> None:
+    """Raises ValueError naming any source of ``to_positions`` the projection is not built from."""
+    unknown = sorted(set(to_positions) - set(projection.sources))
+    if unknown:
+        raise ValueError(f"{projection.name} is not built from {', '.join(unknown)}")
+
+
 def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Database,
             registry: ContractRegistry, stream: TextIO = sys.stderr, to_positions: Mapping[str, int] | None = None,
             read_batch: int = READ_BATCH, max_documents: int = MAX_DOCUMENTS) -> Rebuilt:
@@ -77,9 +84,7 @@ def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Da
     where one is given) into ``scratch``: the writes are folded in memory, at most
     ``max_documents`` documents at a time, and written in bulk."""
     limits = dict(to_positions or {})
-    unknown = sorted(set(limits) - set(projection.sources))
-    if unknown:
-        raise ValueError(f"{projection.name} is not built from {', '.join(unknown)}")
+    check_positions(projection, limits)
     stores = {name: EventStore(MongoCommitLog(sources[name]), registry) for name in projection.sources}
     heads = {name: min(store.head_position(), limits.get(name, sys.maxsize)) for name, store in stores.items()}
     progress = Progress(sum(heads.values()), stream)

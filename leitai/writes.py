@@ -103,11 +103,11 @@ class WriteBatch:
                 # An upsert that found no match but a document of that _id (a revision already as
                 # high, or one a concurrent consumer created a moment ago): as a plain update, it
                 # still applies where it must and matches nothing where it must not.
-                again = [documents[keys[e["index"]]].operation(keys[e["index"]], upsert=False)
-                         for e in exc.details.get("writeErrors", ())]
-                if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
+                errors = exc.details.get("writeErrors", ())
+                if any(e.get("code") != DUPLICATE_KEY for e in errors):
                     raise
-                db[collection].bulk_write(again, ordered=False)
+                db[collection].bulk_write([documents[keys[e["index"]]].operation(keys[e["index"]], upsert=False)
+                                           for e in errors], ordered=False)
                 writes += 1
             writes += 1
         self._documents.clear()

@@ -25,7 +25,7 @@ def test_a_short_fault_run_loses_nothing_and_counts_nothing_twice(tmp_path):
         with chaos.notice_sinks(tmp_path) as sinks, \
                 running_stack(tmp_path, server.url, JUDGES, notify=sinks.settings(), retry=RETRY) as stack:
             plan = chaos.plan_for(stack, processes=["scoring", "scoring-relay", "notify", "gateway"])
-            report = chaos.run(stack, server, plan, sinks=sinks)
+            report = chaos.run(stack, server, sinks, plan)
     finally:
         server.stop()
     print(report.table())

@@ -29,9 +29,9 @@ import uuid
 from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 from typing import Iterator
-from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 from composition.demo.sinks import SmsGateway
 from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
@@ -265,9 +265,9 @@ def _answered(stack, method, path, body, token, headers):
     return None if code >= 500 or code == 429 else (code, answer, got.get(WRITTEN_HEADER))
 
 
-def check(stack: Stack, report: Report, sinks: "NoticeSinks | None" = None) -> None:
-    """Lock, publish and compare everything with what the judges were told, and (with
-    ``sinks``) with what reached the contestants."""
+def check(stack: Stack, report: Report, sinks: "NoticeSinks") -> None:
+    """Lock, publish and compare everything with what the judges were told, and with what
+    reached the contestants."""
     accepted = {(s.session, s.entry, s.judge): s for s in report.offered if s.outcome == "accepted"}
     others = {(s.session, s.entry, s.judge) for s in report.offered if s.outcome != "accepted"}
     scored: dict[str, dict] = {}
@@ -295,8 +295,7 @@ def check(stack: Stack, report: Report, sinks: "NoticeSinks | None" = None) -> N
     report.lost += [f"{s}/{e}/{j}" for (s, e, j) in accepted if (s, e, j) not in counted]
     standings = _check_published(stack, report, scored, locks)
     _check_logs_and_queues(stack, report)
-    if sinks:
-        _check_notices(stack, report, sinks, standings)
+    _check_notices(stack, report, sinks, standings)
 
 
 def _check_published(stack: Stack, report: Report, scored: dict[str, dict], locks: list[str]) -> list[dict]:
@@ -402,11 +401,11 @@ def _check_logs_and_queues(stack: Stack, report: Report) -> None:
                               for s in CATALOGUE.subscriptions)
 
 
-def run(stack: Stack, store, plan: list[str] | None = None, seed: int = 2021, workers: int = 4,
-        pace: float = 4.0, sinks: NoticeSinks | None = None) -> Report:
-    """The whole fault run on a started stack whose store (``store``) it may restart; ``pace``:
-    new sheets a second (slower for a longer plan, so that every fault meets traffic);
-    ``sinks``: where the stack's notices go (notice_sinks), to check them too."""
+def run(stack: Stack, store, sinks: NoticeSinks, plan: list[str] | None = None, seed: int = 2021, workers: int = 4,
+        pace: float = 4.0) -> Report:
+    """The whole fault run on a started stack whose store (``store``) it may restart and whose
+    notices go to ``sinks`` (notice_sinks); ``pace``: new sheets a second (slower for a longer
+    plan, so that every fault meets traffic)."""
     report = Report(stack.replicas)
     orders = set_up(stack)
     report.offered = offered_sheets(orders, random.Random(seed))
