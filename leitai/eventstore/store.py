@@ -14,7 +14,9 @@ standalone mongod as well as on a replica set, without multi-document transactio
 """
 from __future__ import annotations
 
+import threading
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterator, Sequence
@@ -36,10 +38,33 @@ class AppendResult:
     duplicate: bool = False  # True when this append had been stored before
 
 
+class KnownHeads:
+    """Versions at which this process has seen a stream's commit end (a read, or its own
+    append): commits are never removed, so an append after one of them needs no read to
+    prove it leaves no gap. Bounded: the least recently used streams are forgotten."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._capacity = capacity
+        self._heads: OrderedDict[str, int] = OrderedDict()
+        self._lock = threading.Lock()  # appenders share a store across threads
+
+    def saw(self, stream_id: str, version: int) -> None:
+        with self._lock:
+            if version >= self._heads.get(stream_id, 0):
+                self._heads[stream_id] = version
+            self._heads.move_to_end(stream_id)
+            if len(self._heads) > self._capacity:
+                self._heads.popitem(last=False)
+
+    def vouches_for(self, stream_id: str, version: int) -> bool:
+        return self._heads.get(stream_id) == version
+
+
 class EventStore:
     def __init__(self, log: CommitLog, registry: ContractRegistry) -> None:
         self._log = log
         self._registry = registry
+        self._heads = KnownHeads()
 
     # -- writing -----------------------------------------------------------------
     def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
@@ -55,13 +80,19 @@ class EventStore:
         """
         commit = self.commit(stream_id, expected_version, events, outcome)
         event_ids = [e.event_id for e in events]
-        if expected_version and not self._log.exists(commit_id(stream_id, expected_version)):
+        # The unique indexes refuse a second commit after the same version; only a gap (an
+        # expected version no commit ends at) needs a read to refuse, and none is needed
+        # after a version this store saw a commit end at, which is what a command that
+        # read the stream first appends after.
+        if (expected_version and not self._heads.vouches_for(stream_id, expected_version)
+                and not self._log.exists(commit_id(stream_id, expected_version))):
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
         try:
             self._log.insert(commit)
         except DuplicateCommit:
             # a commit already starts at expected_version (or these event ids are stored)
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
+        self._heads.saw(stream_id, commit["version"])
         for event in events:
             metrics.EVENTS_APPENDED.labels(event.type).inc()
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
@@ -132,10 +163,15 @@ class EventStore:
         return commit.get("outcome") if commit else None
 
     def stream_version(self, stream_id: str) -> int:
-        return self._log.stream_version(stream_id)
+        version = self._log.stream_version(stream_id)
+        if version:
+            self._heads.saw(stream_id, version)
+        return version
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
         commits = sorted(self._log.stream_commits(stream_id, after_version), key=lambda c: c["version"])
+        if commits:
+            self._heads.saw(stream_id, commits[-1]["version"])
         return [e for commit in commits for e in self._events(commit) if e.stream_version > after_version]
 
     def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Event]]:

@@ -73,6 +73,23 @@ class EventStoreConformance:
                 store.append("s", stale, [deposit("A", "9.00")])
         assert tamper.count() == 1
 
+    def test_an_append_after_a_version_it_read_is_one_insert_and_no_read(self, records):
+        store = EventStore(records, REGISTRY)
+        store.append("s", 0, [deposit("A", "1.00")])
+        counted = _Counting(records)
+        fresh = EventStore(counted, REGISTRY)  # another process: it has not seen the stream
+        with pytest.raises(ConcurrencyConflict):
+            fresh.append("s", 2, [deposit("A", "9.00")])  # a gap: refused after one read
+        assert counted.calls[0] == "exists" and "insert" not in counted.calls
+        fresh.read_stream("s")
+        counted.calls.clear()
+        fresh.append("s", 1, [deposit("A", "2.00")])
+        fresh.append("s", 2, [deposit("A", "3.00")])
+        assert counted.calls == ["insert", "insert"]
+        with pytest.raises(ConcurrencyConflict):
+            store.append("s", 1, [deposit("A", "9.00")])  # stale in the first store: the index refuses it
+        assert [e.stream_version for e in fresh.read_stream("s")] == [1, 2, 3]
+
     def test_resending_an_append_returns_the_original_outcome_and_stores_nothing(self, store, tamper):
         event = deposit("A", "5.00")
         first = store.append("s", 0, [event])
@@ -190,3 +207,19 @@ class EventStoreConformance:
         tamper.delete(tamper.commit(first_position=3)["_id"])
         report = verify(records, REGISTRY)
         assert not report.ok and report.first_bad.position == 5 and "missing" in report.first_bad.reason
+
+
+class _Counting:
+    """A CommitLog that notes which of its methods were called."""
+
+    def __init__(self, records) -> None:
+        self._records = records
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str):
+        method = getattr(self._records, name)
+
+        def counted(*args, **kwargs):
+            self.calls.append(name)
+            return method(*args, **kwargs)
+        return counted
