@@ -1,7 +1,7 @@
-"""The consumer half of the benchmark: one idempotent read-model write per event."""
+"""The consumer half of the benchmark: a batch of deliveries applied exactly once in one write."""
 from leitai.contracts import Event
 from leitai.dependencies import ReadModelProvider
-from leitai.messaging.consumer import reliable_handler
+from leitai.messaging.consumer import batch_handler
 from tests.support.ledger import REGISTRY
 
 
@@ -9,7 +9,7 @@ class LedgerService:
     name = "ledger"
     balances = ReadModelProvider()
 
-    @reliable_handler("bank", "DepositMade", registry=REGISTRY)
-    def on_deposit(self, event: Event) -> None:
-        self.balances.apply_once("balances", event.stream_id, event.event_id,
-                                 {"$inc": {"deposits": 1, "total_cents": int(event.payload["amount"] * 100)}})
+    @batch_handler("bank", "DepositMade", registry=REGISTRY)
+    def on_deposit(self, events: list[Event]) -> None:
+        self.balances.apply_each_once("balances", [(e.stream_id, e.event_id, {
+            "$inc": {"deposits": 1, "total_cents": int(e.payload["amount"] * 100)}}) for e in events])

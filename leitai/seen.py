@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from typing import Sequence
 
 from nameko.extensions import SharedExtension
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from leitai.config import load_settings
 from leitai.consistency import Written
@@ -20,6 +20,7 @@ from leitai.contracts import Event
 from leitai.mongo import connect
 
 COLLECTION = "seen_events"
+DUPLICATE_KEY = 11000
 FIRST_WAIT_S = 0.01
 LONGEST_WAIT_S = 0.2
 
@@ -41,13 +42,16 @@ class SeenEvents(SharedExtension):
     def kill(self) -> None:
         self.client.close()
 
-    def record(self, event: Event) -> None:
+    def record(self, events: Sequence[Event]) -> None:
+        """``events`` applied: one write, whichever of them were recorded before."""
+        at = datetime.now(timezone.utc)
         try:
-            self.collection.insert_one({"_id": str(event.event_id), "stream_id": event.stream_id,
-                                        "stream_version": event.stream_version, "type": event.type,
-                                        "at": datetime.now(timezone.utc)})
-        except DuplicateKeyError:  # a redelivery of an event applied before
-            pass
+            self.collection.insert_many([{"_id": str(e.event_id), "stream_id": e.stream_id,
+                                          "stream_version": e.stream_version, "type": e.type, "at": at}
+                                         for e in events], ordered=False)
+        except BulkWriteError as exc:  # redeliveries of events applied before are the only errors to pass
+            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
+                raise
 
     def caught_up(self, writes: Sequence[Written]) -> bool:
         """Whether every event of ``writes`` of a type this service consumes (``consumed``: its

@@ -113,7 +113,3 @@ class WriteBatch:
         self._documents.clear()
         return writes
 
-
-def apply_writes(db: Database, writes: Iterable[Write]) -> None:
-    """``writes`` (one event's, usually) applied now."""
-    WriteBatch().add(writes).flush(db)

@@ -16,6 +16,13 @@
   between can only cause a redelivery, which idempotent projections absorb;
 * an event applied is recorded as seen (leitai/seen.py) before it is acked, for requests
   that wait to read their writes; a failure to record it is a failure of the handler.
+
+``@batch_handler(...)`` is the same for a projection whose writes fold (leitai/writes.py): the
+handler gets a list of events and applies them in one bulk write, their seen records follow
+in one more, and all their deliveries are acked after both (group commit). A batch is sent
+as soon as none is being applied, so an idle consumer adds no delay and a busy one applies
+what arrived meanwhile, up to ``max_batch``. A batch that fails is applied again one
+delivery at a time, so that one bad event fails (and is retried, then dead-lettered) alone.
 """
 from __future__ import annotations
 
@@ -79,6 +86,12 @@ class ReliableEventHandler(EventHandler, Consuming):
         self.queue_consumer.ack_message(message)
 
     def handle_message(self, body, message) -> None:
+        event = self._decoded(body, message)
+        if event is not None:
+            self._spawn([(message, event)])
+
+    def _decoded(self, body, message) -> Event | None:
+        """The event ``body`` holds; None when it was dead-lettered as malformed."""
         try:
             event = Event.from_wire(body, self.registry)
             if event.type != self.event_type:
@@ -86,26 +99,49 @@ class ReliableEventHandler(EventHandler, Consuming):
         except ContractError as exc:
             self._dead_letter(message, f"malformed: {exc}", failures=0)
             self.queue_consumer.ack_message(message)
-            return
+            return None
+        return event
+
+    def _arguments(self, events: list[Event]) -> tuple:
+        return (events[0],)
+
+    def _spawn(self, deliveries: list[tuple], done=None) -> None:
+        """A worker for ``deliveries`` (message, event); ``done`` runs once they are settled."""
+        message, event = deliveries[0]
         context_data = self.unpack_message_headers(message)
         context_data.setdefault("correlation_id", event.correlation_id)
         try:
-            self.container.spawn_worker(self, (event,), {}, context_data=context_data,
-                                        handle_result=partial(self._handled, message, event, time.monotonic()))
+            self.container.spawn_worker(
+                self, self._arguments([e for _, e in deliveries]), {}, context_data=context_data,
+                handle_result=partial(self._handled, deliveries, time.monotonic(), done))
         except ContainerBeingKilled:
-            self.queue_consumer.requeue_message(message)
+            for message, _ in deliveries:
+                self.queue_consumer.requeue_message(message)
+            if done:
+                done()
 
-    def _handled(self, message, event: Event, started: float, worker_ctx, result=None, exc_info=None):
-        if exc_info is None:
-            try:
-                self.seen.record(event)
-            except Exception:  # noqa: BLE001 - retried like the handler's own failure (an outage, mostly)
-                exc_info = sys.exc_info()
-        metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
-        outcome = "applied" if exc_info is None else self._retry_or_dead_letter(message, exc_info)
-        metrics.EVENTS_CONSUMED.labels(self.queue.name, event.type, outcome).inc()
-        self.queue_consumer.ack_message(message)
-        return result, exc_info
+    def _handled(self, deliveries: list[tuple], started: float, done, worker_ctx, result=None, exc_info=None):
+        try:
+            if exc_info is None:
+                try:
+                    self.seen.record([e for _, e in deliveries])
+                except Exception:  # noqa: BLE001 - retried like the handler's own failure (an outage, mostly)
+                    exc_info = sys.exc_info()
+            metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
+            if exc_info is not None and len(deliveries) > 1:
+                log.warning("batch failed; applying its events one at a time", extra=dict(
+                    queue=self.queue.name, events=len(deliveries), error=str(exc_info[1])[:300]))
+                for delivery in deliveries:
+                    self._spawn([delivery])
+                return result, exc_info
+            for message, event in deliveries:
+                outcome = "applied" if exc_info is None else self._retry_or_dead_letter(message, exc_info)
+                metrics.EVENTS_CONSUMED.labels(self.queue.name, event.type, outcome).inc()
+                self.queue_consumer.ack_message(message)
+            return result, exc_info
+        finally:
+            if done:
+                done()
 
     # -- failing ---------------------------------------------------------------------
     def _retry_or_dead_letter(self, message, exc_info) -> str:
@@ -142,4 +178,38 @@ def _trace(message) -> dict:
     return {"message_id": properties.get("message_id"), "correlation_id": properties.get("correlation_id")}
 
 
+class BatchEventHandler(ReliableEventHandler):
+    def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, max_batch: int = 200,
+                 **kwargs) -> None:
+        super().__init__(source_service, event_type, registry, **kwargs)
+        self.max_batch = max_batch
+        self._waiting: list[tuple] = []
+        self._applying = False
+
+    @property
+    def prefetch_count(self) -> int:
+        """The unacked deliveries the broker may send ahead (leitai/messaging/queue_consumer.py):
+        a batch can only hold what has arrived."""
+        return self.max_batch
+
+    def handle_message(self, body, message) -> None:
+        event = self._decoded(body, message)
+        if event is not None:
+            self._waiting.append((message, event))
+            if not self._applying:
+                self._next()
+
+    def _next(self) -> None:
+        if not self._waiting:
+            self._applying = False
+            return
+        self._applying = True
+        batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
+        self._spawn(batch, done=self._next)
+
+    def _arguments(self, events: list[Event]) -> tuple:
+        return (events,)
+
+
 reliable_handler = ReliableEventHandler.decorator
+batch_handler = BatchEventHandler.decorator

@@ -18,6 +18,13 @@ from nameko.messaging import QueueConsumer as NamekoQueueConsumer
 class QueueConsumer(NamekoQueueConsumer):
     consuming = False
 
+    @property
+    def prefetch_count(self) -> int:
+        # one value for the channel's consumers: the largest any of them asks (a batching
+        # handler asks for its batch), and never fewer than the container's workers
+        asked = [getattr(p, "prefetch_count", 0) for p in self._providers]
+        return max([self.container.max_workers, *asked])
+
     @contextmanager
     def extra_context(self, connection, channel):
         # kombu enters this once the consumers are declared on a fresh connection and leaves

@@ -12,7 +12,7 @@ from pymongo.database import Database
 from leitai.contracts import ContractRegistry, Event
 from leitai.contracts.product import CONSUMES, REGISTRY
 from leitai.replay import Projection
-from leitai.writes import Write, apply_writes
+from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
@@ -62,8 +62,12 @@ def writes_of(event: Event, registry: ContractRegistry = REGISTRY) -> list[Write
     return writes_for(event, event.to_wire(registry)["payload"])
 
 
-def project(db: Database, event: Event) -> None:
-    apply_writes(db, writes_of(event))
+def project(db: Database, events: list[Event]) -> None:
+    """``events`` applied, folded into one bulk write per collection they touch."""
+    batch = WriteBatch()
+    for event in events:
+        batch.add(writes_of(event))
+    batch.flush(db)
 
 
 PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, writes_of)

@@ -1,6 +1,6 @@
 """The ranking service's entrypoints: the projection's handlers, publication and the boards.
 Queries and publication map onto the service layer (application.py); every event handler
-hands its event to the projection (projection.py)."""
+hands its batch of events to the projection (projection.py)."""
 from __future__ import annotations
 
 from leitai.rpc import rpc
@@ -8,16 +8,16 @@ from leitai.rpc import rpc
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider, MongoProvider, Operations, ReadModelProvider, StoreHealth
-from leitai.messaging.consumer import reliable_handler
+from leitai.messaging.consumer import batch_handler
 from services.ranking.application import Ranking
 from services.ranking.projection import project
 
 
 class _Projector(MongoProvider):
-    """Applies events to the read model (see projection.py)."""
+    """Applies a batch of events to the read model in one bulk write (see projection.py)."""
 
     def get_dependency(self, worker_ctx):
-        return lambda event: project(self.db, event)
+        return lambda events: project(self.db, events)
 
 
 class RankingService(StoreHealth):
@@ -32,41 +32,41 @@ class RankingService(StoreHealth):
         return Ranking(self.store, self.read)
 
     # -- the projection (the published subscriptions list these: CONSUMES["ranking"]) --
-    @reliable_handler("registration", "StageDefined", registry=REGISTRY)
-    def on_stage_defined(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("registration", "StageDefined", registry=REGISTRY)
+    def on_stage_defined(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("registration", "EntrySubmitted", registry=REGISTRY)
-    def on_entry_submitted(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("registration", "EntrySubmitted", registry=REGISTRY)
+    def on_entry_submitted(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("registration", "SessionScheduled", registry=REGISTRY)
-    def on_session_scheduled(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("registration", "SessionScheduled", registry=REGISTRY)
+    def on_session_scheduled(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("registration", "SessionOpened", registry=REGISTRY)
-    def on_session_opened(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("registration", "SessionOpened", registry=REGISTRY)
+    def on_session_opened(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("scoring", "ScoreSheetSubmitted", registry=REGISTRY)
-    def on_score_sheet_submitted(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("scoring", "ScoreSheetSubmitted", registry=REGISTRY)
+    def on_score_sheet_submitted(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("scoring", "ScoreSheetRevised", registry=REGISTRY)
-    def on_score_sheet_revised(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("scoring", "ScoreSheetRevised", registry=REGISTRY)
+    def on_score_sheet_revised(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("scoring", "EntryScored", registry=REGISTRY)
-    def on_entry_scored(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("scoring", "EntryScored", registry=REGISTRY)
+    def on_entry_scored(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("scoring", "SessionLocked", registry=REGISTRY)
-    def on_session_locked(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("scoring", "SessionLocked", registry=REGISTRY)
+    def on_session_locked(self, events: list[Event]) -> None:
+        self.project(events)
 
-    @reliable_handler("ranking", "StageResultsPublished", registry=REGISTRY)
-    def on_stage_results_published(self, event: Event) -> None:
-        self.project(event)
+    @batch_handler("ranking", "StageResultsPublished", registry=REGISTRY)
+    def on_stage_results_published(self, events: list[Event]) -> None:
+        self.project(events)
 
     # -- publication and queries ----------------------------------------------------------
     @rpc

@@ -152,6 +152,34 @@ def test_a_failing_handler_is_retried_with_growing_delay_dead_lettered_and_redri
     assert pipeline.balance("A1")["total_cents"] == 999 and len(pipeline.attempts(event.event_id)) == 4
 
 
+def test_deliveries_that_queued_up_apply_in_batches_and_one_bad_event_fails_alone(pipeline):
+    pipeline.start_relay()
+    poisoned = deposit("A0", "6.66")
+    pipeline.db.faults.insert_one({"_id": str(poisoned.event_id), "fail_times": 1000})
+    pipeline.store.append("acct-0", 0, [poisoned])
+    total = append_deposits_after(pipeline, streams=8, per_stream=25)
+    wait_until(lambda: pipeline.queue_state(LEDGER_QUEUE)[0] == 201, what="every event queued, no consumer yet")
+    pipeline.start_ledger()
+    wait_until(lambda: pipeline.queue_state(f"{LEDGER_QUEUE}.dlq")[0] == 1, what="the bad event's dead letter")
+    wait_until(lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 200, what="the good ones")
+    pipeline.wait_drained()
+    assert sum(b["total_cents"] for b in pipeline.db.balances.find()) == int(total * 100)
+    assert max(a["batch"] for a in pipeline.db.attempts.find()) > 1  # they did come in batches
+    [letter] = [json.loads(line) for line in pipeline.cli("dlq", "list", LEDGER_QUEUE).stdout.splitlines()]
+    assert letter["message_id"] == str(poisoned.event_id) and "injected fault" in letter["reason"]
+    assert pipeline.db.seen_events.count_documents({}) == 200
+
+
+def append_deposits_after(pipeline: Pipeline, streams: int, per_stream: int) -> Decimal:
+    """append_deposits on streams acct-1..; acct-0 holds one event already."""
+    total = Decimal(0)
+    for s in range(1, streams + 1):
+        for v in range(per_stream):
+            pipeline.store.append(f"acct-{s}", v, [deposit(f"A{s}", f"{s}.{v:02d}")])
+            total += Decimal(f"{s}.{v:02d}")
+    return total
+
+
 def test_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_keeps_going(pipeline):
     ledger = pipeline.start_ledger()
     good = {"event_id": str(uuid.uuid4()), "stream_id": "acct-1", "stream_version": 1, "type": "DepositMade",

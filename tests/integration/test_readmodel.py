@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from leitai.readmodel import ReadModel
-from leitai.writes import Write, WriteBatch, apply_writes
+from leitai.writes import Write, WriteBatch
 
 pytestmark = pytest.mark.integration
 
@@ -32,7 +32,7 @@ def test_a_sheets_highest_revision_wins_whatever_lands_first(db):
         key = f"s1:e1:J{round_}"
         writes = [Write("sheets", key, {"revision": r, "total": str(r)}, newer_than_revision=r) for r in (1, 2, 3)]
         with ThreadPoolExecutor(6) as pool:
-            list(pool.map(lambda w: apply_writes(db, [w]), writes * 2))
+            list(pool.map(lambda w: WriteBatch().add([w]).flush(db), writes * 2))
         assert db.sheets.find_one({"_id": key})["revision"] == 3
 
 
@@ -66,9 +66,9 @@ def test_writes_folded_in_batches_end_as_written_one_by_one(mongo_client, seed, 
     one_by_one, batched = (mongo_client[f"leitai_test_{uuid.uuid4().hex[:12]}"] for _ in range(2))
     try:
         for db in (one_by_one, batched):
-            apply_writes(db, earlier)
+            WriteBatch().add(earlier).flush(db)
         for write in writes:
-            apply_writes(one_by_one, [write])
+            WriteBatch().add([write]).flush(one_by_one)
         batch, calls, bulk_writes = WriteBatch(fresh=fresh), 1, 0
         for write in writes:
             batch.add([write])

@@ -45,7 +45,7 @@ class FakeReadModel:
         return True
 
     def apply(self, writes: Iterable[Write]) -> None:
-        """What projection.apply_writes does on MongoDB: $max for positions, a sheet only
+        """What a WriteBatch flush does on MongoDB: $max for positions, a sheet only
         over a lower revision, else $set with upsert."""
         for write in writes:
             document = self.collections[write.collection].setdefault(write.key, {"_id": write.key})

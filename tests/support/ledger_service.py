@@ -1,8 +1,10 @@
-"""The ledger: a nameko service that projects deposits into balances, exactly once.
+"""The ledger: a nameko service that projects deposits into balances, exactly once, a
+batch of deliveries at a time (leitai.messaging.consumer.batch_handler).
 
 Fault switches (documents in its own ``faults`` collection, set by the tests) make it
-fail an event a number of times, or hold still after applying one (so a test can kill it
-mid-handler). Every attempt is recorded with its time in ``attempts``.
+fail an event (and so the batch holding it) a number of times, or hold still after applying
+one (so a test can kill it mid-handler). Every attempt at an event is recorded in
+``attempts``, with its time and the size of the batch it came in.
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import eventlet
 
 from leitai.contracts import Event
 from leitai.dependencies import MongoProvider, ReadModelProvider
-from leitai.messaging.consumer import reliable_handler
+from leitai.messaging.consumer import batch_handler
 from tests.support.ledger import REGISTRY
 
 
@@ -26,16 +28,16 @@ class LedgerService:
     balances = ReadModelProvider()
     faults = FaultSwitches()
 
-    @reliable_handler("bank", "DepositMade", registry=REGISTRY)
-    def on_deposit(self, event: Event) -> None:
-        event_id = str(event.event_id)
-        self.faults.attempts.insert_one({"event_id": event_id, "at": datetime.now(timezone.utc)})
-        fault = self.faults.faults.find_one({"_id": event_id}) or {}
-        failed_so_far = self.faults.attempts.count_documents({"event_id": event_id}) - 1
-        if failed_so_far < fault.get("fail_times", 0):
-            raise RuntimeError(f"injected fault {failed_so_far + 1} of {fault['fail_times']}")
-        self.balances.apply_once("balances", event.payload["account"], event.event_id, {
-            "$inc": {"total_cents": int(event.payload["amount"] * 100), "deposits": 1},
-        })
-        while (self.faults.faults.find_one({"_id": event_id}) or {}).get("hold_after_apply"):
+    @batch_handler("bank", "DepositMade", registry=REGISTRY)
+    def on_deposit(self, events: list[Event]) -> None:
+        ids = [str(e.event_id) for e in events]
+        now = datetime.now(timezone.utc)
+        self.faults.attempts.insert_many([{"event_id": i, "at": now, "batch": len(events)} for i in ids])
+        for fault in self.faults.faults.find({"_id": {"$in": ids}, "fail_times": {"$gt": 0}}):
+            failed_so_far = self.faults.attempts.count_documents({"event_id": fault["_id"]}) - 1
+            if failed_so_far < fault["fail_times"]:
+                raise RuntimeError(f"injected fault {failed_so_far + 1} of {fault['fail_times']}")
+        self.balances.apply_each_once("balances", [(e.payload["account"], e.event_id, {
+            "$inc": {"total_cents": int(e.payload["amount"] * 100), "deposits": 1}}) for e in events])
+        while self.faults.faults.find_one({"_id": {"$in": ids}, "hold_after_apply": True}):
             eventlet.sleep(0.02)
