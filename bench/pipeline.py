@@ -1,14 +1,15 @@
-"""``make bench``: the event pipeline against its raw parts, in ONE run on one broker and server.
+"""``make bench``: every path of leitai against its raw parts, in ONE run on one broker and store.
 
-1. raw kombu: publish -> consume, persistent messages, publisher confirms on;
-2. raw pymongo: insert_one, and insert_many in batches of 500, each with the durability
-   contract (journaled: w majority, j true) and without it (unjournaled): what durability
-   costs a single write, and how group commit (one journaled write for many documents) pays
-   it back;
-3. leitai: EventStore.append -> relay (sequence, publish, confirm) -> reliable consumer
-   applying each event once to a read model, timed from the first append to the last apply;
-   journaled as in production, and unjournaled as only a benchmark may ask.
-Prints the rates and the ratio of (3) to (1). A benchmark, not a test: it asserts nothing.
+Raw parts: (1) kombu publish -> consume, persistent, publisher confirms on; (2) pymongo
+insert_one and insert_many(500), journaled (w majority, j true, as leitai writes) and not;
+(3) a pymongo cursor reading a log in position order.
+leitai: (4) EventStore.append alone, 4 appenders; (5) append -> relay (sequence, publish,
+confirm) -> batch consumer applying each event exactly once, from the first append to the
+last apply; (6) ``leitai replay ranking`` over a synthetic province-style log (the log (3)
+read); (7) what checking an event against its contract costs.
+For each leitai path, store round trips per event (the server's request count, which also
+holds the drivers' heartbeats). Prints the rates, the ratios the targets are set in, and a
+JSON line with every figure. A benchmark, not a test: it asserts nothing.
 """
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ import yaml
 from kombu import Connection, Exchange, Queue
 from pymongo import MongoClient
 
+from bench.replay import SOURCES, leitai_replay, raw_cursor
+from bench.synthetic import generate
+from leitai.contracts import Event
+from leitai.contracts.product import REGISTRY as PRODUCT
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.mongo import connect
@@ -73,26 +78,57 @@ def raw_kombu(amqp_uri: str, n: int) -> float:
     return n / elapsed
 
 
-def raw_pymongo(url: str, n: int, durability: str, batch: int = 1) -> float:
+def raw_pymongo(url: str, n: int, durability: str, batch: int = 1) -> dict:
     client = connect(url, durability)
     collection = client.bench_raw.docs
-    started = time.perf_counter()
-    for first in range(0, n, batch):
-        if batch == 1:
-            collection.insert_one({"n": first, "payload": "x" * 200})
-        else:
-            collection.insert_many([{"n": i, "payload": "x" * 200} for i in range(first, min(first + batch, n))])
-    elapsed = time.perf_counter() - started
+    with Measured(client) as measured:
+        for first in range(0, n, batch):
+            if batch == 1:
+                collection.insert_one({"n": first, "payload": "x" * 200})
+            else:
+                collection.insert_many([{"n": i, "payload": "x" * 200} for i in range(first, min(first + batch, n))])
     client.drop_database("bench_raw")
     client.close()
-    return n / elapsed
+    return measured.per_event(n)
 
 
-def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: int, durability: str) -> float:
-    database = f"bench_{uuid.uuid4().hex[:8]}"
+def _config(amqp_uri: str, url: str, database: str, durability: str) -> Path:
     config = Path(tempfile.mkdtemp(prefix="leitai-bench-")) / "config.yaml"
     config.write_text(yaml.safe_dump({"AMQP_URI": amqp_uri, "MONGO_URL": url, "MONGO_DATABASE": database,
                                       "LEITAI_DURABILITY": durability, "LEITAI_ENVIRONMENT": "bench"}))
+    return config
+
+
+def _append_all(store: EventStore, n: int, streams: int, appenders: int) -> int:
+    """``n`` deposits over ``streams`` streams, each append after the version the last left."""
+    def append_stream(s: int) -> None:
+        for version in range(n // streams):
+            store.append(f"acct-{s}", version, [deposit(f"A{s}", "1.00")])
+
+    with ThreadPoolExecutor(appenders) as pool:
+        list(pool.map(append_stream, range(streams)))
+    return (n // streams) * streams
+
+
+def leitai_appends(url: str, n: int, streams: int, appenders: int) -> dict:
+    """Appends alone, journaled: ``Measured.per_event``."""
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    client = connect(url, "journaled")
+    try:
+        ensure_indexes(client[database])
+        store = EventStore(MongoCommitLog(client[database]), REGISTRY)
+        with Measured(client) as measured:
+            total = _append_all(store, n, streams, appenders)
+        return measured.per_event(total)
+    finally:
+        client.drop_database(database)
+        client.close()
+
+
+def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: int, durability: str) -> dict:
+    """From the first append to the last apply: ``Measured.per_event``."""
+    database = f"bench_{uuid.uuid4().hex[:8]}"
+    config = _config(amqp_uri, url, database, durability)
     client = connect(url, durability)
     db = client[database]
     ensure_indexes(db)
@@ -104,24 +140,10 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
     try:
         wait_until(lambda: "relay ready" in relay.output(), timeout=60, what="the relay")
         wait_until(lambda: queue_state(amqp_uri, SUBSCRIPTION.queue_name)[1] > 0, timeout=60, what="the consumer")
-
-        def append_stream(s: int) -> None:
-            for version in range(n // streams):
-                store.append(f"acct-{s}", version, [deposit(f"A{s}", "1.00")])
-
-        ops_before = _store_ops(client)
-        started = time.perf_counter()
-        with ThreadPoolExecutor(appenders) as pool:
-            list(pool.map(append_stream, range(streams)))
-        appended = time.perf_counter() - started
-        total = (n // streams) * streams
-        wait_until(lambda: _applied(db) >= total, timeout=600, interval=0.25, what="every event applied")
-        elapsed = time.perf_counter() - started
-        ops = {k: v - ops_before.get(k, 0) for k, v in _store_ops(client).items()}
-        per_event = ", ".join(f"{k} {v / total:.2f}" for k, v in ops.items() if v)
-        print(f"   (appends alone: {total / appended:,.0f} events/s with {appenders} appenders; "
-              f"store operations per event: {per_event})")
-        return total / elapsed
+        with Measured(client) as measured:
+            total = _append_all(store, n, streams, appenders)
+            wait_until(lambda: _applied(db) >= total, timeout=600, interval=0.05, what="every event applied")
+        return measured.per_event(total)
     finally:
         relay.stop()
         consumer.stop()
@@ -129,8 +151,87 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
         client.close()
 
 
-def _store_ops(client: MongoClient) -> dict[str, int]:
-    return dict(client.admin.command("serverStatus").get("opcounters", {}))
+def leitai_replay_of_log(url: str, entrants: int) -> dict:
+    """A synthetic log of ``entrants``: read by a raw cursor, then replayed by leitai."""
+    client = connect(url, "unjournaled")
+    prefix = f"bench_replay_{uuid.uuid4().hex[:6]}"
+    dbs = {s: client[f"{prefix}_{s}"] for s in SOURCES}
+    try:
+        generate(dbs, entrants)
+        read, raw_s = raw_cursor(dbs)
+        with Measured(client) as measured:
+            replay_s, _, peak = leitai_replay(url, prefix)
+        validation = contract_costs(dbs["scoring"])
+    finally:
+        for name in client.list_database_names():
+            if name.startswith(prefix):
+                client.drop_database(name)
+        client.close()
+    replay = measured.per_event(read)
+    replay["eps"] = read / replay_s  # the rebuild as the command times it, without its start-up
+    return {"events": read, "raw_cursor_eps": read / raw_s, "replay": replay, "replay_peak_rss_mib": peak / 2 ** 20,
+            **validation}
+
+
+def contract_costs(db, sample: int = 3000) -> dict:
+    """Microseconds per event to check a stored event against its contract (what every read
+    does), to dump it to the wire (what the relay publishes) and to check a new payload (what
+    every append does). The schemas are built once, at import."""
+    documents = [dict(e, position=1) for c in db.commits.find({}, limit=sample) for e in c["events"]][:sample]
+    started = time.perf_counter()
+    events = [Event.from_wire(d, PRODUCT) for d in documents]
+    read = time.perf_counter() - started
+    started = time.perf_counter()
+    for event in events:
+        event.to_wire(PRODUCT)
+    dumped = time.perf_counter() - started
+    started = time.perf_counter()
+    for d in documents:
+        PRODUCT.get(d["type"]).normalise(d["payload"])
+    checked = time.perf_counter() - started
+    return {"contract_read_us": read / len(documents) * 1e6, "contract_dump_us": dumped / len(documents) * 1e6,
+            "contract_append_us": checked / len(documents) * 1e6}
+
+
+class StoreCpu:
+    """CPU seconds the store's server process has used, when this run started it (else None):
+    what shows whether a path waits on the store or on itself."""
+
+    pid: int | None = None
+
+    @classmethod
+    def seconds(cls) -> float | None:
+        if cls.pid is None:
+            return None
+        fields = Path(f"/proc/{cls.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Measured:
+    """Round trips and store CPU used between entering and leaving, per event."""
+
+    def __init__(self, client: MongoClient) -> None:
+        self._client = client
+
+    def __enter__(self) -> "Measured":
+        self._requests, self._cpu, self._started = _requests(self._client), StoreCpu.seconds(), time.perf_counter()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.seconds = time.perf_counter() - self._started
+        self.requests = _requests(self._client) - self._requests
+        cpu = StoreCpu.seconds()
+        self.store_cpu = None if cpu is None else cpu - self._cpu
+
+    def per_event(self, events: int) -> dict:
+        """events/s, round trips per event and store CPU (ms) per event"""
+        return {"eps": events / self.seconds, "round_trips_per_event": self.requests / events,
+                **({"store_cpu_ms_per_event": self.store_cpu * 1000 / events} if self.store_cpu is not None else {})}
+
+
+def _requests(client: MongoClient) -> int:
+    """Requests the server has received, from every client (one request is one round trip)."""
+    return client.admin.command("serverStatus")["network"]["numRequests"]
 
 
 def _applied(db) -> int:
@@ -138,43 +239,65 @@ def _applied(db) -> int:
     return result[0]["n"] if result else 0
 
 
+def _line(label: str, figures: dict, unit: str = "events/s") -> str:
+    extra = f"   {figures['round_trips_per_event']:.3f} round trips/event" if "round_trips_per_event" in figures else ""
+    if "store_cpu_ms_per_event" in figures:
+        extra += f", store CPU {figures['store_cpu_ms_per_event']:.2f} ms/event"
+    return f"{label:<48}{figures['eps']:10,.0f} {unit}{extra}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--appenders", type=int, default=4)
+    parser.add_argument("--entrants", type=int, default=2000, help="size of the replayed log (about 9.2 events each)")
     args = parser.parse_args()
     url = os.environ.get("LEITAI_BENCH_MONGO_URL")
     server = None if url else SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
+    StoreCpu.pid = server.process.pid if server else None
     vhost = Vhost("leitai_bench").create()
+    f: dict[str, dict] = {}
     try:
         url = url or server.url
-        print(f"leitai bench: {args.events} events; broker vhost {vhost.name}; store {url}")
-        kombu_rate = raw_kombu(vhost.uri, args.events)
-        print(f"1. raw kombu publish->consume, confirms on: {kombu_rate:10,.0f} events/s")
-        mongo = {}
-        for durability in ("unjournaled", "journaled"):
-            for batch in (1, 500):
-                mongo[durability, batch] = raw_pymongo(url, args.events, durability, batch)
-                what = "insert_one" if batch == 1 else f"insert_many({batch})"
-                print(f"2. raw pymongo {what:<16} {durability:<11}: {mongo[durability, batch]:10,.0f} docs/s")
-        cost = mongo["journaled", 1] / mongo["unjournaled", 1]
-        payback = mongo["journaled", 500] / mongo["unjournaled", 1]
-        print(f"   durability costs a single write {1 - cost:.0%} (journaled/unjournaled {cost:.2f}); "
-              f"journaled batches of 500 run {payback:.1f}x an unjournaled insert_one")
-        leitai = {}
+        print(f"leitai bench: {args.events} events; broker vhost {vhost.name}; store {url}", flush=True)
+        f["raw_kombu_confirms"] = {"eps": raw_kombu(vhost.uri, args.events)}
+        print(_line("1. raw kombu publish->consume, confirms on", f["raw_kombu_confirms"]), flush=True)
         for durability in ("journaled", "unjournaled"):
-            leitai[durability] = leitai_pipeline(url, vhost.uri, args.events, args.streams, args.appenders,
-                                                 durability)
-            print(f"3. leitai append->relay->idempotent consume, {durability:<11}: "
-                  f"{leitai[durability]:10,.0f} events/s")
-        ratio = leitai["journaled"] / kombu_rate
-        print(f"ratio (3, journaled)/(1): {ratio:.2f}  (target >= 0.50); "
-              f"journaled/unjournaled pipeline {leitai['journaled'] / leitai['unjournaled']:.2f}")
-        print(json.dumps({"raw_kombu_confirms_eps": round(kombu_rate),
-                          **{f"raw_pymongo_{d}_batch{b}_dps": round(r) for (d, b), r in mongo.items()},
-                          **{f"leitai_pipeline_{d}_eps": round(r) for d, r in leitai.items()},
-                          "ratio": round(ratio, 3)}))
+            for batch in (1, 500):
+                what = "insert_one" if batch == 1 else f"insert_many_{batch}"
+                f[f"raw_pymongo_{what}_{durability}"] = raw_pymongo(url, args.events, durability, batch)
+                print(_line(f"2. raw pymongo {what} {durability}", f[f"raw_pymongo_{what}_{durability}"], "docs/s"),
+                      flush=True)
+        replay = leitai_replay_of_log(url, args.entrants)
+        f["raw_cursor"] = {"eps": replay.pop("raw_cursor_eps")}
+        print(_line(f"3. raw pymongo cursor over a log ({replay['events']:,})", f["raw_cursor"]), flush=True)
+        f["leitai_appends"] = leitai_appends(url, args.events, args.streams, args.appenders)
+        print(_line(f"4. leitai appends alone, {args.appenders} appenders", f["leitai_appends"]), flush=True)
+        for durability in ("journaled", "unjournaled"):
+            f[f"leitai_pipeline_{durability}"] = leitai_pipeline(url, vhost.uri, args.events, args.streams,
+                                                                 args.appenders, durability)
+            print(_line(f"5. leitai append->relay->consume, {durability}", f[f"leitai_pipeline_{durability}"]),
+                  flush=True)
+        f["leitai_replay"] = dict(replay.pop("replay"), peak_rss_mib=replay.pop("replay_peak_rss_mib"),
+                                  events=replay.pop("events"))
+        print(_line("6. leitai replay ranking", f["leitai_replay"]) +
+              f", peak {f['leitai_replay']['peak_rss_mib']:.0f} MiB", flush=True)
+        f["contract_check_us_per_event"] = replay
+        print(f"7. contract check per event: stored->Event {replay['contract_read_us']:.0f} us, "
+              f"Event->wire {replay['contract_dump_us']:.0f} us, new payload {replay['contract_append_us']:.0f} us")
+        pipeline, insert_one = f["leitai_pipeline_journaled"]["eps"], f["raw_pymongo_insert_one_journaled"]["eps"]
+        ratios = {
+            "pipeline_vs_kombu": (pipeline / f["raw_kombu_confirms"]["eps"], 0.75),
+            "pipeline_vs_insert_one": (pipeline / insert_one, 0.5),
+            "appends_vs_insert_one": (f["leitai_appends"]["eps"] / insert_one, None),
+            "replay_vs_cursor": (f["leitai_replay"]["eps"] / f["raw_cursor"]["eps"], 0.5),
+        }
+        print("ratios (journaled, as in production):")
+        for name, (ratio, target) in ratios.items():
+            print(f"   {name:<24} {ratio:5.2f}" + (f"  (target >= {target})" if target else ""))
+        print(json.dumps({"figures": {path: {k: round(v, 3) for k, v in figures.items()} for path, figures in f.items()},
+                          "ratios": {k: round(r, 3) for k, (r, _) in ratios.items()}}))
     finally:
         vhost.delete()
         if server:

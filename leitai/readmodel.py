@@ -32,32 +32,68 @@ class ReadModel:
 
     def apply_each_once(self, collection: str, changes: Sequence[tuple[Any, uuid.UUID | str, dict]]) -> int:
         """``apply_once`` for each (key, event id, update), in one bulk write; returns how many
-        were applied now."""
-        operations = [UpdateOne(*self._once(key, event_id, update), upsert=True) for key, event_id, update in changes]
+        were applied now. The changes to one document fold into one operation where they only
+        ``$inc`` and ``$set`` (see ``_fold``)."""
+        groups: dict[Any, list[tuple[str, dict]]] = {}
+        for key, event_id, update in changes:
+            if any(APPLIED in fields for fields in update.values()):
+                raise ValueError(f"{APPLIED} is reserved for exactly-once bookkeeping")
+            groups.setdefault(key, []).append((str(event_id), update))
+        operations = [(key, group) for key, changes_of_key in groups.items() for group in _fold(changes_of_key)]
         try:
-            result = self._db[collection].bulk_write(operations, ordered=False)
+            self._db[collection].bulk_write([UpdateOne(*_once(key, group), upsert=True) for key, group in operations],
+                                            ordered=False)
         except BulkWriteError as exc:
-            # a document that exists: with this event already, or created a moment ago by another
-            # event's upsert (a concurrent consumer); in the second case this event still applies
+            # a document that exists: with an event of this operation already, or created a moment
+            # ago by another upsert (a concurrent consumer); each of its events that was not
+            # applied yet still applies, one by one
             errors = exc.details.get("writeErrors", ())
             if any(e.get("code") != DUPLICATE_KEY for e in errors):
                 raise
+            failed = {e["index"] for e in errors}
             again = self._db[collection].bulk_write(
-                [UpdateOne(*self._once(*changes[e["index"]])) for e in errors], ordered=False)
-            return exc.details["nModified"] + exc.details["nUpserted"] + again.modified_count
-        return result.modified_count + result.upserted_count
-
-    @staticmethod
-    def _once(key: Any, event_id: uuid.UUID | str, update: dict) -> tuple[dict, dict]:
-        """The filter and update that apply ``update`` to ``key`` unless ``event_id`` was."""
-        if any(APPLIED in fields for fields in update.values()):
-            raise ValueError(f"{APPLIED} is reserved for exactly-once bookkeeping")
-        marker = str(event_id)
-        push = dict(update.get("$push", {}), **{APPLIED: marker})
-        return {"_id": key, APPLIED: {"$ne": marker}}, dict(update, **{"$push": push})
+                [UpdateOne(*_once(operations[i][0], [change])) for i in sorted(failed) for change in operations[i][1]],
+                ordered=False)
+            return sum(len(group) for i, (_, group) in enumerate(operations) if i not in failed) + again.modified_count
+        return len(changes)
 
     def get(self, collection: str, key: Any) -> dict | None:
         return self._db[collection].find_one({"_id": key}, {APPLIED: 0})
 
     def find(self, collection: str, query: dict | None = None, sort: Iterable[tuple[str, int]] | None = None) -> list[dict]:
         return list(self._db[collection].find(query or {}, {APPLIED: 0}, sort=list(sort) if sort else None))
+
+
+def _once(key: Any, changes: list[tuple[str, dict]]) -> tuple[dict, dict]:
+    """The filter and update that apply ``changes`` (event id, update) to ``key`` unless any
+    of those events was applied to it."""
+    markers = [marker for marker, _ in changes]
+    if len(changes) == 1:
+        update = changes[0][1]
+        push = dict(update.get("$push", {}), **{APPLIED: markers[0]})
+        return {"_id": key, APPLIED: {"$ne": markers[0]}}, dict(update, **{"$push": push})
+    increments: dict[str, Any] = {}
+    values: dict[str, Any] = {}
+    for _, update in changes:
+        for name, by in update.get("$inc", {}).items():
+            increments[name] = increments.get(name, 0) + by
+        values.update(update.get("$set", {}))
+    update = {"$push": {APPLIED: {"$each": markers}}, **({"$inc": increments} if increments else {}),
+              **({"$set": values} if values else {})}
+    return {"_id": key, APPLIED: {"$nin": markers}}, update
+
+
+def _fold(changes: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
+    """``changes`` to one document as operations: those that only ``$inc`` and ``$set`` (and
+    never both on one field) fold into one, increments adding up and a later ``$set``
+    winning; any other change is an operation of its own."""
+    def foldable(update: dict) -> bool:
+        return set(update) <= {"$inc", "$set"} and not set(update.get("$inc", {})) & set(update.get("$set", {}))
+
+    folded = [c for c in changes if foldable(c[1])]
+    if len(folded) < 2:
+        return [[c] for c in changes]
+    incremented = {name for _, u in folded for name in u.get("$inc", {})}
+    if incremented & {name for _, u in folded for name in u.get("$set", {})}:
+        return [[c] for c in changes]
+    return [folded, *[[c] for c in changes if not foldable(c[1])]]

@@ -27,6 +27,24 @@ def test_events_racing_to_create_a_document_all_apply_and_each_once(db):
         assert model.get("tallies", f"k{key}")["n"] == len(events)
 
 
+def test_overlapping_batches_fold_per_document_and_apply_each_event_once(db):
+    model = ReadModel(db)
+    rng = random.Random(5)
+    events = [(f"k{rng.randrange(4)}", uuid.uuid4(), rng.randrange(1, 100)) for _ in range(120)]
+    batches = [rng.sample(events, 30) for _ in range(16)]  # every event in several batches, in any order
+    changes = [[(key, e, {"$inc": {"n": 1, "sum": amount}, "$set": {"seen": True}}) for key, e, amount in batch]
+               for batch in batches]
+    with ThreadPoolExecutor(4) as pool:
+        applied = sum(pool.map(lambda c: model.apply_each_once("tallies", c), changes))
+    covered = {e for batch in batches for _, e, _ in batch}
+    assert applied == len(covered)
+    for key in {k for k, _, _ in events}:
+        mine = [(e, amount) for k, e, amount in events if k == key and e in covered]
+        document = db.tallies.find_one({"_id": key})
+        assert document["n"] == len(mine) and document["sum"] == sum(a for _, a in mine)
+        assert sorted(document["_applied"]) == sorted(str(e) for e, _ in mine)
+
+
 def test_a_sheets_highest_revision_wins_whatever_lands_first(db):
     for round_ in range(10):
         key = f"s1:e1:J{round_}"
