@@ -6,11 +6,12 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench bench-replay chaos clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench bench-replay load chaos clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
-	@echo "make bench  throughput of the event pipeline against raw kombu and raw pymongo"
+	@echo "make bench  every leitai path against its raw part (kombu, pymongo, a cursor), from one run"
+	@echo "make load   judges over HTTP against leitai up at rising rates: latencies and the breaking rate"
 	@echo "make bench-replay  leitai replay against a raw cursor read of synthetic logs, with peak memory"
 	@echo "make chaos  judges scoring while every process, the broker's connections and the store fail in turn"
 	@echo "make image  the container image, localhost/leitai:<version> (buildah)"
@@ -79,6 +80,12 @@ chaos: venv secantus rabbitmq
 
 bench: venv secantus rabbitmq
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline
+
+# judges submitting sheets over HTTP to leitai up at rising offered rates, until the latency
+# goal breaks: LOAD_ARGS="--judges 24 --rates 20 40 60 --seconds 30"
+LOAD_ARGS ?=
+load: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.load $(LOAD_ARGS)
 
 # replay against a raw cursor read of the same synthetic logs, at several sizes, with peak
 # memory: BENCH_REPLAY_ARGS="--entrants 20000 60000 110000" for the province-scale figures

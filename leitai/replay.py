@@ -2,7 +2,8 @@
 
 Auditors use it to re-derive every published number: the projection runs over every event
 of its source logs into a scratch database, which is then compared, document by document,
-with the live read model. The logs are read in large ranges and the projection's writes
+with the live read model. The logs are read in large ranges, their events projected from
+their stored JSON (see EventStore.read_all_stored), and the projection's writes
 folded in memory and written in bulk (leitai/writes.py): a replay costs a few store round
 trips per thousand events, and memory bounded by ``MAX_DOCUMENTS``, whatever the log's length.
 ``to_positions`` stops a source log at a position: the read model as it stood then.
@@ -11,14 +12,16 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass
-from typing import Callable, Mapping, TextIO
+from queue import Queue
+from typing import Callable, Iterator, Mapping, TextIO
 
 from pymongo.database import Database
 
-from leitai.contracts import ContractRegistry, Event
-from leitai.eventstore import EventStore
+from leitai.contracts import ContractRegistry
+from leitai.eventstore import EventStore, Stored
 from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.writes import Write, WriteBatch
 
@@ -39,7 +42,7 @@ class Projection:
     name: str
     sources: Mapping[str, tuple[str, ...]]  # source service -> event types projected
     collections: tuple[str, ...]
-    writes: Callable[[Event], list[Write]]  # commutative, idempotent writes (leitai/writes.py)
+    writes: Callable[[Stored], list[Write]]  # commutative, idempotent writes (leitai/writes.py)
 
 
 class Progress:
@@ -92,11 +95,11 @@ def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Da
     applied = writes = 0
     for name, store in stores.items():
         wanted = set(projection.sources[name])
-        for events in store.read_all(batch_size=read_batch):
+        for events in _ahead(store.read_all_stored(batch_size=read_batch)):
             events = [e for e in events if e.position <= heads[name]]
             for event in events:
                 if event.type in wanted:
-                    batch.add(projection.writes(event))
+                    batch.add(_writes(projection, store, event))
                     applied += 1
             progress.advance(len(events))
             if len(batch) >= max_documents:
@@ -106,6 +109,35 @@ def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Da
     writes += batch.flush(scratch)
     progress.close()
     return Rebuilt(applied, progress.done, writes, heads)
+
+
+def _ahead(batches: Iterator[list]) -> Iterator[list]:
+    """``batches``, the next one read by a thread while this one is folded: the store's answer
+    and the fold overlap."""
+    queue: Queue = Queue(maxsize=1)
+    done = object()
+
+    def read() -> None:
+        try:
+            for batch in batches:
+                queue.put(batch)
+            queue.put(done)
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            queue.put(exc)
+
+    threading.Thread(target=read, daemon=True, name="replay-read-ahead").start()
+    while (item := queue.get()) is not done:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+
+
+def _writes(projection: Projection, store: EventStore, event: Stored) -> list[Write]:
+    try:
+        return projection.writes(event)
+    except (KeyError, TypeError, ValueError):
+        store.check(event.position)  # a stored payload that does not fit its contract: CorruptRecord names it
+        raise
 
 
 def diff(live: Database, rebuilt: Database, collections: tuple[str, ...]) -> list[str]:

@@ -4,10 +4,11 @@ in fast tests."""
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStoreError
 from leitai.eventstore.records import CommitLog, DuplicateCommit
 from leitai.eventstore.sequencer import LeaseLost, Sequencer
-from leitai.eventstore.store import AppendResult, EventStore
+from leitai.eventstore.store import AppendResult, EventStore, Stored
 from leitai.eventstore.verify import BadRecord, VerifyReport, verify
 
 __all__ = [
     "AppendResult", "BadRecord", "CommitLog", "ConcurrencyConflict", "CorruptRecord", "DuplicateCommit",
-    "EventIdReused", "EventStore", "EventStoreError", "LeaseLost", "Sequencer", "VerifyReport", "verify",
+    "EventIdReused", "EventStore", "EventStoreError", "LeaseLost", "Sequencer", "Stored", "VerifyReport",
+    "verify",
 ]

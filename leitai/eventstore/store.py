@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
@@ -27,6 +27,16 @@ from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventId
 from leitai.eventstore.records import (
     MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, commit_id, commits_in_order, head_of_log,
 )
+
+
+class Stored(NamedTuple):
+    """An event as its log stores it: the payload in its JSON form, at the current schema
+    version (what a projection that writes JSON needs, without a round trip through Python
+    values)."""
+
+    type: str
+    position: int
+    payload: dict
 
 
 @dataclass(frozen=True)
@@ -182,6 +192,39 @@ class EventStore:
             for start in range(0, len(events), batch_size):
                 yield events[start:start + batch_size]
 
+    def read_all_stored(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Stored]]:
+        """``read_all`` for a reader of JSON: an event of the current schema version as stored,
+        checked against its contract when it was appended and covered by the hash chain
+        since; an older one upcast and checked now."""
+        for commits in commits_in_order(self._log, after_position, batch_size):
+            events = []
+            for commit in commits:
+                for index, document in enumerate(commit["events"]):
+                    position = commit["first_position"] + index
+                    if position <= after_position:
+                        continue
+                    if self._current(document):
+                        events.append(Stored(document["type"], position, document["payload"]))
+                    else:
+                        event = self._event(commit, document, position)
+                        events.append(Stored(event.type, position, event.to_wire(self._registry)["payload"]))
+            for start in range(0, len(events), batch_size):
+                yield events[start:start + batch_size]
+
+    def _current(self, document: dict) -> bool:
+        try:
+            return self._registry.get(document.get("type")).version == document.get("schema_version")
+        except ContractError:
+            return False  # reading it as an Event names what is wrong
+
+    def check(self, position: int) -> Event:
+        """The event at ``position``, checked against its contract: CorruptRecord, naming it,
+        if it does not fit."""
+        for commits in commits_in_order(self._log, position - 1, MAX_EVENTS_PER_APPEND):
+            commit = commits[0]
+            return self._event(commit, commit["events"][position - commit["first_position"]], position)
+        raise KeyError(f"no event at position {position}")
+
     def ping(self) -> bool:
         return self._log.ping()
 
@@ -190,11 +233,11 @@ class EventStore:
 
     def _events(self, commit: dict) -> list[Event]:
         first = commit.get("first_position")
-        events = []
-        for index, document in enumerate(commit["events"]):
-            data = dict(document, position=None if first is None else first + index)
-            try:
-                events.append(Event.from_wire(data, self._registry))
-            except ContractError as exc:
-                raise CorruptRecord(f"commit {commit['_id']} event {document.get('event_id')}: {exc}") from exc
-        return events
+        return [self._event(commit, document, None if first is None else first + index)
+                for index, document in enumerate(commit["events"])]
+
+    def _event(self, commit: dict, document: dict, position: int | None) -> Event:
+        try:
+            return Event.from_wire(dict(document, position=position), self._registry)
+        except ContractError as exc:
+            raise CorruptRecord(f"commit {commit['_id']} event {document.get('event_id')}: {exc}") from exc

@@ -11,6 +11,7 @@ from pymongo.database import Database
 
 from leitai.contracts import ContractRegistry, Event
 from leitai.contracts.product import CONSUMES, REGISTRY
+from leitai.eventstore import Stored
 from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
@@ -18,8 +19,9 @@ SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is
 COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
 
 
-def writes_for(event: Event, wire: dict) -> list[Write]:
-    """``wire`` is the JSON form of the payload (Decimals as strings), as stored."""
+def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
+    """``wire`` is the JSON form of the payload (Decimals as strings), as stored; of ``event``
+    only its type and position are read."""
     p = wire
     c = p.get("contest_id")
     kind = event.type
@@ -70,4 +72,8 @@ def project(db: Database, events: list[Event]) -> None:
     batch.flush(db)
 
 
-PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, writes_of)
+def writes_of_stored(stored: Stored) -> list[Write]:
+    return writes_for(stored, stored.payload)
+
+
+PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, writes_of_stored)

@@ -136,6 +136,22 @@ class EventStoreConformance:
         [event] = store.read_stream("s")
         assert (event.schema_version, str(event.payload["amount"])) == (2, "12.34")
 
+    def test_read_all_stored_gives_payloads_as_stored_and_old_versions_upcast(self, store, sequencer, tamper):
+        store.append("s", 0, [deposit("A", "1.50"), deposit("B", "2.00")])
+        tamper.set(tamper.commit()["_id"], {"events.1.schema_version": 1,
+                                            "events.1.payload": {"account": "B", "cents": 725}})
+        self.sequence_all(sequencer)
+        [events] = list(store.read_all_stored())
+        assert [(e.type, e.position) for e in events] == [("DepositMade", 1), ("DepositMade", 2)]
+        assert events[0].payload == {"account": "A", "amount": "1.50", "memo": ""}
+        assert events[1].payload["amount"] == "7.25"  # upcast to the current version, in JSON form
+        assert list(store.read_all_stored(after_position=1))[0] == [events[1]]
+        tamper.set(tamper.commit()["_id"], {"events.0.type": "Stolen"})
+        with pytest.raises(CorruptRecord):
+            list(store.read_all_stored())
+        with pytest.raises(CorruptRecord):
+            store.check(1)
+
     # -- global order ------------------------------------------------------------------
     def test_read_all_gives_every_event_once_in_gap_free_order_respecting_each_stream(self, store, sequencer):
         def appender(stream: str) -> None:
