@@ -134,7 +134,7 @@ def set_up(client: Client, sessions: int, judges: list[str]) -> dict[str, dict]:
                                                                  "starts_at": "2026-06-01T09:00:00+08:00"}, ORGANISER))
         ok(client.call("PUT", f"/contests/{CONTEST}/sessions/{session}/panel",
                        {"seats": [{"judge_id": j, "head": k == 0} for k, j in enumerate(panel)]}, ORGANISER))
-        drawn = ok(client.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": session}, ORGANISER))
+        drawn = ok(client.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": f"seed-{session}"}, ORGANISER))
         ok(client.call("POST", f"/contests/{CONTEST}/sessions/{session}/opening", None, ORGANISER))
         plans[session] = {"panel": panel, "order": drawn["order"]}
     for session in plans:  # scoring learns of an opening by an event

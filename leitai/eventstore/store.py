@@ -24,6 +24,7 @@ from typing import Iterator, NamedTuple, Sequence
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
+from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
     MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, commit_id, commits_in_order, head_of_log,
 )
@@ -75,6 +76,7 @@ class EventStore:
         self._log = log
         self._registry = registry
         self._heads = KnownHeads()
+        self._prefixes = SequencedPrefixes()
 
     # -- writing -----------------------------------------------------------------
     def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
@@ -179,10 +181,18 @@ class EventStore:
         return version
 
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
-        commits = sorted(self._log.stream_commits(stream_id, after_version), key=lambda c: c["version"])
-        if commits:
-            self._heads.saw(stream_id, commits[-1]["version"])
-        return [e for commit in commits for e in self._events(commit) if e.stream_version > after_version]
+        held_version, held = self._prefixes.get(stream_id)
+        reuse = after_version <= held_version
+        commits = sorted(self._log.stream_commits(stream_id, max(after_version, held_version)),
+                         key=lambda c: c["version"])
+        parsed = [(commit, self._events(commit)) for commit in commits]
+        head = commits[-1]["version"] if commits else held_version
+        if head:
+            self._heads.saw(stream_id, head)
+        if reuse:
+            self._prefixes.extend(stream_id, held_version, held, parsed)
+        events = [*(held if reuse else ()), *(e for _, events in parsed for e in events)]
+        return [e for e in events if e.stream_version > after_version]
 
     def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Event]]:
         """Every sequenced event after ``after_position``, in recorded order, in batches of

@@ -90,6 +90,24 @@ class EventStoreConformance:
             store.append("s", 1, [deposit("A", "9.00")])  # stale in the first store: the index refuses it
         assert [e.stream_version for e in fresh.read_stream("s")] == [1, 2, 3]
 
+    def test_a_stream_read_again_is_read_and_parsed_only_after_its_sequenced_prefix(self, records, sequencer):
+        counted = _Counting(records)
+        store = EventStore(counted, REGISTRY)
+        store.append("s", 0, [deposit("A", "1.00"), deposit("A", "2.00")])
+        store.append("s", 2, [deposit("A", "3.00")])
+        first = store.read_stream("s")  # nothing sequenced yet: nothing held
+        self.sequence_all(sequencer)
+        assert store.read_stream("s") == [e for e in EventStore(records, REGISTRY).read_stream("s")]
+        store.append("s", 3, [deposit("A", "4.00")])
+        counted.calls.clear()
+        counted.after.clear()
+        again = store.read_stream("s")
+        assert [e.stream_version for e in again] == [1, 2, 3, 4] and again[:3] != first  # positions now
+        assert [str(e.payload["amount"]) for e in again] == ["1.00", "2.00", "3.00", "4.00"]
+        assert [e.stream_version for e in store.read_stream("s", after_version=2)] == [3, 4]
+        assert counted.calls == ["stream_commits", "stream_commits"]
+        assert counted.after == [3, 3]  # only what follows the sequenced prefix was asked for
+
     def test_resending_an_append_returns_the_original_outcome_and_stores_nothing(self, store, tamper):
         event = deposit("A", "5.00")
         first = store.append("s", 0, [event])
@@ -231,11 +249,14 @@ class _Counting:
     def __init__(self, records) -> None:
         self._records = records
         self.calls: list[str] = []
+        self.after: list[int] = []  # what each stream_commits asked for
 
     def __getattr__(self, name: str):
         method = getattr(self._records, name)
 
         def counted(*args, **kwargs):
             self.calls.append(name)
+            if name == "stream_commits":
+                self.after.append(args[1])
             return method(*args, **kwargs)
         return counted
