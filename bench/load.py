@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from composition.up import commands
-from tests.support.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, wait_until
+from leitai.contracts.product import CATALOGUE
+from tests.support.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +142,11 @@ def set_up(client: Client, sessions: int, judges: list[str]) -> dict[str, dict]:
         wait_until(lambda: client.call("GET", f"/sessions/{session}/scoring", token=ORGANISER)[0] == 200,
                    timeout=120, what=f"session {session} to open for scoring")
     return plans
+
+
+def settled(amqp_uri: str) -> bool:
+    """No event waits in any consumer's queue (what set-up caused is done, notices included)."""
+    return all(queue_state(amqp_uri, s.queue_name)[0] == 0 for s in CATALOGUE.subscriptions)
 
 
 def sheets_of(plans: dict[str, dict]) -> list[Sheet]:
@@ -295,10 +301,15 @@ class Run:
         the screen's progress for its standings)."""
         for session in sorted(self.screen.complete - self.locked):
             head = self.plans[session]["panel"][0]
-            code, body = self.client.call("POST", f"/sessions/{session}/lock", {}, judge_token(head))
-            if code not in (200, 201):
-                print(f"   lock of {session} refused: {code} {body}", flush=True)
-            self.locked.add(session)
+            try:
+                code, body = self.client.call("POST", f"/sessions/{session}/lock", {}, judge_token(head),
+                                              {"Idempotency-Key": f"lock-{session}"})
+            except OSError as exc:
+                code, body = 0, exc
+            if code in (200, 201):
+                self.locked.add(session)
+            else:
+                print(f"   lock of {session} not done ({code} {body}); tried again later", flush=True)
 
 
 def start_up(workdir: Path, url: str, amqp_uri: str, judges: list[str]) -> tuple[ChildProcess, int, str]:
@@ -345,7 +356,11 @@ def main() -> int:
               f"p99 on the screen < {args.visible_ms:.0f} ms", flush=True)
         set_up_started = time.perf_counter()
         plans = set_up(client, sessions, judges)
-        print(f"   contest set up over HTTP in {time.perf_counter() - set_up_started:.0f} s", flush=True)
+        set_up_s = time.perf_counter() - set_up_started
+        wait_until(lambda: settled(vhost.uri) and (time.sleep(1) or settled(vhost.uri)), timeout=600, interval=1,
+                   what="the events of the set-up to be consumed")
+        print(f"   contest set up over HTTP in {set_up_s:.0f} s, its events consumed after "
+              f"{time.perf_counter() - set_up_started:.0f} s", flush=True)
         sheets = sheets_of(plans)
         screen = Screen("127.0.0.1", port, plans).start()
         run = Run(client, screen, plans, args.workers)

@@ -17,6 +17,16 @@ from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
+# what the boards and the live screen ask of the read model (application.py, board.py)
+INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
+           "results": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)]}
+
+
+def ensure_indexes(db: Database) -> None:
+    """At start-up: the screen polls the board several times a second."""
+    for collection, indexes in INDEXES.items():
+        for fields in indexes:
+            db[collection].create_index([(name, 1) for name in fields])
 
 
 def writes_for(event: Event | Stored, wire: dict) -> list[Write]:

@@ -10,11 +10,15 @@ from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider, MongoProvider, Operations, ReadModelProvider, StoreHealth
 from leitai.messaging.consumer import batch_handler
 from services.ranking.application import Ranking
-from services.ranking.projection import project
+from services.ranking.projection import ensure_indexes, project
 
 
 class _Projector(MongoProvider):
     """Applies a batch of events to the read model in one bulk write (see projection.py)."""
+
+    def setup(self) -> None:
+        super().setup()
+        ensure_indexes(self.db)
 
     def get_dependency(self, worker_ctx):
         return lambda events: project(self.db, events)
