@@ -78,8 +78,10 @@ CHAOS_ARGS ?=
 chaos: venv secantus rabbitmq
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.chaos $(CHAOS_ARGS)
 
+# every leitai path against its raw part, from one run: BENCH_ARGS="--events 10000"
+BENCH_ARGS ?=
 bench: venv secantus rabbitmq
-	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline $(BENCH_ARGS)
 
 # judges submitting sheets over HTTP to leitai up at rising offered rates, until the latency
 # goal breaks: LOAD_ARGS="--judges 24 --rates 20 40 60 --seconds 30"
