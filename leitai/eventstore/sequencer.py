@@ -49,6 +49,7 @@ class Sequencer:
         self._lease = timedelta(seconds=lease_seconds)
         self._seal_interval = seal_interval
         self._last_seal = 0.0
+        self._sealed: tuple[int, str] | None = None  # the head this sequencer sealed last
         self._held_until: datetime | None = None
         self._head: tuple[int, str] | None = None  # known only while the lease is held
 
@@ -148,12 +149,17 @@ class Sequencer:
         self._head = None
 
     def seal(self) -> None:
+        """Seal the head, unless this sequencer sealed the very same head last (an idle log
+        needs no seal a round: the one it has covers it)."""
         position, digest = self._head or head_of_log(self._records)
+        self._last_seal = time.monotonic()
+        if self._sealed == (position, digest):
+            return
         # The head lets head_of_log start near the end; it scans forward from it, so a head
         # that lags behind (a crash before it was written) costs a longer scan, no more.
         self._records.record_head(position, digest)
+        self._sealed = (position, digest)
         if position:
             self._records.add_seal({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),
                                     "sealed_by": self._owner})
             log.info("store sealed", extra={"position": position, "hash": digest})
-        self._last_seal = time.monotonic()

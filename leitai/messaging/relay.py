@@ -201,7 +201,10 @@ class Relay:
         self._sequencer.sequence(self._batch_size)
         if self._checkpoint is None:  # read once per lease; only the lease holder writes it
             self._checkpoint = self.checkpoint()
-        batch = next(self._store.read_all(self._checkpoint, self._batch_size), [])
+        head = self._sequencer.head_position
+        # nothing positioned beyond the checkpoint: an idle round costs the store one query
+        caught_up = head is not None and head <= self._checkpoint
+        batch = [] if caught_up else next(self._store.read_all(self._checkpoint, self._batch_size), [])
         # behind only while a full batch leaves more to come: then as far as its oldest event
         full = len(batch) >= self._batch_size
         metrics.RELAY_LAG_SECONDS.set(
