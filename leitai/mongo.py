@@ -21,6 +21,8 @@ DURABILITY = {
 # What a URL may not set: the durability contract sets them (LEITAI_DURABILITY names the choice).
 CONTRACT_OPTIONS = ("w", "journal", "j", "fsync", "readconcernlevel")
 
+DUPLICATE_KEY = 11000  # a unique index refused a write
+
 # Server errors that mean "not now", not "no": shutting down, stepping down, no primary, the
 # write concern could not be met (the write itself may have been applied).
 _TRANSIENT_CODES = frozenset({6, 7, 64, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436})
@@ -29,6 +31,15 @@ _TRANSIENT_CODES = frozenset({6, 7, 64, 89, 91, 189, 9001, 10107, 11600, 11602, 
 def connect(url: str, durability: str = "journaled") -> MongoClient:
     # tz_aware: every datetime read back is UTC-aware, as every datetime written is.
     return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000, **DURABILITY[durability])
+
+
+def taken_keys(exc: BulkWriteError) -> list[dict]:
+    """The write errors of a bulk write that a unique index refused and nothing else did;
+    raises ``exc`` again when any of them is something else."""
+    errors = exc.details.get("writeErrors", [])
+    if any(e.get("code") != DUPLICATE_KEY for e in errors):
+        raise exc
+    return errors
 
 
 def is_outage(exc: BaseException) -> bool:

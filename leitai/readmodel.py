@@ -15,8 +15,9 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
+from leitai.mongo import taken_keys
+
 APPLIED = "_applied"
-DUPLICATE_KEY = 11000
 
 
 class ReadModel:
@@ -47,10 +48,7 @@ class ReadModel:
             # a document that exists: with an event of this operation already, or created a moment
             # ago by another upsert (a concurrent consumer); each of its events that was not
             # applied yet still applies, one by one
-            errors = exc.details.get("writeErrors", ())
-            if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                raise
-            failed = {e["index"] for e in errors}
+            failed = {e["index"] for e in taken_keys(exc)}
             again = self._db[collection].bulk_write(
                 [UpdateOne(*_once(operations[i][0], [change])) for i in sorted(failed) for change in operations[i][1]],
                 ordered=False)
@@ -87,13 +85,8 @@ def _fold(changes: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
     """``changes`` to one document as operations: those that only ``$inc`` and ``$set`` (and
     never both on one field) fold into one, increments adding up and a later ``$set``
     winning; any other change is an operation of its own."""
-    def foldable(update: dict) -> bool:
-        return set(update) <= {"$inc", "$set"} and not set(update.get("$inc", {})) & set(update.get("$set", {}))
-
-    folded = [c for c in changes if foldable(c[1])]
-    if len(folded) < 2:
-        return [[c] for c in changes]
+    folded = [c for c in changes if set(c[1]) <= {"$inc", "$set"}]
     incremented = {name for _, u in folded for name in u.get("$inc", {})}
-    if incremented & {name for _, u in folded for name in u.get("$set", {})}:
+    if len(folded) < 2 or incremented & {name for _, u in folded for name in u.get("$set", {})}:
         return [[c] for c in changes]
-    return [folded, *[[c] for c in changes if not foldable(c[1])]]
+    return [folded, *[[c] for c in changes if c not in folded]]

@@ -17,10 +17,9 @@ from pymongo.errors import BulkWriteError
 from leitai.config import load_settings
 from leitai.consistency import Written
 from leitai.contracts import Event
-from leitai.mongo import connect
+from leitai.mongo import connect, taken_keys
 
 COLLECTION = "seen_events"
-DUPLICATE_KEY = 11000
 FIRST_WAIT_S = 0.01
 LONGEST_WAIT_S = 0.2
 
@@ -50,8 +49,7 @@ class SeenEvents(SharedExtension):
                                           "stream_version": e.stream_version, "type": e.type, "at": at}
                                          for e in events], ordered=False)
         except BulkWriteError as exc:  # redeliveries of events applied before are the only errors to pass
-            if any(e.get("code") != DUPLICATE_KEY for e in exc.details.get("writeErrors", ())):
-                raise
+            taken_keys(exc)
 
     def caught_up(self, writes: Sequence[Written]) -> bool:
         """Whether every event of ``writes`` of a type this service consumes (``consumed``: its

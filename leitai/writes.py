@@ -19,8 +19,7 @@ from pymongo import UpdateOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-DUPLICATE_KEY = 11000
-
+from leitai.mongo import taken_keys
 
 @dataclass(frozen=True)
 class Write:
@@ -103,9 +102,7 @@ class WriteBatch:
                 # An upsert that found no match but a document of that _id (a revision already as
                 # high, or one a concurrent consumer created a moment ago): as a plain update, it
                 # still applies where it must and matches nothing where it must not.
-                errors = exc.details.get("writeErrors", ())
-                if any(e.get("code") != DUPLICATE_KEY for e in errors):
-                    raise
+                errors = taken_keys(exc)
                 db[collection].bulk_write([documents[keys[e["index"]]].operation(keys[e["index"]], upsert=False)
                                            for e in errors], ordered=False)
                 writes += 1

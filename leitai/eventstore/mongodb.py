@@ -17,6 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
+from leitai.mongo import DUPLICATE_KEY
 
 COMMITS = "commits"
 SEQUENCER = "sequencer"
@@ -24,7 +25,6 @@ SEALS = "seals"
 LEASE_ID = "lease"
 HEAD_HINT = "head"
 EPOCH = datetime.min.replace(tzinfo=timezone.utc)
-DUPLICATE_KEY = 11000
 
 
 def ensure_indexes(db: Database) -> None:

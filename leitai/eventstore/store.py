@@ -19,7 +19,7 @@ import uuid
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Iterator, NamedTuple, Sequence
+from typing import Callable, Iterator, NamedTuple, Sequence
 
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
@@ -197,29 +197,30 @@ class EventStore:
     def read_all(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Event]]:
         """Every sequenced event after ``after_position``, in recorded order, in batches of
         at most ``batch_size`` events."""
-        for commits in commits_in_order(self._log, after_position, batch_size):
-            events = [e for commit in commits for e in self._events(commit) if e.position > after_position]
-            for start in range(0, len(events), batch_size):
-                yield events[start:start + batch_size]
+        return self._read_log(after_position, batch_size, self._event)
 
     def read_all_stored(self, after_position: int = 0, batch_size: int = 500) -> Iterator[list[Stored]]:
         """``read_all`` for a reader of JSON: an event of the current schema version as stored,
         checked against its contract when it was appended and covered by the hash chain
         since; an older one upcast and checked now."""
+        return self._read_log(after_position, batch_size, self._stored)
+
+    def _read_log(self, after_position: int, batch_size: int,
+                  read: Callable[[dict, dict, int], Event | Stored]) -> Iterator[list]:
+        """``read(commit, event document, position)`` of every sequenced event after
+        ``after_position``, in batches of at most ``batch_size``."""
         for commits in commits_in_order(self._log, after_position, batch_size):
-            events = []
-            for commit in commits:
-                for index, document in enumerate(commit["events"]):
-                    position = commit["first_position"] + index
-                    if position <= after_position:
-                        continue
-                    if self._current(document):
-                        events.append(Stored(document["type"], position, document["payload"]))
-                    else:
-                        event = self._event(commit, document, position)
-                        events.append(Stored(event.type, position, event.to_wire(self._registry)["payload"]))
+            events = [read(commit, document, commit["first_position"] + index)
+                      for commit in commits for index, document in enumerate(commit["events"])]
+            events = [e for e in events if e.position > after_position]
             for start in range(0, len(events), batch_size):
                 yield events[start:start + batch_size]
+
+    def _stored(self, commit: dict, document: dict, position: int) -> Stored:
+        if self._current(document):
+            return Stored(document["type"], position, document["payload"])
+        event = self._event(commit, document, position)
+        return Stored(event.type, position, event.to_wire(self._registry)["payload"])
 
     def _current(self, document: dict) -> bool:
         try:
