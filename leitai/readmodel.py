@@ -35,12 +35,13 @@ class ReadModel:
         """``apply_once`` for each (key, event id, update), in one bulk write; returns how many
         were applied now. The changes to one document fold into one operation where they only
         ``$inc`` and ``$set`` (see ``_fold``)."""
-        groups: dict[Any, list[tuple[str, dict]]] = {}
+        groups: dict[Any, dict[str, dict]] = {}
         for key, event_id, update in changes:
             if any(APPLIED in fields for fields in update.values()):
                 raise ValueError(f"{APPLIED} is reserved for exactly-once bookkeeping")
-            groups.setdefault(key, []).append((str(event_id), update))
-        operations = [(key, group) for key, changes_of_key in groups.items() for group in _fold(changes_of_key)]
+            # one event twice in a batch (a copy the relay published again): applied once
+            groups.setdefault(key, {}).setdefault(str(event_id), update)
+        operations = [(key, group) for key, by_event in groups.items() for group in _fold(list(by_event.items()))]
         try:
             self._db[collection].bulk_write([UpdateOne(*_once(key, group), upsert=True) for key, group in operations],
                                             ordered=False)
@@ -53,7 +54,7 @@ class ReadModel:
                 [UpdateOne(*_once(operations[i][0], [change])) for i in sorted(failed) for change in operations[i][1]],
                 ordered=False)
             return sum(len(group) for i, (_, group) in enumerate(operations) if i not in failed) + again.modified_count
-        return len(changes)
+        return sum(len(group) for _, group in operations)
 
     def get(self, collection: str, key: Any) -> dict | None:
         return self._db[collection].find_one({"_id": key}, {APPLIED: 0})

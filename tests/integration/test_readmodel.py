@@ -32,6 +32,7 @@ def test_overlapping_batches_fold_per_document_and_apply_each_event_once(db):
     rng = random.Random(5)
     events = [(f"k{rng.randrange(4)}", uuid.uuid4(), rng.randrange(1, 100)) for _ in range(120)]
     batches = [rng.sample(events, 30) for _ in range(16)]  # every event in several batches, in any order
+    batches = [batch + batch[:3] for batch in batches]  # and a few twice in one batch (a republished copy)
     changes = [[(key, e, {"$inc": {"n": 1, "sum": amount}, "$set": {"seen": True}}) for key, e, amount in batch]
                for batch in batches]
     with ThreadPoolExecutor(4) as pool:
