@@ -25,8 +25,7 @@ from leitai.contracts import NewEvent
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
-from leitai.eventstore.canonical import GENESIS
-from leitai.eventstore.records import PENDING
+from leitai.eventstore.records import PENDING, Head
 from leitai.eventstore.sequencer import sequence_fields
 
 SESSION = 20  # entries a session
@@ -55,8 +54,7 @@ class _Log:
 
     db: Database
     store: EventStore
-    position: int = 0
-    previous: str = GENESIS
+    head: Head = field(default_factory=Head)
     pending: list[dict] = field(default_factory=list)
     versions: dict[str, int] = field(default_factory=dict)
     ids: Iterator[int] = field(default_factory=lambda: iter(range(1, 1 << 62)))
@@ -68,8 +66,8 @@ class _Log:
             NewEvent(kind, payload, actor="synthetic", event_id=uuid.uuid5(EPOCH_ID, f"{name}:{next(self.ids)}"))
             for kind, payload in events])
         del commit[PENDING]
-        commit.update(sequence_fields(commit, self.position + 1, self.previous))
-        self.position, self.previous = commit["last_position"], commit["hash"]
+        commit.update(sequence_fields(commit, self.head.position + 1, self.head.hash))
+        self.head.advance(commit)
         self.versions[stream_id] = commit["version"]
         self.pending.append(commit)
         if len(self.pending) >= INSERT_BATCH:
@@ -79,7 +77,7 @@ class _Log:
         if self.pending:
             self.db.commits.insert_many(self.pending, ordered=True)
             self.pending = []
-        MongoCommitLog(self.db).record_head(self.position, self.previous)
+        MongoCommitLog(self.db).record_head(self.head.to_doc())
 
 
 def generate(dbs: dict[str, Database], entries: int, entries_per_county: int = 2000, seed: int = 1) -> int:
@@ -97,7 +95,7 @@ def generate(dbs: dict[str, Database], entries: int, entries_per_county: int = 2
         first += entries_per_county
     for one in logs.values():
         one.flush()
-    return sum(one.position for one in logs.values())
+    return sum(one.head.position for one in logs.values())
 
 
 def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) -> None:
@@ -163,5 +161,5 @@ def _standings(contest: str, entries: list[dict], scores: dict[str, str], logs: 
                      "group_id": "all", "stage_score": scores[entry["entry_id"]], "rank": rank, "group_rank": rank,
                      "position": position, "advanced": position <= advance, "decided_by": None})
     return {"contest_id": contest, "stage_id": "prelim", "next_stage_id": None, "rule_sha256": "0" * 64,
-            "log_positions": {name: one.position for name, one in logs.items() if name != "ranking"},
+            "log_positions": {name: one.head.position for name, one in logs.items() if name != "ranking"},
             "standings": rows}

@@ -141,6 +141,7 @@ def _verify_report(client, database: str, registry) -> dict:
     report = verify(MongoCommitLog(client[database]), registry)
     return {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
             "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
+            "checkpoints_checked": report.checkpoints_checked,
             "first_bad": str(report.first_bad) if report.first_bad else None}
 
 

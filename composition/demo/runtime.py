@@ -197,7 +197,7 @@ class Runtime:
         return self._client[self.database(service)]
 
     def heads(self) -> dict[str, int]:
-        return {service: head_of_log(MongoCommitLog(self.db(service)))[0] for service in PUBLISHERS}
+        return {service: head_of_log(MongoCommitLog(self.db(service))).position for service in PUBLISHERS}
 
     def settle(self, notices: bool = True, timeout: float = 180.0) -> None:
         """Wait until the system is at rest: every stored event sequenced and relayed, every

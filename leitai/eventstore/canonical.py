@@ -12,5 +12,6 @@ def canonical_json(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
-def chain_hash(previous: str, record: Any) -> str:
-    return hashlib.sha256(previous.encode("ascii") + canonical_json(record)).hexdigest()
+def chain_hash(previous: str, record: bytes) -> str:
+    """The hash that follows ``previous`` over ``record`` (canonical JSON bytes)."""
+    return hashlib.sha256(previous.encode("ascii") + record).hexdigest()

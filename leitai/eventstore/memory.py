@@ -23,6 +23,7 @@ class MemoryCommitLog:
         self._lease: dict = {"owner": None, "expires_at": None}
         self._head: dict | None = None
         self._seals: list[dict] = []
+        self._checkpoints: dict[int, dict] = {}
 
     def insert(self, commit: dict) -> None:
         with self._lock:
@@ -90,8 +91,8 @@ class MemoryCommitLog:
     def head_hint(self) -> dict | None:
         return copy.deepcopy(self._head)
 
-    def record_head(self, position: int, digest: str) -> None:
-        self._head = {"position": position, "hash": digest}
+    def record_head(self, head: dict) -> None:
+        self._head = copy.deepcopy(head)
 
     def add_seal(self, seal: dict) -> None:
         with self._lock:
@@ -99,6 +100,23 @@ class MemoryCommitLog:
 
     def seals(self) -> list[dict]:
         return copy.deepcopy(self._seals)
+
+    def add_checkpoint(self, checkpoint: dict) -> None:
+        with self._lock:
+            if checkpoint["_id"] in self._checkpoints:
+                raise DuplicateCommit(f"a checkpoint of size {checkpoint['_id']} is stored")
+            self._checkpoints[checkpoint["_id"]] = copy.deepcopy(checkpoint)
+
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+        with self._lock:
+            return [copy.deepcopy(self._checkpoints[k]) for k in sorted(self._checkpoints) if k > after_size][:limit]
+
+    def checkpoint_at_least(self, size: int) -> dict | None:
+        return next(iter(self.checkpoints(size - 1, 1)), None)
+
+    def latest_checkpoint(self) -> dict | None:
+        with self._lock:
+            return copy.deepcopy(self._checkpoints[max(self._checkpoints)]) if self._checkpoints else None
 
     def ping(self) -> bool:
         return True

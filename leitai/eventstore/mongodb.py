@@ -22,6 +22,7 @@ from leitai.mongo import DUPLICATE_KEY
 COMMITS = "commits"
 SEQUENCER = "sequencer"
 SEALS = "seals"
+CHECKPOINTS = "checkpoints"
 LEASE_ID = "lease"
 HEAD_HINT = "head"
 EPOCH = datetime.min.replace(tzinfo=timezone.utc)
@@ -37,6 +38,8 @@ def ensure_indexes(db: Database) -> None:
     commits.create_index("last_position", unique=True, sparse=True)
     commits.create_index(PENDING, sparse=True)
     db[SEALS].create_index("position")
+    if CHECKPOINTS not in db.list_collection_names():  # keyed by size (_id): no other index
+        db.create_collection(CHECKPOINTS)
     if SEQUENCER not in db.list_collection_names():
         db.create_collection(SEQUENCER)
 
@@ -49,6 +52,7 @@ class MongoCommitLog:
         self._commits = db[COMMITS]
         self._state = db[SEQUENCER]
         self._seals = db[SEALS]
+        self._checkpoints = db[CHECKPOINTS]
         self._lease_created = False
 
     def insert(self, commit: dict) -> None:
@@ -114,14 +118,29 @@ class MongoCommitLog:
     def head_hint(self) -> dict | None:
         return self._state.find_one({"_id": HEAD_HINT})
 
-    def record_head(self, position: int, digest: str) -> None:
-        self._state.update_one({"_id": HEAD_HINT}, {"$set": {"position": position, "hash": digest}}, upsert=True)
+    def record_head(self, head: dict) -> None:
+        self._state.update_one({"_id": HEAD_HINT}, {"$set": head}, upsert=True)
 
     def add_seal(self, seal: dict) -> None:
         self._seals.insert_one(dict(seal))
 
     def seals(self) -> list[dict]:
         return list(self._seals.find({}, {"position": 1, "hash": 1}))
+
+    def add_checkpoint(self, checkpoint: dict) -> None:
+        try:
+            self._checkpoints.insert_one(dict(checkpoint))
+        except DuplicateKeyError as exc:
+            raise DuplicateCommit(str(exc)) from None
+
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+        return list(self._checkpoints.find({"_id": {"$gt": after_size}}, sort=[("_id", ASCENDING)], limit=limit))
+
+    def checkpoint_at_least(self, size: int) -> dict | None:
+        return next(iter(self._checkpoints.find({"_id": {"$gte": size}}, sort=[("_id", ASCENDING)], limit=1)), None)
+
+    def latest_checkpoint(self) -> dict | None:
+        return next(iter(self._checkpoints.find({}, sort=[("_id", -1)], limit=1)), None)
 
     def ping(self) -> bool:
         return self.db.command("ping").get("ok") == 1

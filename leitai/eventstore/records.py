@@ -7,14 +7,22 @@ for the other.
 
 A *commit* is one append: a dict with ``_id`` (see :func:`commit_id`), ``stream_id``,
 ``prev_version``, ``version``, ``pending_since`` (until sequenced) and ``events``; the
-sequencer adds ``first_position``, ``last_position``, ``prev_hash``, ``hashes`` and ``hash``.
+sequencer adds ``first_position``, ``last_position``, ``prev_hash``, ``hashes``, ``hash`` and
+``leaves`` (each event's Merkle leaf hash, see merkle.py).
+
+A *checkpoint* is a signed statement of the log's Merkle root at a tree size (checkpoints.py):
+a dict with ``_id`` and ``size`` (the tree size), ``origin``, ``root``, ``note`` (the signed
+note), ``tree`` (the frontier at that size), ``reason``, ``issued_at`` and, after the first,
+``consistency`` (the proof from the checkpoint before it).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterator, Protocol, Sequence
 
-from leitai.eventstore.canonical import GENESIS
+from leitai.eventstore.canonical import GENESIS, canonical_json
+from leitai.eventstore.merkle import Frontier, leaf_hash
 
 MAX_EVENTS_PER_APPEND = 500
 PENDING = "pending_since"
@@ -72,13 +80,25 @@ class CommitLog(Protocol):
     def release_lease(self, owner: str) -> None: ...
 
     def head_hint(self) -> dict | None:
-        """The head (``position``, ``hash``) the sequencer last recorded."""
+        """The head (``position``, ``hash``, ``tree``) the sequencer last recorded."""
 
-    def record_head(self, position: int, digest: str) -> None: ...
+    def record_head(self, head: dict) -> None: ...
 
     def add_seal(self, seal: dict) -> None: ...
 
     def seals(self) -> list[dict]: ...
+
+    # -- checkpoints -----------------------------------------------------------------
+    def add_checkpoint(self, checkpoint: dict) -> None:
+        """Store a checkpoint; DuplicateCommit if one of its size is stored already."""
+
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+        """Checkpoints of sizes above ``after_size``, smallest first."""
+
+    def checkpoint_at_least(self, size: int) -> dict | None:
+        """The smallest checkpoint whose tree has at least ``size`` leaves."""
+
+    def latest_checkpoint(self) -> dict | None: ...
 
     def ping(self) -> bool: ...
 
@@ -99,14 +119,51 @@ def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -
         after_position = batch[-1]["last_position"]
 
 
-def head_of_log(log: CommitLog) -> tuple[int, str]:
-    """(position, hash) of the last sequenced event; (0, GENESIS) for an empty log.
+def event_records(commit: dict, first_position: int) -> list[bytes]:
+    """Each event of a commit as the bytes its chain hash and its Merkle leaf cover: its
+    stored fields and its position, as canonical JSON."""
+    return [canonical_json(dict(event, position=first_position + index)) for index, event in enumerate(commit["events"])]
+
+
+def commit_leaves(commit: dict) -> list[bytes]:
+    """The Merkle leaf hashes of a sequenced commit's events (computed for a commit
+    sequenced before leaves were recorded)."""
+    if "leaves" in commit:
+        return [bytes.fromhex(leaf) for leaf in commit["leaves"]]
+    return [leaf_hash(record) for record in event_records(commit, commit["first_position"])]
+
+
+@dataclass
+class Head:
+    """The end of the sequenced log: the last position, its chain hash, and the Merkle tree
+    over every event up to it (by its frontier)."""
+
+    position: int = 0
+    hash: str = GENESIS
+    tree: Frontier = field(default_factory=Frontier)
+
+    def advance(self, commit: dict) -> None:
+        for leaf in commit_leaves(commit):
+            self.tree.append(leaf)
+        self.position, self.hash = commit["last_position"], commit["hash"]
+
+    def to_doc(self) -> dict:
+        return {"position": self.position, "hash": self.hash, "tree": self.tree.to_doc()}
+
+    def copy(self) -> "Head":
+        return Head(self.position, self.hash, self.tree.copy())
+
+
+def head_of_log(log: CommitLog) -> Head:
+    """The head of the log; position 0 and the empty tree for an empty log.
 
     Starts from the head the sequencer last recorded and scans forward, so a hint left
-    behind by a crash between sequencing and recording it is corrected here.
+    behind by a crash between sequencing and recording it is corrected here. A hint without
+    a tree (recorded before the log had one) is read from the start, once.
     """
-    hint = log.head_hint() or {"position": 0, "hash": GENESIS}
-    position, digest = hint["position"], hint["hash"]
-    for batch in commits_in_order(log, position):
-        position, digest = batch[-1]["last_position"], batch[-1]["hash"]
-    return position, digest
+    hint = log.head_hint()
+    head = Head(hint["position"], hint["hash"], Frontier.from_doc(hint["tree"])) if hint and "tree" in hint else Head()
+    for batch in commits_in_order(log, head.position):
+        for commit in batch:
+            head.advance(commit)
+    return head

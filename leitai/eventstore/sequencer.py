@@ -3,9 +3,12 @@
 Appenders never touch a shared document: they insert unsequenced commits. One process at
 a time (the holder of a lease, normally the relay) sequences them: gap-free positions in
 an order that respects every stream's versions, each commit's hash chained to the one
-before it. After every batch it records the head (position and hash), and every
-``seal_interval`` a seal, so that :func:`~leitai.eventstore.verify.verify` detects a deleted or
-lost tail of the log.
+before it, each event a leaf of the log's Merkle tree (merkle.py), which the sequencer
+extends by its frontier, never rebuilding it. After every batch it records the head
+(position, hash and tree), and every ``seal_interval`` a seal, so that
+:func:`~leitai.eventstore.verify.verify` detects a deleted or lost tail of the log. With a
+notary (checkpoints.py) it also signs a checkpoint at every seal, and at once after a batch
+holding an event the notary marks urgent (a stage's published results).
 """
 from __future__ import annotations
 
@@ -13,9 +16,14 @@ import logging
 import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
+from typing import TYPE_CHECKING
 
 from leitai.eventstore.canonical import chain_hash
-from leitai.eventstore.records import PENDING, CommitLog, DuplicateCommit, head_of_log
+from leitai.eventstore.merkle import leaf_hash
+from leitai.eventstore.records import PENDING, CommitLog, DuplicateCommit, Head, event_records, head_of_log
+
+if TYPE_CHECKING:
+    from leitai.eventstore.checkpoints import Notary
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +32,12 @@ class LeaseLost(Exception):
     """Another sequencer wrote while this one believed it held the lease."""
 
 
-def event_hashes(commit: dict, first_position: int, previous: str) -> list[str]:
+def event_hashes(records: list[bytes], previous: str) -> list[str]:
     """The chain runs event by event over every stored field and its position, so a
     verify can name the very event that was changed."""
     hashes = []
-    for index, event in enumerate(commit["events"]):
-        previous = chain_hash(previous, dict(event, position=first_position + index))
+    for record in records:
+        previous = chain_hash(previous, record)
         hashes.append(previous)
     return hashes
 
@@ -37,21 +45,25 @@ def event_hashes(commit: dict, first_position: int, previous: str) -> list[str]:
 def sequence_fields(commit: dict, first_position: int, previous: str) -> dict:
     """What sequencing sets on ``commit`` when its first event takes ``first_position``
     after the hash ``previous``; its own hash (``hash``) is the next commit's ``previous``."""
-    hashes = event_hashes(commit, first_position, previous)
+    records = event_records(commit, first_position)
+    hashes = event_hashes(records, previous)
     return {"first_position": first_position, "last_position": first_position + len(commit["events"]) - 1,
-            "prev_hash": previous, "hashes": hashes, "hash": hashes[-1]}
+            "prev_hash": previous, "hashes": hashes, "hash": hashes[-1],
+            "leaves": [leaf_hash(record).hex() for record in records]}
 
 
 class Sequencer:
-    def __init__(self, records: CommitLog, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0) -> None:
+    def __init__(self, records: CommitLog, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0,
+                 notary: "Notary | None" = None) -> None:
         self._records = records
         self._owner = owner
+        self._notary = notary
         self._lease = timedelta(seconds=lease_seconds)
         self._seal_interval = seal_interval
         self._last_seal = 0.0
         self._sealed: tuple[int, str] | None = None  # the head this sequencer sealed last
         self._held_until: datetime | None = None
-        self._head: tuple[int, str] | None = None  # known only while the lease is held
+        self._head: Head | None = None  # known only while the lease is held
 
     def acquire(self) -> bool:
         """Take or renew the lease; renews only once half of it is spent, to spare writes."""
@@ -67,7 +79,7 @@ class Sequencer:
     @property
     def head_position(self) -> int | None:
         """The last position this sequencer assigned or read, while it holds the lease."""
-        return self._head[0] if self._head else None
+        return self._head.position if self._head else None
 
     def release(self) -> None:
         self._lost()
@@ -122,12 +134,12 @@ class Sequencer:
         return ordered
 
     def _assign(self, batch: list[dict]) -> None:
-        position, previous = self._head or head_of_log(self._records)
+        head = (self._head or head_of_log(self._records)).copy()
         assigned = []
         for commit in batch:
-            fields = sequence_fields(commit, position + 1, previous)
+            fields = sequence_fields(commit, head.position + 1, head.hash)
             assigned.append((commit["_id"], fields))
-            position, previous = fields["last_position"], fields["hash"]
+            head.advance(fields)
         try:
             modified = self._records.mark_sequenced(assigned)
         except DuplicateCommit as exc:
@@ -139,10 +151,12 @@ class Sequencer:
         if modified != len(assigned):
             self._lost()
             raise LeaseLost(f"sequenced {modified} of {len(assigned)} commits")
-        self._head = (position, previous)
+        self._head = head
         # The head after every batch, not only at seals: verify then notices a tail lost or
         # deleted after the last seal. Written after the batch, so it never runs ahead of it.
-        self._records.record_head(position, previous)
+        self._records.record_head(head.to_doc())
+        if self._notary and any(e["type"] in self._notary.urgent for c in batch for e in c["events"]):
+            self._notary.issue(head, "publication")
 
     def _lost(self) -> None:
         self._held_until = None
@@ -151,15 +165,17 @@ class Sequencer:
     def seal(self) -> None:
         """Seal the head, unless this sequencer sealed the very same head last (an idle log
         needs no seal a round: the one it has covers it)."""
-        position, digest = self._head or head_of_log(self._records)
+        head = self._head or head_of_log(self._records)
         self._last_seal = time.monotonic()
-        if self._sealed == (position, digest):
+        if self._sealed == (head.position, head.hash):
             return
         # The head lets head_of_log start near the end; it scans forward from it, so a head
         # that lags behind (a crash before it was written) costs a longer scan, no more.
-        self._records.record_head(position, digest)
-        self._sealed = (position, digest)
-        if position:
-            self._records.add_seal({"position": position, "hash": digest, "sealed_at": datetime.now(timezone.utc),
-                                    "sealed_by": self._owner})
-            log.info("store sealed", extra={"position": position, "hash": digest})
+        self._records.record_head(head.to_doc())
+        if head.position:
+            self._records.add_seal({"position": head.position, "hash": head.hash,
+                                    "sealed_at": datetime.now(timezone.utc), "sealed_by": self._owner})
+            log.info("store sealed", extra={"position": head.position, "hash": head.hash})
+            if self._notary:
+                self._notary.issue(head, "seal")
+        self._sealed = (head.position, head.hash)

@@ -240,7 +240,7 @@ class EventStore:
         return self._log.ping()
 
     def head_position(self) -> int:
-        return head_of_log(self._log)[0]
+        return head_of_log(self._log).position
 
     def _events(self, commit: dict) -> list[Event]:
         first = commit.get("first_position")

@@ -1,12 +1,16 @@
-"""Re-derive the hash chain of a store and name the first record that breaks it."""
+"""Re-derive the hash chain and the Merkle tree of a store, and name the first record that
+breaks them: an event that does not match its hash or leaf, a gap, a seal or a checkpoint
+that the log no longer gives."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.canonical import GENESIS
+from leitai.eventstore.merkle import Frontier, leaf_hash
+from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
 from leitai.eventstore.sequencer import event_hashes
-from leitai.eventstore.records import CommitLog, commits_in_order
+from leitai.eventstore.records import CommitLog, commits_in_order, event_records
 
 
 @dataclass(frozen=True)
@@ -29,6 +33,7 @@ class VerifyReport:
     head_position: int = 0
     pending_commits: int = 0
     seals_checked: int = 0
+    checkpoints_checked: int = 0
     first_bad: BadRecord | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -37,7 +42,9 @@ class VerifyReport:
         return self.first_bad is None
 
 
-def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
+def verify(records: CommitLog, registry: ContractRegistry, verifier: Verifier | None = None) -> VerifyReport:
+    """With ``verifier`` (the log's public key), every checkpoint's signature is checked too:
+    without it, someone able to write to the store could rewrite the checkpoints with the log."""
     report = VerifyReport()
     expected_position, previous = 1, GENESIS
     stream_heads: dict[str, int] = {}
@@ -48,8 +55,10 @@ def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
     if head and head["position"]:
         seal_positions.setdefault(head["position"], head["hash"])
 
+    checkpoints = _all_checkpoints(records)
+    tree, root_at = Frontier(), {}
     for commit in (c for batch in commits_in_order(records) for c in batch):
-        bad = _check_commit(commit, expected_position, previous, stream_heads, registry)
+        bad = _check_commit(commit, expected_position, previous, stream_heads, registry, tree)
         if bad:
             report.first_bad = bad
             return report
@@ -58,9 +67,28 @@ def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
         stream_heads[commit["stream_id"]] = commit["version"]
         if commit["last_position"] in seal_positions:
             hash_at[commit["last_position"]] = previous
+        if commit["last_position"] in checkpoints:
+            root_at[commit["last_position"]] = tree.root().hex()
         report.checked_commits += 1
     report.head_position = expected_position - 1
     report.pending_commits = records.count_pending()
+
+    for size, checkpoint in sorted(checkpoints.items()):
+        report.checkpoints_checked += 1
+        root = checkpoint["root"]
+        if verifier is not None:
+            problem = _signature_problem(checkpoint, verifier)
+            if problem:
+                report.first_bad = BadRecord(size, "-", "-", f"checkpoint {size}: {problem}")
+                return report
+        if size > report.head_position:
+            report.first_bad = BadRecord(report.head_position + 1, "-", "-",
+                                         f"log ends at {report.head_position} but a checkpoint was signed at {size}: "
+                                         "tail deleted or lost")
+            return report
+        if root_at.get(size) != root:
+            report.first_bad = BadRecord(size, "-", "-", "the Merkle root differs from the checkpoint signed at this size")
+            return report
 
     for position, sealed_hash in sorted(seal_positions.items()):
         report.seals_checked += 1
@@ -74,8 +102,26 @@ def verify(records: CommitLog, registry: ContractRegistry) -> VerifyReport:
     return report
 
 
+def _all_checkpoints(records: CommitLog) -> dict[int, dict]:
+    """Every checkpoint, by size."""
+    found: dict[int, dict] = {}
+    while page := records.checkpoints(max(found, default=0), 1000):
+        found.update((c["size"], c) for c in page)
+    return found
+
+
+def _signature_problem(checkpoint: dict, verifier: Verifier) -> str | None:
+    try:
+        signed = Checkpoint.parse(verifier.open(checkpoint["note"]))
+    except NoteError as exc:
+        return str(exc)
+    if (signed.size, signed.root.hex()) != (checkpoint["size"], checkpoint["root"]):
+        return "the signed note states another size or root than the record"
+    return None
+
+
 def _check_commit(commit: dict, expected_position: int, previous: str, stream_heads: dict[str, int],
-                  registry: ContractRegistry) -> BadRecord | None:
+                  registry: ContractRegistry, tree: Frontier) -> BadRecord | None:
     def bad(reason: str, event_id: str | None = None) -> BadRecord:
         return BadRecord(commit.get("first_position"), str(commit["_id"]), commit.get("stream_id", "?"), reason, event_id)
 
@@ -88,11 +134,18 @@ def _check_commit(commit: dict, expected_position: int, previous: str, stream_he
     stored = commit.get("hashes") or []
     if len(stored) != len(commit["events"]) or commit.get("hash") != (stored or [None])[-1]:
         return bad("the commit's hashes were altered")
-    recomputed = event_hashes(commit, expected_position, previous)
+    records = event_records(commit, expected_position)
+    recomputed = event_hashes(records, previous)
+    leaves = commit.get("leaves")
     for index, document in enumerate(commit["events"]):
         if index >= len(stored) or stored[index] != recomputed[index]:
             return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
                              "content does not match its hash", document.get("event_id"))
+        leaf = leaf_hash(records[index])
+        if leaves is not None and (len(leaves) != len(records) or leaves[index] != leaf.hex()):
+            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
+                             "its Merkle leaf does not match its content", document.get("event_id"))
+        tree.append(leaf)
         try:
             Event.from_wire(dict(document, position=expected_position + index), registry)
         except ContractError as exc:

@@ -12,9 +12,16 @@ from collections import defaultdict
 
 import pytest
 
-from leitai.contracts import InvalidPayload, UnknownEventType
+from leitai.contracts import InvalidPayload, NewEvent, UnknownEventType
 from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer, verify
+from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary
+from leitai.eventstore.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
+from leitai.eventstore.notes import Checkpoint, Signer
+from leitai.eventstore.records import Head, commit_leaves, commits_in_order, event_records
+from leitai.eventstore.sequencer import event_hashes
 from tests.support.ledger import REGISTRY, deposit
+
+SIGNER = Signer.generate("ledger.test")
 
 
 class EventStoreConformance:
@@ -241,6 +248,110 @@ class EventStoreConformance:
         tamper.delete(tamper.commit(first_position=3)["_id"])
         report = verify(records, REGISTRY)
         assert not report.ok and report.first_bad.position == 5 and "missing" in report.first_bad.reason
+
+
+    # -- checkpoints -----------------------------------------------------------------
+    @pytest.fixture
+    def notarised(self, records, store):
+        """A sequencer that signs a checkpoint at every seal, and at once after an AccountOpened."""
+        sequencer = Sequencer(records, owner="notary", seal_interval=3600,
+                              notary=Notary(records, SIGNER, "ledger.test/bank", urgent={"AccountOpened"}))
+        assert sequencer.acquire()
+        return sequencer
+
+    def _grow(self, store, sequencer, streams: range, seal: bool = True) -> None:
+        for n in streams:
+            store.append(f"c{n}", 0, [deposit("A", "1.00"), deposit("A", "2.00")][:1 + n % 2])
+        self.sequence_all(sequencer)
+        if seal:
+            sequencer.seal()
+
+    def test_each_seal_signs_a_checkpoint_proved_consistent_with_the_one_before(self, records, store, notarised):
+        for streams in (range(0, 3), range(3, 4), range(4, 7), range(9, 12)):  # 4, 2, 4 and 5 events
+            self._grow(store, notarised, streams)
+        notarised.seal()  # nothing new: no checkpoint
+        checkpoints = records.checkpoints()
+        leaves = [leaf for batch in commits_in_order(records) for c in batch for leaf in commit_leaves(c)]
+        tree = Tree(leaves)
+        assert [c["size"] for c in checkpoints] == [4, 6, 10, 15] == sorted({c["size"] for c in checkpoints})
+        for earlier, checkpoint in zip([None, *checkpoints], checkpoints):
+            signed = Checkpoint.parse(SIGNER.verifier.open(checkpoint["note"]))
+            assert (signed.origin, signed.size, signed.root) == ("ledger.test/bank", checkpoint["size"],
+                                                                 tree.root(checkpoint["size"]))
+            if earlier is None:
+                assert "consistency" not in checkpoint
+                continue
+            proof = checkpoint["consistency"]
+            assert proof["from"] == earlier["size"]
+            assert verify_consistency(earlier["size"], checkpoint["size"], bytes.fromhex(earlier["root"]),
+                                      signed.root, [bytes.fromhex(p) for p in proof["proof"]])
+        assert records.latest_checkpoint()["size"] == 15
+        assert records.checkpoint_at_least(5)["size"] == 6 and records.checkpoint_at_least(6)["size"] == 6
+        assert records.checkpoint_at_least(16) is None and [c["size"] for c in records.checkpoints(6, 1)] == [10]
+        for position in (1, 7, 15):  # each event is provably in the latest tree
+            assert verify_inclusion(leaves[position - 1], position - 1, 15, tree.inclusion_proof(position - 1),
+                                    tree.root())
+        assert verify(records, REGISTRY, SIGNER.verifier).checkpoints_checked == 4
+
+    def test_an_urgent_event_is_checkpointed_with_its_batch(self, records, store, notarised):
+        self._grow(store, notarised, range(2), seal=False)
+        assert records.latest_checkpoint() is None
+        store.append("c9", 0, [NewEvent("AccountOpened", {"account": "B", "holder": "B"}, actor="teller")])
+        self.sequence_all(notarised)
+        checkpoint = records.latest_checkpoint()
+        assert (checkpoint["size"], checkpoint["reason"]) == (4, "publication")
+
+    def test_a_sequencer_taking_over_extends_the_same_tree(self, records, store, notarised):
+        self._grow(store, notarised, range(3))
+        notarised.release()
+        successor = Sequencer(records, owner="successor", seal_interval=3600,
+                              notary=Notary(records, SIGNER, "ledger.test/bank"))
+        assert successor.acquire()
+        self._grow(store, successor, range(3, 6))
+        sizes = [c["size"] for c in records.checkpoints()]
+        assert sizes == [4, 9] and verify(records, REGISTRY, SIGNER.verifier).ok
+
+    def test_a_log_rewritten_with_its_chain_gets_no_further_checkpoint_and_fails_verify(self, records, store,
+                                                                                        notarised, tamper):
+        self._grow(store, notarised, range(4))
+        # an intruder rewrites an amount and recomputes every hash and leaf after it, and the
+        # sequencer's recorded head, consistently
+        previous = None
+        for batch in commits_in_order(records):
+            for commit in batch:
+                if commit["first_position"] == 1:
+                    commit["events"][0]["payload"]["amount"] = "1000.00"
+                    previous = commit["prev_hash"]
+                records_ = event_records(commit, commit["first_position"])
+                hashes = event_hashes(records_, previous)
+                tamper.set(commit["_id"], {"events": commit["events"], "prev_hash": previous, "hashes": hashes,
+                                           "hash": hashes[-1], "leaves": [leaf_hash(r).hex() for r in records_]})
+                previous = hashes[-1]
+        rewritten_head = Head()
+        for batch in commits_in_order(records):
+            for commit in batch:
+                rewritten_head.advance(commit)
+        records.record_head(rewritten_head.to_doc())
+        report = verify(records, REGISTRY)
+        assert not report.ok and "checkpoint" in report.first_bad.reason and report.first_bad.position == 6
+        fresh = Sequencer(records, owner="after-the-rewrite", seal_interval=3600,
+                          notary=Notary(records, SIGNER, "ledger.test/bank"))
+        notarised.release()
+        assert fresh.acquire()
+        store.append("c99", 0, [deposit("A", "1.00")])
+        with pytest.raises(InconsistentCheckpoint):
+            self.sequence_all(fresh)
+            fresh.seal()
+        assert records.latest_checkpoint()["size"] == 6
+
+    def test_a_forged_checkpoint_fails_verify_with_the_key(self, records, store, notarised):
+        self._grow(store, notarised, range(2))
+        forged = Signer.generate("ledger.test")
+        checkpoint = records.latest_checkpoint()
+        records.add_checkpoint(dict(checkpoint, _id=99, size=99,
+                                    note=forged.sign(Checkpoint("ledger.test/bank", 99, bytes(32)).body())))
+        report = verify(records, REGISTRY, SIGNER.verifier)
+        assert not report.ok and report.first_bad.position == 99 and "signature" in report.first_bad.reason
 
 
 class _Counting:

@@ -7,7 +7,7 @@ def test_canonical_json_ignores_key_order_and_keeps_chinese_text():
 
 
 def test_the_chain_depends_on_the_previous_link_and_on_every_field():
-    first = chain_hash(GENESIS, {"x": 1})
-    assert chain_hash(first, {"x": 1}) != first
-    assert chain_hash(GENESIS, {"x": 2}) != first
-    assert chain_hash(GENESIS, {"x": 1}) == first
+    first = chain_hash(GENESIS, canonical_json({"x": 1}))
+    assert chain_hash(first, canonical_json({"x": 1})) != first
+    assert chain_hash(GENESIS, canonical_json({"x": 2})) != first
+    assert chain_hash(GENESIS, canonical_json({"x": 1})) == first

@@ -1,0 +1,93 @@
+"""Signed checkpoints of a log, issued by its sequencer, each proved consistent with the one
+before it before it is signed.
+
+A checkpoint commits the operator to the log's Merkle root at a tree size, under the log's
+signing key: once an auditor holds one, any later checkpoint must extend it (a consistency
+proof), and any event the operator shows must be in it (an inclusion proof). Rewriting the
+store, chain and seals together no longer goes unnoticed by anyone who kept a checkpoint.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timezone
+from typing import Iterable
+
+from leitai.eventstore.merkle import Frontier, consistency_from, verify_consistency
+from leitai.eventstore.notes import Checkpoint, NoteError, Signer, Verifier
+from leitai.eventstore.records import CommitLog, DuplicateCommit, Head, commit_leaves, commits_in_order
+
+log = logging.getLogger(__name__)
+URGENT = frozenset({"StageResultsPublished"})  # a checkpoint at once, so a certificate can cite it
+
+
+class InconsistentCheckpoint(Exception):
+    """The log's tree does not extend the last checkpoint's: nothing is signed, and someone
+    must look (the store was changed under the sequencer, or its tree is wrong)."""
+
+
+class Notary:
+    """``trusted``: the verifier keys of earlier signing keys (after a rotation, the last
+    checkpoint was signed by one of them)."""
+
+    def __init__(self, records: CommitLog, signer: Signer, origin: str, urgent: Iterable[str] = URGENT,
+                 trusted: Iterable[Verifier] = ()) -> None:
+        self._records = records
+        self._signer = signer
+        self._trusted = [signer.verifier, *trusted]
+        self.origin = origin
+        self.urgent = frozenset(urgent)
+        self._latest: dict | None = None
+
+    def issue(self, head: Head, reason: str) -> dict | None:
+        """Sign a checkpoint of ``head``, if it is beyond the latest; returns it (None when
+        there was nothing new to sign)."""
+        previous = self._latest or self._records.latest_checkpoint()
+        if head.position == 0 or (previous and previous["size"] >= head.position):
+            self._latest = previous
+            return None
+        root = head.tree.root()
+        checkpoint = {"_id": head.position, "size": head.position, "origin": self.origin, "root": root.hex(),
+                      "note": self._signer.sign(Checkpoint(self.origin, head.position, root).body()),
+                      "tree": head.tree.to_doc(), "reason": reason, "issued_at": datetime.now(timezone.utc)}
+        if previous:
+            checkpoint["consistency"] = self._prove(previous, head)
+        try:
+            self._records.add_checkpoint(checkpoint)
+        except DuplicateCommit:  # another sequencer signed this size a moment ago
+            self._latest = None
+            return None
+        self._latest = checkpoint
+        log.info("checkpoint signed", extra={"origin": self.origin, "size": head.position, "root": root.hex(),
+                                             "reason": reason})
+        return checkpoint
+
+    def _prove(self, previous: dict, head: Head) -> dict:
+        old = Frontier.from_doc(previous["tree"])
+        signed = self._signed(previous)
+        if (signed.size, signed.root.hex()) != (old.size, old.root().hex()):
+            raise InconsistentCheckpoint(f"checkpoint {previous['size']}: its tree does not give the root it signed")
+        leaves = [leaf for batch in commits_in_order(self._records, old.size) for commit in batch
+                  if commit["last_position"] <= head.position for leaf in commit_leaves(commit)]
+        if old.size + len(leaves) != head.position:
+            raise InconsistentCheckpoint(f"the log from {old.size} to {head.position} holds {len(leaves)} events")
+        proof = consistency_from(old, leaves)
+        if not verify_consistency(old.size, head.position, signed.root, head.tree.root(), proof):
+            log.error("checkpoint refused", extra={"origin": self.origin, "from": old.size, "to": head.position})
+            raise InconsistentCheckpoint(f"the tree of {head.position} does not extend checkpoint {old.size}")
+        return {"from": old.size, "proof": [node.hex() for node in proof]}
+
+    def _signed(self, checkpoint: dict) -> Checkpoint:
+        problems = []
+        for verifier in self._trusted:
+            try:
+                return Checkpoint.parse(verifier.open(checkpoint["note"]))
+            except NoteError as exc:
+                problems.append(str(exc))
+        raise InconsistentCheckpoint(f"checkpoint {checkpoint['size']}: {'; '.join(problems)}")
+
+
+def public(checkpoint: dict) -> dict:
+    """What is served of a stored checkpoint."""
+    return {"origin": checkpoint["origin"], "size": checkpoint["size"], "root": checkpoint["root"],
+            "note": checkpoint["note"], "reason": checkpoint["reason"], "issued_at": checkpoint["issued_at"],
+            **({"consistency": checkpoint["consistency"]} if "consistency" in checkpoint else {})}
