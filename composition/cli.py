@@ -13,7 +13,9 @@
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
 LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
-LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), and for replay
+LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), for the relay
+LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
+(verifier keys of replaced signing keys, space- or comma-separated), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database).
 """
 from __future__ import annotations
@@ -67,7 +69,10 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             raise ConfigurationError(f"--config {path}: must hold a mapping of settings")
         return config
     config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_DURABILITY",
-                                            "LEITAI_ENVIRONMENT", "LEITAI_OPS_PORT") if k in environ}
+                                            "LEITAI_ENVIRONMENT", "LEITAI_OPS_PORT", "LEITAI_SIGNING_KEY",
+                                            "LEITAI_LOG_ORIGIN") if k in environ}
+    if environ.get("LEITAI_TRUSTED_KEYS"):
+        config["LEITAI_TRUSTED_KEYS"] = environ["LEITAI_TRUSTED_KEYS"].replace(",", " ").split()
     retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
              if f"LEITAI_RETRY_{name.upper()}" in environ}
     if retry:
@@ -93,6 +98,9 @@ def load_catalogue(spec: str) -> Catalogue:
 
 def _relay(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
+    signing = settings.signing()
+    if signing is None:
+        log.warning("no signing key: this relay signs no checkpoints", extra={"database": settings.MONGO_DATABASE})
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     db = client[settings.MONGO_DATABASE]
     stop = threading.Event()
@@ -108,7 +116,7 @@ def _relay(args, settings: Settings) -> int:
         if settings.LEITAI_OPS_PORT else None
     try:
         supervise(lambda: Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size,
-                                health=health), stop, ready)
+                                health=health, signing=signing), stop, ready)
     finally:
         if ops:
             ops.stop()
@@ -280,7 +288,8 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish stored events to RabbitMQ")
     relay.add_argument("--catalogue", default=DEFAULT_CATALOGUE, help="module:attribute of the Catalogue")
     relay.add_argument("--batch-size", type=int, default=500)
-    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT"))
+    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT",
+                                          "LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN", "LEITAI_TRUSTED_KEYS"))
 
     migrate = commands.add_parser("migrate", help="create store indexes and broker topology (idempotent)")
     migrate.add_argument("--catalogue", default=DEFAULT_CATALOGUE)

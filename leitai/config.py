@@ -9,6 +9,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from leitai.eventstore.checkpoints import Signing
+from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.messaging.topology import RetryPolicy
 from leitai.mongo import CONTRACT_OPTIONS, DURABILITY
 
@@ -58,6 +60,12 @@ class _SettingsSchema(Schema):
     LEITAI_OPS_PORT = fields.Integer(load_default=0, validate=validate.Range(min=0, max=65535))
     # how long a request sent with Leitai-After waits for this service to see those writes
     LEITAI_CATCH_UP_S = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=60))
+    # the relay's checkpoint signing key (a file: in Kubernetes a mounted Secret), the origin
+    # its checkpoints name, and the verifier keys of keys it replaced (see docs/audit.md)
+    LEITAI_SIGNING_KEY = fields.String(load_default="", allow_none=True)
+    LEITAI_LOG_ORIGIN = fields.String(load_default="", allow_none=True, validate=validate.Regexp(
+        r"^[^\s+]*$", error="must hold no spaces or '+' (e.g. leitai.example.gov.cn/scoring)"))
+    LEITAI_TRUSTED_KEYS = fields.List(fields.String(), load_default=list)
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
@@ -74,6 +82,24 @@ class Settings:
     LEITAI_OPS_PORT: int = 0
     LEITAI_CATCH_UP_S: float = 10.0
     LEITAI_SOURCES: dict = field(default_factory=dict)
+    LEITAI_SIGNING_KEY: str = ""
+    LEITAI_LOG_ORIGIN: str = ""
+    LEITAI_TRUSTED_KEYS: list = field(default_factory=list)
+
+    def signing(self) -> Signing | None:
+        """The relay's signing setup: None when no key is configured, which only a test or
+        development may do; ConfigurationError naming the setting when a key is unusable."""
+        if not self.LEITAI_SIGNING_KEY:
+            if self.LEITAI_ENVIRONMENT == "production":
+                raise ConfigurationError("invalid configuration: LEITAI_SIGNING_KEY: a production relay signs its "
+                                         "log's checkpoints; give the key file (leitai audit keygen makes one)")
+            return None
+        try:
+            signer = Signer.from_file(self.LEITAI_SIGNING_KEY)
+            trusted = [Verifier.decode(key) for key in self.LEITAI_TRUSTED_KEYS]
+        except NoteError as exc:
+            raise ConfigurationError(f"invalid configuration: LEITAI_SIGNING_KEY: {exc}") from None
+        return Signing(signer, self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}", tuple(trusted))
 
 
 def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Settings:
@@ -88,7 +114,7 @@ def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Setting
     except ValidationError as exc:
         problems = "; ".join(f"{key}: {' '.join(map(str, _flatten(msg)))}" for key, msg in sorted(exc.messages.items()))
         raise ConfigurationError(f"invalid configuration: {problems}") from None
-    settings = Settings(**values)
+    settings = Settings(**{k: v for k, v in values.items() if v is not None})
     if settings.LEITAI_DURABILITY != "journaled" and settings.LEITAI_ENVIRONMENT not in WEAK_DURABILITY_ALLOWED:
         raise ConfigurationError(
             f"invalid configuration: LEITAI_DURABILITY: {settings.LEITAI_DURABILITY} is weaker than the durability "

@@ -1,7 +1,11 @@
 """Events published by the ranking service (exchange ``ranking.events``)."""
 from __future__ import annotations
 
+import hashlib
+
 from marshmallow import Schema, fields, validate
+
+from leitai.canonical import canonical_json
 
 from leitai.contracts.fields import Id, Score
 from leitai.contracts.registry import Contract
@@ -33,6 +37,19 @@ class StageResultsPublished(_StageEvent):
     # the last position of each source log the standings were computed from
     log_positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     standings = fields.List(fields.Nested(StandingSchema), required=True)
+    # v2: SHA-256 of the standings' canonical JSON (leitai.eventstore.canonical), the software
+    # that computed them, and the head version of every source stream they depend on
+    standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    software_version = fields.String(required=True)
+    streams = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
+                          required=True)
+
+
+def _certified(payload: dict) -> dict:
+    """v1 -> v2: the digest follows from the standings; the software and the streams were
+    not recorded."""
+    return dict(payload, standings_sha256=hashlib.sha256(canonical_json(payload["standings"])).hexdigest(),
+                software_version="unrecorded", streams={})
 
 
 class ContestantAdvanced(_StageEvent):
@@ -51,7 +68,7 @@ class ContestantEliminated(_StageEvent):
 
 
 CONTRACTS = [
-    Contract("StageResultsPublished", SOURCE, 1, StageResultsPublished()),
+    Contract("StageResultsPublished", SOURCE, 2, StageResultsPublished(), upcasters={1: _certified}),
     Contract("ContestantAdvanced", SOURCE, 1, ContestantAdvanced()),
     Contract("ContestantEliminated", SOURCE, 1, ContestantEliminated()),
 ]

@@ -1,15 +1,13 @@
-"""Canonical JSON and the sha256 chain that makes stored records tamper-evident."""
+"""The sha256 chain that makes stored records tamper-evident, over their canonical JSON."""
 from __future__ import annotations
 
 import hashlib
-import json
-from typing import Any
+
+from leitai.canonical import canonical_json
+
+__all__ = ["GENESIS", "canonical_json", "chain_hash"]
 
 GENESIS = "0" * 64
-
-
-def canonical_json(value: Any) -> bytes:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
 
 
 def chain_hash(previous: str, record: bytes) -> str:

@@ -9,6 +9,7 @@ store, chain and seals together no longer goes unnoticed by anyone who kept a ch
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Iterable
 
@@ -84,6 +85,18 @@ class Notary:
             except NoteError as exc:
                 problems.append(str(exc))
         raise InconsistentCheckpoint(f"checkpoint {checkpoint['size']}: {'; '.join(problems)}")
+
+
+@dataclass(frozen=True)
+class Signing:
+    """How a relay signs its log's checkpoints."""
+
+    signer: Signer
+    origin: str
+    trusted: tuple[Verifier, ...] = ()
+
+    def notary(self, records: CommitLog) -> Notary:
+        return Notary(records, self.signer, self.origin, trusted=self.trusted)
 
 
 def public(checkpoint: dict) -> dict:

@@ -38,6 +38,9 @@ class Stored(NamedTuple):
     type: str
     position: int
     payload: dict
+    stream_id: str
+    stream_version: int
+    occurred_at: str  # as stored: ISO 8601, UTC
 
 
 @dataclass(frozen=True)
@@ -218,9 +221,11 @@ class EventStore:
 
     def _stored(self, commit: dict, document: dict, position: int) -> Stored:
         if self._current(document):
-            return Stored(document["type"], position, document["payload"])
+            return Stored(document["type"], position, document["payload"], document["stream_id"],
+                          document["stream_version"], document["occurred_at"])
         event = self._event(commit, document, position)
-        return Stored(event.type, position, event.to_wire(self._registry)["payload"])
+        return Stored(event.type, position, event.to_wire(self._registry)["payload"], event.stream_id,
+                      event.stream_version, format_timestamp(event.occurred_at))
 
     def _current(self, document: dict) -> bool:
         try:

@@ -22,6 +22,7 @@ from pymongo.database import Database
 from leitai.contracts import Event
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import EventStore, Sequencer
+from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai import metrics
 from leitai.messaging import topology
@@ -94,13 +95,14 @@ class RelayHealth:
 class Relay:
     def __init__(self, db: Database, catalogue: Catalogue, amqp_uri: str, policy: topology.RetryPolicy,
                  owner: str | None = None, batch_size: int = 500, confirm_timeout: float = 30.0,
-                 health: RelayHealth | None = None) -> None:
+                 health: RelayHealth | None = None, signing: Signing | None = None) -> None:
         self._db = db
         self._catalogue = catalogue
         self._registry = catalogue.registry
         records = MongoCommitLog(db)
         self._store = EventStore(records, catalogue.registry)
-        self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}")
+        self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}",
+                                    notary=signing.notary(records) if signing else None)
         self._checkpoints = Checkpoint(db)
         self._policy = policy
         self._batch_size = batch_size

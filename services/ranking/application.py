@@ -8,6 +8,7 @@ from leitai.domain import folding
 from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.readmodel import ReadModel
+from leitai.version import VERSION
 from leitai.roles import ORGANISER, SCREEN, has_role, require_role
 from services.ranking import board, publication
 
@@ -30,7 +31,8 @@ class Ranking:
             return publication.publish(
                 contest_id, stage_id, [board.standing_row(s) for s in board.table(self._read, stage)],
                 board.next_stage_id(self._read, stage), board.rule_sha256(stage),
-                {d["_id"]: d["position"] for d in self._read.find("positions")})
+                {d["_id"]: d["position"] for d in self._read.find("positions")},
+                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]), VERSION)
 
         return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
                        **on_behalf(actor))
@@ -63,7 +65,8 @@ class Ranking:
         if published is None:
             raise NotFound(f"results of stage {stage_id} are not published yet")
         return {k: published[k] for k in ("contest_id", "stage_id", "next_stage_id", "standings", "rule_sha256",
-                                          "log_positions")}
+                                          "log_positions", "standings_sha256", "software_version", "streams",
+                                          "event_position")}
 
     def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
         result = self._read.get("results", f"{contest_id}:{stage_id}:{entry_id}")

@@ -29,6 +29,17 @@ def rule_sha256(stage: dict) -> str:
     return hashlib.sha256(json.dumps(rule, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+def source_streams(read: ReadModel, stage: dict, session_ids: list[str]) -> dict[str, dict[str, int]]:
+    """The head version of every source stream the stage's standings depend on, as the read
+    model has them: the contest's registration stream and the stage's scoring sessions."""
+    streams = read.find("streams", {"$or": [{"source": "registration", "contest_id": stage["contest_id"]},
+                                            {"source": "scoring", "session_id": {"$in": sorted(session_ids)}}]})
+    heads: dict[str, dict[str, int]] = {}
+    for stream in sorted(streams, key=lambda s: (s["source"], s["stream_id"])):
+        heads.setdefault(stream["source"], {})[stream["stream_id"]] = stream["version"]
+    return heads
+
+
 def scored_results(read: ReadModel, stage: dict) -> list[dict]:
     return read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
 

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 from pymongo.database import Database
 
-from leitai.contracts import ContractRegistry, Event
+from leitai.contracts import ContractRegistry, Event, format_timestamp
 from leitai.contracts.product import CONSUMES, REGISTRY
 from leitai.eventstore import Stored
 from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions")
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions", "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
-           "results": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)]}
+           "results": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)],
+           "streams": [("contest_id", "source")]}
 
 
 def ensure_indexes(db: Database) -> None:
@@ -31,7 +32,7 @@ def ensure_indexes(db: Database) -> None:
 
 def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
     """``wire`` is the JSON form of the payload (Decimals as strings), as stored; of ``event``
-    only its type and position are read."""
+    only its type, position, stream and time are read."""
     p = wire
     c = p.get("contest_id")
     kind = event.type
@@ -55,19 +56,31 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")}
             | {"position": event.position}, newer_than_revision=p["revision"])]
     elif kind == "EntryScored":
-        writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(p, position=event.position))]
+        writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(
+            p, position=event.position, occurred_at=_timestamp(event)))]
     elif kind == "SessionLocked":
         writes = [Write("sessions", p["session_id"], {"locked": True, "locked_position": event.position})]
     elif kind == "StageResultsPublished":
         writes = [Write("published", f"{c}:{p['stage_id']}", dict(p, event_position=event.position))]
     else:
         raise ValueError(f"ranking does not project {kind}")
-    seen = Write("positions", _source_of(kind), {}, positions={"position": event.position or 0})
-    return [*writes, seen]
+    source = _source_of(kind)
+    seen = Write("positions", source, {}, positions={"position": event.position or 0})
+    # each stream's head as far as the read model has it: what a publication's certificate
+    # lists, so that an auditor can tell a bundle that leaves an event of them out
+    stream = f"{source}:{event.stream_id}"
+    session = {"session_id": p["session_id"]} if source == "scoring" else {}
+    return [*writes, seen, Write("streams", stream, {"source": source, "stream_id": event.stream_id, "contest_id": c,
+                                                     **session}),
+            Write("streams", stream, {}, positions={"version": event.stream_version})]
 
 
 def _source_of(event_type: str) -> str:
     return next(source for source, types in SOURCES.items() if event_type in types)
+
+
+def _timestamp(event: Event | Stored) -> str:
+    return event.occurred_at if isinstance(event.occurred_at, str) else format_timestamp(event.occurred_at)
 
 
 def writes_of(event: Event, registry: ContractRegistry = REGISTRY) -> list[Write]:

@@ -3,16 +3,19 @@ Pure domain code.
 
 * A stage is published once every session scheduled in it is locked and every entry those
   sessions scored has reached the read model.
-* The publication names the standings, the next stage (if any), the rule fingerprint and
-  the log positions it was computed at; then each entry is told: ``ContestantAdvanced`` to
+* The publication names the standings and their digest, the next stage (if any), the rule
+  fingerprint, the software, the log positions it was computed at and the head version of
+  every source stream it depends on (what its certificate cites); then each entry is told: ``ContestantAdvanced`` to
   the next stage or ``ContestantEliminated``. After the last stage nobody advances and the
   winners are not eliminated: only the others are.
 """
 from __future__ import annotations
 
+import hashlib
 from typing import Iterable, Mapping
 
 from leitai.domain import Decision
+from leitai.canonical import canonical_json
 from leitai.errors import RuleViolated
 
 
@@ -34,12 +37,20 @@ def check_publishable(sessions: Iterable[Mapping], scored_entry_ids: set[str]) -
                            {"entries_not_scored": unscored})
 
 
+def standings_sha256(rows: list[dict]) -> str:
+    """The digest a certificate names: SHA-256 of the standings' canonical JSON."""
+    return hashlib.sha256(canonical_json(rows)).hexdigest()
+
+
 def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str | None, rule_sha256: str,
-            log_positions: Mapping[str, int]) -> tuple[dict, list[Decision]]:
-    """The publication's summary, and the events that record it and each entry's outcome."""
+            log_positions: Mapping[str, int], streams: Mapping[str, Mapping[str, int]],
+            software: str) -> tuple[dict, list[Decision]]:
+    """The publication's summary, and the events that record it and each entry's outcome.
+    ``rows`` are the standings in their JSON form (scores as strings)."""
     ref = {"contest_id": contest_id, "stage_id": stage_id}
     summary = dict(ref, next_stage_id=next_stage_id, standings=rows, rule_sha256=rule_sha256,
-                   log_positions=dict(log_positions))
+                   log_positions=dict(log_positions), standings_sha256=standings_sha256(rows),
+                   software_version=software, streams={k: dict(v) for k, v in streams.items()})
     decisions = [Decision("StageResultsPublished", summary)]
     for row in rows:
         if row["advanced"] and not next_stage_id:

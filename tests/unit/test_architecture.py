@@ -13,7 +13,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Domain code: decisions from state, no I/O, no clock, no randomness. README lists these.
 PURE = (
-    "leitai.arithmetic", "leitai.consistency", "leitai.domain", "leitai.errors", "leitai.lots", "leitai.roles",
+    "leitai.arithmetic", "leitai.canonical", "leitai.consistency", "leitai.domain", "leitai.errors", "leitai.lots", "leitai.roles",
     "services.registration.contest", "services.registration.regions",
     "services.scoring.rules", "services.scoring.session",
     "services.ranking.standings", "services.ranking.publication",

@@ -2,18 +2,21 @@
 decides."""
 from __future__ import annotations
 
+import hashlib
 import uuid
 from types import SimpleNamespace
 
 import pytest
 
 from leitai.errors import RuleViolated
+from leitai.eventstore.canonical import canonical_json
 from services.ranking.projection import writes_for
 from services.ranking.publication import check_publishable, publish
 
 
 def event(kind: str, position: int = 7) -> SimpleNamespace:
-    return SimpleNamespace(type=kind, position=position, event_id=uuid.uuid4())
+    return SimpleNamespace(type=kind, position=position, event_id=uuid.uuid4(), stream_id="s-1", stream_version=3,
+                           occurred_at="2026-05-01T09:00:00.000000Z")
 
 
 SHEET = {"contest_id": "c", "session_id": "s1", "entry_id": "e1", "judge_id": "J1", "scores": {"a": "20"},
@@ -21,7 +24,7 @@ SHEET = {"contest_id": "c", "session_id": "s1", "entry_id": "e1", "judge_id": "J
 
 
 def test_a_sheet_is_written_only_over_a_lower_revision_and_every_event_moves_its_log_position():
-    sheet, seen = writes_for(event("ScoreSheetRevised", 12), SHEET)
+    sheet, seen, *_ = writes_for(event("ScoreSheetRevised", 12), SHEET)
     assert (sheet.collection, sheet.key, sheet.newer_than_revision) == ("sheets", "s1:e1:J1", 2)
     assert sheet.set == {k: SHEET[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total",
                                                "revision")} | {"position": 12}
@@ -29,10 +32,10 @@ def test_a_sheet_is_written_only_over_a_lower_revision_and_every_event_moves_its
 
 
 def test_a_lock_marks_the_session_and_a_publication_is_kept_whole():
-    [locked, _] = writes_for(event("SessionLocked", 30), {"contest_id": "c", "session_id": "s1"})
+    [locked, *_] = writes_for(event("SessionLocked", 30), {"contest_id": "c", "session_id": "s1"})
     assert (locked.collection, locked.key, locked.set) == ("sessions", "s1", {"locked": True, "locked_position": 30})
     published = {"contest_id": "c", "stage_id": "p", "standings": [], "next_stage_id": None}
-    [kept, seen] = writes_for(event("StageResultsPublished", 3), published)
+    [kept, seen, *_] = writes_for(event("StageResultsPublished", 3), published)
     assert (kept.key, kept.set) == ("c:p", dict(published, event_position=3))
     assert seen.key == "ranking"
 
@@ -41,7 +44,7 @@ def test_an_opened_session_keeps_its_entries_and_its_seated_panel_without_reserv
     opened = {"contest_id": "c", "session_id": "s1", "stage_id": "p", "group_id": "g",
               "entries": [{"entry_id": "e1", "name": "甲", "order": 1, "contestant_id": "x", "township_code": "t"}],
               "panel": [{"judge_id": "J1", "reserve": False}, {"judge_id": "R", "reserve": True}]}
-    [session, _] = writes_for(event("SessionOpened"), opened)
+    [session, *_] = writes_for(event("SessionOpened"), opened)
     assert session.set["entries"] == [{"entry_id": "e1", "name": "甲", "order": 1}]
     assert session.set["panel"] == ["J1"] and session.set["opened"] is True
 
@@ -56,8 +59,11 @@ ROWS = [{"entry_id": f"e{n}", "contestant_id": f"p{n}", "rank": n, "stage_score"
 
 
 def test_a_publication_advances_to_the_next_stage_and_eliminates_the_rest():
-    summary, decisions = publish("c", "p", ROWS, "final", "f" * 64, {"scoring": 40})
+    summary, decisions = publish("c", "p", ROWS, "final", "f" * 64, {"scoring": 40}, {"scoring": {"session-s1": 9}},
+                                  "leitai 9.9")
     assert summary["log_positions"] == {"scoring": 40} and summary["next_stage_id"] == "final"
+    assert summary["streams"] == {"scoring": {"session-s1": 9}} and summary["software_version"] == "leitai 9.9"
+    assert summary["standings_sha256"] == hashlib.sha256(canonical_json(ROWS)).hexdigest()
     assert [(d.type, d.payload.get("entry_id")) for d in decisions] == [
         ("StageResultsPublished", None), ("ContestantAdvanced", "e1"), ("ContestantAdvanced", "e2"),
         ("ContestantEliminated", "e3")]
@@ -65,7 +71,7 @@ def test_a_publication_advances_to_the_next_stage_and_eliminates_the_rest():
 
 
 def test_after_the_last_stage_nobody_advances_and_the_winners_are_not_eliminated():
-    _, decisions = publish("c", "final", ROWS, None, "f" * 64, {})
+    _, decisions = publish("c", "final", ROWS, None, "f" * 64, {}, {}, "leitai 9.9")
     assert [(d.type, d.payload.get("entry_id")) for d in decisions] == [
         ("StageResultsPublished", None), ("ContestantEliminated", "e3")]
 
