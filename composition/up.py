@@ -22,12 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from leitai.eventstore.notes import Signer
+
 # service -> nameko service class; the ones that publish events get a relay each
 SERVICES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
             "notify": "NotifyService"}
 PUBLISHERS = ("registration", "scoring", "ranking")  # each has an event store, hence a relay
 GATEWAY = "GatewayService"
 OPS_BASE = 9100
+DEFAULT_KEY = Path("var/keys/signing.key")
+KEY_NAME = "leitai.local"
 HEALTHY_AFTER_S = 60.0
 FIRST_DELAY_S, MAX_DELAY_S = 1.0, 30.0
 
@@ -66,6 +70,16 @@ def commands(config_dir: Path, replicas: int = 1, ops_base: int = OPS_BASE) -> l
     return [Planned(name, args, ops_base + i) for i, (name, args) in enumerate(planned)]
 
 
+def signing_key(default: Path = DEFAULT_KEY) -> Signer:
+    """The relays' signing key: LEITAI_SIGNING_KEY's file, or ``default``, made if missing
+    (one machine; a deployment mounts its own, see docs/audit.md). The children inherit it."""
+    path = Path(os.environ.get("LEITAI_SIGNING_KEY") or default).resolve()
+    if not path.exists():
+        Signer.generate(KEY_NAME).write(path)
+    os.environ["LEITAI_SIGNING_KEY"] = str(path)
+    return Signer.from_file(path)
+
+
 def _ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/health/ready", timeout=5) as response:
@@ -88,6 +102,9 @@ def run(config_dir: Path, base_url: str, replicas: int = 1, ops_base: int = OPS_
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     children = [Child(planned) for planned in commands(config_dir, replicas, ops_base)]
+    signer = signing_key()
+    print(f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
+          f"{signer.verifier.encoded()}", file=out, flush=True)
     for child in children:
         _start(child)
     try:

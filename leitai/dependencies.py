@@ -8,6 +8,7 @@ from nameko.extensions import DependencyProvider
 
 from leitai.config import load_settings
 from leitai.contracts import ContractRegistry
+from leitai.errors import NotFound
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.messaging.queue_consumer import QueueConsumer
@@ -64,6 +65,27 @@ class StoreHealth:
     @rpc
     def health(self) -> str:
         return "ok" if self.store.ping() else "store not answering"
+
+
+class PublishedLog:
+    """The RPCs that serve a service's signed checkpoints (the gateway's /logs/<service>/...)."""
+
+    store: EventStore
+
+    @rpc
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+        return self.store.checkpoints(after_size, limit)
+
+    @rpc
+    def checkpoint(self, size: int | None = None) -> dict:
+        found = self.store.checkpoint(size)
+        if found is None:
+            raise NotFound("no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}")
+        return found
+
+    @rpc
+    def checkpoint_covering(self, position: int) -> dict | None:
+        return self.store.checkpoint_covering(position)
 
 
 class Operations(DependencyProvider):

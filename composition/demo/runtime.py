@@ -27,6 +27,8 @@ from leitai.contracts.product import CATALOGUE
 from composition.demo import memory
 from composition.demo.sinks import Sinks
 from leitai.eventstore.mongodb import MongoCommitLog
+from leitai.eventstore.checkpoints import Signing
+from leitai.eventstore.notes import Signer
 from leitai.eventstore.records import head_of_log
 from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from leitai.messaging import topology
@@ -92,9 +94,13 @@ class Runtime:
         self.amqp_uri = self._broker()
         self._sinks = Sinks(self.workdir / "outbox")
         self.say(f"notices: mail and SMS go to local sinks, written to {self.workdir / 'outbox'}/mail.jsonl, sms.jsonl")
+        key = self.workdir / "signing.key"  # the demo's: a deployment mounts its own (docs/audit.md)
+        if not key.exists():
+            Signer.generate("leitai.demo").write(key)
+        self.signer = Signer.from_file(key)
         for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
             relay = Relay(self._client[self.database(service)], CATALOGUE, self.amqp_uri, POLICY,
-                          owner=f"demo-{service}")
+                          owner=f"demo-{service}", signing=Signing(self.signer, f"leitai.demo/{service}"))
             relay.start()
             self._relays.append(relay)
         for service, cls in SERVICES.items():

@@ -66,7 +66,8 @@ class MongoCommitLog:
 
     def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
         return self._commits.find_one({"events.event_id": {"$in": list(event_ids)}},
-                                      {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1, "outcome": 1})
+                                      {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1, "outcome": 1,
+                                       "first_position": 1, "last_position": 1})
 
     def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
         return list(self._commits.find({"stream_id": stream_id, "version": {"$gt": after_version}}))

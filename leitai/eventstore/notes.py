@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +84,14 @@ class Signer:
         if signer.key_id.hex() != parts[3].lower():
             raise NoteError("the signing key's id does not match its name and key")
         return signer
+
+    def write(self, path: str | Path) -> None:
+        """Write the key to a new file only its owner can read (never over an existing one)."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+            handle.write(self.encoded() + "\n")
 
     @classmethod
     def from_file(cls, path: str | Path) -> "Signer":

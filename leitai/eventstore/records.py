@@ -50,7 +50,7 @@ class CommitLog(Protocol):
 
     def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
         """A stored commit holding any of these event ids (at least its stream, versions,
-        event ids and ``outcome``)."""
+        event ids, ``outcome`` and positions)."""
 
     def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
         """The stream's commits ending after ``after_version``, in any order."""

@@ -24,9 +24,12 @@ from typing import Callable, Iterator, NamedTuple, Sequence
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
+from leitai.eventstore.checkpoints import public
+from leitai.eventstore.merkle import Tree
 from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
-    MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, commit_id, commits_in_order, head_of_log,
+    MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, commit_id, commit_leaves, commits_in_order,
+    head_of_log,
 )
 
 
@@ -243,6 +246,45 @@ class EventStore:
 
     def ping(self) -> bool:
         return self._log.ping()
+
+    # -- checkpoints and proofs ------------------------------------------------------
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+        """Signed checkpoints above ``after_size``, smallest first, as served (see checkpoints.py)."""
+        return [public(c) for c in self._log.checkpoints(after_size, limit)]
+
+    def checkpoint(self, size: int | None = None) -> dict | None:
+        """The checkpoint of exactly ``size`` leaves; the latest without one."""
+        found = self._log.latest_checkpoint() if size is None else self._log.checkpoint_at_least(size)
+        return public(found) if found and (size is None or found["size"] == size) else None
+
+    def checkpoint_covering(self, position: int) -> dict | None:
+        """The first checkpoint whose tree holds the event at ``position``."""
+        found = self._log.checkpoint_at_least(max(position, 1))
+        return public(found) if found else None
+
+    def tree(self, size: int) -> Tree:
+        """The Merkle tree of the first ``size`` events (read from the log's leaves: O(size))."""
+        leaves: list[bytes] = []
+        for commits in commits_in_order(self._log, 0):
+            for commit in commits:
+                leaves += commit_leaves(commit)
+            if len(leaves) >= size:
+                break
+        if len(leaves) < size:
+            raise ValueError(f"the log holds {len(leaves)} events, not {size}")
+        return Tree(leaves[:size])
+
+    def stored_event(self, event_id: str) -> tuple[int, dict] | None:
+        """(position, stored document) of a sequenced event: the bytes its leaf covers are
+        ``canonical_json(dict(document, position=position))``."""
+        found = self._log.find_by_event_ids([event_id])
+        if found is None or found.get("first_position") is None:
+            return None
+        for commit in self._log.sequenced_between(found["last_position"] - 1, found["last_position"]):
+            for index, document in enumerate(commit["events"]):
+                if document["event_id"] == event_id:
+                    return commit["first_position"] + index, document
+        return None
 
     def head_position(self) -> int:
         return head_of_log(self._log).position

@@ -250,6 +250,44 @@ class Leaderboard(Response):
     name = fields.String(required=True)
     published = fields.Boolean(required=True)
     standings = fields.List(fields.Nested(StandingOut), required=True)
+    reflects = fields.Dict()  # live standings: {"position": the scoring log position they reflect}
+    as_of = fields.Dict()  # with ?as_of: {"requested": ..., "position": ...}
+
+
+class CheckpointOut(Response):
+    """A signed checkpoint (C2SP tlog-checkpoint in a signed note; docs/audit.md)."""
+
+    origin = fields.String(required=True)
+    size = fields.Integer(required=True)
+    root = fields.String(required=True)  # hex; the note carries it in base64
+    note = fields.String(required=True)
+    reason = fields.String()
+    issued_at = fields.String()
+    consistency = fields.Dict()  # {"from": size of the checkpoint before, "proof": [hex, ...]}
+
+
+class Checkpoints(Response):
+    checkpoints = fields.List(fields.Nested(CheckpointOut), required=True)
+
+
+class CheckpointQuery(Schema):
+    after = fields.Integer(validate=validate.Range(min=0))
+    limit = fields.Integer(validate=validate.Range(min=1, max=1000))
+
+
+class Certificate(Response):
+    format = fields.String(required=True)
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    standings_sha256 = fields.String(required=True)
+    fingerprint = fields.String(required=True)
+    rule_sha256 = fields.String(required=True)
+    software_version = fields.String(required=True)
+    publication = fields.Dict(required=True)
+    sources = fields.Dict(required=True)
+    checkpoints = fields.Dict(keys=fields.String(), values=fields.Nested(CheckpointOut), required=True)
+    pending = fields.List(fields.String(), required=True)  # logs whose checkpoint is not signed yet
+    replaces = fields.Dict(allow_none=True)
 
 
 class StageResults(StageResultsPublished):
@@ -257,6 +295,7 @@ class StageResults(StageResultsPublished):
         unknown = INCLUDE
 
     standings = fields.List(fields.Nested(StandingOut), required=True)
+    certificate = fields.Nested(Certificate)
 
 
 class WorkingSheet(Response):
@@ -274,6 +313,10 @@ class Working(EntryResult):
 class BoardQuery(Schema):
     group = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
     criterion = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
+    # the standings as they stood then: a scoring log position, or an ISO 8601 time with its zone
+    as_of = fields.String(validate=validate.Regexp(
+        r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
+        error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"))
 
 
 class ExportQuery(Schema):

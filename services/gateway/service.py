@@ -16,9 +16,9 @@ from nameko.dependency_providers import Config
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from leitai import consistency, metrics
+from leitai import certificates, consistency, metrics
 from leitai.dependencies import Operations
-from leitai.errors import DomainError, InvalidInput, Unavailable
+from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, live
@@ -237,14 +237,52 @@ class GatewayService:
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={PUBLIC},
               response=s.StageResults, summary="A stage's published results and advancement list")
     def stage_results(self, actor, body, contest_id, stage_id):
-        return self.ranking.stage_results(contest_id, stage_id)
+        published = self.ranking.stage_results(contest_id, stage_id)
+        return dict(published, certificate=self._certificate(published))
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/certificate", roles={PUBLIC},
+              response=s.Certificate,
+              summary="A published result's certificate: standings digest, rule fingerprint, software and the "
+                      "signed checkpoint of every log it was computed from (docs/audit.md)")
+    def certificate(self, actor, body, contest_id, stage_id):
+        return self._certificate(self.ranking.stage_results(contest_id, stage_id))
+
+    def _certificate(self, published: dict) -> dict:
+        covering = {log: self._log(log).checkpoint_covering(position)
+                    for log, position in certificates.positions_to_cover(published).items()}
+        return certificates.certificate(published, covering)
+
+    # -- the logs' signed checkpoints -------------------------------------------------
+    def _log(self, log: str):
+        proxies = {"registration": self.registration, "scoring": self.scoring, "ranking": self.ranking}
+        if log not in proxies:
+            raise NotFound(f"no log {log!r}: the logs are {', '.join(sorted(proxies))}")
+        return proxies[log]
+
+    @endpoint("GET", "/logs/<string:log>/checkpoints", roles={PUBLIC}, body=s.CheckpointQuery,
+              response=s.Checkpoints, summary="A log's signed checkpoints, smallest first (after= a size, limit=)")
+    def checkpoints(self, actor, body, log):
+        return {"checkpoints": self._log(log).checkpoints(body.get("after", 0), body.get("limit", 100))}
+
+    @endpoint("GET", "/logs/<string:log>/checkpoints/latest", roles={PUBLIC}, response=s.CheckpointOut,
+              summary="A log's latest signed checkpoint")
+    def latest_checkpoint(self, actor, body, log):
+        return self._log(log).checkpoint(None)
+
+    @endpoint("GET", "/logs/<string:log>/checkpoints/<string:size>", roles={PUBLIC}, response=s.CheckpointOut,
+              summary="A log's signed checkpoint of a tree size")
+    def checkpoint(self, actor, body, log, size):
+        if not size.isdigit():
+            raise InvalidInput("the size is not a number", {"size": ["a tree size, e.g. 1200"]})
+        return self._log(log).checkpoint(int(size))
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/leaderboard", roles={PUBLIC},
               body=s.BoardQuery, response=s.Leaderboard,
               summary="Standings by stage, group or criterion: live for organisers and the venue screen, "
                       "published for everyone else")
     def leaderboard(self, actor, body, contest_id, stage_id):
-        return self.ranking.leaderboard(actor, contest_id, stage_id, body.get("group"), body.get("criterion"))
+        return self.ranking.leaderboard(actor, contest_id, stage_id, body.get("group"), body.get("criterion"),
+                                        body.get("as_of"))
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/entries/<string:entry_id>/working",
               roles={PUBLIC}, response=s.Working, summary="An entry's full working: every sheet, dropped, total")

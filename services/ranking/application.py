@@ -39,12 +39,24 @@ class Ranking:
 
     # -- queries --------------------------------------------------------------------
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
-                    criterion_id: str | None = None) -> dict:
-        """Live standings for organisers and the venue screen; the published ones for everyone else."""
+                    criterion_id: str | None = None, as_of: str | None = None) -> dict:
+        """Live standings for organisers and the venue screen; the published ones for everyone else.
+
+        ``as_of`` (organisers and the screen): the live standings as they stood at a scoring
+        log position, or at a moment (ISO 8601). Standings change only when an entry is
+        scored, so they are those of the entries scored at positions up to it (or at moments
+        up to it); ``as_of.position`` names the last of those, which is what a live board
+        reports it reflects."""
         stage = board.stage_doc(self._read, contest_id, stage_id)
         published = self._read.get("published", f"{contest_id}:{stage_id}")
-        if has_role(actor, ORGANISER, SCREEN):
-            rows = [board.standing_row(s) for s in board.table(self._read, stage)]
+        scored = None
+        if as_of is not None:
+            require_role(actor, ORGANISER, SCREEN, to="see the standings as they stood")
+            scored = board.scored_as_of(board.scored_results(self._read, stage), as_of)
+        elif has_role(actor, ORGANISER, SCREEN):
+            scored = board.scored_results(self._read, stage)
+        if scored is not None:
+            rows = [board.standing_row(s) for s in board.table(self._read, stage, scored)]
         elif published is not None:
             rows = published["standings"]
         else:
@@ -54,11 +66,14 @@ class Ranking:
         if criterion_id:
             if criterion_id not in {c["criterion_id"] for c in stage["criteria"]}:
                 raise NotFound(f"criterion {criterion_id} is not one of the stage's")
-            means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self._read, stage)}
+            means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self._read, stage, scored)}
             rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
             rows = [dict(r, criterion_mean=str(rounded(means[r["entry_id"]]))) for r in rows]
+        reflected = {"position": max((r["position"] for r in scored), default=0)} if scored is not None else {}
         return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
-                "published": published is not None, "standings": rows}
+                "published": published is not None, "standings": rows,
+                **({"as_of": dict(reflected, requested=as_of)} if as_of is not None else {}),
+                **({"reflects": reflected} if scored is not None else {})}
 
     def stage_results(self, contest_id: str, stage_id: str) -> dict:
         published = self._read.get("published", f"{contest_id}:{stage_id}")

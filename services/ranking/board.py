@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import datetime
 from decimal import Decimal
 from fractions import Fraction
 
-from leitai.errors import NotFound
+from leitai.contracts import format_timestamp
+from leitai.errors import InvalidInput, NotFound
 from leitai.readmodel import ReadModel
 from services.ranking.standings import Result, Standing, standings
 
@@ -42,6 +44,21 @@ def source_streams(read: ReadModel, stage: dict, session_ids: list[str]) -> dict
 
 def scored_results(read: ReadModel, stage: dict) -> list[dict]:
     return read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
+
+
+def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
+    """The results scored at scoring log positions up to ``as_of`` (digits), or at moments up
+    to it (an ISO 8601 time with its zone)."""
+    if as_of.isdigit():
+        return [r for r in scored if r["position"] <= int(as_of)]
+    try:
+        moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput("as_of is neither a log position nor a time", {"as_of": ["not an ISO 8601 time"]}) from None
+    if moment.tzinfo is None:
+        raise InvalidInput("as_of needs its time zone", {"as_of": ["give the zone, e.g. +08:00 or Z"]})
+    cut = format_timestamp(moment)  # the stored spelling: compared as strings, they sort in time
+    return [r for r in scored if r.get("occurred_at", "~") <= cut]
 
 
 def sheets_by_entry(read: ReadModel, session_ids: set[str]) -> dict[tuple[str, str], list[dict]]:

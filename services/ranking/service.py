@@ -7,7 +7,9 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, MongoProvider, Operations, ReadModelProvider, StoreHealth
+from leitai.dependencies import (
+    EventStoreProvider, MongoProvider, Operations, PublishedLog, ReadModelProvider, StoreHealth,
+)
 from leitai.messaging.consumer import batch_handler
 from services.ranking.application import Ranking
 from services.ranking.projection import ensure_indexes, project
@@ -24,7 +26,7 @@ class _Projector(MongoProvider):
         return lambda events: project(self.db, events)
 
 
-class RankingService(StoreHealth):
+class RankingService(StoreHealth, PublishedLog):
     name = "ranking"
     store = EventStoreProvider(REGISTRY)
     ops = Operations()
@@ -79,8 +81,8 @@ class RankingService(StoreHealth):
 
     @rpc
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
-                    criterion_id: str | None = None) -> dict:
-        return self.ranking.leaderboard(actor, contest_id, stage_id, group_id, criterion_id)
+                    criterion_id: str | None = None, as_of: str | None = None) -> dict:
+        return self.ranking.leaderboard(actor, contest_id, stage_id, group_id, criterion_id, as_of)
 
     @rpc
     def stage_results(self, contest_id: str, stage_id: str) -> dict:

@@ -8,7 +8,7 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, Operations, StoreHealth
+from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, StoreHealth
 from leitai.messaging.consumer import reliable_handler
 from services.registration.application import Registration
 
@@ -17,7 +17,7 @@ def new_seed() -> str:
     return secrets.token_hex(16)
 
 
-class RegistrationService(StoreHealth):
+class RegistrationService(StoreHealth, PublishedLog):
     name = "registration"
     store = EventStoreProvider(REGISTRY)
     ops = Operations()

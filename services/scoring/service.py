@@ -6,12 +6,12 @@ from leitai.rpc import rpc
 
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, Operations, ReadModelProvider, StoreHealth
+from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, ReadModelProvider, StoreHealth
 from leitai.messaging.consumer import reliable_handler
 from services.scoring.application import Scoring
 
 
-class ScoringService(StoreHealth):
+class ScoringService(StoreHealth, PublishedLog):
     name = "scoring"
     store = EventStoreProvider(REGISTRY)
     ops = Operations()

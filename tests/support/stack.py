@@ -20,6 +20,7 @@ from kombu import Connection
 from leitai.contracts.product import CATALOGUE, CONSUMES, REGISTRY
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog
+from leitai.eventstore.notes import Signer
 from leitai.messaging.topology import event_exchange
 from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, wait_until
 
@@ -112,6 +113,9 @@ class Stack:
         config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
                   # below the gateway's 5 s: a request that waits in vain is told so by the service
                   "LEITAI_RETRY": self.retry, "LEITAI_CATCH_UP_S": 2}
+        if service in PUBLISHERS:
+            config["LEITAI_SIGNING_KEY"] = str(self.signing_key)
+            config["LEITAI_LOG_ORIGIN"] = f"leitai.test/{service}"
         if service == "ranking":
             config["LEITAI_SOURCES"] = {source: self.database(source) for source in PUBLISHERS}
         if service == "notify":
@@ -125,6 +129,18 @@ class Stack:
         config["LOGGING"] = LOGGING
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
         return path
+
+    @property
+    def signing_key(self) -> Path:
+        """The relays' checkpoint signing key (one per stack); its verifier is ``signer.verifier``."""
+        path = self.tmp_path / "signing.key"
+        if not path.exists():
+            Signer.generate("leitai.test").write(path)
+        return path
+
+    @property
+    def signer(self) -> Signer:
+        return Signer.from_file(self.signing_key)
 
     def start(self) -> "Stack":
         for service in SERVICES:
