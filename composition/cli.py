@@ -7,6 +7,10 @@
   leitai replay ranking [--verify | --to-position SOURCE=N --keep] [--config F]
                                                     rebuild a read model from the event logs
   leitai audit   [--config F]                       verify every source store, then replay ranking --verify
+  leitai audit checkpoint|prove-inclusion|prove-consistency --log L ...   signed checkpoints and proofs
+  leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle
+  leitai audit keygen NAME -o FILE                  a checkpoint signing key
+  leitai audit monitor --url U --key K --state F    prove new checkpoints consistent with the last seen
   leitai up [--config-dir config]                   run every service, relay and the gateway
   leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
 
@@ -37,13 +41,14 @@ from amqp.exceptions import AMQPError
 from kombu import Connection
 from pymongo.errors import PyMongoError
 
-from composition import up
+from composition import audit, monitor, up
 from composition.projections import PROJECTIONS
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
-from leitai.eventstore import verify
+from leitai.eventstore import EventStore, verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
@@ -184,6 +189,70 @@ def _audit(args, settings: Settings) -> int:
     return 0 if ok else 1
 
 
+def _stores(client, settings: Settings, catalogue: Catalogue) -> dict[str, EventStore]:
+    return {name: EventStore(MongoCommitLog(client[db]), catalogue.registry) for name, db in settings.LEITAI_SOURCES.items()}
+
+
+def _audit_action(args, settings: Settings) -> int:
+    """``leitai audit checkpoint|prove-inclusion|prove-consistency|bundle``: read from the
+    stores LEITAI_SOURCES names, printed (or written) as JSON."""
+    catalogue = load_catalogue(args.catalogue)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        stores = _stores(client, settings, catalogue)
+        log_name = getattr(args, "log", None)
+        if log_name is not None and log_name not in stores:
+            raise ConfigurationError(f"--log {log_name}: LEITAI_SOURCES names {', '.join(sorted(stores))}")
+        store = stores.get(log_name)
+        if args.action == "checkpoint":
+            result = store.checkpoint(args.size)
+            if result is None:
+                raise audit.AuditError("no checkpoint signed yet" if args.size is None else f"no checkpoint of size {args.size}")
+        elif args.action == "prove-inclusion":
+            result = audit.inclusion(store, args.event_id, args.size)
+        elif args.action == "prove-consistency":
+            result = audit.consistency(store, args.old_size, args.new_size)
+        else:
+            keys = [Verifier.decode(k) for k in args.verifier_key] or [s.signer.verifier for s in [settings.signing()] if s]
+            if not keys:
+                raise ConfigurationError("bundle: give --verifier-key (the relays' public key) or LEITAI_SIGNING_KEY")
+            result = audit.bundle(stores, args.contest, args.stage_id, keys)
+    except (audit.AuditError, ValueError) as exc:
+        print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    text = json.dumps(result, ensure_ascii=False, indent=1, default=str)
+    if getattr(args, "output", None):
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _keygen(args, settings: Settings) -> int:
+    signer = Signer.generate(args.name)
+    try:
+        signer.write(args.output)
+    except FileExistsError:
+        raise ConfigurationError(f"-o {args.output}: exists; a signing key is never overwritten") from None
+    print(f"wrote the signing key to {args.output} (keep it secret: a Kubernetes Secret)\n"
+          f"verifier key (publish it; auditors check checkpoints with it):\n{signer.verifier.encoded()}")
+    return 0
+
+
+def _monitor(args, settings: Settings) -> int:
+    state = monitor.State.load(Path(args.state))
+    report = monitor.watch(args.url, [Verifier.decode(k) for k in args.key], args.logs, state)
+    state.save(Path(args.state))
+    for line in report.lines:
+        print(line)
+    if not report.ok:
+        log.error("audit monitor: inconsistent checkpoint", extra={"problems": report.problems})
+    return 0 if report.ok else 1
+
+
 def _dlq(args, settings: Settings) -> int:
     if args.action == "list":
         letters = deadletters.list_dead_letters(settings.AMQP_URI, args.queue, args.limit or 100)
@@ -300,9 +369,42 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE"))
 
-    audit = commands.add_parser("audit", help="verify every source store and replay ranking against the live one")
-    audit.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
-    audit.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
+    auditing = commands.add_parser("audit", help="the nightly audit (no action), or checkpoints, proofs, a stage's "
+                                                 "bundle, key generation and the checkpoint monitor")
+    auditing.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    auditing.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
+    actions = auditing.add_subparsers(dest="action")
+    store_needs = ("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES")
+    checkpoint = actions.add_parser("checkpoint", help="a log's latest signed checkpoint, or the one of --size")
+    checkpoint.add_argument("--log", required=True, help="registration, scoring or ranking")
+    checkpoint.add_argument("--size", type=int)
+    inclusion = actions.add_parser("prove-inclusion", help="an event, its position and its inclusion proof")
+    inclusion.add_argument("event_id")
+    inclusion.add_argument("--log", required=True)
+    inclusion.add_argument("--size", type=int, help="the checkpoint to prove against (default: the first holding it)")
+    consistent = actions.add_parser("prove-consistency", help="that the tree of OLD_SIZE is a prefix of NEW_SIZE's")
+    consistent.add_argument("old_size", type=int)
+    consistent.add_argument("new_size", type=int)
+    consistent.add_argument("--log", required=True)
+    bundled = actions.add_parser("bundle", help="one self-contained file an auditor verifies with tools/verify_bundle.py")
+    bundled.add_argument("stage_id")
+    bundled.add_argument("--contest", required=True)
+    bundled.add_argument("-o", "--output", required=True)
+    bundled.add_argument("--verifier-key", action="append", default=[],
+                         help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)")
+    for action in (checkpoint, inclusion, consistent, bundled):
+        action.set_defaults(run=_audit_action, needs=(*store_needs, "LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN"))
+    keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
+    keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")
+    keygen.add_argument("-o", "--output", required=True)
+    keygen.set_defaults(run=_keygen, needs=())
+    watching = actions.add_parser("monitor", help="fetch new checkpoints over HTTP, prove each consistent with the "
+                                                  "last one kept; exit 1 on an inconsistent one")
+    watching.add_argument("--url", required=True, help="the gateway, e.g. https://leitai.example.gov.cn")
+    watching.add_argument("--key", action="append", required=True, help="a verifier key the checkpoints may be signed by")
+    watching.add_argument("--state", required=True, help="the file that keeps the last checkpoint seen of each log")
+    watching.add_argument("--logs", nargs="+", default=["registration", "scoring", "ranking"])
+    watching.set_defaults(run=_monitor, needs=())
 
     dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
     dlq.add_argument("action", choices=("list", "redrive"))
@@ -341,7 +443,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(read_config(args.config), only=args.needs) if args.needs else Settings()
         return args.run(args, settings)
-    except ConfigurationError as exc:
+    except (ConfigurationError, NoteError) as exc:
         print(f"leitai: {exc}", file=sys.stderr)
         return 2
     except PyMongoError as exc:

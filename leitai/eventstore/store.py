@@ -274,6 +274,16 @@ class EventStore:
             raise ValueError(f"the log holds {len(leaves)} events, not {size}")
         return Tree(leaves[:size])
 
+    def stored_stream(self, stream_id: str) -> list[tuple[int, dict]]:
+        """(position, stored document) of each sequenced event of a stream, in version order."""
+        commits = sorted(self._log.stream_commits(stream_id), key=lambda c: c["version"])
+        return [(commit["first_position"] + index, document) for commit in commits
+                if commit.get("first_position") is not None for index, document in enumerate(commit["events"])]
+
+    def current_payload(self, document: dict) -> dict:
+        """A stored event's payload in its JSON form at the current schema version."""
+        return self._stored({"_id": document.get("stream_id")}, document, 0).payload
+
     def stored_event(self, event_id: str) -> tuple[int, dict] | None:
         """(position, stored document) of a sequenced event: the bytes its leaf covers are
         ``canonical_json(dict(document, position=position))``."""

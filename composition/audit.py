@@ -1,0 +1,106 @@
+"""What ``leitai audit`` hands an auditor: checkpoints, proofs, and a stage's bundle.
+
+A bundle (format ``leitai-audit-bundle/1``, docs/audit.md) is one JSON file that needs
+nothing else to be checked: the stage's certificate; for every log it cites, the chain of
+signed checkpoints up to the certified one (each with its consistency proof from the one
+before) and every event of every stream the standings depend on, each with its inclusion
+proof in the certified tree; the publication event itself; the verifier keys. An auditor
+runs tools/verify_bundle.py on it, on their own machine.
+"""
+from __future__ import annotations
+
+from typing import Mapping
+
+from leitai import certificates
+from leitai.eventstore import EventStore
+from leitai.eventstore.notes import Verifier
+
+FORMAT = "leitai-audit-bundle/1"
+RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
+
+
+class AuditError(Exception):
+    """What was asked cannot be answered (no such event, stage not published, ...)."""
+
+
+def results_stream(contest_id: str, stage_id: str) -> str:
+    return f"results-{contest_id}-{stage_id}"  # ranking's publication stream (published contract)
+
+
+def publication(ranking: EventStore, contest_id: str, stage_id: str) -> tuple[int, dict]:
+    """(position, stored document) of the stage's StageResultsPublished."""
+    for position, document in ranking.stored_stream(results_stream(contest_id, stage_id)):
+        if document["type"] == "StageResultsPublished":
+            return position, document
+    raise AuditError(f"stage {stage_id} of contest {contest_id} is not published, or not sequenced yet")
+
+
+def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: str) -> dict:
+    ranking = stores[certificates.PUBLICATION_LOG]
+    position, document = publication(ranking, contest_id, stage_id)
+    published = dict(ranking.current_payload(document), event_position=position)
+    covering = {log: stores[log].checkpoint_covering(p) for log, p in certificates.positions_to_cover(published).items()}
+    return certificates.certificate(published, covering)
+
+
+def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier]) -> dict:
+    cert = certificate_of(stores, contest_id, stage_id)
+    if cert["pending"]:
+        raise AuditError(f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
+                         "a relay signs one at its next seal: try again in a few seconds")
+    logs = {}
+    for log, checkpoint in cert["checkpoints"].items():
+        store = stores[log]
+        size = checkpoint["size"]
+        if log == certificates.PUBLICATION_LOG:
+            wanted = [publication(store, contest_id, stage_id)]
+        else:
+            source = cert["sources"][log]
+            wanted = [(p, d) for stream, head in sorted(source["streams"].items())
+                      for p, d in store.stored_stream(stream) if d["stream_version"] <= head]
+        tree = store.tree(size)
+        logs[log] = {
+            "origin": _origin(checkpoint),
+            "checkpoints": [{k: c[k] for k in ("size", "root", "note", "consistency") if k in c}
+                            for c in _chain(store, size)],
+            "events": [{"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
+                       for p, d in sorted(wanted, key=lambda pd: pd[0])],
+        }
+    stage = next((e["event"]["payload"] for e in logs.get("registration", {}).get("events", ())
+                  if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == stage_id), None)
+    return {"format": FORMAT, "contest_id": contest_id, "stage_id": stage_id, "certificate": cert,
+            "keys": [k.encoded() for k in keys], "rules": {"spec": RULES, "stage": stage}, "logs": logs}
+
+
+def _chain(store: EventStore, size: int) -> list[dict]:
+    chain: list[dict] = []
+    while page := store.checkpoints(chain[-1]["size"] if chain else 0, 1000):
+        chain += [c for c in page if c["size"] <= size]
+        if page[-1]["size"] >= size:
+            break
+    return chain
+
+
+def _origin(checkpoint: dict) -> str:
+    return checkpoint["note"].split("\n", 1)[0]
+
+
+def inclusion(store: EventStore, event_id: str, size: int | None = None) -> dict:
+    found = store.stored_event(event_id)
+    if found is None:
+        raise AuditError(f"no sequenced event {event_id} in this log")
+    position, document = found
+    checkpoint = store.checkpoint(size) if size else store.checkpoint_covering(position)
+    if checkpoint is None or checkpoint["size"] < position:
+        raise AuditError(f"no checkpoint {'of size ' + str(size) if size else 'holds position ' + str(position)} yet")
+    proof = store.tree(checkpoint["size"]).inclusion_proof(position - 1, checkpoint["size"])
+    return {"position": position, "event": document, "checkpoint": checkpoint, "proof": [h.hex() for h in proof]}
+
+
+def consistency(store: EventStore, old: int, new: int) -> dict:
+    first, second = store.checkpoint(old), store.checkpoint(new)
+    missing = [size for size, c in ((old, first), (new, second)) if c is None]
+    if missing:
+        raise AuditError(f"no checkpoint of size {', '.join(map(str, missing))}")
+    proof = store.tree(new).consistency_proof(old, new)
+    return {"old": first, "new": second, "proof": [h.hex() for h in proof]}

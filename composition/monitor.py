@@ -1,0 +1,108 @@
+"""``leitai audit monitor``: an auditor's watch over the logs, from outside the deployment.
+
+It keeps the last checkpoint it accepted of each log in a state file, fetches the newer ones
+over the public HTTP API (GET /logs/<log>/checkpoints?after=<size>) and accepts each only if
+it is signed by a trusted key and proved consistent with the one before (the consistency
+proof the log serves with it). A log that rewrote anything it had checkpointed cannot pass:
+the monitor says which checkpoint failed and why, keeps the last good one, and exits 1.
+"""
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from leitai.eventstore.merkle import verify_consistency
+from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
+
+PAGE = 1000
+
+
+@dataclass
+class State:
+    logs: dict[str, dict] = field(default_factory=dict)  # log -> {"origin", "size", "root" (hex), "note"}
+
+    @classmethod
+    def load(cls, path: Path) -> "State":
+        return cls(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else cls()
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(self.logs, indent=1, ensure_ascii=False), encoding="utf-8")
+        temporary.replace(path)  # never a half-written state
+
+
+@dataclass
+class Report:
+    lines: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def _signed(note: str, keys: list[Verifier]) -> Checkpoint:
+    problems = []
+    for key in keys:
+        try:
+            return Checkpoint.parse(key.open(note))
+        except NoteError as exc:
+            problems.append(str(exc))
+    raise NoteError("; ".join(problems))
+
+
+def accept(last: dict | None, served: dict, keys: list[Verifier]) -> dict:
+    """The new state of a log after ``served``, or NoteError saying why it is refused."""
+    signed = _signed(served["note"], keys)
+    if (signed.size, signed.root.hex()) != (served["size"], served["root"]):
+        raise NoteError(f"checkpoint {served['size']}: the note signs another size or root than served")
+    if last is not None:
+        if signed.origin != last["origin"]:
+            raise NoteError(f"checkpoint {signed.size}: origin {signed.origin!r}, was {last['origin']!r}")
+        proof = served.get("consistency") or {}
+        if proof.get("from") != last["size"]:
+            raise NoteError(f"checkpoint {signed.size}: proves consistency from {proof.get('from')}, "
+                            f"not from the {last['size']} kept")
+        try:
+            nodes = [bytes.fromhex(h) for h in proof.get("proof", [])]
+        except ValueError:
+            raise NoteError(f"checkpoint {signed.size}: its consistency proof is not hex") from None
+        if not verify_consistency(last["size"], signed.size, bytes.fromhex(last["root"]), signed.root, nodes):
+            raise NoteError(f"checkpoint {signed.size} is not consistent with checkpoint {last['size']} kept: "
+                            "the log was rewritten")
+    return {"origin": signed.origin, "size": signed.size, "root": signed.root.hex(), "note": served["note"]}
+
+
+def watch(url: str, keys: list[Verifier], logs: list[str], state: State) -> Report:
+    report = Report()
+    for log in logs:
+        last, accepted = state.logs.get(log), 0
+        try:
+            while page := _fetch(url, log, last["size"] if last else 0):
+                for served in page:
+                    last = accept(last, served, keys)
+                    state.logs[log] = last
+                    accepted += 1
+                if len(page) < PAGE:
+                    break
+        except NoteError as exc:
+            report.problems.append(f"{log}: {exc}")
+            report.lines.append(f"{log}: REFUSED: {exc} (kept checkpoint {last['size'] if last else 'none'})")
+            continue
+        except (OSError, ValueError, KeyError) as exc:
+            report.problems.append(f"{log}: {exc}")
+            report.lines.append(f"{log}: could not be read: {exc}")
+            continue
+        report.lines.append(f"{log}: {accepted} new checkpoint(s) accepted; at size {last['size'] if last else 0}")
+    return report
+
+
+def _fetch(url: str, log: str, after: int) -> list[dict]:
+    query = urllib.parse.urlencode({"after": after, "limit": PAGE})
+    with urllib.request.urlopen(f"{url.rstrip('/')}/logs/{log}/checkpoints?{query}", timeout=30) as response:
+        return json.loads(response.read())["checkpoints"]
