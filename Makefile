@@ -59,7 +59,7 @@ browser:
 	@tools/ensure-browser.sh
 
 lint: venv
-	$(BIN)/python -m pyflakes leitai services tests bench
+	$(BIN)/python -m pyflakes leitai services tests bench composition tools
 
 test: venv secantus deploy-tools rabbitmq browser lint
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py LEITAI_DEPLOY_TOOLS=$(CURDIR)/$(DEPLOY)/bin \

@@ -2,8 +2,9 @@
 
 A bundle (format ``leitai-audit-bundle/1``, docs/audit.md) is one JSON file that needs
 nothing else to be checked: the stage's certificate; for every log it cites, the chain of
-signed checkpoints up to the certified one (each with its consistency proof from the one
-before) and every event of every stream the standings depend on, each with its inclusion
+signed checkpoints from the first to the latest when the bundle was made (each with its
+consistency proof from the one before, so that checkpoints an auditor kept can be checked
+against it, whether older or newer than the certified one) and every event of every stream the standings depend on, each with its inclusion
 proof in the certified tree; the publication event itself; the verifier keys. An auditor
 runs tools/verify_bundle.py on it, on their own machine.
 """
@@ -62,7 +63,7 @@ def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, key
         logs[log] = {
             "origin": _origin(checkpoint),
             "checkpoints": [{k: c[k] for k in ("size", "root", "note", "consistency") if k in c}
-                            for c in _chain(store, size)],
+                            for c in _chain(store)],
             "events": [{"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
                        for p, d in sorted(wanted, key=lambda pd: pd[0])],
         }
@@ -72,12 +73,10 @@ def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, key
             "keys": [k.encoded() for k in keys], "rules": {"spec": RULES, "stage": stage}, "logs": logs}
 
 
-def _chain(store: EventStore, size: int) -> list[dict]:
+def _chain(store: EventStore) -> list[dict]:
     chain: list[dict] = []
     while page := store.checkpoints(chain[-1]["size"] if chain else 0, 1000):
-        chain += [c for c in page if c["size"] <= size]
-        if page[-1]["size"] >= size:
-            break
+        chain += page
     return chain
 
 

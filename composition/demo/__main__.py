@@ -61,6 +61,7 @@ def main(argv=None) -> int:
         f"outbox: {notices.get('outbox', {}).get('mail', 0)} mails, {notices.get('outbox', {}).get('sms', 0)} SMS")
     say(f"event logs at {_counts(document['log_position'])}")
     say(f"export: {folder / 'export.json'}  (format: docs/demo-export.md)")
+    say(f"audit bundles: {folder / 'bundles'}/  (check one: python3 tools/verify_bundle.py <bundle>; docs/audit.md)")
     say(f"done in {time.monotonic() - started:.0f}s")
     return 0
 

@@ -3,12 +3,17 @@ JSON file, read back from the services once they are at rest (format: docs/demo-
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from pathlib import Path
 
-from composition.demo.runtime import Runtime
+from composition import audit
+from composition.demo.runtime import PUBLISHERS, Runtime
+from leitai.contracts.product import REGISTRY
+from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog
 from composition.demo.scored import ORGANISER
 
 FORMAT = "leitai-demo-export/1"
@@ -24,8 +29,28 @@ def contest(rt: Runtime, contest_id: str) -> tuple[dict, dict]:
                        for j in view["judges"]]}, view
 
 
+def certified(rt: Runtime, contest_id: str, stage_ids: list[str], timeout: float = 60.0) -> dict[str, dict]:
+    """Each published stage's certificate, once every checkpoint it cites is signed (a relay
+    signs at its next seal), and its audit bundle written to bundles/ beside the export."""
+    stores = {service: EventStore(MongoCommitLog(rt.db(service)), REGISTRY) for service in PUBLISHERS}
+    deadline = time.monotonic() + timeout
+    certificates = {}
+    for sid in stage_ids:
+        while (certificate := audit.certificate_of(stores, contest_id, sid))["pending"]:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"stage {sid}: no checkpoint of {certificate['pending']} within {timeout:g} s")
+            time.sleep(0.2)
+        certificates[sid] = certificate
+        bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier])
+        path = rt.workdir / "bundles" / f"{contest_id}-{sid}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(bundle, ensure_ascii=False, default=str) + "\n", encoding="utf-8")
+    return certificates
+
+
 def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
     contest_id = view["contest_id"]
+    certificates = certified(rt, contest_id, [stage["stage_id"] for stage in view["stages"]])
     townships = {r["code"]: r["name"] for r in regions}
     entries = {e["entry_id"]: e for e in view["entries"]}
     stages = []
@@ -56,6 +81,7 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
                                     for seat in s["seats"]]} for s in sessions],
             "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
                           "next_stage": published["next_stage_id"]},
+            "certificate": certificates[sid],
             "entries": [dict(_entry(row, entries[row["entry_id"]], townships, appears, sheets, working),
                              comments=comments[row["entry_id"]]) for row in published["standings"]],
         })

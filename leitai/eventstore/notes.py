@@ -74,7 +74,7 @@ class Signer:
 
     @classmethod
     def decode(cls, text: str) -> "Signer":
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 4)  # the key's base64 may itself hold '+'
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signing key reads PRIVATE+KEY+<name>+<key id>+<key>")
         key = _b64(parts[4], "the signing key")
@@ -116,7 +116,7 @@ class Verifier:
 
     @classmethod
     def decode(cls, text: str) -> "Verifier":
-        parts = text.strip().split("+")
+        parts = text.strip().split("+", 2)  # the key's base64 may itself hold '+'
         if len(parts) != 3:
             raise NoteError("a verifier key reads <name>+<key id>+<key>")
         _check_name(parts[0])
@@ -177,7 +177,7 @@ class Checkpoint:
         origin, size, root = lines[:3]
         if not origin:
             raise NoteError("the checkpoint's origin line is empty")
-        if not size.isdigit() or (size.startswith("0") and size != "0"):
+        if not (size.isascii() and size.isdigit()) or (size.startswith("0") and size != "0"):
             raise NoteError(f"the checkpoint's tree size {size!r} is not a decimal number")
         digest = _b64(root, "the checkpoint's root hash")
         if len(digest) != 32:
