@@ -5,6 +5,7 @@
   leitai verify  [--config F] [--catalogue M:A]     check the store's hash chain and seals
   leitai dlq list|redrive QUEUE [--config F]        inspect / re-drive a consumer's dead letters
   leitai replay ranking [--verify | --to-position SOURCE=N --keep] [--config F]
+  leitai replay ranking --as-of POSITION|TIME --stage CONTEST/STAGE   standings as they stood, rebuilt
                                                     rebuild a read model from the event logs
   leitai audit   [--config F]                       verify every source store, then replay ranking --verify
   leitai audit checkpoint|prove-inclusion|prove-consistency --log L ...   signed checkpoints and proofs
@@ -19,7 +20,8 @@ without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optio
 LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
 LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), for the relay
 LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
-(verifier keys of replaced signing keys, space- or comma-separated), and for replay and audit
+(verifier keys of replaced signing keys, space- or comma-separated), for verify and audit
+LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database).
 """
 from __future__ import annotations
@@ -46,6 +48,7 @@ from composition.projections import PROJECTIONS
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
+from leitai.errors import DomainError
 from leitai.eventstore import EventStore, verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
@@ -53,9 +56,14 @@ from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
 from leitai.ops import OpsServer
+from leitai.readmodel import ReadModel
+from leitai.roles import ORGANISER
+from services.ranking.application import Ranking
 
 log = logging.getLogger("leitai.cli")
 DEFAULT_CATALOGUE = "leitai.contracts.product:CATALOGUE"
+# what verify and audit check checkpoint signatures with (Settings.verifiers)
+CHECKPOINT_KEYS = ("LEITAI_VERIFIER_KEYS", "LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_LOG_ORIGIN")
 
 
 def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> dict:
@@ -76,8 +84,9 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
     config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_DURABILITY",
                                             "LEITAI_ENVIRONMENT", "LEITAI_OPS_PORT", "LEITAI_SIGNING_KEY",
                                             "LEITAI_LOG_ORIGIN") if k in environ}
-    if environ.get("LEITAI_TRUSTED_KEYS"):
-        config["LEITAI_TRUSTED_KEYS"] = environ["LEITAI_TRUSTED_KEYS"].replace(",", " ").split()
+    for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS"):
+        if environ.get(keys):
+            config[keys] = environ[keys]
     retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
              if f"LEITAI_RETRY_{name.upper()}" in environ}
     if retry:
@@ -150,19 +159,27 @@ def _migrate(args, settings: Settings) -> int:
     return 0
 
 
-def _verify_report(client, database: str, registry) -> dict:
-    report = verify(MongoCommitLog(client[database]), registry)
+def _verify_report(client, database: str, registry, verifiers: list[Verifier]) -> dict:
+    report = verify(MongoCommitLog(client[database]), registry, verifiers)
     return {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
             "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
-            "checkpoints_checked": report.checkpoints_checked,
+            "checkpoints_checked": report.checkpoints_checked, "signatures_checked": bool(verifiers),
             "first_bad": str(report.first_bad) if report.first_bad else None}
+
+
+def _verifiers(settings: Settings) -> list[Verifier]:
+    verifiers = settings.verifiers()
+    if not verifiers:
+        log.warning("checkpoint signatures not checked: set LEITAI_VERIFIER_KEYS to the relays' verifier keys "
+                    "(docs/audit.md); without them a rewrite of the store and its checkpoints together passes")
+    return verifiers
 
 
 def _verify(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
-        summary = _verify_report(client, settings.MONGO_DATABASE, catalogue.registry)
+        summary = _verify_report(client, settings.MONGO_DATABASE, catalogue.registry, _verifiers(settings))
     finally:
         client.close()
     print(json.dumps(summary, ensure_ascii=False, indent=2))
@@ -175,7 +192,8 @@ def _audit(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
-        stores = {name: _verify_report(client, database, catalogue.registry)
+        verifiers = _verifiers(settings)
+        stores = {name: _verify_report(client, database, catalogue.registry, verifiers)
                   for name, database in sorted(settings.LEITAI_SOURCES.items())}
         differences = _rebuild_and_diff(client, settings, "ranking", catalogue, keep=False)
     finally:
@@ -213,9 +231,10 @@ def _audit_action(args, settings: Settings) -> int:
         elif args.action == "prove-consistency":
             result = audit.consistency(store, args.old_size, args.new_size)
         else:
-            keys = [Verifier.decode(k) for k in args.verifier_key] or [s.signer.verifier for s in [settings.signing()] if s]
+            keys = [Verifier.decode(k) for k in args.verifier_key] or settings.verifiers()
             if not keys:
-                raise ConfigurationError("bundle: give --verifier-key (the relays' public key) or LEITAI_SIGNING_KEY")
+                raise ConfigurationError("bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS "
+                                         "or LEITAI_SIGNING_KEY")
             result = audit.bundle(stores, args.contest, args.stage_id, keys)
     except (audit.AuditError, ValueError) as exc:
         print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
@@ -312,6 +331,8 @@ def _replay(args, settings: Settings) -> int:
     if to_positions and args.verify:
         raise ConfigurationError("--to-position rebuilds the read model as it stood then; "
                                  "--verify compares with the live one as it stands now: give one of them")
+    if args.as_of is not None:
+        return _replay_as_of(args, settings, catalogue)
     try:
         replay.check_positions(PROJECTIONS[args.read_model], to_positions)
     except ValueError as exc:
@@ -328,6 +349,33 @@ def _replay(args, settings: Settings) -> int:
         print(line)
     print("identical" if not differences else f"{len(differences)} difference(s)")
     return 1 if differences else 0
+
+
+def _replay_as_of(args, settings: Settings, catalogue: Catalogue) -> int:
+    """A stage's standings as they stood at a scoring position or a moment, from a rebuild
+    of the read model from the logs (not the live one): the JSON the gateway's
+    ``?as_of`` gives, so the two can be compared."""
+    if args.read_model != "ranking" or not args.stage or args.verify or args.to_position:
+        raise ConfigurationError("--as-of: give `replay ranking --as-of POSITION|TIME --stage CONTEST/STAGE` "
+                                 "(without --verify or --to-position)")
+    contest_id, _, stage_id = args.stage.partition("/")
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        _rebuild_and_diff(client, settings, "ranking", catalogue, keep=True, diff=False)
+        scratch = client[f"{settings.MONGO_DATABASE}_replay"]
+        try:
+            board = Ranking(EventStore(MongoCommitLog(scratch), catalogue.registry), ReadModel(scratch)).leaderboard(
+                {"role": ORGANISER, "id": "replay"}, contest_id, stage_id, as_of=args.as_of)
+        except DomainError as exc:
+            print(f"leitai replay: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            if not args.keep:
+                client.drop_database(scratch.name)
+    finally:
+        client.close()
+    print(json.dumps(board, ensure_ascii=False, sort_keys=True))
+    return 0
 
 
 def _up(args, settings: Settings) -> int:
@@ -367,12 +415,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = commands.add_parser("verify", help="verify the event store's hash chain and seals")
     check.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
-    check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE"))
+    check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE", *CHECKPOINT_KEYS))
 
     auditing = commands.add_parser("audit", help="the nightly audit (no action), or checkpoints, proofs, a stage's "
                                                  "bundle, key generation and the checkpoint monitor")
     auditing.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
-    auditing.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
+    auditing.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES", *CHECKPOINT_KEYS))
     actions = auditing.add_subparsers(dest="action")
     store_needs = ("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES")
     checkpoint = actions.add_parser("checkpoint", help="a log's latest signed checkpoint, or the one of --size")
@@ -393,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     bundled.add_argument("--verifier-key", action="append", default=[],
                          help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)")
     for action in (checkpoint, inclusion, consistent, bundled):
-        action.set_defaults(run=_audit_action, needs=(*store_needs, "LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN"))
+        action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS))
     keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
     keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")
     keygen.add_argument("-o", "--output", required=True)
@@ -419,6 +467,10 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--to-position", action="append", metavar="SOURCE=N",
                          help="stop the SOURCE log at position N (repeat for each source; with --keep, the read "
                               "model as it stood then)")
+    rebuild.add_argument("--as-of", metavar="POSITION|TIME",
+                         help="print a stage's standings as they stood at this scoring log position or ISO 8601 "
+                              "time (with its zone), rebuilt from the logs; needs --stage")
+    rebuild.add_argument("--stage", metavar="CONTEST/STAGE", help="the stage --as-of reads")
     rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
 

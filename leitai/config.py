@@ -43,6 +43,19 @@ def _no_contract_options(url: str) -> None:
                               "remove it (LEITAI_DURABILITY names the choice)")
 
 
+class _KeyList(fields.List):
+    """Verifier keys: a YAML list, or one string of them separated by spaces or commas (as an
+    environment variable gives them: ``${LEITAI_VERIFIER_KEYS:}``)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(fields.String(), allow_none=True, **kwargs)  # `${VAR:}` reads as null: none
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = value.replace(",", " ").split()
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class _SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -65,7 +78,9 @@ class _SettingsSchema(Schema):
     LEITAI_SIGNING_KEY = fields.String(load_default="", allow_none=True)
     LEITAI_LOG_ORIGIN = fields.String(load_default="", allow_none=True, validate=validate.Regexp(
         r"^[^\s+]*$", error="must hold no spaces or '+' (e.g. leitai.example.gov.cn/scoring)"))
-    LEITAI_TRUSTED_KEYS = fields.List(fields.String(), load_default=list)
+    LEITAI_TRUSTED_KEYS = _KeyList(load_default=list)
+    # the public keys `verify` and `audit` require every checkpoint to be signed by
+    LEITAI_VERIFIER_KEYS = _KeyList(load_default=list)
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
         r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
@@ -85,6 +100,20 @@ class Settings:
     LEITAI_SIGNING_KEY: str = ""
     LEITAI_LOG_ORIGIN: str = ""
     LEITAI_TRUSTED_KEYS: list = field(default_factory=list)
+    LEITAI_VERIFIER_KEYS: list = field(default_factory=list)
+
+    def verifiers(self) -> list[Verifier]:
+        """The keys checkpoints are checked with: LEITAI_VERIFIER_KEYS, or else the relay's own
+        signing key and the keys it trusts (empty when neither is set: signatures unchecked)."""
+        try:
+            if self.LEITAI_VERIFIER_KEYS:
+                return [Verifier.decode(key) for key in self.LEITAI_VERIFIER_KEYS]
+        except NoteError as exc:
+            raise ConfigurationError(f"invalid configuration: LEITAI_VERIFIER_KEYS: {exc}") from None
+        if not self.LEITAI_SIGNING_KEY:
+            return []
+        signing = self.signing()
+        return [signing.signer.verifier, *signing.trusted]
 
     def signing(self) -> Signing | None:
         """The relay's signing setup: None when no key is configured, which only a test or

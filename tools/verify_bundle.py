@@ -36,6 +36,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 BUNDLE_FORMAT = "leitai-audit-bundle/1"
+CERTIFICATE_FORMAT = "leitai-certificate/1"
+RULES_SPEC = "leitai-rules/1"  # the rules this file implements (docs/audit.md, "The rules")
 SIGNATURE_DASH = "\u2014"
 
 
@@ -288,22 +290,27 @@ def verify(bundle: dict, keys: list, known: list) -> list:
     try:
         certificate, logs = bundle["certificate"], bundle["logs"]
         contest_id, stage_id = bundle["contest_id"], bundle["stage_id"]
-        if certificate.get("pending"):
-            raise Discrepancy(f"the certificate is incomplete: no checkpoint yet of {', '.join(certificate['pending'])}")
-        keys = keys or [Key(k) for k in bundle["keys"]]
+        _check_certificate(certificate, contest_id, stage_id)
+        if bundle["rules"]["spec"] != RULES_SPEC:
+            raise Malformed(f"the bundle's rules are {bundle['rules']['spec']!r}; this verifier implements {RULES_SPEC}")
+        named = [Key(k) for k in bundle["keys"]]
+        keys = keys or named
         events, done = {}, []
         for name in sorted(set(logs) | set(certificate["checkpoints"])):
             if name not in logs:
                 raise Discrepancy(f"{name}: the certificate cites this log, the bundle holds none of it")
             log = logs[name]
             certified = _check_chain(name, log["checkpoints"], certificate["checkpoints"][name], keys, known)
+            if log["origin"] != certified[0] or certificate["checkpoints"][name]["origin"] != certified[0]:
+                raise Discrepancy(f"{name}: the bundle or the certificate names another origin than its checkpoints' "
+                                  f"({certified[0]})")
             events[name] = _check_events(name, log["events"], certified)
             done.append(f"{name}: {len(log['checkpoints'])} checkpoints signed and consistent; "
                         f"{len(events[name])} events proved in the certified tree of {certified[1]}")
         _check_streams(certificate, events)
         publication = _check_publication(certificate, events, contest_id, stage_id)
-        rows = _check_result(certificate, publication, events, stage_id)
-    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        rows = _check_result(certificate, publication, events, stage_id, bundle["rules"]["stage"])
+    except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
         raise Malformed(f"missing or malformed part: {type(exc).__name__}: {exc}")
     return [f"stage {stage_id} of {contest_id}: {rows} standings re-derived from the sheets, digest "
             f"{certificate['standings_sha256']} as certified"] + done
@@ -389,6 +396,9 @@ def _check_publication(certificate: dict, events: dict, contest_id: str, stage_i
                           ("software_version", certificate["software_version"])):
         if payload.get(field) != stated:
             raise Discrepancy(f"{where}: {field} {payload.get(field)!r}, the certificate says {stated!r}")
+    if set(payload["streams"]) != set(certificate["sources"]):
+        raise Discrepancy(f"{where} was computed from {sorted(payload['streams'])}, the certificate names "
+                          f"{sorted(certificate['sources'])}")
     for source, basis in certificate["sources"].items():
         if payload["streams"].get(source) != basis["streams"] or payload["log_positions"].get(source) != basis["position"]:
             raise Discrepancy(f"{where}: the streams or position of {source} differ from the certificate's")
@@ -397,12 +407,30 @@ def _check_publication(certificate: dict, events: dict, contest_id: str, stage_i
     return found[0]
 
 
-def _check_result(certificate: dict, publication: dict, events: dict, stage_id: str) -> int:
+def _check_certificate(certificate: dict, contest_id: str, stage_id: str) -> None:
+    if certificate["format"] != CERTIFICATE_FORMAT:
+        raise Malformed(f"the certificate is {certificate['format']!r}, not {CERTIFICATE_FORMAT}")
+    if (certificate["contest_id"], certificate["stage_id"]) != (contest_id, stage_id):
+        raise Discrepancy(f"the certificate is of stage {certificate['stage_id']} of {certificate['contest_id']}, "
+                          f"the bundle of {stage_id} of {contest_id}")
+    if certificate["pending"]:
+        raise Discrepancy(f"the certificate is incomplete: no checkpoint yet of {', '.join(certificate['pending'])}")
+    short = certificate["standings_sha256"][:16]
+    if certificate["fingerprint"] != " ".join(short[i:i + 4] for i in range(0, 16, 4)):
+        raise Discrepancy(f"the certificate's fingerprint {certificate['fingerprint']!r} is not its digest's")
+    replaces = certificate["replaces"]
+    if replaces is not None and (not isinstance(replaces, dict) or replaces.get("format") != CERTIFICATE_FORMAT):
+        raise Malformed("the certificate replaces something that is not a certificate")
+
+
+def _check_result(certificate: dict, publication: dict, events: dict, stage_id: str, stated: dict) -> int:
     contest = [e for _, e in events.get("registration", [])]
     stage_event = next((e for e in contest if e["type"] == "StageDefined" and e["payload"]["stage_id"] == stage_id), None)
     if stage_event is None:
         raise Discrepancy(f"registration: stage {stage_id} is never defined in the bundle")
     stage = stage_event["payload"]
+    if stated != stage:
+        raise Discrepancy(f"the bundle states other rules than stage {stage_id}'s definition ({stage_event['event_id']})")
     fingerprint = rule_fingerprint(stage)
     if fingerprint != certificate["rule_sha256"]:
         raise Discrepancy(f"the certificate cites rule {certificate['rule_sha256'][:16]}…, but stage {stage_id} was "
@@ -448,7 +476,8 @@ def _check_result(certificate: dict, publication: dict, events: dict, stage_id: 
     if digest == certificate["standings_sha256"]:
         return len(table)
     published = {r["entry_id"]: r for r in publication["payload"]["standings"]}
-    for row in table:
+    scored_otherwise = [r for r in table if (published.get(r["entry_id"]) or {}).get("stage_score") != r["stage_score"]]
+    for row in scored_otherwise + table:  # a score that differs first: the ranks follow from it
         other = published.get(row["entry_id"])
         if other != row:
             fields = sorted(k for k in row if other is None or other.get(k) != row.get(k))

@@ -4,6 +4,7 @@ that the log no longer gives."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.canonical import GENESIS
@@ -42,9 +43,10 @@ class VerifyReport:
         return self.first_bad is None
 
 
-def verify(records: CommitLog, registry: ContractRegistry, verifier: Verifier | None = None) -> VerifyReport:
-    """With ``verifier`` (the log's public key), every checkpoint's signature is checked too:
-    without it, someone able to write to the store could rewrite the checkpoints with the log."""
+def verify(records: CommitLog, registry: ContractRegistry, verifiers: Sequence[Verifier] = ()) -> VerifyReport:
+    """With ``verifiers`` (the log's public keys: the current one and any it replaced), every
+    checkpoint must be signed by one of them: without them, someone able to write to the
+    store could rewrite the checkpoints with the log."""
     report = VerifyReport()
     expected_position, previous = 1, GENESIS
     stream_heads: dict[str, int] = {}
@@ -76,8 +78,8 @@ def verify(records: CommitLog, registry: ContractRegistry, verifier: Verifier | 
     for size, checkpoint in sorted(checkpoints.items()):
         report.checkpoints_checked += 1
         root = checkpoint["root"]
-        if verifier is not None:
-            problem = _signature_problem(checkpoint, verifier)
+        if verifiers:
+            problem = _signature_problem(checkpoint, verifiers)
             if problem:
                 report.first_bad = BadRecord(size, "-", "-", f"checkpoint {size}: {problem}")
                 return report
@@ -110,14 +112,18 @@ def _all_checkpoints(records: CommitLog) -> dict[int, dict]:
     return found
 
 
-def _signature_problem(checkpoint: dict, verifier: Verifier) -> str | None:
-    try:
-        signed = Checkpoint.parse(verifier.open(checkpoint["note"]))
-    except NoteError as exc:
-        return str(exc)
-    if (signed.size, signed.root.hex()) != (checkpoint["size"], checkpoint["root"]):
-        return "the signed note states another size or root than the record"
-    return None
+def _signature_problem(checkpoint: dict, verifiers: Sequence[Verifier]) -> str | None:
+    problems = []
+    for verifier in verifiers:
+        try:
+            signed = Checkpoint.parse(verifier.open(checkpoint["note"]))
+        except NoteError as exc:
+            problems.append(str(exc))
+            continue
+        if (signed.size, signed.root.hex()) != (checkpoint["size"], checkpoint["root"]):
+            return "the signed note states another size or root than the record"
+        return None
+    return "; ".join(problems)
 
 
 def _check_commit(commit: dict, expected_position: int, previous: str, stream_heads: dict[str, int],

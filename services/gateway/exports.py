@@ -28,15 +28,29 @@ def sheet_rows(export: dict) -> list[list]:
              Decimal(s["total"]), s["revision"]] for s in export["sheets"]]
 
 
-def to_csv(headers: list[str], rows: list[list]) -> bytes:
+def certificate_rows(certificate: dict) -> list[list]:
+    """A published result's certificate (docs/audit.md), as label / value rows."""
+    rows = [["成绩校验指纹", certificate["fingerprint"]], ["成绩摘要(SHA-256)", certificate["standings_sha256"]],
+            ["规则指纹(SHA-256)", certificate["rule_sha256"]], ["软件版本", certificate["software_version"]]]
+    rows += [[f"签名检查点({log})", checkpoint["size"], checkpoint["root"]]
+             for log, checkpoint in certificate["checkpoints"].items()]
+    rows += [[f"签名检查点({log})", "待签名"] for log in certificate["pending"]]
+    return rows
+
+
+def to_csv(headers: list[str], rows: list[list], certificate: dict | None = None) -> bytes:
+    """``certificate``: a published result's, written under the table after an empty row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(headers)
     writer.writerows([[str(v) for v in row] for row in rows])
+    if certificate is not None:
+        writer.writerow([])
+        writer.writerows([[str(v) for v in row] for row in certificate_rows(certificate)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM lets Excel read the Chinese as UTF-8
 
 
-def to_xlsx(export: dict) -> bytes:
+def to_xlsx(export: dict, certificate: dict | None = None) -> bytes:
     book = Workbook()
     results = book.active
     results.title = "成绩"
@@ -49,6 +63,10 @@ def to_xlsx(export: dict) -> bytes:
         sheets.append(row)
     for table in (results, sheets):
         table.freeze_panes = "A2"
+    if certificate is not None:
+        proof = book.create_sheet("成绩证书")
+        for row in certificate_rows(certificate):
+            proof.append(row)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

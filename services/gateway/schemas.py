@@ -275,16 +275,28 @@ class CheckpointQuery(Schema):
     limit = fields.Integer(validate=validate.Range(min=1, max=1000))
 
 
+class LogPosition(Response):
+    log = fields.String(required=True)
+    position = fields.Integer(required=True)
+
+
+class SourceBasis(Response):
+    """How far a source log was read, and the head version of each stream the standings use."""
+    position = fields.Integer(required=True)
+    streams = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+
+
 class Certificate(Response):
+    """A published result's certificate (docs/audit.md)."""
     format = fields.String(required=True)
     contest_id = fields.String(required=True)
     stage_id = fields.String(required=True)
     standings_sha256 = fields.String(required=True)
-    fingerprint = fields.String(required=True)
+    fingerprint = fields.String(required=True)  # the digest's first 16 hex digits, as the results page shows it
     rule_sha256 = fields.String(required=True)
     software_version = fields.String(required=True)
-    publication = fields.Dict(required=True)
-    sources = fields.Dict(required=True)
+    publication = fields.Nested(LogPosition, required=True)
+    sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceBasis), required=True)
     checkpoints = fields.Dict(keys=fields.String(), values=fields.Nested(CheckpointOut), required=True)
     pending = fields.List(fields.String(), required=True)  # logs whose checkpoint is not signed yet
     replaces = fields.Dict(allow_none=True)

@@ -21,7 +21,7 @@ from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
-from services.gateway import exports, live
+from services.gateway import exports, live, results_page
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
@@ -247,6 +247,12 @@ class GatewayService:
     def certificate(self, actor, body, contest_id, stage_id):
         return self._certificate(self.ranking.stage_results(contest_id, stage_id))
 
+    def _certificate_if_published(self, contest_id: str, stage_id: str) -> dict | None:
+        try:
+            return self._certificate(self.ranking.stage_results(contest_id, stage_id))
+        except NotFound:
+            return None  # live standings: no certificate until published
+
     def _certificate(self, published: dict) -> dict:
         covering = {log: self._log(log).checkpoint_covering(position)
                     for log, position in certificates.positions_to_cover(published).items()}
@@ -296,13 +302,15 @@ class GatewayService:
         export = self.ranking.export(contest_id, stage_id)
         if body.get("kind", "results") == "sheets":
             return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export))
-        return exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export))
+        return exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export),
+                              self._certificate_if_published(contest_id, stage_id))
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx", roles={ORGANISER},
               media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
               summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers")
     def export_xlsx(self, actor, body, contest_id, stage_id):
-        return exports.to_xlsx(self.ranking.export(contest_id, stage_id))
+        return exports.to_xlsx(self.ranking.export(contest_id, stage_id),
+                               self._certificate_if_published(contest_id, stage_id))
 
     # -- the venue's big screen ------------------------------------------------------
     @endpoint("GET", "/live/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",
@@ -310,6 +318,13 @@ class GatewayService:
               errors=(400,))
     def live_page(self, actor, body, contest_id, stage_id):
         return live.PAGE
+
+    @endpoint("GET", "/results/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",
+              summary="The public results page of a published stage, with its certificate's fingerprint")
+    def results_page(self, actor, body, contest_id, stage_id):
+        published = self.ranking.stage_results(contest_id, stage_id)
+        board = self.ranking.leaderboard(actor, contest_id, stage_id)
+        return results_page.render(dict(board, standings=published["standings"]), self._certificate(published))
 
     @http("GET", "/live/<string:contest_id>/<string:stage_id>/events")
     def live_events(self, request, contest_id, stage_id):

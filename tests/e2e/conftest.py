@@ -1,6 +1,8 @@
 import pymongo
 import pytest
 
+from tests.support.demo import DemoRun, run_demo
+from tests.support.servers import Vhost
 from tests.support.stack import SERVICES, running_stack
 
 JUDGES = [f"J{n}" for n in range(1, 11)]
@@ -18,3 +20,19 @@ def store(stack, mongo_url):
     client = pymongo.MongoClient(mongo_url, tz_aware=True)
     yield {service: client[stack.database(service)] for service in SERVICES}
     client.close()
+
+
+@pytest.fixture(scope="session")
+def demo_broker():
+    host = Vhost("leitai_demo_test").create()
+    yield host.uri
+    host.delete()
+
+
+@pytest.fixture(scope="session")
+def boai(tmp_path_factory, demo_broker) -> list[DemoRun]:
+    """Two runs of the Boai demo with the same seed: over RabbitMQ, and as on a machine without
+    a broker (kombu's in-memory transport, everything in one process). Shared by the demo's
+    tests and the audit's (its bundles)."""
+    return [run_demo(tmp_path_factory.mktemp(f"boai-{n}"), "boai", uri)
+            for n, uri in enumerate((demo_broker, "memory://"))]

@@ -20,7 +20,7 @@ ROLE_OF = {"organiser": "organiser", "judge of this session": "judge", "judge of
            "screen": "screen"}
 PARAMS = {"tree_id": "boai", "contest_id": CONTEST, "stage_id": "prelim", "session_id": "s1",
           "entry_id": "e-qinghua-01", "series_id": "series-x", "meeting_id": "meeting-x", "delivery_id": "delivery-x",
-          "recipient_id": "c-qinghua-01"}
+          "recipient_id": "c-qinghua-01", "log": "scoring", "size": "1"}
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 
 

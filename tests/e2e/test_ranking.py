@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import random
 import subprocess
+import sys
+import urllib.parse
 import urllib.request
+from datetime import datetime, timezone
 from decimal import Decimal
 
 import openpyxl
@@ -15,9 +19,12 @@ import pytest
 import yaml
 from kombu import Connection
 
+from leitai.canonical import canonical_json
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
+from leitai.eventstore.merkle import leaf_hash, verify_consistency, verify_inclusion
 from leitai.eventstore.mongodb import MongoCommitLog
+from leitai.eventstore.notes import Checkpoint
 from leitai.messaging.topology import event_exchange
 from leitai.readmodel import ReadModel
 from leitai.replay import diff, rebuild
@@ -97,7 +104,21 @@ def township(entry: str) -> str:
     return entry.split("-")[1]
 
 
-def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, contest):
+@pytest.fixture(scope="module")
+def moments() -> list[dict]:
+    """The organiser's live preliminary board as it stood after each of its sessions locked
+    (recorded by the run below, read back as of each moment by a later test)."""
+    return []
+
+
+def live_board_once_it_holds(stack, contest: str, stage: str, entries: int) -> dict:
+    def holds():
+        board = ok(stack.call("GET", f"/contests/{contest}/stages/{stage}/leaderboard", token=ORG))
+        return board if len(board["standings"]) == entries else None
+    return wait_until(holds, what=f"the live board of {stage} to hold {entries} entries")
+
+
+def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, contest, moments):
     published, twins = {}, []
     for stage, _, advancement, groups in STAGES:
         entrants = None
@@ -111,6 +132,9 @@ def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, 
             session_sheets, locked = run_session(stack, contest, f"{stage}-{n}", stage, group, JUDGES, sheet_maker)
             sheets |= session_sheets
             locks.append(locked)
+            if stage == "prelim":
+                board = live_board_once_it_holds(stack, contest, stage, 6 * (n + 1))
+                moments.append({"board": board, "at": datetime.now(timezone.utc).isoformat()})
         published[stage] = publish(stack, contest, stage, after=locks)
         group_of = {entry: (township(entry) if stage == "prelim" else "county") for entry, _ in sheets}
         expected = reference_standings(sheets, CRITERIA, DROP, group_of, advancement, f"lot-{stage}-2021")
@@ -141,6 +165,142 @@ def test_the_public_sees_published_standings_and_organisers_see_them_live(stack,
     working = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/entries/{entry}/working"))
     assert len(working["sheets"]) == 5 and len(working["dropped_high"]) == len(working["dropped_low"]) == 1
     assert stack.call("POST", f"/contests/{contest}/stages/final/results", None, ORG)[0] == 409
+
+
+def test_standings_as_of_each_recorded_moment_are_the_live_ones_byte_for_byte(stack, contest, moments):
+    """By the scoring log position each live board reflected, and by the time it was read
+    (the next session locked after it): over HTTP, and rebuilt from the logs by
+    `leitai replay ranking --as-of`."""
+    assert len(moments) == 3 and len({m["board"]["reflects"]["position"] for m in moments}) == 3
+    path = f"/contests/{contest}/stages/prelim/leaderboard"
+    for moment in moments:
+        live = json.dumps(moment["board"]["standings"], ensure_ascii=False)
+        position = moment["board"]["reflects"]["position"]
+        by_position = ok(stack.call("GET", f"{path}?as_of={position}", token=ORG))
+        assert json.dumps(by_position["standings"], ensure_ascii=False) == live
+        assert by_position["as_of"] == {"requested": str(position), "position": position}
+        by_time = ok(stack.call("GET", f"{path}?as_of={urllib.parse.quote(moment['at'])}", token=SCREEN_TOKEN))
+        assert json.dumps(by_time["standings"], ensure_ascii=False) == live
+        assert by_time["as_of"]["position"] == position
+    rebuilt = subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
+                              "--as-of", str(moments[1]["board"]["reflects"]["position"]),
+                              "--stage", f"{contest}/prelim"], capture_output=True, text=True, timeout=300)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert json.loads(rebuilt.stdout)["standings"] == moments[1]["board"]["standings"]
+    assert stack.call("GET", f"{path}?as_of=1", token=None)[0] == 403  # the public sees published results only
+    code, body = stack.call("GET", f"{path}?as_of=yesterday", token=ORG)
+    assert code == 400 and "as_of" in json.dumps(body)
+
+
+# -- audits: checkpoints, proofs, certificates, bundles, the monitor -----------------------------
+def leitai(stack, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), *args],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_every_log_serves_signed_checkpoints_each_consistent_with_the_one_before(stack, contest):
+    verifier = stack.signer.verifier
+    for log in ("registration", "scoring", "ranking"):
+        chain = eventually(stack, f"/logs/{log}/checkpoints?limit=1000")["checkpoints"]
+        assert chain, log
+        for before, after in zip(chain, chain[1:]):
+            assert after["consistency"]["from"] == before["size"]
+            assert verify_consistency(before["size"], after["size"], bytes.fromhex(before["root"]),
+                                      bytes.fromhex(after["root"]), [bytes.fromhex(h) for h in after["consistency"]["proof"]])
+        for served in chain:
+            signed = Checkpoint.parse(verifier.open(served["note"]))
+            assert (signed.origin, signed.size, signed.root.hex()) == (f"leitai.test/{log}", served["size"], served["root"])
+        latest = ok(stack.call("GET", f"/logs/{log}/checkpoints/latest"))
+        assert latest["size"] >= chain[-1]["size"]
+        assert ok(stack.call("GET", f"/logs/{log}/checkpoints/{chain[0]['size']}")) == chain[0]
+    assert stack.call("GET", "/logs/nowhere/checkpoints")[0] == 404
+    assert stack.call("GET", "/logs/scoring/checkpoints/7x")[0] == 400
+    assert stack.call("GET", "/logs/scoring/checkpoints/999999999")[0] == 404
+
+
+def test_a_published_stage_has_a_certificate_and_a_bundle_the_independent_verifier_accepts(stack, contest, tmp_path):
+    def complete():
+        certificate = ok(stack.call("GET", f"/contests/{contest}/stages/semi/certificate"))
+        return certificate if not certificate["pending"] else None
+    certificate = wait_until(complete, what="the semifinal's certificate to cite signed checkpoints")
+    results = ok(stack.call("GET", f"/contests/{contest}/stages/semi/results"))
+    assert results["certificate"]["standings_sha256"] == certificate["standings_sha256"] == results["standings_sha256"]
+    assert set(certificate["checkpoints"]) == {"registration", "scoring", "ranking"}
+    key = stack.signer.verifier.encoded()
+    made = leitai(stack, "audit", "bundle", "semi", "--contest", contest, "-o", str(tmp_path / "semi.json"),
+                  "--verifier-key", key)
+    assert made.returncode == 0, made.stderr
+    checked = subprocess.run([sys.executable, "tools/verify_bundle.py", str(tmp_path / "semi.json"), "--key", key],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and checked.stdout.startswith("verified"), checked.stdout + checked.stderr
+    assert leitai(stack, "audit", "bundle", "nope", "--contest", contest, "-o", str(tmp_path / "x.json")).returncode == 1
+
+
+def test_the_public_results_page_and_the_exports_carry_the_certificate(stack, contest):
+    def complete():
+        certificate = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/certificate"))
+        return certificate if not certificate["pending"] else None
+    certificate = wait_until(complete, what="the preliminary's certificate")
+    with urllib.request.urlopen(f"{stack.base}/results/{contest}/prelim", timeout=30) as response:
+        assert response.headers["Content-Type"].startswith("text/html")
+        page = response.read().decode("utf-8")
+    assert certificate["fingerprint"] in page and "乡镇初赛 · 公布成绩" in page
+    published = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/results"))["standings"]
+    assert [page.index(r["name"]) for r in published] == sorted(page.index(r["name"]) for r in published)
+    assert stack.call("GET", f"/results/{contest}/nowhere")[0] == 404
+
+    def download(suffix: str) -> bytes:
+        request = urllib.request.Request(f"{stack.base}/contests/{contest}/stages/prelim/{suffix}",
+                                         headers={"Authorization": f"Bearer {ORG}"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.read()
+    rows = list(csv.reader(io.StringIO(download("results.csv").decode("utf-8-sig"))))
+    assert rows[len(published) + 1] == [] and ["成绩校验指纹", certificate["fingerprint"]] in rows
+    book = openpyxl.load_workbook(io.BytesIO(download("results.xlsx")))
+    kept = {row[0]: row[1:] for row in book["成绩证书"].iter_rows(values_only=True)}
+    assert kept["成绩摘要(SHA-256)"][0] == certificate["standings_sha256"]
+    assert kept["签名检查点(scoring)"][:2] == (certificate["checkpoints"]["scoring"]["size"],
+                                           certificate["checkpoints"]["scoring"]["root"])
+
+
+def test_leitai_audit_proves_an_events_inclusion_and_two_checkpoints_consistency(stack, contest, store):
+    chain = ok(stack.call("GET", "/logs/scoring/checkpoints?limit=1000"))["checkpoints"]
+    event_id = str(store["scoring"]["commits"].find_one({"first_position": 1})["events"][0]["event_id"])
+    included = leitai(stack, "audit", "prove-inclusion", event_id, "--log", "scoring")
+    assert included.returncode == 0, included.stderr
+    proof = json.loads(included.stdout)
+    leaf = leaf_hash(canonical_json(dict(proof["event"], position=proof["position"])))
+    assert verify_inclusion(leaf, proof["position"] - 1, proof["checkpoint"]["size"],
+                            [bytes.fromhex(h) for h in proof["proof"]], bytes.fromhex(proof["checkpoint"]["root"]))
+    old, new = chain[0], chain[-1]
+    consistent = leitai(stack, "audit", "prove-consistency", str(old["size"]), str(new["size"]), "--log", "scoring")
+    assert consistent.returncode == 0, consistent.stderr
+    assert verify_consistency(old["size"], new["size"], bytes.fromhex(old["root"]), bytes.fromhex(new["root"]),
+                              [bytes.fromhex(h) for h in json.loads(consistent.stdout)["proof"]])
+    latest = json.loads(leitai(stack, "audit", "checkpoint", "--log", "scoring").stdout)
+    assert latest["size"] >= new["size"]
+    missing = leitai(stack, "audit", "prove-inclusion", "f" * 32, "--log", "scoring")
+    assert missing.returncode == 1 and "no sequenced event" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_monitor_keeps_the_last_checkpoint_and_refuses_a_rewritten_log(stack, contest, tmp_path):
+    state = tmp_path / "monitor.json"
+    watch = ("audit", "monitor", "--url", stack.base, "--key", stack.signer.verifier.encoded(), "--state", str(state))
+    first = leitai(stack, *watch)
+    assert first.returncode == 0, first.stdout + first.stderr
+    kept = json.loads(state.read_text())
+    assert set(kept) == {"registration", "scoring", "ranking"}
+    again = leitai(stack, *watch)
+    assert again.returncode == 0 and json.loads(state.read_text())["scoring"]["size"] >= kept["scoring"]["size"]
+    # what the monitor saw before differs from what the log now serves: as after a rewrite
+    earlier = ok(stack.call("GET", "/logs/scoring/checkpoints?limit=1"))["checkpoints"][0]
+    forged_root = hashlib.sha256(b"another history").digest()
+    kept["scoring"] = {"origin": "leitai.test/scoring", "size": earlier["size"], "root": forged_root.hex(),
+                       "note": stack.signer.sign(Checkpoint("leitai.test/scoring", earlier["size"], forged_root).body())}
+    state.write_text(json.dumps(kept))
+    refused = leitai(stack, *watch)
+    assert refused.returncode == 1 and "scoring: REFUSED" in refused.stdout and "rewritten" in refused.stdout
+    assert json.loads(state.read_text())["scoring"]["root"] == forged_root.hex()  # the last good one stays
 
 
 def replay(stack):

@@ -291,7 +291,7 @@ class EventStoreConformance:
         for position in (1, 7, 15):  # each event is provably in the latest tree
             assert verify_inclusion(leaves[position - 1], position - 1, 15, tree.inclusion_proof(position - 1),
                                     tree.root())
-        assert verify(records, REGISTRY, SIGNER.verifier).checkpoints_checked == 4
+        assert verify(records, REGISTRY, [SIGNER.verifier]).checkpoints_checked == 4
 
     def test_an_urgent_event_is_checkpointed_with_its_batch(self, records, store, notarised):
         self._grow(store, notarised, range(2), seal=False)
@@ -309,7 +309,7 @@ class EventStoreConformance:
         assert successor.acquire()
         self._grow(store, successor, range(3, 6))
         sizes = [c["size"] for c in records.checkpoints()]
-        assert sizes == [4, 9] and verify(records, REGISTRY, SIGNER.verifier).ok
+        assert sizes == [4, 9] and verify(records, REGISTRY, [SIGNER.verifier]).ok
 
     def test_a_log_rewritten_with_its_chain_gets_no_further_checkpoint_and_fails_verify(self, records, store,
                                                                                         notarised, tamper):
@@ -350,7 +350,7 @@ class EventStoreConformance:
         checkpoint = records.latest_checkpoint()
         records.add_checkpoint(dict(checkpoint, _id=99, size=99,
                                     note=forged.sign(Checkpoint("ledger.test/bank", 99, bytes(32)).body())))
-        report = verify(records, REGISTRY, SIGNER.verifier)
+        report = verify(records, REGISTRY, [SIGNER.verifier])
         assert not report.ok and report.first_bad.position == 99 and "signature" in report.first_bad.reason
 
 

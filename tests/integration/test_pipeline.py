@@ -213,6 +213,7 @@ def test_leitai_verify_passes_an_untouched_store_and_names_an_edited_event(pipel
     wait_until(lambda: pipeline.checkpoint() == 12, what="the log to be sequenced and published")
     clean = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")
     assert clean.returncode == 0 and json.loads(clean.stdout)["ok"], clean.stdout + clean.stderr
+    assert json.loads(clean.stdout)["signatures_checked"]  # with the relay's own key, from its config
     target = pipeline.db.commits.find_one({"first_position": 7})
     pipeline.db.commits.update_one({"_id": target["_id"]}, {"$set": {"events.0.payload.amount": "1000.00"}})
     tampered = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")

@@ -11,6 +11,7 @@ from kombu import Connection, Exchange
 
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai.eventstore.notes import Signer
 from tests.support.ledger import REGISTRY, SUBSCRIPTION
 from tests.support.servers import ROOT, ChildProcess, queue_state, wait_until
 
@@ -25,9 +26,12 @@ class Pipeline:
         self.amqp_uri = amqp_uri
         self.db = db
         self.config = tmp_path / "config.yaml"
+        self.signer = Signer.generate("leitai.test")
+        self.signer.write(tmp_path / "signing.key")
         self.config.write_text(yaml.safe_dump({
             "AMQP_URI": amqp_uri, "MONGO_URL": mongo_url, "MONGO_DATABASE": database,
             "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
+            "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"), "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
         }))
         ensure_indexes(db)
         self.store = EventStore(MongoCommitLog(db), REGISTRY)

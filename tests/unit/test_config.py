@@ -38,3 +38,22 @@ def test_only_the_settings_a_component_needs_are_required():
 def test_retry_delays_grow_geometrically():
     policy = RetryPolicy(attempts=4, base_delay=Decimal("0.2"), factor=2)
     assert [policy.delay_ms(n) for n in (1, 2, 3)] == [200, 400, 800]
+
+
+def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp_path):
+    from leitai.eventstore.notes import Signer
+
+    old, new = Signer.generate("leitai.test"), Signer.generate("leitai.test")
+    spelled = f"{old.verifier.encoded()}, {new.verifier.encoded()}"
+    for given in (spelled, [old.verifier.encoded(), new.verifier.encoded()]):
+        settings = load_settings({"LEITAI_VERIFIER_KEYS": given}, only=("LEITAI_VERIFIER_KEYS",))
+        assert settings.verifiers() == [old.verifier, new.verifier]
+    assert load_settings({"LEITAI_VERIFIER_KEYS": ""}, only=("LEITAI_VERIFIER_KEYS",)).verifiers() == []
+    with pytest.raises(ConfigurationError, match="LEITAI_VERIFIER_KEYS: a verifier key reads"):
+        load_settings({"LEITAI_VERIFIER_KEYS": "nonsense"}, only=("LEITAI_VERIFIER_KEYS",)).verifiers()
+    # without them: the relay's own key, and those it trusts from before a rotation
+    new.write(tmp_path / "key")
+    settings = load_settings({"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_TRUSTED_KEYS": old.verifier.encoded(),
+                              "LEITAI_ENVIRONMENT": "test"},
+                             only=("LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_ENVIRONMENT"))
+    assert settings.verifiers() == [new.verifier, old.verifier]

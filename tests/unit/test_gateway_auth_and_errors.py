@@ -89,3 +89,19 @@ def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_r
     for bad in ("sha256:nothex", "short"):
         with pytest.raises(ValidationError, match="sha256"):
             _Settings().load({"LEITAI_TOKENS": {bad: {"role": JUDGE, "id": "J1"}}})
+
+
+def test_the_public_results_page_escapes_what_it_shows_and_names_the_fingerprint():
+    from leitai.certificates import fingerprint
+    from services.gateway.results_page import render
+
+    digest = "ab" * 32
+    board = {"contest_id": "c", "stage_id": "semi", "name": "县级复赛<script>",
+             "standings": [{"rank": 1, "name": "<b>石鹏</b>", "group_id": "g", "stage_score": "92.44", "advanced": True,
+                            "decided_by": None},
+                           {"rank": 1, "name": "谭卫国", "group_id": "g", "stage_score": "92.44", "advanced": False,
+                            "decided_by": "lot"}]}
+    page = render(board, {"standings_sha256": digest, "fingerprint": fingerprint(digest), "pending": []}).decode()
+    assert "abab abab abab abab" in page and digest in page
+    assert "<script>" not in page and "&lt;b&gt;石鹏" in page
+    assert page.index("石鹏") < page.index("谭卫国") and "抽签" in page

@@ -1,0 +1,63 @@
+"""The public results page of a published stage: its standings and its certificate's short
+fingerprint, rendered on the server (no script: it prints, it archives, it opens anywhere)."""
+from __future__ import annotations
+
+from html import escape
+
+DECIDED_BY = {"median_total": "中位分", "lot": "抽签", "entry_id": "编号"}
+
+
+def _decided(label: str | None) -> str:
+    if not label:
+        return ""
+    if label.startswith("criterion:"):
+        return f"单项得分（{label.split(':', 1)[1]}）"
+    return DECIDED_BY.get(label, label)
+
+
+def render(board: dict, certificate: dict) -> bytes:
+    """``board``: the published leaderboard; ``certificate``: its certificate (docs/audit.md)."""
+    advanced = ' class="advanced"'
+    rows = "\n".join(
+        f'<tr{advanced if r["advanced"] else ""}><td>{r["rank"]}</td><td>{escape(r["name"])}</td>'
+        f'<td>{escape(r["group_id"])}</td><td class="score">{escape(r["stage_score"])}</td>'
+        f'<td>{"晋级" if r["advanced"] else ""}</td><td>{escape(_decided(r.get("decided_by")))}</td></tr>'
+        for r in board["standings"])
+    contest, stage = escape(board["contest_id"]), escape(board["stage_id"])
+    pending = ("（签名检查点生成中，稍后刷新可见完整证书）" if certificate["pending"] else "")
+    return f"""<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(board["name"])} · 公布成绩</title>
+<style>
+  body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; margin: 24px auto;
+         max-width: 960px; padding: 0 16px; color: #222; }}
+  h1 {{ color: #8b0000; font-size: 28px; }}
+  table {{ width: 100%; border-collapse: collapse; font-size: 17px; }}
+  th, td {{ padding: 6px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
+  th {{ border-bottom: 2px solid #8b0000; }}
+  td.score {{ font-variant-numeric: tabular-nums; }}
+  tr.advanced td {{ font-weight: bold; }}
+  footer {{ margin-top: 24px; font-size: 15px; color: #555; line-height: 1.7; }}
+  #fingerprint {{ font-family: ui-monospace, monospace; font-size: 18px; color: #222; letter-spacing: 1px; }}
+</style>
+</head>
+<body>
+<h1>{escape(board["name"])} · 公布成绩</h1>
+<table>
+<thead><tr><th scope="col">名次</th><th scope="col">姓名</th><th scope="col">分组</th><th scope="col">最后得分</th>
+<th scope="col">晋级</th><th scope="col">并列决胜</th></tr></thead>
+<tbody>
+{rows}
+</tbody>
+</table>
+<footer>
+成绩校验指纹 <span id="fingerprint" title="{escape(certificate["standings_sha256"])}">{escape(certificate["fingerprint"])}</span>{pending}<br>
+成绩证书：<a href="/contests/{contest}/stages/{stage}/certificate">/contests/{contest}/stages/{stage}/certificate</a>；
+核验方法见审计说明（docs/audit.md）：任何人可用组织方公布的公钥，在自己的电脑上核验成绩由评分表按规则算出、记录未被改动。
+</footer>
+</body>
+</html>
+""".encode("utf-8")
