@@ -1,7 +1,7 @@
 import pymongo
 import pytest
 
-from tests.support.demo import DemoRun, run_demo
+from tests.support.demo import DemoRun, run_demos
 from tests.support.servers import Vhost
 from tests.support.stack import SERVICES, running_stack
 
@@ -34,5 +34,5 @@ def boai(tmp_path_factory, demo_broker) -> list[DemoRun]:
     """Two runs of the Boai demo with the same seed: over RabbitMQ, and as on a machine without
     a broker (kombu's in-memory transport, everything in one process). Shared by the demo's
     tests and the audit's (its bundles)."""
-    return [run_demo(tmp_path_factory.mktemp(f"boai-{n}"), "boai", uri)
-            for n, uri in enumerate((demo_broker, "memory://"))]
+    return run_demos([(tmp_path_factory.mktemp(f"boai-{n}"), "boai", uri, "2021")
+                      for n, uri in enumerate((demo_broker, "memory://"))])

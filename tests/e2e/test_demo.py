@@ -7,12 +7,15 @@ contest_flow.py, which shares no code with the services.
 """
 from __future__ import annotations
 
+import subprocess
+import sys
 from decimal import Decimal
 
 import pytest
 
 from tests.e2e.contest_flow import reference_standings
-from tests.support.demo import run_demo
+from tests.support.demo import run_demos
+from tests.support.servers import ROOT, Vhost
 
 pytestmark = pytest.mark.integration
 
@@ -63,11 +66,20 @@ def test_the_boai_notices_went_out_once_each(boai):
 
 
 def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, demo_broker):
-    qidong = run_demo(tmp_path, "qidong", demo_broker, seed="7").export
-    (stage,) = qidong["stages"]
+    lufeng_broker = Vhost("leitai_demo_test").create()  # the two run at once: a vhost each
+    try:
+        qidong_run, lufeng_run = run_demos([(tmp_path / "q", "qidong", demo_broker, "7"),
+                                            (tmp_path / "l", "lufeng", lufeng_broker.uri, "7")])
+    finally:
+        lufeng_broker.delete()
+    (stage,) = qidong_run.export["stages"]
     assert [c["name"] for c in stage["criteria"]][0] == "比站位高度·拼工作成效" and len(stage["entries"]) == 340
     audit(stage)
-    lufeng = run_demo(tmp_path, "lufeng", demo_broker, seed="7").export
+    (bundle,) = (qidong_run.folder / "bundles").iterdir()  # Qidong's paired weighted criteria, re-derived
+    checked = subprocess.run([sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(bundle)],
+                             capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 0 and checked.stdout.startswith("verified"), checked.stdout
+    lufeng = lufeng_run.export
     assert {m["series_id"] for m in lufeng["meetings"]} >= {"city-exchange", "forum-jieshi"}
     assert len([m for m in lufeng["meetings"] if m["series_id"] == "city-exchange"]) == 6
     assert all(m["held"] for m in lufeng["meetings"])
