@@ -195,16 +195,41 @@ def _audit(args, settings: Settings) -> int:
         verifiers = _verifiers(settings)
         stores = {name: _verify_report(client, database, catalogue.registry, verifiers)
                   for name, database in sorted(settings.LEITAI_SOURCES.items())}
+        kept = _keep_checkpoints(args.keep_checkpoints, _stores(client, settings, catalogue), verifiers, settings)
         differences = _rebuild_and_diff(client, settings, "ranking", catalogue, keep=False)
     finally:
         client.close()
-    ok = all(report["ok"] for report in stores.values()) and not differences
+    ok = all(report["ok"] for report in stores.values()) and not differences and not (kept or {}).get("problems")
     print(json.dumps({"ok": ok, "stores": stores, "replay": {"read_model": "ranking", "differences": len(differences),
-                                                             "first": differences[:20]}}, ensure_ascii=False))
+                                                             "first": differences[:20]},
+                      **({"checkpoints": kept} if kept is not None else {})}, ensure_ascii=False))
     if not ok:
         log.error("audit failed", extra={"bad_stores": sorted(n for n, r in stores.items() if not r["ok"]),
                                          "replay_differences": len(differences)})
     return 0 if ok else 1
+
+
+def _keep_checkpoints(path: str | None, stores: dict[str, EventStore], verifiers: list[Verifier],
+                      settings: Settings) -> dict | None:
+    """The monitor's watch over the stores: every checkpoint signed since the last run must be
+    consistent with the last one kept in ``path`` (a file the database cannot reach)."""
+    if path is None:
+        return None
+    if not verifiers:
+        problem = ("--keep-checkpoints: give LEITAI_VERIFIER_KEYS (or LEITAI_SIGNING_KEY): a checkpoint is kept "
+                   "only once its signature is checked")
+        if settings.LEITAI_ENVIRONMENT == "production":
+            raise ConfigurationError(problem)
+        log.warning(problem)  # a laptop cluster's relays need not sign: nothing to keep
+        return {"kept": {}, "problems": [], "skipped": "no verifier keys"}
+    try:
+        state = monitor.State.load(Path(path))
+    except ValueError as exc:
+        raise ConfigurationError(f"--keep-checkpoints {exc}") from None
+    report = monitor.watch(lambda log, after: stores[log].checkpoints(after, monitor.PAGE), verifiers,
+                           sorted(stores), state)
+    state.save(Path(path))
+    return {"kept": {log: kept["size"] for log, kept in sorted(state.logs.items())}, "problems": report.problems}
 
 
 def _stores(client, settings: Settings, catalogue: Catalogue) -> dict[str, EventStore]:
@@ -262,8 +287,11 @@ def _keygen(args, settings: Settings) -> int:
 
 
 def _monitor(args, settings: Settings) -> int:
-    state = monitor.State.load(Path(args.state))
-    report = monitor.watch(args.url, [Verifier.decode(k) for k in args.key], args.logs, state)
+    try:
+        state = monitor.State.load(Path(args.state))
+    except ValueError as exc:
+        raise ConfigurationError(f"--state {exc}") from None
+    report = monitor.watch(monitor.over_http(args.url), [Verifier.decode(k) for k in args.key], args.logs, state)
     state.save(Path(args.state))
     for line in report.lines:
         print(line)
@@ -420,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     auditing = commands.add_parser("audit", help="the nightly audit (no action), or checkpoints, proofs, a stage's "
                                                  "bundle, key generation and the checkpoint monitor")
     auditing.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
+    auditing.add_argument("--keep-checkpoints", metavar="FILE",
+                          help="keep each log's last checkpoint in FILE and refuse one not consistent with it "
+                               "(as `audit monitor` does over HTTP)")
     auditing.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES", *CHECKPOINT_KEYS))
     actions = auditing.add_subparsers(dest="action")
     store_needs = ("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES")

@@ -5,6 +5,9 @@ over the public HTTP API (GET /logs/<log>/checkpoints?after=<size>) and accepts 
 it is signed by a trusted key and proved consistent with the one before (the consistency
 proof the log serves with it). A log that rewrote anything it had checkpointed cannot pass:
 the monitor says which checkpoint failed and why, keeps the last good one, and exits 1.
+
+The nightly audit runs the same watch over the stores themselves (``leitai audit
+--keep-checkpoints FILE``), with its state on a volume of its own.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from leitai.eventstore.merkle import verify_consistency
 from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
@@ -27,7 +31,16 @@ class State:
 
     @classmethod
     def load(cls, path: Path) -> "State":
-        return cls(json.loads(path.read_text(encoding="utf-8"))) if path.exists() else cls()
+        """The state kept in ``path`` (none yet: empty); ValueError naming a file that is not one."""
+        if not path.exists():
+            return cls()
+        try:
+            logs = json.loads(path.read_text(encoding="utf-8"))
+            if not all(isinstance(kept, dict) and {"origin", "size", "root", "note"} <= set(kept) for kept in logs.values()):
+                raise ValueError("each log needs origin, size, root and note")
+        except (ValueError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a checkpoint monitor's state ({exc})") from None
+        return cls(logs)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -78,18 +91,42 @@ def accept(last: dict | None, served: dict, keys: list[Verifier]) -> dict:
     return {"origin": signed.origin, "size": signed.size, "root": signed.root.hex(), "note": served["note"]}
 
 
-def watch(url: str, keys: list[Verifier], logs: list[str], state: State) -> Report:
+Fetch = Callable[[str, int], list[dict]]  # (log, after size) -> the next checkpoints, smallest first
+
+
+def over_http(url: str) -> Fetch:
+    """Checkpoints as the public API serves them (GET /logs/<log>/checkpoints?after=)."""
+    def fetch(log: str, after: int) -> list[dict]:
+        query = urllib.parse.urlencode({"after": after, "limit": PAGE})
+        with urllib.request.urlopen(f"{url.rstrip('/')}/logs/{log}/checkpoints?{query}", timeout=30) as response:
+            return json.loads(response.read())["checkpoints"]
+    return fetch
+
+
+def _still_served(kept: dict, served: dict | None) -> None:
+    if served is None or served["size"] != kept["size"]:
+        raise NoteError(f"checkpoint {kept['size']} kept is no longer served: the log was rewritten")
+    if (served["root"], served["note"]) != (kept["root"], kept["note"]):
+        raise NoteError(f"checkpoint {kept['size']} is served with another root or note than the one kept: "
+                        "the log was rewritten")
+
+
+def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> Report:
     report = Report()
     for log in logs:
         last, accepted = state.logs.get(log), 0
         try:
-            while page := _fetch(url, log, last["size"] if last else 0):
+            # from the kept checkpoint itself: the log must still serve it, unchanged
+            page = fetch(log, last["size"] - 1 if last else 0)
+            if last:
+                _still_served(last, page[0] if page else None)
+            while page:
                 for served in page:
-                    last = accept(last, served, keys)
-                    state.logs[log] = last
-                    accepted += 1
-                if len(page) < PAGE:
-                    break
+                    if not last or served["size"] > last["size"]:
+                        last = accept(last, served, keys)
+                        state.logs[log] = last
+                        accepted += 1
+                page = fetch(log, page[-1]["size"]) if len(page) == PAGE else []
         except NoteError as exc:
             report.problems.append(f"{log}: {exc}")
             report.lines.append(f"{log}: REFUSED: {exc} (kept checkpoint {last['size'] if last else 'none'})")
@@ -101,8 +138,3 @@ def watch(url: str, keys: list[Verifier], logs: list[str], state: State) -> Repo
         report.lines.append(f"{log}: {accepted} new checkpoint(s) accepted; at size {last['size'] if last else 0}")
     return report
 
-
-def _fetch(url: str, log: str, after: int) -> list[dict]:
-    query = urllib.parse.urlencode({"after": after, "limit": PAGE})
-    with urllib.request.urlopen(f"{url.rstrip('/')}/logs/{log}/checkpoints?{query}", timeout=30) as response:
-        return json.loads(response.read())["checkpoints"]

@@ -303,6 +303,28 @@ def test_the_monitor_keeps_the_last_checkpoint_and_refuses_a_rewritten_log(stack
     assert json.loads(state.read_text())["scoring"]["root"] == forged_root.hex()  # the last good one stays
 
 
+def test_the_nightly_audit_keeps_checkpoints_and_fails_on_a_log_that_no_longer_serves_the_one_kept(stack, contest,
+                                                                                                    tmp_path):
+    kept = tmp_path / "kept.json"
+    nightly = leitai(stack, "audit", "--keep-checkpoints", str(kept))
+    assert nightly.returncode == 0, nightly.stdout + nightly.stderr
+    report = json.loads(nightly.stdout)
+    assert report["ok"] and all(store["signatures_checked"] for store in report["stores"].values())
+    assert set(report["checkpoints"]["kept"]) == {"registration", "scoring", "ranking"}
+    state = json.loads(kept.read_text())
+    forged_root = hashlib.sha256(b"what the log said before").digest()
+    state["ranking"] = dict(state["ranking"], root=forged_root.hex(), note=stack.signer.sign(
+        Checkpoint("leitai.test/ranking", state["ranking"]["size"], forged_root).body()))
+    kept.write_text(json.dumps(state))
+    failed = leitai(stack, "audit", "--keep-checkpoints", str(kept))
+    report = json.loads(failed.stdout)
+    assert failed.returncode == 1 and not report["ok"] and "ranking: checkpoint" in report["checkpoints"]["problems"][0]
+    kept.write_text("not json")
+    unreadable = leitai(stack, "audit", "--keep-checkpoints", str(kept))
+    assert unreadable.returncode != 0 and "not a checkpoint monitor's state" in unreadable.stderr
+    assert "Traceback" not in unreadable.stderr
+
+
 def replay(stack):
     return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
                            "--verify"], capture_output=True, text=True, timeout=300)

@@ -142,7 +142,8 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
 
 def test_no_configured_secret_appears_in_any_log_line(stack):
     """Run last in this module: after outages, refusals, retries and a kill, with every
-    process's output. Tokens, the SMTP password and the SMS key stay out of the logs."""
+    process's output. Tokens, the SMTP password, the SMS key and the checkpoint signing key
+    stay out of the logs."""
     assert stack.call("POST", "/contests", {}, token="a-forged-token-0123456789")[0] == 401
     secrets = [s for s in stack.secrets() if s]
     assert len(secrets) >= 4

@@ -173,7 +173,8 @@ class Stack:
 
     def secrets(self) -> list[str]:
         """Every secret this stack's processes were configured with."""
-        return [*self.tokens, self.notify["smtp"].get("password", ""), self.notify["sms"]["api_key"]]
+        return [*self.tokens, self.notify["smtp"].get("password", ""), self.notify["sms"]["api_key"],
+                self.signer.encoded().split("+", 4)[4]]  # the relays' checkpoint signing key
 
     def logs(self) -> dict[str, str]:
         """What every process of this stack wrote, including those a test killed."""
