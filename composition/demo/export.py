@@ -82,6 +82,8 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
             "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
                           "next_stage": published["next_stage_id"]},
             "certificate": certificates[sid],
+            "calibration": {k: v for k, v in rt.call("ranking", "calibration", ORGANISER, contest_id, sid).items()
+                            if k in ("rounding", "judges", "sessions")},
             "entries": [dict(_entry(row, entries[row["entry_id"]], townships, appears, sheets, working),
                              comments=comments[row["entry_id"]]) for row in published["standings"]],
         })

@@ -259,6 +259,27 @@ def run(rt: Runtime, contest: ScoredContest, scores: Scores, say: Callable[..., 
                     villages[village_of[r["entry_id"]]],
                     groups[r["group_id"]], r["stage_score"], "✓" if r["advanced"] else "", r["decided_by"] or ""]
                    for r in rows], right=(0, 5)), raw=True)
+        show_calibration(rt, contest, stage, say)
+
+
+SHOWN_JUDGES = 4  # of each end, when a stage has many
+
+
+def show_calibration(rt: Runtime, contest: ScoredContest, stage: Stage, say: Callable[..., None]) -> None:
+    """The judges of the stage against their panels (docs/calibration.md), harshest first."""
+    calibration = rt.call("ranking", "calibration", ORGANISER, contest.contest_id, stage.stage_id)
+    names = {j.judge_id: j.name for j in contest.judges}
+    rows = sorted(calibration["judges"], key=lambda j: (Decimal(j["severity"]), j["judge_id"]))
+    shown = f"; the {SHOWN_JUDGES} harshest and most lenient of {len(rows)}" if len(rows) > 2 * SHOWN_JUDGES else ""
+    rows = rows[:SHOWN_JUDGES] + rows[-SHOWN_JUDGES:] if shown else rows
+    w = sorted(Decimal(s["kendalls_w"]) for s in calibration["sessions"] if s["kendalls_w"] is not None)
+    concordance = ("，".join(f"{s['session_id']} {s['kendalls_w']}" for s in calibration["sessions"])
+                   if len(w) <= 3 else f"{len(w)} panels, {w[0]} to {w[-1]}")
+    say(f"{stage.name}: judges against their panels (severity: mean deviation from the panel's median{shown}; "
+        f"Kendall's W: {concordance})")
+    say(table(["评委", "评分表", "宽严度", "离散度", "一致性", "去最高", "去最低", "分差提示"],
+              [[names.get(j["judge_id"], j["judge_id"]), j["sheets"], j["severity"], j["spread"], j["agreement"] or "",
+                j["dropped_high"], j["dropped_low"], j["flags"]] for j in rows], right=(1, 2, 3, 4, 5, 6, 7)), raw=True)
 
 
 def _rule(advancement: dict) -> str:

@@ -15,7 +15,7 @@ CONSUMES = {
     "registration": {"ranking": ("ContestantAdvanced",)},
     "ranking": {
         "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
-        "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "EntryScored", "SessionLocked"),
+        "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked"),
         "ranking": ("StageResultsPublished",),
     },
     "notify": {

@@ -28,6 +28,22 @@ def sheet_rows(export: dict) -> list[list]:
              Decimal(s["total"]), s["revision"]] for s in export["sheets"]]
 
 
+CALIBRATION_HEADERS = ["场次", "评委", "评分表数", "偏差合计", "宽严度(平均偏差)", "离散度(标准差)", "与名次一致性(Spearman)",
+                       "被去掉最高分次数", "被去掉最低分次数", "分差提示次数", "本场 Kendall W"]
+
+
+def calibration_rows(calibration: dict) -> list[list]:
+    """The stage's judges (场次 全阶段), then each session's, with its panel's Kendall's W."""
+    def row(session: str, judge: dict, w: str | None) -> list:
+        return [session, judge["judge_id"], judge["sheets"], Decimal(judge["deviation_sum"]), Decimal(judge["severity"]),
+                Decimal(judge["spread"]), "" if judge["agreement"] is None else Decimal(judge["agreement"]),
+                judge["dropped_high"], judge["dropped_low"], judge["flags"], "" if w is None else Decimal(w)]
+    rows = [row("全阶段", judge, None) for judge in calibration["judges"]]
+    for session in calibration["sessions"]:
+        rows += [row(session["session_id"], judge, session["kendalls_w"]) for judge in session["judges"]]
+    return rows
+
+
 def certificate_rows(certificate: dict) -> list[list]:
     """A published result's certificate (docs/audit.md), as label / value rows."""
     rows = [["成绩校验指纹", certificate["fingerprint"]], ["成绩摘要(SHA-256)", certificate["standings_sha256"]],
@@ -50,7 +66,7 @@ def to_csv(headers: list[str], rows: list[list], certificate: dict | None = None
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM lets Excel read the Chinese as UTF-8
 
 
-def to_xlsx(export: dict, certificate: dict | None = None) -> bytes:
+def to_xlsx(export: dict, certificate: dict | None = None, calibration: dict | None = None) -> bytes:
     book = Workbook()
     results = book.active
     results.title = "成绩"
@@ -63,6 +79,12 @@ def to_xlsx(export: dict, certificate: dict | None = None) -> bytes:
         sheets.append(row)
     for table in (results, sheets):
         table.freeze_panes = "A2"
+    if calibration is not None:
+        judges = book.create_sheet("评委校准")
+        judges.append(CALIBRATION_HEADERS)
+        for row in calibration_rows(calibration):
+            judges.append(row)
+        judges.freeze_panes = "A2"
     if certificate is not None:
         proof = book.create_sheet("成绩证书")
         for row in certificate_rows(certificate):

@@ -332,7 +332,38 @@ class BoardQuery(Schema):
 
 
 class ExportQuery(Schema):
-    kind = fields.String(validate=validate.OneOf(["results", "sheets"]))
+    kind = fields.String(validate=validate.OneOf(["results", "sheets", "calibration"]))
+
+
+class JudgeCalibration(Response):
+    """docs/calibration.md: each figure's formula and rounding."""
+    judge_id = fields.String(required=True)
+    sheets = fields.Integer(required=True)
+    deviation_sum = fields.String(required=True)  # exact: Σ (total − the panel's median total of the entry)
+    severity = fields.String(required=True)  # the mean deviation: < 0 harsher than the panel
+    spread = fields.String(required=True)  # the deviations' population standard deviation
+    agreement = fields.String(allow_none=True)  # Spearman's rho with the stage scores' order
+    dropped_high = fields.Integer(required=True)
+    dropped_low = fields.Integer(required=True)
+    flags = fields.Integer(required=True)  # tolerance flags the judge's sheets raised
+
+
+class SessionCalibration(Response):
+    session_id = fields.String(required=True)
+    panel_size = fields.Integer(required=True)
+    complete_entries = fields.Integer(required=True)  # entries every seated judge scored: what W is over
+    kendalls_w = fields.String(allow_none=True)
+    judges = fields.List(fields.Nested(JudgeCalibration), required=True)
+
+
+class Calibration(Response):
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    name = fields.String(required=True)
+    published = fields.Boolean(required=True)
+    rounding = fields.String(required=True)
+    judges = fields.List(fields.Nested(JudgeCalibration), required=True)
+    sessions = fields.List(fields.Nested(SessionCalibration), required=True)
 
 
 # -- notify -----------------------------------------------------------------------------

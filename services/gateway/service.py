@@ -297,8 +297,12 @@ class GatewayService:
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.csv", roles={ORGANISER},
               body=s.ExportQuery, media_type="text/csv",
-              summary="A stage's standings (kind=results) or all its sheets (kind=sheets) as CSV, Chinese headers")
+              summary="A stage's standings (kind=results), all its sheets (kind=sheets) or its judges' calibration "
+                      "(kind=calibration) as CSV, Chinese headers")
     def export_csv(self, actor, body, contest_id, stage_id):
+        if body.get("kind") == "calibration":
+            return exports.to_csv(exports.CALIBRATION_HEADERS,
+                                  exports.calibration_rows(self.ranking.calibration(actor, contest_id, stage_id)))
         export = self.ranking.export(contest_id, stage_id)
         if body.get("kind", "results") == "sheets":
             return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export))
@@ -310,7 +314,15 @@ class GatewayService:
               summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers")
     def export_xlsx(self, actor, body, contest_id, stage_id):
         return exports.to_xlsx(self.ranking.export(contest_id, stage_id),
-                               self._certificate_if_published(contest_id, stage_id))
+                               self._certificate_if_published(contest_id, stage_id),
+                               self.ranking.calibration(actor, contest_id, stage_id))
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/calibration", roles={ORGANISER},
+              response=s.Calibration,
+              summary="How each judge scored against the panel: severity, spread, agreement, drops, flags; "
+                      "each panel's Kendall's W (docs/calibration.md)")
+    def calibration(self, actor, body, contest_id, stage_id):
+        return self.ranking.calibration(actor, contest_id, stage_id)
 
     # -- the venue's big screen ------------------------------------------------------
     @endpoint("GET", "/live/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",

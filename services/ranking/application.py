@@ -2,6 +2,8 @@
 model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from leitai.application import execute, on_behalf
 from leitai.arithmetic import publish as rounded
 from leitai.domain import folding
@@ -10,7 +12,7 @@ from leitai.eventstore import EventStore
 from leitai.readmodel import ReadModel
 from leitai.version import VERSION
 from leitai.roles import ORGANISER, SCREEN, has_role, require_role
-from services.ranking import board, publication
+from services.ranking import board, calibration, publication
 
 
 class Ranking:
@@ -112,6 +114,26 @@ class Ranking:
                           for s in board.table(self._read, stage, list(results.values()))],
             "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
         }
+
+    def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
+        """How each judge scored against the panel, over the stage's locked entries (organisers)."""
+        require_role(actor, ORGANISER, to="see the judges' calibration")
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        results = board.scored_results(self._read, stage)
+        sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})
+        flags: dict[tuple[str, str], int] = {}
+        for flag in self._read.find("flags", {"contest_id": contest_id,
+                                              "session_id": {"$in": sorted(s["session_id"] for s in sessions)}}):
+            flags[(flag["session_id"], flag["judge_id"])] = flags.get((flag["session_id"], flag["judge_id"]), 0) + 1
+        entries = [calibration.ScoredEntry(r["session_id"], r["entry_id"],
+                                           {s["judge_id"]: Decimal(s["total"]) for s in r["sheets"]},
+                                           Decimal(r["stage_score"]), frozenset(r["dropped_high"]),
+                                           frozenset(r["dropped_low"]))
+                   for r in sorted(results, key=lambda r: (r["session_id"], r["entry_id"]))]
+        panels = {s["session_id"]: s["panel"] for s in sessions if s.get("locked")}
+        return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
+                "published": self._read.get("published", f"{contest_id}:{stage_id}") is not None,
+                **calibration.report(entries, panels, flags)}
 
     def live(self, contest_id: str, stage_id: str) -> dict:
         """What the venue's big screen shows: standings, the entry locked last, sheets coming in."""

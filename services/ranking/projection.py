@@ -16,11 +16,11 @@ from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "results", "published", "positions", "streams")
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "flags", "results", "published", "positions", "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
            "results": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)],
-           "streams": [("contest_id", "source")]}
+           "streams": [("contest_id", "source")], "flags": [("contest_id", "session_id")]}
 
 
 def ensure_indexes(db: Database) -> None:
@@ -55,6 +55,9 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
         writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}", {
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")}
             | {"position": event.position}, newer_than_revision=p["revision"])]
+    elif kind == "ToleranceFlagRaised":  # one a revision: counted by the judges' calibration
+        writes = [Write("flags", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}:{p['revision']}", {
+            k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "revision")})]
     elif kind == "EntryScored":
         writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(
             p, position=event.position, occurred_at=_timestamp(event)))]

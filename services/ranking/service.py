@@ -62,6 +62,10 @@ class RankingService(StoreHealth, PublishedLog):
     def on_score_sheet_revised(self, events: list[Event]) -> None:
         self.project(events)
 
+    @batch_handler("scoring", "ToleranceFlagRaised", registry=REGISTRY)
+    def on_tolerance_flag_raised(self, events: list[Event]) -> None:
+        self.project(events)
+
     @batch_handler("scoring", "EntryScored", registry=REGISTRY)
     def on_entry_scored(self, events: list[Event]) -> None:
         self.project(events)
@@ -95,6 +99,10 @@ class RankingService(StoreHealth, PublishedLog):
     @rpc
     def export(self, contest_id: str, stage_id: str) -> dict:
         return self.ranking.export(contest_id, stage_id)
+
+    @rpc
+    def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
+        return self.ranking.calibration(actor, contest_id, stage_id)
 
     @rpc
     def live(self, contest_id: str, stage_id: str) -> dict:

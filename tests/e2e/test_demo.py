@@ -38,6 +38,8 @@ def test_the_boai_export_is_reproduced_from_its_own_raw_sheets(boai):
     export = boai[0].export
     for stage in export["stages"]:
         audit(stage)
+        calibrated(stage)
+    assert boai[0].output.count("judges against their panels") == 3
     semi = export["stages"][1]
     assert any(e["recused"] for e in semi["entries"]), "the semifinal seats township secretaries who stand aside"
 
@@ -91,6 +93,23 @@ def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, de
 
 
 # -- the audit: nothing but the export ------------------------------------------------------
+def calibrated(stage: dict) -> None:
+    """Each judge's deviations from the panel's median, summed, from the export's sheets alone
+    (docs/calibration.md), against the export's calibration."""
+    deviations: dict[str, list[Decimal]] = {}
+    for entry in stage["entries"]:
+        totals = sorted(Decimal(sheet["total"]) for sheet in entry["sheets"])
+        middle = len(totals) // 2
+        median = totals[middle] if len(totals) % 2 else (totals[middle - 1] + totals[middle]) / 2
+        for sheet in entry["sheets"]:
+            deviations.setdefault(sheet["judge_id"], []).append(Decimal(sheet["total"]) - median)
+    reported = {j["judge_id"]: j for j in stage["calibration"]["judges"]}
+    assert set(reported) == set(deviations)
+    for judge, mine in deviations.items():
+        assert (reported[judge]["sheets"], Decimal(reported[judge]["deviation_sum"])) == (len(mine), sum(mine))
+
+
+
 def audit(stage: dict) -> None:
     criteria = [{"criterion_id": c["id"], "weight": c["weight"]} for c in stage["criteria"]]
     sheets, groups = {}, {}

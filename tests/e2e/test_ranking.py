@@ -11,7 +11,7 @@ import sys
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
 import pymongo
@@ -36,7 +36,7 @@ from tests.e2e.contest_flow import (
 )
 from tests.support.pipeline import BIN
 from tests.support.servers import ChildProcess, Vhost, queue_state, wait_until
-from tests.support.stack import SCREEN_TOKEN, eventually, ok
+from tests.support.stack import SCREEN_TOKEN, eventually, judge_token, ok
 
 pytestmark = pytest.mark.integration
 CONTEST = "county-2021"
@@ -325,6 +325,42 @@ def test_the_nightly_audit_keeps_checkpoints_and_fails_on_a_log_that_no_longer_s
     assert "Traceback" not in unreadable.stderr
 
 
+def test_the_judges_calibration_agrees_with_an_independent_computation_from_the_sheets(stack, contest):
+    calibration = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/calibration", token=ORG))
+    assert calibration["published"] and calibration["rounding"] == "ROUND_HALF_UP"
+    deviations = {judge: [] for judge in JUDGES}
+    drops = {judge: [0, 0] for judge in JUDGES}
+    for entry in ok(stack.call("GET", f"/contests/{contest}/stages/prelim/leaderboard", token=ORG))["standings"]:
+        working = ok(stack.call("GET", f"/contests/{contest}/stages/prelim/entries/{entry['entry_id']}/working"))
+        totals = sorted(Decimal(s["total"]) for s in working["sheets"])
+        middle = totals[len(totals) // 2]  # five judges: the median is the middle total
+        for sheet in working["sheets"]:
+            deviations[sheet["judge_id"]].append(Decimal(sheet["total"]) - middle)
+        for judge in working["dropped_high"]:
+            drops[judge][0] += 1
+        for judge in working["dropped_low"]:
+            drops[judge][1] += 1
+    rows = {row["judge_id"]: row for row in calibration["judges"]}
+    assert set(rows) == set(JUDGES)
+    for judge, mine in deviations.items():
+        mean = sum(mine) / len(mine)
+        assert rows[judge]["sheets"] == len(mine) == 18 and Decimal(rows[judge]["deviation_sum"]) == sum(mine)
+        assert Decimal(rows[judge]["severity"]) == mean.quantize(Decimal("0.0001"), rounding=ROUND_HALF_UP)
+        spread = (sum((d - mean) ** 2 for d in mine) / len(mine)).sqrt()
+        assert abs(Decimal(rows[judge]["spread"]) - spread) <= Decimal("0.0001")
+        assert [rows[judge]["dropped_high"], rows[judge]["dropped_low"]] == drops[judge]
+        assert -1 <= Decimal(rows[judge]["agreement"]) <= 1 and rows[judge]["flags"] == 0
+    assert [s["session_id"] for s in calibration["sessions"]] == ["prelim-0", "prelim-1", "prelim-2"]
+    for session in calibration["sessions"]:
+        assert session["panel_size"] == 5 and session["complete_entries"] == 6 and 0 <= Decimal(session["kendalls_w"]) <= 1
+    assert stack.call("GET", f"/contests/{contest}/stages/prelim/calibration", token=judge_token("J1"))[0] == 403
+    request = urllib.request.Request(f"{stack.base}/contests/{contest}/stages/prelim/results.csv?kind=calibration",
+                                     headers={"Authorization": f"Bearer {ORG}"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        table = list(csv.reader(io.StringIO(response.read().decode("utf-8-sig"))))
+    assert table[0][:3] == ["场次", "评委", "评分表数"] and len(table) == 1 + 5 + 3 * 5
+
+
 def replay(stack):
     return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
                            "--verify"], capture_output=True, text=True, timeout=300)
@@ -416,6 +452,8 @@ def test_exports_open_in_excel_and_agree_with_the_leaderboard(stack, contest):
         (r["entry_id"], Decimal(r["stage_score"])) for r in board_rows]
     sheets = list(book["评分表"].iter_rows(values_only=True))
     assert len(sheets) == 1 + 18 * 5 and sheets[0][0] == "场次"
+    judges = list(book["评委校准"].iter_rows(values_only=True))
+    assert judges[0][:2] == ("场次", "评委") and [row[1] for row in judges[1:6]] == JUDGES
 
     request = urllib.request.Request(f"{stack.base}/contests/{contest}/stages/prelim/results.csv?kind=sheets",
                                      headers={"Authorization": f"Bearer {ORG}"})
