@@ -60,7 +60,9 @@ class Sequencer:
         self._notary = notary
         self._lease = timedelta(seconds=lease_seconds)
         self._seal_interval = seal_interval
-        self._last_seal = 0.0
+        # the interval counts from the start: monotonic() is the machine's uptime, and a zero
+        # here sealed at once on a machine up longer than the interval, and never earlier
+        self._last_seal = time.monotonic()
         self._sealed: tuple[int, str] | None = None  # the head this sequencer sealed last
         self._held_until: datetime | None = None
         self._head: Head | None = None  # known only while the lease is held
