@@ -9,7 +9,8 @@ from leitai.errors import Forbidden
 ORGANISER = "organiser"  # runs the contest
 JUDGE = "judge"  # scores the sessions they are seated on
 SCREEN = "screen"  # the venue's big screen: reads live standings, nothing else
-ROLES = (ORGANISER, JUDGE, SCREEN)  # what a token may carry
+SUPERVISOR = "supervisor"  # discipline inspection (纪检): decides appeals, sees what organisers see of them
+ROLES = (ORGANISER, JUDGE, SCREEN, SUPERVISOR)  # what a token may carry
 PUBLIC = "public"  # a request without a token
 
 

@@ -22,7 +22,7 @@ CONSUMES = {
         "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened",
                          "ForumSeriesCreated", "ForumMeetingScheduled"),
         "scoring": ("ToleranceFlagRaised", "EntryScored"),
-        "ranking": ("StageResultsPublished",),
+        "ranking": ("StageResultsPublished", "AppealFiled", "AppealDecided"),
     },
 }
 

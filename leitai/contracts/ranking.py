@@ -67,8 +67,29 @@ class ContestantEliminated(_StageEvent):
     stage_score = Score(required=True)
 
 
+class _AppealEvent(_StageEvent):
+    appeal_id = Id(required=True)
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = fields.String(required=True)
+
+
+class AppealFiled(_AppealEvent):
+    """A contestant's appeal (申诉) against a published result, filed through an organiser."""
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    filed_by = Id(required=True)
+
+
+class AppealDecided(_AppealEvent):
+    decision = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    decided_by = Id(required=True)
+
+
 CONTRACTS = [
     Contract("StageResultsPublished", SOURCE, 2, StageResultsPublished(), upcasters={1: _certified}),
+    Contract("AppealFiled", SOURCE, 1, AppealFiled()),
+    Contract("AppealDecided", SOURCE, 1, AppealDecided()),
     Contract("ContestantAdvanced", SOURCE, 1, ContestantAdvanced()),
     Contract("ContestantEliminated", SOURCE, 1, ContestantEliminated()),
 ]

@@ -331,6 +331,36 @@ class BoardQuery(Schema):
         error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"))
 
 
+class AppealCreate(Schema):
+    appeal_id = Id()  # the client's, to file it once whatever the network does; else one is made
+    entry_id = Id(required=True)
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AppealDecision(Schema):
+    decision = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AppealOut(Response):
+    appeal_id = fields.String(required=True)
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    entry_id = fields.String(required=True)
+    contestant_id = fields.String(required=True)
+    name = fields.String(required=True)
+    reason = fields.String(required=True)
+    filed_by = fields.String(required=True)
+    status = fields.String(required=True)  # filed, decided
+    decision = fields.String(allow_none=True)  # upheld, dismissed
+    decision_reason = fields.String()
+    decided_by = fields.String()
+
+
+class AppealsOut(Response):
+    appeals = fields.List(fields.Nested(AppealOut), required=True)
+
+
 class ExportQuery(Schema):
     kind = fields.String(validate=validate.OneOf(["results", "sheets", "calibration"]))
 

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from leitai import certificates, consistency, metrics
 from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
-from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN
+from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, SUPERVISOR
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, live, results_page
 from services.gateway import schemas as s
@@ -316,6 +316,23 @@ class GatewayService:
         return exports.to_xlsx(self.ranking.export(contest_id, stage_id),
                                self._certificate_if_published(contest_id, stage_id),
                                self.ranking.calibration(actor, contest_id, stage_id))
+
+    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals", roles={ORGANISER},
+              body=s.AppealCreate, response=s.AppealOut, status=201,
+              summary="File a contestant's appeal (申诉) against the stage's published result; the contestant is told")
+    def file_appeal(self, actor, body, contest_id, stage_id):
+        return self.ranking.file_appeal(actor, contest_id, stage_id, body)
+
+    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals", roles={ORGANISER, SUPERVISOR},
+              response=s.AppealsOut, summary="The stage's appeals and their decisions")
+    def appeals(self, actor, body, contest_id, stage_id):
+        return {"appeals": self.ranking.appeals(actor, contest_id, stage_id)}
+
+    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals/<string:appeal_id>/decision",
+              roles={ORGANISER, SUPERVISOR}, body=s.AppealDecision, response=s.AppealOut,
+              summary="Decide an appeal once: upheld or dismissed, with the reason; the contestant is told")
+    def decide_appeal(self, actor, body, contest_id, stage_id, appeal_id):
+        return self.ranking.decide_appeal(actor, contest_id, stage_id, appeal_id, body)
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/calibration", roles={ORGANISER},
               response=s.Calibration,

@@ -76,6 +76,12 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                        {"name": row["name"], "stage_name": stage["name"], "stage_score": row["stage_score"],
                         "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
                 for row in p["standings"]]
+    if event_type in ("AppealFiled", "AppealDecided"):  # the contestant hears of receipt, then of the decision
+        stage = _need(known, "stages", f"{c}:{p['stage_id']}")
+        context = {"name": p["name"], "stage_name": stage["name"], "appeal_id": p["appeal_id"], "reason": p["reason"],
+                   "upheld": p.get("decision") == "upheld"}
+        kind = "appeal_received" if event_type == "AppealFiled" else "appeal_decided"
+        return [Notice(contestant(p["contestant_id"]), kind, context)]
     if event_type == "ForumMeetingScheduled":
         series = _need(known, "series", f"{c}:{p['series_id']}")
         return [Notice(judge(e), "meeting_evaluator", {

@@ -73,6 +73,14 @@ class NotifyService:
     def on_stage_results_published(self, event: Event) -> None:
         self.notifier.handle(event)
 
+    @reliable_handler("ranking", "AppealFiled", registry=REGISTRY)
+    def on_appeal_filed(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("ranking", "AppealDecided", registry=REGISTRY)
+    def on_appeal_decided(self, event: Event) -> None:
+        self.notifier.handle(event)
+
     # -- sending -----------------------------------------------------------------------
     @timer(interval=SEND_EVERY_S)
     def send_due(self) -> None:

@@ -2,6 +2,7 @@
 model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 
 from leitai.application import execute, on_behalf
@@ -11,8 +12,8 @@ from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.readmodel import ReadModel
 from leitai.version import VERSION
-from leitai.roles import ORGANISER, SCREEN, has_role, require_role
-from services.ranking import board, calibration, publication
+from leitai.roles import ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
+from services.ranking import appeals, board, calibration, publication
 
 
 class Ranking:
@@ -114,6 +115,30 @@ class Ranking:
                           for s in board.table(self._read, stage, list(results.values()))],
             "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
         }
+
+    # -- appeals ----------------------------------------------------------------------
+    def file_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal: dict) -> dict:
+        require_role(actor, ORGANISER, to="file an appeal")
+        board.stage_doc(self._read, contest_id, stage_id)
+        published = self._read.get("published", f"{contest_id}:{stage_id}")
+        appeal_id = appeal.get("appeal_id") or f"appeal-{uuid.uuid4().hex[:12]}"
+        return execute(self._store, appeals.appeals_stream(contest_id, stage_id), folding(appeals.Appeals),
+                       lambda state: appeals.file(state, published and published["standings"], contest_id, stage_id,
+                                                  appeal_id, appeal["entry_id"], appeal["reason"], actor["id"]),
+                       **on_behalf(actor))
+
+    def decide_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal_id: str, decision: dict) -> dict:
+        require_role(actor, ORGANISER, SUPERVISOR, to="decide an appeal")
+        return execute(self._store, appeals.appeals_stream(contest_id, stage_id), folding(appeals.Appeals),
+                       lambda state: appeals.decide(state, appeal_id, decision["decision"], decision["reason"],
+                                                    actor["id"]),
+                       **on_behalf(actor))
+
+    def appeals(self, actor: dict, contest_id: str, stage_id: str) -> list[dict]:
+        require_role(actor, ORGANISER, SUPERVISOR, to="see the appeals")
+        board.stage_doc(self._read, contest_id, stage_id)
+        state = folding(appeals.Appeals)(self._store.read_stream(appeals.appeals_stream(contest_id, stage_id)))
+        return list(state.appeals.values())
 
     def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         """How each judge scored against the panel, over the stage's locked entries (organisers)."""

@@ -101,6 +101,18 @@ class RankingService(StoreHealth, PublishedLog):
         return self.ranking.export(contest_id, stage_id)
 
     @rpc
+    def file_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal: dict) -> dict:
+        return self.ranking.file_appeal(actor, contest_id, stage_id, appeal)
+
+    @rpc
+    def decide_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal_id: str, decision: dict) -> dict:
+        return self.ranking.decide_appeal(actor, contest_id, stage_id, appeal_id, decision)
+
+    @rpc
+    def appeals(self, actor: dict, contest_id: str, stage_id: str) -> list[dict]:
+        return self.ranking.appeals(actor, contest_id, stage_id)
+
+    @rpc
     def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         return self.ranking.calibration(actor, contest_id, stage_id)
 

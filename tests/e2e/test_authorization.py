@@ -10,17 +10,18 @@ import re
 import pytest
 
 from tests.e2e.boai import CONTEST, set_up
-from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token
+from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, SUPERVISOR_TOKEN, judge_token
 
 pytestmark = pytest.mark.integration
 CALLERS = {"organiser": ORGANISER_TOKEN, "judge of this session": judge_token("J1"),
-           "judge of another session": judge_token("J6"), "screen": SCREEN_TOKEN, "no token": None,
+           "judge of another session": judge_token("J6"), "screen": SCREEN_TOKEN, "supervisor": SUPERVISOR_TOKEN,
+           "no token": None,
            "forged token": "forged-token-0123456789abcdef"}
 ROLE_OF = {"organiser": "organiser", "judge of this session": "judge", "judge of another session": "judge",
-           "screen": "screen"}
+           "screen": "screen", "supervisor": "supervisor"}
 PARAMS = {"tree_id": "boai", "contest_id": CONTEST, "stage_id": "prelim", "session_id": "s1",
           "entry_id": "e-qinghua-01", "series_id": "series-x", "meeting_id": "meeting-x", "delivery_id": "delivery-x",
-          "recipient_id": "c-qinghua-01", "log": "scoring", "size": "1"}
+          "recipient_id": "c-qinghua-01", "log": "scoring", "size": "1", "appeal_id": "appeal-x"}
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 
 

@@ -36,7 +36,7 @@ from tests.e2e.contest_flow import (
 )
 from tests.support.pipeline import BIN
 from tests.support.servers import ChildProcess, Vhost, queue_state, wait_until
-from tests.support.stack import SCREEN_TOKEN, eventually, judge_token, ok
+from tests.support.stack import SCREEN_TOKEN, SUPERVISOR_TOKEN, eventually, judge_token, ok
 
 pytestmark = pytest.mark.integration
 CONTEST = "county-2021"
@@ -359,6 +359,40 @@ def test_the_judges_calibration_agrees_with_an_independent_computation_from_the_
     with urllib.request.urlopen(request, timeout=30) as response:
         table = list(csv.reader(io.StringIO(response.read().decode("utf-8-sig"))))
     assert table[0][:3] == ["场次", "评委", "评分表数"] and len(table) == 1 + 5 + 3 * 5
+
+
+def test_an_appeal_is_filed_decided_once_by_the_inspector_and_the_contestant_told_of_each(stack, contest):
+    row = ok(stack.call("GET", f"/contests/{contest}/stages/semi/results"))["standings"][5]
+    path = f"/contests/{contest}/stages/semi/appeals"
+    appeal = {"appeal_id": "appeal-semi-1", "entry_id": row["entry_id"], "reason": "第三位评委的分数录入有误"}
+    filed = ok(stack.call("POST", path, appeal, ORG), (201,))
+    assert (filed["status"], filed["contestant_id"], filed["filed_by"]) == ("filed", row["contestant_id"], "org1")
+    assert ok(stack.call("POST", path, appeal, ORG), (201,)) == filed  # filed again: the same record, nothing new
+    assert stack.call("POST", path, dict(appeal, reason="另一理由"), ORG)[0] == 409
+    assert stack.call("POST", path, dict(appeal, appeal_id="appeal-x", entry_id="nobody"), ORG)[0] == 404
+    assert stack.call("POST", path, {"entry_id": row["entry_id"]}, ORG)[0] == 400  # no reason
+    assert stack.call("POST", path, appeal, judge_token("J1"))[0] == 403
+    assert stack.call("POST", path, appeal, SUPERVISOR_TOKEN)[0] == 403  # inspectors decide; organisers file
+    decision = {"decision": "dismissed", "reason": "经复核，录入无误"}
+    decided = ok(stack.call("POST", f"{path}/appeal-semi-1/decision", decision, SUPERVISOR_TOKEN))
+    assert (decided["decision"], decided["decided_by"]) == ("dismissed", "inspector1")
+    assert ok(stack.call("POST", f"{path}/appeal-semi-1/decision", decision, ORG)) == decided
+    assert stack.call("POST", f"{path}/appeal-semi-1/decision", dict(decision, decision="upheld"), ORG)[0] == 409
+    assert stack.call("POST", f"{path}/nope/decision", decision, ORG)[0] == 404
+    assert [a["status"] for a in ok(stack.call("GET", path, token=SUPERVISOR_TOKEN))["appeals"]] == ["decided"]
+
+    def told(kind: str):  # these entrants gave no e-mail or phone: the in-app inbox is their channel
+        found = ok(stack.call("GET", f"/contests/{contest}/deliveries?kind={kind}", token=ORG))["deliveries"]
+        return found if any(d["channel"] == "inbox" and d["status"] == "sent" for d in found) else None
+    recipient = f"contestant-{row['contestant_id']}"
+    for kind in ("appeal_received", "appeal_decided"):
+        deliveries = wait_until(lambda: told(kind), what=f"the {kind} notice")
+        assert {d["recipient_id"] for d in deliveries} == {recipient}
+        assert len(deliveries) == len({d["channel"] for d in deliveries})  # once a channel
+    inbox = ok(stack.call("GET", f"/contests/{contest}/recipients/{recipient}/inbox", token=ORG))
+    bodies = [m["body"] for m in inbox["messages"]
+              if m["kind"] in ("appeal_received", "appeal_decided")]
+    assert len(bodies) == 2 and any("申诉不成立，维持原成绩。经复核，录入无误" in b for b in bodies)
 
 
 def replay(stack):

@@ -27,6 +27,7 @@ from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, w
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
+SUPERVISOR_TOKEN = "supervisor-token-0123456789"  # discipline inspection (纪检)
 # as production logs (config/*.yaml): JSON lines at INFO
 LOGGING = {"version": 1, "formatters": {"json": {"()": "leitai.logs.JsonFormatter"}},
            "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
@@ -72,6 +73,7 @@ class Stack:
         self.base = f"http://127.0.0.1:{self.port}"
         self.tokens = {ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
                        SCREEN_TOKEN: {"role": "screen", "id": "hall"},
+                       SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1"},
                        **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}

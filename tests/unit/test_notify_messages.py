@@ -95,3 +95,16 @@ def test_an_smtp_login_left_empty_in_its_secret_means_no_login_not_a_broken_sett
     settings = notify_settings({"smtp": {"host": "mail", "user": None, "password": None},
                                 "sms": {"url": "http://sms/send", "api_key": "k"}})
     assert settings["smtp"]["user"] == "" and settings["smtp"]["password"] == ""
+
+
+def test_the_appellant_alone_is_told_of_receipt_and_of_the_decision():
+    appeal = {"contest_id": "c", "stage_id": "semi", "appeal_id": "a1", "entry_id": "e1", "contestant_id": "a",
+              "name": "甲书记", "reason": "第三位评委的分数录入有误", "filed_by": "org1"}
+    (received,) = notices_for("AppealFiled", appeal, KNOWN)
+    assert (received.recipient_id, received.kind) == ("contestant-a", "appeal_received")
+    subject, body = render(received.kind, received.context)
+    assert subject == "申诉已受理：县级复赛" and "编号 a1" in body and "第三位评委的分数录入有误" in body
+    for decision, says in (("upheld", "申诉成立"), ("dismissed", "申诉不成立，维持原成绩")):
+        (decided,) = notices_for("AppealDecided", dict(appeal, decision=decision, reason="复核结论", decided_by="i1"),
+                                 KNOWN)
+        assert decided.kind == "appeal_decided" and says in render(decided.kind, decided.context)[1]
