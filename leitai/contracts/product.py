@@ -11,7 +11,7 @@ REGISTRY = ContractRegistry([*registration.CONTRACTS, *scoring.CONTRACTS, *ranki
 
 # consumer -> source -> event types
 CONSUMES = {
-    "scoring": {"registration": ("SessionOpened",)},
+    "scoring": {"registration": ("SessionOpened",), "ranking": ("StageResultsPublished",)},
     "registration": {"ranking": ("ContestantAdvanced",)},
     "ranking": {
         "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),

@@ -70,10 +70,67 @@ class SessionLocked(_LockedSessionEvent):
     entries = fields.List(Id(), required=True)
 
 
+class CorrectionProposed(_SessionEvent):
+    """A correction of a locked session (复核), proposed by one person; it takes effect only
+    once a second person approves it."""
+    correction_id = Id(required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(["change_score", "void_sheet", "add_sheet"]))
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    scores = fields.Dict(keys=Id(), values=Score(), load_default=None, allow_none=True)  # change or add
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    appeal_id = Id(load_default=None, allow_none=True)  # the appeal it answers, if any
+    cites = fields.String(load_default=None, allow_none=True)  # the event id of the sheet it corrects
+    proposed_by = Id(required=True)
+
+
+class _CorrectionStep(_SessionEvent):
+    correction_id = Id(required=True)
+    by = Id(required=True)
+
+
+class CorrectionApproved(_CorrectionStep):
+    pass
+
+
+class CorrectionRejected(_CorrectionStep):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class CorrectionWithdrawn(_CorrectionStep):
+    pass
+
+
+class ScoreSheetCorrected(ScoreSheetSubmitted):
+    """A sheet as an approved correction left it (changed, or added where one was missing)."""
+    correction_id = Id(required=True)
+    cites = fields.String(load_default=None, allow_none=True)
+
+
+class ScoreSheetVoided(_SessionEvent):
+    """A sheet an approved correction struck out (a judge who should have stood aside)."""
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    correction_id = Id(required=True)
+    cites = fields.String(required=True)
+
+
+class EntryRescored(EntryScored):
+    """An entry of a locked session scored again after an approved correction."""
+    correction_id = Id(required=True)
+
+
 CONTRACTS = [
     Contract("ScoreSheetSubmitted", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ScoreSheetRevised", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ToleranceFlagRaised", SOURCE, 1, ToleranceFlagRaised()),
     Contract("EntryScored", SOURCE, 1, EntryScored()),
     Contract("SessionLocked", SOURCE, 1, SessionLocked()),
+    Contract("CorrectionProposed", SOURCE, 1, CorrectionProposed()),
+    Contract("CorrectionApproved", SOURCE, 1, CorrectionApproved()),
+    Contract("CorrectionRejected", SOURCE, 1, CorrectionRejected()),
+    Contract("CorrectionWithdrawn", SOURCE, 1, CorrectionWithdrawn()),
+    Contract("ScoreSheetCorrected", SOURCE, 1, ScoreSheetCorrected()),
+    Contract("ScoreSheetVoided", SOURCE, 1, ScoreSheetVoided()),
+    Contract("EntryRescored", SOURCE, 1, EntryRescored()),
 ]

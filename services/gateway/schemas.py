@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from leitai.contracts.fields import Id, Score, Seed
 from leitai.contracts.ranking import StageResultsPublished, StandingSchema
@@ -329,6 +329,46 @@ class BoardQuery(Schema):
     as_of = fields.String(validate=validate.Regexp(
         r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
         error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"))
+
+
+class CorrectionCreate(Schema):
+    correction_id = Id()  # the client's, to propose it once whatever the network does; else one is made
+    kind = fields.String(required=True, validate=validate.OneOf(["change_score", "void_sheet", "add_sheet"]))
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    scores = fields.Dict(keys=Id(), values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    appeal_id = Id()  # the appeal it answers, if any
+
+
+class CorrectionDecision(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(["approve", "reject", "withdraw"]))
+    reason = fields.String(validate=validate.Length(min=1, max=2000))  # required to reject
+
+    @validates_schema
+    def _reason_to_reject(self, data, **kwargs):
+        if data.get("action") == "reject" and not data.get("reason"):
+            raise ValidationError("a rejection gives its reason", "reason")
+
+
+class CorrectionOut(Response):
+    correction_id = fields.String(required=True)
+    contest_id = fields.String(required=True)
+    session_id = fields.String(required=True)
+    kind = fields.String(required=True)
+    entry_id = fields.String(required=True)
+    judge_id = fields.String(required=True)
+    scores = fields.Dict(keys=fields.String(), values=fields.String(), allow_none=True)
+    reason = fields.String(required=True)
+    appeal_id = fields.String(allow_none=True)
+    cites = fields.String(allow_none=True)  # the event id of the sheet it corrects
+    proposed_by = fields.String(required=True)
+    status = fields.String(required=True)  # proposed, approved, rejected, withdrawn
+    decided_by = fields.String()
+
+
+class CorrectionsOut(Response):
+    corrections = fields.List(fields.Nested(CorrectionOut), required=True)
 
 
 class AppealCreate(Schema):

@@ -216,6 +216,25 @@ class GatewayService:
     def lock_session(self, actor, body, session_id):
         return self.scoring.lock_session(actor, session_id, body["override_reason"])
 
+    @endpoint("POST", "/sessions/<string:session_id>/corrections", roles={ORGANISER}, body=s.CorrectionCreate,
+              response=s.CorrectionOut, status=201,
+              summary="Propose a correction of a locked sheet of a published stage (change a score, void a sheet, "
+                      "add a missing one), with the reason; it takes effect when a second person approves it")
+    def propose_correction(self, actor, body, session_id):
+        return self.scoring.propose_correction(actor, session_id, body)
+
+    @endpoint("GET", "/sessions/<string:session_id>/corrections", roles={ORGANISER, SUPERVISOR},
+              response=s.CorrectionsOut, summary="The session's corrections and where each stands")
+    def corrections(self, actor, body, session_id):
+        return {"corrections": self.scoring.corrections(actor, session_id)}
+
+    @endpoint("POST", "/sessions/<string:session_id>/corrections/<string:correction_id>/decision",
+              roles={ORGANISER, SUPERVISOR}, body=s.CorrectionDecision, response=s.CorrectionOut,
+              summary="Approve (a second person, never the proposer), reject (with the reason) or withdraw (the "
+                      "proposer) a correction")
+    def decide_correction(self, actor, body, session_id, correction_id):
+        return self.scoring.decide_correction(actor, session_id, correction_id, body)
+
     @endpoint("GET", "/sessions/<string:session_id>/scoring", roles=STAFF, response=s.SessionStatus,
               summary="Sheets, tolerance flags and missing sheets of a session")
     def session_status(self, actor, body, session_id):

@@ -2,6 +2,7 @@
 each reader may see. No nameko here: service.py maps entrypoints onto these methods."""
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -9,12 +10,13 @@ from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.domain import folding
-from leitai.errors import Forbidden, NotFound
+from leitai.errors import Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
-from leitai.roles import JUDGE, ORGANISER, has_role, require_role
+from leitai.roles import JUDGE, ORGANISER, SUPERVISOR, has_role, require_role
 from services.scoring.session import ScoringSession, SessionPlan
 
 SESSIONS = "sessions"
+PUBLISHED = "published_stages"  # stages whose results are published: corrections are for those
 
 
 class Plans(Protocol):
@@ -43,6 +45,11 @@ class Scoring:
         plan = event.to_wire(REGISTRY)["payload"]
         self._plans.apply_once(SESSIONS, plan["session_id"], event.event_id, {"$set": {"plan": plan}})
 
+    def stage_published(self, event: Event) -> None:
+        p = event.payload
+        self._plans.apply_once(PUBLISHED, f"{p['contest_id']}:{p['stage_id']}", event.event_id,
+                               {"$set": {"contest_id": p["contest_id"], "stage_id": p["stage_id"]}})
+
     # -- commands -------------------------------------------------------------------
     def submit_sheet(self, actor: dict, session_id: str, entry_id: str, submission_id: str, scores: dict,
                      strengths: str = "", suggestions: str = "") -> dict:
@@ -63,6 +70,46 @@ class Scoring:
         results = execute(self._store, stream_of(session_id), self._fold(session_id), decide,
                           **on_behalf(actor))
         return {"session_id": session_id, "locked": True, "results": [published(r) for r in results]}
+
+    # -- corrections (复核) ------------------------------------------------------------
+    def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
+        require_role(actor, ORGANISER, to="propose a correction")
+        plan = self._plan(session_id)
+        if self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is None:
+            raise RuleViolated(f"stage {plan.stage_id} is not published: until then a sheet is revised by its judge "
+                               "before the lock; a correction answers a published result",
+                               {"stage_id": ["not published"]})
+        scores = {k: Decimal(v) for k, v in correction["scores"].items()} if correction.get("scores") else None
+        correction_id = correction.get("correction_id") or f"correction-{uuid.uuid4().hex[:12]}"
+
+        def decide(session: ScoringSession):
+            proposed, decisions = session.propose(actor["id"], correction_id, correction["kind"],
+                                                  correction["entry_id"], correction["judge_id"], scores,
+                                                  correction["reason"], correction.get("appeal_id"))
+            return _plain(proposed), decisions
+
+        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+
+    def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
+        """``decision``: approve (a second person: an organiser or a supervisor), reject (with a
+        reason) or withdraw (the proposer)."""
+        require_role(actor, ORGANISER, SUPERVISOR, to="decide a correction")
+
+        def decide(session: ScoringSession):
+            action = decision["action"]
+            if action == "approve":
+                decided, decisions = session.approve(actor["id"], correction_id)
+            elif action == "reject":
+                decided, decisions = session.reject(actor["id"], correction_id, decision.get("reason") or "")
+            else:
+                decided, decisions = session.withdraw(actor["id"], correction_id)
+            return _plain(decided), decisions
+
+        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+
+    def corrections(self, actor: dict, session_id: str) -> list[dict]:
+        require_role(actor, ORGANISER, SUPERVISOR, to="see corrections")
+        return [_plain(c) for c in self._session(session_id).corrections.values()]
 
     # -- queries --------------------------------------------------------------------
     def session_status(self, actor: dict, session_id: str) -> dict:
@@ -99,9 +146,18 @@ class Scoring:
     def _session(self, session_id: str) -> ScoringSession:
         return self._fold(session_id)(self._store.read_stream(stream_of(session_id)))
 
-    def _fold(self, session_id: str):
+    def _plan(self, session_id: str) -> SessionPlan:
         document = self._plans.get(SESSIONS, session_id)
         if document is None:
             raise NotFound(f"session {session_id} is not open for scoring")
-        plan = SessionPlan.from_payload(document["plan"])
+        return SessionPlan.from_payload(document["plan"])
+
+    def _fold(self, session_id: str):
+        plan = self._plan(session_id)
         return folding(lambda: ScoringSession(plan))
+
+
+def _plain(correction: dict) -> dict:
+    """A correction as the client sees it: scores as strings."""
+    scores = correction.get("scores")
+    return dict(correction, scores={k: str(v) for k, v in scores.items()} if scores else None)

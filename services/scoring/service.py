@@ -25,6 +25,10 @@ class ScoringService(StoreHealth, PublishedLog):
     def on_session_opened(self, event: Event) -> None:
         self.scoring.session_opened(event)
 
+    @reliable_handler("ranking", "StageResultsPublished", registry=REGISTRY)
+    def on_stage_results_published(self, event: Event) -> None:
+        self.scoring.stage_published(event)
+
     @rpc
     def submit_sheet(self, actor: dict, session_id: str, entry_id: str, submission_id: str, scores: dict,
                      strengths: str = "", suggestions: str = "") -> dict:
@@ -41,3 +45,15 @@ class ScoringService(StoreHealth, PublishedLog):
     @rpc
     def session_results(self, session_id: str) -> dict:
         return self.scoring.session_results(session_id)
+
+    @rpc
+    def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
+        return self.scoring.propose_correction(actor, session_id, correction)
+
+    @rpc
+    def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
+        return self.scoring.decide_correction(actor, session_id, correction_id, decision)
+
+    @rpc
+    def corrections(self, actor: dict, session_id: str) -> list[dict]:
+        return self.scoring.corrections(actor, session_id)

@@ -66,6 +66,10 @@ class SessionPlan:
         return {"contest_id": self.contest_id, "session_id": self.session_id}
 
 
+CORRECTION_STEPS = {"CorrectionApproved": "approved", "CorrectionRejected": "rejected",
+                    "CorrectionWithdrawn": "withdrawn"}
+
+
 def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[set[str], Decimal | None]:
     """The judges whose total lies further than ``tolerance`` from the panel's median, and
     that median; nobody while there is no tolerance or fewer than two sheets."""
@@ -110,20 +114,27 @@ class ScoringSession:
     submissions: dict[str, Sheet] = field(default_factory=dict)
     flagged: set[tuple[str, str, int]] = field(default_factory=set)  # (entry, judge, revision)
     scored: dict[str, dict] = field(default_factory=dict)
+    corrections: dict[str, dict] = field(default_factory=dict)  # id -> the proposal, with its status
     locked: bool = False
     version: int = 0
 
     # -- folding -------------------------------------------------------------------
     def apply(self, event) -> None:
         p = event.payload
-        if event.type in ("ScoreSheetSubmitted", "ScoreSheetRevised"):
+        if event.type in ("ScoreSheetSubmitted", "ScoreSheetRevised", "ScoreSheetCorrected"):
             sheet = Sheet(p["judge_id"], p["entry_id"], dict(p["scores"]), p["total"], p["strengths"],
                           p["suggestions"], p["revision"], str(event.event_id))
             self.sheets[(sheet.entry_id, sheet.judge_id)] = sheet
             self.submissions[sheet.submission_id] = sheet
+        elif event.type == "ScoreSheetVoided":
+            del self.sheets[(p["entry_id"], p["judge_id"])]
+        elif event.type == "CorrectionProposed":
+            self.corrections[p["correction_id"]] = dict(p, status="proposed")
+        elif event.type in CORRECTION_STEPS:
+            self.corrections[p["correction_id"]].update(status=CORRECTION_STEPS[event.type], decided_by=p["by"])
         elif event.type == "ToleranceFlagRaised":
             self.flagged.add((p["entry_id"], p["judge_id"], p["revision"]))
-        elif event.type == "EntryScored":
+        elif event.type in ("EntryScored", "EntryRescored"):
             self.scored[p["entry_id"]] = p
         elif event.type == "SessionLocked":
             self.locked = True
@@ -213,23 +224,136 @@ class ScoringSession:
             raise RuleViolated("locking needs an override reason", {
                 "open_flags": {k: v for k, v in flags.items() if v},
                 "missing_sheets": {k: v for k, v in missing.items() if v}})
-        decisions = []
-        for entry in entries:
-            result = aggregate(entry.entry_id, self.totals(entry.entry_id), self.plan.drop_rule)
-            recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal_reason(j, entry))
-            decisions.append(Decision("EntryScored", {
-                **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id,
-                "entry_id": entry.entry_id, "sheets": [{"judge_id": j, "total": t} for j, t in result.sheets],
-                "recused": recused, "dropped_high": list(result.dropped_high), "dropped_low": list(result.dropped_low),
-                "counted_sum": result.counted_sum, "counted": result.counted, "stage_score": result.stage_score,
-                "rounding": ROUNDING,
-                "comments": [{"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
-                             for (e, _), s in sorted(self.sheets.items()) if e == entry.entry_id
-                             and (s.strengths or s.suggestions)],
-            }))
+        decisions = [Decision("EntryScored", self._scored(entry, self.sheets)) for entry in entries]
         decisions.append(Decision("SessionLocked", {
             **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id, "locked_by": actor_id,
             "override_reason": override_reason or None, "open_flags": open_flags, "missing_sheets": missing_sheets,
             "entries": [e.entry_id for e in entries],
         }))
         return decisions
+
+    def _scored(self, entry: SessionEntry, sheets: Mapping[tuple[str, str], Sheet]) -> dict:
+        """An entry's EntryScored payload from ``sheets``."""
+        totals = {judge: sheet.total for (e, judge), sheet in sheets.items() if e == entry.entry_id}
+        result = aggregate(entry.entry_id, totals, self.plan.drop_rule)
+        recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal_reason(j, entry))
+        return {
+            **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id,
+            "entry_id": entry.entry_id, "sheets": [{"judge_id": j, "total": t} for j, t in result.sheets],
+            "recused": recused, "dropped_high": list(result.dropped_high), "dropped_low": list(result.dropped_low),
+            "counted_sum": result.counted_sum, "counted": result.counted, "stage_score": result.stage_score,
+            "rounding": ROUNDING,
+            "comments": [{"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
+                         for (e, _), s in sorted(sheets.items()) if e == entry.entry_id
+                         and (s.strengths or s.suggestions)],
+        }
+
+    # -- corrections (复核): proposed by one person, in effect once another approves ----------
+    def propose(self, actor_id: str, correction_id: str, kind: str, entry_id: str, judge_id: str,
+                scores: dict[str, Decimal] | None, reason: str, appeal_id: str | None) -> tuple[dict, list[Decision]]:
+        asked = {"kind": kind, "entry_id": entry_id, "judge_id": judge_id, "reason": reason, "appeal_id": appeal_id,
+                 "scores": scores}
+        earlier = self.corrections.get(correction_id)
+        if earlier is not None:
+            if {k: earlier[k] for k in asked} != asked:
+                raise Conflict(f"correction {correction_id} was proposed already, as another correction")
+            return earlier, []
+        if not self.locked:
+            raise RuleViolated(f"session {self.plan.session_id} is not locked: a judge revises a sheet until the "
+                               "lock; corrections are for locked sessions", {"session_id": ["not locked"]})
+        pending = next((c for c in self.corrections.values() if c["status"] == "proposed"
+                        and (c["entry_id"], c["judge_id"]) == (entry_id, judge_id)), None)
+        if pending is not None:
+            raise Conflict(f"correction {pending['correction_id']} of this sheet is open: approve, reject or "
+                           "withdraw it first")
+        entry = self.plan.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+        judge = self.plan.panel.get(judge_id)
+        if judge is None:
+            raise NotFound(f"judge {judge_id} is not seated on session {self.plan.session_id}")
+        sheet = self.sheets.get((entry_id, judge_id))
+        if kind in ("change_score", "void_sheet") and sheet is None:
+            raise NotFound(f"judge {judge_id} has no sheet for entry {entry_id} to correct")
+        if kind == "add_sheet":
+            if sheet is not None:
+                raise Conflict(f"judge {judge_id} has a sheet for entry {entry_id}: correct it (change_score)")
+            reason_to_stand_aside = recusal_reason(judge, entry)
+            if reason_to_stand_aside:
+                raise RuleViolated(f"recused: {reason_to_stand_aside}", {"judge_id": judge_id, "entry_id": entry_id})
+        if kind == "void_sheet":
+            scores = None
+        else:
+            if not scores:
+                raise InvalidInput("the corrected scores are missing", {"scores": ["give every criterion's score"]})
+            problems = score_problems(self.plan.criteria, scores)
+            if problems:
+                raise InvalidInput("scores are not valid for this stage", problems)
+            if sheet is not None and sheet.scores == scores:
+                raise InvalidInput("the corrected scores are the sheet's own", {"scores": ["nothing would change"]})
+        proposed = {**self.plan.ref(), "correction_id": correction_id, "kind": kind, "entry_id": entry_id,
+                    "judge_id": judge_id, "scores": scores, "reason": reason, "appeal_id": appeal_id,
+                    "cites": sheet.submission_id if sheet else None, "proposed_by": actor_id}
+        return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed)]
+
+    def approve(self, actor_id: str, correction_id: str) -> tuple[dict, list[Decision]]:
+        correction = self._correction(correction_id)
+        if correction["status"] == "approved":
+            return correction, []  # approved twice: once
+        self._still_open(correction)
+        if actor_id == correction["proposed_by"]:
+            raise Forbidden("the proposer of a correction cannot approve it: a second person must")
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
+        return dict(correction, status="approved", decided_by=actor_id), [
+            Decision("CorrectionApproved", step), *self._effect(correction)]
+
+    def reject(self, actor_id: str, correction_id: str, reason: str) -> tuple[dict, list[Decision]]:
+        correction = self._correction(correction_id)
+        if correction["status"] == "rejected":
+            return correction, []
+        self._still_open(correction)
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "reason": reason}
+        return dict(correction, status="rejected", decided_by=actor_id), [Decision("CorrectionRejected", step)]
+
+    def withdraw(self, actor_id: str, correction_id: str) -> tuple[dict, list[Decision]]:
+        correction = self._correction(correction_id)
+        if correction["status"] == "withdrawn":
+            return correction, []
+        self._still_open(correction)
+        if actor_id != correction["proposed_by"]:
+            raise Forbidden("only the proposer withdraws a correction; others reject it")
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
+        return dict(correction, status="withdrawn", decided_by=actor_id), [Decision("CorrectionWithdrawn", step)]
+
+    def _correction(self, correction_id: str) -> dict:
+        correction = self.corrections.get(correction_id)
+        if correction is None:
+            raise NotFound(f"no correction {correction_id} in session {self.plan.session_id}")
+        return correction
+
+    @staticmethod
+    def _still_open(correction: dict) -> None:
+        if correction["status"] != "proposed":
+            raise Conflict(f"correction {correction['correction_id']} was {correction['status']} already")
+
+    def _effect(self, correction: dict) -> list[Decision]:
+        """The corrected sheet (or its voiding) and the entry scored again."""
+        entry_id, judge_id = correction["entry_id"], correction["judge_id"]
+        sheets = dict(self.sheets)
+        ref = {**self.plan.ref(), "entry_id": entry_id, "judge_id": judge_id,
+               "correction_id": correction["correction_id"]}
+        if correction["kind"] == "void_sheet":
+            del sheets[(entry_id, judge_id)]
+            changed = Decision("ScoreSheetVoided", dict(ref, cites=correction["cites"]))
+        else:
+            before = self.sheets.get((entry_id, judge_id))
+            scores = {k: Decimal(v) for k, v in correction["scores"].items()}
+            sheet = Sheet(judge_id, entry_id, scores, sheet_total(self.plan.criteria, scores),
+                          before.strengths if before else "", before.suggestions if before else "",
+                          before.revision + 1 if before else 1, "")
+            sheets[(entry_id, judge_id)] = sheet
+            changed = Decision("ScoreSheetCorrected", dict(
+                ref, scores=scores, total=sheet.total, strengths=sheet.strengths, suggestions=sheet.suggestions,
+                revision=sheet.revision, cites=correction["cites"]))
+        rescored = dict(self._scored(self.plan.entries[entry_id], sheets), correction_id=correction["correction_id"])
+        return [changed, Decision("EntryRescored", rescored)]

@@ -395,6 +395,37 @@ def test_an_appeal_is_filed_decided_once_by_the_inspector_and_the_contestant_tol
     assert len(bodies) == 2 and any("申诉不成立，维持原成绩。经复核，录入无误" in b for b in bodies)
 
 
+def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, contest):
+    status = ok(stack.call("GET", "/sessions/final-0/scoring", token=ORG))
+    entry = status["entries"][0]
+    sheet = next(s for s in entry["sheets"] if s["judge_id"] == "J2")
+    scores = {k: str(Decimal(v) - 1 if Decimal(v) >= 1 else Decimal(v) + 1) for k, v in sheet["scores"].items()}
+    proposal = {"correction_id": "correction-final-1", "kind": "change_score", "entry_id": entry["entry_id"],
+                "judge_id": "J2", "scores": scores, "reason": "复核发现录入错误"}
+    def propose():  # scoring learns of the publication by its event: until then, 422 "not published"
+        code, body = stack.call("POST", "/sessions/final-0/corrections", proposal, ORG)
+        assert code in (201, 422), body
+        return body if code == 201 else None
+    proposed = wait_until(propose, what="scoring to know the final is published")
+    assert proposed["status"] == "proposed" and proposed["cites"]
+    # one open correction of a sheet at a time
+    assert stack.call("POST", "/sessions/final-0/corrections", dict(proposal, correction_id="other"), ORG)[0] == 409
+    over = dict(proposal, correction_id="correction-final-2", judge_id="J3", scores=dict(scores, party="99"))  # > max
+    assert stack.call("POST", "/sessions/final-0/corrections", over, ORG)[0] == 400
+    assert stack.call("POST", "/sessions/final-0/corrections", dict(proposal, scores={"party": "1"}), ORG)[0] == 409
+    decision = "/sessions/final-0/corrections/correction-final-1/decision"
+    assert stack.call("POST", decision, {"action": "approve"}, ORG)[0] == 403  # the proposer
+    assert stack.call("POST", decision, {"action": "reject"}, SUPERVISOR_TOKEN)[0] == 400  # no reason
+    assert stack.call("POST", decision, {"action": "approve"}, judge_token("J1"))[0] == 403
+    approved = ok(stack.call("POST", decision, {"action": "approve"}, SUPERVISOR_TOKEN))
+    assert (approved["status"], approved["decided_by"]) == ("approved", "inspector1")
+    corrected = next(s for e in ok(stack.call("GET", "/sessions/final-0/scoring", token=ORG))["entries"]
+                     if e["entry_id"] == entry["entry_id"] for s in e["sheets"] if s["judge_id"] == "J2")
+    assert corrected["scores"] == scores and corrected["revision"] == sheet["revision"] + 1
+    listed = ok(stack.call("GET", "/sessions/final-0/corrections", token=SUPERVISOR_TOKEN))["corrections"]
+    assert [c["status"] for c in listed] == ["approved"]
+
+
 def replay(stack):
     return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
                            "--verify"], capture_output=True, text=True, timeout=300)

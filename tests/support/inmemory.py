@@ -96,7 +96,8 @@ class InMemorySystem:
         self.ranking = Ranking(self.stores["ranking"], self.board)
         self.consumers = {
             "registration": self.registration.contestant_advanced,
-            "scoring": self.scoring.session_opened,
+            "scoring": lambda event: {"SessionOpened": self.scoring.session_opened,
+                                      "StageResultsPublished": self.scoring.stage_published}[event.type](event),
             "ranking": lambda event: self.board.apply(writes_of(event)),
         }
 

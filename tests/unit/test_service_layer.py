@@ -4,6 +4,7 @@ commands on the way, in milliseconds."""
 from __future__ import annotations
 
 import uuid
+from decimal import Decimal
 
 import pytest
 
@@ -306,3 +307,59 @@ def test_every_command_with_a_key_stores_an_answer_a_retry_finds():
     score(system, "s1", ["e1", "e2", "e3"])
     locked = system.scoring.lock_session(keyed(ORG, "k-lock"), "s1")
     assert system.scoring.lock_session(keyed(ORG, "k-lock"), "s1") == locked
+
+
+SUPERVISOR = {"role": "supervisor", "id": "inspector1"}
+
+
+def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    opened(system, "s2", "prelim", "g2")
+    score(system, "s1", ["e1", "e2", "e3"])
+    score(system, "s2", ["e4", "e5", "e6"])
+    system.scoring.lock_session(ORG, "s1")
+    system.scoring.lock_session(ORG, "s2")
+    system.deliver()
+    change = body(schemas.CorrectionCreate, {"correction_id": "k1", "kind": "change_score", "entry_id": "e2",
+                                             "judge_id": "J2", "scores": {"a": "25", "b": "25"},
+                                             "reason": "录入错误", "appeal_id": "appeal-1"})
+    with pytest.raises(RuleViolated, match="not published"):  # locked, not published: no correction yet
+        system.scoring.propose_correction(ORG, "s1", change)
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    for outsider in (judge("J1"), SCREEN, SUPERVISOR):
+        with pytest.raises(Forbidden):
+            system.scoring.propose_correction(outsider, "s1", change)
+    proposed = system.scoring.propose_correction(ORG, "s1", change)
+    assert (proposed["status"], proposed["scores"], proposed["appeal_id"]) == ("proposed", {"a": "25", "b": "25"},
+                                                                               "appeal-1")
+    with pytest.raises(Forbidden, match="proposer"):
+        system.scoring.decide_correction(ORG, "s1", "k1", {"action": "approve"})
+    with pytest.raises(Forbidden):
+        system.scoring.decide_correction(judge("J1"), "s1", "k1", {"action": "approve"})
+    approved = system.scoring.decide_correction(SUPERVISOR, "s1", "k1", {"action": "approve"})
+    assert approved == system.scoring.decide_correction(SUPERVISOR, "s1", "k1", {"action": "approve"})
+    events = system.events("scoring", "scoring-s1")
+    assert [e.type for e in events[-3:]] == ["CorrectionApproved", "ScoreSheetCorrected", "EntryRescored"]
+    original = next(e for e in events if e.type == "ScoreSheetSubmitted" and e.payload["entry_id"] == "e2"
+                    and e.payload["judge_id"] == "J2")
+    assert events[-2].payload["cites"] == str(original.event_id) and events[-1].payload["stage_score"] == Decimal("43.33")  # (40 + 50 + 40) / 3
+    assert [c["status"] for c in system.scoring.corrections(SUPERVISOR, "s1")] == ["approved"]
+
+
+def test_an_appeal_is_filed_against_a_published_result_only_and_decided_once():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    with pytest.raises(RuleViolated, match="not published"):
+        system.ranking.file_appeal(ORG, "c", "prelim", {"entry_id": "e1", "reason": "分数有误"})
+    system = prelim_published()
+    filed = system.ranking.file_appeal(ORG, "c", "prelim", {"appeal_id": "a1", "entry_id": "e2", "reason": "分数有误"})
+    assert filed["contestant_id"] == "pe2" and filed["status"] == "filed"
+    with pytest.raises(Forbidden):
+        system.ranking.file_appeal(SUPERVISOR, "c", "prelim", {"entry_id": "e2", "reason": "x"})
+    decided = system.ranking.decide_appeal(SUPERVISOR, "c", "prelim", "a1", {"decision": "upheld", "reason": "属实"})
+    assert decided["decided_by"] == "inspector1"
+    with pytest.raises(Conflict):
+        system.ranking.decide_appeal(ORG, "c", "prelim", "a1", {"decision": "dismissed", "reason": "改判"})
+    assert [e.type for e in system.events("ranking", "appeals-c-prelim")] == ["AppealFiled", "AppealDecided"]
