@@ -15,7 +15,8 @@ CONSUMES = {
     "registration": {"ranking": ("ContestantAdvanced",)},
     "ranking": {
         "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
-        "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked"),
+        "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked",
+                    "ScoreSheetCorrected", "ScoreSheetVoided", "EntryRescored"),
         "ranking": ("StageResultsPublished",),
     },
     "notify": {

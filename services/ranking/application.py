@@ -55,7 +55,7 @@ class Ranking:
         scored = None
         if as_of is not None:
             require_role(actor, ORGANISER, SCREEN, to="see the standings as they stood")
-            scored = board.scored_as_of(board.scored_results(self._read, stage), as_of)
+            scored = board.scored_results(self._read, stage, as_of)
         elif has_role(actor, ORGANISER, SCREEN):
             scored = board.scored_results(self._read, stage)
         if scored is not None:
@@ -87,11 +87,12 @@ class Ranking:
                                           "event_position")}
 
     def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
-        result = self._read.get("results", f"{contest_id}:{stage_id}:{entry_id}")
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+        result = next((r for r in board.scored_results(self._read, stage) if r["entry_id"] == entry_id), None)
         if result is None:
             raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
-        sheets = self._read.find("sheets", {"session_id": result["session_id"], "entry_id": entry_id},
-                                 sort=[("judge_id", 1)])
+        sheets = self._read.find("sheets", {"session_id": result["session_id"], "entry_id": entry_id,
+                                            "voided": {"$exists": False}}, sort=[("judge_id", 1)])
         return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
                                        "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
             "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
@@ -102,9 +103,8 @@ class Ranking:
         entries = {e["entry_id"]: e for e in self._read.find("entries", {"contest_id": contest_id})}
         results = {r["entry_id"]: r for r in board.scored_results(self._read, stage)}
         sessions = {r["session_id"] for r in results.values()}
-        sheets = [s for s in self._read.find("sheets", {"contest_id": contest_id}, sort=[("session_id", 1),
-                                                                                         ("entry_id", 1),
-                                                                                         ("judge_id", 1)])
+        sheets = [s for s in self._read.find("sheets", {"contest_id": contest_id, "voided": {"$exists": False}},
+                                             sort=[("session_id", 1), ("entry_id", 1), ("judge_id", 1)])
                   if s["session_id"] in sessions]
         return {
             "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},

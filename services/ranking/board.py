@@ -42,8 +42,18 @@ def source_streams(read: ReadModel, stage: dict, session_ids: list[str]) -> dict
     return heads
 
 
-def scored_results(read: ReadModel, stage: dict) -> list[dict]:
-    return read.find("results", {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]})
+def scored_results(read: ReadModel, stage: dict, as_of: str | None = None) -> list[dict]:
+    """Each scored entry's result as it stands (its latest version: an approved correction
+    scores an entry again), or as it stood at ``as_of`` (see :func:`scored_as_of`)."""
+    query = {"contest_id": stage["contest_id"], "stage_id": stage["stage_id"]}
+    versions = read.find("results", query) + read.find("rescored", query)
+    if as_of is not None:
+        versions = scored_as_of(versions, as_of)
+    latest: dict[str, dict] = {}
+    for version in versions:
+        if version["entry_id"] not in latest or version["position"] > latest[version["entry_id"]]["position"]:
+            latest[version["entry_id"]] = version
+    return sorted(latest.values(), key=lambda r: r["entry_id"])
 
 
 def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
@@ -64,7 +74,7 @@ def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
 def sheets_by_entry(read: ReadModel, session_ids: set[str]) -> dict[tuple[str, str], list[dict]]:
     """Every sheet of these sessions in one query, by (session, entry)."""
     grouped: dict[tuple[str, str], list[dict]] = {}
-    for sheet in read.find("sheets", {"session_id": {"$in": sorted(session_ids)}}):
+    for sheet in read.find("sheets", {"session_id": {"$in": sorted(session_ids)}, "voided": {"$exists": False}}):
         grouped.setdefault((sheet["session_id"], sheet["entry_id"]), []).append(sheet)
     return grouped
 

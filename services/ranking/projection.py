@@ -16,10 +16,11 @@ from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "flags", "results", "published", "positions", "streams")
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "flags", "results", "rescored", "published", "positions",
+               "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
-           "results": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)],
+           "results": [("contest_id", "stage_id")], "rescored": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)],
            "streams": [("contest_id", "source")], "flags": [("contest_id", "session_id")]}
 
 
@@ -51,15 +52,21 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
             "contest_id": c, "session_id": p["session_id"], "stage_id": p["stage_id"], "group_id": p["group_id"],
             "entries": [{k: e[k] for k in ("entry_id", "name", "order")} for e in p["entries"]],
             "panel": [j["judge_id"] for j in p["panel"] if not j["reserve"]], "opened": True})]
-    elif kind in ("ScoreSheetSubmitted", "ScoreSheetRevised"):
+    elif kind in ("ScoreSheetSubmitted", "ScoreSheetRevised", "ScoreSheetCorrected"):
         writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}", {
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")}
             | {"position": event.position}, newer_than_revision=p["revision"])]
     elif kind == "ToleranceFlagRaised":  # one a revision: counted by the judges' calibration
         writes = [Write("flags", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}:{p['revision']}", {
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "revision")})]
+    elif kind == "ScoreSheetVoided":  # kept, marked: the working shows what counts
+        writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}",
+                        {"voided": p["correction_id"]})]
     elif kind == "EntryScored":
         writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(
+            p, position=event.position, occurred_at=_timestamp(event)))]
+    elif kind == "EntryRescored":  # every version is kept: the standings as of any moment need them
+        writes = [Write("rescored", f"{c}:{p['stage_id']}:{p['entry_id']}:{p['correction_id']}", dict(
             p, position=event.position, occurred_at=_timestamp(event)))]
     elif kind == "SessionLocked":
         writes = [Write("sessions", p["session_id"], {"locked": True, "locked_position": event.position})]

@@ -70,6 +70,18 @@ class RankingService(StoreHealth, PublishedLog):
     def on_entry_scored(self, events: list[Event]) -> None:
         self.project(events)
 
+    @batch_handler("scoring", "ScoreSheetCorrected", registry=REGISTRY)
+    def on_score_sheet_corrected(self, events: list[Event]) -> None:
+        self.project(events)
+
+    @batch_handler("scoring", "ScoreSheetVoided", registry=REGISTRY)
+    def on_score_sheet_voided(self, events: list[Event]) -> None:
+        self.project(events)
+
+    @batch_handler("scoring", "EntryRescored", registry=REGISTRY)
+    def on_entry_rescored(self, events: list[Event]) -> None:
+        self.project(events)
+
     @batch_handler("scoring", "SessionLocked", registry=REGISTRY)
     def on_session_locked(self, events: list[Event]) -> None:
         self.project(events)

@@ -73,8 +73,12 @@ def _public(document: dict) -> dict:
 def _matches(document: dict, query: dict) -> bool:
     for name, wanted in query.items():
         if isinstance(wanted, dict):
+            if set(wanted) == {"$exists"}:
+                if (name in document) != wanted["$exists"]:
+                    return False
+                continue
             if set(wanted) != {"$in"}:
-                raise NotImplementedError(f"the fake matches equality and $in only, not {wanted}")
+                raise NotImplementedError(f"the fake matches equality, $in and $exists only, not {wanted}")
             if document.get(name) not in wanted["$in"]:
                 return False
         elif document.get(name) != wanted:

@@ -346,6 +346,16 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
                     and e.payload["judge_id"] == "J2")
     assert events[-2].payload["cites"] == str(original.event_id) and events[-1].payload["stage_score"] == Decimal("43.33")  # (40 + 50 + 40) / 3
     assert [c["status"] for c in system.scoring.corrections(SUPERVISOR, "s1")] == ["approved"]
+    # ranking: the live board counts the corrected sheet; as of before it, and the publication, do not
+    before = system.ranking.leaderboard(SCREEN, "c", "prelim")["reflects"]["position"]
+    system.deliver()
+    live = {r["entry_id"]: r for r in system.ranking.leaderboard(SCREEN, "c", "prelim")["standings"]}
+    assert live["e2"]["stage_score"] == "43.33"
+    assert system.ranking.entry_working("c", "prelim", "e2")["stage_score"] == "43.33"
+    then = {r["entry_id"]: r for r in system.ranking.leaderboard(SCREEN, "c", "prelim", as_of=str(before))["standings"]}
+    assert then["e2"]["stage_score"] == "40.00"
+    published = {r["entry_id"]: r for r in system.ranking.stage_results("c", "prelim")["standings"]}
+    assert published["e2"]["stage_score"] == "40.00"  # until the stage is published again
 
 
 def test_an_appeal_is_filed_against_a_published_result_only_and_decided_once():
