@@ -17,13 +17,13 @@ CONSUMES = {
         "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
         "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked",
                     "ScoreSheetCorrected", "ScoreSheetVoided", "EntryRescored"),
-        "ranking": ("StageResultsPublished",),
+        "ranking": ("StageResultsPublished", "StageResultsRepublished"),
     },
     "notify": {
         "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened",
                          "ForumSeriesCreated", "ForumMeetingScheduled"),
         "scoring": ("ToleranceFlagRaised", "EntryScored"),
-        "ranking": ("StageResultsPublished", "AppealFiled", "AppealDecided"),
+        "ranking": ("StageResultsPublished", "StageResultsRepublished", "AppealFiled", "AppealDecided"),
     },
 }
 

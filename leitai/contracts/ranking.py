@@ -45,6 +45,31 @@ class StageResultsPublished(_StageEvent):
                           required=True)
 
 
+class OutcomeSchema(Schema):
+    stage_score = Score(required=True)
+    rank = fields.Integer(required=True, strict=True)
+    advanced = fields.Boolean(required=True)
+
+
+class ChangeSchema(Schema):
+    """An entry whose score, rank or advancement a republication changed."""
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = fields.String(required=True)
+    before = fields.Nested(OutcomeSchema, required=True)
+    after = fields.Nested(OutcomeSchema, required=True)
+
+
+class StageResultsRepublished(StageResultsPublished):
+    """A published stage's result again, after an approved correction: version 2, 3, …"""
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
+    replaces_sha256 = fields.String(required=True, validate=validate.Length(equal=64))  # the version it replaces
+    correction_id = Id(required=True)
+    corrected_session_id = Id(required=True)
+    corrected_judge_id = Id(required=True)  # whose sheet the correction changed
+    diff = fields.List(fields.Nested(ChangeSchema), required=True)
+
+
 def _certified(payload: dict) -> dict:
     """v1 -> v2: the digest follows from the standings; the software and the streams were
     not recorded."""
@@ -88,6 +113,7 @@ class AppealDecided(_AppealEvent):
 
 CONTRACTS = [
     Contract("StageResultsPublished", SOURCE, 2, StageResultsPublished(), upcasters={1: _certified}),
+    Contract("StageResultsRepublished", SOURCE, 1, StageResultsRepublished()),
     Contract("AppealFiled", SOURCE, 1, AppealFiled()),
     Contract("AppealDecided", SOURCE, 1, AppealDecided()),
     Contract("ContestantAdvanced", SOURCE, 1, ContestantAdvanced()),

@@ -118,6 +118,7 @@ class ScoreSheetVoided(_SessionEvent):
 class EntryRescored(EntryScored):
     """An entry of a locked session scored again after an approved correction."""
     correction_id = Id(required=True)
+    judge_id = Id(required=True)  # whose sheet the correction changed, voided or added
 
 
 CONTRACTS = [

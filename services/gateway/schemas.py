@@ -299,7 +299,21 @@ class Certificate(Response):
     sources = fields.Dict(keys=fields.String(), values=fields.Nested(SourceBasis), required=True)
     checkpoints = fields.Dict(keys=fields.String(), values=fields.Nested(CheckpointOut), required=True)
     pending = fields.List(fields.String(), required=True)  # logs whose checkpoint is not signed yet
-    replaces = fields.Dict(allow_none=True)
+    replaces = fields.Dict(allow_none=True)  # a corrected result's: the certificate of the version it replaces
+
+
+class OutcomeOut(Response):
+    stage_score = fields.String(required=True)
+    rank = fields.Integer(required=True)
+    advanced = fields.Boolean(required=True)
+
+
+class ChangeOut(Response):
+    entry_id = fields.String(required=True)
+    contestant_id = fields.String(required=True)
+    name = fields.String(required=True)
+    before = fields.Nested(OutcomeOut, required=True)
+    after = fields.Nested(OutcomeOut, required=True)
 
 
 class StageResults(StageResultsPublished):
@@ -308,6 +322,14 @@ class StageResults(StageResultsPublished):
 
     standings = fields.List(fields.Nested(StandingOut), required=True)
     certificate = fields.Nested(Certificate)
+    version = fields.Integer(required=True)  # 1, then 2, 3, … after each approved correction
+    replaces_sha256 = fields.String()  # the standings digest of the version it replaces
+    correction_id = fields.String()
+    diff = fields.List(fields.Nested(ChangeOut))  # whose score, rank or advancement changed
+
+
+class VersionQuery(Schema):
+    version = fields.Integer(validate=validate.Range(min=1))
 
 
 class WorkingSheet(Response):

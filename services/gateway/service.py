@@ -254,17 +254,20 @@ class GatewayService:
         return self.ranking.publish_stage(actor, contest_id, stage_id)
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={PUBLIC},
-              response=s.StageResults, summary="A stage's published results and advancement list")
+              body=s.VersionQuery, response=s.StageResults,
+              summary="A stage's published results and advancement list: the latest version, or ?version=N "
+                      "(a corrected result is published again; every version stays readable)")
     def stage_results(self, actor, body, contest_id, stage_id):
-        published = self.ranking.stage_results(contest_id, stage_id)
+        published = self.ranking.stage_results(contest_id, stage_id, body.get("version"))
         return dict(published, certificate=self._certificate(published))
 
     @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/certificate", roles={PUBLIC},
-              response=s.Certificate,
+              body=s.VersionQuery, response=s.Certificate,
               summary="A published result's certificate: standings digest, rule fingerprint, software and the "
-                      "signed checkpoint of every log it was computed from (docs/audit.md)")
+                      "signed checkpoint of every log it was computed from (docs/audit.md); a corrected result's "
+                      "cites the one it replaces")
     def certificate(self, actor, body, contest_id, stage_id):
-        return self._certificate(self.ranking.stage_results(contest_id, stage_id))
+        return self._certificate(self.ranking.stage_results(contest_id, stage_id, body.get("version")))
 
     def _certificate_if_published(self, contest_id: str, stage_id: str) -> dict | None:
         try:
@@ -275,7 +278,10 @@ class GatewayService:
     def _certificate(self, published: dict) -> dict:
         covering = {log: self._log(log).checkpoint_covering(position)
                     for log, position in certificates.positions_to_cover(published).items()}
-        return certificates.certificate(published, covering)
+        version = published.get("version", 1)
+        replaces = None if version == 1 else self._certificate(
+            self.ranking.stage_results(published["contest_id"], published["stage_id"], version - 1))
+        return certificates.certificate(published, covering, replaces)
 
     # -- the logs' signed checkpoints -------------------------------------------------
     def _log(self, log: str):

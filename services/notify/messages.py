@@ -76,6 +76,15 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                        {"name": row["name"], "stage_name": stage["name"], "stage_score": row["stage_score"],
                         "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
                 for row in p["standings"]]
+    if event_type == "StageResultsRepublished":  # only those a correction affected, and the corrected judge
+        stage = _need(known, "stages", f"{c}:{p['stage_id']}")
+        common = {"stage_name": stage["name"], "version": p["version"], "correction_id": p["correction_id"]}
+        notices = [Notice(contestant(change["contestant_id"]), "result_corrected",
+                          dict(common, name=change["name"], before=change["before"], after=change["after"]))
+                   for change in p["diff"]]
+        corrected = _need(known, "recipients", f"{c}:{judge(p['corrected_judge_id'])}")
+        return notices + [Notice(judge(p["corrected_judge_id"]), "sheet_corrected",
+                                 dict(common, name=corrected["name"]))]
     if event_type in ("AppealFiled", "AppealDecided"):  # the contestant hears of receipt, then of the decision
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
         context = {"name": p["name"], "stage_name": stage["name"], "appeal_id": p["appeal_id"], "reason": p["reason"],

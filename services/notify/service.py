@@ -73,6 +73,10 @@ class NotifyService:
     def on_stage_results_published(self, event: Event) -> None:
         self.notifier.handle(event)
 
+    @reliable_handler("ranking", "StageResultsRepublished", registry=REGISTRY)
+    def on_stage_results_republished(self, event: Event) -> None:
+        self.notifier.handle(event)
+
     @reliable_handler("ranking", "AppealFiled", registry=REGISTRY)
     def on_appeal_filed(self, event: Event) -> None:
         self.notifier.handle(event)

@@ -40,6 +40,30 @@ class Ranking:
         return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
                        **on_behalf(actor))
 
+    def republish_after(self, rescored: dict) -> dict | None:
+        """Publish the stage again after an approved correction (``rescored``: its EntryRescored
+        payload, JSON form), once the read model holds the corrected sheet; once per correction."""
+        contest_id, stage_id = rescored["contest_id"], rescored["stage_id"]
+        key = f"{rescored['session_id']}:{rescored['entry_id']}:{rescored['judge_id']}"
+        sheet, voided = self._read.get("sheets", key), self._read.get("voided", key)
+        if rescored["correction_id"] not in ((sheet or {}).get("correction_id"), (voided or {}).get("correction_id")):
+            raise NotYetProjected(f"the sheet correction {rescored['correction_id']} changed is not projected yet")
+        stage = board.stage_doc(self._read, contest_id, stage_id)
+
+        def decide(published: _Publication) -> tuple[dict | None, list]:
+            if published.latest is None or rescored["correction_id"] in published.corrections:
+                return None, []  # never published (nothing to correct), or published after it already
+            sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
+            rows = [board.standing_row(s) for s in board.table(self._read, stage)]
+            summary, decision = publication.republish(
+                published.latest, published.latest["version"] + 1, rows, board.rule_sha256(stage),
+                {d["_id"]: d["position"] for d in self._read.find("positions")},
+                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]), VERSION, rescored)
+            return summary, [decision]
+
+        return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
+                       actor="ranking")
+
     # -- queries --------------------------------------------------------------------
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
                     criterion_id: str | None = None, as_of: str | None = None) -> dict:
@@ -78,21 +102,27 @@ class Ranking:
                 **({"as_of": dict(reflected, requested=as_of)} if as_of is not None else {}),
                 **({"reflects": reflected} if scored is not None else {})}
 
-    def stage_results(self, contest_id: str, stage_id: str) -> dict:
-        published = self._read.get("published", f"{contest_id}:{stage_id}")
+    def stage_results(self, contest_id: str, stage_id: str, version: int | None = None) -> dict:
+        """The latest published version of the stage's results, or ``version``."""
+        if version is None:
+            published = self._read.get("published", f"{contest_id}:{stage_id}")
+        else:
+            published = self._read.get("publications", f"{contest_id}:{stage_id}:{version}")
         if published is None:
-            raise NotFound(f"results of stage {stage_id} are not published yet")
+            raise NotFound(f"results of stage {stage_id} are not published yet" if version is None
+                           else f"stage {stage_id} has no published version {version}")
         return {k: published[k] for k in ("contest_id", "stage_id", "next_stage_id", "standings", "rule_sha256",
                                           "log_positions", "standings_sha256", "software_version", "streams",
-                                          "event_position")}
+                                          "event_position", "version")} | {
+            k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published}
 
     def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
         stage = board.stage_doc(self._read, contest_id, stage_id)
         result = next((r for r in board.scored_results(self._read, stage) if r["entry_id"] == entry_id), None)
         if result is None:
             raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
-        sheets = self._read.find("sheets", {"session_id": result["session_id"], "entry_id": entry_id,
-                                            "voided": {"$exists": False}}, sort=[("judge_id", 1)])
+        sheets = board.sheets_by_entry(self._read, {result["session_id"]}).get((result["session_id"], entry_id), [])
+        sheets = sorted(sheets, key=lambda s: s["judge_id"])
         return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
                                        "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
             "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
@@ -103,9 +133,8 @@ class Ranking:
         entries = {e["entry_id"]: e for e in self._read.find("entries", {"contest_id": contest_id})}
         results = {r["entry_id"]: r for r in board.scored_results(self._read, stage)}
         sessions = {r["session_id"] for r in results.values()}
-        sheets = [s for s in self._read.find("sheets", {"contest_id": contest_id, "voided": {"$exists": False}},
-                                             sort=[("session_id", 1), ("entry_id", 1), ("judge_id", 1)])
-                  if s["session_id"] in sessions]
+        sheets = sorted((s for by_entry in board.sheets_by_entry(self._read, sessions).values() for s in by_entry),
+                        key=lambda s: (s["session_id"], s["entry_id"], s["judge_id"]))
         return {
             "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},
             "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
@@ -185,11 +214,22 @@ class Ranking:
                 "standings": rows, "last_locked": highlight, "progress": progress}
 
 
+class NotYetProjected(Exception):
+    """An event refers to what the read model has not caught up with yet (events arrive on
+    parallel queues): the handler fails, and its retry finds it."""
+
+
 class _Publication:
-    """A stage's publication stream, of which only whether it has begun matters."""
+    """A stage's publication stream: whether it has begun, and its latest version."""
 
     def __init__(self) -> None:
-        self.version = 0
+        self.version = 0  # of the stream
+        self.latest: dict | None = None  # the latest publication's payload
+        self.corrections: set[str] = set()  # those a version was published after
 
     def apply(self, event) -> None:
         self.version = event.stream_version
+        if event.type in ("StageResultsPublished", "StageResultsRepublished"):
+            self.latest = dict(event.payload, version=event.payload.get("version", 1))
+            if event.type == "StageResultsRepublished":
+                self.corrections.add(event.payload["correction_id"])

@@ -71,10 +71,19 @@ def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
     return [r for r in scored if r.get("occurred_at", "~") <= cut]
 
 
+def voided_sheets(read: ReadModel, session_ids: set[str]) -> set[tuple[str, str, str]]:
+    """(session, entry, judge) of every sheet an approved correction voided."""
+    return {(v["session_id"], v["entry_id"], v["judge_id"])
+            for v in read.find("voided", {"session_id": {"$in": sorted(session_ids)}})}
+
+
 def sheets_by_entry(read: ReadModel, session_ids: set[str]) -> dict[tuple[str, str], list[dict]]:
     """Every sheet of these sessions in one query, by (session, entry)."""
     grouped: dict[tuple[str, str], list[dict]] = {}
-    for sheet in read.find("sheets", {"session_id": {"$in": sorted(session_ids)}, "voided": {"$exists": False}}):
+    voided = voided_sheets(read, session_ids)
+    for sheet in read.find("sheets", {"session_id": {"$in": sorted(session_ids)}}):
+        if (sheet["session_id"], sheet["entry_id"], sheet["judge_id"]) in voided:
+            continue
         grouped.setdefault((sheet["session_id"], sheet["entry_id"]), []).append(sheet)
     return grouped
 

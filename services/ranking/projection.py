@@ -16,11 +16,11 @@ from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "flags", "results", "rescored", "published", "positions",
-               "streams")
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published", "publications",
+               "positions", "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
-           "results": [("contest_id", "stage_id")], "rescored": [("contest_id", "stage_id")], "entries": [("contest_id",)], "stages": [("contest_id",)],
+           "results": [("contest_id", "stage_id")], "rescored": [("contest_id", "stage_id")], "voided": [("session_id",)], "entries": [("contest_id",)], "stages": [("contest_id",)],
            "streams": [("contest_id", "source")], "flags": [("contest_id", "session_id")]}
 
 
@@ -55,13 +55,14 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
     elif kind in ("ScoreSheetSubmitted", "ScoreSheetRevised", "ScoreSheetCorrected"):
         writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}", {
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")}
-            | {"position": event.position}, newer_than_revision=p["revision"])]
+            | {"position": event.position} | ({"correction_id": p["correction_id"]} if "correction_id" in p else {}),
+            newer_than_revision=p["revision"])]
     elif kind == "ToleranceFlagRaised":  # one a revision: counted by the judges' calibration
         writes = [Write("flags", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}:{p['revision']}", {
             k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "revision")})]
-    elif kind == "ScoreSheetVoided":  # kept, marked: the working shows what counts
-        writes = [Write("sheets", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}",
-                        {"voided": p["correction_id"]})]
+    elif kind == "ScoreSheetVoided":  # the sheet is kept; what counts leaves it out
+        writes = [Write("voided", f"{p['session_id']}:{p['entry_id']}:{p['judge_id']}", {
+            k: p[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "correction_id")})]
     elif kind == "EntryScored":
         writes = [Write("results", f"{c}:{p['stage_id']}:{p['entry_id']}", dict(
             p, position=event.position, occurred_at=_timestamp(event)))]
@@ -70,8 +71,12 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
             p, position=event.position, occurred_at=_timestamp(event)))]
     elif kind == "SessionLocked":
         writes = [Write("sessions", p["session_id"], {"locked": True, "locked_position": event.position})]
-    elif kind == "StageResultsPublished":
-        writes = [Write("published", f"{c}:{p['stage_id']}", dict(p, event_position=event.position))]
+    elif kind in ("StageResultsPublished", "StageResultsRepublished"):
+        # the latest version is the published result; every version stays readable
+        version = p.get("version", 1)
+        published = dict(p, version=version, revision=version, event_position=event.position)
+        writes = [Write("published", f"{c}:{p['stage_id']}", published, newer_than_revision=version),
+                  Write("publications", f"{c}:{p['stage_id']}:{version}", published)]
     else:
         raise ValueError(f"ranking does not project {kind}")
     source = _source_of(kind)

@@ -62,3 +62,32 @@ def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str
         else:
             decisions.append(Decision("ContestantEliminated", outcome))
     return summary, decisions
+
+
+
+def differences(before: list[dict], after: list[dict]) -> list[dict]:
+    """Each entry whose score, rank or advancement differs between two versions of the standings."""
+    def outcome(row: Mapping) -> dict:  # scores as their text: the stored event's and the new rows' agree
+        return {"stage_score": str(row["stage_score"]), "rank": row["rank"], "advanced": row["advanced"]}
+
+    earlier = {row["entry_id"]: outcome(row) for row in before}
+    changed = []
+    for row in after:
+        old = earlier.get(row["entry_id"])
+        if old is not None and old != outcome(row):
+            changed.append({"entry_id": row["entry_id"], "contestant_id": row["contestant_id"], "name": row["name"],
+                            "before": old, "after": outcome(row)})
+    return changed
+
+
+def republish(latest: Mapping, version: int, rows: list[dict], rule_sha256: str, log_positions: Mapping[str, int],
+              streams: Mapping[str, Mapping[str, int]], software: str, correction: Mapping) -> tuple[dict, Decision]:
+    """The stage published again after an approved ``correction`` (its EntryRescored payload),
+    as version ``version``, naming what it replaces and what changed. Advancement follows the
+    new standings in the result; who moves between stages is the organisers' decision."""
+    summary, _ = publish(latest["contest_id"], latest["stage_id"], rows, latest.get("next_stage_id"), rule_sha256,
+                         log_positions, streams, software)
+    summary.update(version=version, replaces_sha256=latest["standings_sha256"],
+                   correction_id=correction["correction_id"], corrected_session_id=correction["session_id"],
+                   corrected_judge_id=correction["judge_id"], diff=differences(latest["standings"], rows))
+    return summary, Decision("StageResultsRepublished", summary)

@@ -81,6 +81,12 @@ class RankingService(StoreHealth, PublishedLog):
     @batch_handler("scoring", "EntryRescored", registry=REGISTRY)
     def on_entry_rescored(self, events: list[Event]) -> None:
         self.project(events)
+        for event in events:  # an approved correction: the stage is published again, once
+            self.ranking.republish_after(event.to_wire(REGISTRY)["payload"])
+
+    @batch_handler("ranking", "StageResultsRepublished", registry=REGISTRY)
+    def on_stage_results_republished(self, events: list[Event]) -> None:
+        self.project(events)
 
     @batch_handler("scoring", "SessionLocked", registry=REGISTRY)
     def on_session_locked(self, events: list[Event]) -> None:
@@ -101,8 +107,8 @@ class RankingService(StoreHealth, PublishedLog):
         return self.ranking.leaderboard(actor, contest_id, stage_id, group_id, criterion_id, as_of)
 
     @rpc
-    def stage_results(self, contest_id: str, stage_id: str) -> dict:
-        return self.ranking.stage_results(contest_id, stage_id)
+    def stage_results(self, contest_id: str, stage_id: str, version: int | None = None) -> dict:
+        return self.ranking.stage_results(contest_id, stage_id, version)
 
     @rpc
     def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:

@@ -355,5 +355,6 @@ class ScoringSession:
             changed = Decision("ScoreSheetCorrected", dict(
                 ref, scores=scores, total=sheet.total, strengths=sheet.strengths, suggestions=sheet.suggestions,
                 revision=sheet.revision, cites=correction["cites"]))
-        rescored = dict(self._scored(self.plan.entries[entry_id], sheets), correction_id=correction["correction_id"])
+        rescored = dict(self._scored(self.plan.entries[entry_id], sheets), correction_id=correction["correction_id"],
+                        judge_id=judge_id)
         return [changed, Decision("EntryRescored", rescored)]

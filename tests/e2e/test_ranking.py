@@ -398,10 +398,15 @@ def test_an_appeal_is_filed_decided_once_by_the_inspector_and_the_contestant_tol
 def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, contest):
     status = ok(stack.call("GET", "/sessions/final-0/scoring", token=ORG))
     entry = status["entries"][0]
-    sheet = next(s for s in entry["sheets"] if s["judge_id"] == "J2")
+    working = ok(stack.call("GET", f"/contests/{contest}/stages/final/entries/{entry['entry_id']}/working"))
+    counted = sorted({s["judge_id"] for s in working["sheets"]} - set(working["dropped_high"])
+                     - set(working["dropped_low"]) - {"J3"})  # J3's sheet is the one refused below
+    judge = counted[0]
+    sheet = next(s for s in entry["sheets"] if s["judge_id"] == judge)
+    # a counted sheet changed: the entry's score changes, so the republication has something to say
     scores = {k: str(Decimal(v) - 1 if Decimal(v) >= 1 else Decimal(v) + 1) for k, v in sheet["scores"].items()}
     proposal = {"correction_id": "correction-final-1", "kind": "change_score", "entry_id": entry["entry_id"],
-                "judge_id": "J2", "scores": scores, "reason": "复核发现录入错误"}
+                "judge_id": judge, "scores": scores, "reason": "复核发现录入错误"}
     def propose():  # scoring learns of the publication by its event: until then, 422 "not published"
         code, body = stack.call("POST", "/sessions/final-0/corrections", proposal, ORG)
         assert code in (201, 422), body
@@ -410,7 +415,7 @@ def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, con
     assert proposed["status"] == "proposed" and proposed["cites"]
     # one open correction of a sheet at a time
     assert stack.call("POST", "/sessions/final-0/corrections", dict(proposal, correction_id="other"), ORG)[0] == 409
-    over = dict(proposal, correction_id="correction-final-2", judge_id="J3", scores=dict(scores, party="99"))  # > max
+    over = dict(proposal, correction_id="correction-final-2", judge_id="J3", scores={"party": "99", "work": "1"})
     assert stack.call("POST", "/sessions/final-0/corrections", over, ORG)[0] == 400
     assert stack.call("POST", "/sessions/final-0/corrections", dict(proposal, scores={"party": "1"}), ORG)[0] == 409
     decision = "/sessions/final-0/corrections/correction-final-1/decision"
@@ -420,10 +425,37 @@ def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, con
     approved = ok(stack.call("POST", decision, {"action": "approve"}, SUPERVISOR_TOKEN))
     assert (approved["status"], approved["decided_by"]) == ("approved", "inspector1")
     corrected = next(s for e in ok(stack.call("GET", "/sessions/final-0/scoring", token=ORG))["entries"]
-                     if e["entry_id"] == entry["entry_id"] for s in e["sheets"] if s["judge_id"] == "J2")
+                     if e["entry_id"] == entry["entry_id"] for s in e["sheets"] if s["judge_id"] == judge)
     assert corrected["scores"] == scores and corrected["revision"] == sheet["revision"] + 1
     listed = ok(stack.call("GET", "/sessions/final-0/corrections", token=SUPERVISOR_TOKEN))["corrections"]
     assert [c["status"] for c in listed] == ["approved"]
+
+    # the final is published again, as version 2, with what changed; version 1 stays readable
+    def republished():
+        results = ok(stack.call("GET", f"/contests/{contest}/stages/final/results"))
+        return results if results["version"] == 2 else None
+    second = wait_until(republished, what="the final to be published again")
+    first = ok(stack.call("GET", f"/contests/{contest}/stages/final/results?version=1"))
+    assert first["version"] == 1 and second["replaces_sha256"] == first["standings_sha256"]
+    assert second["correction_id"] == "correction-final-1" and entry["entry_id"] in {d["entry_id"] for d in second["diff"]}
+    changed = next(d for d in second["diff"] if d["entry_id"] == entry["entry_id"])
+    was = next(r for r in first["standings"] if r["entry_id"] == entry["entry_id"])
+    assert changed["before"]["stage_score"] == was["stage_score"] != changed["after"]["stage_score"]
+
+    def certified():
+        certificate = ok(stack.call("GET", f"/contests/{contest}/stages/final/certificate"))
+        return certificate if not certificate["pending"] else None
+    certificate = wait_until(certified, what="the second version's certificate")
+    assert certificate["replaces"]["standings_sha256"] == first["standings_sha256"]
+    assert certificate["standings_sha256"] == second["standings_sha256"]
+
+    # told: the contestants whose result changed and the judge whose sheet was corrected; nobody else
+    def told():
+        found = [d for kind in ("result_corrected", "sheet_corrected") for d in ok(stack.call(
+            "GET", f"/contests/{contest}/deliveries?kind={kind}", token=ORG))["deliveries"] if d["channel"] == "inbox"]
+        return found if len(found) == len(second["diff"]) + 1 else None
+    recipients = {d["recipient_id"] for d in wait_until(told, what="the correction notices")}
+    assert recipients == {f"contestant-{d['contestant_id']}" for d in second["diff"]} | {f"judge-{judge}"}
 
 
 def replay(stack):

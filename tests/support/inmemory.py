@@ -102,8 +102,14 @@ class InMemorySystem:
             "registration": self.registration.contestant_advanced,
             "scoring": lambda event: {"SessionOpened": self.scoring.session_opened,
                                       "StageResultsPublished": self.scoring.stage_published}[event.type](event),
-            "ranking": lambda event: self.board.apply(writes_of(event)),
+            "ranking": self._ranking,
         }
+
+    def _ranking(self, event: Event) -> None:
+        """What ranking's handlers do: project; after an approved correction, publish again."""
+        self.board.apply(writes_of(event))
+        if event.type == "EntryRescored":
+            self.ranking.republish_after(event.to_wire(REGISTRY)["payload"])
 
     def deliver(self) -> list[Event]:
         """Sequence every log and deliver what is new, until nothing is; returns what was delivered."""

@@ -108,3 +108,19 @@ def test_the_appellant_alone_is_told_of_receipt_and_of_the_decision():
         (decided,) = notices_for("AppealDecided", dict(appeal, decision=decision, reason="复核结论", decided_by="i1"),
                                  KNOWN)
         assert decided.kind == "appeal_decided" and says in render(decided.kind, decided.context)[1]
+
+
+def test_a_republication_tells_only_the_contestants_it_changed_and_the_corrected_judge():
+    known = Known(stages=KNOWN.collections["stages"], recipients={"c:judge-J2": {"name": "评委二"}})
+    change = {"entry_id": "e2", "contestant_id": "b", "name": "乙书记",
+              "before": {"stage_score": "80.00", "rank": 3, "advanced": False},
+              "after": {"stage_score": "83.50", "rank": 2, "advanced": True}}
+    notices = notices_for("StageResultsRepublished", {"contest_id": "c", "stage_id": "semi", "version": 2,
+                                                     "correction_id": "k1", "corrected_judge_id": "J2",
+                                                     "diff": [change], "standings": []}, known)
+    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-b", "result_corrected"),
+                                                           ("judge-J2", "sheet_corrected")]
+    subject, body = render("result_corrected", notices[0].context)
+    assert subject == "成绩更正：县级复赛" and "80.00 分 → 83.50 分" in body and "第3名 → 第2名" in body
+    assert "更正后您晋级下一轮" in body
+    assert "更正编号 k1" in render("sheet_corrected", notices[1].context)[1]

@@ -35,9 +35,13 @@ def test_a_lock_marks_the_session_and_a_publication_is_kept_whole():
     [locked, *_] = writes_for(event("SessionLocked", 30), {"contest_id": "c", "session_id": "s1"})
     assert (locked.collection, locked.key, locked.set) == ("sessions", "s1", {"locked": True, "locked_position": 30})
     published = {"contest_id": "c", "stage_id": "p", "standings": [], "next_stage_id": None}
-    [kept, seen, *_] = writes_for(event("StageResultsPublished", 3), published)
-    assert (kept.key, kept.set) == ("c:p", dict(published, event_position=3))
+    [kept, version, seen, *_] = writes_for(event("StageResultsPublished", 3), published)
+    assert (kept.key, kept.set) == ("c:p", dict(published, version=1, revision=1, event_position=3))
+    assert (version.collection, version.key, version.set) == ("publications", "c:p:1", kept.set)
     assert seen.key == "ranking"
+    # a later version replaces it, whatever order they come in; every version stays
+    [later, *_] = writes_for(event("StageResultsRepublished", 9), dict(published, version=2))
+    assert (later.key, later.newer_than_revision, kept.newer_than_revision) == ("c:p", 2, 1)
 
 
 def test_an_opened_session_keeps_its_entries_and_its_seated_panel_without_reserves():

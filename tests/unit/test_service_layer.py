@@ -354,8 +354,18 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
     assert system.ranking.entry_working("c", "prelim", "e2")["stage_score"] == "43.33"
     then = {r["entry_id"]: r for r in system.ranking.leaderboard(SCREEN, "c", "prelim", as_of=str(before))["standings"]}
     assert then["e2"]["stage_score"] == "40.00"
-    published = {r["entry_id"]: r for r in system.ranking.stage_results("c", "prelim")["standings"]}
-    assert published["e2"]["stage_score"] == "40.00"  # until the stage is published again
+    # the stage was published again, once, with what changed and what it replaces
+    versions = [e for e in system.events("ranking", "results-c-prelim") if e.type.startswith("StageResults")]
+    assert [e.payload.get("version", 1) for e in versions] == [1, 2]
+    second = versions[1].payload
+    assert second["replaces_sha256"] == versions[0].payload["standings_sha256"] and second["correction_id"] == "k1"
+    assert [(d["entry_id"], str(d["before"]["stage_score"]), str(d["after"]["stage_score"])) for d in second["diff"]] \
+        == [("e2", "40.00", "43.33")]
+    published = system.ranking.stage_results("c", "prelim")
+    assert published["version"] == 2 and {r["entry_id"]: r for r in published["standings"]}["e2"]["stage_score"] == "43.33"
+    system.ranking.republish_after(dict(versions[1].payload, correction_id="k1", session_id="s1", entry_id="e2",
+                                        judge_id="J2"))
+    assert len([e for e in system.events("ranking", "results-c-prelim") if e.type.startswith("StageResults")]) == 2
 
 
 def test_an_appeal_is_filed_against_a_published_result_only_and_decided_once():
