@@ -96,8 +96,8 @@ def score(system: InMemorySystem, session_id: str, entries: list[str]) -> None:
                                         {"a": half, "b": half})
 
 
-def prelim_published() -> InMemorySystem:
-    """Both preliminary sessions scored, locked and published, and every event delivered."""
+def prelim_locked() -> InMemorySystem:
+    """Both preliminary sessions scored and locked, and every event delivered."""
     system = registered()
     opened(system, "s1", "prelim", "g1")
     opened(system, "s2", "prelim", "g2")
@@ -106,6 +106,12 @@ def prelim_published() -> InMemorySystem:
     system.scoring.lock_session(ORG, "s1")
     system.scoring.lock_session(ORG, "s2")
     system.deliver()
+    return system
+
+
+def prelim_published() -> InMemorySystem:
+    """Both preliminary sessions scored, locked and published, and every event delivered."""
+    system = prelim_locked()
     system.ranking.publish_stage(ORG, "c", "prelim")
     system.deliver()
     return system
@@ -313,14 +319,7 @@ SUPERVISOR = {"role": "supervisor", "id": "inspector1"}
 
 
 def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
-    system = registered()
-    opened(system, "s1", "prelim", "g1")
-    opened(system, "s2", "prelim", "g2")
-    score(system, "s1", ["e1", "e2", "e3"])
-    score(system, "s2", ["e4", "e5", "e6"])
-    system.scoring.lock_session(ORG, "s1")
-    system.scoring.lock_session(ORG, "s2")
-    system.deliver()
+    system = prelim_locked()
     change = body(schemas.CorrectionCreate, {"correction_id": "k1", "kind": "change_score", "entry_id": "e2",
                                              "judge_id": "J2", "scores": {"a": "25", "b": "25"},
                                              "reason": "录入错误", "appeal_id": "appeal-1"})
