@@ -8,13 +8,16 @@ semifinal in two halves, and a county final of five.
   half, who stand aside for their own township's entries; a reserve scores in their place.
   The best two of each half and the best of the rest go on (5).
 * Final: the five, seven county judges; the best is the winner.
+
+After the semifinal, one appeal is upheld by a correction two organisers approve, and the
+semifinal is published again (appeal.py).
 """
 from __future__ import annotations
 
 import hashlib
 from typing import Callable
 
-from composition.demo import export, scored
+from composition.demo import appeal, export, scored
 from composition.demo.people import People
 from composition.demo.runtime import Runtime
 from composition.demo.scored import Judge, ScoredContest, Session, Stage
@@ -99,7 +102,11 @@ def _final(county: list[Judge], lot: str) -> Stage:
 
 def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
     boai = contest(seed)
-    scored.run(rt, boai, scored.Scores(seed), say, shown=_shown)
+    def after(stage: Stage, results: dict) -> None:  # an appeal upheld after the semifinal
+        if stage.stage_id == "semi":
+            appeal.uphold_one(rt, boai.contest_id, stage.definition, results, say)
+
+    scored.run(rt, boai, scored.Scores(seed), say, shown=_shown, after=after)
     rt.settle()
     body = export.scored_contest(rt, boai.contest_id)
     winner = body["stages"][-1]["entries"][0]

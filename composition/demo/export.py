@@ -80,7 +80,11 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
                           "panel": [{"judge_id": seat["judge_id"], "head": seat["head"], "reserve": seat["reserve"]}
                                     for seat in s["seats"]]} for s in sessions],
             "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
-                          "next_stage": published["next_stage_id"]},
+                          "next_stage": published["next_stage_id"], "version": published["version"]},
+            "versions": [_version(rt.call("ranking", "stage_results", contest_id, sid, v))
+                         for v in range(1, published["version"] + 1)],
+            "appeals": rt.call("ranking", "appeals", ORGANISER, contest_id, sid),
+            "corrections": [c for s in sessions for c in rt.call("scoring", "corrections", ORGANISER, s["session_id"])],
             "certificate": certificates[sid],
             "calibration": {k: v for k, v in rt.call("ranking", "calibration", ORGANISER, contest_id, sid).items()
                             if k in ("rounding", "judges", "sessions")},
@@ -88,6 +92,14 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
                              comments=comments[row["entry_id"]]) for row in published["standings"]],
         })
     return stages
+
+
+def _version(published: dict) -> dict:
+    """A published version: its digest, what it replaces and changed, and its standings in short."""
+    return {"version": published["version"], "standings_sha256": published["standings_sha256"],
+            **{k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published},
+            "standings": [{k: r[k] for k in ("entry_id", "stage_score", "rank", "advanced")}
+                          for r in published["standings"]]}
 
 
 def _entry(row: dict, entry: dict, townships: dict, appears: dict, sheets: dict, working: dict) -> dict:

@@ -238,8 +238,9 @@ def _known_to_scoring(rt: Runtime, session: Session) -> bool:
 
 
 def run(rt: Runtime, contest: ScoredContest, scores: Scores, say: Callable[..., None],
-        shown: Callable[[Stage, dict], list[dict]]) -> None:
-    """Set up, then every stage in turn; after each, print the rows ``shown`` picks of its standings."""
+        shown: Callable[[Stage, dict], list[dict]], after: Callable[[Stage, dict], None] | None = None) -> None:
+    """Set up, then every stage in turn; after each, print the rows ``shown`` picks of its
+    standings, then do ``after`` (before the next stage starts)."""
     set_up(rt, contest, say)
     townships = contest.township_names()
     village_of = {e["entry_id"]: e["village_code"] for e in contest.entries}
@@ -260,6 +261,8 @@ def run(rt: Runtime, contest: ScoredContest, scores: Scores, say: Callable[..., 
                     groups[r["group_id"]], r["stage_score"], "✓" if r["advanced"] else "", r["decided_by"] or ""]
                    for r in rows], right=(0, 5)), raw=True)
         show_calibration(rt, contest, stage, say)
+        if after is not None:
+            after(stage, results)
 
 
 SHOWN_JUDGES = 4  # of each end, when a stage has many

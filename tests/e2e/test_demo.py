@@ -44,6 +44,27 @@ def test_the_boai_export_is_reproduced_from_its_own_raw_sheets(boai):
     assert any(e["recused"] for e in semi["entries"]), "the semifinal seats township secretaries who stand aside"
 
 
+def test_the_boai_semifinal_appeal_is_upheld_by_a_correction_two_people_approved(boai):
+    output, export = boai[0].output, boai[0].export
+    semi = export["stages"][1]
+    assert "published again as version 2" in output and semi["published"]["version"] == 2
+    (appeal,) = semi["appeals"]
+    (correction,) = semi["corrections"]
+    assert (appeal["decision"], correction["status"], correction["appeal_id"]) == ("upheld", "approved",
+                                                                                   appeal["appeal_id"])
+    assert correction["proposed_by"] != correction["decided_by"] and correction["cites"]
+    first, second = semi["versions"]
+    assert second["replaces_sha256"] == first["standings_sha256"] and second["correction_id"] == correction["correction_id"]
+    # exactly two places swapped, and nobody's advancement changed
+    assert len(second["diff"]) == 2 and all(d["before"]["advanced"] == d["after"]["advanced"] for d in second["diff"])
+    assert sorted(d["before"]["rank"] for d in second["diff"]) == sorted(d["after"]["rank"] for d in second["diff"])
+    # the export's entries are the second version's, and their sheets the corrected ones (audited above)
+    assert [(e["entry_id"], e["rank"]) for e in semi["entries"]] == [(r["entry_id"], r["rank"])
+                                                                    for r in second["standings"]]
+    corrected = next(e for e in semi["entries"] if e["entry_id"] == correction["entry_id"])
+    assert next(s for s in corrected["sheets"] if s["judge_id"] == correction["judge_id"])["revision"] == 2
+
+
 def test_two_runs_with_the_same_seed_export_the_same_thing_whatever_the_transport(boai):
     (rabbit_output, first, _), (memory_output, second, _) = boai
     assert "broker: RabbitMQ at" in rabbit_output and "in-memory transport" in memory_output
