@@ -63,7 +63,7 @@ def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, key
         logs[log] = {
             "origin": _origin(checkpoint),
             "checkpoints": [{k: c[k] for k in ("size", "root", "note", "consistency") if k in c}
-                            for c in _chain(store)],
+                            for c in store.chain()],
             "events": [{"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
                        for p, d in sorted(wanted, key=lambda pd: pd[0])],
         }
@@ -71,13 +71,6 @@ def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, key
                   if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == stage_id), None)
     return {"format": FORMAT, "contest_id": contest_id, "stage_id": stage_id, "certificate": cert,
             "keys": [k.encoded() for k in keys], "rules": {"spec": RULES, "stage": stage}, "logs": logs}
-
-
-def _chain(store: EventStore) -> list[dict]:
-    chain: list[dict] = []
-    while page := store.checkpoints(chain[-1]["size"] if chain else 0, 1000):
-        chain += page
-    return chain
 
 
 def _origin(checkpoint: dict) -> str:

@@ -103,6 +103,14 @@ class CommitLog(Protocol):
     def ping(self) -> bool: ...
 
 
+def all_checkpoints(log: CommitLog, page: int = 1000) -> list[dict]:
+    """Every checkpoint of the log, smallest first, read a page at a time."""
+    found: list[dict] = []
+    while batch := log.checkpoints(found[-1]["size"] if found else 0, page):
+        found += batch
+    return found
+
+
 def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -> Iterator[list[dict]]:
     """Sequenced commits after ``after_position`` in log order, as bounded range reads.
 

@@ -28,8 +28,8 @@ from leitai.eventstore.checkpoints import public
 from leitai.eventstore.merkle import Tree
 from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
-    MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, commit_id, commit_leaves, commits_in_order,
-    head_of_log,
+    MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, all_checkpoints, commit_id, commit_leaves,
+    commits_in_order, head_of_log,
 )
 
 
@@ -251,6 +251,10 @@ class EventStore:
     def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
         """Signed checkpoints above ``after_size``, smallest first, as served (see checkpoints.py)."""
         return [public(c) for c in self._log.checkpoints(after_size, limit)]
+
+    def chain(self) -> list[dict]:
+        """Every signed checkpoint, smallest first, as served."""
+        return [public(c) for c in all_checkpoints(self._log)]
 
     def checkpoint(self, size: int | None = None) -> dict | None:
         """The checkpoint of exactly ``size`` leaves; the latest without one."""

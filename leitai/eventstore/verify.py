@@ -11,7 +11,7 @@ from leitai.eventstore.canonical import GENESIS
 from leitai.eventstore.merkle import Frontier, leaf_hash
 from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
 from leitai.eventstore.sequencer import event_hashes
-from leitai.eventstore.records import CommitLog, commits_in_order, event_records
+from leitai.eventstore.records import CommitLog, all_checkpoints, commits_in_order, event_records
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ def verify(records: CommitLog, registry: ContractRegistry, verifiers: Sequence[V
     if head and head["position"]:
         seal_positions.setdefault(head["position"], head["hash"])
 
-    checkpoints = _all_checkpoints(records)
+    checkpoints = {c["size"]: c for c in all_checkpoints(records)}
     tree, root_at = Frontier(), {}
     for commit in (c for batch in commits_in_order(records) for c in batch):
         bad = _check_commit(commit, expected_position, previous, stream_heads, registry, tree)
@@ -102,14 +102,6 @@ def verify(records: CommitLog, registry: ContractRegistry, verifiers: Sequence[V
             report.first_bad = BadRecord(position, "-", "-", "hash differs from the seal recorded at this position")
             return report
     return report
-
-
-def _all_checkpoints(records: CommitLog) -> dict[int, dict]:
-    """Every checkpoint, by size."""
-    found: dict[int, dict] = {}
-    while page := records.checkpoints(max(found, default=0), 1000):
-        found.update((c["size"], c) for c in page)
-    return found
 
 
 def _signature_problem(checkpoint: dict, verifiers: Sequence[Verifier]) -> str | None:

@@ -3,6 +3,7 @@ model the projection keeps. No nameko here: service.py maps entrypoints onto the
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 from leitai.application import execute, on_behalf
@@ -31,11 +32,9 @@ class Ranking:
             stage = board.stage_doc(self._read, contest_id, stage_id)
             sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
             publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
-            return publication.publish(
-                contest_id, stage_id, [board.standing_row(s) for s in board.table(self._read, stage)],
-                board.next_stage_id(self._read, stage), board.rule_sha256(stage),
-                {d["_id"]: d["position"] for d in self._read.find("positions")},
-                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]), VERSION)
+            rows, rule, positions, streams = self._basis(stage, sessions)
+            return publication.publish(contest_id, stage_id, rows, board.next_stage_id(self._read, stage), rule,
+                                       positions, streams, VERSION)
 
         return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
                        **on_behalf(actor))
@@ -54,15 +53,19 @@ class Ranking:
             if published.latest is None or rescored["correction_id"] in published.corrections:
                 return None, []  # never published (nothing to correct), or published after it already
             sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
-            rows = [board.standing_row(s) for s in board.table(self._read, stage)]
-            summary, decision = publication.republish(
-                published.latest, published.latest["version"] + 1, rows, board.rule_sha256(stage),
-                {d["_id"]: d["position"] for d in self._read.find("positions")},
-                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]), VERSION, rescored)
+            summary, decision = publication.republish(published.latest, published.latest["version"] + 1,
+                                                      *self._basis(stage, sessions), VERSION, rescored)
             return summary, [decision]
 
         return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
                        actor="ranking")
+
+    def _basis(self, stage: dict, sessions: list[dict]) -> tuple[list[dict], str, dict[str, int], dict]:
+        """What a publication records of the read model as it stands: the standings' rows, the
+        rule fingerprint, how far each source log was read and each source stream's head."""
+        return ([board.standing_row(s) for s in board.table(self._read, stage)], board.rule_sha256(stage),
+                {d["_id"]: d["position"] for d in self._read.find("positions")},
+                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]))
 
     # -- queries --------------------------------------------------------------------
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
@@ -175,10 +178,8 @@ class Ranking:
         stage = board.stage_doc(self._read, contest_id, stage_id)
         results = board.scored_results(self._read, stage)
         sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})
-        flags: dict[tuple[str, str], int] = {}
-        for flag in self._read.find("flags", {"contest_id": contest_id,
-                                              "session_id": {"$in": sorted(s["session_id"] for s in sessions)}}):
-            flags[(flag["session_id"], flag["judge_id"])] = flags.get((flag["session_id"], flag["judge_id"]), 0) + 1
+        flags = Counter((flag["session_id"], flag["judge_id"]) for flag in self._read.find(
+            "flags", {"contest_id": contest_id, "session_id": {"$in": sorted(s["session_id"] for s in sessions)}}))
         entries = [calibration.ScoredEntry(r["session_id"], r["entry_id"],
                                            {s["judge_id"]: Decimal(s["total"]) for s in r["sheets"]},
                                            Decimal(r["stage_score"]), frozenset(r["dropped_high"]),

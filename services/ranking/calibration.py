@@ -22,9 +22,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 from typing import Mapping, Sequence
 
-from leitai.arithmetic import median
+from leitai.arithmetic import ROUNDING, median
 
-ROUNDING = "ROUND_HALF_UP"
 SCORE_PLACES = Decimal("0.0001")
 COEFFICIENT_PLACES = Decimal("0.001")
 
@@ -40,17 +39,12 @@ class ScoredEntry:
     dropped_low: frozenset[str]
 
 
-def _shown(value: Fraction, places: Decimal) -> str:
+def _shown(value: Fraction, places: Decimal, root: bool = False) -> str:
+    """``value`` (or its square root) rounded once to ``places``, worked at 60 digits."""
     with localcontext() as context:
         context.prec = 60
         exact = Decimal(value.numerator) / Decimal(value.denominator)
-        return str(exact.quantize(places, rounding=ROUND_HALF_UP))
-
-
-def _root(value: Fraction, places: Decimal) -> str:
-    with localcontext() as context:
-        context.prec = 60
-        return str((Decimal(value.numerator) / Decimal(value.denominator)).sqrt().quantize(places, rounding=ROUND_HALF_UP))
+        return str((exact.sqrt() if root else exact).quantize(places, rounding=ROUND_HALF_UP))
 
 
 def average_ranks(values: Mapping[str, Decimal], descending: bool = True) -> dict[str, Fraction]:
@@ -84,7 +78,7 @@ def spearman(first: Mapping[str, Decimal], second: Mapping[str, Decimal]) -> str
         return None
     sign = 1 if covariance >= 0 else -1
     squared = covariance * covariance / (variance_a * variance_b)  # r² exact; r = sign × √r²
-    magnitude = Decimal(_root(squared, COEFFICIENT_PLACES))
+    magnitude = Decimal(_shown(squared, COEFFICIENT_PLACES, root=True))
     return str(magnitude if sign > 0 else -magnitude)
 
 
@@ -124,7 +118,7 @@ def judges(entries: Sequence[ScoredEntry], flags: Mapping[str, int]) -> list[dic
         variance = sum(((Fraction(d) - mean) ** 2 for d in deviations), Fraction(0)) / len(deviations)
         rows.append({
             "judge_id": judge, "sheets": len(mine), "deviation_sum": str(sum(deviations, Decimal(0))),
-            "severity": _shown(mean, SCORE_PLACES), "spread": _root(variance, SCORE_PLACES),
+            "severity": _shown(mean, SCORE_PLACES), "spread": _shown(variance, SCORE_PLACES, root=True),
             "agreement": spearman({e.entry_id: e.totals[judge] for e in mine},
                                   {e.entry_id: e.stage_score for e in mine}),
             "dropped_high": sum(1 for e in mine if judge in e.dropped_high),

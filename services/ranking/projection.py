@@ -16,11 +16,12 @@ from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published", "publications",
-               "positions", "streams")
+COLLECTIONS = ("stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published",
+               "publications", "positions", "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
-           "results": [("contest_id", "stage_id")], "rescored": [("contest_id", "stage_id")], "voided": [("session_id",)], "entries": [("contest_id",)], "stages": [("contest_id",)],
+           "results": [("contest_id", "stage_id")], "rescored": [("contest_id", "stage_id")],
+           "voided": [("session_id",)], "entries": [("contest_id",)], "stages": [("contest_id",)],
            "streams": [("contest_id", "source")], "flags": [("contest_id", "session_id")]}
 
 

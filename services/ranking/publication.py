@@ -64,7 +64,6 @@ def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str
     return summary, decisions
 
 
-
 def differences(before: list[dict], after: list[dict]) -> list[dict]:
     """Each entry whose score, rank or advancement differs between two versions of the standings."""
     def outcome(row: Mapping) -> dict:  # scores as their text: the stored event's and the new rows' agree
@@ -83,8 +82,8 @@ def differences(before: list[dict], after: list[dict]) -> list[dict]:
 def republish(latest: Mapping, version: int, rows: list[dict], rule_sha256: str, log_positions: Mapping[str, int],
               streams: Mapping[str, Mapping[str, int]], software: str, correction: Mapping) -> tuple[dict, Decision]:
     """The stage published again after an approved ``correction`` (its EntryRescored payload),
-    as version ``version``, naming what it replaces and what changed. Advancement follows the
-    new standings in the result; who moves between stages is the organisers' decision."""
+    as version ``version``, naming what it replaces and what changed. Its rows say who
+    advances under the new standings; no entry is moved between stages by it."""
     summary, _ = publish(latest["contest_id"], latest["stage_id"], rows, latest.get("next_stage_id"), rule_sha256,
                          log_positions, streams, software)
     summary.update(version=version, replaces_sha256=latest["standings_sha256"],

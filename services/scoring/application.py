@@ -88,7 +88,7 @@ class Scoring:
                                                   correction["reason"], correction.get("appeal_id"))
             return _plain(proposed), decisions
 
-        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+        return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
 
     def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
         """``decision``: approve (a second person: an organiser or a supervisor), reject (with a
@@ -153,8 +153,11 @@ class Scoring:
         return SessionPlan.from_payload(document["plan"])
 
     def _fold(self, session_id: str):
-        plan = self._plan(session_id)
-        return folding(lambda: ScoringSession(plan))
+        return _folding(self._plan(session_id))
+
+
+def _folding(plan: SessionPlan):
+    return folding(lambda: ScoringSession(plan))
 
 
 def _plain(correction: dict) -> dict:
