@@ -12,7 +12,7 @@ REGISTRY = ContractRegistry([*registration.CONTRACTS, *scoring.CONTRACTS, *ranki
 # consumer -> source -> event types
 CONSUMES = {
     "scoring": {"registration": ("SessionOpened",), "ranking": ("StageResultsPublished",)},
-    "registration": {"ranking": ("ContestantAdvanced",)},
+    "registration": {"ranking": ("ContestantAdvanced", "StageResultsRepublished")},
     "ranking": {
         "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
         "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked",
@@ -21,7 +21,8 @@ CONSUMES = {
     },
     "notify": {
         "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened",
-                         "ForumSeriesCreated", "ForumMeetingScheduled"),
+                         "ForumSeriesCreated", "ForumMeetingScheduled", "AdvancementChangeFollowed",
+                         "AdvancementChangeReferred", "AdvancementChangeDecided"),
         "scoring": ("ToleranceFlagRaised", "EntryScored"),
         "ranking": ("StageResultsPublished", "StageResultsRepublished", "AppealFiled", "AppealDecided"),
     },

@@ -29,12 +29,21 @@ class _ContestEvent(Schema):
     contest_id = Id(required=True)
 
 
+class OrganiserContactSchema(Schema):
+    """Whom notify tells of what only the organiser can decide (the county's 组织部 office)."""
+
+    name = Text(required=True)
+    email = Email()
+    phone = Phone()
+
+
 class ContestCreated(_ContestEvent):
     name = Text(required=True)
     tree_id = Id(required=True)
     county_code = Id(required=True)
     format = fields.String(required=True, validate=validate.OneOf(["knockout", "performance", "exchange"]))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
+    organiser = fields.Nested(OrganiserContactSchema, load_default=None, allow_none=True)
 
 
 class GroupSchema(Schema):
@@ -87,11 +96,67 @@ class EntryWithdrawn(_ContestEvent):
 
 
 class EntryAdvanced(_ContestEvent):
-    """The entry goes on to the next stage (ranking published it as advanced)."""
+    """The entry goes on to the next stage: ranking published it as advanced, or a correction
+    made it advance (``change_id``, the correction's id)."""
 
     entry_id = Id(required=True)
     from_stage_id = Id(required=True)
     to_stage_id = Id(required=True)
+    change_id = Id(load_default=None, allow_none=True)
+
+
+class EntryAdvancementRevoked(_ContestEvent):
+    """A correction took the entry's advancement away: it goes back from ``from_stage_id`` (the
+    next stage) to ``to_stage_id`` (the corrected one)."""
+
+    entry_id = Id(required=True)
+    from_stage_id = Id(required=True)
+    to_stage_id = Id(required=True)
+    change_id = Id(required=True)
+
+
+class ChangedEntrySchema(Schema):
+    entry_id = Id(required=True)
+    contestant_id = Id(required=True)
+    name = Text(required=True)
+
+
+class _AdvancementChange(_ContestEvent):
+    """Who a republished stage's correction made advance (``gained``) or no longer advance
+    (``lost``); ``change_id`` is the correction's id."""
+
+    change_id = Id(required=True)
+    stage_id = Id(required=True)
+    next_stage_id = Id(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
+    gained = fields.List(fields.Nested(ChangedEntrySchema), required=True)
+    lost = fields.List(fields.Nested(ChangedEntrySchema), required=True)
+
+
+class AdvancementChangeFollowed(_AdvancementChange):
+    """The next stage had not started: the entries followed the correction. Sessions of the
+    next stage drawn already must be drawn again (``redraw``)."""
+
+    redraw = fields.List(Id(), required=True)
+
+
+class AdvancementChangeReferred(_AdvancementChange):
+    """The next stage had started (``opened_sessions``): nothing moved; an organiser decides."""
+
+    opened_sessions = fields.List(Id(), required=True, validate=validate.Length(min=1))
+
+
+ADVANCEMENT_ACTIONS = ("follow", "admit", "keep")
+
+
+class AdvancementChangeDecided(_AdvancementChange):
+    """An organiser's decision on a referred change: ``follow`` it (the gained join the next
+    stage, the lost leave it), ``admit`` the gained and keep the lost, or ``keep`` the next
+    stage as it is."""
+
+    action = fields.String(required=True, validate=validate.OneOf(ADVANCEMENT_ACTIONS))
+    reason = Text(required=True, max_length=2000)
+    decided_by = Id(required=True)
 
 
 class SessionScheduled(_ContestEvent):
@@ -207,7 +272,9 @@ CONTRACTS = [
     for name, schema in [
         ("RegionsImported", RegionsImported), ("ContestCreated", ContestCreated), ("StageDefined", StageDefined),
         ("JudgeRegistered", JudgeRegistered), ("EntrySubmitted", EntrySubmitted), ("EntryWithdrawn", EntryWithdrawn),
-        ("EntryAdvanced", EntryAdvanced),
+        ("EntryAdvanced", EntryAdvanced), ("EntryAdvancementRevoked", EntryAdvancementRevoked),
+        ("AdvancementChangeFollowed", AdvancementChangeFollowed),
+        ("AdvancementChangeReferred", AdvancementChangeReferred), ("AdvancementChangeDecided", AdvancementChangeDecided),
         ("SessionScheduled", SessionScheduled), ("PanelSeated", PanelSeated), ("OrderDrawn", OrderDrawn),
         ("SessionOpened", SessionOpened), ("ForumSeriesCreated", ForumSeriesCreated),
         ("ForumMeetingScheduled", ForumMeetingScheduled), ("ForumMeetingHeld", ForumMeetingHeld),

@@ -8,7 +8,7 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from leitai.contracts.fields import Id, Score, Seed
 from leitai.contracts.ranking import StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
-    ContestCreated, EntrySubmitted, ForumMeetingHeld, ForumMeetingScheduled, ForumSeriesCreated, JudgeRegistered,
+    ADVANCEMENT_ACTIONS, AdvancementChangeDecided, ContestCreated, EntrySubmitted, ForumMeetingHeld, ForumMeetingScheduled, ForumSeriesCreated, JudgeRegistered,
     RegionSchema, SeatSchema, SessionScheduled, StageDefined,
 )
 
@@ -162,6 +162,20 @@ class ContestView(Response):
     sessions = fields.List(fields.Dict(), required=True)
     forum_series = fields.List(fields.Dict(), required=True)
     meetings = fields.List(fields.Dict(), required=True)
+    # after corrections: status followed, referred (an organiser must decide) or decided
+    advancement_changes = fields.List(fields.Dict(), required=True)
+
+
+class AdvancementDecision(Schema):
+    """follow: the gained join the next stage and the lost leave it; admit: the gained join
+    and the lost stay; keep: nobody moves."""
+
+    action = fields.String(required=True, validate=validate.OneOf(ADVANCEMENT_ACTIONS))
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class AdvancementDecisionOut(AdvancementChangeDecided, Response):
+    """The decision as AdvancementChangeDecided records it."""
 
 
 # -- scoring ----------------------------------------------------------------------------

@@ -143,6 +143,13 @@ class GatewayService:
     def get_contest(self, actor, body, contest_id):
         return self.registration.get_contest(actor, contest_id)
 
+    @endpoint("POST", "/contests/<string:contest_id>/advancement-changes/<string:change_id>/decision",
+              roles={ORGANISER}, body=s.AdvancementDecision, response=s.AdvancementDecisionOut,
+              summary="Decide a change of who advances that a correction made after the next stage had started "
+                      "(follow, admit or keep, with the reason); the same decision again answers with the record")
+    def decide_advancement(self, actor, body, contest_id, change_id):
+        return self.registration.decide_advancement(actor, contest_id, change_id, body)
+
     @endpoint("POST", "/contests/<string:contest_id>/stages", roles={ORGANISER}, body=s.StageCreate,
               response=s.Record, status=201, summary="Define a stage: groups, criteria, panel, drop rule, advancement")
     def define_stage(self, actor, body, contest_id):

@@ -31,6 +31,9 @@ def judge(judge_id: str) -> str:
     return f"judge-{judge_id}"
 
 
+ORGANISER = "organiser"  # the contest's organising office, told what only it can decide
+
+
 def role(seat: dict) -> str:
     return "主评委" if seat["head"] else "候补评委" if seat["reserve"] else "评委"
 
@@ -91,6 +94,19 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
                    "upheld": p.get("decision") == "upheld"}
         kind = "appeal_received" if event_type == "AppealFiled" else "appeal_decided"
         return [Notice(contestant(p["contestant_id"]), kind, context)]
+    if event_type in ("AdvancementChangeFollowed", "AdvancementChangeReferred"):  # the organiser hears of it
+        context = _advancement(known, p)
+        if event_type == "AdvancementChangeFollowed":
+            return [Notice(ORGANISER, "advancement_followed", dict(context, redraw=p["redraw"]))]
+        return [Notice(ORGANISER, "advancement_referred", dict(context, opened_sessions=p["opened_sessions"]))]
+    if event_type == "AdvancementChangeDecided":  # and those it concerned, of the organiser's decision
+        context = dict(_advancement(known, p), action=p["action"], reason=p["reason"])
+        joins = p["action"] in ("follow", "admit")
+        return [Notice(contestant(w["contestant_id"]), "advancement_decided", dict(context, name=w["name"],
+                                                                                    advances=joins))
+                for w in p["gained"]] + [
+            Notice(contestant(w["contestant_id"]), "advancement_decided",
+                   dict(context, name=w["name"], advances=p["action"] != "follow")) for w in p["lost"]]
     if event_type == "ForumMeetingScheduled":
         series = _need(known, "series", f"{c}:{p['series_id']}")
         return [Notice(judge(e), "meeting_evaluator", {
@@ -98,6 +114,14 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
             "date": p["date"], "theme": p["theme"], "central_task": p.get("central_task", ""),
             "presenters": len(p["presenters"])}) for e in p["evaluators"]]
     return []
+
+
+def _advancement(known: Known, p: dict) -> dict:
+    c = p["contest_id"]
+    return {"stage_name": _need(known, "stages", f"{c}:{p['stage_id']}")["name"],
+            "next_stage_name": _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"],
+            "change_id": p["change_id"], "version": p["version"],
+            "gained": [w["name"] for w in p["gained"]], "lost": [w["name"] for w in p["lost"]]}
 
 
 def reminders_for(session: dict) -> list[Notice]:

@@ -21,7 +21,7 @@ from leitai.ratelimit import RateLimit
 from services.notify import channels
 from services.notify.answers import KeyedAnswers
 from services.notify.deliveries import Deliveries, Policy, delivery_id
-from services.notify.messages import NotYetKnown, contestant, judge, notices_for, reminders_for, role
+from services.notify.messages import ORGANISER, NotYetKnown, contestant, judge, notices_for, reminders_for, role
 from services.notify.wording import Wording
 
 CHANNELS = ("email", "sms", "inbox")
@@ -96,7 +96,10 @@ class Notifier:
         """Keep what later notices need: names, contacts, who heads a session."""
         c = p["contest_id"]
         if kind == "ContestCreated":
-            facts = [("contests", c, {"name": p["name"]})]
+            office = p.get("organiser") or {}
+            facts = [("contests", c, {"name": p["name"]}),
+                     ("recipients", f"{c}:{ORGANISER}", {"name": office.get("name") or "组织方",
+                                                          "email": office.get("email"), "phone": office.get("phone")})]
         elif kind == "StageDefined":
             facts = [("stages", f"{c}:{p['stage_id']}", {"name": p["name"]})]
         elif kind == "EntrySubmitted":

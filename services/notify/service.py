@@ -1,4 +1,4 @@
-"""The notify service: tells contestants and judges what happened, once, by e-mail, SMS and inbox."""
+"""The notify service: tells contestants, judges and the organiser what happened, once, by e-mail, SMS and inbox."""
 from __future__ import annotations
 
 from nameko.timer import timer
@@ -59,6 +59,18 @@ class NotifyService:
 
     @reliable_handler("registration", "ForumMeetingScheduled", registry=REGISTRY)
     def on_forum_meeting_scheduled(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "AdvancementChangeFollowed", registry=REGISTRY)
+    def on_advancement_change_followed(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "AdvancementChangeReferred", registry=REGISTRY)
+    def on_advancement_change_referred(self, event: Event) -> None:
+        self.notifier.handle(event)
+
+    @reliable_handler("registration", "AdvancementChangeDecided", registry=REGISTRY)
+    def on_advancement_change_decided(self, event: Event) -> None:
         self.notifier.handle(event)
 
     @reliable_handler("scoring", "ToleranceFlagRaised", registry=REGISTRY)

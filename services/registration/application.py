@@ -9,6 +9,7 @@ from typing import Callable
 
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
+from leitai.contracts.product import REGISTRY
 from leitai.domain import Decision, folding
 from leitai.errors import NotFound
 from leitai.eventstore import EventStore
@@ -102,6 +103,18 @@ class Registration:
         """Each presenter's record over the contest's forum meetings."""
         return self._contest(contest_id).participation()
 
+    def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
+        """An organiser's decision on an advancement change referred to them; the same decision
+        again answers with the record."""
+        require_role(actor, ORGANISER, to="decide an advancement change")
+
+        def decided(contest: Contest):
+            decisions = contest.decide_change(change_id, decision["action"], decision["reason"], actor["id"])
+            return (decisions[0].payload if decisions else contest.decided(change_id)), decisions
+
+        return execute(self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided,
+                       **on_behalf(actor))
+
     def contest_view(self, actor: dict, contest_id: str) -> dict:
         return self._contest(contest_id).view(with_contacts=has_role(actor, ORGANISER))
 
@@ -112,6 +125,13 @@ class Registration:
         execute(self._store, contest_stream(p["contest_id"]), folding(lambda: Contest(p["contest_id"])),
                 lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
                 actor="ranking", correlation_id=event.correlation_id)
+
+    def results_republished(self, event: Event) -> None:
+        """Ranking published a stage again after a correction: entries follow a change of who
+        advances, or it is referred to an organiser (once per correction)."""
+        p = event.to_wire(REGISTRY)["payload"]
+        execute(self._store, contest_stream(p["contest_id"]), folding(lambda: Contest(p["contest_id"])),
+                lambda c: (None, c.follow_republication(p)), actor="ranking", correlation_id=event.correlation_id)
 
     # -- plumbing ------------------------------------------------------------------
     def _tree(self, tree_id: str) -> dict[str, Region]:

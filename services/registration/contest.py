@@ -28,6 +28,7 @@ class Contest:
     sessions: dict[str, dict] = field(default_factory=dict)
     series: dict[str, dict] = field(default_factory=dict)
     meetings: dict[str, dict] = field(default_factory=dict)
+    changes: dict[str, dict] = field(default_factory=dict)  # advancement changes after corrections, by change_id
 
     # -- folding -------------------------------------------------------------------
     def apply(self, event) -> None:
@@ -44,7 +45,16 @@ class Contest:
         elif kind == "EntryWithdrawn":
             self.entries[p["entry_id"]]["withdrawn"] = True
         elif kind == "EntryAdvanced":
-            self.entries[p["entry_id"]]["stage_id"] = p["to_stage_id"]
+            self.entries[p["entry_id"]].update(stage_id=p["to_stage_id"], revoked_from=None)
+        elif kind == "EntryAdvancementRevoked":
+            self.entries[p["entry_id"]].update(stage_id=p["to_stage_id"], revoked_from=p["from_stage_id"])
+        elif kind == "AdvancementChangeFollowed":
+            self.changes[p["change_id"]] = dict(p, status="followed")
+        elif kind == "AdvancementChangeReferred":
+            self.changes[p["change_id"]] = dict(p, status="referred")
+        elif kind == "AdvancementChangeDecided":
+            self.changes[p["change_id"]].update(status="decided", decision={
+                k: p[k] for k in ("action", "reason", "decided_by")})
         elif kind == "SessionScheduled":
             self.sessions[p["session_id"]] = dict(p, seats=[], seed=None, order=[], opened=False)
         elif kind == "PanelSeated":
@@ -86,10 +96,9 @@ class Contest:
         return next((g for g in stage["groups"] if township in g["townships"]), None)
 
     def session_entries(self, session: dict) -> list[dict]:
-        stage = self.stages[session["stage_id"]]
-        group = next(g for g in stage["groups"] if g["group_id"] == session["group_id"])
+        group = self._group(session)
         return sorted((e for e in self.entries.values()
-                       if not e["withdrawn"] and e["stage_id"] == stage["stage_id"]
+                       if not e["withdrawn"] and e["stage_id"] == session["stage_id"]
                        and e["township_code"] in group["townships"]), key=lambda e: e["entry_id"])
 
     def ref(self, **fields: Any) -> dict:
@@ -167,10 +176,95 @@ class Contest:
             raise NotFound(f"entry {entry_id} does not exist")
         if to_stage_id not in self.stages:
             raise NotFound(f"stage {to_stage_id} does not exist")
-        if entry["stage_id"] != from_stage_id:
-            return []
+        if entry["stage_id"] != from_stage_id or entry.get("revoked_from") == to_stage_id:
+            return []  # moved already, or a correction took this advancement away since
         return [Decision("EntryAdvanced", self.ref(entry_id=entry_id, from_stage_id=from_stage_id,
                                                    to_stage_id=to_stage_id))]
+
+    # -- advancement changed by a correction ----------------------------------------------
+    def follow_republication(self, republished: dict) -> list[Decision]:
+        """Ranking published a stage again after a correction (``republished``: the
+        StageResultsRepublished payload, JSON form). If it changed who advances, the entries
+        follow while the next stage has not started (no session of it open); once it has,
+        nothing moves and the change is referred to an organiser. Once per correction."""
+        change_id, next_stage_id = republished["correction_id"], republished.get("next_stage_id")
+        if not next_stage_id or change_id in self.changes:
+            return []
+        diff = republished["diff"]
+        gained = [_who(d) for d in diff if d["after"]["advanced"] and not d["before"]["advanced"]]
+        lost = [_who(d) for d in diff if d["before"]["advanced"] and not d["after"]["advanced"]]
+        if not gained and not lost:
+            return []
+        change = self.ref(change_id=change_id, stage_id=republished["stage_id"], next_stage_id=next_stage_id,
+                          version=republished["version"], gained=gained, lost=lost)
+        opened = sorted(s["session_id"] for s in self.sessions.values()
+                        if s["stage_id"] == next_stage_id and s["opened"])
+        if opened:
+            return [Decision("AdvancementChangeReferred", dict(change, opened_sessions=opened))]
+        moved = {e["entry_id"] for e in gained + lost}
+        redraw = sorted(s["session_id"] for s in self.sessions.values() if s["stage_id"] == next_stage_id and s["seed"]
+                        and any(self.entries[e]["township_code"] in self._group(s)["townships"] for e in moved))
+        return [Decision("AdvancementChangeFollowed", dict(change, redraw=redraw)), *self._moves(change, gained, lost)]
+
+    def decide_change(self, change_id: str, action: str, reason: str, decided_by: str) -> list[Decision]:
+        """An organiser's decision on a change referred because the next stage had started:
+        ``follow``, ``admit`` or ``keep`` (see AdvancementChangeDecided). Whoever must move
+        must not be presenting in an open session. The same decision again changes nothing."""
+        self.require_info()
+        change = self.changes.get(change_id)
+        if change is None:
+            raise NotFound(f"no advancement change {change_id} in contest {self.contest_id}")
+        if change["status"] == "followed":
+            raise Conflict(f"advancement change {change_id} was followed when the stage was published again; "
+                           "there is nothing to decide")
+        if change["status"] == "decided":
+            if change["decision"]["action"] == action:
+                return []
+            raise Conflict(f"advancement change {change_id} was decided already: {change['decision']['action']}")
+        joining = change["gained"] if action in ("follow", "admit") else []
+        leaving = change["lost"] if action == "follow" else []
+        next_stage = self.stages[change["next_stage_id"]]
+        for who in joining:
+            entry = self.entries[who["entry_id"]]
+            group = self.group_of(next_stage, entry["township_code"])
+            opened = sorted(s["session_id"] for s in self.sessions.values() if s["stage_id"] == next_stage["stage_id"]
+                            and group and s["group_id"] == group["group_id"] and s["opened"])
+            if group is None or opened:
+                raise RuleViolated(f"{who['name']} cannot join stage {next_stage['stage_id']} now: "
+                                   + (f"session {opened[0]} of the group is open already" if opened
+                                      else "the stage has no group for the entry's township"),
+                                   {"entry_id": who["entry_id"]})
+        for who in leaving:
+            presenting = sorted(s["session_id"] for s in self.sessions.values()
+                                if s["opened"] and who["entry_id"] in s["order"])
+            if presenting:
+                raise RuleViolated(f"{who['name']} presents in session {presenting[0]}, which is open; "
+                                   "admit or keep instead", {"entry_id": who["entry_id"]})
+        return [Decision("AdvancementChangeDecided", self._change_record(change, action=action, reason=reason,
+                                                                         decided_by=decided_by)),
+                *self._moves(change, joining, leaving)]
+
+    def decided(self, change_id: str) -> dict:
+        """A decided change as its AdvancementChangeDecided recorded it."""
+        change = self.changes[change_id]
+        return self._change_record(change, **change["decision"])
+
+    def _change_record(self, change: dict, **decision: str) -> dict:
+        return self.ref(**{k: change[k] for k in ("change_id", "stage_id", "next_stage_id", "version", "gained",
+                                                  "lost")}, **decision)
+
+    def _moves(self, change: dict, joining: list[dict], leaving: list[dict]) -> list[Decision]:
+        """The entries that join the next stage and those that go back, if not there already."""
+        stage_id, next_stage_id = change["stage_id"], change["next_stage_id"]
+        moves = [Decision("EntryAdvanced", self.ref(entry_id=w["entry_id"], from_stage_id=stage_id,
+                                                    to_stage_id=next_stage_id, change_id=change["change_id"]))
+                 for w in joining if self.entries[w["entry_id"]]["stage_id"] == stage_id]
+        return moves + [Decision("EntryAdvancementRevoked", self.ref(
+            entry_id=w["entry_id"], from_stage_id=next_stage_id, to_stage_id=stage_id, change_id=change["change_id"]))
+            for w in leaving if self.entries[w["entry_id"]]["stage_id"] == next_stage_id]
+
+    def _group(self, session: dict) -> dict:
+        return next(g for g in self.stages[session["stage_id"]]["groups"] if g["group_id"] == session["group_id"])
 
     def withdraw(self, entry_id: str, reason: str) -> list[Decision]:
         self.require_info()
@@ -313,14 +407,19 @@ class Contest:
         hidden = set() if with_contacts else {"email", "phone"}
 
         def public(record: dict) -> dict:
-            return {k: v for k, v in record.items() if k not in hidden and k != "contest_id"}
+            return {k: v for k, v in record.items() if k not in hidden and k not in ("contest_id", "revoked_from")}
 
         return {
-            **{k: v for k, v in info.items()}, "version": self.version,
+            **{k: v for k, v in info.items() if k != "organiser" or with_contacts}, "version": self.version,
             "stages": sorted((public(s) for s in self.stages.values()), key=lambda s: s["order"]),
             "judges": sorted((public(j) for j in self.judges.values()), key=lambda j: j["judge_id"]),
             "entries": sorted((public(e) for e in self.entries.values()), key=lambda e: e["entry_id"]),
             "sessions": sorted((public(s) for s in self.sessions.values()), key=lambda s: s["session_id"]),
             "forum_series": sorted((public(s) for s in self.series.values()), key=lambda s: s["series_id"]),
             "meetings": sorted((public(m) for m in self.meetings.values()), key=lambda m: m["meeting_id"]),
+            "advancement_changes": sorted((public(c) for c in self.changes.values()), key=lambda c: c["change_id"]),
         }
+
+
+def _who(difference: dict) -> dict:
+    return {k: difference[k] for k in ("entry_id", "contestant_id", "name")}

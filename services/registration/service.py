@@ -91,6 +91,14 @@ class RegistrationService(StoreHealth, PublishedLog):
     def get_contest(self, actor: dict, contest_id: str) -> dict:
         return self.registration.contest_view(actor, contest_id)
 
+    @rpc
+    def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
+        return self.registration.decide_advancement(actor, contest_id, change_id, decision)
+
+    @reliable_handler("ranking", "StageResultsRepublished", registry=REGISTRY)
+    def on_stage_results_republished(self, event: Event) -> None:
+        self.registration.results_republished(event)
+
     @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
     def on_contestant_advanced(self, event: Event) -> None:
         self.registration.contestant_advanced(event)

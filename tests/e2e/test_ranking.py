@@ -458,6 +458,63 @@ def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, con
     assert recipients == {f"contestant-{d['contestant_id']}" for d in second["diff"]} | {f"judge-{judge}"}
 
 
+def test_a_correction_that_changes_who_advances_after_the_next_stage_started_waits_for_the_organiser(stack, contest):
+    """Lowering one counted sheet of the semifinal twin the lot put 5th puts the other twin in
+    its place; the final has been run, so nothing moves until an organiser decides."""
+    first = ok(stack.call("GET", f"/contests/{contest}/stages/semi/results"))
+    fifth, sixth = (next(r for r in first["standings"] if r["position"] == p) for p in (5, 6))
+    assert fifth["advanced"] and not sixth["advanced"] and fifth["stage_score"] == sixth["stage_score"]
+    working = ok(stack.call("GET", f"/contests/{contest}/stages/semi/entries/{fifth['entry_id']}/working"))
+    judge = sorted({s["judge_id"] for s in working["sheets"]} - set(working["dropped_high"])
+                   - set(working["dropped_low"]))[0]
+    sheet = next(s for s in working["sheets"] if s["judge_id"] == judge)
+    session = working["session_id"]
+    proposal = {"correction_id": "correction-semi-1", "kind": "change_score", "entry_id": fifth["entry_id"],
+                "judge_id": judge, "scores": dict(sheet["scores"], work=str(Decimal(sheet["scores"]["work"]) - 3)),
+                "reason": "复核发现录入错误"}
+    ok(stack.call("POST", f"/sessions/{session}/corrections", proposal, ORG))
+    ok(stack.call("POST", f"/sessions/{session}/corrections/correction-semi-1/decision", {"action": "approve"},
+                  SUPERVISOR_TOKEN))
+
+    def referred():
+        changes = ok(stack.call("GET", f"/contests/{contest}", token=ORG))["advancement_changes"]
+        return next((c for c in changes if c["change_id"] == "correction-semi-1"), None)
+    change = wait_until(referred, what="registration to hear the semifinal was published again")
+    assert change["status"] == "referred" and change["opened_sessions"]
+    assert ([w["entry_id"] for w in change["gained"]], [w["entry_id"] for w in change["lost"]]) == (
+        [sixth["entry_id"]], [fifth["entry_id"]])
+    stages = {e["entry_id"]: e["stage_id"] for e in ok(stack.call("GET", f"/contests/{contest}", token=ORG))["entries"]}
+    assert (stages[fifth["entry_id"]], stages[sixth["entry_id"]]) == ("final", "semi")  # nothing moved
+
+    def organiser_told():
+        found = [d for d in ok(stack.call("GET", f"/contests/{contest}/deliveries?kind=advancement_referred",
+                                          token=ORG))["deliveries"] if d["channel"] == "inbox"]
+        return found or None
+    [notice] = wait_until(organiser_told, what="the organiser to be told")
+    assert notice["recipient_id"] == "organiser" and notice["subject"] == "晋级变动待决定：县级复赛"
+
+    decision = f"/contests/{contest}/advancement-changes/correction-semi-1/decision"
+    keep = {"action": "keep", "reason": "决赛已举行，维持原晋级名单"}
+    assert stack.call("POST", decision, keep, judge_token("J1"))[0] == 403
+    assert stack.call("POST", decision, keep, SUPERVISOR_TOKEN)[0] == 403
+    code, body = stack.call("POST", decision, {"action": "swap", "reason": ""}, ORG)
+    assert code == 400 and set(body["error"]["fields"]) == {"action", "reason"}
+    assert stack.call("POST", f"/contests/{contest}/advancement-changes/nope/decision", keep, ORG)[0] == 404
+    code, body = stack.call("POST", decision, {"action": "follow", "reason": "按更正"}, ORG)
+    assert code == 422 and "of the group is open already" in body["error"]["message"]  # the final is under way
+    decided = ok(stack.call("POST", decision, keep, ORG))
+    assert (decided["action"], decided["decided_by"]) == ("keep", "org1")
+    assert ok(stack.call("POST", decision, keep, ORG)) == decided
+    assert stack.call("POST", decision, {"action": "admit", "reason": "改判"}, ORG)[0] == 409
+
+    def contestants_told():
+        found = [d for d in ok(stack.call("GET", f"/contests/{contest}/deliveries?kind=advancement_decided",
+                                          token=ORG))["deliveries"] if d["channel"] == "inbox"]
+        return found if len(found) == 2 else None
+    told = {d["recipient_id"] for d in wait_until(contestants_told, what="the two contestants to be told")}
+    assert told == {f"contestant-{fifth['contestant_id']}", f"contestant-{sixth['contestant_id']}"}
+
+
 def replay(stack):
     return subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
                            "--verify"], capture_output=True, text=True, timeout=300)

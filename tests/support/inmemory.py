@@ -99,7 +99,9 @@ class InMemorySystem:
         self.scoring = Scoring(self.stores["scoring"], self.plans)
         self.ranking = Ranking(self.stores["ranking"], self.board)
         self.consumers = {
-            "registration": self.registration.contestant_advanced,
+            "registration": lambda event: {"ContestantAdvanced": self.registration.contestant_advanced,
+                                           "StageResultsRepublished": self.registration.results_republished,
+                                           }[event.type](event),
             "scoring": lambda event: {"SessionOpened": self.scoring.session_opened,
                                       "StageResultsPublished": self.scoring.stage_published}[event.type](event),
             "ranking": self._ranking,

@@ -124,3 +124,31 @@ def test_a_republication_tells_only_the_contestants_it_changed_and_the_corrected
     assert subject == "成绩更正：县级复赛" and "80.00 分 → 83.50 分" in body and "第3名 → 第2名" in body
     assert "更正后您晋级下一轮" in body
     assert "更正编号 k1" in render("sheet_corrected", notices[1].context)[1]
+
+
+ADVANCEMENT = {"contest_id": "c", "change_id": "k1", "stage_id": "prelim", "next_stage_id": "semi", "version": 2,
+               "gained": [{"entry_id": "e5", "contestant_id": "e", "name": "戊书记"}],
+               "lost": [{"entry_id": "e2", "contestant_id": "b", "name": "乙书记"}]}
+
+
+def test_the_organiser_is_told_of_an_advancement_change_followed_or_waiting_for_a_decision():
+    (followed,) = notices_for("AdvancementChangeFollowed", dict(ADVANCEMENT, redraw=["semi-1"]), KNOWN)
+    subject, body = render(followed.kind, followed.context)
+    assert followed.recipient_id == "organiser" and subject == "晋级名单随更正调整：乡镇初赛"
+    assert "新增晋级：戊书记" in body and "不再晋级：乙书记" in body and "须重新抽签方可开始：semi-1" in body
+    (referred,) = notices_for("AdvancementChangeReferred", dict(ADVANCEMENT, opened_sessions=["semi-1"]), KNOWN)
+    subject, body = render(referred.kind, referred.context)
+    assert referred.recipient_id == "organiser" and subject == "晋级变动待决定：乡镇初赛"
+    assert "已开始的场次：semi-1" in body and "名单未作任何改动" in body
+
+
+@pytest.mark.parametrize("action, gained_says, lost_says", [
+    ("follow", "您参加县级复赛", "您不参加县级复赛"), ("admit", "您参加县级复赛", "您参加县级复赛"),
+    ("keep", "您不参加县级复赛", "您参加县级复赛")])
+def test_those_an_advancement_decision_concerns_are_told_whether_they_go_on(action, gained_says, lost_says):
+    decided = dict(ADVANCEMENT, action=action, reason="经研究决定", decided_by="org1")
+    notices = notices_for("AdvancementChangeDecided", decided, KNOWN)
+    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-e", "advancement_decided"),
+                                                           ("contestant-b", "advancement_decided")]
+    bodies = [render(n.kind, n.context)[1] for n in notices]
+    assert gained_says in bodies[0] and lost_says in bodies[1] and all("理由：经研究决定" in b for b in bodies)

@@ -56,14 +56,14 @@ def judge(judge_id: str) -> dict:
     return {"role": "judge", "id": judge_id}
 
 
-def registered() -> InMemorySystem:
+def registered(final: dict = FINAL) -> InMemorySystem:
     system = InMemorySystem()
     reg = system.registration
     reg.import_regions(ORG, "tree", REGIONS)
     reg.create_contest(ORG, {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty",
                              "format": "knockout"})
     reg.define_stage(ORG, "c", body(schemas.StageCreate, PRELIM))
-    reg.define_stage(ORG, "c", body(schemas.StageCreate, FINAL))
+    reg.define_stage(ORG, "c", body(schemas.StageCreate, final))
     for j in JUDGES:
         reg.register_judge(ORG, "c", j)
     reg.submit_entries(ORG, "c", [body(schemas.EntryCreate, {"entry_id": e, "contestant_id": f"p{e}", "name": f"书记{e}", "title": "汇报",
@@ -96,9 +96,9 @@ def score(system: InMemorySystem, session_id: str, entries: list[str]) -> None:
                                         {"a": half, "b": half})
 
 
-def prelim_locked() -> InMemorySystem:
+def prelim_locked(final: dict = FINAL) -> InMemorySystem:
     """Both preliminary sessions scored and locked, and every event delivered."""
-    system = registered()
+    system = registered(final)
     opened(system, "s1", "prelim", "g1")
     opened(system, "s2", "prelim", "g2")
     score(system, "s1", ["e1", "e2", "e3"])
@@ -109,9 +109,9 @@ def prelim_locked() -> InMemorySystem:
     return system
 
 
-def prelim_published() -> InMemorySystem:
+def prelim_published(final: dict = FINAL) -> InMemorySystem:
     """Both preliminary sessions scored, locked and published, and every event delivered."""
-    system = prelim_locked()
+    system = prelim_locked(final)
     system.ranking.publish_stage(ORG, "c", "prelim")
     system.deliver()
     return system
@@ -382,3 +382,79 @@ def test_an_appeal_is_filed_against_a_published_result_only_and_decided_once():
     with pytest.raises(Conflict):
         system.ranking.decide_appeal(ORG, "c", "prelim", "a1", {"decision": "dismissed", "reason": "改判"})
     assert [e.type for e in system.events("ranking", "appeals-c-prelim")] == ["AppealFiled", "AppealDecided"]
+
+
+def approved_correction_that_swaps_e2_for_e5(system: InMemorySystem) -> None:
+    """J2's sheet of e2 was 10, not 40: e2 falls to 30 and e5 (35) takes the last place in the final."""
+    system.scoring.propose_correction(ORG, "s1", body(schemas.CorrectionCreate, {
+        "correction_id": "k1", "kind": "change_score", "entry_id": "e2", "judge_id": "J2", "scores": {"a": "5", "b": "5"},
+        "reason": "录入错误"}))
+    system.scoring.decide_correction(SUPERVISOR, "s1", "k1", {"action": "approve"})
+    system.deliver()
+
+
+def stages_of(system: InMemorySystem) -> dict:
+    return {e["entry_id"]: e["stage_id"] for e in system.registration.contest_view(ORG, "c")["entries"]}
+
+
+def test_entries_follow_a_correction_that_changes_who_advances_while_the_next_stage_has_not_started():
+    system = prelim_published()
+    scheduled(system, "f", "final", "all")
+    system.registration.seat_panel(ORG, "c", "f", SEATS)
+    system.registration.draw_order(ORG, "c", "f")
+    approved_correction_that_swaps_e2_for_e5(system)
+    assert stages_of(system) == {"e1": "final", "e2": "prelim", "e3": "prelim", "e4": "final", "e5": "final",
+                                 "e6": "prelim"}
+    [change] = system.registration.contest_view(ORG, "c")["advancement_changes"]
+    assert (change["status"], change["change_id"], change["version"], change["redraw"]) == ("followed", "k1", 2, ["f"])
+    assert ([w["entry_id"] for w in change["gained"]], [w["entry_id"] for w in change["lost"]]) == (["e5"], ["e2"])
+    moves = [(e.type, e.payload["entry_id"], e.payload["change_id"]) for e in system.events("registration", "contest-c")
+             if e.type in ("EntryAdvanced", "EntryAdvancementRevoked") and e.payload["change_id"]]
+    assert moves == [("EntryAdvanced", "e5", "k1"), ("EntryAdvancementRevoked", "e2", "k1")]
+    # the publication's advancement of e2, delivered late, does not undo the correction; nor does the republication
+    late = next(e for e in system.events("ranking", "results-c-prelim")
+                if e.type == "ContestantAdvanced" and e.payload["entry_id"] == "e2")
+    republished = next(e for e in system.events("ranking", "results-c-prelim") if e.type == "StageResultsRepublished")
+    before = len(system.events("registration", "contest-c"))
+    system.registration.contestant_advanced(late)
+    system.registration.results_republished(republished)
+    assert len(system.events("registration", "contest-c")) == before and stages_of(system)["e2"] == "prelim"
+    with pytest.raises(RuleViolated, match="draw again"):  # the draw was over the old entries
+        system.registration.open_session(ORG, "c", "f")
+    system.registration.draw_order(ORG, "c", "f")
+    system.registration.open_session(ORG, "c", "f")
+    with pytest.raises(Conflict, match="followed"):
+        system.registration.decide_advancement(ORG, "c", "k1", {"action": "keep", "reason": "x"})
+
+
+def test_once_the_next_stage_has_started_a_change_of_who_advances_waits_for_an_organisers_recorded_decision():
+    by_group = dict(FINAL, groups=[{"group_id": "g1", "name": "一组", "townships": ["t1"]},
+                                   {"group_id": "g2", "name": "二组", "townships": ["t2"]}], advancement={"overall": 1})
+    system = prelim_published(by_group)
+    opened(system, "f1", "final", "g1")  # e1 and e2 present in it; e5's group has not started
+    approved_correction_that_swaps_e2_for_e5(system)
+    assert stages_of(system)["e2"] == "final" and stages_of(system)["e5"] == "prelim"  # nothing moved
+    [change] = system.registration.contest_view(ORG, "c")["advancement_changes"]
+    assert (change["status"], change["opened_sessions"]) == ("referred", ["f1"])
+
+    keep = {"action": "keep", "reason": "决赛已开始"}
+    for outsider in (judge("J1"), SUPERVISOR, SCREEN):
+        with pytest.raises(Forbidden):
+            system.registration.decide_advancement(outsider, "c", "k1", keep)
+    with pytest.raises(NotFound):
+        system.registration.decide_advancement(ORG, "c", "k9", keep)
+    before = len(system.events("registration", "contest-c"))
+    with pytest.raises(RuleViolated, match="f1, which is open"):  # e2 cannot leave a session under way
+        system.registration.decide_advancement(ORG, "c", "k1", {"action": "follow", "reason": "按更正"})
+    assert len(system.events("registration", "contest-c")) == before
+    admitted = system.registration.decide_advancement(ORG, "c", "k1", {"action": "admit", "reason": "增补"})
+    assert (admitted["action"], admitted["decided_by"], [w["entry_id"] for w in admitted["gained"]]) == (
+        "admit", "org1", ["e5"])
+    assert stages_of(system)["e2"] == "final" and stages_of(system)["e5"] == "final"
+    after = len(system.events("registration", "contest-c"))
+    assert system.registration.decide_advancement(ORG, "c", "k1", {"action": "admit", "reason": "增补"}) == admitted
+    assert len(system.events("registration", "contest-c")) == after
+    with pytest.raises(Conflict, match="decided already: admit"):
+        system.registration.decide_advancement(ORG, "c", "k1", keep)
+    assert system.registration.contest_view(ORG, "c")["advancement_changes"][0]["decision"] == {
+        "action": "admit", "reason": "增补", "decided_by": "org1"}
