@@ -120,6 +120,8 @@ def run(config_dir: Path, base_url: str, replicas: int = 1, ops_base: int = OPS_
                         for c in children)
         print(f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"
               f"  live screen  {base_url}/live/<contest>/<stage>?token=<screen token>\n"
+              f"  judge's page {base_url}/judge#token=<judge token>\n"
+              f"  console      {base_url}/console#token=<organiser token>\n"
               f"  ops ports:\n{ops}\n  Ctrl-C stops every process", file=out, flush=True)
         while not stop.wait(0.5):
             _supervise(children)

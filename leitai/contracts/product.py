@@ -14,7 +14,7 @@ CONSUMES = {
     "scoring": {"registration": ("SessionOpened",), "ranking": ("StageResultsPublished",)},
     "registration": {"ranking": ("ContestantAdvanced", "StageResultsRepublished")},
     "ranking": {
-        "registration": ("StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
+        "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
         "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked",
                     "ScoreSheetCorrected", "ScoreSheetVoided", "EntryRescored"),
         "ranking": ("StageResultsPublished", "StageResultsRepublished"),

@@ -166,6 +166,27 @@ class ContestView(Response):
     advancement_changes = fields.List(fields.Dict(), required=True)
 
 
+class StageProgress(Response):
+    stage_id = fields.String(required=True)
+    name = fields.String(required=True)
+    order = fields.Integer(required=True)
+    sessions = fields.Integer(required=True)  # scheduled
+    opened = fields.Integer(required=True)
+    locked = fields.Integer(required=True)
+    published_version = fields.Integer(required=True, allow_none=True)
+
+
+class ContestSummary(Response):
+    contest_id = fields.String(required=True)
+    name = fields.String(required=True)
+    format = fields.String(required=True)
+    stages = fields.List(fields.Nested(StageProgress), required=True)
+
+
+class Contests(Response):
+    contests = fields.List(fields.Nested(ContestSummary), required=True)
+
+
 class AdvancementDecision(Schema):
     """follow: the gained join the next stage and the lost leave it; admit: the gained join
     and the lost stay; keep: nobody moves."""
@@ -243,6 +264,40 @@ class SessionStatus(Response):
     session_id = fields.String(required=True)
     locked = fields.Boolean(required=True)
     entries = fields.List(fields.Nested(EntryStatus), required=True)
+
+
+class DeskEntry(Response):
+    entry_id = fields.String(required=True)
+    order = fields.Integer(required=True)
+    name = fields.String(required=True)
+    work_unit = fields.String(required=True)
+    recused = fields.String(required=True, allow_none=True)  # why this judge may not score it (回避), or null
+    may_score = fields.Boolean(required=True)
+    received = fields.Integer(required=True)  # sheets in, of the panel's
+    expected = fields.Integer(required=True)
+    sheet = fields.Nested(SheetOut, required=True, allow_none=True)  # the calling judge's, as received
+
+
+class DeskSession(Response):
+    session_id = fields.String(required=True)
+    contest_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    group_id = fields.String(required=True)
+    starts_at = fields.String(required=True)
+    place = fields.String(required=True)
+    video_room = fields.String(required=True)
+    locked = fields.Boolean(required=True)
+    head = fields.Boolean(required=True)
+    reserve = fields.Boolean(required=True)
+    on_stage = fields.String(required=True, allow_none=True)  # the first entry still waiting for a sheet
+    tolerance = fields.String(required=True, allow_none=True)
+    criteria = fields.List(fields.Dict(), required=True)  # criterion_id, name, max, weight, step
+    entries = fields.List(fields.Nested(DeskEntry), required=True)
+
+
+class JudgeDesk(Response):
+    judge_id = fields.String(required=True)
+    sessions = fields.List(fields.Nested(DeskSession), required=True)
 
 
 class Health(Response):

@@ -21,7 +21,7 @@ from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, SUPERVISOR
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
-from services.gateway import exports, live, results_page
+from services.gateway import exports, live, pages, results_page
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
@@ -138,6 +138,12 @@ class GatewayService:
     def create_contest(self, actor, body):
         return self.registration.create_contest(actor, body)
 
+    @endpoint("GET", "/contests", roles={ORGANISER}, response=s.Contests,
+              summary="Every contest with its stages and how far each has got (sessions open and locked, the "
+                      "published version)")
+    def list_contests(self, actor, body):
+        return {"contests": self.ranking.contests(actor)}
+
     @endpoint("GET", "/contests/<string:contest_id>", roles={PUBLIC}, response=s.ContestView,
               summary="A contest with its stages, judges, entries and sessions (contacts for organisers only)")
     def get_contest(self, actor, body, contest_id):
@@ -241,6 +247,12 @@ class GatewayService:
                       "proposer) a correction")
     def decide_correction(self, actor, body, session_id, correction_id):
         return self.scoring.decide_correction(actor, session_id, correction_id, body)
+
+    @endpoint("GET", "/judges/me/sessions", roles={JUDGE}, response=s.JudgeDesk,
+              summary="The calling judge's sessions as their tablet shows them: the order of appearance, who is on "
+                      "stage, the criteria, which entries they may score (recusal), sheets received, their own sheets")
+    def judge_desk(self, actor, body):
+        return self.scoring.judge_desk(actor)
 
     @endpoint("GET", "/sessions/<string:session_id>/scoring", roles=STAFF, response=s.SessionStatus,
               summary="Sheets, tolerance flags and missing sheets of a session")
@@ -372,6 +384,26 @@ class GatewayService:
                       "each panel's Kendall's W (docs/calibration.md)")
     def calibration(self, actor, body, contest_id, stage_id):
         return self.ranking.calibration(actor, contest_id, stage_id)
+
+    # -- pages: the judge's tablet and the organiser's console ---------------------------
+    @endpoint("GET", "/judge", roles={PUBLIC}, media_type="text/html",
+              summary="The judge's scoring page (tablet and phone); the token comes as #token=… or is asked for")
+    def judge_page(self, actor, body):
+        return pages.JUDGE
+
+    @endpoint("GET", "/console", roles={PUBLIC}, media_type="text/html",
+              summary="The organiser's console; the token comes as #token=… or is asked for")
+    def console_page(self, actor, body):
+        return pages.CONSOLE
+
+    @endpoint("GET", "/pages/pages.js", roles={PUBLIC}, media_type="text/javascript",
+              summary="The pages' shared script: the API with the token, errors shown, sheets kept until sent")
+    def page_script(self, actor, body):
+        return pages.SCRIPT
+
+    @endpoint("GET", "/pages/pages.css", roles={PUBLIC}, media_type="text/css", summary="The pages' style sheet")
+    def page_style(self, actor, body):
+        return pages.STYLE
 
     # -- the venue's big screen ------------------------------------------------------
     @endpoint("GET", "/live/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",

@@ -68,6 +68,23 @@ class Ranking:
                 board.source_streams(self._read, stage, [s["session_id"] for s in sessions]))
 
     # -- queries --------------------------------------------------------------------
+    def contests(self, actor: dict) -> list[dict]:
+        """Every contest with its stages and how far each has got: sessions scheduled, open
+        and locked, and the published version (organisers' console)."""
+        require_role(actor, ORGANISER, to="list the contests")
+        stages: dict[str, list[dict]] = {}
+        sessions = self._read.find("sessions")
+        published = {d["_id"]: d["version"] for d in self._read.find("published")}
+        for stage in self._read.find("stages", sort=[("contest_id", 1), ("order", 1)]):
+            key = f"{stage['contest_id']}:{stage['stage_id']}"
+            mine = [s for s in sessions if (s["contest_id"], s["stage_id"]) == (stage["contest_id"], stage["stage_id"])]
+            stages.setdefault(stage["contest_id"], []).append({
+                "stage_id": stage["stage_id"], "name": stage["name"], "order": stage["order"],
+                "sessions": len(mine), "opened": sum(1 for s in mine if s.get("opened")),
+                "locked": sum(1 for s in mine if s.get("locked")), "published_version": published.get(key)})
+        return [{k: c[k] for k in ("contest_id", "name", "format")} | {"stages": stages.get(c["contest_id"], [])}
+                for c in self._read.find("contests", sort=[("contest_id", 1)])]
+
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
                     criterion_id: str | None = None, as_of: str | None = None) -> dict:
         """Live standings for organisers and the venue screen; the published ones for everyone else.

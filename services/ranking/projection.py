@@ -16,7 +16,7 @@ from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
-COLLECTIONS = ("stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published",
+COLLECTIONS = ("contests", "stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published",
                "publications", "positions", "streams")
 # what the boards and the live screen ask of the read model (application.py, board.py)
 INDEXES = {"sheets": [("session_id", "entry_id"), ("contest_id", "session_id")], "sessions": [("contest_id", "stage_id")],
@@ -38,7 +38,9 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
     p = wire
     c = p.get("contest_id")
     kind = event.type
-    if kind == "StageDefined":
+    if kind == "ContestCreated":
+        writes = [Write("contests", c, {k: p[k] for k in ("contest_id", "name", "format", "county_code")})]
+    elif kind == "StageDefined":
         writes = [Write("stages", f"{c}:{p['stage_id']}", {k: p[k] for k in (
             "contest_id", "stage_id", "name", "order", "groups", "criteria", "drop_rule", "tolerance",
             "advancement", "lot_seed")})]

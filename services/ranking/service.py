@@ -38,6 +38,10 @@ class RankingService(StoreHealth, PublishedLog):
         return Ranking(self.store, self.read)
 
     # -- the projection (the published subscriptions list these: CONSUMES["ranking"]) --
+    @batch_handler("registration", "ContestCreated", registry=REGISTRY)
+    def on_contest_created(self, events: list[Event]) -> None:
+        self.project(events)
+
     @batch_handler("registration", "StageDefined", registry=REGISTRY)
     def on_stage_defined(self, events: list[Event]) -> None:
         self.project(events)
@@ -100,6 +104,10 @@ class RankingService(StoreHealth, PublishedLog):
     @rpc
     def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         return self.ranking.publish_stage(actor, contest_id, stage_id)
+
+    @rpc
+    def contests(self, actor: dict) -> list[dict]:
+        return self.ranking.contests(actor)
 
     @rpc
     def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,

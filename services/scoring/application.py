@@ -26,6 +26,8 @@ class Plans(Protocol):
 
     def get(self, collection: str, key: Any) -> dict | None: ...
 
+    def find(self, collection: str, query: dict | None = None) -> list[dict]: ...
+
 
 def stream_of(session_id: str) -> str:
     return f"scoring-{session_id}"
@@ -131,6 +133,19 @@ class Scoring:
                 "missing": session.missing(e.entry_id) if full else [],
             } for e in entries],
         }
+
+    def judge_desk(self, actor: dict) -> dict:
+        """Every session the calling judge is seated on, as their tablet shows it (see
+        ScoringSession.desk), with the stage's criteria and where and when it sits."""
+        require_role(actor, JUDGE, to="see a judge's sessions")
+        sessions = []
+        for document in self._plans.find(SESSIONS, {"plan.panel.judge_id": actor["id"]}):
+            plan = document["plan"]
+            desk = _folding(SessionPlan.from_payload(plan))(self._store.read_stream(stream_of(plan["session_id"])))
+            sessions.append(desk.desk(actor["id"]) | {k: plan.get(k, "") for k in (
+                "contest_id", "stage_id", "group_id", "starts_at", "place", "video_room", "criteria", "tolerance")})
+        sessions.sort(key=lambda s: (s["locked"], s["starts_at"], s["session_id"]))
+        return {"judge_id": actor["id"], "sessions": sessions}
 
     def session_results(self, session_id: str) -> dict:
         session = self._session(session_id)

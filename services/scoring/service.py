@@ -39,6 +39,10 @@ class ScoringService(StoreHealth, PublishedLog):
         return self.scoring.lock_session(actor, session_id, override_reason)
 
     @rpc
+    def judge_desk(self, actor: dict) -> dict:
+        return self.scoring.judge_desk(actor)
+
+    @rpc
     def session_status(self, actor: dict, session_id: str) -> dict:
         return self.scoring.session_status(actor, session_id)
 

@@ -154,6 +154,28 @@ class ScoringSession:
                       if not j.reserve and recusal_reason(j, entry) is None
                       and (entry_id, j.judge_id) not in self.sheets)
 
+    def desk(self, judge_id: str) -> dict:
+        """What a seated judge's tablet shows of the session: each entry in the order of
+        appearance, whether this judge may score it (not recused, not locked, and for a reserve
+        only where a seated judge is recused), the sheets received of those expected, the
+        judge's own sheet, and who is on stage: the first entry still waiting for a sheet."""
+        judge = self.plan.panel[judge_id]
+        seated = [j for j in self.plan.panel.values() if not j.reserve]
+        entries = sorted(self.plan.entries.values(), key=lambda e: e.order)
+        rows = []
+        for entry in entries:
+            recused = recusal_reason(judge, entry)
+            mine = self.sheets.get((entry.entry_id, judge_id))
+            needed = not judge.reserve or mine is not None or self._reserve_needed(entry)
+            rows.append({"entry_id": entry.entry_id, "order": entry.order, "name": entry.name,
+                         "work_unit": entry.work_unit, "recused": recused,
+                         "may_score": not self.locked and recused is None and needed,
+                         "received": len(self.totals(entry.entry_id)), "expected": len(seated),
+                         "sheet": mine.as_dict() if mine else None})
+        on_stage = None if self.locked else next((e.entry_id for e in entries if self.missing(e.entry_id)), None)
+        return {"session_id": self.plan.session_id, "locked": self.locked, "head": judge.head,
+                "reserve": judge.reserve, "on_stage": on_stage, "entries": rows}
+
     # -- commands ------------------------------------------------------------------
     def submit(self, judge_id: str, entry_id: str, submission_id: str, scores: dict[str, Decimal],
                strengths: str, suggestions: str) -> tuple[Sheet, list[Decision]]:

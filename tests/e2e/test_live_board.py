@@ -2,47 +2,25 @@
 from __future__ import annotations
 
 import random
-import tempfile
 
 import pytest
-from selenium import webdriver
-from selenium.webdriver.chrome.options import Options
-from selenium.webdriver.chrome.service import Service
-from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
 
 from tests.e2e.boai import CONTEST, set_up, submit_all
-from tests.support.servers import ROOT
+from tests.support.browser import chromium, screenshot, wait as wait_for
 from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
 
 pytestmark = pytest.mark.integration
-ARTIFACTS = ROOT / "test-artifacts"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    options = Options()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--window-size=1920,1080", f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    # the venue's screen: exactly 1920x1080 CSS pixels of page, whatever the window frame takes
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
-    yield driver
-    driver.quit()
+    with chromium(1920, 1080) as driver:  # the venue's screen
+        yield driver
 
 
 def wait(driver, seconds: float, condition, what: str) -> None:
-    try:
-        WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition)
-    except TimeoutException:
-        ARTIFACTS.mkdir(exist_ok=True)
-        driver.save_screenshot(str(ARTIFACTS / "live-board-failed.png"))
-        raise AssertionError(f"waited {seconds}s for {what}; the screen shows: {driver.find_element(By.TAG_NAME, 'body').text[:500]!r}") from None
+    wait_for(driver, seconds, condition, what, "live-board")
 
 
 def highlight(driver) -> tuple[str | None, str]:
@@ -69,8 +47,7 @@ def test_the_big_screen_shows_a_newly_locked_entry_within_a_second(stack, browse
     assert rows[0].text.startswith("第1名") and "清化镇" in rows[0].text
     box = browser.find_element(By.ID, "highlight").rect  # the featured line is whole, not cut off by the table
     assert box["y"] + box["height"] <= browser.find_element(By.ID, "table").rect["y"]
-    ARTIFACTS.mkdir(exist_ok=True)
-    assert browser.save_screenshot(str(ARTIFACTS / "live-board.png"))
+    screenshot(browser, "live-board")
 
 
 def test_the_live_stream_is_for_the_screen_and_organisers_only(stack):

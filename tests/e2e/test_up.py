@@ -62,6 +62,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         spawned = children_of(up.process.pid)
         assert len(spawned) == 8  # three relays, four services, the gateway
         assert f"http://127.0.0.1:{ops_base}/readyz" in up.output()  # every process's ops port is printed
+        assert "/judge#token=" in up.output() and "/console#token=" in up.output()  # and both pages
 
         [scoring] = [pid for pid in spawned if "ScoringService" in cmdline(pid)]
         os.kill(scoring, signal.SIGKILL)  # a crash: up starts it again, the rest keeps running

@@ -70,8 +70,23 @@ def _public(document: dict) -> dict:
     return {k: copy.deepcopy(v) for k, v in document.items() if k != APPLIED}
 
 
+def _values(document: Any, path: str) -> list:
+    """The values at a dotted ``path``, through lists as MongoDB goes through arrays."""
+    found = [document]
+    for part in path.split("."):
+        found = [item for value in found if isinstance(value, dict) and part in value
+                 for item in (value[part] if isinstance(value[part], list) else [value[part]])]
+    return found
+
+
 def _matches(document: dict, query: dict) -> bool:
     for name, wanted in query.items():
+        if "." in name:
+            if isinstance(wanted, dict):
+                raise NotImplementedError(f"the fake matches a dotted path by equality only, not {wanted}")
+            if wanted not in _values(document, name):
+                return False
+            continue
         if isinstance(wanted, dict):
             if set(wanted) == {"$exists"}:
                 if (name in document) != wanted["$exists"]:

@@ -1,0 +1,123 @@
+// Shared by the judge's page and the organiser's console: the token, calls to the API, errors
+// as the API words them, exact decimal arithmetic for totals. No build step, no framework.
+"use strict";
+
+const Leitai = (() => {
+  const tokenKey = (page) => "leitai." + page + ".token";
+
+  // The token comes in the link's fragment (never sent to a server, never in a log), is kept on
+  // this device, and is removed from the address bar at once.
+  function token(page) {
+    const fragment = new URLSearchParams(location.hash.slice(1));
+    if (fragment.get("token")) {
+      localStorage.setItem(tokenKey(page), fragment.get("token"));
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+    return localStorage.getItem(tokenKey(page));
+  }
+
+  function signIn(page, value) { localStorage.setItem(tokenKey(page), value.trim()); }
+  function signOut(page) { localStorage.removeItem(tokenKey(page)); }
+
+  class Offline extends Error {}
+
+  // What this page wrote (the API's Leitai-Written tokens), sent back as Leitai-After so that
+  // what it reads next shows its own writes: the standings right after a lock, a publication.
+  const written = [];
+
+  // One call to the API. Resolves with {status, body} for any answer (4xx included); rejects with
+  // Offline when no answer came (network down, gateway stopped, or a 502-504 from a proxy).
+  async function call(page, method, path, body, headers) {
+    let response;
+    try {
+      response = await fetch(path, {
+        method, cache: "no-store",
+        headers: Object.assign({"Authorization": "Bearer " + (localStorage.getItem(tokenKey(page)) || "")},
+                               written.length ? {"Leitai-After": written.join(", ")} : {},
+                               body === undefined ? {} : {"Content-Type": "application/json"}, headers || {}),
+        body: body === undefined ? undefined : JSON.stringify(body)});
+    } catch (e) {
+      throw new Offline(String(e));
+    }
+    if ([502, 503, 504].includes(response.status) && !(response.headers.get("Content-Type") || "").includes("json")) {
+      throw new Offline("HTTP " + response.status);
+    }
+    for (const token of (response.headers.get("Leitai-Written") || "").split(",").filter((t) => t.trim())) {
+      written.push(token.trim());
+      if (written.length > 16) written.shift();
+    }
+    const type = response.headers.get("Content-Type") || "";
+    const answer = type.includes("json") ? await response.json() : await response.blob();
+    return {status: response.status, body: answer};
+  }
+
+  // The API's error, as a line for the page: its message, then each field's messages.
+  function errorText(answer) {
+    const error = (answer.body && answer.body.error) || {};
+    const fields = error.fields ? Object.entries(error.fields).map(([name, messages]) =>
+      name + "：" + (Array.isArray(messages) ? messages.join("；") : JSON.stringify(messages))) : [];
+    const details = !error.fields && error.details ? [JSON.stringify(error.details)] : [];
+    return [error.message || ("HTTP " + answer.status), ...fields, ...details].join("\n");
+  }
+
+  const el = (tag, attributes, ...children) => {
+    const node = document.createElement(tag);
+    for (const [name, value] of Object.entries(attributes || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
+      else if (name === "text") node.textContent = value;
+      else node.setAttribute(name, value === true ? "" : value);
+    }
+    node.append(...children.filter((c) => c !== null && c !== undefined));
+    return node;
+  };
+
+  function say(where, kind, text) {
+    where.replaceChildren(text ? el("div", {class: "message " + kind, role: kind === "error" ? "alert" : "status",
+                                             text}) : "");
+  }
+
+  // Decimals as BigInt millionths: a sheet's total is exact, as the server computes it.
+  const SCALE = 1000000n;
+  function decimal(text) {
+    const match = /^\s*(-?)(\d{1,9})(?:\.(\d{1,6}))?\s*$/.exec(String(text));
+    if (!match) return null;
+    const size = BigInt(match[2]) * SCALE + BigInt((match[3] || "").padEnd(6, "0"));
+    return match[1] ? -size : size;
+  }
+  function format(millionths) {
+    if (millionths < 0n) return "-" + format(-millionths);
+    const whole = millionths / SCALE, part = (millionths % SCALE).toString().padStart(6, "0").replace(/0+$/, "");
+    return whole.toString() + (part ? "." + part : "");
+  }
+  // The same checks and words as the API's (services/scoring/rules.py: score_problems).
+  function scoreProblem(criterion, text) {
+    if (String(text).trim() === "") return "missing score";
+    const value = decimal(text);
+    if (value === null) return "Not a valid number.";
+    if (value < 0n || value > decimal(criterion.max)) return "must be between 0 and " + criterion.max;
+    if (value % decimal(criterion.step) !== 0n) return "must be a multiple of " + criterion.step;
+    return null;
+  }
+  function weightedTotal(criteria, values) {
+    let total = 0n;
+    for (const c of criteria) {
+      const value = decimal(values[c.criterion_id]);
+      if (value === null) return null;
+      total += decimal(c.weight) * value / SCALE;
+    }
+    return format(total);
+  }
+
+  // A random (v4) UUID: crypto.randomUUID exists only on https or localhost, and a venue's
+  // gateway may be plain http on the hall's network.
+  function uuid4() {
+    const bytes = crypto.getRandomValues(new Uint8Array(16));
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+    return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
+  }
+
+  return {token, signIn, signOut, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
+})();

@@ -1,0 +1,238 @@
+"""Issue 16 acceptance: the judge's tablet page and the organiser's console in headless
+Chromium, against the real services. A judge scores a whole session through the page; a
+sheet submitted while the gateway is down waits on the device and arrives once; a recused
+entry cannot be scored; an organiser locks and publishes from the console."""
+from __future__ import annotations
+
+import json
+import random
+import urllib.error
+from decimal import Decimal
+
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select
+
+from tests.e2e.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
+from tests.support.browser import ARTIFACTS, chromium, screenshot, wait as wait_for
+from tests.support.servers import wait_until
+from tests.support.stack import ORGANISER_TOKEN, judge_token, ok
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def tablet():
+    with chromium(1024, 768) as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def orders(stack) -> dict:
+    return set_up(stack)
+
+
+def wait(driver, condition, what: str, seconds: float = 20) -> None:
+    wait_for(driver, seconds, condition, what, "pages")
+
+
+def open_as(driver, url: str) -> None:
+    """A new visit: nothing left from the visit before (token, outbox) on this device."""
+    driver.get(url.split("#")[0])
+    driver.execute_script("localStorage.clear()")
+    driver.get("about:blank")
+    driver.get(url)
+
+
+def entry_button(driver, entry_id: str):
+    return driver.find_element(By.CSS_SELECTOR, f'#entries button[data-entry="{entry_id}"]')
+
+
+def tag(driver, entry_id: str) -> str:
+    return entry_button(driver, entry_id).find_element(By.CSS_SELECTOR, ".tag").text
+
+
+def fill(driver, scores: dict[str, str]) -> None:
+    for criterion_id, value in scores.items():
+        field = driver.find_element(By.ID, f"score-{criterion_id}")
+        field.send_keys(Keys.CONTROL, "a")
+        field.send_keys(Keys.DELETE)
+        field.send_keys(value)
+
+
+def refreshes(driver) -> int:
+    """How often the console has finished loading what it shows."""
+    return int(driver.execute_script("return document.body.dataset.refreshed || 0"))
+
+
+def weighted(scores: dict[str, str]) -> Decimal:
+    return sum(Decimal(c["weight"]) * Decimal(scores[c["criterion_id"]]) for c in CRITERIA)
+
+
+def sheets_of(stack, session: str, judge: str) -> dict[str, dict]:
+    status = ok(stack.call("GET", f"/sessions/{session}/scoring", token=ORGANISER_TOKEN))
+    return {e["entry_id"]: s for e in status["entries"] for s in e["sheets"] if s["judge_id"] == judge}
+
+
+def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
+    open_as(tablet, f"{stack.base}/judge#token={judge_token('J1')}")
+    order = orders["s1"]["order"]
+    wait(tablet, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries button")) == len(order),
+         "the session's order of appearance")
+    assert "token" not in tablet.current_url  # taken from the link, kept on the device, gone from the address bar
+    assert tablet.find_element(By.ID, "who").text == "评委 J1"
+    assert tablet.find_element(By.ID, "on-stage").text.startswith("当前上场：1 号")
+    timing = tablet.execute_script(
+        "return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "judge-page-paint.json").write_text(json.dumps(dict(timing)))
+
+    # refused in the page with the API's words, and nothing sent
+    entry_button(tablet, order[0]).click()
+    labels = [label.text for label in tablet.find_elements(By.CSS_SELECTOR, "#criteria label")]
+    assert labels[1] == "讲工作（满分 40，每档 0.5，权重 1.5）"
+    fill(tablet, {"party": "31", "work": "20.25", "results": ""})
+    tablet.find_element(By.ID, "submit").click()
+    errors = {c["criterion_id"]: tablet.find_element(By.ID, f"error-{c['criterion_id']}").text for c in CRITERIA}
+    assert errors == {"party": "scores.party：must be between 0 and 30", "work": "scores.work：must be a multiple of 0.5",
+                      "results": "scores.results：missing score"}
+    assert tablet.switch_to.active_element.get_attribute("id") == "score-party"  # the first problem has the focus
+    code, refused = stack.call("PUT", f"/sessions/s1/sheets/{order[0]}", sheet({"party": "31", "work": "20.5",
+                                                                                  "results": "10"}), judge_token("J1"))
+    assert code == 400 and refused["error"]["fields"]["scores.party"] == ["must be between 0 and 30"]
+    assert sheets_of(stack, "s1", "J1") == {}
+
+    rng = random.Random(16)
+    given = {}
+    for n, entry in enumerate(order):
+        entry_button(tablet, entry).click()
+        scores = random_scores(rng)
+        fill(tablet, scores)
+        assert tablet.find_element(By.ID, "total").text == f"加权合计：{weighted(scores).normalize():f} 分"
+        tablet.find_element(By.ID, "strengths").send_keys("思路清晰")
+        tablet.find_element(By.ID, "submit").click()
+        wait(tablet, lambda d: tag(d, entry) == "已收到 · 第1次", f"entry {n + 1} to be received")
+        given[entry] = scores
+    # a revision before the lock
+    entry_button(tablet, order[0]).click()
+    assert tablet.find_element(By.ID, "submit").text == "提交修改"
+    given[order[0]] = dict(given[order[0]], party="20")
+    fill(tablet, {"party": "20"})
+    tablet.find_element(By.ID, "submit").click()
+    wait(tablet, lambda d: tag(d, order[0]) == "已收到 · 第2次", "the revision to be received")
+    assert "已收到：第2次提交" in tablet.find_element(By.ID, "sheet-status").text
+
+    stored = sheets_of(stack, "s1", "J1")
+    assert {e: s["scores"] for e, s in stored.items()} == {
+        e: {k: str(Decimal(v)) for k, v in scores.items()} for e, scores in given.items()} or {
+        e: s["scores"] for e, s in stored.items()} == given
+    assert {e: s["revision"] for e, s in stored.items()} == {e: 2 if e == order[0] else 1 for e in order}
+    assert all(s["strengths"] == "思路清晰" for s in stored.values())
+    tablet.execute_script("window.scrollTo(0, 0)")
+    screenshot(tablet, "judge-page")
+
+
+def test_a_sheet_submitted_while_the_gateway_is_down_waits_on_the_device_and_arrives_once(stack, orders, tablet):
+    open_as(tablet, f"{stack.base}/judge#token={judge_token('J2')}")
+    entry = orders["s1"]["order"][0]
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]'),
+         "J2's session")
+    entry_button(tablet, entry).click()
+    scores = {"party": "25", "work": "33.5", "results": "24"}
+    fill(tablet, scores)
+    gateway = stack.child("gateway")
+    gateway.stop()
+    try:
+        tablet.find_element(By.ID, "submit").click()
+        wait(tablet, lambda d: tag(d, entry) == "待发送", "the sheet to wait on the device")
+        assert tablet.find_element(By.ID, "waiting").text == "1 份待发送"
+        assert "待发送" in tablet.find_element(By.ID, "sheet-status").text
+        assert tablet.find_element(By.ID, "network").text.startswith("离线")
+        assert json.loads(tablet.execute_script("return localStorage.getItem('leitai.judge.outbox')"))[0][
+            "entry_id"] == entry  # on the device, to survive a closed tab too
+    finally:
+        stack.respawn("gateway")
+    def answering() -> bool:
+        try:
+            return stack.call("GET", "/health/ready")[0] == 200
+        except urllib.error.URLError:
+            return False
+    wait_until(answering, what="the gateway to be back")
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]')
+         and tag(d, entry) == "已收到 · 第1次", "the waiting sheet to be sent when the gateway answers")
+    assert tablet.find_element(By.ID, "waiting").get_attribute("class").split().count("hidden") == 1
+    stored = sheets_of(stack, "s1", "J2")
+    assert list(stored) == [entry] and stored[entry]["revision"] == 1  # counted once
+    assert {k: Decimal(v) for k, v in stored[entry]["scores"].items()} == {k: Decimal(v) for k, v in scores.items()}
+
+
+def test_a_recused_judge_sees_the_entry_as_such_and_cannot_score_it(stack, orders, tablet):
+    open_as(tablet, f"{stack.base}/judge#token={judge_token('J10')}")  # from 柏山镇, like every entry in s2
+    entry = orders["s2"]["order"][0]
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]'), "J10's session")
+    assert {tag(tablet, e) for e in orders["s2"]["order"]} == {"回避"}
+    entry_button(tablet, entry).click()
+    assert "您须回避该选手，不能评分" in tablet.find_element(By.ID, "sheet-status").text
+    assert not tablet.find_element(By.ID, "sheet").is_displayed()
+    screenshot(tablet, "judge-page-recused")
+
+
+@pytest.mark.parametrize("page, token, says", [
+    ("judge", ORGANISER_TOKEN, "此页面供评委使用"), ("judge", "forged-token-0123456789", "此页面供评委使用"),
+    ("console", judge_token("J1"), "此页面供组织方使用"), ("console", "forged-token-0123456789", "此页面供组织方使用")])
+def test_the_wrong_or_a_forged_token_is_told_so_on_the_page(stack, orders, tablet, page, token, says):
+    open_as(tablet, f"{stack.base}/{page}#token={token}")
+    wait(tablet, lambda d: says in d.find_element(By.ID, "notice").text, "the refusal")
+    assert tablet.find_element(By.ID, "token-input").is_displayed()
+    assert tablet.find_element(By.CSS_SELECTOR, "label[for=token-input]").text  # labelled
+
+
+def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet):
+    rng = random.Random(7)
+    for session, drawn in orders.items():  # the rest of the panel scores over the API
+        for entry in drawn["order"]:
+            for judge in PANELS[session]:
+                if judge in ("J1", "J10") or (judge == "J2" and entry == orders["s1"]["order"][0]):
+                    continue
+                far_off = (judge, entry) == ("J3", orders["s1"]["order"][0])  # a tolerance flag to review
+                scores = {"party": "0", "work": "0", "results": "0"} if far_off else random_scores(rng)
+                ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}", sheet(scores), judge_token(judge)))
+    open_as(tablet, f"{stack.base}/console#token={ORGANISER_TOKEN}")
+    wait(tablet, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions section[data-session]")) == 2,
+         "the stage's two sessions")
+    card = tablet.find_element(By.CSS_SELECTOR, 'section[data-session="s1"]')
+    counts = [c.text for c in card.find_elements(By.CSS_SELECTOR, "td.received-count")]
+    assert counts == ["5 / 5"] * 15
+    flagged = card.find_element(By.CSS_SELECTOR, f'tr[data-entry="{orders["s1"]["order"][0]}"]').text
+    assert "评委 J3 偏差超出容差，待核" in flagged
+    card.find_element(By.CSS_SELECTOR, "button.lock").click()
+    wait(tablet, lambda d: "locking needs an override reason" in card.text, "the refusal of a lock without a reason")
+    for session in ("s1", "s2"):
+        refreshed = refreshes(tablet)
+        card = tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"]')
+        card.find_element(By.ID, f"reason-{session}").send_keys("偏差已与评委核实")
+        card.find_element(By.CSS_SELECTOR, "button.lock").click()
+        wait(tablet, lambda d: f"场次 {session} 已锁定" in d.find_element(By.ID, "stage-notice").text
+             and refreshes(d) > refreshed, f"{session} to be locked")
+        assert "已锁定" in tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"] h3').text
+    tablet.find_element(By.ID, "publish").click()
+
+    wait(tablet, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage to be published")
+    wait(tablet, lambda d: d.find_element(By.ID, "standings-caption").text.startswith("已公布"), "the published standings")
+    rows = tablet.find_elements(By.CSS_SELECTOR, "#standings tr")
+    results = ok(stack.call("GET", f"/contests/{CONTEST}/stages/prelim/results"))
+    assert [r.get_attribute("data-entry") for r in rows] == [r["entry_id"] for r in results["standings"]]
+    advanced = [r.get_attribute("data-entry") for r in rows if "晋级" in r.text]
+    assert advanced == [r["entry_id"] for r in results["standings"] if r["advanced"]] and len(advanced) == 6
+    decided = [r.find_element(By.CSS_SELECTOR, ".decided-by").text for r in rows]
+    assert decided == ["—" if not r["decided_by"] else {"median_total": "全部评分的中位数", "lot": "抽签",
+                                                          "entry_id": "参赛编号"}.get(r["decided_by"], decided[i])
+                       for i, r in enumerate(results["standings"])]
+    assert tablet.find_element(By.ID, "publish").get_attribute("disabled") is not None
+    Select(tablet.find_element(By.ID, "delivery-status")).select_by_value("")
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#deliveries tr"), "the notices sent")
+    assert tablet.find_element(By.ID, "delivery-notice").text.startswith("共 ")
+    screenshot(tablet, "console", whole_page=True)
+    tablet.execute_script("window.scrollTo(0, 0)")
+    screenshot(tablet, "console-top")

@@ -1,0 +1,61 @@
+"""Headless Chromium for the pages' tests (the live screen, the judge's tablet, the console)."""
+from __future__ import annotations
+
+import base64
+import tempfile
+from contextlib import contextmanager
+from typing import Callable, Iterator
+
+from selenium import webdriver
+from selenium.common.exceptions import TimeoutException
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.support.servers import ROOT
+
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@contextmanager
+def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
+    """A fresh profile, a page of exactly ``width`` x ``height`` CSS pixels."""
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 f"--window-size={width},{height}", f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) -> None:
+    """Wait for ``condition``; on timeout keep a screenshot (``artifact``.png) and say what the page shows."""
+    try:
+        WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition)
+    except TimeoutException:
+        ARTIFACTS.mkdir(exist_ok=True)
+        driver.save_screenshot(str(ARTIFACTS / f"{artifact}-failed.png"))
+        shown = driver.find_element(By.TAG_NAME, "body").text[:800]
+        raise AssertionError(f"waited {seconds}s for {what}; the page shows: {shown!r}") from None
+
+
+def screenshot(driver, name: str, whole_page: bool = False) -> None:
+    """The viewport, or with ``whole_page`` the page from top to bottom."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    if not whole_page:
+        assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+        return
+    width, height = driver.execute_script("return [document.documentElement.scrollWidth, "
+                                          "document.documentElement.scrollHeight]")
+    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
+        "format": "png", "captureBeyondViewport": True,
+        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
