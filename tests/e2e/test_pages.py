@@ -236,3 +236,38 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
     screenshot(tablet, "console", whole_page=True)
     tablet.execute_script("window.scrollTo(0, 0)")
     screenshot(tablet, "console-top")
+
+
+def test_a_sheet_that_reaches_the_gateway_after_the_lock_is_refused_in_the_page_and_not_stored(stack, orders, tablet):
+    entry = orders["s1"]["order"][1]
+    before = sheets_of(stack, "s1", "J4")[entry]
+    open_as(tablet, f"{stack.base}/judge#token={judge_token('J4')}")
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]'), "J4's session")
+    assert tablet.find_element(By.ID, "on-stage").text == "本场已锁定，评分不能再修改。"
+    entry_button(tablet, entry).click()
+    assert tablet.find_element(By.ID, "submit").get_attribute("disabled") is not None
+    # a sheet left waiting on the device from before the lock (the tablet was offline) goes now
+    tablet.execute_script("localStorage.setItem('leitai.judge.outbox', JSON.stringify([arguments[0]]))", {
+        "session_id": "s1", "entry_id": entry, "submission_id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
+        "scores": {"party": "1", "work": "1", "results": "1"}, "strengths": "", "suggestions": ""})
+    wait(tablet, lambda d: tag(d, entry) == "未被接受", "the late sheet to be refused")
+    assert "评分未被接受：session s1 is locked" in tablet.find_element(By.ID, "sheet-status").text
+    assert sheets_of(stack, "s1", "J4")[entry] == before
+
+
+@pytest.mark.parametrize("page", ["judge", "console"])
+def test_every_control_has_a_label_and_a_phone_needs_no_sideways_scrolling(stack, orders, page):
+    token = judge_token("J1") if page == "judge" else ORGANISER_TOKEN
+    with chromium(390, 844) as phone:
+        phone.get(f"{stack.base}/{page}#token={token}")
+        wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button, #standings tr"), f"the {page} page")
+        if page == "judge":
+            entry_button(phone, orders["s1"]["order"][0]).click()
+        unlabelled = phone.execute_script("""
+            return [...document.querySelectorAll('input, select, textarea')]
+              .filter((c) => c.offsetParent !== null)
+              .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]')) && !c.getAttribute('aria-label'))
+              .map((c) => c.outerHTML)""")
+        assert unlabelled == []
+        assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        screenshot(phone, f"{page}-phone")

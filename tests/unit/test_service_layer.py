@@ -458,3 +458,38 @@ def test_once_the_next_stage_has_started_a_change_of_who_advances_waits_for_an_o
         system.registration.decide_advancement(ORG, "c", "k1", keep)
     assert system.registration.contest_view(ORG, "c")["advancement_changes"][0]["decision"] == {
         "action": "admit", "reason": "增补", "decided_by": "org1"}
+
+
+def test_a_judges_desk_shows_the_order_who_is_on_stage_recusals_and_their_own_sheets():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    order = system.registration.contest_view(ORG, "c")["sessions"][0]["order"]
+    [recused] = system.scoring.judge_desk(judge("J1"))["sessions"]  # J1 is from t1, like every entry of s1
+    assert recused["head"] and all(e["recused"] and not e["may_score"] for e in recused["entries"])
+    [reserve] = system.scoring.judge_desk(judge("R"))["sessions"]
+    assert reserve["reserve"] and all(e["may_score"] for e in reserve["entries"])  # standing in for J1
+    [desk] = system.scoring.judge_desk(judge("J2"))["sessions"]
+    assert [e["entry_id"] for e in desk["entries"]] == order and desk["on_stage"] == order[0]
+    assert [c["criterion_id"] for c in desk["criteria"]] == ["a", "b"] and desk["starts_at"]
+    for judge_id in ("J2", "J3", "R"):
+        system.scoring.submit_sheet(judge(judge_id), "s1", order[0], sub(f"desk-{judge_id}"), {"a": "20", "b": "20"})
+    [desk] = system.scoring.judge_desk(judge("J2"))["sessions"]
+    first = desk["entries"][0]
+    assert desk["on_stage"] == order[1] and (first["received"], first["expected"]) == (3, 3)
+    assert (first["sheet"]["revision"], first["sheet"]["total"]) == (1, "40")
+    assert desk["entries"][1]["sheet"] is None
+    assert system.scoring.judge_desk(judge("J9")) == {"judge_id": "J9", "sessions": []}
+    with pytest.raises(Forbidden):
+        system.scoring.judge_desk(ORG)
+
+
+def test_the_console_lists_each_contest_with_how_far_each_stage_has_got():
+    system = prelim_published()
+    scheduled(system, "f", "final", "all")
+    system.deliver()
+    [contest] = system.ranking.contests(ORG)
+    assert (contest["contest_id"], contest["name"]) == ("c", "擂台比武")
+    assert [(s["stage_id"], s["sessions"], s["opened"], s["locked"], s["published_version"]) for s in contest["stages"]] \
+        == [("prelim", 2, 2, 2, 1), ("final", 1, 0, 0, None)]
+    with pytest.raises(Forbidden):
+        system.ranking.contests(judge("J1"))
