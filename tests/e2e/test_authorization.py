@@ -22,7 +22,7 @@ ROLE_OF = {"organiser": "organiser", "judge of this session": "judge", "judge of
 PARAMS = {"tree_id": "boai", "contest_id": CONTEST, "stage_id": "prelim", "session_id": "s1",
           "entry_id": "e-qinghua-01", "series_id": "series-x", "meeting_id": "meeting-x", "delivery_id": "delivery-x",
           "recipient_id": "c-qinghua-01", "log": "scoring", "size": "1", "appeal_id": "appeal-x",
-          "correction_id": "correction-x"}
+          "correction_id": "correction-x", "change_id": "change-x"}
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 
 

@@ -16,8 +16,41 @@ const Leitai = (() => {
     return localStorage.getItem(tokenKey(page));
   }
 
-  function signIn(page, value) { localStorage.setItem(tokenKey(page), value.trim()); }
   function signOut(page) { localStorage.removeItem(tokenKey(page)); }
+
+  // The sign-in form in place of the page's main section (``main``), with why it is shown.
+  function showSignIn(main, message) {
+    document.getElementById("sign-in").classList.remove("hidden");
+    document.getElementById(main).classList.add("hidden");
+    document.getElementById("sign-out").classList.add("hidden");
+    say(document.getElementById("notice"), "error", message || "");
+    document.getElementById("token-input").focus();
+  }
+  function showSignedIn(main) {
+    document.getElementById("sign-in").classList.add("hidden");
+    document.getElementById(main).classList.remove("hidden");
+    document.getElementById("sign-out").classList.remove("hidden");
+  }
+
+  // The sign-in form and the sign-out button: ``start`` loads the page with the token now kept.
+  function wireSignIn(page, main, start) {
+    document.getElementById("sign-in-form").addEventListener("submit", (event) => {
+      event.preventDefault();
+      const input = document.getElementById("token-input");
+      localStorage.setItem(tokenKey(page), input.value.trim());
+      input.value = "";
+      say(document.getElementById("notice"), "info", "");
+      start();
+    });
+    document.getElementById("sign-out").addEventListener("click", () => { signOut(page); showSignIn(main); });
+  }
+
+  // The header's connection badge.
+  function network(online, offlineText, offlineKind) {
+    const badge = document.getElementById("network");
+    badge.textContent = online ? "在线" : offlineText;
+    badge.className = "tag " + (online ? "received" : offlineKind);
+  }
 
   class Offline extends Error {}
 
@@ -119,5 +152,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, signIn, signOut, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
+  return {token, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
 })();
