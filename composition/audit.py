@@ -5,7 +5,8 @@ nothing else to be checked: the stage's certificate; for every log it cites, the
 signed checkpoints from the first to the latest when the bundle was made (each with its
 consistency proof from the one before, so that checkpoints an auditor kept can be checked
 against it, whether older or newer than the certified one) and every event of every stream the standings depend on, each with its inclusion
-proof in the certified tree; the publication event itself; the verifier keys. An auditor
+proof in the certified tree; the publication event itself, and those of the versions it
+replaces; the verifier keys. An auditor
 runs tools/verify_bundle.py on it, on their own machine.
 """
 from __future__ import annotations
@@ -28,24 +29,39 @@ def results_stream(contest_id: str, stage_id: str) -> str:
     return f"results-{contest_id}-{stage_id}"  # ranking's publication stream (published contract)
 
 
-def publication(ranking: EventStore, contest_id: str, stage_id: str) -> tuple[int, dict]:
-    """(position, stored document) of the stage's StageResultsPublished."""
-    for position, document in ranking.stored_stream(results_stream(contest_id, stage_id)):
-        if document["type"] == "StageResultsPublished":
+PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1, then 2, 3, … after corrections
+
+
+def publication(ranking: EventStore, contest_id: str, stage_id: str, version: int | None = None) -> tuple[int, dict]:
+    """(position, stored document) of the stage's publication: ``version``, or the latest."""
+    found = [(p, d) for p, d in ranking.stored_stream(results_stream(contest_id, stage_id)) if d["type"] in PUBLICATIONS]
+    if not found:
+        raise AuditError(f"stage {stage_id} of contest {contest_id} is not published, or not sequenced yet")
+    if version is None:
+        return found[-1]
+    for position, document in found:
+        if ranking.current_payload(document).get("version", 1) == version:
             return position, document
-    raise AuditError(f"stage {stage_id} of contest {contest_id} is not published, or not sequenced yet")
+    raise AuditError(f"stage {stage_id} of contest {contest_id} has no published version {version} (yet)")
 
 
-def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: str) -> dict:
+def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: str,
+                   version: int | None = None) -> dict:
+    """The certificate of ``version`` (the latest by default), citing the one it replaces."""
     ranking = stores[certificates.PUBLICATION_LOG]
-    position, document = publication(ranking, contest_id, stage_id)
+    position, document = publication(ranking, contest_id, stage_id, version)
     published = dict(ranking.current_payload(document), event_position=position)
     covering = {log: stores[log].checkpoint_covering(p) for log, p in certificates.positions_to_cover(published).items()}
-    return certificates.certificate(published, covering)
+    number = published.get("version", 1)
+    replaces = None if number == 1 else certificate_of(stores, contest_id, stage_id, number - 1)
+    return certificates.certificate(published, covering, replaces)
 
 
-def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier]) -> dict:
-    cert = certificate_of(stores, contest_id, stage_id)
+def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier],
+           version: int | None = None) -> dict:
+    """The bundle of ``version`` of the stage's result (the latest by default). A later
+    version's standings depend on the corrections in its session streams, which it cites."""
+    cert = certificate_of(stores, contest_id, stage_id, version)
     if cert["pending"]:
         raise AuditError(f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
                          "a relay signs one at its next seal: try again in a few seconds")
@@ -54,7 +70,9 @@ def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, key
         store = stores[log]
         size = checkpoint["size"]
         if log == certificates.PUBLICATION_LOG:
-            wanted = [publication(store, contest_id, stage_id)]
+            # this version's publication and every one it replaces
+            wanted = [(p, d) for p, d in store.stored_stream(results_stream(contest_id, stage_id))
+                      if d["type"] in PUBLICATIONS and p <= cert["publication"]["position"]]
         else:
             source = cert["sources"][log]
             wanted = [(p, d) for stream, head in sorted(source["streams"].items())

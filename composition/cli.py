@@ -9,7 +9,7 @@
                                                     rebuild a read model from the event logs
   leitai audit   [--config F]                       verify every source store, then replay ranking --verify
   leitai audit checkpoint|prove-inclusion|prove-consistency --log L ...   signed checkpoints and proofs
-  leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle
+  leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle [--version N]
   leitai audit keygen NAME -o FILE                  a checkpoint signing key
   leitai audit monitor --url U --key K --state F    prove new checkpoints consistent with the last seen
   leitai up [--config-dir config]                   run every service, relay and the gateway
@@ -260,7 +260,7 @@ def _audit_action(args, settings: Settings) -> int:
             if not keys:
                 raise ConfigurationError("bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS "
                                          "or LEITAI_SIGNING_KEY")
-            result = audit.bundle(stores, args.contest, args.stage_id, keys)
+            result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
     except (audit.AuditError, ValueError) as exc:
         print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -469,6 +469,8 @@ def build_parser() -> argparse.ArgumentParser:
     bundled.add_argument("stage_id")
     bundled.add_argument("--contest", required=True)
     bundled.add_argument("-o", "--output", required=True)
+    bundled.add_argument("--version", type=int, help="the published version (default: the latest; 2, 3, … follow "
+                                                     "corrections)")
     bundled.add_argument("--verifier-key", action="append", default=[],
                          help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)")
     for action in (checkpoint, inclusion, consistent, bundled):

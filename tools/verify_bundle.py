@@ -14,9 +14,10 @@ in docs/audit.md). It checks, in order:
    of ``leitai audit monitor``), that every checkpoint you kept is the one of its size;
 3. every event's inclusion proof in its log's certified tree (RFC 6962 hashing);
 4. that every stream the certificate names is present whole, version 1 to its head;
-5. the publication event against the certificate;
-6. the standings, re-derived from the judges' sheets with this file's own implementation
-   of the rules, against the certificate's digest.
+5. the publication event (version 1, or a later one after corrections) against the certificate;
+6. the standings, re-derived from the judges' sheets (and the approved corrections of locked
+   sheets, for a later version) with this file's own implementation of the rules, against the
+   certificate's digest.
 
 It prints "verified" and exits 0, or prints the first discrepancy, naming the event it comes
 from, and exits 1 (2 for a file it cannot read as a bundle).
@@ -39,6 +40,7 @@ BUNDLE_FORMAT = "leitai-audit-bundle/1"
 CERTIFICATE_FORMAT = "leitai-certificate/1"
 RULES_SPEC = "leitai-rules/1"  # the rules this file implements (docs/audit.md, "The rules")
 SIGNATURE_DASH = "\u2014"
+PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1; 2, 3, … after corrections
 
 
 class Discrepancy(Exception):
@@ -309,6 +311,7 @@ def verify(bundle: dict, keys: list, known: list) -> list:
                         f"{len(events[name])} events proved in the certified tree of {certified[1]}")
         _check_streams(certificate, events)
         publication = _check_publication(certificate, events, contest_id, stage_id)
+        _check_replaced(certificate, publication["payload"], events, logs)
         rows = _check_result(certificate, publication, events, stage_id, bundle["rules"]["stage"])
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
         raise Malformed(f"missing or malformed part: {type(exc).__name__}: {exc}")
@@ -385,7 +388,7 @@ def _check_streams(certificate: dict, events: dict) -> None:
 
 def _check_publication(certificate: dict, events: dict, contest_id: str, stage_id: str) -> dict:
     log, position = certificate["publication"]["log"], certificate["publication"]["position"]
-    found = [e for p, e in events.get(log, []) if p == position and e["type"] == "StageResultsPublished"]
+    found = [e for p, e in events.get(log, []) if p == position and e["type"] in PUBLICATIONS]
     if not found:
         raise Discrepancy(f"{log} position {position}: the publication event is not in the bundle")
     payload = found[0]["payload"]
@@ -419,8 +422,53 @@ def _check_certificate(certificate: dict, contest_id: str, stage_id: str) -> Non
     if certificate["fingerprint"] != " ".join(short[i:i + 4] for i in range(0, 16, 4)):
         raise Discrepancy(f"the certificate's fingerprint {certificate['fingerprint']!r} is not its digest's")
     replaces = certificate["replaces"]
-    if replaces is not None and (not isinstance(replaces, dict) or replaces.get("format") != CERTIFICATE_FORMAT):
-        raise Malformed("the certificate replaces something that is not a certificate")
+    if replaces is not None:
+        if not isinstance(replaces, dict):
+            raise Malformed("the certificate replaces something that is not a certificate")
+        _check_certificate(replaces, contest_id, stage_id)
+
+
+def _check_replaced(certificate: dict, payload: dict, events: dict, logs: dict) -> None:
+    """A later version's certificate names the one it replaces, and that one the one before, down
+    to version 1: each the publication's replaces_sha256; its own publication event in the bundle,
+    earlier in the same log, saying what it says; from the same streams, none longer than this
+    one's; each checkpoint it cites one of the bundle's signed chain. Version 1 replaces nothing."""
+    replaces, version = certificate["replaces"], payload.get("version", 1)
+    if version == 1:
+        if replaces is not None:
+            raise Discrepancy("the publication is version 1, but the certificate says it replaces another")
+        return
+    if replaces is None:
+        raise Discrepancy(f"the publication is version {version}; the certificate names none it replaces")
+    if replaces["standings_sha256"] != payload["replaces_sha256"]:
+        raise Discrepancy(f"version {version} replaces standings {payload['replaces_sha256'][:16]}…, the certificate "
+                          f"says {replaces['standings_sha256'][:16]}…")
+    earlier, now = replaces["publication"], certificate["publication"]
+    if earlier["log"] != now["log"] or not int(earlier["position"]) < int(now["position"]):
+        raise Discrepancy("the replaced result is not an earlier publication in the same log")
+    replaced = _check_publication(replaces, events, certificate["contest_id"], certificate["stage_id"])
+    if replaced["payload"].get("version", 1) != version - 1:
+        raise Discrepancy(f"version {version} replaces the publication {replaced['event_id']}, which is not version "
+                          f"{version - 1}")
+    if {k: set(v["streams"]) for k, v in replaces["sources"].items()} != {
+            k: set(v["streams"]) for k, v in certificate["sources"].items()}:
+        raise Discrepancy("the replaced result depends on other streams than this one")
+    if set(replaces["checkpoints"]) != set(replaces["sources"]) | {earlier["log"]}:
+        raise Discrepancy("the replaced result does not cite a checkpoint of each log it depends on")
+    for source, basis in replaces["sources"].items():
+        current = certificate["sources"].get(source, {}).get("streams", {})
+        if not int(basis["position"]) <= int(certificate["sources"][source]["position"]) or any(
+                stream not in current or not int(head) <= int(current[stream])
+                for stream, head in basis["streams"].items()):
+            raise Discrepancy(f"the replaced result was computed from {source} streams this one does not extend")
+    for log, cited in replaces["checkpoints"].items():
+        chain = {c["size"]: c for c in logs[log]["checkpoints"]} if log in logs else {}
+        served = chain.get(cited["size"])
+        if served is None or (served["root"], served["note"], logs[log]["origin"]) != (
+                cited["root"], cited["note"], cited["origin"]):
+            raise Discrepancy(f"the replaced result cites {log} checkpoint {cited['size']}, which is not in the "
+                              "log's signed chain")
+    _check_replaced(replaces, replaced["payload"], events, logs)
 
 
 def _check_result(certificate: dict, publication: dict, events: dict, stage_id: str, stated: dict) -> int:
@@ -444,11 +492,24 @@ def _check_result(certificate: dict, publication: dict, events: dict, stage_id: 
         p = event["payload"]
         if p.get("session_id") not in sessions:
             continue
+        key = (p["session_id"], p.get("entry_id"), p.get("judge_id"))
+        where = f"scoring position {position} ({event['event_id']})"
         if event["type"] in ("ScoreSheetSubmitted", "ScoreSheetRevised"):
             if p["session_id"] in locked:
-                raise Discrepancy(f"scoring position {position} ({event['event_id']}): a sheet after its session's lock")
-            sheets[(p["session_id"], p["entry_id"], p["judge_id"])] = p
-            origin[(p["session_id"], p["entry_id"], p["judge_id"])] = event["event_id"]
+                raise Discrepancy(f"{where}: a sheet after its session's lock")
+            sheets[key], origin[key] = p, event["event_id"]
+        elif event["type"] in ("ScoreSheetCorrected", "ScoreSheetVoided"):
+            # an approved correction of a locked session: it cites the sheet it replaces (none for a sheet added)
+            if p["session_id"] not in locked:
+                raise Discrepancy(f"{where}: a correction before its session's lock")
+            if p.get("cites") is not None and origin.get(key) != p["cites"]:
+                raise Discrepancy(f"{where}: it cites {p['cites']}, which is not the sheet it corrects")
+            if event["type"] == "ScoreSheetVoided":
+                if key not in sheets:
+                    raise Discrepancy(f"{where}: it voids a sheet that is not there")
+                del sheets[key], origin[key]
+            else:
+                sheets[key], origin[key] = p, event["event_id"]
         elif event["type"] == "SessionLocked":
             locked.add(p["session_id"])
     open_sessions = sorted(set(sessions) - locked)

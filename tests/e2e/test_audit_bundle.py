@@ -5,12 +5,14 @@ operator could cheat is tried on a copy, and the verifier must refuse it and say
 changed, removed, added or reordered events; a forged checkpoint; a log rewritten after an
 auditor kept one of its checkpoints; and, with the operator's own key (someone who holds the
 key rewrites every log and signs fresh checkpoints), a result that the sheets do not give
-and a certificate citing another rule. The verifier runs in-process here (its main(), the
+and a certificate citing another rule. The semifinal's bundle is of its second version, after
+the demo's correction: the verifier re-derives it with the correction applied. The verifier runs in-process here (its main(), the
 same entry the command line uses) so that each case costs milliseconds; one case runs it as
 a command to show what an auditor sees.
 """
 from __future__ import annotations
 
+import bisect
 import copy
 import hashlib
 import importlib.util
@@ -69,6 +71,13 @@ def check(tmp_path, key, capsys):
         code = verifier.main([str(path), "--key", key, *extra])
         return code, capsys.readouterr().out
     return check
+
+
+def publication_of(bundle: dict) -> dict:
+    """The certified publication: the semifinal's is version 2, after the demo's correction (the
+    bundle holds version 1's too)."""
+    return max((e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] in verifier.PUBLICATIONS),
+               key=lambda e: e["position"])
 
 
 def sheets(bundle: dict) -> list[dict]:
@@ -176,25 +185,34 @@ def test_a_log_rewritten_after_the_auditor_kept_a_checkpoint_is_refused(check, b
 def reforged(bundle: dict, signer: Signer) -> dict:
     """``bundle`` as an operator holding the key would make it after editing its events: each
     log rebuilt from the events the bundle holds, renumbered, with one fresh signed checkpoint,
-    and a certificate and publication that agree with them. Only the sheets can betray it."""
-    certificate = bundle["certificate"]
-    positions = {}
+    and certificates (this version's and those it replaces) and publications that agree with
+    them. Only the sheets can betray it."""
+    originals, renumbered = {}, {}
     for name, log in bundle["logs"].items():
         events = sorted(log["events"], key=lambda e: e["position"])
+        originals[name] = [item["position"] for item in events]
         for n, item in enumerate(events, start=1):
-            positions[(name, item["position"])] = n
+            renumbered[(name, item["position"])] = n
             item["position"] = n
         log["events"] = events
-    publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] == "StageResultsPublished")
-    payload = publication["event"]["payload"]
-    for source, basis in certificate["sources"].items():
-        basis["position"] = len(bundle["logs"][source]["events"])
-        payload["log_positions"][source] = basis["position"]
-    certificate["publication"]["position"] = publication["position"]
-    payload["standings_sha256"] = certificate["standings_sha256"] = hashlib.sha256(
-        verifier.canonical(payload["standings"])).hexdigest()
-    short = certificate["standings_sha256"][:16]
-    certificate["fingerprint"] = " ".join(short[i:i + 4] for i in range(0, 16, 4))
+    levels, level = [], bundle["certificate"]
+    while level is not None:  # this version's certificate, then each it replaces
+        levels.append(level)
+        level = level["replaces"]
+    for level in reversed(levels):  # oldest first: a later one names the digest of the one before
+        old = level["publication"]["position"]
+        publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["position"] == renumbered[("ranking", old)])
+        payload = publication["event"]["payload"]
+        for source, basis in level["sources"].items():
+            basis["position"] = bisect.bisect_right(originals[source], basis["position"])
+            payload["log_positions"][source] = basis["position"]
+        level["publication"]["position"] = publication["position"]
+        payload["standings_sha256"] = level["standings_sha256"] = hashlib.sha256(
+            verifier.canonical(payload["standings"])).hexdigest()
+        short = level["standings_sha256"][:16]
+        level["fingerprint"] = " ".join(short[i:i + 4] for i in range(0, 16, 4))
+        if level["replaces"] is not None:
+            payload["replaces_sha256"] = level["replaces"]["standings_sha256"]
     for name, log in bundle["logs"].items():
         leaves = [verifier.leaf_of(item["event"], item["position"]) for item in log["events"]]
         tree = Tree(leaves)
@@ -202,8 +220,9 @@ def reforged(bundle: dict, signer: Signer) -> dict:
             item["proof"] = [h.hex() for h in tree.inclusion_proof(index, tree.size)]
         note = signer.sign(Checkpoint(origin_of(log["checkpoints"][0]), tree.size, tree.root()).body())
         log["checkpoints"] = [{"size": tree.size, "root": tree.root().hex(), "note": note}]
-        certificate["checkpoints"][name] = {"origin": origin_of(log["checkpoints"][0]), "size": tree.size,
-                                            "root": tree.root().hex(), "note": note}
+        for level in levels:
+            level["checkpoints"][name] = {"origin": origin_of(log["checkpoints"][0]), "size": tree.size,
+                                          "root": tree.root().hex(), "note": note}
     return bundle
 
 
@@ -219,7 +238,7 @@ def test_a_reforged_bundle_that_changes_nothing_still_verifies(check, bundle, si
 
 
 def test_a_published_result_the_sheets_do_not_give_is_refused_naming_the_entry(check, bundle, signer):
-    publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] == "StageResultsPublished")
+    publication = publication_of(bundle)
     rows = publication["event"]["payload"]["standings"]
     out_of_it = next(r for r in rows if not r["advanced"])
     out_of_it["advanced"] = True
@@ -228,7 +247,7 @@ def test_a_published_result_the_sheets_do_not_give_is_refused_naming_the_entry(c
 
 
 def test_a_changed_score_in_a_rewritten_log_is_caught_by_the_recomputation(check, bundle, signer):
-    publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] == "StageResultsPublished")
+    publication = publication_of(bundle)
     winner = publication["event"]["payload"]["standings"][0]
     for sheet in sheets(bundle):
         if sheet["event"]["payload"]["entry_id"] == winner["entry_id"]:
@@ -239,8 +258,32 @@ def test_a_changed_score_in_a_rewritten_log_is_caught_by_the_recomputation(check
     assert code == 1 and f"entry {winner['entry_id']}" in out and "stage_score published" in out, out
 
 
+def test_a_corrected_result_verifies_with_its_correction_and_not_without_it(check, bundle, signer):
+    """The semifinal was published again after the demo's correction: its bundle is of version
+    2, replacing version 1, and only the corrected sheet gives the certified standings."""
+    assert publication_of(bundle)["event"]["payload"]["version"] == 2
+    assert bundle["certificate"]["replaces"]["standings_sha256"] != bundle["certificate"]["standings_sha256"]
+    code, out = check(bundle)
+    assert code == 0, out
+    corrected = next(e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetCorrected")
+    original = next(e for e in bundle["logs"]["scoring"]["events"]
+                    if e["event"]["event_id"] == corrected["event"]["payload"]["cites"])
+    for field in ("scores", "total"):  # the operator rewrites the correction away, keeping what was copied down
+        corrected["event"]["payload"][field] = original["event"]["payload"][field]
+    code, out = check(reforged(bundle, signer))
+    entry = corrected["event"]["payload"]["entry_id"]
+    assert code == 1 and f"entry {entry}" in out and "stage_score published" in out, out
+
+
+def test_a_correction_citing_another_sheet_is_refused(check, bundle, signer):
+    corrected = next(e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetCorrected")
+    corrected["event"]["payload"]["cites"] = sheets(bundle)[0]["event"]["event_id"]
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "which is not the sheet it corrects" in out, out
+
+
 def test_a_certificate_citing_another_rule_is_refused(check, bundle, signer):
-    publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] == "StageResultsPublished")
+    publication = publication_of(bundle)
     stage = next(e["event"]["payload"] for e in bundle["logs"]["registration"]["events"]
                  if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == "semi")
     lenient = dict(stage, drop_rule=[])

@@ -74,9 +74,11 @@ def test_two_runs_with_the_same_seed_export_the_same_thing_whatever_the_transpor
 
 def without_run_specifics(export: dict) -> dict:
     """An export less what differs by run: its time, and the checkpoints its certificates cite
-    (each run signs with a key of its own, at seals whose timing is the machine's)."""
-    stages = [dict(stage, certificate={k: v for k, v in stage["certificate"].items() if k != "checkpoints"})
-              for stage in export["stages"]]
+    (each run signs with a key of its own, at seals whose timing is the machine's), also those
+    of the certificates a corrected result's replaces."""
+    def certificate(cited: dict | None) -> dict | None:
+        return cited and {k: certificate(v) if k == "replaces" else v for k, v in cited.items() if k != "checkpoints"}
+    stages = [dict(stage, certificate=certificate(stage["certificate"])) for stage in export["stages"]]
     return {k: v for k, v in export.items() if k != "generated_at"} | {"stages": stages}
 
 

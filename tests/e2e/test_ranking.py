@@ -395,7 +395,7 @@ def test_an_appeal_is_filed_decided_once_by_the_inspector_and_the_contestant_tol
     assert len(bodies) == 2 and any("申诉不成立，维持原成绩。经复核，录入无误" in b for b in bodies)
 
 
-def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, contest):
+def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, contest, tmp_path):
     status = ok(stack.call("GET", "/sessions/final-0/scoring", token=ORG))
     entry = status["entries"][0]
     working = ok(stack.call("GET", f"/contests/{contest}/stages/final/entries/{entry['entry_id']}/working"))
@@ -448,6 +448,18 @@ def test_a_correction_of_a_published_stage_takes_two_people_over_http(stack, con
     certificate = wait_until(certified, what="the second version's certificate")
     assert certificate["replaces"]["standings_sha256"] == first["standings_sha256"]
     assert certificate["standings_sha256"] == second["standings_sha256"]
+    # an auditor's bundle of each version verifies: version 2 with the correction applied
+    key = stack.signer.verifier.encoded()
+    for version, published in ((None, second), ("1", first)):
+        path = tmp_path / f"final-{version or 'latest'}.json"
+        made = leitai(stack, "audit", "bundle", "final", "--contest", contest, "-o", str(path), "--verifier-key", key,
+                      *(("--version", version) if version else ()))
+        assert made.returncode == 0, made.stderr
+        checked = subprocess.run([sys.executable, "tools/verify_bundle.py", str(path), "--key", key],
+                                 capture_output=True, text=True, timeout=120)
+        assert checked.returncode == 0 and published["standings_sha256"] in checked.stdout, checked.stdout
+    assert leitai(stack, "audit", "bundle", "final", "--contest", contest, "-o", str(tmp_path / "x.json"),
+                  "--verifier-key", key, "--version", "3").returncode == 1
 
     # told: the contestants whose result changed and the judge whose sheet was corrected; nobody else
     def told():
