@@ -16,6 +16,7 @@ from typing import Mapping
 from leitai import certificates
 from leitai.eventstore import EventStore
 from leitai.eventstore.notes import Verifier
+from services.ranking.publication import PUBLICATIONS, results_stream
 
 FORMAT = "leitai-audit-bundle/1"
 RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
@@ -23,13 +24,6 @@ RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
 
 class AuditError(Exception):
     """What was asked cannot be answered (no such event, stage not published, ...)."""
-
-
-def results_stream(contest_id: str, stage_id: str) -> str:
-    return f"results-{contest_id}-{stage_id}"  # ranking's publication stream (published contract)
-
-
-PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1, then 2, 3, … after corrections
 
 
 def publication(ranking: EventStore, contest_id: str, stage_id: str, version: int | None = None) -> tuple[int, dict]:
@@ -49,12 +43,13 @@ def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: 
                    version: int | None = None) -> dict:
     """The certificate of ``version`` (the latest by default), citing the one it replaces."""
     ranking = stores[certificates.PUBLICATION_LOG]
-    position, document = publication(ranking, contest_id, stage_id, version)
-    published = dict(ranking.current_payload(document), event_position=position)
-    covering = {log: stores[log].checkpoint_covering(p) for log, p in certificates.positions_to_cover(published).items()}
-    number = published.get("version", 1)
-    replaces = None if number == 1 else certificate_of(stores, contest_id, stage_id, number - 1)
-    return certificates.certificate(published, covering, replaces)
+
+    def published(number: int | None) -> dict:
+        position, document = publication(ranking, contest_id, stage_id, number)
+        return dict(ranking.current_payload(document), event_position=position)
+
+    return certificates.certified(published(version), lambda log, position: stores[log].checkpoint_covering(position),
+                                  published)
 
 
 def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier],

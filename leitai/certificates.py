@@ -13,7 +13,7 @@ Pure: the standard library only.
 """
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 FORMAT = "leitai-certificate/1"
 PUBLICATION_LOG = "ranking"
@@ -54,3 +54,14 @@ def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], r
         "pending": sorted(log for log in needed if not checkpoints.get(log)),
         "replaces": dict(replaces) if replaces else None,
     }
+
+
+def certified(published: Mapping, covering: Callable[[str, int], Mapping | None],
+              earlier: Callable[[int], Mapping]) -> dict:
+    """The certificate of ``published`` and, for a corrected result, of each version it
+    replaces down to version 1. ``covering(log, position)``: the first checkpoint of ``log``
+    holding ``position``, or None; ``earlier(version)``: that version's publication."""
+    checkpoints = {log: covering(log, position) for log, position in positions_to_cover(published).items()}
+    version = published.get("version", 1)
+    replaces = None if version == 1 else certified(earlier(version - 1), covering, earlier)
+    return certificate(published, checkpoints, replaces)

@@ -6,7 +6,7 @@ from decimal import Decimal
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from leitai.contracts.fields import Id, Score, Seed
-from leitai.contracts.ranking import StageResultsPublished, StandingSchema
+from leitai.contracts.ranking import ChangeSchema, StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
     ADVANCEMENT_ACTIONS, AdvancementChangeDecided, ContestCreated, EntrySubmitted, ForumMeetingHeld, ForumMeetingScheduled, ForumSeriesCreated, JudgeRegistered,
     RegionSchema, SeatSchema, SessionScheduled, StageDefined,
@@ -371,20 +371,6 @@ class Certificate(Response):
     replaces = fields.Dict(allow_none=True)  # a corrected result's: the certificate of the version it replaces
 
 
-class OutcomeOut(Response):
-    stage_score = fields.String(required=True)
-    rank = fields.Integer(required=True)
-    advanced = fields.Boolean(required=True)
-
-
-class ChangeOut(Response):
-    entry_id = fields.String(required=True)
-    contestant_id = fields.String(required=True)
-    name = fields.String(required=True)
-    before = fields.Nested(OutcomeOut, required=True)
-    after = fields.Nested(OutcomeOut, required=True)
-
-
 class StageResults(StageResultsPublished):
     class Meta:
         unknown = INCLUDE
@@ -394,7 +380,7 @@ class StageResults(StageResultsPublished):
     version = fields.Integer(required=True)  # 1, then 2, 3, … after each approved correction
     replaces_sha256 = fields.String()  # the standings digest of the version it replaces
     correction_id = fields.String()
-    diff = fields.List(fields.Nested(ChangeOut))  # whose score, rank or advancement changed
+    diff = fields.List(fields.Nested(ChangeSchema))  # whose score, rank or advancement changed
 
 
 class VersionQuery(Schema):

@@ -295,12 +295,9 @@ class GatewayService:
             return None  # live standings: no certificate until published
 
     def _certificate(self, published: dict) -> dict:
-        covering = {log: self._log(log).checkpoint_covering(position)
-                    for log, position in certificates.positions_to_cover(published).items()}
-        version = published.get("version", 1)
-        replaces = None if version == 1 else self._certificate(
-            self.ranking.stage_results(published["contest_id"], published["stage_id"], version - 1))
-        return certificates.certificate(published, covering, replaces)
+        return certificates.certified(
+            published, lambda log, position: self._log(log).checkpoint_covering(position),
+            lambda version: self.ranking.stage_results(published["contest_id"], published["stage_id"], version))
 
     # -- the logs' signed checkpoints -------------------------------------------------
     def _log(self, log: str):

@@ -101,12 +101,10 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
         return [Notice(ORGANISER, "advancement_referred", dict(context, opened_sessions=p["opened_sessions"]))]
     if event_type == "AdvancementChangeDecided":  # and those it concerned, of the organiser's decision
         context = dict(_advancement(known, p), action=p["action"], reason=p["reason"])
-        joins = p["action"] in ("follow", "admit")
-        return [Notice(contestant(w["contestant_id"]), "advancement_decided", dict(context, name=w["name"],
-                                                                                    advances=joins))
-                for w in p["gained"]] + [
-            Notice(contestant(w["contestant_id"]), "advancement_decided",
-                   dict(context, name=w["name"], advances=p["action"] != "follow")) for w in p["lost"]]
+        goes_on = ((p["gained"], p["action"] in ("follow", "admit")), (p["lost"], p["action"] != "follow"))
+        return [Notice(contestant(w["contestant_id"]), "advancement_decided",
+                       dict(context, name=w["name"], advances=advances))
+                for concerned, advances in goes_on for w in concerned]
     if event_type == "ForumMeetingScheduled":
         series = _need(known, "series", f"{c}:{p['series_id']}")
         return [Notice(judge(e), "meeting_evaluator", {

@@ -73,11 +73,13 @@ class Ranking:
         and locked, and the published version (organisers' console)."""
         require_role(actor, ORGANISER, to="list the contests")
         stages: dict[str, list[dict]] = {}
-        sessions = self._read.find("sessions")
+        sessions: dict[str, list[dict]] = {}
+        for session in self._read.find("sessions"):
+            sessions.setdefault(f"{session['contest_id']}:{session['stage_id']}", []).append(session)
         published = {d["_id"]: d["version"] for d in self._read.find("published")}
         for stage in self._read.find("stages", sort=[("contest_id", 1), ("order", 1)]):
             key = f"{stage['contest_id']}:{stage['stage_id']}"
-            mine = [s for s in sessions if (s["contest_id"], s["stage_id"]) == (stage["contest_id"], stage["stage_id"])]
+            mine = sessions.get(key, [])
             stages.setdefault(stage["contest_id"], []).append({
                 "stage_id": stage["stage_id"], "name": stage["name"], "order": stage["order"],
                 "sessions": len(mine), "opened": sum(1 for s in mine if s.get("opened")),
@@ -247,7 +249,7 @@ class _Publication:
 
     def apply(self, event) -> None:
         self.version = event.stream_version
-        if event.type in ("StageResultsPublished", "StageResultsRepublished"):
+        if event.type in publication.PUBLICATIONS:
             self.latest = dict(event.payload, version=event.payload.get("version", 1))
             if event.type == "StageResultsRepublished":
                 self.corrections.add(event.payload["correction_id"])

@@ -14,6 +14,7 @@ from leitai.contracts.product import CONSUMES, REGISTRY
 from leitai.eventstore import Stored
 from leitai.replay import Projection
 from leitai.writes import Write, WriteBatch
+from services.ranking.publication import PUBLICATIONS
 
 SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = ("contests", "stages", "entries", "sessions", "sheets", "voided", "flags", "results", "rescored", "published",
@@ -74,7 +75,7 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
             p, position=event.position, occurred_at=_timestamp(event)))]
     elif kind == "SessionLocked":
         writes = [Write("sessions", p["session_id"], {"locked": True, "locked_position": event.position})]
-    elif kind in ("StageResultsPublished", "StageResultsRepublished"):
+    elif kind in PUBLICATIONS:
         # the latest version is the published result; every version stays readable
         version = p.get("version", 1)
         published = dict(p, version=version, revision=version, event_position=event.position)

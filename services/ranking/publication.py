@@ -19,6 +19,9 @@ from leitai.canonical import canonical_json
 from leitai.errors import RuleViolated
 
 
+PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1, then 2, 3, … after corrections
+
+
 def results_stream(contest_id: str, stage_id: str) -> str:
     """One stream per stage's results: appended once, at version 0, so a second publication conflicts."""
     return f"results-{contest_id}-{stage_id}"

@@ -188,9 +188,7 @@ class ScoringSession:
         judge = self.plan.panel.get(judge_id)
         if judge is None:
             raise Forbidden(f"judge {judge_id} is not seated on session {self.plan.session_id}")
-        entry = self.plan.entries.get(entry_id)
-        if entry is None:
-            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+        entry = self._entry(entry_id)
         if self.locked:
             raise Conflict(f"session {self.plan.session_id} is locked")
         reason = recusal_reason(judge, entry)
@@ -211,6 +209,12 @@ class ScoringSession:
         }, event_id=submission_id)]
         decisions += self._new_flags(entry_id, sheet)
         return sheet, decisions
+
+    def _entry(self, entry_id: str) -> SessionEntry:
+        entry = self.plan.entries.get(entry_id)
+        if entry is None:
+            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+        return entry
 
     def _reserve_needed(self, entry: SessionEntry) -> bool:
         recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
@@ -288,9 +292,7 @@ class ScoringSession:
         if pending is not None:
             raise Conflict(f"correction {pending['correction_id']} of this sheet is open: approve, reject or "
                            "withdraw it first")
-        entry = self.plan.entries.get(entry_id)
-        if entry is None:
-            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+        entry = self._entry(entry_id)
         judge = self.plan.panel.get(judge_id)
         if judge is None:
             raise NotFound(f"judge {judge_id} is not seated on session {self.plan.session_id}")
