@@ -277,7 +277,9 @@ def test_a_corrected_result_verifies_with_its_correction_and_not_without_it(chec
 
 def test_a_correction_citing_another_sheet_is_refused(check, bundle, signer):
     corrected = next(e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetCorrected")
-    corrected["event"]["payload"]["cites"] = sheets(bundle)[0]["event"]["event_id"]
+    cited = corrected["event"]["payload"]["cites"]
+    corrected["event"]["payload"]["cites"] = next(e["event"]["event_id"] for e in sheets(bundle)
+                                                  if e["event"]["event_id"] != cited)  # any other sheet
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "which is not the sheet it corrects" in out, out
 
