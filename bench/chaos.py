@@ -2,6 +2,7 @@
 the broker's connections dropped and the store restarted, for ``--rounds`` rounds, with one
 replica of each service and relay and then two. Prints a table a run; exits 1 if any run lost,
 duplicated or miscounted anything. Like the bench it measures, it asserts nothing itself."""
+
 from __future__ import annotations
 
 import argparse
@@ -30,11 +31,15 @@ def main() -> int:
         server = SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
         try:
             folder = Path(tempfile.mkdtemp(prefix="leitai-chaos-"))
-            with chaos.notice_sinks(folder) as sinks, \
-                    running_stack(folder, server.url, JUDGES, notify=sinks.settings(), replicas=replicas,
-                                  retry=RETRY) as stack:
-                report = chaos.run(stack, server, sinks, chaos.plan_for(stack, args.rounds), seed=args.seed,
-                                   pace=args.pace)
+            with (
+                chaos.notice_sinks(folder) as sinks,
+                running_stack(
+                    folder, server.url, JUDGES, notify=sinks.settings(), replicas=replicas, retry=RETRY
+                ) as stack,
+            ):
+                report = chaos.run(
+                    stack, server, sinks, chaos.plan_for(stack, args.rounds), seed=args.seed, pace=args.pace
+                )
         finally:
             server.stop()
         print(f"leitai chaos: {'clean' if report.clean else 'NOT CLEAN'}\n{report.table()}", flush=True)

@@ -18,6 +18,7 @@ The ramp stops at the first rate where the goal breaks (p99 accepted under ``--a
 p99 on the screen under ``--visible-ms``, no errors, at least 95% of the offered rate
 achieved) and prints that breaking rate. A benchmark: it asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -44,9 +45,11 @@ BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 CONTEST, STAGE = "load-2026", "prelim"
 ORGANISER, SCREEN = "load-organiser-token", "load-screen-token"
-CRITERIA = [{"criterion_id": "party", "name": "讲党建", "max": "30", "weight": "1", "step": "0.5"},
-            {"criterion_id": "work", "name": "讲工作", "max": "40", "weight": "1.5", "step": "0.5"},
-            {"criterion_id": "results", "name": "讲成效", "max": "30", "weight": "1", "step": "0.5"}]
+CRITERIA = [
+    {"criterion_id": "party", "name": "讲党建", "max": "30", "weight": "1", "step": "0.5"},
+    {"criterion_id": "work", "name": "讲工作", "max": "40", "weight": "1.5", "step": "0.5"},
+    {"criterion_id": "results", "name": "讲成效", "max": "30", "weight": "1", "step": "0.5"},
+]
 ENTRIES_PER_SESSION, PANEL = 15, 5
 
 
@@ -61,13 +64,17 @@ class Client:
         self._address = (host, port)
         self._local = threading.local()
 
-    def call(self, method: str, path: str, body: dict | None = None, token: str | None = None,
-             headers: dict | None = None) -> tuple[int, dict | str]:
+    def call(
+        self, method: str, path: str, body: dict | None = None, token: str | None = None, headers: dict | None = None
+    ) -> tuple[int, dict | str]:
         connection = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = http.client.HTTPConnection(*self._address, timeout=30)
-        sent = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {}),
-                **(headers or {})}
+        sent = {
+            "Content-Type": "application/json",
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+            **(headers or {}),
+        }
         try:
             connection.request(method, path, json.dumps(body) if body is not None else None, sent)
             response = connection.getresponse()
@@ -104,43 +111,107 @@ class Sheet:
 def set_up(client: Client, sessions: int, judges: list[str]) -> dict[str, dict]:
     """The contest up to open sessions; returns each session's panel and drawn order."""
     townships = [f"t{n:03d}" for n in range(sessions)]
-    tree = [{"code": "county", "name": "县", "level": "county", "parent": None},
-            {"code": "judges", "name": "评委镇", "level": "township", "parent": "county"}]
+    tree = [
+        {"code": "county", "name": "县", "level": "county", "parent": None},
+        {"code": "judges", "name": "评委镇", "level": "township", "parent": "county"},
+    ]
     for t in townships:
         tree.append({"code": t, "name": f"第{t[1:]}镇", "level": "township", "parent": "county"})
-        tree += [{"code": f"{t}-v{v:02d}", "name": f"第{v}村", "level": "village", "parent": t}
-                 for v in range(1, ENTRIES_PER_SESSION + 1)]
+        tree += [
+            {"code": f"{t}-v{v:02d}", "name": f"第{v}村", "level": "village", "parent": t}
+            for v in range(1, ENTRIES_PER_SESSION + 1)
+        ]
     ok(client.call("PUT", "/regions/county", {"regions": tree}, ORGANISER))
-    ok(client.call("POST", "/contests", {"contest_id": CONTEST, "name": "负载测试擂台比武", "tree_id": "county",
-                                         "county_code": "county", "format": "knockout"}, ORGANISER))
-    ok(client.call("POST", f"/contests/{CONTEST}/stages", {
-        "stage_id": STAGE, "name": "乡镇初赛", "order": 1, "panel_size": PANEL, "criteria": CRITERIA,
-        "groups": [{"group_id": f"g-{t}", "name": t, "townships": [t]} for t in townships],
-        "drop_rule": [{"min_sheets": 5, "drop_high": 1, "drop_low": 1}], "tolerance": "100",
-        "advancement": {"per_group": 1}}, ORGANISER))
+    ok(
+        client.call(
+            "POST",
+            "/contests",
+            {
+                "contest_id": CONTEST,
+                "name": "负载测试擂台比武",
+                "tree_id": "county",
+                "county_code": "county",
+                "format": "knockout",
+            },
+            ORGANISER,
+        )
+    )
+    ok(
+        client.call(
+            "POST",
+            f"/contests/{CONTEST}/stages",
+            {
+                "stage_id": STAGE,
+                "name": "乡镇初赛",
+                "order": 1,
+                "panel_size": PANEL,
+                "criteria": CRITERIA,
+                "groups": [{"group_id": f"g-{t}", "name": t, "townships": [t]} for t in townships],
+                "drop_rule": [{"min_sheets": 5, "drop_high": 1, "drop_low": 1}],
+                "tolerance": "100",
+                "advancement": {"per_group": 1},
+            },
+            ORGANISER,
+        )
+    )
     for judge in judges:
-        ok(client.call("POST", f"/contests/{CONTEST}/judges", {"judge_id": judge, "name": f"评委{judge}",
-                                                               "township_code": "judges"}, ORGANISER))
-    entries = [{"entry_id": f"e-{t}-{v:02d}", "contestant_id": f"c-{t}-{v:02d}", "name": f"书记{t}{v:02d}",
-                "village_code": f"{t}-v{v:02d}", "title": "党建工作汇报"}
-               for t in townships for v in range(1, ENTRIES_PER_SESSION + 1)]
+        ok(
+            client.call(
+                "POST",
+                f"/contests/{CONTEST}/judges",
+                {"judge_id": judge, "name": f"评委{judge}", "township_code": "judges"},
+                ORGANISER,
+            )
+        )
+    entries = [
+        {
+            "entry_id": f"e-{t}-{v:02d}",
+            "contestant_id": f"c-{t}-{v:02d}",
+            "name": f"书记{t}{v:02d}",
+            "village_code": f"{t}-v{v:02d}",
+            "title": "党建工作汇报",
+        }
+        for t in townships
+        for v in range(1, ENTRIES_PER_SESSION + 1)
+    ]
     for first in range(0, len(entries), 100):
-        ok(client.call("POST", f"/contests/{CONTEST}/entries", {"entries": entries[first:first + 100]}, ORGANISER))
+        ok(client.call("POST", f"/contests/{CONTEST}/entries", {"entries": entries[first : first + 100]}, ORGANISER))
     plans = {}
     for n, t in enumerate(townships):
         session = f"s-{t}"
         panel = [judges[(n * PANEL + k) % len(judges)] for k in range(PANEL)]
-        ok(client.call("POST", f"/contests/{CONTEST}/sessions", {"session_id": session, "stage_id": STAGE,
-                                                                 "group_id": f"g-{t}",
-                                                                 "starts_at": "2026-06-01T09:00:00+08:00"}, ORGANISER))
-        ok(client.call("PUT", f"/contests/{CONTEST}/sessions/{session}/panel",
-                       {"seats": [{"judge_id": j, "head": k == 0} for k, j in enumerate(panel)]}, ORGANISER))
-        drawn = ok(client.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": f"seed-{session}"}, ORGANISER))
+        ok(
+            client.call(
+                "POST",
+                f"/contests/{CONTEST}/sessions",
+                {
+                    "session_id": session,
+                    "stage_id": STAGE,
+                    "group_id": f"g-{t}",
+                    "starts_at": "2026-06-01T09:00:00+08:00",
+                },
+                ORGANISER,
+            )
+        )
+        ok(
+            client.call(
+                "PUT",
+                f"/contests/{CONTEST}/sessions/{session}/panel",
+                {"seats": [{"judge_id": j, "head": k == 0} for k, j in enumerate(panel)]},
+                ORGANISER,
+            )
+        )
+        drawn = ok(
+            client.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": f"seed-{session}"}, ORGANISER)
+        )
         ok(client.call("POST", f"/contests/{CONTEST}/sessions/{session}/opening", None, ORGANISER))
         plans[session] = {"panel": panel, "order": drawn["order"]}
     for session in plans:  # scoring learns of an opening by an event
-        wait_until(lambda: client.call("GET", f"/sessions/{session}/scoring", token=ORGANISER)[0] == 200,
-                   timeout=120, what=f"session {session} to open for scoring")
+        wait_until(
+            lambda: client.call("GET", f"/sessions/{session}/scoring", token=ORGANISER)[0] == 200,
+            timeout=120,
+            what=f"session {session} to open for scoring",
+        )
     return plans
 
 
@@ -156,8 +227,14 @@ def sheets_of(plans: dict[str, dict]) -> list[Sheet]:
         for n, entry in enumerate(plan["order"]):
             for k, judge in enumerate(plan["panel"]):
                 score = 20 + (n * 7 + k * 3) % 20  # a spread, on the criteria's steps
-                sheets.append(Sheet(session, entry, judge, {"party": str(score * 30 // 40),
-                                                            "work": str(score), "results": str(score * 30 // 40)}))
+                sheets.append(
+                    Sheet(
+                        session,
+                        entry,
+                        judge,
+                        {"party": str(score * 30 // 40), "work": str(score), "results": str(score * 30 // 40)},
+                    )
+                )
     return sheets
 
 
@@ -223,10 +300,15 @@ class Step:
 
     def figures(self) -> dict:
         accepted, visible = self.latencies("accepted"), self.latencies("visible")
-        return {"offered_per_s": self.rate, "achieved_per_s": round(self.achieved, 1), "sheets": len(self.sheets),
-                "errors": self.errors, "not_shown": len(self.sheets) - len(visible),
-                **{f"accepted_p{p}_ms": round(percentile(accepted, p)) for p in (50, 95, 99)},
-                **{f"visible_p{p}_ms": round(percentile(visible, p)) for p in (50, 95, 99)}}
+        return {
+            "offered_per_s": self.rate,
+            "achieved_per_s": round(self.achieved, 1),
+            "sheets": len(self.sheets),
+            "errors": self.errors,
+            "not_shown": len(self.sheets) - len(visible),
+            **{f"accepted_p{p}_ms": round(percentile(accepted, p)) for p in (50, 95, 99)},
+            **{f"visible_p{p}_ms": round(percentile(visible, p)) for p in (50, 95, 99)},
+        }
 
 
 def percentile(values: list[float], p: int) -> float:
@@ -269,8 +351,13 @@ class Run:
         body = {"submission_id": submission, "scores": sheet.scores}
         for _ in range(20):
             try:
-                code, answer = self.client.call("PUT", f"/sessions/{sheet.session}/sheets/{sheet.entry}", body,
-                                                judge_token(sheet.judge), {"Idempotency-Key": submission})
+                code, answer = self.client.call(
+                    "PUT",
+                    f"/sessions/{sheet.session}/sheets/{sheet.entry}",
+                    body,
+                    judge_token(sheet.judge),
+                    {"Idempotency-Key": submission},
+                )
             except OSError as exc:
                 code, answer = 0, str(exc)
             if code in (200, 201):
@@ -302,8 +389,9 @@ class Run:
         for session in sorted(self.screen.complete - self.locked):
             head = self.plans[session]["panel"][0]
             try:
-                code, body = self.client.call("POST", f"/sessions/{session}/lock", {}, judge_token(head),
-                                              {"Idempotency-Key": f"lock-{session}"})
+                code, body = self.client.call(
+                    "POST", f"/sessions/{session}/lock", {}, judge_token(head), {"Idempotency-Key": f"lock-{session}"}
+                )
             except OSError as exc:
                 code, body = 0, exc
             if code in (200, 201):
@@ -315,14 +403,26 @@ class Run:
 def start_up(workdir: Path, url: str, amqp_uri: str, judges: list[str]) -> tuple[ChildProcess, int, str]:
     prefix = f"leitai_load_{uuid.uuid4().hex[:6]}"
     port = free_port()
-    tokens = {ORGANISER: {"role": "organiser", "id": "org1"}, SCREEN: {"role": "screen", "id": "hall"},
-              **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
-    env = {"AMQP_URI": amqp_uri, "MONGO_URL": url, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-           **{f"{s.upper()}_DATABASE": f"{prefix}_{s}" for s in ("registration", "scoring", "ranking", "notify")},
-           "LEITAI_TOKENS": json.dumps(tokens), "LEITAI_RATE_PER_SECOND": "100000", "LEITAI_RATE_BURST": "100000"}
+    tokens = {
+        ORGANISER: {"role": "organiser", "id": "org1"},
+        SCREEN: {"role": "screen", "id": "hall"},
+        **{judge_token(j): {"role": "judge", "id": j} for j in judges},
+    }
+    env = {
+        "AMQP_URI": amqp_uri,
+        "MONGO_URL": url,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        **{f"{s.upper()}_DATABASE": f"{prefix}_{s}" for s in ("registration", "scoring", "ranking", "notify")},
+        "LEITAI_TOKENS": json.dumps(tokens),
+        "LEITAI_RATE_PER_SECOND": "100000",
+        "LEITAI_RATE_BURST": "100000",
+    }
     ops_base = free_ports(len(commands(ROOT / "config")))
-    up = ChildProcess([str(BIN / "leitai"), "up", "--config-dir", str(ROOT / "config"), "--ops-base", str(ops_base)],
-                      env=env, name="up").start()
+    up = ChildProcess(
+        [str(BIN / "leitai"), "up", "--config-dir", str(ROOT / "config"), "--ops-base", str(ops_base)],
+        env=env,
+        name="up",
+    ).start()
     wait_until(lambda: "leitai up: ready" in up.output() or not up.alive(), timeout=180, what="leitai up")
     if not up.alive():
         raise RuntimeError(f"leitai up failed:\n{up.output()[-3000:]}")
@@ -332,8 +432,13 @@ def start_up(workdir: Path, url: str, amqp_uri: str, judges: list[str]) -> tuple
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--judges", type=int, default=12)
-    parser.add_argument("--rates", type=float, nargs="+", default=[10, 25, 50, 75, 100],
-                        help="offered sheets a second, in turn, until the goal breaks")
+    parser.add_argument(
+        "--rates",
+        type=float,
+        nargs="+",
+        default=[10, 25, 50, 75, 100],
+        help="offered sheets a second, in turn, until the goal breaks",
+    )
     parser.add_argument("--seconds", type=float, default=12.0, help="length of each step")
     parser.add_argument("--accepted-ms", type=float, default=250.0)
     parser.add_argument("--visible-ms", type=float, default=1000.0)
@@ -351,35 +456,55 @@ def main() -> int:
     try:
         up, port, _ = start_up(Path(tempfile.mkdtemp(prefix="leitai-load-")), url or server.url, vhost.uri, judges)
         client = Client("127.0.0.1", port)
-        print(f"leitai load: {args.judges} judges, {sessions} sessions of {ENTRIES_PER_SESSION} entries; "
-              f"rates {args.rates}/s, {args.seconds:.0f} s each; goal p99 accepted < {args.accepted_ms:.0f} ms, "
-              f"p99 on the screen < {args.visible_ms:.0f} ms", flush=True)
+        print(
+            f"leitai load: {args.judges} judges, {sessions} sessions of {ENTRIES_PER_SESSION} entries; "
+            f"rates {args.rates}/s, {args.seconds:.0f} s each; goal p99 accepted < {args.accepted_ms:.0f} ms, "
+            f"p99 on the screen < {args.visible_ms:.0f} ms",
+            flush=True,
+        )
         set_up_started = time.perf_counter()
         plans = set_up(client, sessions, judges)
         set_up_s = time.perf_counter() - set_up_started
-        wait_until(lambda: settled(vhost.uri) and (time.sleep(1) or settled(vhost.uri)), timeout=600, interval=1,
-                   what="the events of the set-up to be consumed")
-        print(f"   contest set up over HTTP in {set_up_s:.0f} s, its events consumed after "
-              f"{time.perf_counter() - set_up_started:.0f} s", flush=True)
+        wait_until(
+            lambda: settled(vhost.uri) and (time.sleep(1) or settled(vhost.uri)),
+            timeout=600,
+            interval=1,
+            what="the events of the set-up to be consumed",
+        )
+        print(
+            f"   contest set up over HTTP in {set_up_s:.0f} s, its events consumed after "
+            f"{time.perf_counter() - set_up_started:.0f} s",
+            flush=True,
+        )
         sheets = sheets_of(plans)
         screen = Screen("127.0.0.1", port, plans).start()
         run = Run(client, screen, plans, args.workers)
         run.by_entry = defaultdict(list)
         for sheet in sheets:
             run.by_entry[(sheet.session, sheet.entry)].append(sheet)
-        print(f"{'offered/s':>9} {'achieved/s':>10} {'errors':>6}   accepted p50/p95/p99 ms   "
-              f"on screen p50/p95/p99 ms", flush=True)
+        print(
+            f"{'offered/s':>9} {'achieved/s':>10} {'errors':>6}   accepted p50/p95/p99 ms   on screen p50/p95/p99 ms",
+            flush=True,
+        )
         for rate in args.rates:
             count = int(rate * args.seconds)
             step, sheets = run.step(sheets[:count], rate), sheets[count:]
             f = step.figures()
             steps.append(f)
-            print(f"{rate:>9.0f} {f['achieved_per_s']:>10.1f} {f['errors']:>6}   "
-                  f"{f['accepted_p50_ms']:>6} {f['accepted_p95_ms']:>6} {f['accepted_p99_ms']:>6}       "
-                  f"{f['visible_p50_ms']:>6} {f['visible_p95_ms']:>6} {f['visible_p99_ms']:>6}"
-                  + (f"   ({f['not_shown']} not shown)" if f["not_shown"] else ""), flush=True)
-            if (f["errors"] or f["not_shown"] or f["accepted_p99_ms"] >= args.accepted_ms
-                    or f["visible_p99_ms"] >= args.visible_ms or f["achieved_per_s"] < 0.95 * rate):
+            print(
+                f"{rate:>9.0f} {f['achieved_per_s']:>10.1f} {f['errors']:>6}   "
+                f"{f['accepted_p50_ms']:>6} {f['accepted_p95_ms']:>6} {f['accepted_p99_ms']:>6}       "
+                f"{f['visible_p50_ms']:>6} {f['visible_p95_ms']:>6} {f['visible_p99_ms']:>6}"
+                + (f"   ({f['not_shown']} not shown)" if f["not_shown"] else ""),
+                flush=True,
+            )
+            if (
+                f["errors"]
+                or f["not_shown"]
+                or f["accepted_p99_ms"] >= args.accepted_ms
+                or f["visible_p99_ms"] >= args.visible_ms
+                or f["achieved_per_s"] < 0.95 * rate
+            ):
                 breaking = rate
                 break
         screen.stop()

@@ -11,6 +11,7 @@ For each leitai path, store round trips per event (the server's request count, w
 holds the drivers' heartbeats). Prints the rates, the ratios the targets are set in, and a
 JSON line with every figure. A benchmark, not a test: it asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -94,13 +95,23 @@ def raw_pymongo(url: str, n: int, durability: str, batch: int = 1) -> dict:
 
 def _config(amqp_uri: str, url: str, database: str, durability: str) -> Path:
     config = Path(tempfile.mkdtemp(prefix="leitai-bench-")) / "config.yaml"
-    config.write_text(yaml.safe_dump({"AMQP_URI": amqp_uri, "MONGO_URL": url, "MONGO_DATABASE": database,
-                                      "LEITAI_DURABILITY": durability, "LEITAI_ENVIRONMENT": "bench"}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "AMQP_URI": amqp_uri,
+                "MONGO_URL": url,
+                "MONGO_DATABASE": database,
+                "LEITAI_DURABILITY": durability,
+                "LEITAI_ENVIRONMENT": "bench",
+            }
+        )
+    )
     return config
 
 
 def _append_all(store: EventStore, n: int, streams: int, appenders: int) -> int:
     """``n`` deposits over ``streams`` streams, each append after the version the last left."""
+
     def append_stream(s: int) -> None:
         for version in range(n // streams):
             store.append(f"acct-{s}", version, [deposit(f"A{s}", "1.00")])
@@ -133,10 +144,23 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
     db = client[database]
     ensure_indexes(db)
     store = EventStore(MongoCommitLog(db), REGISTRY)
-    consumer = ChildProcess([str(BIN / "nameko"), "run", "--config", str(config),
-                             "bench.consumer_service:LedgerService"], name="bench-consumer").start()
-    relay = ChildProcess([str(BIN / "leitai"), "--config", str(config), "--log-level", "WARNING", "relay",
-                          "--catalogue", "tests.support.ledger:CATALOGUE"], name="bench-relay").start()
+    consumer = ChildProcess(
+        [str(BIN / "nameko"), "run", "--config", str(config), "bench.consumer_service:LedgerService"],
+        name="bench-consumer",
+    ).start()
+    relay = ChildProcess(
+        [
+            str(BIN / "leitai"),
+            "--config",
+            str(config),
+            "--log-level",
+            "WARNING",
+            "relay",
+            "--catalogue",
+            "tests.support.ledger:CATALOGUE",
+        ],
+        name="bench-relay",
+    ).start()
     try:
         wait_until(lambda: "relay ready" in relay.output(), timeout=60, what="the relay")
         wait_until(lambda: queue_state(amqp_uri, SUBSCRIPTION.queue_name)[1] > 0, timeout=60, what="the consumer")
@@ -169,8 +193,13 @@ def leitai_replay_of_log(url: str, entrants: int) -> dict:
         client.close()
     replay = measured.per_event(read)
     replay["eps"] = read / replay_s  # the rebuild as the command times it, without its start-up
-    return {"events": read, "raw_cursor_eps": read / raw_s, "replay": replay, "replay_peak_rss_mib": peak / 2 ** 20,
-            **validation}
+    return {
+        "events": read,
+        "raw_cursor_eps": read / raw_s,
+        "replay": replay,
+        "replay_peak_rss_mib": peak / 2**20,
+        **validation,
+    }
 
 
 def contract_costs(db, sample: int = 3000) -> dict:
@@ -189,8 +218,11 @@ def contract_costs(db, sample: int = 3000) -> dict:
     for d in documents:
         PRODUCT.get(d["type"]).normalise(d["payload"])
     checked = time.perf_counter() - started
-    return {"contract_read_us": read / len(documents) * 1e6, "contract_dump_us": dumped / len(documents) * 1e6,
-            "contract_append_us": checked / len(documents) * 1e6}
+    return {
+        "contract_read_us": read / len(documents) * 1e6,
+        "contract_dump_us": dumped / len(documents) * 1e6,
+        "contract_append_us": checked / len(documents) * 1e6,
+    }
 
 
 class StoreCpu:
@@ -225,8 +257,11 @@ class Measured:
 
     def per_event(self, events: int) -> dict:
         """events/s, round trips per event and store CPU (ms) per event"""
-        return {"eps": events / self.seconds, "round_trips_per_event": self.requests / events,
-                **({"store_cpu_ms_per_event": self.store_cpu * 1000 / events} if self.store_cpu is not None else {})}
+        return {
+            "eps": events / self.seconds,
+            "round_trips_per_event": self.requests / events,
+            **({"store_cpu_ms_per_event": self.store_cpu * 1000 / events} if self.store_cpu is not None else {}),
+        }
 
 
 def _requests(client: MongoClient) -> int:
@@ -267,25 +302,35 @@ def main() -> None:
             for batch in (1, 500):
                 what = "insert_one" if batch == 1 else f"insert_many_{batch}"
                 f[f"raw_pymongo_{what}_{durability}"] = raw_pymongo(url, args.events, durability, batch)
-                print(_line(f"2. raw pymongo {what} {durability}", f[f"raw_pymongo_{what}_{durability}"], "docs/s"),
-                      flush=True)
+                print(
+                    _line(f"2. raw pymongo {what} {durability}", f[f"raw_pymongo_{what}_{durability}"], "docs/s"),
+                    flush=True,
+                )
         replay = leitai_replay_of_log(url, args.entrants)
         f["raw_cursor"] = {"eps": replay.pop("raw_cursor_eps")}
         print(_line(f"3. raw pymongo cursor over a log ({replay['events']:,})", f["raw_cursor"]), flush=True)
         f["leitai_appends"] = leitai_appends(url, args.events, args.streams, args.appenders)
         print(_line(f"4. leitai appends alone, {args.appenders} appenders", f["leitai_appends"]), flush=True)
         for durability in ("journaled", "unjournaled"):
-            f[f"leitai_pipeline_{durability}"] = leitai_pipeline(url, vhost.uri, args.events, args.streams,
-                                                                 args.appenders, durability)
-            print(_line(f"5. leitai append->relay->consume, {durability}", f[f"leitai_pipeline_{durability}"]),
-                  flush=True)
-        f["leitai_replay"] = dict(replay.pop("replay"), peak_rss_mib=replay.pop("replay_peak_rss_mib"),
-                                  events=replay.pop("events"))
-        print(_line("6. leitai replay ranking", f["leitai_replay"]) +
-              f", peak {f['leitai_replay']['peak_rss_mib']:.0f} MiB", flush=True)
+            f[f"leitai_pipeline_{durability}"] = leitai_pipeline(
+                url, vhost.uri, args.events, args.streams, args.appenders, durability
+            )
+            print(
+                _line(f"5. leitai append->relay->consume, {durability}", f[f"leitai_pipeline_{durability}"]), flush=True
+            )
+        f["leitai_replay"] = dict(
+            replay.pop("replay"), peak_rss_mib=replay.pop("replay_peak_rss_mib"), events=replay.pop("events")
+        )
+        print(
+            _line("6. leitai replay ranking", f["leitai_replay"])
+            + f", peak {f['leitai_replay']['peak_rss_mib']:.0f} MiB",
+            flush=True,
+        )
         f["contract_check_us_per_event"] = replay
-        print(f"7. contract check per event: stored->Event {replay['contract_read_us']:.0f} us, "
-              f"Event->wire {replay['contract_dump_us']:.0f} us, new payload {replay['contract_append_us']:.0f} us")
+        print(
+            f"7. contract check per event: stored->Event {replay['contract_read_us']:.0f} us, "
+            f"Event->wire {replay['contract_dump_us']:.0f} us, new payload {replay['contract_append_us']:.0f} us"
+        )
         pipeline, insert_one = f["leitai_pipeline_journaled"]["eps"], f["raw_pymongo_insert_one_journaled"]["eps"]
         ratios = {
             "pipeline_vs_kombu": (pipeline / f["raw_kombu_confirms"]["eps"], 0.75),
@@ -296,8 +341,14 @@ def main() -> None:
         print("ratios (journaled, as in production):")
         for name, (ratio, target) in ratios.items():
             print(f"   {name:<24} {ratio:5.2f}" + (f"  (target >= {target})" if target else ""))
-        print(json.dumps({"figures": {path: {k: round(v, 3) for k, v in figures.items()} for path, figures in f.items()},
-                          "ratios": {k: round(r, 3) for k, (r, _) in ratios.items()}}))
+        print(
+            json.dumps(
+                {
+                    "figures": {path: {k: round(v, 3) for k, v in figures.items()} for path, figures in f.items()},
+                    "ratios": {k: round(r, 3) for k, (r, _) in ratios.items()},
+                }
+            )
+        )
     finally:
         vhost.delete()
         if server:

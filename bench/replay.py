@@ -8,6 +8,7 @@ into the three source stores of a fresh SecantusDB (or LEITAI_BENCH_MONGO_URL), 
 Prints events/s of each, their ratio, peak memory, and a JSON line with every figure. A
 benchmark: it asserts nothing.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,11 +44,22 @@ def raw_cursor(dbs: dict) -> tuple[int, float]:
 def leitai_replay(url: str, prefix: str) -> tuple[float, float, int]:
     """(seconds of the rebuild as the command reports it, seconds of the whole process, peak RSS in bytes)."""
     config = Path(tempfile.mkdtemp(prefix="leitai-bench-replay-")) / "ranking.yaml"
-    config.write_text(yaml.safe_dump({"MONGO_URL": url, "MONGO_DATABASE": f"{prefix}_ranking",
-                                      "LEITAI_SOURCES": {s: f"{prefix}_{s}" for s in SOURCES}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "MONGO_URL": url,
+                "MONGO_DATABASE": f"{prefix}_ranking",
+                "LEITAI_SOURCES": {s: f"{prefix}_{s}" for s in SOURCES},
+            }
+        )
+    )
     started = time.perf_counter()
-    process = subprocess.Popen([str(BIN / "leitai"), "--config", str(config), "--log-level", "WARNING", "replay",
-                                "ranking"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        [str(BIN / "leitai"), "--config", str(config), "--log-level", "WARNING", "replay", "ranking"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
     err = process.stderr.read()
@@ -59,8 +71,9 @@ def leitai_replay(url: str, prefix: str) -> tuple[float, float, int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--entrants", type=int, nargs="+", default=[2000, 6000],
-                        help="sizes, in entrants (about 9.2 events each)")
+    parser.add_argument(
+        "--entrants", type=int, nargs="+", default=[2000, 6000], help="sizes, in entrants (about 9.2 events each)"
+    )
     parser.add_argument("--per-county", type=int, default=2000)
     args = parser.parse_args()
     url = os.environ.get("LEITAI_BENCH_MONGO_URL")
@@ -82,13 +95,23 @@ def main() -> None:
             finally:
                 for name in [*dbs, "ranking_replay"]:
                     client.drop_database(f"{prefix}_{name}")
-            row = {"entrants": entrants, "events": read, "generated_eps": round(written / generated),
-                   "raw_cursor_eps": round(read / raw_s), "replay_eps": round(read / replay_s),
-                   "replay_s": round(replay_s, 2), "replay_process_s": round(process_s, 2),
-                   "ratio": round(raw_s / replay_s, 3), "peak_rss_mib": round(peak / 2 ** 20, 1)}
+            row = {
+                "entrants": entrants,
+                "events": read,
+                "generated_eps": round(written / generated),
+                "raw_cursor_eps": round(read / raw_s),
+                "replay_eps": round(read / replay_s),
+                "replay_s": round(replay_s, 2),
+                "replay_process_s": round(process_s, 2),
+                "ratio": round(raw_s / replay_s, 3),
+                "peak_rss_mib": round(peak / 2**20, 1),
+            }
             figures.append(row)
-            print(f"{read:>10,} events: raw cursor {row['raw_cursor_eps']:>8,}/s, leitai replay {row['replay_eps']:>7,}/s "
-                  f"({replay_s:.1f} s; ratio {row['ratio']:.2f}), peak memory {row['peak_rss_mib']:,.0f} MiB", flush=True)
+            print(
+                f"{read:>10,} events: raw cursor {row['raw_cursor_eps']:>8,}/s, leitai replay {row['replay_eps']:>7,}/s "
+                f"({replay_s:.1f} s; ratio {row['ratio']:.2f}), peak memory {row['peak_rss_mib']:,.0f} MiB",
+                flush=True,
+            )
         client.close()
     finally:
         if server:
@@ -96,9 +119,11 @@ def main() -> None:
     if len(figures) > 1:
         first, last = figures[0], figures[-1]
         per_event = last["replay_s"] / last["events"]
-        print(f"time grows {last['replay_s'] / first['replay_s']:.1f}x for {last['events'] / first['events']:.1f}x "
-              f"the events; memory {last['peak_rss_mib'] / first['peak_rss_mib']:.2f}x; at this rate 12.5M events "
-              f"replay in about {12.5e6 * per_event / 60:,.0f} min")
+        print(
+            f"time grows {last['replay_s'] / first['replay_s']:.1f}x for {last['events'] / first['events']:.1f}x "
+            f"the events; memory {last['peak_rss_mib'] / first['peak_rss_mib']:.2f}x; at this rate 12.5M events "
+            f"replay in about {12.5e6 * per_event / 60:,.0f} min"
+        )
     print(json.dumps({"replay": figures}))
 
 

@@ -11,6 +11,7 @@ in bulk, so that a log of a million events is written in a minute rather than in
 
 About 9.2 events an entrant: ``events_for(entries)`` says how many exactly.
 """
+
 from __future__ import annotations
 
 import random
@@ -30,9 +31,11 @@ from leitai.eventstore.sequencer import sequence_fields
 
 SESSION = 20  # entries a session
 PANEL = 7  # judges a panel (the highest and the lowest dropped)
-CRITERIA = [{"criterion_id": "party", "name": "讲党建", "max": "30", "weight": "1", "step": "0.5"},
-            {"criterion_id": "work", "name": "讲工作", "max": "40", "weight": "1.5", "step": "0.5"},
-            {"criterion_id": "results", "name": "讲成效", "max": "30", "weight": "1", "step": "0.5"}]
+CRITERIA = [
+    {"criterion_id": "party", "name": "讲党建", "max": "30", "weight": "1", "step": "0.5"},
+    {"criterion_id": "work", "name": "讲工作", "max": "40", "weight": "1.5", "step": "0.5"},
+    {"criterion_id": "results", "name": "讲成效", "max": "30", "weight": "1", "step": "0.5"},
+]
 WEIGHTS = {c["criterion_id"]: Decimal(c["weight"]) for c in CRITERIA}
 DROP_RULE = [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}, {"min_sheets": 5, "drop_high": 1, "drop_low": 1}]
 INSERT_BATCH = 1000  # commits an insert_many carries
@@ -62,9 +65,14 @@ class _Log:
     def append(self, stream_id: str, events: list[tuple[str, dict]]) -> None:
         version = self.versions.get(stream_id, 0)
         name = self.db.name
-        commit = self.store.commit(stream_id, version, [
-            NewEvent(kind, payload, actor="synthetic", event_id=uuid.uuid5(EPOCH_ID, f"{name}:{next(self.ids)}"))
-            for kind, payload in events])
+        commit = self.store.commit(
+            stream_id,
+            version,
+            [
+                NewEvent(kind, payload, actor="synthetic", event_id=uuid.uuid5(EPOCH_ID, f"{name}:{next(self.ids)}"))
+                for kind, payload in events
+            ],
+        )
         del commit[PENDING]
         commit.update(sequence_fields(commit, self.head.position + 1, self.head.hash))
         self.head.advance(commit)
@@ -101,51 +109,132 @@ def generate(dbs: dict[str, Database], entries: int, entries_per_county: int = 2
 def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) -> None:
     registration, scoring, ranking = logs["registration"], logs["scoring"], logs["ranking"]
     townships = [f"{contest}-t{n:02d}" for n in range(1, 13)]
-    stage = {"contest_id": contest, "stage_id": "prelim", "name": "乡镇初赛", "order": 1,
-             "groups": [{"group_id": "all", "name": "全县", "townships": townships}], "criteria": CRITERIA,
-             "panel_size": PANEL, "drop_rule": DROP_RULE, "tolerance": None,
-             "advancement": {"overall": max(1, size // 10)}, "lot_seed": f"{contest}-lots"}
+    stage = {
+        "contest_id": contest,
+        "stage_id": "prelim",
+        "name": "乡镇初赛",
+        "order": 1,
+        "groups": [{"group_id": "all", "name": "全县", "townships": townships}],
+        "criteria": CRITERIA,
+        "panel_size": PANEL,
+        "drop_rule": DROP_RULE,
+        "tolerance": None,
+        "advancement": {"overall": max(1, size // 10)},
+        "lot_seed": f"{contest}-lots",
+    }
     registration.append(f"contest-{contest}", [("StageDefined", stage)])
-    entries = [{"contest_id": contest, "entry_id": f"e{n:06d}", "contestant_id": f"{contest}-c{n:06d}",
-                "name": f"书记{n:06d}", "township_code": townships[n % len(townships)],
-                "village_code": f"{townships[n % len(townships)]}-v{n:04d}", "title": f"第{n}村党建工作汇报",
-                "stage_id": "prelim"} for n in range(1, size + 1)]
+    entries = [
+        {
+            "contest_id": contest,
+            "entry_id": f"e{n:06d}",
+            "contestant_id": f"{contest}-c{n:06d}",
+            "name": f"书记{n:06d}",
+            "township_code": townships[n % len(townships)],
+            "village_code": f"{townships[n % len(townships)]}-v{n:04d}",
+            "title": f"第{n}村党建工作汇报",
+            "stage_id": "prelim",
+        }
+        for n in range(1, size + 1)
+    ]
     for start in range(0, size, 100):
-        registration.append(f"contest-{contest}", [("EntrySubmitted", e) for e in entries[start:start + 100]])
+        registration.append(f"contest-{contest}", [("EntrySubmitted", e) for e in entries[start : start + 100]])
     judges = [{"judge_id": f"J{n}", "name": f"评委{n}", "head": n == 1, "reserve": False} for n in range(1, PANEL + 1)]
     scores: dict[str, str] = {}
     for number, start in enumerate(range(0, size, SESSION), start=1):
         session = f"{contest}-s{number:04d}"
-        seated = entries[start:start + SESSION]
+        seated = entries[start : start + SESSION]
         where = {"contest_id": contest, "session_id": session, "stage_id": "prelim", "group_id": "all"}
-        registration.append(f"contest-{contest}", [("SessionScheduled", dict(where, starts_at="2021-06-01T09:00:00+08:00"))])
-        registration.append(f"contest-{contest}", [("SessionOpened", dict(
-            where, criteria=CRITERIA, drop_rule=DROP_RULE, tolerance=None, panel=judges,
-            entries=[{"entry_id": e["entry_id"], "contestant_id": e["contestant_id"], "name": e["name"],
-                      "township_code": e["township_code"], "order": n} for n, e in enumerate(seated, start=1)]))])
+        registration.append(
+            f"contest-{contest}", [("SessionScheduled", dict(where, starts_at="2021-06-01T09:00:00+08:00"))]
+        )
+        registration.append(
+            f"contest-{contest}",
+            [
+                (
+                    "SessionOpened",
+                    dict(
+                        where,
+                        criteria=CRITERIA,
+                        drop_rule=DROP_RULE,
+                        tolerance=None,
+                        panel=judges,
+                        entries=[
+                            {
+                                "entry_id": e["entry_id"],
+                                "contestant_id": e["contestant_id"],
+                                "name": e["name"],
+                                "township_code": e["township_code"],
+                                "order": n,
+                            }
+                            for n, e in enumerate(seated, start=1)
+                        ],
+                    ),
+                )
+            ],
+        )
         scored = []
         for entry in seated:
             totals = []
             for judge in judges:
-                sheet = {c["criterion_id"]: str(Decimal(rng.randrange(int(Decimal(c["max"]) * 2) // 2,
-                                                                      int(Decimal(c["max"]) * 2) + 1)) / 2)
-                         for c in CRITERIA}
+                sheet = {
+                    c["criterion_id"]: str(
+                        Decimal(rng.randrange(int(Decimal(c["max"]) * 2) // 2, int(Decimal(c["max"]) * 2) + 1)) / 2
+                    )
+                    for c in CRITERIA
+                }
                 total = sum(WEIGHTS[k] * Decimal(v) for k, v in sheet.items())
                 totals.append((total, judge["judge_id"]))
-                scoring.append(f"session-{session}", [("ScoreSheetSubmitted", {
-                    "contest_id": contest, "session_id": session, "entry_id": entry["entry_id"],
-                    "judge_id": judge["judge_id"], "scores": sheet, "total": str(total), "revision": 1})])
+                scoring.append(
+                    f"session-{session}",
+                    [
+                        (
+                            "ScoreSheetSubmitted",
+                            {
+                                "contest_id": contest,
+                                "session_id": session,
+                                "entry_id": entry["entry_id"],
+                                "judge_id": judge["judge_id"],
+                                "scores": sheet,
+                                "total": str(total),
+                                "revision": 1,
+                            },
+                        )
+                    ],
+                )
             ordered = sorted(totals)
             kept = ordered[1:-1]
             counted_sum = sum(t for t, _ in kept)
             stage_score = (counted_sum / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
             scores[entry["entry_id"]] = str(stage_score)
-            scored.append(("EntryScored", dict(
-                where, entry_id=entry["entry_id"], sheets=[{"judge_id": j, "total": str(t)} for t, j in totals],
-                recused=[], dropped_high=[ordered[-1][1]], dropped_low=[ordered[0][1]], counted_sum=str(counted_sum),
-                counted=len(kept), stage_score=str(stage_score), rounding="ROUND_HALF_UP")))
-        scoring.append(f"session-{session}", [*scored, ("SessionLocked", dict(
-            where, locked_by="J1", open_flags=0, missing_sheets=0, entries=[e["entry_id"] for e in seated]))])
+            scored.append(
+                (
+                    "EntryScored",
+                    dict(
+                        where,
+                        entry_id=entry["entry_id"],
+                        sheets=[{"judge_id": j, "total": str(t)} for t, j in totals],
+                        recused=[],
+                        dropped_high=[ordered[-1][1]],
+                        dropped_low=[ordered[0][1]],
+                        counted_sum=str(counted_sum),
+                        counted=len(kept),
+                        stage_score=str(stage_score),
+                        rounding="ROUND_HALF_UP",
+                    ),
+                )
+            )
+        scoring.append(
+            f"session-{session}",
+            [
+                *scored,
+                (
+                    "SessionLocked",
+                    dict(
+                        where, locked_by="J1", open_flags=0, missing_sheets=0, entries=[e["entry_id"] for e in seated]
+                    ),
+                ),
+            ],
+        )
     ranking.append(f"stage-{contest}:prelim", [("StageResultsPublished", _standings(contest, entries, scores, logs))])
 
 
@@ -157,9 +246,25 @@ def _standings(contest: str, entries: list[dict], scores: dict[str, str], logs: 
         score = Decimal(scores[entry["entry_id"]])
         rank = rank if score == previous else position  # standard competition ranking: 1, 2, 2, 4
         previous = score
-        rows.append({"entry_id": entry["entry_id"], "contestant_id": entry["contestant_id"], "name": entry["name"],
-                     "group_id": "all", "stage_score": scores[entry["entry_id"]], "rank": rank, "group_rank": rank,
-                     "position": position, "advanced": position <= advance, "decided_by": None})
-    return {"contest_id": contest, "stage_id": "prelim", "next_stage_id": None, "rule_sha256": "0" * 64,
-            "log_positions": {name: one.head.position for name, one in logs.items() if name != "ranking"},
-            "standings": rows}
+        rows.append(
+            {
+                "entry_id": entry["entry_id"],
+                "contestant_id": entry["contestant_id"],
+                "name": entry["name"],
+                "group_id": "all",
+                "stage_score": scores[entry["entry_id"]],
+                "rank": rank,
+                "group_rank": rank,
+                "position": position,
+                "advanced": position <= advance,
+                "decided_by": None,
+            }
+        )
+    return {
+        "contest_id": contest,
+        "stage_id": "prelim",
+        "next_stage_id": None,
+        "rule_sha256": "0" * 64,
+        "log_positions": {name: one.head.position for name, one in logs.items() if name != "ranking"},
+        "standings": rows,
+    }

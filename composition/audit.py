@@ -9,6 +9,7 @@ proof in the certified tree; the publication event itself, and those of the vers
 replaces; the verifier keys. An auditor
 runs tools/verify_bundle.py on it, on their own machine.
 """
+
 from __future__ import annotations
 
 from typing import Mapping
@@ -28,7 +29,9 @@ class AuditError(Exception):
 
 def publication(ranking: EventStore, contest_id: str, stage_id: str, version: int | None = None) -> tuple[int, dict]:
     """(position, stored document) of the stage's publication: ``version``, or the latest."""
-    found = [(p, d) for p, d in ranking.stored_stream(results_stream(contest_id, stage_id)) if d["type"] in PUBLICATIONS]
+    found = [
+        (p, d) for p, d in ranking.stored_stream(results_stream(contest_id, stage_id)) if d["type"] in PUBLICATIONS
+    ]
     if not found:
         raise AuditError(f"stage {stage_id} of contest {contest_id} is not published, or not sequenced yet")
     if version is None:
@@ -39,8 +42,9 @@ def publication(ranking: EventStore, contest_id: str, stage_id: str, version: in
     raise AuditError(f"stage {stage_id} of contest {contest_id} has no published version {version} (yet)")
 
 
-def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: str,
-                   version: int | None = None) -> dict:
+def certificate_of(
+    stores: Mapping[str, EventStore], contest_id: str, stage_id: str, version: int | None = None
+) -> dict:
     """The certificate of ``version`` (the latest by default), citing the one it replaces."""
     ranking = stores[certificates.PUBLICATION_LOG]
 
@@ -48,42 +52,69 @@ def certificate_of(stores: Mapping[str, EventStore], contest_id: str, stage_id: 
         position, document = publication(ranking, contest_id, stage_id, number)
         return dict(ranking.current_payload(document), event_position=position)
 
-    return certificates.certified(published(version), lambda log, position: stores[log].checkpoint_covering(position),
-                                  published)
+    return certificates.certified(
+        published(version), lambda log, position: stores[log].checkpoint_covering(position), published
+    )
 
 
-def bundle(stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier],
-           version: int | None = None) -> dict:
+def bundle(
+    stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier], version: int | None = None
+) -> dict:
     """The bundle of ``version`` of the stage's result (the latest by default). A later
     version's standings depend on the corrections in its session streams, which it cites."""
     cert = certificate_of(stores, contest_id, stage_id, version)
     if cert["pending"]:
-        raise AuditError(f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
-                         "a relay signs one at its next seal: try again in a few seconds")
+        raise AuditError(
+            f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
+            "a relay signs one at its next seal: try again in a few seconds"
+        )
     logs = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
         size = checkpoint["size"]
         if log == certificates.PUBLICATION_LOG:
             # this version's publication and every one it replaces
-            wanted = [(p, d) for p, d in store.stored_stream(results_stream(contest_id, stage_id))
-                      if d["type"] in PUBLICATIONS and p <= cert["publication"]["position"]]
+            wanted = [
+                (p, d)
+                for p, d in store.stored_stream(results_stream(contest_id, stage_id))
+                if d["type"] in PUBLICATIONS and p <= cert["publication"]["position"]
+            ]
         else:
             source = cert["sources"][log]
-            wanted = [(p, d) for stream, head in sorted(source["streams"].items())
-                      for p, d in store.stored_stream(stream) if d["stream_version"] <= head]
+            wanted = [
+                (p, d)
+                for stream, head in sorted(source["streams"].items())
+                for p, d in store.stored_stream(stream)
+                if d["stream_version"] <= head
+            ]
         tree = store.tree(size)
         logs[log] = {
             "origin": _origin(checkpoint),
-            "checkpoints": [{k: c[k] for k in ("size", "root", "note", "consistency") if k in c}
-                            for c in store.chain()],
-            "events": [{"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
-                       for p, d in sorted(wanted, key=lambda pd: pd[0])],
+            "checkpoints": [
+                {k: c[k] for k in ("size", "root", "note", "consistency") if k in c} for c in store.chain()
+            ],
+            "events": [
+                {"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
+                for p, d in sorted(wanted, key=lambda pd: pd[0])
+            ],
         }
-    stage = next((e["event"]["payload"] for e in logs.get("registration", {}).get("events", ())
-                  if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == stage_id), None)
-    return {"format": FORMAT, "contest_id": contest_id, "stage_id": stage_id, "certificate": cert,
-            "keys": [k.encoded() for k in keys], "rules": {"spec": RULES, "stage": stage}, "logs": logs}
+    stage = next(
+        (
+            e["event"]["payload"]
+            for e in logs.get("registration", {}).get("events", ())
+            if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == stage_id
+        ),
+        None,
+    )
+    return {
+        "format": FORMAT,
+        "contest_id": contest_id,
+        "stage_id": stage_id,
+        "certificate": cert,
+        "keys": [k.encoded() for k in keys],
+        "rules": {"spec": RULES, "stage": stage},
+        "logs": logs,
+    }
 
 
 def _origin(checkpoint: dict) -> str:

@@ -24,6 +24,7 @@ LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEIT
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -81,14 +82,28 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
         if not isinstance(config, dict):
             raise ConfigurationError(f"--config {path}: must hold a mapping of settings")
         return config
-    config: dict = {k: environ[k] for k in ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_DURABILITY",
-                                            "LEITAI_ENVIRONMENT", "LEITAI_OPS_PORT", "LEITAI_SIGNING_KEY",
-                                            "LEITAI_LOG_ORIGIN") if k in environ}
+    config: dict = {
+        k: environ[k]
+        for k in (
+            "AMQP_URI",
+            "MONGO_URL",
+            "MONGO_DATABASE",
+            "LEITAI_DURABILITY",
+            "LEITAI_ENVIRONMENT",
+            "LEITAI_OPS_PORT",
+            "LEITAI_SIGNING_KEY",
+            "LEITAI_LOG_ORIGIN",
+        )
+        if k in environ
+    }
     for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS"):
         if environ.get(keys):
             config[keys] = environ[keys]
-    retry = {name: environ[f"LEITAI_RETRY_{name.upper()}"] for name in ("attempts", "base_delay", "factor")
-             if f"LEITAI_RETRY_{name.upper()}" in environ}
+    retry = {
+        name: environ[f"LEITAI_RETRY_{name.upper()}"]
+        for name in ("attempts", "base_delay", "factor")
+        if f"LEITAI_RETRY_{name.upper()}" in environ
+    }
     if retry:
         config["LEITAI_RETRY"] = retry
     if "LEITAI_SOURCES" in environ:
@@ -126,11 +141,25 @@ def _relay(args, settings: Settings) -> int:
         print("relay ready", flush=True)
 
     health = RelayHealth()
-    ops = OpsServer(settings.LEITAI_OPS_PORT, health.readiness(), health.liveness).start() \
-        if settings.LEITAI_OPS_PORT else None
+    ops = (
+        OpsServer(settings.LEITAI_OPS_PORT, health.readiness(), health.liveness).start()
+        if settings.LEITAI_OPS_PORT
+        else None
+    )
     try:
-        supervise(lambda: Relay(db, catalogue, settings.AMQP_URI, settings.LEITAI_RETRY, batch_size=args.batch_size,
-                                health=health, signing=signing), stop, ready)
+        supervise(
+            lambda: Relay(
+                db,
+                catalogue,
+                settings.AMQP_URI,
+                settings.LEITAI_RETRY,
+                batch_size=args.batch_size,
+                health=health,
+                signing=signing,
+            ),
+            stop,
+            ready,
+        )
     finally:
         if ops:
             ops.stop()
@@ -154,24 +183,39 @@ def _migrate(args, settings: Settings) -> int:
     with Connection(settings.AMQP_URI, connect_timeout=10) as connection:
         topology.declare(connection.channel(), catalogue, settings.LEITAI_RETRY)
     log.info("broker topology declared", extra={"subscriptions": len(catalogue.subscriptions)})
-    print(json.dumps({"databases": databases, "exchanges": sorted(catalogue.registry.sources()),
-                      "subscriptions": len(catalogue.subscriptions)}))
+    print(
+        json.dumps(
+            {
+                "databases": databases,
+                "exchanges": sorted(catalogue.registry.sources()),
+                "subscriptions": len(catalogue.subscriptions),
+            }
+        )
+    )
     return 0
 
 
 def _verify_report(client, database: str, registry, verifiers: list[Verifier]) -> dict:
     report = verify(MongoCommitLog(client[database]), registry, verifiers)
-    return {"ok": report.ok, "checked_commits": report.checked_commits, "head_position": report.head_position,
-            "pending_commits": report.pending_commits, "seals_checked": report.seals_checked,
-            "checkpoints_checked": report.checkpoints_checked, "signatures_checked": bool(verifiers),
-            "first_bad": str(report.first_bad) if report.first_bad else None}
+    return {
+        "ok": report.ok,
+        "checked_commits": report.checked_commits,
+        "head_position": report.head_position,
+        "pending_commits": report.pending_commits,
+        "seals_checked": report.seals_checked,
+        "checkpoints_checked": report.checkpoints_checked,
+        "signatures_checked": bool(verifiers),
+        "first_bad": str(report.first_bad) if report.first_bad else None,
+    }
 
 
 def _verifiers(settings: Settings) -> list[Verifier]:
     verifiers = settings.verifiers()
     if not verifiers:
-        log.warning("checkpoint signatures not checked: set LEITAI_VERIFIER_KEYS to the relays' verifier keys "
-                    "(docs/audit.md); without them a rewrite of the store and its checkpoints together passes")
+        log.warning(
+            "checkpoint signatures not checked: set LEITAI_VERIFIER_KEYS to the relays' verifier keys "
+            "(docs/audit.md); without them a rewrite of the store and its checkpoints together passes"
+        )
     return verifiers
 
 
@@ -193,31 +237,49 @@ def _audit(args, settings: Settings) -> int:
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
         verifiers = _verifiers(settings)
-        stores = {name: _verify_report(client, database, catalogue.registry, verifiers)
-                  for name, database in sorted(settings.LEITAI_SOURCES.items())}
+        stores = {
+            name: _verify_report(client, database, catalogue.registry, verifiers)
+            for name, database in sorted(settings.LEITAI_SOURCES.items())
+        }
         kept = _keep_checkpoints(args.keep_checkpoints, _stores(client, settings, catalogue), verifiers, settings)
         differences = _rebuild_and_diff(client, settings, "ranking", catalogue, keep=False)
     finally:
         client.close()
     ok = all(report["ok"] for report in stores.values()) and not differences and not (kept or {}).get("problems")
-    print(json.dumps({"ok": ok, "stores": stores, "replay": {"read_model": "ranking", "differences": len(differences),
-                                                             "first": differences[:20]},
-                      **({"checkpoints": kept} if kept is not None else {})}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "ok": ok,
+                "stores": stores,
+                "replay": {"read_model": "ranking", "differences": len(differences), "first": differences[:20]},
+                **({"checkpoints": kept} if kept is not None else {}),
+            },
+            ensure_ascii=False,
+        )
+    )
     if not ok:
-        log.error("audit failed", extra={"bad_stores": sorted(n for n, r in stores.items() if not r["ok"]),
-                                         "replay_differences": len(differences)})
+        log.error(
+            "audit failed",
+            extra={
+                "bad_stores": sorted(n for n, r in stores.items() if not r["ok"]),
+                "replay_differences": len(differences),
+            },
+        )
     return 0 if ok else 1
 
 
-def _keep_checkpoints(path: str | None, stores: dict[str, EventStore], verifiers: list[Verifier],
-                      settings: Settings) -> dict | None:
+def _keep_checkpoints(
+    path: str | None, stores: dict[str, EventStore], verifiers: list[Verifier], settings: Settings
+) -> dict | None:
     """The monitor's watch over the stores: every checkpoint signed since the last run must be
     consistent with the last one kept in ``path`` (a file the database cannot reach)."""
     if path is None:
         return None
     if not verifiers:
-        problem = ("--keep-checkpoints: give LEITAI_VERIFIER_KEYS (or LEITAI_SIGNING_KEY): a checkpoint is kept "
-                   "only once its signature is checked")
+        problem = (
+            "--keep-checkpoints: give LEITAI_VERIFIER_KEYS (or LEITAI_SIGNING_KEY): a checkpoint is kept "
+            "only once its signature is checked"
+        )
         if settings.LEITAI_ENVIRONMENT == "production":
             raise ConfigurationError(problem)
         log.warning(problem)  # a laptop cluster's relays need not sign: nothing to keep
@@ -226,14 +288,17 @@ def _keep_checkpoints(path: str | None, stores: dict[str, EventStore], verifiers
         state = monitor.State.load(Path(path))
     except ValueError as exc:
         raise ConfigurationError(f"--keep-checkpoints {exc}") from None
-    report = monitor.watch(lambda log, after: stores[log].checkpoints(after, monitor.PAGE), verifiers,
-                           sorted(stores), state)
+    report = monitor.watch(
+        lambda log, after: stores[log].checkpoints(after, monitor.PAGE), verifiers, sorted(stores), state
+    )
     state.save(Path(path))
     return {"kept": {log: kept["size"] for log, kept in sorted(state.logs.items())}, "problems": report.problems}
 
 
 def _stores(client, settings: Settings, catalogue: Catalogue) -> dict[str, EventStore]:
-    return {name: EventStore(MongoCommitLog(client[db]), catalogue.registry) for name, db in settings.LEITAI_SOURCES.items()}
+    return {
+        name: EventStore(MongoCommitLog(client[db]), catalogue.registry) for name, db in settings.LEITAI_SOURCES.items()
+    }
 
 
 def _audit_action(args, settings: Settings) -> int:
@@ -250,7 +315,9 @@ def _audit_action(args, settings: Settings) -> int:
         if args.action == "checkpoint":
             result = store.checkpoint(args.size)
             if result is None:
-                raise audit.AuditError("no checkpoint signed yet" if args.size is None else f"no checkpoint of size {args.size}")
+                raise audit.AuditError(
+                    "no checkpoint signed yet" if args.size is None else f"no checkpoint of size {args.size}"
+                )
         elif args.action == "prove-inclusion":
             result = audit.inclusion(store, args.event_id, args.size)
         elif args.action == "prove-consistency":
@@ -258,8 +325,9 @@ def _audit_action(args, settings: Settings) -> int:
         else:
             keys = [Verifier.decode(k) for k in args.verifier_key] or settings.verifiers()
             if not keys:
-                raise ConfigurationError("bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS "
-                                         "or LEITAI_SIGNING_KEY")
+                raise ConfigurationError(
+                    "bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS or LEITAI_SIGNING_KEY"
+                )
             result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
     except (audit.AuditError, ValueError) as exc:
         print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
@@ -281,8 +349,10 @@ def _keygen(args, settings: Settings) -> int:
         signer.write(args.output)
     except FileExistsError:
         raise ConfigurationError(f"-o {args.output}: exists; a signing key is never overwritten") from None
-    print(f"wrote the signing key to {args.output} (keep it secret: a Kubernetes Secret)\n"
-          f"verifier key (publish it; auditors check checkpoints with it):\n{signer.verifier.encoded()}")
+    print(
+        f"wrote the signing key to {args.output} (keep it secret: a Kubernetes Secret)\n"
+        f"verifier key (publish it; auditors check checkpoints with it):\n{signer.verifier.encoded()}"
+    )
     return 0
 
 
@@ -312,8 +382,15 @@ def _dlq(args, settings: Settings) -> int:
     return 0
 
 
-def _rebuild_and_diff(client, settings: Settings, read_model: str, catalogue: Catalogue, keep: bool,
-                     diff: bool = True, to_positions: dict[str, int] | None = None) -> list[str]:
+def _rebuild_and_diff(
+    client,
+    settings: Settings,
+    read_model: str,
+    catalogue: Catalogue,
+    keep: bool,
+    diff: bool = True,
+    to_positions: dict[str, int] | None = None,
+) -> list[str]:
     """Rebuild ``read_model`` from the source logs into ``<MONGO_DATABASE>_replay``; the
     differences from the live one (none asked for: an empty list)."""
     projection = PROJECTIONS[read_model]
@@ -328,13 +405,24 @@ def _rebuild_and_diff(client, settings: Settings, read_model: str, catalogue: Ca
         started = time.monotonic()
         rebuilt = replay.rebuild(projection, sources, scratch, catalogue.registry, to_positions=to_positions)
         seconds = time.monotonic() - started
-        log.info("read model rebuilt", extra={"read_model": read_model, "events": rebuilt.read,
-                                              "projected": rebuilt.projected, "bulk_writes": rebuilt.bulk_writes,
-                                              "seconds": round(seconds, 3), "into": scratch_name})
-        print(f"rebuilt {read_model} from {rebuilt.projected} of {rebuilt.read} events "
-              f"({', '.join(f'{n} to {p}' for n, p in sorted(rebuilt.positions.items()))}) in {seconds:.1f} s, "
-              f"{rebuilt.read / max(seconds, 1e-9):,.0f} events/s, {rebuilt.bulk_writes} bulk writes, "
-              f"into {scratch_name}", file=sys.stderr)
+        log.info(
+            "read model rebuilt",
+            extra={
+                "read_model": read_model,
+                "events": rebuilt.read,
+                "projected": rebuilt.projected,
+                "bulk_writes": rebuilt.bulk_writes,
+                "seconds": round(seconds, 3),
+                "into": scratch_name,
+            },
+        )
+        print(
+            f"rebuilt {read_model} from {rebuilt.projected} of {rebuilt.read} events "
+            f"({', '.join(f'{n} to {p}' for n, p in sorted(rebuilt.positions.items()))}) in {seconds:.1f} s, "
+            f"{rebuilt.read / max(seconds, 1e-9):,.0f} events/s, {rebuilt.bulk_writes} bulk writes, "
+            f"into {scratch_name}",
+            file=sys.stderr,
+        )
         return replay.diff(client[settings.MONGO_DATABASE], scratch, projection.collections) if diff else []
     finally:
         if not keep:
@@ -347,8 +435,7 @@ def _positions(items: list[str]) -> dict[str, int]:
     for item in items:
         source, _, number = item.partition("=")
         if not source or not number.isdigit() or source in positions:
-            raise ConfigurationError(f"--to-position {item!r}: give SOURCE=POSITION once a source, "
-                                     f"e.g. scoring=1200")
+            raise ConfigurationError(f"--to-position {item!r}: give SOURCE=POSITION once a source, e.g. scoring=1200")
         positions[source] = int(number)
     return positions
 
@@ -357,8 +444,10 @@ def _replay(args, settings: Settings) -> int:
     catalogue = load_catalogue(args.catalogue)
     to_positions = _positions(args.to_position or [])
     if to_positions and args.verify:
-        raise ConfigurationError("--to-position rebuilds the read model as it stood then; "
-                                 "--verify compares with the live one as it stands now: give one of them")
+        raise ConfigurationError(
+            "--to-position rebuilds the read model as it stood then; "
+            "--verify compares with the live one as it stands now: give one of them"
+        )
     if args.as_of is not None:
         return _replay_as_of(args, settings, catalogue)
     try:
@@ -367,8 +456,9 @@ def _replay(args, settings: Settings) -> int:
         raise ConfigurationError(f"--to-position: {exc}") from None
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
-        differences = _rebuild_and_diff(client, settings, args.read_model, catalogue, args.keep, diff=args.verify,
-                                        to_positions=to_positions)
+        differences = _rebuild_and_diff(
+            client, settings, args.read_model, catalogue, args.keep, diff=args.verify, to_positions=to_positions
+        )
     finally:
         client.close()
     if not args.verify:
@@ -384,8 +474,10 @@ def _replay_as_of(args, settings: Settings, catalogue: Catalogue) -> int:
     of the read model from the logs (not the live one): the JSON the gateway's
     ``?as_of`` gives, so the two can be compared."""
     if args.read_model != "ranking" or not args.stage or args.verify or args.to_position:
-        raise ConfigurationError("--as-of: give `replay ranking --as-of POSITION|TIME --stage CONTEST/STAGE` "
-                                 "(without --verify or --to-position)")
+        raise ConfigurationError(
+            "--as-of: give `replay ranking --as-of POSITION|TIME --stage CONTEST/STAGE` "
+            "(without --verify or --to-position)"
+        )
     contest_id, _, stage_id = args.stage.partition("/")
     client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
     try:
@@ -393,7 +485,8 @@ def _replay_as_of(args, settings: Settings, catalogue: Catalogue) -> int:
         scratch = client[f"{settings.MONGO_DATABASE}_replay"]
         try:
             board = Ranking(EventStore(MongoCommitLog(scratch), catalogue.registry), ReadModel(scratch)).leaderboard(
-                {"role": ORGANISER, "id": "replay"}, contest_id, stage_id, as_of=args.as_of)
+                {"role": ORGANISER, "id": "replay"}, contest_id, stage_id, as_of=args.as_of
+            )
         except DomainError as exc:
             print(f"leitai replay: {exc}", file=sys.stderr)
             return 1
@@ -413,8 +506,12 @@ def _up(args, settings: Settings) -> int:
         raise ConfigurationError(f"--config-dir {config_dir}: missing {', '.join(missing)}")
     address = str(read_config(str(config_dir / "gateway.yaml")).get("WEB_SERVER_ADDRESS") or "0.0.0.0:8000")
     host, _, port = address.rpartition(":")
-    return up.run(config_dir, f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
-                  replicas=args.replicas, ops_base=args.ops_base)
+    return up.run(
+        config_dir,
+        f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
+        replicas=args.replicas,
+        ops_base=args.ops_base,
+    )
 
 
 def _demo(args, settings: Settings) -> int:
@@ -433,24 +530,42 @@ def build_parser() -> argparse.ArgumentParser:
     relay = commands.add_parser("relay", help="publish stored events to RabbitMQ")
     relay.add_argument("--catalogue", default=DEFAULT_CATALOGUE, help="module:attribute of the Catalogue")
     relay.add_argument("--batch-size", type=int, default=500)
-    relay.set_defaults(run=_relay, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT",
-                                          "LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN", "LEITAI_TRUSTED_KEYS"))
+    relay.set_defaults(
+        run=_relay,
+        needs=(
+            "AMQP_URI",
+            "MONGO_URL",
+            "MONGO_DATABASE",
+            "LEITAI_RETRY",
+            "LEITAI_OPS_PORT",
+            "LEITAI_SIGNING_KEY",
+            "LEITAI_LOG_ORIGIN",
+            "LEITAI_TRUSTED_KEYS",
+        ),
+    )
 
     migrate = commands.add_parser("migrate", help="create store indexes and broker topology (idempotent)")
     migrate.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
-    migrate.set_defaults(run=_migrate, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY",
-                                              "LEITAI_SOURCES"))
+    migrate.set_defaults(
+        run=_migrate, needs=("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_SOURCES")
+    )
 
     check = commands.add_parser("verify", help="verify the event store's hash chain and seals")
     check.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     check.set_defaults(run=_verify, needs=("MONGO_URL", "MONGO_DATABASE", *CHECKPOINT_KEYS))
 
-    auditing = commands.add_parser("audit", help="the nightly audit (no action), or checkpoints, proofs, a stage's "
-                                                 "bundle, key generation and the checkpoint monitor")
+    auditing = commands.add_parser(
+        "audit",
+        help="the nightly audit (no action), or checkpoints, proofs, a stage's "
+        "bundle, key generation and the checkpoint monitor",
+    )
     auditing.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
-    auditing.add_argument("--keep-checkpoints", metavar="FILE",
-                          help="keep each log's last checkpoint in FILE and refuse one not consistent with it "
-                               "(as `audit monitor` does over HTTP)")
+    auditing.add_argument(
+        "--keep-checkpoints",
+        metavar="FILE",
+        help="keep each log's last checkpoint in FILE and refuse one not consistent with it "
+        "(as `audit monitor` does over HTTP)",
+    )
     auditing.set_defaults(run=_audit, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES", *CHECKPOINT_KEYS))
     actions = auditing.add_subparsers(dest="action")
     store_needs = ("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES")
@@ -465,58 +580,89 @@ def build_parser() -> argparse.ArgumentParser:
     consistent.add_argument("old_size", type=int)
     consistent.add_argument("new_size", type=int)
     consistent.add_argument("--log", required=True)
-    bundled = actions.add_parser("bundle", help="one self-contained file an auditor verifies with tools/verify_bundle.py")
+    bundled = actions.add_parser(
+        "bundle", help="one self-contained file an auditor verifies with tools/verify_bundle.py"
+    )
     bundled.add_argument("stage_id")
     bundled.add_argument("--contest", required=True)
     bundled.add_argument("-o", "--output", required=True)
-    bundled.add_argument("--version", type=int, help="the published version (default: the latest; 2, 3, … follow "
-                                                     "corrections)")
-    bundled.add_argument("--verifier-key", action="append", default=[],
-                         help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)")
+    bundled.add_argument(
+        "--version", type=int, help="the published version (default: the latest; 2, 3, … follow corrections)"
+    )
+    bundled.add_argument(
+        "--verifier-key",
+        action="append",
+        default=[],
+        help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)",
+    )
     for action in (checkpoint, inclusion, consistent, bundled):
         action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS))
     keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
     keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")
     keygen.add_argument("-o", "--output", required=True)
     keygen.set_defaults(run=_keygen, needs=())
-    watching = actions.add_parser("monitor", help="fetch new checkpoints over HTTP, prove each consistent with the "
-                                                  "last one kept; exit 1 on an inconsistent one")
+    watching = actions.add_parser(
+        "monitor",
+        help="fetch new checkpoints over HTTP, prove each consistent with the "
+        "last one kept; exit 1 on an inconsistent one",
+    )
     watching.add_argument("--url", required=True, help="the gateway, e.g. https://leitai.example.gov.cn")
-    watching.add_argument("--key", action="append", required=True, help="a verifier key the checkpoints may be signed by")
+    watching.add_argument(
+        "--key", action="append", required=True, help="a verifier key the checkpoints may be signed by"
+    )
     watching.add_argument("--state", required=True, help="the file that keeps the last checkpoint seen of each log")
     watching.add_argument("--logs", nargs="+", default=["registration", "scoring", "ranking"])
     watching.set_defaults(run=_monitor, needs=())
 
     dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
     dlq.add_argument("action", choices=("list", "redrive"))
-    dlq.add_argument("queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_score_sheet_submitted")
+    dlq.add_argument(
+        "queue", help="the consumer's queue, e.g. evt-scoring-ScoreSheetSubmitted--ranking.on_score_sheet_submitted"
+    )
     dlq.add_argument("--limit", type=int, help="at most this many (list: 100 unless given)")
     dlq.set_defaults(run=_dlq, needs=("AMQP_URI",))
 
     rebuild = commands.add_parser("replay", help="rebuild a read model from the event logs (and diff it)")
     rebuild.add_argument("read_model", choices=sorted(PROJECTIONS))
-    rebuild.add_argument("--verify", action="store_true", help="diff against the live read model; exit 1 if they differ")
+    rebuild.add_argument(
+        "--verify", action="store_true", help="diff against the live read model; exit 1 if they differ"
+    )
     rebuild.add_argument("--keep", action="store_true", help="keep the scratch database <MONGO_DATABASE>_replay")
-    rebuild.add_argument("--to-position", action="append", metavar="SOURCE=N",
-                         help="stop the SOURCE log at position N (repeat for each source; with --keep, the read "
-                              "model as it stood then)")
-    rebuild.add_argument("--as-of", metavar="POSITION|TIME",
-                         help="print a stage's standings as they stood at this scoring log position or ISO 8601 "
-                              "time (with its zone), rebuilt from the logs; needs --stage")
+    rebuild.add_argument(
+        "--to-position",
+        action="append",
+        metavar="SOURCE=N",
+        help="stop the SOURCE log at position N (repeat for each source; with --keep, the read model as it stood then)",
+    )
+    rebuild.add_argument(
+        "--as-of",
+        metavar="POSITION|TIME",
+        help="print a stage's standings as they stood at this scoring log position or ISO 8601 "
+        "time (with its zone), rebuilt from the logs; needs --stage",
+    )
     rebuild.add_argument("--stage", metavar="CONTEST/STAGE", help="the stage --as-of reads")
     rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
 
     everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")
-    everything.add_argument("--replicas", type=int, default=1, choices=range(1, 9), metavar="N",
-                            help="run N of each service and relay (1-8; the gateway stays one)")
-    everything.add_argument("--ops-base", type=int, default=up.OPS_BASE,
-                            help="first ops port; each process serves /healthz /readyz /metrics on the next one")
+    everything.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        choices=range(1, 9),
+        metavar="N",
+        help="run N of each service and relay (1-8; the gateway stays one)",
+    )
+    everything.add_argument(
+        "--ops-base",
+        type=int,
+        default=up.OPS_BASE,
+        help="first ops port; each process serves /healthz /readyz /metrics on the next one",
+    )
     everything.set_defaults(run=_up, needs=())
 
-    demo = commands.add_parser("demo", help="run a demo scenario: boai (default), qidong or lufeng",
-                               add_help=False)
+    demo = commands.add_parser("demo", help="run a demo scenario: boai (default), qidong or lufeng", add_help=False)
     demo.add_argument("demo_args", nargs=argparse.REMAINDER, help="see `leitai demo --help`")
     demo.set_defaults(run=_demo, needs=())
     return parser

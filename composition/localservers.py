@@ -1,6 +1,7 @@
 """The servers a developer's machine runs for the demo, the tests and the benchmark: a
 SecantusDB process (the MongoDB stand-in) and RabbitMQ's management API. Not for production.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -26,8 +27,7 @@ RABBIT_API = os.environ.get("LEITAI_RABBIT_API", "http://127.0.0.1:15672/api")
 RABBIT_USER, RABBIT_PASSWORD = "guest", "guest"
 
 
-def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.02,
-               what: str = "condition"):
+def wait_until(condition: Callable[[], object], timeout: float = 20.0, interval: float = 0.02, what: str = "condition"):
     """Poll ``condition`` until it returns something truthy, and return that; fail naming ``what``."""
     deadline = time.monotonic() + timeout
     while True:
@@ -104,9 +104,20 @@ class SecantusServer:
     def _launch(self) -> "SecantusServer":
         log = open(self.storage.parent / f"{self.storage.name}.log", "ab")
         self.process = subprocess.Popen(
-            [self.executable, "--host", "127.0.0.1", "--port", str(self.port), "--storage-path", str(self.storage),
-             *(["--enable-test-commands"] if self.test_commands else [])],
-            stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+            [
+                self.executable,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--storage-path",
+                str(self.storage),
+                *(["--enable-test-commands"] if self.test_commands else []),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         client = connect(self.url)
         try:
             wait_until(lambda: self.process.poll() is None and _pings(client), timeout=60, what="SecantusDB to answer")
@@ -135,9 +146,14 @@ def _pings(client) -> bool:
 def rabbit_management(method: str, path: str, body: dict | None = None) -> dict | list | None:
     """A call to RabbitMQ's management API (raises urllib's errors, HTTPError included)."""
     request = urllib.request.Request(
-        f"{RABBIT_API}{path}", method=method, data=None if body is None else json.dumps(body).encode(),
-        headers={"content-type": "application/json",
-                 "authorization": "Basic " + b64encode(f"{RABBIT_USER}:{RABBIT_PASSWORD}".encode()).decode()})
+        f"{RABBIT_API}{path}",
+        method=method,
+        data=None if body is None else json.dumps(body).encode(),
+        headers={
+            "content-type": "application/json",
+            "authorization": "Basic " + b64encode(f"{RABBIT_USER}:{RABBIT_PASSWORD}".encode()).decode(),
+        },
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         payload = response.read()
     return json.loads(payload) if payload else None
@@ -150,8 +166,11 @@ def create_vhost(name: str) -> None:
 
 
 def grant_vhost(name: str) -> None:
-    rabbit_management("PUT", f"/permissions/{urllib.parse.quote(name, safe='')}/{RABBIT_USER}",
-                      {"configure": ".*", "write": ".*", "read": ".*"})
+    rabbit_management(
+        "PUT",
+        f"/permissions/{urllib.parse.quote(name, safe='')}/{RABBIT_USER}",
+        {"configure": ".*", "write": ".*", "read": ".*"},
+    )
 
 
 def revoke_vhost(name: str) -> None:

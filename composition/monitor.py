@@ -9,6 +9,7 @@ the monitor says which checkpoint failed and why, keeps the last good one, and e
 The nightly audit runs the same watch over the stores themselves (``leitai audit
 --keep-checkpoints FILE``), with its state on a volume of its own.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,9 @@ class State:
             return cls()
         try:
             logs = json.loads(path.read_text(encoding="utf-8"))
-            if not all(isinstance(kept, dict) and {"origin", "size", "root", "note"} <= set(kept) for kept in logs.values()):
+            if not all(
+                isinstance(kept, dict) and {"origin", "size", "root", "note"} <= set(kept) for kept in logs.values()
+            ):
                 raise ValueError("each log needs origin, size, root and note")
         except (ValueError, AttributeError) as exc:
             raise ValueError(f"{path}: not a checkpoint monitor's state ({exc})") from None
@@ -79,15 +82,18 @@ def accept(last: dict | None, served: dict, keys: list[Verifier]) -> dict:
             raise NoteError(f"checkpoint {signed.size}: origin {signed.origin!r}, was {last['origin']!r}")
         proof = served.get("consistency") or {}
         if proof.get("from") != last["size"]:
-            raise NoteError(f"checkpoint {signed.size}: proves consistency from {proof.get('from')}, "
-                            f"not from the {last['size']} kept")
+            raise NoteError(
+                f"checkpoint {signed.size}: proves consistency from {proof.get('from')}, "
+                f"not from the {last['size']} kept"
+            )
         try:
             nodes = [bytes.fromhex(h) for h in proof.get("proof", [])]
         except ValueError:
             raise NoteError(f"checkpoint {signed.size}: its consistency proof is not hex") from None
         if not verify_consistency(last["size"], signed.size, bytes.fromhex(last["root"]), signed.root, nodes):
-            raise NoteError(f"checkpoint {signed.size} is not consistent with checkpoint {last['size']} kept: "
-                            "the log was rewritten")
+            raise NoteError(
+                f"checkpoint {signed.size} is not consistent with checkpoint {last['size']} kept: the log was rewritten"
+            )
     return {"origin": signed.origin, "size": signed.size, "root": signed.root.hex(), "note": served["note"]}
 
 
@@ -96,10 +102,12 @@ Fetch = Callable[[str, int], list[dict]]  # (log, after size) -> the next checkp
 
 def over_http(url: str) -> Fetch:
     """Checkpoints as the public API serves them (GET /logs/<log>/checkpoints?after=)."""
+
     def fetch(log: str, after: int) -> list[dict]:
         query = urllib.parse.urlencode({"after": after, "limit": PAGE})
         with urllib.request.urlopen(f"{url.rstrip('/')}/logs/{log}/checkpoints?{query}", timeout=30) as response:
             return json.loads(response.read())["checkpoints"]
+
     return fetch
 
 
@@ -107,8 +115,9 @@ def _still_served(kept: dict, served: dict | None) -> None:
     if served is None or served["size"] != kept["size"]:
         raise NoteError(f"checkpoint {kept['size']} kept is no longer served: the log was rewritten")
     if (served["root"], served["note"]) != (kept["root"], kept["note"]):
-        raise NoteError(f"checkpoint {kept['size']} is served with another root or note than the one kept: "
-                        "the log was rewritten")
+        raise NoteError(
+            f"checkpoint {kept['size']} is served with another root or note than the one kept: the log was rewritten"
+        )
 
 
 def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> Report:
@@ -137,4 +146,3 @@ def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> 
             continue
         report.lines.append(f"{log}: {accepted} new checkpoint(s) accepted; at size {last['size'] if last else 0}")
     return report
-

@@ -8,6 +8,7 @@ since that is a configuration to fix, not a blip. ``--replicas N`` runs N of eac
 relay (competing consumers, a standby relay); the gateway stays one (it owns the HTTP port).
 Each process serves its ops port (/healthz, /readyz, /metrics) on ``ops_base`` + its index.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,8 +26,12 @@ from typing import TextIO
 from leitai.eventstore.notes import Signer
 
 # service -> nameko service class; the ones that publish events get a relay each
-SERVICES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
-            "notify": "NotifyService"}
+SERVICES = {
+    "registration": "RegistrationService",
+    "scoring": "ScoringService",
+    "ranking": "RankingService",
+    "notify": "NotifyService",
+}
 PUBLISHERS = ("registration", "scoring", "ranking")  # each has an event store, hence a relay
 GATEWAY = "GatewayService"
 OPS_BASE = 9100
@@ -61,12 +66,29 @@ def commands(config_dir: Path, replicas: int = 1, ops_base: int = OPS_BASE) -> l
         for replica in range(1, replicas + 1):
             suffix = f"-{replica}" if replicas > 1 else ""
             if service in PUBLISHERS:
-                planned.append((f"{service}-relay{suffix}", [python, "-m", "composition.cli", "--config", config,
-                                                             "relay"]))
-            planned.append((f"{service}{suffix}", [python, "-m", "nameko", "run", "--config", config,
-                                                   f"services.{service}.service:{cls}"]))
-    planned.append(("gateway", [python, "-m", "nameko", "run", "--config", str(config_dir / "gateway.yaml"),
-                                f"services.gateway.service:{GATEWAY}"]))
+                planned.append(
+                    (f"{service}-relay{suffix}", [python, "-m", "composition.cli", "--config", config, "relay"])
+                )
+            planned.append(
+                (
+                    f"{service}{suffix}",
+                    [python, "-m", "nameko", "run", "--config", config, f"services.{service}.service:{cls}"],
+                )
+            )
+    planned.append(
+        (
+            "gateway",
+            [
+                python,
+                "-m",
+                "nameko",
+                "run",
+                "--config",
+                str(config_dir / "gateway.yaml"),
+                f"services.gateway.service:{GATEWAY}",
+            ],
+        )
+    )
     return [Planned(name, args, ops_base + i) for i, (name, args) in enumerate(planned)]
 
 
@@ -96,15 +118,25 @@ def _start(child: Child) -> None:
     child.restart_at = None
 
 
-def run(config_dir: Path, base_url: str, replicas: int = 1, ops_base: int = OPS_BASE, ready_timeout: float = 90.0,
-        out: TextIO = sys.stdout) -> int:
+def run(
+    config_dir: Path,
+    base_url: str,
+    replicas: int = 1,
+    ops_base: int = OPS_BASE,
+    ready_timeout: float = 90.0,
+    out: TextIO = sys.stdout,
+) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     children = [Child(planned) for planned in commands(config_dir, replicas, ops_base)]
     signer = signing_key()
-    print(f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
-          f"{signer.verifier.encoded()}", file=out, flush=True)
+    print(
+        f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
+        f"{signer.verifier.encoded()}",
+        file=out,
+        flush=True,
+    )
     for child in children:
         _start(child)
     try:
@@ -116,13 +148,18 @@ def run(config_dir: Path, base_url: str, replicas: int = 1, ops_base: int = OPS_
                 print(f"leitai up: {reason}; stopping everything", file=sys.stderr)
                 return 1
             stop.wait(0.5)
-        ops = "\n".join(f"  {c.planned.name:<22} http://127.0.0.1:{c.planned.ops_port}/readyz  /healthz  /metrics"
-                        for c in children)
-        print(f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"
-              f"  live screen  {base_url}/live/<contest>/<stage>?token=<screen token>\n"
-              f"  judge's page {base_url}/judge#token=<judge token>\n"
-              f"  console      {base_url}/console#token=<organiser token>\n"
-              f"  ops ports:\n{ops}\n  Ctrl-C stops every process", file=out, flush=True)
+        ops = "\n".join(
+            f"  {c.planned.name:<22} http://127.0.0.1:{c.planned.ops_port}/readyz  /healthz  /metrics" for c in children
+        )
+        print(
+            f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"
+            f"  live screen  {base_url}/live/<contest>/<stage>?token=<screen token>\n"
+            f"  judge's page {base_url}/judge#token=<judge token>\n"
+            f"  console      {base_url}/console#token=<organiser token>\n"
+            f"  ops ports:\n{ops}\n  Ctrl-C stops every process",
+            file=out,
+            flush=True,
+        )
         while not stop.wait(0.5):
             _supervise(children)
         return 0
@@ -137,8 +174,9 @@ def _supervise(children: list[Child]) -> None:
             if now >= child.restart_at:
                 child.restarts += 1
                 _start(child)
-                print(f"leitai up: {child.planned.name} restarted (restart {child.restarts})", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"leitai up: {child.planned.name} restarted (restart {child.restarts})", file=sys.stderr, flush=True
+                )
             continue
         code = child.process.poll()
         if code is None:
@@ -146,8 +184,11 @@ def _supervise(children: list[Child]) -> None:
         if now - child.started >= HEALTHY_AFTER_S:
             child.delay = FIRST_DELAY_S  # a crash after a healthy run is a new incident
         child.restart_at = now + child.delay
-        print(f"leitai up: {child.planned.name} exited with {code}; restarting in {child.delay:g} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"leitai up: {child.planned.name} exited with {code}; restarting in {child.delay:g} s",
+            file=sys.stderr,
+            flush=True,
+        )
         child.delay = min(child.delay * 2, MAX_DELAY_S)
 
 

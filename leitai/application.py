@@ -14,6 +14,7 @@ stream per request: a second one on the same stream would find the first's answe
 Either way the command notes the token of the commit it wrote (leitai/consistency.py), which
 the answer carries, so that a dependent request can wait for other services to see it.
 """
+
 from __future__ import annotations
 
 import json
@@ -59,13 +60,24 @@ def on_behalf(actor: dict) -> dict:
     return {"actor": actor["id"], "correlation_id": actor.get("request_id"), "idempotency": Idempotency.of(actor)}
 
 
-def new_events(decisions: Sequence[Decision], actor: str, correlation_id: str | None,
-               keyed: Callable[[int], uuid.UUID] | None = None) -> list[NewEvent]:
+def new_events(
+    decisions: Sequence[Decision],
+    actor: str,
+    correlation_id: str | None,
+    keyed: Callable[[int], uuid.UUID] | None = None,
+) -> list[NewEvent]:
     """The events for ``decisions``: an id the client chose, else one derived from the
     request's key (``keyed``), else a fresh one."""
-    return [NewEvent(d.type, d.payload, actor=actor, correlation_id=correlation_id,
-                     event_id=uuid.UUID(d.event_id) if d.event_id else keyed(i) if keyed else uuid.uuid4())
-            for i, d in enumerate(decisions)]
+    return [
+        NewEvent(
+            d.type,
+            d.payload,
+            actor=actor,
+            correlation_id=correlation_id,
+            event_id=uuid.UUID(d.event_id) if d.event_id else keyed(i) if keyed else uuid.uuid4(),
+        )
+        for i, d in enumerate(decisions)
+    ]
 
 
 def _plain(value: Any) -> Any:
@@ -93,9 +105,16 @@ def _earlier_answer(store: EventStore, stream_id: str, idempotency: Idempotency)
     return True, json.loads(outcome["answer"])
 
 
-def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]], S],
-            decide: Callable[[S], tuple[R, Sequence[Decision]]], actor: str,
-            correlation_id: str | None = None, attempts: int = 20, idempotency: Idempotency | None = None) -> R:
+def execute(
+    store: EventStore,
+    stream_id: str,
+    fold: Callable[[Sequence[Event]], S],
+    decide: Callable[[S], tuple[R, Sequence[Decision]]],
+    actor: str,
+    correlation_id: str | None = None,
+    attempts: int = 20,
+    idempotency: Idempotency | None = None,
+) -> R:
     if idempotency:
         found, answer = _earlier_answer(store, stream_id, idempotency)
         if found:
@@ -107,12 +126,19 @@ def execute(store: EventStore, stream_id: str, fold: Callable[[Sequence[Event]],
             return result
         keyed = (lambda i: idempotency.event_id(stream_id, i)) if idempotency else None
         types = [d.type for d in decisions]
-        outcome = {"fingerprint": idempotency.fingerprint,
-                   "written": consistency.Written.of(stream_id, state.version + 1, types).encode(),
-                   "answer": stored_answer(result)} if idempotency else None
+        outcome = (
+            {
+                "fingerprint": idempotency.fingerprint,
+                "written": consistency.Written.of(stream_id, state.version + 1, types).encode(),
+                "answer": stored_answer(result),
+            }
+            if idempotency
+            else None
+        )
         try:
-            appended = store.append(stream_id, state.version, new_events(decisions, actor, correlation_id, keyed),
-                                    outcome=outcome)
+            appended = store.append(
+                stream_id, state.version, new_events(decisions, actor, correlation_id, keyed), outcome=outcome
+            )
         except ConcurrencyConflict:
             continue
         if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won

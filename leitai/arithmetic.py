@@ -1,4 +1,5 @@
 """Exact score arithmetic shared by the services: Decimal in, rounding declared."""
+
 from __future__ import annotations
 
 import math

@@ -3,6 +3,7 @@
 Keys sorted, no whitespace, UTF-8 with non-ASCII text as itself (not escaped). Pure: the
 standard library only.
 """
+
 from __future__ import annotations
 
 import json

@@ -11,6 +11,7 @@ until then ``pending`` names the logs still waiting for theirs.
 ``replaces`` is for a corrected result: the certificate of the publication it supersedes.
 Pure: the standard library only.
 """
+
 from __future__ import annotations
 
 from typing import Callable, Mapping
@@ -30,7 +31,7 @@ def positions_to_cover(published: Mapping) -> dict[str, int]:
 def fingerprint(standings_sha256: str) -> str:
     """The short form shown on the public results page: the digest's first 16 hex digits."""
     head = standings_sha256[:16]
-    return " ".join(head[i:i + 4] for i in range(0, 16, 4))
+    return " ".join(head[i : i + 4] for i in range(0, 16, 4))
 
 
 def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], replaces: Mapping | None = None) -> dict:
@@ -47,17 +48,21 @@ def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], r
         "rule_sha256": published["rule_sha256"],
         "software_version": published["software_version"],
         "publication": {"log": PUBLICATION_LOG, "position": published["event_position"]},
-        "sources": {source: {"position": published["log_positions"][source], "streams": dict(streams)}
-                    for source, streams in sorted(published["streams"].items())},
-        "checkpoints": {log: {k: checkpoints[log][k] for k in CHECKPOINT_FIELDS}
-                        for log in sorted(needed) if checkpoints.get(log)},
+        "sources": {
+            source: {"position": published["log_positions"][source], "streams": dict(streams)}
+            for source, streams in sorted(published["streams"].items())
+        },
+        "checkpoints": {
+            log: {k: checkpoints[log][k] for k in CHECKPOINT_FIELDS} for log in sorted(needed) if checkpoints.get(log)
+        },
         "pending": sorted(log for log in needed if not checkpoints.get(log)),
         "replaces": dict(replaces) if replaces else None,
     }
 
 
-def certified(published: Mapping, covering: Callable[[str, int], Mapping | None],
-              earlier: Callable[[int], Mapping]) -> dict:
+def certified(
+    published: Mapping, covering: Callable[[str, int], Mapping | None], earlier: Callable[[int], Mapping]
+) -> dict:
     """The certificate of ``published`` and, for a corrected result, of each version it
     replaces down to version 1. ``covering(log, position)``: the first checkpoint of ``log``
     holding ``position``, or None; ``earlier(version)``: that version's publication."""

@@ -1,4 +1,5 @@
 """Settings, read only from nameko config / the environment, validated at start-up."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -39,8 +40,10 @@ class _RetrySchema(Schema):
 def _no_contract_options(url: str) -> None:
     clashing = sorted(k for k, _ in parse_qsl(urlsplit(url).query) if k.lower() in CONTRACT_OPTIONS)
     if clashing:
-        raise ValidationError(f"sets {', '.join(clashing)}, which the durability contract decides; "
-                              "remove it (LEITAI_DURABILITY names the choice)")
+        raise ValidationError(
+            f"sets {', '.join(clashing)}, which the durability contract decides; "
+            "remove it (LEITAI_DURABILITY names the choice)"
+        )
 
 
 class _KeyList(fields.List):
@@ -60,12 +63,18 @@ class _SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    AMQP_URI = fields.String(required=True, validate=validate.Regexp(
-        r"^(amqps?|pyamqp|memory)://", error="must be an amqp:// (or memory://) URL"))
-    MONGO_URL = fields.String(required=True, validate=[validate.Regexp(
-        r"^mongodb(\+srv)?://\S+$", error="must be a mongodb:// URL"), _no_contract_options])
-    MONGO_DATABASE = fields.String(required=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{1,63}$", error="must be 1-63 letters, digits, '_' or '-'"))
+    AMQP_URI = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(amqps?|pyamqp|memory)://", error="must be an amqp:// (or memory://) URL"),
+    )
+    MONGO_URL = fields.String(
+        required=True,
+        validate=[validate.Regexp(r"^mongodb(\+srv)?://\S+$", error="must be a mongodb:// URL"), _no_contract_options],
+    )
+    MONGO_DATABASE = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,63}$", error="must be 1-63 letters, digits, '_' or '-'"),
+    )
     LEITAI_DURABILITY = fields.String(load_default="journaled", validate=validate.OneOf(sorted(DURABILITY)))
     LEITAI_ENVIRONMENT = fields.String(load_default="production", validate=validate.OneOf(ENVIRONMENTS))
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
@@ -76,14 +85,20 @@ class _SettingsSchema(Schema):
     # the relay's checkpoint signing key (a file: in Kubernetes a mounted Secret), the origin
     # its checkpoints name, and the verifier keys of keys it replaced (see docs/audit.md)
     LEITAI_SIGNING_KEY = fields.String(load_default="", allow_none=True)
-    LEITAI_LOG_ORIGIN = fields.String(load_default="", allow_none=True, validate=validate.Regexp(
-        r"^[^\s+]*$", error="must hold no spaces or '+' (e.g. leitai.example.gov.cn/scoring)"))
+    LEITAI_LOG_ORIGIN = fields.String(
+        load_default="",
+        allow_none=True,
+        validate=validate.Regexp(r"^[^\s+]*$", error="must hold no spaces or '+' (e.g. leitai.example.gov.cn/scoring)"),
+    )
     LEITAI_TRUSTED_KEYS = _KeyList(load_default=list)
     # the public keys `verify` and `audit` require every checkpoint to be signed by
     LEITAI_VERIFIER_KEYS = _KeyList(load_default=list)
     # source service -> its database, for rebuilding a read model from the source logs
-    LEITAI_SOURCES = fields.Dict(keys=fields.String(), values=fields.String(validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")), load_default=dict)
+    LEITAI_SOURCES = fields.Dict(
+        keys=fields.String(),
+        values=fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,63}$", error="must be a database name")),
+        load_default=dict,
+    )
 
 
 @dataclass(frozen=True)
@@ -120,8 +135,10 @@ class Settings:
         development may do; ConfigurationError naming the setting when a key is unusable."""
         if not self.LEITAI_SIGNING_KEY:
             if self.LEITAI_ENVIRONMENT == "production":
-                raise ConfigurationError("invalid configuration: LEITAI_SIGNING_KEY: a production relay signs its "
-                                         "log's checkpoints; give the key file (leitai audit keygen makes one)")
+                raise ConfigurationError(
+                    "invalid configuration: LEITAI_SIGNING_KEY: a production relay signs its "
+                    "log's checkpoints; give the key file (leitai audit keygen makes one)"
+                )
             return None
         try:
             signer = Signer.from_file(self.LEITAI_SIGNING_KEY)
@@ -148,7 +165,8 @@ def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Setting
         raise ConfigurationError(
             f"invalid configuration: LEITAI_DURABILITY: {settings.LEITAI_DURABILITY} is weaker than the durability "
             f"contract; only a test or a benchmark may ask for it (LEITAI_ENVIRONMENT is "
-            f"{settings.LEITAI_ENVIRONMENT})")
+            f"{settings.LEITAI_ENVIRONMENT})"
+        )
     return settings
 
 

@@ -16,6 +16,7 @@ consumer. A token names the very events, and a service counts the ones it has ap
 Pure: the tokens and the note of what a worker wrote (a context variable: each nameko
 worker runs in a greenlet of its own, with a context of its own).
 """
+
 from __future__ import annotations
 
 import base64
@@ -55,8 +56,11 @@ class Written:
         return sum(n for t, n in self.runs if t in event_types)
 
     def encode(self) -> str:
-        raw = json.dumps([self.stream_id, self.first_version, [list(r) for r in self.runs]], separators=(",", ":"),
-                         ensure_ascii=False).encode()
+        raw = json.dumps(
+            [self.stream_id, self.first_version, [list(r) for r in self.runs]],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        ).encode()
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
@@ -68,9 +72,14 @@ class Written:
             stream_id, first, runs = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         except (binascii.Error, ValueError, TypeError, UnicodeDecodeError):
             raise ValueError("not a token this API issued") from None
-        if not (isinstance(stream_id, str) and stream_id and _count(first) and isinstance(runs, list) and runs
-                and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and _count(r[1])
-                        for r in runs)):
+        if not (
+            isinstance(stream_id, str)
+            and stream_id
+            and _count(first)
+            and isinstance(runs, list)
+            and runs
+            and all(isinstance(r, list) and len(r) == 2 and isinstance(r[0], str) and _count(r[1]) for r in runs)
+        ):
             raise ValueError("not a token this API issued")
         return cls(stream_id, first, tuple((t, n) for t, n in runs))
 

@@ -1,4 +1,5 @@
 """nameko DependencyProviders: connect in setup(), inject a narrow interface, close on stop/kill."""
+
 from __future__ import annotations
 
 from functools import partial
@@ -103,8 +104,14 @@ class Operations(DependencyProvider):
             return
         readiness = Readiness()
         consumers = [e for e in self.container.extensions if isinstance(e, QueueConsumer)]
-        readiness.add("broker", lambda: None if consumers and all(c.consuming for c in consumers)
-                      else "the broker connection is not open with this service's consumers on it")
+        readiness.add(
+            "broker",
+            lambda: (
+                None
+                if consumers and all(c.consuming for c in consumers)
+                else "the broker connection is not open with this service's consumers on it"
+            ),
+        )
         stores = [p for p in self.container.dependencies if isinstance(p, MongoProvider)]
         if stores:
             readiness.add("store", partial(self._ping, stores))

@@ -1,5 +1,6 @@
 """What every domain model shares: the decisions a command produces, and folding a stream
 into state. Pure: the standard library only."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,9 +27,11 @@ S = TypeVar("S", bound=Folded)
 
 def folding(factory: Callable[[], S]) -> Callable[[Sequence], S]:
     """fold(events): a fresh state with every event applied, in stream order."""
+
     def fold(events: Sequence) -> S:
         state = factory()
         for event in events:
             state.apply(event)
         return state
+
     return fold

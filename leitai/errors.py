@@ -4,6 +4,7 @@ Pure: the standard library only. ``leitai.rpc`` registers them with nameko, so t
 an error raised behind an RPC call arrives at the caller as the same class with the same
 arguments (e.g. field messages).
 """
+
 from __future__ import annotations
 
 

@@ -1,4 +1,5 @@
 """Structured (one JSON object a line) logging for leitai processes."""
+
 from __future__ import annotations
 
 import json

@@ -1,6 +1,7 @@
 """Drawing lots so that anyone can re-draw them: the order of appearance and the last
 tie-break both sort by sha256("<seed>:<entry id>"), with the seed recorded in the log.
 Pure: the standard library only."""
+
 from __future__ import annotations
 
 import hashlib

@@ -9,6 +9,7 @@
   the store loses recently acknowledged writes. Only a test or a benchmark asks for it, by
   name (LEITAI_DURABILITY with LEITAI_ENVIRONMENT=test or bench).
 """
+
 from __future__ import annotations
 
 from pymongo import MongoClient
@@ -49,5 +50,6 @@ def is_outage(exc: BaseException) -> bool:
         return True
     if isinstance(exc, BulkWriteError):  # a bulk whose writes all went in, short of its write concern
         return not exc.details.get("writeErrors") and bool(exc.details.get("writeConcernErrors"))
-    return isinstance(exc, OperationFailure) and (exc.code in _TRANSIENT_CODES
-                                                  or exc.has_error_label("RetryableWriteError"))
+    return isinstance(exc, OperationFailure) and (
+        exc.code in _TRANSIENT_CODES or exc.has_error_label("RetryableWriteError")
+    )

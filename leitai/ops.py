@@ -7,6 +7,7 @@
   503 with a JSON body naming what is missing otherwise.
 * ``/metrics``: every metric of leitai/metrics.py, in Prometheus' text format.
 """
+
 from __future__ import annotations
 
 import json
@@ -81,8 +82,11 @@ class OpsServer:
             return [generate_latest(REGISTRY)]
         if path == "/healthz":
             problem = self._liveness() if self._liveness else None
-            return _json(start_response, 503 if problem else 200,
-                         {"status": "not alive", "problem": problem} if problem else {"status": "alive"})
+            return _json(
+                start_response,
+                503 if problem else 200,
+                {"status": "not alive", "problem": problem} if problem else {"status": "alive"},
+            )
         if path == "/readyz":
             missing = self.readiness.missing()
             if missing:

@@ -1,4 +1,5 @@
 """Token buckets: notify's pace per channel, and the gateway's limit per client."""
+
 from __future__ import annotations
 
 import time
@@ -10,7 +11,9 @@ class RateLimit:
     """At most ``per_second`` a second on average, with bursts of up to ``burst`` (default:
     one second's worth) after a quiet spell."""
 
-    def __init__(self, per_second: float, clock: Callable[[], float] = time.monotonic, burst: float | None = None) -> None:
+    def __init__(
+        self, per_second: float, clock: Callable[[], float] = time.monotonic, burst: float | None = None
+    ) -> None:
         self.per_second, self.capacity, self.clock = per_second, burst or per_second, clock
         self.tokens = self.capacity
         self.stamp = clock()
@@ -32,8 +35,9 @@ class RateLimit:
 class RateLimits:
     """A bucket per key (a client), the least recently seen forgotten beyond ``keep``."""
 
-    def __init__(self, per_second: float, burst: float, keep: int = 10_000,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_second: float, burst: float, keep: int = 10_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._per_second, self._burst, self._keep, self._clock = per_second, burst, keep, clock
         self._buckets: OrderedDict[Hashable, RateLimit] = OrderedDict()
 

@@ -6,6 +6,7 @@ crash or a re-driven dead letter matches nothing and changes nothing. A handler 
 touches several documents applies the event to each once, so a retry after a partial
 failure completes the rest.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -43,8 +44,9 @@ class ReadModel:
             groups.setdefault(key, {}).setdefault(str(event_id), update)
         operations = [(key, group) for key, by_event in groups.items() for group in _fold(list(by_event.items()))]
         try:
-            self._db[collection].bulk_write([UpdateOne(*_once(key, group), upsert=True) for key, group in operations],
-                                            ordered=False)
+            self._db[collection].bulk_write(
+                [UpdateOne(*_once(key, group), upsert=True) for key, group in operations], ordered=False
+            )
         except BulkWriteError as exc:
             # a document that exists: with an event of this operation already, or created a moment
             # ago by another upsert (a concurrent consumer); each of its events that was not
@@ -52,14 +54,17 @@ class ReadModel:
             failed = {e["index"] for e in taken_keys(exc)}
             again = self._db[collection].bulk_write(
                 [UpdateOne(*_once(operations[i][0], [change])) for i in sorted(failed) for change in operations[i][1]],
-                ordered=False)
+                ordered=False,
+            )
             return sum(len(group) for i, (_, group) in enumerate(operations) if i not in failed) + again.modified_count
         return sum(len(group) for _, group in operations)
 
     def get(self, collection: str, key: Any) -> dict | None:
         return self._db[collection].find_one({"_id": key}, {APPLIED: 0})
 
-    def find(self, collection: str, query: dict | None = None, sort: Iterable[tuple[str, int]] | None = None) -> list[dict]:
+    def find(
+        self, collection: str, query: dict | None = None, sort: Iterable[tuple[str, int]] | None = None
+    ) -> list[dict]:
         return list(self._db[collection].find(query or {}, {APPLIED: 0}, sort=list(sort) if sort else None))
 
 
@@ -77,8 +82,11 @@ def _once(key: Any, changes: list[tuple[str, dict]]) -> tuple[dict, dict]:
         for name, by in update.get("$inc", {}).items():
             increments[name] = increments.get(name, 0) + by
         values.update(update.get("$set", {}))
-    update = {"$push": {APPLIED: {"$each": markers}}, **({"$inc": increments} if increments else {}),
-              **({"$set": values} if values else {})}
+    update = {
+        "$push": {APPLIED: {"$each": markers}},
+        **({"$inc": increments} if increments else {}),
+        **({"$set": values} if values else {}),
+    }
     return {"_id": key, APPLIED: {"$nin": markers}}, update
 
 

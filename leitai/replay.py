@@ -8,6 +8,7 @@ folded in memory and written in bulk (leitai/writes.py): a replay costs a few st
 trips per thousand events, and memory bounded by ``MAX_DOCUMENTS``, whatever the log's length.
 ``to_positions`` stops a source log at a position: the read model as it stood then.
 """
+
 from __future__ import annotations
 
 import json
@@ -64,8 +65,10 @@ class Progress:
             rate = self.done / max(now - self.started, 1e-9)
             left = (self.total - self.done) / rate if rate else 0.0
             filled = 40 * min(self.done, self.total) // self.total
-            self.stream.write(f"\r[{'#' * filled}{' ' * (40 - filled)}] {self.done:,}/{self.total:,} events "
-                              f"{rate:,.0f}/s ETA {left:,.0f} s ")
+            self.stream.write(
+                f"\r[{'#' * filled}{' ' * (40 - filled)}] {self.done:,}/{self.total:,} events "
+                f"{rate:,.0f}/s ETA {left:,.0f} s "
+            )
             self.stream.flush()
 
     def close(self) -> None:
@@ -80,9 +83,16 @@ def check_positions(projection: Projection, to_positions: Mapping[str, int]) -> 
         raise ValueError(f"{projection.name} is not built from {', '.join(unknown)}")
 
 
-def rebuild(projection: Projection, sources: Mapping[str, Database], scratch: Database,
-            registry: ContractRegistry, stream: TextIO = sys.stderr, to_positions: Mapping[str, int] | None = None,
-            read_batch: int = READ_BATCH, max_documents: int = MAX_DOCUMENTS) -> Rebuilt:
+def rebuild(
+    projection: Projection,
+    sources: Mapping[str, Database],
+    scratch: Database,
+    registry: ContractRegistry,
+    stream: TextIO = sys.stderr,
+    to_positions: Mapping[str, int] | None = None,
+    read_batch: int = READ_BATCH,
+    max_documents: int = MAX_DOCUMENTS,
+) -> Rebuilt:
     """Fold every projected event of ``sources`` (each up to its position in ``to_positions``,
     where one is given) into ``scratch``: the writes are folded in memory, at most
     ``max_documents`` documents at a time, and written in bulk."""

@@ -1,5 +1,6 @@
 """Who may act: the roles a bearer token carries, and the one guard every service uses.
 Pure: the standard library only."""
+
 from __future__ import annotations
 
 from typing import Mapping

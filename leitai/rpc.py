@@ -23,6 +23,7 @@
 * ``register_errors()``: a process that calls RPC registers the domain errors once at
   start-up, so that it catches ``NotFound`` rather than a ``RemoteError`` naming it.
 """
+
 from __future__ import annotations
 
 import functools
@@ -50,8 +51,10 @@ DEADLINE = "leitai_deadline"  # context key (header nameko.leitai_deadline): epo
 EXPIRED = "the request's deadline passed before it could run; it was not executed"
 AFTER = "leitai_after"  # context key (header nameko.leitai_after): the Leitai-After tokens
 WRITTEN = "leitai_written"  # reply key: the tokens of what the request wrote
-NOT_CAUGHT_UP = ("{service} has not yet seen the write named in Leitai-After (it was not executed): "
-                 "retry after a moment, with the same key and tokens")
+NOT_CAUGHT_UP = (
+    "{service} has not yet seen the write named in Leitai-After (it was not executed): "
+    "retry after a moment, with the same key and tokens"
+)
 
 
 def register_errors() -> None:
@@ -82,17 +85,26 @@ class _RpcConsumer(nameko_rpc.RpcConsumer):
     def handle_result(self, message, result, exc_info, written: list[str] | None = None):
         config = self.container.config
         responder = nameko_rpc.Responder(
-            config[AMQP_URI_CONFIG_KEY], nameko_rpc.get_rpc_exchange(config),
-            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER), message, ssl=config.get(AMQP_SSL_CONFIG_KEY),
-            login_method=config.get(LOGIN_METHOD_CONFIG_KEY))
+            config[AMQP_URI_CONFIG_KEY],
+            nameko_rpc.get_rpc_exchange(config),
+            config.get(SERIALIZER_CONFIG_KEY, DEFAULT_SERIALIZER),
+            message,
+            ssl=config.get(AMQP_SSL_CONFIG_KEY),
+            login_method=config.get(LOGIN_METHOD_CONFIG_KEY),
+        )
         responder.publisher_cls = functools.partial(_ReplyPublisher, written=written or [])
         try:
             result, exc_info = responder.send_response(result, exc_info)
         except (OperationalError, OSError) as exc:
-            log.warning("could not send a reply: the broker connection is gone; the request is delivered "
-                        "again after the reconnection", extra={
-                            "routing_key": message.delivery_info.get("routing_key"), "error": str(exc)[:300],
-                            "correlation_id": (message.properties or {}).get("correlation_id")})
+            log.warning(
+                "could not send a reply: the broker connection is gone; the request is delivered "
+                "again after the reconnection",
+                extra={
+                    "routing_key": message.delivery_info.get("routing_key"),
+                    "error": str(exc)[:300],
+                    "correlation_id": (message.properties or {}).get("correlation_id"),
+                },
+            )
             return result, exc_info
         self.queue_consumer.ack_message(message)
         return result, exc_info
@@ -110,10 +122,14 @@ class _Rpc(nameko_rpc.Rpc):
         headers = message.headers or {}
         deadline = headers.get(f"nameko.{DEADLINE}")
         if deadline is not None and time.time() > float(deadline):
-            log.warning("expired request not executed", extra={
-                "routing_key": message.delivery_info.get("routing_key"),
-                "late_s": round(time.time() - float(deadline), 3),
-                "correlation_id": (message.properties or {}).get("correlation_id")})
+            log.warning(
+                "expired request not executed",
+                extra={
+                    "routing_key": message.delivery_info.get("routing_key"),
+                    "late_s": round(time.time() - float(deadline), 3),
+                    "correlation_id": (message.properties or {}).get("correlation_id"),
+                },
+            )
             self._refuse(message, Unavailable(EXPIRED))
             return
         after = headers.get(f"nameko.{AFTER}")
@@ -125,7 +141,8 @@ class _Rpc(nameko_rpc.Rpc):
                 return
             if not self.seen.caught_up(writes):  # the usual case is answered here, without a thread
                 self.container.spawn_managed_thread(
-                    functools.partial(self._when_caught_up, body, message, writes, deadline))
+                    functools.partial(self._when_caught_up, body, message, writes, deadline)
+                )
                 return
         super().handle_message(body, message)
 
@@ -134,20 +151,31 @@ class _Rpc(nameko_rpc.Rpc):
         if self.seen.wait(writes, max(bound, 0)):
             super().handle_message(body, message)
             return
-        log.warning("not caught up with the write a request depends on", extra={
-            "method": self.method_name, "waited_s": round(max(bound, 0), 3),
-            "correlation_id": (message.properties or {}).get("correlation_id")})
-        self._refuse(message, Unavailable(NOT_CAUGHT_UP.format(service=self.container.service_name),
-                                          {"retry_after": 1}))
+        log.warning(
+            "not caught up with the write a request depends on",
+            extra={
+                "method": self.method_name,
+                "waited_s": round(max(bound, 0), 3),
+                "correlation_id": (message.properties or {}).get("correlation_id"),
+            },
+        )
+        self._refuse(
+            message, Unavailable(NOT_CAUGHT_UP.format(service=self.container.service_name), {"retry_after": 1})
+        )
 
     def _refuse(self, message, error: Exception) -> None:
         self.rpc_consumer.handle_result(message, None, (type(error), error, None))
 
     def handle_result(self, message, worker_ctx, result, exc_info):
         if exc_info is not None and is_outage(exc_info[1]):
-            log.warning("store outage during a request", extra={
-                "method": self.method_name, "error": f"{type(exc_info[1]).__name__}: {exc_info[1]}"[:500],
-                "correlation_id": _correlation_id(worker_ctx)})
+            log.warning(
+                "store outage during a request",
+                extra={
+                    "method": self.method_name,
+                    "error": f"{type(exc_info[1]).__name__}: {exc_info[1]}"[:500],
+                    "correlation_id": _correlation_id(worker_ctx),
+                },
+            )
             error = Unavailable(STORE_OUTAGE, {"retry_after": 2})
             exc_info = (Unavailable, error, exc_info[2])
         return self.rpc_consumer.handle_result(message, result, exc_info, written=consistency.taken())
@@ -201,6 +229,7 @@ class Deadline(DependencyProvider):
     def get_dependency(self, worker_ctx):
         def start(seconds: float) -> None:
             worker_ctx.data[DEADLINE] = f"{time.time() + seconds:.3f}"
+
         return start
 
 

@@ -5,6 +5,7 @@ the ack); an RPC request sent with ``Leitai-After`` tokens (leitai/consistency.p
 until every event of those commits that this service consumes is recorded. One shared
 extension per container, in the service's own database (collection ``seen_events``).
 """
+
 from __future__ import annotations
 
 import time
@@ -45,9 +46,19 @@ class SeenEvents(SharedExtension):
         """``events`` applied: one write, whichever of them were recorded before."""
         at = datetime.now(timezone.utc)
         try:
-            self.collection.insert_many([{"_id": str(e.event_id), "stream_id": e.stream_id,
-                                          "stream_version": e.stream_version, "type": e.type, "at": at}
-                                         for e in events], ordered=False)
+            self.collection.insert_many(
+                [
+                    {
+                        "_id": str(e.event_id),
+                        "stream_id": e.stream_id,
+                        "stream_version": e.stream_version,
+                        "type": e.type,
+                        "at": at,
+                    }
+                    for e in events
+                ],
+                ordered=False,
+            )
         except BulkWriteError as exc:  # redeliveries of events applied before are the only errors to pass
             taken_keys(exc)
 
@@ -56,9 +67,17 @@ class SeenEvents(SharedExtension):
         reliable handlers' types, known from ``start``) is recorded."""
         for write in writes:
             needed = write.count_of(self.consumed)
-            if needed and self.collection.count_documents({
-                    "stream_id": write.stream_id, "type": {"$in": sorted(self.consumed)},
-                    "stream_version": {"$gte": write.first_version, "$lte": write.last_version}}) < needed:
+            if (
+                needed
+                and self.collection.count_documents(
+                    {
+                        "stream_id": write.stream_id,
+                        "type": {"$in": sorted(self.consumed)},
+                        "stream_version": {"$gte": write.first_version, "$lte": write.last_version},
+                    }
+                )
+                < needed
+            ):
                 return False
         return True
 

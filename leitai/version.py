@@ -1,4 +1,5 @@
 """The software's name and version, as a publication's certificate records it."""
+
 from importlib.metadata import PackageNotFoundError, version
 
 try:

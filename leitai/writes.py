@@ -10,6 +10,7 @@ of events and flushes when the batch holds ``max_documents``, so that its memory
 by the batch, not by the log, and every document costs one operation per flush, not one per
 event.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from leitai.mongo import taken_keys
+
 
 @dataclass(frozen=True)
 class Write:
@@ -103,10 +105,11 @@ class WriteBatch:
                 # high, or one a concurrent consumer created a moment ago): as a plain update, it
                 # still applies where it must and matches nothing where it must not.
                 errors = taken_keys(exc)
-                db[collection].bulk_write([documents[keys[e["index"]]].operation(keys[e["index"]], upsert=False)
-                                           for e in errors], ordered=False)
+                db[collection].bulk_write(
+                    [documents[keys[e["index"]]].operation(keys[e["index"]], upsert=False) for e in errors],
+                    ordered=False,
+                )
                 writes += 1
             writes += 1
         self._documents.clear()
         return writes
-

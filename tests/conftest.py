@@ -4,6 +4,7 @@ Storage: a SecantusDB process started once per run (or the MongoDB named by
 LEITAI_TEST_MONGO_URL); each test gets a fresh database in it. Messaging: the local
 RabbitMQ; each test gets a vhost of its own, deleted afterwards.
 """
+
 from __future__ import annotations
 
 import os

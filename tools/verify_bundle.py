@@ -22,6 +22,7 @@ in docs/audit.md). It checks, in order:
 It prints "verified" and exits 0, or prints the first discrepancy, naming the event it comes
 from, and exits 1 (2 for a file it cannot read as a bundle).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -225,7 +226,7 @@ def standings(stage: dict, entries: dict, scored: list) -> list:
     for item in scored:
         ranked = sorted(item["totals"].items(), key=lambda jt: (jt[1], jt[0]))
         high, low = drop_counts(stage["drop_rule"], len(ranked))
-        counted = ranked[low:len(ranked) - high]
+        counted = ranked[low : len(ranked) - high]
         score = publish_round(sum((t for _, t in counted), Fraction(0)) / len(counted))
         keys = [-score]
         for rule in chain:
@@ -257,11 +258,19 @@ def standings(stage: dict, entries: dict, scored: list) -> list:
     advanced = set()
     if advancement.get("per_group"):
         for group in sorted({item["group_id"] for _, item, _ in rows}):
-            advanced.update(take([(item["entry_id"], score) for _, item, score in rows if item["group_id"] == group],
-                                 advancement["per_group"]))
+            advanced.update(
+                take(
+                    [(item["entry_id"], score) for _, item, score in rows if item["group_id"] == group],
+                    advancement["per_group"],
+                )
+            )
     if advancement.get("overall"):
-        advanced.update(take([(item["entry_id"], score) for _, item, score in rows if item["entry_id"] not in advanced],
-                             advancement["overall"]))
+        advanced.update(
+            take(
+                [(item["entry_id"], score) for _, item, score in rows if item["entry_id"] not in advanced],
+                advancement["overall"],
+            )
+        )
     table = []
     for index, (keys, item, score) in enumerate(rows):
         decided_by = None
@@ -270,10 +279,20 @@ def standings(stage: dict, entries: dict, scored: list) -> list:
             differs = next((i for i in range(1, len(keys)) if keys[i] != before[i]), len(keys) - 1)
             decided_by = labels[differs - 1] if differs <= len(labels) else "entry_id"
         entry = entries[item["entry_id"]]
-        table.append({"entry_id": item["entry_id"], "contestant_id": entry["contestant_id"], "name": entry["name"],
-                      "group_id": item["group_id"], "stage_score": str(score), "rank": ranks[index],
-                      "group_rank": group_rank[item["entry_id"]], "position": index + 1,
-                      "advanced": item["entry_id"] in advanced, "decided_by": decided_by})
+        table.append(
+            {
+                "entry_id": item["entry_id"],
+                "contestant_id": entry["contestant_id"],
+                "name": entry["name"],
+                "group_id": item["group_id"],
+                "stage_score": str(score),
+                "rank": ranks[index],
+                "group_rank": group_rank[item["entry_id"]],
+                "position": index + 1,
+                "advanced": item["entry_id"] in advanced,
+                "decided_by": decided_by,
+            }
+        )
     return table
 
 
@@ -294,7 +313,9 @@ def verify(bundle: dict, keys: list, known: list) -> list:
         contest_id, stage_id = bundle["contest_id"], bundle["stage_id"]
         _check_certificate(certificate, contest_id, stage_id)
         if bundle["rules"]["spec"] != RULES_SPEC:
-            raise Malformed(f"the bundle's rules are {bundle['rules']['spec']!r}; this verifier implements {RULES_SPEC}")
+            raise Malformed(
+                f"the bundle's rules are {bundle['rules']['spec']!r}; this verifier implements {RULES_SPEC}"
+            )
         named = [Key(k) for k in bundle["keys"]]
         keys = keys or named
         events, done = {}, []
@@ -304,19 +325,24 @@ def verify(bundle: dict, keys: list, known: list) -> list:
             log = logs[name]
             certified = _check_chain(name, log["checkpoints"], certificate["checkpoints"][name], keys, known)
             if log["origin"] != certified[0] or certificate["checkpoints"][name]["origin"] != certified[0]:
-                raise Discrepancy(f"{name}: the bundle or the certificate names another origin than its checkpoints' "
-                                  f"({certified[0]})")
+                raise Discrepancy(
+                    f"{name}: the bundle or the certificate names another origin than its checkpoints' ({certified[0]})"
+                )
             events[name] = _check_events(name, log["events"], certified)
-            done.append(f"{name}: {len(log['checkpoints'])} checkpoints signed and consistent; "
-                        f"{len(events[name])} events proved in the certified tree of {certified[1]}")
+            done.append(
+                f"{name}: {len(log['checkpoints'])} checkpoints signed and consistent; "
+                f"{len(events[name])} events proved in the certified tree of {certified[1]}"
+            )
         _check_streams(certificate, events)
         publication = _check_publication(certificate, events, contest_id, stage_id)
         _check_replaced(certificate, publication["payload"], events, logs)
         rows = _check_result(certificate, publication, events, stage_id, bundle["rules"]["stage"])
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
         raise Malformed(f"missing or malformed part: {type(exc).__name__}: {exc}")
-    return [f"stage {stage_id} of {contest_id}: {rows} standings re-derived from the sheets, digest "
-            f"{certificate['standings_sha256']} as certified"] + done
+    return [
+        f"stage {stage_id} of {contest_id}: {rows} standings re-derived from the sheets, digest "
+        f"{certificate['standings_sha256']} as certified"
+    ] + done
 
 
 def _check_chain(name: str, chain: list, cited: dict, keys: list, known: list) -> tuple:
@@ -328,28 +354,37 @@ def _check_chain(name: str, chain: list, cited: dict, keys: list, known: list) -
             raise Discrepancy(f"{name} checkpoint {served['size']}: the note signs another size or root")
         if last is not None:
             proof = served.get("consistency") or {}
-            if origin != last[0] or proof.get("from") != last[1] or not proves_consistency(
-                    last[1], size, last[2], root, [bytes.fromhex(h) for h in proof.get("proof", [])]):
+            if (
+                origin != last[0]
+                or proof.get("from") != last[1]
+                or not proves_consistency(
+                    last[1], size, last[2], root, [bytes.fromhex(h) for h in proof.get("proof", [])]
+                )
+            ):
                 raise Discrepancy(f"{name} checkpoint {size} is not consistent with checkpoint {last[1]} before it")
         last = (origin, size, root)
         if size == cited["size"]:
             if (root.hex(), served["note"]) != (cited["root"], cited["note"]):
-                raise Discrepancy(f"{name}: the certificate cites checkpoint {size} with another root or signature "
-                                  "than the log's")
+                raise Discrepancy(
+                    f"{name}: the certificate cites checkpoint {size} with another root or signature than the log's"
+                )
             certified = last
         for origin_known, size_known, root_known in known:
             if origin_known == origin and size_known == size and root_known != root:
-                raise Discrepancy(f"{name} checkpoint {size} differs from the checkpoint of that size you kept: "
-                                  "the log was rewritten")
+                raise Discrepancy(
+                    f"{name} checkpoint {size} differs from the checkpoint of that size you kept: the log was rewritten"
+                )
     if last is None:
         raise Discrepancy(f"{name}: the bundle holds no checkpoint")
     if certified is None:
         raise Discrepancy(f"{name}: the certificate cites checkpoint {cited['size']}, which is not in the log's chain")
     for origin_known, size_known, _ in known:
         if origin_known == last[0] and size_known > last[1]:
-            WARNINGS.append(f"{name}: you kept checkpoint {size_known}, newer than this bundle's last ({last[1]}); "
-                            f"prove them consistent with `leitai audit prove-consistency {last[1]} {size_known}` "
-                            "or let the monitor do it")
+            WARNINGS.append(
+                f"{name}: you kept checkpoint {size_known}, newer than this bundle's last ({last[1]}); "
+                f"prove them consistent with `leitai audit prove-consistency {last[1]} {size_known}` "
+                "or let the monitor do it"
+            )
     return certified
 
 
@@ -362,8 +397,9 @@ def _check_events(name: str, entries: list, certified: tuple) -> list:
         if position in positions:
             raise Discrepancy(f"{where}: a second event at this position")
         positions.add(position)
-        if not proves_inclusion(leaf_of(event, position), position - 1, size, [bytes.fromhex(h) for h in item["proof"]],
-                                root):
+        if not proves_inclusion(
+            leaf_of(event, position), position - 1, size, [bytes.fromhex(h) for h in item["proof"]], root
+        ):
             raise Discrepancy(f"{where}: not in the certified log (its inclusion proof fails: changed, added or moved)")
         checked.append((position, event))
     return sorted(checked, key=lambda pe: pe[0])
@@ -374,14 +410,18 @@ def _check_streams(certificate: dict, events: dict) -> None:
         by_stream = {}
         for position, event in events.get(source, []):
             if position > basis["position"] and event["stream_id"] in basis["streams"]:
-                raise Discrepancy(f"{source} position {position} ({event['event_id']}): after the certified position "
-                                  f"{basis['position']}")
+                raise Discrepancy(
+                    f"{source} position {position} ({event['event_id']}): after the certified position "
+                    f"{basis['position']}"
+                )
             by_stream.setdefault(event["stream_id"], []).append(event["stream_version"])
         for stream, head in sorted(basis["streams"].items()):
             versions = by_stream.get(stream, [])
             missing = sorted(set(range(1, head + 1)) - set(versions))
             if missing:
-                raise Discrepancy(f"{source} stream {stream}: version {missing[0]} of 1..{head} is missing from the bundle")
+                raise Discrepancy(
+                    f"{source} stream {stream}: version {missing[0]} of 1..{head} is missing from the bundle"
+                )
             if len(versions) != len(set(versions)) or max(versions) > head:
                 raise Discrepancy(f"{source} stream {stream}: events beyond its certified head {head} or repeated")
 
@@ -395,15 +435,23 @@ def _check_publication(certificate: dict, events: dict, contest_id: str, stage_i
     where = f"the publication ({found[0]['event_id']})"
     if (payload["contest_id"], payload["stage_id"]) != (contest_id, stage_id):
         raise Discrepancy(f"{where} is of another stage")
-    for field, stated in (("standings_sha256", certificate["standings_sha256"]), ("rule_sha256", certificate["rule_sha256"]),
-                          ("software_version", certificate["software_version"])):
+    for field, stated in (
+        ("standings_sha256", certificate["standings_sha256"]),
+        ("rule_sha256", certificate["rule_sha256"]),
+        ("software_version", certificate["software_version"]),
+    ):
         if payload.get(field) != stated:
             raise Discrepancy(f"{where}: {field} {payload.get(field)!r}, the certificate says {stated!r}")
     if set(payload["streams"]) != set(certificate["sources"]):
-        raise Discrepancy(f"{where} was computed from {sorted(payload['streams'])}, the certificate names "
-                          f"{sorted(certificate['sources'])}")
+        raise Discrepancy(
+            f"{where} was computed from {sorted(payload['streams'])}, the certificate names "
+            f"{sorted(certificate['sources'])}"
+        )
     for source, basis in certificate["sources"].items():
-        if payload["streams"].get(source) != basis["streams"] or payload["log_positions"].get(source) != basis["position"]:
+        if (
+            payload["streams"].get(source) != basis["streams"]
+            or payload["log_positions"].get(source) != basis["position"]
+        ):
             raise Discrepancy(f"{where}: the streams or position of {source} differ from the certificate's")
     if hashlib.sha256(canonical(payload["standings"])).hexdigest() != payload["standings_sha256"]:
         raise Discrepancy(f"{where}: its standings do not have the digest it states")
@@ -414,12 +462,14 @@ def _check_certificate(certificate: dict, contest_id: str, stage_id: str) -> Non
     if certificate["format"] != CERTIFICATE_FORMAT:
         raise Malformed(f"the certificate is {certificate['format']!r}, not {CERTIFICATE_FORMAT}")
     if (certificate["contest_id"], certificate["stage_id"]) != (contest_id, stage_id):
-        raise Discrepancy(f"the certificate is of stage {certificate['stage_id']} of {certificate['contest_id']}, "
-                          f"the bundle of {stage_id} of {contest_id}")
+        raise Discrepancy(
+            f"the certificate is of stage {certificate['stage_id']} of {certificate['contest_id']}, "
+            f"the bundle of {stage_id} of {contest_id}"
+        )
     if certificate["pending"]:
         raise Discrepancy(f"the certificate is incomplete: no checkpoint yet of {', '.join(certificate['pending'])}")
     short = certificate["standings_sha256"][:16]
-    if certificate["fingerprint"] != " ".join(short[i:i + 4] for i in range(0, 16, 4)):
+    if certificate["fingerprint"] != " ".join(short[i : i + 4] for i in range(0, 16, 4)):
         raise Discrepancy(f"the certificate's fingerprint {certificate['fingerprint']!r} is not its digest's")
     replaces = certificate["replaces"]
     if replaces is not None:
@@ -441,51 +491,68 @@ def _check_replaced(certificate: dict, payload: dict, events: dict, logs: dict) 
     if replaces is None:
         raise Discrepancy(f"the publication is version {version}; the certificate names none it replaces")
     if replaces["standings_sha256"] != payload["replaces_sha256"]:
-        raise Discrepancy(f"version {version} replaces standings {payload['replaces_sha256'][:16]}…, the certificate "
-                          f"says {replaces['standings_sha256'][:16]}…")
+        raise Discrepancy(
+            f"version {version} replaces standings {payload['replaces_sha256'][:16]}…, the certificate "
+            f"says {replaces['standings_sha256'][:16]}…"
+        )
     earlier, now = replaces["publication"], certificate["publication"]
     if earlier["log"] != now["log"] or not int(earlier["position"]) < int(now["position"]):
         raise Discrepancy("the replaced result is not an earlier publication in the same log")
     replaced = _check_publication(replaces, events, certificate["contest_id"], certificate["stage_id"])
     if replaced["payload"].get("version", 1) != version - 1:
-        raise Discrepancy(f"version {version} replaces the publication {replaced['event_id']}, which is not version "
-                          f"{version - 1}")
+        raise Discrepancy(
+            f"version {version} replaces the publication {replaced['event_id']}, which is not version {version - 1}"
+        )
     if {k: set(v["streams"]) for k, v in replaces["sources"].items()} != {
-            k: set(v["streams"]) for k, v in certificate["sources"].items()}:
+        k: set(v["streams"]) for k, v in certificate["sources"].items()
+    }:
         raise Discrepancy("the replaced result depends on other streams than this one")
     if set(replaces["checkpoints"]) != set(replaces["sources"]) | {earlier["log"]}:
         raise Discrepancy("the replaced result does not cite a checkpoint of each log it depends on")
     for source, basis in replaces["sources"].items():
         current = certificate["sources"].get(source, {}).get("streams", {})
         if not int(basis["position"]) <= int(certificate["sources"][source]["position"]) or any(
-                stream not in current or not int(head) <= int(current[stream])
-                for stream, head in basis["streams"].items()):
+            stream not in current or not int(head) <= int(current[stream]) for stream, head in basis["streams"].items()
+        ):
             raise Discrepancy(f"the replaced result was computed from {source} streams this one does not extend")
     for log, cited in replaces["checkpoints"].items():
         chain = {c["size"]: c for c in logs[log]["checkpoints"]} if log in logs else {}
         served = chain.get(cited["size"])
         if served is None or (served["root"], served["note"], logs[log]["origin"]) != (
-                cited["root"], cited["note"], cited["origin"]):
-            raise Discrepancy(f"the replaced result cites {log} checkpoint {cited['size']}, which is not in the "
-                              "log's signed chain")
+            cited["root"],
+            cited["note"],
+            cited["origin"],
+        ):
+            raise Discrepancy(
+                f"the replaced result cites {log} checkpoint {cited['size']}, which is not in the log's signed chain"
+            )
     _check_replaced(replaces, replaced["payload"], events, logs)
 
 
 def _check_result(certificate: dict, publication: dict, events: dict, stage_id: str, stated: dict) -> int:
     contest = [e for _, e in events.get("registration", [])]
-    stage_event = next((e for e in contest if e["type"] == "StageDefined" and e["payload"]["stage_id"] == stage_id), None)
+    stage_event = next(
+        (e for e in contest if e["type"] == "StageDefined" and e["payload"]["stage_id"] == stage_id), None
+    )
     if stage_event is None:
         raise Discrepancy(f"registration: stage {stage_id} is never defined in the bundle")
     stage = stage_event["payload"]
     if stated != stage:
-        raise Discrepancy(f"the bundle states other rules than stage {stage_id}'s definition ({stage_event['event_id']})")
+        raise Discrepancy(
+            f"the bundle states other rules than stage {stage_id}'s definition ({stage_event['event_id']})"
+        )
     fingerprint = rule_fingerprint(stage)
     if fingerprint != certificate["rule_sha256"]:
-        raise Discrepancy(f"the certificate cites rule {certificate['rule_sha256'][:16]}…, but stage {stage_id} was "
-                          f"defined ({stage_event['event_id']}) with rule {fingerprint[:16]}…")
+        raise Discrepancy(
+            f"the certificate cites rule {certificate['rule_sha256'][:16]}…, but stage {stage_id} was "
+            f"defined ({stage_event['event_id']}) with rule {fingerprint[:16]}…"
+        )
     entries = {e["payload"]["entry_id"]: e["payload"] for e in contest if e["type"] == "EntrySubmitted"}
-    sessions = {e["payload"]["session_id"]: e["payload"] for e in contest
-                if e["type"] == "SessionOpened" and e["payload"]["stage_id"] == stage_id}
+    sessions = {
+        e["payload"]["session_id"]: e["payload"]
+        for e in contest
+        if e["type"] == "SessionOpened" and e["payload"]["stage_id"] == stage_id
+    }
     weights = {c["criterion_id"]: number(c["weight"], "a criterion's weight") for c in stage["criteria"]}
     sheets, locked, origin = {}, set(), {}
     for position, event in events.get("scoring", []):
@@ -530,8 +597,9 @@ def _check_result(certificate: dict, publication: dict, events: dict, stage_id: 
                     raise Discrepancy(f"{where}: its total {sheet['total']} is not the weighted sum of its scores")
             if entry["entry_id"] not in entries:
                 raise Discrepancy(f"entry {entry['entry_id']}: its EntrySubmitted is not in the bundle")
-            scored.append({"entry_id": entry["entry_id"], "group_id": session["group_id"], "totals": totals,
-                           "scores": scores})
+            scored.append(
+                {"entry_id": entry["entry_id"], "group_id": session["group_id"], "totals": totals, "scores": scores}
+            )
     table = standings(stage, entries, scored)
     digest = hashlib.sha256(canonical(table)).hexdigest()
     if digest == certificate["standings_sha256"]:
@@ -542,11 +610,14 @@ def _check_result(certificate: dict, publication: dict, events: dict, stage_id: 
         other = published.get(row["entry_id"])
         if other != row:
             fields = sorted(k for k in row if other is None or other.get(k) != row.get(k))
-            detail = ", ".join(f"{k} published {None if other is None else other.get(k)!r}, re-derived {row[k]!r}"
-                               for k in fields)
+            detail = ", ".join(
+                f"{k} published {None if other is None else other.get(k)!r}, re-derived {row[k]!r}" for k in fields
+            )
             raise Discrepancy(f"entry {row['entry_id']} ({row['name']}): {detail}")
-    raise Discrepancy(f"the re-derived standings ({digest[:16]}…) are not the certified ones "
-                      f"({certificate['standings_sha256'][:16]}…): entries published that were not scored")
+    raise Discrepancy(
+        f"the re-derived standings ({digest[:16]}…) are not the certified ones "
+        f"({certificate['standings_sha256'][:16]}…): entries published that were not scored"
+    )
 
 
 def _known(path: str) -> list:

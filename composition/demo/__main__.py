@@ -1,5 +1,6 @@
 """``python -m composition.demo SCENARIO``: what ``leitai demo`` runs (in a process of its own,
 because nameko's containers want eventlet's monkey patching before anything else loads)."""
+
 import warnings
 
 warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")  # nameko 2 runs on it; nothing to act on
@@ -18,17 +19,23 @@ from pathlib import Path  # noqa: E402
 from leitai.config import ConfigurationError  # noqa: E402
 from leitai.logs import JsonFormatter  # noqa: E402
 
-SCENARIOS = {"boai": "博爱县：206 名村（社区）书记，乡镇初赛 → 县级半决赛 → 决赛",
-             "qidong": "启东市：340 名新任书记，“五比五拼”一次比武",
-             "lufeng": "陆丰市：一年的双月交流会与每月乡镇论坛"}
+SCENARIOS = {
+    "boai": "博爱县：206 名村（社区）书记，乡镇初赛 → 县级半决赛 → 决赛",
+    "qidong": "启东市：340 名新任书记，“五比五拼”一次比武",
+    "lufeng": "陆丰市：一年的双月交流会与每月乡镇论坛",
+}
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="leitai demo", description="Run a demo scenario end to end.")
     p.add_argument("scenario", nargs="?", default="boai", choices=sorted(SCENARIOS))
     p.add_argument("--seed", default="2021", help="what the scores are drawn from (default 2021)")
-    p.add_argument("--workdir", type=Path, default=Path("var/demo"),
-                   help="the demo's own folder (default var/demo): data, outbox, log and export.json")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=Path("var/demo"),
+        help="the demo's own folder (default var/demo): data, outbox, log and export.json",
+    )
     return p
 
 
@@ -52,13 +59,17 @@ def main(argv=None) -> int:
     scenario = importlib.import_module(f"composition.demo.{args.scenario}")
     try:
         with Runtime(folder, args.scenario, say) as rt:
-            document = export.write(folder / "export.json", args.scenario, args.seed, rt, scenario.run(rt, args.seed, say))
+            document = export.write(
+                folder / "export.json", args.scenario, args.seed, rt, scenario.run(rt, args.seed, say)
+            )
     except ConfigurationError as exc:
         print(f"leitai demo: {exc}", file=sys.stderr)
         return 2
     notices = document.get("notifications", {})
-    say(f"notices: {notices.get('deliveries', 0)} deliveries ({_counts(notices.get('by_status', {}))}); "
-        f"outbox: {notices.get('outbox', {}).get('mail', 0)} mails, {notices.get('outbox', {}).get('sms', 0)} SMS")
+    say(
+        f"notices: {notices.get('deliveries', 0)} deliveries ({_counts(notices.get('by_status', {}))}); "
+        f"outbox: {notices.get('outbox', {}).get('mail', 0)} mails, {notices.get('outbox', {}).get('sms', 0)} SMS"
+    )
     say(f"event logs at {_counts(document['log_position'])}")
     say(f"export: {folder / 'export.json'}  (format: docs/demo-export.md)")
     say(f"audit bundles: {folder / 'bundles'}/  (check one: python3 tools/verify_bundle.py <bundle>; docs/audit.md)")

@@ -1,5 +1,6 @@
 """The demo's export: everything an auditor needs to re-derive every published number, in one
 JSON file, read back from the services once they are at rest (format: docs/demo-export.md)."""
+
 from __future__ import annotations
 
 import json
@@ -23,10 +24,11 @@ ROUNDING = {"mode": "ROUND_HALF_UP", "places": 2, "applies_to": "stage_score (th
 def contest(rt: Runtime, contest_id: str) -> tuple[dict, dict]:
     """(the export's contest, regions and judges; registration's whole view of the contest)."""
     view = rt.call("registration", "get_contest", ORGANISER, contest_id)
-    return {"contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
-            "regions": rt.call("registration", "get_regions", view["tree_id"])["regions"],
-            "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")}
-                       for j in view["judges"]]}, view
+    return {
+        "contest": {k: view[k] for k in ("contest_id", "name", "format", "county_code", "description")},
+        "regions": rt.call("registration", "get_regions", view["tree_id"])["regions"],
+        "judges": [{k: j.get(k) for k in ("judge_id", "name", "township_code", "work_unit")} for j in view["judges"]],
+    }, view
 
 
 def certified(rt: Runtime, contest_id: str, stage_ids: list[str], timeout: float = 60.0) -> dict[str, dict]:
@@ -63,57 +65,124 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
         sheets: dict[str, list[dict]] = {}
         for sheet in rows["sheets"]:
             sheets.setdefault(sheet["entry_id"], []).append(
-                {"judge_id": sheet["judge_id"], "scores": sheet["scores"], "total": sheet["total"],
-                 "revision": sheet["revision"]})
+                {
+                    "judge_id": sheet["judge_id"],
+                    "scores": sheet["scores"],
+                    "total": sheet["total"],
+                    "revision": sheet["revision"],
+                }
+            )
         working = {r["entry_id"]: r for r in rows["standings"]}
-        comments = {r["entry_id"]: [c for c in r["comments"] if c["strengths"] or c["suggestions"]] for s in sessions
-                    for r in rt.call("scoring", "session_results", s["session_id"])["results"]}
-        stages.append({
-            "id": sid, "name": stage["name"], "order": stage["order"],
-            "criteria": [{"id": c["criterion_id"], "name": c["name"], "max": c["max"], "weight": c["weight"],
-                          "step": c["step"]} for c in stage["criteria"]],
-            "drop_rule": stage["drop_rule"], "advancement": stage["advancement"], "lot_seed": stage["lot_seed"],
-            "tolerance": stage.get("tolerance"), "rounding": ROUNDING,
-            "groups": [{"id": g["group_id"], "name": g["name"], "townships": g["townships"]} for g in stage["groups"]],
-            "sessions": [{"id": s["session_id"], "group": s["group_id"], "starts_at": s["starts_at"],
-                          "place": s.get("place", ""), "draw_seed": s["seed"], "order": s["order"],
-                          "panel": [{"judge_id": seat["judge_id"], "head": seat["head"], "reserve": seat["reserve"]}
-                                    for seat in s["seats"]]} for s in sessions],
-            "published": {"rule_sha256": published["rule_sha256"], "log_positions": published["log_positions"],
-                          "next_stage": published["next_stage_id"], "version": published["version"]},
-            "versions": [_version(rt.call("ranking", "stage_results", contest_id, sid, v))
-                         for v in range(1, published["version"] + 1)],
-            "appeals": rt.call("ranking", "appeals", ORGANISER, contest_id, sid),
-            "corrections": [c for s in sessions for c in rt.call("scoring", "corrections", ORGANISER, s["session_id"])],
-            "certificate": certificates[sid],
-            "calibration": {k: v for k, v in rt.call("ranking", "calibration", ORGANISER, contest_id, sid).items()
-                            if k in ("rounding", "judges", "sessions")},
-            "entries": [dict(_entry(row, entries[row["entry_id"]], townships, appears, sheets, working),
-                             comments=comments[row["entry_id"]]) for row in published["standings"]],
-        })
+        comments = {
+            r["entry_id"]: [c for c in r["comments"] if c["strengths"] or c["suggestions"]]
+            for s in sessions
+            for r in rt.call("scoring", "session_results", s["session_id"])["results"]
+        }
+        stages.append(
+            {
+                "id": sid,
+                "name": stage["name"],
+                "order": stage["order"],
+                "criteria": [
+                    {
+                        "id": c["criterion_id"],
+                        "name": c["name"],
+                        "max": c["max"],
+                        "weight": c["weight"],
+                        "step": c["step"],
+                    }
+                    for c in stage["criteria"]
+                ],
+                "drop_rule": stage["drop_rule"],
+                "advancement": stage["advancement"],
+                "lot_seed": stage["lot_seed"],
+                "tolerance": stage.get("tolerance"),
+                "rounding": ROUNDING,
+                "groups": [
+                    {"id": g["group_id"], "name": g["name"], "townships": g["townships"]} for g in stage["groups"]
+                ],
+                "sessions": [
+                    {
+                        "id": s["session_id"],
+                        "group": s["group_id"],
+                        "starts_at": s["starts_at"],
+                        "place": s.get("place", ""),
+                        "draw_seed": s["seed"],
+                        "order": s["order"],
+                        "panel": [
+                            {"judge_id": seat["judge_id"], "head": seat["head"], "reserve": seat["reserve"]}
+                            for seat in s["seats"]
+                        ],
+                    }
+                    for s in sessions
+                ],
+                "published": {
+                    "rule_sha256": published["rule_sha256"],
+                    "log_positions": published["log_positions"],
+                    "next_stage": published["next_stage_id"],
+                    "version": published["version"],
+                },
+                "versions": [
+                    _version(rt.call("ranking", "stage_results", contest_id, sid, v))
+                    for v in range(1, published["version"] + 1)
+                ],
+                "appeals": rt.call("ranking", "appeals", ORGANISER, contest_id, sid),
+                "corrections": [
+                    c for s in sessions for c in rt.call("scoring", "corrections", ORGANISER, s["session_id"])
+                ],
+                "certificate": certificates[sid],
+                "calibration": {
+                    k: v
+                    for k, v in rt.call("ranking", "calibration", ORGANISER, contest_id, sid).items()
+                    if k in ("rounding", "judges", "sessions")
+                },
+                "entries": [
+                    dict(
+                        _entry(row, entries[row["entry_id"]], townships, appears, sheets, working),
+                        comments=comments[row["entry_id"]],
+                    )
+                    for row in published["standings"]
+                ],
+            }
+        )
     return stages
 
 
 def _version(published: dict) -> dict:
     """A published version: its digest, what it replaces and changed, and its standings in short."""
-    return {"version": published["version"], "standings_sha256": published["standings_sha256"],
-            **{k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published},
-            "standings": [{k: r[k] for k in ("entry_id", "stage_score", "rank", "advanced")}
-                          for r in published["standings"]]}
+    return {
+        "version": published["version"],
+        "standings_sha256": published["standings_sha256"],
+        **{k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published},
+        "standings": [
+            {k: r[k] for k in ("entry_id", "stage_score", "rank", "advanced")} for r in published["standings"]
+        ],
+    }
 
 
 def _entry(row: dict, entry: dict, townships: dict, appears: dict, sheets: dict, working: dict) -> dict:
     session, order = appears[row["entry_id"]]
-    return {"entry_id": row["entry_id"], "contestant_id": row["contestant_id"], "contestant": row["name"],
-            "township": townships[entry["township_code"]], "township_code": entry["township_code"],
-            "village_code": entry["village_code"], "title": entry["title"], "group": row["group_id"],
-            "session": session, "order": order,
-            "sheets": sorted(sheets.get(row["entry_id"], []), key=lambda s: s["judge_id"]),
-            "recused": working[row["entry_id"]]["recused"],
-            "dropped": {"high": working[row["entry_id"]]["dropped_high"],
-                        "low": working[row["entry_id"]]["dropped_low"]},
-            "stage_score": row["stage_score"], "rank": row["rank"], "group_rank": row["group_rank"],
-            "position": row["position"], "decided_by": row["decided_by"], "advanced": row["advanced"]}
+    return {
+        "entry_id": row["entry_id"],
+        "contestant_id": row["contestant_id"],
+        "contestant": row["name"],
+        "township": townships[entry["township_code"]],
+        "township_code": entry["township_code"],
+        "village_code": entry["village_code"],
+        "title": entry["title"],
+        "group": row["group_id"],
+        "session": session,
+        "order": order,
+        "sheets": sorted(sheets.get(row["entry_id"], []), key=lambda s: s["judge_id"]),
+        "recused": working[row["entry_id"]]["recused"],
+        "dropped": {"high": working[row["entry_id"]]["dropped_high"], "low": working[row["entry_id"]]["dropped_low"]},
+        "stage_score": row["stage_score"],
+        "rank": row["rank"],
+        "group_rank": row["group_rank"],
+        "position": row["position"],
+        "decided_by": row["decided_by"],
+        "advanced": row["advanced"],
+    }
 
 
 def notifications(rt: Runtime, contest_id: str) -> dict:
@@ -121,16 +190,23 @@ def notifications(rt: Runtime, contest_id: str) -> dict:
     by_kind: dict[str, Counter] = {}
     for d in deliveries:
         by_kind.setdefault(d["kind"], Counter())[f"{d['channel']}:{d['status']}"] += 1
-    return {"deliveries": len(deliveries),
-            "by_status": dict(sorted(Counter(d["status"] for d in deliveries).items())),
-            "by_kind": {kind: dict(sorted(counts.items())) for kind, counts in sorted(by_kind.items())},
-            "outbox": rt.outbox_counts()}
+    return {
+        "deliveries": len(deliveries),
+        "by_status": dict(sorted(Counter(d["status"] for d in deliveries).items())),
+        "by_kind": {kind: dict(sorted(counts.items())) for kind, counts in sorted(by_kind.items())},
+        "outbox": rt.outbox_counts(),
+    }
 
 
 def write(path: Path, scenario: str, seed: str, rt: Runtime, body: dict) -> dict:
-    document = {"format": FORMAT, "scenario": scenario, "seed": seed,
-                "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "log_position": rt.heads(), **body}
+    document = {
+        "format": FORMAT,
+        "scenario": scenario,
+        "seed": seed,
+        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "log_position": rt.heads(),
+        **body,
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(document, ensure_ascii=False, indent=1, default=_plain) + "\n", encoding="utf-8")
     return document

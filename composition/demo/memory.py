@@ -9,6 +9,7 @@ a second a hop), and two things RabbitMQ does that ``memory://`` does not are st
   queue; the in-memory transport ignores queue arguments, so a pump moves each retry
   queue's messages back after (at least) the queue's delay.
 """
+
 from __future__ import annotations
 
 import threading
@@ -49,8 +50,11 @@ class RetryPump:
     delay, as RabbitMQ's TTL and dead-lettering would. ``waiting`` counts those in between."""
 
     def __init__(self, catalogue: Catalogue, policy: topology.RetryPolicy) -> None:
-        self._routes = [(topology.retry_queue_name(s.queue_name, n), s.queue_name, policy.delay_ms(n) / 1000)
-                        for s in catalogue.subscriptions for n in range(1, policy.attempts)]
+        self._routes = [
+            (topology.retry_queue_name(s.queue_name, n), s.queue_name, policy.delay_ms(n) / 1000)
+            for s in catalogue.subscriptions
+            for n in range(1, policy.attempts)
+        ]
         self._tick = min(policy.delay_ms(1) / 1000, 0.1)
         self._held: list[tuple[float, str, dict]] = []  # (due, queue, raw message)
 

@@ -7,6 +7,7 @@ otherwise kombu's in-memory transport. Each service runs in its own nameko conta
 database, exactly as in production, only in one process. Must be imported after
 ``eventlet.monkey_patch()`` (see ``__main__``).
 """
+
 from __future__ import annotations
 
 import os
@@ -40,8 +41,12 @@ from services.ranking.service import RankingService
 from services.registration.service import RegistrationService
 from services.scoring.service import ScoringService
 
-SERVICES = {"registration": RegistrationService, "scoring": ScoringService, "ranking": RankingService,
-            "notify": NotifyService}
+SERVICES = {
+    "registration": RegistrationService,
+    "scoring": ScoringService,
+    "ranking": RankingService,
+    "notify": NotifyService,
+}
 PUBLISHERS = ("registration", "scoring", "ranking")
 DEFAULT_BROKER = "amqp://guest:guest@127.0.0.1:5672/"
 DEMO_VHOST = "leitai-demo"
@@ -99,8 +104,14 @@ class Runtime:
             Signer.generate("leitai.demo").write(key)
         self.signer = Signer.from_file(key)
         for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
-            relay = Relay(self._client[self.database(service)], CATALOGUE, self.amqp_uri, POLICY,
-                          owner=f"demo-{service}", signing=Signing(self.signer, f"leitai.demo/{service}"))
+            relay = Relay(
+                self._client[self.database(service)],
+                CATALOGUE,
+                self.amqp_uri,
+                POLICY,
+                owner=f"demo-{service}",
+                signing=Signing(self.signer, f"leitai.demo/{service}"),
+            )
             relay.start()
             self._relays.append(relay)
         for service, cls in SERVICES.items():
@@ -138,11 +149,17 @@ class Runtime:
         return f"leitai_demo_{self.scenario}_{service}"
 
     def config(self, service: str) -> dict:
-        config: dict[str, Any] = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url,
-                                  "MONGO_DATABASE": self.database(service), "LEITAI_RETRY": RETRY, "max_workers": 10}
+        config: dict[str, Any] = {
+            "AMQP_URI": self.amqp_uri,
+            "MONGO_URL": self.mongo_url,
+            "MONGO_DATABASE": self.database(service),
+            "LEITAI_RETRY": RETRY,
+            "max_workers": 10,
+        }
         if service == "notify":
-            config["LEITAI_NOTIFY"] = dict(self._sinks.settings(), rates={"email": 500, "sms": 500},
-                                           base_delay=0.2, lease_seconds=30)
+            config["LEITAI_NOTIFY"] = dict(
+                self._sinks.settings(), rates={"email": 500, "sms": 500}, base_delay=0.2, lease_seconds=30
+            )
         return config
 
     # -- storage -----------------------------------------------------------------------
@@ -152,11 +169,16 @@ class Runtime:
             self.say("storage: MongoDB at MONGO_URL (databases leitai_demo_<scenario>_*; dropped first)")
             return given
         installed = Path(".tools/secantus/bin/secantusd-py")  # where `make` puts it
-        executable = (os.environ.get("LEITAI_SECANTUSD") or shutil.which("secantusd-py")
-                      or (str(installed) if installed.exists() else None))
+        executable = (
+            os.environ.get("LEITAI_SECANTUSD")
+            or shutil.which("secantusd-py")
+            or (str(installed) if installed.exists() else None)
+        )
         if not executable:
-            raise ConfigurationError("no storage: set MONGO_URL, or LEITAI_SECANTUSD to a secantusd-py "
-                                     "(`make demo` installs one under .tools/)")
+            raise ConfigurationError(
+                "no storage: set MONGO_URL, or LEITAI_SECANTUSD to a secantusd-py "
+                "(`make demo` installs one under .tools/)"
+            )
         self._server = SecantusServer(executable, self.workdir / "store", keep_data=True).start()
         self.say(f"storage: SecantusDB started by the demo, data in {self._server.storage}")
         return self._server.url
@@ -171,8 +193,10 @@ class Runtime:
             return self._memory(f"no RabbitMQ answers at {_redacted(uri)}")
         if not given:
             if not _own_vhost(DEMO_VHOST):  # never the shared default vhost, where a real deployment may run
-                return self._memory(f"RabbitMQ at {_redacted(uri)} has no management API to give the demo a "
-                                    f"vhost of its own (set AMQP_URI to one it may use)")
+                return self._memory(
+                    f"RabbitMQ at {_redacted(uri)} has no management API to give the demo a "
+                    f"vhost of its own (set AMQP_URI to one it may use)"
+                )
             uri = f"{DEFAULT_BROKER}{DEMO_VHOST}"
         with Connection(uri) as connection:
             channel = connection.channel()
@@ -238,8 +262,11 @@ class Runtime:
     def _queue_depths(self) -> list[tuple[str, int]]:
         with Connection(self.amqp_uri) as c:
             channel = c.channel()
-            return [(name, channel.queue_declare(name, passive=True)[1]) for name in _our_queues()
-                    if not name.startswith("rpc-")]
+            return [
+                (name, channel.queue_declare(name, passive=True)[1])
+                for name in _our_queues()
+                if not name.startswith("rpc-")
+            ]
 
     def dead_letters(self) -> dict[str, int]:
         return {name: count for name, count in self._queue_depths() if name.endswith(".dlq") and count}

@@ -3,6 +3,7 @@
 Both write what they accept to the demo's outbox (one JSON object a line), so that every
 mail and text message the notify service really sent over the wire can be read afterwards.
 """
+
 from __future__ import annotations
 
 import email
@@ -120,8 +121,15 @@ class _SmtpSession(socketserver.StreamRequestHandler):
         while (line := self.rfile.readline()) not in (b".\r\n", b".\n", b""):
             lines.append(line[1:] if line.startswith(b"..") else line)
         message = email.message_from_bytes(b"".join(lines), policy=email.policy.default)
-        self.outbox.write({"to": recipients, "subject": str(message["Subject"]), "kind": str(message["X-Leitai-Kind"]),
-                           "message_id": str(message["Message-ID"]), "body": message.get_content()})
+        self.outbox.write(
+            {
+                "to": recipients,
+                "subject": str(message["Subject"]),
+                "kind": str(message["X-Leitai-Kind"]),
+                "message_id": str(message["Message-ID"]),
+                "body": message.get_content(),
+            }
+        )
 
 
 class _Server(socketserver.ThreadingTCPServer):
@@ -141,8 +149,10 @@ class Sinks:
         self.sms = self._sms.outbox
 
     def settings(self) -> dict:
-        return {"smtp": {"host": "127.0.0.1", "port": self._smtp.server_address[1], "sender": "leitai-demo@localhost"},
-                "sms": {"url": self._sms.url, "api_key": SMS_API_KEY}}
+        return {
+            "smtp": {"host": "127.0.0.1", "port": self._smtp.server_address[1], "sender": "leitai-demo@localhost"},
+            "sms": {"url": self._sms.url, "api_key": SMS_API_KEY},
+        }
 
     def stop(self) -> None:
         self._smtp.shutdown()

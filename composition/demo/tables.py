@@ -1,4 +1,5 @@
 """Terminal tables that line up with Chinese text (wide characters take two columns)."""
+
 from __future__ import annotations
 
 import unicodedata

@@ -1,4 +1,5 @@
 """Published event contracts: the only code services share about each other."""
+
 from leitai.contracts.envelope import Event, MalformedEnvelope, NewEvent, format_timestamp, utc_now
 from leitai.contracts.registry import (
     Contract,
@@ -9,6 +10,14 @@ from leitai.contracts.registry import (
 )
 
 __all__ = [
-    "Contract", "ContractError", "ContractRegistry", "Event", "InvalidPayload",
-    "MalformedEnvelope", "NewEvent", "UnknownEventType", "format_timestamp", "utc_now",
+    "Contract",
+    "ContractError",
+    "ContractRegistry",
+    "Event",
+    "InvalidPayload",
+    "MalformedEnvelope",
+    "NewEvent",
+    "UnknownEventType",
+    "format_timestamp",
+    "utc_now",
 ]

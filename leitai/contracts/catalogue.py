@@ -3,6 +3,7 @@
 The relay declares every subscriber's queue from it before publishing, so an event is
 never published into an exchange that nobody's queue is bound to yet.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -32,5 +33,6 @@ class Catalogue:
         for subscription in self.subscriptions:
             contract = self.registry.get(subscription.event_type)
             if contract.source != subscription.source:
-                raise ValueError(f"{subscription.event_type} is published by {contract.source}, "
-                                 f"not {subscription.source}")
+                raise ValueError(
+                    f"{subscription.event_type} is published by {contract.source}, not {subscription.source}"
+                )

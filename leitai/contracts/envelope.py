@@ -1,4 +1,5 @@
 """The event envelope every stored and published event carries."""
+
 from __future__ import annotations
 
 import uuid

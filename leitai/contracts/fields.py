@@ -1,4 +1,5 @@
 """Field types and nested schemas shared by the published contracts and the HTTP API."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,8 +30,9 @@ def Email(**kwargs) -> fields.String:
 
 
 def Phone(**kwargs) -> fields.String:
-    return fields.String(load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"),
-                         **kwargs)
+    return fields.String(
+        load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"), **kwargs
+    )
 
 
 class Instant(fields.AwareDateTime):
@@ -49,8 +51,12 @@ class Instant(fields.AwareDateTime):
 
 def Seed(**kwargs) -> fields.String:
     """A lot's seed an organiser chooses (None: the service draws a fresh one)."""
-    return fields.String(load_default=None, allow_none=True, validate=validate.Regexp(
-        r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"), **kwargs)
+    return fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"),
+        **kwargs,
+    )
 
 
 def Score(**kwargs) -> fields.Decimal:
@@ -106,5 +112,4 @@ class AdvancementSchema(Schema):
     per_group = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
     overall = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
     on_tie = fields.String(load_default="tiebreak", validate=validate.OneOf(["tiebreak", "all_advance"]))
-    tiebreak = fields.List(fields.Nested(TieBreakSchema), load_default=lambda: [{"kind": "lot",
-                                                                              "criterion_id": None}])
+    tiebreak = fields.List(fields.Nested(TieBreakSchema), load_default=lambda: [{"kind": "lot", "criterion_id": None}])

@@ -3,6 +3,7 @@
 The relay declares every subscriber's queue from this list before publishing anything;
 tests check that each service's handlers and this list agree.
 """
+
 from leitai.contracts import ranking, registration, scoring
 from leitai.contracts.catalogue import Catalogue, Subscription
 from leitai.contracts.registry import ContractRegistry
@@ -15,14 +16,31 @@ CONSUMES = {
     "registration": {"ranking": ("ContestantAdvanced", "StageResultsRepublished")},
     "ranking": {
         "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "SessionScheduled", "SessionOpened"),
-        "scoring": ("ScoreSheetSubmitted", "ScoreSheetRevised", "ToleranceFlagRaised", "EntryScored", "SessionLocked",
-                    "ScoreSheetCorrected", "ScoreSheetVoided", "EntryRescored"),
+        "scoring": (
+            "ScoreSheetSubmitted",
+            "ScoreSheetRevised",
+            "ToleranceFlagRaised",
+            "EntryScored",
+            "SessionLocked",
+            "ScoreSheetCorrected",
+            "ScoreSheetVoided",
+            "EntryRescored",
+        ),
         "ranking": ("StageResultsPublished", "StageResultsRepublished"),
     },
     "notify": {
-        "registration": ("ContestCreated", "StageDefined", "EntrySubmitted", "JudgeRegistered", "SessionOpened",
-                         "ForumSeriesCreated", "ForumMeetingScheduled", "AdvancementChangeFollowed",
-                         "AdvancementChangeReferred", "AdvancementChangeDecided"),
+        "registration": (
+            "ContestCreated",
+            "StageDefined",
+            "EntrySubmitted",
+            "JudgeRegistered",
+            "SessionOpened",
+            "ForumSeriesCreated",
+            "ForumMeetingScheduled",
+            "AdvancementChangeFollowed",
+            "AdvancementChangeReferred",
+            "AdvancementChangeDecided",
+        ),
         "scoring": ("ToleranceFlagRaised", "EntryScored"),
         "ranking": ("StageResultsPublished", "StageResultsRepublished", "AppealFiled", "AppealDecided"),
     },
@@ -36,6 +54,8 @@ def handler_name(event_type: str) -> str:
 
 SUBSCRIPTIONS = tuple(
     Subscription(consumer, handler_name(event_type), source, event_type)
-    for consumer, sources in CONSUMES.items() for source, types in sources.items() for event_type in types
+    for consumer, sources in CONSUMES.items()
+    for source, types in sources.items()
+    for event_type in types
 )
 CATALOGUE = Catalogue(REGISTRY, SUBSCRIPTIONS)

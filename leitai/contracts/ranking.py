@@ -1,4 +1,5 @@
 """Events published by the ranking service (exchange ``ranking.events``)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -41,8 +42,9 @@ class StageResultsPublished(_StageEvent):
     # that computed them, and the head version of every source stream they depend on
     standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
     software_version = fields.String(required=True)
-    streams = fields.Dict(keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()),
-                          required=True)
+    streams = fields.Dict(
+        keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer()), required=True
+    )
 
 
 class OutcomeSchema(Schema):
@@ -53,6 +55,7 @@ class OutcomeSchema(Schema):
 
 class ChangeSchema(Schema):
     """An entry whose score, rank or advancement a republication changed."""
+
     entry_id = Id(required=True)
     contestant_id = Id(required=True)
     name = fields.String(required=True)
@@ -62,6 +65,7 @@ class ChangeSchema(Schema):
 
 class StageResultsRepublished(StageResultsPublished):
     """A published stage's result again, after an approved correction: version 2, 3, …"""
+
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=2))
     replaces_sha256 = fields.String(required=True, validate=validate.Length(equal=64))  # the version it replaces
     correction_id = Id(required=True)
@@ -73,8 +77,12 @@ class StageResultsRepublished(StageResultsPublished):
 def _certified(payload: dict) -> dict:
     """v1 -> v2: the digest follows from the standings; the software and the streams were
     not recorded."""
-    return dict(payload, standings_sha256=hashlib.sha256(canonical_json(payload["standings"])).hexdigest(),
-                software_version="unrecorded", streams={})
+    return dict(
+        payload,
+        standings_sha256=hashlib.sha256(canonical_json(payload["standings"])).hexdigest(),
+        software_version="unrecorded",
+        streams={},
+    )
 
 
 class ContestantAdvanced(_StageEvent):
@@ -101,6 +109,7 @@ class _AppealEvent(_StageEvent):
 
 class AppealFiled(_AppealEvent):
     """A contestant's appeal (申诉) against a published result, filed through an organiser."""
+
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     filed_by = Id(required=True)
 

@@ -1,4 +1,5 @@
 """Events published by the registration service (exchange ``registration.events``)."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -6,7 +7,16 @@ from decimal import Decimal
 from marshmallow import Schema, fields, validate
 
 from leitai.contracts.fields import (
-    AdvancementSchema, CriterionSchema, Email, Id, Instant, Phone, Score, Seed, Text, drop_rule_field,
+    AdvancementSchema,
+    CriterionSchema,
+    Email,
+    Id,
+    Instant,
+    Phone,
+    Score,
+    Seed,
+    Text,
+    drop_rule_field,
 )
 from leitai.contracts.registry import Contract
 
@@ -225,7 +235,9 @@ class ForumSeriesCreated(_ContestEvent):
     name = Text(required=True)
     cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
     township_code = Id(load_default=None, allow_none=True)  # None: city-wide
-    day_of_month = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28))
+    day_of_month = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28)
+    )
     themes = fields.List(Text(), required=True, validate=validate.Length(min=1, max=50))
     scored = fields.Boolean(load_default=False)
 
@@ -261,8 +273,9 @@ class ForumMeetingHeld(_ContestEvent):
 
     series_id = Id(required=True)
     meeting_id = Id(required=True)
-    presentations = fields.List(fields.Nested(PresentationSchema), required=True,
-                                validate=validate.Length(min=1, max=200))
+    presentations = fields.List(
+        fields.Nested(PresentationSchema), required=True, validate=validate.Length(min=1, max=200)
+    )
     attendees = fields.List(Id(), load_default=list, validate=validate.Length(max=2000))
     comments = fields.List(fields.Nested(ForumCommentSchema), load_default=list, validate=validate.Length(max=2000))
 
@@ -270,13 +283,23 @@ class ForumMeetingHeld(_ContestEvent):
 CONTRACTS = [
     Contract(name, SOURCE, 1, schema())
     for name, schema in [
-        ("RegionsImported", RegionsImported), ("ContestCreated", ContestCreated), ("StageDefined", StageDefined),
-        ("JudgeRegistered", JudgeRegistered), ("EntrySubmitted", EntrySubmitted), ("EntryWithdrawn", EntryWithdrawn),
-        ("EntryAdvanced", EntryAdvanced), ("EntryAdvancementRevoked", EntryAdvancementRevoked),
+        ("RegionsImported", RegionsImported),
+        ("ContestCreated", ContestCreated),
+        ("StageDefined", StageDefined),
+        ("JudgeRegistered", JudgeRegistered),
+        ("EntrySubmitted", EntrySubmitted),
+        ("EntryWithdrawn", EntryWithdrawn),
+        ("EntryAdvanced", EntryAdvanced),
+        ("EntryAdvancementRevoked", EntryAdvancementRevoked),
         ("AdvancementChangeFollowed", AdvancementChangeFollowed),
-        ("AdvancementChangeReferred", AdvancementChangeReferred), ("AdvancementChangeDecided", AdvancementChangeDecided),
-        ("SessionScheduled", SessionScheduled), ("PanelSeated", PanelSeated), ("OrderDrawn", OrderDrawn),
-        ("SessionOpened", SessionOpened), ("ForumSeriesCreated", ForumSeriesCreated),
-        ("ForumMeetingScheduled", ForumMeetingScheduled), ("ForumMeetingHeld", ForumMeetingHeld),
+        ("AdvancementChangeReferred", AdvancementChangeReferred),
+        ("AdvancementChangeDecided", AdvancementChangeDecided),
+        ("SessionScheduled", SessionScheduled),
+        ("PanelSeated", PanelSeated),
+        ("OrderDrawn", OrderDrawn),
+        ("SessionOpened", SessionOpened),
+        ("ForumSeriesCreated", ForumSeriesCreated),
+        ("ForumMeetingScheduled", ForumMeetingScheduled),
+        ("ForumMeetingHeld", ForumMeetingHeld),
     ]
 ]

@@ -5,6 +5,7 @@ the current schema version, and upcasters that lift stored payloads of older ver
 the current one. Producers validate on write, consumers validate on read: a payload that
 fails its schema never crosses a boundary unnoticed.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Events published by the scoring service (exchange ``scoring.events``)."""
+
 from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
@@ -73,6 +74,7 @@ class SessionLocked(_LockedSessionEvent):
 class CorrectionProposed(_SessionEvent):
     """A correction of a locked session (复核), proposed by one person; it takes effect only
     once a second person approves it."""
+
     correction_id = Id(required=True)
     kind = fields.String(required=True, validate=validate.OneOf(["change_score", "void_sheet", "add_sheet"]))
     entry_id = Id(required=True)
@@ -103,12 +105,14 @@ class CorrectionWithdrawn(_CorrectionStep):
 
 class ScoreSheetCorrected(ScoreSheetSubmitted):
     """A sheet as an approved correction left it (changed, or added where one was missing)."""
+
     correction_id = Id(required=True)
     cites = fields.String(load_default=None, allow_none=True)
 
 
 class ScoreSheetVoided(_SessionEvent):
     """A sheet an approved correction struck out (a judge who should have stood aside)."""
+
     entry_id = Id(required=True)
     judge_id = Id(required=True)
     correction_id = Id(required=True)
@@ -117,6 +121,7 @@ class ScoreSheetVoided(_SessionEvent):
 
 class EntryRescored(EntryScored):
     """An entry of a locked session scored again after an approved correction."""
+
     correction_id = Id(required=True)
     judge_id = Id(required=True)  # whose sheet the correction changed, voided or added
 

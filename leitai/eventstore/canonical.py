@@ -1,4 +1,5 @@
 """The sha256 chain that makes stored records tamper-evident, over their canonical JSON."""
+
 from __future__ import annotations
 
 import hashlib

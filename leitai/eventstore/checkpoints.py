@@ -6,6 +6,7 @@ signing key: once an auditor holds one, any later checkpoint must extend it (a c
 proof), and any event the operator shows must be in it (an inclusion proof). Rewriting the
 store, chain and seals together no longer goes unnoticed by anyone who kept a checkpoint.
 """
+
 from __future__ import annotations
 
 import logging
@@ -30,8 +31,14 @@ class Notary:
     """``trusted``: the verifier keys of earlier signing keys (after a rotation, the last
     checkpoint was signed by one of them)."""
 
-    def __init__(self, records: CommitLog, signer: Signer, origin: str, urgent: Iterable[str] = URGENT,
-                 trusted: Iterable[Verifier] = ()) -> None:
+    def __init__(
+        self,
+        records: CommitLog,
+        signer: Signer,
+        origin: str,
+        urgent: Iterable[str] = URGENT,
+        trusted: Iterable[Verifier] = (),
+    ) -> None:
         self._records = records
         self._signer = signer
         self._trusted = [signer.verifier, *trusted]
@@ -47,9 +54,16 @@ class Notary:
             self._latest = previous
             return None
         root = head.tree.root()
-        checkpoint = {"_id": head.position, "size": head.position, "origin": self.origin, "root": root.hex(),
-                      "note": self._signer.sign(Checkpoint(self.origin, head.position, root).body()),
-                      "tree": head.tree.to_doc(), "reason": reason, "issued_at": datetime.now(timezone.utc)}
+        checkpoint = {
+            "_id": head.position,
+            "size": head.position,
+            "origin": self.origin,
+            "root": root.hex(),
+            "note": self._signer.sign(Checkpoint(self.origin, head.position, root).body()),
+            "tree": head.tree.to_doc(),
+            "reason": reason,
+            "issued_at": datetime.now(timezone.utc),
+        }
         if previous:
             checkpoint["consistency"] = self._prove(previous, head)
         try:
@@ -58,8 +72,10 @@ class Notary:
             self._latest = None
             return None
         self._latest = checkpoint
-        log.info("checkpoint signed", extra={"origin": self.origin, "size": head.position, "root": root.hex(),
-                                             "reason": reason})
+        log.info(
+            "checkpoint signed",
+            extra={"origin": self.origin, "size": head.position, "root": root.hex(), "reason": reason},
+        )
         return checkpoint
 
     def _prove(self, previous: dict, head: Head) -> dict:
@@ -67,8 +83,13 @@ class Notary:
         signed = self._signed(previous)
         if (signed.size, signed.root.hex()) != (old.size, old.root().hex()):
             raise InconsistentCheckpoint(f"checkpoint {previous['size']}: its tree does not give the root it signed")
-        leaves = [leaf for batch in commits_in_order(self._records, old.size) for commit in batch
-                  if commit["last_position"] <= head.position for leaf in commit_leaves(commit)]
+        leaves = [
+            leaf
+            for batch in commits_in_order(self._records, old.size)
+            for commit in batch
+            if commit["last_position"] <= head.position
+            for leaf in commit_leaves(commit)
+        ]
         if old.size + len(leaves) != head.position:
             raise InconsistentCheckpoint(f"the log from {old.size} to {head.position} holds {len(leaves)} events")
         proof = consistency_from(old, leaves)
@@ -101,6 +122,12 @@ class Signing:
 
 def public(checkpoint: dict) -> dict:
     """What is served of a stored checkpoint."""
-    return {"origin": checkpoint["origin"], "size": checkpoint["size"], "root": checkpoint["root"],
-            "note": checkpoint["note"], "reason": checkpoint["reason"], "issued_at": checkpoint["issued_at"],
-            **({"consistency": checkpoint["consistency"]} if "consistency" in checkpoint else {})}
+    return {
+        "origin": checkpoint["origin"],
+        "size": checkpoint["size"],
+        "root": checkpoint["root"],
+        "note": checkpoint["note"],
+        "reason": checkpoint["reason"],
+        "issued_at": checkpoint["issued_at"],
+        **({"consistency": checkpoint["consistency"]} if "consistency" in checkpoint else {}),
+    }

@@ -4,6 +4,7 @@ It keeps the same unique rules as the MongoDB indexes and hands out copies, as a
 would, so that the same conformance suite passes against both. It keeps nothing across a
 restart; it is for tests of the service layer, never for a running service.
 """
+
 from __future__ import annotations
 
 import copy
@@ -29,8 +30,11 @@ class MemoryCommitLog:
         with self._lock:
             event_ids = {e["event_id"] for e in commit["events"]}
             for stored in self.commits.values():
-                if stored["_id"] == commit["_id"] or (stored["stream_id"], stored["prev_version"]) == (
-                        commit["stream_id"], commit["prev_version"]) or event_ids & _event_ids(stored):
+                if (
+                    stored["_id"] == commit["_id"]
+                    or (stored["stream_id"], stored["prev_version"]) == (commit["stream_id"], commit["prev_version"])
+                    or event_ids & _event_ids(stored)
+                ):
                     raise DuplicateCommit(f"commit {commit['_id']} conflicts with {stored['_id']}")
             self.commits[commit["_id"]] = copy.deepcopy(commit)
 
@@ -55,8 +59,10 @@ class MemoryCommitLog:
 
     def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
         streams = set(stream_ids)
-        return [{"stream_id": c["stream_id"], "prev_version": c["prev_version"]}
-                for c in self._all(lambda c: PENDING in c and c["stream_id"] in streams)]
+        return [
+            {"stream_id": c["stream_id"], "prev_version": c["prev_version"]}
+            for c in self._all(lambda c: PENDING in c and c["stream_id"] in streams)
+        ]
 
     def count_pending(self) -> int:
         return len(self._all(lambda c: PENDING in c))

@@ -10,6 +10,7 @@ tree's right edge (at most log2(n) hashes), enough to append a leaf and to compu
 without the leaves. :class:`Tree` holds every leaf hash of a log, for the proofs the audit
 commands hand out. Pure: the standard library only.
 """
+
 from __future__ import annotations
 
 import hashlib

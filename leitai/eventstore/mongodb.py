@@ -7,6 +7,7 @@ one for the sequencer's lease and head.
 * Global reads are range scans on the unique, sparse ``last_position`` index; the sparse
   ``pending_since`` index holds only the commits still waiting for the sequencer.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -65,9 +66,18 @@ class MongoCommitLog:
         return self._commits.find_one({"_id": commit_id}, {"_id": 1}) is not None
 
     def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
-        return self._commits.find_one({"events.event_id": {"$in": list(event_ids)}},
-                                      {"stream_id": 1, "prev_version": 1, "version": 1, "events.event_id": 1, "outcome": 1,
-                                       "first_position": 1, "last_position": 1})
+        return self._commits.find_one(
+            {"events.event_id": {"$in": list(event_ids)}},
+            {
+                "stream_id": 1,
+                "prev_version": 1,
+                "version": 1,
+                "events.event_id": 1,
+                "outcome": 1,
+                "first_position": 1,
+                "last_position": 1,
+            },
+        )
 
     def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
         return list(self._commits.find({"stream_id": stream_id, "version": {"$gt": after_version}}))
@@ -82,15 +92,20 @@ class MongoCommitLog:
         return list(self._commits.find({PENDING: {"$gt": EPOCH}}, limit=limit))
 
     def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
-        return list(self._commits.find({PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list(stream_ids)}},
-                                       {"stream_id": 1, "prev_version": 1}))
+        return list(
+            self._commits.find(
+                {PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list(stream_ids)}}, {"stream_id": 1, "prev_version": 1}
+            )
+        )
 
     def count_pending(self) -> int:
         return self._commits.count_documents({PENDING: {"$exists": True}})
 
     def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
-        updates = [UpdateOne({"_id": cid, PENDING: {"$exists": True}}, {"$set": fields, "$unset": {PENDING: ""}})
-                   for cid, fields in assigned]
+        updates = [
+            UpdateOne({"_id": cid, PENDING: {"$exists": True}}, {"$set": fields, "$unset": {PENDING: ""}})
+            for cid, fields in assigned
+        ]
         try:
             return self._commits.bulk_write(updates, ordered=True).modified_count
         except BulkWriteError as exc:  # a bulk reports a taken key here, not as DuplicateKeyError

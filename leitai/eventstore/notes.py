@@ -13,6 +13,7 @@ with Ed25519.
 The private key is read from a file (in Kubernetes a mounted Secret) and never logged: no
 object here has a ``repr`` that shows it.
 """
+
 from __future__ import annotations
 
 import base64
@@ -98,7 +99,9 @@ class Signer:
         try:
             text = Path(path).read_text(encoding="ascii")
         except (OSError, UnicodeError) as exc:
-            raise NoteError(f"signing key file {path}: cannot be read: {getattr(exc, 'strerror', None) or exc}") from None
+            raise NoteError(
+                f"signing key file {path}: cannot be read: {getattr(exc, 'strerror', None) or exc}"
+            ) from None
         return cls.decode(text)
 
 

@@ -7,6 +7,7 @@ only the commits after the prefix held here, and parses only those. A commit not
 sequenced is not held (its events carry no position yet); the sequencer follows within a
 round, so the part read and parsed again stays short.
 """
+
 from __future__ import annotations
 
 import threading
@@ -34,8 +35,9 @@ class SequencedPrefixes:
             self._streams.move_to_end(stream_id)
             return held
 
-    def extend(self, stream_id: str, version: int, held: tuple[Event, ...],
-               commits: Sequence[tuple[dict, list[Event]]]) -> None:
+    def extend(
+        self, stream_id: str, version: int, held: tuple[Event, ...], commits: Sequence[tuple[dict, list[Event]]]
+    ) -> None:
         """Hold, after ``held`` (versions 1..``version``), as many of ``commits`` (in version
         order, with their events) as follow on from it and are sequenced."""
         events = list(held)

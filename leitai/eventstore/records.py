@@ -15,6 +15,7 @@ a dict with ``_id`` and ``size`` (the tree size), ``origin``, ``root``, ``note``
 note), ``tree`` (the frontier at that size), ``reason``, ``issued_at`` and, after the first,
 ``consistency`` (the proof from the checkpoint before it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -130,7 +131,9 @@ def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -
 def event_records(commit: dict, first_position: int) -> list[bytes]:
     """Each event of a commit as the bytes its chain hash and its Merkle leaf cover: its
     stored fields and its position, as canonical JSON."""
-    return [canonical_json(dict(event, position=first_position + index)) for index, event in enumerate(commit["events"])]
+    return [
+        canonical_json(dict(event, position=first_position + index)) for index, event in enumerate(commit["events"])
+    ]
 
 
 def commit_leaves(commit: dict) -> list[bytes]:

@@ -10,6 +10,7 @@ extends by its frontier, never rebuilding it. After every batch it records the h
 notary (checkpoints.py) it also signs a checkpoint at every seal, and at once after a batch
 holding an event the notary marks urgent (a stage's published results).
 """
+
 from __future__ import annotations
 
 import logging
@@ -47,14 +48,25 @@ def sequence_fields(commit: dict, first_position: int, previous: str) -> dict:
     after the hash ``previous``; its own hash (``hash``) is the next commit's ``previous``."""
     records = event_records(commit, first_position)
     hashes = event_hashes(records, previous)
-    return {"first_position": first_position, "last_position": first_position + len(commit["events"]) - 1,
-            "prev_hash": previous, "hashes": hashes, "hash": hashes[-1],
-            "leaves": [leaf_hash(record).hex() for record in records]}
+    return {
+        "first_position": first_position,
+        "last_position": first_position + len(commit["events"]) - 1,
+        "prev_hash": previous,
+        "hashes": hashes,
+        "hash": hashes[-1],
+        "leaves": [leaf_hash(record).hex() for record in records],
+    }
 
 
 class Sequencer:
-    def __init__(self, records: CommitLog, owner: str, lease_seconds: float = 15.0, seal_interval: float = 5.0,
-                 notary: "Notary | None" = None) -> None:
+    def __init__(
+        self,
+        records: CommitLog,
+        owner: str,
+        lease_seconds: float = 15.0,
+        seal_interval: float = 5.0,
+        notary: "Notary | None" = None,
+    ) -> None:
         self._records = records
         self._owner = owner
         self._notary = notary
@@ -175,8 +187,14 @@ class Sequencer:
         # that lags behind (a crash before it was written) costs a longer scan, no more.
         self._records.record_head(head.to_doc())
         if head.position:
-            self._records.add_seal({"position": head.position, "hash": head.hash,
-                                    "sealed_at": datetime.now(timezone.utc), "sealed_by": self._owner})
+            self._records.add_seal(
+                {
+                    "position": head.position,
+                    "hash": head.hash,
+                    "sealed_at": datetime.now(timezone.utc),
+                    "sealed_by": self._owner,
+                }
+            )
             log.info("store sealed", extra={"position": head.position, "hash": head.hash})
             if self._notary:
                 self._notary.issue(head, "seal")

@@ -12,6 +12,7 @@ standalone mongod as well as on a replica set, without multi-document transactio
   :class:`~leitai.eventstore.sequencer.Sequencer` (the relay), which assigns gap-free
   positions and extends the store's hash chain. ``read_all`` returns only sequenced events.
 """
+
 from __future__ import annotations
 
 import threading
@@ -28,8 +29,15 @@ from leitai.eventstore.checkpoints import public
 from leitai.eventstore.merkle import Tree
 from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
-    MAX_EVENTS_PER_APPEND, PENDING, CommitLog, DuplicateCommit, all_checkpoints, commit_id, commit_leaves,
-    commits_in_order, head_of_log,
+    MAX_EVENTS_PER_APPEND,
+    PENDING,
+    CommitLog,
+    DuplicateCommit,
+    all_checkpoints,
+    commit_id,
+    commit_leaves,
+    commits_in_order,
+    head_of_log,
 )
 
 
@@ -85,8 +93,9 @@ class EventStore:
         self._prefixes = SequencedPrefixes()
 
     # -- writing -----------------------------------------------------------------
-    def append(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
-               outcome: dict | None = None) -> AppendResult:
+    def append(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict | None = None
+    ) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream).
 
         ``outcome``, when given, is kept in the same commit (so it is written exactly when the
@@ -102,8 +111,11 @@ class EventStore:
         # expected version no commit ends at) needs a read to refuse, and none is needed
         # after a version this store saw a commit end at, which is what a command that
         # read the stream first appends after.
-        if (expected_version and not self._heads.vouches_for(stream_id, expected_version)
-                and not self._log.exists(commit_id(stream_id, expected_version))):
+        if (
+            expected_version
+            and not self._heads.vouches_for(stream_id, expected_version)
+            and not self._log.exists(commit_id(stream_id, expected_version))
+        ):
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
         try:
             self._log.insert(commit)
@@ -115,8 +127,9 @@ class EventStore:
             metrics.EVENTS_APPENDED.labels(event.type).inc()
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
 
-    def commit(self, stream_id: str, expected_version: int, events: Sequence[NewEvent],
-               outcome: dict | None = None) -> dict:
+    def commit(
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict | None = None
+    ) -> dict:
         """The commit record an append of ``events`` after ``expected_version`` stores, its
         payloads checked against their contracts: what ``append`` inserts (and what a tool
         that writes a log in bulk, such as bench/synthetic.py, inserts many of at once)."""
@@ -141,7 +154,9 @@ class EventStore:
     def _conflict(self, stream_id: str, expected_version: int) -> ConcurrencyConflict:
         return ConcurrencyConflict(stream_id, expected_version, self.stream_version(stream_id))
 
-    def _resent_or_raise(self, event_ids: list[uuid.UUID], stream_id: str, conflict: ConcurrencyConflict) -> AppendResult:
+    def _resent_or_raise(
+        self, event_ids: list[uuid.UUID], stream_id: str, conflict: ConcurrencyConflict
+    ) -> AppendResult:
         """The original outcome if these events were stored before, else ``conflict``."""
         earlier = self._log.find_by_event_ids([str(i) for i in event_ids])
         if earlier is None:
@@ -168,9 +183,7 @@ class EventStore:
     def _original_outcome(commit: dict, stream_id: str, event_ids: list[uuid.UUID]) -> AppendResult:
         stored = [uuid.UUID(e["event_id"]) for e in commit["events"]]
         if commit["stream_id"] != stream_id or stored != event_ids:
-            raise EventIdReused(
-                f"event ids already stored in another append (stream {commit['stream_id']!r})"
-            )
+            raise EventIdReused(f"event ids already stored in another append (stream {commit['stream_id']!r})")
         return AppendResult(stream_id, commit["prev_version"] + 1, commit["version"], tuple(stored), duplicate=True)
 
     # -- reading -----------------------------------------------------------------
@@ -189,8 +202,9 @@ class EventStore:
     def read_stream(self, stream_id: str, after_version: int = 0) -> list[Event]:
         held_version, held = self._prefixes.get(stream_id)
         reuse = after_version <= held_version
-        commits = sorted(self._log.stream_commits(stream_id, max(after_version, held_version)),
-                         key=lambda c: c["version"])
+        commits = sorted(
+            self._log.stream_commits(stream_id, max(after_version, held_version)), key=lambda c: c["version"]
+        )
         parsed = [(commit, self._events(commit)) for commit in commits]
         head = commits[-1]["version"] if commits else held_version
         if head:
@@ -211,24 +225,40 @@ class EventStore:
         since; an older one upcast and checked now."""
         return self._read_log(after_position, batch_size, self._stored)
 
-    def _read_log(self, after_position: int, batch_size: int,
-                  read: Callable[[dict, dict, int], Event | Stored]) -> Iterator[list]:
+    def _read_log(
+        self, after_position: int, batch_size: int, read: Callable[[dict, dict, int], Event | Stored]
+    ) -> Iterator[list]:
         """``read(commit, event document, position)`` of every sequenced event after
         ``after_position``, in batches of at most ``batch_size``."""
         for commits in commits_in_order(self._log, after_position, batch_size):
-            events = [read(commit, document, commit["first_position"] + index)
-                      for commit in commits for index, document in enumerate(commit["events"])]
+            events = [
+                read(commit, document, commit["first_position"] + index)
+                for commit in commits
+                for index, document in enumerate(commit["events"])
+            ]
             events = [e for e in events if e.position > after_position]
             for start in range(0, len(events), batch_size):
-                yield events[start:start + batch_size]
+                yield events[start : start + batch_size]
 
     def _stored(self, commit: dict, document: dict, position: int) -> Stored:
         if self._current(document):
-            return Stored(document["type"], position, document["payload"], document["stream_id"],
-                          document["stream_version"], document["occurred_at"])
+            return Stored(
+                document["type"],
+                position,
+                document["payload"],
+                document["stream_id"],
+                document["stream_version"],
+                document["occurred_at"],
+            )
         event = self._event(commit, document, position)
-        return Stored(event.type, position, event.to_wire(self._registry)["payload"], event.stream_id,
-                      event.stream_version, format_timestamp(event.occurred_at))
+        return Stored(
+            event.type,
+            position,
+            event.to_wire(self._registry)["payload"],
+            event.stream_id,
+            event.stream_version,
+            format_timestamp(event.occurred_at),
+        )
 
     def _current(self, document: dict) -> bool:
         try:
@@ -281,8 +311,12 @@ class EventStore:
     def stored_stream(self, stream_id: str) -> list[tuple[int, dict]]:
         """(position, stored document) of each sequenced event of a stream, in version order."""
         commits = sorted(self._log.stream_commits(stream_id), key=lambda c: c["version"])
-        return [(commit["first_position"] + index, document) for commit in commits
-                if commit.get("first_position") is not None for index, document in enumerate(commit["events"])]
+        return [
+            (commit["first_position"] + index, document)
+            for commit in commits
+            if commit.get("first_position") is not None
+            for index, document in enumerate(commit["events"])
+        ]
 
     def current_payload(self, document: dict) -> dict:
         """A stored event's payload in its JSON form at the current schema version."""
@@ -305,8 +339,10 @@ class EventStore:
 
     def _events(self, commit: dict) -> list[Event]:
         first = commit.get("first_position")
-        return [self._event(commit, document, None if first is None else first + index)
-                for index, document in enumerate(commit["events"])]
+        return [
+            self._event(commit, document, None if first is None else first + index)
+            for index, document in enumerate(commit["events"])
+        ]
 
     def _event(self, commit: dict, document: dict, position: int | None) -> Event:
         try:

@@ -1,6 +1,7 @@
 """Re-derive the hash chain and the Merkle tree of a store, and name the first record that
 breaks them: an event that does not match its hash or leaf, a gap, a seal or a checkpoint
 that the log no longer gives."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -84,19 +85,28 @@ def verify(records: CommitLog, registry: ContractRegistry, verifiers: Sequence[V
                 report.first_bad = BadRecord(size, "-", "-", f"checkpoint {size}: {problem}")
                 return report
         if size > report.head_position:
-            report.first_bad = BadRecord(report.head_position + 1, "-", "-",
-                                         f"log ends at {report.head_position} but a checkpoint was signed at {size}: "
-                                         "tail deleted or lost")
+            report.first_bad = BadRecord(
+                report.head_position + 1,
+                "-",
+                "-",
+                f"log ends at {report.head_position} but a checkpoint was signed at {size}: tail deleted or lost",
+            )
             return report
         if root_at.get(size) != root:
-            report.first_bad = BadRecord(size, "-", "-", "the Merkle root differs from the checkpoint signed at this size")
+            report.first_bad = BadRecord(
+                size, "-", "-", "the Merkle root differs from the checkpoint signed at this size"
+            )
             return report
 
     for position, sealed_hash in sorted(seal_positions.items()):
         report.seals_checked += 1
         if position > report.head_position:
-            report.first_bad = BadRecord(report.head_position + 1, "-", "-",
-                                         f"log ends at {report.head_position} but was sealed at {position}: tail deleted or lost")
+            report.first_bad = BadRecord(
+                report.head_position + 1,
+                "-",
+                "-",
+                f"log ends at {report.head_position} but was sealed at {position}: tail deleted or lost",
+            )
             return report
         if hash_at.get(position) != sealed_hash:
             report.first_bad = BadRecord(position, "-", "-", "hash differs from the seal recorded at this position")
@@ -118,10 +128,18 @@ def _signature_problem(checkpoint: dict, verifiers: Sequence[Verifier]) -> str |
     return "; ".join(problems)
 
 
-def _check_commit(commit: dict, expected_position: int, previous: str, stream_heads: dict[str, int],
-                  registry: ContractRegistry, tree: Frontier) -> BadRecord | None:
+def _check_commit(
+    commit: dict,
+    expected_position: int,
+    previous: str,
+    stream_heads: dict[str, int],
+    registry: ContractRegistry,
+    tree: Frontier,
+) -> BadRecord | None:
     def bad(reason: str, event_id: str | None = None) -> BadRecord:
-        return BadRecord(commit.get("first_position"), str(commit["_id"]), commit.get("stream_id", "?"), reason, event_id)
+        return BadRecord(
+            commit.get("first_position"), str(commit["_id"]), commit.get("stream_id", "?"), reason, event_id
+        )
 
     if commit.get("first_position") != expected_position:
         return bad(f"expected position {expected_position}: records missing or reordered")
@@ -137,16 +155,31 @@ def _check_commit(commit: dict, expected_position: int, previous: str, stream_he
     leaves = commit.get("leaves")
     for index, document in enumerate(commit["events"]):
         if index >= len(stored) or stored[index] != recomputed[index]:
-            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
-                             "content does not match its hash", document.get("event_id"))
+            return BadRecord(
+                expected_position + index,
+                str(commit["_id"]),
+                commit["stream_id"],
+                "content does not match its hash",
+                document.get("event_id"),
+            )
         leaf = leaf_hash(records[index])
         if leaves is not None and (len(leaves) != len(records) or leaves[index] != leaf.hex()):
-            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
-                             "its Merkle leaf does not match its content", document.get("event_id"))
+            return BadRecord(
+                expected_position + index,
+                str(commit["_id"]),
+                commit["stream_id"],
+                "its Merkle leaf does not match its content",
+                document.get("event_id"),
+            )
         tree.append(leaf)
         try:
             Event.from_wire(dict(document, position=expected_position + index), registry)
         except ContractError as exc:
-            return BadRecord(expected_position + index, str(commit["_id"]), commit["stream_id"],
-                             f"violates its contract: {exc}", document.get("event_id"))
+            return BadRecord(
+                expected_position + index,
+                str(commit["_id"]),
+                commit["stream_id"],
+                f"violates its contract: {exc}",
+                document.get("event_id"),
+            )
     return None

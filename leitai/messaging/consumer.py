@@ -24,6 +24,7 @@ as soon as none is being applied, so an idle consumer adds no delay and a busy o
 what arrived meanwhile, up to ``max_batch``. A batch that fails is applied again one
 delivery at a time, so that one bad event fails (and is retried, then dead-lettered) alone.
 """
+
 from __future__ import annotations
 
 import logging
@@ -61,8 +62,9 @@ class ReliableEventHandler(EventHandler, Consuming):
         super().setup()
         settings = load_settings(self.container.config, only=("AMQP_URI", "LEITAI_RETRY"))
         self.policy = settings.LEITAI_RETRY
-        self.publisher = Connection(self.container.config[AMQP_URI_CONFIG_KEY],
-                                    transport_options={"confirm_publish": True})
+        self.publisher = Connection(
+            self.container.config[AMQP_URI_CONFIG_KEY], transport_options={"confirm_publish": True}
+        )
         with Connection(self.container.config[AMQP_URI_CONFIG_KEY]) as connection:
             channel = connection.channel()
             self.queue(channel).declare()
@@ -112,8 +114,12 @@ class ReliableEventHandler(EventHandler, Consuming):
         context_data.setdefault("correlation_id", event.correlation_id)
         try:
             self.container.spawn_worker(
-                self, self._arguments([e for _, e in deliveries]), {}, context_data=context_data,
-                handle_result=partial(self._handled, deliveries, time.monotonic(), done))
+                self,
+                self._arguments([e for _, e in deliveries]),
+                {},
+                context_data=context_data,
+                handle_result=partial(self._handled, deliveries, time.monotonic(), done),
+            )
         except ContainerBeingKilled:
             for message, _ in deliveries:
                 self.queue_consumer.requeue_message(message)
@@ -129,8 +135,10 @@ class ReliableEventHandler(EventHandler, Consuming):
                     exc_info = sys.exc_info()
             metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
             if exc_info is not None and len(deliveries) > 1:
-                log.warning("batch failed; applying its events one at a time", extra=dict(
-                    queue=self.queue.name, events=len(deliveries), error=str(exc_info[1])[:300]))
+                log.warning(
+                    "batch failed; applying its events one at a time",
+                    extra=dict(queue=self.queue.name, events=len(deliveries), error=str(exc_info[1])[:300]),
+                )
                 for delivery in deliveries:
                     self._spawn([delivery])
                 return result, exc_info
@@ -156,19 +164,31 @@ class ReliableEventHandler(EventHandler, Consuming):
         if failures >= self.policy.attempts or retry < 1:
             self._dead_letter(message, f"handler failed {failures + outages} times: {reason}", failures)
             return "dead_lettered"
-        log.warning("store outage, retrying" if outage else "handler failed, retrying", extra=dict(
-            _trace(message), queue=self.queue.name, failures=failures, outages=outages,
-            delay_ms=self.policy.delay_ms(retry), error=reason))
-        headers = dict(earlier, **{deadletters.FAILURES: failures, deadletters.OUTAGES: outages,
-                                   deadletters.REASON: reason[:2000]})
+        log.warning(
+            "store outage, retrying" if outage else "handler failed, retrying",
+            extra=dict(
+                _trace(message),
+                queue=self.queue.name,
+                failures=failures,
+                outages=outages,
+                delay_ms=self.policy.delay_ms(retry),
+                error=reason,
+            ),
+        )
+        headers = dict(
+            earlier, **{deadletters.FAILURES: failures, deadletters.OUTAGES: outages, deadletters.REASON: reason[:2000]}
+        )
         deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, retry), headers)
         return "retried"
 
     def _dead_letter(self, message, reason: str, failures: int) -> None:
         metrics.DEAD_LETTERED.labels(self.queue.name).inc()
         log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))
-        headers = dict(message.headers or {}, **deadletters.dead_letter_headers(self.queue.name, reason, failures),
-                       **{"x-leitai-routing-key": message.delivery_info.get("routing_key")})
+        headers = dict(
+            message.headers or {},
+            **deadletters.dead_letter_headers(self.queue.name, reason, failures),
+            **{"x-leitai-routing-key": message.delivery_info.get("routing_key")},
+        )
         deadletters.forward(self.publisher, message, topology.dead_letter_queue_name(self.queue.name), headers)
 
 
@@ -179,8 +199,9 @@ def _trace(message) -> dict:
 
 
 class BatchEventHandler(ReliableEventHandler):
-    def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, max_batch: int = 200,
-                 **kwargs) -> None:
+    def __init__(
+        self, source_service: str, event_type: str, registry: ContractRegistry, max_batch: int = 200, **kwargs
+    ) -> None:
         super().__init__(source_service, event_type, registry, **kwargs)
         self.max_batch = max_batch
         self._waiting: list[tuple] = []
@@ -204,7 +225,7 @@ class BatchEventHandler(ReliableEventHandler):
             self._applying = False
             return
         self._applying = True
-        batch, self._waiting = self._waiting[:self.max_batch], self._waiting[self.max_batch:]
+        batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
         self._spawn(batch, done=self._next)
 
     def _arguments(self, events: list[Event]) -> tuple:

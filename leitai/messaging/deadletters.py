@@ -3,6 +3,7 @@
 A forwarded message keeps its original body, content type and headers byte for byte (a
 malformed message must be kept as it came), plus ``x-leitai-*`` headers saying why.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -59,8 +60,12 @@ def forward(connection: Connection, message, queue_name: str, headers: dict) -> 
 
 
 def dead_letter_headers(queue_name: str, reason: str, failures: int) -> dict:
-    return {REASON: reason[:2000], FAILURES: failures, QUEUE: queue_name,
-            DEAD_AT: datetime.now(timezone.utc).isoformat()}
+    return {
+        REASON: reason[:2000],
+        FAILURES: failures,
+        QUEUE: queue_name,
+        DEAD_AT: datetime.now(timezone.utc).isoformat(),
+    }
 
 
 def _take(channel, queue_name: str):
@@ -107,7 +112,9 @@ def redrive(amqp_uri: str, queue_name: str, limit: int | None = None) -> int:
             message = _take(channel, queue_name)
             if message is None:
                 break
-            headers = {k: v for k, v in (message.headers or {}).items() if k not in (FAILURES, OUTAGES, REASON, DEAD_AT)}
+            headers = {
+                k: v for k, v in (message.headers or {}).items() if k not in (FAILURES, OUTAGES, REASON, DEAD_AT)
+            }
             forward(connection, message, queue_name, dict(headers, **{"x-leitai-redriven": True}))
             message.ack()
             moved += 1

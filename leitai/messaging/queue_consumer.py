@@ -8,6 +8,7 @@ dropped connection and the consumers registered again, ``consuming`` is False.
 An undecodable message, which nameko would let raise inside kombu's loop and stop the
 consumer, is handed to its entrypoint's ``handle_undecodable`` where it has one.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager

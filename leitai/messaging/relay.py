@@ -5,6 +5,7 @@ only then moves its checkpoint. A crash anywhere between store and confirm loses
 a restarted relay publishes again from the checkpoint (consumers are idempotent). Confirms
 are pipelined: a whole batch is published, then the relay waits for the broker's acks.
 """
+
 from __future__ import annotations
 
 import logging
@@ -75,9 +76,16 @@ class RelayHealth:
 
     def readiness(self) -> Readiness:
         readiness = Readiness()
-        readiness.add("relay", lambda: None if self.connected else
-                      f"no broker connection (restarting after: {self.last_error})" if self.last_error else
-                      "no broker connection yet")
+        readiness.add(
+            "relay",
+            lambda: (
+                None
+                if self.connected
+                else f"no broker connection (restarting after: {self.last_error})"
+                if self.last_error
+                else "no broker connection yet"
+            ),
+        )
         readiness.add("rounds", self._rounds)
         return readiness
 
@@ -93,16 +101,26 @@ class RelayHealth:
 
 
 class Relay:
-    def __init__(self, db: Database, catalogue: Catalogue, amqp_uri: str, policy: topology.RetryPolicy,
-                 owner: str | None = None, batch_size: int = 500, confirm_timeout: float = 30.0,
-                 health: RelayHealth | None = None, signing: Signing | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        catalogue: Catalogue,
+        amqp_uri: str,
+        policy: topology.RetryPolicy,
+        owner: str | None = None,
+        batch_size: int = 500,
+        confirm_timeout: float = 30.0,
+        health: RelayHealth | None = None,
+        signing: Signing | None = None,
+    ) -> None:
         self._db = db
         self._catalogue = catalogue
         self._registry = catalogue.registry
         records = MongoCommitLog(db)
         self._store = EventStore(records, catalogue.registry)
-        self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}",
-                                    notary=signing.notary(records) if signing else None)
+        self._sequencer = Sequencer(
+            records, owner or f"relay@{socket.gethostname()}", notary=signing.notary(records) if signing else None
+        )
         self._checkpoints = Checkpoint(db)
         self._policy = policy
         self._batch_size = batch_size
@@ -164,8 +182,9 @@ class Relay:
             except Exception:  # the channel the broker closed is gone already
                 pass
 
-    def run(self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1,
-            observe_every: float = 15.0) -> None:
+    def run(
+        self, stop: threading.Event, idle_wait: float = 0.05, max_idle_wait: float = 0.1, observe_every: float = 15.0
+    ) -> None:
         """Loop until ``stop``: straight on after a full batch, else pause so that each round
         (a fixed handful of store queries) carries more events."""
         wait = idle_wait
@@ -210,7 +229,8 @@ class Relay:
         # behind only while a full batch leaves more to come: then as far as its oldest event
         full = len(batch) >= self._batch_size
         metrics.RELAY_LAG_SECONDS.set(
-            max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()) if full else 0)
+            max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()) if full else 0
+        )
         if batch:
             self._publish(batch)
             self._checkpoints.save(batch[-1].position)
@@ -262,8 +282,14 @@ class Relay:
         self._nacked += self._confirmed(delivery_tag, multiple)
 
 
-def supervise(make_relay: Callable[[], Relay], stop: threading.Event, on_ready: Callable[[Relay], None],
-              healthy_after: float = 10.0, first_delay: float = 0.5, max_delay: float = 30.0) -> None:
+def supervise(
+    make_relay: Callable[[], Relay],
+    stop: threading.Event,
+    on_ready: Callable[[Relay], None],
+    healthy_after: float = 10.0,
+    first_delay: float = 0.5,
+    max_delay: float = 30.0,
+) -> None:
     """Run relays until ``stop``: a relay that fails is closed and replaced after a delay that
     doubles with each failure in a row, and starts again from ``first_delay`` once a relay has
     run ``healthy_after`` seconds (separate incidents do not add up)."""

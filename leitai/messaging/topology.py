@@ -6,6 +6,7 @@ both see what the relay publishes. Every subscription is declared before anythin
 published (by the relay at start-up), because RabbitMQ drops a message routed to an
 exchange with no queue bound.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,14 @@ def event_exchange(source: str) -> Exchange:
 
 
 def subscriber_queue(subscription: Subscription) -> Queue:
-    return Queue(subscription.queue_name, exchange=event_exchange(subscription.source),
-                 routing_key=subscription.event_type, durable=True, auto_delete=False, exclusive=False)
+    return Queue(
+        subscription.queue_name,
+        exchange=event_exchange(subscription.source),
+        routing_key=subscription.event_type,
+        durable=True,
+        auto_delete=False,
+        exclusive=False,
+    )
 
 
 def retry_queue_name(queue_name: str, retry: int) -> str:
@@ -53,11 +60,16 @@ def dead_letter_queue_name(queue_name: str) -> str:
 def retry_queues(queue_name: str, policy: RetryPolicy) -> list[Queue]:
     # A queue per delay (not per-message TTL) so a long delay never holds up a short one.
     return [
-        Queue(retry_queue_name(queue_name, n), durable=True, auto_delete=False, queue_arguments={
-            "x-message-ttl": policy.delay_ms(n),
-            "x-dead-letter-exchange": "",
-            "x-dead-letter-routing-key": queue_name,
-        })
+        Queue(
+            retry_queue_name(queue_name, n),
+            durable=True,
+            auto_delete=False,
+            queue_arguments={
+                "x-message-ttl": policy.delay_ms(n),
+                "x-dead-letter-exchange": "",
+                "x-dead-letter-routing-key": queue_name,
+            },
+        )
         for n in range(1, policy.attempts)
     ]
 

@@ -7,6 +7,7 @@ itself or ``sha256:<hex digest of the token>``, so that the configuration (and w
 it) need not hold the tokens. In production it comes from a Kubernetes Secret. A presented
 token is compared with every configured one, in constant time, digests included.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -47,8 +48,12 @@ class _RateLimit(Schema):
 
 
 class _Settings(Schema):
-    LEITAI_TOKENS = fields.Dict(keys=fields.String(validate=_token_or_digest), values=fields.Nested(_Holder),
-                                required=True, validate=validate.Length(min=1))
+    LEITAI_TOKENS = fields.Dict(
+        keys=fields.String(validate=_token_or_digest),
+        values=fields.Nested(_Holder),
+        required=True,
+        validate=validate.Length(min=1),
+    )
     LEITAI_RPC_TIMEOUT = fields.Float(load_default=30.0, validate=validate.Range(min=0.5, max=600))
     # per client (a token's holder, or the address of a caller without one), per gateway process
     LEITAI_RATE_LIMIT = fields.Nested(_RateLimit, load_default=lambda: _RateLimit().load({}))
@@ -57,13 +62,15 @@ class _Settings(Schema):
 class Authenticator:
     def __init__(self, tokens: dict[str, dict]) -> None:
         # every configured token as the digest it is compared by
-        self._digests = [(bytes.fromhex(key[len(DIGEST):]) if key.startswith(DIGEST) else _digest(key.encode()), holder)
-                         for key, holder in tokens.items()]
+        self._digests = [
+            (bytes.fromhex(key[len(DIGEST) :]) if key.startswith(DIGEST) else _digest(key.encode()), holder)
+            for key, holder in tokens.items()
+        ]
 
     def actor(self, authorization: str | None) -> dict | None:
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        presented = _digest(authorization[len("Bearer "):].strip().encode())
+        presented = _digest(authorization[len("Bearer ") :].strip().encode())
         found = None
         for digest, holder in self._digests:  # no early exit: every token is compared
             if hmac.compare_digest(digest, presented):
@@ -109,13 +116,15 @@ class Settings(DependencyProvider):
         register_errors()  # what the services raise arrives here as the same class
         config = self.container.config
         try:
-            loaded = _Settings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT", "LEITAI_RATE_LIMIT")
-                                       if k in config})
+            loaded = _Settings().load(
+                {k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT", "LEITAI_RATE_LIMIT") if k in config}
+            )
         except ValidationError as exc:
             problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(exc.messages.items()))
             raise ConfigurationError(f"invalid configuration: {problems}") from None
-        self.settings = GatewaySettings(Authenticator(loaded["LEITAI_TOKENS"]), loaded["LEITAI_RPC_TIMEOUT"],
-                                        loaded["LEITAI_RATE_LIMIT"])
+        self.settings = GatewaySettings(
+            Authenticator(loaded["LEITAI_TOKENS"]), loaded["LEITAI_RPC_TIMEOUT"], loaded["LEITAI_RATE_LIMIT"]
+        )
 
     def get_dependency(self, worker_ctx) -> GatewaySettings:
         return self.settings

@@ -1,4 +1,5 @@
 """A stage's results and sheets as CSV and XLSX, with Chinese headers."""
+
 from __future__ import annotations
 
 import csv
@@ -7,14 +8,40 @@ from decimal import Decimal
 
 from openpyxl import Workbook
 
-RESULT_HEADERS = ["名次", "组内名次", "排序", "选手编号", "姓名", "乡镇", "分组", "最后得分", "是否晋级",
-                  "去掉最高分(评委)", "去掉最低分(评委)", "并列决胜依据"]
+RESULT_HEADERS = [
+    "名次",
+    "组内名次",
+    "排序",
+    "选手编号",
+    "姓名",
+    "乡镇",
+    "分组",
+    "最后得分",
+    "是否晋级",
+    "去掉最高分(评委)",
+    "去掉最低分(评委)",
+    "并列决胜依据",
+]
 
 
 def result_rows(export: dict) -> list[list]:
-    return [[r["rank"], r["group_rank"], r["position"], r["entry_id"], r["name"], r["township"], r["group_id"],
-             Decimal(r["stage_score"]), "晋级" if r["advanced"] else "", "、".join(r["dropped_high"]),
-             "、".join(r["dropped_low"]), r["decided_by"] or ""] for r in export["standings"]]
+    return [
+        [
+            r["rank"],
+            r["group_rank"],
+            r["position"],
+            r["entry_id"],
+            r["name"],
+            r["township"],
+            r["group_id"],
+            Decimal(r["stage_score"]),
+            "晋级" if r["advanced"] else "",
+            "、".join(r["dropped_high"]),
+            "、".join(r["dropped_low"]),
+            r["decided_by"] or "",
+        ]
+        for r in export["standings"]
+    ]
 
 
 def sheet_headers(export: dict) -> list[str]:
@@ -24,20 +51,53 @@ def sheet_headers(export: dict) -> list[str]:
 
 def sheet_rows(export: dict) -> list[list]:
     ids = [c["criterion_id"] for c in export["stage"]["criteria"]]
-    return [[s["session_id"], s["entry_id"], s["name"], s["judge_id"], *(Decimal(s["scores"][i]) for i in ids),
-             Decimal(s["total"]), s["revision"]] for s in export["sheets"]]
+    return [
+        [
+            s["session_id"],
+            s["entry_id"],
+            s["name"],
+            s["judge_id"],
+            *(Decimal(s["scores"][i]) for i in ids),
+            Decimal(s["total"]),
+            s["revision"],
+        ]
+        for s in export["sheets"]
+    ]
 
 
-CALIBRATION_HEADERS = ["场次", "评委", "评分表数", "偏差合计", "宽严度(平均偏差)", "离散度(标准差)", "与名次一致性(Spearman)",
-                       "被去掉最高分次数", "被去掉最低分次数", "分差提示次数", "本场 Kendall W"]
+CALIBRATION_HEADERS = [
+    "场次",
+    "评委",
+    "评分表数",
+    "偏差合计",
+    "宽严度(平均偏差)",
+    "离散度(标准差)",
+    "与名次一致性(Spearman)",
+    "被去掉最高分次数",
+    "被去掉最低分次数",
+    "分差提示次数",
+    "本场 Kendall W",
+]
 
 
 def calibration_rows(calibration: dict) -> list[list]:
     """The stage's judges (场次 全阶段), then each session's, with its panel's Kendall's W."""
+
     def row(session: str, judge: dict, w: str | None) -> list:
-        return [session, judge["judge_id"], judge["sheets"], Decimal(judge["deviation_sum"]), Decimal(judge["severity"]),
-                Decimal(judge["spread"]), "" if judge["agreement"] is None else Decimal(judge["agreement"]),
-                judge["dropped_high"], judge["dropped_low"], judge["flags"], "" if w is None else Decimal(w)]
+        return [
+            session,
+            judge["judge_id"],
+            judge["sheets"],
+            Decimal(judge["deviation_sum"]),
+            Decimal(judge["severity"]),
+            Decimal(judge["spread"]),
+            "" if judge["agreement"] is None else Decimal(judge["agreement"]),
+            judge["dropped_high"],
+            judge["dropped_low"],
+            judge["flags"],
+            "" if w is None else Decimal(w),
+        ]
+
     rows = [row("全阶段", judge, None) for judge in calibration["judges"]]
     for session in calibration["sessions"]:
         rows += [row(session["session_id"], judge, session["kendalls_w"]) for judge in session["judges"]]
@@ -46,10 +106,16 @@ def calibration_rows(calibration: dict) -> list[list]:
 
 def certificate_rows(certificate: dict) -> list[list]:
     """A published result's certificate (docs/audit.md), as label / value rows."""
-    rows = [["成绩校验指纹", certificate["fingerprint"]], ["成绩摘要(SHA-256)", certificate["standings_sha256"]],
-            ["规则指纹(SHA-256)", certificate["rule_sha256"]], ["软件版本", certificate["software_version"]]]
-    rows += [[f"签名检查点({log})", checkpoint["size"], checkpoint["root"]]
-             for log, checkpoint in certificate["checkpoints"].items()]
+    rows = [
+        ["成绩校验指纹", certificate["fingerprint"]],
+        ["成绩摘要(SHA-256)", certificate["standings_sha256"]],
+        ["规则指纹(SHA-256)", certificate["rule_sha256"]],
+        ["软件版本", certificate["software_version"]],
+    ]
+    rows += [
+        [f"签名检查点({log})", checkpoint["size"], checkpoint["root"]]
+        for log, checkpoint in certificate["checkpoints"].items()
+    ]
     rows += [[f"签名检查点({log})", "待签名"] for log in certificate["pending"]]
     return rows
 

@@ -4,6 +4,7 @@
 and response schemas, status) from which both request handling and the OpenAPI document
 are derived, so the two cannot drift apart.
 """
+
 from __future__ import annotations
 
 import functools
@@ -23,7 +24,16 @@ from werkzeug.wrappers import Response
 
 from leitai.consistency import WRITTEN_HEADER
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
-from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RateLimited, RuleViolated, Unavailable
+from leitai.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    RateLimited,
+    RuleViolated,
+    Unavailable,
+)
 from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -72,12 +82,31 @@ class Route:
 ROUTES: list[Route] = []
 
 
-def endpoint(method: str, rule: str, *, roles: set[str], summary: str, body: type[Schema] | None = None,
-             response: type[Schema] | None = None, status: int = 200, errors: tuple[int, ...] | None = None,
-             media_type: str = "application/json"):
+def endpoint(
+    method: str,
+    rule: str,
+    *,
+    roles: set[str],
+    summary: str,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    errors: tuple[int, ...] | None = None,
+    media_type: str = "application/json",
+):
     def decorate(fn: Callable) -> Callable:
-        route = Route(method, rule, fn.__name__, summary, frozenset(roles), body, response, status,
-                      **({"errors": errors} if errors is not None else {}), media_type=media_type)
+        route = Route(
+            method,
+            rule,
+            fn.__name__,
+            summary,
+            frozenset(roles),
+            body,
+            response,
+            status,
+            **({"errors": errors} if errors is not None else {}),
+            media_type=media_type,
+        )
         ROUTES.append(route)
 
         @functools.wraps(fn)
@@ -85,12 +114,14 @@ def endpoint(method: str, rule: str, *, roles: set[str], summary: str, body: typ
             return self.dispatch(route, fn, request, params)
 
         return http(method, rule)(handler)
+
     return decorate
 
 
 def json_response(status: int, body: Any, headers: dict | None = None) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status,
-                    mimetype="application/json", headers=headers)
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json", headers=headers
+    )
 
 
 def respond(route: Route, result: Any, request_id: str, written: list[str]) -> Response:
@@ -111,8 +142,14 @@ def status_of(error: DomainError) -> tuple[int, str]:
 
 def error_response(error: DomainError, request_id: str) -> Response:
     status, code = status_of(error)
-    body = {"error": {"code": code, "message": error.message, "fields": error.details if status == 400 else None,
-                      "request_id": request_id}}
+    body = {
+        "error": {
+            "code": code,
+            "message": error.message,
+            "fields": error.details if status == 400 else None,
+            "request_id": request_id,
+        }
+    }
     if status != 400 and error.details is not None:
         body["error"]["details"] = error.details
     headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
@@ -166,11 +203,13 @@ def idempotency(route: Route, request, actor: dict, params: dict, body: dict | N
     if key is None or route.method not in IDEMPOTENT_METHODS:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):
-        raise InvalidInput(f"the {IDEMPOTENCY_HEADER} header is not valid",
-                           {IDEMPOTENCY_HEADER: ["1 to 255 visible ASCII characters"]})
+        raise InvalidInput(
+            f"the {IDEMPOTENCY_HEADER} header is not valid", {IDEMPOTENCY_HEADER: ["1 to 255 visible ASCII characters"]}
+        )
     scoped = hashlib.sha256(f"{actor['role']}\n{actor['id']}\n{key}".encode()).hexdigest()
-    asked = json.dumps({"route": route.name, "params": params, "body": body}, sort_keys=True, ensure_ascii=False,
-                       default=str)
+    asked = json.dumps(
+        {"route": route.name, "params": params, "body": body}, sort_keys=True, ensure_ascii=False, default=str
+    )
     return {"key": scoped, "fingerprint": hashlib.sha256(asked.encode()).hexdigest()}
 
 

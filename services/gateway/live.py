@@ -1,4 +1,5 @@
 """The venue's big screen: a static page and a server-sent-events stream of the stage's state."""
+
 from __future__ import annotations
 
 import json
@@ -22,8 +23,7 @@ def stream(config: dict, contest_id: str, stage_id: str) -> Iterator[bytes]:
         while True:
             # The state itself, not a log position, says whether anything changed: events of one
             # commit are projected in parallel, so the highest position can arrive first.
-            state = json.dumps(rpc.ranking.live(contest_id, stage_id), ensure_ascii=False, default=str,
-                               sort_keys=True)
+            state = json.dumps(rpc.ranking.live(contest_id, stage_id), ensure_ascii=False, default=str, sort_keys=True)
             if state != last:
                 last, quiet = state, 0.0
                 yield f"data: {state}\n\n".encode()

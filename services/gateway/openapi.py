@@ -1,4 +1,5 @@
 """The OpenAPI 3 document, generated from the route table and its marshmallow schemas."""
+
 from __future__ import annotations
 
 from apispec import APISpec
@@ -9,10 +10,16 @@ from leitai.contracts.fields import ID_PATTERN
 from services.gateway.http import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, ROUTES, Route
 from services.gateway.schemas import ErrorResponse
 
-_DESCRIPTIONS = {400: "invalid input, with per-field messages", 401: "no or unknown bearer token",
-                 403: "the token's role may not do this", 404: "not found", 409: "conflict: duplicate, stale or locked",
-                 422: "refused by a domain rule", 429: "too many requests from this client; see Retry-After",
-                 503: "outcome unknown: a dependency did not answer; retry with the same Idempotency-Key"}
+_DESCRIPTIONS = {
+    400: "invalid input, with per-field messages",
+    401: "no or unknown bearer token",
+    403: "the token's role may not do this",
+    404: "not found",
+    409: "conflict: duplicate, stale or locked",
+    422: "refused by a domain rule",
+    429: "too many requests from this client; see Retry-After",
+    503: "outcome unknown: a dependency did not answer; retry with the same Idempotency-Key",
+}
 
 
 DECIMAL_PATTERN = r"^-?[0-9]{1,7}(\.[0-9]{1,6})?$"
@@ -35,9 +42,13 @@ class _Plugin(MarshmallowPlugin):
 
 
 def build_document() -> dict:
-    spec = APISpec(title="leitai gateway", version="1.0.0", openapi_version="3.0.3",
-                   plugins=[_Plugin()],
-                   info={"description": "Contests, judges, entries and scoring for 擂台比武 performance contests."})
+    spec = APISpec(
+        title="leitai gateway",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[_Plugin()],
+        info={"description": "Contests, judges, entries and scoring for 擂台比武 performance contests."},
+    )
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorResponse)
     paths: dict[str, dict] = {}
@@ -58,20 +69,31 @@ def _operation(route: Route) -> dict:
     for status in route.errors:
         if "public" in route.roles and status in (401, 403):
             continue
-        responses[str(status)] = {"description": _DESCRIPTIONS[status],
-                                  "content": {"application/json": {"schema": "Error"}}}
+        responses[str(status)] = {
+            "description": _DESCRIPTIONS[status],
+            "content": {"application/json": {"schema": "Error"}},
+        }
     operation = {
-        "operationId": route.name, "summary": route.summary, "responses": responses,
+        "operationId": route.name,
+        "summary": route.summary,
+        "responses": responses,
         "x-roles": sorted(route.roles),  # who may call it (docs/api.md "Roles and tokens")
-        "parameters": [{"in": "path", "name": name, "required": True,
-                        "schema": {"type": "string", "pattern": ID_PATTERN}} for name in route.params],
+        "parameters": [
+            {"in": "path", "name": name, "required": True, "schema": {"type": "string", "pattern": ID_PATTERN}}
+            for name in route.params
+        ],
     }
     if route.method in IDEMPOTENT_METHODS:
-        operation["parameters"].append({
-            "in": "header", "name": IDEMPOTENCY_HEADER, "required": False,
-            "description": "any unique string (a UUID): a retry with the same key and request answers as the "
-                           "first time and changes nothing; the same key with another request is a 409",
-            "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"}})
+        operation["parameters"].append(
+            {
+                "in": "header",
+                "name": IDEMPOTENCY_HEADER,
+                "required": False,
+                "description": "any unique string (a UUID): a retry with the same key and request answers as the "
+                "first time and changes nothing; the same key with another request is a 409",
+                "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+            }
+        )
     if route.body is not None and route.method == "GET":
         operation["parameters"].append({"in": "query", "schema": route.body})
     elif route.body is not None:

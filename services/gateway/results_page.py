@@ -1,5 +1,6 @@
 """The public results page of a published stage: its standings and its certificate's short
 fingerprint, rendered on the server (no script: it prints, it archives, it opens anywhere)."""
+
 from __future__ import annotations
 
 from html import escape
@@ -19,12 +20,13 @@ def render(board: dict, certificate: dict) -> bytes:
     """``board``: the published leaderboard; ``certificate``: its certificate (docs/audit.md)."""
     advanced = ' class="advanced"'
     rows = "\n".join(
-        f'<tr{advanced if r["advanced"] else ""}><td>{r["rank"]}</td><td>{escape(r["name"])}</td>'
+        f"<tr{advanced if r['advanced'] else ''}><td>{r['rank']}</td><td>{escape(r['name'])}</td>"
         f'<td>{escape(r["group_id"])}</td><td class="score">{escape(r["stage_score"])}</td>'
-        f'<td>{"晋级" if r["advanced"] else ""}</td><td>{escape(_decided(r.get("decided_by")))}</td></tr>'
-        for r in board["standings"])
+        f"<td>{'晋级' if r['advanced'] else ''}</td><td>{escape(_decided(r.get('decided_by')))}</td></tr>"
+        for r in board["standings"]
+    )
     contest, stage = escape(board["contest_id"]), escape(board["stage_id"])
-    pending = ("（签名检查点生成中，稍后刷新可见完整证书）" if certificate["pending"] else "")
+    pending = "（签名检查点生成中，稍后刷新可见完整证书）" if certificate["pending"] else ""
     return f"""<!doctype html>
 <html lang="zh-CN">
 <head>

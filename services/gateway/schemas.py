@@ -1,4 +1,5 @@
 """HTTP request and response bodies. The OpenAPI document is generated from these."""
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -8,8 +9,18 @@ from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, vali
 from leitai.contracts.fields import Id, Score, Seed
 from leitai.contracts.ranking import ChangeSchema, StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
-    ADVANCEMENT_ACTIONS, AdvancementChangeDecided, ContestCreated, EntrySubmitted, ForumMeetingHeld, ForumMeetingScheduled, ForumSeriesCreated, JudgeRegistered,
-    RegionSchema, SeatSchema, SessionScheduled, StageDefined,
+    ADVANCEMENT_ACTIONS,
+    AdvancementChangeDecided,
+    ContestCreated,
+    EntrySubmitted,
+    ForumMeetingHeld,
+    ForumMeetingScheduled,
+    ForumSeriesCreated,
+    JudgeRegistered,
+    RegionSchema,
+    SeatSchema,
+    SessionScheduled,
+    StageDefined,
 )
 
 
@@ -202,8 +213,12 @@ class AdvancementDecisionOut(AdvancementChangeDecided, Response):
 # -- scoring ----------------------------------------------------------------------------
 class SheetSubmit(Schema):
     submission_id = fields.UUID(required=True)
-    scores = fields.Dict(keys=Id(), values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))),
-                         required=True, validate=validate.Length(min=1, max=30))
+    scores = fields.Dict(
+        keys=Id(),
+        values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))),
+        required=True,
+        validate=validate.Length(min=1, max=30),
+    )
     strengths = fields.String(load_default="", validate=validate.Length(max=2000))
     suggestions = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -351,12 +366,14 @@ class LogPosition(Response):
 
 class SourceBasis(Response):
     """How far a source log was read, and the head version of each stream the standings use."""
+
     position = fields.Integer(required=True)
     streams = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
 
 
 class Certificate(Response):
     """A published result's certificate (docs/audit.md)."""
+
     format = fields.String(required=True)
     contest_id = fields.String(required=True)
     stage_id = fields.String(required=True)
@@ -403,9 +420,12 @@ class BoardQuery(Schema):
     group = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
     criterion = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"))
     # the standings as they stood then: a scoring log position, or an ISO 8601 time with its zone
-    as_of = fields.String(validate=validate.Regexp(
-        r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
-        error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"))
+    as_of = fields.String(
+        validate=validate.Regexp(
+            r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
+            error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)",
+        )
+    )
 
 
 class CorrectionCreate(Schema):
@@ -484,6 +504,7 @@ class ExportQuery(Schema):
 
 class JudgeCalibration(Response):
     """docs/calibration.md: each figure's formula and rounding."""
+
     judge_id = fields.String(required=True)
     sheets = fields.Integer(required=True)
     deviation_sum = fields.String(required=True)  # exact: Σ (total − the panel's median total of the entry)

@@ -4,6 +4,7 @@ Entrypoints only: each maps a route to one RPC call. Authentication (auth.py), v
 and error mapping (http.py, once, in ``dispatch``) and the OpenAPI document (openapi.py)
 live beside it.
 """
+
 from __future__ import annotations
 
 import logging
@@ -25,7 +26,14 @@ from services.gateway import exports, live, pages, results_page
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
-    check_params, client_address, endpoint, error_response, idempotency, json_response, new_request_id, read_body,
+    check_params,
+    client_address,
+    endpoint,
+    error_response,
+    idempotency,
+    json_response,
+    new_request_id,
+    read_body,
     respond,
 )
 from services.gateway.openapi import build_document
@@ -77,24 +85,40 @@ class GatewayService:
             # which its RPC requests carry, so that none of them runs after the client was told
             seconds = self.settings.rpc_timeout
             self.deadline(seconds)
-            with eventlet.Timeout(seconds, Unavailable(
-                    f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key")):
+            with eventlet.Timeout(
+                seconds, Unavailable(f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key")
+            ):
                 result = fn(self, actor, body, **params)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
             return respond(route, result, request_id, self.read_your_writes.written())
         except DomainError as error:
-            log.info("refused", extra={"request_id": request_id, "route": route.name, "error": type(error).__name__,
-                                       "reason": error.message})
+            log.info(
+                "refused",
+                extra={
+                    "request_id": request_id,
+                    "route": route.name,
+                    "error": type(error).__name__,
+                    "reason": error.message,
+                },
+            )
             return error_response(error, request_id)
         except BROKER_ERRORS as error:  # the request may or may not have reached its service
-            log.warning("broker unavailable", extra={"request_id": request_id, "route": route.name,
-                                                     "error": f"{type(error).__name__}: {error}"[:300]})
+            log.warning(
+                "broker unavailable",
+                extra={
+                    "request_id": request_id,
+                    "route": route.name,
+                    "error": f"{type(error).__name__}: {error}"[:300],
+                },
+            )
             return error_response(Unavailable(BROKER_OUTAGE), request_id)
         except Exception:  # a bug or an outage: logged with the request id, never leaked to the client
             log.exception("failed", extra={"request_id": request_id, "route": route.name})
-            return json_response(500, {"error": {"code": "internal", "message": "internal error",
-                                                 "fields": None, "request_id": request_id}})
+            return json_response(
+                500,
+                {"error": {"code": "internal", "message": "internal error", "fields": None, "request_id": request_id}},
+            )
 
     # -- service -------------------------------------------------------------------
     @endpoint("GET", "/openapi.json", roles={PUBLIC}, summary="This document", errors=())
@@ -105,12 +129,22 @@ class GatewayService:
     def live(self, actor, body):
         return {"status": "ok"}
 
-    @endpoint("GET", "/health/ready", roles={PUBLIC}, summary="Readiness: broker, services and their stores",
-              response=s.Health, errors=(503,))
+    @endpoint(
+        "GET",
+        "/health/ready",
+        roles={PUBLIC},
+        summary="Readiness: broker, services and their stores",
+        response=s.Health,
+        errors=(503,),
+    )
     def ready(self, actor, body):
         checks = {}
-        for name, proxy in (("registration", self.registration), ("scoring", self.scoring),
-                            ("ranking", self.ranking), ("notify", self.notify)):
+        for name, proxy in (
+            ("registration", self.registration),
+            ("scoring", self.scoring),
+            ("ranking", self.ranking),
+            ("notify", self.notify),
+        ):
             try:
                 with eventlet.Timeout(READY_TIMEOUT_S):
                     checks[name] = proxy.health()
@@ -121,8 +155,14 @@ class GatewayService:
         return {"status": "ok", "checks": checks}
 
     # -- regions -------------------------------------------------------------------
-    @endpoint("PUT", "/regions/<string:tree_id>", roles={ORGANISER}, body=s.RegionsImport, response=s.RegionsImported,
-              summary="Import a region tree (JSON list or CSV text code,name,level,parent)")
+    @endpoint(
+        "PUT",
+        "/regions/<string:tree_id>",
+        roles={ORGANISER},
+        body=s.RegionsImport,
+        response=s.RegionsImported,
+        summary="Import a region tree (JSON list or CSV text code,name,level,parent)",
+    )
     def import_regions(self, actor, body, tree_id):
         if ("regions" in body) == ("csv" in body):
             raise InvalidInput("give either regions or csv", {"_body": ["exactly one of regions, csv"]})
@@ -133,158 +173,315 @@ class GatewayService:
         return self.registration.get_regions(tree_id)
 
     # -- contests ------------------------------------------------------------------
-    @endpoint("POST", "/contests", roles={ORGANISER}, body=s.ContestCreate, response=s.Record, status=201,
-              summary="Create a contest")
+    @endpoint(
+        "POST",
+        "/contests",
+        roles={ORGANISER},
+        body=s.ContestCreate,
+        response=s.Record,
+        status=201,
+        summary="Create a contest",
+    )
     def create_contest(self, actor, body):
         return self.registration.create_contest(actor, body)
 
-    @endpoint("GET", "/contests", roles={ORGANISER}, response=s.Contests,
-              summary="Every contest with its stages and how far each has got (sessions open and locked, the "
-                      "published version)")
+    @endpoint(
+        "GET",
+        "/contests",
+        roles={ORGANISER},
+        response=s.Contests,
+        summary="Every contest with its stages and how far each has got (sessions open and locked, the "
+        "published version)",
+    )
     def list_contests(self, actor, body):
         return {"contests": self.ranking.contests(actor)}
 
-    @endpoint("GET", "/contests/<string:contest_id>", roles={PUBLIC}, response=s.ContestView,
-              summary="A contest with its stages, judges, entries and sessions (contacts for organisers only)")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>",
+        roles={PUBLIC},
+        response=s.ContestView,
+        summary="A contest with its stages, judges, entries and sessions (contacts for organisers only)",
+    )
     def get_contest(self, actor, body, contest_id):
         return self.registration.get_contest(actor, contest_id)
 
-    @endpoint("POST", "/contests/<string:contest_id>/advancement-changes/<string:change_id>/decision",
-              roles={ORGANISER}, body=s.AdvancementDecision, response=s.AdvancementDecisionOut,
-              summary="Decide a change of who advances that a correction made after the next stage had started "
-                      "(follow, admit or keep, with the reason); the same decision again answers with the record")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/advancement-changes/<string:change_id>/decision",
+        roles={ORGANISER},
+        body=s.AdvancementDecision,
+        response=s.AdvancementDecisionOut,
+        summary="Decide a change of who advances that a correction made after the next stage had started "
+        "(follow, admit or keep, with the reason); the same decision again answers with the record",
+    )
     def decide_advancement(self, actor, body, contest_id, change_id):
         return self.registration.decide_advancement(actor, contest_id, change_id, body)
 
-    @endpoint("POST", "/contests/<string:contest_id>/stages", roles={ORGANISER}, body=s.StageCreate,
-              response=s.Record, status=201, summary="Define a stage: groups, criteria, panel, drop rule, advancement")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/stages",
+        roles={ORGANISER},
+        body=s.StageCreate,
+        response=s.Record,
+        status=201,
+        summary="Define a stage: groups, criteria, panel, drop rule, advancement",
+    )
     def define_stage(self, actor, body, contest_id):
         return self.registration.define_stage(actor, contest_id, body)
 
-    @endpoint("POST", "/contests/<string:contest_id>/judges", roles={ORGANISER}, body=s.JudgeCreate,
-              response=s.Record, status=201, summary="Register a judge")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/judges",
+        roles={ORGANISER},
+        body=s.JudgeCreate,
+        response=s.Record,
+        status=201,
+        summary="Register a judge",
+    )
     def register_judge(self, actor, body, contest_id):
         return self.registration.register_judge(actor, contest_id, body)
 
-    @endpoint("POST", "/contests/<string:contest_id>/entries", roles={ORGANISER}, body=s.EntriesCreate,
-              response=s.Records, status=201, summary="Register entries (one or many, all or none)")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/entries",
+        roles={ORGANISER},
+        body=s.EntriesCreate,
+        response=s.Records,
+        status=201,
+        summary="Register entries (one or many, all or none)",
+    )
     def submit_entries(self, actor, body, contest_id):
         return {"records": self.registration.submit_entries(actor, contest_id, body["entries"])}
 
-    @endpoint("POST", "/contests/<string:contest_id>/entries/<string:entry_id>/withdrawal", roles={ORGANISER},
-              body=s.Withdrawal, response=s.Record, summary="Withdraw an entry before its session opens")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/entries/<string:entry_id>/withdrawal",
+        roles={ORGANISER},
+        body=s.Withdrawal,
+        response=s.Record,
+        summary="Withdraw an entry before its session opens",
+    )
     def withdraw_entry(self, actor, body, contest_id, entry_id):
         return self.registration.withdraw_entry(actor, contest_id, entry_id, body["reason"])
 
-    @endpoint("POST", "/contests/<string:contest_id>/sessions", roles={ORGANISER}, body=s.SessionCreate,
-              response=s.Record, status=201, summary="Schedule a session (time, place or video room)")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/sessions",
+        roles={ORGANISER},
+        body=s.SessionCreate,
+        response=s.Record,
+        status=201,
+        summary="Schedule a session (time, place or video room)",
+    )
     def schedule_session(self, actor, body, contest_id):
         return self.registration.schedule_session(actor, contest_id, body)
 
-    @endpoint("PUT", "/contests/<string:contest_id>/sessions/<string:session_id>/panel", roles={ORGANISER},
-              body=s.PanelSeat, response=s.Record, summary="Seat the panel (one head judge; reserves allowed)")
+    @endpoint(
+        "PUT",
+        "/contests/<string:contest_id>/sessions/<string:session_id>/panel",
+        roles={ORGANISER},
+        body=s.PanelSeat,
+        response=s.Record,
+        summary="Seat the panel (one head judge; reserves allowed)",
+    )
     def seat_panel(self, actor, body, contest_id, session_id):
         return self.registration.seat_panel(actor, contest_id, session_id, body["seats"])
 
-    @endpoint("POST", "/contests/<string:contest_id>/sessions/<string:session_id>/draw", roles={ORGANISER},
-              body=s.Draw, response=s.Record, status=201, summary="Draw the order of appearance by lot")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/sessions/<string:session_id>/draw",
+        roles={ORGANISER},
+        body=s.Draw,
+        response=s.Record,
+        status=201,
+        summary="Draw the order of appearance by lot",
+    )
     def draw_order(self, actor, body, contest_id, session_id):
         return self.registration.draw_order(actor, contest_id, session_id, body.get("seed"))
 
-    @endpoint("POST", "/contests/<string:contest_id>/sessions/<string:session_id>/opening", roles={ORGANISER},
-              response=s.Record, summary="Open the session for scoring")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/sessions/<string:session_id>/opening",
+        roles={ORGANISER},
+        response=s.Record,
+        summary="Open the session for scoring",
+    )
     def open_session(self, actor, body, contest_id, session_id):
         return self.registration.open_session(actor, contest_id, session_id)
 
-    @endpoint("POST", "/contests/<string:contest_id>/forum-series", roles={ORGANISER}, body=s.SeriesCreate,
-              response=s.Record, status=201, summary="Create a forum series (recurring themed meetings)")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/forum-series",
+        roles={ORGANISER},
+        body=s.SeriesCreate,
+        response=s.Record,
+        status=201,
+        summary="Create a forum series (recurring themed meetings)",
+    )
     def create_series(self, actor, body, contest_id):
         return self.registration.create_series(actor, contest_id, body)
 
-    @endpoint("POST", "/contests/<string:contest_id>/forum-series/<string:series_id>/meetings", roles={ORGANISER},
-              body=s.MeetingCreate, response=s.Record, status=201, summary="Schedule a meeting of a forum series")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/forum-series/<string:series_id>/meetings",
+        roles={ORGANISER},
+        body=s.MeetingCreate,
+        response=s.Record,
+        status=201,
+        summary="Schedule a meeting of a forum series",
+    )
     def schedule_meeting(self, actor, body, contest_id, series_id):
         return self.registration.schedule_meeting(actor, contest_id, dict(body, series_id=series_id))
 
-    @endpoint("POST", "/contests/<string:contest_id>/meetings/<string:meeting_id>/record", roles={ORGANISER},
-              body=s.MeetingRecord, response=s.Record, status=201,
-              summary="Record a meeting that took place: presentations, attendance, evaluators' comments")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/meetings/<string:meeting_id>/record",
+        roles={ORGANISER},
+        body=s.MeetingRecord,
+        response=s.Record,
+        status=201,
+        summary="Record a meeting that took place: presentations, attendance, evaluators' comments",
+    )
     def record_meeting(self, actor, body, contest_id, meeting_id):
         return self.registration.record_meeting(actor, contest_id, dict(body, meeting_id=meeting_id))
 
-    @endpoint("GET", "/contests/<string:contest_id>/participation", roles={ORGANISER}, response=s.Participation,
-              summary="Each presenter's record over the contest's forum meetings")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/participation",
+        roles={ORGANISER},
+        response=s.Participation,
+        summary="Each presenter's record over the contest's forum meetings",
+    )
     def participation(self, actor, body, contest_id):
         return {"participants": self.registration.participation(contest_id)}
 
     # -- scoring -------------------------------------------------------------------
-    @endpoint("PUT", "/sessions/<string:session_id>/sheets/<string:entry_id>", roles={JUDGE}, body=s.SheetSubmit,
-              response=s.SheetOut, summary="Submit or revise the calling judge's score sheet for an entry")
+    @endpoint(
+        "PUT",
+        "/sessions/<string:session_id>/sheets/<string:entry_id>",
+        roles={JUDGE},
+        body=s.SheetSubmit,
+        response=s.SheetOut,
+        summary="Submit or revise the calling judge's score sheet for an entry",
+    )
     def submit_sheet(self, actor, body, session_id, entry_id):
-        return self.scoring.submit_sheet(actor, session_id, entry_id, body["submission_id"], body["scores"],
-                                         body["strengths"], body["suggestions"])
+        return self.scoring.submit_sheet(
+            actor, session_id, entry_id, body["submission_id"], body["scores"], body["strengths"], body["suggestions"]
+        )
 
-    @endpoint("POST", "/sessions/<string:session_id>/lock", roles=STAFF, body=s.Lock, response=s.LockResult,
-              summary="Lock the session (head judge or organiser) and publish its scores")
+    @endpoint(
+        "POST",
+        "/sessions/<string:session_id>/lock",
+        roles=STAFF,
+        body=s.Lock,
+        response=s.LockResult,
+        summary="Lock the session (head judge or organiser) and publish its scores",
+    )
     def lock_session(self, actor, body, session_id):
         return self.scoring.lock_session(actor, session_id, body["override_reason"])
 
-    @endpoint("POST", "/sessions/<string:session_id>/corrections", roles={ORGANISER}, body=s.CorrectionCreate,
-              response=s.CorrectionOut, status=201,
-              summary="Propose a correction of a locked sheet of a published stage (change a score, void a sheet, "
-                      "add a missing one), with the reason; it takes effect when a second person approves it")
+    @endpoint(
+        "POST",
+        "/sessions/<string:session_id>/corrections",
+        roles={ORGANISER},
+        body=s.CorrectionCreate,
+        response=s.CorrectionOut,
+        status=201,
+        summary="Propose a correction of a locked sheet of a published stage (change a score, void a sheet, "
+        "add a missing one), with the reason; it takes effect when a second person approves it",
+    )
     def propose_correction(self, actor, body, session_id):
         return self.scoring.propose_correction(actor, session_id, body)
 
-    @endpoint("GET", "/sessions/<string:session_id>/corrections", roles={ORGANISER, SUPERVISOR},
-              response=s.CorrectionsOut, summary="The session's corrections and where each stands")
+    @endpoint(
+        "GET",
+        "/sessions/<string:session_id>/corrections",
+        roles={ORGANISER, SUPERVISOR},
+        response=s.CorrectionsOut,
+        summary="The session's corrections and where each stands",
+    )
     def corrections(self, actor, body, session_id):
         return {"corrections": self.scoring.corrections(actor, session_id)}
 
-    @endpoint("POST", "/sessions/<string:session_id>/corrections/<string:correction_id>/decision",
-              roles={ORGANISER, SUPERVISOR}, body=s.CorrectionDecision, response=s.CorrectionOut,
-              summary="Approve (a second person, never the proposer), reject (with the reason) or withdraw (the "
-                      "proposer) a correction")
+    @endpoint(
+        "POST",
+        "/sessions/<string:session_id>/corrections/<string:correction_id>/decision",
+        roles={ORGANISER, SUPERVISOR},
+        body=s.CorrectionDecision,
+        response=s.CorrectionOut,
+        summary="Approve (a second person, never the proposer), reject (with the reason) or withdraw (the "
+        "proposer) a correction",
+    )
     def decide_correction(self, actor, body, session_id, correction_id):
         return self.scoring.decide_correction(actor, session_id, correction_id, body)
 
-    @endpoint("GET", "/judges/me/sessions", roles={JUDGE}, response=s.JudgeDesk,
-              summary="The calling judge's sessions as their tablet shows them: the order of appearance, who is on "
-                      "stage, the criteria, which entries they may score (recusal), sheets received, their own sheets")
+    @endpoint(
+        "GET",
+        "/judges/me/sessions",
+        roles={JUDGE},
+        response=s.JudgeDesk,
+        summary="The calling judge's sessions as their tablet shows them: the order of appearance, who is on "
+        "stage, the criteria, which entries they may score (recusal), sheets received, their own sheets",
+    )
     def judge_desk(self, actor, body):
         return self.scoring.judge_desk(actor)
 
-    @endpoint("GET", "/sessions/<string:session_id>/scoring", roles=STAFF, response=s.SessionStatus,
-              summary="Sheets, tolerance flags and missing sheets of a session")
+    @endpoint(
+        "GET",
+        "/sessions/<string:session_id>/scoring",
+        roles=STAFF,
+        response=s.SessionStatus,
+        summary="Sheets, tolerance flags and missing sheets of a session",
+    )
     def session_status(self, actor, body, session_id):
         return self.scoring.session_status(actor, session_id)
 
-    @endpoint("GET", "/sessions/<string:session_id>/results", roles={PUBLIC}, response=s.SessionResults,
-              summary="Published scores with their working (after the lock)")
+    @endpoint(
+        "GET",
+        "/sessions/<string:session_id>/results",
+        roles={PUBLIC},
+        response=s.SessionResults,
+        summary="Published scores with their working (after the lock)",
+    )
     def session_results(self, actor, body, session_id):
         return self.scoring.session_results(session_id)
 
-
     # -- ranking -------------------------------------------------------------------
-    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={ORGANISER},
-              response=s.StageResults, status=201,
-              summary="Publish a stage's results and advancement (all its sessions locked)")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/results",
+        roles={ORGANISER},
+        response=s.StageResults,
+        status=201,
+        summary="Publish a stage's results and advancement (all its sessions locked)",
+    )
     def publish_stage(self, actor, body, contest_id, stage_id):
         return self.ranking.publish_stage(actor, contest_id, stage_id)
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results", roles={PUBLIC},
-              body=s.VersionQuery, response=s.StageResults,
-              summary="A stage's published results and advancement list: the latest version, or ?version=N "
-                      "(a corrected result is published again; every version stays readable)")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/results",
+        roles={PUBLIC},
+        body=s.VersionQuery,
+        response=s.StageResults,
+        summary="A stage's published results and advancement list: the latest version, or ?version=N "
+        "(a corrected result is published again; every version stays readable)",
+    )
     def stage_results(self, actor, body, contest_id, stage_id):
         published = self.ranking.stage_results(contest_id, stage_id, body.get("version"))
         return dict(published, certificate=self._certificate(published))
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/certificate", roles={PUBLIC},
-              body=s.VersionQuery, response=s.Certificate,
-              summary="A published result's certificate: standings digest, rule fingerprint, software and the "
-                      "signed checkpoint of every log it was computed from (docs/audit.md); a corrected result's "
-                      "cites the one it replaces")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/certificate",
+        roles={PUBLIC},
+        body=s.VersionQuery,
+        response=s.Certificate,
+        summary="A published result's certificate: standings digest, rule fingerprint, software and the "
+        "signed checkpoint of every log it was computed from (docs/audit.md); a corrected result's "
+        "cites the one it replaces",
+    )
     def certificate(self, actor, body, contest_id, stage_id):
         return self._certificate(self.ranking.stage_results(contest_id, stage_id, body.get("version")))
 
@@ -296,8 +493,10 @@ class GatewayService:
 
     def _certificate(self, published: dict) -> dict:
         return certificates.certified(
-            published, lambda log, position: self._log(log).checkpoint_covering(position),
-            lambda version: self.ranking.stage_results(published["contest_id"], published["stage_id"], version))
+            published,
+            lambda log, position: self._log(log).checkpoint_covering(position),
+            lambda version: self.ranking.stage_results(published["contest_id"], published["stage_id"], version),
+        )
 
     # -- the logs' signed checkpoints -------------------------------------------------
     def _log(self, log: str):
@@ -306,95 +505,171 @@ class GatewayService:
             raise NotFound(f"no log {log!r}: the logs are {', '.join(sorted(proxies))}")
         return proxies[log]
 
-    @endpoint("GET", "/logs/<string:log>/checkpoints", roles={PUBLIC}, body=s.CheckpointQuery,
-              response=s.Checkpoints, summary="A log's signed checkpoints, smallest first (after= a size, limit=)")
+    @endpoint(
+        "GET",
+        "/logs/<string:log>/checkpoints",
+        roles={PUBLIC},
+        body=s.CheckpointQuery,
+        response=s.Checkpoints,
+        summary="A log's signed checkpoints, smallest first (after= a size, limit=)",
+    )
     def checkpoints(self, actor, body, log):
         return {"checkpoints": self._log(log).checkpoints(body.get("after", 0), body.get("limit", 100))}
 
-    @endpoint("GET", "/logs/<string:log>/checkpoints/latest", roles={PUBLIC}, response=s.CheckpointOut,
-              summary="A log's latest signed checkpoint")
+    @endpoint(
+        "GET",
+        "/logs/<string:log>/checkpoints/latest",
+        roles={PUBLIC},
+        response=s.CheckpointOut,
+        summary="A log's latest signed checkpoint",
+    )
     def latest_checkpoint(self, actor, body, log):
         return self._log(log).checkpoint(None)
 
-    @endpoint("GET", "/logs/<string:log>/checkpoints/<string:size>", roles={PUBLIC}, response=s.CheckpointOut,
-              summary="A log's signed checkpoint of a tree size")
+    @endpoint(
+        "GET",
+        "/logs/<string:log>/checkpoints/<string:size>",
+        roles={PUBLIC},
+        response=s.CheckpointOut,
+        summary="A log's signed checkpoint of a tree size",
+    )
     def checkpoint(self, actor, body, log, size):
         if not size.isdigit():
             raise InvalidInput("the size is not a number", {"size": ["a tree size, e.g. 1200"]})
         return self._log(log).checkpoint(int(size))
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/leaderboard", roles={PUBLIC},
-              body=s.BoardQuery, response=s.Leaderboard,
-              summary="Standings by stage, group or criterion: live for organisers and the venue screen, "
-                      "published for everyone else")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/leaderboard",
+        roles={PUBLIC},
+        body=s.BoardQuery,
+        response=s.Leaderboard,
+        summary="Standings by stage, group or criterion: live for organisers and the venue screen, "
+        "published for everyone else",
+    )
     def leaderboard(self, actor, body, contest_id, stage_id):
-        return self.ranking.leaderboard(actor, contest_id, stage_id, body.get("group"), body.get("criterion"),
-                                        body.get("as_of"))
+        return self.ranking.leaderboard(
+            actor, contest_id, stage_id, body.get("group"), body.get("criterion"), body.get("as_of")
+        )
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/entries/<string:entry_id>/working",
-              roles={PUBLIC}, response=s.Working, summary="An entry's full working: every sheet, dropped, total")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/entries/<string:entry_id>/working",
+        roles={PUBLIC},
+        response=s.Working,
+        summary="An entry's full working: every sheet, dropped, total",
+    )
     def entry_working(self, actor, body, contest_id, stage_id, entry_id):
         return self.ranking.entry_working(contest_id, stage_id, entry_id)
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.csv", roles={ORGANISER},
-              body=s.ExportQuery, media_type="text/csv",
-              summary="A stage's standings (kind=results), all its sheets (kind=sheets) or its judges' calibration "
-                      "(kind=calibration) as CSV, Chinese headers")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/results.csv",
+        roles={ORGANISER},
+        body=s.ExportQuery,
+        media_type="text/csv",
+        summary="A stage's standings (kind=results), all its sheets (kind=sheets) or its judges' calibration "
+        "(kind=calibration) as CSV, Chinese headers",
+    )
     def export_csv(self, actor, body, contest_id, stage_id):
         if body.get("kind") == "calibration":
-            return exports.to_csv(exports.CALIBRATION_HEADERS,
-                                  exports.calibration_rows(self.ranking.calibration(actor, contest_id, stage_id)))
+            return exports.to_csv(
+                exports.CALIBRATION_HEADERS,
+                exports.calibration_rows(self.ranking.calibration(actor, contest_id, stage_id)),
+            )
         export = self.ranking.export(contest_id, stage_id)
         if body.get("kind", "results") == "sheets":
             return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export))
-        return exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export),
-                              self._certificate_if_published(contest_id, stage_id))
+        return exports.to_csv(
+            exports.RESULT_HEADERS, exports.result_rows(export), self._certificate_if_published(contest_id, stage_id)
+        )
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx", roles={ORGANISER},
-              media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-              summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx",
+        roles={ORGANISER},
+        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers",
+    )
     def export_xlsx(self, actor, body, contest_id, stage_id):
-        return exports.to_xlsx(self.ranking.export(contest_id, stage_id),
-                               self._certificate_if_published(contest_id, stage_id),
-                               self.ranking.calibration(actor, contest_id, stage_id))
+        return exports.to_xlsx(
+            self.ranking.export(contest_id, stage_id),
+            self._certificate_if_published(contest_id, stage_id),
+            self.ranking.calibration(actor, contest_id, stage_id),
+        )
 
-    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals", roles={ORGANISER},
-              body=s.AppealCreate, response=s.AppealOut, status=201,
-              summary="File a contestant's appeal (申诉) against the stage's published result; the contestant is told")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/appeals",
+        roles={ORGANISER},
+        body=s.AppealCreate,
+        response=s.AppealOut,
+        status=201,
+        summary="File a contestant's appeal (申诉) against the stage's published result; the contestant is told",
+    )
     def file_appeal(self, actor, body, contest_id, stage_id):
         return self.ranking.file_appeal(actor, contest_id, stage_id, body)
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals", roles={ORGANISER, SUPERVISOR},
-              response=s.AppealsOut, summary="The stage's appeals and their decisions")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/appeals",
+        roles={ORGANISER, SUPERVISOR},
+        response=s.AppealsOut,
+        summary="The stage's appeals and their decisions",
+    )
     def appeals(self, actor, body, contest_id, stage_id):
         return {"appeals": self.ranking.appeals(actor, contest_id, stage_id)}
 
-    @endpoint("POST", "/contests/<string:contest_id>/stages/<string:stage_id>/appeals/<string:appeal_id>/decision",
-              roles={ORGANISER, SUPERVISOR}, body=s.AppealDecision, response=s.AppealOut,
-              summary="Decide an appeal once: upheld or dismissed, with the reason; the contestant is told")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/appeals/<string:appeal_id>/decision",
+        roles={ORGANISER, SUPERVISOR},
+        body=s.AppealDecision,
+        response=s.AppealOut,
+        summary="Decide an appeal once: upheld or dismissed, with the reason; the contestant is told",
+    )
     def decide_appeal(self, actor, body, contest_id, stage_id, appeal_id):
         return self.ranking.decide_appeal(actor, contest_id, stage_id, appeal_id, body)
 
-    @endpoint("GET", "/contests/<string:contest_id>/stages/<string:stage_id>/calibration", roles={ORGANISER},
-              response=s.Calibration,
-              summary="How each judge scored against the panel: severity, spread, agreement, drops, flags; "
-                      "each panel's Kendall's W (docs/calibration.md)")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/stages/<string:stage_id>/calibration",
+        roles={ORGANISER},
+        response=s.Calibration,
+        summary="How each judge scored against the panel: severity, spread, agreement, drops, flags; "
+        "each panel's Kendall's W (docs/calibration.md)",
+    )
     def calibration(self, actor, body, contest_id, stage_id):
         return self.ranking.calibration(actor, contest_id, stage_id)
 
     # -- pages: the judge's tablet and the organiser's console ---------------------------
-    @endpoint("GET", "/judge", roles={PUBLIC}, media_type="text/html",
-              summary="The judge's scoring page (tablet and phone); the token comes as #token=… or is asked for")
+    @endpoint(
+        "GET",
+        "/judge",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="The judge's scoring page (tablet and phone); the token comes as #token=… or is asked for",
+    )
     def judge_page(self, actor, body):
         return pages.JUDGE
 
-    @endpoint("GET", "/console", roles={PUBLIC}, media_type="text/html",
-              summary="The organiser's console; the token comes as #token=… or is asked for")
+    @endpoint(
+        "GET",
+        "/console",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="The organiser's console; the token comes as #token=… or is asked for",
+    )
     def console_page(self, actor, body):
         return pages.CONSOLE
 
-    @endpoint("GET", "/pages/pages.js", roles={PUBLIC}, media_type="text/javascript",
-              summary="The pages' shared script: the API with the token, errors shown, sheets kept until sent")
+    @endpoint(
+        "GET",
+        "/pages/pages.js",
+        roles={PUBLIC},
+        media_type="text/javascript",
+        summary="The pages' shared script: the API with the token, errors shown, sheets kept until sent",
+    )
     def page_script(self, actor, body):
         return pages.SCRIPT
 
@@ -403,14 +678,24 @@ class GatewayService:
         return pages.STYLE
 
     # -- the venue's big screen ------------------------------------------------------
-    @endpoint("GET", "/live/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",
-              summary="The big-screen page (1920x1080); open it with ?token=<screen or organiser token>",
-              errors=(400,))
+    @endpoint(
+        "GET",
+        "/live/<string:contest_id>/<string:stage_id>",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="The big-screen page (1920x1080); open it with ?token=<screen or organiser token>",
+        errors=(400,),
+    )
     def live_page(self, actor, body, contest_id, stage_id):
         return live.PAGE
 
-    @endpoint("GET", "/results/<string:contest_id>/<string:stage_id>", roles={PUBLIC}, media_type="text/html",
-              summary="The public results page of a published stage, with its certificate's fingerprint")
+    @endpoint(
+        "GET",
+        "/results/<string:contest_id>/<string:stage_id>",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="The public results page of a published stage, with its certificate's fingerprint",
+    )
     def results_page(self, actor, body, contest_id, stage_id):
         published = self.ranking.stage_results(contest_id, stage_id)
         board = self.ranking.leaderboard(actor, contest_id, stage_id)
@@ -422,36 +707,64 @@ class GatewayService:
         EventSource cannot send headers, so the token comes as ?token=."""
         request_id = new_request_id(request)
         try:
-            self.settings.authenticator.authorize(f"Bearer {request.args.get('token', '')}", {ORGANISER, SCREEN},
-                                                  to="see live standings")
+            self.settings.authenticator.authorize(
+                f"Bearer {request.args.get('token', '')}", {ORGANISER, SCREEN}, to="see live standings"
+            )
             check_params({"contest_id": contest_id, "stage_id": stage_id})
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
         except DomainError as error:
             return error_response(error, request_id)
         # eventlet's WSGI server holds writes back until 4 KiB: an event must leave at once
         request.environ["eventlet.minimum_write_chunk_size"] = 0
-        return Response(live.stream(self.config, contest_id, stage_id), mimetype="text/event-stream",
-                        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return Response(
+            live.stream(self.config, contest_id, stage_id),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
 
     # -- notices -------------------------------------------------------------------
-    @endpoint("GET", "/contests/<string:contest_id>/deliveries", roles={ORGANISER}, body=s.DeliveryQuery,
-              response=s.Deliveries, summary="The delivery log: by recipient, status or kind")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/deliveries",
+        roles={ORGANISER},
+        body=s.DeliveryQuery,
+        response=s.Deliveries,
+        summary="The delivery log: by recipient, status or kind",
+    )
     def deliveries(self, actor, body, contest_id):
-        return {"deliveries": self.notify.deliveries(actor, contest_id, body.get("recipient"), body.get("status"),
-                                                     body.get("kind"))}
+        return {
+            "deliveries": self.notify.deliveries(
+                actor, contest_id, body.get("recipient"), body.get("status"), body.get("kind")
+            )
+        }
 
-    @endpoint("POST", "/contests/<string:contest_id>/deliveries/<string:delivery_id>/retry", roles={ORGANISER},
-              response=s.DeliveryOut, summary="Send a failed delivery again")
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/deliveries/<string:delivery_id>/retry",
+        roles={ORGANISER},
+        response=s.DeliveryOut,
+        summary="Send a failed delivery again",
+    )
     def retry_delivery(self, actor, body, contest_id, delivery_id):
         return self.notify.retry_delivery(actor, contest_id, delivery_id)
 
-    @endpoint("PUT", "/contests/<string:contest_id>/recipients/<string:recipient_id>/preferences",
-              roles={ORGANISER}, body=s.Preferences, response=s.PreferencesOut,
-              summary="A contestant's or judge's channels (recipient ids: contestant-<id>, judge-<id>)")
+    @endpoint(
+        "PUT",
+        "/contests/<string:contest_id>/recipients/<string:recipient_id>/preferences",
+        roles={ORGANISER},
+        body=s.Preferences,
+        response=s.PreferencesOut,
+        summary="A contestant's or judge's channels (recipient ids: contestant-<id>, judge-<id>)",
+    )
     def set_preferences(self, actor, body, contest_id, recipient_id):
         return self.notify.set_preferences(actor, contest_id, recipient_id, body)
 
-    @endpoint("GET", "/contests/<string:contest_id>/recipients/<string:recipient_id>/inbox", roles={ORGANISER},
-              response=s.Inbox, summary="A recipient's in-app inbox")
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/recipients/<string:recipient_id>/inbox",
+        roles={ORGANISER},
+        response=s.Inbox,
+        summary="A recipient's in-app inbox",
+    )
     def inbox(self, actor, body, contest_id, recipient_id):
         return {"messages": self.notify.inbox(actor, contest_id, recipient_id)}

@@ -9,6 +9,7 @@ makes the write again, which changes nothing the second time; the key sent with 
 request is a Conflict. A refused request (a DomainError) leaves no claim, as a refused
 event-sourced command stores no answer: sent again, it is decided again.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,8 +37,9 @@ class KeyedAnswers:
             return write(None)
         key = idempotency.key
         try:
-            self._collection.insert_one({"_id": key, "fingerprint": idempotency.fingerprint,
-                                         "at": datetime.now(timezone.utc)})
+            self._collection.insert_one(
+                {"_id": key, "fingerprint": idempotency.fingerprint, "at": datetime.now(timezone.utc)}
+            )
         except DuplicateKeyError:
             earlier = self._collection.find_one({"_id": key}) or {}
             if earlier.get("fingerprint", idempotency.fingerprint) != idempotency.fingerprint:

@@ -8,6 +8,7 @@ once the lease runs out it is pending again. The one window left is a crash afte
 channel accepted a message and before it is marked sent; the message then goes again,
 with the same Message-ID / out_id, so the receiving side can tell it is the same one.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -59,8 +60,9 @@ class Deliveries:
 
     def recover(self) -> None:
         """Deliveries whose sender died mid-send (their lease ran out) are due again."""
-        self._collection.update_many({"status": "sending", "lease_until": {"$lt": now()}},
-                                     {"$set": {"status": "pending"}})
+        self._collection.update_many(
+            {"status": "sending", "lease_until": {"$lt": now()}}, {"$set": {"status": "pending"}}
+        )
 
     def claim_due(self, limit: int) -> Iterator[dict]:
         """Take up to ``limit`` due deliveries for sending, each under a lease, oldest due first.
@@ -70,29 +72,42 @@ class Deliveries:
         fraction of a find-and-modify on a busy collection)."""
         moment = now()
         lease = moment + timedelta(seconds=self._policy.lease_seconds)
-        for candidate in self._collection.find({"status": "pending", "due_at": {"$lte": moment}},
-                                               sort=[("due_at", 1)], limit=limit):
-            won = self._collection.update_one({"_id": candidate["_id"], "status": "pending"},
-                                              {"$set": {"status": "sending", "lease_until": lease},
-                                               "$inc": {"attempts": 1}})
+        for candidate in self._collection.find(
+            {"status": "pending", "due_at": {"$lte": moment}}, sort=[("due_at", 1)], limit=limit
+        ):
+            won = self._collection.update_one(
+                {"_id": candidate["_id"], "status": "pending"},
+                {"$set": {"status": "sending", "lease_until": lease}, "$inc": {"attempts": 1}},
+            )
             if won.modified_count:
                 yield dict(candidate, status="sending", lease_until=lease, attempts=candidate["attempts"] + 1)
 
     def sent(self, delivery: dict) -> None:
-        self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "sent", "sent_at": now()},
-                                                               "$unset": {"lease_until": ""}})
+        self._collection.update_one(
+            {"_id": delivery["_id"]}, {"$set": {"status": "sent", "sent_at": now()}, "$unset": {"lease_until": ""}}
+        )
 
     def failed_for_now(self, delivery: dict, reason: str) -> None:
         if delivery["attempts"] >= self._policy.max_attempts:
             self.failed(delivery, f"gave up after {delivery['attempts']} attempts: {reason}")
             return
-        self._collection.update_one({"_id": delivery["_id"]}, {
-            "$set": {"status": "pending", "due_at": now() + self._policy.backoff(delivery["attempts"]),
-                     "last_error": reason}, "$unset": {"lease_until": ""}})
+        self._collection.update_one(
+            {"_id": delivery["_id"]},
+            {
+                "$set": {
+                    "status": "pending",
+                    "due_at": now() + self._policy.backoff(delivery["attempts"]),
+                    "last_error": reason,
+                },
+                "$unset": {"lease_until": ""},
+            },
+        )
 
     def failed(self, delivery: dict, reason: str) -> None:
-        self._collection.update_one({"_id": delivery["_id"]}, {"$set": {"status": "failed", "last_error": reason},
-                                                               "$unset": {"lease_until": ""}})
+        self._collection.update_one(
+            {"_id": delivery["_id"]},
+            {"$set": {"status": "failed", "last_error": reason}, "$unset": {"lease_until": ""}},
+        )
 
     def retry(self, contest_id: str, delivery_id_: str, key: str | None = None) -> dict | None:
         """An organiser sends a failed delivery again, with a fresh budget of attempts. Under an
@@ -100,8 +115,12 @@ class Deliveries:
         again finds it done (and does not send the delivery a third time)."""
         again = self._collection.find_one_and_update(
             {"_id": delivery_id_, "contest_id": contest_id, "status": "failed"},
-            {"$set": {"status": "pending", "attempts": 0, "due_at": now()},
-             **({"$addToSet": {"retried_under": key}} if key else {})}, return_document=ReturnDocument.AFTER)
+            {
+                "$set": {"status": "pending", "attempts": 0, "due_at": now()},
+                **({"$addToSet": {"retried_under": key}} if key else {}),
+            },
+            return_document=ReturnDocument.AFTER,
+        )
         if again is None and key:
             return self._collection.find_one({"_id": delivery_id_, "contest_id": contest_id, "retried_under": key})
         return again

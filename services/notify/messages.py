@@ -1,6 +1,7 @@
 """What to tell whom: from an event to notices, each a kind and its context. Pure code:
 the wording of each kind is in wording.py and templates/.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -49,25 +50,45 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
     c = p.get("contest_id")
     if event_type == "EntrySubmitted":
         contest = _need(known, "contests", c)
-        return [Notice(contestant(p["contestant_id"]), "registration_confirmed",
-                       {"name": p["name"], "contest_name": contest["name"], "title": p["title"]})]
+        return [
+            Notice(
+                contestant(p["contestant_id"]),
+                "registration_confirmed",
+                {"name": p["name"], "contest_name": contest["name"], "title": p["title"]},
+            )
+        ]
     if event_type == "SessionOpened":
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
-        where = {"stage_name": stage["name"], "starts_at": p.get("starts_at", ""), "place": p.get("place", ""),
-                 "video_room": p.get("video_room", "")}
-        notices = [Notice(contestant(e["contestant_id"]), "session_notice",
-                          dict(where, name=e["name"], order=e["order"], total=len(p["entries"])))
-                   for e in p["entries"]]
-        notices += [Notice(judge(j["judge_id"]), "judge_seated",
-                           dict(where, name=j["name"], entries=len(p["entries"]), role=role(j)))
-                    for j in p["panel"]]
+        where = {
+            "stage_name": stage["name"],
+            "starts_at": p.get("starts_at", ""),
+            "place": p.get("place", ""),
+            "video_room": p.get("video_room", ""),
+        }
+        notices = [
+            Notice(
+                contestant(e["contestant_id"]),
+                "session_notice",
+                dict(where, name=e["name"], order=e["order"], total=len(p["entries"])),
+            )
+            for e in p["entries"]
+        ]
+        notices += [
+            Notice(
+                judge(j["judge_id"]),
+                "judge_seated",
+                dict(where, name=j["name"], entries=len(p["entries"]), role=role(j)),
+            )
+            for j in p["panel"]
+        ]
         return notices
     if event_type == "EntryScored":
         if not p.get("comments"):
             return []
         entry = _need(known, "entries", f"{c}:{p['entry_id']}")
-        return [Notice(contestant(entry["contestant_id"]), "comments",
-                       {"name": entry["name"], "comments": p["comments"]})]
+        return [
+            Notice(contestant(entry["contestant_id"]), "comments", {"name": entry["name"], "comments": p["comments"]})
+        ]
     if event_type == "ToleranceFlagRaised":
         session = _need(known, "sessions", p["session_id"])
         head = session["head"]
@@ -75,23 +96,45 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
     if event_type == "StageResultsPublished":
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
         following = _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"] if p.get("next_stage_id") else ""
-        return [Notice(contestant(row["contestant_id"]), "stage_result",
-                       {"name": row["name"], "stage_name": stage["name"], "stage_score": row["stage_score"],
-                        "rank": row["rank"], "advanced": row["advanced"], "next_stage_name": following})
-                for row in p["standings"]]
+        return [
+            Notice(
+                contestant(row["contestant_id"]),
+                "stage_result",
+                {
+                    "name": row["name"],
+                    "stage_name": stage["name"],
+                    "stage_score": row["stage_score"],
+                    "rank": row["rank"],
+                    "advanced": row["advanced"],
+                    "next_stage_name": following,
+                },
+            )
+            for row in p["standings"]
+        ]
     if event_type == "StageResultsRepublished":  # only those a correction affected, and the corrected judge
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
         common = {"stage_name": stage["name"], "version": p["version"], "correction_id": p["correction_id"]}
-        notices = [Notice(contestant(change["contestant_id"]), "result_corrected",
-                          dict(common, name=change["name"], before=change["before"], after=change["after"]))
-                   for change in p["diff"]]
+        notices = [
+            Notice(
+                contestant(change["contestant_id"]),
+                "result_corrected",
+                dict(common, name=change["name"], before=change["before"], after=change["after"]),
+            )
+            for change in p["diff"]
+        ]
         corrected = _need(known, "recipients", f"{c}:{judge(p['corrected_judge_id'])}")
-        return notices + [Notice(judge(p["corrected_judge_id"]), "sheet_corrected",
-                                 dict(common, name=corrected["name"]))]
+        return notices + [
+            Notice(judge(p["corrected_judge_id"]), "sheet_corrected", dict(common, name=corrected["name"]))
+        ]
     if event_type in ("AppealFiled", "AppealDecided"):  # the contestant hears of receipt, then of the decision
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
-        context = {"name": p["name"], "stage_name": stage["name"], "appeal_id": p["appeal_id"], "reason": p["reason"],
-                   "upheld": p.get("decision") == "upheld"}
+        context = {
+            "name": p["name"],
+            "stage_name": stage["name"],
+            "appeal_id": p["appeal_id"],
+            "reason": p["reason"],
+            "upheld": p.get("decision") == "upheld",
+        }
         kind = "appeal_received" if event_type == "AppealFiled" else "appeal_decided"
         return [Notice(contestant(p["contestant_id"]), kind, context)]
     if event_type in ("AdvancementChangeFollowed", "AdvancementChangeReferred"):  # the organiser hears of it
@@ -102,29 +145,52 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
     if event_type == "AdvancementChangeDecided":  # and those it concerned, of the organiser's decision
         context = dict(_advancement(known, p), action=p["action"], reason=p["reason"])
         goes_on = ((p["gained"], p["action"] in ("follow", "admit")), (p["lost"], p["action"] != "follow"))
-        return [Notice(contestant(w["contestant_id"]), "advancement_decided",
-                       dict(context, name=w["name"], advances=advances))
-                for concerned, advances in goes_on for w in concerned]
+        return [
+            Notice(
+                contestant(w["contestant_id"]), "advancement_decided", dict(context, name=w["name"], advances=advances)
+            )
+            for concerned, advances in goes_on
+            for w in concerned
+        ]
     if event_type == "ForumMeetingScheduled":
         series = _need(known, "series", f"{c}:{p['series_id']}")
-        return [Notice(judge(e), "meeting_evaluator", {
-            "name": _need(known, "recipients", f"{c}:{judge(e)}")["name"], "series_name": series["name"],
-            "date": p["date"], "theme": p["theme"], "central_task": p.get("central_task", ""),
-            "presenters": len(p["presenters"])}) for e in p["evaluators"]]
+        return [
+            Notice(
+                judge(e),
+                "meeting_evaluator",
+                {
+                    "name": _need(known, "recipients", f"{c}:{judge(e)}")["name"],
+                    "series_name": series["name"],
+                    "date": p["date"],
+                    "theme": p["theme"],
+                    "central_task": p.get("central_task", ""),
+                    "presenters": len(p["presenters"]),
+                },
+            )
+            for e in p["evaluators"]
+        ]
     return []
 
 
 def _advancement(known: Known, p: dict) -> dict:
     c = p["contest_id"]
-    return {"stage_name": _need(known, "stages", f"{c}:{p['stage_id']}")["name"],
-            "next_stage_name": _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"],
-            "change_id": p["change_id"], "version": p["version"],
-            "gained": [w["name"] for w in p["gained"]], "lost": [w["name"] for w in p["lost"]]}
+    return {
+        "stage_name": _need(known, "stages", f"{c}:{p['stage_id']}")["name"],
+        "next_stage_name": _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"],
+        "change_id": p["change_id"],
+        "version": p["version"],
+        "gained": [w["name"] for w in p["gained"]],
+        "lost": [w["name"] for w in p["lost"]],
+    }
 
 
 def reminders_for(session: dict) -> list[Notice]:
     """The day-before reminder of an opened session, one for each judge seated on it."""
-    return [Notice(judge(j["judge_id"]), "session_reminder",
-                   dict(session["where"], name=j["name"], role=j["role"], entries=session["entries"]))
-            for j in session["panel"]]
-
+    return [
+        Notice(
+            judge(j["judge_id"]),
+            "session_reminder",
+            dict(session["where"], name=j["name"], role=j["role"], entries=session["entries"]),
+        )
+        for j in session["panel"]
+    ]

@@ -1,5 +1,6 @@
 """The notify service's working parts, behind one dependency: what it knows of contests and
 people, the deliveries, the channels and their rate limits."""
+
 from __future__ import annotations
 
 import logging
@@ -39,8 +40,11 @@ class _Smtp(Schema):
     @pre_load
     def _empty_is_none(self, data, **kwargs):
         # an empty Secret value arrives as ${SMTP_USER:""} -> "" -> YAML null: no login
-        return {k: ("" if k in ("user", "password") and v is None else v) for k, v in data.items()} \
-            if isinstance(data, dict) else data
+        return (
+            {k: ("" if k in ("user", "password") and v is None else v) for k, v in data.items()}
+            if isinstance(data, dict)
+            else data
+        )
 
 
 class _Sms(Schema):
@@ -51,8 +55,11 @@ class _Sms(Schema):
 class _Settings(Schema):
     smtp = fields.Nested(_Smtp, required=True)
     sms = fields.Nested(_Sms, required=True)
-    rates = fields.Dict(keys=fields.String(validate=validate.OneOf(CHANNELS)),
-                        values=fields.Float(validate=validate.Range(min=0.1)), load_default=dict)
+    rates = fields.Dict(
+        keys=fields.String(validate=validate.OneOf(CHANNELS)),
+        values=fields.Float(validate=validate.Range(min=0.1)),
+        load_default=dict,
+    )
     max_attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=50))
     base_delay = fields.Float(load_default=1.0, validate=validate.Range(min=0.01, max=3600))
     lease_seconds = fields.Float(load_default=60.0, validate=validate.Range(min=0.5, max=3600))
@@ -71,11 +78,14 @@ class Notifier:
     def __init__(self, db, settings: dict) -> None:
         self.db = db
         self.answers = KeyedAnswers(db)
-        self.deliveries = Deliveries(db, Policy(settings["max_attempts"], settings["base_delay"],
-                                                settings["lease_seconds"]))
-        self.channels = {"email": channels.Email(**settings["smtp"]),
-                         "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
-                         "inbox": channels.Inbox(db)}
+        self.deliveries = Deliveries(
+            db, Policy(settings["max_attempts"], settings["base_delay"], settings["lease_seconds"])
+        )
+        self.channels = {
+            "email": channels.Email(**settings["smtp"]),
+            "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
+            "inbox": channels.Inbox(db),
+        }
         self.rates = {name: RateLimit(rate) for name, rate in settings["rates"].items()}
         self.reminder_hours = settings["reminder_hours"]
         self.wording = Wording.load()
@@ -97,15 +107,25 @@ class Notifier:
         c = p["contest_id"]
         if kind == "ContestCreated":
             office = p.get("organiser") or {}
-            facts = [("contests", c, {"name": p["name"]}),
-                     ("recipients", f"{c}:{ORGANISER}", {"name": office.get("name") or "组织方",
-                                                          "email": office.get("email"), "phone": office.get("phone")})]
+            facts = [
+                ("contests", c, {"name": p["name"]}),
+                (
+                    "recipients",
+                    f"{c}:{ORGANISER}",
+                    {
+                        "name": office.get("name") or "组织方",
+                        "email": office.get("email"),
+                        "phone": office.get("phone"),
+                    },
+                ),
+            ]
         elif kind == "StageDefined":
             facts = [("stages", f"{c}:{p['stage_id']}", {"name": p["name"]})]
         elif kind == "EntrySubmitted":
-            facts = [("entries", f"{c}:{p['entry_id']}", {"contestant_id": p["contestant_id"], "name": p["name"]}),
-                     ("recipients", f"{c}:{contestant(p['contestant_id'])}",
-                      {k: p[k] for k in ("name", "email", "phone")})]
+            facts = [
+                ("entries", f"{c}:{p['entry_id']}", {"contestant_id": p["contestant_id"], "name": p["name"]}),
+                ("recipients", f"{c}:{contestant(p['contestant_id'])}", {k: p[k] for k in ("name", "email", "phone")}),
+            ]
         elif kind == "ForumSeriesCreated":
             facts = [("series", f"{c}:{p['series_id']}", {"name": p["name"]})]
         elif kind == "JudgeRegistered":
@@ -113,11 +133,25 @@ class Notifier:
         elif kind == "SessionOpened":
             head = next(({"judge_id": j["judge_id"], "name": j["name"]} for j in p["panel"] if j["head"]), None)
             stage = self.get("stages", f"{c}:{p['stage_id']}") or {"name": p["stage_id"]}
-            facts = [("sessions", p["session_id"], {
-                "head": head, "contest_id": c, "starts_at": _moment(p.get("starts_at", "")), "entries": len(p["entries"]),
-                "where": {"stage_name": stage["name"], "starts_at": p.get("starts_at", ""), "place": p.get("place", ""),
-                          "video_room": p.get("video_room", "")},
-                "panel": [{"judge_id": j["judge_id"], "name": j["name"], "role": role(j)} for j in p["panel"]]})]
+            facts = [
+                (
+                    "sessions",
+                    p["session_id"],
+                    {
+                        "head": head,
+                        "contest_id": c,
+                        "starts_at": _moment(p.get("starts_at", "")),
+                        "entries": len(p["entries"]),
+                        "where": {
+                            "stage_name": stage["name"],
+                            "starts_at": p.get("starts_at", ""),
+                            "place": p.get("place", ""),
+                            "video_room": p.get("video_room", ""),
+                        },
+                        "panel": [{"judge_id": j["judge_id"], "name": j["name"], "role": role(j)} for j in p["panel"]],
+                    },
+                )
+            ]
         else:
             facts = []
         for collection, key, values in facts:
@@ -134,20 +168,30 @@ class Notifier:
             if preferences.get(channel, True) is False:
                 continue
             address = addresses[channel]
-            self.deliveries.create({
-                "_id": delivery_id(event_id, notice.recipient_id, channel, notice.kind), "event_id": event_id,
-                "contest_id": contest_id, "recipient_id": notice.recipient_id, "name": who["name"],
-                "channel": channel, "kind": notice.kind, "address": address or "", "subject": subject, "body": body,
-                "status": "pending" if address else "undeliverable",
-                **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
-            })
+            self.deliveries.create(
+                {
+                    "_id": delivery_id(event_id, notice.recipient_id, channel, notice.kind),
+                    "event_id": event_id,
+                    "contest_id": contest_id,
+                    "recipient_id": notice.recipient_id,
+                    "name": who["name"],
+                    "channel": channel,
+                    "kind": notice.kind,
+                    "address": address or "",
+                    "subject": subject,
+                    "body": body,
+                    "status": "pending" if address else "undeliverable",
+                    **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
+                }
+            )
 
     # -- reminders ----------------------------------------------------------------------
     def remind(self) -> int:
         """Record the reminders of sessions starting within the reminder window, once each."""
         horizon = datetime.now(timezone.utc) + timedelta(hours=self.reminder_hours)
-        due = self.db.sessions.find({"starts_at": {"$gt": datetime.now(timezone.utc), "$lte": horizon},
-                                     "reminded": {"$ne": True}})
+        due = self.db.sessions.find(
+            {"starts_at": {"$gt": datetime.now(timezone.utc), "$lte": horizon}, "reminded": {"$ne": True}}
+        )
         count = 0
         for session in due:
             for notice in reminders_for(session):

@@ -1,4 +1,5 @@
 """The notify service: tells contestants, judges and the organiser what happened, once, by e-mail, SMS and inbox."""
+
 from __future__ import annotations
 
 from nameko.timer import timer
@@ -19,8 +20,23 @@ REMIND_EVERY_S = 1.0
 
 
 def _summary(delivery: dict) -> dict:
-    return {k: delivery.get(k) for k in ("_id", "recipient_id", "name", "channel", "kind", "address", "subject",
-                                         "status", "attempts", "last_error", "created_at", "sent_at")}
+    return {
+        k: delivery.get(k)
+        for k in (
+            "_id",
+            "recipient_id",
+            "name",
+            "channel",
+            "kind",
+            "address",
+            "subject",
+            "status",
+            "attempts",
+            "last_error",
+            "created_at",
+            "sent_at",
+        )
+    }
 
 
 def _organiser(actor: dict) -> None:
@@ -111,11 +127,19 @@ class NotifyService:
         return "ok" if self.notifier.db.command("ping").get("ok") == 1 else "store not answering"
 
     @rpc
-    def deliveries(self, actor: dict, contest_id: str, recipient_id: str | None = None, status: str | None = None,
-                   kind: str | None = None) -> list[dict]:
+    def deliveries(
+        self,
+        actor: dict,
+        contest_id: str,
+        recipient_id: str | None = None,
+        status: str | None = None,
+        kind: str | None = None,
+    ) -> list[dict]:
         _organiser(actor)
-        query = {"contest_id": contest_id, **{k: v for k, v in (("recipient_id", recipient_id), ("status", status),
-                                                                ("kind", kind)) if v}}
+        query = {
+            "contest_id": contest_id,
+            **{k: v for k, v in (("recipient_id", recipient_id), ("status", status), ("kind", kind)) if v},
+        }
         return [_summary(d) for d in self.notifier.deliveries.find(query)]
 
     @rpc
@@ -127,6 +151,7 @@ class NotifyService:
             if again is None:
                 raise Conflict(f"delivery {delivery_id} is not a failed delivery of contest {contest_id}")
             return _summary(again)
+
         return self.notifier.answers.answer(Idempotency.of(actor), retry)
 
     @rpc
@@ -136,15 +161,21 @@ class NotifyService:
 
         def store(key: str | None) -> dict:  # setting the same values again changes nothing
             now = self.notifier.db.preferences.find_one_and_update(
-                {"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True,
-                return_document=ReturnDocument.AFTER)
+                {"_id": f"{contest_id}:{recipient_id}"},
+                {"$set": values},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
             return {"recipient_id": recipient_id, **{c: now.get(c, True) for c in CHANNELS}}
+
         return self.notifier.answers.answer(Idempotency.of(actor), store)
 
     @rpc
     def inbox(self, actor: dict, contest_id: str, recipient_id: str) -> list[dict]:
         _organiser(actor)
-        return [{k: m[k] for k in ("_id", "kind", "subject", "body", "at")}
-                for m in self.notifier.db.inbox.find({"contest_id": contest_id, "recipient_id": recipient_id},
-                                                     sort=[("at", 1), ("_id", 1)])]
-
+        return [
+            {k: m[k] for k in ("_id", "kind", "subject", "body", "at")}
+            for m in self.notifier.db.inbox.find(
+                {"contest_id": contest_id, "recipient_id": recipient_id}, sort=[("at", 1), ("_id", 1)]
+            )
+        ]

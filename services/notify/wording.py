@@ -1,6 +1,7 @@
 """The zh-CN wording of every notice kind: ``templates/`` (one file a kind, first line the
 subject), read once when the notifier starts, so that an organiser can edit the wording
 without touching code and rendering reads no file."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -13,8 +14,9 @@ TEMPLATES = Path(__file__).parent / "templates"
 
 class Wording:
     def __init__(self, templates: Mapping[str, str]) -> None:
-        self._environment = Environment(loader=DictLoader(dict(templates)), undefined=StrictUndefined,
-                                        autoescape=False, keep_trailing_newline=True)
+        self._environment = Environment(
+            loader=DictLoader(dict(templates)), undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True
+        )
 
     @classmethod
     def load(cls, directory: Path = TEMPLATES) -> "Wording":

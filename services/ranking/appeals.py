@@ -5,6 +5,7 @@ with a reason, and decided once: upheld (a correction follows, approved by two p
 dismissed, with a reason. Filing or deciding again what was already recorded is answered
 with the record and changes nothing; deciding otherwise what was decided is a Conflict.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ def appeals_stream(contest_id: str, stage_id: str) -> str:
 @dataclass
 class Appeals:
     """The appeals of one stage, as their events left them."""
+
     version: int = 0
     appeals: dict[str, dict] = field(default_factory=dict)
 
@@ -31,16 +33,27 @@ class Appeals:
         if event.type == "AppealFiled":
             self.appeals[p["appeal_id"]] = {**p, "status": "filed", "decision": None}
         elif event.type == "AppealDecided":
-            self.appeals[p["appeal_id"]].update(status="decided", decision=p["decision"],
-                                                decision_reason=p["reason"], decided_by=p["decided_by"])
+            self.appeals[p["appeal_id"]].update(
+                status="decided", decision=p["decision"], decision_reason=p["reason"], decided_by=p["decided_by"]
+            )
 
 
-def file(appeals: Appeals, published: list[dict] | None, contest_id: str, stage_id: str, appeal_id: str,
-         entry_id: str, reason: str, filed_by: str) -> tuple[dict, list[Decision]]:
+def file(
+    appeals: Appeals,
+    published: list[dict] | None,
+    contest_id: str,
+    stage_id: str,
+    appeal_id: str,
+    entry_id: str,
+    reason: str,
+    filed_by: str,
+) -> tuple[dict, list[Decision]]:
     """``published``: the stage's published standings, None while it is not published."""
     if published is None:
-        raise RuleViolated(f"stage {stage_id} is not published: a result is appealed once it is published",
-                           {"stage_id": ["not published yet"]})
+        raise RuleViolated(
+            f"stage {stage_id} is not published: a result is appealed once it is published",
+            {"stage_id": ["not published yet"]},
+        )
     row = next((r for r in published if r["entry_id"] == entry_id), None)
     if row is None:
         raise NotFound(f"entry {entry_id} is not in the published standings of stage {stage_id}")
@@ -49,12 +62,22 @@ def file(appeals: Appeals, published: list[dict] | None, contest_id: str, stage_
         if (earlier["entry_id"], earlier["reason"]) != (entry_id, reason):
             raise Conflict(f"appeal {appeal_id} was filed already, for {earlier['entry_id']} with another reason")
         return earlier, []
-    filed = {"contest_id": contest_id, "stage_id": stage_id, "appeal_id": appeal_id, "entry_id": entry_id,
-             "contestant_id": row["contestant_id"], "name": row["name"], "reason": reason, "filed_by": filed_by}
+    filed = {
+        "contest_id": contest_id,
+        "stage_id": stage_id,
+        "appeal_id": appeal_id,
+        "entry_id": entry_id,
+        "contestant_id": row["contestant_id"],
+        "name": row["name"],
+        "reason": reason,
+        "filed_by": filed_by,
+    }
     return {**filed, "status": "filed", "decision": None}, [Decision("AppealFiled", filed)]
 
 
-def decide(appeals: Appeals, appeal_id: str, decision: str, reason: str, decided_by: str) -> tuple[dict, list[Decision]]:
+def decide(
+    appeals: Appeals, appeal_id: str, decision: str, reason: str, decided_by: str
+) -> tuple[dict, list[Decision]]:
     appeal = appeals.appeals.get(appeal_id)
     if appeal is None:
         raise NotFound(f"no appeal {appeal_id} in this stage")
@@ -64,5 +87,7 @@ def decide(appeals: Appeals, appeal_id: str, decision: str, reason: str, decided
         return appeal, []
     decided = {k: appeal[k] for k in ("contest_id", "stage_id", "appeal_id", "entry_id", "contestant_id", "name")}
     decided.update(decision=decision, reason=reason, decided_by=decided_by)
-    return ({**appeal, "status": "decided", "decision": decision, "decision_reason": reason, "decided_by": decided_by},
-            [Decision("AppealDecided", decided)])
+    return (
+        {**appeal, "status": "decided", "decision": decision, "decision_reason": reason, "decided_by": decided_by},
+        [Decision("AppealDecided", decided)],
+    )

@@ -1,5 +1,6 @@
 """Ranking's service layer: publication, and the boards each reader may see, over the read
 model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
+
 from __future__ import annotations
 
 import uuid
@@ -33,11 +34,17 @@ class Ranking:
             sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
             publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
             rows, rule, positions, streams = self._basis(stage, sessions)
-            return publication.publish(contest_id, stage_id, rows, board.next_stage_id(self._read, stage), rule,
-                                       positions, streams, VERSION)
+            return publication.publish(
+                contest_id, stage_id, rows, board.next_stage_id(self._read, stage), rule, positions, streams, VERSION
+            )
 
-        return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
-                       **on_behalf(actor))
+        return execute(
+            self._store,
+            publication.results_stream(contest_id, stage_id),
+            folding(_Publication),
+            decide,
+            **on_behalf(actor),
+        )
 
     def republish_after(self, rescored: dict) -> dict | None:
         """Publish the stage again after an approved correction (``rescored``: its EntryRescored
@@ -53,19 +60,28 @@ class Ranking:
             if published.latest is None or rescored["correction_id"] in published.corrections:
                 return None, []  # never published (nothing to correct), or published after it already
             sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
-            summary, decision = publication.republish(published.latest, published.latest["version"] + 1,
-                                                      *self._basis(stage, sessions), VERSION, rescored)
+            summary, decision = publication.republish(
+                published.latest, published.latest["version"] + 1, *self._basis(stage, sessions), VERSION, rescored
+            )
             return summary, [decision]
 
-        return execute(self._store, publication.results_stream(contest_id, stage_id), folding(_Publication), decide,
-                       actor="ranking")
+        return execute(
+            self._store,
+            publication.results_stream(contest_id, stage_id),
+            folding(_Publication),
+            decide,
+            actor="ranking",
+        )
 
     def _basis(self, stage: dict, sessions: list[dict]) -> tuple[list[dict], str, dict[str, int], dict]:
         """What a publication records of the read model as it stands: the standings' rows, the
         rule fingerprint, how far each source log was read and each source stream's head."""
-        return ([board.standing_row(s) for s in board.table(self._read, stage)], board.rule_sha256(stage),
-                {d["_id"]: d["position"] for d in self._read.find("positions")},
-                board.source_streams(self._read, stage, [s["session_id"] for s in sessions]))
+        return (
+            [board.standing_row(s) for s in board.table(self._read, stage)],
+            board.rule_sha256(stage),
+            {d["_id"]: d["position"] for d in self._read.find("positions")},
+            board.source_streams(self._read, stage, [s["session_id"] for s in sessions]),
+        )
 
     # -- queries --------------------------------------------------------------------
     def contests(self, actor: dict) -> list[dict]:
@@ -80,15 +96,31 @@ class Ranking:
         for stage in self._read.find("stages", sort=[("contest_id", 1), ("order", 1)]):
             key = f"{stage['contest_id']}:{stage['stage_id']}"
             mine = sessions.get(key, [])
-            stages.setdefault(stage["contest_id"], []).append({
-                "stage_id": stage["stage_id"], "name": stage["name"], "order": stage["order"],
-                "sessions": len(mine), "opened": sum(1 for s in mine if s.get("opened")),
-                "locked": sum(1 for s in mine if s.get("locked")), "published_version": published.get(key)})
-        return [{k: c[k] for k in ("contest_id", "name", "format")} | {"stages": stages.get(c["contest_id"], [])}
-                for c in self._read.find("contests", sort=[("contest_id", 1)])]
+            stages.setdefault(stage["contest_id"], []).append(
+                {
+                    "stage_id": stage["stage_id"],
+                    "name": stage["name"],
+                    "order": stage["order"],
+                    "sessions": len(mine),
+                    "opened": sum(1 for s in mine if s.get("opened")),
+                    "locked": sum(1 for s in mine if s.get("locked")),
+                    "published_version": published.get(key),
+                }
+            )
+        return [
+            {k: c[k] for k in ("contest_id", "name", "format")} | {"stages": stages.get(c["contest_id"], [])}
+            for c in self._read.find("contests", sort=[("contest_id", 1)])
+        ]
 
-    def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
-                    criterion_id: str | None = None, as_of: str | None = None) -> dict:
+    def leaderboard(
+        self,
+        actor: dict,
+        contest_id: str,
+        stage_id: str,
+        group_id: str | None = None,
+        criterion_id: str | None = None,
+        as_of: str | None = None,
+    ) -> dict:
         """Live standings for organisers and the venue screen; the published ones for everyone else.
 
         ``as_of`` (organisers and the screen): the live standings as they stood at a scoring
@@ -119,10 +151,15 @@ class Ranking:
             rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
             rows = [dict(r, criterion_mean=str(rounded(means[r["entry_id"]]))) for r in rows]
         reflected = {"position": max((r["position"] for r in scored), default=0)} if scored is not None else {}
-        return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
-                "published": published is not None, "standings": rows,
-                **({"as_of": dict(reflected, requested=as_of)} if as_of is not None else {}),
-                **({"reflects": reflected} if scored is not None else {})}
+        return {
+            "contest_id": contest_id,
+            "stage_id": stage_id,
+            "name": stage["name"],
+            "published": published is not None,
+            "standings": rows,
+            **({"as_of": dict(reflected, requested=as_of)} if as_of is not None else {}),
+            **({"reflects": reflected} if scored is not None else {}),
+        }
 
     def stage_results(self, contest_id: str, stage_id: str, version: int | None = None) -> dict:
         """The latest published version of the stage's results, or ``version``."""
@@ -131,12 +168,27 @@ class Ranking:
         else:
             published = self._read.get("publications", f"{contest_id}:{stage_id}:{version}")
         if published is None:
-            raise NotFound(f"results of stage {stage_id} are not published yet" if version is None
-                           else f"stage {stage_id} has no published version {version}")
-        return {k: published[k] for k in ("contest_id", "stage_id", "next_stage_id", "standings", "rule_sha256",
-                                          "log_positions", "standings_sha256", "software_version", "streams",
-                                          "event_position", "version")} | {
-            k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published}
+            raise NotFound(
+                f"results of stage {stage_id} are not published yet"
+                if version is None
+                else f"stage {stage_id} has no published version {version}"
+            )
+        return {
+            k: published[k]
+            for k in (
+                "contest_id",
+                "stage_id",
+                "next_stage_id",
+                "standings",
+                "rule_sha256",
+                "log_positions",
+                "standings_sha256",
+                "software_version",
+                "streams",
+                "event_position",
+                "version",
+            )
+        } | {k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published}
 
     def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
         stage = board.stage_doc(self._read, contest_id, stage_id)
@@ -145,9 +197,22 @@ class Ranking:
             raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
         sheets = board.sheets_by_entry(self._read, {result["session_id"]}).get((result["session_id"], entry_id), [])
         sheets = sorted(sheets, key=lambda s: s["judge_id"])
-        return {k: result[k] for k in ("contest_id", "stage_id", "session_id", "entry_id", "recused", "dropped_high",
-                                       "dropped_low", "counted_sum", "counted", "stage_score", "rounding")} | {
-            "sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
+        return {
+            k: result[k]
+            for k in (
+                "contest_id",
+                "stage_id",
+                "session_id",
+                "entry_id",
+                "recused",
+                "dropped_high",
+                "dropped_low",
+                "counted_sum",
+                "counted",
+                "stage_score",
+                "rounding",
+            )
+        } | {"sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
 
     def export(self, contest_id: str, stage_id: str) -> dict:
         """Rows for a stage's export: standings (live) and every sheet, with names."""
@@ -155,15 +220,22 @@ class Ranking:
         entries = {e["entry_id"]: e for e in self._read.find("entries", {"contest_id": contest_id})}
         results = {r["entry_id"]: r for r in board.scored_results(self._read, stage)}
         sessions = {r["session_id"] for r in results.values()}
-        sheets = sorted((s for by_entry in board.sheets_by_entry(self._read, sessions).values() for s in by_entry),
-                        key=lambda s: (s["session_id"], s["entry_id"], s["judge_id"]))
+        sheets = sorted(
+            (s for by_entry in board.sheets_by_entry(self._read, sessions).values() for s in by_entry),
+            key=lambda s: (s["session_id"], s["entry_id"], s["judge_id"]),
+        )
         return {
             "stage": {k: stage[k] for k in ("stage_id", "name", "criteria")},
-            "standings": [dict(board.standing_row(s), dropped_high=results[s.result.entry_id]["dropped_high"],
-                               dropped_low=results[s.result.entry_id]["dropped_low"],
-                               recused=results[s.result.entry_id]["recused"],
-                               township=entries.get(s.result.entry_id, {}).get("township_code", ""))
-                          for s in board.table(self._read, stage, list(results.values()))],
+            "standings": [
+                dict(
+                    board.standing_row(s),
+                    dropped_high=results[s.result.entry_id]["dropped_high"],
+                    dropped_low=results[s.result.entry_id]["dropped_low"],
+                    recused=results[s.result.entry_id]["recused"],
+                    township=entries.get(s.result.entry_id, {}).get("township_code", ""),
+                )
+                for s in board.table(self._read, stage, list(results.values()))
+            ],
             "sheets": [dict(s, name=entries.get(s["entry_id"], {}).get("name", "")) for s in sheets],
         }
 
@@ -173,17 +245,32 @@ class Ranking:
         board.stage_doc(self._read, contest_id, stage_id)
         published = self._read.get("published", f"{contest_id}:{stage_id}")
         appeal_id = appeal.get("appeal_id") or f"appeal-{uuid.uuid4().hex[:12]}"
-        return execute(self._store, appeals.appeals_stream(contest_id, stage_id), folding(appeals.Appeals),
-                       lambda state: appeals.file(state, published and published["standings"], contest_id, stage_id,
-                                                  appeal_id, appeal["entry_id"], appeal["reason"], actor["id"]),
-                       **on_behalf(actor))
+        return execute(
+            self._store,
+            appeals.appeals_stream(contest_id, stage_id),
+            folding(appeals.Appeals),
+            lambda state: appeals.file(
+                state,
+                published and published["standings"],
+                contest_id,
+                stage_id,
+                appeal_id,
+                appeal["entry_id"],
+                appeal["reason"],
+                actor["id"],
+            ),
+            **on_behalf(actor),
+        )
 
     def decide_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal_id: str, decision: dict) -> dict:
         require_role(actor, ORGANISER, SUPERVISOR, to="decide an appeal")
-        return execute(self._store, appeals.appeals_stream(contest_id, stage_id), folding(appeals.Appeals),
-                       lambda state: appeals.decide(state, appeal_id, decision["decision"], decision["reason"],
-                                                    actor["id"]),
-                       **on_behalf(actor))
+        return execute(
+            self._store,
+            appeals.appeals_stream(contest_id, stage_id),
+            folding(appeals.Appeals),
+            lambda state: appeals.decide(state, appeal_id, decision["decision"], decision["reason"], actor["id"]),
+            **on_behalf(actor),
+        )
 
     def appeals(self, actor: dict, contest_id: str, stage_id: str) -> list[dict]:
         require_role(actor, ORGANISER, SUPERVISOR, to="see the appeals")
@@ -197,17 +284,31 @@ class Ranking:
         stage = board.stage_doc(self._read, contest_id, stage_id)
         results = board.scored_results(self._read, stage)
         sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})
-        flags = Counter((flag["session_id"], flag["judge_id"]) for flag in self._read.find(
-            "flags", {"contest_id": contest_id, "session_id": {"$in": sorted(s["session_id"] for s in sessions)}}))
-        entries = [calibration.ScoredEntry(r["session_id"], r["entry_id"],
-                                           {s["judge_id"]: Decimal(s["total"]) for s in r["sheets"]},
-                                           Decimal(r["stage_score"]), frozenset(r["dropped_high"]),
-                                           frozenset(r["dropped_low"]))
-                   for r in sorted(results, key=lambda r: (r["session_id"], r["entry_id"]))]
+        flags = Counter(
+            (flag["session_id"], flag["judge_id"])
+            for flag in self._read.find(
+                "flags", {"contest_id": contest_id, "session_id": {"$in": sorted(s["session_id"] for s in sessions)}}
+            )
+        )
+        entries = [
+            calibration.ScoredEntry(
+                r["session_id"],
+                r["entry_id"],
+                {s["judge_id"]: Decimal(s["total"]) for s in r["sheets"]},
+                Decimal(r["stage_score"]),
+                frozenset(r["dropped_high"]),
+                frozenset(r["dropped_low"]),
+            )
+            for r in sorted(results, key=lambda r: (r["session_id"], r["entry_id"]))
+        ]
         panels = {s["session_id"]: s["panel"] for s in sessions if s.get("locked")}
-        return {"contest_id": contest_id, "stage_id": stage_id, "name": stage["name"],
-                "published": self._read.get("published", f"{contest_id}:{stage_id}") is not None,
-                **calibration.report(entries, panels, flags)}
+        return {
+            "contest_id": contest_id,
+            "stage_id": stage_id,
+            "name": stage["name"],
+            "published": self._read.get("published", f"{contest_id}:{stage_id}") is not None,
+            **calibration.report(entries, panels, flags),
+        }
 
     def live(self, contest_id: str, stage_id: str) -> dict:
         """What the venue's big screen shows: standings, the entry locked last, sheets coming in."""
@@ -219,19 +320,40 @@ class Ranking:
         if last is not None:
             totals = {s["judge_id"]: s["total"] for s in last["sheets"]}
             row = next(r for r in rows if r["entry_id"] == last["entry_id"])
-            highlight = {"entry_id": last["entry_id"], "name": row["name"], "stage_score": last["stage_score"],
-                         "rank": row["rank"], "dropped_high": [totals[j] for j in last["dropped_high"]],
-                         "dropped_low": [totals[j] for j in last["dropped_low"]]}
-        scoring = [s for s in self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id,
-                                                             "opened": True}) if not s.get("locked")]
+            highlight = {
+                "entry_id": last["entry_id"],
+                "name": row["name"],
+                "stage_score": last["stage_score"],
+                "rank": row["rank"],
+                "dropped_high": [totals[j] for j in last["dropped_high"]],
+                "dropped_low": [totals[j] for j in last["dropped_low"]],
+            }
+        scoring = [
+            s
+            for s in self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})
+            if not s.get("locked")
+        ]
         received = board.sheets_by_entry(self._read, {s["session_id"] for s in scoring})
-        progress = [{"session_id": session["session_id"], "order": entry["order"], "name": entry["name"],
-                     "received": len(received.get((session["session_id"], entry["entry_id"]), [])),
-                     "expected": len(session.get("panel", []))}
-                    for session in scoring for entry in sorted(session.get("entries", []), key=lambda e: e["order"])]
-        return {"contest_id": contest_id, "stage_id": stage_id, "stage_name": stage["name"],
-                "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
-                "standings": rows, "last_locked": highlight, "progress": progress}
+        progress = [
+            {
+                "session_id": session["session_id"],
+                "order": entry["order"],
+                "name": entry["name"],
+                "received": len(received.get((session["session_id"], entry["entry_id"]), [])),
+                "expected": len(session.get("panel", [])),
+            }
+            for session in scoring
+            for entry in sorted(session.get("entries", []), key=lambda e: e["order"])
+        ]
+        return {
+            "contest_id": contest_id,
+            "stage_id": stage_id,
+            "stage_name": stage["name"],
+            "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
+            "standings": rows,
+            "last_locked": highlight,
+            "progress": progress,
+        }
 
 
 class NotYetProjected(Exception):

@@ -1,4 +1,5 @@
 """Building standings from the ranking read model (reads only; the rules are in standings.py)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -34,8 +35,15 @@ def rule_sha256(stage: dict) -> str:
 def source_streams(read: ReadModel, stage: dict, session_ids: list[str]) -> dict[str, dict[str, int]]:
     """The head version of every source stream the stage's standings depend on, as the read
     model has them: the contest's registration stream and the stage's scoring sessions."""
-    streams = read.find("streams", {"$or": [{"source": "registration", "contest_id": stage["contest_id"]},
-                                            {"source": "scoring", "session_id": {"$in": sorted(session_ids)}}]})
+    streams = read.find(
+        "streams",
+        {
+            "$or": [
+                {"source": "registration", "contest_id": stage["contest_id"]},
+                {"source": "scoring", "session_id": {"$in": sorted(session_ids)}},
+            ]
+        },
+    )
     heads: dict[str, dict[str, int]] = {}
     for stream in sorted(streams, key=lambda s: (s["source"], s["stream_id"])):
         heads.setdefault(stream["source"], {})[stream["stream_id"]] = stream["version"]
@@ -73,8 +81,10 @@ def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
 
 def voided_sheets(read: ReadModel, session_ids: set[str]) -> set[tuple[str, str, str]]:
     """(session, entry, judge) of every sheet an approved correction voided."""
-    return {(v["session_id"], v["entry_id"], v["judge_id"])
-            for v in read.find("voided", {"session_id": {"$in": sorted(session_ids)}})}
+    return {
+        (v["session_id"], v["entry_id"], v["judge_id"])
+        for v in read.find("voided", {"session_id": {"$in": sorted(session_ids)}})
+    }
 
 
 def sheets_by_entry(read: ReadModel, session_ids: set[str]) -> dict[tuple[str, str], list[dict]]:
@@ -97,13 +107,26 @@ def results_of(read: ReadModel, stage: dict, scored: list[dict] | None = None) -
     for r in scored:
         counted = {s["judge_id"] for s in r["sheets"]} - set(r["dropped_high"]) - set(r["dropped_low"])
         sheets = by_entry.get((r["session_id"], r["entry_id"]), [])
-        means = {c["criterion_id"]: sum((Fraction(Decimal(s["scores"][c["criterion_id"]]))
-                                         for s in sheets if s["judge_id"] in counted), Fraction(0)) / max(len(counted), 1)
-                 for c in stage["criteria"]}
+        means = {
+            c["criterion_id"]: sum(
+                (Fraction(Decimal(s["scores"][c["criterion_id"]])) for s in sheets if s["judge_id"] in counted),
+                Fraction(0),
+            )
+            / max(len(counted), 1)
+            for c in stage["criteria"]
+        }
         entry = entries.get(r["entry_id"], {})
-        results.append(Result(r["entry_id"], entry.get("contestant_id", r["entry_id"]), entry.get("name", ""),
-                              r["group_id"], Decimal(r["stage_score"]),
-                              tuple(Decimal(s["total"]) for s in r["sheets"]), means))
+        results.append(
+            Result(
+                r["entry_id"],
+                entry.get("contestant_id", r["entry_id"]),
+                entry.get("name", ""),
+                r["group_id"],
+                Decimal(r["stage_score"]),
+                tuple(Decimal(s["total"]) for s in r["sheets"]),
+                means,
+            )
+        )
     return results
 
 
@@ -113,6 +136,15 @@ def table(read: ReadModel, stage: dict, scored: list[dict] | None = None) -> lis
 
 def standing_row(s: Standing) -> dict:
     r = s.result
-    return {"entry_id": r.entry_id, "contestant_id": r.contestant_id, "name": r.name, "group_id": r.group_id,
-            "stage_score": str(r.stage_score), "rank": s.rank, "group_rank": s.group_rank, "position": s.position,
-            "advanced": s.advanced, "decided_by": s.decided_by}
+    return {
+        "entry_id": r.entry_id,
+        "contestant_id": r.contestant_id,
+        "name": r.name,
+        "group_id": r.group_id,
+        "stage_score": str(r.stage_score),
+        "rank": s.rank,
+        "group_rank": s.group_rank,
+        "position": s.position,
+        "advanced": s.advanced,
+        "decided_by": s.decided_by,
+    }

@@ -15,6 +15,7 @@ with the correction for ties. Deviations and their sums are exact; means are exa
 what is shown is rounded once, ROUND_HALF_UP (4 places for severity and spread, 3 for the
 coefficients), square roots taken at 60 digits first.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ COEFFICIENT_PLACES = Decimal("0.001")
 @dataclass(frozen=True)
 class ScoredEntry:
     """One locked entry: every judge's total, the stage score, who was dropped."""
+
     session_id: str
     entry_id: str
     totals: Mapping[str, Decimal]
@@ -56,7 +58,7 @@ def average_ranks(values: Mapping[str, Decimal], descending: bool = True) -> dic
         end = start
         while end + 1 < len(ordered) and values[ordered[end + 1]] == values[ordered[start]]:
             end += 1
-        for key in ordered[start:end + 1]:
+        for key in ordered[start : end + 1]:
             ranks[key] = Fraction(start + end + 2, 2)  # the mean of ranks start+1 .. end+1
         start = end + 1
     return ranks
@@ -98,10 +100,10 @@ def kendalls_w(totals: Mapping[str, Mapping[str, Decimal]], judges: Sequence[str
             sums[entry] += rank
         for value in set(scored.values()):
             t = sum(1 for v in scored.values() if v == value)
-            ties += t ** 3 - t
+            ties += t**3 - t
     mean = Fraction(m * (n + 1), 2)
     s = sum((r - mean) ** 2 for r in sums.values())
-    denominator = Fraction(m * m * (n ** 3 - n) - m * ties)
+    denominator = Fraction(m * m * (n**3 - n) - m * ties)
     if not denominator:
         return result  # every judge tied every entry: no order to agree on
     return dict(result, kendalls_w=_shown(12 * s / denominator, COEFFICIENT_PLACES))
@@ -116,20 +118,27 @@ def judges(entries: Sequence[ScoredEntry], flags: Mapping[str, int]) -> list[dic
         deviations = [e.totals[judge] - median(e.totals.values()) for e in mine]  # exact: Decimal differences
         mean = Fraction(sum(deviations, Decimal(0))) / len(deviations)
         variance = sum(((Fraction(d) - mean) ** 2 for d in deviations), Fraction(0)) / len(deviations)
-        rows.append({
-            "judge_id": judge, "sheets": len(mine), "deviation_sum": str(sum(deviations, Decimal(0))),
-            "severity": _shown(mean, SCORE_PLACES), "spread": _shown(variance, SCORE_PLACES, root=True),
-            "agreement": spearman({e.entry_id: e.totals[judge] for e in mine},
-                                  {e.entry_id: e.stage_score for e in mine}),
-            "dropped_high": sum(1 for e in mine if judge in e.dropped_high),
-            "dropped_low": sum(1 for e in mine if judge in e.dropped_low),
-            "flags": flags.get(judge, 0),
-        })
+        rows.append(
+            {
+                "judge_id": judge,
+                "sheets": len(mine),
+                "deviation_sum": str(sum(deviations, Decimal(0))),
+                "severity": _shown(mean, SCORE_PLACES),
+                "spread": _shown(variance, SCORE_PLACES, root=True),
+                "agreement": spearman(
+                    {e.entry_id: e.totals[judge] for e in mine}, {e.entry_id: e.stage_score for e in mine}
+                ),
+                "dropped_high": sum(1 for e in mine if judge in e.dropped_high),
+                "dropped_low": sum(1 for e in mine if judge in e.dropped_low),
+                "flags": flags.get(judge, 0),
+            }
+        )
     return rows
 
 
-def report(entries: Sequence[ScoredEntry], panels: Mapping[str, Sequence[str]],
-           flags: Mapping[tuple[str, str], int]) -> dict:
+def report(
+    entries: Sequence[ScoredEntry], panels: Mapping[str, Sequence[str]], flags: Mapping[tuple[str, str], int]
+) -> dict:
     """The calibration of a stage: every judge over the stage and within each session, and each
     session's panel concordance. ``panels``: each session's seated judges; ``flags``: tolerance
     flags by (session, judge)."""
@@ -139,9 +148,11 @@ def report(entries: Sequence[ScoredEntry], panels: Mapping[str, Sequence[str]],
     sessions = []
     for session_id in sorted(panels):
         mine = [e for e in entries if e.session_id == session_id]
-        sessions.append({
-            "session_id": session_id,
-            **kendalls_w({e.entry_id: e.totals for e in mine}, sorted(panels[session_id])),
-            "judges": judges(mine, {j: c for (s, j), c in flags.items() if s == session_id}),
-        })
+        sessions.append(
+            {
+                "session_id": session_id,
+                **kendalls_w({e.entry_id: e.totals for e in mine}, sorted(panels[session_id])),
+                "judges": judges(mine, {j: c for (s, j), c in flags.items() if s == session_id}),
+            }
+        )
     return {"rounding": ROUNDING, "judges": judges(entries, by_judge), "sessions": sessions}

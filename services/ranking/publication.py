@@ -9,6 +9,7 @@ Pure domain code.
   the next stage or ``ContestantEliminated``. After the last stage nobody advances and the
   winners are not eliminated: only the others are.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -32,12 +33,17 @@ def check_publishable(sessions: Iterable[Mapping], scored_entry_ids: set[str]) -
     sessions = list(sessions)
     open_sessions = sorted(s["session_id"] for s in sessions if not s.get("locked"))
     if not sessions or open_sessions:
-        raise RuleViolated("every session of the stage must be locked first",
-                           {"sessions_not_locked": open_sessions or ["(none scheduled)"]})
-    unscored = sorted(e["entry_id"] for s in sessions for e in s.get("entries", []) if e["entry_id"] not in scored_entry_ids)
+        raise RuleViolated(
+            "every session of the stage must be locked first",
+            {"sessions_not_locked": open_sessions or ["(none scheduled)"]},
+        )
+    unscored = sorted(
+        e["entry_id"] for s in sessions for e in s.get("entries", []) if e["entry_id"] not in scored_entry_ids
+    )
     if unscored:
-        raise RuleViolated("locked sessions are still being counted; try again in a moment",
-                           {"entries_not_scored": unscored})
+        raise RuleViolated(
+            "locked sessions are still being counted; try again in a moment", {"entries_not_scored": unscored}
+        )
 
 
 def standings_sha256(rows: list[dict]) -> str:
@@ -45,21 +51,40 @@ def standings_sha256(rows: list[dict]) -> str:
     return hashlib.sha256(canonical_json(rows)).hexdigest()
 
 
-def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str | None, rule_sha256: str,
-            log_positions: Mapping[str, int], streams: Mapping[str, Mapping[str, int]],
-            software: str) -> tuple[dict, list[Decision]]:
+def publish(
+    contest_id: str,
+    stage_id: str,
+    rows: list[dict],
+    next_stage_id: str | None,
+    rule_sha256: str,
+    log_positions: Mapping[str, int],
+    streams: Mapping[str, Mapping[str, int]],
+    software: str,
+) -> tuple[dict, list[Decision]]:
     """The publication's summary, and the events that record it and each entry's outcome.
     ``rows`` are the standings in their JSON form (scores as strings)."""
     ref = {"contest_id": contest_id, "stage_id": stage_id}
-    summary = dict(ref, next_stage_id=next_stage_id, standings=rows, rule_sha256=rule_sha256,
-                   log_positions=dict(log_positions), standings_sha256=standings_sha256(rows),
-                   software_version=software, streams={k: dict(v) for k, v in streams.items()})
+    summary = dict(
+        ref,
+        next_stage_id=next_stage_id,
+        standings=rows,
+        rule_sha256=rule_sha256,
+        log_positions=dict(log_positions),
+        standings_sha256=standings_sha256(rows),
+        software_version=software,
+        streams={k: dict(v) for k, v in streams.items()},
+    )
     decisions = [Decision("StageResultsPublished", summary)]
     for row in rows:
         if row["advanced"] and not next_stage_id:
             continue  # the last stage: nobody goes on, nobody is eliminated
-        outcome = dict(ref, entry_id=row["entry_id"], contestant_id=row["contestant_id"], rank=row["rank"],
-                       stage_score=row["stage_score"])
+        outcome = dict(
+            ref,
+            entry_id=row["entry_id"],
+            contestant_id=row["contestant_id"],
+            rank=row["rank"],
+            stage_score=row["stage_score"],
+        )
         if row["advanced"]:
             decisions.append(Decision("ContestantAdvanced", dict(outcome, next_stage_id=next_stage_id)))
         else:
@@ -69,6 +94,7 @@ def publish(contest_id: str, stage_id: str, rows: list[dict], next_stage_id: str
 
 def differences(before: list[dict], after: list[dict]) -> list[dict]:
     """Each entry whose score, rank or advancement differs between two versions of the standings."""
+
     def outcome(row: Mapping) -> dict:  # scores as their text: the stored event's and the new rows' agree
         return {"stage_score": str(row["stage_score"]), "rank": row["rank"], "advanced": row["advanced"]}
 
@@ -77,19 +103,47 @@ def differences(before: list[dict], after: list[dict]) -> list[dict]:
     for row in after:
         old = earlier.get(row["entry_id"])
         if old is not None and old != outcome(row):
-            changed.append({"entry_id": row["entry_id"], "contestant_id": row["contestant_id"], "name": row["name"],
-                            "before": old, "after": outcome(row)})
+            changed.append(
+                {
+                    "entry_id": row["entry_id"],
+                    "contestant_id": row["contestant_id"],
+                    "name": row["name"],
+                    "before": old,
+                    "after": outcome(row),
+                }
+            )
     return changed
 
 
-def republish(latest: Mapping, version: int, rows: list[dict], rule_sha256: str, log_positions: Mapping[str, int],
-              streams: Mapping[str, Mapping[str, int]], software: str, correction: Mapping) -> tuple[dict, Decision]:
+def republish(
+    latest: Mapping,
+    version: int,
+    rows: list[dict],
+    rule_sha256: str,
+    log_positions: Mapping[str, int],
+    streams: Mapping[str, Mapping[str, int]],
+    software: str,
+    correction: Mapping,
+) -> tuple[dict, Decision]:
     """The stage published again after an approved ``correction`` (its EntryRescored payload),
     as version ``version``, naming what it replaces and what changed. Its rows say who
     advances under the new standings; no entry is moved between stages by it."""
-    summary, _ = publish(latest["contest_id"], latest["stage_id"], rows, latest.get("next_stage_id"), rule_sha256,
-                         log_positions, streams, software)
-    summary.update(version=version, replaces_sha256=latest["standings_sha256"],
-                   correction_id=correction["correction_id"], corrected_session_id=correction["session_id"],
-                   corrected_judge_id=correction["judge_id"], diff=differences(latest["standings"], rows))
+    summary, _ = publish(
+        latest["contest_id"],
+        latest["stage_id"],
+        rows,
+        latest.get("next_stage_id"),
+        rule_sha256,
+        log_positions,
+        streams,
+        software,
+    )
+    summary.update(
+        version=version,
+        replaces_sha256=latest["standings_sha256"],
+        correction_id=correction["correction_id"],
+        corrected_session_id=correction["session_id"],
+        corrected_judge_id=correction["judge_id"],
+        diff=differences(latest["standings"], rows),
+    )
     return summary, Decision("StageResultsRepublished", summary)

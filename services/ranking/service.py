@@ -1,6 +1,7 @@
 """The ranking service's entrypoints: the projection's handlers, publication and the boards.
 Queries and publication map onto the service layer (application.py); every event handler
 hands its batch of events to the projection (projection.py)."""
+
 from __future__ import annotations
 
 from leitai.rpc import rpc
@@ -8,7 +9,12 @@ from leitai.rpc import rpc
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import (
-    EventStoreProvider, MongoProvider, Operations, PublishedLog, ReadModelProvider, StoreHealth,
+    EventStoreProvider,
+    MongoProvider,
+    Operations,
+    PublishedLog,
+    ReadModelProvider,
+    StoreHealth,
 )
 from leitai.messaging.consumer import batch_handler
 from services.ranking.application import Ranking
@@ -110,8 +116,15 @@ class RankingService(StoreHealth, PublishedLog):
         return self.ranking.contests(actor)
 
     @rpc
-    def leaderboard(self, actor: dict, contest_id: str, stage_id: str, group_id: str | None = None,
-                    criterion_id: str | None = None, as_of: str | None = None) -> dict:
+    def leaderboard(
+        self,
+        actor: dict,
+        contest_id: str,
+        stage_id: str,
+        group_id: str | None = None,
+        criterion_id: str | None = None,
+        as_of: str | None = None,
+    ) -> dict:
         return self.ranking.leaderboard(actor, contest_id, stage_id, group_id, criterion_id, as_of)
 
     @rpc

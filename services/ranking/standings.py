@@ -12,6 +12,7 @@
   left (either may be absent). At the cut-off ``on_tie = "tiebreak"`` lets the order
   decide; ``"all_advance"`` also takes everyone with the last one's stage score.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -108,5 +109,7 @@ def standings(results: Sequence[Result], advancement: dict, lot_seed: str) -> li
         rest = [r for r in ordered if r.entry_id not in advanced]
         advanced.update(r.entry_id for r in _take(rest, advancement["overall"], on_tie))
 
-    return [Standing(result, position, rank, group_ranks[result.entry_id], result.entry_id in advanced, decided_by)
-            for position, ((result, decided_by), rank) in enumerate(zip(placed, ranks), start=1)]
+    return [
+        Standing(result, position, rank, group_ranks[result.entry_id], result.entry_id in advanced, decided_by)
+        for position, ((result, decided_by), rank) in enumerate(zip(placed, ranks), start=1)
+    ]

@@ -3,6 +3,7 @@
 No nameko here: service.py maps entrypoints onto these methods, and the fast tests run them
 against the in-memory event store.
 """
+
 from __future__ import annotations
 
 from typing import Callable
@@ -45,15 +46,22 @@ class Registration:
         self._new_seed = new_seed
 
     # -- region trees --------------------------------------------------------------
-    def import_regions(self, actor: dict, tree_id: str, regions: list[dict] | None = None,
-                       csv_text: str | None = None) -> dict:
+    def import_regions(
+        self, actor: dict, tree_id: str, regions: list[dict] | None = None, csv_text: str | None = None
+    ) -> dict:
         require_role(actor, ORGANISER, to="import a region tree")
         rows = parse_csv(csv_text) if csv_text is not None else regions or []
         validate_tree(rows)
-        return execute(self._store, tree_stream(tree_id), folding(RegionTree),
-                       lambda tree: ({"tree_id": tree_id, "regions": len(rows)},
-                                     [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})]),
-                       **on_behalf(actor))
+        return execute(
+            self._store,
+            tree_stream(tree_id),
+            folding(RegionTree),
+            lambda tree: (
+                {"tree_id": tree_id, "regions": len(rows)},
+                [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})],
+            ),
+            **on_behalf(actor),
+        )
 
     def regions(self, tree_id: str) -> dict:
         return {"tree_id": tree_id, "regions": [r.__dict__ for r in self._tree(tree_id).values()]}
@@ -62,12 +70,23 @@ class Registration:
     def create_contest(self, actor: dict, contest: dict) -> dict:
         require_role(actor, ORGANISER, to="create a contest")
         tree = self._tree(contest["tree_id"])
-        return self._command(actor, contest["contest_id"], lambda c: c.create(
-            contest["name"], contest["tree_id"], contest["county_code"], contest["format"],
-            contest.get("description", ""), tree))
+        return self._command(
+            actor,
+            contest["contest_id"],
+            lambda c: c.create(
+                contest["name"],
+                contest["tree_id"],
+                contest["county_code"],
+                contest["format"],
+                contest.get("description", ""),
+                tree,
+            ),
+        )
 
     def define_stage(self, actor: dict, contest_id: str, stage: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.define_stage(stage, self._contest_tree(c), self._new_seed()))
+        return self._command(
+            actor, contest_id, lambda c: c.define_stage(stage, self._contest_tree(c), self._new_seed())
+        )
 
     def register_judge(self, actor: dict, contest_id: str, judge: dict) -> dict:
         return self._command(actor, contest_id, lambda c: c.register_judge(judge, self._contest_tree(c)))
@@ -112,8 +131,9 @@ class Registration:
             decisions = contest.decide_change(change_id, decision["action"], decision["reason"], actor["id"])
             return (decisions[0].payload if decisions else contest.decided(change_id)), decisions
 
-        return execute(self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided,
-                       **on_behalf(actor))
+        return execute(
+            self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided, **on_behalf(actor)
+        )
 
     def contest_view(self, actor: dict, contest_id: str) -> dict:
         return self._contest(contest_id).view(with_contacts=has_role(actor, ORGANISER))
@@ -122,16 +142,27 @@ class Registration:
     def contestant_advanced(self, event: Event) -> None:
         """Ranking published the entry as advanced: it moves on (once, however often told)."""
         p = event.payload
-        execute(self._store, contest_stream(p["contest_id"]), folding(lambda: Contest(p["contest_id"])),
-                lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
-                actor="ranking", correlation_id=event.correlation_id)
+        execute(
+            self._store,
+            contest_stream(p["contest_id"]),
+            folding(lambda: Contest(p["contest_id"])),
+            lambda c: (None, c.advance(p["entry_id"], p["stage_id"], p["next_stage_id"])),
+            actor="ranking",
+            correlation_id=event.correlation_id,
+        )
 
     def results_republished(self, event: Event) -> None:
         """Ranking published a stage again after a correction: entries follow a change of who
         advances, or it is referred to an organiser (once per correction)."""
         p = event.to_wire(REGISTRY)["payload"]
-        execute(self._store, contest_stream(p["contest_id"]), folding(lambda: Contest(p["contest_id"])),
-                lambda c: (None, c.follow_republication(p)), actor="ranking", correlation_id=event.correlation_id)
+        execute(
+            self._store,
+            contest_stream(p["contest_id"]),
+            folding(lambda: Contest(p["contest_id"])),
+            lambda c: (None, c.follow_republication(p)),
+            actor="ranking",
+            correlation_id=event.correlation_id,
+        )
 
     # -- plumbing ------------------------------------------------------------------
     def _tree(self, tree_id: str) -> dict[str, Region]:
@@ -156,5 +187,6 @@ class Registration:
             payloads = [d.payload for d in decisions]
             return (payloads if many else payloads[0]), decisions
 
-        return execute(self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided,
-                       **on_behalf(actor))
+        return execute(
+            self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided, **on_behalf(actor)
+        )

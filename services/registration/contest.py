@@ -6,6 +6,7 @@ that are in, a panel seated from the contest's judges.
 
 Pure domain code: no I/O, no clock, no randomness (a fresh seed comes in as an argument).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -53,8 +54,9 @@ class Contest:
         elif kind == "AdvancementChangeReferred":
             self.changes[p["change_id"]] = dict(p, status="referred")
         elif kind == "AdvancementChangeDecided":
-            self.changes[p["change_id"]].update(status="decided", decision={
-                k: p[k] for k in ("action", "reason", "decided_by")})
+            self.changes[p["change_id"]].update(
+                status="decided", decision={k: p[k] for k in ("action", "reason", "decided_by")}
+            )
         elif kind == "SessionScheduled":
             self.sessions[p["session_id"]] = dict(p, seats=[], seed=None, order=[], opened=False)
         elif kind == "PanelSeated":
@@ -97,23 +99,35 @@ class Contest:
 
     def session_entries(self, session: dict) -> list[dict]:
         group = self._group(session)
-        return sorted((e for e in self.entries.values()
-                       if not e["withdrawn"] and e["stage_id"] == session["stage_id"]
-                       and e["township_code"] in group["townships"]), key=lambda e: e["entry_id"])
+        return sorted(
+            (
+                e
+                for e in self.entries.values()
+                if not e["withdrawn"]
+                and e["stage_id"] == session["stage_id"]
+                and e["township_code"] in group["townships"]
+            ),
+            key=lambda e: e["entry_id"],
+        )
 
     def ref(self, **fields: Any) -> dict:
         return {"contest_id": self.contest_id, **fields}
 
     # -- commands ----------------------------------------------------------------------
-    def create(self, name: str, tree_id: str, county_code: str, format: str, description: str,
-               tree: dict[str, Region]) -> list[Decision]:
+    def create(
+        self, name: str, tree_id: str, county_code: str, format: str, description: str, tree: dict[str, Region]
+    ) -> list[Decision]:
         if self.info is not None:
             raise Conflict(f"contest {self.contest_id} exists already")
         county = tree.get(county_code)
         if county is None or county.level != "county":
             raise RuleViolated(f"{county_code} is not a county/city of region tree {tree_id}")
-        return [Decision("ContestCreated", self.ref(name=name, tree_id=tree_id, county_code=county_code,
-                                                      format=format, description=description))]
+        return [
+            Decision(
+                "ContestCreated",
+                self.ref(name=name, tree_id=tree_id, county_code=county_code, format=format, description=description),
+            )
+        ]
 
     def define_stage(self, stage: dict, tree: dict[str, Region], fresh_seed: str) -> list[Decision]:
         """``fresh_seed`` becomes the stage's lot seed unless the organiser gave one."""
@@ -165,8 +179,9 @@ class Contest:
                 raise RuleViolated(f"{entry['village_code']} is not a village/community of the region tree")
             if self.group_of(stage, village.parent) is None:
                 raise RuleViolated(f"township {village.parent} takes no part in stage {stage['stage_id']}")
-            decisions.append(Decision("EntrySubmitted", self.ref(**entry, township_code=village.parent,
-                                                                   stage_id=stage["stage_id"])))
+            decisions.append(
+                Decision("EntrySubmitted", self.ref(**entry, township_code=village.parent, stage_id=stage["stage_id"]))
+            )
         return decisions
 
     def advance(self, entry_id: str, from_stage_id: str, to_stage_id: str) -> list[Decision]:
@@ -178,8 +193,9 @@ class Contest:
             raise NotFound(f"stage {to_stage_id} does not exist")
         if entry["stage_id"] != from_stage_id or entry.get("revoked_from") == to_stage_id:
             return []  # moved already, or a correction took this advancement away since
-        return [Decision("EntryAdvanced", self.ref(entry_id=entry_id, from_stage_id=from_stage_id,
-                                                   to_stage_id=to_stage_id))]
+        return [
+            Decision("EntryAdvanced", self.ref(entry_id=entry_id, from_stage_id=from_stage_id, to_stage_id=to_stage_id))
+        ]
 
     # -- advancement changed by a correction ----------------------------------------------
     def follow_republication(self, republished: dict) -> list[Decision]:
@@ -195,15 +211,27 @@ class Contest:
         lost = [_who(d) for d in diff if d["before"]["advanced"] and not d["after"]["advanced"]]
         if not gained and not lost:
             return []
-        change = self.ref(change_id=change_id, stage_id=republished["stage_id"], next_stage_id=next_stage_id,
-                          version=republished["version"], gained=gained, lost=lost)
-        opened = sorted(s["session_id"] for s in self.sessions.values()
-                        if s["stage_id"] == next_stage_id and s["opened"])
+        change = self.ref(
+            change_id=change_id,
+            stage_id=republished["stage_id"],
+            next_stage_id=next_stage_id,
+            version=republished["version"],
+            gained=gained,
+            lost=lost,
+        )
+        opened = sorted(
+            s["session_id"] for s in self.sessions.values() if s["stage_id"] == next_stage_id and s["opened"]
+        )
         if opened:
             return [Decision("AdvancementChangeReferred", dict(change, opened_sessions=opened))]
         moved = {e["entry_id"] for e in gained + lost}
-        redraw = sorted(s["session_id"] for s in self.sessions.values() if s["stage_id"] == next_stage_id and s["seed"]
-                        and any(self.entries[e]["township_code"] in self._group(s)["townships"] for e in moved))
+        redraw = sorted(
+            s["session_id"]
+            for s in self.sessions.values()
+            if s["stage_id"] == next_stage_id
+            and s["seed"]
+            and any(self.entries[e]["township_code"] in self._group(s)["townships"] for e in moved)
+        )
         return [Decision("AdvancementChangeFollowed", dict(change, redraw=redraw)), *self._moves(change, gained, lost)]
 
     def decide_change(self, change_id: str, action: str, reason: str, decided_by: str) -> list[Decision]:
@@ -215,8 +243,10 @@ class Contest:
         if change is None:
             raise NotFound(f"no advancement change {change_id} in contest {self.contest_id}")
         if change["status"] == "followed":
-            raise Conflict(f"advancement change {change_id} was followed when the stage was published again; "
-                           "there is nothing to decide")
+            raise Conflict(
+                f"advancement change {change_id} was followed when the stage was published again; "
+                "there is nothing to decide"
+            )
         if change["status"] == "decided":
             if change["decision"]["action"] == action:
                 return []
@@ -227,22 +257,40 @@ class Contest:
         for who in joining:
             entry = self.entries[who["entry_id"]]
             group = self.group_of(next_stage, entry["township_code"])
-            opened = sorted(s["session_id"] for s in self.sessions.values() if s["stage_id"] == next_stage["stage_id"]
-                            and group and s["group_id"] == group["group_id"] and s["opened"])
+            opened = sorted(
+                s["session_id"]
+                for s in self.sessions.values()
+                if s["stage_id"] == next_stage["stage_id"]
+                and group
+                and s["group_id"] == group["group_id"]
+                and s["opened"]
+            )
             if group is None or opened:
-                raise RuleViolated(f"{who['name']} cannot join stage {next_stage['stage_id']} now: "
-                                   + (f"session {opened[0]} of the group is open already" if opened
-                                      else "the stage has no group for the entry's township"),
-                                   {"entry_id": who["entry_id"]})
+                raise RuleViolated(
+                    f"{who['name']} cannot join stage {next_stage['stage_id']} now: "
+                    + (
+                        f"session {opened[0]} of the group is open already"
+                        if opened
+                        else "the stage has no group for the entry's township"
+                    ),
+                    {"entry_id": who["entry_id"]},
+                )
         for who in leaving:
-            presenting = sorted(s["session_id"] for s in self.sessions.values()
-                                if s["opened"] and who["entry_id"] in s["order"])
+            presenting = sorted(
+                s["session_id"] for s in self.sessions.values() if s["opened"] and who["entry_id"] in s["order"]
+            )
             if presenting:
-                raise RuleViolated(f"{who['name']} presents in session {presenting[0]}, which is open; "
-                                   "admit or keep instead", {"entry_id": who["entry_id"]})
-        return [Decision("AdvancementChangeDecided", self._change_record(change, action=action, reason=reason,
-                                                                         decided_by=decided_by)),
-                *self._moves(change, joining, leaving)]
+                raise RuleViolated(
+                    f"{who['name']} presents in session {presenting[0]}, which is open; admit or keep instead",
+                    {"entry_id": who["entry_id"]},
+                )
+        return [
+            Decision(
+                "AdvancementChangeDecided",
+                self._change_record(change, action=action, reason=reason, decided_by=decided_by),
+            ),
+            *self._moves(change, joining, leaving),
+        ]
 
     def decided(self, change_id: str) -> dict:
         """A decided change as its AdvancementChangeDecided recorded it."""
@@ -250,18 +298,40 @@ class Contest:
         return self._change_record(change, **change["decision"])
 
     def _change_record(self, change: dict, **decision: str) -> dict:
-        return self.ref(**{k: change[k] for k in ("change_id", "stage_id", "next_stage_id", "version", "gained",
-                                                  "lost")}, **decision)
+        return self.ref(
+            **{k: change[k] for k in ("change_id", "stage_id", "next_stage_id", "version", "gained", "lost")},
+            **decision,
+        )
 
     def _moves(self, change: dict, joining: list[dict], leaving: list[dict]) -> list[Decision]:
         """The entries that join the next stage and those that go back, if not there already."""
         stage_id, next_stage_id = change["stage_id"], change["next_stage_id"]
-        moves = [Decision("EntryAdvanced", self.ref(entry_id=w["entry_id"], from_stage_id=stage_id,
-                                                    to_stage_id=next_stage_id, change_id=change["change_id"]))
-                 for w in joining if self.entries[w["entry_id"]]["stage_id"] == stage_id]
-        return moves + [Decision("EntryAdvancementRevoked", self.ref(
-            entry_id=w["entry_id"], from_stage_id=next_stage_id, to_stage_id=stage_id, change_id=change["change_id"]))
-            for w in leaving if self.entries[w["entry_id"]]["stage_id"] == next_stage_id]
+        moves = [
+            Decision(
+                "EntryAdvanced",
+                self.ref(
+                    entry_id=w["entry_id"],
+                    from_stage_id=stage_id,
+                    to_stage_id=next_stage_id,
+                    change_id=change["change_id"],
+                ),
+            )
+            for w in joining
+            if self.entries[w["entry_id"]]["stage_id"] == stage_id
+        ]
+        return moves + [
+            Decision(
+                "EntryAdvancementRevoked",
+                self.ref(
+                    entry_id=w["entry_id"],
+                    from_stage_id=next_stage_id,
+                    to_stage_id=stage_id,
+                    change_id=change["change_id"],
+                ),
+            )
+            for w in leaving
+            if self.entries[w["entry_id"]]["stage_id"] == next_stage_id
+        ]
 
     def _group(self, session: dict) -> dict:
         return next(g for g in self.stages[session["stage_id"]]["groups"] if g["group_id"] == session["group_id"])
@@ -323,17 +393,41 @@ class Contest:
         if set(session["order"]) != current:
             raise RuleViolated("entries changed since the draw; draw again")
         stage = self.stages[session["stage_id"]]
-        panel = [dict(judge_id=s["judge_id"], head=s["head"], reserve=s["reserve"],
-                      **{k: self.judges[s["judge_id"]][k] for k in ("name", "township_code", "work_unit", "conflicts")})
-                 for s in session["seats"]]
-        entries = [{"entry_id": e, "order": n, **{k: self.entries[e][k] for k in
-                                                   ("contestant_id", "name", "township_code", "work_unit")}}
-                   for n, e in enumerate(session["order"], start=1)]
-        return [Decision("SessionOpened", self.ref(
-            session_id=session_id, stage_id=stage["stage_id"], group_id=session["group_id"],
-            starts_at=session["starts_at"], place=session.get("place", ""), video_room=session.get("video_room", ""),
-            criteria=stage["criteria"], drop_rule=stage["drop_rule"], tolerance=stage["tolerance"],
-            panel=panel, entries=entries))]
+        panel = [
+            dict(
+                judge_id=s["judge_id"],
+                head=s["head"],
+                reserve=s["reserve"],
+                **{k: self.judges[s["judge_id"]][k] for k in ("name", "township_code", "work_unit", "conflicts")},
+            )
+            for s in session["seats"]
+        ]
+        entries = [
+            {
+                "entry_id": e,
+                "order": n,
+                **{k: self.entries[e][k] for k in ("contestant_id", "name", "township_code", "work_unit")},
+            }
+            for n, e in enumerate(session["order"], start=1)
+        ]
+        return [
+            Decision(
+                "SessionOpened",
+                self.ref(
+                    session_id=session_id,
+                    stage_id=stage["stage_id"],
+                    group_id=session["group_id"],
+                    starts_at=session["starts_at"],
+                    place=session.get("place", ""),
+                    video_room=session.get("video_room", ""),
+                    criteria=stage["criteria"],
+                    drop_rule=stage["drop_rule"],
+                    tolerance=stage["tolerance"],
+                    panel=panel,
+                    entries=entries,
+                ),
+            )
+        ]
 
     def create_series(self, series: dict) -> list[Decision]:
         self.require_info()
@@ -363,8 +457,10 @@ class Contest:
             raise Conflict(f"meeting {record['meeting_id']} is recorded already")
         presented = [p["contestant_id"] for p in record["presentations"]]
         if len(set(presented)) != len(presented) or set(presented) != set(meeting["presenters"]):
-            raise RuleViolated("the presentations are those of the scheduled presenters, once each", {
-                "scheduled": sorted(meeting["presenters"]), "recorded": sorted(presented)})
+            raise RuleViolated(
+                "the presentations are those of the scheduled presenters, once each",
+                {"scheduled": sorted(meeting["presenters"]), "recorded": sorted(presented)},
+            )
         for presentation in record["presentations"]:
             village = tree.get(presentation["village_code"])
             if village is None or village.level != "village":
@@ -374,9 +470,18 @@ class Contest:
                 raise RuleViolated(f"{comment['evaluator_id']} is not an evaluator of meeting {record['meeting_id']}")
             if comment["contestant_id"] not in presented:
                 raise RuleViolated(f"{comment['contestant_id']} did not present at meeting {record['meeting_id']}")
-        return [Decision("ForumMeetingHeld", self.ref(
-            series_id=meeting["series_id"], meeting_id=record["meeting_id"], presentations=record["presentations"],
-            attendees=record.get("attendees", []), comments=record.get("comments", [])))]
+        return [
+            Decision(
+                "ForumMeetingHeld",
+                self.ref(
+                    series_id=meeting["series_id"],
+                    meeting_id=record["meeting_id"],
+                    presentations=record["presentations"],
+                    attendees=record.get("attendees", []),
+                    comments=record.get("comments", []),
+                ),
+            )
+        ]
 
     # -- views -----------------------------------------------------------------------
     def participation(self) -> list[dict]:
@@ -387,12 +492,20 @@ class Contest:
         for meeting in held:
             record = meeting["held"]
             for p in record["presentations"]:
-                person = people.setdefault(p["contestant_id"], {
-                    "contestant_id": p["contestant_id"], "presented": [], "attended": [], "comments": []})
+                person = people.setdefault(
+                    p["contestant_id"],
+                    {"contestant_id": p["contestant_id"], "presented": [], "attended": [], "comments": []},
+                )
                 person.update(name=p["name"], village_code=p["village_code"])
-                person["presented"].append({"meeting_id": meeting["meeting_id"], "series_id": meeting["series_id"],
-                                            "date": str(meeting["date"]), "theme": meeting["theme"],
-                                            "topic": p["topic"]})
+                person["presented"].append(
+                    {
+                        "meeting_id": meeting["meeting_id"],
+                        "series_id": meeting["series_id"],
+                        "date": str(meeting["date"]),
+                        "theme": meeting["theme"],
+                        "topic": p["topic"],
+                    }
+                )
         for meeting in held:
             record = meeting["held"]
             for attendee in record["attendees"]:
@@ -410,7 +523,8 @@ class Contest:
             return {k: v for k, v in record.items() if k not in hidden and k not in ("contest_id", "revoked_from")}
 
         return {
-            **{k: v for k, v in info.items() if k != "organiser" or with_contacts}, "version": self.version,
+            **{k: v for k, v in info.items() if k != "organiser" or with_contacts},
+            "version": self.version,
             "stages": sorted((public(s) for s in self.stages.values()), key=lambda s: s["order"]),
             "judges": sorted((public(j) for j in self.judges.values()), key=lambda j: j["judge_id"]),
             "entries": sorted((public(e) for e in self.entries.values()), key=lambda e: e["entry_id"]),

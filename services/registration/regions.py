@@ -1,4 +1,5 @@
 """The region tree: county/city -> township/subdistrict -> village/community."""
+
 from __future__ import annotations
 
 import csv
@@ -24,8 +25,15 @@ def parse_csv(text: str) -> list[dict]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
         raise InvalidInput("CSV header must be code,name,level,parent", {"csv": [f"header is {reader.fieldnames}"]})
-    return [{"code": row["code"].strip(), "name": row["name"].strip(), "level": row["level"].strip(),
-             "parent": (row["parent"] or "").strip() or None} for row in reader]
+    return [
+        {
+            "code": row["code"].strip(),
+            "name": row["name"].strip(),
+            "level": row["level"].strip(),
+            "parent": (row["parent"] or "").strip() or None,
+        }
+        for row in reader
+    ]
 
 
 def validate_tree(regions: list[dict]) -> dict[str, Region]:
@@ -49,7 +57,9 @@ def validate_tree(regions: list[dict]) -> dict[str, Region]:
         if parent is None:
             problems[f"regions.{index}.parent"] = [f"orphan: parent {region.parent!r} is not in the tree"]
         elif LEVELS[parent.level] != LEVELS[region.level] - 1:
-            problems[f"regions.{index}.parent"] = [f"a {region.level}'s parent must be one level up, not a {parent.level}"]
+            problems[f"regions.{index}.parent"] = [
+                f"a {region.level}'s parent must be one level up, not a {parent.level}"
+            ]
     if problems:
         raise InvalidInput("region tree is not valid", problems)
     return tree

@@ -1,5 +1,6 @@
 """The registration service's entrypoints: region trees, contests, stages, judges, entries,
 sessions. Each maps onto one method of the service layer (application.py)."""
+
 from __future__ import annotations
 
 import secrets
@@ -27,8 +28,9 @@ class RegistrationService(StoreHealth, PublishedLog):
         return Registration(self.store, new_seed)
 
     @rpc
-    def import_regions(self, actor: dict, tree_id: str, regions: list[dict] | None = None,
-                       csv_text: str | None = None) -> dict:
+    def import_regions(
+        self, actor: dict, tree_id: str, regions: list[dict] | None = None, csv_text: str | None = None
+    ) -> dict:
         return self.registration.import_regions(actor, tree_id, regions, csv_text)
 
     @rpc

@@ -1,5 +1,6 @@
 """Scoring's service layer: the plans registration opened, judges' sheets, the lock, and what
 each reader may see. No nameko here: service.py maps entrypoints onto these methods."""
+
 from __future__ import annotations
 
 import uuid
@@ -49,12 +50,24 @@ class Scoring:
 
     def stage_published(self, event: Event) -> None:
         p = event.payload
-        self._plans.apply_once(PUBLISHED, f"{p['contest_id']}:{p['stage_id']}", event.event_id,
-                               {"$set": {"contest_id": p["contest_id"], "stage_id": p["stage_id"]}})
+        self._plans.apply_once(
+            PUBLISHED,
+            f"{p['contest_id']}:{p['stage_id']}",
+            event.event_id,
+            {"$set": {"contest_id": p["contest_id"], "stage_id": p["stage_id"]}},
+        )
 
     # -- commands -------------------------------------------------------------------
-    def submit_sheet(self, actor: dict, session_id: str, entry_id: str, submission_id: str, scores: dict,
-                     strengths: str = "", suggestions: str = "") -> dict:
+    def submit_sheet(
+        self,
+        actor: dict,
+        session_id: str,
+        entry_id: str,
+        submission_id: str,
+        scores: dict,
+        strengths: str = "",
+        suggestions: str = "",
+    ) -> dict:
         require_role(actor, JUDGE, to="submit score sheets")
         values = {k: Decimal(v) for k, v in scores.items()}
 
@@ -69,8 +82,7 @@ class Scoring:
             decisions = session.lock(actor["id"], has_role(actor, ORGANISER), override_reason)
             return [d.payload for d in decisions if d.type == "EntryScored"], decisions
 
-        results = execute(self._store, stream_of(session_id), self._fold(session_id), decide,
-                          **on_behalf(actor))
+        results = execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
         return {"session_id": session_id, "locked": True, "results": [published(r) for r in results]}
 
     # -- corrections (复核) ------------------------------------------------------------
@@ -78,16 +90,25 @@ class Scoring:
         require_role(actor, ORGANISER, to="propose a correction")
         plan = self._plan(session_id)
         if self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is None:
-            raise RuleViolated(f"stage {plan.stage_id} is not published: until then a sheet is revised by its judge "
-                               "before the lock; a correction answers a published result",
-                               {"stage_id": ["not published"]})
+            raise RuleViolated(
+                f"stage {plan.stage_id} is not published: until then a sheet is revised by its judge "
+                "before the lock; a correction answers a published result",
+                {"stage_id": ["not published"]},
+            )
         scores = {k: Decimal(v) for k, v in correction["scores"].items()} if correction.get("scores") else None
         correction_id = correction.get("correction_id") or f"correction-{uuid.uuid4().hex[:12]}"
 
         def decide(session: ScoringSession):
-            proposed, decisions = session.propose(actor["id"], correction_id, correction["kind"],
-                                                  correction["entry_id"], correction["judge_id"], scores,
-                                                  correction["reason"], correction.get("appeal_id"))
+            proposed, decisions = session.propose(
+                actor["id"],
+                correction_id,
+                correction["kind"],
+                correction["entry_id"],
+                correction["judge_id"],
+                scores,
+                correction["reason"],
+                correction.get("appeal_id"),
+            )
             return _plain(proposed), decisions
 
         return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
@@ -124,14 +145,23 @@ class Scoring:
             raise Forbidden("only organisers and this session's judges see its scoring")
         entries = sorted(session.plan.entries.values(), key=lambda e: e.order)
         return {
-            "session_id": session_id, "locked": session.locked,
-            "entries": [{
-                "entry_id": e.entry_id, "order": e.order, "name": e.name,
-                "sheets": [s.as_dict() for (entry, j), s in sorted(session.sheets.items())
-                           if entry == e.entry_id and (full or j == actor["id"])],
-                "open_flags": session.open_flags(e.entry_id) if full else [],
-                "missing": session.missing(e.entry_id) if full else [],
-            } for e in entries],
+            "session_id": session_id,
+            "locked": session.locked,
+            "entries": [
+                {
+                    "entry_id": e.entry_id,
+                    "order": e.order,
+                    "name": e.name,
+                    "sheets": [
+                        s.as_dict()
+                        for (entry, j), s in sorted(session.sheets.items())
+                        if entry == e.entry_id and (full or j == actor["id"])
+                    ],
+                    "open_flags": session.open_flags(e.entry_id) if full else [],
+                    "missing": session.missing(e.entry_id) if full else [],
+                }
+                for e in entries
+            ],
         }
 
     def judge_desk(self, actor: dict) -> dict:
@@ -142,8 +172,22 @@ class Scoring:
         for document in self._plans.find(SESSIONS, {"plan.panel.judge_id": actor["id"]}):
             plan = document["plan"]
             desk = _folding(SessionPlan.from_payload(plan))(self._store.read_stream(stream_of(plan["session_id"])))
-            sessions.append(desk.desk(actor["id"]) | {k: plan.get(k, "") for k in (
-                "contest_id", "stage_id", "group_id", "starts_at", "place", "video_room", "criteria", "tolerance")})
+            sessions.append(
+                desk.desk(actor["id"])
+                | {
+                    k: plan.get(k, "")
+                    for k in (
+                        "contest_id",
+                        "stage_id",
+                        "group_id",
+                        "starts_at",
+                        "place",
+                        "video_room",
+                        "criteria",
+                        "tolerance",
+                    )
+                }
+            )
         sessions.sort(key=lambda s: (s["locked"], s["starts_at"], s["session_id"]))
         return {"judge_id": actor["id"], "sessions": sessions}
 
@@ -152,11 +196,22 @@ class Scoring:
         if not session.locked:
             raise NotFound(f"session {session_id} has no published results yet")
         entries = sorted(session.plan.entries.values(), key=lambda e: e.order)
-        return {"session_id": session_id, "results": [
-            dict(published(session.scored[e.entry_id]), name=e.name, order=e.order,
-                 comments=[{"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
-                           for (entry, _), s in sorted(session.sheets.items()) if entry == e.entry_id])
-            for e in entries]}
+        return {
+            "session_id": session_id,
+            "results": [
+                dict(
+                    published(session.scored[e.entry_id]),
+                    name=e.name,
+                    order=e.order,
+                    comments=[
+                        {"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
+                        for (entry, _), s in sorted(session.sheets.items())
+                        if entry == e.entry_id
+                    ],
+                )
+                for e in entries
+            ],
+        }
 
     def _session(self, session_id: str) -> ScoringSession:
         return self._fold(session_id)(self._store.read_stream(stream_of(session_id)))

@@ -6,6 +6,7 @@
 * which sheets are dropped among equal totals is decided by judge id, so the choice is
   reproducible (it never changes the score, only whose sheet is named).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -84,11 +85,11 @@ def aggregate(entry_id: str, totals: Mapping[str, Decimal], rule: Sequence[DropT
         raise ValueError(f"entry {entry_id} has no valid sheet")
     ranked = sorted(totals.items(), key=lambda jt: (jt[1], jt[0]))
     high, low = drop_counts(rule, len(ranked))
-    counted = ranked[low:len(ranked) - high]
+    counted = ranked[low : len(ranked) - high]
     return Aggregate(
         entry_id=entry_id,
         sheets=tuple(sorted(totals.items())),
-        dropped_high=tuple(j for j, _ in ranked[len(ranked) - high:]) if high else (),
+        dropped_high=tuple(j for j, _ in ranked[len(ranked) - high :]) if high else (),
         dropped_low=tuple(j for j, _ in ranked[:low]),
         counted_sum=sum((t for _, t in counted), Decimal(0)),
         counted=len(counted),

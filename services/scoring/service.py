@@ -1,5 +1,6 @@
 """The scoring service's entrypoints: judges' sheets, the lock, a session's scoring and
 results. Each maps onto one method of the service layer (application.py)."""
+
 from __future__ import annotations
 
 from leitai.rpc import rpc
@@ -30,8 +31,16 @@ class ScoringService(StoreHealth, PublishedLog):
         self.scoring.stage_published(event)
 
     @rpc
-    def submit_sheet(self, actor: dict, session_id: str, entry_id: str, submission_id: str, scores: dict,
-                     strengths: str = "", suggestions: str = "") -> dict:
+    def submit_sheet(
+        self,
+        actor: dict,
+        session_id: str,
+        entry_id: str,
+        submission_id: str,
+        scores: dict,
+        strengths: str = "",
+        suggestions: str = "",
+    ) -> dict:
         return self.scoring.submit_sheet(actor, session_id, entry_id, submission_id, scores, strengths, suggestions)
 
     @rpc

@@ -2,6 +2,7 @@
 
 Pure domain code: it folds events into state and decides the events a command produces.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -50,24 +51,45 @@ class SessionPlan:
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> "SessionPlan":
         return cls(
-            contest_id=p["contest_id"], session_id=p["session_id"], stage_id=p["stage_id"], group_id=p["group_id"],
-            criteria=tuple(Criterion(c["criterion_id"], c["name"], Decimal(c["max"]), Decimal(c["weight"]),
-                                     Decimal(c["step"])) for c in p["criteria"]),
+            contest_id=p["contest_id"],
+            session_id=p["session_id"],
+            stage_id=p["stage_id"],
+            group_id=p["group_id"],
+            criteria=tuple(
+                Criterion(c["criterion_id"], c["name"], Decimal(c["max"]), Decimal(c["weight"]), Decimal(c["step"]))
+                for c in p["criteria"]
+            ),
             drop_rule=tuple(DropTier(t["min_sheets"], t["drop_high"], t["drop_low"]) for t in p["drop_rule"]),
             tolerance=None if p.get("tolerance") is None else Decimal(p["tolerance"]),
-            panel={j["judge_id"]: PanelJudge(j["judge_id"], j["name"], j.get("township_code"), j.get("work_unit", ""),
-                                             frozenset(j.get("conflicts", ())), j["head"], j["reserve"])
-                   for j in p["panel"]},
-            entries={e["entry_id"]: SessionEntry(e["entry_id"], e["contestant_id"], e["name"], e["township_code"],
-                                                 e.get("work_unit", ""), e["order"]) for e in p["entries"]},
+            panel={
+                j["judge_id"]: PanelJudge(
+                    j["judge_id"],
+                    j["name"],
+                    j.get("township_code"),
+                    j.get("work_unit", ""),
+                    frozenset(j.get("conflicts", ())),
+                    j["head"],
+                    j["reserve"],
+                )
+                for j in p["panel"]
+            },
+            entries={
+                e["entry_id"]: SessionEntry(
+                    e["entry_id"], e["contestant_id"], e["name"], e["township_code"], e.get("work_unit", ""), e["order"]
+                )
+                for e in p["entries"]
+            },
         )
 
     def ref(self) -> dict:
         return {"contest_id": self.contest_id, "session_id": self.session_id}
 
 
-CORRECTION_STEPS = {"CorrectionApproved": "approved", "CorrectionRejected": "rejected",
-                    "CorrectionWithdrawn": "withdrawn"}
+CORRECTION_STEPS = {
+    "CorrectionApproved": "approved",
+    "CorrectionRejected": "rejected",
+    "CorrectionWithdrawn": "withdrawn",
+}
 
 
 def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[set[str], Decimal | None]:
@@ -102,9 +124,16 @@ class Sheet:
     submission_id: str
 
     def as_dict(self) -> dict:
-        return {"judge_id": self.judge_id, "entry_id": self.entry_id, "revision": self.revision,
-                "scores": {k: str(v) for k, v in sorted(self.scores.items())}, "total": str(self.total),
-                "strengths": self.strengths, "suggestions": self.suggestions, "submission_id": self.submission_id}
+        return {
+            "judge_id": self.judge_id,
+            "entry_id": self.entry_id,
+            "revision": self.revision,
+            "scores": {k: str(v) for k, v in sorted(self.scores.items())},
+            "total": str(self.total),
+            "strengths": self.strengths,
+            "suggestions": self.suggestions,
+            "submission_id": self.submission_id,
+        }
 
 
 @dataclass
@@ -122,8 +151,16 @@ class ScoringSession:
     def apply(self, event) -> None:
         p = event.payload
         if event.type in ("ScoreSheetSubmitted", "ScoreSheetRevised", "ScoreSheetCorrected"):
-            sheet = Sheet(p["judge_id"], p["entry_id"], dict(p["scores"]), p["total"], p["strengths"],
-                          p["suggestions"], p["revision"], str(event.event_id))
+            sheet = Sheet(
+                p["judge_id"],
+                p["entry_id"],
+                dict(p["scores"]),
+                p["total"],
+                p["strengths"],
+                p["suggestions"],
+                p["revision"],
+                str(event.event_id),
+            )
             self.sheets[(sheet.entry_id, sheet.judge_id)] = sheet
             self.submissions[sheet.submission_id] = sheet
         elif event.type == "ScoreSheetVoided":
@@ -150,9 +187,11 @@ class ScoringSession:
 
     def missing(self, entry_id: str) -> list[str]:
         entry = self.plan.entries[entry_id]
-        return sorted(j.judge_id for j in self.plan.panel.values()
-                      if not j.reserve and recusal_reason(j, entry) is None
-                      and (entry_id, j.judge_id) not in self.sheets)
+        return sorted(
+            j.judge_id
+            for j in self.plan.panel.values()
+            if not j.reserve and recusal_reason(j, entry) is None and (entry_id, j.judge_id) not in self.sheets
+        )
 
     def desk(self, judge_id: str) -> dict:
         """What a seated judge's tablet shows of the session: each entry in the order of
@@ -167,22 +206,48 @@ class ScoringSession:
             recused = recusal_reason(judge, entry)
             mine = self.sheets.get((entry.entry_id, judge_id))
             needed = not judge.reserve or mine is not None or self._reserve_needed(entry)
-            rows.append({"entry_id": entry.entry_id, "order": entry.order, "name": entry.name,
-                         "work_unit": entry.work_unit, "recused": recused,
-                         "may_score": not self.locked and recused is None and needed,
-                         "received": len(self.totals(entry.entry_id)), "expected": len(seated),
-                         "sheet": mine.as_dict() if mine else None})
+            rows.append(
+                {
+                    "entry_id": entry.entry_id,
+                    "order": entry.order,
+                    "name": entry.name,
+                    "work_unit": entry.work_unit,
+                    "recused": recused,
+                    "may_score": not self.locked and recused is None and needed,
+                    "received": len(self.totals(entry.entry_id)),
+                    "expected": len(seated),
+                    "sheet": mine.as_dict() if mine else None,
+                }
+            )
         on_stage = None if self.locked else next((e.entry_id for e in entries if self.missing(e.entry_id)), None)
-        return {"session_id": self.plan.session_id, "locked": self.locked, "head": judge.head,
-                "reserve": judge.reserve, "on_stage": on_stage, "entries": rows}
+        return {
+            "session_id": self.plan.session_id,
+            "locked": self.locked,
+            "head": judge.head,
+            "reserve": judge.reserve,
+            "on_stage": on_stage,
+            "entries": rows,
+        }
 
     # -- commands ------------------------------------------------------------------
-    def submit(self, judge_id: str, entry_id: str, submission_id: str, scores: dict[str, Decimal],
-               strengths: str, suggestions: str) -> tuple[Sheet, list[Decision]]:
+    def submit(
+        self,
+        judge_id: str,
+        entry_id: str,
+        submission_id: str,
+        scores: dict[str, Decimal],
+        strengths: str,
+        suggestions: str,
+    ) -> tuple[Sheet, list[Decision]]:
         earlier = self.submissions.get(submission_id)
         if earlier is not None:
             if (earlier.judge_id, earlier.entry_id, earlier.scores, earlier.strengths, earlier.suggestions) != (
-                    judge_id, entry_id, scores, strengths, suggestions):
+                judge_id,
+                entry_id,
+                scores,
+                strengths,
+                suggestions,
+            ):
                 raise Conflict(f"submission id {submission_id} was used for a different sheet")
             return earlier, []
         judge = self.plan.panel.get(judge_id)
@@ -195,18 +260,40 @@ class ScoringSession:
         if reason:
             raise RuleViolated(f"recused: {reason}", {"judge_id": judge_id, "entry_id": entry_id})
         if judge.reserve and (entry_id, judge_id) not in self.sheets and not self._reserve_needed(entry):
-            raise RuleViolated(f"reserve judge {judge_id} is not needed for entry {entry_id}: no seated judge is recused")
+            raise RuleViolated(
+                f"reserve judge {judge_id} is not needed for entry {entry_id}: no seated judge is recused"
+            )
         problems = score_problems(self.plan.criteria, scores)
         if problems:
             raise InvalidInput("scores are not valid for this stage", problems)
 
         previous = self.sheets.get((entry_id, judge_id))
-        sheet = Sheet(judge_id, entry_id, scores, sheet_total(self.plan.criteria, scores), strengths, suggestions,
-                      previous.revision + 1 if previous else 1, submission_id)
-        decisions = [Decision("ScoreSheetRevised" if previous else "ScoreSheetSubmitted", {
-            **self.plan.ref(), "entry_id": entry_id, "judge_id": judge_id, "scores": scores, "total": sheet.total,
-            "strengths": strengths, "suggestions": suggestions, "revision": sheet.revision,
-        }, event_id=submission_id)]
+        sheet = Sheet(
+            judge_id,
+            entry_id,
+            scores,
+            sheet_total(self.plan.criteria, scores),
+            strengths,
+            suggestions,
+            previous.revision + 1 if previous else 1,
+            submission_id,
+        )
+        decisions = [
+            Decision(
+                "ScoreSheetRevised" if previous else "ScoreSheetSubmitted",
+                {
+                    **self.plan.ref(),
+                    "entry_id": entry_id,
+                    "judge_id": judge_id,
+                    "scores": scores,
+                    "total": sheet.total,
+                    "strengths": strengths,
+                    "suggestions": suggestions,
+                    "revision": sheet.revision,
+                },
+                event_id=submission_id,
+            )
+        ]
         decisions += self._new_flags(entry_id, sheet)
         return sheet, decisions
 
@@ -227,10 +314,22 @@ class ScoringSession:
         off, middle = outliers(totals, self.plan.tolerance)
         revisions = {j: s.revision for (e, j), s in self.sheets.items() if e == entry_id}
         revisions[sheet.judge_id] = sheet.revision
-        return [Decision("ToleranceFlagRaised", {
-            **self.plan.ref(), "entry_id": entry_id, "judge_id": judge, "revision": revisions[judge],
-            "total": totals[judge], "median": middle, "tolerance": self.plan.tolerance,
-        }) for judge in sorted(off) if (entry_id, judge, revisions[judge]) not in self.flagged]
+        return [
+            Decision(
+                "ToleranceFlagRaised",
+                {
+                    **self.plan.ref(),
+                    "entry_id": entry_id,
+                    "judge_id": judge,
+                    "revision": revisions[judge],
+                    "total": totals[judge],
+                    "median": middle,
+                    "tolerance": self.plan.tolerance,
+                },
+            )
+            for judge in sorted(off)
+            if (entry_id, judge, revisions[judge]) not in self.flagged
+        ]
 
     def lock(self, actor_id: str, organiser: bool, override_reason: str | None) -> list[Decision]:
         head = self.plan.panel.get(actor_id)
@@ -247,15 +346,29 @@ class ScoringSession:
         open_flags = sum(len(v) for v in flags.values())
         missing_sheets = sum(len(v) for v in missing.values())
         if (open_flags or missing_sheets) and not override_reason:
-            raise RuleViolated("locking needs an override reason", {
-                "open_flags": {k: v for k, v in flags.items() if v},
-                "missing_sheets": {k: v for k, v in missing.items() if v}})
+            raise RuleViolated(
+                "locking needs an override reason",
+                {
+                    "open_flags": {k: v for k, v in flags.items() if v},
+                    "missing_sheets": {k: v for k, v in missing.items() if v},
+                },
+            )
         decisions = [Decision("EntryScored", self._scored(entry, self.sheets)) for entry in entries]
-        decisions.append(Decision("SessionLocked", {
-            **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id, "locked_by": actor_id,
-            "override_reason": override_reason or None, "open_flags": open_flags, "missing_sheets": missing_sheets,
-            "entries": [e.entry_id for e in entries],
-        }))
+        decisions.append(
+            Decision(
+                "SessionLocked",
+                {
+                    **self.plan.ref(),
+                    "stage_id": self.plan.stage_id,
+                    "group_id": self.plan.group_id,
+                    "locked_by": actor_id,
+                    "override_reason": override_reason or None,
+                    "open_flags": open_flags,
+                    "missing_sheets": missing_sheets,
+                    "entries": [e.entry_id for e in entries],
+                },
+            )
+        )
         return decisions
 
     def _scored(self, entry: SessionEntry, sheets: Mapping[tuple[str, str], Sheet]) -> dict:
@@ -264,34 +377,68 @@ class ScoringSession:
         result = aggregate(entry.entry_id, totals, self.plan.drop_rule)
         recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal_reason(j, entry))
         return {
-            **self.plan.ref(), "stage_id": self.plan.stage_id, "group_id": self.plan.group_id,
-            "entry_id": entry.entry_id, "sheets": [{"judge_id": j, "total": t} for j, t in result.sheets],
-            "recused": recused, "dropped_high": list(result.dropped_high), "dropped_low": list(result.dropped_low),
-            "counted_sum": result.counted_sum, "counted": result.counted, "stage_score": result.stage_score,
+            **self.plan.ref(),
+            "stage_id": self.plan.stage_id,
+            "group_id": self.plan.group_id,
+            "entry_id": entry.entry_id,
+            "sheets": [{"judge_id": j, "total": t} for j, t in result.sheets],
+            "recused": recused,
+            "dropped_high": list(result.dropped_high),
+            "dropped_low": list(result.dropped_low),
+            "counted_sum": result.counted_sum,
+            "counted": result.counted,
+            "stage_score": result.stage_score,
             "rounding": ROUNDING,
-            "comments": [{"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
-                         for (e, _), s in sorted(sheets.items()) if e == entry.entry_id
-                         and (s.strengths or s.suggestions)],
+            "comments": [
+                {"judge_id": s.judge_id, "strengths": s.strengths, "suggestions": s.suggestions}
+                for (e, _), s in sorted(sheets.items())
+                if e == entry.entry_id and (s.strengths or s.suggestions)
+            ],
         }
 
     # -- corrections (复核): proposed by one person, in effect once another approves ----------
-    def propose(self, actor_id: str, correction_id: str, kind: str, entry_id: str, judge_id: str,
-                scores: dict[str, Decimal] | None, reason: str, appeal_id: str | None) -> tuple[dict, list[Decision]]:
-        asked = {"kind": kind, "entry_id": entry_id, "judge_id": judge_id, "reason": reason, "appeal_id": appeal_id,
-                 "scores": scores}
+    def propose(
+        self,
+        actor_id: str,
+        correction_id: str,
+        kind: str,
+        entry_id: str,
+        judge_id: str,
+        scores: dict[str, Decimal] | None,
+        reason: str,
+        appeal_id: str | None,
+    ) -> tuple[dict, list[Decision]]:
+        asked = {
+            "kind": kind,
+            "entry_id": entry_id,
+            "judge_id": judge_id,
+            "reason": reason,
+            "appeal_id": appeal_id,
+            "scores": scores,
+        }
         earlier = self.corrections.get(correction_id)
         if earlier is not None:
             if {k: earlier[k] for k in asked} != asked:
                 raise Conflict(f"correction {correction_id} was proposed already, as another correction")
             return earlier, []
         if not self.locked:
-            raise RuleViolated(f"session {self.plan.session_id} is not locked: a judge revises a sheet until the "
-                               "lock; corrections are for locked sessions", {"session_id": ["not locked"]})
-        pending = next((c for c in self.corrections.values() if c["status"] == "proposed"
-                        and (c["entry_id"], c["judge_id"]) == (entry_id, judge_id)), None)
+            raise RuleViolated(
+                f"session {self.plan.session_id} is not locked: a judge revises a sheet until the "
+                "lock; corrections are for locked sessions",
+                {"session_id": ["not locked"]},
+            )
+        pending = next(
+            (
+                c
+                for c in self.corrections.values()
+                if c["status"] == "proposed" and (c["entry_id"], c["judge_id"]) == (entry_id, judge_id)
+            ),
+            None,
+        )
         if pending is not None:
-            raise Conflict(f"correction {pending['correction_id']} of this sheet is open: approve, reject or "
-                           "withdraw it first")
+            raise Conflict(
+                f"correction {pending['correction_id']} of this sheet is open: approve, reject or withdraw it first"
+            )
         entry = self._entry(entry_id)
         judge = self.plan.panel.get(judge_id)
         if judge is None:
@@ -315,9 +462,18 @@ class ScoringSession:
                 raise InvalidInput("scores are not valid for this stage", problems)
             if sheet is not None and sheet.scores == scores:
                 raise InvalidInput("the corrected scores are the sheet's own", {"scores": ["nothing would change"]})
-        proposed = {**self.plan.ref(), "correction_id": correction_id, "kind": kind, "entry_id": entry_id,
-                    "judge_id": judge_id, "scores": scores, "reason": reason, "appeal_id": appeal_id,
-                    "cites": sheet.submission_id if sheet else None, "proposed_by": actor_id}
+        proposed = {
+            **self.plan.ref(),
+            "correction_id": correction_id,
+            "kind": kind,
+            "entry_id": entry_id,
+            "judge_id": judge_id,
+            "scores": scores,
+            "reason": reason,
+            "appeal_id": appeal_id,
+            "cites": sheet.submission_id if sheet else None,
+            "proposed_by": actor_id,
+        }
         return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed)]
 
     def approve(self, actor_id: str, correction_id: str) -> tuple[dict, list[Decision]]:
@@ -329,7 +485,9 @@ class ScoringSession:
             raise Forbidden("the proposer of a correction cannot approve it: a second person must")
         step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
         return dict(correction, status="approved", decided_by=actor_id), [
-            Decision("CorrectionApproved", step), *self._effect(correction)]
+            Decision("CorrectionApproved", step),
+            *self._effect(correction),
+        ]
 
     def reject(self, actor_id: str, correction_id: str, reason: str) -> tuple[dict, list[Decision]]:
         correction = self._correction(correction_id)
@@ -364,21 +522,44 @@ class ScoringSession:
         """The corrected sheet (or its voiding) and the entry scored again."""
         entry_id, judge_id = correction["entry_id"], correction["judge_id"]
         sheets = dict(self.sheets)
-        ref = {**self.plan.ref(), "entry_id": entry_id, "judge_id": judge_id,
-               "correction_id": correction["correction_id"]}
+        ref = {
+            **self.plan.ref(),
+            "entry_id": entry_id,
+            "judge_id": judge_id,
+            "correction_id": correction["correction_id"],
+        }
         if correction["kind"] == "void_sheet":
             del sheets[(entry_id, judge_id)]
             changed = Decision("ScoreSheetVoided", dict(ref, cites=correction["cites"]))
         else:
             before = self.sheets.get((entry_id, judge_id))
             scores = {k: Decimal(v) for k, v in correction["scores"].items()}
-            sheet = Sheet(judge_id, entry_id, scores, sheet_total(self.plan.criteria, scores),
-                          before.strengths if before else "", before.suggestions if before else "",
-                          before.revision + 1 if before else 1, "")
+            sheet = Sheet(
+                judge_id,
+                entry_id,
+                scores,
+                sheet_total(self.plan.criteria, scores),
+                before.strengths if before else "",
+                before.suggestions if before else "",
+                before.revision + 1 if before else 1,
+                "",
+            )
             sheets[(entry_id, judge_id)] = sheet
-            changed = Decision("ScoreSheetCorrected", dict(
-                ref, scores=scores, total=sheet.total, strengths=sheet.strengths, suggestions=sheet.suggestions,
-                revision=sheet.revision, cites=correction["cites"]))
-        rescored = dict(self._scored(self.plan.entries[entry_id], sheets), correction_id=correction["correction_id"],
-                        judge_id=judge_id)
+            changed = Decision(
+                "ScoreSheetCorrected",
+                dict(
+                    ref,
+                    scores=scores,
+                    total=sheet.total,
+                    strengths=sheet.strengths,
+                    suggestions=sheet.suggestions,
+                    revision=sheet.revision,
+                    cites=correction["cites"],
+                ),
+            )
+        rescored = dict(
+            self._scored(self.plan.entries[entry_id], sheets),
+            correction_id=correction["correction_id"],
+            judge_id=judge_id,
+        )
         return [changed, Decision("EntryRescored", rescored)]

@@ -6,6 +6,7 @@ manifest declares, then a small contest goes through the gateway to its leaderbo
 
 What a pod's network namespace would give each process for itself, a port, is the one
 change: the ops and HTTP ports are mapped to free local ones."""
+
 from __future__ import annotations
 
 import json
@@ -44,8 +45,11 @@ class FromManifests:
         self.http = Stack(tmp_path, amqp_uri, mongo_url, JUDGES)  # its tokens and HTTP client only
         self.prefix = f"leitai_test_{uuid.uuid4().hex[:8]}"
         # the test's values for what the Secrets hold
-        self.secrets = {"leitai-broker": {"amqp-uri": amqp_uri}, "leitai-store": {"mongo-url": mongo_url},
-                        "leitai-gateway": {"tokens": json.dumps(self.http.tokens)}}
+        self.secrets = {
+            "leitai-broker": {"amqp-uri": amqp_uri},
+            "leitai-store": {"mongo-url": mongo_url},
+            "leitai-gateway": {"tokens": json.dumps(self.http.tokens)},
+        }
         self.config_dir = tmp_path / "etc-leitai"
         self.children: list[ChildProcess] = []
         self.ready_checks: list[tuple[str, int, dict]] = []
@@ -56,11 +60,16 @@ class FromManifests:
         for filename, text in pod.files[CONFIG_MOUNT].items():
             (self.config_dir / filename).write_text(text)
         command = [a.replace(CONFIG_MOUNT, str(self.config_dir)) for a in pod.command]
-        env = dict(pod.env, PATH=f"{BIN}:{os.environ['PATH']}", HOME=str(self.config_dir),
-                   # databases of this test's own, in the test's store
-                   **{k: f"{self.prefix}_{v}" for k, v in pod.env.items() if k.endswith("_DATABASE")},
-                   SMTP_HOST="127.0.0.1", SMTP_PORT=str(self.http.free_port()),
-                   SMS_URL=f"http://127.0.0.1:{self.http.free_port()}/sms")
+        env = dict(
+            pod.env,
+            PATH=f"{BIN}:{os.environ['PATH']}",
+            HOME=str(self.config_dir),
+            # databases of this test's own, in the test's store
+            **{k: f"{self.prefix}_{v}" for k, v in pod.env.items() if k.endswith("_DATABASE")},
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(self.http.free_port()),
+            SMS_URL=f"http://127.0.0.1:{self.http.free_port()}/sms",
+        )
         return command, env, pod.container
 
     def migrate(self) -> None:
@@ -110,8 +119,9 @@ def test_the_dev_overlay_started_from_its_manifests_runs_a_contest_to_its_leader
     from_manifests.start()
     assert len(from_manifests.children) == 8
     try:
-        wait_until(lambda: not from_manifests.not_ready(), timeout=120, interval=0.5,
-                   what="every process's readiness probe")
+        wait_until(
+            lambda: not from_manifests.not_ready(), timeout=120, interval=0.5, what="every process's readiness probe"
+        )
     except TimeoutError:
         raise AssertionError(f"not ready: {from_manifests.not_ready()}") from None
     stack = from_manifests.http
@@ -121,8 +131,9 @@ def test_the_dev_overlay_started_from_its_manifests_runs_a_contest_to_its_leader
     assert len(locked["results"]) == 15
 
     def board():
-        code, body = stack.call("GET", f"/contests/{CONTEST}/stages/prelim/leaderboard?group=g-qinghua",
-                                token=ORGANISER_TOKEN)
+        code, body = stack.call(
+            "GET", f"/contests/{CONTEST}/stages/prelim/leaderboard?group=g-qinghua", token=ORGANISER_TOKEN
+        )
         return body["standings"] if code == 200 and len(body["standings"]) == 15 else None
 
     rows = wait_until(board, timeout=60, what="the leaderboard of 清化镇's 15 entries")

@@ -2,6 +2,7 @@
 processes' programs are on its PATH, it runs as UID 10001 and can write only /tmp, and the
 migrate Job's command, with the environment and config files its manifest gives it, does its
 work from inside the image against this test's broker and store."""
+
 from __future__ import annotations
 
 import json
@@ -24,8 +25,13 @@ def buildah(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
 
 @pytest.fixture(scope="module")
 def image():
-    built = subprocess.run([str(ROOT / "deploy" / "image" / "build.sh")], capture_output=True, text=True, timeout=900,
-                           env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LEITAI_IMAGE": IMAGE, "HOME": "/root"})
+    built = subprocess.run(
+        [str(ROOT / "deploy" / "image" / "build.sh")],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LEITAI_IMAGE": IMAGE, "HOME": "/root"},
+    )
     assert built.returncode == 0, built.stdout[-2000:] + built.stderr[-4000:]
     yield IMAGE
     buildah("rmi", IMAGE)
@@ -46,26 +52,45 @@ def run(container: str, *command: str, env: dict[str, str] | None = None) -> sub
 
 
 def test_the_image_runs_every_process_as_a_non_root_user_that_writes_only_tmp(container):
-    programs = sorted({resolve(d, render("dev"), {}).command[0] for d in of_kind(render("dev"), "Deployment")
-                       if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"})
+    programs = sorted(
+        {
+            resolve(d, render("dev"), {}).command[0]
+            for d in of_kind(render("dev"), "Deployment")
+            if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"
+        }
+    )
     assert programs == ["leitai", "nameko"]
-    done = run(container, "sh", "-c", "id -u; " + "; ".join(f"command -v {p}" for p in programs) + "; touch /tmp/w && echo tmp ok; "
-               "touch /opt/leitai/w 2>/dev/null || echo code read-only; touch /etc/w 2>/dev/null || echo etc read-only")
+    done = run(
+        container,
+        "sh",
+        "-c",
+        "id -u; " + "; ".join(f"command -v {p}" for p in programs) + "; touch /tmp/w && echo tmp ok; "
+        "touch /opt/leitai/w 2>/dev/null || echo code read-only; touch /etc/w 2>/dev/null || echo etc read-only",
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.split()
     assert lines[0] == "10001" and "/opt/leitai/bin/leitai" in lines and "/opt/leitai/bin/nameko" in lines
     assert "tmp ok" in done.stdout and "code read-only" in done.stdout and "etc read-only" in done.stdout
-    imported = run(container, "python3", "-c", "import composition.cli, nameko.cli.main; "
-                   "import services.registration.service, services.scoring.service, services.ranking.service, "
-                   "services.notify.service, services.gateway.service")
+    imported = run(
+        container,
+        "python3",
+        "-c",
+        "import composition.cli, nameko.cli.main; "
+        "import services.registration.service, services.scoring.service, services.ranking.service, "
+        "services.notify.service, services.gateway.service",
+    )
     assert imported.returncode == 0, imported.stderr[-2000:]
 
 
-def test_the_migrate_job_runs_in_the_image_with_its_manifests_environment(container, vhost, mongo_url, mongo_client,
-                                                                          tmp_path):
+def test_the_migrate_job_runs_in_the_image_with_its_manifests_environment(
+    container, vhost, mongo_url, mongo_client, tmp_path
+):
     objects = render("dev")
-    pod = resolve(named(objects, "Job", "leitai-migrate"), objects,
-                  {"leitai-broker": {"amqp-uri": vhost.uri}, "leitai-store": {"mongo-url": mongo_url}})
+    pod = resolve(
+        named(objects, "Job", "leitai-migrate"),
+        objects,
+        {"leitai-broker": {"amqp-uri": vhost.uri}, "leitai-store": {"mongo-url": mongo_url}},
+    )
     config = tmp_path / "config"
     config.mkdir()
     for filename, text in pod.files[CONFIG_MOUNT].items():
@@ -77,8 +102,11 @@ def test_the_migrate_job_runs_in_the_image_with_its_manifests_environment(contai
         done = run(container, *pod.command, env=env)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         assert json.loads(done.stdout.splitlines()[-1])["databases"] == sorted(
-            f"{prefix}_leitai_{name}" for name in ("ranking", "registration", "scoring"))
-        assert "events.event_id_1" in {i["name"] for i in mongo_client[f"{prefix}_leitai_scoring"].commits.list_indexes()}
+            f"{prefix}_leitai_{name}" for name in ("ranking", "registration", "scoring")
+        )
+        assert "events.event_id_1" in {
+            i["name"] for i in mongo_client[f"{prefix}_leitai_scoring"].commits.list_indexes()
+        }
         refused = run(container, "leitai", "--config", f"{CONFIG_MOUNT}/missing.yaml", "verify")
         assert refused.returncode == 2 and f"{CONFIG_MOUNT}/missing.yaml" in refused.stderr
     finally:

@@ -3,6 +3,7 @@ Kubernetes version's strict schema and every custom resource its schema; checkov
 nothing (a skip stands only inline, with its reason); and the manifests agree with the
 processes they run: the commands ``leitai up`` starts, the settings each process needs,
 the ports and paths its ops port serves, and the metrics the alerts and dashboard read."""
+
 from __future__ import annotations
 
 import base64
@@ -25,15 +26,26 @@ from leitai.config import load_settings
 from services.gateway.auth import _Settings as GatewaySettings
 from services.notify.notifier import notify_settings
 from tests.support.manifests import (
-    CONFIG_MOUNT, K8S, KUBERNETES_VERSION, OVERLAYS, named, of_kind, pod_spec, render, resolve, tool,
+    CONFIG_MOUNT,
+    K8S,
+    KUBERNETES_VERSION,
+    OVERLAYS,
+    named,
+    of_kind,
+    pod_spec,
+    render,
+    resolve,
+    tool,
 )
 
 BUILT_IN_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
 SCHEMAS = K8S / "schemas"
 # what the cluster's secret manager holds in production (docs/deploy.md), as test values
 PROD_SECRETS = {
-    "leitai-broker": {"amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
-                      "management-url": "http://leitai:secret@leitai-rabbitmq:15672/"},
+    "leitai-broker": {
+        "amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
+        "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
+    },
     "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
     "leitai-gateway": {"tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1"}}'},
     "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
@@ -46,8 +58,12 @@ def overlay(request) -> tuple[str, list[dict]]:
 
 
 def workloads(objects: list[dict]) -> list[dict]:
-    return [o for o in objects if o["kind"] in ("Deployment", "Job", "CronJob")
-            and o["metadata"]["labels"].get("app.kubernetes.io/name") == "leitai"]
+    return [
+        o
+        for o in objects
+        if o["kind"] in ("Deployment", "Job", "CronJob")
+        and o["metadata"]["labels"].get("app.kubernetes.io/name") == "leitai"
+    ]
 
 
 def secrets_for(name: str) -> dict:
@@ -58,20 +74,34 @@ def secrets_for(name: str) -> dict:
 def test_every_built_in_object_passes_the_strict_schema_of_the_pinned_kubernetes(overlay, tmp_path):
     name, objects = overlay
     built_in = [o for o in objects if o["apiVersion"] in BUILT_IN_GROUPS]
-    assert {o["kind"] for o in built_in} >= {"Deployment", "Service", "Ingress", "NetworkPolicy", "CronJob", "Job",
-                                             "PodDisruptionBudget", "HorizontalPodAutoscaler", "ServiceAccount"}
+    assert {o["kind"] for o in built_in} >= {
+        "Deployment",
+        "Service",
+        "Ingress",
+        "NetworkPolicy",
+        "CronJob",
+        "Job",
+        "PodDisruptionBudget",
+        "HorizontalPodAutoscaler",
+        "ServiceAccount",
+    }
     rendered = tmp_path / f"{name}.yaml"
     rendered.write_text(yaml.safe_dump_all(built_in))
-    done = subprocess.run([tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def schema_for(obj: dict):
     path = SCHEMAS / f"{obj['apiVersion'].replace('/', '_')}_{obj['kind']}.yaml"
     assert path.is_file(), f"no schema for {obj['apiVersion']} {obj['kind']} in {SCHEMAS}"
-    text = path.read_text().replace("{$ref: _objectmeta.yaml}", json.dumps(yaml.safe_load(
-        (SCHEMAS / "_objectmeta.yaml").read_text())))
+    text = path.read_text().replace(
+        "{$ref: _objectmeta.yaml}", json.dumps(yaml.safe_load((SCHEMAS / "_objectmeta.yaml").read_text()))
+    )
     return jsonschema_rs.validator_for(yaml.safe_load(text))
 
 
@@ -94,20 +124,28 @@ def test_checkov_finds_nothing_and_every_skip_gives_its_reason(overlay, tmp_path
     folder = tmp_path / name
     folder.mkdir()
     (folder / "rendered.yaml").write_text(yaml.safe_dump_all(objects))
-    done = subprocess.run([tool("checkov"), "-d", str(folder), "--framework", "kubernetes", "--skip-download",
-                           "--output", "json"], capture_output=True, text=True, timeout=600,
-                          env={**os.environ, "BC_SKIP_MAPPING": "TRUE"})
+    done = subprocess.run(
+        [tool("checkov"), "-d", str(folder), "--framework", "kubernetes", "--skip-download", "--output", "json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE"},
+    )
     report = json.loads(done.stdout)
     failed = [f"{c['check_id']} {c['resource']}" for c in report["results"]["failed_checks"]]
     assert not failed and report["summary"]["passed"] > 500, failed
     for check in report["results"]["skipped_checks"]:
-        assert len(check["check_result"].get("suppress_comment") or "") >= 30, f"{check['check_id']} skipped without a reason"
+        assert len(check["check_result"].get("suppress_comment") or "") >= 30, (
+            f"{check['check_id']} skipped without a reason"
+        )
 
 
 def test_the_namespace_enforces_the_restricted_pod_security_standard_and_pods_write_only_tmp(overlay):
     _, objects = overlay
-    assert named(objects, "Namespace", "leitai")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == \
-        "restricted"
+    assert (
+        named(objects, "Namespace", "leitai")["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+        == "restricted"
+    )
     for workload in workloads(objects):
         spec = pod_spec(workload)
         [container] = spec["containers"]
@@ -137,8 +175,11 @@ def normalise(args: list[str]) -> list[str]:
 
 def test_every_process_leitai_up_starts_has_a_deployment_running_the_same_command(overlay):
     _, objects = overlay
-    deployments = {d["metadata"]["name"]: normalise(resolve(d, objects, secrets_for(overlay[0])).command)
-                   for d in of_kind(objects, "Deployment") if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"}
+    deployments = {
+        d["metadata"]["name"]: normalise(resolve(d, objects, secrets_for(overlay[0])).command)
+        for d in of_kind(objects, "Deployment")
+        if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"
+    }
     planned = {f"leitai-{p.name}": normalise(p.args) for p in up.commands(Path("config"))}
     assert deployments == planned
 
@@ -150,8 +191,11 @@ def needs(command: list[str]) -> tuple[str, ...]:
         parser = build_parser()
         args = parser.parse_args([sub] + (["ranking"] if sub == "replay" else []))
         return args.needs
-    return ("AMQP_URI", "LEITAI_OPS_PORT") if "GatewayService" in command[-1] else \
-        ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT")
+    return (
+        ("AMQP_URI", "LEITAI_OPS_PORT")
+        if "GatewayService" in command[-1]
+        else ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT")
+    )
 
 
 def loaded_config(pod, path: str) -> dict:
@@ -206,17 +250,23 @@ def test_every_probe_points_at_the_ops_port_and_the_paths_it_serves(overlay):
         assert ports["ops"] == int(pod.env["LEITAI_OPS_PORT"])
         probes = {kind: container[f"{kind}Probe"]["httpGet"] for kind in ("startup", "liveness", "readiness")}
         assert {kind: (p["port"], p["path"]) for kind, p in probes.items()} == {
-            "startup": ("ops", "/healthz"), "liveness": ("ops", "/healthz"), "readiness": ("ops", "/readyz")}
+            "startup": ("ops", "/healthz"),
+            "liveness": ("ops", "/healthz"),
+            "readiness": ("ops", "/readyz"),
+        }
         assert pod_spec(deployment)["terminationGracePeriodSeconds"] > float(pod.env["LEITAI_RPC_TIMEOUT"])
 
 
 def test_each_replicated_deployment_has_a_disruption_budget_and_notify_one_autoscaler(overlay):
     name, objects = overlay
-    budgets = {tuple(sorted(b["spec"]["selector"]["matchLabels"].items())) for b in of_kind(objects, "PodDisruptionBudget")}
+    budgets = {
+        tuple(sorted(b["spec"]["selector"]["matchLabels"].items())) for b in of_kind(objects, "PodDisruptionBudget")
+    }
     for deployment in of_kind(objects, "Deployment"):
         if deployment["spec"].get("replicas", 1) > 1:
-            assert tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items())) in budgets, \
-                deployment["metadata"]["name"]
+            assert tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items())) in budgets, deployment[
+                "metadata"
+            ]["name"]
     scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
     scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
     assert len(scaled) == len(set(scaled)), "a Deployment with two autoscalers"
@@ -230,14 +280,25 @@ def test_the_alerts_and_the_dashboard_read_only_metrics_leitai_exports():
     expressions = [r["expr"] for g in rule["spec"]["groups"] for r in g["rules"]]
     dashboard = json.loads((K8S / "components" / "monitoring" / "leitai-dashboard.json").read_text())
     expressions += [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
-    used = {re.sub(r"_(total|bucket|count|sum)$", "", name) for e in expressions for name in re.findall(r"leitai_[a-z_]+", e)}
+    used = {
+        re.sub(r"_(total|bucket|count|sum)$", "", name)
+        for e in expressions
+        for name in re.findall(r"leitai_[a-z_]+", e)
+    }
     assert used and used <= exported, used - exported
     assert {r["alert"] for g in rule["spec"]["groups"] for r in g["rules"]} >= {
-        "LeitaiDeadLetters", "LeitaiRelayLagging", "LeitaiAuditFailed", "LeitaiQueueWithoutConsumer"}
+        "LeitaiDeadLetters",
+        "LeitaiRelayLagging",
+        "LeitaiAuditFailed",
+        "LeitaiQueueWithoutConsumer",
+    }
 
 
 def test_only_workloads_carry_a_component_label_so_a_rollout_can_apply_everything_else_first(overlay):
     _, objects = overlay  # docs/deploy.md: apply -l '!app.kubernetes.io/component', then migrate, then all
-    labelled = {(o["kind"], o["metadata"]["name"]) for o in objects
-                if "app.kubernetes.io/component" in (o["metadata"].get("labels") or {})}
+    labelled = {
+        (o["kind"], o["metadata"]["name"])
+        for o in objects
+        if "app.kubernetes.io/component" in (o["metadata"].get("labels") or {})
+    }
     assert labelled == {(o["kind"], o["metadata"]["name"]) for o in workloads(objects)}

@@ -1,4 +1,5 @@
 """A Boai-style preliminary round, set up over HTTP: the data the e2e tests share."""
+
 from __future__ import annotations
 
 import random
@@ -26,33 +27,78 @@ def regions() -> list[dict]:
     tree = [{"code": "boai", "name": "博爱县", "level": "county", "parent": None}]
     for code, name in TOWNSHIPS.items():
         tree.append({"code": code, "name": name, "level": "township", "parent": "boai"})
-        tree += [{"code": f"{code}-v{n:02d}", "name": f"{name}第{n}村", "level": "village", "parent": code}
-                 for n in range(1, 16)]
+        tree += [
+            {"code": f"{code}-v{n:02d}", "name": f"{name}第{n}村", "level": "village", "parent": code}
+            for n in range(1, 16)
+        ]
     return tree
 
 
 def entries() -> list[dict]:
-    return [{"entry_id": f"e-{code}-{n:02d}", "contestant_id": f"c-{code}-{n:02d}", "name": f"书记{code[:2]}{n:02d}",
-             "village_code": f"{code}-v{n:02d}", "title": f"{TOWNSHIPS[code]}第{n}村党建工作汇报",
-             "email": f"c{n}@{code}.example.cn", "phone": "13800000000"}
-            for code in ("qinghua", "boshan") for n in range(1, 16)]
+    return [
+        {
+            "entry_id": f"e-{code}-{n:02d}",
+            "contestant_id": f"c-{code}-{n:02d}",
+            "name": f"书记{code[:2]}{n:02d}",
+            "village_code": f"{code}-v{n:02d}",
+            "title": f"{TOWNSHIPS[code]}第{n}村党建工作汇报",
+            "email": f"c{n}@{code}.example.cn",
+            "phone": "13800000000",
+        }
+        for code in ("qinghua", "boshan")
+        for n in range(1, 16)
+    ]
 
 
 def set_up(stack: Stack, adjust=None) -> dict:
     """Everything up to open sessions; returns the drawn orders. ``adjust`` may change the entries."""
     org = ORGANISER_TOKEN
     ok(stack.call("PUT", "/regions/boai", {"regions": regions()}, org))
-    ok(stack.call("POST", "/contests", {"contest_id": CONTEST, "name": "博爱县村(社区)党组织书记擂台比武",
-                                        "tree_id": "boai", "county_code": "boai", "format": "knockout"}, org))
-    ok(stack.call("POST", f"/contests/{CONTEST}/stages", {
-        "stage_id": "prelim", "name": "乡镇初赛", "order": 1, "panel_size": 5, "criteria": CRITERIA,
-        "groups": [{"group_id": "g-qinghua", "name": "清化镇", "townships": ["qinghua"]},
-                   {"group_id": "g-boshan", "name": "柏山镇", "townships": ["boshan"]}],
-        "drop_rule": DROP_RULE, "tolerance": "40", "advancement": {"per_group": 3}}, org))
+    ok(
+        stack.call(
+            "POST",
+            "/contests",
+            {
+                "contest_id": CONTEST,
+                "name": "博爱县村(社区)党组织书记擂台比武",
+                "tree_id": "boai",
+                "county_code": "boai",
+                "format": "knockout",
+            },
+            org,
+        )
+    )
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/stages",
+            {
+                "stage_id": "prelim",
+                "name": "乡镇初赛",
+                "order": 1,
+                "panel_size": 5,
+                "criteria": CRITERIA,
+                "groups": [
+                    {"group_id": "g-qinghua", "name": "清化镇", "townships": ["qinghua"]},
+                    {"group_id": "g-boshan", "name": "柏山镇", "townships": ["boshan"]},
+                ],
+                "drop_rule": DROP_RULE,
+                "tolerance": "40",
+                "advancement": {"per_group": 3},
+            },
+            org,
+        )
+    )
     for n in range(1, 11):
         judge = f"J{n}"
-        ok(stack.call("POST", f"/contests/{CONTEST}/judges", {
-            "judge_id": judge, "name": f"评委{n}", "township_code": JUDGE_TOWNSHIP.get(judge, "yuetang")}, org))
+        ok(
+            stack.call(
+                "POST",
+                f"/contests/{CONTEST}/judges",
+                {"judge_id": judge, "name": f"评委{n}", "township_code": JUDGE_TOWNSHIP.get(judge, "yuetang")},
+                org,
+            )
+        )
     all_entries = entries()
     if adjust:
         adjust(all_entries)
@@ -60,13 +106,31 @@ def set_up(stack: Stack, adjust=None) -> dict:
     ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": all_entries[10:]}, org))
     orders = {}
     for session, judges in PANELS.items():
-        ok(stack.call("POST", f"/contests/{CONTEST}/sessions", {
-            "session_id": session, "stage_id": "prelim", "group_id": GROUP_OF[session],
-            "starts_at": "2021-06-01T09:00:00+08:00", "place": "县委党校报告厅"}, org))
-        ok(stack.call("PUT", f"/contests/{CONTEST}/sessions/{session}/panel",
-                      {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(judges)]}, org))
-        drawn = ok(stack.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": f"seed-{session}-2021"},
-                              org))
+        ok(
+            stack.call(
+                "POST",
+                f"/contests/{CONTEST}/sessions",
+                {
+                    "session_id": session,
+                    "stage_id": "prelim",
+                    "group_id": GROUP_OF[session],
+                    "starts_at": "2021-06-01T09:00:00+08:00",
+                    "place": "县委党校报告厅",
+                },
+                org,
+            )
+        )
+        ok(
+            stack.call(
+                "PUT",
+                f"/contests/{CONTEST}/sessions/{session}/panel",
+                {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(judges)]},
+                org,
+            )
+        )
+        drawn = ok(
+            stack.call("POST", f"/contests/{CONTEST}/sessions/{session}/draw", {"seed": f"seed-{session}-2021"}, org)
+        )
         orders[session] = drawn
         ok(stack.call("POST", f"/contests/{CONTEST}/sessions/{session}/opening", None, org))
     for session in PANELS:
@@ -83,8 +147,12 @@ def random_scores(rng: random.Random) -> dict[str, str]:
 
 
 def sheet(scores: dict[str, str], submission_id: str | None = None) -> dict:
-    return {"submission_id": submission_id or str(uuid.uuid4()), "scores": scores,
-            "strengths": "思路清晰，成效明显", "suggestions": "进一步壮大集体经济"}
+    return {
+        "submission_id": submission_id or str(uuid.uuid4()),
+        "scores": scores,
+        "strengths": "思路清晰，成效明显",
+        "suggestions": "进一步壮大集体经济",
+    }
 
 
 def submit_all(stack: Stack, session: str, order: list[str], rng: random.Random) -> dict[tuple[str, str], dict]:

@@ -34,5 +34,9 @@ def boai(tmp_path_factory, demo_broker) -> list[DemoRun]:
     """Two runs of the Boai demo with the same seed: over RabbitMQ, and as on a machine without
     a broker (kombu's in-memory transport, everything in one process). Shared by the demo's
     tests and the audit's (its bundles)."""
-    return run_demos([(tmp_path_factory.mktemp(f"boai-{n}"), "boai", uri, "2021")
-                      for n, uri in enumerate((demo_broker, "memory://"))])
+    return run_demos(
+        [
+            (tmp_path_factory.mktemp(f"boai-{n}"), "boai", uri, "2021")
+            for n, uri in enumerate((demo_broker, "memory://"))
+        ]
+    )

@@ -1,4 +1,5 @@
 """Running a multi-stage contest over HTTP, and an independent reference computation."""
+
 from __future__ import annotations
 
 import hashlib
@@ -14,14 +15,27 @@ ORG = ORGANISER_TOKEN
 AFTER = "Leitai-After"
 
 
-def run_session(stack: Stack, contest: str, session: str, stage: str, group: str, judges: list[str],
-                sheets_for) -> tuple[dict, str]:
+def run_session(
+    stack: Stack, contest: str, session: str, stage: str, group: str, judges: list[str], sheets_for
+) -> tuple[dict, str]:
     """Schedule, seat, draw, open; judges submit in shuffled order; the head judge locks.
     Returns the sheets and the lock's Leitai-Written token."""
-    ok(stack.call("POST", f"/contests/{contest}/sessions", {"session_id": session, "stage_id": stage, "group_id": group,
-                                                            "starts_at": "2021-06-01T09:00:00+08:00"}, ORG))
-    ok(stack.call("PUT", f"/contests/{contest}/sessions/{session}/panel",
-                  {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]}, ORG))
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{contest}/sessions",
+            {"session_id": session, "stage_id": stage, "group_id": group, "starts_at": "2021-06-01T09:00:00+08:00"},
+            ORG,
+        )
+    )
+    ok(
+        stack.call(
+            "PUT",
+            f"/contests/{contest}/sessions/{session}/panel",
+            {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]},
+            ORG,
+        )
+    )
     drawn = ok(stack.call("POST", f"/contests/{contest}/sessions/{session}/draw", {}, ORG))
     opened = written(stack.exchange("POST", f"/contests/{contest}/sessions/{session}/opening", None, ORG))
     submissions = [(entry, judge) for entry in drawn["order"] for judge in judges]
@@ -30,9 +44,15 @@ def run_session(stack: Stack, contest: str, session: str, stage: str, group: str
     for entry, judge in submissions:
         scores = sheets_for(entry, judge)
         # scoring learns of the opening by an event: the token makes the sheet wait for it
-        ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}", {"submission_id": str(uuid.uuid4()),
-                                                                      "scores": scores},
-                      judge_token(judge), headers={AFTER: opened}))
+        ok(
+            stack.call(
+                "PUT",
+                f"/sessions/{session}/sheets/{entry}",
+                {"submission_id": str(uuid.uuid4()), "scores": scores},
+                judge_token(judge),
+                headers={AFTER: opened},
+            )
+        )
         sheets[(entry, judge)] = scores
     return sheets, written(stack.exchange("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
 
@@ -55,6 +75,7 @@ def publish(stack: Stack, contest: str, stage: str, after: Sequence[str] = ()) -
         code, body = stack.call("POST", path, None, ORG)
         assert code in (201, 422), body
         return body if code == 201 else None
+
     return wait_until(attempt, what=f"stage {stage} to be publishable")
 
 
@@ -63,23 +84,26 @@ def wait_for_stage_entries(stack: Stack, contest: str, stage: str, count: int) -
         view = ok(stack.call("GET", f"/contests/{contest}", token=ORG))
         found = [e for e in view["entries"] if e["stage_id"] == stage]
         return found if len(found) == count else None
+
     return wait_until(entries, what=f"{count} entries to reach stage {stage}")
 
 
 # -- the reference computation, written apart from the services ------------------------------
-def reference_standings(sheets: dict, criteria: list[dict], drop_rule: list[dict], groups: dict[str, str],
-                        advancement: dict, lot_seed: str) -> list[tuple[str, Decimal, bool]]:
+def reference_standings(
+    sheets: dict, criteria: list[dict], drop_rule: list[dict], groups: dict[str, str], advancement: dict, lot_seed: str
+) -> list[tuple[str, Decimal, bool]]:
     """(entry, stage score, advanced) in final order, from raw sheets alone."""
     by_entry: dict[str, dict[str, dict]] = {}
     for (entry, judge), scores in sheets.items():
         by_entry.setdefault(entry, {})[judge] = scores
     rows = []
     for entry, judged in by_entry.items():
-        totals = {j: sum(Decimal(c["weight"]) * Decimal(s[c["criterion_id"]]) for c in criteria)
-                  for j, s in judged.items()}
+        totals = {
+            j: sum(Decimal(c["weight"]) * Decimal(s[c["criterion_id"]]) for c in criteria) for j, s in judged.items()
+        }
         ranked = sorted(totals, key=lambda j: (totals[j], j))
         tier = max((t for t in drop_rule if t["min_sheets"] <= len(ranked)), key=lambda t: t["min_sheets"])
-        counted = ranked[tier["drop_low"]:len(ranked) - tier["drop_high"]]
+        counted = ranked[tier["drop_low"] : len(ranked) - tier["drop_high"]]
         with localcontext() as context:
             context.prec = 60
             score = (sum(totals[j] for j in counted) / len(counted)).quantize(Decimal("0.01"), ROUND_HALF_UP)
@@ -99,7 +123,7 @@ def reference_standings(sheets: dict, criteria: list[dict], drop_rule: list[dict
     advanced = set()
     if advancement.get("per_group"):
         for group in set(groups.values()):
-            advanced |= {e for e, _ in [x for x in ordered if groups[x[0]] == group][:advancement["per_group"]]}
+            advanced |= {e for e, _ in [x for x in ordered if groups[x[0]] == group][: advancement["per_group"]]}
     if advancement.get("overall"):
-        advanced |= {e for e, _ in [x for x in ordered if x[0] not in advanced][:advancement["overall"]]}
+        advanced |= {e for e, _ in [x for x in ordered if x[0] not in advanced][: advancement["overall"]]}
     return [(entry, score, entry in advanced) for entry, score in ordered]

@@ -10,6 +10,7 @@ the demo's correction: the verifier re-derives it with the correction applied. T
 same entry the command line uses) so that each case costs milliseconds; one case runs it as
 a command to show what an auditor sees.
 """
+
 from __future__ import annotations
 
 import bisect
@@ -70,14 +71,17 @@ def check(tmp_path, key, capsys):
         path.write_text(bundle if isinstance(bundle, str) else json.dumps(bundle, ensure_ascii=False), encoding="utf-8")
         code = verifier.main([str(path), "--key", key, *extra])
         return code, capsys.readouterr().out
+
     return check
 
 
 def publication_of(bundle: dict) -> dict:
     """The certified publication: the semifinal's is version 2, after the demo's correction (the
     bundle holds version 1's too)."""
-    return max((e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] in verifier.PUBLICATIONS),
-               key=lambda e: e["position"])
+    return max(
+        (e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] in verifier.PUBLICATIONS),
+        key=lambda e: e["position"],
+    )
 
 
 def sheets(bundle: dict) -> list[dict]:
@@ -87,8 +91,12 @@ def sheets(bundle: dict) -> list[dict]:
 # -- a real run ------------------------------------------------------------------------------
 def test_every_stage_of_a_real_run_verifies_with_the_published_key_alone(run, key):
     for stage in STAGES:
-        done = subprocess.run([sys.executable, str(TOOL), str(run.folder / "bundles" / f"boai-2021-{stage}.json"),
-                               "--key", key], capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [sys.executable, str(TOOL), str(run.folder / "bundles" / f"boai-2021-{stage}.json"), "--key", key],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0 and done.stdout.startswith("verified\n"), done.stdout + done.stderr
         assert f"stage {stage} of boai-2021" in done.stdout
         published = next(s for s in run.export["stages"] if s["id"] == stage)
@@ -98,7 +106,11 @@ def test_every_stage_of_a_real_run_verifies_with_the_published_key_alone(run, ke
 def test_the_demo_export_carries_each_stage_certificate(run):
     for stage in run.export["stages"]:
         certificate = stage["certificate"]
-        assert certificate["pending"] == [] and set(certificate["checkpoints"]) == {"registration", "scoring", "ranking"}
+        assert certificate["pending"] == [] and set(certificate["checkpoints"]) == {
+            "registration",
+            "scoring",
+            "ranking",
+        }
         assert certificate["rule_sha256"] == stage["published"]["rule_sha256"]
         assert certificate["fingerprint"].replace(" ", "") == certificate["standings_sha256"][:16]
 
@@ -123,7 +135,9 @@ def test_a_removed_sheet_is_refused_naming_its_stream_and_version(check, bundle)
     bundle["logs"]["scoring"]["events"].remove(sheet)
     code, out = check(bundle)
     assert code == 1, out
-    assert f"stream {sheet['event']['stream_id']}: version {sheet['event']['stream_version']}" in out and "missing" in out
+    assert (
+        f"stream {sheet['event']['stream_id']}: version {sheet['event']['stream_version']}" in out and "missing" in out
+    )
 
 
 def test_an_added_sheet_is_refused(check, bundle):
@@ -175,7 +189,9 @@ def test_a_log_rewritten_after_the_auditor_kept_a_checkpoint_is_refused(check, b
     """The operator holds the key: the bundle's chain is consistent in itself, but the checkpoint
     of that size the auditor's monitor kept earlier had another root."""
     served = bundle["logs"]["scoring"]["checkpoints"][0]
-    kept = signer.sign(Checkpoint(origin_of(served), served["size"], hashlib.sha256(b"what it said then").digest()).body())
+    kept = signer.sign(
+        Checkpoint(origin_of(served), served["size"], hashlib.sha256(b"what it said then").digest()).body()
+    )
     (tmp_path / "monitor.json").write_text(json.dumps({"scoring": {"note": kept}}))
     code, out = check(bundle, "--known", str(tmp_path / "monitor.json"))
     assert code == 1 and "differs from the checkpoint of that size you kept" in out
@@ -201,16 +217,19 @@ def reforged(bundle: dict, signer: Signer) -> dict:
         level = level["replaces"]
     for level in reversed(levels):  # oldest first: a later one names the digest of the one before
         old = level["publication"]["position"]
-        publication = next(e for e in bundle["logs"]["ranking"]["events"] if e["position"] == renumbered[("ranking", old)])
+        publication = next(
+            e for e in bundle["logs"]["ranking"]["events"] if e["position"] == renumbered[("ranking", old)]
+        )
         payload = publication["event"]["payload"]
         for source, basis in level["sources"].items():
             basis["position"] = bisect.bisect_right(originals[source], basis["position"])
             payload["log_positions"][source] = basis["position"]
         level["publication"]["position"] = publication["position"]
         payload["standings_sha256"] = level["standings_sha256"] = hashlib.sha256(
-            verifier.canonical(payload["standings"])).hexdigest()
+            verifier.canonical(payload["standings"])
+        ).hexdigest()
         short = level["standings_sha256"][:16]
-        level["fingerprint"] = " ".join(short[i:i + 4] for i in range(0, 16, 4))
+        level["fingerprint"] = " ".join(short[i : i + 4] for i in range(0, 16, 4))
         if level["replaces"] is not None:
             payload["replaces_sha256"] = level["replaces"]["standings_sha256"]
     for name, log in bundle["logs"].items():
@@ -221,8 +240,12 @@ def reforged(bundle: dict, signer: Signer) -> dict:
         note = signer.sign(Checkpoint(origin_of(log["checkpoints"][0]), tree.size, tree.root()).body())
         log["checkpoints"] = [{"size": tree.size, "root": tree.root().hex(), "note": note}]
         for level in levels:
-            level["checkpoints"][name] = {"origin": origin_of(log["checkpoints"][0]), "size": tree.size,
-                                          "root": tree.root().hex(), "note": note}
+            level["checkpoints"][name] = {
+                "origin": origin_of(log["checkpoints"][0]),
+                "size": tree.size,
+                "root": tree.root().hex(),
+                "note": note,
+            }
     return bundle
 
 
@@ -266,8 +289,11 @@ def test_a_corrected_result_verifies_with_its_correction_and_not_without_it(chec
     code, out = check(bundle)
     assert code == 0, out
     corrected = next(e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetCorrected")
-    original = next(e for e in bundle["logs"]["scoring"]["events"]
-                    if e["event"]["event_id"] == corrected["event"]["payload"]["cites"])
+    original = next(
+        e
+        for e in bundle["logs"]["scoring"]["events"]
+        if e["event"]["event_id"] == corrected["event"]["payload"]["cites"]
+    )
     for field in ("scores", "total"):  # the operator rewrites the correction away, keeping what was copied down
         corrected["event"]["payload"][field] = original["event"]["payload"][field]
     code, out = check(reforged(bundle, signer))
@@ -278,18 +304,24 @@ def test_a_corrected_result_verifies_with_its_correction_and_not_without_it(chec
 def test_a_correction_citing_another_sheet_is_refused(check, bundle, signer):
     corrected = next(e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetCorrected")
     cited = corrected["event"]["payload"]["cites"]
-    corrected["event"]["payload"]["cites"] = next(e["event"]["event_id"] for e in sheets(bundle)
-                                                  if e["event"]["event_id"] != cited)  # any other sheet
+    corrected["event"]["payload"]["cites"] = next(
+        e["event"]["event_id"] for e in sheets(bundle) if e["event"]["event_id"] != cited
+    )  # any other sheet
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "which is not the sheet it corrects" in out, out
 
 
 def test_a_certificate_citing_another_rule_is_refused(check, bundle, signer):
     publication = publication_of(bundle)
-    stage = next(e["event"]["payload"] for e in bundle["logs"]["registration"]["events"]
-                 if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == "semi")
+    stage = next(
+        e["event"]["payload"]
+        for e in bundle["logs"]["registration"]["events"]
+        if e["event"]["type"] == "StageDefined" and e["event"]["payload"]["stage_id"] == "semi"
+    )
     lenient = dict(stage, drop_rule=[])
-    publication["event"]["payload"]["rule_sha256"] = bundle["certificate"]["rule_sha256"] = verifier.rule_fingerprint(lenient)
+    publication["event"]["payload"]["rule_sha256"] = bundle["certificate"]["rule_sha256"] = verifier.rule_fingerprint(
+        lenient
+    )
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "the certificate cites rule" in out and "but stage semi was defined" in out
 
@@ -300,8 +332,13 @@ def test_a_truncated_or_malformed_bundle_is_an_error_never_a_traceback(check, bu
     for cut in (0, 10, len(text) // 3, len(text) - 2):
         code, out = check(text[:cut])
         assert code == 2 and out.startswith("NOT verified: cannot read the bundle"), out
-    for broken in ([], {"format": "something else"}, dict(bundle, logs=None), dict(bundle, certificate={}),
-                   dict(bundle, keys=["not a key"])):
+    for broken in (
+        [],
+        {"format": "something else"},
+        dict(bundle, logs=None),
+        dict(bundle, certificate={}),
+        dict(bundle, keys=["not a key"]),
+    ):
         code, out = check(json.dumps(broken))
         assert code in (1, 2) and out.startswith("NOT verified"), out
 

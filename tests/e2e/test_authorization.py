@@ -3,6 +3,7 @@ organiser, a judge seated on the session, a judge of another session, the screen
 a forged token. What each may expect is decided in one place (``expected``) from the roles the
 document lists for the operation (``x-roles``); a denied call never changes anything, so the
 matrix runs against a contest that is set up, its sessions open."""
+
 from __future__ import annotations
 
 import re
@@ -13,16 +14,38 @@ from tests.e2e.boai import CONTEST, set_up
 from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, SUPERVISOR_TOKEN, judge_token
 
 pytestmark = pytest.mark.integration
-CALLERS = {"organiser": ORGANISER_TOKEN, "judge of this session": judge_token("J1"),
-           "judge of another session": judge_token("J6"), "screen": SCREEN_TOKEN, "supervisor": SUPERVISOR_TOKEN,
-           "no token": None,
-           "forged token": "forged-token-0123456789abcdef"}
-ROLE_OF = {"organiser": "organiser", "judge of this session": "judge", "judge of another session": "judge",
-           "screen": "screen", "supervisor": "supervisor"}
-PARAMS = {"tree_id": "boai", "contest_id": CONTEST, "stage_id": "prelim", "session_id": "s1",
-          "entry_id": "e-qinghua-01", "series_id": "series-x", "meeting_id": "meeting-x", "delivery_id": "delivery-x",
-          "recipient_id": "c-qinghua-01", "log": "scoring", "size": "1", "appeal_id": "appeal-x",
-          "correction_id": "correction-x", "change_id": "change-x"}
+CALLERS = {
+    "organiser": ORGANISER_TOKEN,
+    "judge of this session": judge_token("J1"),
+    "judge of another session": judge_token("J6"),
+    "screen": SCREEN_TOKEN,
+    "supervisor": SUPERVISOR_TOKEN,
+    "no token": None,
+    "forged token": "forged-token-0123456789abcdef",
+}
+ROLE_OF = {
+    "organiser": "organiser",
+    "judge of this session": "judge",
+    "judge of another session": "judge",
+    "screen": "screen",
+    "supervisor": "supervisor",
+}
+PARAMS = {
+    "tree_id": "boai",
+    "contest_id": CONTEST,
+    "stage_id": "prelim",
+    "session_id": "s1",
+    "entry_id": "e-qinghua-01",
+    "series_id": "series-x",
+    "meeting_id": "meeting-x",
+    "delivery_id": "delivery-x",
+    "recipient_id": "c-qinghua-01",
+    "log": "scoring",
+    "size": "1",
+    "appeal_id": "appeal-x",
+    "correction_id": "correction-x",
+    "change_id": "change-x",
+}
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 
 
@@ -57,8 +80,7 @@ def document(stack):
 
 
 def test_every_operation_answers_every_caller_as_the_matrix_says(stack, document):
-    operations = [(method.upper(), path, op) for path, item in document["paths"].items()
-                  for method, op in item.items()]
+    operations = [(method.upper(), path, op) for path, item in document["paths"].items() for method, op in item.items()]
     assert len(operations) >= 30
     wrong = []
     for method, path, op in operations:

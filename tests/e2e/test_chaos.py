@@ -3,6 +3,7 @@ relay, notify and the gateway are killed in turn, the broker's connections are d
 store is restarted; afterwards nothing is lost, nothing counted twice, every score is as
 computed from the accepted sheets, replay and audit pass, no dead letters, every notice
 arrived once."""
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,10 @@ RETRY = {"attempts": 8, "base_delay": "0.2", "factor": 2}
 def test_a_short_fault_run_loses_nothing_and_counts_nothing_twice(tmp_path):
     server = SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
     try:
-        with chaos.notice_sinks(tmp_path) as sinks, \
-                running_stack(tmp_path, server.url, JUDGES, notify=sinks.settings(), retry=RETRY) as stack:
+        with (
+            chaos.notice_sinks(tmp_path) as sinks,
+            running_stack(tmp_path, server.url, JUDGES, notify=sinks.settings(), retry=RETRY) as stack,
+        ):
             plan = chaos.plan_for(stack, processes=["scoring", "scoring-relay", "notify", "gateway"])
             report = chaos.run(stack, server, sinks, plan)
     finally:

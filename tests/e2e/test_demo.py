@@ -5,6 +5,7 @@ RabbitMQ in a vhost of the test's own). The audit recomputes every stage score, 
 advancement from the export's raw sheets alone, with the reference computation in
 contest_flow.py, which shares no code with the services.
 """
+
 from __future__ import annotations
 
 import subprocess
@@ -27,11 +28,12 @@ def test_the_boai_demo_prints_each_stage_and_the_final_five(boai):
     assert len(export["stages"][0]["entries"]) == 206 and len(final["entries"]) == 5
     for stage in export["stages"]:
         assert f"{stage['name']} published" in output
-    tail = output[output.index("县级决赛 published"):]
+    tail = output[output.index("县级决赛 published") :]
     for entry in final["entries"]:  # the final table lists the five, in order
         assert entry["contestant"] in tail
     assert [tail.index(e["contestant"]) for e in final["entries"]] == sorted(
-        tail.index(e["contestant"]) for e in final["entries"])
+        tail.index(e["contestant"]) for e in final["entries"]
+    )
 
 
 def test_the_boai_export_is_reproduced_from_its_own_raw_sheets(boai):
@@ -50,17 +52,24 @@ def test_the_boai_semifinal_appeal_is_upheld_by_a_correction_two_people_approved
     assert "published again as version 2" in output and semi["published"]["version"] == 2
     (appeal,) = semi["appeals"]
     (correction,) = semi["corrections"]
-    assert (appeal["decision"], correction["status"], correction["appeal_id"]) == ("upheld", "approved",
-                                                                                   appeal["appeal_id"])
+    assert (appeal["decision"], correction["status"], correction["appeal_id"]) == (
+        "upheld",
+        "approved",
+        appeal["appeal_id"],
+    )
     assert correction["proposed_by"] != correction["decided_by"] and correction["cites"]
     first, second = semi["versions"]
-    assert second["replaces_sha256"] == first["standings_sha256"] and second["correction_id"] == correction["correction_id"]
+    assert (
+        second["replaces_sha256"] == first["standings_sha256"]
+        and second["correction_id"] == correction["correction_id"]
+    )
     # exactly two places swapped, and nobody's advancement changed
     assert len(second["diff"]) == 2 and all(d["before"]["advanced"] == d["after"]["advanced"] for d in second["diff"])
     assert sorted(d["before"]["rank"] for d in second["diff"]) == sorted(d["after"]["rank"] for d in second["diff"])
     # the export's entries are the second version's, and their sheets the corrected ones (audited above)
-    assert [(e["entry_id"], e["rank"]) for e in semi["entries"]] == [(r["entry_id"], r["rank"])
-                                                                    for r in second["standings"]]
+    assert [(e["entry_id"], e["rank"]) for e in semi["entries"]] == [
+        (r["entry_id"], r["rank"]) for r in second["standings"]
+    ]
     corrected = next(e for e in semi["entries"] if e["entry_id"] == correction["entry_id"])
     assert next(s for s in corrected["sheets"] if s["judge_id"] == correction["judge_id"])["revision"] == 2
 
@@ -76,8 +85,10 @@ def without_run_specifics(export: dict) -> dict:
     """An export less what differs by run: its time, and the checkpoints its certificates cite
     (each run signs with a key of its own, at seals whose timing is the machine's), also those
     of the certificates a corrected result's replaces."""
+
     def certificate(cited: dict | None) -> dict | None:
         return cited and {k: certificate(v) if k == "replaces" else v for k, v in cited.items() if k != "checkpoints"}
+
     stages = [dict(stage, certificate=certificate(stage["certificate"])) for stage in export["stages"]]
     return {k: v for k, v in export.items() if k != "generated_at"} | {"stages": stages}
 
@@ -93,16 +104,21 @@ def test_the_boai_notices_went_out_once_each(boai):
 def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, demo_broker):
     lufeng_broker = Vhost("leitai_demo_test").create()  # the two run at once: a vhost each
     try:
-        qidong_run, lufeng_run = run_demos([(tmp_path / "q", "qidong", demo_broker, "7"),
-                                            (tmp_path / "l", "lufeng", lufeng_broker.uri, "7")])
+        qidong_run, lufeng_run = run_demos(
+            [(tmp_path / "q", "qidong", demo_broker, "7"), (tmp_path / "l", "lufeng", lufeng_broker.uri, "7")]
+        )
     finally:
         lufeng_broker.delete()
     (stage,) = qidong_run.export["stages"]
     assert [c["name"] for c in stage["criteria"]][0] == "比站位高度·拼工作成效" and len(stage["entries"]) == 340
     audit(stage)
     (bundle,) = (qidong_run.folder / "bundles").iterdir()  # Qidong's paired weighted criteria, re-derived
-    checked = subprocess.run([sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(bundle)],
-                             capture_output=True, text=True, timeout=120)
+    checked = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert checked.returncode == 0 and checked.stdout.startswith("verified"), checked.stdout
     lufeng = lufeng_run.export
     assert {m["series_id"] for m in lufeng["meetings"]} >= {"city-exchange", "forum-jieshi"}
@@ -112,7 +128,10 @@ def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, de
     assert all(p["presented"] for p in lufeng["participation"])
     evaluators = sum(len(m["evaluators"]) for m in lufeng["meetings"])  # each is asked to comment, once
     assert lufeng["notifications"]["by_kind"]["meeting_evaluator"] == {
-        "email:sent": evaluators, "inbox:sent": evaluators, "sms:sent": evaluators}
+        "email:sent": evaluators,
+        "inbox:sent": evaluators,
+        "sms:sent": evaluators,
+    }
 
 
 # -- the audit: nothing but the export ------------------------------------------------------
@@ -132,7 +151,6 @@ def calibrated(stage: dict) -> None:
         assert (reported[judge]["sheets"], Decimal(reported[judge]["deviation_sum"])) == (len(mine), sum(mine))
 
 
-
 def audit(stage: dict) -> None:
     criteria = [{"criterion_id": c["id"], "weight": c["weight"]} for c in stage["criteria"]]
     sheets, groups = {}, {}
@@ -146,11 +164,12 @@ def audit(stage: dict) -> None:
             totals[sheet["judge_id"]] = total
         tier = max((t for t in stage["drop_rule"] if t["min_sheets"] <= len(totals)), key=lambda t: t["min_sheets"])
         ordered = sorted(totals.values())
-        assert sorted(totals[j] for j in entry["dropped"]["low"]) == ordered[:tier["drop_low"]]
-        assert sorted(totals[j] for j in entry["dropped"]["high"]) == ordered[len(ordered) - tier["drop_high"]:]
+        assert sorted(totals[j] for j in entry["dropped"]["low"]) == ordered[: tier["drop_low"]]
+        assert sorted(totals[j] for j in entry["dropped"]["high"]) == ordered[len(ordered) - tier["drop_high"] :]
         assert not set(entry["recused"]) & set(totals), "a recused judge's sheet counted"
-    expected = reference_standings(sheets, criteria, stage["drop_rule"], groups, stage["advancement"],
-                                   stage["lot_seed"])
+    expected = reference_standings(
+        sheets, criteria, stage["drop_rule"], groups, stage["advancement"], stage["lot_seed"]
+    )
     published = [(e["entry_id"], Decimal(e["stage_score"]), e["advanced"]) for e in stage["entries"]]
     assert published == expected
     scores = [score for _, score, _ in expected]

@@ -1,4 +1,5 @@
 """The venue's big screen in headless Chromium: a newly locked entry appears within 1 s."""
+
 from __future__ import annotations
 
 import random
@@ -36,8 +37,12 @@ def test_the_big_screen_shows_a_newly_locked_entry_within_a_second(stack, browse
 
     locked = ok(stack.call("POST", "/sessions/s1/lock", {}, judge_token("J1")))
     last = locked["results"][-1]  # scored last, so the one the screen features
-    wait(browser, 1.0, lambda d: highlight(d)[0] == last["entry_id"] and f"最后得分 {last['stage_score']}" in highlight(d)[1],
-         f"{last['entry_id']} scored {last['stage_score']} on screen within 1 s of the lock")
+    wait(
+        browser,
+        1.0,
+        lambda d: highlight(d)[0] == last["entry_id"] and f"最后得分 {last['stage_score']}" in highlight(d)[1],
+        f"{last['entry_id']} scored {last['stage_score']} on screen within 1 s of the lock",
+    )
 
     _, text = highlight(browser)
     assert "去掉一个最高分" in text and "去掉一个最低分" in text and "当前排名 第" in text

@@ -1,5 +1,6 @@
 """Issue 5 acceptance: every participant told what happened, exactly once, over real channels:
 a real SMTP server process (aiosmtpd) and a local HTTP receiver for the SMS gateway."""
+
 from __future__ import annotations
 
 import random
@@ -18,12 +19,12 @@ from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token,
 pytestmark = pytest.mark.integration
 ORG = ORGANISER_TOKEN
 SMS_KEY = "sms-api-key-for-tests"
-BAD = "c-qinghua-04"       # an address the SMTP server refuses
-QUIET = "c-boshan-07"      # has switched SMS off
+BAD = "c-qinghua-04"  # an address the SMTP server refuses
+QUIET = "c-boshan-07"  # has switched SMS off
 
 
 def phone(contestant_id: str) -> str:
-    return "139" + str(int.from_bytes(contestant_id.encode()[-6:], "big") % 10 ** 8).zfill(8)
+    return "139" + str(int.from_bytes(contestant_id.encode()[-6:], "big") % 10**8).zfill(8)
 
 
 def distinct_contacts(entries: list[dict]) -> None:
@@ -38,9 +39,14 @@ def distinct_contacts(entries: list[dict]) -> None:
 def world(tmp_path_factory, mongo_url):
     folder = tmp_path_factory.mktemp("notify")
     sink, sms = SmtpSink(folder).start(), SmsGateway(SMS_KEY)
-    settings = {"smtp": {"host": "127.0.0.1", "port": sink.port, "sender": "zzb@boai.example.cn"},
-                "sms": {"url": sms.url, "api_key": SMS_KEY}, "rates": {"email": 200, "sms": 200},
-                "base_delay": 0.2, "max_attempts": 20, "lease_seconds": 2}
+    settings = {
+        "smtp": {"host": "127.0.0.1", "port": sink.port, "sender": "zzb@boai.example.cn"},
+        "sms": {"url": sms.url, "api_key": SMS_KEY},
+        "rates": {"email": 200, "sms": 200},
+        "base_delay": 0.2,
+        "max_attempts": 20,
+        "lease_seconds": 2,
+    }
     try:
         with running_stack(folder, mongo_url, [f"J{n}" for n in range(1, 11)], notify=settings) as stack:
             yield stack, sink, sms
@@ -76,8 +82,11 @@ def test_results_reach_each_contestant_once_by_mail_and_sms_even_across_a_sigkil
 
     good = [c for c in standings if c != BAD]
     wait_until(lambda: len(sink.mails("stage_result")) >= len(good), timeout=60, what="every result mail")
-    wait_until(lambda: len([d for d in deliveries(stack, kind="stage_result", status="sent")
-                            if d["channel"] == "sms"]) == 29, timeout=60, what="every result SMS")
+    wait_until(
+        lambda: len([d for d in deliveries(stack, kind="stage_result", status="sent") if d["channel"] == "sms"]) == 29,
+        timeout=60,
+        what="every result SMS",
+    )
     mails = sink.mails("stage_result")
     received = Counter(m["to"][0].split("@")[0] for m in mails)
     assert received == Counter(good)  # each exactly once; nobody missed
@@ -101,15 +110,22 @@ def test_results_reach_each_contestant_once_by_mail_and_sms_even_across_a_sigkil
 
 def test_notify_writes_with_a_key_answer_a_retry_as_the_first_time_and_refuse_the_key_for_another(world):
     stack, sink, _ = world
-    [refused] = [d for d in deliveries(stack, kind="stage_result") if d["channel"] == "email"
-                 and d["recipient_id"] == f"contestant-{BAD}"]
-    wait_until(lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
-               what="the address to be refused again")
+    [refused] = [
+        d
+        for d in deliveries(stack, kind="stage_result")
+        if d["channel"] == "email" and d["recipient_id"] == f"contestant-{BAD}"
+    ]
+    wait_until(
+        lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
+        what="the address to be refused again",
+    )
     path = f"/contests/{CONTEST}/deliveries/{refused['_id']}/retry"
     first = ok(stack.call("POST", path, None, ORG, headers={"Idempotency-Key": "retry-bad-once"}))
     assert first["status"] == "pending" and first["attempts"] == 0
-    wait_until(lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
-               what="the retried send to be refused once more")
+    wait_until(
+        lambda: deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed"),
+        what="the retried send to be refused once more",
+    )
     # failed again by now, yet the same request answers as the first time and sends nothing more
     assert ok(stack.call("POST", path, None, ORG, headers={"Idempotency-Key": "retry-bad-once"})) == first
     [after] = deliveries(stack, recipient=f"contestant-{BAD}", kind="stage_result", status="failed")
@@ -142,41 +158,73 @@ def test_replaying_the_events_sends_nothing_twice(world):
 def test_mail_held_back_by_an_smtp_outage_arrives_once_it_is_back(world):
     stack, sink, _ = world
     sink.stop()
-    newcomers = [{"entry_id": f"e-late-{n}", "contestant_id": f"c-late-{n}", "name": f"书记late{n}",
-                  "village_code": f"qinghua-v1{n}", "title": "补报名", "email": f"c-late-{n}@cun.example.cn"}
-                 for n in range(1, 4)]
+    newcomers = [
+        {
+            "entry_id": f"e-late-{n}",
+            "contestant_id": f"c-late-{n}",
+            "name": f"书记late{n}",
+            "village_code": f"qinghua-v1{n}",
+            "title": "补报名",
+            "email": f"c-late-{n}@cun.example.cn",
+        }
+        for n in range(1, 4)
+    ]
     ok(stack.call("POST", f"/contests/{CONTEST}/entries", {"entries": newcomers}, ORG))
 
     def retried() -> bool:
-        pending = [d for d in deliveries(stack, kind="registration_confirmed")
-                   if d["recipient_id"].startswith("contestant-c-late") and d["channel"] == "email"]
+        pending = [
+            d
+            for d in deliveries(stack, kind="registration_confirmed")
+            if d["recipient_id"].startswith("contestant-c-late") and d["channel"] == "email"
+        ]
         return len(pending) == 3 and all(d["attempts"] >= 2 and d["status"] == "pending" for d in pending)
+
     wait_until(retried, timeout=30, what="the confirmations to be retried while the server is down")
     sink.start()
-    wait_until(lambda: len([m for m in sink.mails("registration_confirmed") if "late" in m["to"][0]]) == 3,
-               timeout=60, what="the held-back confirmations")
+    wait_until(
+        lambda: len([m for m in sink.mails("registration_confirmed") if "late" in m["to"][0]]) == 3,
+        timeout=60,
+        what="the held-back confirmations",
+    )
     assert Counter(m["to"][0] for m in sink.mails("registration_confirmed") if "late" in m["to"][0]) == Counter(
-        f"{e['contestant_id']}@cun.example.cn" for e in newcomers)
+        f"{e['contestant_id']}@cun.example.cn" for e in newcomers
+    )
 
 
 def test_judges_are_reminded_once_of_a_session_that_starts_soon(world):
     stack, _, _ = world
     soon = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
-    ok(stack.call("POST", f"/contests/{CONTEST}/sessions", {"session_id": "s3", "stage_id": "prelim",
-                                                            "group_id": "g-qinghua", "starts_at": soon}, ORG))
-    ok(stack.call("PUT", f"/contests/{CONTEST}/sessions/s3/panel",
-                  {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(PANELS["s1"])]}, ORG))
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/sessions",
+            {"session_id": "s3", "stage_id": "prelim", "group_id": "g-qinghua", "starts_at": soon},
+            ORG,
+        )
+    )
+    ok(
+        stack.call(
+            "PUT",
+            f"/contests/{CONTEST}/sessions/s3/panel",
+            {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(PANELS["s1"])]},
+            ORG,
+        )
+    )
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s3/draw", {}, ORG))
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s3/opening", None, ORG))
 
     def reminders():
-        found = [d for d in deliveries(stack, kind="session_reminder") if d["channel"] == "inbox" and d["status"] == "sent"]
+        found = [
+            d for d in deliveries(stack, kind="session_reminder") if d["channel"] == "inbox" and d["status"] == "sent"
+        ]
         return found if len(found) == 5 else None
+
     sent = wait_until(reminders, timeout=30, what="a reminder for each judge of s3")
     assert sorted(d["recipient_id"] for d in sent) == sorted(f"judge-{j}" for j in PANELS["s1"])
     inbox = ok(stack.call("GET", f"/contests/{CONTEST}/recipients/judge-J1/inbox", token=ORG))["messages"]
     assert [m["subject"] for m in inbox if m["kind"] == "session_reminder"] == ["评分提醒：乡镇初赛 即将开始"]
     # the judges have no e-mail or phone: those channels say so rather than fail
     assert {d["status"] for d in deliveries(stack, kind="session_reminder") if d["channel"] != "inbox"} == {
-        "undeliverable"}
+        "undeliverable"
+    }
     assert len(deliveries(stack, kind="session_reminder")) == 15  # s1 and s2 (2021) are long past: none

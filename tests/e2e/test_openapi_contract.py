@@ -1,4 +1,5 @@
 """schemathesis against the gateway's own /openapi.json: no 5xx, no response outside the document."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,7 +7,9 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
-    content_type_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.e2e.boai import set_up
@@ -29,9 +32,15 @@ def test_the_gateway_keeps_its_documented_contract(api_schema, stack):
     assert len(operations) >= 20
 
     for operation in operations:
+
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None,
-                  derandomize=True)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+            derandomize=True,
+        )
         def conforms(case):
             for token in (ORGANISER_TOKEN, judge_token("J1"), None):  # each role, and none
                 headers = {"Authorization": f"Bearer {token}"} if token else {}

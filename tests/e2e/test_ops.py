@@ -2,6 +2,7 @@
 they answer, and counters that move when events flow. The broker outage is this stack's
 vhost refusing its user and closing its connections, so no one else's broker is touched; the
 store outage is a SIGKILL of a SecantusDB process of the test's own, started again later."""
+
 from __future__ import annotations
 
 import os
@@ -15,15 +16,27 @@ from tests.support.stack import ORGANISER_TOKEN, judge_token, ok, running_stack
 from tests.support.servers import SecantusServer, wait_until
 
 pytestmark = pytest.mark.integration
-PROCESSES = ("registration", "registration-relay", "scoring", "scoring-relay", "ranking", "ranking-relay",
-             "notify", "gateway")
+PROCESSES = (
+    "registration",
+    "registration-relay",
+    "scoring",
+    "scoring-relay",
+    "ranking",
+    "ranking-relay",
+    "notify",
+    "gateway",
+)
 
 
 def metric(stack, process: str, name: str, **labels: str) -> float:
     code, text = stack.ops(process, "/metrics")
     assert code == 200
-    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
-               if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()))
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
 
 
 def all_ready(stack) -> bool:
@@ -33,8 +46,20 @@ def all_ready(stack) -> bool:
 def contest(stack) -> str:
     contest_id = f"ops-{uuid.uuid4().hex[:6]}"
     ok(stack.call("PUT", "/regions/boai", {"regions": regions()}, token=ORGANISER_TOKEN))
-    ok(stack.call("POST", "/contests", {"contest_id": contest_id, "name": "运维测试", "tree_id": "boai",
-                                        "county_code": "boai", "format": "knockout"}, token=ORGANISER_TOKEN))
+    ok(
+        stack.call(
+            "POST",
+            "/contests",
+            {
+                "contest_id": contest_id,
+                "name": "运维测试",
+                "tree_id": "boai",
+                "county_code": "boai",
+                "format": "knockout",
+            },
+            token=ORGANISER_TOKEN,
+        )
+    )
     return contest_id
 
 
@@ -49,17 +74,24 @@ def test_every_process_is_alive_and_ready_and_its_counters_move_when_events_flow
     before = metric(stack, "registration", "leitai_events_appended_total", type="ContestCreated")
     contest(stack)
     assert metric(stack, "registration", "leitai_events_appended_total", type="ContestCreated") == before + 1
-    wait_until(lambda: metric(stack, "registration-relay", "leitai_events_relayed_total", type="ContestCreated") >= 1,
-               what="the relay to count the event")
-    wait_until(lambda: metric(stack, "notify", "leitai_events_consumed_total", type="ContestCreated",
-                              outcome="applied") >= 1, what="notify to count the event")
+    wait_until(
+        lambda: metric(stack, "registration-relay", "leitai_events_relayed_total", type="ContestCreated") >= 1,
+        what="the relay to count the event",
+    )
+    wait_until(
+        lambda: metric(stack, "notify", "leitai_events_consumed_total", type="ContestCreated", outcome="applied") >= 1,
+        what="notify to count the event",
+    )
     assert metric(stack, "gateway", "leitai_gateway_requests_total", route="create_contest", status="201") >= 1
     assert metric(stack, "gateway", "leitai_gateway_request_seconds_count", route="create_contest") >= 1
     assert stack.ops("gateway", "/nowhere")[0] == 404
     # the lease holder counts every subscriber's queue: notify consumes, nothing is dead-lettered
     queue = "evt-registration-ContestCreated--notify.on_contest_created"
-    wait_until(lambda: metric(stack, "registration-relay", "leitai_queue_consumers", queue=queue) >= 1,
-               timeout=45, what="the relay to count notify's consumer")
+    wait_until(
+        lambda: metric(stack, "registration-relay", "leitai_queue_consumers", queue=queue) >= 1,
+        timeout=45,
+        what="the relay to count notify's consumer",
+    )
     assert metric(stack, "registration-relay", "leitai_queue_messages", queue=queue, kind="dead_letter") == 0
 
 
@@ -93,8 +125,9 @@ def stack_on_its_own_store(tmp_path_factory):
     server = SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
     try:
         # and a rate limit a test can reach: 2 requests a second after a burst of 12
-        with running_stack(tmp_path_factory.mktemp("own-store"), server.url, ["J1"],
-                           rate_limit={"per_second": 2, "burst": 12}) as stack:
+        with running_stack(
+            tmp_path_factory.mktemp("own-store"), server.url, ["J1"], rate_limit={"per_second": 2, "burst": 12}
+        ) as stack:
             yield stack, server
     finally:
         server.stop()
@@ -107,8 +140,11 @@ def test_a_store_outage_is_a_503_and_unready_but_alive_and_every_process_recover
     stores = ("registration", "scoring", "ranking", "notify")
     server.crash()
     try:
-        wait_until(lambda: all(stack.ops(p)[0] == 503 for p in stores), timeout=30,
-                   what="every service with a store to say it is not ready")
+        wait_until(
+            lambda: all(stack.ops(p)[0] == 503 for p in stores),
+            timeout=30,
+            what="every service with a store to say it is not ready",
+        )
         for process in stores:
             assert "store" in stack.ops(process)[1]["missing"], process
         assert stack.ops("gateway")[0] == 200  # it holds no store: still able to answer (503s, not hangs)
@@ -132,5 +168,9 @@ def test_a_client_over_its_rate_limit_gets_429_with_retry_after_and_others_are_n
     code, body = stack.call("GET", "/contests/any-contest", token=ORGANISER_TOKEN)
     assert code == 429 and body["error"]["code"] == "rate_limited" and body["error"]["details"]["retry_after"] > 0
     assert stack.call("GET", "/contests/any-contest", token=judge_token("J1"))[0] in (403, 404)  # its own bucket
-    wait_until(lambda: stack.call("GET", "/contests/any-contest", token=ORGANISER_TOKEN)[0] == 404, timeout=10,
-               interval=0.6, what="the organiser's bucket to refill")
+    wait_until(
+        lambda: stack.call("GET", "/contests/any-contest", token=ORGANISER_TOKEN)[0] == 404,
+        timeout=10,
+        interval=0.6,
+        what="the organiser's bucket to refill",
+    )

@@ -1,4 +1,5 @@
 """A service that stops answering: the gateway says so within its deadline, and is not ready."""
+
 from __future__ import annotations
 
 import time

@@ -2,6 +2,7 @@
 Chromium, against the real services. A judge scores a whole session through the page; a
 sheet submitted while the gateway is down waits on the device and arrives once; a recused
 entry cannot be scored; an organiser locks and publishes from the console."""
+
 from __future__ import annotations
 
 import json
@@ -78,13 +79,15 @@ def sheets_of(stack, session: str, judge: str) -> dict[str, dict]:
 def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
     open_as(tablet, f"{stack.base}/judge#token={judge_token('J1')}")
     order = orders["s1"]["order"]
-    wait(tablet, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries button")) == len(order),
-         "the session's order of appearance")
+    wait(
+        tablet,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#entries button")) == len(order),
+        "the session's order of appearance",
+    )
     assert "token" not in tablet.current_url  # taken from the link, kept on the device, gone from the address bar
     assert tablet.find_element(By.ID, "who").text == "评委 J1"
     assert tablet.find_element(By.ID, "on-stage").text.startswith("当前上场：1 号")
-    timing = tablet.execute_script(
-        "return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
+    timing = tablet.execute_script("return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "judge-page-paint.json").write_text(json.dumps(dict(timing)))
 
@@ -95,11 +98,18 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
     fill(tablet, {"party": "31", "work": "20.25", "results": ""})
     tablet.find_element(By.ID, "submit").click()
     errors = {c["criterion_id"]: tablet.find_element(By.ID, f"error-{c['criterion_id']}").text for c in CRITERIA}
-    assert errors == {"party": "scores.party：must be between 0 and 30", "work": "scores.work：must be a multiple of 0.5",
-                      "results": "scores.results：missing score"}
+    assert errors == {
+        "party": "scores.party：must be between 0 and 30",
+        "work": "scores.work：must be a multiple of 0.5",
+        "results": "scores.results：missing score",
+    }
     assert tablet.switch_to.active_element.get_attribute("id") == "score-party"  # the first problem has the focus
-    code, refused = stack.call("PUT", f"/sessions/s1/sheets/{order[0]}", sheet({"party": "31", "work": "20.5",
-                                                                                  "results": "10"}), judge_token("J1"))
+    code, refused = stack.call(
+        "PUT",
+        f"/sessions/s1/sheets/{order[0]}",
+        sheet({"party": "31", "work": "20.5", "results": "10"}),
+        judge_token("J1"),
+    )
     assert code == 400 and refused["error"]["fields"]["scores.party"] == ["must be between 0 and 30"]
     assert sheets_of(stack, "s1", "J1") == {}
 
@@ -125,8 +135,8 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
 
     stored = sheets_of(stack, "s1", "J1")
     assert {e: s["scores"] for e, s in stored.items()} == {
-        e: {k: str(Decimal(v)) for k, v in scores.items()} for e, scores in given.items()} or {
-        e: s["scores"] for e, s in stored.items()} == given
+        e: {k: str(Decimal(v)) for k, v in scores.items()} for e, scores in given.items()
+    } or {e: s["scores"] for e, s in stored.items()} == given
     assert {e: s["revision"] for e, s in stored.items()} == {e: 2 if e == order[0] else 1 for e in order}
     assert all(s["strengths"] == "思路清晰" for s in stored.values())
     tablet.execute_script("window.scrollTo(0, 0)")
@@ -136,8 +146,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
 def test_a_sheet_submitted_while_the_gateway_is_down_waits_on_the_device_and_arrives_once(stack, orders, tablet):
     open_as(tablet, f"{stack.base}/judge#token={judge_token('J2')}")
     entry = orders["s1"]["order"][0]
-    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]'),
-         "J2's session")
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]'), "J2's session")
     entry_button(tablet, entry).click()
     scores = {"party": "25", "work": "33.5", "results": "24"}
     fill(tablet, scores)
@@ -149,18 +158,28 @@ def test_a_sheet_submitted_while_the_gateway_is_down_waits_on_the_device_and_arr
         assert tablet.find_element(By.ID, "waiting").text == "1 份待发送"
         assert "待发送" in tablet.find_element(By.ID, "sheet-status").text
         assert tablet.find_element(By.ID, "network").text.startswith("离线")
-        assert json.loads(tablet.execute_script("return localStorage.getItem('leitai.judge.outbox')"))[0][
-            "entry_id"] == entry  # on the device, to survive a closed tab too
+        assert (
+            json.loads(tablet.execute_script("return localStorage.getItem('leitai.judge.outbox')"))[0]["entry_id"]
+            == entry
+        )  # on the device, to survive a closed tab too
     finally:
         stack.respawn("gateway")
+
     def answering() -> bool:
         try:
             return stack.call("GET", "/health/ready")[0] == 200
         except urllib.error.URLError:
             return False
+
     wait_until(answering, what="the gateway to be back")
-    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]')
-         and tag(d, entry) == "已收到 · 第1次", "the waiting sheet to be sent when the gateway answers")
+    wait(
+        tablet,
+        lambda d: (
+            d.find_elements(By.CSS_SELECTOR, f'#entries button[data-entry="{entry}"]')
+            and tag(d, entry) == "已收到 · 第1次"
+        ),
+        "the waiting sheet to be sent when the gateway answers",
+    )
     assert tablet.find_element(By.ID, "waiting").get_attribute("class").split().count("hidden") == 1
     stored = sheets_of(stack, "s1", "J2")
     assert list(stored) == [entry] and stored[entry]["revision"] == 1  # counted once
@@ -178,9 +197,15 @@ def test_a_recused_judge_sees_the_entry_as_such_and_cannot_score_it(stack, order
     screenshot(tablet, "judge-page-recused")
 
 
-@pytest.mark.parametrize("page, token, says", [
-    ("judge", ORGANISER_TOKEN, "此页面供评委使用"), ("judge", "forged-token-0123456789", "此页面供评委使用"),
-    ("console", judge_token("J1"), "此页面供组织方使用"), ("console", "forged-token-0123456789", "此页面供组织方使用")])
+@pytest.mark.parametrize(
+    "page, token, says",
+    [
+        ("judge", ORGANISER_TOKEN, "此页面供评委使用"),
+        ("judge", "forged-token-0123456789", "此页面供评委使用"),
+        ("console", judge_token("J1"), "此页面供组织方使用"),
+        ("console", "forged-token-0123456789", "此页面供组织方使用"),
+    ],
+)
 def test_the_wrong_or_a_forged_token_is_told_so_on_the_page(stack, orders, tablet, page, token, says):
     open_as(tablet, f"{stack.base}/{page}#token={token}")
     wait(tablet, lambda d: says in d.find_element(By.ID, "notice").text, "the refusal")
@@ -199,8 +224,11 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
                 scores = {"party": "0", "work": "0", "results": "0"} if far_off else random_scores(rng)
                 ok(stack.call("PUT", f"/sessions/{session}/sheets/{entry}", sheet(scores), judge_token(judge)))
     open_as(tablet, f"{stack.base}/console#token={ORGANISER_TOKEN}")
-    wait(tablet, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions section[data-session]")) == 2,
-         "the stage's two sessions")
+    wait(
+        tablet,
+        lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions section[data-session]")) == 2,
+        "the stage's two sessions",
+    )
     card = tablet.find_element(By.CSS_SELECTOR, 'section[data-session="s1"]')
     counts = [c.text for c in card.find_elements(By.CSS_SELECTOR, "td.received-count")]
     assert counts == ["5 / 5"] * 15
@@ -213,22 +241,36 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         card = tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"]')
         card.find_element(By.ID, f"reason-{session}").send_keys("偏差已与评委核实")
         card.find_element(By.CSS_SELECTOR, "button.lock").click()
-        wait(tablet, lambda d: f"场次 {session} 已锁定" in d.find_element(By.ID, "stage-notice").text
-             and refreshes(d) > refreshed, f"{session} to be locked")
+        wait(
+            tablet,
+            lambda d: (
+                f"场次 {session} 已锁定" in d.find_element(By.ID, "stage-notice").text and refreshes(d) > refreshed
+            ),
+            f"{session} to be locked",
+        )
         assert "已锁定" in tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"] h3').text
     tablet.find_element(By.ID, "publish").click()
 
     wait(tablet, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage to be published")
-    wait(tablet, lambda d: d.find_element(By.ID, "standings-caption").text.startswith("已公布"), "the published standings")
+    wait(
+        tablet,
+        lambda d: d.find_element(By.ID, "standings-caption").text.startswith("已公布"),
+        "the published standings",
+    )
     rows = tablet.find_elements(By.CSS_SELECTOR, "#standings tr")
     results = ok(stack.call("GET", f"/contests/{CONTEST}/stages/prelim/results"))
     assert [r.get_attribute("data-entry") for r in rows] == [r["entry_id"] for r in results["standings"]]
     advanced = [r.get_attribute("data-entry") for r in rows if "晋级" in r.text]
     assert advanced == [r["entry_id"] for r in results["standings"] if r["advanced"]] and len(advanced) == 6
     decided = [r.find_element(By.CSS_SELECTOR, ".decided-by").text for r in rows]
-    assert decided == ["—" if not r["decided_by"] else {"median_total": "全部评分的中位数", "lot": "抽签",
-                                                          "entry_id": "参赛编号"}.get(r["decided_by"], decided[i])
-                       for i, r in enumerate(results["standings"])]
+    assert decided == [
+        "—"
+        if not r["decided_by"]
+        else {"median_total": "全部评分的中位数", "lot": "抽签", "entry_id": "参赛编号"}.get(
+            r["decided_by"], decided[i]
+        )
+        for i, r in enumerate(results["standings"])
+    ]
     assert tablet.find_element(By.ID, "publish").get_attribute("disabled") is not None
     Select(tablet.find_element(By.ID, "delivery-status")).select_by_value("")
     wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#deliveries tr"), "the notices sent")
@@ -247,9 +289,17 @@ def test_a_sheet_that_reaches_the_gateway_after_the_lock_is_refused_in_the_page_
     entry_button(tablet, entry).click()
     assert tablet.find_element(By.ID, "submit").get_attribute("disabled") is not None
     # a sheet left waiting on the device from before the lock (the tablet was offline) goes now
-    tablet.execute_script("localStorage.setItem('leitai.judge.outbox', JSON.stringify([arguments[0]]))", {
-        "session_id": "s1", "entry_id": entry, "submission_id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
-        "scores": {"party": "1", "work": "1", "results": "1"}, "strengths": "", "suggestions": ""})
+    tablet.execute_script(
+        "localStorage.setItem('leitai.judge.outbox', JSON.stringify([arguments[0]]))",
+        {
+            "session_id": "s1",
+            "entry_id": entry,
+            "submission_id": "6f1d2c3b-4a5e-4f60-8a7b-9c0d1e2f3a4b",
+            "scores": {"party": "1", "work": "1", "results": "1"},
+            "strengths": "",
+            "suggestions": "",
+        },
+    )
     wait(tablet, lambda d: tag(d, entry) == "未被接受", "the late sheet to be refused")
     assert "评分未被接受：session s1 is locked" in tablet.find_element(By.ID, "sheet-status").text
     assert sheets_of(stack, "s1", "J4")[entry] == before

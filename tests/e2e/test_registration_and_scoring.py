@@ -1,4 +1,5 @@
 """Issue 3 acceptance, driven over HTTP against the real broker and store."""
+
 from __future__ import annotations
 
 import hashlib
@@ -11,7 +12,14 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 import pytest
 
 from tests.e2e.boai import (
-    CONTEST, CRITERIA, DROP_RULE, PANELS, random_scores, set_up, sheet, submit_all,
+    CONTEST,
+    CRITERIA,
+    DROP_RULE,
+    PANELS,
+    random_scores,
+    set_up,
+    sheet,
+    submit_all,
 )
 from tests.support.stack import ORGANISER_TOKEN, eventually, judge_token, ok
 
@@ -22,7 +30,7 @@ def expected_score(sheets: list[dict[str, str]]) -> Decimal:
     """Independent of the service: weighted totals, the tier drop rule, mean, half-up."""
     totals = sorted(sum(Decimal(c["weight"]) * Decimal(s[c["criterion_id"]]) for c in CRITERIA) for s in sheets)
     tier = max((t for t in DROP_RULE if t["min_sheets"] <= len(totals)), key=lambda t: t["min_sheets"])
-    kept = totals[tier["drop_low"]:len(totals) - tier["drop_high"]]
+    kept = totals[tier["drop_low"] : len(totals) - tier["drop_high"]]
     with localcontext() as context:
         context.prec = 60
         return (sum(kept) / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
@@ -40,11 +48,27 @@ def scored(stack):
 def open_session(stack, scored):
     """s1b: a re-run session of 清化镇 (same panel, same entries) that stays open."""
     org = ORGANISER_TOKEN
-    ok(stack.call("POST", f"/contests/{CONTEST}/sessions", {
-        "session_id": "s1b", "stage_id": "prelim", "group_id": "g-qinghua", "starts_at": "2021-06-02T09:00:00+08:00"},
-        org))
-    ok(stack.call("PUT", f"/contests/{CONTEST}/sessions/s1b/panel",
-                  {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(PANELS["s1"])]}, org))
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/sessions",
+            {
+                "session_id": "s1b",
+                "stage_id": "prelim",
+                "group_id": "g-qinghua",
+                "starts_at": "2021-06-02T09:00:00+08:00",
+            },
+            org,
+        )
+    )
+    ok(
+        stack.call(
+            "PUT",
+            f"/contests/{CONTEST}/sessions/s1b/panel",
+            {"seats": [{"judge_id": j, "head": i == 0} for i, j in enumerate(PANELS["s1"])]},
+            org,
+        )
+    )
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/draw", {}, org))
     ok(stack.call("POST", f"/contests/{CONTEST}/sessions/s1b/opening", None, org))
     eventually(stack, "/sessions/s1b/scoring", org)
@@ -65,8 +89,9 @@ def test_the_draw_is_reproducible_from_its_recorded_seed(scored):
 
 def test_a_judge_from_the_contestants_township_is_refused(stack, scored, store):
     before = commits(store)
-    code, body = stack.call("PUT", "/sessions/s2/sheets/e-boshan-01", sheet(random_scores(random.Random(1))),
-                            judge_token("J10"))
+    code, body = stack.call(
+        "PUT", "/sessions/s2/sheets/e-boshan-01", sheet(random_scores(random.Random(1))), judge_token("J10")
+    )
     assert code == 422 and "recused" in body["error"]["message"]
     assert commits(store) == before
 
@@ -97,9 +122,9 @@ def test_refused_requests_change_nothing(stack, open_session, store):
         (dict(good, party="31"), judge_token("J2"), open_session, 400, "scores.party"),
         (dict(good, work="10.25"), judge_token("J2"), open_session, 400, "scores.work"),
         (dict(good, style="5"), judge_token("J2"), open_session, 400, "scores.style"),
-        (good, judge_token("J6"), open_session, 403, None),   # not seated on this session
+        (good, judge_token("J6"), open_session, 403, None),  # not seated on this session
         (good, None, open_session, 401, None),
-        (good, ORGANISER_TOKEN, open_session, 403, None),     # organisers do not score
+        (good, ORGANISER_TOKEN, open_session, 403, None),  # organisers do not score
     ]
     for scores, token, session, status, field in cases:
         code, body = stack.call("PUT", f"/sessions/{session}/sheets/e-qinghua-01", sheet(scores), token)
@@ -112,21 +137,31 @@ def test_refused_requests_change_nothing(stack, open_session, store):
 def test_a_revision_after_the_lock_is_a_conflict(stack, scored, store):
     ok(stack.call("GET", "/sessions/s1/results"))  # locked by the scoring test, or lock now
     before = commits(store)
-    code, body = stack.call("PUT", "/sessions/s1/sheets/e-qinghua-01", sheet(random_scores(random.Random(3))),
-                            judge_token("J2"))
+    code, body = stack.call(
+        "PUT", "/sessions/s1/sheets/e-qinghua-01", sheet(random_scores(random.Random(3))), judge_token("J2")
+    )
     assert code == 409 and "locked" in body["error"]["message"]
     assert commits(store) == before
 
 
-@pytest.mark.parametrize("method, path, body", [
-    ("POST", "/contests", {"contest_id": "x1", "name": {"$gt": ""}, "tree_id": "boai", "county_code": "boai",
-                           "format": "knockout"}),
-    ("POST", "/contests", {"contest_id": {"$ne": None}, "name": "n", "tree_id": "boai", "county_code": "boai",
-                           "format": "knockout"}),
-    ("POST", f"/contests/{CONTEST}/judges", {"judge_id": "J99", "name": "x", "township_code": {"$gt": ""}}),
-    ("GET", "/contests/%24gt", None),
-    ("GET", "/sessions/%24where/results", None),
-])
+@pytest.mark.parametrize(
+    "method, path, body",
+    [
+        (
+            "POST",
+            "/contests",
+            {"contest_id": "x1", "name": {"$gt": ""}, "tree_id": "boai", "county_code": "boai", "format": "knockout"},
+        ),
+        (
+            "POST",
+            "/contests",
+            {"contest_id": {"$ne": None}, "name": "n", "tree_id": "boai", "county_code": "boai", "format": "knockout"},
+        ),
+        ("POST", f"/contests/{CONTEST}/judges", {"judge_id": "J99", "name": "x", "township_code": {"$gt": ""}}),
+        ("GET", "/contests/%24gt", None),
+        ("GET", "/sessions/%24where/results", None),
+    ],
+)
 def test_nosql_operators_are_refused_before_any_query(stack, scored, store, method, path, body):
     before = commits(store)
     code, reply = stack.call(method, path, body, ORGANISER_TOKEN)
@@ -149,8 +184,11 @@ def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):
     before = commits(store)
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)
     connection.putrequest("PUT", "/regions/huge")
-    for name, value in (("Authorization", f"Bearer {ORGANISER_TOKEN}"), ("Content-Type", "application/json"),
-                        ("Content-Length", str(5 * 1024 * 1024))):
+    for name, value in (
+        ("Authorization", f"Bearer {ORGANISER_TOKEN}"),
+        ("Content-Type", "application/json"),
+        ("Content-Length", str(5 * 1024 * 1024)),
+    ):
         connection.putheader(name, value)
     connection.endheaders()  # the body is never sent: the answer must not wait for it
     response = connection.getresponse()
@@ -162,27 +200,74 @@ def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):
 
 def test_a_forum_meeting_is_recorded_and_shows_in_each_presenters_year(stack, scored, store):
     org = ORGANISER_TOKEN
-    ok(stack.call("POST", f"/contests/{CONTEST}/forum-series", {
-        "series_id": "qh-forum", "name": "清化镇“一月一主题”书记论坛", "cadence": "monthly", "township_code": "qinghua",
-        "day_of_month": 12, "themes": ["基层党建", "禁毒示范创建"]}, org))
-    ok(stack.call("POST", f"/contests/{CONTEST}/forum-series/qh-forum/meetings", {
-        "meeting_id": "qh-03", "date": "2021-03-12", "theme": "禁毒示范创建", "presenters": ["c-qinghua-01"],
-        "listeners": ["c-qinghua-02"], "evaluators": ["J1"]}, org))
-    presentation = {"contestant_id": "c-qinghua-01", "name": "书记qi01", "village_code": "qinghua-v01",
-                    "topic": "禁毒宣传进万家"}
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/forum-series",
+            {
+                "series_id": "qh-forum",
+                "name": "清化镇“一月一主题”书记论坛",
+                "cadence": "monthly",
+                "township_code": "qinghua",
+                "day_of_month": 12,
+                "themes": ["基层党建", "禁毒示范创建"],
+            },
+            org,
+        )
+    )
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/forum-series/qh-forum/meetings",
+            {
+                "meeting_id": "qh-03",
+                "date": "2021-03-12",
+                "theme": "禁毒示范创建",
+                "presenters": ["c-qinghua-01"],
+                "listeners": ["c-qinghua-02"],
+                "evaluators": ["J1"],
+            },
+            org,
+        )
+    )
+    presentation = {
+        "contestant_id": "c-qinghua-01",
+        "name": "书记qi01",
+        "village_code": "qinghua-v01",
+        "topic": "禁毒宣传进万家",
+    }
     before = commits(store)
-    code, body = stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
-        "presentations": [dict(presentation, village_code="")], "comments": [{"contestant_id": "c-qinghua-01"}]}, org)
+    code, body = stack.call(
+        "POST",
+        f"/contests/{CONTEST}/meetings/qh-03/record",
+        {"presentations": [dict(presentation, village_code="")], "comments": [{"contestant_id": "c-qinghua-01"}]},
+        org,
+    )
     assert code == 400, body
     problems = body["error"]["fields"]
     assert "village_code" in problems["presentations"]["0"] and "evaluator_id" in problems["comments"]["0"]
-    code, body = stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
-        "presentations": [presentation], "comments": [{"evaluator_id": "J2", "contestant_id": "c-qinghua-01"}]}, org)
+    code, body = stack.call(
+        "POST",
+        f"/contests/{CONTEST}/meetings/qh-03/record",
+        {"presentations": [presentation], "comments": [{"evaluator_id": "J2", "contestant_id": "c-qinghua-01"}]},
+        org,
+    )
     assert code == 422 and "not an evaluator" in body["error"]["message"]
     assert commits(store) == before
-    ok(stack.call("POST", f"/contests/{CONTEST}/meetings/qh-03/record", {
-        "presentations": [presentation], "attendees": ["c-qinghua-01", "c-qinghua-02"],
-        "comments": [{"evaluator_id": "J1", "contestant_id": "c-qinghua-01", "strengths": "以案说法，通俗易懂"}]}, org))
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{CONTEST}/meetings/qh-03/record",
+            {
+                "presentations": [presentation],
+                "attendees": ["c-qinghua-01", "c-qinghua-02"],
+                "comments": [
+                    {"evaluator_id": "J1", "contestant_id": "c-qinghua-01", "strengths": "以案说法，通俗易懂"}
+                ],
+            },
+            org,
+        )
+    )
     (person,) = ok(stack.call("GET", f"/contests/{CONTEST}/participation", token=org))["participants"]
     assert person["contestant_id"] == "c-qinghua-01" and person["attended"] == ["qh-03"]
     assert person["presented"][0]["theme"] == "禁毒示范创建" and person["comments"][0]["evaluator_id"] == "J1"

@@ -5,6 +5,7 @@ deadline. A write retried with its Idempotency-Key answers as the first time did
 nothing: docs/api.md's retry recipe, followed here through an outage. And a request sent with
 the Leitai-Written token of an earlier write sees that write, or answers "not yet" (503): never
 a refusal that a moment later would not be one."""
+
 from __future__ import annotations
 
 import os
@@ -22,20 +23,37 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture(scope="module", autouse=True)
 def regions(stack):
-    ok(stack.call("PUT", "/regions/late", {"regions": [
-        {"code": "late", "name": "示范县", "level": "county"},
-        {"code": "late-t", "name": "示范镇", "level": "township", "parent": "late"},
-        {"code": "late-u", "name": "评委镇", "level": "township", "parent": "late"},  # the judges' own
-        *[{"code": f"late-v{n}", "name": f"示范{n}村", "level": "village", "parent": "late-t"} for n in range(3)]]},
-        token=ORGANISER_TOKEN))
+    ok(
+        stack.call(
+            "PUT",
+            "/regions/late",
+            {
+                "regions": [
+                    {"code": "late", "name": "示范县", "level": "county"},
+                    {"code": "late-t", "name": "示范镇", "level": "township", "parent": "late"},
+                    {"code": "late-u", "name": "评委镇", "level": "township", "parent": "late"},  # the judges' own
+                    *[
+                        {"code": f"late-v{n}", "name": f"示范{n}村", "level": "village", "parent": "late-t"}
+                        for n in range(3)
+                    ],
+                ]
+            },
+            token=ORGANISER_TOKEN,
+        )
+    )
 
 
-def new_contest(stack, contest_id: str | None = None, key: str | None = None, name: str = "迟到的请求"
-                ) -> tuple[str, tuple[int, dict]]:
+def new_contest(
+    stack, contest_id: str | None = None, key: str | None = None, name: str = "迟到的请求"
+) -> tuple[str, tuple[int, dict]]:
     contest_id = contest_id or f"late-{uuid.uuid4().hex[:6]}"
-    answer = stack.call("POST", "/contests", {"contest_id": contest_id, "name": name, "tree_id": "late",
-                                              "county_code": "late", "format": "knockout"}, token=ORGANISER_TOKEN,
-                        headers={"Idempotency-Key": key} if key else None)
+    answer = stack.call(
+        "POST",
+        "/contests",
+        {"contest_id": contest_id, "name": name, "tree_id": "late", "county_code": "late", "format": "knockout"},
+        token=ORGANISER_TOKEN,
+        headers={"Idempotency-Key": key} if key else None,
+    )
     return contest_id, answer
 
 
@@ -95,30 +113,89 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
     contest_id, answer = new_contest(stack)
     ok(answer)
     judges = ["J1", "J2", "J3"]
-    ok(stack.call("POST", f"/contests/{contest_id}/stages", {
-        "stage_id": "st", "name": "初赛", "order": 1, "panel_size": 3,
-        "criteria": [{"criterion_id": "c", "name": "讲工作", "max": "10", "weight": "1", "step": "1"}],
-        "groups": [{"group_id": "g", "name": "示范镇", "townships": ["late-t"]}],
-        "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}], "advancement": {"per_group": 1}}, org))
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{contest_id}/stages",
+            {
+                "stage_id": "st",
+                "name": "初赛",
+                "order": 1,
+                "panel_size": 3,
+                "criteria": [{"criterion_id": "c", "name": "讲工作", "max": "10", "weight": "1", "step": "1"}],
+                "groups": [{"group_id": "g", "name": "示范镇", "townships": ["late-t"]}],
+                "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}],
+                "advancement": {"per_group": 1},
+            },
+            org,
+        )
+    )
     for judge in judges:
-        ok(stack.call("POST", f"/contests/{contest_id}/judges", {"judge_id": judge, "name": judge,
-                                                                 "township_code": "late-u"}, org))
-    ok(stack.call("POST", f"/contests/{contest_id}/entries", {"entries": [
-        {"entry_id": f"e{n}", "contestant_id": f"c{n}", "name": f"书记{n}", "village_code": f"late-v{n}",
-         "title": "述职"} for n in range(3)]}, org))
-    ok(stack.call("POST", f"/contests/{contest_id}/sessions", {"session_id": f"{contest_id}-s", "stage_id": "st",
-                                                               "group_id": "g", "starts_at": "2021-06-01T09:00:00+08:00"},
-                  org))
+        ok(
+            stack.call(
+                "POST",
+                f"/contests/{contest_id}/judges",
+                {"judge_id": judge, "name": judge, "township_code": "late-u"},
+                org,
+            )
+        )
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{contest_id}/entries",
+            {
+                "entries": [
+                    {
+                        "entry_id": f"e{n}",
+                        "contestant_id": f"c{n}",
+                        "name": f"书记{n}",
+                        "village_code": f"late-v{n}",
+                        "title": "述职",
+                    }
+                    for n in range(3)
+                ]
+            },
+            org,
+        )
+    )
+    ok(
+        stack.call(
+            "POST",
+            f"/contests/{contest_id}/sessions",
+            {
+                "session_id": f"{contest_id}-s",
+                "stage_id": "st",
+                "group_id": "g",
+                "starts_at": "2021-06-01T09:00:00+08:00",
+            },
+            org,
+        )
+    )
     session = f"{contest_id}-s"
-    ok(stack.call("PUT", f"/contests/{contest_id}/sessions/{session}/panel",
-                  {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]}, org))
+    ok(
+        stack.call(
+            "PUT",
+            f"/contests/{contest_id}/sessions/{session}/panel",
+            {"seats": [{"judge_id": j, "head": n == 0} for n, j in enumerate(judges)]},
+            org,
+        )
+    )
     order = ok(stack.call("POST", f"/contests/{contest_id}/sessions/{session}/draw", {}, org))["order"]
     opened = written(stack.exchange("POST", f"/contests/{contest_id}/sessions/{session}/opening", None, org))
     # scoring hears of the opening by an event: with its token, the first sheet waits for it
-    sheets = [written(stack.exchange("PUT", f"/sessions/{session}/sheets/{entry}",
-                                     {"submission_id": str(uuid.uuid4()), "scores": {"c": str(3 + n)}},
-                                     judge_token(judge), headers={"Leitai-After": opened}))
-              for n, entry in enumerate(order) for judge in judges]
+    sheets = [
+        written(
+            stack.exchange(
+                "PUT",
+                f"/sessions/{session}/sheets/{entry}",
+                {"submission_id": str(uuid.uuid4()), "scores": {"c": str(3 + n)}},
+                judge_token(judge),
+                headers={"Leitai-After": opened},
+            )
+        )
+        for n, entry in enumerate(order)
+        for judge in judges
+    ]
     code, body = stack.call("GET", f"/contests/{contest_id}", token=org, headers={"Leitai-After": "not a token"})
     assert code == 400 and "Leitai-After" in body["error"]["fields"], body
 
@@ -135,8 +212,12 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
         os.kill(relay.process.pid, signal.SIGCONT)
     code, published = stack.call("POST", publish, None, org, headers={"Leitai-After": locked})
     assert code == 201 and [r["entry_id"] for r in published["standings"]] == list(reversed(order)), published
-    code, csv = stack.call("GET", f"/contests/{contest_id}/stages/st/results.csv?kind=sheets", token=org,
-                           headers={"Leitai-After": ", ".join(sheets)})
+    code, csv = stack.call(
+        "GET",
+        f"/contests/{contest_id}/stages/st/results.csv?kind=sheets",
+        token=org,
+        headers={"Leitai-After": ", ".join(sheets)},
+    )
     assert code == 200 and csv.count("\n") == 1 + len(sheets), csv
 
 

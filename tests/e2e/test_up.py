@@ -1,5 +1,6 @@
 """``leitai up`` brings every process up against the configured broker and store, and Ctrl-C
 takes them all down again."""
+
 from __future__ import annotations
 
 import json
@@ -45,13 +46,20 @@ def cmdline(pid: int) -> str:
 def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_everything(vhost, mongo_url):
     prefix = f"leitai_test_up_{uuid.uuid4().hex[:6]}"
     port = free_port()
-    env = {"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url, "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
-           "REGISTRATION_DATABASE": f"{prefix}_registration", "SCORING_DATABASE": f"{prefix}_scoring",
-           "RANKING_DATABASE": f"{prefix}_ranking", "NOTIFY_DATABASE": f"{prefix}_notify",
-           "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}})}
+    env = {
+        "AMQP_URI": vhost.uri,
+        "MONGO_URL": mongo_url,
+        "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
+        "REGISTRATION_DATABASE": f"{prefix}_registration",
+        "SCORING_DATABASE": f"{prefix}_scoring",
+        "RANKING_DATABASE": f"{prefix}_ranking",
+        "NOTIFY_DATABASE": f"{prefix}_notify",
+        "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}}),
+    }
     ops_base = free_ports(len(commands(Path("config"))))  # one ops port per process, from ops_base on
-    up = ChildProcess([str(BIN / "leitai"), "up", "--config-dir", "config", "--ops-base", str(ops_base)], env=env,
-                      name="up").start()
+    up = ChildProcess(
+        [str(BIN / "leitai"), "up", "--config-dir", "config", "--ops-base", str(ops_base)], env=env, name="up"
+    ).start()
     try:
         wait_until(lambda: "leitai up: ready" in up.output() or not up.alive(), timeout=120, what="leitai up")
         assert up.alive(), up.output()[-3000:]
@@ -68,8 +76,10 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         os.kill(scoring, signal.SIGKILL)  # a crash: up starts it again, the rest keeps running
         wait_until(lambda: "scoring restarted" in up.output(), timeout=30, what="scoring to be restarted")
         assert "scoring exited with -9" in up.output()
-        [again] = wait_until(lambda: [p for p in children_of(up.process.pid) if "ScoringService" in cmdline(p)] or None,
-                             what="a new scoring process")
+        [again] = wait_until(
+            lambda: [p for p in children_of(up.process.pid) if "ScoringService" in cmdline(p)] or None,
+            what="a new scoring process",
+        )
         assert again != scoring and up.alive()
         spawned = children_of(up.process.pid)
         assert len(spawned) == 8

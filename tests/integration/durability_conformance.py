@@ -8,6 +8,7 @@ with the durability contract), ``crash`` (kill the server and start it again on 
 skip where a test cannot) and ``fail_point`` (arm mongod's ``failCommand`` for the next
 matching command; skip where the server has no test commands).
 """
+
 from __future__ import annotations
 
 import threading
@@ -105,6 +106,7 @@ class StoreDurabilityConformance:
                     event = deposit("A", "1.00")
                     until_acknowledged(lambda: store.append(stream, len(acknowledged[stream]), [event]))
                     acknowledged[stream].append(str(event.event_id))
+
             return loop
 
         def sequencing(stop: threading.Event) -> None:
@@ -155,9 +157,18 @@ class StoreDurabilityConformance:
         assert sum(d["count"] for d in db.balances.find()) == len(applied)
 
     def test_no_notice_is_sent_twice_or_lost_across_crashes_of_the_store(self, db, crash):
-        notifier = Notifier(db, notify_settings({"max_attempts": 50, "base_delay": 0.05, "lease_seconds": 3.0,
-                                                 "smtp": {"host": "unused"},
-                                                 "sms": {"url": "http://unused", "api_key": "unused"}}))
+        notifier = Notifier(
+            db,
+            notify_settings(
+                {
+                    "max_attempts": 50,
+                    "base_delay": 0.05,
+                    "lease_seconds": 3.0,
+                    "smtp": {"host": "unused"},
+                    "sms": {"url": "http://unused", "api_key": "unused"},
+                }
+            ),
+        )
         channel = CountingChannel()  # in place of SMTP, SMS and inbox: it counts what it is asked to send
         notifier.channels = {"email": channel, "sms": channel, "inbox": channel}
         deliveries = Deliveries(db, Policy(50, 0.05, 3.0))
@@ -167,10 +178,23 @@ class StoreDurabilityConformance:
         def recording(stop: threading.Event) -> None:
             while not stop.is_set() and len(created) < 400:
                 delivery = f"d{len(created):04d}"
-                until_acknowledged(lambda: deliveries.create({
-                    "_id": delivery, "event_id": delivery, "contest_id": "c", "recipient_id": "r", "name": "书记",
-                    "channel": "email", "kind": "stage_result", "address": "r@example.cn", "subject": "成绩",
-                    "body": "…", "status": "pending"}))
+                until_acknowledged(
+                    lambda: deliveries.create(
+                        {
+                            "_id": delivery,
+                            "event_id": delivery,
+                            "contest_id": "c",
+                            "recipient_id": "r",
+                            "name": "书记",
+                            "channel": "email",
+                            "kind": "stage_result",
+                            "address": "r@example.cn",
+                            "subject": "成绩",
+                            "body": "…",
+                            "status": "pending",
+                        }
+                    )
+                )
                 created.append(delivery)
                 time.sleep(0.005)
 
@@ -181,8 +205,14 @@ class StoreDurabilityConformance:
 
         with Writers(recording, sending):
             through_crashes(crash, lambda: sum(channel.sent.values()))
-            wait_until(lambda: until_acknowledged(lambda: db.deliveries.count_documents({"status": "sent"}))
-                       == len(created) and len(created) == 400, timeout=180, what="every notice to be sent")
+            wait_until(
+                lambda: (
+                    until_acknowledged(lambda: db.deliveries.count_documents({"status": "sent"})) == len(created)
+                    and len(created) == 400
+                ),
+                timeout=180,
+                what="every notice to be sent",
+            )
         assert set(channel.sent) == set(created)
         assert [d for d, times in channel.sent.items() if times > 1] == []
 

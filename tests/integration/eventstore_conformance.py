@@ -5,6 +5,7 @@ Subclasses provide two fixtures: ``records``, a fresh CommitLog on the backend u
 and ``tamper``, a :class:`tests.support.tamper.Tamper` that edits its stored records the way
 an intruder with write access to the store would.
 """
+
 from __future__ import annotations
 
 import threading
@@ -128,8 +129,11 @@ class EventStoreConformance:
         first, second, plain = deposit("A", "5.00"), deposit("A", "1.00"), deposit("A", "2.00")
         store.append("s", 0, [first, second], outcome={"fingerprint": "f", "answer": '{"balance": "6.00"}'})
         store.append("s", 2, [plain])
-        assert store.outcome_of(first.event_id) == store.outcome_of(second.event_id) == {
-            "fingerprint": "f", "answer": '{"balance": "6.00"}'}
+        assert (
+            store.outcome_of(first.event_id)
+            == store.outcome_of(second.event_id)
+            == {"fingerprint": "f", "answer": '{"balance": "6.00"}'}
+        )
         assert store.outcome_of(plain.event_id) is None
         assert store.outcome_of(deposit("B", "1.00").event_id) is None
 
@@ -156,15 +160,17 @@ class EventStoreConformance:
 
     def test_a_stored_old_version_is_upcast_on_read(self, store, tamper):
         store.append("s", 0, [deposit("A", "1.00")])
-        tamper.set(tamper.commit()["_id"], {"events.0.schema_version": 1,
-                                            "events.0.payload": {"account": "A", "cents": 1234}})
+        tamper.set(
+            tamper.commit()["_id"], {"events.0.schema_version": 1, "events.0.payload": {"account": "A", "cents": 1234}}
+        )
         [event] = store.read_stream("s")
         assert (event.schema_version, str(event.payload["amount"])) == (2, "12.34")
 
     def test_read_all_stored_gives_payloads_as_stored_and_old_versions_upcast(self, store, sequencer, tamper):
         store.append("s", 0, [deposit("A", "1.50"), deposit("B", "2.00")])
-        tamper.set(tamper.commit()["_id"], {"events.1.schema_version": 1,
-                                            "events.1.payload": {"account": "B", "cents": 725}})
+        tamper.set(
+            tamper.commit()["_id"], {"events.1.schema_version": 1, "events.1.payload": {"account": "B", "cents": 725}}
+        )
         self.sequence_all(sequencer)
         [events] = list(store.read_all_stored())
         assert [(e.type, e.position) for e in events] == [("DepositMade", 1), ("DepositMade", 2)]
@@ -234,8 +240,9 @@ class EventStoreConformance:
         report = verify(records, REGISTRY)
         assert not report.ok and "tail deleted" in report.first_bad.reason
 
-    def test_a_tail_lost_after_the_last_seal_is_caught_by_the_recorded_head(self, records, tamper, store, sequencer,
-                                                                             sealed_log):
+    def test_a_tail_lost_after_the_last_seal_is_caught_by_the_recorded_head(
+        self, records, tamper, store, sequencer, sealed_log
+    ):
         store.append("s9", 0, [deposit("A", "1.00")])
         store.append("s9", 1, [deposit("A", "2.00")])
         self.sequence_all(sequencer)  # no seal since: only the head the sequencer records covers 9 and 10
@@ -249,19 +256,22 @@ class EventStoreConformance:
         report = verify(records, REGISTRY)
         assert not report.ok and report.first_bad.position == 5 and "missing" in report.first_bad.reason
 
-
     # -- checkpoints -----------------------------------------------------------------
     @pytest.fixture
     def notarised(self, records, store):
         """A sequencer that signs a checkpoint at every seal, and at once after an AccountOpened."""
-        sequencer = Sequencer(records, owner="notary", seal_interval=3600,
-                              notary=Notary(records, SIGNER, "ledger.test/bank", urgent={"AccountOpened"}))
+        sequencer = Sequencer(
+            records,
+            owner="notary",
+            seal_interval=3600,
+            notary=Notary(records, SIGNER, "ledger.test/bank", urgent={"AccountOpened"}),
+        )
         assert sequencer.acquire()
         return sequencer
 
     def _grow(self, store, sequencer, streams: range, seal: bool = True) -> None:
         for n in streams:
-            store.append(f"c{n}", 0, [deposit("A", "1.00"), deposit("A", "2.00")][:1 + n % 2])
+            store.append(f"c{n}", 0, [deposit("A", "1.00"), deposit("A", "2.00")][: 1 + n % 2])
         self.sequence_all(sequencer)
         if seal:
             sequencer.seal()
@@ -276,21 +286,30 @@ class EventStoreConformance:
         assert [c["size"] for c in checkpoints] == [4, 6, 10, 15] == sorted({c["size"] for c in checkpoints})
         for earlier, checkpoint in zip([None, *checkpoints], checkpoints):
             signed = Checkpoint.parse(SIGNER.verifier.open(checkpoint["note"]))
-            assert (signed.origin, signed.size, signed.root) == ("ledger.test/bank", checkpoint["size"],
-                                                                 tree.root(checkpoint["size"]))
+            assert (signed.origin, signed.size, signed.root) == (
+                "ledger.test/bank",
+                checkpoint["size"],
+                tree.root(checkpoint["size"]),
+            )
             if earlier is None:
                 assert "consistency" not in checkpoint
                 continue
             proof = checkpoint["consistency"]
             assert proof["from"] == earlier["size"]
-            assert verify_consistency(earlier["size"], checkpoint["size"], bytes.fromhex(earlier["root"]),
-                                      signed.root, [bytes.fromhex(p) for p in proof["proof"]])
+            assert verify_consistency(
+                earlier["size"],
+                checkpoint["size"],
+                bytes.fromhex(earlier["root"]),
+                signed.root,
+                [bytes.fromhex(p) for p in proof["proof"]],
+            )
         assert records.latest_checkpoint()["size"] == 15
         assert records.checkpoint_at_least(5)["size"] == 6 and records.checkpoint_at_least(6)["size"] == 6
         assert records.checkpoint_at_least(16) is None and [c["size"] for c in records.checkpoints(6, 1)] == [10]
         for position in (1, 7, 15):  # each event is provably in the latest tree
-            assert verify_inclusion(leaves[position - 1], position - 1, 15, tree.inclusion_proof(position - 1),
-                                    tree.root())
+            assert verify_inclusion(
+                leaves[position - 1], position - 1, 15, tree.inclusion_proof(position - 1), tree.root()
+            )
         assert verify(records, REGISTRY, [SIGNER.verifier]).checkpoints_checked == 4
 
     def test_an_urgent_event_is_checkpointed_with_its_batch(self, records, store, notarised):
@@ -304,15 +323,17 @@ class EventStoreConformance:
     def test_a_sequencer_taking_over_extends_the_same_tree(self, records, store, notarised):
         self._grow(store, notarised, range(3))
         notarised.release()
-        successor = Sequencer(records, owner="successor", seal_interval=3600,
-                              notary=Notary(records, SIGNER, "ledger.test/bank"))
+        successor = Sequencer(
+            records, owner="successor", seal_interval=3600, notary=Notary(records, SIGNER, "ledger.test/bank")
+        )
         assert successor.acquire()
         self._grow(store, successor, range(3, 6))
         sizes = [c["size"] for c in records.checkpoints()]
         assert sizes == [4, 9] and verify(records, REGISTRY, [SIGNER.verifier]).ok
 
-    def test_a_log_rewritten_with_its_chain_gets_no_further_checkpoint_and_fails_verify(self, records, store,
-                                                                                        notarised, tamper):
+    def test_a_log_rewritten_with_its_chain_gets_no_further_checkpoint_and_fails_verify(
+        self, records, store, notarised, tamper
+    ):
         self._grow(store, notarised, range(4))
         # an intruder rewrites an amount and recomputes every hash and leaf after it, and the
         # sequencer's recorded head, consistently
@@ -324,8 +345,16 @@ class EventStoreConformance:
                     previous = commit["prev_hash"]
                 records_ = event_records(commit, commit["first_position"])
                 hashes = event_hashes(records_, previous)
-                tamper.set(commit["_id"], {"events": commit["events"], "prev_hash": previous, "hashes": hashes,
-                                           "hash": hashes[-1], "leaves": [leaf_hash(r).hex() for r in records_]})
+                tamper.set(
+                    commit["_id"],
+                    {
+                        "events": commit["events"],
+                        "prev_hash": previous,
+                        "hashes": hashes,
+                        "hash": hashes[-1],
+                        "leaves": [leaf_hash(r).hex() for r in records_],
+                    },
+                )
                 previous = hashes[-1]
         rewritten_head = Head()
         for batch in commits_in_order(records):
@@ -334,8 +363,9 @@ class EventStoreConformance:
         records.record_head(rewritten_head.to_doc())
         report = verify(records, REGISTRY)
         assert not report.ok and "checkpoint" in report.first_bad.reason and report.first_bad.position == 6
-        fresh = Sequencer(records, owner="after-the-rewrite", seal_interval=3600,
-                          notary=Notary(records, SIGNER, "ledger.test/bank"))
+        fresh = Sequencer(
+            records, owner="after-the-rewrite", seal_interval=3600, notary=Notary(records, SIGNER, "ledger.test/bank")
+        )
         notarised.release()
         assert fresh.acquire()
         store.append("c99", 0, [deposit("A", "1.00")])
@@ -348,8 +378,9 @@ class EventStoreConformance:
         self._grow(store, notarised, range(2))
         forged = Signer.generate("ledger.test")
         checkpoint = records.latest_checkpoint()
-        records.add_checkpoint(dict(checkpoint, _id=99, size=99,
-                                    note=forged.sign(Checkpoint("ledger.test/bank", 99, bytes(32)).body())))
+        records.add_checkpoint(
+            dict(checkpoint, _id=99, size=99, note=forged.sign(Checkpoint("ledger.test/bank", 99, bytes(32)).body()))
+        )
         report = verify(records, REGISTRY, [SIGNER.verifier])
         assert not report.ok and report.first_bad.position == 99 and "signature" in report.first_bad.reason
 
@@ -370,4 +401,5 @@ class _Counting:
             if name == "stream_commits":
                 self.after.append(args[1])
             return method(*args, **kwargs)
+
         return counted

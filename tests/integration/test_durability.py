@@ -1,6 +1,7 @@
 """The durability suite against every MongoDB this machine has: a SecantusDB process of its
 own (killed and restarted by the tests, with fail points on), and the MongoDB named by
 LEITAI_TEST_MONGO_URL if any (fail points where its test commands are on; no crashes)."""
+
 import os
 
 import pymongo

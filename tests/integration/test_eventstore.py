@@ -1,5 +1,6 @@
 """Runs the event-store conformance suite against every MongoDB this machine has (the
 in-memory twin runs it in tests/unit/test_eventstore_memory.py)."""
+
 import os
 
 import pymongo

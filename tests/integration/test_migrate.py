@@ -1,5 +1,6 @@
 """``leitai migrate``, the Job a rollout runs first: it creates every event store's indexes and
 every exchange and queue, and running it again changes nothing."""
+
 from __future__ import annotations
 
 import json
@@ -30,15 +31,24 @@ def test_migrate_creates_indexes_and_topology_and_can_run_again(tmp_path, mongo_
     prefix = f"leitai_test_{uuid.uuid4().hex[:8]}"
     sources = {name: f"{prefix}_{name}" for name in ("registration", "scoring", "ranking")}
     config = tmp_path / "ranking.yaml"
-    config.write_text(yaml.safe_dump({"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url,
-                                      "MONGO_DATABASE": sources["ranking"], "LEITAI_SOURCES": sources,
-                                      "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2}}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "AMQP_URI": vhost.uri,
+                "MONGO_URL": mongo_url,
+                "MONGO_DATABASE": sources["ranking"],
+                "LEITAI_SOURCES": sources,
+                "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
+            }
+        )
+    )
     subscription = CATALOGUE.subscriptions[0]
     assert not declared(vhost.uri, subscription.queue_name)
     try:
         for _ in range(2):
-            done = subprocess.run([str(BIN / "leitai"), "--config", str(config), "migrate"], capture_output=True,
-                                  text=True, timeout=120)
+            done = subprocess.run(
+                [str(BIN / "leitai"), "--config", str(config), "migrate"], capture_output=True, text=True, timeout=120
+            )
             assert done.returncode == 0, done.stderr[-2000:]
             assert json.loads(done.stdout.splitlines()[-1])["databases"] == sorted(sources.values())
         for name in sources.values():

@@ -1,4 +1,5 @@
 """Store -> relay -> RabbitMQ -> reliable consumer, with real processes and real faults."""
+
 from __future__ import annotations
 
 import json
@@ -46,8 +47,12 @@ class MemoryAlarm:
     """Raise RabbitMQ's memory alarm: the broker stops reading from publishing connections."""
 
     def __enter__(self):
-        out = subprocess.run(["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
-                             capture_output=True, text=True, check=True).stdout.strip()
+        out = subprocess.run(
+            ["rabbitmqctl", "eval", "vm_memory_monitor:get_vm_memory_high_watermark()."],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
         self.restore = ["absolute", re.search(r"\d+", out).group()] if "absolute" in out else [out]
         subprocess.run(["rabbitmqctl", "-q", "set_vm_memory_high_watermark", "0"], check=True)
         return self
@@ -66,7 +71,9 @@ def test_relay_killed_after_store_before_confirm_loses_nothing_and_counts_nothin
     append_deposits(pipeline, streams=10, per_stream=20)
     with MemoryAlarm():
         relay = pipeline.start_relay()
-        wait_until(lambda: pipeline.db.commits.count_documents({"pending_since": {"$exists": True}}) == 0, what="sequencing")
+        wait_until(
+            lambda: pipeline.db.commits.count_documents({"pending_since": {"$exists": True}}) == 0, what="sequencing"
+        )
         wait_until(lambda: connection_blocked(vhost.name), what="the relay to be blocked mid-publish")
         relay.kill()
         # The broker may have taken a few messages before blocking (those are delivered and
@@ -182,14 +189,25 @@ def append_deposits_after(pipeline: Pipeline, streams: int, per_stream: int) -> 
 
 def test_malformed_messages_are_dead_lettered_with_a_reason_and_the_consumer_keeps_going(pipeline):
     ledger = pipeline.start_ledger()
-    good = {"event_id": str(uuid.uuid4()), "stream_id": "acct-1", "stream_version": 1, "type": "DepositMade",
-            "schema_version": 2, "occurred_at": "2026-11-30T10:00:00.000000Z", "position": 1,
-            "correlation_id": "c", "causation_id": None, "actor": "teller",
-            "payload": {"account": "A1", "amount": "1.00", "memo": ""}}
+    good = {
+        "event_id": str(uuid.uuid4()),
+        "stream_id": "acct-1",
+        "stream_version": 1,
+        "type": "DepositMade",
+        "schema_version": 2,
+        "occurred_at": "2026-11-30T10:00:00.000000Z",
+        "position": 1,
+        "correlation_id": "c",
+        "causation_id": None,
+        "actor": "teller",
+        "payload": {"account": "A1", "amount": "1.00", "memo": ""},
+    }
     pipeline.publish_raw(b"{not json")
     pipeline.publish_raw("plain words", content_type="text/plain")
     pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "type": "MoneyPrinted"}))
-    pipeline.publish_raw(json.dumps(good | {"event_id": str(uuid.uuid4()), "payload": {"account": "A1", "amount": "x"}}))
+    pipeline.publish_raw(
+        json.dumps(good | {"event_id": str(uuid.uuid4()), "payload": {"account": "A1", "amount": "x"}})
+    )
     for n in range(20):  # a burst: handlers dead-letter concurrently
         pipeline.publish_raw(f"garbage {n}".encode())
     pipeline.publish_raw(json.dumps(good))
@@ -231,6 +249,9 @@ def test_an_idle_relay_notices_its_connection_closed_and_reconnects_at_once(pipe
     wait_until(lambda: relay.output().count("relay ready") >= 2, timeout=30, what="the relay to reconnect")
     assert "relay failed; restarting" in relay.output() and relay.alive()
     append_deposits(pipeline, streams=2, per_stream=5)
-    wait_until(lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 10, timeout=60,
-               what="the deposits made after the reconnect to be applied")
+    wait_until(
+        lambda: sum(b["deposits"] for b in pipeline.db.balances.find()) == 10,
+        timeout=60,
+        what="the deposits made after the reconnect to be applied",
+    )
     assert_each_applied_once(pipeline, streams=2, per_stream=5)

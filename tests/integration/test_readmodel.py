@@ -4,6 +4,7 @@ each once, and a sheet keeps its highest revision whatever order its revisions l
 (Real MongoDB answers the losing upserts with a duplicate key, which the read model must not
 take for "applied already"; the stand-in turns them into updates, so there these pass either
 way: run them against MongoDB with LEITAI_TEST_MONGO_URL.)"""
+
 from __future__ import annotations
 
 import random
@@ -33,8 +34,10 @@ def test_overlapping_batches_fold_per_document_and_apply_each_event_once(db):
     events = [(f"k{rng.randrange(4)}", uuid.uuid4(), rng.randrange(1, 100)) for _ in range(120)]
     batches = [rng.sample(events, 30) for _ in range(16)]  # every event in several batches, in any order
     batches = [batch + batch[:3] for batch in batches]  # and a few twice in one batch (a republished copy)
-    changes = [[(key, e, {"$inc": {"n": 1, "sum": amount}, "$set": {"seen": True}}) for key, e, amount in batch]
-               for batch in batches]
+    changes = [
+        [(key, e, {"$inc": {"n": 1, "sum": amount}, "$set": {"seen": True}}) for key, e, amount in batch]
+        for batch in batches
+    ]
     with ThreadPoolExecutor(4) as pool:
         applied = sum(pool.map(lambda c: model.apply_each_once("tallies", c), changes))
     covered = {e for batch in batches for _, e, _ in batch}
@@ -64,8 +67,9 @@ def _random_writes(rng: random.Random, n: int) -> list[Write]:
             writes.append(Write("facts", key, {rng.choice("abc"): rng.randrange(3)}))
         elif kind == "sheet":
             revision = rng.randrange(1, 5)
-            writes.append(Write("sheets", key, {"revision": revision, "total": f"{revision}.{key}"},
-                                newer_than_revision=revision))
+            writes.append(
+                Write("sheets", key, {"revision": revision, "total": f"{revision}.{key}"}, newer_than_revision=revision)
+            )
         else:
             writes.append(Write("positions", key, {}, positions={"position": rng.randrange(1000)}))
     return writes
@@ -105,5 +109,6 @@ def test_writes_folded_in_batches_end_as_written_one_by_one(mongo_client, seed, 
 
 def test_a_batch_refuses_to_mix_a_plain_and_a_revisioned_write_on_one_document():
     with pytest.raises(ValueError, match="revisioned"):
-        WriteBatch().add([Write("sheets", "k", {"total": "1"}), Write("sheets", "k", {"revision": 1},
-                                                                         newer_than_revision=1)])
+        WriteBatch().add(
+            [Write("sheets", "k", {"total": "1"}), Write("sheets", "k", {"revision": 1}, newer_than_revision=1)]
+        )

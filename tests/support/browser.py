@@ -1,4 +1,5 @@
 """Headless Chromium for the pages' tests (the live screen, the judge's tablet, the console)."""
+
 from __future__ import annotations
 
 import base64
@@ -23,13 +24,24 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
     """A fresh profile, a page of exactly ``width`` x ``height`` CSS pixels."""
     options = Options()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 f"--window-size={width},{height}", f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={width},{height}",
+        f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+    )
     try:
         yield driver
     finally:
@@ -53,9 +65,15 @@ def screenshot(driver, name: str, whole_page: bool = False) -> None:
     if not whole_page:
         assert driver.save_screenshot(str(ARTIFACTS / f"{name}.png"))
         return
-    width, height = driver.execute_script("return [document.documentElement.scrollWidth, "
-                                          "document.documentElement.scrollHeight]")
-    shot = driver.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}})
+    width, height = driver.execute_script(
+        "return [document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+    )
+    shot = driver.execute_cdp_cmd(
+        "Page.captureScreenshot",
+        {
+            "format": "png",
+            "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": 0, "width": width, "height": height, "scale": 1},
+        },
+    )
     (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))

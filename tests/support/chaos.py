@@ -17,6 +17,7 @@ tells it by its Message-ID / out_id).
 
 The organiser's commands after the faults are clients of docs/api.md too: each is retried with
 its key, and publishing waits for the locks by sending their Leitai-Written tokens."""
+
 from __future__ import annotations
 
 import json
@@ -86,35 +87,62 @@ class Report:
 
     @property
     def clean(self) -> bool:
-        return (not self.lost and not self.duplicated and not self.counted_unaccepted and not self.mismatches
-                and self.count("unknown") == 0 and self.replay_identical and self.audit_ok and not self.dead_letters
-                and bool(self.notices) and not self.notices_missing and not self.notices_stray
-                and not self.notices_twice)
+        return (
+            not self.lost
+            and not self.duplicated
+            and not self.counted_unaccepted
+            and not self.mismatches
+            and self.count("unknown") == 0
+            and self.replay_identical
+            and self.audit_ok
+            and not self.dead_letters
+            and bool(self.notices)
+            and not self.notices_missing
+            and not self.notices_stray
+            and not self.notices_twice
+        )
 
     def table(self) -> str:
         latencies = sorted(s.latency for s in self.offered if s.latency is not None)
         p50 = statistics.median(latencies) if latencies else 0.0
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else 0.0
-        rows = [("replicas of each service and relay", self.replicas), ("faults injected", len(self.faults)),
-                ("sheets offered", len(self.offered)), ("accepted", self.count("accepted")),
-                ("refused", self.count("refused")), ("unknown (client gave up)", self.count("unknown")),
-                ("lost", len(self.lost)), ("duplicated", len(self.duplicated)),
-                ("counted though not accepted", len(self.counted_unaccepted)), ("mismatches", len(self.mismatches)),
-                ("5xx answers (retried)", self.server_errors), ("latency p50 / p99 (s)", f"{p50:.2f} / {p99:.2f}"),
-                ("replay --verify", "identical" if self.replay_identical else "DIFFERS"),
-                ("audit", "ok" if self.audit_ok else "FAILED"), ("dead letters", self.dead_letters),
-                ("notices received (mail / SMS)", f"{self.notices['email']} / {self.notices['sms']}"),
-                ("notices missing / stray / twice", f"{len(self.notices_missing)} / {len(self.notices_stray)} / "
-                                                    f"{len(self.notices_twice)}"),
-                ("messages resent under their own id", self.resent)]
+        rows = [
+            ("replicas of each service and relay", self.replicas),
+            ("faults injected", len(self.faults)),
+            ("sheets offered", len(self.offered)),
+            ("accepted", self.count("accepted")),
+            ("refused", self.count("refused")),
+            ("unknown (client gave up)", self.count("unknown")),
+            ("lost", len(self.lost)),
+            ("duplicated", len(self.duplicated)),
+            ("counted though not accepted", len(self.counted_unaccepted)),
+            ("mismatches", len(self.mismatches)),
+            ("5xx answers (retried)", self.server_errors),
+            ("latency p50 / p99 (s)", f"{p50:.2f} / {p99:.2f}"),
+            ("replay --verify", "identical" if self.replay_identical else "DIFFERS"),
+            ("audit", "ok" if self.audit_ok else "FAILED"),
+            ("dead letters", self.dead_letters),
+            ("notices received (mail / SMS)", f"{self.notices['email']} / {self.notices['sms']}"),
+            (
+                "notices missing / stray / twice",
+                f"{len(self.notices_missing)} / {len(self.notices_stray)} / {len(self.notices_twice)}",
+            ),
+            ("messages resent under their own id", self.resent),
+        ]
         lines = [f"  {name:<36} {value}" for name, value in rows]
         lines += ["  recovery after each fault (ready last):"] + [
-            f"    {fault:<34} {seconds:6.1f} s  {last}" for fault, seconds, last in self.faults]
+            f"    {fault:<34} {seconds:6.1f} s  {last}" for fault, seconds, last in self.faults
+        ]
         lines += [f"  replay: {line}" for line in self.replay_differences]
-        lines += [f"  notice {what}: {which}" for what, found in (("missing", self.notices_missing),
-                                                                  ("stray", self.notices_stray),
-                                                                  ("twice", self.notices_twice))
-                  for which in found[:10]]
+        lines += [
+            f"  notice {what}: {which}"
+            for what, found in (
+                ("missing", self.notices_missing),
+                ("stray", self.notices_stray),
+                ("twice", self.notices_twice),
+            )
+            for which in found[:10]
+        ]
         return "\n".join(lines)
 
 
@@ -123,8 +151,9 @@ class Judges:
     ``pace`` a second at most, as a hall of judges scores performance after performance, so
     that the faults fall among them rather than after them."""
 
-    def __init__(self, stack: Stack, sheets: list[Offered], workers: int = 4, give_up_after: float = 240.0,
-                 pace: float = 4.0) -> None:
+    def __init__(
+        self, stack: Stack, sheets: list[Offered], workers: int = 4, give_up_after: float = 240.0, pace: float = 4.0
+    ) -> None:
         self._stack, self._give_up_after = stack, give_up_after
         self._pace = RateLimit(pace, burst=1)
         self._todo = list(sheets)
@@ -160,9 +189,12 @@ class Judges:
             sheet.attempts += 1
             try:
                 code, _ = self._stack.call(
-                    "PUT", f"/sessions/{sheet.session}/sheets/{sheet.entry}",
-                    {"submission_id": sheet.submission_id, "scores": sheet.scores}, judge_token(sheet.judge),
-                    headers={"Idempotency-Key": sheet.submission_id})
+                    "PUT",
+                    f"/sessions/{sheet.session}/sheets/{sheet.entry}",
+                    {"submission_id": sheet.submission_id, "scores": sheet.scores},
+                    judge_token(sheet.judge),
+                    headers={"Idempotency-Key": sheet.submission_id},
+                )
             except OSError:  # refused, reset or timed out: the outcome is unknown
                 code = None
             if code is not None and code < 500 and code != 429:
@@ -190,8 +222,12 @@ class Faults:
         offered = len(self._report.offered)
         for n, fault in enumerate(plan, start=1):
             due = n * offered // (len(plan) + 1)
-            wait_until(lambda: self._report.count("accepted") >= due or judges.done(), timeout=RECOVERY_TIMEOUT_S, interval=0.05,
-                       what=f"{due} sheets accepted before {fault}")
+            wait_until(
+                lambda: self._report.count("accepted") >= due or judges.done(),
+                timeout=RECOVERY_TIMEOUT_S,
+                interval=0.05,
+                what=f"{due} sheets accepted before {fault}",
+            )
             started = time.monotonic()
             self._cause(fault)
             last: list[str] = []  # the processes that came back last
@@ -202,7 +238,9 @@ class Faults:
                 return not waiting
 
             try:
-                wait_until(recovered, timeout=RECOVERY_TIMEOUT_S, interval=0.2, what=f"every process ready after {fault}")
+                wait_until(
+                    recovered, timeout=RECOVERY_TIMEOUT_S, interval=0.2, what=f"every process ready after {fault}"
+                )
             except TimeoutError:
                 raise AssertionError(f"not ready after {fault}: {self._stack.not_ready()}") from None
             self._report.faults.append((fault, time.monotonic() - started, ", ".join(last)))
@@ -228,9 +266,13 @@ def plan_for(stack: Stack, rounds: int = 1, processes: list[str] | None = None) 
 
 
 def offered_sheets(orders: dict, rng: random.Random) -> list[Offered]:
-    sheets = [Offered(session, entry, judge, random_scores(rng))
-              for session, judges in PANELS.items() for entry in orders[session]["order"] for judge in judges
-              if not (JUDGE_TOWNSHIP.get(judge) == "boshan" and session == "s2")]
+    sheets = [
+        Offered(session, entry, judge, random_scores(rng))
+        for session, judges in PANELS.items()
+        for entry in orders[session]["order"]
+        for judge in judges
+        if not (JUDGE_TOWNSHIP.get(judge) == "boshan" and session == "s2")
+    ]
     rng.shuffle(sheets)
     return sheets
 
@@ -240,21 +282,26 @@ def expected_score(scores: list[dict[str, str]]) -> Decimal:
     weights = {c["criterion_id"]: Decimal(c["weight"]) for c in CRITERIA}
     totals = sorted(sum(weights[k] * Decimal(v) for k, v in s.items()) for s in scores)
     tier = max((t for t in DROP_RULE if t["min_sheets"] <= len(totals)), key=lambda t: t["min_sheets"])
-    kept = totals[tier["drop_low"]:len(totals) - tier["drop_high"]]
+    kept = totals[tier["drop_low"] : len(totals) - tier["drop_high"]]
     with localcontext() as context:
         context.prec = 60
         return (sum(kept) / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
 
 
-def retried(stack: Stack, method: str, path: str, body: dict | None, token: str,
-            after: list[str] = ()) -> tuple[int, dict, str | None]:
+def retried(
+    stack: Stack, method: str, path: str, body: dict | None, token: str, after: list[str] = ()
+) -> tuple[int, dict, str | None]:
     """One organiser's command through any fault left: retried with its key until it answers.
     ``after``: the tokens of the writes it depends on. Returns the status, the body and the
     command's own Leitai-Written token (None when it wrote nothing)."""
     key = str(uuid.uuid4())
     headers = {"Idempotency-Key": key, **({AFTER_HEADER: ", ".join(after)} if after else {})}
-    return wait_until(lambda: _answered(stack, method, path, body, token, headers), timeout=RECOVERY_TIMEOUT_S,
-                      interval=0.5, what=f"{method} {path} to answer")
+    return wait_until(
+        lambda: _answered(stack, method, path, body, token, headers),
+        timeout=RECOVERY_TIMEOUT_S,
+        interval=0.5,
+        what=f"{method} {path} to answer",
+    )
 
 
 def _answered(stack, method, path, body, token, headers):
@@ -273,11 +320,15 @@ def check(stack: Stack, report: Report, sinks: "NoticeSinks") -> None:
     scored: dict[str, dict] = {}
     locks: list[str] = []
     for session in PANELS:
-        code, locked, written = retried(stack, "POST", f"/sessions/{session}/lock", {},
-                                        judge_token(PANELS[session][0]))
+        code, locked, written = retried(stack, "POST", f"/sessions/{session}/lock", {}, judge_token(PANELS[session][0]))
         if code == 422:  # a sheet missing or off the median: the organiser locks with a reason
-            code, locked, written = retried(stack, "POST", f"/sessions/{session}/lock",
-                                            {"override_reason": "fault run: sheets missing"}, ORGANISER_TOKEN)
+            code, locked, written = retried(
+                stack,
+                "POST",
+                f"/sessions/{session}/lock",
+                {"override_reason": "fault run: sheets missing"},
+                ORGANISER_TOKEN,
+            )
         assert code in (200, 201) and written, locked
         locks.append(written)
         for result in locked["results"]:
@@ -287,10 +338,14 @@ def check(stack: Stack, report: Report, sinks: "NoticeSinks") -> None:
             for judge in judges:
                 if (session, result["entry_id"], judge) in others:
                     report.counted_unaccepted.append(f"{session}/{result['entry_id']}/{judge}")
-            mine = [s.scores for (sess, entry, _), s in accepted.items() if sess == session and entry == result["entry_id"]]
+            mine = [
+                s.scores for (sess, entry, _), s in accepted.items() if sess == session and entry == result["entry_id"]
+            ]
             if mine and Decimal(result["stage_score"]) != expected_score(mine):
-                report.mismatches.append(f"{result['entry_id']}: stage score {result['stage_score']} != "
-                                         f"{expected_score(mine)} from the accepted sheets")
+                report.mismatches.append(
+                    f"{result['entry_id']}: stage score {result['stage_score']} != "
+                    f"{expected_score(mine)} from the accepted sheets"
+                )
     counted = {(v["session"], entry, sheet["judge_id"]) for entry, v in scored.items() for sheet in v["sheets"]}
     report.lost += [f"{s}/{e}/{j}" for (s, e, j) in accepted if (s, e, j) not in counted]
     standings = _check_published(stack, report, scored, locks)
@@ -301,8 +356,9 @@ def check(stack: Stack, report: Report, sinks: "NoticeSinks") -> None:
 def _check_published(stack: Stack, report: Report, scored: dict[str, dict], locks: list[str]) -> list[dict]:
     """Publish once ranking has seen every lock (their tokens: a 503 "not yet" is retried, a
     422 would be a real refusal), and compare the standings with the locked scores."""
-    code, published, _ = retried(stack, "POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN,
-                                 after=locks)
+    code, published, _ = retried(
+        stack, "POST", f"/contests/{CONTEST}/stages/prelim/results", None, ORGANISER_TOKEN, after=locks
+    )
     assert code == 201, published
     code, board, _ = retried(stack, "GET", f"/contests/{CONTEST}/stages/prelim/leaderboard", None, ORGANISER_TOKEN)
     rows = board["standings"]
@@ -326,9 +382,13 @@ class NoticeSinks:
 
     def settings(self) -> dict:
         """LEITAI_NOTIFY for the stack: quick retries, so that an outage is soon made good."""
-        return {"smtp": {"host": "127.0.0.1", "port": self.smtp.port, "sender": "zzb@boai.example.cn"},
-                "sms": {"url": self.sms.url, "api_key": SMS_API_KEY}, "base_delay": 0.2, "max_attempts": 20,
-                "lease_seconds": 2}
+        return {
+            "smtp": {"host": "127.0.0.1", "port": self.smtp.port, "sender": "zzb@boai.example.cn"},
+            "sms": {"url": self.sms.url, "api_key": SMS_API_KEY},
+            "base_delay": 0.2,
+            "max_attempts": 20,
+            "lease_seconds": 2,
+        }
 
     def close(self) -> None:
         self.smtp.stop()
@@ -354,8 +414,12 @@ def _check_notices(stack: Stack, report: Report, sinks: NoticeSinks, standings: 
         listed = body["deliveries"]
         told = {d["recipient_id"] for d in listed if d["kind"] == "stage_result" and d["channel"] == "email"}
         busy = any(d["status"] in ("pending", "sending") for d in listed)
-        return listed if not busy and told >= {f"contestant-{c}" for c in results_due} and \
-            stack.queues_drained("notify") else None
+        return (
+            listed
+            if not busy and told >= {f"contestant-{c}" for c in results_due} and stack.queues_drained("notify")
+            else None
+        )
+
     try:
         deliveries = wait_until(settled, timeout=RECOVERY_TIMEOUT_S, interval=0.5, what="every notice to be sent")
     except TimeoutError:
@@ -363,8 +427,9 @@ def _check_notices(stack: Stack, report: Report, sinks: NoticeSinks, standings: 
         return
     mails = sinks.smtp.mails()
     texts = sinks.sms.messages()
-    arrived = Counter([("email", m["message_id"].strip("<>").split("@")[0]) for m in mails]
-                      + [("sms", t["out_id"]) for t in texts])
+    arrived = Counter(
+        [("email", m["message_id"].strip("<>").split("@")[0]) for m in mails] + [("sms", t["out_id"]) for t in texts]
+    )
     sent = {(d["channel"], d["_id"]) for d in deliveries if d["status"] == "sent" and d["channel"] in ("email", "sms")}
     report.notices = Counter(channel for channel, _ in arrived)
     report.resent = sum(n - 1 for n in arrived.values())
@@ -386,23 +451,40 @@ def _check_notices(stack: Stack, report: Report, sinks: NoticeSinks, standings: 
 
 def _check_logs_and_queues(stack: Stack, report: Report) -> None:
     def replay() -> bool:
-        run = subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking",
-                              "--verify"], capture_output=True, text=True, timeout=300)
+        run = subprocess.run(
+            [str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "replay", "ranking", "--verify"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         report.replay_differences = run.stdout.splitlines()[:20] if run.returncode else []
         return run.returncode == 0
+
     try:  # the live read model converges once the last events are consumed
         report.replay_identical = wait_until(replay, timeout=60, interval=1.0, what="replay to be identical")
     except TimeoutError:
         report.replay_identical = False
-    audit = subprocess.run([str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "audit"],
-                           capture_output=True, text=True, timeout=300)
+    audit = subprocess.run(
+        [str(BIN / "leitai"), "--config", str(stack.config_path("ranking")), "audit"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     report.audit_ok = audit.returncode == 0 and json.loads(audit.stdout)["ok"]
-    report.dead_letters = sum(queue_state(stack.amqp_uri, topology.dead_letter_queue_name(s.queue_name))[0]
-                              for s in CATALOGUE.subscriptions)
+    report.dead_letters = sum(
+        queue_state(stack.amqp_uri, topology.dead_letter_queue_name(s.queue_name))[0] for s in CATALOGUE.subscriptions
+    )
 
 
-def run(stack: Stack, store, sinks: NoticeSinks, plan: list[str] | None = None, seed: int = 2021, workers: int = 4,
-        pace: float = 4.0) -> Report:
+def run(
+    stack: Stack,
+    store,
+    sinks: NoticeSinks,
+    plan: list[str] | None = None,
+    seed: int = 2021,
+    workers: int = 4,
+    pace: float = 4.0,
+) -> Report:
     """The whole fault run on a started stack whose store (``store``) it may restart and whose
     notices go to ``sinks`` (notice_sinks); ``pace``: new sheets a second (slower for a longer
     plan, so that every fault meets traffic)."""

@@ -1,4 +1,5 @@
 """``leitai demo`` as a user runs it, for the tests that check what it prints and writes."""
+
 from __future__ import annotations
 
 import json
@@ -18,8 +19,13 @@ class DemoRun(NamedTuple):
 
 def run_demo(workdir: Path, scenario: str, amqp_uri: str, seed: str = "2021") -> DemoRun:
     env = {k: v for k, v in os.environ.items() if k != "MONGO_URL"} | {"AMQP_URI": amqp_uri}
-    done = subprocess.run([sys.executable, "-m", "composition.cli", "demo", scenario, "--seed", seed, "--workdir",
-                           str(workdir)], env=env, capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-m", "composition.cli", "demo", scenario, "--seed", seed, "--workdir", str(workdir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     folder = workdir / scenario
     return DemoRun(done.stdout, json.loads((folder / "export.json").read_text(encoding="utf-8")), folder)

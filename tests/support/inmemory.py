@@ -6,6 +6,7 @@ EventStoreConformance); read models are a :class:`FakeReadModel`; :meth:`InMemor
 does what the relays and consumers do: sequence each log and hand every new event, in log
 order, to the consumers the published subscriptions name.
 """
+
 from __future__ import annotations
 
 import copy
@@ -74,8 +75,12 @@ def _values(document: Any, path: str) -> list:
     """The values at a dotted ``path``, through lists as MongoDB goes through arrays."""
     found = [document]
     for part in path.split("."):
-        found = [item for value in found if isinstance(value, dict) and part in value
-                 for item in (value[part] if isinstance(value[part], list) else [value[part]])]
+        found = [
+            item
+            for value in found
+            if isinstance(value, dict) and part in value
+            for item in (value[part] if isinstance(value[part], list) else [value[part]])
+        ]
     return found
 
 
@@ -114,11 +119,14 @@ class InMemorySystem:
         self.scoring = Scoring(self.stores["scoring"], self.plans)
         self.ranking = Ranking(self.stores["ranking"], self.board)
         self.consumers = {
-            "registration": lambda event: {"ContestantAdvanced": self.registration.contestant_advanced,
-                                           "StageResultsRepublished": self.registration.results_republished,
-                                           }[event.type](event),
-            "scoring": lambda event: {"SessionOpened": self.scoring.session_opened,
-                                      "StageResultsPublished": self.scoring.stage_published}[event.type](event),
+            "registration": lambda event: {
+                "ContestantAdvanced": self.registration.contestant_advanced,
+                "StageResultsRepublished": self.registration.results_republished,
+            }[event.type](event),
+            "scoring": lambda event: {
+                "SessionOpened": self.scoring.session_opened,
+                "StageResultsPublished": self.scoring.stage_published,
+            }[event.type](event),
             "ranking": self._ranking,
         }
 

@@ -3,6 +3,7 @@
 v1 of DepositMade carried whole cents; v2 carries a Decimal amount and a memo. The
 upcaster turns stored v1 payloads into v2 on read.
 """
+
 from __future__ import annotations
 
 from decimal import Decimal
@@ -29,10 +30,12 @@ def _cents_to_amount(payload: dict) -> dict:
     return dict(payload, amount=str(Decimal(cents) / 100), memo="")
 
 
-REGISTRY = ContractRegistry([
-    Contract("DepositMade", "bank", 2, DepositMadeV2(), upcasters={1: _cents_to_amount}),
-    Contract("AccountOpened", "bank", 1, AccountOpenedV1()),
-])
+REGISTRY = ContractRegistry(
+    [
+        Contract("DepositMade", "bank", 2, DepositMadeV2(), upcasters={1: _cents_to_amount}),
+        Contract("AccountOpened", "bank", 1, AccountOpenedV1()),
+    ]
+)
 SUBSCRIPTION = Subscription("ledger", "on_deposit", "bank", "DepositMade")
 CATALOGUE = Catalogue(REGISTRY, (SUBSCRIPTION,))
 

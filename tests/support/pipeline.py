@@ -1,4 +1,5 @@
 """Helpers to run the store -> relay -> broker -> ledger pipeline as real processes."""
+
 from __future__ import annotations
 
 import os
@@ -28,34 +29,62 @@ class Pipeline:
         self.config = tmp_path / "config.yaml"
         self.signer = Signer.generate("leitai.test")
         self.signer.write(tmp_path / "signing.key")
-        self.config.write_text(yaml.safe_dump({
-            "AMQP_URI": amqp_uri, "MONGO_URL": mongo_url, "MONGO_DATABASE": database,
-            "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
-            "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"), "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
-        }))
+        self.config.write_text(
+            yaml.safe_dump(
+                {
+                    "AMQP_URI": amqp_uri,
+                    "MONGO_URL": mongo_url,
+                    "MONGO_DATABASE": database,
+                    "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
+                    "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
+                    "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
+                }
+            )
+        )
         ensure_indexes(db)
         self.store = EventStore(MongoCommitLog(db), REGISTRY)
         self.children: list[ChildProcess] = []
 
     # -- processes ---------------------------------------------------------------------
     def start_ledger(self) -> ChildProcess:
-        child = self._spawn([str(BIN / "nameko"), "run", "--config", str(self.config),
-                             "tests.support.ledger_service:LedgerService"], "ledger")
-        wait_until(lambda: self.queue_state(LEDGER_QUEUE)[1] >= 1 or not child.alive(), timeout=30,
-                   what="the ledger to consume")
+        child = self._spawn(
+            [str(BIN / "nameko"), "run", "--config", str(self.config), "tests.support.ledger_service:LedgerService"],
+            "ledger",
+        )
+        wait_until(
+            lambda: self.queue_state(LEDGER_QUEUE)[1] >= 1 or not child.alive(),
+            timeout=30,
+            what="the ledger to consume",
+        )
         assert child.alive(), child.output()
         return child
 
     def start_relay(self, *extra: str) -> ChildProcess:
-        child = self._spawn([str(BIN / "leitai"), "--config", str(self.config), "relay",
-                             "--catalogue", "tests.support.ledger:CATALOGUE", *extra], "relay")
+        child = self._spawn(
+            [
+                str(BIN / "leitai"),
+                "--config",
+                str(self.config),
+                "relay",
+                "--catalogue",
+                "tests.support.ledger:CATALOGUE",
+                *extra,
+            ],
+            "relay",
+        )
         wait_until(lambda: "relay ready" in child.output() or not child.alive(), timeout=30, what="the relay")
         assert child.alive(), child.output()
         return child
 
     def cli(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BIN / "leitai"), "--config", str(self.config), *args], capture_output=True,
-                              text=True, timeout=60, cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        return subprocess.run(
+            [str(BIN / "leitai"), "--config", str(self.config), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=ROOT,
+            env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        )
 
     def _spawn(self, args: list[str], name: str) -> ChildProcess:
         child = ChildProcess(args, name=name).start()
@@ -83,12 +112,22 @@ class Pipeline:
     def publish_raw(self, body, content_type: str = "application/json", routing_key: str = "DepositMade") -> None:
         with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as connection:
             with connection.Producer() as producer:
-                producer.publish(body, exchange=Exchange("bank.events", type="topic", durable=True),
-                                 routing_key=routing_key, content_type=content_type,
-                                 content_encoding="utf-8", delivery_mode=2, declare=[])
+                producer.publish(
+                    body,
+                    exchange=Exchange("bank.events", type="topic", durable=True),
+                    routing_key=routing_key,
+                    content_type=content_type,
+                    content_encoding="utf-8",
+                    delivery_mode=2,
+                    declare=[],
+                )
 
     def wait_drained(self) -> None:
         """The ledger's queue is empty and nothing is waiting in a retry queue."""
-        wait_until(lambda: self.queue_state(LEDGER_QUEUE)[0] == 0
-                   and all(self.queue_state(f"{LEDGER_QUEUE}.retry{n}")[0] == 0 for n in (1, 2)),
-                   what="the ledger's queues to drain")
+        wait_until(
+            lambda: (
+                self.queue_state(LEDGER_QUEUE)[0] == 0
+                and all(self.queue_state(f"{LEDGER_QUEUE}.retry{n}")[0] == 0 for n in (1, 2))
+            ),
+            what="the ledger's queues to drain",
+        )

@@ -1,4 +1,5 @@
 """Real servers for tests: a SecantusDB process, RabbitMQ vhosts, child processes."""
+
 from __future__ import annotations
 
 import os
@@ -14,13 +15,29 @@ from pathlib import Path
 
 from composition import localservers
 from composition.localservers import (
-    RABBIT_PASSWORD, RABBIT_USER, create_vhost, delete_vhost, die_with_parent, grant_vhost, rabbit_management,
+    RABBIT_PASSWORD,
+    RABBIT_USER,
+    create_vhost,
+    delete_vhost,
+    die_with_parent,
+    grant_vhost,
+    rabbit_management,
     revoke_vhost,
 )
 from composition.localservers import free_port, free_ports, wait_until
 
-__all__ = ["ROOT", "ChildProcess", "SecantusServer", "Vhost", "free_port", "free_ports", "python", "queue_state",
-           "rabbit_management", "wait_until"]
+__all__ = [
+    "ROOT",
+    "ChildProcess",
+    "SecantusServer",
+    "Vhost",
+    "free_port",
+    "free_ports",
+    "python",
+    "queue_state",
+    "rabbit_management",
+    "wait_until",
+]
 ROOT = Path(__file__).resolve().parents[2]
 RABBIT_HOST = os.environ.get("LEITAI_TEST_RABBIT_HOST", "127.0.0.1:5672")
 
@@ -64,8 +81,9 @@ class Vhost:
         """Every connection of this vhost closed by the broker at once, as a broker restart
         closes them; clients may connect again straight away."""
         # rabbitmqctl asks the broker itself; the management API lists connections seconds late
-        subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "-p", self.name, reason],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["rabbitmqctl", "-q", "close_all_connections", "-p", self.name, reason], check=True, capture_output=True
+        )
 
     def admit(self) -> None:
         grant_vhost(self.name)
@@ -110,8 +128,14 @@ class ChildProcess:
         self.process: subprocess.Popen | None = None
 
     def start(self) -> "ChildProcess":
-        self.process = subprocess.Popen(self.args, env=self.env, cwd=ROOT, stdout=open(self.log_path, "ab"),
-                                        stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        self.process = subprocess.Popen(
+            self.args,
+            env=self.env,
+            cwd=ROOT,
+            stdout=open(self.log_path, "ab"),
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
         return self
 
     def alive(self) -> bool:

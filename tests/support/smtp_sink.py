@@ -8,6 +8,7 @@
 ``SmtpSink`` runs it as a process of its own (``python -m tests.support.smtp_sink``) and reads
 what it took.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -45,9 +46,19 @@ class Sink:
             return "451 client gone"
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self.out.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"to": envelope.rcpt_tos, "subject": message["Subject"],
-                                     "message_id": message["Message-ID"], "kind": message["X-Leitai-Kind"],
-                                     "body": message.get_content()}, ensure_ascii=False) + "\n")
+            handle.write(
+                json.dumps(
+                    {
+                        "to": envelope.rcpt_tos,
+                        "subject": message["Subject"],
+                        "message_id": message["Message-ID"],
+                        "kind": message["X-Leitai-Kind"],
+                        "body": message.get_content(),
+                    },
+                    ensure_ascii=False,
+                )
+                + "\n"
+            )
         return "250 OK"
 
 
@@ -57,8 +68,20 @@ class SmtpSink:
         self.process: ChildProcess | None = None
 
     def start(self) -> "SmtpSink":
-        self.process = ChildProcess([sys.executable, "-m", "tests.support.smtp_sink", "--port", str(self.port),
-                                     "--out", str(self.out), "--hold", str(self.hold)], name="smtp").start()
+        self.process = ChildProcess(
+            [
+                sys.executable,
+                "-m",
+                "tests.support.smtp_sink",
+                "--port",
+                str(self.port),
+                "--out",
+                str(self.out),
+                "--hold",
+                str(self.hold),
+            ],
+            name="smtp",
+        ).start()
         wait_until(lambda: "smtp sink ready" in self.process.output(), what="the SMTP sink")
         return self
 

@@ -1,4 +1,5 @@
 """The product's services as real processes: registration, scoring, their relays, the gateway."""
+
 from __future__ import annotations
 
 import json
@@ -29,15 +30,23 @@ ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
 SUPERVISOR_TOKEN = "supervisor-token-0123456789"  # discipline inspection (纪检)
 # as production logs (config/*.yaml): JSON lines at INFO
-LOGGING = {"version": 1, "formatters": {"json": {"()": "leitai.logs.JsonFormatter"}},
-           "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
-           "root": {"level": "INFO", "handlers": ["console"]}}
+LOGGING = {
+    "version": 1,
+    "formatters": {"json": {"()": "leitai.logs.JsonFormatter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
+    "root": {"level": "INFO", "handlers": ["console"]},
+}
 # secrets that must never reach a log line (tests/e2e/test_retries.py looks)
 SMTP_PASSWORD = "smtp-password-never-logged-5c1e"
 SMS_API_KEY = "sms-key-never-logged-9b7d"
 SERVICES = ("registration", "scoring", "ranking", "notify")
-SERVICE_CLASSES = {"registration": "RegistrationService", "scoring": "ScoringService", "ranking": "RankingService",
-                   "notify": "NotifyService", "gateway": "GatewayService"}
+SERVICE_CLASSES = {
+    "registration": "RegistrationService",
+    "scoring": "ScoringService",
+    "ranking": "RankingService",
+    "notify": "NotifyService",
+    "gateway": "GatewayService",
+}
 PUBLISHERS = ("registration", "scoring", "ranking")  # the services with an event store, hence a relay
 
 
@@ -50,9 +59,11 @@ def ok(response: tuple, status: tuple = (200, 201)):
 
 def eventually(stack: "Stack", path: str, token: str | None = None) -> dict:
     """GET ``path`` until it answers 200 (read models follow events a moment later)."""
+
     def attempt():
         code, body = stack.call("GET", path, token=token)
         return body if code == 200 else None
+
     return wait_until(attempt, what=f"GET {path} to answer 200")
 
 
@@ -61,9 +72,17 @@ def judge_token(judge_id: str) -> str:
 
 
 class Stack:
-    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, judges: list[str],
-                 notify: dict | None = None, rate_limit: dict | None = None, replicas: int = 1,
-                 retry: dict | None = None) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        amqp_uri: str,
+        mongo_url: str,
+        judges: list[str],
+        notify: dict | None = None,
+        rate_limit: dict | None = None,
+        replicas: int = 1,
+        retry: dict | None = None,
+    ) -> None:
         self.tmp_path = tmp_path
         self.amqp_uri = amqp_uri
         self.mongo_url = mongo_url
@@ -71,10 +90,12 @@ class Stack:
         self._ports: set[int] = set()
         self.port = self.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.tokens = {ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
-                       SCREEN_TOKEN: {"role": "screen", "id": "hall"},
-                       SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1"},
-                       **{judge_token(j): {"role": "judge", "id": j} for j in judges}}
+        self.tokens = {
+            ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
+            SCREEN_TOKEN: {"role": "screen", "id": "hall"},
+            SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1"},
+            **{judge_token(j): {"role": "judge", "id": j} for j in judges},
+        }
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}
         self.rate_limit = rate_limit or {"per_second": 100_000, "burst": 100_000}
@@ -82,8 +103,10 @@ class Stack:
         # short, so that a test sees a dead letter soon; a fault run waits out its outages longer
         self.retry = retry or {"attempts": 3, "base_delay": "0.2", "factor": 2}
         # where notices go: the test's SMTP sink and SMS receiver, or (by default) nowhere
-        self.notify = notify or {"smtp": {"host": "127.0.0.1", "port": self.free_port(), "password": SMTP_PASSWORD},
-                                 "sms": {"url": f"http://127.0.0.1:{self.free_port()}/sms", "api_key": SMS_API_KEY}}
+        self.notify = notify or {
+            "smtp": {"host": "127.0.0.1", "port": self.free_port(), "password": SMTP_PASSWORD},
+            "sms": {"url": f"http://127.0.0.1:{self.free_port()}/sms", "api_key": SMS_API_KEY},
+        }
         self.retired: list[ChildProcess] = []  # processes a test killed and replaced: their logs still count
 
     def free_port(self) -> int:
@@ -100,7 +123,9 @@ class Stack:
 
     def config_path(self, service: str) -> Path:
         """The config of ``service`` (of its first replica when it runs several)."""
-        return self.tmp_path / (f"{service}.yaml" if self.replicas == 1 or service == "gateway" else f"{service}-1.yaml")
+        return self.tmp_path / (
+            f"{service}.yaml" if self.replicas == 1 or service == "gateway" else f"{service}-1.yaml"
+        )
 
     def ops(self, process: str, path: str = "/readyz") -> tuple[int, dict | str]:
         """GET ``path`` on a process's ops port (a service, ``<service>-relay`` or the gateway)."""
@@ -112,9 +137,14 @@ class Stack:
         path = self.tmp_path / f"{process}.yaml"
         if process not in self.ops_ports:
             self.ops_ports[process] = self.free_port()
-        config = {"AMQP_URI": self.amqp_uri, "MONGO_URL": self.mongo_url, "MONGO_DATABASE": self.database(service),
-                  # below the gateway's 5 s: a request that waits in vain is told so by the service
-                  "LEITAI_RETRY": self.retry, "LEITAI_CATCH_UP_S": 2}
+        config = {
+            "AMQP_URI": self.amqp_uri,
+            "MONGO_URL": self.mongo_url,
+            "MONGO_DATABASE": self.database(service),
+            # below the gateway's 5 s: a request that waits in vain is told so by the service
+            "LEITAI_RETRY": self.retry,
+            "LEITAI_CATCH_UP_S": 2,
+        }
         if service in PUBLISHERS:
             config["LEITAI_SIGNING_KEY"] = str(self.signing_key)
             config["LEITAI_LOG_ORIGIN"] = f"leitai.test/{service}"
@@ -123,10 +153,14 @@ class Stack:
         if service == "notify":
             config["LEITAI_NOTIFY"] = self.notify
         if service == "gateway":
-            config = {"AMQP_URI": self.amqp_uri, "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
-                      "LEITAI_TOKENS": self.tokens, "LEITAI_RPC_TIMEOUT": 5,
-                      # the suite's clients are faster than any person: limited only where a test says
-                      "LEITAI_RATE_LIMIT": self.rate_limit}
+            config = {
+                "AMQP_URI": self.amqp_uri,
+                "WEB_SERVER_ADDRESS": f"127.0.0.1:{self.port}",
+                "LEITAI_TOKENS": self.tokens,
+                "LEITAI_RPC_TIMEOUT": 5,
+                # the suite's clients are faster than any person: limited only where a test says
+                "LEITAI_RATE_LIMIT": self.rate_limit,
+            }
         config["LEITAI_OPS_PORT"] = self.ops_ports[process]
         config["LOGGING"] = LOGGING
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
@@ -146,14 +180,30 @@ class Stack:
 
     def start(self) -> "Stack":
         for service in SERVICES:
-            for suffix in ([""] if self.replicas == 1 else [f"-{n}" for n in range(1, self.replicas + 1)]):
+            for suffix in [""] if self.replicas == 1 else [f"-{n}" for n in range(1, self.replicas + 1)]:
                 if service in PUBLISHERS:
                     relay = f"{service}-relay{suffix}"
                     self._spawn([str(BIN / "leitai"), "--config", str(self._config(service, relay)), "relay"], relay)
-                self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config(service, f"{service}{suffix}")),
-                             f"services.{service}.service:{SERVICE_CLASSES[service]}"], f"{service}{suffix}")
-        self._spawn([str(BIN / "nameko"), "run", "--config", str(self._config("gateway")),
-                     "services.gateway.service:GatewayService"], "gateway")
+                self._spawn(
+                    [
+                        str(BIN / "nameko"),
+                        "run",
+                        "--config",
+                        str(self._config(service, f"{service}{suffix}")),
+                        f"services.{service}.service:{SERVICE_CLASSES[service]}",
+                    ],
+                    f"{service}{suffix}",
+                )
+        self._spawn(
+            [
+                str(BIN / "nameko"),
+                "run",
+                "--config",
+                str(self._config("gateway")),
+                "services.gateway.service:GatewayService",
+            ],
+            "gateway",
+        )
         wait_until(lambda: self._ready(), timeout=60, what="the gateway to be ready")
         wait_until(lambda: not self.not_ready(), timeout=60, interval=0.2, what="every process to be ready")
         return self
@@ -175,8 +225,12 @@ class Stack:
 
     def secrets(self) -> list[str]:
         """Every secret this stack's processes were configured with."""
-        return [*self.tokens, self.notify["smtp"].get("password", ""), self.notify["sms"]["api_key"],
-                self.signer.encoded().split("+", 4)[4]]  # the relays' checkpoint signing key
+        return [
+            *self.tokens,
+            self.notify["smtp"].get("password", ""),
+            self.notify["sms"]["api_key"],
+            self.signer.encoded().split("+", 4)[4],
+        ]  # the relays' checkpoint signing key
 
     def logs(self) -> dict[str, str]:
         """What every process of this stack wrote, including those a test killed."""
@@ -203,11 +257,13 @@ class Stack:
 
     def not_ready(self) -> list[str]:
         """The processes whose /readyz does not answer 200 (a dead one is not ready)."""
+
         def ready(name: str) -> bool:
             try:
                 return self.ops(name)[0] == 200
             except OSError:
                 return False
+
         return [c.name for c in self.children if not c.alive() or not ready(c.name)]
 
     def replay_to(self, consumer: str) -> int:
@@ -215,14 +271,21 @@ class Stack:
         client = pymongo.MongoClient(self.mongo_url, tz_aware=True)
         count = 0
         try:
-            with Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as connection, \
-                    connection.Producer() as producer:
+            with (
+                Connection(self.amqp_uri, transport_options={"confirm_publish": True}) as connection,
+                connection.Producer() as producer,
+            ):
                 for source, types in CONSUMES[consumer].items():
                     for batch in EventStore(MongoCommitLog(client[self.database(source)]), REGISTRY).read_all():
                         for event in (e for e in batch if e.type in types):
-                            producer.publish(json.dumps(event.to_wire(REGISTRY)), exchange=event_exchange(source),
-                                             routing_key=event.type, content_type="application/json",
-                                             delivery_mode=2, declare=[])
+                            producer.publish(
+                                json.dumps(event.to_wire(REGISTRY)),
+                                exchange=event_exchange(source),
+                                routing_key=event.type,
+                                content_type="application/json",
+                                delivery_mode=2,
+                                declare=[],
+                            )
                             count += 1
         finally:
             client.close()
@@ -232,22 +295,47 @@ class Stack:
         """No message waits in, or is being handled from, any of ``consumer``'s queues (rabbitmqctl
         asks the queues themselves; the management API's statistics lag by seconds)."""
         vhost = urllib.parse.unquote(self.amqp_uri.rsplit("/", 1)[1])
-        listed = subprocess.run(["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages_ready",
-                                 "messages_unacknowledged"], capture_output=True, text=True, check=True).stdout
+        listed = subprocess.run(
+            ["rabbitmqctl", "-q", "list_queues", "-p", vhost, "name", "messages_ready", "messages_unacknowledged"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
         rows = [line.split() for line in listed.splitlines() if f"--{consumer}." in line]
         return bool(rows) and all(r[1] == "0" and r[2] == "0" for r in rows)
 
-    def call(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
-             headers: dict | None = None) -> tuple[int, dict | str]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, dict | str]:
         return self.exchange(method, path, body, token, raw, headers)[:2]
 
-    def exchange(self, method: str, path: str, body=None, token: str | None = None, raw: bytes | None = None,
-                 headers: dict | None = None) -> tuple[int, dict | str, Message]:
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        body=None,
+        token: str | None = None,
+        raw: bytes | None = None,
+        headers: dict | None = None,
+    ) -> tuple[int, dict | str, Message]:
         """``call``, with the response's headers."""
         data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
-        request = urllib.request.Request(self.base + path, method=method, data=data,
-                                         headers={"content-type": "application/json", **(headers or {}),
-                                                  **({"authorization": f"Bearer {token}"} if token else {})})
+        request = urllib.request.Request(
+            self.base + path,
+            method=method,
+            data=data,
+            headers={
+                "content-type": "application/json",
+                **(headers or {}),
+                **({"authorization": f"Bearer {token}"} if token else {}),
+            },
+        )
         return _send(request)
 
 
@@ -272,12 +360,20 @@ def _body(payload: bytes) -> dict | str:
 
 
 @contextmanager
-def running_stack(folder: Path, mongo_url: str, judges: list[str], notify: dict | None = None,
-                  rate_limit: dict | None = None, replicas: int = 1, retry: dict | None = None) -> Iterator[Stack]:
+def running_stack(
+    folder: Path,
+    mongo_url: str,
+    judges: list[str],
+    notify: dict | None = None,
+    rate_limit: dict | None = None,
+    replicas: int = 1,
+    retry: dict | None = None,
+) -> Iterator[Stack]:
     """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
     vhost = Vhost().create()
-    stack = Stack(folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit, replicas=replicas,
-                  retry=retry)
+    stack = Stack(
+        folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit, replicas=replicas, retry=retry
+    )
     stack.vhost = vhost
     try:
         yield stack.start()

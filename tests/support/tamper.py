@@ -1,5 +1,6 @@
 """Editing an event store's records behind its back, as someone with write access to the
 store could: the conformance suite's way to prove that verify and the contracts notice."""
+
 from __future__ import annotations
 
 from typing import Any

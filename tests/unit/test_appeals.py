@@ -1,5 +1,6 @@
 """Appeals against a published result (services/ranking/appeals.py): filed for an entry of the
 published standings, decided once; repeats answer with the record and change nothing."""
+
 from types import SimpleNamespace
 
 import pytest
@@ -7,7 +8,10 @@ import pytest
 from leitai.errors import Conflict, NotFound, RuleViolated
 from services.ranking import appeals
 
-ROWS = [{"entry_id": "e1", "contestant_id": "c1", "name": "石鹏"}, {"entry_id": "e2", "contestant_id": "c2", "name": "谭飞"}]
+ROWS = [
+    {"entry_id": "e1", "contestant_id": "c1", "name": "石鹏"},
+    {"entry_id": "e2", "contestant_id": "c2", "name": "谭飞"},
+]
 
 
 def state_after(*decisions) -> appeals.Appeals:
@@ -24,8 +28,9 @@ def test_an_appeal_is_filed_for_an_entry_of_the_published_standings_and_decided_
     state = state_after(*events)
     decided, events = appeals.decide(state, "a1", "upheld", "复核属实", "inspector-1")
     assert decided["decision"] == "upheld" and [e.type for e in events] == ["AppealDecided"]
-    state = state_after(*appeals.file(appeals.Appeals(), ROWS, "c", "semi", "a1", "e2", "第三位评委分数录入有误",
-                                      "org-1")[1], *events)
+    state = state_after(
+        *appeals.file(appeals.Appeals(), ROWS, "c", "semi", "a1", "e2", "第三位评委分数录入有误", "org-1")[1], *events
+    )
     assert appeals.decide(state, "a1", "upheld", "again", "inspector-1")[1] == []  # the same decision: nothing new
     with pytest.raises(Conflict, match="upheld already"):
         appeals.decide(state, "a1", "dismissed", "changed my mind", "inspector-1")

@@ -1,5 +1,6 @@
 """The layers hold: the domain is pure, the library knows nothing of its users, and the
 services share only the library and the published contracts."""
+
 from __future__ import annotations
 
 import ast
@@ -13,14 +14,33 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Domain code: decisions from state, no I/O, no clock, no randomness. README lists these.
 PURE = (
-    "leitai.arithmetic", "leitai.canonical", "leitai.consistency", "leitai.domain", "leitai.errors", "leitai.lots", "leitai.roles",
-    "services.registration.contest", "services.registration.regions",
-    "services.scoring.rules", "services.scoring.session",
-    "services.ranking.standings", "services.ranking.publication",
+    "leitai.arithmetic",
+    "leitai.canonical",
+    "leitai.consistency",
+    "leitai.domain",
+    "leitai.errors",
+    "leitai.lots",
+    "leitai.roles",
+    "services.registration.contest",
+    "services.registration.regions",
+    "services.scoring.rules",
+    "services.scoring.session",
+    "services.ranking.standings",
+    "services.ranking.publication",
     "services.notify.messages",
 )
-NEVER_IN_THE_DOMAIN = ("pymongo", "kombu", "nameko", "eventlet", "jinja2", "requests", "marshmallow", "werkzeug",
-                       "secrets", "random")
+NEVER_IN_THE_DOMAIN = (
+    "pymongo",
+    "kombu",
+    "nameko",
+    "eventlet",
+    "jinja2",
+    "requests",
+    "marshmallow",
+    "werkzeug",
+    "secrets",
+    "random",
+)
 PROBE = """
 import json, sys
 before = set(sys.modules)
@@ -31,8 +51,9 @@ print(json.dumps(sorted(set(sys.modules) - before)))
 
 def loaded_by(module: str) -> set[str]:
     """Every module importing ``module`` loads, in a fresh interpreter."""
-    done = subprocess.run([sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True,
-                          cwd=ROOT, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, cwd=ROOT, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     return set(json.loads(done.stdout))
 
@@ -64,9 +85,10 @@ def sources(folder: str) -> list[Path]:
 
 
 def test_the_library_imports_nothing_from_the_services_or_the_composition():
-    offending = {str(p.relative_to(ROOT)): sorted(i for i in imports_of(p) if i.split(".")[0] in ("services",
-                                                                                                  "composition"))
-                 for p in sources("leitai")}
+    offending = {
+        str(p.relative_to(ROOT)): sorted(i for i in imports_of(p) if i.split(".")[0] in ("services", "composition"))
+        for p in sources("leitai")
+    }
     assert {p: i for p, i in offending.items() if i} == {}
 
 
@@ -74,8 +96,12 @@ def test_a_service_imports_no_other_service_and_nothing_of_the_composition():
     offending = {}
     for path in sources("services"):
         own = ".".join(path.relative_to(ROOT).parts[:2])
-        bad = sorted(i for i in imports_of(path) if i.split(".")[0] == "composition"
-                     or (i.startswith("services.") and not (i == own or i.startswith(own + "."))))
+        bad = sorted(
+            i
+            for i in imports_of(path)
+            if i.split(".")[0] == "composition"
+            or (i.startswith("services.") and not (i == own or i.startswith(own + ".")))
+        )
         if bad:
             offending[str(path.relative_to(ROOT))] = bad
     assert offending == {}

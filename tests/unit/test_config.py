@@ -5,8 +5,11 @@ import pytest
 from leitai.config import ConfigurationError, load_settings
 from leitai.messaging.topology import RetryPolicy
 
-GOOD = {"AMQP_URI": "amqp://guest:guest@localhost:5672/", "MONGO_URL": "mongodb://localhost:27017",
-        "MONGO_DATABASE": "leitai_scoring"}
+GOOD = {
+    "AMQP_URI": "amqp://guest:guest@localhost:5672/",
+    "MONGO_URL": "mongodb://localhost:27017",
+    "MONGO_DATABASE": "leitai_scoring",
+}
 
 
 def test_good_settings_load_with_a_default_retry_policy():
@@ -22,10 +25,15 @@ def test_a_missing_setting_is_named(key):
         load_settings(config)
 
 
-@pytest.mark.parametrize("key, value", [
-    ("MONGO_URL", "postgres://x"), ("AMQP_URI", ""), ("MONGO_DATABASE", "a b"),
-    ("LEITAI_RETRY", {"attempts": 0}),
-])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("MONGO_URL", "postgres://x"),
+        ("AMQP_URI", ""),
+        ("MONGO_DATABASE", "a b"),
+        ("LEITAI_RETRY", {"attempts": 0}),
+    ],
+)
 def test_a_malformed_setting_is_named(key, value):
     with pytest.raises(ConfigurationError, match=key):
         load_settings(dict(GOOD, **{key: value}))
@@ -53,7 +61,12 @@ def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp
         load_settings({"LEITAI_VERIFIER_KEYS": "nonsense"}, only=("LEITAI_VERIFIER_KEYS",)).verifiers()
     # without them: the relay's own key, and those it trusts from before a rotation
     new.write(tmp_path / "key")
-    settings = load_settings({"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_TRUSTED_KEYS": old.verifier.encoded(),
-                              "LEITAI_ENVIRONMENT": "test"},
-                             only=("LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_ENVIRONMENT"))
+    settings = load_settings(
+        {
+            "LEITAI_SIGNING_KEY": str(tmp_path / "key"),
+            "LEITAI_TRUSTED_KEYS": old.verifier.encoded(),
+            "LEITAI_ENVIRONMENT": "test",
+        },
+        only=("LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_ENVIRONMENT"),
+    )
     assert settings.verifiers() == [new.verifier, old.verifier]

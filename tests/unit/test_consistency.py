@@ -1,4 +1,5 @@
 """The tokens of read-your-writes (leitai/consistency.py): what a write names, and what is refused."""
+
 import base64
 import json
 
@@ -26,12 +27,24 @@ def forged(value) -> str:
     return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
 
 
-@pytest.mark.parametrize("header", [
-    "", " , ", "not a token", "%%%", "a" * 2000,
-    forged({"stream": "x"}), forged(["x", 0, [["T", 1]]]), forged(["x", 1, []]), forged(["", 1, [["T", 1]]]),
-    forged(["x", True, [["T", 1]]]), forged(["x", 1, [["T", -1]]]), forged(["x", 1, [[1, 1]]]),
-    ",".join([Written.of("s", 1, ["T"]).encode()] * 17),
-])
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        " , ",
+        "not a token",
+        "%%%",
+        "a" * 2000,
+        forged({"stream": "x"}),
+        forged(["x", 0, [["T", 1]]]),
+        forged(["x", 1, []]),
+        forged(["", 1, [["T", 1]]]),
+        forged(["x", True, [["T", 1]]]),
+        forged(["x", 1, [["T", -1]]]),
+        forged(["x", 1, [[1, 1]]]),
+        ",".join([Written.of("s", 1, ["T"]).encode()] * 17),
+    ],
+)
 def test_anything_but_tokens_the_api_issued_is_refused_with_a_reason(header):
     with pytest.raises(ValueError):
         consistency.parse(header)

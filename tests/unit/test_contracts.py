@@ -10,9 +10,16 @@ from tests.support.ledger import REGISTRY
 
 def wire(**overrides):
     data = {
-        "event_id": str(uuid.uuid4()), "stream_id": "account-1", "stream_version": 1, "type": "DepositMade",
-        "schema_version": 2, "occurred_at": "2026-11-30T10:00:00.000000Z", "position": 7,
-        "correlation_id": "c-1", "causation_id": None, "actor": "teller",
+        "event_id": str(uuid.uuid4()),
+        "stream_id": "account-1",
+        "stream_version": 1,
+        "type": "DepositMade",
+        "schema_version": 2,
+        "occurred_at": "2026-11-30T10:00:00.000000Z",
+        "position": 7,
+        "correlation_id": "c-1",
+        "causation_id": None,
+        "actor": "teller",
         "payload": {"account": "A-1", "amount": "12.50", "memo": ""},
     }
     data.update(overrides)
@@ -33,12 +40,15 @@ def test_an_old_schema_version_is_upcast_on_read():
     assert event.payload == {"account": "A-1", "amount": Decimal("12.50"), "memo": ""}
 
 
-@pytest.mark.parametrize("payload, field", [
-    ({"account": "A-1"}, "amount"),
-    ({"account": "A-1", "amount": "-1"}, "amount"),
-    ({"account": "", "amount": "1"}, "account"),
-    ({"account": "A-1", "amount": "1", "extra": {"$gt": ""}}, "extra"),
-])
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"account": "A-1"}, "amount"),
+        ({"account": "A-1", "amount": "-1"}, "amount"),
+        ({"account": "", "amount": "1"}, "account"),
+        ({"account": "A-1", "amount": "1", "extra": {"$gt": ""}}, "extra"),
+    ],
+)
 def test_a_payload_that_fails_its_schema_is_rejected_naming_the_field(payload, field):
     with pytest.raises(InvalidPayload) as error:
         Event.from_wire(wire(payload=payload), REGISTRY)
@@ -50,13 +60,16 @@ def test_an_unknown_type_is_rejected():
         Event.from_wire(wire(type="MoneyPrinted"), REGISTRY)
 
 
-@pytest.mark.parametrize("broken", [
-    "not an object",
-    wire(event_id="not-a-uuid"),
-    wire(stream_version=0),
-    wire(occurred_at="2026-11-30T10:00:00"),  # no offset
-    wire(schema_version=3),
-])
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "not an object",
+        wire(event_id="not-a-uuid"),
+        wire(stream_version=0),
+        wire(occurred_at="2026-11-30T10:00:00"),  # no offset
+        wire(schema_version=3),
+    ],
+)
 def test_a_malformed_envelope_is_rejected(broken):
     with pytest.raises((MalformedEnvelope, InvalidPayload)):
         Event.from_wire(broken, REGISTRY)

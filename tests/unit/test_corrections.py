@@ -1,5 +1,6 @@
 """Corrections of a locked session (复核): proposed by one person, in effect once a second one
 approves; rejected or withdrawn ones change nothing; every step cites what it corrects."""
+
 from decimal import Decimal as D
 from types import SimpleNamespace
 
@@ -11,23 +12,32 @@ from tests.unit.test_scoring_session import session_with
 
 def applied(session, decisions, start=100):
     for n, decision in enumerate(decisions, start=start):
-        session.apply(SimpleNamespace(type=decision.type, payload=decision.payload, stream_version=n,
-                                      event_id=decision.event_id or f"ev{n}"))
+        session.apply(
+            SimpleNamespace(
+                type=decision.type, payload=decision.payload, stream_version=n, event_id=decision.event_id or f"ev{n}"
+            )
+        )
     return session
 
 
 def locked():
     # J2 stands aside from e1 (same township), J3 from e2 (a declared conflict): the reserve R sits in
-    session = session_with(("H", "e1", "40", "40"), ("J3", "e1", "30", "30"), ("R", "e1", "35", "35"),
-                           ("H", "e2", "40", "40"), ("J2", "e2", "20", "20"))
+    session = session_with(
+        ("H", "e1", "40", "40"),
+        ("J3", "e1", "30", "30"),
+        ("R", "e1", "35", "35"),
+        ("H", "e2", "40", "40"),
+        ("J2", "e2", "20", "20"),
+    )
     return applied(session, session.lock("org", organiser=True, override_reason="e2 is far apart"), start=50)
 
 
 def test_a_changed_score_takes_effect_only_when_a_second_person_approves_it():
     session = locked()
     cited = session.sheets[("e1", "J3")].submission_id
-    proposal, decisions = session.propose("org1", "k1", "change_score", "e1", "J3", {"a": D("38"), "b": D("38")},
-                                          "录入错误：应为38", "appeal-1")
+    proposal, decisions = session.propose(
+        "org1", "k1", "change_score", "e1", "J3", {"a": D("38"), "b": D("38")}, "录入错误：应为38", "appeal-1"
+    )
     assert [d.type for d in decisions] == ["CorrectionProposed"] and decisions[0].payload["cites"] == cited
     applied(session, decisions)
     assert session.sheets[("e1", "J3")].total == D("60")  # nothing changed yet
@@ -62,8 +72,10 @@ def test_rejected_and_withdrawn_proposals_change_nothing_and_only_the_proposer_w
     session = locked()
     with pytest.raises(RuleViolated, match="recused"):  # J3 declared a conflict with e2's contestant
         session.propose("org1", "k", "add_sheet", "e2", "J3", {"a": D("25"), "b": D("25")}, "x", None)
-    applied(session, session.propose("org1", "k3", "add_sheet", "e2", "R", {"a": D("25"), "b": D("25")},
-                                     "漏录一张评分表", None)[1])
+    applied(
+        session,
+        session.propose("org1", "k3", "add_sheet", "e2", "R", {"a": D("25"), "b": D("25")}, "漏录一张评分表", None)[1],
+    )
     with pytest.raises(Forbidden, match="only the proposer"):
         session.withdraw("org2", "k3")
     rejected, decisions = session.reject("org2", "k3", "原件无此表")
@@ -72,8 +84,10 @@ def test_rejected_and_withdrawn_proposals_change_nothing_and_only_the_proposer_w
     assert ("e2", "R") not in session.sheets
     with pytest.raises(Conflict):
         session.approve("org2", "k3")
-    applied(session, session.propose("org1", "k4", "change_score", "e2", "J2", {"a": D("21"), "b": D("20")},
-                                     "笔误", None)[1])
+    applied(
+        session,
+        session.propose("org1", "k4", "change_score", "e2", "J2", {"a": D("21"), "b": D("20")}, "笔误", None)[1],
+    )
     applied(session, session.withdraw("org1", "k4")[1])
     assert session.corrections["k4"]["status"] == "withdrawn" and session.sheets[("e2", "J2")].total == D("40")
 

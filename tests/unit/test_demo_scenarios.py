@@ -1,4 +1,5 @@
 """The demo's data and its terminal tables: pure code, no servers."""
+
 from decimal import Decimal
 
 from composition.cli import build_parser
@@ -8,7 +9,9 @@ from composition.demo.tables import table, width
 
 
 def test_tables_line_up_chinese_text():
-    lines = table(["名次", "选手", "得分"], [[1, "石鹏", "92.44"], [12, "欧阳建国", "100.00"]], right=(0, 2)).splitlines()
+    lines = table(
+        ["名次", "选手", "得分"], [[1, "石鹏", "92.44"], [12, "欧阳建国", "100.00"]], right=(0, 2)
+    ).splitlines()
     assert len({width(line) for line in lines}) == 1
     assert width("乡镇（街道）") == 12 and width("92.44") == 5
 

@@ -1,16 +1,25 @@
 """The durability contract is the default, a weaker one needs a test or a benchmark asking by
 name, and the one test of "the outcome is unknown" says yes to outages only."""
+
 import pytest
 from pymongo.errors import (
-    AutoReconnect, BulkWriteError, DuplicateKeyError, NotPrimaryError, OperationFailure, ServerSelectionTimeoutError,
+    AutoReconnect,
+    BulkWriteError,
+    DuplicateKeyError,
+    NotPrimaryError,
+    OperationFailure,
+    ServerSelectionTimeoutError,
     WriteConcernError,
 )
 
 from leitai.config import ConfigurationError, load_settings
 from leitai.mongo import DURABILITY, is_outage
 
-GOOD = {"AMQP_URI": "amqp://localhost", "MONGO_URL": "mongodb://localhost:27017/?replicaSet=rs0",
-        "MONGO_DATABASE": "leitai_scoring"}
+GOOD = {
+    "AMQP_URI": "amqp://localhost",
+    "MONGO_URL": "mongodb://localhost:27017/?replicaSet=rs0",
+    "MONGO_DATABASE": "leitai_scoring",
+}
 
 
 def test_journaled_majority_writes_and_reads_are_the_default():
@@ -22,8 +31,10 @@ def test_journaled_majority_writes_and_reads_are_the_default():
 @pytest.mark.parametrize("environment", ["production", "development"])
 def test_a_weaker_durability_is_refused_outside_tests_and_benchmarks_naming_the_setting(environment):
     with pytest.raises(ConfigurationError, match="LEITAI_DURABILITY: unjournaled is weaker"):
-        load_settings(dict(GOOD, LEITAI_DURABILITY="unjournaled", LEITAI_ENVIRONMENT=environment),
-                      only=("MONGO_URL", "MONGO_DATABASE"))
+        load_settings(
+            dict(GOOD, LEITAI_DURABILITY="unjournaled", LEITAI_ENVIRONMENT=environment),
+            only=("MONGO_URL", "MONGO_DATABASE"),
+        )
 
 
 def test_a_benchmark_may_ask_for_unjournaled_writes_by_name():
@@ -37,13 +48,20 @@ def test_a_url_that_sets_its_own_write_or_read_concern_is_refused(option):
         load_settings(dict(GOOD, MONGO_URL=f"mongodb://db/?replicaSet=rs0&{option}"))
 
 
-@pytest.mark.parametrize("error, outage", [
-    (AutoReconnect("closed"), True), (NotPrimaryError("stepped down"), True),
-    (ServerSelectionTimeoutError("none"), True), (WriteConcernError("wc", 64, {}), True),
-    (OperationFailure("shutting down", 91), True),
-    (BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}), True),
-    (BulkWriteError({"writeErrors": [{"code": 11000}], "writeConcernErrors": []}), False),
-    (DuplicateKeyError("dup", 11000), False), (OperationFailure("bad query", 2), False), (ValueError("bug"), False),
-])
+@pytest.mark.parametrize(
+    "error, outage",
+    [
+        (AutoReconnect("closed"), True),
+        (NotPrimaryError("stepped down"), True),
+        (ServerSelectionTimeoutError("none"), True),
+        (WriteConcernError("wc", 64, {}), True),
+        (OperationFailure("shutting down", 91), True),
+        (BulkWriteError({"writeErrors": [], "writeConcernErrors": [{"code": 64}]}), True),
+        (BulkWriteError({"writeErrors": [{"code": 11000}], "writeConcernErrors": []}), False),
+        (DuplicateKeyError("dup", 11000), False),
+        (OperationFailure("bad query", 2), False),
+        (ValueError("bug"), False),
+    ],
+)
 def test_only_an_unknown_outcome_counts_as_an_outage(error, outage):
     assert is_outage(error) is outage

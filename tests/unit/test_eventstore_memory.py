@@ -1,4 +1,5 @@
 """The in-memory event store passes the same conformance suite as the MongoDB one."""
+
 import pytest
 
 from leitai.eventstore.memory import MemoryCommitLog

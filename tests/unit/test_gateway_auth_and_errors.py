@@ -1,5 +1,6 @@
 """The gateway's two tables: who may call a route, and which HTTP status each domain error
 answers with (looked up by class hierarchy, so a new error needs no new row)."""
+
 import pytest
 
 from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
@@ -19,11 +20,20 @@ class Unforeseen(DomainError):
     pass
 
 
-@pytest.mark.parametrize("error, status", [
-    (InvalidInput("x"), 400), (Unauthorized("x"), 401), (Forbidden("x"), 403), (NotFound("x"), 404),
-    (Conflict("x"), 409), (RuleViolated("x"), 422), (Unavailable("x"), 503),
-    (SessionAlreadyLocked("x"), 409), (Unforeseen("x"), 422),
-])
+@pytest.mark.parametrize(
+    "error, status",
+    [
+        (InvalidInput("x"), 400),
+        (Unauthorized("x"), 401),
+        (Forbidden("x"), 403),
+        (NotFound("x"), 404),
+        (Conflict("x"), 409),
+        (RuleViolated("x"), 422),
+        (Unavailable("x"), 503),
+        (SessionAlreadyLocked("x"), 409),
+        (Unforeseen("x"), 422),
+    ],
+)
 def test_every_domain_error_maps_to_its_nearest_listed_class(error, status):
     assert status_of(error)[0] == status
 
@@ -64,8 +74,9 @@ def test_every_route_documents_its_bodies_from_schemas_that_exist():
 def test_an_unavailable_service_answers_503_with_retry_after_and_says_the_outcome_is_unknown():
     from services.gateway.http import error_response
 
-    response = error_response(Unavailable("the store is not answering; the outcome is unknown", {"retry_after": 3}),
-                              "req-12345678")
+    response = error_response(
+        Unavailable("the store is not answering; the outcome is unknown", {"retry_after": 3}), "req-12345678"
+    )
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
     assert error_response(Unavailable("no answer within 30 s"), "req-12345678").headers["Retry-After"] == "2"
     # as it arrives over RPC: nameko turns the numbers in an error's details into strings
@@ -96,11 +107,29 @@ def test_the_public_results_page_escapes_what_it_shows_and_names_the_fingerprint
     from services.gateway.results_page import render
 
     digest = "ab" * 32
-    board = {"contest_id": "c", "stage_id": "semi", "name": "县级复赛<script>",
-             "standings": [{"rank": 1, "name": "<b>石鹏</b>", "group_id": "g", "stage_score": "92.44", "advanced": True,
-                            "decided_by": None},
-                           {"rank": 1, "name": "谭卫国", "group_id": "g", "stage_score": "92.44", "advanced": False,
-                            "decided_by": "lot"}]}
+    board = {
+        "contest_id": "c",
+        "stage_id": "semi",
+        "name": "县级复赛<script>",
+        "standings": [
+            {
+                "rank": 1,
+                "name": "<b>石鹏</b>",
+                "group_id": "g",
+                "stage_score": "92.44",
+                "advanced": True,
+                "decided_by": None,
+            },
+            {
+                "rank": 1,
+                "name": "谭卫国",
+                "group_id": "g",
+                "stage_score": "92.44",
+                "advanced": False,
+                "decided_by": "lot",
+            },
+        ],
+    }
     page = render(board, {"standings_sha256": digest, "fingerprint": fingerprint(digest), "pending": []}).decode()
     assert "abab abab abab abab" in page and digest in page
     assert "<script>" not in page and "&lt;b&gt;石鹏" in page

@@ -1,6 +1,7 @@
 """The Merkle tree against the published RFC 6962 test vectors (the 8-leaf tree of the
 Certificate Transparency reference implementations), and proofs by property: every proof
 verifies, every proof changed by a byte, a hash, an order or a length does not."""
+
 from __future__ import annotations
 
 import random
@@ -9,11 +10,19 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from leitai.eventstore.merkle import (
-    EMPTY_ROOT, Frontier, Tree, consistency_from, leaf_hash, verify_consistency, verify_inclusion,
+    EMPTY_ROOT,
+    Frontier,
+    Tree,
+    consistency_from,
+    leaf_hash,
+    verify_consistency,
+    verify_inclusion,
 )
 
-LEAVES = [bytes.fromhex(h) for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657",
-                                      "606162636465666768696a6b6c6d6e6f")]
+LEAVES = [
+    bytes.fromhex(h)
+    for h in ("", "00", "10", "2021", "3031", "40414243", "5051525354555657", "606162636465666768696a6b6c6d6e6f")
+]
 ROOTS = [  # the root of the tree of the first 1..8 leaves
     "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
     "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
@@ -26,27 +35,63 @@ ROOTS = [  # the root of the tree of the first 1..8 leaves
 ]
 INCLUSION = [  # (leaf index, tree size, proof)
     (0, 1, []),
-    (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        0,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        5,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
     (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-    (1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    (
+        1,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
 ]
 CONSISTENCY = [  # (old size, new size, proof)
     (1, 1, []),
-    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
-    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
 ]
 TREE = Tree([leaf_hash(leaf) for leaf in LEAVES])
 
@@ -69,15 +114,17 @@ def test_roots_of_the_reference_tree(size):
 @pytest.mark.parametrize("index, size, proof", INCLUSION)
 def test_inclusion_proofs_of_the_reference_tree(index, size, proof):
     assert [p.hex() for p in TREE.inclusion_proof(index, size)] == proof
-    assert verify_inclusion(leaf_hash(LEAVES[index]), index, size, [bytes.fromhex(p) for p in proof],
-                            bytes.fromhex(ROOTS[size - 1]))
+    assert verify_inclusion(
+        leaf_hash(LEAVES[index]), index, size, [bytes.fromhex(p) for p in proof], bytes.fromhex(ROOTS[size - 1])
+    )
 
 
 @pytest.mark.parametrize("old, new, proof", CONSISTENCY)
 def test_consistency_proofs_of_the_reference_tree(old, new, proof):
     assert [p.hex() for p in TREE.consistency_proof(old, new)] == proof
-    assert verify_consistency(old, new, bytes.fromhex(ROOTS[old - 1]), bytes.fromhex(ROOTS[new - 1]),
-                              [bytes.fromhex(p) for p in proof])
+    assert verify_consistency(
+        old, new, bytes.fromhex(ROOTS[old - 1]), bytes.fromhex(ROOTS[new - 1]), [bytes.fromhex(p) for p in proof]
+    )
 
 
 def _changed(proof: list[bytes], how: int, rng: random.Random) -> list[bytes] | None:
@@ -85,7 +132,7 @@ def _changed(proof: list[bytes], how: int, rng: random.Random) -> list[bytes] | 
     proof = list(proof)
     if how == 0 and proof:  # one byte of one hash
         i, b = rng.randrange(len(proof)), rng.randrange(32)
-        proof[i] = proof[i][:b] + bytes([proof[i][b] ^ (1 << rng.randrange(8))]) + proof[i][b + 1:]
+        proof[i] = proof[i][:b] + bytes([proof[i][b] ^ (1 << rng.randrange(8))]) + proof[i][b + 1 :]
     elif how == 1 and proof:  # one hash replaced
         proof[rng.randrange(len(proof))] = leaf_hash(b"forged")
     elif how == 2 and len(proof) > 1 and len(set(proof)) > 1:  # two hashes swapped

@@ -1,6 +1,7 @@
 """The checkpoint monitor (composition/monitor.py) over logs made here: it accepts a growing
 log, keeps the last checkpoint, and refuses a log rewritten after it kept one, whether the
 rewrite shows in a new checkpoint or only in the one it kept."""
+
 import hashlib
 
 import pytest
@@ -18,11 +19,16 @@ def served_log(history: str, sizes: list[int]) -> list[dict]:
     tree = Tree([hashlib.sha256(f"{history}-{n}".encode()).digest() for n in range(max(sizes, default=0))])
     chain = []
     for size in sizes:
-        served = {"size": size, "root": tree.root(size).hex(),
-                  "note": SIGNER.sign(Checkpoint(ORIGIN, size, tree.root(size)).body())}
+        served = {
+            "size": size,
+            "root": tree.root(size).hex(),
+            "note": SIGNER.sign(Checkpoint(ORIGIN, size, tree.root(size)).body()),
+        }
         if chain:
-            served["consistency"] = {"from": chain[-1]["size"],
-                                     "proof": [h.hex() for h in tree.consistency_proof(chain[-1]["size"], size)]}
+            served["consistency"] = {
+                "from": chain[-1]["size"],
+                "proof": [h.hex() for h in tree.consistency_proof(chain[-1]["size"], size)],
+            }
         chain.append(served)
     return chain
 
@@ -39,11 +45,14 @@ def test_a_growing_log_is_accepted_and_its_last_checkpoint_kept():
     assert report.ok and state.logs["scoring"]["size"] == 16 and "2 new checkpoint(s)" in report.lines[0]
 
 
-@pytest.mark.parametrize("later, reason", [
-    ([2, 5, 9], "served with another root"),  # the kept checkpoint itself changed
-    ([2, 9], "no longer served"),  # the kept checkpoint is gone
-    ([], "no longer served"),
-])
+@pytest.mark.parametrize(
+    "later, reason",
+    [
+        ([2, 5, 9], "served with another root"),  # the kept checkpoint itself changed
+        ([2, 9], "no longer served"),  # the kept checkpoint is gone
+        ([], "no longer served"),
+    ],
+)
 def test_a_log_rewritten_after_a_checkpoint_was_kept_is_refused_and_the_kept_one_stays(later, reason):
     state = State()
     assert watch(fetching(served_log("a", [2, 5])), [SIGNER.verifier], ["scoring"], state).ok

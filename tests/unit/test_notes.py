@@ -1,6 +1,7 @@
 """Signed notes and checkpoints (C2SP signed-note, tlog-checkpoint): keys survive being written
 and read back whatever bytes they hold, a signature verifies only over the text it signed, and
 malformed input is a NoteError that says what is wrong."""
+
 import hashlib
 
 import pytest
@@ -40,23 +41,29 @@ def test_the_private_key_never_shows_in_its_repr():
     assert signer.encoded().split("+")[-1] not in repr(signer)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("PRIVATE+KEY+x", "reads PRIVATE"),
-    ("PRIVATE+KEY+x+00000000+!!!", "not base64"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("PRIVATE+KEY+x", "reads PRIVATE"),
+        ("PRIVATE+KEY+x+00000000+!!!", "not base64"),
+    ],
+)
 def test_malformed_signing_keys_are_refused_with_a_reason(text, reason):
     with pytest.raises(NoteError, match=reason):
         Signer.decode(text)
 
 
-@pytest.mark.parametrize("text, reason", [
-    ("origin\n12\n", "at least three lines"),
-    ("\n12\nAAAA\n", "origin line is empty"),
-    ("o\n012\n" + "A" * 43 + "=\n", "not a decimal"),
-    ("o\n\u00b2\n" + "A" * 43 + "=\n", "not a decimal"),
-    ("o\n12\nAAAA\n", "not 32 bytes"),
-    ("o\n12\n***\n", "not base64"),
-])
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("origin\n12\n", "at least three lines"),
+        ("\n12\nAAAA\n", "origin line is empty"),
+        ("o\n012\n" + "A" * 43 + "=\n", "not a decimal"),
+        ("o\n\u00b2\n" + "A" * 43 + "=\n", "not a decimal"),
+        ("o\n12\nAAAA\n", "not 32 bytes"),
+        ("o\n12\n***\n", "not base64"),
+    ],
+)
 def test_malformed_checkpoints_are_refused_with_a_reason(text, reason):
     with pytest.raises(NoteError, match=reason):
         Checkpoint.parse(text)

@@ -15,17 +15,26 @@ class Known:
         return self.collections.get(collection, {}).get(key)
 
 
-KNOWN = Known(contests={"c": {"name": "博爱县擂台比武"}},
-              stages={"c:prelim": {"name": "乡镇初赛"}, "c:semi": {"name": "县级复赛"}})
+KNOWN = Known(
+    contests={"c": {"name": "博爱县擂台比武"}},
+    stages={"c:prelim": {"name": "乡镇初赛"}, "c:semi": {"name": "县级复赛"}},
+)
 
 
 def test_each_contestant_gets_their_own_result_with_score_rank_and_outcome():
-    standings = [{"contestant_id": "a", "name": "甲书记", "stage_score": "91.25", "rank": 1, "advanced": True},
-                 {"contestant_id": "b", "name": "乙书记", "stage_score": "80.00", "rank": 2, "advanced": False}]
-    notices = notices_for("StageResultsPublished", {"contest_id": "c", "stage_id": "prelim", "next_stage_id": "semi",
-                                                   "standings": standings}, KNOWN)
-    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-a", "stage_result"),
-                                                           ("contestant-b", "stage_result")]
+    standings = [
+        {"contestant_id": "a", "name": "甲书记", "stage_score": "91.25", "rank": 1, "advanced": True},
+        {"contestant_id": "b", "name": "乙书记", "stage_score": "80.00", "rank": 2, "advanced": False},
+    ]
+    notices = notices_for(
+        "StageResultsPublished",
+        {"contest_id": "c", "stage_id": "prelim", "next_stage_id": "semi", "standings": standings},
+        KNOWN,
+    )
+    assert [(n.recipient_id, n.kind) for n in notices] == [
+        ("contestant-a", "stage_result"),
+        ("contestant-b", "stage_result"),
+    ]
     subject, body = render("stage_result", notices[0].context)
     assert subject == "比赛成绩：乡镇初赛 第1名"
     assert "最后得分为 91.25 分，排名第1名" in body and "晋级县级复赛" in body
@@ -33,10 +42,19 @@ def test_each_contestant_gets_their_own_result_with_score_rank_and_outcome():
 
 
 def test_an_opened_session_tells_contestants_their_order_and_judges_their_seat():
-    payload = {"contest_id": "c", "stage_id": "prelim", "session_id": "s1", "starts_at": "2021-06-01T09:00:00+08:00",
-               "place": "县委党校", "video_room": "",
-               "entries": [{"contestant_id": "a", "name": "甲书记", "order": 2}, {"contestant_id": "b", "name": "乙", "order": 1}],
-               "panel": [{"judge_id": "j1", "name": "评委一", "head": True, "reserve": False}]}
+    payload = {
+        "contest_id": "c",
+        "stage_id": "prelim",
+        "session_id": "s1",
+        "starts_at": "2021-06-01T09:00:00+08:00",
+        "place": "县委党校",
+        "video_room": "",
+        "entries": [
+            {"contestant_id": "a", "name": "甲书记", "order": 2},
+            {"contestant_id": "b", "name": "乙", "order": 1},
+        ],
+        "panel": [{"judge_id": "j1", "name": "评委一", "head": True, "reserve": False}],
+    }
     notices = notices_for("SessionOpened", payload, KNOWN)
     assert [n.kind for n in notices] == ["session_notice", "session_notice", "judge_seated"]
     assert "出场顺序：第2位（共2位，抽签决定）" in render("session_notice", notices[0].context)[1]
@@ -65,10 +83,19 @@ def test_the_rate_limit_lets_a_burst_through_then_paces():
 def test_a_reminder_goes_to_every_judge_of_the_session_with_their_role():
     from services.notify.messages import reminders_for
 
-    session = {"entries": 15, "where": {"stage_name": "乡镇初赛", "starts_at": "2026-12-01T09:00:00+08:00",
-                                        "place": "县委党校", "video_room": ""},
-               "panel": [{"judge_id": "j1", "name": "评委一", "role": "主评委"},
-                         {"judge_id": "j2", "name": "评委二", "role": "评委"}]}
+    session = {
+        "entries": 15,
+        "where": {
+            "stage_name": "乡镇初赛",
+            "starts_at": "2026-12-01T09:00:00+08:00",
+            "place": "县委党校",
+            "video_room": "",
+        },
+        "panel": [
+            {"judge_id": "j1", "name": "评委一", "role": "主评委"},
+            {"judge_id": "j2", "name": "评委二", "role": "评委"},
+        ],
+    }
     notices = reminders_for(session)
     assert [n.recipient_id for n in notices] == ["judge-j1", "judge-j2"]
     subject, body = render("session_reminder", notices[0].context)
@@ -76,10 +103,21 @@ def test_a_reminder_goes_to_every_judge_of_the_session_with_their_role():
 
 
 def test_each_evaluator_of_a_forum_meeting_is_asked_to_comment():
-    known = Known(series={"c:forum": {"name": "碣石镇“一月一主题”书记论坛"}},
-                  recipients={"c:judge-T1": {"name": "陈书记"}, "c:judge-L1": {"name": "林书记"}})
-    payload = {"contest_id": "c", "series_id": "forum", "meeting_id": "m3", "date": "2021-03-12", "theme": "禁毒示范创建",
-               "central_task": "现场观摩", "presenters": ["p1", "p2"], "listeners": [], "evaluators": ["T1", "L1"]}
+    known = Known(
+        series={"c:forum": {"name": "碣石镇“一月一主题”书记论坛"}},
+        recipients={"c:judge-T1": {"name": "陈书记"}, "c:judge-L1": {"name": "林书记"}},
+    )
+    payload = {
+        "contest_id": "c",
+        "series_id": "forum",
+        "meeting_id": "m3",
+        "date": "2021-03-12",
+        "theme": "禁毒示范创建",
+        "central_task": "现场观摩",
+        "presenters": ["p1", "p2"],
+        "listeners": [],
+        "evaluators": ["T1", "L1"],
+    }
     notices = notices_for("ForumMeetingScheduled", payload, known)
     assert [n.recipient_id for n in notices] == ["judge-T1", "judge-L1"]
     subject, body = render(notices[0].kind, notices[0].context)
@@ -92,43 +130,75 @@ def test_each_evaluator_of_a_forum_meeting_is_asked_to_comment():
 def test_an_smtp_login_left_empty_in_its_secret_means_no_login_not_a_broken_setting():
     from services.notify.notifier import notify_settings
 
-    settings = notify_settings({"smtp": {"host": "mail", "user": None, "password": None},
-                                "sms": {"url": "http://sms/send", "api_key": "k"}})
+    settings = notify_settings(
+        {"smtp": {"host": "mail", "user": None, "password": None}, "sms": {"url": "http://sms/send", "api_key": "k"}}
+    )
     assert settings["smtp"]["user"] == "" and settings["smtp"]["password"] == ""
 
 
 def test_the_appellant_alone_is_told_of_receipt_and_of_the_decision():
-    appeal = {"contest_id": "c", "stage_id": "semi", "appeal_id": "a1", "entry_id": "e1", "contestant_id": "a",
-              "name": "甲书记", "reason": "第三位评委的分数录入有误", "filed_by": "org1"}
+    appeal = {
+        "contest_id": "c",
+        "stage_id": "semi",
+        "appeal_id": "a1",
+        "entry_id": "e1",
+        "contestant_id": "a",
+        "name": "甲书记",
+        "reason": "第三位评委的分数录入有误",
+        "filed_by": "org1",
+    }
     (received,) = notices_for("AppealFiled", appeal, KNOWN)
     assert (received.recipient_id, received.kind) == ("contestant-a", "appeal_received")
     subject, body = render(received.kind, received.context)
     assert subject == "申诉已受理：县级复赛" and "编号 a1" in body and "第三位评委的分数录入有误" in body
     for decision, says in (("upheld", "申诉成立"), ("dismissed", "申诉不成立，维持原成绩")):
-        (decided,) = notices_for("AppealDecided", dict(appeal, decision=decision, reason="复核结论", decided_by="i1"),
-                                 KNOWN)
+        (decided,) = notices_for(
+            "AppealDecided", dict(appeal, decision=decision, reason="复核结论", decided_by="i1"), KNOWN
+        )
         assert decided.kind == "appeal_decided" and says in render(decided.kind, decided.context)[1]
 
 
 def test_a_republication_tells_only_the_contestants_it_changed_and_the_corrected_judge():
     known = Known(stages=KNOWN.collections["stages"], recipients={"c:judge-J2": {"name": "评委二"}})
-    change = {"entry_id": "e2", "contestant_id": "b", "name": "乙书记",
-              "before": {"stage_score": "80.00", "rank": 3, "advanced": False},
-              "after": {"stage_score": "83.50", "rank": 2, "advanced": True}}
-    notices = notices_for("StageResultsRepublished", {"contest_id": "c", "stage_id": "semi", "version": 2,
-                                                     "correction_id": "k1", "corrected_judge_id": "J2",
-                                                     "diff": [change], "standings": []}, known)
-    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-b", "result_corrected"),
-                                                           ("judge-J2", "sheet_corrected")]
+    change = {
+        "entry_id": "e2",
+        "contestant_id": "b",
+        "name": "乙书记",
+        "before": {"stage_score": "80.00", "rank": 3, "advanced": False},
+        "after": {"stage_score": "83.50", "rank": 2, "advanced": True},
+    }
+    notices = notices_for(
+        "StageResultsRepublished",
+        {
+            "contest_id": "c",
+            "stage_id": "semi",
+            "version": 2,
+            "correction_id": "k1",
+            "corrected_judge_id": "J2",
+            "diff": [change],
+            "standings": [],
+        },
+        known,
+    )
+    assert [(n.recipient_id, n.kind) for n in notices] == [
+        ("contestant-b", "result_corrected"),
+        ("judge-J2", "sheet_corrected"),
+    ]
     subject, body = render("result_corrected", notices[0].context)
     assert subject == "成绩更正：县级复赛" and "80.00 分 → 83.50 分" in body and "第3名 → 第2名" in body
     assert "更正后您晋级下一轮" in body
     assert "更正编号 k1" in render("sheet_corrected", notices[1].context)[1]
 
 
-ADVANCEMENT = {"contest_id": "c", "change_id": "k1", "stage_id": "prelim", "next_stage_id": "semi", "version": 2,
-               "gained": [{"entry_id": "e5", "contestant_id": "e", "name": "戊书记"}],
-               "lost": [{"entry_id": "e2", "contestant_id": "b", "name": "乙书记"}]}
+ADVANCEMENT = {
+    "contest_id": "c",
+    "change_id": "k1",
+    "stage_id": "prelim",
+    "next_stage_id": "semi",
+    "version": 2,
+    "gained": [{"entry_id": "e5", "contestant_id": "e", "name": "戊书记"}],
+    "lost": [{"entry_id": "e2", "contestant_id": "b", "name": "乙书记"}],
+}
 
 
 def test_the_organiser_is_told_of_an_advancement_change_followed_or_waiting_for_a_decision():
@@ -142,13 +212,20 @@ def test_the_organiser_is_told_of_an_advancement_change_followed_or_waiting_for_
     assert "已开始的场次：semi-1" in body and "名单未作任何改动" in body
 
 
-@pytest.mark.parametrize("action, gained_says, lost_says", [
-    ("follow", "您参加县级复赛", "您不参加县级复赛"), ("admit", "您参加县级复赛", "您参加县级复赛"),
-    ("keep", "您不参加县级复赛", "您参加县级复赛")])
+@pytest.mark.parametrize(
+    "action, gained_says, lost_says",
+    [
+        ("follow", "您参加县级复赛", "您不参加县级复赛"),
+        ("admit", "您参加县级复赛", "您参加县级复赛"),
+        ("keep", "您不参加县级复赛", "您参加县级复赛"),
+    ],
+)
 def test_those_an_advancement_decision_concerns_are_told_whether_they_go_on(action, gained_says, lost_says):
     decided = dict(ADVANCEMENT, action=action, reason="经研究决定", decided_by="org1")
     notices = notices_for("AdvancementChangeDecided", decided, KNOWN)
-    assert [(n.recipient_id, n.kind) for n in notices] == [("contestant-e", "advancement_decided"),
-                                                           ("contestant-b", "advancement_decided")]
+    assert [(n.recipient_id, n.kind) for n in notices] == [
+        ("contestant-e", "advancement_decided"),
+        ("contestant-b", "advancement_decided"),
+    ]
     bodies = [render(n.kind, n.context)[1] for n in notices]
     assert gained_says in bodies[0] and lost_says in bodies[1] and all("理由：经研究决定" in b for b in bodies)

@@ -1,5 +1,6 @@
 """Ranking's pure parts: what each event writes to the read model, and what a publication
 decides."""
+
 from __future__ import annotations
 
 import hashlib
@@ -15,19 +16,35 @@ from services.ranking.publication import check_publishable, publish
 
 
 def event(kind: str, position: int = 7) -> SimpleNamespace:
-    return SimpleNamespace(type=kind, position=position, event_id=uuid.uuid4(), stream_id="s-1", stream_version=3,
-                           occurred_at="2026-05-01T09:00:00.000000Z")
+    return SimpleNamespace(
+        type=kind,
+        position=position,
+        event_id=uuid.uuid4(),
+        stream_id="s-1",
+        stream_version=3,
+        occurred_at="2026-05-01T09:00:00.000000Z",
+    )
 
 
-SHEET = {"contest_id": "c", "session_id": "s1", "entry_id": "e1", "judge_id": "J1", "scores": {"a": "20"},
-         "total": "20", "revision": 2, "strengths": "", "suggestions": ""}
+SHEET = {
+    "contest_id": "c",
+    "session_id": "s1",
+    "entry_id": "e1",
+    "judge_id": "J1",
+    "scores": {"a": "20"},
+    "total": "20",
+    "revision": 2,
+    "strengths": "",
+    "suggestions": "",
+}
 
 
 def test_a_sheet_is_written_only_over_a_lower_revision_and_every_event_moves_its_log_position():
     sheet, seen, *_ = writes_for(event("ScoreSheetRevised", 12), SHEET)
     assert (sheet.collection, sheet.key, sheet.newer_than_revision) == ("sheets", "s1:e1:J1", 2)
-    assert sheet.set == {k: SHEET[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total",
-                                               "revision")} | {"position": 12}
+    assert sheet.set == {
+        k: SHEET[k] for k in ("contest_id", "session_id", "entry_id", "judge_id", "scores", "total", "revision")
+    } | {"position": 12}
     assert (seen.collection, seen.key, seen.positions) == ("positions", "scoring", {"position": 12})
 
 
@@ -45,9 +62,14 @@ def test_a_lock_marks_the_session_and_a_publication_is_kept_whole():
 
 
 def test_an_opened_session_keeps_its_entries_and_its_seated_panel_without_reserves():
-    opened = {"contest_id": "c", "session_id": "s1", "stage_id": "p", "group_id": "g",
-              "entries": [{"entry_id": "e1", "name": "甲", "order": 1, "contestant_id": "x", "township_code": "t"}],
-              "panel": [{"judge_id": "J1", "reserve": False}, {"judge_id": "R", "reserve": True}]}
+    opened = {
+        "contest_id": "c",
+        "session_id": "s1",
+        "stage_id": "p",
+        "group_id": "g",
+        "entries": [{"entry_id": "e1", "name": "甲", "order": 1, "contestant_id": "x", "township_code": "t"}],
+        "panel": [{"judge_id": "J1", "reserve": False}, {"judge_id": "R", "reserve": True}],
+    }
     [session, *_] = writes_for(event("SessionOpened"), opened)
     assert session.set["entries"] == [{"entry_id": "e1", "name": "甲", "order": 1}]
     assert session.set["panel"] == ["J1"] and session.set["opened"] is True
@@ -58,34 +80,44 @@ def test_an_event_ranking_does_not_project_is_refused():
         writes_for(event("EntryWithdrawn"), {"contest_id": "c"})
 
 
-ROWS = [{"entry_id": f"e{n}", "contestant_id": f"p{n}", "rank": n, "stage_score": f"{90 - n}.00",
-         "advanced": n <= 2} for n in (1, 2, 3)]
+ROWS = [
+    {"entry_id": f"e{n}", "contestant_id": f"p{n}", "rank": n, "stage_score": f"{90 - n}.00", "advanced": n <= 2}
+    for n in (1, 2, 3)
+]
 
 
 def test_a_publication_advances_to_the_next_stage_and_eliminates_the_rest():
-    summary, decisions = publish("c", "p", ROWS, "final", "f" * 64, {"scoring": 40}, {"scoring": {"session-s1": 9}},
-                                  "leitai 9.9")
+    summary, decisions = publish(
+        "c", "p", ROWS, "final", "f" * 64, {"scoring": 40}, {"scoring": {"session-s1": 9}}, "leitai 9.9"
+    )
     assert summary["log_positions"] == {"scoring": 40} and summary["next_stage_id"] == "final"
     assert summary["streams"] == {"scoring": {"session-s1": 9}} and summary["software_version"] == "leitai 9.9"
     assert summary["standings_sha256"] == hashlib.sha256(canonical_json(ROWS)).hexdigest()
     assert [(d.type, d.payload.get("entry_id")) for d in decisions] == [
-        ("StageResultsPublished", None), ("ContestantAdvanced", "e1"), ("ContestantAdvanced", "e2"),
-        ("ContestantEliminated", "e3")]
+        ("StageResultsPublished", None),
+        ("ContestantAdvanced", "e1"),
+        ("ContestantAdvanced", "e2"),
+        ("ContestantEliminated", "e3"),
+    ]
     assert decisions[1].payload["next_stage_id"] == "final" and "next_stage_id" not in decisions[3].payload
 
 
 def test_after_the_last_stage_nobody_advances_and_the_winners_are_not_eliminated():
     _, decisions = publish("c", "final", ROWS, None, "f" * 64, {}, {}, "leitai 9.9")
     assert [(d.type, d.payload.get("entry_id")) for d in decisions] == [
-        ("StageResultsPublished", None), ("ContestantEliminated", "e3")]
+        ("StageResultsPublished", None),
+        ("ContestantEliminated", "e3"),
+    ]
 
 
 def test_a_stage_is_publishable_only_with_every_session_locked_and_counted():
     with pytest.raises(RuleViolated) as refused:
         check_publishable([], set())
     assert refused.value.details == {"sessions_not_locked": ["(none scheduled)"]}
-    sessions = [{"session_id": "s1", "locked": True, "entries": [{"entry_id": "e1"}, {"entry_id": "e2"}]},
-                {"session_id": "s2", "locked": False, "entries": []}]
+    sessions = [
+        {"session_id": "s1", "locked": True, "entries": [{"entry_id": "e1"}, {"entry_id": "e2"}]},
+        {"session_id": "s2", "locked": False, "entries": []},
+    ]
     with pytest.raises(RuleViolated) as refused:
         check_publishable(sessions, {"e1", "e2"})
     assert refused.value.details == {"sessions_not_locked": ["s2"]}

@@ -27,20 +27,34 @@ def contest_with(*steps) -> Contest:
     return contest
 
 
-STAGE = {"stage_id": "p", "name": "初赛", "order": 1, "panel_size": 1, "tolerance": None, "advancement": {},
-         "groups": [{"group_id": "g1", "name": "东海", "townships": ["dongh"]}],
-         "criteria": [{"criterion_id": "a", "name": "甲", "max": 10, "weight": 1, "step": 1}],
-         "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}]}
+STAGE = {
+    "stage_id": "p",
+    "name": "初赛",
+    "order": 1,
+    "panel_size": 1,
+    "tolerance": None,
+    "advancement": {},
+    "groups": [{"group_id": "g1", "name": "东海", "townships": ["dongh"]}],
+    "criteria": [{"criterion_id": "a", "name": "甲", "max": 10, "weight": 1, "step": 1}],
+    "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}],
+}
 
 
 def base() -> Contest:
-    return contest_with(lambda c: c.create("陆丰", "t", "lufeng", "exchange", "", tree()),
-                        lambda c: c.define_stage(STAGE, tree(), "seed-1234"))
+    return contest_with(
+        lambda c: c.create("陆丰", "t", "lufeng", "exchange", "", tree()),
+        lambda c: c.define_stage(STAGE, tree(), "seed-1234"),
+    )
 
 
 def entry(n: int, village: str = "dongh-1", contestant: str | None = None) -> dict:
-    return {"entry_id": f"e{n}", "contestant_id": contestant or f"c{n}", "name": "书记", "village_code": village,
-            "title": "汇报"}
+    return {
+        "entry_id": f"e{n}",
+        "contestant_id": contestant or f"c{n}",
+        "name": "书记",
+        "village_code": village,
+        "title": "汇报",
+    }
 
 
 def test_a_csv_region_tree_with_chinese_names_is_read():
@@ -48,11 +62,14 @@ def test_a_csv_region_tree_with_chinese_names_is_read():
     assert regions["jies-1"].parent == "jies" and regions["lufeng"].name == "陆丰市"
 
 
-@pytest.mark.parametrize("broken, field", [
-    (CSV + "jies-1,重复,village,jies\n", "regions.5.code"),
-    (CSV + "x-1,孤村,village,nowhere\n", "regions.5.parent"),
-    (CSV + "x-2,错层,village,lufeng\n", "regions.5.parent"),
-])
+@pytest.mark.parametrize(
+    "broken, field",
+    [
+        (CSV + "jies-1,重复,village,jies\n", "regions.5.code"),
+        (CSV + "x-1,孤村,village,nowhere\n", "regions.5.parent"),
+        (CSV + "x-2,错层,village,lufeng\n", "regions.5.parent"),
+    ],
+)
 def test_an_invalid_region_tree_names_the_bad_row(broken, field):
     with pytest.raises(InvalidInput) as error:
         validate_tree(parse_csv(broken))
@@ -74,13 +91,23 @@ def test_one_entry_per_contestant_and_only_from_a_township_of_the_stage():
 
 def test_a_stage_refuses_a_township_outside_the_county_or_in_two_groups():
     contest = base()
-    twice = dict(STAGE, stage_id="q", order=2, groups=[{"group_id": "a", "name": "a", "townships": ["dongh"]},
-                                                      {"group_id": "b", "name": "b", "townships": ["dongh"]}])
+    twice = dict(
+        STAGE,
+        stage_id="q",
+        order=2,
+        groups=[
+            {"group_id": "a", "name": "a", "townships": ["dongh"]},
+            {"group_id": "b", "name": "b", "townships": ["dongh"]},
+        ],
+    )
     with pytest.raises(RuleViolated, match="two groups"):
         contest.define_stage(twice, tree(), "seed-1234")
     with pytest.raises(RuleViolated, match="not a township"):
-        contest.define_stage(dict(STAGE, stage_id="r", order=3, groups=[
-            {"group_id": "a", "name": "a", "townships": ["dongh-1"]}]), tree(), "seed-1234")
+        contest.define_stage(
+            dict(STAGE, stage_id="r", order=3, groups=[{"group_id": "a", "name": "a", "townships": ["dongh-1"]}]),
+            tree(),
+            "seed-1234",
+        )
 
 
 def test_the_draw_is_a_function_of_the_seed_alone():
@@ -91,31 +118,67 @@ def test_the_draw_is_a_function_of_the_seed_alone():
 
 def test_a_forum_meeting_takes_a_theme_of_its_series():
     contest = base()
-    for d in contest.create_series({"series_id": "f", "name": "一月一主题", "cadence": "monthly", "township_code": "jies",
-                                    "day_of_month": 15, "themes": ["基层党建", "禁毒示范创建"], "scored": False}):
+    for d in contest.create_series(
+        {
+            "series_id": "f",
+            "name": "一月一主题",
+            "cadence": "monthly",
+            "township_code": "jies",
+            "day_of_month": 15,
+            "themes": ["基层党建", "禁毒示范创建"],
+            "scored": False,
+        }
+    ):
         contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=3))
     with pytest.raises(RuleViolated, match="theme"):
         contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "消防"})
-    assert contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15",
-                                     "theme": "禁毒示范创建"})[0].type == "ForumMeetingScheduled"
+    assert (
+        contest.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "禁毒示范创建"})[
+            0
+        ].type
+        == "ForumMeetingScheduled"
+    )
 
 
 def _meeting_held(record_changes=None):
     contest = base()
     contest.judges["lead"] = {"judge_id": "lead"}
     steps = [
-        lambda c: c.create_series({"series_id": "f", "name": "一月一主题", "cadence": "monthly", "township_code": "jies",
-                                   "day_of_month": 15, "themes": ["基层党建", "禁毒示范创建"], "scored": False}),
-        lambda c: c.schedule_meeting({"series_id": "f", "meeting_id": "m1", "date": "2021-03-15", "theme": "基层党建",
-                                      "presenters": ["p1", "p2"], "listeners": ["p3"], "evaluators": ["lead"]}),
+        lambda c: c.create_series(
+            {
+                "series_id": "f",
+                "name": "一月一主题",
+                "cadence": "monthly",
+                "township_code": "jies",
+                "day_of_month": 15,
+                "themes": ["基层党建", "禁毒示范创建"],
+                "scored": False,
+            }
+        ),
+        lambda c: c.schedule_meeting(
+            {
+                "series_id": "f",
+                "meeting_id": "m1",
+                "date": "2021-03-15",
+                "theme": "基层党建",
+                "presenters": ["p1", "p2"],
+                "listeners": ["p3"],
+                "evaluators": ["lead"],
+            }
+        ),
     ]
     for n, step in enumerate(steps, start=3):
         for d in step(contest):
             contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=n))
-    record = {"meeting_id": "m1", "attendees": ["p1", "p2", "p3"],
-              "presentations": [{"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "支部建在网格上"},
-                                {"contestant_id": "p2", "name": "李四", "village_code": "dongh-1", "topic": "禁毒宣传进万家"}],
-              "comments": [{"evaluator_id": "lead", "contestant_id": "p2", "strengths": "扎实", "suggestions": "再聚焦"}]}
+    record = {
+        "meeting_id": "m1",
+        "attendees": ["p1", "p2", "p3"],
+        "presentations": [
+            {"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "支部建在网格上"},
+            {"contestant_id": "p2", "name": "李四", "village_code": "dongh-1", "topic": "禁毒宣传进万家"},
+        ],
+        "comments": [{"evaluator_id": "lead", "contestant_id": "p2", "strengths": "扎实", "suggestions": "再聚焦"}],
+    }
     record.update(record_changes or {})
     return contest, record
 
@@ -126,20 +189,26 @@ def test_a_held_meeting_records_the_scheduled_presenters_and_its_evaluators_comm
         contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=9))
     people = {p["contestant_id"]: p for p in contest.participation()}
     assert sorted(people) == ["p1", "p2"]  # p3 only listened: no record of his own yet
-    assert people["p2"]["presented"] == [{"meeting_id": "m1", "series_id": "f", "date": "2021-03-15",
-                                          "theme": "基层党建", "topic": "禁毒宣传进万家"}]
+    assert people["p2"]["presented"] == [
+        {"meeting_id": "m1", "series_id": "f", "date": "2021-03-15", "theme": "基层党建", "topic": "禁毒宣传进万家"}
+    ]
     assert people["p2"]["attended"] == ["m1"] and people["p1"]["comments"] == []
     assert people["p2"]["comments"][0]["suggestions"] == "再聚焦"
     with pytest.raises(Conflict, match="recorded already"):
         contest.hold_meeting(record, tree())
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"presentations": [{"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "t"}]},
-     "scheduled presenters"),
-    ({"comments": [{"evaluator_id": "someone", "contestant_id": "p1"}]}, "not an evaluator"),
-    ({"comments": [{"evaluator_id": "lead", "contestant_id": "p3"}]}, "did not present"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            {"presentations": [{"contestant_id": "p1", "name": "张三", "village_code": "jies-1", "topic": "t"}]},
+            "scheduled presenters",
+        ),
+        ({"comments": [{"evaluator_id": "someone", "contestant_id": "p1"}]}, "not an evaluator"),
+        ({"comments": [{"evaluator_id": "lead", "contestant_id": "p3"}]}, "did not present"),
+    ],
+)
 def test_a_meeting_record_must_agree_with_its_schedule(change, message):
     contest, record = _meeting_held(change)
     with pytest.raises(RuleViolated, match=message):

@@ -5,8 +5,7 @@ import pytest
 from leitai.arithmetic import median, publish
 from services.scoring.rules import Criterion, DropTier, aggregate, drop_counts, score_problems, sheet_total
 
-CRITERIA = [Criterion("party", "讲党建", D(30), D(1), D("0.5")),
-            Criterion("work", "讲工作", D(40), D("1.5"), D("0.5"))]
+CRITERIA = [Criterion("party", "讲党建", D(30), D(1), D("0.5")), Criterion("work", "讲工作", D(40), D("1.5"), D("0.5"))]
 COMMON = [DropTier(1, 0, 0), DropTier(5, 1, 1)]
 
 
@@ -14,13 +13,16 @@ def test_the_sheet_total_is_the_weighted_sum():
     assert sheet_total(CRITERIA, {"party": D("28.5"), "work": D("30")}) == D("73.5")
 
 
-@pytest.mark.parametrize("scores, field, message", [
-    ({"party": D("31"), "work": D(1)}, "scores.party", "between 0 and 30"),
-    ({"party": D("-1"), "work": D(1)}, "scores.party", "between 0 and 30"),
-    ({"party": D("10.25"), "work": D(1)}, "scores.party", "multiple of 0.5"),
-    ({"party": D(1)}, "scores.work", "missing"),
-    ({"party": D(1), "work": D(1), "style": D(1)}, "scores.style", "not a criterion"),
-])
+@pytest.mark.parametrize(
+    "scores, field, message",
+    [
+        ({"party": D("31"), "work": D(1)}, "scores.party", "between 0 and 30"),
+        ({"party": D("-1"), "work": D(1)}, "scores.party", "between 0 and 30"),
+        ({"party": D("10.25"), "work": D(1)}, "scores.party", "multiple of 0.5"),
+        ({"party": D(1)}, "scores.work", "missing"),
+        ({"party": D(1), "work": D(1), "style": D(1)}, "scores.style", "not a criterion"),
+    ],
+)
 def test_a_bad_score_is_named_by_field(scores, field, message):
     problems = score_problems(CRITERIA, scores)
     assert message in " ".join(problems[field])
@@ -53,13 +55,16 @@ def test_equal_totals_are_dropped_by_judge_id_and_the_score_is_unchanged():
     assert result.stage_score == D("80.00")
 
 
-@pytest.mark.parametrize("counted_sum, counted, published", [
-    (D("250.015"), 3, D("83.34")),    # 83.33833… -> up
-    (D("0.01"), 8, D("0.00")),        # 0.00125
-    (D("1.005"), 1, D("1.01")),       # exactly half a hundredth: half up
-    (D("2.675"), 1, D("2.68")),       # where binary floats would give 2.67
-    (D("100"), 3, D("33.33")),
-])
+@pytest.mark.parametrize(
+    "counted_sum, counted, published",
+    [
+        (D("250.015"), 3, D("83.34")),  # 83.33833… -> up
+        (D("0.01"), 8, D("0.00")),  # 0.00125
+        (D("1.005"), 1, D("1.01")),  # exactly half a hundredth: half up
+        (D("2.675"), 1, D("2.68")),  # where binary floats would give 2.67
+        (D("100"), 3, D("33.33")),
+    ],
+)
 def test_publication_rounds_the_exact_mean_half_up(counted_sum, counted, published):
     assert publish(counted_sum, counted) == published
 

@@ -7,19 +7,33 @@ from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViola
 from services.scoring.session import ScoringSession, SessionPlan
 
 PLAN = {
-    "contest_id": "c", "session_id": "s", "stage_id": "p", "group_id": "g", "tolerance": "10",
-    "criteria": [{"criterion_id": "a", "name": "甲", "max": "50", "weight": "1", "step": "0.5"},
-                 {"criterion_id": "b", "name": "乙", "max": "50", "weight": "1", "step": "0.5"}],
+    "contest_id": "c",
+    "session_id": "s",
+    "stage_id": "p",
+    "group_id": "g",
+    "tolerance": "10",
+    "criteria": [
+        {"criterion_id": "a", "name": "甲", "max": "50", "weight": "1", "step": "0.5"},
+        {"criterion_id": "b", "name": "乙", "max": "50", "weight": "1", "step": "0.5"},
+    ],
     "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}, {"min_sheets": 5, "drop_high": 1, "drop_low": 1}],
     "panel": [
         {"judge_id": "H", "name": "主评委", "township_code": "t9", "head": True, "reserve": False},
         {"judge_id": "J2", "name": "评委2", "township_code": "t1", "head": False, "reserve": False},
-        {"judge_id": "J3", "name": "评委3", "township_code": "t9", "head": False, "reserve": False,
-         "conflicts": ["c-2"]},
+        {
+            "judge_id": "J3",
+            "name": "评委3",
+            "township_code": "t9",
+            "head": False,
+            "reserve": False,
+            "conflicts": ["c-2"],
+        },
         {"judge_id": "R", "name": "候补", "township_code": "t9", "head": False, "reserve": True},
     ],
-    "entries": [{"entry_id": "e1", "contestant_id": "c-1", "name": "甲书记", "township_code": "t1", "order": 1},
-                {"entry_id": "e2", "contestant_id": "c-2", "name": "乙书记", "township_code": "t2", "order": 2}],
+    "entries": [
+        {"entry_id": "e1", "contestant_id": "c-1", "name": "甲书记", "township_code": "t1", "order": 1},
+        {"entry_id": "e2", "contestant_id": "c-2", "name": "乙书记", "township_code": "t2", "order": 2},
+    ],
 }
 
 
@@ -31,8 +45,14 @@ def session_with(*sheets) -> ScoringSession:
         _, decisions = session.submit(judge, entry, f"sub-{judge}-{entry}-{version}", {"a": D(a), "b": D(b)}, "", "")
         for decision in decisions:
             version += 1
-            session.apply(SimpleNamespace(type=decision.type, payload=decision.payload, stream_version=version,
-                                          event_id=decision.event_id or f"ev{version}"))
+            session.apply(
+                SimpleNamespace(
+                    type=decision.type,
+                    payload=decision.payload,
+                    stream_version=version,
+                    event_id=decision.event_id or f"ev{version}",
+                )
+            )
     return session
 
 
@@ -77,8 +97,13 @@ def test_a_revision_is_a_new_revision_of_the_same_sheet():
 
 
 def test_a_sheet_far_from_the_median_is_flagged_and_locking_then_needs_a_reason():
-    session = session_with(("H", "e1", "40", "40"), ("J3", "e1", "40", "41"), ("R", "e1", "10", "10"),
-                           ("H", "e2", "30", "30"), ("J2", "e2", "30", "30"))
+    session = session_with(
+        ("H", "e1", "40", "40"),
+        ("J3", "e1", "40", "41"),
+        ("R", "e1", "10", "10"),
+        ("H", "e2", "30", "30"),
+        ("J2", "e2", "30", "30"),
+    )
     assert ("e1", "R", 1) in session.flagged
     assert session.open_flags("e1") == ["R"]
     with pytest.raises(RuleViolated) as refused:
@@ -97,14 +122,14 @@ def test_missing_sheets_block_the_lock_without_a_reason():
 
 
 def test_only_the_head_judge_or_an_organiser_locks_and_only_once():
-    session = session_with(("H", "e1", "40", "40"), ("J3", "e1", "40", "40"),
-                           ("H", "e2", "40", "40"), ("J2", "e2", "40", "40"))
+    session = session_with(
+        ("H", "e1", "40", "40"), ("J3", "e1", "40", "40"), ("H", "e2", "40", "40"), ("J2", "e2", "40", "40")
+    )
     with pytest.raises(Forbidden):
         session.lock("J2", organiser=False, override_reason=None)
     decisions = session.lock("org", organiser=True, override_reason=None)
     assert [d.type for d in decisions] == ["EntryScored", "EntryScored", "SessionLocked"]
-    session.apply(SimpleNamespace(type="SessionLocked", payload=decisions[-1].payload, stream_version=99,
-                                  event_id="e"))
+    session.apply(SimpleNamespace(type="SessionLocked", payload=decisions[-1].payload, stream_version=99, event_id="e"))
     with pytest.raises(Conflict):
         session.lock("org", organiser=True, override_reason=None)
     with pytest.raises(Conflict):

@@ -1,6 +1,7 @@
 """The service layers of registration, scoring and ranking, against the in-memory event store
 and fake read models: a whole contest from regions to advancement, and every refusal of the
 commands on the way, in milliseconds."""
+
 from __future__ import annotations
 
 import uuid
@@ -16,21 +17,40 @@ from tests.support.inmemory import InMemorySystem
 ORG = {"role": "organiser", "id": "org1"}
 SCREEN = {"role": "screen", "id": "hall"}
 PUBLIC = {"role": "public", "id": "public"}
-REGIONS = [{"code": "cty", "name": "县", "level": "county", "parent": None},
-           *({"code": t, "name": t, "level": "township", "parent": "cty"} for t in ("t1", "t2")),
-           *({"code": f"{t}-{n}", "name": f"{t}村{n}", "level": "village", "parent": t}
-             for t in ("t1", "t2") for n in (1, 2, 3))]
-CRITERIA = [{"criterion_id": "a", "name": "甲", "max": "50", "weight": "1", "step": "0.5"},
-            {"criterion_id": "b", "name": "乙", "max": "50", "weight": "1", "step": "0.5"}]
-PRELIM = {"stage_id": "prelim", "name": "初赛", "order": 1, "panel_size": 3, "criteria": CRITERIA,
-          "groups": [{"group_id": "g1", "name": "一组", "townships": ["t1"]},
-                     {"group_id": "g2", "name": "二组", "townships": ["t2"]}],
-          "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}],
-          "advancement": {"per_group": 1, "overall": 1}}
-FINAL = dict(PRELIM, stage_id="final", name="决赛", order=2, groups=[{"group_id": "all", "name": "全县",
-                                                                      "townships": ["t1", "t2"]}],
-             advancement={"overall": 1})
-
+REGIONS = [
+    {"code": "cty", "name": "县", "level": "county", "parent": None},
+    *({"code": t, "name": t, "level": "township", "parent": "cty"} for t in ("t1", "t2")),
+    *(
+        {"code": f"{t}-{n}", "name": f"{t}村{n}", "level": "village", "parent": t}
+        for t in ("t1", "t2")
+        for n in (1, 2, 3)
+    ),
+]
+CRITERIA = [
+    {"criterion_id": "a", "name": "甲", "max": "50", "weight": "1", "step": "0.5"},
+    {"criterion_id": "b", "name": "乙", "max": "50", "weight": "1", "step": "0.5"},
+]
+PRELIM = {
+    "stage_id": "prelim",
+    "name": "初赛",
+    "order": 1,
+    "panel_size": 3,
+    "criteria": CRITERIA,
+    "groups": [
+        {"group_id": "g1", "name": "一组", "townships": ["t1"]},
+        {"group_id": "g2", "name": "二组", "townships": ["t2"]},
+    ],
+    "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}],
+    "advancement": {"per_group": 1, "overall": 1},
+}
+FINAL = dict(
+    PRELIM,
+    stage_id="final",
+    name="决赛",
+    order=2,
+    groups=[{"group_id": "all", "name": "全县", "townships": ["t1", "t2"]}],
+    advancement={"overall": 1},
+)
 
 
 def body(schema, data: dict) -> dict:
@@ -38,11 +58,26 @@ def body(schema, data: dict) -> dict:
     return schema().dump(schema().load(data))
 
 
-JUDGES = [body(schemas.JudgeCreate, j) for j in (
-    {"judge_id": "J1", "name": "评委一", "township_code": "t1"}, {"judge_id": "J2", "name": "评委二"},
-    {"judge_id": "J3", "name": "评委三"}, {"judge_id": "R", "name": "候补"})]
-SEATS = body(schemas.PanelSeat, {"seats": [{"judge_id": "J1", "head": True}, {"judge_id": "J2"}, {"judge_id": "J3"},
-                                           {"judge_id": "R", "reserve": True}]})["seats"]
+JUDGES = [
+    body(schemas.JudgeCreate, j)
+    for j in (
+        {"judge_id": "J1", "name": "评委一", "township_code": "t1"},
+        {"judge_id": "J2", "name": "评委二"},
+        {"judge_id": "J3", "name": "评委三"},
+        {"judge_id": "R", "name": "候补"},
+    )
+]
+SEATS = body(
+    schemas.PanelSeat,
+    {
+        "seats": [
+            {"judge_id": "J1", "head": True},
+            {"judge_id": "J2"},
+            {"judge_id": "J3"},
+            {"judge_id": "R", "reserve": True},
+        ]
+    },
+)["seats"]
 # each entry's total from every judge: e1 > e2 > e3 in t1, e4 > e5 > e6 in t2
 POINTS = {"e1": "45", "e2": "40", "e3": "30", "e4": "44", "e5": "35", "e6": "20"}
 
@@ -60,21 +95,44 @@ def registered(final: dict = FINAL) -> InMemorySystem:
     system = InMemorySystem()
     reg = system.registration
     reg.import_regions(ORG, "tree", REGIONS)
-    reg.create_contest(ORG, {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty",
-                             "format": "knockout"})
+    reg.create_contest(
+        ORG, {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
+    )
     reg.define_stage(ORG, "c", body(schemas.StageCreate, PRELIM))
     reg.define_stage(ORG, "c", body(schemas.StageCreate, final))
     for j in JUDGES:
         reg.register_judge(ORG, "c", j)
-    reg.submit_entries(ORG, "c", [body(schemas.EntryCreate, {"entry_id": e, "contestant_id": f"p{e}", "name": f"书记{e}", "title": "汇报",
-                                                             "village_code": f"t{1 + (n > 3)}-{1 + (n - 1) % 3}"})
-                                  for n, e in enumerate(POINTS, start=1)])
+    reg.submit_entries(
+        ORG,
+        "c",
+        [
+            body(
+                schemas.EntryCreate,
+                {
+                    "entry_id": e,
+                    "contestant_id": f"p{e}",
+                    "name": f"书记{e}",
+                    "title": "汇报",
+                    "village_code": f"t{1 + (n > 3)}-{1 + (n - 1) % 3}",
+                },
+            )
+            for n, e in enumerate(POINTS, start=1)
+        ],
+    )
     return system
 
 
 def scheduled(system: InMemorySystem, session_id: str, stage_id: str, group_id: str) -> None:
-    system.registration.schedule_session(ORG, "c", {"session_id": session_id, "stage_id": stage_id,
-                                                    "group_id": group_id, "starts_at": "2021-06-01T09:00:00+08:00"})
+    system.registration.schedule_session(
+        ORG,
+        "c",
+        {
+            "session_id": session_id,
+            "stage_id": stage_id,
+            "group_id": group_id,
+            "starts_at": "2021-06-01T09:00:00+08:00",
+        },
+    )
 
 
 def opened(system: InMemorySystem, session_id: str, stage_id: str, group_id: str) -> None:
@@ -92,8 +150,9 @@ def score(system: InMemorySystem, session_id: str, entries: list[str]) -> None:
         township = next(e["township_code"] for e in recused if e["entry_id"] == entry)
         for judge_id in ("J1", "J2", "J3") if township != "t1" else ("R", "J2", "J3"):
             half = str(int(POINTS[entry]) / 2)
-            system.scoring.submit_sheet(judge(judge_id), session_id, entry, sub(f"{session_id}-{entry}-{judge_id}"),
-                                        {"a": half, "b": half})
+            system.scoring.submit_sheet(
+                judge(judge_id), session_id, entry, sub(f"{session_id}-{entry}-{judge_id}"), {"a": half, "b": half}
+            )
 
 
 def prelim_locked(final: dict = FINAL) -> InMemorySystem:
@@ -139,8 +198,9 @@ def test_a_contest_runs_from_registration_through_scoring_to_advancement():
     assert [r["entry_id"] for r in published["standings"] if r["advanced"]] == ["e1", "e4", "e2"]
     events = system.events("ranking", "results-c-prelim")
     assert [e.type for e in events] == ["StageResultsPublished"] + [
-        "ContestantAdvanced" if e in ("e1", "e4", "e2") else "ContestantEliminated" for e in ("e1", "e4", "e2", "e5",
-                                                                                              "e3", "e6")]
+        "ContestantAdvanced" if e in ("e1", "e4", "e2") else "ContestantEliminated"
+        for e in ("e1", "e4", "e2", "e5", "e3", "e6")
+    ]
     assert all(e.payload["next_stage_id"] == "final" for e in events if e.type == "ContestantAdvanced")
     with pytest.raises(Conflict):
         system.ranking.publish_stage(ORG, "c", "prelim")
@@ -160,7 +220,9 @@ def test_the_last_stage_names_its_winners_and_eliminates_only_the_rest():
     final = system.ranking.publish_stage(ORG, "c", "final")
     assert final["next_stage_id"] is None
     assert [(e.type, e.payload["entry_id"]) for e in system.events("ranking", "results-c-final")[1:]] == [
-        ("ContestantEliminated", "e4"), ("ContestantEliminated", "e2")]
+        ("ContestantEliminated", "e4"),
+        ("ContestantEliminated", "e2"),
+    ]
 
 
 def test_an_advancement_delivered_twice_moves_the_entry_once():
@@ -288,8 +350,11 @@ def test_publication_retried_with_its_key_answers_with_the_same_summary():
     with pytest.raises(Conflict, match="published already"):
         system.ranking.publish_stage(keyed(ORG, "k-pub"), "c", "prelim")
     opened(system, "s3", "final", "all")
-    score(system, "s3", [e["entry_id"] for e in system.registration.contest_view(ORG, "c")["entries"]
-                         if e["stage_id"] == "final"])
+    score(
+        system,
+        "s3",
+        [e["entry_id"] for e in system.registration.contest_view(ORG, "c")["entries"] if e["stage_id"] == "final"],
+    )
     system.scoring.lock_session(ORG, "s3")
     system.deliver()
     first = system.ranking.publish_stage(keyed(ORG, "k-final"), "c", "final")
@@ -301,8 +366,9 @@ def test_every_command_with_a_key_stores_an_answer_a_retry_finds():
     lock, an import, a contest command, a publication (the last is covered above)."""
     system = InMemorySystem()
     reg = system.registration
-    assert reg.import_regions(keyed(ORG, "k-tree"), "tree", REGIONS) == reg.import_regions(keyed(ORG, "k-tree"),
-                                                                                           "tree", REGIONS)
+    assert reg.import_regions(keyed(ORG, "k-tree"), "tree", REGIONS) == reg.import_regions(
+        keyed(ORG, "k-tree"), "tree", REGIONS
+    )
     contest = {"contest_id": "c", "name": "擂台比武", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
     assert reg.create_contest(keyed(ORG, "k-c"), contest) == reg.create_contest(keyed(ORG, "k-c"), contest)
     system = registered()
@@ -320,9 +386,18 @@ SUPERVISOR = {"role": "supervisor", "id": "inspector1"}
 
 def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
     system = prelim_locked()
-    change = body(schemas.CorrectionCreate, {"correction_id": "k1", "kind": "change_score", "entry_id": "e2",
-                                             "judge_id": "J2", "scores": {"a": "25", "b": "25"},
-                                             "reason": "录入错误", "appeal_id": "appeal-1"})
+    change = body(
+        schemas.CorrectionCreate,
+        {
+            "correction_id": "k1",
+            "kind": "change_score",
+            "entry_id": "e2",
+            "judge_id": "J2",
+            "scores": {"a": "25", "b": "25"},
+            "reason": "录入错误",
+            "appeal_id": "appeal-1",
+        },
+    )
     with pytest.raises(RuleViolated, match="not published"):  # locked, not published: no correction yet
         system.scoring.propose_correction(ORG, "s1", change)
     system.ranking.publish_stage(ORG, "c", "prelim")
@@ -331,8 +406,11 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
         with pytest.raises(Forbidden):
             system.scoring.propose_correction(outsider, "s1", change)
     proposed = system.scoring.propose_correction(ORG, "s1", change)
-    assert (proposed["status"], proposed["scores"], proposed["appeal_id"]) == ("proposed", {"a": "25", "b": "25"},
-                                                                               "appeal-1")
+    assert (proposed["status"], proposed["scores"], proposed["appeal_id"]) == (
+        "proposed",
+        {"a": "25", "b": "25"},
+        "appeal-1",
+    )
     with pytest.raises(Forbidden, match="proposer"):
         system.scoring.decide_correction(ORG, "s1", "k1", {"action": "approve"})
     with pytest.raises(Forbidden):
@@ -341,9 +419,14 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
     assert approved == system.scoring.decide_correction(SUPERVISOR, "s1", "k1", {"action": "approve"})
     events = system.events("scoring", "scoring-s1")
     assert [e.type for e in events[-3:]] == ["CorrectionApproved", "ScoreSheetCorrected", "EntryRescored"]
-    original = next(e for e in events if e.type == "ScoreSheetSubmitted" and e.payload["entry_id"] == "e2"
-                    and e.payload["judge_id"] == "J2")
-    assert events[-2].payload["cites"] == str(original.event_id) and events[-1].payload["stage_score"] == Decimal("43.33")  # (40 + 50 + 40) / 3
+    original = next(
+        e
+        for e in events
+        if e.type == "ScoreSheetSubmitted" and e.payload["entry_id"] == "e2" and e.payload["judge_id"] == "J2"
+    )
+    assert events[-2].payload["cites"] == str(original.event_id) and events[-1].payload["stage_score"] == Decimal(
+        "43.33"
+    )  # (40 + 50 + 40) / 3
     assert [c["status"] for c in system.scoring.corrections(SUPERVISOR, "s1")] == ["approved"]
     # ranking: the live board counts the corrected sheet; as of before it, and the publication, do not
     before = system.ranking.leaderboard(SCREEN, "c", "prelim")["reflects"]["position"]
@@ -358,12 +441,16 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
     assert [e.payload.get("version", 1) for e in versions] == [1, 2]
     second = versions[1].payload
     assert second["replaces_sha256"] == versions[0].payload["standings_sha256"] and second["correction_id"] == "k1"
-    assert [(d["entry_id"], str(d["before"]["stage_score"]), str(d["after"]["stage_score"])) for d in second["diff"]] \
-        == [("e2", "40.00", "43.33")]
+    assert [
+        (d["entry_id"], str(d["before"]["stage_score"]), str(d["after"]["stage_score"])) for d in second["diff"]
+    ] == [("e2", "40.00", "43.33")]
     published = system.ranking.stage_results("c", "prelim")
-    assert published["version"] == 2 and {r["entry_id"]: r for r in published["standings"]}["e2"]["stage_score"] == "43.33"
-    system.ranking.republish_after(dict(versions[1].payload, correction_id="k1", session_id="s1", entry_id="e2",
-                                        judge_id="J2"))
+    assert (
+        published["version"] == 2 and {r["entry_id"]: r for r in published["standings"]}["e2"]["stage_score"] == "43.33"
+    )
+    system.ranking.republish_after(
+        dict(versions[1].payload, correction_id="k1", session_id="s1", entry_id="e2", judge_id="J2")
+    )
     assert len([e for e in system.events("ranking", "results-c-prelim") if e.type.startswith("StageResults")]) == 2
 
 
@@ -386,9 +473,21 @@ def test_an_appeal_is_filed_against_a_published_result_only_and_decided_once():
 
 def approved_correction_that_swaps_e2_for_e5(system: InMemorySystem) -> None:
     """J2's sheet of e2 was 10, not 40: e2 falls to 30 and e5 (35) takes the last place in the final."""
-    system.scoring.propose_correction(ORG, "s1", body(schemas.CorrectionCreate, {
-        "correction_id": "k1", "kind": "change_score", "entry_id": "e2", "judge_id": "J2", "scores": {"a": "5", "b": "5"},
-        "reason": "录入错误"}))
+    system.scoring.propose_correction(
+        ORG,
+        "s1",
+        body(
+            schemas.CorrectionCreate,
+            {
+                "correction_id": "k1",
+                "kind": "change_score",
+                "entry_id": "e2",
+                "judge_id": "J2",
+                "scores": {"a": "5", "b": "5"},
+                "reason": "录入错误",
+            },
+        ),
+    )
     system.scoring.decide_correction(SUPERVISOR, "s1", "k1", {"action": "approve"})
     system.deliver()
 
@@ -403,17 +502,29 @@ def test_entries_follow_a_correction_that_changes_who_advances_while_the_next_st
     system.registration.seat_panel(ORG, "c", "f", SEATS)
     system.registration.draw_order(ORG, "c", "f")
     approved_correction_that_swaps_e2_for_e5(system)
-    assert stages_of(system) == {"e1": "final", "e2": "prelim", "e3": "prelim", "e4": "final", "e5": "final",
-                                 "e6": "prelim"}
+    assert stages_of(system) == {
+        "e1": "final",
+        "e2": "prelim",
+        "e3": "prelim",
+        "e4": "final",
+        "e5": "final",
+        "e6": "prelim",
+    }
     [change] = system.registration.contest_view(ORG, "c")["advancement_changes"]
     assert (change["status"], change["change_id"], change["version"], change["redraw"]) == ("followed", "k1", 2, ["f"])
     assert ([w["entry_id"] for w in change["gained"]], [w["entry_id"] for w in change["lost"]]) == (["e5"], ["e2"])
-    moves = [(e.type, e.payload["entry_id"], e.payload["change_id"]) for e in system.events("registration", "contest-c")
-             if e.type in ("EntryAdvanced", "EntryAdvancementRevoked") and e.payload["change_id"]]
+    moves = [
+        (e.type, e.payload["entry_id"], e.payload["change_id"])
+        for e in system.events("registration", "contest-c")
+        if e.type in ("EntryAdvanced", "EntryAdvancementRevoked") and e.payload["change_id"]
+    ]
     assert moves == [("EntryAdvanced", "e5", "k1"), ("EntryAdvancementRevoked", "e2", "k1")]
     # the publication's advancement of e2, delivered late, does not undo the correction; nor does the republication
-    late = next(e for e in system.events("ranking", "results-c-prelim")
-                if e.type == "ContestantAdvanced" and e.payload["entry_id"] == "e2")
+    late = next(
+        e
+        for e in system.events("ranking", "results-c-prelim")
+        if e.type == "ContestantAdvanced" and e.payload["entry_id"] == "e2"
+    )
     republished = next(e for e in system.events("ranking", "results-c-prelim") if e.type == "StageResultsRepublished")
     before = len(system.events("registration", "contest-c"))
     system.registration.contestant_advanced(late)
@@ -428,8 +539,14 @@ def test_entries_follow_a_correction_that_changes_who_advances_while_the_next_st
 
 
 def test_once_the_next_stage_has_started_a_change_of_who_advances_waits_for_an_organisers_recorded_decision():
-    by_group = dict(FINAL, groups=[{"group_id": "g1", "name": "一组", "townships": ["t1"]},
-                                   {"group_id": "g2", "name": "二组", "townships": ["t2"]}], advancement={"overall": 1})
+    by_group = dict(
+        FINAL,
+        groups=[
+            {"group_id": "g1", "name": "一组", "townships": ["t1"]},
+            {"group_id": "g2", "name": "二组", "townships": ["t2"]},
+        ],
+        advancement={"overall": 1},
+    )
     system = prelim_published(by_group)
     opened(system, "f1", "final", "g1")  # e1 and e2 present in it; e5's group has not started
     approved_correction_that_swaps_e2_for_e5(system)
@@ -449,7 +566,10 @@ def test_once_the_next_stage_has_started_a_change_of_who_advances_waits_for_an_o
     assert len(system.events("registration", "contest-c")) == before
     admitted = system.registration.decide_advancement(ORG, "c", "k1", {"action": "admit", "reason": "增补"})
     assert (admitted["action"], admitted["decided_by"], [w["entry_id"] for w in admitted["gained"]]) == (
-        "admit", "org1", ["e5"])
+        "admit",
+        "org1",
+        ["e5"],
+    )
     assert stages_of(system)["e2"] == "final" and stages_of(system)["e5"] == "final"
     after = len(system.events("registration", "contest-c"))
     assert system.registration.decide_advancement(ORG, "c", "k1", {"action": "admit", "reason": "增补"}) == admitted
@@ -457,7 +577,10 @@ def test_once_the_next_stage_has_started_a_change_of_who_advances_waits_for_an_o
     with pytest.raises(Conflict, match="decided already: admit"):
         system.registration.decide_advancement(ORG, "c", "k1", keep)
     assert system.registration.contest_view(ORG, "c")["advancement_changes"][0]["decision"] == {
-        "action": "admit", "reason": "增补", "decided_by": "org1"}
+        "action": "admit",
+        "reason": "增补",
+        "decided_by": "org1",
+    }
 
 
 def test_a_judges_desk_shows_the_order_who_is_on_stage_recusals_and_their_own_sheets():
@@ -489,7 +612,8 @@ def test_the_console_lists_each_contest_with_how_far_each_stage_has_got():
     system.deliver()
     [contest] = system.ranking.contests(ORG)
     assert (contest["contest_id"], contest["name"]) == ("c", "擂台比武")
-    assert [(s["stage_id"], s["sessions"], s["opened"], s["locked"], s["published_version"]) for s in contest["stages"]] \
-        == [("prelim", 2, 2, 2, 1), ("final", 1, 0, 0, None)]
+    assert [
+        (s["stage_id"], s["sessions"], s["opened"], s["locked"], s["published_version"]) for s in contest["stages"]
+    ] == [("prelim", 2, 2, 2, 1), ("final", 1, 0, 0, None)]
     with pytest.raises(Forbidden):
         system.ranking.contests(judge("J1"))

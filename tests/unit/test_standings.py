@@ -13,16 +13,31 @@ def result(entry, score, group="g1", totals=(80, 80, 80), work=Fraction(30)):
 
 
 def test_standard_competition_ranking_and_the_chain_orders_the_tied():
-    table = standings([result("a", "90"), result("b", "85", totals=(80, 84, 90)), result("c", "85", totals=(80, 82, 90)),
-                       result("d", "70")], {"per_group": 2, "tiebreak": CHAIN}, "seed")
+    table = standings(
+        [
+            result("a", "90"),
+            result("b", "85", totals=(80, 84, 90)),
+            result("c", "85", totals=(80, 82, 90)),
+            result("d", "70"),
+        ],
+        {"per_group": 2, "tiebreak": CHAIN},
+        "seed",
+    )
     assert [(s.result.entry_id, s.rank, s.advanced) for s in table] == [
-        ("a", 1, True), ("b", 2, True), ("c", 2, False), ("d", 4, False)]
+        ("a", 1, True),
+        ("b", 2, True),
+        ("c", 2, False),
+        ("d", 4, False),
+    ]
     assert table[2].decided_by == "median_total"
 
 
 def test_a_tie_exactly_at_the_cut_off_falls_through_the_chain_to_the_criterion_then_the_lot():
-    by_criterion = standings([result("x", "85", work=Fraction(31)), result("y", "85", work=Fraction(32))],
-                             {"per_group": 1, "tiebreak": CHAIN}, "seed")
+    by_criterion = standings(
+        [result("x", "85", work=Fraction(31)), result("y", "85", work=Fraction(32))],
+        {"per_group": 1, "tiebreak": CHAIN},
+        "seed",
+    )
     assert [s.result.entry_id for s in by_criterion if s.advanced] == ["y"]
     assert by_criterion[1].decided_by == "criterion:work"
 
@@ -32,14 +47,22 @@ def test_a_tie_exactly_at_the_cut_off_falls_through_the_chain_to_the_criterion_t
 
 
 def test_all_tied_at_the_cut_off_advance_when_the_stage_says_so():
-    table = standings([result("a", "90"), result("b", "85"), result("c", "85")],
-                      {"per_group": 2, "on_tie": "all_advance", "tiebreak": CHAIN}, "seed")
+    table = standings(
+        [result("a", "90"), result("b", "85"), result("c", "85")],
+        {"per_group": 2, "on_tie": "all_advance", "tiebreak": CHAIN},
+        "seed",
+    )
     assert [s.advanced for s in table] == [True, True, True]
 
 
 def test_per_group_then_overall_wildcards():
-    results = [result("a1", "95", "g1"), result("a2", "94", "g1"), result("a3", "70", "g1"),
-               result("b1", "80", "g2"), result("b2", "60", "g2")]
+    results = [
+        result("a1", "95", "g1"),
+        result("a2", "94", "g1"),
+        result("a3", "70", "g1"),
+        result("b1", "80", "g2"),
+        result("b2", "60", "g2"),
+    ]
     table = standings(results, {"per_group": 1, "overall": 2, "tiebreak": CHAIN}, "seed")
     advanced = sorted(s.result.entry_id for s in table if s.advanced)
     assert advanced == ["a1", "a2", "a3", "b1"]
