@@ -251,7 +251,7 @@ class Screen:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._read, daemon=True)
 
-    def start(self) -> "Screen":
+    def start(self) -> Screen:
         self._thread.start()
         return self
 

@@ -245,7 +245,7 @@ class Measured:
     def __init__(self, client: MongoClient) -> None:
         self._client = client
 
-    def __enter__(self) -> "Measured":
+    def __enter__(self) -> Measured:
         self._requests, self._cpu, self._started = _requests(self._client), StoreCpu.seconds(), time.perf_counter()
         return self
 

@@ -12,7 +12,7 @@ runs tools/verify_bundle.py on it, on their own machine.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from leitai import certificates
 from leitai.eventstore import EventStore

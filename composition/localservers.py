@@ -16,8 +16,8 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from pymongo.errors import PyMongoError
 
@@ -83,7 +83,7 @@ class SecantusServer:
         self.url = f"mongodb://127.0.0.1:{self.port}/?retryWrites=false&directConnection=true"
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "SecantusServer":
+    def start(self) -> SecantusServer:
         shutil.rmtree(self.storage, ignore_errors=True)
         self.storage.mkdir(parents=True)
         return self._launch()
@@ -101,7 +101,7 @@ class SecantusServer:
         self.crash()
         self.restart()
 
-    def _launch(self) -> "SecantusServer":
+    def _launch(self) -> SecantusServer:
         log = open(self.storage.parent / f"{self.storage.name}.log", "ab")
         self.process = subprocess.Popen(
             [

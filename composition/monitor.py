@@ -16,9 +16,9 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from leitai.eventstore.merkle import verify_consistency
 from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
@@ -31,7 +31,7 @@ class State:
     logs: dict[str, dict] = field(default_factory=dict)  # log -> {"origin", "size", "root" (hex), "note"}
 
     @classmethod
-    def load(cls, path: Path) -> "State":
+    def load(cls, path: Path) -> State:
         """The state kept in ``path`` (none yet: empty); ValueError naming a file that is not one."""
         if not path.exists():
             return cls()

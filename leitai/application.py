@@ -19,10 +19,11 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Callable, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from leitai import consistency
 from leitai.contracts import Event, NewEvent
@@ -47,7 +48,7 @@ class Idempotency:
     fingerprint: str
 
     @classmethod
-    def of(cls, actor: dict) -> "Idempotency | None":
+    def of(cls, actor: dict) -> Idempotency | None:
         given = actor.get("idempotency")
         return cls(given["key"], given["fingerprint"]) if given else None
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from decimal import Decimal
 from fractions import Fraction
-from typing import Iterable
 
 PUBLISHED_PLACES = Decimal("0.01")
 ROUNDING = "ROUND_HALF_UP"

@@ -14,7 +14,7 @@ Pure: the standard library only.
 
 from __future__ import annotations
 
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 FORMAT = "leitai-certificate/1"
 PUBLICATION_LOG = "ranking"

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping, Sequence
-
 from urllib.parse import parse_qsl, urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate

@@ -22,10 +22,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Collection, Sequence
 
 from leitai.errors import InvalidInput
 
@@ -44,7 +44,7 @@ class Written:
     runs: tuple[tuple[str, int], ...]
 
     @classmethod
-    def of(cls, stream_id: str, first_version: int, event_types: Sequence[str]) -> "Written":
+    def of(cls, stream_id: str, first_version: int, event_types: Sequence[str]) -> Written:
         return cls(stream_id, first_version, tuple((t, len(list(g))) for t, g in groupby(event_types)))
 
     @property
@@ -64,7 +64,7 @@ class Written:
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
     @classmethod
-    def decode(cls, token: str) -> "Written":
+    def decode(cls, token: str) -> Written:
         """Raises ValueError on anything but a token ``encode`` made."""
         if not 0 < len(token) <= MAX_TOKEN_CHARS:
             raise ValueError(f"a token has 1 to {MAX_TOKEN_CHARS} characters")

@@ -3,8 +3,9 @@ into state. Pure: the standard library only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Protocol, Sequence, TypeVar
+from typing import Protocol, TypeVar
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ Pure: the standard library only."""
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable
+from collections.abc import Iterable
 
 
 def lot_key(seed: str, entry_id: str) -> str:

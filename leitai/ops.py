@@ -13,8 +13,8 @@ from __future__ import annotations
 import json
 import logging
 import threading
+from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
-from typing import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -66,7 +66,7 @@ class OpsServer:
         self.port = self._server.server_address[1]
         self._thread = threading.Thread(target=self._server.serve_forever, name="ops", daemon=True)
 
-    def start(self) -> "OpsServer":
+    def start(self) -> OpsServer:
         self._thread.start()
         log.info("ops port serving", extra={"port": self.port, "paths": ["/healthz", "/readyz", "/metrics"]})
         return self

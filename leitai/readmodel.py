@@ -10,7 +10,8 @@ failure completes the rest.
 from __future__ import annotations
 
 import uuid
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database

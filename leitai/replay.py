@@ -15,9 +15,10 @@ import json
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from queue import Queue
-from typing import Callable, Iterator, Mapping, TextIO
+from typing import TextIO
 
 from pymongo.database import Database
 

@@ -3,7 +3,7 @@ Pure: the standard library only."""
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from leitai.errors import Forbidden
 

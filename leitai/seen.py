@@ -9,8 +9,8 @@ extension per container, in the service's own database (collection ``seen_events
 from __future__ import annotations
 
 import time
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from nameko.extensions import SharedExtension
 from pymongo.errors import BulkWriteError
@@ -44,7 +44,7 @@ class SeenEvents(SharedExtension):
 
     def record(self, events: Sequence[Event]) -> None:
         """``events`` applied: one write, whichever of them were recorded before."""
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         try:
             self.collection.insert_many(
                 [

@@ -13,8 +13,8 @@ event.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -77,7 +77,7 @@ class WriteBatch:
     def __len__(self) -> int:
         return sum(len(documents) for documents in self._documents.values())
 
-    def add(self, writes: Iterable[Write]) -> "WriteBatch":
+    def add(self, writes: Iterable[Write]) -> WriteBatch:
         for write in writes:
             self._documents.setdefault(write.collection, {}).setdefault(write.key, _Document()).add(write)
         return self

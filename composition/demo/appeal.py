@@ -10,8 +10,8 @@ advancement changes (the final has its five already).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Callable
 
 from composition.demo.runtime import Runtime
 from composition.demo.scored import ORGANISER

@@ -16,7 +16,7 @@ semifinal is published again (appeal.py).
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from composition.demo import appeal, export, scored
 from composition.demo.people import People

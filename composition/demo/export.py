@@ -6,16 +6,16 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 
 from composition import audit
 from composition.demo.runtime import PUBLISHERS, Runtime
+from composition.demo.scored import ORGANISER
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog
-from composition.demo.scored import ORGANISER
 
 FORMAT = "leitai-demo-export/1"
 ROUNDING = {"mode": "ROUND_HALF_UP", "places": 2, "applies_to": "stage_score (the mean of the counted totals)"}
@@ -203,7 +203,7 @@ def write(path: Path, scenario: str, seed: str, rt: Runtime, body: dict) -> dict
         "format": FORMAT,
         "scenario": scenario,
         "seed": seed,
-        "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "log_position": rt.heads(),
         **body,
     }

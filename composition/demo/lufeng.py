@@ -13,7 +13,7 @@ what the evaluators told him.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from collections.abc import Callable
 
 from composition.demo import export
 from composition.demo.people import People

@@ -7,7 +7,7 @@ three best of each town are named excellent (优秀). Boards per town and overal
 from __future__ import annotations
 
 import hashlib
-from typing import Callable
+from collections.abc import Callable
 
 from composition.demo import export, scored
 from composition.demo.people import People

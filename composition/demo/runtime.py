@@ -14,8 +14,9 @@ import os
 import shutil
 import threading
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import eventlet
 from eventlet.queue import LightQueue
@@ -23,15 +24,15 @@ from kombu import Connection
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from leitai.config import ConfigurationError, load_settings
-from leitai.contracts.product import CATALOGUE
 from composition.demo import memory
 from composition.demo.sinks import Sinks
-from leitai.eventstore.mongodb import MongoCommitLog
+from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
+from leitai.config import ConfigurationError, load_settings
+from leitai.contracts.product import CATALOGUE
 from leitai.eventstore.checkpoints import Signing
+from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.eventstore.notes import Signer
 from leitai.eventstore.records import head_of_log
-from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from leitai.messaging import topology
 from leitai.messaging.relay import Relay
 from leitai.mongo import connect
@@ -78,7 +79,7 @@ class Runtime:
         self._client = None
 
     # -- lifecycle -----------------------------------------------------------------
-    def __enter__(self) -> "Runtime":
+    def __enter__(self) -> Runtime:
         try:
             self.start()
         except BaseException:

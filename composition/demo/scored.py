@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import random
 import uuid
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Callable, Iterable, Sequence
 
 import eventlet
 

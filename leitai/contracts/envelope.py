@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -19,14 +19,14 @@ class MalformedEnvelope(ContractError):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def format_timestamp(moment: datetime) -> str:
     """One spelling of a UTC instant, so hashes and replays are byte-identical."""
     if moment.tzinfo is None:
         raise ValueError("timestamps must be timezone-aware")
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 class _UtcTimestamp(fields.Field):
@@ -42,7 +42,7 @@ class _UtcTimestamp(fields.Field):
             raise ValidationError("Not a valid datetime.") from exc
         if moment.tzinfo is None:
             raise ValidationError("Timestamp must carry a UTC offset.")
-        return moment.astimezone(timezone.utc)
+        return moment.astimezone(UTC)
 
 
 _ID = fields.String(required=True, validate=validate.Length(min=1, max=200))
@@ -102,7 +102,7 @@ class Event:
         return data
 
     @classmethod
-    def from_wire(cls, data: Any, registry: ContractRegistry) -> "Event":
+    def from_wire(cls, data: Any, registry: ContractRegistry) -> Event:
         """Parse and validate an envelope, upcasting its payload to the current version."""
         if not isinstance(data, dict):
             raise MalformedEnvelope("envelope must be a JSON object")

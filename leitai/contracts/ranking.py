@@ -7,7 +7,6 @@ import hashlib
 from marshmallow import Schema, fields, validate
 
 from leitai.canonical import canonical_json
-
 from leitai.contracts.fields import Id, Score
 from leitai.contracts.registry import Contract
 

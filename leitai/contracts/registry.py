@@ -8,8 +8,9 @@ fails its schema never crosses a boundary unnoticed.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from marshmallow import Schema, ValidationError
 

@@ -10,9 +10,9 @@ store, chain and seals together no longer goes unnoticed by anyone who kept a ch
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable
+from datetime import UTC, datetime
 
 from leitai.eventstore.merkle import Frontier, consistency_from, verify_consistency
 from leitai.eventstore.notes import Checkpoint, NoteError, Signer, Verifier
@@ -62,7 +62,7 @@ class Notary:
             "note": self._signer.sign(Checkpoint(self.origin, head.position, root).body()),
             "tree": head.tree.to_doc(),
             "reason": reason,
-            "issued_at": datetime.now(timezone.utc),
+            "issued_at": datetime.now(UTC),
         }
         if previous:
             checkpoint["consistency"] = self._prove(previous, head)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Sequence
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
 

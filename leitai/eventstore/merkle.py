@@ -14,7 +14,7 @@ commands hand out. Pure: the standard library only.
 from __future__ import annotations
 
 import hashlib
-from typing import Sequence
+from collections.abc import Sequence
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -59,14 +59,14 @@ class Frontier:
             root = node_hash(node, root)
         return root
 
-    def copy(self) -> "Frontier":
+    def copy(self) -> Frontier:
         return Frontier(self.size, self.nodes)
 
     def to_doc(self) -> dict:
         return {"size": self.size, "nodes": [n.hex() for n in self.nodes]}
 
     @classmethod
-    def from_doc(cls, doc: dict) -> "Frontier":
+    def from_doc(cls, doc: dict) -> Frontier:
         return cls(doc["size"], [bytes.fromhex(n) for n in doc["nodes"]])
 
 

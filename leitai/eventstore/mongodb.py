@@ -10,8 +10,8 @@ one for the sequencer's lease and head.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
@@ -26,7 +26,7 @@ SEALS = "seals"
 CHECKPOINTS = "checkpoints"
 LEASE_ID = "lease"
 HEAD_HINT = "head"
-EPOCH = datetime.min.replace(tzinfo=timezone.utc)
+EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
 def ensure_indexes(db: Database) -> None:

@@ -55,7 +55,7 @@ class Signer:
         return f"Signer({self.name!r}, key id {self.key_id.hex()})"
 
     @property
-    def verifier(self) -> "Verifier":
+    def verifier(self) -> Verifier:
         return Verifier(self.name, self.public)
 
     def sign(self, text: str) -> str:
@@ -66,7 +66,7 @@ class Signer:
         return f"{text}\n{DASH} {self.name} {base64.b64encode(self.key_id + signature).decode()}\n"
 
     @classmethod
-    def generate(cls, name: str) -> "Signer":
+    def generate(cls, name: str) -> Signer:
         return cls(name, Ed25519PrivateKey.generate().private_bytes_raw())
 
     def encoded(self) -> str:
@@ -74,7 +74,7 @@ class Signer:
         return f"PRIVATE+KEY+{self.name}+{self.key_id.hex()}+{base64.b64encode(ED25519 + seed).decode()}"
 
     @classmethod
-    def decode(cls, text: str) -> "Signer":
+    def decode(cls, text: str) -> Signer:
         parts = text.strip().split("+", 4)  # the key's base64 may itself hold '+'
         if len(parts) != 5 or parts[:2] != ["PRIVATE", "KEY"]:
             raise NoteError("a signing key reads PRIVATE+KEY+<name>+<key id>+<key>")
@@ -95,7 +95,7 @@ class Signer:
             handle.write(self.encoded() + "\n")
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Signer":
+    def from_file(cls, path: str | Path) -> Signer:
         try:
             text = Path(path).read_text(encoding="ascii")
         except (OSError, UnicodeError) as exc:
@@ -118,7 +118,7 @@ class Verifier:
         return f"{self.name}+{self.key_id.hex()}+{base64.b64encode(ED25519 + self.public).decode()}"
 
     @classmethod
-    def decode(cls, text: str) -> "Verifier":
+    def decode(cls, text: str) -> Verifier:
         parts = text.strip().split("+", 2)  # the key's base64 may itself hold '+'
         if len(parts) != 3:
             raise NoteError("a verifier key reads <name>+<key id>+<key>")
@@ -172,7 +172,7 @@ class Checkpoint:
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
 
     @classmethod
-    def parse(cls, text: str) -> "Checkpoint":
+    def parse(cls, text: str) -> Checkpoint:
         """The checkpoint a note's text holds (extension lines after the third are allowed)."""
         lines = text.split("\n")
         if len(lines) < 4 or lines[-1] != "":

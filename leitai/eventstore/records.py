@@ -18,9 +18,10 @@ note), ``tree`` (the frontier at that size), ``reason``, ``issued_at`` and, afte
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Protocol, Sequence
+from typing import Protocol
 
 from leitai.eventstore.canonical import GENESIS, canonical_json
 from leitai.eventstore.merkle import Frontier, leaf_hash
@@ -161,7 +162,7 @@ class Head:
     def to_doc(self) -> dict:
         return {"position": self.position, "hash": self.hash, "tree": self.tree.to_doc()}
 
-    def copy(self) -> "Head":
+    def copy(self) -> Head:
         return Head(self.position, self.hash, self.tree.copy())
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from leitai.eventstore.canonical import chain_hash
@@ -65,7 +65,7 @@ class Sequencer:
         owner: str,
         lease_seconds: float = 15.0,
         seal_interval: float = 5.0,
-        notary: "Notary | None" = None,
+        notary: Notary | None = None,
     ) -> None:
         self._records = records
         self._owner = owner
@@ -81,7 +81,7 @@ class Sequencer:
 
     def acquire(self) -> bool:
         """Take or renew the lease; renews only once half of it is spent, to spare writes."""
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self._held_until is not None and now < self._held_until - self._lease / 2:
             return True
         held = self._records.take_lease(self._owner, now, now + self._lease)
@@ -191,7 +191,7 @@ class Sequencer:
                 {
                     "position": head.position,
                     "hash": head.hash,
-                    "sealed_at": datetime.now(timezone.utc),
+                    "sealed_at": datetime.now(UTC),
                     "sealed_by": self._owner,
                 }
             )

@@ -18,14 +18,15 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Callable, Iterator, NamedTuple, Sequence
+from datetime import UTC, datetime
+from typing import NamedTuple
 
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
-from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
 from leitai.eventstore.checkpoints import public
+from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
 from leitai.eventstore.merkle import Tree
 from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
@@ -146,7 +147,7 @@ class EventStore:
             "stream_id": stream_id,
             "prev_version": expected_version,
             "version": version,
-            PENDING: datetime.now(timezone.utc),
+            PENDING: datetime.now(UTC),
             "events": [self._document(stream_id, expected_version + i + 1, e) for i, e in enumerate(events)],
             **({"outcome": outcome} if outcome is not None else {}),
         }

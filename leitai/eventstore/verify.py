@@ -4,15 +4,15 @@ that the log no longer gives."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.canonical import GENESIS
 from leitai.eventstore.merkle import Frontier, leaf_hash
 from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
-from leitai.eventstore.sequencer import event_hashes
 from leitai.eventstore.records import CommitLog, all_checkpoints, commits_in_order, event_records
+from leitai.eventstore.sequencer import event_hashes
 
 
 @dataclass(frozen=True)

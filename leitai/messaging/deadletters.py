@@ -7,7 +7,7 @@ malformed message must be kept as it came), plus ``x-leitai-*`` headers saying w
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from kombu import Connection, Queue
@@ -64,7 +64,7 @@ def dead_letter_headers(queue_name: str, reason: str, failures: int) -> dict:
         REASON: reason[:2000],
         FAILURES: failures,
         QUEUE: queue_name,
-        DEAD_AT: datetime.now(timezone.utc).isoformat(),
+        DEAD_AT: datetime.now(UTC).isoformat(),
     }
 
 

@@ -12,20 +12,20 @@ import logging
 import socket
 import threading
 import time
-from datetime import datetime, timezone
-from typing import Callable
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from amqp.exceptions import ChannelError
 from kombu import Connection, Producer
 from kombu.exceptions import ChannelError as VirtualChannelError
 from pymongo.database import Database
 
+from leitai import metrics
 from leitai.contracts import Event
 from leitai.contracts.catalogue import Catalogue
 from leitai.eventstore import EventStore, Sequencer
 from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
-from leitai import metrics
 from leitai.messaging import topology
 from leitai.ops import Readiness
 
@@ -206,7 +206,7 @@ class Relay:
         notices a dropped connection within a round, not at its next publish."""
         try:
             self._connection.drain_events(timeout=0)
-        except socket.timeout:
+        except TimeoutError:
             pass  # nothing to read: the usual case
         self._connection.heartbeat_check()
 
@@ -229,7 +229,7 @@ class Relay:
         # behind only while a full batch leaves more to come: then as far as its oldest event
         full = len(batch) >= self._batch_size
         metrics.RELAY_LAG_SECONDS.set(
-            max(0.0, (datetime.now(timezone.utc) - batch[0].occurred_at).total_seconds()) if full else 0
+            max(0.0, (datetime.now(UTC) - batch[0].occurred_at).total_seconds()) if full else 0
         )
         if batch:
             self._publish(batch)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+
 from kombu import Exchange, Queue
 
 from leitai.contracts.catalogue import Catalogue, Subscription

@@ -14,9 +14,10 @@ import logging
 import math
 import re
 import uuid
-from decimal import Decimal
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from decimal import Decimal
+from typing import Any
 
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import http

@@ -62,4 +62,4 @@ def render(board: dict, certificate: dict) -> bytes:
 </footer>
 </body>
 </html>
-""".encode("utf-8")
+""".encode()

@@ -13,8 +13,9 @@ event-sourced command stores no answer: sent again, it is decided again.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TypeVar
 
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -37,9 +38,7 @@ class KeyedAnswers:
             return write(None)
         key = idempotency.key
         try:
-            self._collection.insert_one(
-                {"_id": key, "fingerprint": idempotency.fingerprint, "at": datetime.now(timezone.utc)}
-            )
+            self._collection.insert_one({"_id": key, "fingerprint": idempotency.fingerprint, "at": datetime.now(UTC)})
         except DuplicateKeyError:
             earlier = self._collection.find_one({"_id": key}) or {}
             if earlier.get("fingerprint", idempotency.fingerprint) != idempotency.fingerprint:

@@ -12,9 +12,9 @@ with the same Message-ID / out_id, so the receiving side can tell it is the same
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
@@ -38,7 +38,7 @@ def delivery_id(event_id: str, recipient_id: str, channel: str, kind: str) -> st
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Deliveries:

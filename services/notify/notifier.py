@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Callable
 
 import eventlet
 from marshmallow import Schema, ValidationError, fields, pre_load, validate
@@ -188,9 +188,9 @@ class Notifier:
     # -- reminders ----------------------------------------------------------------------
     def remind(self) -> int:
         """Record the reminders of sessions starting within the reminder window, once each."""
-        horizon = datetime.now(timezone.utc) + timedelta(hours=self.reminder_hours)
+        horizon = datetime.now(UTC) + timedelta(hours=self.reminder_hours)
         due = self.db.sessions.find(
-            {"starts_at": {"$gt": datetime.now(timezone.utc), "$lte": horizon}, "reminded": {"$ne": True}}
+            {"starts_at": {"$gt": datetime.now(UTC), "$lte": horizon}, "reminded": {"$ne": True}}
         )
         count = 0
         for session in due:

@@ -6,9 +6,9 @@ from nameko.timer import timer
 from pymongo import ReturnDocument
 
 from leitai.application import Idempotency
-from leitai.dependencies import Operations
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
+from leitai.dependencies import Operations
 from leitai.errors import Conflict
 from leitai.messaging.consumer import reliable_handler
 from leitai.roles import ORGANISER, require_role

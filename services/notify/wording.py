@@ -4,8 +4,8 @@ without touching code and rendering reads no file."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 from jinja2 import DictLoader, Environment, StrictUndefined
 
@@ -19,7 +19,7 @@ class Wording:
         )
 
     @classmethod
-    def load(cls, directory: Path = TEMPLATES) -> "Wording":
+    def load(cls, directory: Path = TEMPLATES) -> Wording:
         return cls({path.stem: path.read_text(encoding="utf-8") for path in sorted(directory.glob("*.txt"))})
 
     def render(self, kind: str, context: dict) -> tuple[str, str]:

@@ -13,8 +13,8 @@ from leitai.domain import folding
 from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.readmodel import ReadModel
-from leitai.version import VERSION
 from leitai.roles import ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
+from leitai.version import VERSION
 from services.ranking import appeals, board, calibration, publication
 
 

@@ -18,10 +18,10 @@ coefficients), square roots taken at 60 digits first.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
-from typing import Mapping, Sequence
 
 from leitai.arithmetic import ROUNDING, median
 

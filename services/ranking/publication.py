@@ -13,12 +13,11 @@ Pure domain code.
 from __future__ import annotations
 
 import hashlib
-from typing import Iterable, Mapping
+from collections.abc import Iterable, Mapping
 
-from leitai.domain import Decision
 from leitai.canonical import canonical_json
+from leitai.domain import Decision
 from leitai.errors import RuleViolated
-
 
 PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1, then 2, 3, … after corrections
 

@@ -4,8 +4,6 @@ hands its batch of events to the projection (projection.py)."""
 
 from __future__ import annotations
 
-from leitai.rpc import rpc
-
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import (
@@ -17,6 +15,7 @@ from leitai.dependencies import (
     StoreHealth,
 )
 from leitai.messaging.consumer import batch_handler
+from leitai.rpc import rpc
 from services.ranking.application import Ranking
 from services.ranking.projection import ensure_indexes, project
 

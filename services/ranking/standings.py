@@ -15,10 +15,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
-from typing import Sequence
 
 from leitai.arithmetic import median
 from leitai.lots import lot_key

@@ -6,7 +6,7 @@ against the in-memory event store.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event

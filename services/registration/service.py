@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import secrets
 
-from leitai.rpc import rpc
-
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, StoreHealth
 from leitai.messaging.consumer import reliable_handler
+from leitai.rpc import rpc
 from services.registration.application import Registration
 
 

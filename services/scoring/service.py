@@ -3,12 +3,11 @@ results. Each maps onto one method of the service layer (application.py)."""
 
 from __future__ import annotations
 
-from leitai.rpc import rpc
-
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, ReadModelProvider, StoreHealth
 from leitai.messaging.consumer import reliable_handler
+from leitai.rpc import rpc
 from services.scoring.application import Scoring
 
 

@@ -5,13 +5,14 @@ Pure domain code: it folds events into state and decides the events a command pr
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Mapping
+from typing import Any
 
+from leitai.arithmetic import ROUNDING, median
 from leitai.domain import Decision
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
-from leitai.arithmetic import ROUNDING, median
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
 
@@ -49,7 +50,7 @@ class SessionPlan:
     entries: dict[str, SessionEntry]
 
     @classmethod
-    def from_payload(cls, p: Mapping[str, Any]) -> "SessionPlan":
+    def from_payload(cls, p: Mapping[str, Any]) -> SessionPlan:
         return cls(
             contest_id=p["contest_id"],
             session_id=p["session_id"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 import hashlib
 import random
 import uuid
+from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, localcontext
-from typing import Sequence
 
 from tests.support.servers import wait_until
 from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token, ok

@@ -10,8 +10,8 @@ import os
 
 import pytest
 
-from tests.support.servers import SecantusServer
 from tests.support import chaos
+from tests.support.servers import SecantusServer
 from tests.support.stack import running_stack
 
 pytestmark = pytest.mark.integration

@@ -4,8 +4,8 @@ a real SMTP server process (aiosmtpd) and a local HTTP receiver for the SMS gate
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta, timezone
 from collections import Counter
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -193,7 +193,7 @@ def test_mail_held_back_by_an_smtp_outage_arrives_once_it_is_back(world):
 
 def test_judges_are_reminded_once_of_a_session_that_starts_soon(world):
     stack, _, _ = world
-    soon = (datetime.now(timezone.utc) + timedelta(hours=2)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(hours=2)).isoformat()
     ok(
         stack.call(
             "POST",

@@ -16,7 +16,8 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
 from tests.e2e.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
-from tests.support.browser import ARTIFACTS, chromium, screenshot, wait as wait_for
+from tests.support.browser import ARTIFACTS, chromium, screenshot
+from tests.support.browser import wait as wait_for
 from tests.support.servers import wait_until
 from tests.support.stack import ORGANISER_TOKEN, judge_token, ok
 

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import urllib.parse
 import urllib.request
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 
 import openpyxl
@@ -31,7 +31,6 @@ from leitai.readmodel import ReadModel
 from leitai.replay import diff, rebuild
 from services.ranking import board
 from services.ranking.projection import PROJECTION
-
 from tests.e2e.contest_flow import (
     ORG,
     publish,
@@ -191,7 +190,7 @@ def test_three_stages_advance_exactly_as_an_independent_computation_says(stack, 
             locks.append(locked)
             if stage == "prelim":
                 board = live_board_once_it_holds(stack, contest, stage, 6 * (n + 1))
-                moments.append({"board": board, "at": datetime.now(timezone.utc).isoformat()})
+                moments.append({"board": board, "at": datetime.now(UTC).isoformat()})
         published[stage] = publish(stack, contest, stage, after=locks)
         group_of = {entry: (township(entry) if stage == "prelim" else "county") for entry, _ in sheets}
         expected = reference_standings(sheets, CRITERIA, DROP, group_of, advancement, f"lot-{stage}-2021")

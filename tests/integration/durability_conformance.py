@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 from pymongo.errors import PyMongoError, WriteConcernError
@@ -51,7 +51,7 @@ class Writers:
         self.stop = threading.Event()
         self.threads = [threading.Thread(target=loop, args=(self.stop,), daemon=True) for loop in loops]
 
-    def __enter__(self) -> "Writers":
+    def __enter__(self) -> Writers:
         for thread in self.threads:
             thread.start()
         return self

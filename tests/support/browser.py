@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Callable, Iterator
 
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException

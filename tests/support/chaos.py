@@ -28,11 +28,11 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
-from typing import Iterator
 
 from composition.demo.sinks import SmsGateway
 from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
@@ -161,7 +161,7 @@ class Judges:
         self.server_errors = 0
         self._threads = [threading.Thread(target=self._work, daemon=True) for _ in range(workers)]
 
-    def start(self) -> "Judges":
+    def start(self) -> Judges:
         for thread in self._threads:
             thread.start()
         return self
@@ -312,7 +312,7 @@ def _answered(stack, method, path, body, token, headers):
     return None if code >= 500 or code == 429 else (code, answer, got.get(WRITTEN_HEADER))
 
 
-def check(stack: Stack, report: Report, sinks: "NoticeSinks") -> None:
+def check(stack: Stack, report: Report, sinks: NoticeSinks) -> None:
     """Lock, publish and compare everything with what the judges were told, and with what
     reached the contestants."""
     accepted = {(s.session, s.entry, s.judge): s for s in report.offered if s.outcome == "accepted"}

@@ -12,7 +12,8 @@ from __future__ import annotations
 import copy
 import itertools
 from collections import defaultdict
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from leitai.contracts import Event
 from leitai.contracts.product import CONSUMES, REGISTRY

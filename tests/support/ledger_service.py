@@ -9,7 +9,7 @@ one (so a test can kill it mid-handler). Every attempt at an event is recorded i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import eventlet
 
@@ -32,7 +32,7 @@ class LedgerService:
     @batch_handler("bank", "DepositMade", registry=REGISTRY)
     def on_deposit(self, events: list[Event]) -> None:
         ids = [str(e.event_id) for e in events]
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         self.faults.attempts.insert_many([{"event_id": i, "at": now, "batch": len(events)} for i in ids])
         for fault in self.faults.faults.find({"_id": {"$in": ids}, "fail_times": {"$gt": 0}}):
             failed_so_far = self.faults.attempts.count_documents({"event_id": fault["_id"]}) - 1

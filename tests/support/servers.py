@@ -20,11 +20,13 @@ from composition.localservers import (
     create_vhost,
     delete_vhost,
     die_with_parent,
+    free_port,
+    free_ports,
     grant_vhost,
     rabbit_management,
     revoke_vhost,
+    wait_until,
 )
-from composition.localservers import free_port, free_ports, wait_until
 
 __all__ = [
     "ROOT",
@@ -61,7 +63,7 @@ class Vhost:
         self.name = f"{prefix}_{uuid.uuid4().hex[:12]}"
         self.uri = f"amqp://{RABBIT_USER}:{RABBIT_PASSWORD}@{RABBIT_HOST}/{urllib.parse.quote(self.name, safe='')}"
 
-    def create(self) -> "Vhost":
+    def create(self) -> Vhost:
         create_vhost(self.name)
         return self
 
@@ -127,7 +129,7 @@ class ChildProcess:
         self.log_path = Path(tempfile.mkstemp(prefix=f"leitai-{name}-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
 
-    def start(self) -> "ChildProcess":
+    def start(self) -> ChildProcess:
         self.process = subprocess.Popen(
             self.args,
             env=self.env,

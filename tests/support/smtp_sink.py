@@ -67,7 +67,7 @@ class SmtpSink:
         self.port, self.out, self.hold = free_port(), folder / "mail.jsonl", folder / "hold"
         self.process: ChildProcess | None = None
 
-    def start(self) -> "SmtpSink":
+    def start(self) -> SmtpSink:
         self.process = ChildProcess(
             [
                 sys.executable,

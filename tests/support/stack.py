@@ -9,10 +9,10 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from email.message import Message
 from pathlib import Path
-from typing import Iterator
 
 import pymongo
 import yaml
@@ -57,7 +57,7 @@ def ok(response: tuple, status: tuple = (200, 201)):
     return body
 
 
-def eventually(stack: "Stack", path: str, token: str | None = None) -> dict:
+def eventually(stack: Stack, path: str, token: str | None = None) -> dict:
     """GET ``path`` until it answers 200 (read models follow events a moment later)."""
 
     def attempt():
@@ -178,7 +178,7 @@ class Stack:
     def signer(self) -> Signer:
         return Signer.from_file(self.signing_key)
 
-    def start(self) -> "Stack":
+    def start(self) -> Stack:
         for service in SERVICES:
             for suffix in [""] if self.replicas == 1 else [f"-{n}" for n in range(1, self.replicas + 1)]:
                 if service in PUBLISHERS:

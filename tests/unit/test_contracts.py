@@ -1,5 +1,5 @@
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from decimal import Decimal
 
 import pytest
@@ -30,7 +30,7 @@ def test_a_valid_envelope_parses_to_typed_values_and_back_unchanged():
     data = wire()
     event = Event.from_wire(data, REGISTRY)
     assert event.payload["amount"] == Decimal("12.50")
-    assert event.occurred_at == datetime(2026, 11, 30, 10, tzinfo=timezone.utc)
+    assert event.occurred_at == datetime(2026, 11, 30, 10, tzinfo=UTC)
     assert event.to_wire(REGISTRY) == data
 
 

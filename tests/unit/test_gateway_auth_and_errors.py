@@ -3,10 +3,9 @@ answers with (looked up by class hierarchy, so a new error needs no new row)."""
 
 import pytest
 
-from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated
+from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, require_role
 from services.gateway.auth import Authenticator, Unauthorized
-from leitai.errors import Unavailable
 from services.gateway.http import status_of
 
 TOKENS = {"o" * 16: {"role": ORGANISER, "id": "org1"}, "s" * 16: {"role": SCREEN, "id": "hall"}}
