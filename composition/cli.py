@@ -50,9 +50,10 @@ from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings
 from leitai.contracts.catalogue import Catalogue
 from leitai.errors import DomainError
-from leitai.eventstore import EventStore, verify
+from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
+from leitai.eventstore.verify import verify
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect

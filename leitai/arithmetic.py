@@ -11,7 +11,7 @@ PUBLISHED_PLACES = Decimal("0.01")
 ROUNDING = "ROUND_HALF_UP"
 
 
-def publish(total: Decimal | Fraction, count: int = 1) -> Decimal:
+def rounded_mean(total: Decimal | Fraction, count: int = 1) -> Decimal:
     """total / count, exact, rounded once ROUND_HALF_UP to 2 places.
 
     The mean is taken as an exact fraction (it is often not a finite decimal); scores are

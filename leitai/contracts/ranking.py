@@ -37,7 +37,7 @@ class StageResultsPublished(_StageEvent):
     # the last position of each source log the standings were computed from
     log_positions = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     standings = fields.List(fields.Nested(StandingSchema), required=True)
-    # v2: SHA-256 of the standings' canonical JSON (leitai.eventstore.canonical), the software
+    # v2: SHA-256 of the standings' canonical JSON (leitai.canonical), the software
     # that computed them, and the head version of every source stream they depend on
     standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
     software_version = fields.String(required=True)

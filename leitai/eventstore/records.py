@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
-from leitai.eventstore.canonical import GENESIS, canonical_json
+from leitai.canonical import canonical_json
+from leitai.eventstore.hashchain import GENESIS
 from leitai.eventstore.merkle import Frontier, leaf_hash
 
 MAX_EVENTS_PER_APPEND = 500

@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from leitai.eventstore.canonical import chain_hash
+from leitai.eventstore.hashchain import chain_hash
 from leitai.eventstore.merkle import leaf_hash
 from leitai.eventstore.records import PENDING, CommitLog, DuplicateCommit, Head, event_records, head_of_log
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from leitai.contracts import ContractError, ContractRegistry, Event
-from leitai.eventstore.canonical import GENESIS
+from leitai.eventstore.hashchain import GENESIS
 from leitai.eventstore.merkle import Frontier, leaf_hash
 from leitai.eventstore.notes import Checkpoint, NoteError, Verifier
 from leitai.eventstore.records import CommitLog, all_checkpoints, commits_in_order, event_records

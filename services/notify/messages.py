@@ -32,7 +32,7 @@ def judge(judge_id: str) -> str:
     return f"judge-{judge_id}"
 
 
-ORGANISER = "organiser"  # the contest's organising office, told what only it can decide
+OFFICE = "organiser"  # the recipient id of the contest's organising office, told what only it can decide
 
 
 def role(seat: dict) -> str:
@@ -140,8 +140,8 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
     if event_type in ("AdvancementChangeFollowed", "AdvancementChangeReferred"):  # the organiser hears of it
         context = _advancement(known, p)
         if event_type == "AdvancementChangeFollowed":
-            return [Notice(ORGANISER, "advancement_followed", dict(context, redraw=p["redraw"]))]
-        return [Notice(ORGANISER, "advancement_referred", dict(context, opened_sessions=p["opened_sessions"]))]
+            return [Notice(OFFICE, "advancement_followed", dict(context, redraw=p["redraw"]))]
+        return [Notice(OFFICE, "advancement_referred", dict(context, opened_sessions=p["opened_sessions"]))]
     if event_type == "AdvancementChangeDecided":  # and those it concerned, of the organiser's decision
         context = dict(_advancement(known, p), action=p["action"], reason=p["reason"])
         goes_on = ((p["gained"], p["action"] in ("follow", "admit")), (p["lost"], p["action"] != "follow"))

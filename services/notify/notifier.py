@@ -22,7 +22,7 @@ from leitai.ratelimit import RateLimit
 from services.notify import channels
 from services.notify.answers import KeyedAnswers
 from services.notify.deliveries import Deliveries, Policy, delivery_id
-from services.notify.messages import ORGANISER, NotYetKnown, contestant, judge, notices_for, reminders_for, role
+from services.notify.messages import OFFICE, NotYetKnown, contestant, judge, notices_for, reminders_for, role
 from services.notify.wording import Wording
 
 CHANNELS = ("email", "sms", "inbox")
@@ -111,7 +111,7 @@ class Notifier:
                 ("contests", c, {"name": p["name"]}),
                 (
                     "recipients",
-                    f"{c}:{ORGANISER}",
+                    f"{c}:{OFFICE}",
                     {
                         "name": office.get("name") or "组织方",
                         "email": office.get("email"),

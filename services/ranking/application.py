@@ -8,7 +8,7 @@ from collections import Counter
 from decimal import Decimal
 
 from leitai.application import execute, on_behalf
-from leitai.arithmetic import publish as rounded
+from leitai.arithmetic import rounded_mean
 from leitai.domain import folding
 from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
@@ -149,7 +149,7 @@ class Ranking:
                 raise NotFound(f"criterion {criterion_id} is not one of the stage's")
             means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self._read, stage, scored)}
             rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
-            rows = [dict(r, criterion_mean=str(rounded(means[r["entry_id"]]))) for r in rows]
+            rows = [dict(r, criterion_mean=str(rounded_mean(means[r["entry_id"]]))) for r in rows]
         reflected = {"position": max((r["position"] for r in scored), default=0)} if scored is not None else {}
         return {
             "contest_id": contest_id,

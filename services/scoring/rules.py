@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from leitai.arithmetic import publish
+from leitai.arithmetic import rounded_mean
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class Aggregate:
 
     @property
     def stage_score(self) -> Decimal:
-        return publish(self.counted_sum, self.counted)
+        return rounded_mean(self.counted_sum, self.counted)
 
 
 def score_problems(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> dict[str, list[str]]:

@@ -20,7 +20,8 @@ from collections.abc import Callable
 import pytest
 from pymongo.errors import PyMongoError, WriteConcernError
 
-from leitai.eventstore import EventStore, LeaseLost, Sequencer, verify
+from leitai.eventstore import EventStore, LeaseLost, Sequencer
+from leitai.eventstore.verify import verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.messaging.relay import Checkpoint
 from leitai.mongo import connect, is_outage
@@ -67,7 +68,7 @@ def through_crashes(crash: Callable[[], None], acknowledged: Callable[[], int], 
     """Let the writers get ahead, crash the store, and again; then a last stretch."""
     for _ in range(crashes):
         target = acknowledged() + PER_PHASE
-        wait_until(lambda: acknowledged() >= target, timeout=120, what=f"{target} acknowledged writes")
+        wait_until(lambda target=target: acknowledged() >= target, timeout=120, what=f"{target} acknowledged writes")
         crash()
     target = acknowledged() + PER_PHASE
     wait_until(lambda: acknowledged() >= target, timeout=120, what=f"{target} acknowledged writes after the crashes")
@@ -104,7 +105,7 @@ class StoreDurabilityConformance:
             def loop(stop: threading.Event) -> None:
                 while not stop.is_set():
                     event = deposit("A", "1.00")
-                    until_acknowledged(lambda: store.append(stream, len(acknowledged[stream]), [event]))
+                    until_acknowledged(lambda event=event: store.append(stream, len(acknowledged[stream]), [event]))
                     acknowledged[stream].append(str(event.event_id))
 
             return loop
@@ -138,13 +139,17 @@ class StoreDurabilityConformance:
         def checkpointing(stop: threading.Event) -> None:
             while not stop.is_set():
                 position = len(saved) + 1
-                until_acknowledged(lambda: checkpoint.save(position))
+                until_acknowledged(lambda position=position: checkpoint.save(position))
                 saved.append(position)
 
         def projecting(stop: threading.Event) -> None:
             while not stop.is_set():
                 event_id, key = str(uuid.uuid4()), f"doc-{len(applied) % 5}"
-                until_acknowledged(lambda: projection.apply_once("balances", key, event_id, {"$inc": {"count": 1}}))
+                until_acknowledged(
+                    lambda key=key, event_id=event_id: projection.apply_once(
+                        "balances", key, event_id, {"$inc": {"count": 1}}
+                    )
+                )
                 applied.append(event_id)
 
         with Writers(checkpointing, projecting):
@@ -179,7 +184,7 @@ class StoreDurabilityConformance:
             while not stop.is_set() and len(created) < 400:
                 delivery = f"d{len(created):04d}"
                 until_acknowledged(
-                    lambda: deliveries.create(
+                    lambda delivery=delivery: deliveries.create(
                         {
                             "_id": delivery,
                             "event_id": delivery,

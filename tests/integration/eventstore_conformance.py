@@ -14,7 +14,8 @@ from collections import defaultdict
 import pytest
 
 from leitai.contracts import InvalidPayload, NewEvent, UnknownEventType
-from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer, verify
+from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer
+from leitai.eventstore.verify import verify
 from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary
 from leitai.eventstore.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from leitai.eventstore.notes import Checkpoint, Signer
@@ -284,7 +285,7 @@ class EventStoreConformance:
         leaves = [leaf for batch in commits_in_order(records) for c in batch for leaf in commit_leaves(c)]
         tree = Tree(leaves)
         assert [c["size"] for c in checkpoints] == [4, 6, 10, 15] == sorted({c["size"] for c in checkpoints})
-        for earlier, checkpoint in zip([None, *checkpoints], checkpoints):
+        for earlier, checkpoint in zip([None, *checkpoints], checkpoints, strict=False):
             signed = Checkpoint.parse(SIGNER.verifier.open(checkpoint["note"]))
             assert (signed.origin, signed.size, signed.root) == (
                 "ledger.test/bank",

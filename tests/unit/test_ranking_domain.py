@@ -9,8 +9,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from leitai.canonical import canonical_json
 from leitai.errors import RuleViolated
-from leitai.eventstore.canonical import canonical_json
 from services.ranking.projection import writes_for
 from services.ranking.publication import check_publishable, publish
 

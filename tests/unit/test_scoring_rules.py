@@ -2,7 +2,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from leitai.arithmetic import median, publish
+from leitai.arithmetic import median, rounded_mean
 from services.scoring.rules import Criterion, DropTier, aggregate, drop_counts, score_problems, sheet_total
 
 CRITERIA = [Criterion("party", "讲党建", D(30), D(1), D("0.5")), Criterion("work", "讲工作", D(40), D("1.5"), D("0.5"))]
@@ -66,7 +66,7 @@ def test_equal_totals_are_dropped_by_judge_id_and_the_score_is_unchanged():
     ],
 )
 def test_publication_rounds_the_exact_mean_half_up(counted_sum, counted, published):
-    assert publish(counted_sum, counted) == published
+    assert rounded_mean(counted_sum, counted) == published
 
 
 def test_median_is_exact():

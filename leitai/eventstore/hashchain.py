@@ -1,12 +1,11 @@
-"""The sha256 chain that makes stored records tamper-evident, over their canonical JSON."""
+"""The sha256 hash chain that makes stored records tamper-evident, over their canonical JSON
+(leitai.canonical). Pure: the standard library only."""
 
 from __future__ import annotations
 
 import hashlib
 
-from leitai.canonical import canonical_json
-
-__all__ = ["GENESIS", "canonical_json", "chain_hash"]
+__all__ = ["GENESIS", "chain_hash"]
 
 GENESIS = "0" * 64
 

@@ -1,4 +1,5 @@
-from leitai.eventstore.canonical import GENESIS, canonical_json, chain_hash
+from leitai.canonical import canonical_json
+from leitai.eventstore.hashchain import GENESIS, chain_hash
 
 
 def test_canonical_json_ignores_key_order_and_keeps_chinese_text():
