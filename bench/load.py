@@ -208,7 +208,7 @@ def set_up(client: Client, sessions: int, judges: list[str]) -> dict[str, dict]:
         plans[session] = {"panel": panel, "order": drawn["order"]}
     for session in plans:  # scoring learns of an opening by an event
         wait_until(
-            lambda: client.call("GET", f"/sessions/{session}/scoring", token=ORGANISER)[0] == 200,
+            lambda session=session: client.call("GET", f"/sessions/{session}/scoring", token=ORGANISER)[0] == 200,
             timeout=120,
             what=f"session {session} to open for scoring",
         )

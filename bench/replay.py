@@ -108,7 +108,8 @@ def main() -> None:
             }
             figures.append(row)
             print(
-                f"{read:>10,} events: raw cursor {row['raw_cursor_eps']:>8,}/s, leitai replay {row['replay_eps']:>7,}/s "
+                f"{read:>10,} events: raw cursor {row['raw_cursor_eps']:>8,}/s, "
+                f"leitai replay {row['replay_eps']:>7,}/s "
                 f"({replay_s:.1f} s; ratio {row['ratio']:.2f}), peak memory {row['peak_rss_mib']:,.0f} MiB",
                 flush=True,
             )

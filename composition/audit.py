@@ -4,10 +4,10 @@ A bundle (format ``leitai-audit-bundle/1``, docs/audit.md) is one JSON file that
 nothing else to be checked: the stage's certificate; for every log it cites, the chain of
 signed checkpoints from the first to the latest when the bundle was made (each with its
 consistency proof from the one before, so that checkpoints an auditor kept can be checked
-against it, whether older or newer than the certified one) and every event of every stream the standings depend on, each with its inclusion
-proof in the certified tree; the publication event itself, and those of the versions it
-replaces; the verifier keys. An auditor
-runs tools/verify_bundle.py on it, on their own machine.
+against it, whether older or newer than the certified one) and every event of every stream
+the standings depend on, each with its inclusion proof in the certified tree; the publication
+event itself, and those of the versions it replaces; the verifier keys. An auditor runs
+tools/verify_bundle.py on it, on their own machine.
 """
 
 from __future__ import annotations

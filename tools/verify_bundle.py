@@ -158,7 +158,9 @@ class Key:
             try:
                 self.public.verify(blob[4:], text.encode())
             except InvalidSignature:
-                raise Discrepancy(f"the signature of {self.name} on a checkpoint does not verify (forged or altered)")
+                raise Discrepancy(
+                    f"the signature of {self.name} on a checkpoint does not verify (forged or altered)"
+                ) from None
             return text
         return None
 
@@ -167,7 +169,7 @@ def _b64(text: str, what: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (ValueError, TypeError):
-        raise Malformed(f"{what}: not base64")
+        raise Malformed(f"{what}: not base64") from None
 
 
 def open_checkpoint(note: str, keys: list) -> tuple:
@@ -219,7 +221,8 @@ def competition_ranks(scores: list) -> list:
 
 
 def standings(stage: dict, entries: dict, scored: list) -> list:
-    """``scored``: one dict per entry: entry_id, group_id, totals {judge: Fraction}, scores {judge: {criterion: Fraction}}."""
+    """``scored``: one dict per entry: entry_id, group_id, totals {judge: Fraction},
+    scores {judge: {criterion: Fraction}}."""
     chain = stage["advancement"].get("tiebreak") or []
     seed = stage.get("lot_seed") or ""
     rows = []
@@ -246,7 +249,7 @@ def standings(stage: dict, entries: dict, scored: list) -> list:
     group_rank = {}
     for group in {item["group_id"] for _, item, _ in rows}:
         members = [(item["entry_id"], score) for _, item, score in rows if item["group_id"] == group]
-        group_rank.update(zip([m for m, _ in members], competition_ranks([s for _, s in members])))
+        group_rank.update(zip([m for m, _ in members], competition_ranks([s for _, s in members]), strict=True))
     advancement, on_tie = stage["advancement"], stage["advancement"].get("on_tie", "tiebreak")
 
     def take(candidates: list, count: int) -> list:
@@ -300,7 +303,7 @@ def number(text, where: str) -> Fraction:
     try:
         return Fraction(Decimal(str(text)))
     except (InvalidOperation, ValueError):
-        raise Discrepancy(f"{where}: {text!r} is not a number")
+        raise Discrepancy(f"{where}: {text!r} is not a number") from None
 
 
 # -- the bundle --------------------------------------------------------------------------
@@ -338,7 +341,7 @@ def verify(bundle: dict, keys: list, known: list) -> list:
         _check_replaced(certificate, publication["payload"], events, logs)
         rows = _check_result(certificate, publication, events, stage_id, bundle["rules"]["stage"])
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
-        raise Malformed(f"missing or malformed part: {type(exc).__name__}: {exc}")
+        raise Malformed(f"missing or malformed part: {type(exc).__name__}: {exc}") from None
     return [
         f"stage {stage_id} of {contest_id}: {rows} standings re-derived from the sheets, digest "
         f"{certificate['standings_sha256']} as certified"
@@ -631,7 +634,9 @@ def _known(path: str) -> list:
             lines = note.split("\n")
             kept.append((lines[0], int(lines[1]), _b64(lines[2], "a kept checkpoint's root")))
     except (KeyError, TypeError, IndexError, AttributeError, ValueError) as exc:
-        raise Malformed(f"{path}: not a list of checkpoints nor a monitor state ({type(exc).__name__}: {exc})")
+        raise Malformed(
+            f"{path}: not a list of checkpoints nor a monitor state ({type(exc).__name__}: {exc})"
+        ) from None
     return kept
 
 

@@ -36,7 +36,8 @@ def uphold_one(rt: Runtime, contest_id: str, stage: dict, results: dict, say: Ca
         },
     )
     say(
-        f"appeal {appeal['appeal_id']}: {lower['name']} (rank {lower['rank']}, {lower['stage_score']}) asks for a review"
+        f"appeal {appeal['appeal_id']}: {lower['name']} (rank {lower['rank']}, {lower['stage_score']}) "
+        "asks for a review"
     )
     correction = rt.call(
         "scoring",
@@ -99,7 +100,7 @@ class NoSwap(Exception):
 def _choose(rt: Runtime, contest_id: str, stage: dict, rows: list[dict]) -> tuple[dict, dict, str, dict]:
     """The first two neighbours among those who do not go on that one corrected sheet swaps,
     with nobody else moving: (the lower one, its working, the judge, the sheet as written)."""
-    for above, upper, lower in zip(rows, rows[1:], rows[2:]):
+    for above, upper, lower in zip(rows, rows[1:], rows[2:], strict=False):
         if (
             upper["advanced"]
             or lower["advanced"]

@@ -143,7 +143,7 @@ def run(rt: Runtime, seed: str, say: Callable[..., None]) -> dict:
                 [j.judge_id for j in leaders],
             )
             meetings += 1
-        for n, (code, name, _) in enumerate(TOWNSHIPS):
+        for n, (code, _name, _) in enumerate(TOWNSHIPS):
             local = secretaries[code]
             presenters = [local[(FORUM_PRESENTERS * (month - 1) + k) % len(local)] for k in range(FORUM_PRESENTERS)]
             theme = THEMES[(month - 1 + n) % len(THEMES)]

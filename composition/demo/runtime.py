@@ -248,7 +248,7 @@ class Runtime:
 
     def _activity(self, notices: bool):
         heads = self.heads()
-        for relay, service in zip(self._relays, PUBLISHERS):
+        for relay, service in zip(self._relays, PUBLISHERS, strict=True):
             if MongoCommitLog(self.db(service)).count_pending() or relay.checkpoint() != heads[service]:
                 return None
         if any(count for name, count in self._queue_depths() if not name.endswith(".dlq")):

@@ -246,7 +246,7 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
         )
     )
     names = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
-    for session, report in zip(stage.sessions, reports):
+    for session, report in zip(stage.sessions, reports, strict=True):
         say(f"  {session.session_id} {names[session.group_id]}: {report}")
     # publish once every event is in, so the log positions it records are the same on every run
     rt.settle(notices=False)

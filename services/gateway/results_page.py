@@ -27,6 +27,10 @@ def render(board: dict, certificate: dict) -> bytes:
     )
     contest, stage = escape(board["contest_id"]), escape(board["stage_id"])
     pending = "（签名检查点生成中，稍后刷新可见完整证书）" if certificate["pending"] else ""
+    fingerprint = (
+        f'<span id="fingerprint" title="{escape(certificate["standings_sha256"])}">'
+        f"{escape(certificate['fingerprint'])}</span>"
+    )
     return f"""<!doctype html>
 <html lang="zh-CN">
 <head>
@@ -56,7 +60,7 @@ def render(board: dict, certificate: dict) -> bytes:
 </tbody>
 </table>
 <footer>
-成绩校验指纹 <span id="fingerprint" title="{escape(certificate["standings_sha256"])}">{escape(certificate["fingerprint"])}</span>{pending}<br>
+成绩校验指纹 {fingerprint}{pending}<br>
 成绩证书：<a href="/contests/{contest}/stages/{stage}/certificate">/contests/{contest}/stages/{stage}/certificate</a>；
 核验方法见审计说明（docs/audit.md）：任何人可用组织方公布的公钥，在自己的电脑上核验成绩由评分表按规则算出、记录未被改动。
 </footer>

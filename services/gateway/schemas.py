@@ -423,7 +423,9 @@ class BoardQuery(Schema):
     as_of = fields.String(
         validate=validate.Regexp(
             r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
-            error="a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)",
+            error=(
+                "a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"
+            ),
         )
     )
 

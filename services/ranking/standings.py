@@ -97,7 +97,9 @@ def standings(results: Sequence[Result], advancement: dict, lot_seed: str) -> li
     group_ranks: dict[str, int] = {}
     for group in {r.group_id for r in ordered}:
         members = [r for r in ordered if r.group_id == group]
-        group_ranks.update(zip((r.entry_id for r in members), _competition_ranks([r.stage_score for r in members])))
+        group_ranks.update(
+            zip((r.entry_id for r in members), _competition_ranks([r.stage_score for r in members]), strict=True)
+        )
 
     on_tie = advancement.get("on_tie", "tiebreak")
     advanced: set[str] = set()
@@ -111,5 +113,5 @@ def standings(results: Sequence[Result], advancement: dict, lot_seed: str) -> li
 
     return [
         Standing(result, position, rank, group_ranks[result.entry_id], result.entry_id in advanced, decided_by)
-        for position, ((result, decided_by), rank) in enumerate(zip(placed, ranks), start=1)
+        for position, ((result, decided_by), rank) in enumerate(zip(placed, ranks, strict=True), start=1)
     ]

@@ -6,9 +6,9 @@ changed, removed, added or reordered events; a forged checkpoint; a log rewritte
 auditor kept one of its checkpoints; and, with the operator's own key (someone who holds the
 key rewrites every log and signs fresh checkpoints), a result that the sheets do not give
 and a certificate citing another rule. The semifinal's bundle is of its second version, after
-the demo's correction: the verifier re-derives it with the correction applied. The verifier runs in-process here (its main(), the
-same entry the command line uses) so that each case costs milliseconds; one case runs it as
-a command to show what an auditor sees.
+the demo's correction: the verifier re-derives it with the correction applied. The verifier
+runs in-process here (its main(), the same entry the command line uses) so that each case
+costs milliseconds; one case runs it as a command to show what an auditor sees.
 """
 
 from __future__ import annotations
@@ -346,9 +346,9 @@ def test_a_truncated_or_malformed_bundle_is_an_error_never_a_traceback(check, bu
 def test_every_part_of_a_bundle_removed_or_mistyped_is_refused_with_a_message(bundle, key):
     """Each key of the bundle's skeleton deleted or replaced by a string, and the first item of
     each list replaced by a string (deleting one can be harmless: a chain that starts one
-    checkpoint later still proves what it proves): the verdict is a Discrepancy or Malformed (which main() prints), never "verified"
-    and never another exception. An event's own fields are left out: any change to one is an
-    inclusion proof that fails, as the cases above show."""
+    checkpoint later still proves what it proves): the verdict is a Discrepancy or Malformed
+    (which main() prints), never "verified" and never another exception. An event's own fields
+    are left out: any change to one is an inclusion proof that fails, as the cases above show."""
     paths = list(skeleton(bundle))
     assert len(paths) > 40
     for path in paths:

@@ -123,7 +123,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
         assert tablet.find_element(By.ID, "total").text == f"加权合计：{weighted(scores).normalize():f} 分"
         tablet.find_element(By.ID, "strengths").send_keys("思路清晰")
         tablet.find_element(By.ID, "submit").click()
-        wait(tablet, lambda d: tag(d, entry) == "已收到 · 第1次", f"entry {n + 1} to be received")
+        wait(tablet, lambda d, entry=entry: tag(d, entry) == "已收到 · 第1次", f"entry {n + 1} to be received")
         given[entry] = scores
     # a revision before the lock
     entry_button(tablet, order[0]).click()
@@ -244,7 +244,7 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         card.find_element(By.CSS_SELECTOR, "button.lock").click()
         wait(
             tablet,
-            lambda d: (
+            lambda d, session=session, refreshed=refreshed: (
                 f"场次 {session} 已锁定" in d.find_element(By.ID, "stage-notice").text and refreshes(d) > refreshed
             ),
             f"{session} to be locked",
@@ -317,7 +317,8 @@ def test_every_control_has_a_label_and_a_phone_needs_no_sideways_scrolling(stack
         unlabelled = phone.execute_script("""
             return [...document.querySelectorAll('input, select, textarea')]
               .filter((c) => c.offsetParent !== null)
-              .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]')) && !c.getAttribute('aria-label'))
+              .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]'))
+                && !c.getAttribute('aria-label'))
               .map((c) => c.outerHTML)""")
         assert unlabelled == []
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")

@@ -276,7 +276,7 @@ def test_every_log_serves_signed_checkpoints_each_consistent_with_the_one_before
     for log in ("registration", "scoring", "ranking"):
         chain = eventually(stack, f"/logs/{log}/checkpoints?limit=1000")["checkpoints"]
         assert chain, log
-        for before, after in zip(chain, chain[1:]):
+        for before, after in zip(chain, chain[1:], strict=False):
             assert after["consistency"]["from"] == before["size"]
             assert verify_consistency(
                 before["size"],
@@ -504,7 +504,7 @@ def test_an_appeal_is_filed_decided_once_by_the_inspector_and_the_contestant_tol
 
     recipient = f"contestant-{row['contestant_id']}"
     for kind in ("appeal_received", "appeal_decided"):
-        deliveries = wait_until(lambda: told(kind), what=f"the {kind} notice")
+        deliveries = wait_until(lambda kind=kind: told(kind), what=f"the {kind} notice")
         assert {d["recipient_id"] for d in deliveries} == {recipient}
         assert len(deliveries) == len({d["channel"] for d in deliveries})  # once a channel
     inbox = ok(stack.call("GET", f"/contests/{contest}/recipients/{recipient}/inbox", token=ORG))

@@ -21,8 +21,8 @@ import pytest
 from pymongo.errors import PyMongoError, WriteConcernError
 
 from leitai.eventstore import EventStore, LeaseLost, Sequencer
-from leitai.eventstore.verify import verify
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
+from leitai.eventstore.verify import verify
 from leitai.messaging.relay import Checkpoint
 from leitai.mongo import connect, is_outage
 from leitai.readmodel import ReadModel

@@ -15,12 +15,12 @@ import pytest
 
 from leitai.contracts import InvalidPayload, NewEvent, UnknownEventType
 from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer
-from leitai.eventstore.verify import verify
 from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary
 from leitai.eventstore.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from leitai.eventstore.notes import Checkpoint, Signer
 from leitai.eventstore.records import Head, commit_leaves, commits_in_order, event_records
 from leitai.eventstore.sequencer import event_hashes
+from leitai.eventstore.verify import verify
 from tests.support.ledger import REGISTRY, deposit
 
 SIGNER = Signer.generate("ledger.test")

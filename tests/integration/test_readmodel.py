@@ -24,7 +24,7 @@ def test_events_racing_to_create_a_document_all_apply_and_each_once(db):
     events = [uuid.uuid4() for _ in range(24)]
     for key in range(5):  # a fresh document each round: every round starts with a race to create it
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda e: model.apply_once("tallies", f"k{key}", e, {"$inc": {"n": 1}}), events * 2))
+            list(pool.map(lambda e, key=key: model.apply_once("tallies", f"k{key}", e, {"$inc": {"n": 1}}), events * 2))
         assert model.get("tallies", f"k{key}")["n"] == len(events)
 
 

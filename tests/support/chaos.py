@@ -223,7 +223,7 @@ class Faults:
         for n, fault in enumerate(plan, start=1):
             due = n * offered // (len(plan) + 1)
             wait_until(
-                lambda: self._report.count("accepted") >= due or judges.done(),
+                lambda due=due: self._report.count("accepted") >= due or judges.done(),
                 timeout=RECOVERY_TIMEOUT_S,
                 interval=0.05,
                 what=f"{due} sheets accepted before {fault}",
@@ -232,7 +232,7 @@ class Faults:
             self._cause(fault)
             last: list[str] = []  # the processes that came back last
 
-            def recovered() -> bool:
+            def recovered(last: list[str] = last) -> bool:
                 waiting = self._stack.not_ready()
                 last[:] = waiting or last
                 return not waiting

@@ -11,7 +11,7 @@ from leitai.eventstore.notes import Checkpoint, NoteError, Signer, Verifier
 
 def test_keys_round_trip_through_their_text_form(tmp_path):
     # base64 of a key holds '+' about one time in two: the text form must still read back
-    for n in range(40):
+    for _ in range(40):
         signer = Signer.generate("leitai.test")
         again = Signer.decode(signer.encoded())
         assert again.public == signer.public and again.key_id == signer.key_id
