@@ -37,8 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from composition.product import CATALOGUE
 from composition.up import commands
-from leitai.contracts.product import CATALOGUE
 from tests.support.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, queue_state, wait_until
 
 BIN = Path(sys.executable).parent

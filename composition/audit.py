@@ -13,6 +13,7 @@ tools/verify_bundle.py on it, on their own machine.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from leitai import certificates
 from leitai.eventstore import EventStore
@@ -68,7 +69,7 @@ def bundle(
             f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
             "a relay signs one at its next seal: try again in a few seconds"
         )
-    logs = {}
+    logs: dict[str, dict[str, Any]] = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
         size = checkpoint["size"]

@@ -63,7 +63,7 @@ from leitai.roles import ORGANISER
 from services.ranking.application import Ranking
 
 log = logging.getLogger("leitai.cli")
-DEFAULT_CATALOGUE = "leitai.contracts.product:CATALOGUE"
+DEFAULT_CATALOGUE = "composition.product:CATALOGUE"
 # what verify and audit check checkpoint signatures with (Settings.verifiers)
 CHECKPOINT_KEYS = ("LEITAI_VERIFIER_KEYS", "LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_LOG_ORIGIN")
 
@@ -83,7 +83,7 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
         if not isinstance(config, dict):
             raise ConfigurationError(f"--config {path}: must hold a mapping of settings")
         return config
-    config: dict = {
+    config = {
         k: environ[k]
         for k in (
             "AMQP_URI",
@@ -312,16 +312,19 @@ def _audit_action(args, settings: Settings) -> int:
         log_name = getattr(args, "log", None)
         if log_name is not None and log_name not in stores:
             raise ConfigurationError(f"--log {log_name}: LEITAI_SOURCES names {', '.join(sorted(stores))}")
-        store = stores.get(log_name)
+        store = stores[log_name] if log_name is not None else None  # bundle has no --log
         if args.action == "checkpoint":
+            assert store is not None  # --log is required
             result = store.checkpoint(args.size)
             if result is None:
                 raise audit.AuditError(
                     "no checkpoint signed yet" if args.size is None else f"no checkpoint of size {args.size}"
                 )
         elif args.action == "prove-inclusion":
+            assert store is not None  # --log is required
             result = audit.inclusion(store, args.event_id, args.size)
         elif args.action == "prove-consistency":
+            assert store is not None  # --log is required
             result = audit.consistency(store, args.old_size, args.new_size)
         else:
             keys = [Verifier.decode(k) for k in args.verifier_key] or settings.verifiers()

@@ -90,6 +90,7 @@ class SecantusServer:
 
     def crash(self) -> None:
         """SIGKILL, as a crash or an OOM kill would."""
+        assert self.process is not None, "start() first"
         self.process.kill()
         self.process.wait()
 
@@ -103,7 +104,7 @@ class SecantusServer:
 
     def _launch(self) -> SecantusServer:
         log = open(self.storage.parent / f"{self.storage.name}.log", "ab")
-        self.process = subprocess.Popen(
+        self.process = process = subprocess.Popen(
             [
                 self.executable,
                 "--host",
@@ -120,7 +121,7 @@ class SecantusServer:
         )
         client = connect(self.url)
         try:
-            wait_until(lambda: self.process.poll() is None and _pings(client), timeout=60, what="SecantusDB to answer")
+            wait_until(lambda: process.poll() is None and _pings(client), timeout=60, what="SecantusDB to answer")
         finally:
             client.close()
         return self

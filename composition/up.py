@@ -142,7 +142,7 @@ def run(
     try:
         deadline = time.monotonic() + ready_timeout
         while not _ready(base_url):
-            dead = [c.planned.name for c in children if c.process.poll() is not None]
+            dead = [c.planned.name for c in children if c.process is not None and c.process.poll() is not None]
             if dead or time.monotonic() > deadline or stop.is_set():
                 reason = f"{', '.join(dead)} exited" if dead else "stopped" if stop.is_set() else "not ready in time"
                 print(f"leitai up: {reason}; stopping everything", file=sys.stderr)
@@ -178,6 +178,7 @@ def _supervise(children: list[Child]) -> None:
                     f"leitai up: {child.planned.name} restarted (restart {child.restarts})", file=sys.stderr, flush=True
                 )
             continue
+        assert child.process is not None  # started, and not waiting to restart
         code = child.process.poll()
         if code is None:
             continue

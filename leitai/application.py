@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from leitai import consistency
 from leitai.contracts import Event, NewEvent
@@ -48,7 +48,7 @@ class Idempotency:
     fingerprint: str
 
     @classmethod
-    def of(cls, actor: dict) -> Idempotency | None:
+    def of(cls, actor: dict[str, Any]) -> Idempotency | None:
         given = actor.get("idempotency")
         return cls(given["key"], given["fingerprint"]) if given else None
 
@@ -56,7 +56,7 @@ class Idempotency:
         return uuid.uuid5(_KEYED, f"{self.key}\n{stream_id}\n{index}")
 
 
-def on_behalf(actor: dict) -> dict:
+def on_behalf(actor: dict[str, Any]) -> dict[str, Any]:
     """execute()'s keywords for a command an actor sent: who, the request, its key."""
     return {"actor": actor["id"], "correlation_id": actor.get("request_id"), "idempotency": Idempotency.of(actor)}
 
@@ -119,7 +119,7 @@ def execute(
     if idempotency:
         found, answer = _earlier_answer(store, stream_id, idempotency)
         if found:
-            return answer
+            return cast(R, answer)  # the answer stored the first time, in its wire (JSON) form
     for _ in range(attempts):
         state = fold(store.read_stream(stream_id))
         result, decisions = decide(state)
@@ -143,7 +143,7 @@ def execute(
         except ConcurrencyConflict:
             continue
         if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
-            return _earlier_answer(store, stream_id, idempotency)[1]
+            return cast(R, _earlier_answer(store, stream_id, idempotency)[1])
         # a resent append (event ids the client chose) names the commit stored the first time
         consistency.note(consistency.Written.of(stream_id, appended.first_version, types).encode())
         return result

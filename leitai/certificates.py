@@ -15,13 +15,14 @@ Pure: the standard library only.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 FORMAT = "leitai-certificate/1"
 PUBLICATION_LOG = "ranking"
 CHECKPOINT_FIELDS = ("origin", "size", "root", "note")
 
 
-def positions_to_cover(published: Mapping) -> dict[str, int]:
+def positions_to_cover(published: Mapping[str, Any]) -> dict[str, int]:
     """Each log a certificate cites, and the position its checkpoint must hold."""
     needed = {source: published["log_positions"][source] for source in published["streams"]}
     needed[PUBLICATION_LOG] = published["event_position"]
@@ -34,7 +35,11 @@ def fingerprint(standings_sha256: str) -> str:
     return " ".join(head[i : i + 4] for i in range(0, 16, 4))
 
 
-def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], replaces: Mapping | None = None) -> dict:
+def certificate(
+    published: Mapping[str, Any],
+    checkpoints: Mapping[str, Mapping[str, Any] | None],
+    replaces: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
     """``published``: the publication (as ``stage_results`` gives it); ``checkpoints``: for
     each log of :func:`positions_to_cover`, the first checkpoint holding that position, or
     None while there is none."""
@@ -53,7 +58,7 @@ def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], r
             for source, streams in sorted(published["streams"].items())
         },
         "checkpoints": {
-            log: {k: checkpoints[log][k] for k in CHECKPOINT_FIELDS} for log in sorted(needed) if checkpoints.get(log)
+            log: {k: found[k] for k in CHECKPOINT_FIELDS} for log in sorted(needed) if (found := checkpoints.get(log))
         },
         "pending": sorted(log for log in needed if not checkpoints.get(log)),
         "replaces": dict(replaces) if replaces else None,
@@ -61,8 +66,10 @@ def certificate(published: Mapping, checkpoints: Mapping[str, Mapping | None], r
 
 
 def certified(
-    published: Mapping, covering: Callable[[str, int], Mapping | None], earlier: Callable[[int], Mapping]
-) -> dict:
+    published: Mapping[str, Any],
+    covering: Callable[[str, int], Mapping[str, Any] | None],
+    earlier: Callable[[int], Mapping[str, Any]],
+) -> dict[str, Any]:
     """The certificate of ``published`` and, for a corrected result, of each version it
     replaces down to version 1. ``covering(log, position)``: the first checkpoint of ``log``
     holding ``position``, or None; ``earlier(version)``: that version's publication."""

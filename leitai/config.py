@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
@@ -32,7 +33,7 @@ class _RetrySchema(Schema):
     factor = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
 
     @post_load
-    def _policy(self, data, **kwargs):
+    def _policy(self, data: dict[str, Any], **kwargs: Any) -> RetryPolicy:
         return RetryPolicy(**data)
 
 
@@ -45,14 +46,16 @@ def _no_contract_options(url: str) -> None:
         )
 
 
-class _KeyList(fields.List):
+class _KeyList(fields.List[str]):
     """Verifier keys: a YAML list, or one string of them separated by spaces or commas (as an
     environment variable gives them: ``${LEITAI_VERIFIER_KEYS:}``)."""
 
-    def __init__(self, **kwargs) -> None:
+    def __init__(self, **kwargs: Any) -> None:
         super().__init__(fields.String(), allow_none=True, **kwargs)  # `${VAR:}` reads as null: none
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[str | None]:
         if isinstance(value, str):
             value = value.replace(",", " ").split()
         return super()._deserialize(value, attr, data, **kwargs)
@@ -110,11 +113,11 @@ class Settings:
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
     LEITAI_OPS_PORT: int = 0
     LEITAI_CATCH_UP_S: float = 10.0
-    LEITAI_SOURCES: dict = field(default_factory=dict)
+    LEITAI_SOURCES: dict[str, str] = field(default_factory=dict)
     LEITAI_SIGNING_KEY: str = ""
     LEITAI_LOG_ORIGIN: str = ""
-    LEITAI_TRUSTED_KEYS: list = field(default_factory=list)
-    LEITAI_VERIFIER_KEYS: list = field(default_factory=list)
+    LEITAI_TRUSTED_KEYS: list[str] = field(default_factory=list)
+    LEITAI_VERIFIER_KEYS: list[str] = field(default_factory=list)
 
     def verifiers(self) -> list[Verifier]:
         """The keys checkpoints are checked with: LEITAI_VERIFIER_KEYS, or else the relay's own
@@ -127,6 +130,7 @@ class Settings:
         if not self.LEITAI_SIGNING_KEY:
             return []
         signing = self.signing()
+        assert signing is not None  # a signing key is set
         return [signing.signer.verifier, *signing.trusted]
 
     def signing(self) -> Signing | None:
@@ -147,7 +151,7 @@ class Settings:
         return Signing(signer, self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}", tuple(trusted))
 
 
-def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Settings:
+def load_settings(config: Mapping[str, Any], only: Sequence[str] | None = None) -> Settings:
     """Validate the named settings (all by default) out of a nameko config mapping.
 
     Whoever needs MONGO_URL also gets LEITAI_DURABILITY and LEITAI_ENVIRONMENT: the store is
@@ -157,7 +161,9 @@ def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Setting
     try:
         values = _SettingsSchema(only=only).load(dict(config))
     except ValidationError as exc:
-        problems = "; ".join(f"{key}: {' '.join(map(str, _flatten(msg)))}" for key, msg in sorted(exc.messages.items()))
+        problems = "; ".join(
+            f"{key}: {' '.join(map(str, _flatten(msg)))}" for key, msg in sorted(exc.messages_dict.items())
+        )
         raise ConfigurationError(f"invalid configuration: {problems}") from None
     settings = Settings(**{k: v for k, v in values.items() if v is not None})
     if settings.LEITAI_DURABILITY != "journaled" and settings.LEITAI_ENVIRONMENT not in WEAK_DURABILITY_ALLOWED:
@@ -169,7 +175,16 @@ def load_settings(config: Mapping, only: Sequence[str] | None = None) -> Setting
     return settings
 
 
-def _flatten(messages) -> list:
+def _flatten(messages: Any) -> list[Any]:
     if isinstance(messages, dict):
         return [f"{k}: {' '.join(map(str, _flatten(v)))}" for k, v in messages.items()]
     return list(messages) if isinstance(messages, list) else [messages]
+
+
+# what every service reads: its broker, its database, retries, the ops port, catching up
+SERVICE_KEYS = ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT", "LEITAI_CATCH_UP_S")
+
+
+def service_settings(config: Mapping[str, Any]) -> Settings:
+    """The settings every service shares, validated together at start-up (SERVICE_KEYS)."""
+    return load_settings(config, only=SERVICE_KEYS)

@@ -84,7 +84,7 @@ class Written:
         return cls(stream_id, first, tuple((t, n) for t, n in runs))
 
 
-def _count(value) -> bool:
+def _count(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 1
 
 

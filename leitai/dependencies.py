@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
+from typing import TYPE_CHECKING, Any
 
 import eventlet
 from nameko.extensions import DependencyProvider
@@ -17,6 +19,24 @@ from leitai.mongo import connect
 from leitai.ops import OpsServer, Readiness
 from leitai.readmodel import ReadModel
 from leitai.rpc import rpc
+
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+
+
+class CheckedSettings(DependencyProvider):
+    """A service's whole settings, validated at start-up by its settings.py's ``load``, so that a
+    missing or malformed one stops the process, named, before any entrypoint starts."""
+
+    def __init__(self, load: Callable[[Mapping[str, Any]], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.load = load
+
+    def setup(self) -> None:
+        self.settings = self.load(self.container.config)
+
+    def get_dependency(self, worker_ctx: Any) -> Any:
+        return self.settings
 
 
 class MongoProvider(DependencyProvider):
@@ -36,7 +56,7 @@ class MongoProvider(DependencyProvider):
 
 
 class EventStoreProvider(MongoProvider):
-    def __init__(self, registry: ContractRegistry, **kwargs) -> None:
+    def __init__(self, registry: ContractRegistry, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.registry = registry
 
@@ -45,16 +65,25 @@ class EventStoreProvider(MongoProvider):
         ensure_indexes(self.db)
         self.store = EventStore(MongoCommitLog(self.db), self.registry)
 
-    def get_dependency(self, worker_ctx) -> EventStore:
+    def get_dependency(self, worker_ctx: WorkerContext) -> EventStore:
         return self.store
 
 
 class ReadModelProvider(MongoProvider):
+    """``indexes``: collection -> the fields of each index its queries need, made at start-up."""
+
+    def __init__(self, indexes: Mapping[str, Sequence[Sequence[str]]] | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.indexes = indexes or {}
+
     def setup(self) -> None:
         super().setup()
+        for collection, indexes in self.indexes.items():
+            for fields in indexes:
+                self.db[collection].create_index([(name, 1) for name in fields])
         self.read_model = ReadModel(self.db)
 
-    def get_dependency(self, worker_ctx) -> ReadModel:
+    def get_dependency(self, worker_ctx: WorkerContext) -> ReadModel:
         return self.read_model
 
 
@@ -74,18 +103,18 @@ class PublishedLog:
     store: EventStore
 
     @rpc
-    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         return self.store.checkpoints(after_size, limit)
 
     @rpc
-    def checkpoint(self, size: int | None = None) -> dict:
+    def checkpoint(self, size: int | None = None) -> dict[str, Any]:
         found = self.store.checkpoint(size)
         if found is None:
             raise NotFound("no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}")
         return found
 
     @rpc
-    def checkpoint_covering(self, position: int) -> dict | None:
+    def checkpoint_covering(self, position: int) -> dict[str, Any] | None:
         return self.store.checkpoint_covering(position)
 
 
@@ -97,7 +126,7 @@ class Operations(DependencyProvider):
 
     def setup(self) -> None:
         self.port = load_settings(self.container.config, only=("LEITAI_OPS_PORT",)).LEITAI_OPS_PORT
-        self.server = None
+        self.server: OpsServer | None = None
 
     def start(self) -> None:
         if not self.port:

@@ -7,9 +7,11 @@ arguments (e.g. field messages).
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DomainError(Exception):
-    def __init__(self, message: str, details: dict | None = None) -> None:
+    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
         # always a dict in args: nameko turns anything else (None included) into a string
         # on its way through RPC
         super().__init__(message, details or {})

@@ -12,10 +12,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pymongo import MongoClient
 from pymongo.errors import BulkWriteError, ConnectionFailure, OperationFailure, WriteConcernError
 
-DURABILITY = {
+DURABILITY: dict[str, dict[str, Any]] = {
     "journaled": {"w": "majority", "journal": True, "readConcernLevel": "majority"},
     "unjournaled": {"w": 1, "journal": False, "readConcernLevel": "local"},
 }
@@ -29,15 +31,15 @@ DUPLICATE_KEY = 11000  # a unique index refused a write
 _TRANSIENT_CODES = frozenset({6, 7, 64, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436})
 
 
-def connect(url: str, durability: str = "journaled") -> MongoClient:
+def connect(url: str, durability: str = "journaled") -> MongoClient[dict[str, Any]]:
     # tz_aware: every datetime read back is UTC-aware, as every datetime written is.
     return MongoClient(url, tz_aware=True, serverSelectionTimeoutMS=10_000, **DURABILITY[durability])
 
 
-def taken_keys(exc: BulkWriteError) -> list[dict]:
+def taken_keys(exc: BulkWriteError) -> list[dict[str, Any]]:
     """The write errors of a bulk write that a unique index refused and nothing else did;
     raises ``exc`` again when any of them is something else."""
-    errors = exc.details.get("writeErrors", [])
+    errors: list[dict[str, Any]] = exc.details.get("writeErrors", [])
     if any(e.get("code") != DUPLICATE_KEY for e in errors):
         raise exc
     return errors

@@ -15,7 +15,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
@@ -54,7 +56,7 @@ class _Server(ThreadingMixIn, WSGIServer):
 
 
 class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format, *args):  # probes every few seconds: not worth a log line each
+    def log_message(self, format: str, *args: Any) -> None:  # probes every few seconds: not worth a log line each
         pass
 
 
@@ -75,7 +77,7 @@ class OpsServer:
         self._server.shutdown()
         self._server.server_close()
 
-    def _app(self, environ, start_response):
+    def _app(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         path = environ.get("PATH_INFO", "")
         if path == "/metrics":
             start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
@@ -95,7 +97,7 @@ class OpsServer:
         return _json(start_response, 404, {"error": "not found", "paths": ["/healthz", "/readyz", "/metrics"]})
 
 
-def _json(start_response, status: int, body: dict) -> list[bytes]:
+def _json(start_response: StartResponse, status: int, body: dict[str, Any]) -> list[bytes]:
     reason = {200: "OK", 404: "Not Found", 503: "Service Unavailable"}[status]
     start_response(f"{status} {reason}", [("Content-Type", "application/json")])
     return [json.dumps(body, sort_keys=True).encode()]

@@ -18,6 +18,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from leitai.mongo import taken_keys
+from leitai.writes import Write, WriteBatch
 
 APPLIED = "_applied"
 
@@ -25,19 +26,19 @@ APPLIED = "_applied"
 class ReadModel:
     """The narrow interface a projection gets: apply an event once, and query."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database[dict[str, Any]]) -> None:
         self._db = db
 
-    def apply_once(self, collection: str, key: Any, event_id: uuid.UUID | str, update: dict) -> bool:
+    def apply_once(self, collection: str, key: Any, event_id: uuid.UUID | str, update: dict[str, Any]) -> bool:
         """Apply ``update`` (MongoDB update operators) to document ``key`` unless this
         event was applied to it before. Returns True when it was applied now."""
         return self.apply_each_once(collection, [(key, event_id, update)]) == 1
 
-    def apply_each_once(self, collection: str, changes: Sequence[tuple[Any, uuid.UUID | str, dict]]) -> int:
+    def apply_each_once(self, collection: str, changes: Sequence[tuple[Any, uuid.UUID | str, dict[str, Any]]]) -> int:
         """``apply_once`` for each (key, event id, update), in one bulk write; returns how many
         were applied now. The changes to one document fold into one operation where they only
         ``$inc`` and ``$set`` (see ``_fold``)."""
-        groups: dict[Any, dict[str, dict]] = {}
+        groups: dict[Any, dict[str, dict[str, Any]]] = {}
         for key, event_id, update in changes:
             if any(APPLIED in fields for fields in update.values()):
                 raise ValueError(f"{APPLIED} is reserved for exactly-once bookkeeping")
@@ -60,16 +61,21 @@ class ReadModel:
             return sum(len(group) for i, (_, group) in enumerate(operations) if i not in failed) + again.modified_count
         return sum(len(group) for _, group in operations)
 
-    def get(self, collection: str, key: Any) -> dict | None:
+    def apply(self, writes: Iterable[Write]) -> None:
+        """Commutative writes (leitai/writes.py), folded into one bulk write per collection:
+        for a projection that needs no event-id bookkeeping because its writes commute."""
+        WriteBatch().add(writes).flush(self._db)
+
+    def get(self, collection: str, key: Any) -> dict[str, Any] | None:
         return self._db[collection].find_one({"_id": key}, {APPLIED: 0})
 
     def find(
-        self, collection: str, query: dict | None = None, sort: Iterable[tuple[str, int]] | None = None
-    ) -> list[dict]:
+        self, collection: str, query: dict[str, Any] | None = None, sort: Iterable[tuple[str, int]] | None = None
+    ) -> list[dict[str, Any]]:
         return list(self._db[collection].find(query or {}, {APPLIED: 0}, sort=list(sort) if sort else None))
 
 
-def _once(key: Any, changes: list[tuple[str, dict]]) -> tuple[dict, dict]:
+def _once(key: Any, changes: list[tuple[str, dict[str, Any]]]) -> tuple[dict[str, Any], dict[str, Any]]:
     """The filter and update that apply ``changes`` (event id, update) to ``key`` unless any
     of those events was applied to it."""
     markers = [marker for marker, _ in changes]
@@ -91,7 +97,7 @@ def _once(key: Any, changes: list[tuple[str, dict]]) -> tuple[dict, dict]:
     return {"_id": key, APPLIED: {"$nin": markers}}, update
 
 
-def _fold(changes: list[tuple[str, dict]]) -> list[list[tuple[str, dict]]]:
+def _fold(changes: list[tuple[str, dict[str, Any]]]) -> list[list[tuple[str, dict[str, Any]]]]:
     """``changes`` to one document as operations: those that only ``$inc`` and ``$set`` (and
     never both on one field) fold into one, increments adding up and a later ``$set``
     winning; any other change is an operation of its own."""

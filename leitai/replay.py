@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from queue import Queue
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 
 from pymongo.database import Database
 
@@ -86,8 +86,8 @@ def check_positions(projection: Projection, to_positions: Mapping[str, int]) -> 
 
 def rebuild(
     projection: Projection,
-    sources: Mapping[str, Database],
-    scratch: Database,
+    sources: Mapping[str, Database[dict[str, Any]]],
+    scratch: Database[dict[str, Any]],
     registry: ContractRegistry,
     stream: TextIO = sys.stderr,
     to_positions: Mapping[str, int] | None = None,
@@ -122,22 +122,24 @@ def rebuild(
     return Rebuilt(applied, progress.done, writes, heads)
 
 
-def _ahead(batches: Iterator[list]) -> Iterator[list]:
+T = TypeVar("T")
+
+
+def _ahead(batches: Iterator[list[T]]) -> Iterator[list[T]]:
     """``batches``, the next one read by a thread while this one is folded: the store's answer
     and the fold overlap."""
-    queue: Queue = Queue(maxsize=1)
-    done = object()
+    queue: Queue[list[T] | BaseException | None] = Queue(maxsize=1)  # None: no more batches
 
     def read() -> None:
         try:
             for batch in batches:
                 queue.put(batch)
-            queue.put(done)
+            queue.put(None)
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
             queue.put(exc)
 
     threading.Thread(target=read, daemon=True, name="replay-read-ahead").start()
-    while (item := queue.get()) is not done:
+    while (item := queue.get()) is not None:
         if isinstance(item, BaseException):
             raise item
         yield item
@@ -151,7 +153,7 @@ def _writes(projection: Projection, store: EventStore, event: Stored) -> list[Wr
         raise
 
 
-def diff(live: Database, rebuilt: Database, collections: tuple[str, ...]) -> list[str]:
+def diff(live: Database[dict[str, Any]], rebuilt: Database[dict[str, Any]], collections: tuple[str, ...]) -> list[str]:
     """Readable differences, one a line; empty when the two read models are identical. Both
     are read in ``_id`` order side by side, so memory does not grow with their size."""
     lines = []
@@ -160,6 +162,7 @@ def diff(live: Database, rebuilt: Database, collections: tuple[str, ...]) -> lis
         a, b = next(left, None), next(right, None)
         while a is not None or b is not None:
             if b is None or (a is not None and a["_id"] < b["_id"]):
+                assert a is not None  # the loop runs while either side has a document left
                 lines.append(f"{name}/{a['_id']}: only in the live read model")
                 a = next(left, None)
             elif a is None or b["_id"] < a["_id"]:
@@ -174,5 +177,5 @@ def diff(live: Database, rebuilt: Database, collections: tuple[str, ...]) -> lis
     return lines
 
 
-def _canonical(value) -> str:
+def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)

@@ -4,6 +4,7 @@ Pure: the standard library only."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from leitai.errors import Forbidden
 
@@ -15,11 +16,11 @@ ROLES = (ORGANISER, JUDGE, SCREEN, SUPERVISOR)  # what a token may carry
 PUBLIC = "public"  # a request without a token
 
 
-def has_role(actor: Mapping, *roles: str) -> bool:
+def has_role(actor: Mapping[str, Any], *roles: str) -> bool:
     return actor.get("role") in roles
 
 
-def require_role(actor: Mapping, *roles: str, to: str) -> None:
+def require_role(actor: Mapping[str, Any], *roles: str, to: str) -> None:
     """Forbidden unless ``actor`` holds one of ``roles``; ``to`` says what they tried to do."""
     if not has_role(actor, *roles):
         allowed = " or ".join(f"an {r}" if r[0] in "aeiou" else f"a {r}" for r in roles)

@@ -29,8 +29,12 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from collections.abc import Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from kombu.exceptions import OperationalError
+from kombu.message import Message
 from nameko import rpc as nameko_rpc
 from nameko.amqp.publish import Publisher
 from nameko.constants import (
@@ -45,12 +49,18 @@ from nameko.extensions import DependencyProvider
 
 from leitai import consistency
 from leitai.config import load_settings
+from leitai.consistency import Written
 from leitai.errors import ALL, InvalidInput, Unavailable
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
 from leitai.seen import SeenEvents
 
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+
 log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 STORE_OUTAGE = "the store is not answering; the outcome is unknown: retry with the same key"
 DEADLINE = "leitai_deadline"  # context key (header nameko.leitai_deadline): epoch seconds
 EXPIRED = "the request's deadline passed before it could run; it was not executed"
@@ -68,26 +78,29 @@ def register_errors() -> None:
         deserialize_to_instance(error)
 
 
-def _correlation_id(worker_ctx) -> str | None:
-    return (worker_ctx.context_data or {}).get("correlation_id") if worker_ctx else None
+def _correlation_id(worker_ctx: WorkerContext | None) -> str | None:
+    found: str | None = (worker_ctx.context_data or {}).get("correlation_id") if worker_ctx else None
+    return found
 
 
 # -- the service's side ---------------------------------------------------------------
 class _ReplyPublisher(Publisher):
     """Publishes a reply with the tokens of what the request wrote beside nameko's fields."""
 
-    def __init__(self, *args, written: list[str], **kwargs) -> None:
+    def __init__(self, *args: Any, written: list[str], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.written = written
 
-    def publish(self, payload, **kwargs):
-        return super().publish(dict(payload, **{WRITTEN: self.written}) if self.written else payload, **kwargs)
+    def publish(self, payload: dict[str, Any], **kwargs: Any) -> None:
+        super().publish(dict(payload, **{WRITTEN: self.written}) if self.written else payload, **kwargs)
 
 
 class _RpcConsumer(nameko_rpc.RpcConsumer):
     queue_consumer = QueueConsumer()
 
-    def handle_result(self, message, result, exc_info, written: list[str] | None = None):
+    def handle_result(
+        self, message: Message, result: Any, exc_info: ExcInfo | None, written: list[str] | None = None
+    ) -> tuple[Any, ExcInfo | None]:
         config = self.container.config
         responder = nameko_rpc.Responder(
             config[AMQP_URI_CONFIG_KEY],
@@ -123,7 +136,7 @@ class _Rpc(nameko_rpc.Rpc):
         super().setup()
         self.catch_up_s = load_settings(self.container.config, only=("LEITAI_CATCH_UP_S",)).LEITAI_CATCH_UP_S
 
-    def handle_message(self, body, message):
+    def handle_message(self, body: dict[str, Any], message: Message) -> None:
         headers = message.headers or {}
         deadline = headers.get(f"nameko.{DEADLINE}")
         if deadline is not None and time.time() > float(deadline):
@@ -151,7 +164,9 @@ class _Rpc(nameko_rpc.Rpc):
                 return
         super().handle_message(body, message)
 
-    def _when_caught_up(self, body, message, writes, deadline) -> None:
+    def _when_caught_up(
+        self, body: dict[str, Any], message: Message, writes: list[Written], deadline: str | None
+    ) -> None:
         bound = self.catch_up_s if deadline is None else min(self.catch_up_s, float(deadline) - time.time())
         if self.seen.wait(writes, max(bound, 0)):
             super().handle_message(body, message)
@@ -168,10 +183,12 @@ class _Rpc(nameko_rpc.Rpc):
             message, Unavailable(NOT_CAUGHT_UP.format(service=self.container.service_name), {"retry_after": 1})
         )
 
-    def _refuse(self, message, error: Exception) -> None:
+    def _refuse(self, message: Message, error: Exception) -> None:
         self.rpc_consumer.handle_result(message, None, (type(error), error, None))
 
-    def handle_result(self, message, worker_ctx, result, exc_info):
+    def handle_result(
+        self, message: Message, worker_ctx: WorkerContext, result: Any, exc_info: ExcInfo | None
+    ) -> tuple[Any, ExcInfo | None]:
         if exc_info is not None and is_outage(exc_info[1]):
             log.warning(
                 "store outage during a request",
@@ -186,7 +203,12 @@ class _Rpc(nameko_rpc.Rpc):
         return self.rpc_consumer.handle_result(message, result, exc_info, written=consistency.taken())
 
 
-rpc = _Rpc.decorator
+class _Decorator(Protocol):
+    def __call__(self, fn: F, /) -> F: ...
+
+
+# nameko's decorator (untyped), as leitai uses it: bare, on a service's method
+rpc: _Decorator = _Rpc.decorator
 
 
 # -- the caller's side ------------------------------------------------------------------
@@ -195,13 +217,13 @@ class _ReplyListener(nameko_rpc.ReplyListener):
 
 
 class _MethodProxy(nameko_rpc.MethodProxy):
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         reply = self._call(*args, **kwargs)
         result = reply.result()
         _written_by(self.worker_ctx).extend(reply.resp_body.get(WRITTEN) or ())
         return result
 
-    def _call(self, *args, **kwargs):
+    def _call(self, *args: Any, **kwargs: Any) -> Any:  # nameko's RpcReply
         deadline = (self.worker_ctx.data or {}).get(DEADLINE)
         if deadline is not None:
             remaining = float(deadline) - time.time()
@@ -214,7 +236,7 @@ class _MethodProxy(nameko_rpc.MethodProxy):
 
 
 class _ServiceProxy(nameko_rpc.ServiceProxy):
-    def __getattr__(self, name):
+    def __getattr__(self, name: str) -> _MethodProxy:
         return _MethodProxy(self.worker_ctx, self.service_name, name, self.reply_listener, **self.options)
 
 
@@ -223,7 +245,7 @@ class RpcProxy(nameko_rpc.RpcProxy):
 
     rpc_reply_listener = _ReplyListener()
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> _ServiceProxy:
         return _ServiceProxy(worker_ctx, self.target_service, self.rpc_reply_listener, **self.options)
 
 
@@ -231,18 +253,19 @@ class Deadline(DependencyProvider):
     """``self.deadline(seconds)`` in a worker: every RPC request it sends from then on carries
     the deadline and expires at it."""
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> Callable[[float], None]:
         def start(seconds: float) -> None:
             worker_ctx.data[DEADLINE] = f"{time.time() + seconds:.3f}"
 
         return start
 
 
-def _written_by(worker_ctx) -> list[str]:
+def _written_by(worker_ctx: WorkerContext) -> list[str]:
     # on the worker context itself, not in its data: that would travel with every request
     if not hasattr(worker_ctx, WRITTEN):
         setattr(worker_ctx, WRITTEN, [])
-    return getattr(worker_ctx, WRITTEN)
+    written: list[str] = getattr(worker_ctx, WRITTEN)
+    return written
 
 
 class ReadYourWrites(DependencyProvider):
@@ -250,12 +273,12 @@ class ReadYourWrites(DependencyProvider):
     sends from then on wait for the writes the ``Leitai-After`` header names (InvalidInput if
     it names none properly); ``written()`` is the tokens of what its requests wrote."""
 
-    def get_dependency(self, worker_ctx):
+    def get_dependency(self, worker_ctx: WorkerContext) -> _Writes:
         return _Writes(worker_ctx)
 
 
 class _Writes:
-    def __init__(self, worker_ctx) -> None:
+    def __init__(self, worker_ctx: WorkerContext) -> None:
         self._worker_ctx = worker_ctx
 
     def after(self, header: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from pymongo import UpdateOne
 from pymongo.database import Database
@@ -27,18 +28,18 @@ from leitai.mongo import taken_keys
 class Write:
     collection: str
     key: str
-    set: dict
+    set: dict[str, Any]
     newer_than_revision: int | None = None  # only if the stored revision is lower
-    positions: dict | None = None  # $max
+    positions: dict[str, int] | None = None  # $max
 
 
 @dataclass
 class _Document:
     """What the writes folded so far do to one document."""
 
-    set: dict = field(default_factory=dict)
+    set: dict[str, Any] = field(default_factory=dict)
     revision: int | None = None  # a revisioned document: ``set`` is its highest revision's
-    positions: dict = field(default_factory=dict)
+    positions: dict[str, int] = field(default_factory=dict)
 
     def add(self, write: Write) -> None:
         if write.positions is not None:
@@ -54,7 +55,7 @@ class _Document:
                 raise ValueError(f"{write.collection}/{write.key}: a plain write after a revisioned one")
             self.set.update(write.set)
 
-    def document(self, key: str) -> dict:
+    def document(self, key: str) -> dict[str, Any]:
         """The document these writes make where there was none (what an upsert would insert)."""
         return {"_id": key, **self.set, **self.positions}
 
@@ -82,7 +83,7 @@ class WriteBatch:
             self._documents.setdefault(write.collection, {}).setdefault(write.key, _Document()).add(write)
         return self
 
-    def flush(self, db: Database) -> int:
+    def flush(self, db: Database[dict[str, Any]]) -> int:
         """Write everything folded so far, one bulk write per collection; returns how many
         bulk writes it took. The batch is empty afterwards."""
         writes = 0

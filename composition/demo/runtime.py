@@ -23,12 +23,13 @@ from eventlet.queue import LightQueue
 from kombu import Connection
 from nameko.containers import ServiceContainer
 from nameko.standalone.rpc import ClusterRpcProxy
+from pymongo import MongoClient
 
 from composition.demo import memory
 from composition.demo.sinks import Sinks
 from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
+from composition.product import CATALOGUE
 from leitai.config import ConfigurationError, load_settings
-from leitai.contracts.product import CATALOGUE
 from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.eventstore.notes import Signer
@@ -76,7 +77,7 @@ class Runtime:
         self._callers: LightQueue = LightQueue()
         self._sinks: Sinks | None = None
         self._pump: memory.RetryPump | None = None
-        self._client = None
+        self._client: MongoClient[dict[str, Any]] | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Runtime:
@@ -158,6 +159,7 @@ class Runtime:
             "max_workers": 10,
         }
         if service == "notify":
+            assert self._sinks is not None, "start() first"
             config["LEITAI_NOTIFY"] = dict(
                 self._sinks.settings(), rates={"email": 500, "sms": 500}, base_delay=0.2, lease_seconds=30
             )
@@ -222,9 +224,11 @@ class Runtime:
             self._callers.put(cluster)
 
     def outbox_counts(self) -> dict[str, int]:
+        assert self._sinks is not None, "start() first"
         return {"mail": self._sinks.mail.count, "sms": self._sinks.sms.count}
 
     def db(self, service: str):
+        assert self._client is not None, "start() first"
         return self._client[self.database(service)]
 
     def heads(self) -> dict[str, int]:

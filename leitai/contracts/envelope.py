@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -29,11 +30,11 @@ def format_timestamp(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-class _UtcTimestamp(fields.Field):
-    def _serialize(self, value, attr, obj, **kwargs):
+class _UtcTimestamp(fields.Field[datetime]):
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
         return None if value is None else format_timestamp(value)
 
-    def _deserialize(self, value, attr, data, **kwargs):
+    def _deserialize(self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any) -> datetime:
         if not isinstance(value, str):
             raise ValidationError("Not a valid datetime.")
         try:
@@ -72,7 +73,7 @@ class NewEvent:
     """What a producer hands to the store: the store assigns versions and positions."""
 
     type: str
-    payload: dict
+    payload: dict[str, Any]
     actor: str
     event_id: uuid.UUID = field(default_factory=uuid.uuid4)
     correlation_id: str | None = None
@@ -92,11 +93,11 @@ class Event:
     correlation_id: str
     causation_id: str | None
     actor: str
-    payload: dict  # validated, Python-typed (Decimal, datetime ...) at the current schema version
+    payload: dict[str, Any]  # validated, Python-typed (Decimal, datetime ...) at the current schema version
 
-    def to_wire(self, registry: ContractRegistry) -> dict:
+    def to_wire(self, registry: ContractRegistry) -> dict[str, Any]:
         contract = registry.get(self.type)
-        data = _ENVELOPE.dump(replace(self, payload={}))
+        data: dict[str, Any] = _ENVELOPE.dump(replace(self, payload={}))
         data["payload"] = contract.schema.dump(self.payload)
         data["schema_version"] = contract.version
         return data

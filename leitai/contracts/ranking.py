@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -73,7 +74,7 @@ class StageResultsRepublished(StageResultsPublished):
     diff = fields.List(fields.Nested(ChangeSchema), required=True)
 
 
-def _certified(payload: dict) -> dict:
+def _certified(payload: dict[str, Any]) -> dict[str, Any]:
     """v1 -> v2: the digest follows from the standings; the software and the streams were
     not recorded."""
     return dict(

@@ -8,13 +8,13 @@ fails its schema never crosses a boundary unnoticed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from marshmallow import Schema, ValidationError
 
-Upcaster = Callable[[dict], dict]
+Upcaster = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 class ContractError(Exception):
@@ -43,7 +43,7 @@ class Contract:
     # upcasters[n] turns a payload of version n into one of version n + 1
     upcasters: Mapping[int, Upcaster] = field(default_factory=dict)
 
-    def upcast(self, version: int, payload: dict) -> dict:
+    def upcast(self, version: int, payload: dict[str, Any]) -> dict[str, Any]:
         if version > self.version or version < 1:
             raise InvalidPayload(self.event_type, version, "schema version not known")
         for v in range(version, self.version):
@@ -52,19 +52,21 @@ class Contract:
             payload = self.upcasters[v](dict(payload))
         return payload
 
-    def load(self, payload: Any, version: int | None = None) -> dict:
+    def load(self, payload: Any, version: int | None = None) -> dict[str, Any]:
         """Validate a wire/stored payload (upcasting if older) into Python values."""
         if not isinstance(payload, dict):
             raise InvalidPayload(self.event_type, version or self.version, "payload must be an object")
         raw = self.upcast(version or self.version, payload)
         try:
-            return self.schema.load(raw)
+            loaded: dict[str, Any] = self.schema.load(raw)
         except ValidationError as exc:
             raise InvalidPayload(self.event_type, version or self.version, exc.messages) from exc
+        return loaded
 
-    def normalise(self, payload: Any) -> dict:
+    def normalise(self, payload: Any) -> dict[str, Any]:
         """The canonical JSON-safe form of a payload of the current version."""
-        return self.schema.dump(self.load(payload))
+        dumped: dict[str, Any] = self.schema.dump(self.load(payload))
+        return dumped
 
 
 class ContractRegistry:
@@ -87,5 +89,5 @@ class ContractRegistry:
     def sources(self) -> set[str]:
         return {c.source for c in self._contracts.values()}
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Contract]:
         return iter(self._contracts.values())

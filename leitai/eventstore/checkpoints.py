@@ -13,6 +13,7 @@ import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from leitai.eventstore.merkle import Frontier, consistency_from, verify_consistency
 from leitai.eventstore.notes import Checkpoint, NoteError, Signer, Verifier
@@ -44,9 +45,9 @@ class Notary:
         self._trusted = [signer.verifier, *trusted]
         self.origin = origin
         self.urgent = frozenset(urgent)
-        self._latest: dict | None = None
+        self._latest: dict[str, Any] | None = None
 
-    def issue(self, head: Head, reason: str) -> dict | None:
+    def issue(self, head: Head, reason: str) -> dict[str, Any] | None:
         """Sign a checkpoint of ``head``, if it is beyond the latest; returns it (None when
         there was nothing new to sign)."""
         previous = self._latest or self._records.latest_checkpoint()
@@ -78,7 +79,7 @@ class Notary:
         )
         return checkpoint
 
-    def _prove(self, previous: dict, head: Head) -> dict:
+    def _prove(self, previous: dict[str, Any], head: Head) -> dict[str, Any]:
         old = Frontier.from_doc(previous["tree"])
         signed = self._signed(previous)
         if (signed.size, signed.root.hex()) != (old.size, old.root().hex()):
@@ -98,7 +99,7 @@ class Notary:
             raise InconsistentCheckpoint(f"the tree of {head.position} does not extend checkpoint {old.size}")
         return {"from": old.size, "proof": [node.hex() for node in proof]}
 
-    def _signed(self, checkpoint: dict) -> Checkpoint:
+    def _signed(self, checkpoint: dict[str, Any]) -> Checkpoint:
         problems = []
         for verifier in self._trusted:
             try:
@@ -120,7 +121,7 @@ class Signing:
         return Notary(records, self.signer, self.origin, trusted=self.trusted)
 
 
-def public(checkpoint: dict) -> dict:
+def public(checkpoint: dict[str, Any]) -> dict[str, Any]:
     """What is served of a stored checkpoint."""
     return {
         "origin": checkpoint["origin"],

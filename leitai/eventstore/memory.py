@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
+from typing import Any
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
 
@@ -19,14 +20,14 @@ class MemoryCommitLog:
     """:class:`~leitai.eventstore.records.CommitLog` in a dict, safe across threads."""
 
     def __init__(self) -> None:
-        self.commits: dict[str, dict] = {}  # by _id, in insertion order; tests may tamper with them
+        self.commits: dict[str, dict[str, Any]] = {}  # by _id, in insertion order; tests may tamper with them
         self._lock = threading.Lock()
-        self._lease: dict = {"owner": None, "expires_at": None}
-        self._head: dict | None = None
-        self._seals: list[dict] = []
-        self._checkpoints: dict[int, dict] = {}
+        self._lease: dict[str, Any] = {"owner": None, "expires_at": None}
+        self._head: dict[str, Any] | None = None
+        self._seals: list[dict[str, Any]] = []
+        self._checkpoints: dict[int, dict[str, Any]] = {}
 
-    def insert(self, commit: dict) -> None:
+    def insert(self, commit: dict[str, Any]) -> None:
         with self._lock:
             event_ids = {e["event_id"] for e in commit["events"]}
             for stored in self.commits.values():
@@ -41,23 +42,23 @@ class MemoryCommitLog:
     def exists(self, commit_id: str) -> bool:
         return commit_id in self.commits
 
-    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, Any] | None:
         wanted = set(event_ids)
         return self._first(lambda c: bool(wanted & _event_ids(c)))
 
-    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict[str, Any]]:
         return self._all(lambda c: c["stream_id"] == stream_id and c["version"] > after_version)
 
     def stream_version(self, stream_id: str) -> int:
         return max((c["version"] for c in self.stream_commits(stream_id)), default=0)
 
-    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict[str, Any]]:
         return self._all(lambda c: "last_position" in c and after_position < c["last_position"] <= up_to)
 
-    def pending(self, limit: int) -> list[dict]:
+    def pending(self, limit: int) -> list[dict[str, Any]]:
         return self._all(lambda c: PENDING in c)[:limit]
 
-    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict[str, Any]]:
         streams = set(stream_ids)
         return [
             {"stream_id": c["stream_id"], "prev_version": c["prev_version"]}
@@ -67,7 +68,7 @@ class MemoryCommitLog:
     def count_pending(self) -> int:
         return len(self._all(lambda c: PENDING in c))
 
-    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict[str, Any]]]) -> int:
         changed = 0
         with self._lock:
             for cid, fields in assigned:
@@ -94,47 +95,47 @@ class MemoryCommitLog:
             if self._lease["owner"] == owner:
                 self._lease["expires_at"] = None
 
-    def head_hint(self) -> dict | None:
+    def head_hint(self) -> dict[str, Any] | None:
         return copy.deepcopy(self._head)
 
-    def record_head(self, head: dict) -> None:
+    def record_head(self, head: dict[str, Any]) -> None:
         self._head = copy.deepcopy(head)
 
-    def add_seal(self, seal: dict) -> None:
+    def add_seal(self, seal: dict[str, Any]) -> None:
         with self._lock:
             self._seals.append(copy.deepcopy(seal))
 
-    def seals(self) -> list[dict]:
+    def seals(self) -> list[dict[str, Any]]:
         return copy.deepcopy(self._seals)
 
-    def add_checkpoint(self, checkpoint: dict) -> None:
+    def add_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         with self._lock:
             if checkpoint["_id"] in self._checkpoints:
                 raise DuplicateCommit(f"a checkpoint of size {checkpoint['_id']} is stored")
             self._checkpoints[checkpoint["_id"]] = copy.deepcopy(checkpoint)
 
-    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         with self._lock:
             return [copy.deepcopy(self._checkpoints[k]) for k in sorted(self._checkpoints) if k > after_size][:limit]
 
-    def checkpoint_at_least(self, size: int) -> dict | None:
+    def checkpoint_at_least(self, size: int) -> dict[str, Any] | None:
         return next(iter(self.checkpoints(size - 1, 1)), None)
 
-    def latest_checkpoint(self) -> dict | None:
+    def latest_checkpoint(self) -> dict[str, Any] | None:
         with self._lock:
             return copy.deepcopy(self._checkpoints[max(self._checkpoints)]) if self._checkpoints else None
 
     def ping(self) -> bool:
         return True
 
-    def _all(self, keep) -> list[dict]:
+    def _all(self, keep: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
         with self._lock:
             return [copy.deepcopy(c) for c in self.commits.values() if keep(c)]
 
-    def _first(self, keep) -> dict | None:
+    def _first(self, keep: Callable[[dict[str, Any]], bool]) -> dict[str, Any] | None:
         found = self._all(keep)
         return found[0] if found else None
 
 
-def _event_ids(commit: dict) -> set[str]:
+def _event_ids(commit: dict[str, Any]) -> set[str]:
     return {e["event_id"] for e in commit["events"]}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 EMPTY_ROOT = hashlib.sha256(b"").digest()
 
@@ -62,11 +63,11 @@ class Frontier:
     def copy(self) -> Frontier:
         return Frontier(self.size, self.nodes)
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         return {"size": self.size, "nodes": [n.hex() for n in self.nodes]}
 
     @classmethod
-    def from_doc(cls, doc: dict) -> Frontier:
+    def from_doc(cls, doc: dict[str, Any]) -> Frontier:
         return cls(doc["size"], [bytes.fromhex(n) for n in doc["nodes"]])
 
 

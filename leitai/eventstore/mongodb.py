@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
@@ -29,7 +30,7 @@ HEAD_HINT = "head"
 EPOCH = datetime.min.replace(tzinfo=UTC)
 
 
-def ensure_indexes(db: Database) -> None:
+def ensure_indexes(db: Database[dict[str, Any]]) -> None:
     """Create collections and indexes; call at start-up, never inside a request."""
     commits = db[COMMITS]
     # An append after version v needs the commit ending at v (found by _id, see commit_id)
@@ -48,7 +49,7 @@ def ensure_indexes(db: Database) -> None:
 class MongoCommitLog:
     """:class:`~leitai.eventstore.records.CommitLog` on one MongoDB database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database[dict[str, Any]]) -> None:
         self.db = db
         self._commits = db[COMMITS]
         self._state = db[SEQUENCER]
@@ -56,7 +57,7 @@ class MongoCommitLog:
         self._checkpoints = db[CHECKPOINTS]
         self._lease_created = False
 
-    def insert(self, commit: dict) -> None:
+    def insert(self, commit: dict[str, Any]) -> None:
         try:
             self._commits.insert_one(commit)
         except DuplicateKeyError as exc:
@@ -65,7 +66,7 @@ class MongoCommitLog:
     def exists(self, commit_id: str) -> bool:
         return self._commits.find_one({"_id": commit_id}, {"_id": 1}) is not None
 
-    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, Any] | None:
         return self._commits.find_one(
             {"events.event_id": {"$in": list(event_ids)}},
             {
@@ -79,19 +80,19 @@ class MongoCommitLog:
             },
         )
 
-    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict[str, Any]]:
         return list(self._commits.find({"stream_id": stream_id, "version": {"$gt": after_version}}))
 
     def stream_version(self, stream_id: str) -> int:
         return max((c["version"] for c in self._commits.find({"stream_id": stream_id}, {"version": 1})), default=0)
 
-    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict[str, Any]]:
         return list(self._commits.find({"last_position": {"$gt": after_position, "$lte": up_to}}))
 
-    def pending(self, limit: int) -> list[dict]:
+    def pending(self, limit: int) -> list[dict[str, Any]]:
         return list(self._commits.find({PENDING: {"$gt": EPOCH}}, limit=limit))
 
-    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict[str, Any]]:
         return list(
             self._commits.find(
                 {PENDING: {"$gt": EPOCH}, "stream_id": {"$in": list(stream_ids)}}, {"stream_id": 1, "prev_version": 1}
@@ -101,7 +102,7 @@ class MongoCommitLog:
     def count_pending(self) -> int:
         return self._commits.count_documents({PENDING: {"$exists": True}})
 
-    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict[str, Any]]]) -> int:
         updates = [
             UpdateOne({"_id": cid, PENDING: {"$exists": True}}, {"$set": fields, "$unset": {PENDING: ""}})
             for cid, fields in assigned
@@ -131,31 +132,31 @@ class MongoCommitLog:
     def release_lease(self, owner: str) -> None:
         self._state.update_one({"_id": LEASE_ID, "owner": owner}, {"$set": {"expires_at": EPOCH}})
 
-    def head_hint(self) -> dict | None:
+    def head_hint(self) -> dict[str, Any] | None:
         return self._state.find_one({"_id": HEAD_HINT})
 
-    def record_head(self, head: dict) -> None:
+    def record_head(self, head: dict[str, Any]) -> None:
         self._state.update_one({"_id": HEAD_HINT}, {"$set": head}, upsert=True)
 
-    def add_seal(self, seal: dict) -> None:
+    def add_seal(self, seal: dict[str, Any]) -> None:
         self._seals.insert_one(dict(seal))
 
-    def seals(self) -> list[dict]:
+    def seals(self) -> list[dict[str, Any]]:
         return list(self._seals.find({}, {"position": 1, "hash": 1}))
 
-    def add_checkpoint(self, checkpoint: dict) -> None:
+    def add_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         try:
             self._checkpoints.insert_one(dict(checkpoint))
         except DuplicateKeyError as exc:
             raise DuplicateCommit(str(exc)) from None
 
-    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         return list(self._checkpoints.find({"_id": {"$gt": after_size}}, sort=[("_id", ASCENDING)], limit=limit))
 
-    def checkpoint_at_least(self, size: int) -> dict | None:
+    def checkpoint_at_least(self, size: int) -> dict[str, Any] | None:
         return next(iter(self._checkpoints.find({"_id": {"$gte": size}}, sort=[("_id", ASCENDING)], limit=1)), None)
 
-    def latest_checkpoint(self) -> dict | None:
+    def latest_checkpoint(self) -> dict[str, Any] | None:
         return next(iter(self._checkpoints.find({}, sort=[("_id", -1)], limit=1)), None)
 
     def ping(self) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from typing import Any
 
 from leitai.contracts import Event
 
@@ -36,7 +37,11 @@ class SequencedPrefixes:
             return held
 
     def extend(
-        self, stream_id: str, version: int, held: tuple[Event, ...], commits: Sequence[tuple[dict, list[Event]]]
+        self,
+        stream_id: str,
+        version: int,
+        held: tuple[Event, ...],
+        commits: Sequence[tuple[dict[str, Any], list[Event]]],
     ) -> None:
         """Hold, after ``held`` (versions 1..``version``), as many of ``commits`` (in version
         order, with their events) as follow on from it and are sequenced."""

@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from leitai.canonical import canonical_json
 from leitai.eventstore.hashchain import GENESIS
@@ -45,34 +45,34 @@ class CommitLog(Protocol):
     """The records of one service's event store. Every method is one round trip at most."""
 
     # -- commits ---------------------------------------------------------------------
-    def insert(self, commit: dict) -> None:
+    def insert(self, commit: dict[str, Any]) -> None:
         """Store a new commit; DuplicateCommit if its id, its (stream_id, prev_version) or any
         of its event ids is stored already."""
 
     def exists(self, commit_id: str) -> bool: ...
 
-    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict | None:
+    def find_by_event_ids(self, event_ids: Sequence[str]) -> dict[str, Any] | None:
         """A stored commit holding any of these event ids (at least its stream, versions,
         event ids, ``outcome`` and positions)."""
 
-    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict]:
+    def stream_commits(self, stream_id: str, after_version: int = 0) -> list[dict[str, Any]]:
         """The stream's commits ending after ``after_version``, in any order."""
 
     def stream_version(self, stream_id: str) -> int: ...
 
-    def sequenced_between(self, after_position: int, up_to: int) -> list[dict]:
+    def sequenced_between(self, after_position: int, up_to: int) -> list[dict[str, Any]]:
         """Sequenced commits whose last position is in (after_position, up_to], in any order."""
 
     # -- sequencing ------------------------------------------------------------------
-    def pending(self, limit: int) -> list[dict]:
+    def pending(self, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` commits not yet sequenced, in any order."""
 
-    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict]:
+    def pending_heads(self, stream_ids: Sequence[str]) -> list[dict[str, Any]]:
         """``stream_id`` and ``prev_version`` of every pending commit of these streams."""
 
     def count_pending(self) -> int: ...
 
-    def mark_sequenced(self, assigned: Sequence[tuple[str, dict]]) -> int:
+    def mark_sequenced(self, assigned: Sequence[tuple[str, dict[str, Any]]]) -> int:
         """Give each (commit id, fields) its position fields, and end its pending state, in
         order; only commits still pending change. Returns how many changed; DuplicateCommit
         if a position is taken (the rest are left as they were)."""
@@ -82,39 +82,39 @@ class CommitLog(Protocol):
 
     def release_lease(self, owner: str) -> None: ...
 
-    def head_hint(self) -> dict | None:
+    def head_hint(self) -> dict[str, Any] | None:
         """The head (``position``, ``hash``, ``tree``) the sequencer last recorded."""
 
-    def record_head(self, head: dict) -> None: ...
+    def record_head(self, head: dict[str, Any]) -> None: ...
 
-    def add_seal(self, seal: dict) -> None: ...
+    def add_seal(self, seal: dict[str, Any]) -> None: ...
 
-    def seals(self) -> list[dict]: ...
+    def seals(self) -> list[dict[str, Any]]: ...
 
     # -- checkpoints -----------------------------------------------------------------
-    def add_checkpoint(self, checkpoint: dict) -> None:
+    def add_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Store a checkpoint; DuplicateCommit if one of its size is stored already."""
 
-    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Checkpoints of sizes above ``after_size``, smallest first."""
 
-    def checkpoint_at_least(self, size: int) -> dict | None:
+    def checkpoint_at_least(self, size: int) -> dict[str, Any] | None:
         """The smallest checkpoint whose tree has at least ``size`` leaves."""
 
-    def latest_checkpoint(self) -> dict | None: ...
+    def latest_checkpoint(self) -> dict[str, Any] | None: ...
 
     def ping(self) -> bool: ...
 
 
-def all_checkpoints(log: CommitLog, page: int = 1000) -> list[dict]:
+def all_checkpoints(log: CommitLog, page: int = 1000) -> list[dict[str, Any]]:
     """Every checkpoint of the log, smallest first, read a page at a time."""
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     while batch := log.checkpoints(found[-1]["size"] if found else 0, page):
         found += batch
     return found
 
 
-def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -> Iterator[list[dict]]:
+def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -> Iterator[list[dict[str, Any]]]:
     """Sequenced commits after ``after_position`` in log order, as bounded range reads.
 
     Each read asks for last positions in (p, p + span]: with ``span`` at least the largest
@@ -130,7 +130,7 @@ def commits_in_order(log: CommitLog, after_position: int = 0, span: int = 500) -
         after_position = batch[-1]["last_position"]
 
 
-def event_records(commit: dict, first_position: int) -> list[bytes]:
+def event_records(commit: dict[str, Any], first_position: int) -> list[bytes]:
     """Each event of a commit as the bytes its chain hash and its Merkle leaf cover: its
     stored fields and its position, as canonical JSON."""
     return [
@@ -138,7 +138,7 @@ def event_records(commit: dict, first_position: int) -> list[bytes]:
     ]
 
 
-def commit_leaves(commit: dict) -> list[bytes]:
+def commit_leaves(commit: dict[str, Any]) -> list[bytes]:
     """The Merkle leaf hashes of a sequenced commit's events (computed for a commit
     sequenced before leaves were recorded)."""
     if "leaves" in commit:
@@ -155,12 +155,12 @@ class Head:
     hash: str = GENESIS
     tree: Frontier = field(default_factory=Frontier)
 
-    def advance(self, commit: dict) -> None:
+    def advance(self, commit: dict[str, Any]) -> None:
         for leaf in commit_leaves(commit):
             self.tree.append(leaf)
         self.position, self.hash = commit["last_position"], commit["hash"]
 
-    def to_doc(self) -> dict:
+    def to_doc(self) -> dict[str, Any]:
         return {"position": self.position, "hash": self.hash, "tree": self.tree.to_doc()}
 
     def copy(self) -> Head:

@@ -17,7 +17,7 @@ import logging
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from leitai.eventstore.hashchain import chain_hash
 from leitai.eventstore.merkle import leaf_hash
@@ -43,7 +43,7 @@ def event_hashes(records: list[bytes], previous: str) -> list[str]:
     return hashes
 
 
-def sequence_fields(commit: dict, first_position: int, previous: str) -> dict:
+def sequence_fields(commit: dict[str, Any], first_position: int, previous: str) -> dict[str, Any]:
     """What sequencing sets on ``commit`` when its first event takes ``first_position``
     after the hash ``previous``; its own hash (``hash``) is the next commit's ``previous``."""
     records = event_records(commit, first_position)
@@ -111,7 +111,7 @@ class Sequencer:
             self.seal()
         return len(batch)
 
-    def _in_stream_order(self, pending: list[dict], complete: bool) -> list[dict]:
+    def _in_stream_order(self, pending: list[dict[str, Any]], complete: bool) -> list[dict[str, Any]]:
         """Keep arrival order across streams, version order within each stream, and hold
         back a stream whose earlier commit is still pending outside this batch.
 
@@ -125,7 +125,7 @@ class Sequencer:
         for doc in [*pending, *others]:
             sid = doc["stream_id"]
             lowest_pending[sid] = min(lowest_pending.get(sid, doc["prev_version"]), doc["prev_version"])
-        by_stream: dict[str, list[dict]] = defaultdict(list)
+        by_stream: dict[str, list[dict[str, Any]]] = defaultdict(list)
         for commit in pending:
             by_stream[commit["stream_id"]].append(commit)
         ready = {}
@@ -139,7 +139,8 @@ class Sequencer:
                 run.append(commit)
                 expected = commit["version"]
             ready[sid] = run
-        ordered, taken = [], defaultdict(int)
+        ordered: list[dict[str, Any]] = []
+        taken: defaultdict[str, int] = defaultdict(int)
         for commit in pending:
             sid = commit["stream_id"]
             if taken[sid] < len(ready[sid]):
@@ -147,7 +148,7 @@ class Sequencer:
                 taken[sid] += 1
         return ordered
 
-    def _assign(self, batch: list[dict]) -> None:
+    def _assign(self, batch: list[dict[str, Any]]) -> None:
         head = (self._head or head_of_log(self._records)).copy()
         assigned = []
         for commit in batch:

@@ -21,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
@@ -49,10 +49,13 @@ class Stored(NamedTuple):
 
     type: str
     position: int
-    payload: dict
+    payload: dict[str, Any]
     stream_id: str
     stream_version: int
     occurred_at: str  # as stored: ISO 8601, UTC
+
+
+E = TypeVar("E", Event, Stored)  # what a read of the log gives: events, or events as stored
 
 
 @dataclass(frozen=True)
@@ -95,7 +98,7 @@ class EventStore:
 
     # -- writing -----------------------------------------------------------------
     def append(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict | None = None
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict[str, Any] | None = None
     ) -> AppendResult:
         """Append ``events`` after ``expected_version`` (0 for a new stream).
 
@@ -129,8 +132,8 @@ class EventStore:
         return AppendResult(stream_id, expected_version + 1, commit["version"], tuple(event_ids))
 
     def commit(
-        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict | None = None
-    ) -> dict:
+        self, stream_id: str, expected_version: int, events: Sequence[NewEvent], outcome: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         """The commit record an append of ``events`` after ``expected_version`` stores, its
         payloads checked against their contracts: what ``append`` inserts (and what a tool
         that writes a log in bulk, such as bench/synthetic.py, inserts many of at once)."""
@@ -164,7 +167,7 @@ class EventStore:
             raise conflict
         return self._original_outcome(earlier, stream_id, event_ids)
 
-    def _document(self, stream_id: str, version: int, event: NewEvent) -> dict:
+    def _document(self, stream_id: str, version: int, event: NewEvent) -> dict[str, Any]:
         contract = self._registry.get(event.type)
         event_id = str(event.event_id)
         return {
@@ -181,14 +184,14 @@ class EventStore:
         }
 
     @staticmethod
-    def _original_outcome(commit: dict, stream_id: str, event_ids: list[uuid.UUID]) -> AppendResult:
+    def _original_outcome(commit: dict[str, Any], stream_id: str, event_ids: list[uuid.UUID]) -> AppendResult:
         stored = [uuid.UUID(e["event_id"]) for e in commit["events"]]
         if commit["stream_id"] != stream_id or stored != event_ids:
             raise EventIdReused(f"event ids already stored in another append (stream {commit['stream_id']!r})")
         return AppendResult(stream_id, commit["prev_version"] + 1, commit["version"], tuple(stored), duplicate=True)
 
     # -- reading -----------------------------------------------------------------
-    def outcome_of(self, event_id: uuid.UUID) -> dict | None:
+    def outcome_of(self, event_id: uuid.UUID) -> dict[str, Any] | None:
         """The ``outcome`` stored with the commit holding ``event_id`` (None: no such event, or
         it was appended without one)."""
         commit = self._log.find_by_event_ids([str(event_id)])
@@ -227,8 +230,11 @@ class EventStore:
         return self._read_log(after_position, batch_size, self._stored)
 
     def _read_log(
-        self, after_position: int, batch_size: int, read: Callable[[dict, dict, int], Event | Stored]
-    ) -> Iterator[list]:
+        self,
+        after_position: int,
+        batch_size: int,
+        read: Callable[[dict[str, Any], dict[str, Any], int], E],
+    ) -> Iterator[list[E]]:
         """``read(commit, event document, position)`` of every sequenced event after
         ``after_position``, in batches of at most ``batch_size``."""
         for commits in commits_in_order(self._log, after_position, batch_size):
@@ -237,11 +243,11 @@ class EventStore:
                 for commit in commits
                 for index, document in enumerate(commit["events"])
             ]
-            events = [e for e in events if e.position > after_position]
+            events = [e for e in events if e.position is not None and e.position > after_position]
             for start in range(0, len(events), batch_size):
                 yield events[start : start + batch_size]
 
-    def _stored(self, commit: dict, document: dict, position: int) -> Stored:
+    def _stored(self, commit: dict[str, Any], document: dict[str, Any], position: int) -> Stored:
         if self._current(document):
             return Stored(
                 document["type"],
@@ -261,7 +267,7 @@ class EventStore:
             format_timestamp(event.occurred_at),
         )
 
-    def _current(self, document: dict) -> bool:
+    def _current(self, document: dict[str, Any]) -> bool:
         try:
             return self._registry.get(document.get("type")).version == document.get("schema_version")
         except ContractError:
@@ -279,20 +285,20 @@ class EventStore:
         return self._log.ping()
 
     # -- checkpoints and proofs ------------------------------------------------------
-    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict]:
+    def checkpoints(self, after_size: int = 0, limit: int = 100) -> list[dict[str, Any]]:
         """Signed checkpoints above ``after_size``, smallest first, as served (see checkpoints.py)."""
         return [public(c) for c in self._log.checkpoints(after_size, limit)]
 
-    def chain(self) -> list[dict]:
+    def chain(self) -> list[dict[str, Any]]:
         """Every signed checkpoint, smallest first, as served."""
         return [public(c) for c in all_checkpoints(self._log)]
 
-    def checkpoint(self, size: int | None = None) -> dict | None:
+    def checkpoint(self, size: int | None = None) -> dict[str, Any] | None:
         """The checkpoint of exactly ``size`` leaves; the latest without one."""
         found = self._log.latest_checkpoint() if size is None else self._log.checkpoint_at_least(size)
         return public(found) if found and (size is None or found["size"] == size) else None
 
-    def checkpoint_covering(self, position: int) -> dict | None:
+    def checkpoint_covering(self, position: int) -> dict[str, Any] | None:
         """The first checkpoint whose tree holds the event at ``position``."""
         found = self._log.checkpoint_at_least(max(position, 1))
         return public(found) if found else None
@@ -309,7 +315,7 @@ class EventStore:
             raise ValueError(f"the log holds {len(leaves)} events, not {size}")
         return Tree(leaves[:size])
 
-    def stored_stream(self, stream_id: str) -> list[tuple[int, dict]]:
+    def stored_stream(self, stream_id: str) -> list[tuple[int, dict[str, Any]]]:
         """(position, stored document) of each sequenced event of a stream, in version order."""
         commits = sorted(self._log.stream_commits(stream_id), key=lambda c: c["version"])
         return [
@@ -319,11 +325,11 @@ class EventStore:
             for index, document in enumerate(commit["events"])
         ]
 
-    def current_payload(self, document: dict) -> dict:
+    def current_payload(self, document: dict[str, Any]) -> dict[str, Any]:
         """A stored event's payload in its JSON form at the current schema version."""
         return self._stored({"_id": document.get("stream_id")}, document, 0).payload
 
-    def stored_event(self, event_id: str) -> tuple[int, dict] | None:
+    def stored_event(self, event_id: str) -> tuple[int, dict[str, Any]] | None:
         """(position, stored document) of a sequenced event: the bytes its leaf covers are
         ``canonical_json(dict(document, position=position))``."""
         found = self._log.find_by_event_ids([event_id])
@@ -338,14 +344,14 @@ class EventStore:
     def head_position(self) -> int:
         return head_of_log(self._log).position
 
-    def _events(self, commit: dict) -> list[Event]:
+    def _events(self, commit: dict[str, Any]) -> list[Event]:
         first = commit.get("first_position")
         return [
             self._event(commit, document, None if first is None else first + index)
             for index, document in enumerate(commit["events"])
         ]
 
-    def _event(self, commit: dict, document: dict, position: int | None) -> Event:
+    def _event(self, commit: dict[str, Any], document: dict[str, Any], position: int | None) -> Event:
         try:
             return Event.from_wire(dict(document, position=position), self._registry)
         except ContractError as exc:

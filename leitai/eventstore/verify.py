@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from leitai.contracts import ContractError, ContractRegistry, Event
 from leitai.eventstore.hashchain import GENESIS
@@ -114,7 +115,7 @@ def verify(records: CommitLog, registry: ContractRegistry, verifiers: Sequence[V
     return report
 
 
-def _signature_problem(checkpoint: dict, verifiers: Sequence[Verifier]) -> str | None:
+def _signature_problem(checkpoint: dict[str, Any], verifiers: Sequence[Verifier]) -> str | None:
     problems = []
     for verifier in verifiers:
         try:
@@ -129,7 +130,7 @@ def _signature_problem(checkpoint: dict, verifiers: Sequence[Verifier]) -> str |
 
 
 def _check_commit(
-    commit: dict,
+    commit: dict[str, Any],
     expected_position: int,
     previous: str,
     stream_heads: dict[str, int],

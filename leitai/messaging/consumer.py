@@ -31,9 +31,13 @@ import logging
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from functools import partial
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kombu import Connection
+from kombu.message import Message
 from kombu.pools import producers
 from nameko.constants import AMQP_URI_CONFIG_KEY
 from nameko.events import EventHandler
@@ -42,19 +46,26 @@ from nameko.exceptions import ContainerBeingKilled
 from leitai import metrics
 from leitai.config import load_settings
 from leitai.contracts import ContractError, ContractRegistry, Event, MalformedEnvelope
+from leitai.handlers import EventHandlers
 from leitai.messaging import deadletters, topology
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
 from leitai.seen import Consuming, SeenEvents
 
+if TYPE_CHECKING:
+    from nameko.containers import WorkerContext
+
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+Delivery = tuple[Message, Event]
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 
 
 class ReliableEventHandler(EventHandler, Consuming):
     queue_consumer = QueueConsumer()
     seen = SeenEvents()
 
-    def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, **kwargs) -> None:
+    def __init__(self, source_service: str, event_type: str, registry: ContractRegistry, **kwargs: Any) -> None:
         super().__init__(source_service, event_type, **kwargs)
         self.registry = registry
 
@@ -83,16 +94,16 @@ class ReliableEventHandler(EventHandler, Consuming):
         self.publisher.release()
 
     # -- receiving -------------------------------------------------------------------
-    def handle_undecodable(self, message, exc: Exception) -> None:
+    def handle_undecodable(self, message: Message, exc: Exception) -> None:
         self._dead_letter(message, f"malformed: not decodable as JSON ({type(exc).__name__}: {exc})", failures=0)
         self.queue_consumer.ack_message(message)
 
-    def handle_message(self, body, message) -> None:
+    def handle_message(self, body: Any, message: Message) -> None:
         event = self._decoded(body, message)
         if event is not None:
             self._spawn([(message, event)])
 
-    def _decoded(self, body, message) -> Event | None:
+    def _decoded(self, body: Any, message: Message) -> Event | None:
         """The event ``body`` holds; None when it was dead-lettered as malformed."""
         try:
             event = Event.from_wire(body, self.registry)
@@ -104,10 +115,10 @@ class ReliableEventHandler(EventHandler, Consuming):
             return None
         return event
 
-    def _arguments(self, events: list[Event]) -> tuple:
+    def _arguments(self, events: list[Event]) -> tuple[Event | list[Event]]:
         return (events[0],)
 
-    def _spawn(self, deliveries: list[tuple], done=None) -> None:
+    def _spawn(self, deliveries: list[Delivery], done: Callable[[], None] | None = None) -> None:
         """A worker for ``deliveries`` (message, event); ``done`` runs once they are settled."""
         message, event = deliveries[0]
         context_data = self.unpack_message_headers(message)
@@ -126,13 +137,21 @@ class ReliableEventHandler(EventHandler, Consuming):
             if done:
                 done()
 
-    def _handled(self, deliveries: list[tuple], started: float, done, worker_ctx, result=None, exc_info=None):
+    def _handled(
+        self,
+        deliveries: list[Delivery],
+        started: float,
+        done: Callable[[], None] | None,
+        worker_ctx: WorkerContext,
+        result: Any = None,
+        exc_info: ExcInfo | None = None,
+    ) -> tuple[Any, ExcInfo | None]:
         try:
             if exc_info is None:
                 try:
                     self.seen.record([e for _, e in deliveries])
                 except Exception:  # noqa: BLE001 - retried like the handler's own failure (an outage, mostly)
-                    exc_info = sys.exc_info()
+                    exc_info = cast(ExcInfo, sys.exc_info())  # in an except block: never (None, None, None)
             metrics.HANDLER_SECONDS.labels(self.queue.name).observe(time.monotonic() - started)
             if exc_info is not None and len(deliveries) > 1:
                 log.warning(
@@ -152,7 +171,7 @@ class ReliableEventHandler(EventHandler, Consuming):
                 done()
 
     # -- failing ---------------------------------------------------------------------
-    def _retry_or_dead_letter(self, message, exc_info) -> str:
+    def _retry_or_dead_letter(self, message: Message, exc_info: ExcInfo) -> str:
         """Forward the message to its next retry queue or, after the last attempt, to the
         dead-letter queue; returns which ("retried" or "dead_lettered")."""
         earlier = message.headers or {}
@@ -181,7 +200,7 @@ class ReliableEventHandler(EventHandler, Consuming):
         deadletters.forward(self.publisher, message, topology.retry_queue_name(self.queue.name, retry), headers)
         return "retried"
 
-    def _dead_letter(self, message, reason: str, failures: int) -> None:
+    def _dead_letter(self, message: Message, reason: str, failures: int) -> None:
         metrics.DEAD_LETTERED.labels(self.queue.name).inc()
         log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))
         headers = dict(
@@ -192,7 +211,7 @@ class ReliableEventHandler(EventHandler, Consuming):
         deadletters.forward(self.publisher, message, topology.dead_letter_queue_name(self.queue.name), headers)
 
 
-def _trace(message) -> dict:
+def _trace(message: Message) -> dict[str, Any]:
     """The ids that tie a log line to its event and to the request that caused it."""
     properties = message.properties or {}
     return {"message_id": properties.get("message_id"), "correlation_id": properties.get("correlation_id")}
@@ -200,11 +219,16 @@ def _trace(message) -> dict:
 
 class BatchEventHandler(ReliableEventHandler):
     def __init__(
-        self, source_service: str, event_type: str, registry: ContractRegistry, max_batch: int = 200, **kwargs
+        self,
+        source_service: str,
+        event_type: str,
+        registry: ContractRegistry,
+        max_batch: int = 200,
+        **kwargs: Any,
     ) -> None:
         super().__init__(source_service, event_type, registry, **kwargs)
         self.max_batch = max_batch
-        self._waiting: list[tuple] = []
+        self._waiting: list[Delivery] = []
         self._applying = False
 
     @property
@@ -213,7 +237,7 @@ class BatchEventHandler(ReliableEventHandler):
         a batch can only hold what has arrived."""
         return self.max_batch
 
-    def handle_message(self, body, message) -> None:
+    def handle_message(self, body: Any, message: Message) -> None:
         event = self._decoded(body, message)
         if event is not None:
             self._waiting.append((message, event))
@@ -228,9 +252,29 @@ class BatchEventHandler(ReliableEventHandler):
         batch, self._waiting = self._waiting[: self.max_batch], self._waiting[self.max_batch :]
         self._spawn(batch, done=self._next)
 
-    def _arguments(self, events: list[Event]) -> tuple:
+    def _arguments(self, events: list[Event]) -> tuple[Event | list[Event]]:
         return (events,)
 
 
 reliable_handler = ReliableEventHandler.decorator
 batch_handler = BatchEventHandler.decorator
+
+
+def handling(table: EventHandlers[Any], application: str, registry: ContractRegistry) -> Callable[[type[T]], type[T]]:
+    """A class decorator for a nameko service: one entrypoint per row of its handler table
+    (leitai/handlers.py), named as the published subscriptions name it, each handing its event
+    (or, for a batch table, its batch) to ``table`` with the service layer that the service's
+    attribute ``application`` gives. The entrypoints hold no logic of their own."""
+
+    def decorate(service: type[T]) -> type[T]:
+        entrypoint = batch_handler if table.batch else reliable_handler
+        for source, event_type, method in table.rows(registry):
+
+            def handle(self: Any, received: Event | list[Event]) -> None:
+                table.handle(getattr(self, application), received if isinstance(received, list) else [received])
+
+            handle.__name__ = handle.__qualname__ = method
+            setattr(service, method, entrypoint(source, event_type, registry=registry)(handle))
+        return service
+
+    return decorate

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kombu import Connection, Queue
+from kombu.message import Message
 from kombu.pools import producers
 
 from leitai.messaging.topology import dead_letter_queue_name
@@ -36,7 +37,7 @@ class DeadLetter:
         return dict(self.__dict__)
 
 
-def forward(connection: Connection, message, queue_name: str, headers: dict) -> None:
+def forward(connection: Connection, message: Message, queue_name: str, headers: dict[str, Any]) -> None:
     """Publish a copy of an AMQP ``message`` with ``headers`` to ``queue_name``; the
     connection must have publisher confirms on, so this returns once the broker has it.
 
@@ -59,7 +60,7 @@ def forward(connection: Connection, message, queue_name: str, headers: dict) -> 
         )
 
 
-def dead_letter_headers(queue_name: str, reason: str, failures: int) -> dict:
+def dead_letter_headers(queue_name: str, reason: str, failures: int) -> dict[str, Any]:
     return {
         REASON: reason[:2000],
         FAILURES: failures,
@@ -68,11 +69,12 @@ def dead_letter_headers(queue_name: str, reason: str, failures: int) -> dict:
     }
 
 
-def _take(channel, queue_name: str):
-    return Queue(dead_letter_queue_name(queue_name), no_declare=True)(channel).get(no_ack=False)
+def _take(channel: Any, queue_name: str) -> Message | None:
+    message: Message | None = Queue(dead_letter_queue_name(queue_name), no_declare=True)(channel).get(no_ack=False)
+    return message
 
 
-def _describe(queue_name: str, message) -> DeadLetter:
+def _describe(queue_name: str, message: Message) -> DeadLetter:
     headers = message.headers or {}
     body = message.body  # py-amqp hands over str when the message names a content encoding
     text = body.decode("utf-8", "replace") if isinstance(body, (bytes, bytearray)) else str(body)
@@ -89,7 +91,7 @@ def _describe(queue_name: str, message) -> DeadLetter:
 
 def list_dead_letters(amqp_uri: str, queue_name: str, limit: int = 100) -> list[DeadLetter]:
     """Read without removing: every message taken is returned to the queue when the channel closes."""
-    found = []
+    found: list[DeadLetter] = []
     with Connection(amqp_uri) as connection:
         channel = connection.channel()
         try:

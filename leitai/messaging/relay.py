@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from amqp.exceptions import ChannelError
 from kombu import Connection, Producer
@@ -42,7 +43,7 @@ class PublishNacked(Exception):
 class Checkpoint:
     """The last position the broker confirmed, kept in the service's own database."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database[dict[str, Any]]) -> None:
         self._collection = db[CHECKPOINTS]
 
     def load(self) -> int:
@@ -103,7 +104,7 @@ class RelayHealth:
 class Relay:
     def __init__(
         self,
-        db: Database,
+        db: Database[dict[str, Any]],
         catalogue: Catalogue,
         amqp_uri: str,
         policy: topology.RetryPolicy,
@@ -126,7 +127,7 @@ class Relay:
         self._batch_size = batch_size
         self._confirm_timeout = confirm_timeout
         self._connection = Connection(amqp_uri, heartbeat=HEARTBEAT_S)
-        self._channel = None
+        self._channel: Any = None  # py-amqp's channel (untyped), from start()
         self._producer: Producer | None = None
         self._checkpoint: int | None = None
         self._last_tag = 0  # delivery tags count up per channel, across batches
@@ -233,9 +234,11 @@ class Relay:
         )
         if batch:
             self._publish(batch)
-            self._checkpoints.save(batch[-1].position)
-            log.debug("relayed", extra={"from": self._checkpoint + 1, "to": batch[-1].position})
-            self._checkpoint = batch[-1].position
+            last = batch[-1].position
+            assert last is not None  # an event read from the log has its position
+            self._checkpoints.save(last)
+            log.debug("relayed", extra={"from": self._checkpoint + 1, "to": last})
+            self._checkpoint = last
             for event in batch:
                 metrics.EVENTS_RELAYED.labels(event.type).inc()
         head = self._sequencer.head_position
@@ -249,6 +252,7 @@ class Relay:
         return self._checkpoints.load()
 
     def _publish(self, batch: list[Event]) -> None:
+        assert self._producer is not None, "start() first"
         self._nacked = 0
         for event in batch:
             self._producer.publish(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from kombu import Exchange, Queue
 
@@ -84,7 +85,7 @@ def consumer_queues(queue_name: str, policy: RetryPolicy) -> list[Queue]:
     return [*retry_queues(queue_name, policy), dead_letter_queue(queue_name)]
 
 
-def declare(channel, catalogue: Catalogue, policy: RetryPolicy) -> None:
+def declare(channel: Any, catalogue: Catalogue, policy: RetryPolicy) -> None:
     for source in sorted(catalogue.registry.sources()):
         event_exchange(source)(channel).declare()
     for subscription in catalogue.subscriptions:

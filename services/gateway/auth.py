@@ -1,5 +1,5 @@
-"""Who is asking, and may they: bearer tokens and the roles they carry; and the gateway's
-settings (the tokens and the RPC deadline).
+"""Who is asking, and may they: bearer tokens and the roles they carry; and the dependency
+that hands the gateway its settings (settings.py validates them).
 
 LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen, id: <who>}``; ``screen`` is
 the venue's big screen: it reads live standings and nothing else. A key may be the token
@@ -12,51 +12,18 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 
-from marshmallow import Schema, ValidationError, fields, validate
 from nameko.extensions import DependencyProvider
 
-from leitai.config import ConfigurationError
-from leitai.contracts.fields import Id
 from leitai.errors import DomainError, RateLimited
 from leitai.ratelimit import RateLimits
-from leitai.roles import PUBLIC, ROLES, require_role
+from leitai.roles import PUBLIC, require_role
 from leitai.rpc import register_errors
+from services.gateway.settings import DIGEST, load
 
 
 class Unauthorized(DomainError):
     """No token, or one that is not ours."""
-
-
-class _Holder(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    id = Id(required=True)
-
-
-DIGEST = "sha256:"
-
-
-def _token_or_digest(key: str) -> None:
-    if not re.fullmatch(r"sha256:[0-9a-f]{64}|(?!sha256:).{16,}", key, re.DOTALL):
-        raise ValidationError("a token of 16 or more characters, or sha256:<64 hex digits>")
-
-
-class _RateLimit(Schema):
-    per_second = fields.Float(load_default=20.0, validate=validate.Range(min=0.1, max=100_000))
-    burst = fields.Integer(load_default=60, validate=validate.Range(min=1, max=1_000_000))
-
-
-class _Settings(Schema):
-    LEITAI_TOKENS = fields.Dict(
-        keys=fields.String(validate=_token_or_digest),
-        values=fields.Nested(_Holder),
-        required=True,
-        validate=validate.Length(min=1),
-    )
-    LEITAI_RPC_TIMEOUT = fields.Float(load_default=30.0, validate=validate.Range(min=0.5, max=600))
-    # per client (a token's holder, or the address of a caller without one), per gateway process
-    LEITAI_RATE_LIMIT = fields.Nested(_RateLimit, load_default=lambda: _RateLimit().load({}))
 
 
 class Authenticator:
@@ -114,14 +81,7 @@ class GatewaySettings:
 class Settings(DependencyProvider):
     def setup(self) -> None:
         register_errors()  # what the services raise arrives here as the same class
-        config = self.container.config
-        try:
-            loaded = _Settings().load(
-                {k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT", "LEITAI_RATE_LIMIT") if k in config}
-            )
-        except ValidationError as exc:
-            problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(exc.messages.items()))
-            raise ConfigurationError(f"invalid configuration: {problems}") from None
+        loaded = load(self.container.config)
         self.settings = GatewaySettings(
             Authenticator(loaded["LEITAI_TOKENS"]), loaded["LEITAI_RPC_TIMEOUT"], loaded["LEITAI_RATE_LIMIT"]
         )

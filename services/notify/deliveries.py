@@ -11,7 +11,6 @@ with the same Message-ID / out_id, so the receiving side can tell it is the same
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,10 +30,6 @@ class Policy:
 
     def backoff(self, attempts: int) -> timedelta:
         return timedelta(seconds=self.base_delay * 2 ** (attempts - 1))
-
-
-def delivery_id(event_id: str, recipient_id: str, channel: str, kind: str) -> str:
-    return hashlib.sha256(f"{event_id}|{recipient_id}|{channel}|{kind}".encode()).hexdigest()[:32]
 
 
 def now() -> datetime:

@@ -4,8 +4,11 @@ the wording of each kind is in wording.py and templates/.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
+
+CHANNELS = ("email", "sms", "inbox")  # every notice goes by each, unless its recipient opted out
 
 
 class NotYetKnown(Exception):
@@ -17,11 +20,16 @@ class NotYetKnown(Exception):
 class Notice:
     recipient_id: str
     kind: str
-    context: dict
+    context: dict[str, Any]
 
 
 class Known(Protocol):
-    def get(self, collection: str, key: str) -> dict | None: ...
+    def get(self, collection: str, key: str) -> dict[str, Any] | None: ...
+
+
+def delivery_id(event_id: str, recipient_id: str, channel: str, kind: str) -> str:
+    """One delivery per (event, recipient, channel, kind): its id, so that nothing is sent twice."""
+    return hashlib.sha256(f"{event_id}|{recipient_id}|{channel}|{kind}".encode()).hexdigest()[:32]
 
 
 def contestant(contestant_id: str) -> str:
@@ -35,21 +43,21 @@ def judge(judge_id: str) -> str:
 OFFICE = "organiser"  # the recipient id of the contest's organising office, told what only it can decide
 
 
-def role(seat: dict) -> str:
+def role(seat: dict[str, Any]) -> str:
     return "主评委" if seat["head"] else "候补评委" if seat["reserve"] else "评委"
 
 
-def _need(known: Known, collection: str, key: str) -> dict:
+def _need(known: Known, collection: str, key: str) -> dict[str, Any]:
     found = known.get(collection, key)
     if found is None:
         raise NotYetKnown(f"{collection}/{key} is not known yet")
     return found
 
 
-def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
+def notices_for(event_type: str, p: dict[str, Any], known: Known) -> list[Notice]:
     c = p.get("contest_id")
     if event_type == "EntrySubmitted":
-        contest = _need(known, "contests", c)
+        contest = _need(known, "contests", p["contest_id"])  # its contract requires one
         return [
             Notice(
                 contestant(p["contestant_id"]),
@@ -172,7 +180,7 @@ def notices_for(event_type: str, p: dict, known: Known) -> list[Notice]:
     return []
 
 
-def _advancement(known: Known, p: dict) -> dict:
+def _advancement(known: Known, p: dict[str, Any]) -> dict[str, Any]:
     c = p["contest_id"]
     return {
         "stage_name": _need(known, "stages", f"{c}:{p['stage_id']}")["name"],
@@ -184,7 +192,7 @@ def _advancement(known: Known, p: dict) -> dict:
     }
 
 
-def reminders_for(session: dict) -> list[Notice]:
+def reminders_for(session: dict[str, Any]) -> list[Notice]:
     """The day-before reminder of an opened session, one for each judge seated on it."""
     return [
         Notice(

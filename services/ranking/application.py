@@ -1,5 +1,6 @@
-"""Ranking's service layer: publication, and the boards each reader may see, over the read
-model the projection keeps. No nameko here: service.py maps entrypoints onto these methods."""
+"""Ranking's service layer: the projection, publication, and the boards each reader may see,
+over the read model the projection keeps; and its handler table. No nameko here: service.py maps
+entrypoints onto these methods."""
 
 from __future__ import annotations
 
@@ -9,19 +10,34 @@ from decimal import Decimal
 
 from leitai.application import execute, on_behalf
 from leitai.arithmetic import rounded_mean
+from leitai.contracts import Event
+from leitai.contracts.product import REGISTRY
 from leitai.domain import folding
 from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
+from leitai.handlers import EventHandlers
 from leitai.readmodel import ReadModel
 from leitai.roles import ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
 from leitai.version import VERSION
-from services.ranking import appeals, board, calibration, publication
+from services.ranking import appeals, board, calibration, projection, publication
 
 
 class Ranking:
     def __init__(self, store: EventStore, read: ReadModel) -> None:
         self._store = store
         self._read = read
+
+    # -- the projection (its events: EVENT_HANDLERS below) ----------------------------
+    def project(self, events: list[Event]) -> None:
+        """``events`` applied to the read model, folded into one bulk write per collection
+        (projection.py says why no event-id bookkeeping is needed)."""
+        self._read.apply(write for event in events for write in projection.writes_of(event))
+
+    def correction_approved(self, events: list[Event]) -> None:
+        """EntryRescored: projected, then the stage is published again, once per correction."""
+        self.project(events)
+        for event in events:
+            self.republish_after(event.to_wire(REGISTRY)["payload"])
 
     # -- publication ----------------------------------------------------------------
     def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
@@ -375,3 +391,33 @@ class _Publication:
             self.latest = dict(event.payload, version=event.payload.get("version", 1))
             if event.type == "StageResultsRepublished":
                 self.corrections.add(event.payload["correction_id"])
+
+
+# Every event the read model is built from is projected in batches; an approved correction
+# also publishes its stage again.
+EVENT_HANDLERS: EventHandlers[Ranking] = EventHandlers(
+    "ranking",
+    {
+        **dict.fromkeys(
+            (
+                "ContestCreated",
+                "StageDefined",
+                "EntrySubmitted",
+                "SessionScheduled",
+                "SessionOpened",
+                "ScoreSheetSubmitted",
+                "ScoreSheetRevised",
+                "ToleranceFlagRaised",
+                "EntryScored",
+                "SessionLocked",
+                "ScoreSheetCorrected",
+                "ScoreSheetVoided",
+                "StageResultsPublished",
+                "StageResultsRepublished",
+            ),
+            Ranking.project,
+        ),
+        "EntryRescored": Ranking.correction_approved,
+    },
+    batch=True,
+)

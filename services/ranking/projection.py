@@ -8,16 +8,12 @@ all end with the same documents; no event-id bookkeeping is needed.
 
 from __future__ import annotations
 
-from pymongo.database import Database
-
 from leitai.contracts import ContractRegistry, Event, format_timestamp
-from leitai.contracts.product import CONSUMES, REGISTRY
+from leitai.contracts.product import REGISTRY
 from leitai.eventstore import Stored
-from leitai.replay import Projection
-from leitai.writes import Write, WriteBatch
+from leitai.writes import Write
 from services.ranking.publication import PUBLICATIONS
 
-SOURCES = CONSUMES["ranking"]  # source service -> event types the read model is built from
 COLLECTIONS = (
     "contests",
     "stages",
@@ -33,7 +29,8 @@ COLLECTIONS = (
     "positions",
     "streams",
 )
-# what the boards and the live screen ask of the read model (application.py, board.py)
+# what the boards and the live screen ask of the read model (application.py, board.py); made at
+# start-up, since the screen polls the board several times a second
 INDEXES = {
     "sheets": [("session_id", "entry_id"), ("contest_id", "session_id")],
     "sessions": [("contest_id", "stage_id")],
@@ -45,13 +42,6 @@ INDEXES = {
     "streams": [("contest_id", "source")],
     "flags": [("contest_id", "session_id")],
 }
-
-
-def ensure_indexes(db: Database) -> None:
-    """At start-up: the screen polls the board several times a second."""
-    for collection, indexes in INDEXES.items():
-        for fields in indexes:
-            db[collection].create_index([(name, 1) for name in fields])
 
 
 def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
@@ -200,7 +190,7 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
 
 
 def _source_of(event_type: str) -> str:
-    return next(source for source, types in SOURCES.items() if event_type in types)
+    return REGISTRY.get(event_type).source
 
 
 def _timestamp(event: Event | Stored) -> str:
@@ -211,16 +201,5 @@ def writes_of(event: Event, registry: ContractRegistry = REGISTRY) -> list[Write
     return writes_for(event, event.to_wire(registry)["payload"])
 
 
-def project(db: Database, events: list[Event]) -> None:
-    """``events`` applied, folded into one bulk write per collection they touch."""
-    batch = WriteBatch()
-    for event in events:
-        batch.add(writes_of(event))
-    batch.flush(db)
-
-
 def writes_of_stored(stored: Stored) -> list[Write]:
     return writes_for(stored, stored.payload)
-
-
-PROJECTION = Projection("ranking", SOURCES, COLLECTIONS, writes_of_stored)

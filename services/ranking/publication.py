@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from leitai.canonical import canonical_json
 from leitai.domain import Decision
@@ -27,7 +28,7 @@ def results_stream(contest_id: str, stage_id: str) -> str:
     return f"results-{contest_id}-{stage_id}"
 
 
-def check_publishable(sessions: Iterable[Mapping], scored_entry_ids: set[str]) -> None:
+def check_publishable(sessions: Iterable[Mapping[str, Any]], scored_entry_ids: set[str]) -> None:
     """RuleViolated unless every session of the stage is locked and counted."""
     sessions = list(sessions)
     open_sessions = sorted(s["session_id"] for s in sessions if not s.get("locked"))
@@ -45,7 +46,7 @@ def check_publishable(sessions: Iterable[Mapping], scored_entry_ids: set[str]) -
         )
 
 
-def standings_sha256(rows: list[dict]) -> str:
+def standings_sha256(rows: list[dict[str, Any]]) -> str:
     """The digest a certificate names: SHA-256 of the standings' canonical JSON."""
     return hashlib.sha256(canonical_json(rows)).hexdigest()
 
@@ -53,13 +54,13 @@ def standings_sha256(rows: list[dict]) -> str:
 def publish(
     contest_id: str,
     stage_id: str,
-    rows: list[dict],
+    rows: list[dict[str, Any]],
     next_stage_id: str | None,
     rule_sha256: str,
     log_positions: Mapping[str, int],
     streams: Mapping[str, Mapping[str, int]],
     software: str,
-) -> tuple[dict, list[Decision]]:
+) -> tuple[dict[str, Any], list[Decision]]:
     """The publication's summary, and the events that record it and each entry's outcome.
     ``rows`` are the standings in their JSON form (scores as strings)."""
     ref = {"contest_id": contest_id, "stage_id": stage_id}
@@ -91,10 +92,11 @@ def publish(
     return summary, decisions
 
 
-def differences(before: list[dict], after: list[dict]) -> list[dict]:
+def differences(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each entry whose score, rank or advancement differs between two versions of the standings."""
 
-    def outcome(row: Mapping) -> dict:  # scores as their text: the stored event's and the new rows' agree
+    # scores as their text: the stored event's and the new rows' agree
+    def outcome(row: Mapping[str, Any]) -> dict[str, Any]:
         return {"stage_score": str(row["stage_score"]), "rank": row["rank"], "advanced": row["advanced"]}
 
     earlier = {row["entry_id"]: outcome(row) for row in before}
@@ -115,15 +117,15 @@ def differences(before: list[dict], after: list[dict]) -> list[dict]:
 
 
 def republish(
-    latest: Mapping,
+    latest: Mapping[str, Any],
     version: int,
-    rows: list[dict],
+    rows: list[dict[str, Any]],
     rule_sha256: str,
     log_positions: Mapping[str, int],
     streams: Mapping[str, Mapping[str, int]],
     software: str,
-    correction: Mapping,
-) -> tuple[dict, Decision]:
+    correction: Mapping[str, Any],
+) -> tuple[dict[str, Any], Decision]:
     """The stage published again after an approved ``correction`` (its EntryRescored payload),
     as version ``version``, naming what it replaces and what changed. Its rows say who
     advances under the new standings; no entry is moved between stages by it."""

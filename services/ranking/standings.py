@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
+from typing import Any
 
 from leitai.arithmetic import median
 from leitai.lots import lot_key
@@ -45,8 +46,8 @@ class Standing:
     decided_by: str | None  # the tie-break that set it apart from the entry before it
 
 
-def _tiebreak_values(result: Result, chain: Sequence[dict], lot_seed: str) -> list:
-    values = []
+def _tiebreak_values(result: Result, chain: Sequence[dict[str, Any]], lot_seed: str) -> list[Decimal | Fraction | str]:
+    values: list[Decimal | Fraction | str] = []
     for rule in chain:
         if rule["kind"] == "median_total":
             values.append(-median(result.sheet_totals))
@@ -57,11 +58,11 @@ def _tiebreak_values(result: Result, chain: Sequence[dict], lot_seed: str) -> li
     return values
 
 
-def _label(rule: dict) -> str:
+def _label(rule: dict[str, Any]) -> str:
     return f"criterion:{rule['criterion_id']}" if rule["kind"] == "criterion" else rule["kind"]
 
 
-def order(results: Sequence[Result], chain: Sequence[dict], lot_seed: str) -> list[tuple[Result, str | None]]:
+def order(results: Sequence[Result], chain: Sequence[dict[str, Any]], lot_seed: str) -> list[tuple[Result, str | None]]:
     """Results in final order, each with the tie-break that placed it after its predecessor."""
     keyed = sorted(((-r.stage_score, *_tiebreak_values(r, chain, lot_seed), r.entry_id), r) for r in results)
     placed = []
@@ -76,7 +77,7 @@ def order(results: Sequence[Result], chain: Sequence[dict], lot_seed: str) -> li
 
 
 def _competition_ranks(scores: Sequence[Decimal]) -> list[int]:
-    ranks = []
+    ranks: list[int] = []
     for index, score in enumerate(scores):
         ranks.append(ranks[-1] if index and scores[index - 1] == score else index + 1)
     return ranks
@@ -90,7 +91,7 @@ def _take(candidates: list[Result], count: int, on_tie: str) -> list[Result]:
     return chosen
 
 
-def standings(results: Sequence[Result], advancement: dict, lot_seed: str) -> list[Standing]:
+def standings(results: Sequence[Result], advancement: dict[str, Any], lot_seed: str) -> list[Standing]:
     placed = order(results, advancement.get("tiebreak") or [], lot_seed)
     ordered = [r for r, _ in placed]
     ranks = _competition_ranks([r.stage_score for r in ordered])

@@ -6,6 +6,7 @@ against the in-memory event store.
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 
 from leitai.application import execute, on_behalf
@@ -14,6 +15,7 @@ from leitai.contracts.product import REGISTRY
 from leitai.domain import Decision, folding
 from leitai.errors import NotFound
 from leitai.eventstore import EventStore
+from leitai.handlers import EventHandlers
 from leitai.roles import ORGANISER, has_role, require_role
 from services.registration.contest import Contest
 from services.registration.regions import Region, parse_csv, validate_tree
@@ -37,6 +39,12 @@ def contest_stream(contest_id: str) -> str:
 
 def tree_stream(tree_id: str) -> str:
     return f"regions-{tree_id}"
+
+
+def new_seed() -> str:
+    """A draw's seed when the organiser gives none: recorded with the draw, so the lot can be
+    drawn again by anyone (leitai/lots.py)."""
+    return secrets.token_hex(16)
 
 
 class Registration:
@@ -190,3 +198,12 @@ class Registration:
         return execute(
             self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided, **on_behalf(actor)
         )
+
+
+EVENT_HANDLERS: EventHandlers[Registration] = EventHandlers(
+    "registration",
+    {
+        "ContestantAdvanced": Registration.contestant_advanced,
+        "StageResultsRepublished": Registration.results_republished,
+    },
+)

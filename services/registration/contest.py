@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from leitai.domain import Decision
+from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, NotFound, RuleViolated
 from leitai.lots import draw_order
 from services.registration.regions import Region
@@ -22,17 +22,19 @@ from services.registration.regions import Region
 class Contest:
     contest_id: str
     version: int = 0
-    info: dict | None = None
-    stages: dict[str, dict] = field(default_factory=dict)
-    judges: dict[str, dict] = field(default_factory=dict)
-    entries: dict[str, dict] = field(default_factory=dict)
-    sessions: dict[str, dict] = field(default_factory=dict)
-    series: dict[str, dict] = field(default_factory=dict)
-    meetings: dict[str, dict] = field(default_factory=dict)
-    changes: dict[str, dict] = field(default_factory=dict)  # advancement changes after corrections, by change_id
+    info: dict[str, Any] | None = None
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    judges: dict[str, dict[str, Any]] = field(default_factory=dict)
+    entries: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sessions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    series: dict[str, dict[str, Any]] = field(default_factory=dict)
+    meetings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    changes: dict[str, dict[str, Any]] = field(
+        default_factory=dict
+    )  # advancement changes after corrections, by change_id
 
     # -- folding -------------------------------------------------------------------
-    def apply(self, event) -> None:
+    def apply(self, event: DomainEvent) -> None:
         p = dict(event.payload)
         kind = event.type
         if kind == "ContestCreated":
@@ -74,30 +76,30 @@ class Contest:
         self.version = event.stream_version
 
     # -- helpers ---------------------------------------------------------------------
-    def require_info(self) -> dict:
+    def require_info(self) -> dict[str, Any]:
         if self.info is None:
             raise NotFound(f"contest {self.contest_id} does not exist")
         return self.info
 
-    def _session(self, session_id: str) -> dict:
+    def _session(self, session_id: str) -> dict[str, Any]:
         self.require_info()
         if session_id not in self.sessions:
             raise NotFound(f"session {session_id} does not exist in contest {self.contest_id}")
         return self.sessions[session_id]
 
-    def _unopened(self, session_id: str) -> dict:
+    def _unopened(self, session_id: str) -> dict[str, Any]:
         session = self._session(session_id)
         if session["opened"]:
             raise Conflict(f"session {session_id} is already open for scoring")
         return session
 
-    def first_stage(self) -> dict | None:
+    def first_stage(self) -> dict[str, Any] | None:
         return min(self.stages.values(), key=lambda s: s["order"], default=None)
 
-    def group_of(self, stage: dict, township: str) -> dict | None:
+    def group_of(self, stage: dict[str, Any], township: str | None) -> dict[str, Any] | None:
         return next((g for g in stage["groups"] if township in g["townships"]), None)
 
-    def session_entries(self, session: dict) -> list[dict]:
+    def session_entries(self, session: dict[str, Any]) -> list[dict[str, Any]]:
         group = self._group(session)
         return sorted(
             (
@@ -110,7 +112,7 @@ class Contest:
             key=lambda e: e["entry_id"],
         )
 
-    def ref(self, **fields: Any) -> dict:
+    def ref(self, **fields: Any) -> dict[str, Any]:
         return {"contest_id": self.contest_id, **fields}
 
     # -- commands ----------------------------------------------------------------------
@@ -129,9 +131,9 @@ class Contest:
             )
         ]
 
-    def define_stage(self, stage: dict, tree: dict[str, Region], fresh_seed: str) -> list[Decision]:
+    def define_stage(self, stage: dict[str, Any], tree: dict[str, Region], fresh_seed: str) -> list[Decision]:
         """``fresh_seed`` becomes the stage's lot seed unless the organiser gave one."""
-        self.require_info()
+        info = self.require_info()
         if stage["stage_id"] in self.stages:
             raise Conflict(f"stage {stage['stage_id']} is defined already")
         if any(s["order"] == stage["order"] for s in self.stages.values()):
@@ -140,8 +142,8 @@ class Contest:
         for group in stage["groups"]:
             for code in group["townships"]:
                 region = tree.get(code)
-                if region is None or region.level != "township" or region.parent != self.info["county_code"]:
-                    raise RuleViolated(f"{code} is not a township of {self.info['county_code']}")
+                if region is None or region.level != "township" or region.parent != info["county_code"]:
+                    raise RuleViolated(f"{code} is not a township of {info['county_code']}")
                 if code in seen:
                     raise RuleViolated(f"township {code} is in two groups")
                 seen.add(code)
@@ -152,7 +154,7 @@ class Contest:
             raise RuleViolated("group ids must differ")
         return [Decision("StageDefined", self.ref(**dict(stage, lot_seed=stage.get("lot_seed") or fresh_seed)))]
 
-    def register_judge(self, judge: dict, tree: dict[str, Region]) -> list[Decision]:
+    def register_judge(self, judge: dict[str, Any], tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
         if judge["judge_id"] in self.judges:
             raise Conflict(f"judge {judge['judge_id']} is registered already")
@@ -161,13 +163,13 @@ class Contest:
             raise RuleViolated(f"{township} is not a township of the region tree")
         return [Decision("JudgeRegistered", self.ref(**judge))]
 
-    def submit_entries(self, entries: list[dict], tree: dict[str, Region]) -> list[Decision]:
+    def submit_entries(self, entries: list[dict[str, Any]], tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
         stage = self.first_stage()
         if stage is None:
             raise RuleViolated("define the first stage before registering entries")
         taken = {e["contestant_id"] for e in self.entries.values()}
-        decisions = []
+        decisions: list[Decision] = []
         for entry in entries:
             if entry["entry_id"] in self.entries or any(d.payload["entry_id"] == entry["entry_id"] for d in decisions):
                 raise Conflict(f"entry {entry['entry_id']} exists already")
@@ -198,7 +200,7 @@ class Contest:
         ]
 
     # -- advancement changed by a correction ----------------------------------------------
-    def follow_republication(self, republished: dict) -> list[Decision]:
+    def follow_republication(self, republished: dict[str, Any]) -> list[Decision]:
         """Ranking published a stage again after a correction (``republished``: the
         StageResultsRepublished payload, JSON form). If it changed who advances, the entries
         follow while the next stage has not started (no session of it open); once it has,
@@ -292,18 +294,20 @@ class Contest:
             *self._moves(change, joining, leaving),
         ]
 
-    def decided(self, change_id: str) -> dict:
+    def decided(self, change_id: str) -> dict[str, Any]:
         """A decided change as its AdvancementChangeDecided recorded it."""
         change = self.changes[change_id]
         return self._change_record(change, **change["decision"])
 
-    def _change_record(self, change: dict, **decision: str) -> dict:
+    def _change_record(self, change: dict[str, Any], **decision: str) -> dict[str, Any]:
         return self.ref(
             **{k: change[k] for k in ("change_id", "stage_id", "next_stage_id", "version", "gained", "lost")},
             **decision,
         )
 
-    def _moves(self, change: dict, joining: list[dict], leaving: list[dict]) -> list[Decision]:
+    def _moves(
+        self, change: dict[str, Any], joining: list[dict[str, Any]], leaving: list[dict[str, Any]]
+    ) -> list[Decision]:
         """The entries that join the next stage and those that go back, if not there already."""
         stage_id, next_stage_id = change["stage_id"], change["next_stage_id"]
         moves = [
@@ -333,7 +337,7 @@ class Contest:
             if self.entries[w["entry_id"]]["stage_id"] == next_stage_id
         ]
 
-    def _group(self, session: dict) -> dict:
+    def _group(self, session: dict[str, Any]) -> dict[str, Any]:
         return next(g for g in self.stages[session["stage_id"]]["groups"] if g["group_id"] == session["group_id"])
 
     def withdraw(self, entry_id: str, reason: str) -> list[Decision]:
@@ -348,7 +352,7 @@ class Contest:
                 raise Conflict(f"entry {entry_id} presents in session {session['session_id']}, which is open")
         return [Decision("EntryWithdrawn", self.ref(entry_id=entry_id, reason=reason))]
 
-    def schedule(self, session: dict) -> list[Decision]:
+    def schedule(self, session: dict[str, Any]) -> list[Decision]:
         self.require_info()
         if session["session_id"] in self.sessions:
             raise Conflict(f"session {session['session_id']} exists already")
@@ -359,7 +363,7 @@ class Contest:
             raise NotFound(f"group {session['group_id']} is not in stage {session['stage_id']}")
         return [Decision("SessionScheduled", self.ref(**session))]
 
-    def seat(self, session_id: str, seats: list[dict]) -> list[Decision]:
+    def seat(self, session_id: str, seats: list[dict[str, Any]]) -> list[Decision]:
         session = self._unopened(session_id)
         stage = self.stages[session["stage_id"]]
         unknown = [s["judge_id"] for s in seats if s["judge_id"] not in self.judges]
@@ -429,13 +433,13 @@ class Contest:
             )
         ]
 
-    def create_series(self, series: dict) -> list[Decision]:
+    def create_series(self, series: dict[str, Any]) -> list[Decision]:
         self.require_info()
         if series["series_id"] in self.series:
             raise Conflict(f"forum series {series['series_id']} exists already")
         return [Decision("ForumSeriesCreated", self.ref(**series))]
 
-    def schedule_meeting(self, meeting: dict) -> list[Decision]:
+    def schedule_meeting(self, meeting: dict[str, Any]) -> list[Decision]:
         self.require_info()
         series = self.series.get(meeting["series_id"])
         if series is None:
@@ -446,7 +450,7 @@ class Contest:
             raise RuleViolated(f"theme {meeting['theme']!r} is not one of the series' themes")
         return [Decision("ForumMeetingScheduled", self.ref(**meeting))]
 
-    def hold_meeting(self, record: dict, tree: dict[str, Region]) -> list[Decision]:
+    def hold_meeting(self, record: dict[str, Any], tree: dict[str, Region]) -> list[Decision]:
         """Record a meeting that took place: the scheduled presenters' presentations, who
         attended, and the comments of the meeting's evaluators on the presenters."""
         self.require_info()
@@ -484,10 +488,10 @@ class Contest:
         ]
 
     # -- views -----------------------------------------------------------------------
-    def participation(self) -> list[dict]:
+    def participation(self) -> list[dict[str, Any]]:
         """Each presenter's year: the meetings he presented at (in date order), the ones he
         attended, and the evaluators' comments he received."""
-        people: dict[str, dict] = {}
+        people: dict[str, dict[str, Any]] = {}
         held = sorted((m for m in self.meetings.values() if m["held"]), key=lambda m: (str(m["date"]), m["meeting_id"]))
         for meeting in held:
             record = meeting["held"]
@@ -515,11 +519,11 @@ class Contest:
                 people[comment["contestant_id"]]["comments"].append(dict(comment, meeting_id=meeting["meeting_id"]))
         return sorted(people.values(), key=lambda p: p["contestant_id"])
 
-    def view(self, with_contacts: bool) -> dict:
+    def view(self, with_contacts: bool) -> dict[str, Any]:
         info = self.require_info()
         hidden = set() if with_contacts else {"email", "phone"}
 
-        def public(record: dict) -> dict:
+        def public(record: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in record.items() if k not in hidden and k not in ("contest_id", "revoked_from")}
 
         return {
@@ -535,5 +539,5 @@ class Contest:
         }
 
 
-def _who(difference: dict) -> dict:
+def _who(difference: dict[str, Any]) -> dict[str, Any]:
     return {k: difference[k] for k in ("entry_id", "contestant_id", "name")}

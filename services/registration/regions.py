@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
+from typing import Any
 
 from leitai.errors import InvalidInput
 
@@ -20,7 +21,7 @@ class Region:
     parent: str | None
 
 
-def parse_csv(text: str) -> list[dict]:
+def parse_csv(text: str) -> list[dict[str, str | None]]:
     """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome)."""
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
     if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
@@ -36,7 +37,7 @@ def parse_csv(text: str) -> list[dict]:
     ]
 
 
-def validate_tree(regions: list[dict]) -> dict[str, Region]:
+def validate_tree(regions: list[dict[str, Any]]) -> dict[str, Region]:
     """Exactly one county/city at the root; every other region's parent exists one level up; no code twice."""
     tree: dict[str, Region] = {}
     problems: dict[str, list[str]] = {}

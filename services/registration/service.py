@@ -1,24 +1,21 @@
 """The registration service's entrypoints: region trees, contests, stages, judges, entries,
-sessions. Each maps onto one method of the service layer (application.py)."""
+sessions. Each maps onto one method of the service layer (application.py); the event handlers
+come from its handler table (EVENT_HANDLERS)."""
 
 from __future__ import annotations
 
-import secrets
-
-from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, StoreHealth
-from leitai.messaging.consumer import reliable_handler
+from leitai.dependencies import CheckedSettings, EventStoreProvider, Operations, PublishedLog, StoreHealth
+from leitai.messaging.consumer import handling
 from leitai.rpc import rpc
-from services.registration.application import Registration
+from services.registration.application import EVENT_HANDLERS, Registration, new_seed
+from services.registration.settings import load as load_settings
 
 
-def new_seed() -> str:
-    return secrets.token_hex(16)
-
-
+@handling(EVENT_HANDLERS, "registration", REGISTRY)
 class RegistrationService(StoreHealth, PublishedLog):
     name = "registration"
+    settings = CheckedSettings(load_settings)
     store = EventStoreProvider(REGISTRY)
     ops = Operations()
 
@@ -95,11 +92,3 @@ class RegistrationService(StoreHealth, PublishedLog):
     @rpc
     def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
         return self.registration.decide_advancement(actor, contest_id, change_id, decision)
-
-    @reliable_handler("ranking", "StageResultsRepublished", registry=REGISTRY)
-    def on_stage_results_republished(self, event: Event) -> None:
-        self.registration.results_republished(event)
-
-    @reliable_handler("ranking", "ContestantAdvanced", registry=REGISTRY)
-    def on_contestant_advanced(self, event: Event) -> None:
-        self.registration.contestant_advanced(event)

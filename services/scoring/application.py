@@ -13,6 +13,7 @@ from leitai.contracts.product import REGISTRY
 from leitai.domain import folding
 from leitai.errors import Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
+from leitai.handlers import EventHandlers
 from leitai.roles import JUDGE, ORGANISER, SUPERVISOR, has_role, require_role
 from services.scoring.session import ScoringSession, SessionPlan
 
@@ -139,7 +140,7 @@ class Scoring:
         """Sheets, flags and missing sheets: for organisers and the head judge in full; a
         seated judge sees their own sheets; nobody else sees anything before the lock."""
         session = self._session(session_id)
-        judge = session.plan.panel.get(actor.get("id"))
+        judge = session.plan.panel.get(actor["id"])
         full = has_role(actor, ORGANISER) or (judge is not None and judge.head)
         if not full and judge is None:
             raise Forbidden("only organisers and this session's judges see its scoring")
@@ -234,3 +235,12 @@ def _plain(correction: dict) -> dict:
     """A correction as the client sees it: scores as strings."""
     scores = correction.get("scores")
     return dict(correction, scores={k: str(v) for k, v in scores.items()} if scores else None)
+
+
+EVENT_HANDLERS: EventHandlers[Scoring] = EventHandlers(
+    "scoring",
+    {
+        "SessionOpened": Scoring.session_opened,
+        "StageResultsPublished": Scoring.stage_published,
+    },
+)

@@ -1,18 +1,28 @@
 """The scoring service's entrypoints: judges' sheets, the lock, a session's scoring and
-results. Each maps onto one method of the service layer (application.py)."""
+results. Each maps onto one method of the service layer (application.py); the event handlers
+come from its handler table (EVENT_HANDLERS)."""
 
 from __future__ import annotations
 
-from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import EventStoreProvider, Operations, PublishedLog, ReadModelProvider, StoreHealth
-from leitai.messaging.consumer import reliable_handler
+from leitai.dependencies import (
+    CheckedSettings,
+    EventStoreProvider,
+    Operations,
+    PublishedLog,
+    ReadModelProvider,
+    StoreHealth,
+)
+from leitai.messaging.consumer import handling
 from leitai.rpc import rpc
-from services.scoring.application import Scoring
+from services.scoring.application import EVENT_HANDLERS, Scoring
+from services.scoring.settings import load as load_settings
 
 
+@handling(EVENT_HANDLERS, "scoring", REGISTRY)
 class ScoringService(StoreHealth, PublishedLog):
     name = "scoring"
+    settings = CheckedSettings(load_settings)
     store = EventStoreProvider(REGISTRY)
     ops = Operations()
     plans = ReadModelProvider()
@@ -20,14 +30,6 @@ class ScoringService(StoreHealth, PublishedLog):
     @property
     def scoring(self) -> Scoring:
         return Scoring(self.store, self.plans)
-
-    @reliable_handler("registration", "SessionOpened", registry=REGISTRY)
-    def on_session_opened(self, event: Event) -> None:
-        self.scoring.session_opened(event)
-
-    @reliable_handler("ranking", "StageResultsPublished", registry=REGISTRY)
-    def on_stage_results_published(self, event: Event) -> None:
-        self.scoring.stage_published(event)
 
     @rpc
     def submit_sheet(

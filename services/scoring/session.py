@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from leitai.arithmetic import ROUNDING, median
-from leitai.domain import Decision
+from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
@@ -82,7 +82,7 @@ class SessionPlan:
             },
         )
 
-    def ref(self) -> dict:
+    def ref(self) -> dict[str, Any]:
         return {"contest_id": self.contest_id, "session_id": self.session_id}
 
 
@@ -124,7 +124,7 @@ class Sheet:
     revision: int
     submission_id: str
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         return {
             "judge_id": self.judge_id,
             "entry_id": self.entry_id,
@@ -143,13 +143,13 @@ class ScoringSession:
     sheets: dict[tuple[str, str], Sheet] = field(default_factory=dict)  # (entry, judge) -> latest
     submissions: dict[str, Sheet] = field(default_factory=dict)
     flagged: set[tuple[str, str, int]] = field(default_factory=set)  # (entry, judge, revision)
-    scored: dict[str, dict] = field(default_factory=dict)
-    corrections: dict[str, dict] = field(default_factory=dict)  # id -> the proposal, with its status
+    scored: dict[str, dict[str, Any]] = field(default_factory=dict)
+    corrections: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the proposal, with its status
     locked: bool = False
     version: int = 0
 
     # -- folding -------------------------------------------------------------------
-    def apply(self, event) -> None:
+    def apply(self, event: DomainEvent) -> None:
         p = event.payload
         if event.type in ("ScoreSheetSubmitted", "ScoreSheetRevised", "ScoreSheetCorrected"):
             sheet = Sheet(
@@ -194,7 +194,7 @@ class ScoringSession:
             if not j.reserve and recusal_reason(j, entry) is None and (entry_id, j.judge_id) not in self.sheets
         )
 
-    def desk(self, judge_id: str) -> dict:
+    def desk(self, judge_id: str) -> dict[str, Any]:
         """What a seated judge's tablet shows of the session: each entry in the order of
         appearance, whether this judge may score it (not recused, not locked, and for a reserve
         only where a seated judge is recused), the sheets received of those expected, the
@@ -372,7 +372,7 @@ class ScoringSession:
         )
         return decisions
 
-    def _scored(self, entry: SessionEntry, sheets: Mapping[tuple[str, str], Sheet]) -> dict:
+    def _scored(self, entry: SessionEntry, sheets: Mapping[tuple[str, str], Sheet]) -> dict[str, Any]:
         """An entry's EntryScored payload from ``sheets``."""
         totals = {judge: sheet.total for (e, judge), sheet in sheets.items() if e == entry.entry_id}
         result = aggregate(entry.entry_id, totals, self.plan.drop_rule)
@@ -408,7 +408,7 @@ class ScoringSession:
         scores: dict[str, Decimal] | None,
         reason: str,
         appeal_id: str | None,
-    ) -> tuple[dict, list[Decision]]:
+    ) -> tuple[dict[str, Any], list[Decision]]:
         asked = {
             "kind": kind,
             "entry_id": entry_id,
@@ -477,7 +477,7 @@ class ScoringSession:
         }
         return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed)]
 
-    def approve(self, actor_id: str, correction_id: str) -> tuple[dict, list[Decision]]:
+    def approve(self, actor_id: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "approved":
             return correction, []  # approved twice: once
@@ -490,7 +490,7 @@ class ScoringSession:
             *self._effect(correction),
         ]
 
-    def reject(self, actor_id: str, correction_id: str, reason: str) -> tuple[dict, list[Decision]]:
+    def reject(self, actor_id: str, correction_id: str, reason: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "rejected":
             return correction, []
@@ -498,7 +498,7 @@ class ScoringSession:
         step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "reason": reason}
         return dict(correction, status="rejected", decided_by=actor_id), [Decision("CorrectionRejected", step)]
 
-    def withdraw(self, actor_id: str, correction_id: str) -> tuple[dict, list[Decision]]:
+    def withdraw(self, actor_id: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "withdrawn":
             return correction, []
@@ -508,18 +508,18 @@ class ScoringSession:
         step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
         return dict(correction, status="withdrawn", decided_by=actor_id), [Decision("CorrectionWithdrawn", step)]
 
-    def _correction(self, correction_id: str) -> dict:
+    def _correction(self, correction_id: str) -> dict[str, Any]:
         correction = self.corrections.get(correction_id)
         if correction is None:
             raise NotFound(f"no correction {correction_id} in session {self.plan.session_id}")
         return correction
 
     @staticmethod
-    def _still_open(correction: dict) -> None:
+    def _still_open(correction: dict[str, Any]) -> None:
         if correction["status"] != "proposed":
             raise Conflict(f"correction {correction['correction_id']} was {correction['status']} already")
 
-    def _effect(self, correction: dict) -> list[Decision]:
+    def _effect(self, correction: dict[str, Any]) -> list[Decision]:
         """The corrected sheet (or its voiding) and the entry scored again."""
         entry_id, judge_id = correction["entry_id"], correction["judge_id"]
         sheets = dict(self.sheets)

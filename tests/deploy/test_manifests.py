@@ -23,8 +23,8 @@ from composition import up
 from composition.cli import build_parser, read_config
 from leitai import metrics
 from leitai.config import load_settings
-from services.gateway.auth import _Settings as GatewaySettings
-from services.notify.notifier import notify_settings
+from services.gateway.settings import GatewaySettingsSchema as GatewaySettings
+from services.notify.settings import notify_settings
 from tests.support.manifests import (
     CONFIG_MOUNT,
     K8S,

@@ -20,6 +20,7 @@ import pytest
 import yaml
 from kombu import Connection
 
+from composition.projections import RANKING as PROJECTION
 from leitai.canonical import canonical_json
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
@@ -30,7 +31,6 @@ from leitai.messaging.topology import event_exchange
 from leitai.readmodel import ReadModel
 from leitai.replay import diff, rebuild
 from services.ranking import board
-from services.ranking.projection import PROJECTION
 from tests.e2e.contest_flow import (
     ORG,
     publish,

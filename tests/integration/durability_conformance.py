@@ -27,7 +27,8 @@ from leitai.messaging.relay import Checkpoint
 from leitai.mongo import connect, is_outage
 from leitai.readmodel import ReadModel
 from services.notify.deliveries import Deliveries, Policy
-from services.notify.notifier import Notifier, notify_settings
+from services.notify.messages import CHANNELS
+from services.notify.sending import Sender
 from tests.support.ledger import REGISTRY, deposit
 from tests.support.servers import wait_until
 
@@ -162,21 +163,9 @@ class StoreDurabilityConformance:
         assert sum(d["count"] for d in db.balances.find()) == len(applied)
 
     def test_no_notice_is_sent_twice_or_lost_across_crashes_of_the_store(self, db, crash):
-        notifier = Notifier(
-            db,
-            notify_settings(
-                {
-                    "max_attempts": 50,
-                    "base_delay": 0.05,
-                    "lease_seconds": 3.0,
-                    "smtp": {"host": "unused"},
-                    "sms": {"url": "http://unused", "api_key": "unused"},
-                }
-            ),
-        )
         channel = CountingChannel()  # in place of SMTP, SMS and inbox: it counts what it is asked to send
-        notifier.channels = {"email": channel, "sms": channel, "inbox": channel}
         deliveries = Deliveries(db, Policy(50, 0.05, 3.0))
+        notifier = Sender(deliveries, dict.fromkeys(CHANNELS, channel), rates={})
         deliveries.ensure_indexes()
         created: list[str] = []
 

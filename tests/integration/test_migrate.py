@@ -11,7 +11,7 @@ import pytest
 import yaml
 from kombu import Connection
 
-from leitai.contracts.product import CATALOGUE
+from composition.product import CATALOGUE
 from leitai.messaging import topology
 from tests.support.pipeline import BIN
 

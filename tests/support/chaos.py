@@ -35,8 +35,8 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
 from composition.demo.sinks import SmsGateway
+from composition.product import CATALOGUE
 from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
-from leitai.contracts.product import CATALOGUE
 from leitai.messaging import topology
 from leitai.ratelimit import RateLimit
 from tests.e2e.boai import CONTEST, CRITERIA, DROP_RULE, JUDGE_TOWNSHIP, PANELS, entries, random_scores, set_up

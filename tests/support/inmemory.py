@@ -1,5 +1,5 @@
-"""The service layers of registration, scoring and ranking wired together in memory: fakes
-over mocks, for tests that run in milliseconds.
+"""The service layers of registration, scoring, ranking and notify wired together in memory:
+fakes over mocks, for tests that run in milliseconds.
 
 Each service keeps its events in an in-memory event store (the twin that passes
 EventStoreConformance); read models are a :class:`FakeReadModel`; :meth:`InMemorySystem.deliver`
@@ -16,14 +16,19 @@ from collections.abc import Iterable
 from typing import Any
 
 from leitai.contracts import Event
-from leitai.contracts.product import CONSUMES, REGISTRY
+from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore, Sequencer
 from leitai.eventstore.memory import MemoryCommitLog
 from leitai.readmodel import APPLIED
 from leitai.writes import Write
+from services.notify import application as notify
+from services.notify.application import Notify
+from services.notify.wording import Wording
+from services.ranking import application as ranking
 from services.ranking.application import Ranking
-from services.ranking.projection import writes_of
+from services.registration import application as registration
 from services.registration.application import Registration
+from services.scoring import application as scoring
 from services.scoring.application import Scoring
 
 PUBLISHERS = ("registration", "scoring", "ranking")
@@ -107,7 +112,58 @@ def _matches(document: dict, query: dict) -> bool:
     return True
 
 
+class FakeNoticeStore:
+    """Notify's NoticeStore (services/notify/application.py) in dicts: facts, deliveries (once
+    each), preferences and inboxes. Nothing is sent: the in-memory system records notices."""
+
+    def __init__(self) -> None:
+        self.collections: dict[str, dict[str, dict]] = defaultdict(dict)
+
+    def get(self, collection: str, key: str) -> dict | None:
+        found = self.collections[collection].get(key)
+        return None if found is None else copy.deepcopy(found)
+
+    def learn(self, collection: str, key: str, values: dict) -> None:
+        self.collections[collection].setdefault(key, {"_id": key}).update(copy.deepcopy(values))
+
+    def create_delivery(self, document: dict) -> bool:
+        if document["_id"] in self.collections["deliveries"]:
+            return False
+        self.collections["deliveries"][document["_id"]] = dict(copy.deepcopy(document), attempts=0)
+        return True
+
+    def find_deliveries(self, query: dict) -> list[dict]:
+        return [copy.deepcopy(d) for d in self.collections["deliveries"].values() if _matches(d, query)]
+
+    def retry_delivery(self, contest_id: str, delivery_id: str, key: str | None) -> dict | None:
+        found = self.collections["deliveries"].get(delivery_id)
+        if found is None or found["contest_id"] != contest_id or found["status"] != "failed":
+            return None
+        found.update(status="pending", attempts=0)
+        return copy.deepcopy(found)
+
+    def set_preferences(self, contest_id: str, recipient_id: str, values: dict) -> dict:
+        self.learn("preferences", f"{contest_id}:{recipient_id}", values)
+        return self.collections["preferences"][f"{contest_id}:{recipient_id}"]
+
+    def inbox(self, contest_id: str, recipient_id: str) -> list[dict]:
+        return []  # the in-memory system sends nothing
+
+    def sessions_starting(self, after, until) -> list[dict]:
+        return [
+            copy.deepcopy(s)
+            for s in self.collections["sessions"].values()
+            if s.get("starts_at") and after < s["starts_at"] <= until and not s.get("reminded")
+        ]
+
+    def answer(self, idempotency, write):
+        return write(idempotency.key if idempotency else None)
+
+
 class InMemorySystem:
+    """The four service layers, each fed by its own handler table (EVENT_HANDLERS), as the
+    relays and the generated entrypoints feed them in production."""
+
     def __init__(self) -> None:
         self.records = {name: MemoryCommitLog() for name in PUBLISHERS}
         self.stores = {name: EventStore(self.records[name], REGISTRY) for name in PUBLISHERS}
@@ -116,26 +172,17 @@ class InMemorySystem:
         seeds = itertools.count(1)
         self.plans = FakeReadModel()
         self.board = FakeReadModel()
+        self.notices = FakeNoticeStore()
         self.registration = Registration(self.stores["registration"], lambda: f"seed-{next(seeds):04d}")
         self.scoring = Scoring(self.stores["scoring"], self.plans)
         self.ranking = Ranking(self.stores["ranking"], self.board)
-        self.consumers = {
-            "registration": lambda event: {
-                "ContestantAdvanced": self.registration.contestant_advanced,
-                "StageResultsRepublished": self.registration.results_republished,
-            }[event.type](event),
-            "scoring": lambda event: {
-                "SessionOpened": self.scoring.session_opened,
-                "StageResultsPublished": self.scoring.stage_published,
-            }[event.type](event),
-            "ranking": self._ranking,
-        }
-
-    def _ranking(self, event: Event) -> None:
-        """What ranking's handlers do: project; after an approved correction, publish again."""
-        self.board.apply(writes_of(event))
-        if event.type == "EntryRescored":
-            self.ranking.republish_after(event.to_wire(REGISTRY)["payload"])
+        self.notify = Notify(self.notices, Wording.load(), reminder_hours=24)
+        self._consumers = [
+            (registration.EVENT_HANDLERS, self.registration),
+            (scoring.EVENT_HANDLERS, self.scoring),
+            (ranking.EVENT_HANDLERS, self.ranking),
+            (notify.EVENT_HANDLERS, self.notify),
+        ]
 
     def deliver(self) -> list[Event]:
         """Sequence every log and deliver what is new, until nothing is; returns what was delivered."""
@@ -145,14 +192,14 @@ class InMemorySystem:
             for source in PUBLISHERS:
                 self._sequencers[source].sequence()
                 for batch in self.stores[source].read_all(self._delivered[source]):
-                    fresh += [(source, event) for event in batch]
+                    fresh += [event for event in batch]
                     self._delivered[source] = batch[-1].position
             if not fresh:
                 return delivered
-            for source, event in fresh:
-                for consumer, handle in self.consumers.items():
-                    if event.type in CONSUMES[consumer].get(source, ()):
-                        handle(event)
+            for event in fresh:
+                for table, application in self._consumers:
+                    if event.type in table.handlers:
+                        table.handle(application, [event])
                 delivered.append(event)
 
     def events(self, service: str, stream_id: str) -> list[Event]:

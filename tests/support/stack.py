@@ -18,7 +18,8 @@ import pymongo
 import yaml
 from kombu import Connection
 
-from leitai.contracts.product import CATALOGUE, CONSUMES, REGISTRY
+from composition.product import CATALOGUE, CONSUMES
+from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.eventstore.notes import Signer

@@ -23,6 +23,7 @@ PURE = (
     "leitai.roles",
     "leitai.eventstore.hashchain",
     "leitai.eventstore.merkle",
+    "leitai.handlers",
     "services.registration.contest",
     "services.registration.regions",
     "services.scoring.rules",
@@ -113,3 +114,55 @@ def test_every_pure_module_is_listed_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [m for m in PURE if m.replace(".", "/") + ".py" not in readme]
     assert missing == []
+
+
+SERVICES = ("registration", "scoring", "ranking", "notify")
+NO_INFRASTRUCTURE = ("nameko", "pymongo", "bson", "kombu", "amqp", "eventlet")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_every_service_has_the_same_shape(service):
+    """application.py (the service layer and its handler table: no nameko, no store driver),
+    service.py (entrypoints only) and settings.py (its one settings schema). README's layout
+    says so."""
+    folder = ROOT / "services" / service
+    assert {"application.py", "service.py", "settings.py"} <= {p.name for p in folder.glob("*.py")}
+    application = folder / "application.py"
+    assert not sorted(i for i in imports_of(application) if i.split(".")[0] in NO_INFRASTRUCTURE)
+    loaded = loaded_by(f"services.{service}.application")
+    assert not sorted(m for m in loaded if m.split(".")[0] in ("nameko", "kombu", "amqp", "eventlet"))
+    assert "EVENT_HANDLERS: EventHandlers[" in application.read_text(encoding="utf-8")
+    settings = folder / "settings.py"
+    assert "def load(" in settings.read_text(encoding="utf-8") or "import service_settings as load" in (
+        settings.read_text(encoding="utf-8")
+    )
+
+
+def _entrypoint_only(function: ast.FunctionDef) -> bool:
+    """One statement after the docstring, and that a call handed on (or returned)."""
+    body = [s for s in function.body if not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))]
+    if len(body) != 1:
+        return False
+    statement = body[0]
+    value = statement.value if isinstance(statement, (ast.Return, ast.Expr)) else None
+    if isinstance(value, ast.IfExp):  # health: "ok" if <call> else "..."
+        value = value.test.left if isinstance(value.test, ast.Compare) else value.test
+    return isinstance(value, (ast.Call, ast.Attribute))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_a_service_py_holds_entrypoints_that_hand_on_and_nothing_else(service):
+    tree = ast.parse((ROOT / "services" / service / "service.py").read_text(encoding="utf-8"))
+    functions = [n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+    assert functions == [], "service.py defines no helpers: they belong in application.py"
+    (service_class,) = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    methods = [n for n in service_class.body if isinstance(n, ast.FunctionDef)]
+    assert methods, "a service has entrypoints"
+    assert [m.name for m in methods if not _entrypoint_only(m)] == []
+
+
+def test_every_service_is_in_the_readme_layout():
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert "`application.py` (the service layer and its handler table, `EVENT_HANDLERS`" in readme
+    for service in SERVICES:
+        assert f"| `services/{service}/` |" in readme

@@ -1,7 +1,7 @@
 """The published subscriptions and the services' event handlers must agree: the relay
 declares queues from the list, the services consume from their handlers."""
 
-from leitai.contracts.product import CATALOGUE
+from composition.product import CATALOGUE
 from leitai.messaging.consumer import ReliableEventHandler
 from services.notify.service import NotifyService
 from services.ranking.service import RankingService

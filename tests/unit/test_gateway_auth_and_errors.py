@@ -87,7 +87,7 @@ def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_r
 
     from marshmallow import ValidationError
 
-    from services.gateway.auth import _Settings
+    from services.gateway.settings import GatewaySettingsSchema as _Settings
 
     token = "a-judges-token-kept-out-of-the-config"
     digest = f"sha256:{hashlib.sha256(token.encode()).hexdigest()}"

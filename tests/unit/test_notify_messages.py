@@ -128,7 +128,7 @@ def test_each_evaluator_of_a_forum_meeting_is_asked_to_comment():
 
 
 def test_an_smtp_login_left_empty_in_its_secret_means_no_login_not_a_broken_setting():
-    from services.notify.notifier import notify_settings
+    from services.notify.settings import notify_settings
 
     settings = notify_settings(
         {"smtp": {"host": "mail", "user": None, "password": None}, "sms": {"url": "http://sms/send", "api_key": "k"}}

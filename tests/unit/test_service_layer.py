@@ -1,10 +1,11 @@
-"""The service layers of registration, scoring and ranking, against the in-memory event store
+"""The service layers of registration, scoring, ranking and notify, against the in-memory event store
 and fake read models: a whole contest from regions to advancement, and every refusal of the
 commands on the way, in milliseconds."""
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from decimal import Decimal
 
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.lots import draw_order
 from services.gateway import schemas
+from services.notify import application as notify
 from tests.support.inmemory import InMemorySystem
 
 ORG = {"role": "organiser", "id": "org1"}
@@ -231,6 +233,27 @@ def test_an_advancement_delivered_twice_moves_the_entry_once():
     before = len(system.events("registration", "contest-c"))
     system.registration.contestant_advanced(advanced)  # a redelivery
     assert len(system.events("registration", "contest-c")) == before
+
+
+def test_notify_records_each_notice_once_per_channel_from_the_same_events_in_memory():
+    system = prelim_published()
+    deliveries = system.notify.deliveries(ORG, "c")
+    kinds = Counter((d["kind"], d["channel"]) for d in deliveries)
+    # six contestants told of their registration and their result, on each channel; four judges
+    # seated on two sessions
+    assert {k: n for k, n in kinds.items() if k[1] == "email"} == {
+        ("registration_confirmed", "email"): 6,
+        ("stage_result", "email"): 6,
+        ("judge_seated", "email"): 8,
+        ("session_notice", "email"): 6,
+    }
+    assert kinds[("stage_result", "sms")] == kinds[("stage_result", "inbox")] == 6
+
+    again = system.events("ranking", "results-c-prelim")[0]  # the publication, delivered again
+    notify.EVENT_HANDLERS.handle(system.notify, [again])
+    assert len(system.notify.deliveries(ORG, "c")) == len(deliveries)
+    with pytest.raises(Forbidden):
+        system.notify.deliveries(judge("J1"), "c")
 
 
 def test_seating_refuses_unknown_judges_a_judge_twice_the_wrong_panel_and_two_heads():

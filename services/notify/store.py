@@ -1,0 +1,98 @@
+"""Notify's store in MongoDB (the NoticeStore of application.py), and the dependency that
+hands the service its parts: the service layer over this store, and the sender."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+
+from leitai.application import Idempotency
+from leitai.dependencies import MongoProvider
+from services.notify import channels
+from services.notify.answers import KeyedAnswers
+from services.notify.application import Notify
+from services.notify.deliveries import Deliveries, Policy
+from services.notify.sending import Sender
+from services.notify.settings import notify_settings
+from services.notify.wording import Wording
+
+R = TypeVar("R")
+
+
+class MongoNoticeStore:
+    def __init__(self, db: Database, deliveries: Deliveries) -> None:
+        self.db = db
+        self.deliveries = deliveries
+        self._answers = KeyedAnswers(db)
+
+    def get(self, collection: str, key: str) -> dict | None:
+        return self.db[collection].find_one({"_id": key})
+
+    def learn(self, collection: str, key: str, values: dict) -> None:
+        self.db[collection].update_one({"_id": key}, {"$set": values}, upsert=True)
+
+    def create_delivery(self, document: dict) -> bool:
+        return self.deliveries.create(document)
+
+    def find_deliveries(self, query: dict) -> list[dict]:
+        return self.deliveries.find(query)
+
+    def retry_delivery(self, contest_id: str, delivery_id: str, key: str | None) -> dict | None:
+        return self.deliveries.retry(contest_id, delivery_id, key)
+
+    def set_preferences(self, contest_id: str, recipient_id: str, values: dict) -> dict:
+        return self.db.preferences.find_one_and_update(
+            {"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True, return_document=ReturnDocument.AFTER
+        )
+
+    def inbox(self, contest_id: str, recipient_id: str) -> list[dict]:
+        return list(
+            self.db.inbox.find({"contest_id": contest_id, "recipient_id": recipient_id}, sort=[("at", 1), ("_id", 1)])
+        )
+
+    def sessions_starting(self, after: datetime, until: datetime) -> list[dict]:
+        return list(self.db.sessions.find({"starts_at": {"$gt": after, "$lte": until}, "reminded": {"$ne": True}}))
+
+    def answer(self, idempotency: Idempotency | None, write: Callable[[str | None], R]) -> R:
+        return self._answers.answer(idempotency, write)
+
+    def ping(self) -> bool:
+        return self.db.command("ping").get("ok") == 1
+
+
+@dataclass(frozen=True)
+class Parts:
+    notify: Notify
+    sender: Sender
+    store: MongoNoticeStore
+
+
+class NotifyProvider(MongoProvider):
+    """Validates LEITAI_NOTIFY at start-up (settings.py) and makes notify's parts over one client."""
+
+    def setup(self) -> None:
+        super().setup()
+        settings = notify_settings(self.container.config.get("LEITAI_NOTIFY") or {})
+        deliveries = Deliveries(
+            self.db, Policy(settings["max_attempts"], settings["base_delay"], settings["lease_seconds"])
+        )
+        deliveries.ensure_indexes()
+        store = MongoNoticeStore(self.db, deliveries)
+        sending: dict[str, Any] = {
+            "email": channels.Email(**settings["smtp"]),
+            "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
+            "inbox": channels.Inbox(self.db),
+        }
+        self.parts = Parts(
+            Notify(store, Wording.load(), settings["reminder_hours"]),
+            Sender(deliveries, sending, settings["rates"]),
+            store,
+        )
+
+    def get_dependency(self, worker_ctx: Any) -> Parts:
+        return self.parts
