@@ -118,9 +118,10 @@ const Leitai = (() => {
     const size = BigInt(match[2]) * SCALE + BigInt((match[3] || "").padEnd(6, "0"));
     return match[1] ? -size : size;
   }
-  function format(millionths) {
-    if (millionths < 0n) return "-" + format(-millionths);
-    const whole = millionths / SCALE, part = (millionths % SCALE).toString().padStart(6, "0").replace(/0+$/, "");
+  function format(units, places = 6) {  // units of 10^-places: millionths unless told
+    if (units < 0n) return "-" + format(-units, places);
+    const scale = 10n ** BigInt(places);
+    const whole = units / scale, part = (units % scale).toString().padStart(places, "0").replace(/0+$/, "");
     return whole.toString() + (part ? "." + part : "");
   }
   // The same checks and words as the API's (services/scoring/rules.py: score_problems).
@@ -133,13 +134,13 @@ const Leitai = (() => {
     return null;
   }
   function weightedTotal(criteria, values) {
-    let total = 0n;
+    let total = 0n;  // in millionths of millionths: a weight times a score, each of 6 places at most, exactly
     for (const c of criteria) {
       const value = decimal(values[c.criterion_id]);
       if (value === null) return null;
-      total += decimal(c.weight) * value / SCALE;
+      total += decimal(c.weight) * value;
     }
-    return format(total);
+    return format(total, 12);
   }
 
   // A random (v4) UUID: crypto.randomUUID exists only on https or localhost, and a venue's
