@@ -104,8 +104,12 @@ def drop_rule_field(**kwargs: Any) -> fields.List[dict[str, Any]]:
     return fields.List(fields.Nested(DropTierSchema), validate=[validate.Length(min=1, max=10), _distinct], **kwargs)
 
 
+TIE_BREAK_KINDS = ("median_total", "criterion", "lot")  # services/ranking/standings.py orders by them
+ON_TIE = ("tiebreak", "all_advance")  # at the cut-off: the order decides, or all tied advance
+
+
 class TieBreakSchema(Schema):
-    kind = fields.String(required=True, validate=validate.OneOf(["median_total", "criterion", "lot"]))
+    kind = fields.String(required=True, validate=validate.OneOf(TIE_BREAK_KINDS))
     criterion_id = Id(load_default=None, allow_none=True)
 
     @validates_schema
@@ -117,5 +121,5 @@ class TieBreakSchema(Schema):
 class AdvancementSchema(Schema):
     per_group = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
     overall = fields.Integer(load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1))
-    on_tie = fields.String(load_default="tiebreak", validate=validate.OneOf(["tiebreak", "all_advance"]))
+    on_tie = fields.String(load_default="tiebreak", validate=validate.OneOf(ON_TIE))
     tiebreak = fields.List(fields.Nested(TieBreakSchema), load_default=lambda: [{"kind": "lot", "criterion_id": None}])

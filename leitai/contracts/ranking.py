@@ -114,8 +114,11 @@ class AppealFiled(_AppealEvent):
     filed_by = Id(required=True)
 
 
+APPEAL_DECISIONS = ("upheld", "dismissed")
+
+
 class AppealDecided(_AppealEvent):
-    decision = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    decision = fields.String(required=True, validate=validate.OneOf(APPEAL_DECISIONS))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     decided_by = Id(required=True)
 

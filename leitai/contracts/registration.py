@@ -23,10 +23,13 @@ from leitai.contracts.registry import Contract
 SOURCE = "registration"
 
 
+REGION_LEVELS = ("county", "township", "village")  # from the root down (services/registration/regions.py)
+
+
 class RegionSchema(Schema):
     code = Id(required=True)
     name = Text(required=True)
-    level = fields.String(required=True, validate=validate.OneOf(["county", "township", "village"]))
+    level = fields.String(required=True, validate=validate.OneOf(REGION_LEVELS))
     parent = Id(load_default=None, allow_none=True)
 
 
@@ -47,11 +50,14 @@ class OrganiserContactSchema(Schema):
     phone = Phone()
 
 
+CONTEST_FORMATS = ("knockout", "performance", "exchange")
+
+
 class ContestCreated(_ContestEvent):
     name = Text(required=True)
     tree_id = Id(required=True)
     county_code = Id(required=True)
-    format = fields.String(required=True, validate=validate.OneOf(["knockout", "performance", "exchange"]))
+    format = fields.String(required=True, validate=validate.OneOf(CONTEST_FORMATS))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     organiser = fields.Nested(OrganiserContactSchema, load_default=None, allow_none=True)
 
@@ -230,10 +236,13 @@ class SessionOpened(_ContestEvent):
     entries = fields.List(fields.Nested(SessionEntrySchema), required=True)
 
 
+SERIES_CADENCES = ("monthly", "bimonthly")
+
+
 class ForumSeriesCreated(_ContestEvent):
     series_id = Id(required=True)
     name = Text(required=True)
-    cadence = fields.String(required=True, validate=validate.OneOf(["monthly", "bimonthly"]))
+    cadence = fields.String(required=True, validate=validate.OneOf(SERIES_CADENCES))
     township_code = Id(load_default=None, allow_none=True)  # None: city-wide
     day_of_month = fields.Integer(
         load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=28)

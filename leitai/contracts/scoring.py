@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from leitai.arithmetic import ROUNDING
 from leitai.contracts.fields import Id, Score
 from leitai.contracts.registry import Contract
 
@@ -59,7 +60,7 @@ class EntryScored(_LockedSessionEvent):
     counted_sum = Score(required=True)  # exact
     counted = fields.Integer(required=True, strict=True)
     stage_score = Score(required=True)  # counted_sum / counted, ROUND_HALF_UP to 2 places
-    rounding = fields.String(required=True, validate=validate.OneOf(["ROUND_HALF_UP"]))
+    rounding = fields.String(required=True, validate=validate.OneOf([ROUNDING]))
     comments = fields.List(fields.Nested(CommentSchema), load_default=list)  # 亮点 / 建议, per judge
 
 
@@ -71,12 +72,15 @@ class SessionLocked(_LockedSessionEvent):
     entries = fields.List(Id(), required=True)
 
 
+CORRECTION_KINDS = ("change_score", "void_sheet", "add_sheet")
+
+
 class CorrectionProposed(_SessionEvent):
     """A correction of a locked session (复核), proposed by one person; it takes effect only
     once a second person approves it."""
 
     correction_id = Id(required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(["change_score", "void_sheet", "add_sheet"]))
+    kind = fields.String(required=True, validate=validate.OneOf(CORRECTION_KINDS))
     entry_id = Id(required=True)
     judge_id = Id(required=True)
     scores = fields.Dict(keys=Id(), values=Score(), load_default=None, allow_none=True)  # change or add

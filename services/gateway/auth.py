@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Collection
 
 from nameko.extensions import DependencyProvider
 
@@ -44,19 +45,21 @@ class Authenticator:
                 found = holder
         return dict(found) if found else None
 
-    def authorize(self, authorization: str | None, roles: frozenset[str] | set[str], to: str) -> dict:
+    def authorize(self, authorization: str | None, roles: Collection[str], to: str) -> dict:
         """The actor behind ``authorization`` if one of ``roles`` may do ``to``: Unauthorized
-        without a valid token (unless the public may), Forbidden for another role."""
+        without a valid token (unless the public may), Forbidden for another role. ``roles`` and
+        ``to``: an action's, from leitai/access.py."""
         return self.permit(self.actor(authorization), roles, to)
 
     @staticmethod
-    def permit(actor: dict | None, roles: frozenset[str] | set[str], to: str) -> dict:
-        """``authorize`` for an actor already looked up (None: no valid token)."""
+    def permit(actor: dict | None, roles: Collection[str], to: str) -> dict:
+        """``authorize`` for an actor already looked up (None: no valid token). A refusal names
+        ``roles`` in their order (a declaration's), a set's sorted."""
         if PUBLIC in roles:
             return actor or {"role": PUBLIC, "id": PUBLIC}
         if actor is None:
             raise Unauthorized("a bearer token is required")
-        require_role(actor, *sorted(roles), to=to)
+        require_role(actor, *(roles if isinstance(roles, tuple | list) else sorted(roles)), to=to)
         return actor
 
 

@@ -135,6 +135,7 @@ def to_csv(headers: list[str], rows: list[list], certificate: dict | None = None
 def to_xlsx(export: dict, certificate: dict | None = None, calibration: dict | None = None) -> bytes:
     book = Workbook()
     results = book.active
+    assert results is not None  # a new workbook has one sheet, active
     results.title = "成绩"
     results.append(RESULT_HEADERS)
     for row in result_rows(export):

@@ -1,8 +1,9 @@
 """The gateway's HTTP plumbing: one decorator per endpoint, one table of error codes.
 
-``@endpoint`` registers the nameko @http entrypoint and the route's contract (roles, body
-and response schemas, status) from which both request handling and the OpenAPI document
-are derived, so the two cannot drift apart.
+``@endpoint`` registers the nameko @http entrypoint and the route's contract (its action,
+body and response schemas, status) from which both request handling and the OpenAPI document
+are derived, so the two cannot drift apart. Who may call a route comes from its action's
+declaration in leitai/access.py, the table the services check the same action against.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from marshmallow import Schema, ValidationError
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
+from leitai.access import ACTIONS
 from leitai.consistency import WRITTEN_HEADER
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
 from leitai.errors import (
@@ -35,6 +37,7 @@ from leitai.errors import (
     RuleViolated,
     Unavailable,
 )
+from leitai.roles import PUBLIC
 from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -64,12 +67,18 @@ class Route:
     rule: str  # werkzeug rule, e.g. /contests/<string:contest_id>
     name: str
     summary: str
-    roles: frozenset[str]
+    roles: tuple[str, ...]  # its action's (leitai/access.py), or (PUBLIC,)
     body: type[Schema] | None = None  # a JSON body, or for GET routes: the query string
     response: type[Schema] | None = None
     status: int = 200
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422, 429, 503))
     media_type: str = "application/json"  # otherwise the handler returns the body as bytes
+    action: str | None = None  # what it does, as leitai/access.py declares it; None: public
+
+    @property
+    def to(self) -> str:
+        """What a refused caller tried to do: "only an organiser may <to>"."""
+        return ACTIONS[self.action].to if self.action else f"{self.summary[0].lower()}{self.summary[1:]}"
 
     @property
     def path(self) -> str:
@@ -87,26 +96,33 @@ def endpoint(
     method: str,
     rule: str,
     *,
-    roles: set[str],
     summary: str,
+    action: str | None = None,
+    roles: set[str] | None = None,
     body: type[Schema] | None = None,
     response: type[Schema] | None = None,
     status: int = 200,
     errors: tuple[int, ...] | None = None,
     media_type: str = "application/json",
 ):
+    """``action``: what the route does, a name in leitai/access.py's table, which says who may
+    (the services check the same name); a route anyone may call says ``roles={PUBLIC}`` instead."""
+    if (action is None) == (roles is None) or (roles is not None and set(roles) != {PUBLIC}):
+        raise TypeError(f"{method} {rule}: give action= (leitai/access.py), or roles={{PUBLIC}} for a public route")
+
     def decorate(fn: Callable) -> Callable:
         route = Route(
             method,
             rule,
             fn.__name__,
             summary,
-            frozenset(roles),
+            ACTIONS[action].roles if action is not None else (PUBLIC,),
             body,
             response,
             status,
             **({"errors": errors} if errors is not None else {}),
             media_type=media_type,
+            action=action,
         )
         ROUTES.append(route)
 
@@ -188,7 +204,7 @@ def _validated(schema: Schema, data: dict, message: str) -> dict:
     try:
         return schema.dump(schema.load(data))
     except ValidationError as exc:
-        raise InvalidInput(message, exc.messages) from None
+        raise InvalidInput(message, exc.messages_dict) from None
 
 
 IDEMPOTENT_METHODS = ("POST", "PUT", "DELETE")

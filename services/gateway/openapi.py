@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from marshmallow import fields
@@ -73,7 +75,7 @@ def _operation(route: Route) -> dict:
             "description": _DESCRIPTIONS[status],
             "content": {"application/json": {"schema": "Error"}},
         }
-    operation = {
+    operation: dict[str, Any] = {
         "operationId": route.name,
         "summary": route.summary,
         "responses": responses,

@@ -7,7 +7,7 @@ from decimal import Decimal
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from leitai.contracts.fields import Id, Score, Seed
-from leitai.contracts.ranking import ChangeSchema, StageResultsPublished, StandingSchema
+from leitai.contracts.ranking import APPEAL_DECISIONS, ChangeSchema, StageResultsPublished, StandingSchema
 from leitai.contracts.registration import (
     ADVANCEMENT_ACTIONS,
     AdvancementChangeDecided,
@@ -22,6 +22,7 @@ from leitai.contracts.registration import (
     SessionScheduled,
     StageDefined,
 )
+from leitai.contracts.scoring import CORRECTION_KINDS
 
 
 class Response(Schema):
@@ -432,7 +433,7 @@ class BoardQuery(Schema):
 
 class CorrectionCreate(Schema):
     correction_id = Id()  # the client's, to propose it once whatever the network does; else one is made
-    kind = fields.String(required=True, validate=validate.OneOf(["change_score", "void_sheet", "add_sheet"]))
+    kind = fields.String(required=True, validate=validate.OneOf(CORRECTION_KINDS))
     entry_id = Id(required=True)
     judge_id = Id(required=True)
     scores = fields.Dict(keys=Id(), values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))))
@@ -477,7 +478,7 @@ class AppealCreate(Schema):
 
 
 class AppealDecision(Schema):
-    decision = fields.String(required=True, validate=validate.OneOf(["upheld", "dismissed"]))
+    decision = fields.String(required=True, validate=validate.OneOf(APPEAL_DECISIONS))
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -491,7 +492,7 @@ class AppealOut(Response):
     reason = fields.String(required=True)
     filed_by = fields.String(required=True)
     status = fields.String(required=True)  # filed, decided
-    decision = fields.String(allow_none=True)  # upheld, dismissed
+    decision = fields.String(allow_none=True)  # one of APPEAL_DECISIONS; None until decided
     decision_reason = fields.String()
     decided_by = fields.String()
 

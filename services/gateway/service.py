@@ -1,8 +1,9 @@
 """The HTTP gateway: JSON REST over the registration, scoring, ranking and notify services.
 
-Entrypoints only: each maps a route to one RPC call. Authentication (auth.py), validation
-and error mapping (http.py, once, in ``dispatch``) and the OpenAPI document (openapi.py)
-live beside it.
+Entrypoints only: each maps a route to one RPC call. Who may call a route: its ``action``,
+declared once in leitai/access.py, which the services check again. Authentication (auth.py),
+validation and error mapping (http.py, once, in ``dispatch``) and the OpenAPI document
+(openapi.py) live beside it.
 """
 
 from __future__ import annotations
@@ -18,9 +19,10 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from leitai import certificates, consistency, metrics
+from leitai.access import ACTIONS
 from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
-from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, SUPERVISOR
+from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, live, pages, results_page
 from services.gateway import schemas as s
@@ -39,7 +41,6 @@ from services.gateway.http import (
 from services.gateway.openapi import build_document
 
 log = logging.getLogger(__name__)
-STAFF = {ORGANISER, JUDGE}  # a session's head judge or an organiser
 READY_TIMEOUT_S = 3
 BROKER_ERRORS = (OperationalError, AMQPConnectionError, ConnectionError)
 BROKER_OUTAGE = "the message broker is not answering; the outcome is unknown: retry with the same key"
@@ -71,7 +72,7 @@ class GatewayService:
             actor = authenticator.actor(request.headers.get("Authorization"))  # looked up once: limit, then permit
             if 429 in route.errors:  # what a route may answer is its contract: health and this document are free
                 self.settings.admit(actor, client_address(request))
-            actor = authenticator.permit(actor, route.roles, to=f"{route.summary[0].lower()}{route.summary[1:]}")
+            actor = authenticator.permit(actor, route.roles, to=route.to)
             check_params(params)
             body = read_body(route, request)
             actor = dict(actor, request_id=request_id)
@@ -158,7 +159,7 @@ class GatewayService:
     @endpoint(
         "PUT",
         "/regions/<string:tree_id>",
-        roles={ORGANISER},
+        action="import_regions",
         body=s.RegionsImport,
         response=s.RegionsImported,
         summary="Import a region tree (JSON list or CSV text code,name,level,parent)",
@@ -176,7 +177,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests",
-        roles={ORGANISER},
+        action="create_contest",
         body=s.ContestCreate,
         response=s.Record,
         status=201,
@@ -188,7 +189,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests",
-        roles={ORGANISER},
+        action="list_contests",
         response=s.Contests,
         summary="Every contest with its stages and how far each has got (sessions open and locked, the "
         "published version)",
@@ -209,7 +210,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/advancement-changes/<string:change_id>/decision",
-        roles={ORGANISER},
+        action="decide_advancement",
         body=s.AdvancementDecision,
         response=s.AdvancementDecisionOut,
         summary="Decide a change of who advances that a correction made after the next stage had started "
@@ -221,7 +222,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/stages",
-        roles={ORGANISER},
+        action="define_stage",
         body=s.StageCreate,
         response=s.Record,
         status=201,
@@ -233,7 +234,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/judges",
-        roles={ORGANISER},
+        action="register_judge",
         body=s.JudgeCreate,
         response=s.Record,
         status=201,
@@ -245,7 +246,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/entries",
-        roles={ORGANISER},
+        action="submit_entries",
         body=s.EntriesCreate,
         response=s.Records,
         status=201,
@@ -257,7 +258,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/entries/<string:entry_id>/withdrawal",
-        roles={ORGANISER},
+        action="withdraw_entry",
         body=s.Withdrawal,
         response=s.Record,
         summary="Withdraw an entry before its session opens",
@@ -268,7 +269,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/sessions",
-        roles={ORGANISER},
+        action="schedule_session",
         body=s.SessionCreate,
         response=s.Record,
         status=201,
@@ -280,7 +281,7 @@ class GatewayService:
     @endpoint(
         "PUT",
         "/contests/<string:contest_id>/sessions/<string:session_id>/panel",
-        roles={ORGANISER},
+        action="seat_panel",
         body=s.PanelSeat,
         response=s.Record,
         summary="Seat the panel (one head judge; reserves allowed)",
@@ -291,7 +292,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/sessions/<string:session_id>/draw",
-        roles={ORGANISER},
+        action="draw_order",
         body=s.Draw,
         response=s.Record,
         status=201,
@@ -303,7 +304,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/sessions/<string:session_id>/opening",
-        roles={ORGANISER},
+        action="open_session",
         response=s.Record,
         summary="Open the session for scoring",
     )
@@ -313,7 +314,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/forum-series",
-        roles={ORGANISER},
+        action="create_series",
         body=s.SeriesCreate,
         response=s.Record,
         status=201,
@@ -325,7 +326,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/forum-series/<string:series_id>/meetings",
-        roles={ORGANISER},
+        action="schedule_meeting",
         body=s.MeetingCreate,
         response=s.Record,
         status=201,
@@ -337,7 +338,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/meetings/<string:meeting_id>/record",
-        roles={ORGANISER},
+        action="record_meeting",
         body=s.MeetingRecord,
         response=s.Record,
         status=201,
@@ -349,7 +350,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/participation",
-        roles={ORGANISER},
+        action="see_participation",
         response=s.Participation,
         summary="Each presenter's record over the contest's forum meetings",
     )
@@ -360,7 +361,7 @@ class GatewayService:
     @endpoint(
         "PUT",
         "/sessions/<string:session_id>/sheets/<string:entry_id>",
-        roles={JUDGE},
+        action="submit_sheet",
         body=s.SheetSubmit,
         response=s.SheetOut,
         summary="Submit or revise the calling judge's score sheet for an entry",
@@ -373,7 +374,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/sessions/<string:session_id>/lock",
-        roles=STAFF,
+        action="lock_session",
         body=s.Lock,
         response=s.LockResult,
         summary="Lock the session (head judge or organiser) and publish its scores",
@@ -384,7 +385,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/sessions/<string:session_id>/corrections",
-        roles={ORGANISER},
+        action="propose_correction",
         body=s.CorrectionCreate,
         response=s.CorrectionOut,
         status=201,
@@ -397,7 +398,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/sessions/<string:session_id>/corrections",
-        roles={ORGANISER, SUPERVISOR},
+        action="see_corrections",
         response=s.CorrectionsOut,
         summary="The session's corrections and where each stands",
     )
@@ -407,7 +408,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/sessions/<string:session_id>/corrections/<string:correction_id>/decision",
-        roles={ORGANISER, SUPERVISOR},
+        action="decide_correction",
         body=s.CorrectionDecision,
         response=s.CorrectionOut,
         summary="Approve (a second person, never the proposer), reject (with the reason) or withdraw (the "
@@ -419,7 +420,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/judges/me/sessions",
-        roles={JUDGE},
+        action="see_judge_desk",
         response=s.JudgeDesk,
         summary="The calling judge's sessions as their tablet shows them: the order of appearance, who is on "
         "stage, the criteria, which entries they may score (recusal), sheets received, their own sheets",
@@ -430,7 +431,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/sessions/<string:session_id>/scoring",
-        roles=STAFF,
+        action="see_session_scoring",
         response=s.SessionStatus,
         summary="Sheets, tolerance flags and missing sheets of a session",
     )
@@ -451,7 +452,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/stages/<string:stage_id>/results",
-        roles={ORGANISER},
+        action="publish_results",
         response=s.StageResults,
         status=201,
         summary="Publish a stage's results and advancement (all its sessions locked)",
@@ -565,7 +566,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/stages/<string:stage_id>/results.csv",
-        roles={ORGANISER},
+        action="export_results",
         body=s.ExportQuery,
         media_type="text/csv",
         summary="A stage's standings (kind=results), all its sheets (kind=sheets) or its judges' calibration "
@@ -587,7 +588,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx",
-        roles={ORGANISER},
+        action="export_results",
         media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers",
     )
@@ -601,7 +602,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/stages/<string:stage_id>/appeals",
-        roles={ORGANISER},
+        action="file_appeal",
         body=s.AppealCreate,
         response=s.AppealOut,
         status=201,
@@ -613,7 +614,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/stages/<string:stage_id>/appeals",
-        roles={ORGANISER, SUPERVISOR},
+        action="see_appeals",
         response=s.AppealsOut,
         summary="The stage's appeals and their decisions",
     )
@@ -623,7 +624,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/stages/<string:stage_id>/appeals/<string:appeal_id>/decision",
-        roles={ORGANISER, SUPERVISOR},
+        action="decide_appeal",
         body=s.AppealDecision,
         response=s.AppealOut,
         summary="Decide an appeal once: upheld or dismissed, with the reason; the contestant is told",
@@ -634,7 +635,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/stages/<string:stage_id>/calibration",
-        roles={ORGANISER},
+        action="see_calibration",
         response=s.Calibration,
         summary="How each judge scored against the panel: severity, spread, agreement, drops, flags; "
         "each panel's Kendall's W (docs/calibration.md)",
@@ -707,8 +708,9 @@ class GatewayService:
         EventSource cannot send headers, so the token comes as ?token=."""
         request_id = new_request_id(request)
         try:
+            watching = ACTIONS["see_live_standings"]
             self.settings.authenticator.authorize(
-                f"Bearer {request.args.get('token', '')}", {ORGANISER, SCREEN}, to="see live standings"
+                f"Bearer {request.args.get('token', '')}", watching.roles, to=watching.to
             )
             check_params({"contest_id": contest_id, "stage_id": stage_id})
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
@@ -726,7 +728,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/deliveries",
-        roles={ORGANISER},
+        action="manage_notices",
         body=s.DeliveryQuery,
         response=s.Deliveries,
         summary="The delivery log: by recipient, status or kind",
@@ -741,7 +743,7 @@ class GatewayService:
     @endpoint(
         "POST",
         "/contests/<string:contest_id>/deliveries/<string:delivery_id>/retry",
-        roles={ORGANISER},
+        action="manage_notices",
         response=s.DeliveryOut,
         summary="Send a failed delivery again",
     )
@@ -751,7 +753,7 @@ class GatewayService:
     @endpoint(
         "PUT",
         "/contests/<string:contest_id>/recipients/<string:recipient_id>/preferences",
-        roles={ORGANISER},
+        action="manage_notices",
         body=s.Preferences,
         response=s.PreferencesOut,
         summary="A contestant's or judge's channels (recipient ids: contestant-<id>, judge-<id>)",
@@ -762,7 +764,7 @@ class GatewayService:
     @endpoint(
         "GET",
         "/contests/<string:contest_id>/recipients/<string:recipient_id>/inbox",
-        roles={ORGANISER},
+        action="manage_notices",
         response=s.Inbox,
         summary="A recipient's in-app inbox",
     )

@@ -51,6 +51,6 @@ def load(config: Mapping[str, Any]) -> dict[str, Any]:
     try:
         loaded: dict[str, Any] = GatewaySettingsSchema().load({k: config[k] for k in KEYS if k in config})
     except ValidationError as exc:
-        problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(exc.messages.items()))
+        problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(exc.messages_dict.items()))
         raise ConfigurationError(f"invalid configuration: {problems}") from None
     return loaded

@@ -10,12 +10,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
+from leitai.access import require
 from leitai.application import Idempotency
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.errors import Conflict
 from leitai.handlers import EventHandlers
-from leitai.roles import ORGANISER, require_role
 from services.notify.messages import (
     CHANNELS,
     OFFICE,
@@ -64,10 +64,6 @@ class NoticeStore(Protocol):
 
 def _summary(delivery: dict) -> dict:
     return {k: delivery.get(k) for k in SUMMARY}
-
-
-def _organiser(actor: dict) -> None:
-    require_role(actor, ORGANISER, to="see or change notices")
 
 
 def _moment(text: str) -> datetime | None:
@@ -198,13 +194,13 @@ class Notify:
         status: str | None = None,
         kind: str | None = None,
     ) -> list[dict]:
-        _organiser(actor)
+        require(actor, "manage_notices")
         wanted = {"recipient_id": recipient_id, "status": status, "kind": kind}
         query = {"contest_id": contest_id, **{k: v for k, v in wanted.items() if v}}
         return [_summary(d) for d in self._store.find_deliveries(query)]
 
     def retry_delivery(self, actor: dict, contest_id: str, delivery_id: str) -> dict:
-        _organiser(actor)
+        require(actor, "manage_notices")
 
         def retry(key: str | None) -> dict:
             again = self._store.retry_delivery(contest_id, delivery_id, key)
@@ -215,7 +211,7 @@ class Notify:
         return self._store.answer(Idempotency.of(actor), retry)
 
     def set_preferences(self, actor: dict, contest_id: str, recipient_id: str, preferences: dict) -> dict:
-        _organiser(actor)
+        require(actor, "manage_notices")
         values = {c: bool(preferences[c]) for c in CHANNELS if c in preferences}
 
         def store(key: str | None) -> dict:  # setting the same values again changes nothing
@@ -225,7 +221,7 @@ class Notify:
         return self._store.answer(Idempotency.of(actor), store)
 
     def inbox(self, actor: dict, contest_id: str, recipient_id: str) -> list[dict]:
-        _organiser(actor)
+        require(actor, "manage_notices")
         return [
             {k: m[k] for k in ("_id", "kind", "subject", "body", "at")}
             for m in self._store.inbox(contest_id, recipient_id)

@@ -46,9 +46,11 @@ class MongoNoticeStore:
         return self.deliveries.retry(contest_id, delivery_id, key)
 
     def set_preferences(self, contest_id: str, recipient_id: str, values: dict) -> dict:
-        return self.db.preferences.find_one_and_update(
+        stored = self.db.preferences.find_one_and_update(
             {"_id": f"{contest_id}:{recipient_id}"}, {"$set": values}, upsert=True, return_document=ReturnDocument.AFTER
         )
+        assert stored is not None  # upserted, and returned as it is after the update
+        return stored
 
     def inbox(self, contest_id: str, recipient_id: str) -> list[dict]:
         return list(

@@ -13,8 +13,6 @@ from dataclasses import dataclass, field
 from leitai.domain import Decision
 from leitai.errors import Conflict, NotFound, RuleViolated
 
-DECISIONS = ("upheld", "dismissed")
-
 
 def appeals_stream(contest_id: str, stage_id: str) -> str:
     return f"appeals-{contest_id}-{stage_id}"

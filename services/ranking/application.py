@@ -8,6 +8,7 @@ import uuid
 from collections import Counter
 from decimal import Decimal
 
+from leitai.access import allows, require
 from leitai.application import execute, on_behalf
 from leitai.arithmetic import rounded_mean
 from leitai.contracts import Event
@@ -17,7 +18,6 @@ from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.readmodel import ReadModel
-from leitai.roles import ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
 from leitai.version import VERSION
 from services.ranking import appeals, board, calibration, projection, publication
 
@@ -41,7 +41,7 @@ class Ranking:
 
     # -- publication ----------------------------------------------------------------
     def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
-        require_role(actor, ORGANISER, to="publish results")
+        require(actor, "publish_results")
 
         def decide(published: _Publication) -> tuple[dict, list]:
             if published.version:
@@ -103,7 +103,7 @@ class Ranking:
     def contests(self, actor: dict) -> list[dict]:
         """Every contest with its stages and how far each has got: sessions scheduled, open
         and locked, and the published version (organisers' console)."""
-        require_role(actor, ORGANISER, to="list the contests")
+        require(actor, "list_contests")
         stages: dict[str, list[dict]] = {}
         sessions: dict[str, list[dict]] = {}
         for session in self._read.find("sessions"):
@@ -148,9 +148,9 @@ class Ranking:
         published = self._read.get("published", f"{contest_id}:{stage_id}")
         scored = None
         if as_of is not None:
-            require_role(actor, ORGANISER, SCREEN, to="see the standings as they stood")
+            require(actor, "see_live_standings")
             scored = board.scored_results(self._read, stage, as_of)
-        elif has_role(actor, ORGANISER, SCREEN):
+        elif allows(actor, "see_live_standings"):
             scored = board.scored_results(self._read, stage)
         if scored is not None:
             rows = [board.standing_row(s) for s in board.table(self._read, stage, scored)]
@@ -257,7 +257,7 @@ class Ranking:
 
     # -- appeals ----------------------------------------------------------------------
     def file_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal: dict) -> dict:
-        require_role(actor, ORGANISER, to="file an appeal")
+        require(actor, "file_appeal")
         board.stage_doc(self._read, contest_id, stage_id)
         published = self._read.get("published", f"{contest_id}:{stage_id}")
         appeal_id = appeal.get("appeal_id") or f"appeal-{uuid.uuid4().hex[:12]}"
@@ -267,7 +267,7 @@ class Ranking:
             folding(appeals.Appeals),
             lambda state: appeals.file(
                 state,
-                published and published["standings"],
+                published["standings"] if published else None,
                 contest_id,
                 stage_id,
                 appeal_id,
@@ -279,7 +279,7 @@ class Ranking:
         )
 
     def decide_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal_id: str, decision: dict) -> dict:
-        require_role(actor, ORGANISER, SUPERVISOR, to="decide an appeal")
+        require(actor, "decide_appeal")
         return execute(
             self._store,
             appeals.appeals_stream(contest_id, stage_id),
@@ -289,14 +289,14 @@ class Ranking:
         )
 
     def appeals(self, actor: dict, contest_id: str, stage_id: str) -> list[dict]:
-        require_role(actor, ORGANISER, SUPERVISOR, to="see the appeals")
+        require(actor, "see_appeals")
         board.stage_doc(self._read, contest_id, stage_id)
         state = folding(appeals.Appeals)(self._store.read_stream(appeals.appeals_stream(contest_id, stage_id)))
         return list(state.appeals.values())
 
     def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         """How each judge scored against the panel, over the stage's locked entries (organisers)."""
-        require_role(actor, ORGANISER, to="see the judges' calibration")
+        require(actor, "see_calibration")
         stage = board.stage_doc(self._read, contest_id, stage_id)
         results = board.scored_results(self._read, stage)
         sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})

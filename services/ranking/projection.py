@@ -31,7 +31,7 @@ COLLECTIONS = (
 )
 # what the boards and the live screen ask of the read model (application.py, board.py); made at
 # start-up, since the screen polls the board several times a second
-INDEXES = {
+INDEXES: dict[str, list[tuple[str, ...]]] = {
     "sheets": [("session_id", "entry_id"), ("contest_id", "session_id")],
     "sessions": [("contest_id", "stage_id")],
     "results": [("contest_id", "stage_id")],
@@ -51,7 +51,9 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
     c = p.get("contest_id")
     kind = event.type
     if kind == "ContestCreated":
-        writes = [Write("contests", c, {k: p[k] for k in ("contest_id", "name", "format", "county_code")})]
+        writes = [
+            Write("contests", p["contest_id"], {k: p[k] for k in ("contest_id", "name", "format", "county_code")})
+        ]
     elif kind == "StageDefined":
         writes = [
             Write(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
+from leitai.access import require
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -16,7 +17,7 @@ from leitai.domain import Decision, folding
 from leitai.errors import NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
-from leitai.roles import ORGANISER, has_role, require_role
+from leitai.roles import ORGANISER, has_role
 from services.registration.contest import Contest
 from services.registration.regions import Region, parse_csv, validate_tree
 
@@ -57,7 +58,7 @@ class Registration:
     def import_regions(
         self, actor: dict, tree_id: str, regions: list[dict] | None = None, csv_text: str | None = None
     ) -> dict:
-        require_role(actor, ORGANISER, to="import a region tree")
+        require(actor, "import_regions")
         rows = parse_csv(csv_text) if csv_text is not None else regions or []
         validate_tree(rows)
         return execute(
@@ -76,10 +77,11 @@ class Registration:
 
     # -- contests ------------------------------------------------------------------
     def create_contest(self, actor: dict, contest: dict) -> dict:
-        require_role(actor, ORGANISER, to="create a contest")
+        require(actor, "create_contest")  # before the tree is looked up
         tree = self._tree(contest["tree_id"])
         return self._command(
             actor,
+            "create_contest",
             contest["contest_id"],
             lambda c: c.create(
                 contest["name"],
@@ -93,38 +95,44 @@ class Registration:
 
     def define_stage(self, actor: dict, contest_id: str, stage: dict) -> dict:
         return self._command(
-            actor, contest_id, lambda c: c.define_stage(stage, self._contest_tree(c), self._new_seed())
+            actor, "define_stage", contest_id, lambda c: c.define_stage(stage, self._contest_tree(c), self._new_seed())
         )
 
     def register_judge(self, actor: dict, contest_id: str, judge: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.register_judge(judge, self._contest_tree(c)))
+        return self._command(
+            actor, "register_judge", contest_id, lambda c: c.register_judge(judge, self._contest_tree(c))
+        )
 
     def submit_entries(self, actor: dict, contest_id: str, entries: list[dict]) -> list[dict]:
-        return self._command(actor, contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True)
+        return self._command(
+            actor, "submit_entries", contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True
+        )
 
     def withdraw_entry(self, actor: dict, contest_id: str, entry_id: str, reason: str = "") -> dict:
-        return self._command(actor, contest_id, lambda c: c.withdraw(entry_id, reason))
+        return self._command(actor, "withdraw_entry", contest_id, lambda c: c.withdraw(entry_id, reason))
 
     def schedule_session(self, actor: dict, contest_id: str, session: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.schedule(session))
+        return self._command(actor, "schedule_session", contest_id, lambda c: c.schedule(session))
 
     def seat_panel(self, actor: dict, contest_id: str, session_id: str, seats: list[dict]) -> dict:
-        return self._command(actor, contest_id, lambda c: c.seat(session_id, seats))
+        return self._command(actor, "seat_panel", contest_id, lambda c: c.seat(session_id, seats))
 
     def draw_order(self, actor: dict, contest_id: str, session_id: str, seed: str | None = None) -> dict:
-        return self._command(actor, contest_id, lambda c: c.draw(session_id, seed, self._new_seed()))
+        return self._command(actor, "draw_order", contest_id, lambda c: c.draw(session_id, seed, self._new_seed()))
 
     def open_session(self, actor: dict, contest_id: str, session_id: str) -> dict:
-        return self._command(actor, contest_id, lambda c: c.open(session_id))
+        return self._command(actor, "open_session", contest_id, lambda c: c.open(session_id))
 
     def create_series(self, actor: dict, contest_id: str, series: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.create_series(series))
+        return self._command(actor, "create_series", contest_id, lambda c: c.create_series(series))
 
     def schedule_meeting(self, actor: dict, contest_id: str, meeting: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.schedule_meeting(meeting))
+        return self._command(actor, "schedule_meeting", contest_id, lambda c: c.schedule_meeting(meeting))
 
     def record_meeting(self, actor: dict, contest_id: str, record: dict) -> dict:
-        return self._command(actor, contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c)))
+        return self._command(
+            actor, "record_meeting", contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c))
+        )
 
     def participation(self, contest_id: str) -> list[dict]:
         """Each presenter's record over the contest's forum meetings."""
@@ -133,7 +141,7 @@ class Registration:
     def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
         """An organiser's decision on an advancement change referred to them; the same decision
         again answers with the record."""
-        require_role(actor, ORGANISER, to="decide an advancement change")
+        require(actor, "decide_advancement")
 
         def decided(contest: Contest):
             decisions = contest.decide_change(change_id, decision["action"], decision["reason"], actor["id"])
@@ -187,8 +195,11 @@ class Registration:
     def _contest_tree(self, contest: Contest) -> dict[str, Region]:
         return self._tree(contest.require_info()["tree_id"])
 
-    def _command(self, actor: dict, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False):
-        require_role(actor, ORGANISER, to="register or schedule anything")
+    def _command(
+        self, actor: dict, action: str, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False
+    ):
+        """``action``: what the command is, in leitai/access.py's table (who may do it)."""
+        require(actor, action)
 
         def decided(contest: Contest):
             decisions = decide(contest)

@@ -42,6 +42,8 @@ def validate_tree(regions: list[dict[str, Any]]) -> dict[str, Region]:
     tree: dict[str, Region] = {}
     problems: dict[str, list[str]] = {}
     for index, r in enumerate(regions):
+        if r["level"] not in LEVELS:  # the JSON body's schema refuses it; a CSV's rows come here unchecked
+            problems[f"regions.{index}.level"] = [f"must be one of {', '.join(LEVELS)}, not {r['level']!r}"]
         if r["code"] in tree:
             problems[f"regions.{index}.code"] = [f"duplicate code {r['code']}"]
         tree[r["code"]] = Region(r["code"], r["name"], r["level"], r.get("parent"))
@@ -57,7 +59,7 @@ def validate_tree(regions: list[dict[str, Any]]) -> dict[str, Region]:
         parent = tree.get(region.parent or "")
         if parent is None:
             problems[f"regions.{index}.parent"] = [f"orphan: parent {region.parent!r} is not in the tree"]
-        elif LEVELS[parent.level] != LEVELS[region.level] - 1:
+        elif region.level in LEVELS and parent.level in LEVELS and LEVELS[parent.level] != LEVELS[region.level] - 1:
             problems[f"regions.{index}.parent"] = [
                 f"a {region.level}'s parent must be one level up, not a {parent.level}"
             ]

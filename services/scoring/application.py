@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Protocol
 
+from leitai.access import require
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -14,7 +15,7 @@ from leitai.domain import folding
 from leitai.errors import Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
-from leitai.roles import JUDGE, ORGANISER, SUPERVISOR, has_role, require_role
+from leitai.roles import ORGANISER, has_role
 from services.scoring.session import ScoringSession, SessionPlan
 
 SESSIONS = "sessions"
@@ -69,7 +70,7 @@ class Scoring:
         strengths: str = "",
         suggestions: str = "",
     ) -> dict:
-        require_role(actor, JUDGE, to="submit score sheets")
+        require(actor, "submit_sheet")  # the session: a judge seated on it, not standing aside
         values = {k: Decimal(v) for k, v in scores.items()}
 
         def decide(session):
@@ -79,6 +80,8 @@ class Scoring:
         return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
+        require(actor, "lock_session")  # the session narrows it: an organiser, or its head judge
+
         def decide(session: ScoringSession):
             decisions = session.lock(actor["id"], has_role(actor, ORGANISER), override_reason)
             return [d.payload for d in decisions if d.type == "EntryScored"], decisions
@@ -88,7 +91,7 @@ class Scoring:
 
     # -- corrections (复核) ------------------------------------------------------------
     def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
-        require_role(actor, ORGANISER, to="propose a correction")
+        require(actor, "propose_correction")
         plan = self._plan(session_id)
         if self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is None:
             raise RuleViolated(
@@ -117,7 +120,7 @@ class Scoring:
     def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
         """``decision``: approve (a second person: an organiser or a supervisor), reject (with a
         reason) or withdraw (the proposer)."""
-        require_role(actor, ORGANISER, SUPERVISOR, to="decide a correction")
+        require(actor, "decide_correction")  # the session: never the proposer approves; only they withdraw
 
         def decide(session: ScoringSession):
             action = decision["action"]
@@ -132,13 +135,14 @@ class Scoring:
         return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
 
     def corrections(self, actor: dict, session_id: str) -> list[dict]:
-        require_role(actor, ORGANISER, SUPERVISOR, to="see corrections")
+        require(actor, "see_corrections")
         return [_plain(c) for c in self._session(session_id).corrections.values()]
 
     # -- queries --------------------------------------------------------------------
     def session_status(self, actor: dict, session_id: str) -> dict:
         """Sheets, flags and missing sheets: for organisers and the head judge in full; a
         seated judge sees their own sheets; nobody else sees anything before the lock."""
+        require(actor, "see_session_scoring")  # narrowed below: this session's judges only
         session = self._session(session_id)
         judge = session.plan.panel.get(actor["id"])
         full = has_role(actor, ORGANISER) or (judge is not None and judge.head)
@@ -168,7 +172,7 @@ class Scoring:
     def judge_desk(self, actor: dict) -> dict:
         """Every session the calling judge is seated on, as their tablet shows it (see
         ScoringSession.desk), with the stage's criteria and where and when it sits."""
-        require_role(actor, JUDGE, to="see a judge's sessions")
+        require(actor, "see_judge_desk")
         sessions = []
         for document in self._plans.find(SESSIONS, {"plan.panel.judge_id": actor["id"]}):
             plan = document["plan"]

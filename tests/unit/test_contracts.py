@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from leitai.contracts import Event, InvalidPayload, MalformedEnvelope, UnknownEventType, format_timestamp
-from tests.support.ledger import REGISTRY
+from testkit.ledger import REGISTRY
 
 
 def wire(**overrides):

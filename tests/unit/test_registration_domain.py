@@ -68,6 +68,7 @@ def test_a_csv_region_tree_with_chinese_names_is_read():
         (CSV + "jies-1,重复,village,jies\n", "regions.5.code"),
         (CSV + "x-1,孤村,village,nowhere\n", "regions.5.parent"),
         (CSV + "x-2,错层,village,lufeng\n", "regions.5.parent"),
+        (CSV + "x-3,新城,city,lufeng\n", "regions.5.level"),
     ],
 )
 def test_an_invalid_region_tree_names_the_bad_row(broken, field):
