@@ -6,10 +6,13 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint test test-unit manifests image demo bench bench-replay load chaos clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint format test test-unit test-integration test-e2e manifests image demo bench bench-replay load chaos clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
-	@echo "make test   set up and run the whole test suite (real RabbitMQ, real Mongo-protocol server)"
+	@echo "make test   set up and run the whole suite, tier by tier, stopping at the first that fails:"
+	@echo "            lint, unit, integration, e2e and deploy (CONTRIBUTING.md)"
+	@echo "make test-unit | test-integration | test-e2e   one tier (PYTEST_ARGS=\"-k relay\" picks tests)"
+	@echo "make lint   ruff check, ruff format --check, mypy; make format fixes what ruff can"
 	@echo "make bench  every leitai path against its raw part (kombu, pymongo, a cursor), from one run"
 	@echo "make load   judges over HTTP against leitai up at rising rates: latencies and the breaking rate"
 	@echo "make bench-replay  leitai replay against a raw cursor read of synthetic logs, with peak memory"
@@ -58,15 +61,48 @@ rabbitmq:
 browser:
 	@tools/ensure-browser.sh
 
-lint: venv
-	$(BIN)/python -m pyflakes leitai services tests bench composition tools
+# ruff's rules and format, and mypy (what it checks, and how strictly: pyproject.toml [tool.mypy])
+define LINT
+$(BIN)/ruff check .
+$(BIN)/ruff format --check .
+$(BIN)/mypy
+endef
 
-test: venv secantus deploy-tools rabbitmq browser lint
-	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py LEITAI_DEPLOY_TOOLS=$(CURDIR)/$(DEPLOY)/bin \
-	  $(BIN)/python -m pytest $(PYTEST_ARGS)
+lint: venv
+	$(LINT)
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# The suite in tiers, each one pytest run, cheapest first; make stops at the first that fails.
+# unit: no broker, no store; integration: real RabbitMQ and SecantusDB; e2e and deploy: the
+# services as processes over HTTP, the manifests and the image. A tier whose pytest collects
+# nothing exits 5, which fails the run like a failing test (PYTEST_ARGS go to every tier).
+PYTEST := LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py LEITAI_DEPLOY_TOOLS=$(CURDIR)/$(DEPLOY)/bin \
+  $(BIN)/python -m pytest
+UNIT        := tests/unit
+INTEGRATION := tests/integration
+E2E         := tests/e2e tests/deploy
+
+test: venv secantus deploy-tools rabbitmq browser
+	@echo "== lint"
+	$(LINT)
+	@echo "== unit: $(UNIT)"
+	$(PYTEST) $(UNIT) $(PYTEST_ARGS)
+	@echo "== integration: $(INTEGRATION)"
+	$(PYTEST) $(INTEGRATION) $(PYTEST_ARGS)
+	@echo "== e2e and deploy: $(E2E)"
+	$(PYTEST) $(E2E) $(PYTEST_ARGS)
 
 test-unit: venv
-	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+	$(BIN)/python -m pytest $(UNIT) $(PYTEST_ARGS)
+
+test-integration: venv secantus rabbitmq
+	$(PYTEST) $(INTEGRATION) $(PYTEST_ARGS)
+
+test-e2e: venv secantus deploy-tools rabbitmq browser
+	$(PYTEST) $(E2E) $(PYTEST_ARGS)
 
 # the Boai contest end to end; DEMO_ARGS="qidong" or "--seed 7" picks another run
 DEMO_ARGS ?= boai

@@ -1,4 +1,4 @@
-"""``make chaos``: the fault run of tests/support/chaos.py, long: every process killed in turn,
+"""``make chaos``: the fault run of testkit/chaos.py, long: every process killed in turn,
 the broker's connections dropped and the store restarted, for ``--rounds`` rounds, with one
 replica of each service and relay and then two. Prints a table a run; exits 1 if any run lost,
 duplicated or miscounted anything. Like the bench it measures, it asserts nothing itself."""
@@ -11,9 +11,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from tests.support import chaos
-from tests.support.servers import SecantusServer
-from tests.support.stack import running_stack
+from testkit import chaos
+from testkit.servers import SecantusServer
+from testkit.stack import running_stack
 
 JUDGES = [f"J{n}" for n in range(1, 11)]
 RETRY = {"attempts": 8, "base_delay": "0.2", "factor": 2}

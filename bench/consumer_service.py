@@ -3,7 +3,7 @@
 from leitai.contracts import Event
 from leitai.dependencies import ReadModelProvider
 from leitai.messaging.consumer import batch_handler
-from tests.support.ledger import REGISTRY
+from testkit.ledger import REGISTRY
 
 
 class LedgerService:

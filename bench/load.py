@@ -39,7 +39,7 @@ from pathlib import Path
 
 from composition.product import CATALOGUE
 from composition.up import commands
-from tests.support.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, queue_state, wait_until
+from testkit.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent

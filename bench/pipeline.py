@@ -36,8 +36,8 @@ from leitai.contracts.product import REGISTRY as PRODUCT
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.mongo import connect
-from tests.support.ledger import REGISTRY, SUBSCRIPTION, deposit
-from tests.support.servers import ChildProcess, SecantusServer, Vhost, queue_state, wait_until
+from testkit.ledger import REGISTRY, SUBSCRIPTION, deposit
+from testkit.servers import ChildProcess, SecantusServer, Vhost, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 
@@ -157,7 +157,7 @@ def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: in
             "WARNING",
             "relay",
             "--catalogue",
-            "tests.support.ledger:CATALOGUE",
+            "testkit.ledger:CATALOGUE",
         ],
         name="bench-relay",
     ).start()

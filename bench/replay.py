@@ -26,7 +26,7 @@ import yaml
 
 from bench.synthetic import events_for, generate
 from leitai.mongo import connect
-from tests.support.servers import SecantusServer
+from testkit.servers import SecantusServer
 
 BIN = Path(sys.executable).parent
 SOURCES = ("registration", "scoring", "ranking")

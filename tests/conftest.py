@@ -13,7 +13,7 @@ import uuid
 import pymongo
 import pytest
 
-from tests.support.servers import SecantusServer, Vhost
+from testkit.servers import SecantusServer, Vhost
 
 
 @pytest.fixture(scope="session")

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
+from testkit.boai import CONTEST, PANELS, set_up, submit_all
+from testkit.servers import ChildProcess, wait_until
+from testkit.stack import BIN, ORGANISER_TOKEN, Stack, judge_token, ok
 from tests.support.manifests import CONFIG_MOUNT, named, of_kind, render, resolve
-from tests.support.servers import ChildProcess, wait_until
-from tests.support.stack import BIN, ORGANISER_TOKEN, Stack, judge_token, ok
 
 pytestmark = pytest.mark.integration
 JUDGES = [f"J{n}" for n in range(1, 11)]

@@ -11,8 +11,8 @@ import uuid
 
 import pytest
 
+from testkit.servers import ROOT
 from tests.support.manifests import CONFIG_MOUNT, named, of_kind, render, resolve
-from tests.support.servers import ROOT
 
 pytestmark = pytest.mark.integration
 IMAGE = "localhost/leitai:test"

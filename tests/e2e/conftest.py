@@ -1,9 +1,9 @@
 import pymongo
 import pytest
 
+from testkit.servers import Vhost
+from testkit.stack import SERVICES, running_stack
 from tests.support.demo import DemoRun, run_demos
-from tests.support.servers import Vhost
-from tests.support.stack import SERVICES, running_stack
 
 JUDGES = [f"J{n}" for n in range(1, 11)]
 

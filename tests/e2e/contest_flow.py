@@ -8,8 +8,8 @@ import uuid
 from collections.abc import Sequence
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 
-from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, Stack, judge_token, ok
+from testkit.servers import wait_until
+from testkit.stack import ORGANISER_TOKEN, Stack, judge_token, ok
 
 ORG = ORGANISER_TOKEN
 AFTER = "Leitai-After"

@@ -10,8 +10,8 @@ import re
 
 import pytest
 
-from tests.e2e.boai import CONTEST, set_up
-from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, SUPERVISOR_TOKEN, judge_token
+from testkit.boai import CONTEST, set_up
+from testkit.stack import ORGANISER_TOKEN, SCREEN_TOKEN, SUPERVISOR_TOKEN, judge_token
 
 pytestmark = pytest.mark.integration
 CALLERS = {

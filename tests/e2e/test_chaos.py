@@ -10,9 +10,9 @@ import os
 
 import pytest
 
-from tests.support import chaos
-from tests.support.servers import SecantusServer
-from tests.support.stack import running_stack
+from testkit import chaos
+from testkit.servers import SecantusServer
+from testkit.stack import running_stack
 
 pytestmark = pytest.mark.integration
 JUDGES = [f"J{n}" for n in range(1, 11)]

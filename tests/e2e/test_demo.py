@@ -14,9 +14,9 @@ from decimal import Decimal
 
 import pytest
 
+from testkit.servers import ROOT, Vhost
 from tests.e2e.contest_flow import reference_standings
 from tests.support.demo import run_demos
-from tests.support.servers import ROOT, Vhost
 
 pytestmark = pytest.mark.integration
 

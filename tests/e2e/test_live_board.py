@@ -7,10 +7,10 @@ import random
 import pytest
 from selenium.webdriver.common.by import By
 
-from tests.e2e.boai import CONTEST, set_up, submit_all
+from testkit.boai import CONTEST, set_up, submit_all
+from testkit.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
 from tests.support.browser import chromium, screenshot
 from tests.support.browser import wait as wait_for
-from tests.support.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
 
 pytestmark = pytest.mark.integration
 

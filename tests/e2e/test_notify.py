@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from composition.demo.sinks import SmsGateway
-from tests.e2e.boai import CONTEST, PANELS, set_up, submit_all
+from testkit.boai import CONTEST, PANELS, set_up, submit_all
+from testkit.servers import wait_until
+from testkit.smtp_sink import SmtpSink
+from testkit.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok, running_stack
 from tests.e2e.contest_flow import publish
-from tests.support.servers import wait_until
-from tests.support.smtp_sink import SmtpSink
-from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok, running_stack
 
 pytestmark = pytest.mark.integration
 ORG = ORGANISER_TOKEN

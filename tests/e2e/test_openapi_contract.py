@@ -12,8 +12,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.boai import set_up
-from tests.support.stack import ORGANISER_TOKEN, judge_token
+from testkit.boai import set_up
+from testkit.stack import ORGANISER_TOKEN, judge_token
 
 pytestmark = pytest.mark.integration
 EXAMPLES = 10

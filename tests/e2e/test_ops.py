@@ -11,9 +11,9 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.e2e.boai import regions
-from tests.support.servers import SecantusServer, wait_until
-from tests.support.stack import ORGANISER_TOKEN, judge_token, ok, running_stack
+from testkit.boai import regions
+from testkit.servers import SecantusServer, wait_until
+from testkit.stack import ORGANISER_TOKEN, judge_token, ok, running_stack
 
 pytestmark = pytest.mark.integration
 PROCESSES = (

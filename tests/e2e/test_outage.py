@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tests.support.stack import ORGANISER_TOKEN
+from testkit.stack import ORGANISER_TOKEN
 
 pytestmark = pytest.mark.integration
 

@@ -15,11 +15,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
-from tests.e2e.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
+from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
+from testkit.servers import wait_until
+from testkit.stack import ORGANISER_TOKEN, judge_token, ok
 from tests.support.browser import ARTIFACTS, chromium, screenshot
 from tests.support.browser import wait as wait_for
-from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, judge_token, ok
 
 pytestmark = pytest.mark.integration
 

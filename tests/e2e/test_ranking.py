@@ -31,6 +31,8 @@ from leitai.messaging.topology import event_exchange
 from leitai.readmodel import ReadModel
 from leitai.replay import diff, rebuild
 from services.ranking import board
+from testkit.servers import ChildProcess, Vhost, queue_state, wait_until
+from testkit.stack import SCREEN_TOKEN, SUPERVISOR_TOKEN, eventually, judge_token, ok
 from tests.e2e.contest_flow import (
     ORG,
     publish,
@@ -39,8 +41,6 @@ from tests.e2e.contest_flow import (
     wait_for_stage_entries,
 )
 from tests.support.pipeline import BIN
-from tests.support.servers import ChildProcess, Vhost, queue_state, wait_until
-from tests.support.stack import SCREEN_TOKEN, SUPERVISOR_TOKEN, eventually, judge_token, ok
 
 pytestmark = pytest.mark.integration
 CONTEST = "county-2021"

@@ -11,7 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal, localcontext
 
 import pytest
 
-from tests.e2e.boai import (
+from testkit.boai import (
     CONTEST,
     CRITERIA,
     DROP_RULE,
@@ -21,7 +21,7 @@ from tests.e2e.boai import (
     sheet,
     submit_all,
 )
-from tests.support.stack import ORGANISER_TOKEN, eventually, judge_token, ok
+from testkit.stack import ORGANISER_TOKEN, eventually, judge_token, ok
 
 pytestmark = pytest.mark.integration
 

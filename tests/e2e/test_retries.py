@@ -14,9 +14,9 @@ import uuid
 
 import pytest
 
+from testkit.servers import wait_until
+from testkit.stack import ORGANISER_TOKEN, judge_token, ok
 from tests.e2e.contest_flow import written
-from tests.support.servers import wait_until
-from tests.support.stack import ORGANISER_TOKEN, judge_token, ok
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import pymongo
 import pytest
 
 from composition.up import commands
+from testkit.servers import ChildProcess, free_port, free_ports, wait_until
 from tests.support.pipeline import BIN
-from tests.support.servers import ChildProcess, free_port, free_ports, wait_until
 
 pytestmark = pytest.mark.integration
 TOKEN = "an-organiser-token-for-up"

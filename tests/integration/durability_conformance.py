@@ -29,8 +29,8 @@ from leitai.readmodel import ReadModel
 from services.notify.deliveries import Deliveries, Policy
 from services.notify.messages import CHANNELS
 from services.notify.sending import Sender
-from tests.support.ledger import REGISTRY, deposit
-from tests.support.servers import wait_until
+from testkit.ledger import REGISTRY, deposit
+from testkit.servers import wait_until
 
 STREAMS = 3
 PER_PHASE = 30  # acknowledged writes before each crash, and after the last

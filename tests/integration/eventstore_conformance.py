@@ -21,7 +21,7 @@ from leitai.eventstore.notes import Checkpoint, Signer
 from leitai.eventstore.records import Head, commit_leaves, commits_in_order, event_records
 from leitai.eventstore.sequencer import event_hashes
 from leitai.eventstore.verify import verify
-from tests.support.ledger import REGISTRY, deposit
+from testkit.ledger import REGISTRY, deposit
 
 SIGNER = Signer.generate("ledger.test")
 

@@ -8,8 +8,8 @@ import pymongo
 import pytest
 from pymongo.errors import OperationFailure
 
+from testkit.servers import SecantusServer
 from tests.integration.durability_conformance import StoreDurabilityConformance
-from tests.support.servers import SecantusServer
 
 pytestmark = pytest.mark.integration
 

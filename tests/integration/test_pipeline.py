@@ -11,9 +11,9 @@ from decimal import Decimal
 import pytest
 
 from leitai.contracts import Event
-from tests.support.ledger import REGISTRY, deposit
+from testkit.ledger import REGISTRY, deposit
+from testkit.servers import rabbit_management, wait_until
 from tests.support.pipeline import LEDGER_QUEUE, Pipeline
-from tests.support.servers import rabbit_management, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -229,12 +229,12 @@ def test_leitai_verify_passes_an_untouched_store_and_names_an_edited_event(pipel
     append_deposits(pipeline, streams=3, per_stream=4)
     pipeline.start_relay()
     wait_until(lambda: pipeline.checkpoint() == 12, what="the log to be sequenced and published")
-    clean = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")
+    clean = pipeline.cli("verify", "--catalogue", "testkit.ledger:CATALOGUE")
     assert clean.returncode == 0 and json.loads(clean.stdout)["ok"], clean.stdout + clean.stderr
     assert json.loads(clean.stdout)["signatures_checked"]  # with the relay's own key, from its config
     target = pipeline.db.commits.find_one({"first_position": 7})
     pipeline.db.commits.update_one({"_id": target["_id"]}, {"$set": {"events.0.payload.amount": "1000.00"}})
-    tampered = pipeline.cli("verify", "--catalogue", "tests.support.ledger:CATALOGUE")
+    tampered = pipeline.cli("verify", "--catalogue", "testkit.ledger:CATALOGUE")
     report = json.loads(tampered.stdout)
     assert tampered.returncode == 1 and not report["ok"]
     assert report["first_bad"].startswith("position 7") and target["events"][0]["event_id"] in report["first_bad"]

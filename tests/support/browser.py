@@ -14,7 +14,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from tests.support.servers import ROOT
+from testkit.servers import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
 

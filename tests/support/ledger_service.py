@@ -16,7 +16,7 @@ import eventlet
 from leitai.contracts import Event
 from leitai.dependencies import MongoProvider, ReadModelProvider
 from leitai.messaging.consumer import batch_handler
-from tests.support.ledger import REGISTRY
+from testkit.ledger import REGISTRY
 
 
 class FaultSwitches(MongoProvider):

@@ -13,8 +13,8 @@ from kombu import Connection, Exchange
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import Signer
-from tests.support.ledger import REGISTRY, SUBSCRIPTION
-from tests.support.servers import ROOT, ChildProcess, queue_state, wait_until
+from testkit.ledger import REGISTRY, SUBSCRIPTION
+from testkit.servers import ROOT, ChildProcess, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 LEDGER_QUEUE = SUBSCRIPTION.queue_name
@@ -67,7 +67,7 @@ class Pipeline:
                 str(self.config),
                 "relay",
                 "--catalogue",
-                "tests.support.ledger:CATALOGUE",
+                "testkit.ledger:CATALOGUE",
                 *extra,
             ],
             "relay",

@@ -4,7 +4,9 @@ services share only the library and the published contracts."""
 from __future__ import annotations
 
 import ast
+import functools
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +23,7 @@ PURE = (
     "leitai.errors",
     "leitai.lots",
     "leitai.roles",
+    "leitai.access",
     "leitai.eventstore.hashchain",
     "leitai.eventstore.merkle",
     "leitai.handlers",
@@ -44,21 +47,74 @@ NEVER_IN_THE_DOMAIN = (
     "secrets",
     "random",
 )
+# One interpreter probes every module: for each it forks a child, which imports that module
+# into the interpreter as it stood at start-up (what a fresh interpreter has, and json) and
+# reports every module that loaded. No child sees another's imports; as many run at once as
+# there are CPUs.
 PROBE = """
-import json, sys
+import json, os, sys
 before = set(sys.modules)
-import {module}
-print(json.dumps(sorted(set(sys.modules) - before)))
+
+
+def start(module):
+    read, write = os.pipe()
+    child = os.fork()
+    if child == 0:
+        os.close(read)
+        try:
+            __import__(module)
+            report = {"loaded": sorted(set(sys.modules) - before)}
+        except BaseException:
+            import traceback
+            report = {"error": traceback.format_exc()}
+        with os.fdopen(write, "w") as out:
+            out.write(json.dumps(report))
+        os._exit(0)
+    os.close(write)
+    return module, child, read
+
+
+def finish(module, child, read):
+    with os.fdopen(read) as answer:
+        text = answer.read()
+    _, status = os.waitpid(child, 0)
+    found[module] = json.loads(text) if status == 0 else {"error": f"the probe of {module} ended with {status}"}
+
+
+found, running = {}, []
+for module in sys.argv[1:]:
+    running.append(start(module))
+    if len(running) >= (os.cpu_count() or 1):
+        finish(*running.pop(0))
+while running:
+    finish(*running.pop(0))
+print(json.dumps(found))
 """
 
 
-def loaded_by(module: str) -> set[str]:
-    """Every module importing ``module`` loads, in a fresh interpreter."""
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(module=module)], capture_output=True, text=True, cwd=ROOT, timeout=60
+@functools.cache
+def probing(modules: tuple[str, ...]) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", PROBE, *modules], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
     )
-    assert done.returncode == 0, done.stderr
-    return set(json.loads(done.stdout))
+
+
+@functools.cache
+def probe(modules: tuple[str, ...]) -> dict[str, dict[str, list[str] | str]]:
+    out, err = probing(modules).communicate(timeout=120)
+    assert probing(modules).returncode == 0, err
+    return json.loads(out)
+
+
+def probed_together() -> tuple[str, ...]:
+    return PURE + tuple(f"services.{service}.application" for service in SERVICES)
+
+
+def loaded_by(module: str) -> set[str]:
+    """Every module importing ``module`` loads, as in a fresh interpreter."""
+    report = probe(probed_together() if module in probed_together() else (module,))[module]
+    assert "error" not in report, report["error"]
+    return set(report["loaded"])
 
 
 @pytest.mark.parametrize("module", PURE)
@@ -107,6 +163,29 @@ def test_a_service_imports_no_other_service_and_nothing_of_the_composition():
         )
         if bad:
             offending[str(path.relative_to(ROOT))] = bad
+    assert offending == {}
+
+
+# a module path handed to a process as a string: "tests.support.x" or "tests.support.x:NAME"
+TESTS_MODULE_PATH = re.compile(r"tests(\.\w+)+(:\w+)?")
+
+
+def test_the_bench_and_the_testkit_it_shares_with_the_tests_import_nothing_from_the_tests():
+    """bench/ uses what it shares with the tests through testkit/, never tests/: neither by an
+    import nor by a module path it hands a process (a catalogue, a nameko service, ``-m``)."""
+    offending = {}
+    for path in sources("bench") + sources("testkit"):
+        named = {
+            node.value
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+            if isinstance(node, ast.Constant)
+            and isinstance(node.value, str)
+            and TESTS_MODULE_PATH.fullmatch(node.value)
+        }
+        bad = sorted(i for i in imports_of(path) if i.split(".")[0] == "tests") + sorted(named)
+        if bad:
+            offending[str(path.relative_to(ROOT))] = bad
+    assert sources("bench") and sources("testkit")
     assert offending == {}
 
 
@@ -166,3 +245,8 @@ def test_every_service_is_in_the_readme_layout():
     assert "`application.py` (the service layer and its handler table, `EVENT_HANDLERS`" in readme
     for service in SERVICES:
         assert f"| `services/{service}/` |" in readme
+
+
+# The probe takes a second or two of imports: it starts as this module is collected, so that
+# it runs beside the collection and the tests of the rest of the tier.
+probing(probed_together())

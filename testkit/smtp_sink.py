@@ -5,7 +5,7 @@
   says a message is waiting), so a test can kill the client in the middle of a send;
 * a message whose client went away before the answer is not kept (nothing was acknowledged).
 
-``SmtpSink`` runs it as a process of its own (``python -m tests.support.smtp_sink``) and reads
+``SmtpSink`` runs it as a process of its own (``python -m testkit.smtp_sink``) and reads
 what it took.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 
 from aiosmtpd.controller import Controller
 
-from tests.support.servers import ChildProcess, free_port, wait_until
+from testkit.servers import ChildProcess, free_port, wait_until
 
 
 class Sink:
@@ -72,7 +72,7 @@ class SmtpSink:
             [
                 sys.executable,
                 "-m",
-                "tests.support.smtp_sink",
+                "testkit.smtp_sink",
                 "--port",
                 str(self.port),
                 "--out",

@@ -1,4 +1,4 @@
-"""Real servers for tests: a SecantusDB process, RabbitMQ vhosts, child processes."""
+"""Real servers for the tests and the bench: a SecantusDB process, RabbitMQ vhosts, child processes."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ __all__ = [
     "rabbit_management",
     "wait_until",
 ]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 RABBIT_HOST = os.environ.get("LEITAI_TEST_RABBIT_HOST", "127.0.0.1:5672")
 
 

@@ -39,10 +39,10 @@ from composition.product import CATALOGUE
 from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
 from leitai.messaging import topology
 from leitai.ratelimit import RateLimit
-from tests.e2e.boai import CONTEST, CRITERIA, DROP_RULE, JUDGE_TOWNSHIP, PANELS, entries, random_scores, set_up
-from tests.support.servers import queue_state, wait_until
-from tests.support.smtp_sink import SmtpSink
-from tests.support.stack import BIN, ORGANISER_TOKEN, Stack, judge_token
+from testkit.boai import CONTEST, CRITERIA, DROP_RULE, JUDGE_TOWNSHIP, PANELS, entries, random_scores, set_up
+from testkit.servers import queue_state, wait_until
+from testkit.smtp_sink import SmtpSink
+from testkit.stack import BIN, ORGANISER_TOKEN, Stack, judge_token
 
 RECOVERY_TIMEOUT_S = 120.0
 SMS_API_KEY = "sms-key-of-the-fault-run"

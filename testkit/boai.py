@@ -1,4 +1,4 @@
-"""A Boai-style preliminary round, set up over HTTP: the data the e2e tests share."""
+"""A Boai-style preliminary round, set up over HTTP: the data the e2e tests and the chaos run share."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import random
 import uuid
 from decimal import Decimal
 
-from tests.support.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok
+from testkit.stack import ORGANISER_TOKEN, Stack, eventually, judge_token, ok
 
 CONTEST = "boai-2021"
 TOWNSHIPS = {"qinghua": "清化镇", "boshan": "柏山镇", "yuetang": "月山镇"}

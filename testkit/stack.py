@@ -24,7 +24,7 @@ from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.eventstore.notes import Signer
 from leitai.messaging.topology import event_exchange
-from tests.support.servers import ChildProcess, Vhost, free_port, queue_state, wait_until
+from testkit.servers import ChildProcess, Vhost, free_port, queue_state, wait_until
 
 BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
