@@ -193,8 +193,11 @@ def read_body(route: Route, request) -> dict | None:
     raw = request.get_data(as_text=True)
     try:
         data = json.loads(raw, parse_float=Decimal) if raw.strip() else {}  # never through a float
-    except ValueError:
-        raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON"]}) from None
+        # a \ud800-style escape decodes to a lone surrogate, which is no text: no store or
+        # broker can encode it, so it is refused here rather than failing deep inside
+        json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
+    except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
+        raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON text"]}) from None
     if not isinstance(data, dict):
         raise InvalidInput("the body must be a JSON object", {"_body": ["must be an object"]})
     return _validated(route.body(), data, "the body is not valid")

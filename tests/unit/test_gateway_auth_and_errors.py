@@ -133,3 +133,25 @@ def test_the_public_results_page_escapes_what_it_shows_and_names_the_fingerprint
     assert "abab abab abab abab" in page and digest in page
     assert "<script>" not in page and "&lt;b&gt;石鹏" in page
     assert page.index("石鹏") < page.index("谭卫国") and "抽签" in page
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"csv": "code,name,level,parent\\n\\ud957x,村,village,t1"}',  # a lone surrogate is no text
+        "[" * 100_000 + "]" * 100_000,  # nesting past the parser's depth
+        "{not json",
+    ],
+)
+def test_a_body_that_is_not_json_text_is_a_400_and_never_reaches_a_service(raw):
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    import services.gateway.service  # noqa: F401  (its endpoints fill ROUTES)
+    from services.gateway.http import ROUTES, read_body
+
+    route = next(r for r in ROUTES if r.name == "import_regions")
+    request = Request(EnvironBuilder(method="PUT", data=raw.encode("utf-8", "surrogatepass")).get_environ())
+    with pytest.raises(InvalidInput) as refused:
+        read_body(route, request)
+    assert refused.value.details == {"_body": ["not valid JSON text"]}
