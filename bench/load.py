@@ -444,6 +444,8 @@ def main() -> int:
     parser.add_argument("--visible-ms", type=float, default=1000.0)
     parser.add_argument("--workers", type=int, default=64, help="concurrent requests at most")
     args = parser.parse_args()
+    if args.judges < PANEL:
+        parser.error(f"--judges: a panel seats {PANEL} judges, so at least {PANEL} are needed")
     needed = sum(int(r * args.seconds) for r in args.rates)
     sessions = -(-needed // (ENTRIES_PER_SESSION * PANEL))
     judges = [f"J{n:02d}" for n in range(1, args.judges + 1)]

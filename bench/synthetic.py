@@ -14,6 +14,7 @@ About 9.2 events an entrant: ``events_for(entries)`` says how many exactly.
 
 from __future__ import annotations
 
+import hashlib
 import random
 import uuid
 from collections.abc import Iterator
@@ -22,12 +23,14 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from pymongo.database import Database
 
+from leitai.canonical import canonical_json
 from leitai.contracts import NewEvent
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.records import PENDING, Head
 from leitai.eventstore.sequencer import sequence_fields
+from leitai.version import VERSION
 
 SESSION = 20  # entries a session
 PANEL = 7  # judges a panel (the highest and the lowest dropped)
@@ -260,6 +263,9 @@ def _standings(contest: str, entries: list[dict], scores: dict[str, str], logs: 
                 "decided_by": None,
             }
         )
+    # the v2 certificate's parts: the standings' digest, the software, and the head version of
+    # every source stream the standings depend on (the contest's and its sessions')
+    sessions = f"session-{contest}-s"
     return {
         "contest_id": contest,
         "stage_id": "prelim",
@@ -267,4 +273,10 @@ def _standings(contest: str, entries: list[dict], scores: dict[str, str], logs: 
         "rule_sha256": "0" * 64,
         "log_positions": {name: one.head.position for name, one in logs.items() if name != "ranking"},
         "standings": rows,
+        "standings_sha256": hashlib.sha256(canonical_json(rows)).hexdigest(),
+        "software_version": VERSION,
+        "streams": {
+            "registration": {f"contest-{contest}": logs["registration"].versions[f"contest-{contest}"]},
+            "scoring": {s: v for s, v in sorted(logs["scoring"].versions.items()) if s.startswith(sessions)},
+        },
     }

@@ -1,0 +1,57 @@
+"""A smoke run of every benchmark (make bench, make bench-replay, make load) at tiny sizes: a
+contract or API change that breaks one fails here, not weeks later in someone's make bench.
+The figures themselves are no test's business (they are measured by make bench, as ratios
+within one run); these check that each run completes and reports every figure it promises."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from testkit.servers import ROOT
+
+pytestmark = pytest.mark.integration
+
+
+def run(module: str, *args: str) -> dict:
+    """The benchmark's last line: the JSON summary every bench prints."""
+    done = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_make_bench_measures_every_path_and_its_ratios():
+    summary = run("bench.pipeline", "--events", "150", "--streams", "5", "--appenders", "2", "--entrants", "40")
+    assert set(summary["ratios"]) == {
+        "pipeline_vs_kombu",
+        "pipeline_vs_insert_one",
+        "appends_vs_insert_one",
+        "replay_vs_cursor",
+    }
+    assert all(value > 0 for value in summary["ratios"].values())
+    pipeline = summary["figures"]["leitai_pipeline_journaled"]
+    assert pipeline["eps"] > 0 and pipeline["store_cpu_ms_per_event"] > 0
+
+
+def test_make_bench_replay_replays_a_synthetic_log_and_says_how_fast():
+    (figure,) = run("bench.replay", "--entrants", "60", "--per-county", "30")["replay"]
+    assert figure["entrants"] == 60 and figure["events"] > 60 * 5
+    assert figure["replay_eps"] > 0 and figure["raw_cursor_eps"] > 0 and figure["peak_rss_mib"] > 0
+
+
+def test_make_load_scores_over_http_and_reports_latencies():
+    summary = run("bench.load", "--judges", "5", "--rates", "3", "--seconds", "2", "--workers", "4")
+    (step,) = summary["load"]
+    assert step["sheets"] == 6 and step["errors"] == 0 and step["not_shown"] == 0
+    assert 0 < step["accepted_p99_ms"] and 0 < step["visible_p99_ms"]
