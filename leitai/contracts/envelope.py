@@ -46,9 +46,6 @@ class _UtcTimestamp(fields.Field[datetime]):
         return moment.astimezone(UTC)
 
 
-_ID = fields.String(required=True, validate=validate.Length(min=1, max=200))
-
-
 class EnvelopeSchema(Schema):
     """Wire form: what the relay publishes and what consumers receive."""
 

@@ -60,6 +60,7 @@ class NoticeStore(Protocol):
     def inbox(self, contest_id: str, recipient_id: str) -> list[dict]: ...
     def sessions_starting(self, after: datetime, until: datetime) -> list[dict]: ...
     def answer(self, idempotency: Idempotency | None, write: Callable[[str | None], R]) -> R: ...
+    def ping(self) -> bool: ...
 
 
 def _summary(delivery: dict) -> dict:
@@ -184,6 +185,10 @@ class Notify:
                 count += 1
             self._store.learn("sessions", session["_id"], {"reminded": True})
         return count
+
+    def health(self) -> str:
+        """For readiness: whether notify's store answers."""
+        return "ok" if self._store.ping() else "store not answering"
 
     # -- the organiser's requests -----------------------------------------------------------
     def deliveries(

@@ -11,8 +11,8 @@ from leitai.dependencies import CheckedSettings, Operations
 from leitai.messaging.consumer import handling
 from leitai.rpc import rpc
 from services.notify.application import EVENT_HANDLERS, Notify
+from services.notify.dependencies import NotifyProvider
 from services.notify.settings import load as load_settings
-from services.notify.store import NotifyProvider
 
 SEND_EVERY_S = 0.1
 REMIND_EVERY_S = 1.0
@@ -39,7 +39,7 @@ class NotifyService:
 
     @rpc
     def health(self) -> str:
-        return "ok" if self.parts.store.ping() else "store not answering"
+        return self.notify.health()
 
     @rpc
     def deliveries(

@@ -1,25 +1,17 @@
-"""Notify's store in MongoDB (the NoticeStore of application.py), and the dependency that
-hands the service its parts: the service layer over this store, and the sender."""
+"""Notify's store in MongoDB: the NoticeStore of application.py."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from leitai.application import Idempotency
-from leitai.dependencies import MongoProvider
-from services.notify import channels
 from services.notify.answers import KeyedAnswers
-from services.notify.application import Notify
-from services.notify.deliveries import Deliveries, Policy
-from services.notify.sending import Sender
-from services.notify.settings import notify_settings
-from services.notify.wording import Wording
+from services.notify.deliveries import Deliveries
 
 R = TypeVar("R")
 
@@ -65,36 +57,3 @@ class MongoNoticeStore:
 
     def ping(self) -> bool:
         return self.db.command("ping").get("ok") == 1
-
-
-@dataclass(frozen=True)
-class Parts:
-    notify: Notify
-    sender: Sender
-    store: MongoNoticeStore
-
-
-class NotifyProvider(MongoProvider):
-    """Validates LEITAI_NOTIFY at start-up (settings.py) and makes notify's parts over one client."""
-
-    def setup(self) -> None:
-        super().setup()
-        settings = notify_settings(self.container.config.get("LEITAI_NOTIFY") or {})
-        deliveries = Deliveries(
-            self.db, Policy(settings["max_attempts"], settings["base_delay"], settings["lease_seconds"])
-        )
-        deliveries.ensure_indexes()
-        store = MongoNoticeStore(self.db, deliveries)
-        sending: dict[str, Any] = {
-            "email": channels.Email(**settings["smtp"]),
-            "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
-            "inbox": channels.Inbox(self.db),
-        }
-        self.parts = Parts(
-            Notify(store, Wording.load(), settings["reminder_hours"]),
-            Sender(deliveries, sending, settings["rates"]),
-            store,
-        )
-
-    def get_dependency(self, worker_ctx: Any) -> Parts:
-        return self.parts

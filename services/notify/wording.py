@@ -1,5 +1,5 @@
 """The zh-CN wording of every notice kind: ``templates/`` (one file a kind, first line the
-subject), read once when the notifier starts, so that an organiser can edit the wording
+subject), read once when the service starts, so that an organiser can edit the wording
 without touching code and rendering reads no file."""
 
 from __future__ import annotations

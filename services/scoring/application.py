@@ -36,7 +36,7 @@ def stream_of(session_id: str) -> str:
     return f"scoring-{session_id}"
 
 
-def published(scored: dict) -> dict:
+def scored_wire(scored: dict) -> dict:
     """An EntryScored payload in JSON form (Decimals as strings)."""
     return REGISTRY.get("EntryScored").schema.dump(scored)
 
@@ -87,7 +87,7 @@ class Scoring:
             return [d.payload for d in decisions if d.type == "EntryScored"], decisions
 
         results = execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
-        return {"session_id": session_id, "locked": True, "results": [published(r) for r in results]}
+        return {"session_id": session_id, "locked": True, "results": [scored_wire(r) for r in results]}
 
     # -- corrections (复核) ------------------------------------------------------------
     def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
@@ -205,7 +205,7 @@ class Scoring:
             "session_id": session_id,
             "results": [
                 dict(
-                    published(session.scored[e.entry_id]),
+                    scored_wire(session.scored[e.entry_id]),
                     name=e.name,
                     order=e.order,
                     comments=[

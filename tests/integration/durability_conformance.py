@@ -165,7 +165,7 @@ class StoreDurabilityConformance:
     def test_no_notice_is_sent_twice_or_lost_across_crashes_of_the_store(self, db, crash):
         channel = CountingChannel()  # in place of SMTP, SMS and inbox: it counts what it is asked to send
         deliveries = Deliveries(db, Policy(50, 0.05, 3.0))
-        notifier = Sender(deliveries, dict.fromkeys(CHANNELS, channel), rates={})
+        sender = Sender(deliveries, dict.fromkeys(CHANNELS, channel), rates={})
         deliveries.ensure_indexes()
         created: list[str] = []
 
@@ -194,7 +194,7 @@ class StoreDurabilityConformance:
 
         def sending(stop: threading.Event) -> None:
             while not stop.is_set():
-                notifier.send_due()  # rides out the outage itself
+                sender.send_due()  # rides out the outage itself
                 time.sleep(0.02)
 
         with Writers(recording, sending):

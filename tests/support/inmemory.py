@@ -159,6 +159,9 @@ class FakeNoticeStore:
     def answer(self, idempotency, write):
         return write(idempotency.key if idempotency else None)
 
+    def ping(self) -> bool:
+        return True
+
 
 class InMemorySystem:
     """The four service layers, each fed by its own handler table (EVENT_HANDLERS), as the

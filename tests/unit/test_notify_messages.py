@@ -229,3 +229,14 @@ def test_those_an_advancement_decision_concerns_are_told_whether_they_go_on(acti
     ]
     bodies = [render(n.kind, n.context)[1] for n in notices]
     assert gained_says in bodies[0] and lost_says in bodies[1] and all("理由：经研究决定" in b for b in bodies)
+
+
+def test_every_event_notify_consumes_calls_for_a_notice_or_teaches_it_a_fact():
+    """Notify's handler table sends every event to Notify.handle: a type added there with no
+    branch in messages.py (notices) or in Notify._learn (facts) would do nothing, silently."""
+    import inspect
+
+    from services.notify import application, messages
+
+    handled = inspect.getsource(messages) + inspect.getsource(application.Notify._learn)
+    assert [t for t in application.EVENT_HANDLERS.handlers if f'"{t}"' not in handled] == []
