@@ -22,6 +22,9 @@ class Action:
     roles: tuple[str, ...]  # who may, in the order a refusal names them
     to: str  # "only an organiser may <to>"
     gateway_only: bool = False  # the service takes no actor: the gateway's check is the only one
+    # the route is public and the service shows these roles more than the public (allows()):
+    # no route names it, the service alone checks it
+    widens_public: bool = False
 
 
 ACTIONS: dict[str, Action] = {
@@ -41,6 +44,10 @@ ACTIONS: dict[str, Action] = {
     "record_meeting": Action((ORGANISER,), "record a forum meeting"),
     "decide_advancement": Action((ORGANISER,), "decide an advancement change"),
     "see_participation": Action((ORGANISER,), "see the forum participation", gateway_only=True),
+    # the public view of a contest is an allow-list (services/registration/contest.py,
+    # PUBLIC_FIELDS); these see its set-up too: panels, conflicts, the video room, lot seeds
+    # (organisers also the people's contacts)
+    "see_contest_setup": Action((ORGANISER, SUPERVISOR), "see a contest's set-up", widens_public=True),
     # -- scoring --------------------------------------------------------------------
     # the session narrows it: a judge seated on it, not standing aside (ScoringSession.submit)
     "submit_sheet": Action((JUDGE,), "submit score sheets"),
@@ -54,6 +61,9 @@ ACTIONS: dict[str, Action] = {
     # the session narrows it: never the proposer approves, only the proposer withdraws
     "decide_correction": Action((ORGANISER, SUPERVISOR), "decide a correction"),
     "see_corrections": Action((ORGANISER, SUPERVISOR), "see corrections"),
+    # a stage's sessions' scores, sheets and comments are public once the stage is published;
+    # before, organisers and the session's head judge see them (the services narrow a judge)
+    "see_unpublished_scores": Action((ORGANISER, JUDGE), "see scores before they are published", widens_public=True),
     # -- ranking --------------------------------------------------------------------
     "list_contests": Action((ORGANISER,), "list the contests"),
     "publish_results": Action((ORGANISER,), "publish results"),

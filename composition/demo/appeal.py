@@ -107,7 +107,7 @@ def _choose(rt: Runtime, contest_id: str, stage: dict, rows: list[dict]) -> tupl
             or not (Decimal(above["stage_score"]) > Decimal(upper["stage_score"]) > Decimal(lower["stage_score"]))
         ):
             continue
-        working = rt.call("ranking", "entry_working", contest_id, stage["stage_id"], lower["entry_id"])
+        working = rt.call("ranking", "entry_working", ORGANISER, contest_id, stage["stage_id"], lower["entry_id"])
         try:
             judge_id, scores = _misread(stage, working, Decimal(upper["stage_score"]), Decimal(above["stage_score"]))
         except NoSwap:

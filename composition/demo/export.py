@@ -76,7 +76,7 @@ def scored_stages(rt: Runtime, view: dict, regions: list[dict]) -> list[dict]:
         comments = {
             r["entry_id"]: [c for c in r["comments"] if c["strengths"] or c["suggestions"]]
             for s in sessions
-            for r in rt.call("scoring", "session_results", s["session_id"])["results"]
+            for r in rt.call("scoring", "session_results", ORGANISER, s["session_id"])["results"]
         }
         stages.append(
             {

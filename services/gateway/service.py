@@ -443,10 +443,11 @@ class GatewayService:
         "/sessions/<string:session_id>/results",
         roles={PUBLIC},
         response=s.SessionResults,
-        summary="Published scores with their working (after the lock)",
+        summary="A session's scores with their working and comments: public once its stage is published "
+        "(organisers and the session's head judge see them from the lock on)",
     )
     def session_results(self, actor, body, session_id):
-        return self.scoring.session_results(session_id)
+        return self.scoring.session_results(actor, session_id)
 
     # -- ranking -------------------------------------------------------------------
     @endpoint(
@@ -558,10 +559,11 @@ class GatewayService:
         "/contests/<string:contest_id>/stages/<string:stage_id>/entries/<string:entry_id>/working",
         roles={PUBLIC},
         response=s.Working,
-        summary="An entry's full working: every sheet, dropped, total",
+        summary="An entry's full working: every sheet, dropped, total; public once the stage is published "
+        "(organisers and the session's head judge see it from the lock on)",
     )
     def entry_working(self, actor, body, contest_id, stage_id, entry_id):
-        return self.ranking.entry_working(contest_id, stage_id, entry_id)
+        return self.ranking.entry_working(actor, contest_id, stage_id, entry_id)
 
     @endpoint(
         "GET",

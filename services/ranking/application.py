@@ -18,6 +18,7 @@ from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.readmodel import ReadModel
+from leitai.roles import JUDGE, ORGANISER, has_role
 from leitai.version import VERSION
 from services.ranking import appeals, board, calibration, projection, publication
 
@@ -206,11 +207,13 @@ class Ranking:
             )
         } | {k: published[k] for k in ("replaces_sha256", "correction_id", "diff") if k in published}
 
-    def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
+    def entry_working(self, actor: dict, contest_id: str, stage_id: str, entry_id: str) -> dict:
+        """An entry's sheets and how they make its score: public once the stage is published;
+        before, for organisers and its session's head judge only."""
         stage = board.stage_doc(self._read, contest_id, stage_id)
         result = next((r for r in board.scored_results(self._read, stage) if r["entry_id"] == entry_id), None)
-        if result is None:
-            raise NotFound(f"entry {entry_id} has no locked score in stage {stage_id}")
+        if result is None or not self._sees_scores(actor, contest_id, stage_id, result["session_id"]):
+            raise NotFound(f"entry {entry_id} has no published score in stage {stage_id}")
         sheets = board.sheets_by_entry(self._read, {result["session_id"]}).get((result["session_id"], entry_id), [])
         sheets = sorted(sheets, key=lambda s: s["judge_id"])
         return {
@@ -229,6 +232,14 @@ class Ranking:
                 "rounding",
             )
         } | {"sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
+
+    def _sees_scores(self, actor: dict, contest_id: str, stage_id: str, session_id: str) -> bool:
+        if self._read.get("published", f"{contest_id}:{stage_id}") is not None or has_role(actor, ORGANISER):
+            return True
+        if not (allows(actor, "see_unpublished_scores") and has_role(actor, JUDGE)):
+            return False
+        session = self._read.get("sessions", session_id) or {}
+        return session.get("head") == actor["id"]
 
     def export(self, contest_id: str, stage_id: str) -> dict:
         """Rows for a stage's export: standings (live) and every sheet, with names."""

@@ -118,6 +118,7 @@ def writes_for(event: Event | Stored, wire: dict) -> list[Write]:
                     "group_id": p["group_id"],
                     "entries": [{k: e[k] for k in ("entry_id", "name", "order")} for e in p["entries"]],
                     "panel": [j["judge_id"] for j in p["panel"] if not j["reserve"]],
+                    "head": next((j["judge_id"] for j in p["panel"] if j.get("head")), None),
                     "opened": True,
                 },
             )

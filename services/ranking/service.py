@@ -58,8 +58,8 @@ class RankingService(StoreHealth, PublishedLog):
         return self.ranking.stage_results(contest_id, stage_id, version)
 
     @rpc
-    def entry_working(self, contest_id: str, stage_id: str, entry_id: str) -> dict:
-        return self.ranking.entry_working(contest_id, stage_id, entry_id)
+    def entry_working(self, actor: dict, contest_id: str, stage_id: str, entry_id: str) -> dict:
+        return self.ranking.entry_working(actor, contest_id, stage_id, entry_id)
 
     @rpc
     def export(self, contest_id: str, stage_id: str) -> dict:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 
-from leitai.access import require
+from leitai.access import allows, require
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -152,7 +152,10 @@ class Registration:
         )
 
     def contest_view(self, actor: dict, contest_id: str) -> dict:
-        return self._contest(contest_id).view(with_contacts=has_role(actor, ORGANISER))
+        level = (
+            "contacts" if has_role(actor, ORGANISER) else "setup" if allows(actor, "see_contest_setup") else "public"
+        )
+        return self._contest(contest_id).view(level)
 
     # -- facts from ranking -----------------------------------------------------------
     def contestant_advanced(self, event: Event) -> None:

@@ -519,24 +519,81 @@ class Contest:
                 people[comment["contestant_id"]]["comments"].append(dict(comment, meeting_id=meeting["meeting_id"]))
         return sorted(people.values(), key=lambda p: p["contestant_id"])
 
-    def view(self, with_contacts: bool) -> dict[str, Any]:
+    def view(self, level: str) -> dict[str, Any]:
+        """The contest as ``level`` may see it: ``contacts`` (its organisers: everything),
+        ``setup`` (everything but people's contacts: panels, conflicts, the video room, lot
+        seeds) or ``public`` (what the contest's own rules make public: PUBLIC_FIELDS)."""
         info = self.require_info()
-        hidden = set() if with_contacts else {"email", "phone"}
+        if level == "public":
+            return self._public_view(info)
+        hidden = set() if level == "contacts" else {"email", "phone"}
 
-        def public(record: dict[str, Any]) -> dict[str, Any]:
+        def shown(record: dict[str, Any]) -> dict[str, Any]:
             return {k: v for k, v in record.items() if k not in hidden and k not in ("contest_id", "revoked_from")}
 
         return {
-            **{k: v for k, v in info.items() if k != "organiser" or with_contacts},
+            **{k: v for k, v in info.items() if k != "organiser" or level == "contacts"},
             "version": self.version,
-            "stages": sorted((public(s) for s in self.stages.values()), key=lambda s: s["order"]),
-            "judges": sorted((public(j) for j in self.judges.values()), key=lambda j: j["judge_id"]),
-            "entries": sorted((public(e) for e in self.entries.values()), key=lambda e: e["entry_id"]),
-            "sessions": sorted((public(s) for s in self.sessions.values()), key=lambda s: s["session_id"]),
-            "forum_series": sorted((public(s) for s in self.series.values()), key=lambda s: s["series_id"]),
-            "meetings": sorted((public(m) for m in self.meetings.values()), key=lambda m: m["meeting_id"]),
-            "advancement_changes": sorted((public(c) for c in self.changes.values()), key=lambda c: c["change_id"]),
+            "stages": sorted((shown(s) for s in self.stages.values()), key=lambda s: s["order"]),
+            "judges": sorted((shown(j) for j in self.judges.values()), key=lambda j: j["judge_id"]),
+            "entries": sorted((shown(e) for e in self.entries.values()), key=lambda e: e["entry_id"]),
+            "sessions": sorted((shown(s) for s in self.sessions.values()), key=lambda s: s["session_id"]),
+            "forum_series": sorted((shown(s) for s in self.series.values()), key=lambda s: s["series_id"]),
+            "meetings": sorted((shown(m) for m in self.meetings.values()), key=lambda m: m["meeting_id"]),
+            "advancement_changes": sorted((shown(c) for c in self.changes.values()), key=lambda c: c["change_id"]),
         }
+
+    def _public_view(self, info: dict[str, Any]) -> dict[str, Any]:
+        def allowed(part: str, record: dict[str, Any]) -> dict[str, Any]:
+            return {k: v for k, v in record.items() if k in PUBLIC_FIELDS[part]}
+
+        sessions = []
+        for session in sorted(self.sessions.values(), key=lambda s: s["session_id"]):
+            shown = allowed("sessions", session)
+            if not session["order"]:  # a seed is revealed with the draw it made, not before
+                shown.pop("seed", None)
+            sessions.append(shown)
+
+        def listed(part: str, records: Any, key: str) -> list[dict[str, Any]]:
+            return sorted((allowed(part, r) for r in records), key=lambda r: r[key])
+
+        return {
+            **allowed("contest", info),
+            "version": self.version,
+            "stages": listed("stages", self.stages.values(), "order"),
+            "judges": [],  # who sits on which panel, and their conflicts, are the organisers' business
+            "entries": listed("entries", self.entries.values(), "entry_id"),
+            "sessions": sessions,
+            "forum_series": sorted(
+                (allowed("forum_series", s) for s in self.series.values()), key=lambda s: s["series_id"]
+            ),
+            "meetings": sorted((allowed("meetings", m) for m in self.meetings.values()), key=lambda m: m["meeting_id"]),
+            "advancement_changes": [],
+        }
+
+
+# What anyone may read of a contest (GET /contests/{id} without a grant that sees more): an
+# allow-list, so that a field added to an event is private until it is put here on purpose.
+PUBLIC_FIELDS: dict[str, frozenset[str]] = {
+    "contest": frozenset({"contest_id", "name", "tree_id", "county_code", "format", "description"}),
+    "stages": frozenset({"stage_id", "name", "order", "groups", "criteria", "panel_size", "drop_rule", "advancement"}),
+    "entries": frozenset(
+        {
+            "entry_id",
+            "contestant_id",
+            "name",
+            "village_code",
+            "township_code",
+            "work_unit",
+            "title",
+            "stage_id",
+            "withdrawn",
+        }
+    ),
+    "sessions": frozenset({"session_id", "stage_id", "group_id", "starts_at", "place", "order", "seed", "opened"}),
+    "forum_series": frozenset({"series_id", "name", "cadence", "township_code", "day_of_month", "themes", "scored"}),
+    "meetings": frozenset({"series_id", "meeting_id", "date", "theme", "central_task"}),
+}
 
 
 def _who(difference: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any, Protocol
 
-from leitai.access import require
+from leitai.access import allows, require
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -15,7 +15,7 @@ from leitai.domain import folding
 from leitai.errors import Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
-from leitai.roles import ORGANISER, has_role
+from leitai.roles import JUDGE, ORGANISER, has_role
 from services.scoring.session import ScoringSession, SessionPlan
 
 SESSIONS = "sessions"
@@ -196,9 +196,16 @@ class Scoring:
         sessions.sort(key=lambda s: (s["locked"], s["starts_at"], s["session_id"]))
         return {"judge_id": actor["id"], "sessions": sessions}
 
-    def session_results(self, session_id: str) -> dict:
+    def session_results(self, actor: dict, session_id: str) -> dict:
+        """A locked session's scores, sheets and comments: public once its stage is published;
+        before, for organisers and the session's head judge only (to everyone else it does not
+        exist yet, as a result published later must not be guessed at)."""
         session = self._session(session_id)
-        if not session.locked:
+        plan = session.plan
+        published = self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is not None
+        judge = plan.panel.get(actor["id"]) if allows(actor, "see_unpublished_scores") else None
+        early = has_role(actor, ORGANISER) or (has_role(actor, JUDGE) and judge is not None and judge.head)
+        if not session.locked or not (published or early):
             raise NotFound(f"session {session_id} has no published results yet")
         entries = sorted(session.plan.entries.values(), key=lambda e: e.order)
         return {

@@ -57,8 +57,8 @@ class ScoringService(StoreHealth, PublishedLog):
         return self.scoring.session_status(actor, session_id)
 
     @rpc
-    def session_results(self, session_id: str) -> dict:
-        return self.scoring.session_results(session_id)
+    def session_results(self, actor: dict, session_id: str) -> dict:
+        return self.scoring.session_results(actor, session_id)
 
     @rpc
     def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:

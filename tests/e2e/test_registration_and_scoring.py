@@ -110,9 +110,13 @@ def test_locked_sessions_publish_scores_equal_to_an_independent_computation(stac
             assert len(result["dropped_high"]) == len(result["dropped_low"]) == (1 if session == "s1" else 0)
         if session == "s2":
             assert all(r["recused"] == ["J10"] for r in results.values())
-    published = ok(stack.call("GET", "/sessions/s1/results"))
-    assert [r["stage_score"] for r in published["results"]] == [r["stage_score"] for r in locked_by_head["results"]]
-    assert published["results"][0]["comments"][0]["strengths"] == "思路清晰，成效明显"
+    # the stage is not published: its scores are the organisers' and the head judge's alone
+    code, _ = stack.call("GET", "/sessions/s1/results")
+    assert code == 404
+    for reader in (ORGANISER_TOKEN, judge_token("J1")):
+        early = ok(stack.call("GET", "/sessions/s1/results", token=reader))
+        assert [r["stage_score"] for r in early["results"]] == [r["stage_score"] for r in locked_by_head["results"]]
+        assert early["results"][0]["comments"][0]["strengths"] == "思路清晰，成效明显"
 
 
 def test_refused_requests_change_nothing(stack, open_session, store):
@@ -135,7 +139,7 @@ def test_refused_requests_change_nothing(stack, open_session, store):
 
 
 def test_a_revision_after_the_lock_is_a_conflict(stack, scored, store):
-    ok(stack.call("GET", "/sessions/s1/results"))  # locked by the scoring test, or lock now
+    ok(stack.call("GET", "/sessions/s1/results", token=ORGANISER_TOKEN))  # locked by the scoring test
     before = commits(store)
     code, body = stack.call(
         "PUT", "/sessions/s1/sheets/e-qinghua-01", sheet(random_scores(random.Random(3))), judge_token("J2")

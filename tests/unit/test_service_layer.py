@@ -344,7 +344,49 @@ def test_judges_see_their_own_sheets_the_head_judge_and_organisers_see_all():
     with pytest.raises(Forbidden):
         system.scoring.session_status(judge("nobody"), "s1")
     with pytest.raises(NotFound, match="no published results"):
-        system.scoring.session_results("s1")
+        system.scoring.session_results(PUBLIC, "s1")
+
+
+# -- public means published --------------------------------------------------------------
+def test_scores_sheets_and_comments_are_public_once_the_stage_is_published_and_not_before():
+    system = prelim_locked()
+    for reader in (PUBLIC, SCREEN, judge("J2"), SUPERVISOR):  # J2 sits on s1, but is not its head
+        with pytest.raises(NotFound, match="no published results"):
+            system.scoring.session_results(reader, "s1")
+        with pytest.raises(NotFound, match="no published score"):
+            system.ranking.entry_working(reader, "c", "prelim", "e1")
+    for early in (ORG, judge("J1")):  # the organisers, and the session's head judge
+        assert system.scoring.session_results(early, "s1")["results"][0]["comments"]
+        assert system.ranking.entry_working(early, "c", "prelim", "e1")["sheets"]
+
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    assert system.scoring.session_results(PUBLIC, "s1")["results"]
+    assert system.ranking.entry_working(PUBLIC, "c", "prelim", "e1")["sheets"]
+
+
+def test_the_public_sees_a_contest_through_an_allow_list_and_its_set_up_is_the_organisers():
+    system = registered()
+    scheduled(system, "s1", "prelim", "g1")
+    system.registration.seat_panel(ORG, "c", "s1", SEATS)
+    public = system.registration.contest_view(PUBLIC, "c")
+    assert public["judges"] == [] and public["advancement_changes"] == []
+    assert [set(s) for s in public["sessions"]] == [
+        {"session_id", "stage_id", "group_id", "starts_at", "place", "order", "opened"}
+    ]  # no panel, no video room, no seed yet
+    assert all("lot_seed" not in s and "tolerance" not in s for s in public["stages"])
+    assert all("email" not in e and "phone" not in e for e in public["entries"])
+    assert system.registration.contest_view(SCREEN, "c") == public
+    assert system.registration.contest_view(judge("J1"), "c") == public
+
+    system.registration.draw_order(ORG, "c", "s1")
+    drawn = system.registration.contest_view(PUBLIC, "c")["sessions"][0]
+    assert drawn["order"] and drawn["seed"]  # revealed with the draw it made
+    setup = system.registration.contest_view(SUPERVISOR, "c")
+    assert setup["sessions"][0]["seats"] and {j["judge_id"] for j in setup["judges"]} == {"J1", "J2", "J3", "R"}
+    assert all("email" not in j and "phone" not in j for j in setup["judges"])
+    full = system.registration.contest_view(ORG, "c")
+    assert all("email" in j for j in full["judges"])
 
 
 # -- retries with an idempotency key ----------------------------------------------------
@@ -456,7 +498,7 @@ def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():
     system.deliver()
     live = {r["entry_id"]: r for r in system.ranking.leaderboard(SCREEN, "c", "prelim")["standings"]}
     assert live["e2"]["stage_score"] == "43.33"
-    assert system.ranking.entry_working("c", "prelim", "e2")["stage_score"] == "43.33"
+    assert system.ranking.entry_working(PUBLIC, "c", "prelim", "e2")["stage_score"] == "43.33"
     then = {r["entry_id"]: r for r in system.ranking.leaderboard(SCREEN, "c", "prelim", as_of=str(before))["standings"]}
     assert then["e2"]["stage_score"] == "40.00"
     # the stage was published again, once, with what changed and what it replaces
