@@ -22,18 +22,26 @@ class Region:
 
 
 def parse_csv(text: str) -> list[dict[str, str | None]]:
-    """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome)."""
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
-    if tuple(reader.fieldnames or ()) != CSV_COLUMNS:
-        raise InvalidInput("CSV header must be code,name,level,parent", {"csv": [f"header is {reader.fieldnames}"]})
+    """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome). A row
+    with too few or too many cells, or text the CSV reader cannot read, is refused by row."""
+    # newline="": the csv module reads line ends itself, a carriage return inside a field included
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise InvalidInput("the CSV cannot be read", {"csv": [f"line {reader.line_num}: {exc}"]}) from None
+    if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_COLUMNS:
+        raise InvalidInput("CSV header must be code,name,level,parent", {"csv": [f"header is {rows[:1]}"]})
+    problems = {
+        f"csv.{line}": [f"has {len(row)} cells, not {len(CSV_COLUMNS)}"]
+        for line, row in enumerate(rows[1:], start=2)
+        if row and len(row) != len(CSV_COLUMNS)
+    }
+    if problems:
+        raise InvalidInput("the CSV is not a region table", problems)
     return [
-        {
-            "code": row["code"].strip(),
-            "name": row["name"].strip(),
-            "level": row["level"].strip(),
-            "parent": (row["parent"] or "").strip() or None,
-        }
-        for row in reader
+        {"code": code.strip(), "name": name.strip(), "level": level.strip(), "parent": parent.strip() or None}
+        for code, name, level, parent in (row for row in rows[1:] if row)
     ]
 
 

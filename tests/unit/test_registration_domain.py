@@ -69,6 +69,9 @@ def test_a_csv_region_tree_with_chinese_names_is_read():
         (CSV + "x-1,孤村,village,nowhere\n", "regions.5.parent"),
         (CSV + "x-2,错层,village,lufeng\n", "regions.5.parent"),
         (CSV + "x-3,新城,city,lufeng\n", "regions.5.level"),
+        (CSV + "x-4,短行\n", "csv.7"),  # a row of two cells
+        (CSV + "x-5,换\r行,village,jies\n", "csv.7"),  # a bare carriage return ends a line
+        (CSV + f"x-6,{'长' * 200_000},village,jies\n", "csv"),  # past the CSV reader's field limit
     ],
 )
 def test_an_invalid_region_tree_names_the_bad_row(broken, field):
