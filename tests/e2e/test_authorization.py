@@ -97,3 +97,115 @@ def test_every_operation_answers_every_caller_as_the_matrix_says(stack, document
             if not ok:
                 wrong.append(f"{method} {path} as {caller}: expected {want}, got {code}")
     assert not wrong, "\n".join(wrong)
+
+
+def keys_of(value, into: set[str]) -> set[str]:
+    """Every object key anywhere in a JSON answer."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            into.add(key)
+            keys_of(item, into)
+    elif isinstance(value, list):
+        for item in value:
+            keys_of(item, into)
+    return into
+
+
+# Every field an anonymous caller or the venue's screen may be shown of a contest whose sessions
+# are open and whose stages are not published: the contest's public rules and its people's
+# names, never a panel, a conflict, a video room, a lot seed, a contact or a score.
+PUBLIC_FIELDS = {
+    # health, region trees, checkpoints, errors
+    "status",
+    "checks",
+    "registration",
+    "scoring",
+    "ranking",
+    "notify",
+    "tree_id",
+    "regions",
+    "code",
+    "name",
+    "level",
+    "parent",
+    "checkpoints",
+    "error",
+    "message",
+    "fields",
+    "request_id",
+    # the contest (services/registration/contest.py PUBLIC_FIELDS)
+    "contest_id",
+    "county_code",
+    "format",
+    "description",
+    "version",
+    "stages",
+    "stage_id",
+    "order",
+    "groups",
+    "group_id",
+    "townships",
+    "criteria",
+    "criterion_id",
+    "max",
+    "weight",
+    "step",
+    "panel_size",
+    "drop_rule",
+    "min_sheets",
+    "drop_high",
+    "drop_low",
+    "advancement",
+    "per_group",
+    "overall",
+    "on_tie",
+    "tiebreak",
+    "kind",
+    "judges",
+    "entries",
+    "entry_id",
+    "contestant_id",
+    "village_code",
+    "township_code",
+    "work_unit",
+    "title",
+    "withdrawn",
+    "sessions",
+    "session_id",
+    "starts_at",
+    "place",
+    "seed",
+    "opened",
+    "forum_series",
+    "meetings",
+    "advancement_changes",
+    # the screen's live board before any sheet: its frame, no scores yet
+    "standings",
+    "published",
+    "reflects",
+    "position",
+}
+NOT_BEFORE_PUBLICATION = (
+    "/sessions/{session_id}/results",
+    "/contests/{contest_id}/stages/{stage_id}/entries/{entry_id}/working",
+)
+
+
+def test_public_and_screen_answers_show_allow_listed_fields_only_and_no_score_before_publication(stack, document):
+    shown: dict[str, set[str]] = {}
+    for path, item in document["paths"].items():
+        operation = item.get("get")
+        if operation is None or "public" not in operation["x-roles"] or path == "/openapi.json":
+            continue  # the API's own description is public by design
+        url = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
+        for caller in ("no token", "screen", "judge of another session"):
+            code, body = stack.call("GET", url, None, CALLERS[caller])
+            if path in NOT_BEFORE_PUBLICATION:
+                assert code == 404, f"{path} as {caller} before publication: {code}"
+            if isinstance(body, (dict, list)):
+                shown[f"{path} as {caller}"] = keys_of(body, set())
+    assert len(shown) >= 30
+    unlisted = {where: sorted(keys - PUBLIC_FIELDS) for where, keys in shown.items() if keys - PUBLIC_FIELDS}
+    assert unlisted == {}
+    contest = stack.call("GET", f"/contests/{CONTEST}")[1]
+    assert contest["judges"] == [] and all("seats" not in s and "video_room" not in s for s in contest["sessions"])
