@@ -1,4 +1,13 @@
-"""A stage's results and sheets as CSV and XLSX, with Chinese headers."""
+"""A stage's results and sheets as CSV and XLSX, with Chinese headers.
+
+What a contestant, an organiser or a judge typed (names, townships, criteria) goes into a file
+an organiser opens in Excel or WPS: it is written as text, never as a formula (OWASP's CSV
+injection guidance). In CSV a text cell that begins with one of ``FORMULA_START`` gets a
+leading ``'``; in XLSX every text cell is stored as a string, and such a cell is also marked
+quote-prefixed, as Excel marks a cell typed with a leading ``'``, so that editing it later does
+not turn it into a formula either. Numbers (scores, ranks, counts) stay numbers: a negative
+score is a number, but the text "-1+2" is text.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +16,17 @@ import io
 from decimal import Decimal
 
 from openpyxl import Workbook
+from openpyxl.worksheet.worksheet import Worksheet
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def as_text(value: object) -> object:
+    """A CSV cell: text that a spreadsheet would take for a formula, with a leading ``'``."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
 
 RESULT_HEADERS = [
     "名次",
@@ -124,12 +144,23 @@ def to_csv(headers: list[str], rows: list[list], certificate: dict | None = None
     """``certificate``: a published result's, written under the table after an empty row."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(headers)
-    writer.writerows([[str(v) for v in row] for row in rows])
+    writer.writerow([as_text(h) for h in headers])
+    writer.writerows([[str(as_text(v)) for v in row] for row in rows])
     if certificate is not None:
         writer.writerow([])
-        writer.writerows([[str(v) for v in row] for row in certificate_rows(certificate)])
+        writer.writerows([[str(as_text(v)) for v in row] for row in certificate_rows(certificate)])
     return ("\ufeff" + buffer.getvalue()).encode("utf-8")  # the BOM lets Excel read the Chinese as UTF-8
+
+
+def append(table: Worksheet, row: list) -> None:
+    """``row`` at the end of ``table``, its text as text: openpyxl takes a string that begins
+    with "=" for a formula (and "#N/A" for an error value) unless told it is a string."""
+    table.append(row)
+    for cell in table[table.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
+            if cell.value.startswith(FORMULA_START):
+                cell.quotePrefix = True
 
 
 def to_xlsx(export: dict, certificate: dict | None = None, calibration: dict | None = None) -> bytes:
@@ -137,25 +168,25 @@ def to_xlsx(export: dict, certificate: dict | None = None, calibration: dict | N
     results = book.active
     assert results is not None  # a new workbook has one sheet, active
     results.title = "成绩"
-    results.append(RESULT_HEADERS)
+    append(results, RESULT_HEADERS)
     for row in result_rows(export):
-        results.append(row)
+        append(results, row)
     sheets = book.create_sheet("评分表")
-    sheets.append(sheet_headers(export))
+    append(sheets, sheet_headers(export))
     for row in sheet_rows(export):
-        sheets.append(row)
+        append(sheets, row)
     for table in (results, sheets):
         table.freeze_panes = "A2"
     if calibration is not None:
         judges = book.create_sheet("评委校准")
-        judges.append(CALIBRATION_HEADERS)
+        append(judges, CALIBRATION_HEADERS)
         for row in calibration_rows(calibration):
-            judges.append(row)
+            append(judges, row)
         judges.freeze_panes = "A2"
     if certificate is not None:
         proof = book.create_sheet("成绩证书")
         for row in certificate_rows(certificate):
-            proof.append(row)
+            append(proof, row)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
