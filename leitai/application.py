@@ -29,7 +29,7 @@ from leitai import consistency
 from leitai.contracts import Event, NewEvent
 from leitai.domain import Decision, Folded
 from leitai.errors import Conflict
-from leitai.eventstore import ConcurrencyConflict, EventStore
+from leitai.eventstore import ConcurrencyConflict, EventIdReused, EventStore
 
 S = TypeVar("S", bound=Folded)
 R = TypeVar("R")
@@ -115,7 +115,11 @@ def execute(
     correlation_id: str | None = None,
     attempts: int = 20,
     idempotency: Idempotency | None = None,
+    reused: Conflict | None = None,
 ) -> R:
+    """``reused``: what to answer when an id the client chose for an event (a Decision's
+    ``event_id``) was already used for another append, in this stream or another; by default a
+    Conflict naming the ids. Never the store's own error: that would be a 500."""
     if idempotency:
         found, answer = _earlier_answer(store, stream_id, idempotency)
         if found:
@@ -142,6 +146,14 @@ def execute(
             )
         except ConcurrencyConflict:
             continue
+        except EventIdReused:
+            chosen = sorted({d.event_id for d in decisions if d.event_id})
+            raise reused or Conflict(
+                f"id {', '.join(chosen)} was already used for another record; use a new one"
+                if chosen
+                else "an id this request made was already used for another record; send it with a new key",
+                {"ids": chosen},
+            ) from None
         if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
             return cast(R, _earlier_answer(store, stream_id, idempotency)[1])
         # a resent append (event ids the client chose) names the commit stored the first time

@@ -12,11 +12,11 @@ from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.domain import folding
-from leitai.errors import Forbidden, NotFound, RuleViolated
+from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.roles import JUDGE, ORGANISER, has_role
-from services.scoring.session import ScoringSession, SessionPlan
+from services.scoring.session import SUBMISSION_REUSED, ScoringSession, SessionPlan
 
 SESSIONS = "sessions"
 PUBLISHED = "published_stages"  # stages whose results are published: corrections are for those
@@ -77,7 +77,12 @@ class Scoring:
             sheet, decisions = session.submit(actor["id"], entry_id, submission_id, values, strengths, suggestions)
             return sheet.as_dict(), decisions  # an answer as the client sees it, which a retry may find stored
 
-        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+        # the submission id is the sheet's event id: used in another session (or for another of
+        # the store's events) it is refused as a conflict, as a different sheet in this one is
+        reused = Conflict(SUBMISSION_REUSED.format(submission_id=submission_id), {"submission_id": submission_id})
+        return execute(
+            self._store, stream_of(session_id), self._fold(session_id), decide, reused=reused, **on_behalf(actor)
+        )
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
         require(actor, "lock_session")  # the session narrows it: an organiser, or its head judge

@@ -15,6 +15,9 @@ from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
+# a submission id is its sheet's key (and its event's id): once used, for that sheet only
+SUBMISSION_REUSED = "submission_id {submission_id} was already used for another sheet; use a new one"
+
 
 @dataclass(frozen=True)
 class PanelJudge:
@@ -249,7 +252,7 @@ class ScoringSession:
                 strengths,
                 suggestions,
             ):
-                raise Conflict(f"submission id {submission_id} was used for a different sheet")
+                raise Conflict(SUBMISSION_REUSED.format(submission_id=submission_id), {"submission_id": submission_id})
             return earlier, []
         judge = self.plan.panel.get(judge_id)
         if judge is None:

@@ -181,7 +181,7 @@ def test_the_same_sheet_sent_twice_is_recorded_once(stack, open_session, store):
     assert store["scoring"].commits.count_documents({"events.event_id": submission["submission_id"]}) == 1
     reused = dict(submission, scores=random_scores(random.Random(6)))
     code, body = stack.call("PUT", f"/sessions/{open_session}/sheets/e-qinghua-02", reused, judge_token("J3"))
-    assert code == 409 and "different sheet" in body["error"]["message"]
+    assert code == 409 and "already used for another sheet" in body["error"]["message"]
 
 
 def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):

@@ -328,7 +328,7 @@ def test_a_sheet_sent_again_with_its_submission_id_is_stored_once():
     again = system.scoring.submit_sheet(judge("J2"), "s1", "e1", sub("1"), {"a": "20", "b": "20.5"})
     assert first == again and first["total"] == "40.5"
     assert len(system.events("scoring", "scoring-s1")) == 1
-    with pytest.raises(Conflict, match="different sheet"):
+    with pytest.raises(Conflict, match="already used for another sheet"):
         system.scoring.submit_sheet(judge("J2"), "s1", "e1", sub("1"), {"a": "21", "b": "20.5"})
 
 
