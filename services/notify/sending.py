@@ -23,7 +23,10 @@ log = logging.getLogger(__name__)
 
 class Sender:
     """``by_channel``: channel name -> an object whose ``send(delivery)`` sends it or raises
-    channels.TemporaryFailure / PermanentFailure; ``rates``: channel name -> messages a second."""
+    channels.TemporaryFailure / PermanentFailure; ``rates``: channel name -> messages a second.
+    Anything else a channel raises (a bug, a notice it cannot encode) is logged with the
+    delivery's id and counts as a temporary failure: retried with the backoff, failed after the
+    last attempt, never left "sending"; a store outage is waited out (``send_due``)."""
 
     def __init__(self, deliveries: Deliveries, by_channel: Mapping[str, Any], rates: Mapping[str, float]) -> None:
         self.deliveries = deliveries
@@ -63,6 +66,21 @@ class Sender:
             except channels.TemporaryFailure as exc:
                 outcome = metrics.NOTICES.labels(delivery["channel"], "failed_for_now")
                 self._outcomes.append(partial(self.deliveries.failed_for_now, delivery, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - a bug, or a notice its channel cannot encode: recorded
+                if is_outage(exc):  # the store's (the inbox writes to it): send_due waits it out
+                    raise
+                outcome = metrics.NOTICES.labels(delivery["channel"], "failed_for_now")
+                reason = f"unexpected {type(exc).__name__}: {exc}"[:500]
+                log.exception(
+                    "sending failed unexpectedly; the delivery is retried later, then failed",
+                    extra={
+                        "delivery_id": delivery["_id"],
+                        "channel": delivery["channel"],
+                        "kind": delivery.get("kind"),
+                        "attempt": delivery["attempts"],
+                    },
+                )
+                self._outcomes.append(partial(self.deliveries.failed_for_now, delivery, reason))
             else:
                 self._outcomes.append(partial(self.deliveries.sent, delivery))
                 sent += 1
