@@ -18,7 +18,8 @@
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
 LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
-LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), for the relay
+LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), LEITAI_OPS_HOST and
+LEITAI_OPS_PUBLIC (where it listens: 127.0.0.1 unless it is to be reached from outside), for the relay
 LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
 (verifier keys of replaced signing keys, space- or comma-separated), for verify and audit
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
@@ -47,7 +48,7 @@ from pymongo.errors import PyMongoError
 from composition import audit, monitor, up
 from composition.projections import PROJECTIONS
 from leitai import logs, replay
-from leitai.config import ConfigurationError, Settings, load_settings
+from leitai.config import ConfigurationError, Settings, load_settings, refuse_weak_broker
 from leitai.contracts.catalogue import Catalogue
 from leitai.errors import DomainError
 from leitai.eventstore import EventStore
@@ -92,6 +93,8 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             "LEITAI_DURABILITY",
             "LEITAI_ENVIRONMENT",
             "LEITAI_OPS_PORT",
+            "LEITAI_OPS_HOST",
+            "LEITAI_OPS_PUBLIC",
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
         )
@@ -127,6 +130,7 @@ def load_catalogue(spec: str) -> Catalogue:
 
 
 def _relay(args, settings: Settings) -> int:
+    refuse_weak_broker(settings)
     catalogue = load_catalogue(args.catalogue)
     signing = settings.signing()
     if signing is None:
@@ -143,7 +147,7 @@ def _relay(args, settings: Settings) -> int:
 
     health = RelayHealth()
     ops = (
-        OpsServer(settings.LEITAI_OPS_PORT, health.readiness(), health.liveness).start()
+        OpsServer(settings.LEITAI_OPS_PORT, health.readiness(), health.liveness, host=settings.LEITAI_OPS_HOST).start()
         if settings.LEITAI_OPS_PORT
         else None
     )

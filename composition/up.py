@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -102,6 +103,13 @@ def signing_key(default: Path = DEFAULT_KEY) -> Signer:
     return Signer.from_file(path)
 
 
+def consistency_key() -> None:
+    """The gateway's key for its read-your-writes tokens: LEITAI_CONSISTENCY_KEY, or one made
+    for this run (the children inherit it, so a gateway restarted by ``up`` keeps it)."""
+    if not os.environ.get("LEITAI_CONSISTENCY_KEY"):
+        os.environ["LEITAI_CONSISTENCY_KEY"] = secrets.token_hex(32)
+
+
 def _ready(base_url: str) -> bool:
     try:
         with urllib.request.urlopen(f"{base_url}/health/ready", timeout=5) as response:
@@ -131,6 +139,7 @@ def run(
         signal.signal(signum, lambda *_: stop.set())
     children = [Child(planned) for planned in commands(config_dir, replicas, ops_base)]
     signer = signing_key()
+    consistency_key()
     print(
         f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
         f"{signer.verifier.encoded()}",
@@ -153,7 +162,7 @@ def run(
         )
         print(
             f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"
-            f"  live screen  {base_url}/live/<contest>/<stage>?token=<screen token>\n"
+            f"  live screen  {base_url}/live/<contest>/<stage>#token=<screen token>\n"
             f"  judge's page {base_url}/judge#token=<judge token>\n"
             f"  console      {base_url}/console#token=<organiser token>\n"
             f"  ops ports:\n{ops}\n  Ctrl-C stops every process",

@@ -70,6 +70,8 @@ ACTIONS: dict[str, Action] = {
     # the live stream at the gateway; on the public leaderboard, the live standings (and as
     # they stood) instead of the published ones (Ranking.leaderboard)
     "see_live_standings": Action((ORGANISER, SCREEN), "see live standings"),
+    # the big screen's ticket for its stream (the gateway's alone: no service takes part)
+    "open_live_screen": Action((ORGANISER, SCREEN), "open the live screen", gateway_only=True),
     "see_calibration": Action((ORGANISER,), "see the judges' calibration"),
     "export_results": Action((ORGANISER,), "export a stage's results", gateway_only=True),
     "file_appeal": Action((ORGANISER,), "file an appeal"),

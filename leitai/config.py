@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, unquote, urlsplit
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
@@ -18,6 +19,8 @@ from leitai.mongo import CONTRACT_OPTIONS, DURABILITY
 ENVIRONMENTS = ("production", "development", "test", "bench")
 # environments in which a weaker durability than the contract may be asked for, by name
 WEAK_DURABILITY_ALLOWED = ("test", "bench")
+# what production refuses at start-up and the other environments allow (a laptop's RabbitMQ)
+DEFAULT_BROKER_CREDENTIALS = ("guest", "guest")
 
 
 class ConfigurationError(Exception):
@@ -82,6 +85,10 @@ class _SettingsSchema(Schema):
     LEITAI_RETRY = fields.Nested(_RetrySchema, load_default=lambda: RetryPolicy())
     # the ops port (/healthz, /readyz, /metrics); 0: not served
     LEITAI_OPS_PORT = fields.Integer(load_default=0, validate=validate.Range(min=0, max=65535))
+    # the address it listens on: this machine only, unless LEITAI_OPS_PUBLIC says that it is
+    # to be reached from outside (Kubernetes' probes and Prometheus reach a pod on its IP)
+    LEITAI_OPS_HOST = fields.String(load_default="127.0.0.1", validate=validate.Length(max=255))
+    LEITAI_OPS_PUBLIC = fields.Boolean(load_default=False)
     # how long a request sent with Leitai-After waits for this service to see those writes
     LEITAI_CATCH_UP_S = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=60))
     # the relay's checkpoint signing key (a file: in Kubernetes a mounted Secret), the origin
@@ -112,6 +119,8 @@ class Settings:
     LEITAI_ENVIRONMENT: str = "production"
     LEITAI_RETRY: RetryPolicy = RetryPolicy()
     LEITAI_OPS_PORT: int = 0
+    LEITAI_OPS_HOST: str = "127.0.0.1"
+    LEITAI_OPS_PUBLIC: bool = False
     LEITAI_CATCH_UP_S: float = 10.0
     LEITAI_SOURCES: dict[str, str] = field(default_factory=dict)
     LEITAI_SIGNING_KEY: str = ""
@@ -151,13 +160,26 @@ class Settings:
         return Signing(signer, self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}", tuple(trusted))
 
 
+# the settings loaded with another whenever it is (load_settings)
+_GOES_WITH = {
+    "MONGO_URL": ("LEITAI_DURABILITY", "LEITAI_ENVIRONMENT"),
+    "AMQP_URI": ("LEITAI_ENVIRONMENT",),
+    "LEITAI_OPS_PORT": ("LEITAI_OPS_HOST", "LEITAI_OPS_PUBLIC", "LEITAI_ENVIRONMENT"),
+}
+
+
 def load_settings(config: Mapping[str, Any], only: Sequence[str] | None = None) -> Settings:
     """Validate the named settings (all by default) out of a nameko config mapping.
 
     Whoever needs MONGO_URL also gets LEITAI_DURABILITY and LEITAI_ENVIRONMENT: the store is
-    never reached without the durability contract checked."""
-    if only is not None and "MONGO_URL" in only:
-        only = (*only, *(k for k in ("LEITAI_DURABILITY", "LEITAI_ENVIRONMENT") if k not in only))
+    never reached without the durability contract checked. Whoever needs AMQP_URI also gets
+    LEITAI_ENVIRONMENT (``refuse_weak_broker`` asks it); whoever needs LEITAI_OPS_PORT also
+    gets where it listens, checked: in production, on this machine only unless
+    LEITAI_OPS_PUBLIC says otherwise."""
+    if only is not None:
+        for needed, with_it in _GOES_WITH.items():
+            if needed in only:
+                only = (*only, *(k for k in with_it if k not in only))
     try:
         values = _SettingsSchema(only=only).load(dict(config))
     except ValidationError as exc:
@@ -172,7 +194,52 @@ def load_settings(config: Mapping[str, Any], only: Sequence[str] | None = None) 
             f"contract; only a test or a benchmark may ask for it (LEITAI_ENVIRONMENT is "
             f"{settings.LEITAI_ENVIRONMENT})"
         )
+    if only is None or "LEITAI_OPS_PORT" in only:
+        _refuse_public_ops_port(settings)
     return settings
+
+
+def _refuse_public_ops_port(settings: Settings) -> None:
+    """/metrics and /readyz tell whoever asks how the process is doing: in production they
+    listen on this machine only, unless LEITAI_OPS_PUBLIC: true says they are to be reached
+    from outside (a pod's probes, on its IP)."""
+    if not settings.LEITAI_OPS_PORT or settings.LEITAI_ENVIRONMENT != "production" or settings.LEITAI_OPS_PUBLIC:
+        return
+    if not _loopback(settings.LEITAI_OPS_HOST):
+        raise ConfigurationError(
+            f"invalid configuration: LEITAI_OPS_HOST: {settings.LEITAI_OPS_HOST or '(every interface)'} serves "
+            "/healthz, /readyz and /metrics beyond this machine; production listens on 127.0.0.1 unless "
+            "LEITAI_OPS_PUBLIC: true says the ops port is to be reached from outside (as Kubernetes' probes do)"
+        )
+
+
+def _loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False  # a name, or "" (every interface): reachable from elsewhere, as far as we can tell
+
+
+def refuse_weak_broker(settings: Settings) -> None:
+    """In production the broker is reached as a user of the deployment's own: never without
+    credentials, never as RabbitMQ's default guest:guest. The message names the setting and
+    never shows the URI (it holds the password)."""
+    if settings.LEITAI_ENVIRONMENT != "production":
+        return
+    parts = urlsplit(settings.AMQP_URI)
+    user, password = unquote(parts.username or ""), unquote(parts.password or "")
+    if not user or not password:
+        problem = "gives no user and password"
+    elif (user, password) == DEFAULT_BROKER_CREDENTIALS:
+        problem = "uses RabbitMQ's default guest:guest credentials"
+    else:
+        return
+    raise ConfigurationError(
+        f"invalid configuration: AMQP_URI: {problem}; production reaches the broker as a user of its own "
+        "(LEITAI_ENVIRONMENT=development or test allows it on one machine)"
+    )
 
 
 def _flatten(messages: Any) -> list[Any]:
@@ -186,5 +253,8 @@ SERVICE_KEYS = ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEIT
 
 
 def service_settings(config: Mapping[str, Any]) -> Settings:
-    """The settings every service shares, validated together at start-up (SERVICE_KEYS)."""
-    return load_settings(config, only=SERVICE_KEYS)
+    """The settings every service shares, validated together at start-up (SERVICE_KEYS), and
+    refused in production when weak (``refuse_weak_broker``, the ops port's address)."""
+    settings = load_settings(config, only=SERVICE_KEYS)
+    refuse_weak_broker(settings)
+    return settings

@@ -13,15 +13,24 @@ write cannot answer with one without waiting for the relay; and a view's highest
 position says nothing of an earlier event still being retried or handled by a competing
 consumer. A token names the very events, and a service counts the ones it has applied.
 
-Pure: the tokens and the note of what a worker wrote (a context variable: each nameko
-worker runs in a greenlet of its own, with a context of its own).
+What leaves the gateway is a token sealed (``Seal``): the token, an expiry and an
+HMAC-SHA256 over both with the gateway's key, so that a client can only send back what the
+gateway handed out. A forged, altered or truncated token, or one sealed with another key, is
+refused before anything waits for it; one past its expiry is no longer waited for.
+
+Pure: the tokens, their seals (the time comes in as an argument) and the note of what a worker
+wrote (a context variable: each nameko worker runs in a greenlet of its own, with a context of
+its own).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import json
+import re
 from collections.abc import Collection, Sequence
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -103,6 +112,56 @@ def after(header: str) -> list[Written]:
         return parse(header)
     except ValueError as exc:
         raise InvalidInput(f"the {AFTER_HEADER} header is not valid", {AFTER_HEADER: [str(exc)]}) from None
+
+
+# -- sealed tokens: what the gateway hands out and takes back -----------------------------
+SEAL_CONTEXT = b"leitai Leitai-Written v1\n"  # a MAC of a token and nothing else
+MIN_KEY_BYTES = 32
+_SEALED = re.compile(rf"([A-Za-z0-9_-]{{1,{MAX_TOKEN_CHARS}}})\.([0-9]{{1,12}})\.([A-Za-z0-9_-]{{43}})")
+NOT_ISSUED = (
+    "not a token this API issued (altered, truncated, made up, or sealed with another deployment's key): "
+    f"send back only the {WRITTEN_HEADER} tokens of your own writes, as they came"
+)
+
+
+class Seal:
+    """Seals a token for a client (``seal``) and opens what a client sends back (``open``):
+    ``<token>.<expires>.<mac>``, the MAC an HMAC-SHA256 with ``key`` over the token and its
+    expiry (whole seconds since the epoch)."""
+
+    def __init__(self, key: bytes) -> None:
+        if len(key) < MIN_KEY_BYTES:
+            raise ValueError(f"a key of at least {MIN_KEY_BYTES} bytes")
+        self._key = key
+
+    def _mac(self, token: str, expires: str) -> str:
+        digest = hmac.new(self._key, SEAL_CONTEXT + f"{token}.{expires}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+    def seal(self, token: str, expires: int) -> str:
+        return f"{token}.{expires}.{self._mac(token, str(expires))}"
+
+    def open(self, sealed: str, now: float) -> str | None:
+        """The token ``sealed`` carries; None once it expired (at ``now``). ValueError for
+        anything this key did not seal."""
+        found = _SEALED.fullmatch(sealed)
+        if found is None or not hmac.compare_digest(self._mac(found[1], found[2]), found[3]):
+            raise ValueError(NOT_ISSUED)
+        Written.decode(found[1])  # sealed by us, so one of ours: this only guards the services
+        return found[1] if now < int(found[2]) else None
+
+    def after(self, header: str, now: float) -> str | None:
+        """A ``Leitai-After`` header, opened: the tokens still in date, joined as the services
+        read them (None when every one has expired: nothing to wait for). InvalidInput naming
+        the header when a token is malformed or not sealed with this key."""
+        try:
+            sealed = [t.strip() for t in header.split(",") if t.strip()]
+            if not 1 <= len(sealed) <= MAX_TOKENS:
+                raise ValueError(f"1 to {MAX_TOKENS} comma-separated tokens, each from a {WRITTEN_HEADER} header")
+            opened = [token for token in (self.open(t, now) for t in sealed) if token is not None]
+        except ValueError as exc:
+            raise InvalidInput(f"the {AFTER_HEADER} header is not valid", {AFTER_HEADER: [str(exc)]}) from None
+        return ", ".join(opened) or None
 
 
 # -- what the running worker wrote ------------------------------------------------------

@@ -125,7 +125,8 @@ class Operations(DependencyProvider):
     STORE_PING_S = 2
 
     def setup(self) -> None:
-        self.port = load_settings(self.container.config, only=("LEITAI_OPS_PORT",)).LEITAI_OPS_PORT
+        settings = load_settings(self.container.config, only=("LEITAI_OPS_PORT",))  # and where: checked
+        self.port, self.host = settings.LEITAI_OPS_PORT, settings.LEITAI_OPS_HOST
         self.server: OpsServer | None = None
 
     def start(self) -> None:
@@ -144,7 +145,7 @@ class Operations(DependencyProvider):
         stores = [p for p in self.container.dependencies if isinstance(p, MongoProvider)]
         if stores:
             readiness.add("store", partial(self._ping, stores))
-        self.server = OpsServer(self.port, readiness).start()
+        self.server = OpsServer(self.port, readiness, host=self.host).start()
 
     def _ping(self, stores: list[MongoProvider]) -> str | None:
         with eventlet.Timeout(self.STORE_PING_S, False):

@@ -33,3 +33,7 @@ QUEUE_CONSUMERS = Gauge(
 NOTICES = Counter("leitai_notices", "Notice deliveries by channel and outcome", ["channel", "status"])
 GATEWAY_REQUESTS = Counter("leitai_gateway_requests", "HTTP requests by route and status", ["route", "status"])
 GATEWAY_SECONDS = Histogram("leitai_gateway_request_seconds", "HTTP request latency by route", ["route"])
+GATEWAY_LIVE_STREAMS = Gauge("leitai_gateway_live_streams", "Live (big-screen) streams open in this gateway")
+GATEWAY_LIVE_BOARDS = Gauge(
+    "leitai_gateway_live_boards", "Stages this gateway polls for its live streams: one poller each, however many watch"
+)

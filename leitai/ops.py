@@ -1,4 +1,5 @@
-"""The ops port every leitai process serves (LEITAI_OPS_PORT), for Kubernetes and Prometheus.
+"""The ops port every leitai process serves (LEITAI_OPS_PORT), for Kubernetes and Prometheus,
+on LEITAI_OPS_HOST (127.0.0.1 unless a deployment says otherwise: leitai/config.py).
 
 * ``/healthz``: the process is alive and its loop answers. It never looks at RabbitMQ or
   MongoDB: when they are down, restarting this process would not help and would cascade.
@@ -61,7 +62,7 @@ class _QuietHandler(WSGIRequestHandler):
 
 
 class OpsServer:
-    def __init__(self, port: int, readiness: Readiness, liveness: Check | None = None, host: str = "0.0.0.0") -> None:
+    def __init__(self, port: int, readiness: Readiness, liveness: Check | None = None, host: str = "127.0.0.1") -> None:
         self.readiness = readiness
         self._liveness = liveness
         self._server = make_server(host, port, self._app, server_class=_Server, handler_class=_QuietHandler)
@@ -70,7 +71,14 @@ class OpsServer:
 
     def start(self) -> OpsServer:
         self._thread.start()
-        log.info("ops port serving", extra={"port": self.port, "paths": ["/healthz", "/readyz", "/metrics"]})
+        log.info(
+            "ops port serving",
+            extra={
+                "host": self._server.server_address[0],
+                "port": self.port,
+                "paths": ["/healthz", "/readyz", "/metrics"],
+            },
+        )
         return self
 
     def stop(self) -> None:

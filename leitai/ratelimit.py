@@ -1,4 +1,5 @@
-"""Token buckets: notify's pace per channel, and the gateway's limit per client."""
+"""Token buckets: notify's pace per channel, and the gateway's limit per client; and a cap on
+what one client may hold at once (the gateway's waits for writes, its live streams)."""
 
 from __future__ import annotations
 
@@ -48,3 +49,33 @@ class RateLimits:
         while len(self._buckets) > self._keep:
             self._buckets.popitem(last=False)
         return None if bucket.take() else bucket.retry_after()
+
+
+class Concurrency:
+    """At most ``per_key`` held at once by each key (a client): ``enter`` takes one if the key
+    has fewer, ``leave`` gives it back. A key holding none is forgotten."""
+
+    def __init__(self, per_key: int) -> None:
+        self.per_key = per_key
+        self._held: dict[Hashable, int] = {}
+
+    def enter(self, key: Hashable) -> bool:
+        held = self._held.get(key, 0)
+        if held >= self.per_key:
+            return False
+        self._held[key] = held + 1
+        return True
+
+    def leave(self, key: Hashable) -> None:
+        held = self._held.get(key, 0) - 1
+        if held > 0:
+            self._held[key] = held
+        else:
+            self._held.pop(key, None)
+
+    def held(self, key: Hashable) -> int:
+        return self._held.get(key, 0)
+
+    def __len__(self) -> int:
+        """How many are held, by every key together."""
+        return sum(self._held.values())

@@ -12,7 +12,8 @@
     after the reconnection, and a retry with the same key answers as the first did.
   - a request sent with ``Leitai-After`` tokens (leitai/consistency.py) runs once this
     service has consumed the writes they name, or, past ``LEITAI_CATCH_UP_S`` (or the
-    request's deadline), is answered :class:`~leitai.errors.Unavailable` without running;
+    request's deadline, or the wait its caller allowed it), is answered
+    :class:`~leitai.errors.Unavailable` without running;
   - the reply carries the tokens of what the request wrote.
   Any other failure leaves as nameko sends it.
 * ``RpcProxy`` / ``Deadline``: a caller (the gateway) starts a deadline for the work it does
@@ -65,6 +66,7 @@ STORE_OUTAGE = "the store is not answering; the outcome is unknown: retry with t
 DEADLINE = "leitai_deadline"  # context key (header nameko.leitai_deadline): epoch seconds
 EXPIRED = "the request's deadline passed before it could run; it was not executed"
 AFTER = "leitai_after"  # context key (header nameko.leitai_after): the Leitai-After tokens
+AFTER_WAIT = "leitai_after_wait"  # context key: the seconds the request may wait for them (none: any)
 WRITTEN = "leitai_written"  # reply key: the tokens of what the request wrote
 NOT_CAUGHT_UP = (
     "{service} has not yet seen the write named in Leitai-After (it was not executed): "
@@ -158,24 +160,32 @@ class _Rpc(nameko_rpc.Rpc):
                 self._refuse(message, error)
                 return
             if not self.seen.caught_up(writes):  # the usual case is answered here, without a thread
+                bound = min(
+                    self.catch_up_s,
+                    float("inf") if deadline is None else float(deadline) - time.time(),
+                    float(headers.get(f"nameko.{AFTER_WAIT}", "inf")),
+                )
+                if bound <= 0:  # no wait allowed: "not yet", at once
+                    self._not_caught_up(message, 0)
+                    return
                 self.container.spawn_managed_thread(
-                    functools.partial(self._when_caught_up, body, message, writes, deadline)
+                    functools.partial(self._when_caught_up, body, message, writes, bound)
                 )
                 return
         super().handle_message(body, message)
 
-    def _when_caught_up(
-        self, body: dict[str, Any], message: Message, writes: list[Written], deadline: str | None
-    ) -> None:
-        bound = self.catch_up_s if deadline is None else min(self.catch_up_s, float(deadline) - time.time())
-        if self.seen.wait(writes, max(bound, 0)):
+    def _when_caught_up(self, body: dict[str, Any], message: Message, writes: list[Written], bound: float) -> None:
+        if self.seen.wait(writes, bound):
             super().handle_message(body, message)
             return
+        self._not_caught_up(message, bound)
+
+    def _not_caught_up(self, message: Message, waited: float) -> None:
         log.warning(
             "not caught up with the write a request depends on",
             extra={
                 "method": self.method_name,
-                "waited_s": round(max(bound, 0), 3),
+                "waited_s": round(waited, 3),
                 "correlation_id": (message.properties or {}).get("correlation_id"),
             },
         )
@@ -269,9 +279,11 @@ def _written_by(worker_ctx: WorkerContext) -> list[str]:
 
 
 class ReadYourWrites(DependencyProvider):
-    """``self.read_your_writes`` in a worker: ``after(header)`` makes every RPC request it
-    sends from then on wait for the writes the ``Leitai-After`` header names (InvalidInput if
-    it names none properly); ``written()`` is the tokens of what its requests wrote."""
+    """``self.read_your_writes`` in a worker: ``after(header, wait_s)`` makes every RPC request
+    it sends from then on wait for the writes the ``Leitai-After`` header names (InvalidInput if
+    it names none properly), each for at most ``wait_s`` seconds (0: answer "not yet" at once
+    rather than wait; None: as long as the service's LEITAI_CATCH_UP_S and the deadline allow);
+    ``written()`` is the tokens of what its requests wrote."""
 
     def get_dependency(self, worker_ctx: WorkerContext) -> _Writes:
         return _Writes(worker_ctx)
@@ -281,9 +293,11 @@ class _Writes:
     def __init__(self, worker_ctx: WorkerContext) -> None:
         self._worker_ctx = worker_ctx
 
-    def after(self, header: str) -> None:
+    def after(self, header: str, wait_s: float | None = None) -> None:
         consistency.after(header)
         self._worker_ctx.data[AFTER] = header
+        if wait_s is not None:
+            self._worker_ctx.data[AFTER_WAIT] = f"{max(wait_s, 0):.3f}"
 
     def written(self) -> list[str]:
         return list(_written_by(self._worker_ctx))

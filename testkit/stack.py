@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import secrets
 import subprocess
 import sys
 import urllib.error
@@ -33,6 +34,7 @@ SUPERVISOR_TOKEN = "supervisor-token-0123456789"  # discipline inspection (çºªæ£
 # as production logs (config/*.yaml): JSON lines at INFO
 LOGGING = {
     "version": 1,
+    "disable_existing_loggers": False,  # nameko's container logger, made before, logs a worker's exception
     "formatters": {"json": {"()": "leitai.logs.JsonFormatter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "json"}},
     "root": {"level": "INFO", "handlers": ["console"]},
@@ -100,6 +102,7 @@ class Stack:
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}
         self.rate_limit = rate_limit or {"per_second": 100_000, "burst": 100_000}
+        self.consistency_key = secrets.token_hex(32)  # seals the gateway's Leitai-Written tokens
         self.replicas = replicas  # of each service and relay; the gateway stays one
         # short, so that a test sees a dead letter soon; a fault run waits out its outages longer
         self.retry = retry or {"attempts": 3, "base_delay": "0.2", "factor": 2}
@@ -161,8 +164,12 @@ class Stack:
                 "LEITAI_RPC_TIMEOUT": 5,
                 # the suite's clients are faster than any person: limited only where a test says
                 "LEITAI_RATE_LIMIT": self.rate_limit,
+                "LEITAI_CONSISTENCY_KEY": self.consistency_key,
+                "max_workers": 10,  # the gateway's requests at once, as in production
             }
         config["LEITAI_OPS_PORT"] = self.ops_ports[process]
+        # the suite's RabbitMQ user is guest:guest, which production refuses
+        config["LEITAI_ENVIRONMENT"] = "test"
         config["LOGGING"] = LOGGING
         path.write_text(yaml.safe_dump(config, allow_unicode=True))
         return path
@@ -230,8 +237,9 @@ class Stack:
             *self.tokens,
             self.notify["smtp"].get("password", ""),
             self.notify["sms"]["api_key"],
-            self.signer.encoded().split("+", 4)[4],
-        ]  # the relays' checkpoint signing key
+            self.signer.encoded().split("+", 4)[4],  # the relays' checkpoint signing key
+            self.consistency_key,
+        ]
 
     def logs(self) -> dict[str, str]:
         """What every process of this stack wrote, including those a test killed."""

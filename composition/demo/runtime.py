@@ -157,6 +157,8 @@ class Runtime:
             "MONGO_DATABASE": self.database(service),
             "LEITAI_RETRY": RETRY,
             "max_workers": 10,
+            # one machine: its broker's guest:guest (or the in-memory transport) is not production's
+            "LEITAI_ENVIRONMENT": "development",
         }
         if service == "notify":
             assert self._sinks is not None, "start() first"

@@ -188,6 +188,7 @@ class ReliableEventHandler(EventHandler, Consuming):
             extra=dict(
                 _trace(message),
                 queue=self.queue.name,
+                event_type=self.event_type,
                 failures=failures,
                 outages=outages,
                 delay_ms=self.policy.delay_ms(retry),
@@ -202,7 +203,10 @@ class ReliableEventHandler(EventHandler, Consuming):
 
     def _dead_letter(self, message: Message, reason: str, failures: int) -> None:
         metrics.DEAD_LETTERED.labels(self.queue.name).inc()
-        log.error("dead-lettered", extra=dict(_trace(message), queue=self.queue.name, reason=reason))
+        log.error(
+            "dead-lettered",
+            extra=dict(_trace(message), queue=self.queue.name, event_type=self.event_type, reason=reason),
+        )
         headers = dict(
             message.headers or {},
             **deadletters.dead_letter_headers(self.queue.name, reason, failures),

@@ -4,6 +4,12 @@
 body and response schemas, status) from which both request handling and the OpenAPI document
 are derived, so the two cannot drift apart. Who may call a route comes from its action's
 declaration in leitai/access.py, the table the services check the same action against.
+
+Every answer of the gateway, whichever route gave it (or none: nameko's own 404 and 405), leaves
+through one place, ``secure_app``, which gives it ``SECURITY_HEADERS`` (a Content-Security-Policy
+that allows no inline script or style) and ``Cache-Control: no-store`` when it answers a request
+that carried a credential, or is an error. Endpoints are nameko's @http entrypoints served by a
+web server that wraps its WSGI application so: ``http`` here, which the gateway uses for all of them.
 """
 
 from __future__ import annotations
@@ -15,13 +21,16 @@ import logging
 import math
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 from typing import Any
+from urllib.parse import parse_qs
 
 from marshmallow import Schema, ValidationError
-from nameko.web.handlers import http
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
 from werkzeug.wrappers import Response
 
 from leitai.access import ACTIONS
@@ -38,6 +47,7 @@ from leitai.errors import (
     Unavailable,
 )
 from leitai.roles import PUBLIC
+from services.gateway import accesslog
 from services.gateway.auth import Unauthorized
 
 log = logging.getLogger(__name__)
@@ -59,6 +69,77 @@ ERROR_STATUS: dict[type[DomainError], tuple[int, str]] = {
 _PATH_PARAM = re.compile(r"<(?:\w+:)?(\w+)>")
 MAX_BODY_BYTES = 4 * 1024 * 1024
 RETRY_AFTER_S = 2  # a region tree of a big county as CSV fits many times over
+
+# What every answer carries (OWASP secure headers). The pages (static/) load their scripts and
+# style sheets from /pages/ and talk to the API and the live stream on the same origin; nothing
+# inline, no frames, no plug-ins, no other origin.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self'",
+        "connect-src 'self'",  # fetch to the API, EventSource to the live stream
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # no page's address leaves with its links
+    "X-Frame-Options": "DENY",  # frame-ancestors, for browsers that do not know it
+}
+PRIVATE = "no-store"  # an answer to someone with a credential, or an error: no cache keeps it
+
+
+def carries_credential(environ: dict) -> bool:
+    """A token in the Authorization header, the big screen's ticket in a cookie (its stream:
+    EventSource sends no headers; tickets.py), or a token in the query string (refused, 400)."""
+    query = parse_qs(environ.get("QUERY_STRING", ""))
+    return bool(environ.get("HTTP_AUTHORIZATION") or environ.get("HTTP_COOKIE")) or "token" in query
+
+
+def secure_headers(environ: dict, status: int, headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``headers`` of an answer with ``status`` to the request ``environ``, secured: the
+    security headers always, whatever the route set; no-store for a credential's or an error's."""
+    private = status >= 400 or carries_credential(environ)
+    replaced = {name.lower() for name in SECURITY_HEADERS} | ({"cache-control"} if private else set())
+    kept = [(name, value) for name, value in headers if name.lower() not in replaced]
+    if not private and not any(name.lower() == "cache-control" for name, _ in kept):
+        kept.append(("Vary", "Authorization"))  # a cache keeps the public answer apart from a token holder's
+    return kept + list(SECURITY_HEADERS.items()) + ([("Cache-Control", PRIVATE)] if private else [])
+
+
+def secure_app(app: Callable) -> Callable:
+    """The WSGI application ``app``, each of its answers through ``secure_headers``."""
+
+    def secured(environ, start_response):
+        def start(status, headers, exc_info=None):
+            return start_response(status, secure_headers(environ, int(status.split()[0]), headers), exc_info)
+
+        return app(environ, start)
+
+    return secured
+
+
+class SecureWebServer(WebServer):
+    """nameko's web server (a SharedExtension, one per container): its WSGI application secured,
+    its access log without credentials (accesslog.py)."""
+
+    def get_wsgi_app(self):
+        return secure_app(super().get_wsgi_app())
+
+    def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
+        return accesslog.server(sock, wsgi_app)
+
+
+class SecureHttp(HttpRequestHandler):
+    server = SecureWebServer()
+
+
+http = SecureHttp.decorator  # every entrypoint of the gateway: two web servers would share one port
 
 
 @dataclass(frozen=True)
@@ -147,6 +228,11 @@ def respond(route: Route, result: Any, request_id: str, written: list[str]) -> R
     headers = {"X-Request-Id": request_id}
     if written:
         headers[WRITTEN_HEADER] = ", ".join(written)
+    if route.action is not None:  # a route for some roles only: never cached, whatever the credential's way
+        headers["Cache-Control"] = PRIVATE
+    if isinstance(result, Response):  # a route that answers with more than a body (the screen's ticket: a cookie)
+        result.headers.update(headers)
+        return result
     if route.media_type == "application/json":
         return json_response(route.status, result, headers)
     return Response(result, status=route.status, mimetype=route.media_type, headers=headers)
@@ -233,11 +319,53 @@ def idempotency(route: Route, request, actor: dict, params: dict, body: dict | N
     return {"key": scoped, "fingerprint": hashlib.sha256(asked.encode()).hexdigest()}
 
 
-def client_address(request) -> str | None:
-    """Who is calling, for the rate limit of callers without a token: the first address the
-    ingress saw (X-Forwarded-For), else the connection's."""
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    return forwarded.split(",")[0].strip() or request.remote_addr
+Network = IPv4Network | IPv6Network
+
+
+def client_address(request, trusted: Sequence[Network] = ()) -> str | None:
+    """Who is calling, for the limits of callers without a token (``forwarded_client``)."""
+    return forwarded_client(request.remote_addr, request.headers.getlist("X-Forwarded-For"), trusted)
+
+
+def forwarded_client(peer: str | None, forwarded: Sequence[str], trusted: Sequence[Network]) -> str | None:
+    """The connection's address (``peer``), unless it is one of the ``trusted`` proxies
+    (LEITAI_TRUSTED_PROXIES): then the right-most address of X-Forwarded-For that is no trusted
+    proxy, the one the nearest trusted proxy saw connect (or the left-most, if every one is a
+    trusted proxy). What anyone else sends in X-Forwarded-For is not believed: it could name
+    any address, and with it a rate limit of its own."""
+    connected = _ip(peer)
+    if connected is None or not _within(connected, trusted):
+        return peer
+    client = peer
+    for hop in reversed([h.strip() for header in forwarded for h in header.split(",") if h.strip()]):
+        address = _ip(hop)
+        if address is None:  # no address: what the hop said is all there is to tell the client by
+            return hop[:100]
+        client = str(address)
+        if not _within(address, trusted):
+            break
+    return client
+
+
+def _ip(text: str | None) -> IPv4Address | IPv6Address | None:
+    """An address as a proxy writes it: bare, with a port (1.2.3.4:80) or in brackets ([::1]:80);
+    an IPv4-mapped IPv6 address as its IPv4 one."""
+    if not text:
+        return None
+    host = text.strip()
+    if host.startswith("["):
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    try:
+        address = ip_address(host)
+    except ValueError:
+        return None
+    return address.ipv4_mapped or address if isinstance(address, IPv6Address) else address
+
+
+def _within(address: IPv4Address | IPv6Address, networks: Sequence[Network]) -> bool:
+    return any(address in network for network in networks)
 
 
 def new_request_id(request) -> str:

@@ -1,5 +1,6 @@
 """The public results page of a published stage: its standings and its certificate's short
-fingerprint, rendered on the server (no script: it prints, it archives, it opens anywhere)."""
+fingerprint, rendered on the server (no script: it prints, it archives, it opens anywhere), styled
+by static/results.css (the gateway's Content-Security-Policy allows no inline style)."""
 
 from __future__ import annotations
 
@@ -37,18 +38,7 @@ def render(board: dict, certificate: dict) -> bytes:
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{escape(board["name"])} · 公布成绩</title>
-<style>
-  body {{ font-family: "Noto Sans CJK SC", "Source Han Sans SC", "Microsoft YaHei", sans-serif; margin: 24px auto;
-         max-width: 960px; padding: 0 16px; color: #222; }}
-  h1 {{ color: #8b0000; font-size: 28px; }}
-  table {{ width: 100%; border-collapse: collapse; font-size: 17px; }}
-  th, td {{ padding: 6px 8px; border-bottom: 1px solid #ddd; text-align: left; }}
-  th {{ border-bottom: 2px solid #8b0000; }}
-  td.score {{ font-variant-numeric: tabular-nums; }}
-  tr.advanced td {{ font-weight: bold; }}
-  footer {{ margin-top: 24px; font-size: 15px; color: #555; line-height: 1.7; }}
-  #fingerprint {{ font-family: ui-monospace, monospace; font-size: 18px; color: #222; letter-spacing: 1px; }}
-</style>
+<link rel="stylesheet" href="/pages/results.css">
 </head>
 <body>
 <h1>{escape(board["name"])} · 公布成绩</h1>

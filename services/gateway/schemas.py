@@ -339,6 +339,13 @@ class Leaderboard(Response):
     as_of = fields.Dict()  # with ?as_of: {"requested": ..., "position": ...}
 
 
+class LiveTicket(Response):
+    """The big screen's ticket: the cookie itself is in Set-Cookie (HttpOnly: no script reads it)."""
+
+    stream = fields.String(required=True)  # the stream it opens: /live/{contest_id}/{stage_id}/events
+    expires_in = fields.Integer(required=True)  # seconds: open the stream before then
+
+
 class CheckpointOut(Response):
     """A signed checkpoint (C2SP tlog-checkpoint in a signed note; docs/audit.md)."""
 

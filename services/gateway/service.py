@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 
 import eventlet
 from amqp.exceptions import ConnectionError as AMQPConnectionError
 from kombu.exceptions import OperationalError
 from nameko.dependency_providers import Config
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from leitai import certificates, consistency, metrics
@@ -32,13 +32,15 @@ from services.gateway.http import (
     client_address,
     endpoint,
     error_response,
+    http,
     idempotency,
     json_response,
     new_request_id,
     read_body,
     respond,
 )
-from services.gateway.openapi import build_document
+from services.gateway.openapi import document
+from services.gateway.tickets import ScreenTickets
 
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 3
@@ -57,6 +59,8 @@ class GatewayService:
     deadline = Deadline()
     read_your_writes = ReadYourWrites()
     ops = Operations()
+    screens = live.Screens()  # one poller per watched stage, shared by its live streams
+    tickets = ScreenTickets()  # the big screen's: how its stream knows it without a token in the URL
 
     def dispatch(self, route, fn, request, params):
         started = time.monotonic()
@@ -70,8 +74,9 @@ class GatewayService:
         try:
             authenticator = self.settings.authenticator
             actor = authenticator.actor(request.headers.get("Authorization"))  # looked up once: limit, then permit
-            if 429 in route.errors:  # what a route may answer is its contract: health and this document are free
-                self.settings.admit(actor, client_address(request))
+            address = client_address(request, self.settings.trusted_proxies)
+            if 429 in route.errors:  # what a route may answer is its contract: only /health/live is free
+                self.settings.admit(actor, address)
             actor = authenticator.permit(actor, route.roles, to=route.to)
             check_params(params)
             body = read_body(route, request)
@@ -79,20 +84,25 @@ class GatewayService:
             keyed = idempotency(route, request, actor, params, body)
             if keyed:
                 actor["idempotency"] = keyed
-            after = request.headers.get(consistency.AFTER_HEADER)
-            if after is not None:
-                self.read_your_writes.after(after)
+            # only tokens this gateway sealed (400 otherwise), and only those still in date
+            after = self.settings.after(request.headers.get(consistency.AFTER_HEADER))
             # nameko's RPC waits for ever on a service that is down: a request gets a deadline,
             # which its RPC requests carry, so that none of them runs after the client was told
             seconds = self.settings.rpc_timeout
             self.deadline(seconds)
-            with eventlet.Timeout(
-                seconds, Unavailable(f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key")
+            with (
+                self.settings.waiting(actor, address) if after else nullcontext(0.0) as wait_s,
+                eventlet.Timeout(
+                    seconds,
+                    Unavailable(f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key"),
+                ),
             ):
+                if after:  # a client waits for its writes in at most waits_per_client requests at once
+                    self.read_your_writes.after(after, wait_s)
                 result = fn(self, actor, body, **params)
             # Response schemas document the shape (schemathesis holds us to it); the body is
             # the service's result as JSON, Decimals and dates as strings.
-            return respond(route, result, request_id, self.read_your_writes.written())
+            return respond(route, result, request_id, self.settings.sealed(self.read_your_writes.written()))
         except DomainError as error:
             log.info(
                 "refused",
@@ -122,9 +132,9 @@ class GatewayService:
             )
 
     # -- service -------------------------------------------------------------------
-    @endpoint("GET", "/openapi.json", roles={PUBLIC}, summary="This document", errors=())
+    @endpoint("GET", "/openapi.json", roles={PUBLIC}, summary="This document", errors=(429,))
     def openapi(self, actor, body):
-        return build_document()
+        return document()
 
     @endpoint("GET", "/health/live", roles={PUBLIC}, summary="Liveness", response=s.Health, errors=())
     def live(self, actor, body):
@@ -136,7 +146,7 @@ class GatewayService:
         roles={PUBLIC},
         summary="Readiness: broker, services and their stores",
         response=s.Health,
-        errors=(503,),
+        errors=(429, 503),
     )
     def ready(self, actor, body):
         checks = {}
@@ -680,17 +690,65 @@ class GatewayService:
     def page_style(self, actor, body):
         return pages.STYLE
 
+    # each page's own script and style: no page has inline ones (the Content-Security-Policy, http.py)
+    @endpoint("GET", "/pages/judge.js", roles={PUBLIC}, media_type="text/javascript", summary="The judge page's script")
+    def judge_script(self, actor, body):
+        return pages.JUDGE_SCRIPT
+
+    @endpoint("GET", "/pages/console.js", roles={PUBLIC}, media_type="text/javascript", summary="The console's script")
+    def console_script(self, actor, body):
+        return pages.CONSOLE_SCRIPT
+
+    @endpoint("GET", "/pages/live.js", roles={PUBLIC}, media_type="text/javascript", summary="The big screen's script")
+    def live_script(self, actor, body):
+        return pages.LIVE_SCRIPT
+
+    @endpoint(
+        "GET",
+        "/pages/screen.js",
+        roles={PUBLIC},
+        media_type="text/javascript",
+        summary="The big screen's way in: its token from the link's fragment (or typed), its ticket, its stream",
+    )
+    def screen_script(self, actor, body):
+        return pages.SCREEN_SCRIPT
+
+    @endpoint("GET", "/pages/live.css", roles={PUBLIC}, media_type="text/css", summary="The big screen's style sheet")
+    def live_style(self, actor, body):
+        return pages.LIVE_STYLE
+
+    @endpoint(
+        "GET", "/pages/results.css", roles={PUBLIC}, media_type="text/css", summary="The results page's style sheet"
+    )
+    def results_style(self, actor, body):
+        return pages.RESULTS_STYLE
+
     # -- the venue's big screen ------------------------------------------------------
     @endpoint(
         "GET",
         "/live/<string:contest_id>/<string:stage_id>",
         roles={PUBLIC},
         media_type="text/html",
-        summary="The big-screen page (1920x1080); open it with ?token=<screen or organiser token>",
-        errors=(400,),
+        summary="The big-screen page (1920x1080); open it as /live/{contest_id}/{stage_id}#token=<screen or "
+        "organiser token> (or type the token in); a token in the query string is refused (400)",
+        errors=(400, 429),
     )
     def live_page(self, actor, body, contest_id, stage_id):
+        self.tickets.no_token_in_url()
         return live.PAGE
+
+    @endpoint(
+        "POST",
+        "/live/<string:contest_id>/<string:stage_id>/ticket",
+        action="open_live_screen",
+        response=s.LiveTicket,
+        summary="The big screen's ticket for the stage's live stream: sent with the screen's (or an organiser's) "
+        "token, it answers with a cookie (HttpOnly, SameSite=Strict, for the stream's path only, a minute long) "
+        "holding a signed ticket, never the token, by which the stream knows the screen",
+    )
+    def live_ticket(self, actor, body, contest_id, stage_id):
+        self.ranking.live(contest_id, stage_id)  # 404 now, rather than on the stream
+        return self.tickets.ticket(actor, contest_id, stage_id)
 
     @endpoint(
         "GET",
@@ -707,21 +765,25 @@ class GatewayService:
     @http("GET", "/live/<string:contest_id>/<string:stage_id>/events")
     def live_events(self, request, contest_id, stage_id):
         """Server-sent events (not in the OpenAPI document: a stream that does not end).
-        EventSource cannot send headers, so the token comes as ?token=."""
+        EventSource cannot send headers: the page's ticket comes as a cookie (POST …/ticket,
+        tickets.py); a program may send its token in the Authorization header. Never ?token=."""
         request_id = new_request_id(request)
         try:
             watching = ACTIONS["see_live_standings"]
-            self.settings.authenticator.authorize(
-                f"Bearer {request.args.get('token', '')}", watching.roles, to=watching.to
+            actor = self.settings.authenticator.permit(
+                self.tickets.watcher(self.settings.authenticator, contest_id, stage_id), watching.roles, watching.to
             )
+            address = client_address(request, self.settings.trusted_proxies)
+            self.settings.admit(actor, address)
             check_params({"contest_id": contest_id, "stage_id": stage_id})
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
+            release = self.settings.hold_stream(actor, address)  # 429 beyond the client's streams
         except DomainError as error:
             return error_response(error, request_id)
         # eventlet's WSGI server holds writes back until 4 KiB: an event must leave at once
         request.environ["eventlet.minimum_write_chunk_size"] = 0
         return Response(
-            live.stream(self.config, contest_id, stage_id),
+            self.screens.stream(contest_id, stage_id, release),
             mimetype="text/event-stream",
             headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )

@@ -59,6 +59,18 @@ def notify_settings(raw: dict) -> dict:
         raise ConfigurationError(f"invalid configuration: LEITAI_NOTIFY: {exc.messages}") from None
 
 
+# what config/notify.yaml says when SMS_API_KEY is not given: never a key production may use
+PLACEHOLDER_KEYS = ("change-me",)
+
+
 def load(config: Mapping[str, Any]) -> tuple[Settings, dict]:
-    """Everything notify reads, checked at start-up."""
-    return service_settings(config), notify_settings(config.get("LEITAI_NOTIFY") or {})
+    """Everything notify reads, checked at start-up; production refuses an SMS gateway key
+    that is empty or the example config's placeholder (named, its value never shown)."""
+    settings, notify = service_settings(config), notify_settings(config.get("LEITAI_NOTIFY") or {})
+    key = notify["sms"]["api_key"].strip()
+    if settings.LEITAI_ENVIRONMENT == "production" and (not key or key.lower() in PLACEHOLDER_KEYS):
+        raise ConfigurationError(
+            "invalid configuration: LEITAI_NOTIFY: sms: api_key (SMS_API_KEY) is empty or the example "
+            "config's placeholder; production sends SMS with the gateway's real key (a Secret)"
+        )
+    return settings, notify

@@ -48,7 +48,7 @@ class FromManifests:
         self.secrets = {
             "leitai-broker": {"amqp-uri": amqp_uri},
             "leitai-store": {"mongo-url": mongo_url},
-            "leitai-gateway": {"tokens": json.dumps(self.http.tokens)},
+            "leitai-gateway": {"tokens": json.dumps(self.http.tokens), "consistency-key": self.http.consistency_key},
         }
         self.config_dir = tmp_path / "etc-leitai"
         self.children: list[ChildProcess] = []

@@ -22,9 +22,10 @@ from prometheus_client.metrics import MetricWrapperBase
 from composition import up
 from composition.cli import build_parser, read_config
 from leitai import metrics
-from leitai.config import load_settings
+from leitai.config import ConfigurationError, load_settings, refuse_weak_broker
 from services.gateway.settings import GatewaySettingsSchema as GatewaySettings
-from services.notify.settings import notify_settings
+from services.gateway.settings import load as load_gateway_settings
+from services.notify.settings import load as notify_settings
 from tests.support.manifests import (
     CONFIG_MOUNT,
     K8S,
@@ -47,7 +48,10 @@ PROD_SECRETS = {
         "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
     },
     "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
-    "leitai-gateway": {"tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1"}}'},
+    "leitai-gateway": {
+        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1"}}',
+        "consistency-key": "a-production-consistency-key-0123456789abcdef",
+    },
     "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
 }
 
@@ -221,22 +225,25 @@ def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(ov
         where = f"{name} {pod.name}"
         if "AMQP_URI" in needs(normalise(pod.command)):
             assert "127.0.0.1" not in settings.AMQP_URI, f"{where}: AMQP_URI left to the config's default"
+            refuse_weak_broker(settings)  # what production refuses at start-up
         if "MONGO_URL" in needs(normalise(pod.command)):
             assert "127.0.0.1" not in settings.MONGO_URL, f"{where}: MONGO_URL left to the config's default"
         if "GatewayService" in pod.command[-1]:
-            assert GatewaySettings().load({k: config[k] for k in ("LEITAI_TOKENS", "LEITAI_RPC_TIMEOUT")})
+            assert load_gateway_settings(config)["LEITAI_CONSISTENCY_KEY"]  # the whole of its start-up check
         if "NotifyService" in pod.command[-1]:
-            smtp = notify_settings(config["LEITAI_NOTIFY"])["smtp"]
+            smtp = notify_settings(config)[1]["smtp"]  # the whole of notify's start-up check
             assert smtp["host"] != "127.0.0.1", f"{where}: SMTP_HOST left to the config's default"
 
 
 def test_without_its_secret_a_process_stops_at_start_up_naming_the_setting():
     objects = render("prod")
     gateway = named(objects, "Deployment", "leitai-gateway")
-    pod = resolve(gateway, objects, {**PROD_SECRETS, "leitai-gateway": {"tokens": ""}})
+    pod = resolve(gateway, objects, {**PROD_SECRETS, "leitai-gateway": {"tokens": "", "consistency-key": ""}})
     config = loaded_config(pod, f"{CONFIG_MOUNT}/gateway.yaml")
     with pytest.raises(Exception, match="LEITAI_TOKENS"):
         GatewaySettings().load({k: config[k] for k in ("LEITAI_TOKENS",) if k in config})
+    with pytest.raises(ConfigurationError, match="LEITAI_CONSISTENCY_KEY"):  # production seals with a shared key
+        load_gateway_settings(dict(config, LEITAI_TOKENS={"an-organiser-token-0123": {"role": "organiser", "id": "o"}}))
     with pytest.raises(KeyError, match="leitai-broker"):  # a Secret neither rendered nor in the cluster
         resolve(gateway, objects, {})
 
@@ -248,6 +255,11 @@ def test_every_probe_points_at_the_ops_port_and_the_paths_it_serves(overlay):
         container = pod.container
         ports = {p["name"]: p["containerPort"] for p in container["ports"]}
         assert ports["ops"] == int(pod.env["LEITAI_OPS_PORT"])
+        # the kubelet probes the pod's IP: the port listens beyond the pod's loopback, said so
+        # explicitly, which is what a production process accepts
+        config = loaded_config(pod, next(a for a in pod.command if a.startswith(CONFIG_MOUNT)))
+        ops = load_settings(dict(config, LEITAI_ENVIRONMENT="production"), only=("LEITAI_OPS_PORT",))
+        assert (ops.LEITAI_OPS_PORT, ops.LEITAI_OPS_HOST, ops.LEITAI_OPS_PUBLIC) == (ports["ops"], "0.0.0.0", True)
         probes = {kind: container[f"{kind}Probe"]["httpGet"] for kind in ("startup", "liveness", "readiness")}
         assert {kind: (p["port"], p["path"]) for kind, p in probes.items()} == {
             "startup": ("ops", "/healthz"),

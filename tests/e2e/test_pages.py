@@ -1,13 +1,15 @@
 """Issue 16 acceptance: the judge's tablet page and the organiser's console in headless
 Chromium, against the real services. A judge scores a whole session through the page; a
 sheet submitted while the gateway is down waits on the device and arrives once; a recused
-entry cannot be scored; an organiser locks and publishes from the console."""
+entry cannot be scored; an organiser locks and publishes from the console. All of it under the
+gateway's Content-Security-Policy: nothing a page does is refused by it."""
 
 from __future__ import annotations
 
 import json
 import random
 import urllib.error
+import urllib.request
 from decimal import Decimal
 
 import pytest
@@ -15,10 +17,11 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
 
+from services.gateway.http import SECURITY_HEADERS
 from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
 from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, judge_token, ok
-from tests.support.browser import ARTIFACTS, chromium, screenshot
+from tests.support.browser import ARTIFACTS, chromium, csp_violations, screenshot
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -33,6 +36,14 @@ def tablet():
 @pytest.fixture(scope="module")
 def orders(stack) -> dict:
     return set_up(stack)
+
+
+@pytest.fixture(autouse=True)
+def under_the_policy(tablet):
+    """Whatever a test does on the tablet, the Content-Security-Policy refuses none of it."""
+    csp_violations(tablet)  # what came before: another test's
+    yield
+    assert csp_violations(tablet) == []
 
 
 def wait(driver, condition, what: str, seconds: float = 20) -> None:
@@ -323,3 +334,52 @@ def test_every_control_has_a_label_and_a_phone_needs_no_sideways_scrolling(stack
         assert unlabelled == []
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
         screenshot(phone, f"{page}-phone")
+        assert csp_violations(phone) == []
+
+
+def test_the_public_results_page_is_styled_under_the_policy_which_refuses_what_is_inline(stack, orders, tablet):
+    results = ok(stack.call("GET", f"/contests/{CONTEST}/stages/prelim/results"))  # published from the console
+    tablet.get(f"{stack.base}/results/{CONTEST}/prelim")
+    assert len(tablet.find_elements(By.CSS_SELECTOR, "tbody tr")) == len(results["standings"])
+    style = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]]"
+    assert tablet.execute_script(style, "h1", "color") == "rgb(139, 0, 0)"  # /pages/results.css, loaded
+    # what the policy is for: script and style that come inline are refused, and said so
+    tablet.execute_script("""
+        const script = document.createElement("script");
+        script.textContent = "window.injected = true";
+        document.body.append(script);
+        document.querySelector("h1").setAttribute("style", "color: blue");""")
+    assert tablet.execute_script("return window.injected === undefined")
+    assert tablet.execute_script(style, "h1", "color") == "rgb(139, 0, 0)"
+    refused = csp_violations(tablet)
+    assert any("inline script" in message for message in refused), refused
+    assert any("inline style" in message for message in refused), refused
+
+
+def answer_headers(stack, path: str, token: str | None = None):
+    request = urllib.request.Request(stack.base + path, headers={"Authorization": f"Bearer {token}"} if token else {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.headers
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers
+
+
+def test_every_answer_carries_the_security_headers_and_none_to_a_token_is_cached(stack, orders):
+    answers = {  # what: (path, token, status, cacheable)
+        "a page": ("/judge", None, 200, True),
+        "a page's script": ("/pages/judge.js", None, 200, True),
+        "the OpenAPI document": ("/openapi.json", None, 200, True),
+        "a published result": (f"/contests/{CONTEST}/stages/prelim/results", None, 200, True),
+        "an API answer": ("/contests", ORGANISER_TOKEN, 200, False),
+        "the same, to a token": (f"/contests/{CONTEST}/stages/prelim/results", ORGANISER_TOKEN, 200, False),
+        "an error": ("/contests", None, 401, False),
+        "a public route's error": (f"/results/{CONTEST}/nowhere", None, 404, False),
+        "a path the gateway does not know": ("/nowhere", None, 404, False),
+    }
+    for what, (path, token, status, cacheable) in answers.items():
+        answered, headers = answer_headers(stack, path, token)
+        assert answered == status, what
+        for name, value in SECURITY_HEADERS.items():
+            assert headers.get_all(name) == [value], f"{what}: {name}"
+        assert headers.get_all("Cache-Control") == (None if cacheable else ["no-store"]), what

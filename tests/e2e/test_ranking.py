@@ -778,7 +778,14 @@ def test_shuffled_and_duplicated_delivery_gives_the_leaderboard_of_in_order_deli
     shuffled_db, in_order_db = client[f"{stack.prefix}_shuffled"], client[f"{stack.prefix}_in_order"]
     config = tmp_path / "ranking-shuffled.yaml"
     config.write_text(
-        yaml.safe_dump({"AMQP_URI": vhost.uri, "MONGO_URL": mongo_url, "MONGO_DATABASE": shuffled_db.name})
+        yaml.safe_dump(
+            {
+                "AMQP_URI": vhost.uri,
+                "MONGO_URL": mongo_url,
+                "MONGO_DATABASE": shuffled_db.name,
+                "LEITAI_ENVIRONMENT": "test",
+            }
+        )
     )
     ranking = ChildProcess(
         [str(BIN / "nameko"), "run", "--config", str(config), "services.ranking.service:RankingService"],

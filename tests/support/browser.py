@@ -37,6 +37,7 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
         f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}",
     ):
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
@@ -46,6 +47,12 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
         yield driver
     finally:
         driver.quit()
+
+
+def csp_violations(driver) -> list[str]:
+    """What the page's console said the Content-Security-Policy refused since the last call
+    (reading the console's log empties it)."""
+    return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
 
 
 def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) -> None:

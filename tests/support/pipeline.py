@@ -38,6 +38,7 @@ class Pipeline:
                     "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
                     "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
                     "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
+                    "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest
                 }
             )
         )

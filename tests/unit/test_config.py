@@ -1,8 +1,12 @@
+import json
+import logging
+import logging.config
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from leitai.config import ConfigurationError, load_settings
+from leitai.config import ConfigurationError, Settings, load_settings, service_settings
 from leitai.messaging.topology import RetryPolicy
 
 GOOD = {
@@ -70,3 +74,165 @@ def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp
         only=("LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_ENVIRONMENT"),
     )
     assert settings.verifiers() == [new.verifier, old.verifier]
+
+
+# -- what production refuses at start-up, naming the setting and never showing a secret -------
+SERVICE = dict(GOOD, AMQP_URI="amqp://leitai:a-broker-password-never-shown@broker:5672/")
+
+
+@pytest.mark.parametrize(
+    "uri, problem",
+    [
+        ("amqp://guest:guest@broker:5672/", "default guest:guest"),
+        ("amqp://broker:5672/", "no user and password"),
+        ("amqp://leitai@broker:5672/", "no user and password"),
+        ("amqp://:a-broker-password-never-shown@broker:5672/", "no user and password"),
+        ("memory://", "no user and password"),
+    ],
+)
+def test_production_refuses_a_broker_reached_without_credentials_of_its_own(uri, problem):
+    with pytest.raises(ConfigurationError, match=f"AMQP_URI: .*{problem}") as refused:
+        service_settings(dict(SERVICE, AMQP_URI=uri))
+    assert "a-broker-password-never-shown" not in str(refused.value) and "broker:5672" not in str(refused.value)
+    for environment in ("development", "test", "bench"):
+        assert service_settings(dict(SERVICE, AMQP_URI=uri, LEITAI_ENVIRONMENT=environment)).AMQP_URI == uri
+    assert service_settings(SERVICE).LEITAI_ENVIRONMENT == "production"  # credentials of its own: started
+
+
+def test_the_relay_and_the_gateway_refuse_the_default_broker_credentials_in_production(monkeypatch, capsys):
+    from composition.cli import main
+    from services.gateway.settings import load as gateway_settings
+
+    for name, value in dict(GOOD, LEITAI_ENVIRONMENT="production").items():
+        monkeypatch.setenv(name, value)
+    assert main(["relay"]) == 2
+    assert "AMQP_URI: uses RabbitMQ's default guest:guest" in capsys.readouterr().err
+    gateway = {
+        "AMQP_URI": "amqp://guest:guest@broker:5672/",
+        "LEITAI_TOKENS": {"an-organiser-token-of-16+": {"role": "organiser", "id": "org1"}},
+        "LEITAI_CONSISTENCY_KEY": "k" * 64,
+    }
+    with pytest.raises(ConfigurationError, match="AMQP_URI: uses RabbitMQ's default guest:guest"):
+        gateway_settings(gateway)
+    assert gateway_settings(dict(gateway, LEITAI_ENVIRONMENT="development"))
+
+
+NOTIFY = {
+    "smtp": {"host": "smtp.example.cn"},
+    "sms": {"url": "https://sms.example.cn/send", "api_key": "a-real-sms-key-never-shown"},
+}
+
+
+@pytest.mark.parametrize("key", ["change-me", "  ", "CHANGE-ME"])
+def test_production_refuses_an_empty_or_placeholder_sms_key_naming_it(key):
+    from services.notify.settings import load as notify_settings
+
+    config = dict(SERVICE, LEITAI_NOTIFY=dict(NOTIFY, sms=dict(NOTIFY["sms"], api_key=key)))
+    with pytest.raises(ConfigurationError, match=r"api_key \(SMS_API_KEY\)") as refused:
+        notify_settings(config)
+    assert "change-me" not in str(refused.value).lower()  # named, not shown
+    assert notify_settings(dict(config, LEITAI_ENVIRONMENT="development"))[1]["sms"]["api_key"] == key
+    assert notify_settings(dict(SERVICE, LEITAI_NOTIFY=NOTIFY))[1]["sms"]["api_key"] == "a-real-sms-key-never-shown"
+    with pytest.raises(ConfigurationError, match="LEITAI_NOTIFY: .*api_key"):  # empty: refused everywhere
+        notify_settings(dict(config, LEITAI_NOTIFY=dict(NOTIFY, sms=dict(NOTIFY["sms"], api_key=""))))
+
+
+OPS = ("LEITAI_OPS_PORT",)
+
+
+def test_the_ops_port_listens_on_this_machine_unless_a_deployment_says_it_is_public():
+    import inspect
+
+    from leitai.ops import OpsServer
+
+    defaults = (
+        load_settings({"LEITAI_OPS_PORT": 9100}, only=OPS).LEITAI_OPS_HOST,
+        Settings().LEITAI_OPS_HOST,
+        inspect.signature(OpsServer).parameters["host"].default,
+    )
+    assert defaults == ("127.0.0.1",) * 3
+    for host in ("0.0.0.0", "", "10.1.2.3", "::", "ops.example.cn"):
+        with pytest.raises(ConfigurationError, match="LEITAI_OPS_HOST: .*LEITAI_OPS_PUBLIC: true"):
+            load_settings({"LEITAI_OPS_PORT": 9100, "LEITAI_OPS_HOST": host}, only=OPS)
+        public = load_settings(
+            {"LEITAI_OPS_PORT": 9100, "LEITAI_OPS_HOST": host, "LEITAI_OPS_PUBLIC": "true"}, only=OPS
+        )
+        assert (public.LEITAI_OPS_HOST, public.LEITAI_OPS_PUBLIC) == (host, True)
+        for environment in ("development", "test", "bench"):
+            given = {"LEITAI_OPS_PORT": 9100, "LEITAI_OPS_HOST": host, "LEITAI_ENVIRONMENT": environment}
+            assert load_settings(given, only=OPS).LEITAI_OPS_HOST == host
+        assert load_settings({"LEITAI_OPS_PORT": 0, "LEITAI_OPS_HOST": host}, only=OPS).LEITAI_OPS_PORT == 0
+    for host in ("127.0.0.1", "127.0.0.2", "::1", "localhost"):
+        assert load_settings({"LEITAI_OPS_PORT": 9100, "LEITAI_OPS_HOST": host}, only=OPS).LEITAI_OPS_HOST == host
+    with pytest.raises(ConfigurationError, match="LEITAI_OPS_HOST"):  # every service checks it at start-up
+        service_settings(dict(SERVICE, LEITAI_OPS_PORT=9100, LEITAI_OPS_HOST="0.0.0.0"))
+
+
+SERVICE_CONFIGS = ("registration", "scoring", "ranking", "notify")
+
+
+@pytest.mark.parametrize("service", SERVICE_CONFIGS)
+def test_the_example_configs_defaults_start_in_development_and_are_refused_in_production(service, monkeypatch):
+    from composition.cli import read_config
+    from services.notify.settings import load as notify_settings
+
+    load = notify_settings if service == "notify" else service_settings
+    for name in ("AMQP_URI", "LEITAI_ENVIRONMENT", "SMS_API_KEY", "LEITAI_OPS_HOST", "LEITAI_OPS_PUBLIC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LEITAI_OPS_PORT", "9100")
+    with pytest.raises(ConfigurationError, match="AMQP_URI"):
+        load(read_config(f"config/{service}.yaml"))
+    monkeypatch.setenv("AMQP_URI", "amqp://leitai:a-broker-password@broker:5672/")
+    if service == "notify":
+        with pytest.raises(ConfigurationError, match="SMS_API_KEY"):
+            load(read_config(f"config/{service}.yaml"))
+        monkeypatch.setenv("SMS_API_KEY", "a-real-sms-key")
+    load(read_config(f"config/{service}.yaml"))
+    monkeypatch.setenv("LEITAI_OPS_HOST", "0.0.0.0")
+    with pytest.raises(ConfigurationError, match="LEITAI_OPS_HOST"):
+        load(read_config(f"config/{service}.yaml"))
+    monkeypatch.setenv("LEITAI_OPS_PUBLIC", "true")
+    load(read_config(f"config/{service}.yaml"))
+    for name in ("AMQP_URI", "SMS_API_KEY", "LEITAI_OPS_PUBLIC"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LEITAI_ENVIRONMENT", "development")
+    load(read_config(f"config/{service}.yaml"))
+
+
+# -- logging ----------------------------------------------------------------------------------
+@pytest.fixture
+def logging_restored():
+    manager = logging.root.manager
+    loggers = [logging.root, *(lg for lg in manager.loggerDict.values() if isinstance(lg, logging.Logger))]
+    saved = [(lg, lg.disabled, lg.level, list(lg.handlers), lg.propagate) for lg in loggers]
+    yield
+    for lg, disabled, level, handlers, propagate in saved:
+        lg.disabled, lg.level, lg.handlers, lg.propagate = disabled, level, handlers, propagate
+
+
+def _logging_blocks() -> dict[str, dict]:
+    from composition.cli import read_config
+    from testkit.stack import LOGGING
+
+    return {
+        **{path.name: read_config(str(path))["LOGGING"] for path in sorted(Path("config").glob("*.yaml"))},
+        "testkit/stack.py": LOGGING,
+    }
+
+
+@pytest.mark.parametrize("name", list(_logging_blocks()))
+def test_every_configs_logging_keeps_the_loggers_made_before_it_and_a_workers_error_is_logged(
+    name, logging_restored, capsys
+):
+    block = _logging_blocks()[name]
+    assert block.get("disable_existing_loggers") is False, f"{name}: LOGGING must keep the loggers made before it"
+    containers = logging.getLogger("nameko.containers")  # made when nameko is imported, before the config
+    logging.config.dictConfig(block)
+    assert not containers.disabled
+    try:
+        raise ValueError("a handler's bug")
+    except ValueError as exc:
+        containers.exception("error handling worker %s: %s", "<WorkerContext [scoring.on_entry_scored]>", exc)
+    [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "error handling worker" in line]
+    assert line["level"] == "ERROR" and "scoring.on_entry_scored" in line["msg"]
+    assert "ValueError: a handler's bug" in line["exc"]

@@ -7,6 +7,7 @@ import pytest
 
 from leitai import consistency
 from leitai.consistency import Written
+from leitai.errors import InvalidInput
 
 
 def test_a_token_names_its_commit_and_counts_the_events_a_reader_consumes():
@@ -55,3 +56,78 @@ def test_a_worker_notes_what_it_wrote_and_the_note_is_taken_once():
     consistency.note("t2")
     assert consistency.taken() == ["t1", "t2"]
     assert consistency.taken() == []
+
+
+# -- sealed tokens: only what the gateway handed out is waited for --------------------------
+KEY = b"k" * 32
+NOW = 1_700_000_000
+LOCK = Written.of("session:s1", 41, ["EntryScored", "SessionLocked"]).encode()
+
+
+def test_a_sealed_token_opens_to_the_token_it_carries_until_it_expires():
+    seal = consistency.Seal(KEY)
+    sealed = seal.seal(LOCK, NOW + 900)
+    assert sealed.startswith(f"{LOCK}.{NOW + 900}.") and len(sealed) < len(LOCK) + 60
+    assert seal.open(sealed, NOW) == LOCK
+    assert seal.open(sealed, NOW + 899.9) == LOCK
+    assert seal.open(sealed, NOW + 900) is None  # expired: authentic, no longer waited for
+    other = Written.of("contest:c", 3, ["StageDefined"]).encode()
+    header = f"{sealed}, {seal.seal(other, NOW + 10)}"
+    assert seal.after(header, NOW) == f"{LOCK}, {other}"
+    assert consistency.parse(seal.after(header, NOW)) == [Written.decode(LOCK), Written.decode(other)]
+    assert seal.after(header, NOW + 10) == LOCK  # the expired one is left out
+    assert seal.after(header, NOW + 900) is None  # nothing left to wait for
+
+
+def _tampered(sealed: str) -> list[str]:
+    token, expires, mac = sealed.split(".")
+    flipped = "A" if mac[0] != "A" else "B"
+    forged_write = Written.of("session:s1", 41, ["EntryScored", "SessionLocked", "SessionLocked"]).encode()
+    return [
+        f"{token}.{expires}.{flipped}{mac[1:]}",  # the MAC altered
+        f"{token}.{int(expires) + 3600}.{mac}",  # the expiry moved
+        f"{forged_write}.{expires}.{mac}",  # another write under this MAC
+        f"{token[:-1]}.{expires}.{mac}",  # the token truncated
+        f"{token}.{expires}.{mac[:-1]}",  # the MAC truncated
+        f"{token}.{expires}",  # no MAC
+        token,  # the bare token, as before tokens were sealed
+        f"{token}..{mac}",
+        f"{token}.{expires}.{mac}.",
+        f" {token}.{expires}.{mac}x",
+    ]
+
+
+def test_a_token_altered_truncated_or_unsealed_is_refused_and_never_opened():
+    seal = consistency.Seal(KEY)
+    for bad in _tampered(seal.seal(LOCK, NOW + 900)):
+        with pytest.raises(ValueError, match="not a token this API issued"):
+            seal.open(bad, NOW)
+
+
+def test_a_token_sealed_with_another_key_is_refused_even_when_expired():
+    sealed = consistency.Seal(b"another deployment's key 0123456").seal(LOCK, NOW + 900)
+    for now in (NOW, NOW + 10_000):
+        with pytest.raises(ValueError, match="another deployment's key"):
+            consistency.Seal(KEY).open(sealed, now)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "",
+        " , ",
+        "not a token",
+        forged(["x", 1, [["ContestantAdvanced", 1]]]),  # a well-formed write, unsealed: what a forger sends
+        ",".join([consistency.Seal(KEY).seal(LOCK, NOW + 900)] * 17),
+        f"{consistency.Seal(KEY).seal(LOCK, NOW + 900)}, {LOCK}",  # one good, one not: the whole header is refused
+    ],
+)
+def test_a_leitai_after_header_with_anything_but_sealed_tokens_is_invalid_input_naming_it(header):
+    with pytest.raises(InvalidInput) as refused:
+        consistency.Seal(KEY).after(header, NOW)
+    assert consistency.AFTER_HEADER in refused.value.details
+
+
+def test_a_short_key_is_refused():
+    with pytest.raises(ValueError, match="32 bytes"):
+        consistency.Seal(b"short")

@@ -17,6 +17,7 @@ const Leitai = (() => {
   }
 
   function signOut(page) { localStorage.removeItem(tokenKey(page)); }
+  function keep(page, value) { localStorage.setItem(tokenKey(page), value); }  // a token typed in
 
   // The sign-in form in place of the page's main section (``main``), with why it is shown.
   function showSignIn(main, message) {
@@ -81,6 +82,12 @@ const Leitai = (() => {
     }
     const type = response.headers.get("Content-Type") || "";
     const answer = type.includes("json") ? await response.json() : await response.blob();
+    if (response.status === 400 && written.length && answer.error && answer.error.fields
+        && "Leitai-After" in answer.error.fields) {
+      // tokens the gateway no longer takes (its key was changed): nothing was done; forget them, ask again
+      written.length = 0;
+      return call(page, method, path, body, headers);
+    }
     return {status: response.status, body: answer};
   }
 
@@ -97,6 +104,8 @@ const Leitai = (() => {
     const node = document.createElement(tag);
     for (const [name, value] of Object.entries(attributes || {})) {
       if (value === null || value === undefined || value === false) continue;
+      // the gateway's Content-Security-Policy refuses style attributes: a class of pages.css instead
+      if (name === "style") throw new TypeError("no style attribute: give the element a class");
       if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
       else if (name === "text") node.textContent = value;
       else node.setAttribute(name, value === true ? "" : value);
@@ -153,5 +162,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
+  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
 })();
