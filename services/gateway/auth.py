@@ -1,7 +1,7 @@
 """Who is asking, and may they: bearer tokens and the roles they carry; and the dependency
 that hands the gateway its settings (settings.py validates them).
 
-LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen, id: <who>}``; ``screen`` is
+LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen|supervisor, id: <who>}``; ``screen`` is
 the venue's big screen: it reads live standings and nothing else. A key may be the token
 itself or ``sha256:<hex digest of the token>``, so that the configuration (and whoever can read
 it) need not hold the tokens. In production it comes from a Kubernetes Secret. A presented
