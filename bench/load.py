@@ -37,6 +37,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import preflight
 from composition.product import CATALOGUE
 from composition.up import commands
 from testkit.servers import ChildProcess, SecantusServer, Vhost, free_port, free_ports, queue_state, wait_until
@@ -451,6 +452,7 @@ def main() -> int:
     needed = sum(int(r * args.seconds) for r in args.rates)
     sessions = -(-needed // (ENTRIES_PER_SESSION * PANEL))
     judges = [f"J{n:02d}" for n in range(1, args.judges + 1)]
+    preflight.require(broker=True)
     url = os.environ.get("LEITAI_BENCH_MONGO_URL")
     server = None if url else SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
     vhost = Vhost("leitai_load").create()

@@ -29,6 +29,7 @@ import yaml
 from kombu import Connection, Exchange, Queue
 from pymongo import MongoClient
 
+from bench import preflight
 from bench.replay import SOURCES, leitai_replay, raw_cursor
 from bench.synthetic import generate
 from leitai.contracts import Event
@@ -288,6 +289,7 @@ def main() -> None:
     parser.add_argument("--appenders", type=int, default=4)
     parser.add_argument("--entrants", type=int, default=2000, help="size of the replayed log (about 9.2 events each)")
     args = parser.parse_args()
+    preflight.require(broker=True)
     url = os.environ.get("LEITAI_BENCH_MONGO_URL")
     server = None if url else SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
     StoreCpu.pid = server.process.pid if server else None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import yaml
 
+from bench import preflight
 from bench.synthetic import events_for, generate
 from leitai.mongo import connect
 from testkit.servers import SecantusServer
@@ -76,6 +77,7 @@ def main() -> None:
     )
     parser.add_argument("--per-county", type=int, default=2000)
     args = parser.parse_args()
+    preflight.require(broker=False)
     url = os.environ.get("LEITAI_BENCH_MONGO_URL")
     server = None if url else SecantusServer(os.environ["LEITAI_SECANTUSD"]).start()
     url = url or server.url

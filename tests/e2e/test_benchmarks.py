@@ -55,3 +55,14 @@ def test_make_load_scores_over_http_and_reports_latencies():
     (step,) = summary["load"]
     assert step["sheets"] == 6 and step["errors"] == 0 and step["not_shown"] == 0
     assert 0 < step["accepted_p99_ms"] and 0 < step["visible_p99_ms"]
+
+
+@pytest.mark.parametrize("module", ["bench.pipeline", "bench.replay", "bench.load"])
+def test_a_benchmark_whose_store_is_not_there_says_so_and_exits_2(module):
+    env = dict(os.environ, LEITAI_BENCH_MONGO_URL="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500")
+    done = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "the store LEITAI_BENCH_MONGO_URL names (127.0.0.1) does not answer" in done.stderr
+    assert "Traceback" not in done.stderr
