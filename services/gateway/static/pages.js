@@ -61,7 +61,7 @@ const Leitai = (() => {
 
   // One call to the API. Resolves with {status, body} for any answer (4xx included); rejects with
   // Offline when no answer came (network down, gateway stopped, or a 502-504 from a proxy).
-  async function call(page, method, path, body, headers) {
+  async function call(page, method, path, body, headers, attempt = 0) {
     let response;
     try {
       response = await fetch(path, {
@@ -87,6 +87,13 @@ const Leitai = (() => {
       // tokens the gateway no longer takes (its key was changed): nothing was done; forget them, ask again
       written.length = 0;
       return call(page, method, path, body, headers);
+    }
+    const retryAfter = answer.error && answer.error.fields && Number(answer.error.fields.retry_after);
+    if (response.status === 503 && method === "GET" && retryAfter && attempt < 5) {
+      // "not yet": the service has not seen a write this page made and the gateway lets one client
+      // wait in only a few requests at once. A read did nothing: ask again after the pause it names
+      await new Promise((resolve) => setTimeout(resolve, 1000 * Math.min(retryAfter, 2)));
+      return call(page, method, path, body, headers, attempt + 1);
     }
     return {status: response.status, body: answer};
   }
