@@ -128,8 +128,10 @@ class ChildProcess:
         self.name = name
         self.log_path = Path(tempfile.mkstemp(prefix=f"leitai-{name}-", suffix=".log")[1])
         self.process: subprocess.Popen | None = None
+        self._terminated = False
 
     def start(self) -> ChildProcess:
+        self._terminated = False
         self.process = subprocess.Popen(
             self.args,
             env=self.env,
@@ -152,9 +154,16 @@ class ChildProcess:
             self.process.send_signal(signal.SIGKILL)
             self.process.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM, without waiting for it to take effect (``stop`` waits); sent once only, as
+        nameko takes a second SIGTERM for an order to stop at once."""
+        if self.alive() and not self._terminated:
+            self.process.terminate()
+            self._terminated = True
+
     def stop(self) -> None:
         if self.alive():
-            self.process.terminate()
+            self.terminate()
             try:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
