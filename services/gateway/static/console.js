@@ -57,7 +57,11 @@ async function refresh() {
   if (!answer) return;
   if (answer.status !== 200) return say($("stage-notice"), "error", Leitai.errorText(answer));
   contestView = answer.body;
-  await Promise.all([renderSessions(), renderStandings(), renderDeliveries()]);
+  // one after another: each read may wait for the write just made, and the gateway lets a client
+  // wait in only two requests at once (waits_per_client); beyond, it answers "not yet" at once
+  await renderSessions();
+  await renderStandings();
+  await renderDeliveries();
   renderChanges();
   document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);  // for whoever waits on it
 }
@@ -67,7 +71,8 @@ async function renderSessions() {
   const sessions = contestView.sessions.filter((s) => s.stage_id === stageId());
   const box = $("sessions");
   if (!sessions.length) return box.replaceChildren(el("p", {class: "muted", text: "本轮还没有安排场次。"}));
-  const cards = await Promise.all(sessions.map(sessionCard));
+  const cards = [];
+  for (const s of sessions) cards.push(await sessionCard(s));  // one at a time, as above
   box.replaceChildren(...cards);
 }
 
