@@ -45,6 +45,7 @@ from testkit.servers import ChildProcess, SecantusServer, Vhost, free_port, free
 BIN = Path(sys.executable).parent
 ROOT = Path(__file__).resolve().parent.parent
 CONTEST, STAGE = "load-2026", "prelim"
+COUNTY = "county"  # the office that owns the contest: the organiser's grant names it
 ORGANISER, SCREEN = "load-organiser-token", "load-screen-token"
 CRITERIA = [
     {"criterion_id": "party", "name": "讲党建", "max": "30", "weight": "1", "step": "0.5"},
@@ -131,7 +132,7 @@ def set_up(client: Client, sessions: int, judges: list[str]) -> dict[str, dict]:
                 "contest_id": CONTEST,
                 "name": "负载测试擂台比武",
                 "tree_id": "county",
-                "county_code": "county",
+                "county_code": COUNTY,
                 "format": "knockout",
             },
             ORGANISER,
@@ -406,9 +407,9 @@ def start_up(workdir: Path, url: str, amqp_uri: str, judges: list[str]) -> tuple
     prefix = f"leitai_load_{uuid.uuid4().hex[:6]}"
     port = free_port()
     tokens = {
-        ORGANISER: {"role": "organiser", "id": "org1"},
-        SCREEN: {"role": "screen", "id": "hall"},
-        **{judge_token(j): {"role": "judge", "id": j} for j in judges},
+        ORGANISER: {"role": "organiser", "id": "org1", "office": COUNTY},
+        SCREEN: {"role": "screen", "id": "hall", "contest": CONTEST},
+        **{judge_token(j): {"role": "judge", "id": j, "contest": CONTEST} for j in judges},
     }
     env = {
         "AMQP_URI": amqp_uri,

@@ -12,6 +12,10 @@
   leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle [--version N]
   leitai audit keygen NAME -o FILE                  a checkpoint signing key
   leitai audit monitor --url U --key K --state F    prove new checkpoints consistent with the last seen
+  leitai grant mint --role R --id I --contest C|--office O|--deployment [--label L] [--days N]
+                 [--base-url URL] [--qr FILE]       let someone in: a token, its sign-in link and QR code
+  leitai grant list [--contest C | --office O]      the minted grants (never their tokens)
+  leitai grant revoke GRANT_ID --reason R           let them in no more
   leitai up [--config-dir config]                   run every service, relay and the gateway
   leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
 
@@ -23,12 +27,14 @@ LEITAI_OPS_PUBLIC (where it listens: 127.0.0.1 unless it is to be reached from o
 LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
 (verifier keys of replaced signing keys, space- or comma-separated), for verify and audit
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
-LEITAI_SOURCES (JSON: source service -> its database).
+LEITAI_SOURCES (JSON: source service -> its database). ``grant`` works in registration's database
+(``--config config/registration.yaml``, or MONGO_DATABASE set to it).
 """
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
 import json
 import logging
@@ -37,31 +43,38 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
+import segno
 import yaml
 from amqp.exceptions import AMQPError
 from kombu import Connection
+from marshmallow import ValidationError
 from pymongo.errors import PyMongoError
 
 from composition import audit, monitor, up
+from composition.demo.tables import table
 from composition.projections import PROJECTIONS
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings, refuse_weak_broker
 from leitai.contracts.catalogue import Catalogue
-from leitai.errors import DomainError
+from leitai.errors import DomainError, InvalidInput, NotFound
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.eventstore.verify import verify
+from leitai.grants import GrantSchema
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
 from leitai.ops import OpsServer
 from leitai.readmodel import ReadModel
-from leitai.roles import ORGANISER
+from leitai.roles import JUDGE, ORGANISER, ROLES, SCREEN, SUPERVISOR
 from services.ranking.application import Ranking
+from services.registration.grants import MAX_DAYS, GrantStore, status
 
 log = logging.getLogger("leitai.cli")
 DEFAULT_CATALOGUE = "composition.product:CATALOGUE"
@@ -493,7 +506,7 @@ def _replay_as_of(args, settings: Settings, catalogue: Catalogue) -> int:
         scratch = client[f"{settings.MONGO_DATABASE}_replay"]
         try:
             board = Ranking(EventStore(MongoCommitLog(scratch), catalogue.registry), ReadModel(scratch)).leaderboard(
-                {"role": ORGANISER, "id": "replay"}, contest_id, stage_id, as_of=args.as_of
+                {"role": ORGANISER, "id": "replay", "deployment": True}, contest_id, stage_id, as_of=args.as_of
             )
         except DomainError as exc:
             print(f"leitai replay: {exc}", file=sys.stderr)
@@ -527,6 +540,204 @@ def _demo(args, settings: Settings) -> int:
     # patching before anything else is imported (this process has imported pymongo already)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "composition.demo", *args.demo_args])
+
+
+# -- leitai grant ---------------------------------------------------------------------------
+# the page a grant's holder signs in on (the token in the fragment: it never reaches a server)
+SIGN_IN_PAGES = {JUDGE: "/judge", ORGANISER: "/console", SUPERVISOR: "/console"}
+# what the store calls a field, as the command's option
+GRANT_OPTIONS = {
+    "role": "--role",
+    "id": "--id",
+    "contest": "--contest",
+    "office": "--office",
+    "deployment": "--deployment",
+    "scope": "--contest, --office or --deployment",
+    "label": "--label",
+    "days": "--days",
+    "minted_by": "--by",
+    "revoked_by": "--by",
+    "reason": "--reason",
+}
+
+
+def _grant(args, settings: Settings) -> int:
+    """``leitai grant mint|list|revoke``: registration's minted grants
+    (services/registration/grants.py), read and written in its database directly, so that an
+    organiser lets a judge in while the services run, and without restarting the gateway."""
+    checked = {"mint": _mint_checked, "list": lambda a: {}, "revoke": _revoke_checked}[args.action](args)
+    client = connect(settings.MONGO_URL, settings.LEITAI_DURABILITY)
+    try:
+        store = GrantStore.opened(client[settings.MONGO_DATABASE])
+        if args.action == "mint":
+            return _mint(args, store, **checked)
+        if args.action == "revoke":
+            return _revoke(args, store, **checked)
+        return _list_grants(args, store)
+    except InvalidInput as exc:  # what the store refuses, by the option that gave it
+        raise ConfigurationError(f"grant {args.action}: {_by_option(exc)}") from None
+    except NotFound as exc:
+        raise ConfigurationError(f"grant {args.action}: {exc.message}") from None
+    finally:
+        client.close()
+
+
+def _by_option(exc: InvalidInput) -> str:
+    problems = [
+        f"{GRANT_OPTIONS.get(field, field)}: {' '.join(map(str, said if isinstance(said, list) else [said]))}"
+        for field, said in sorted((exc.details or {}).items())
+    ]
+    return "; ".join(problems) or exc.message
+
+
+def _operator(given: str | None) -> str:
+    """Who runs the command: --by, else the login name."""
+    if given is not None:
+        if not given.strip():
+            raise ConfigurationError("--by: say who you are, in words")
+        return given.strip()
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        raise ConfigurationError("--by: give your name (the login name is not known here)") from None
+
+
+def _mint_checked(args) -> dict:
+    """Everything about ``mint`` that can be wrong, found before anything is written."""
+    grant = {"role": args.role, "id": args.id}
+    grant |= {k: v for k, v in (("contest", args.contest), ("office", args.office)) if v is not None}
+    if args.deployment:
+        grant["deployment"] = True
+    try:
+        GrantSchema().load(grant)
+    except ValidationError as exc:
+        messages = exc.messages if isinstance(exc.messages, dict) else {"scope": exc.messages}
+        raise ConfigurationError(f"grant mint: {_by_option(InvalidInput('', messages))}") from None
+    days = int(args.days) if args.days.isascii() and args.days.isdigit() else 0
+    if not 1 <= days <= MAX_DAYS:
+        raise ConfigurationError(f"--days {args.days}: a whole number of days from 1 to {MAX_DAYS}")
+    base = _base_url(args.base_url) if args.base_url is not None else None
+    page = SIGN_IN_PAGES.get(args.role)
+    qr = Path(args.qr) if args.qr is not None else None
+    if qr is not None:
+        if qr.suffix.lower() not in (".png", ".svg"):
+            raise ConfigurationError(f"--qr {args.qr}: give a file name ending in .png or .svg")
+        if page is None:
+            raise ConfigurationError(f"--qr: a {args.role} has no sign-in link (it types the token in)")
+        if base is None:
+            raise ConfigurationError("--qr: give --base-url too (the gateway's address, the link's beginning)")
+        if qr.exists():
+            raise ConfigurationError(f"--qr {args.qr}: exists; a sign-in code is never written over")
+        if not qr.parent.is_dir():
+            raise ConfigurationError(f"--qr {args.qr}: no folder {qr.parent}")
+    link = f"{base}{page}" if base and page else None
+    return {"grant": grant, "days": days, "link": link, "qr": qr, "by": _operator(args.by)}
+
+
+def _base_url(given: str) -> str:
+    parts = urllib.parse.urlsplit(given.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigurationError(
+            f"--base-url {given}: give the gateway's address as the judges reach it, e.g. https://leitai.example.gov.cn"
+        )
+    return given.strip().rstrip("/")
+
+
+def _scope_words(grant: Mapping) -> str:
+    if grant.get("contest"):
+        return f"contest {grant['contest']}"
+    if grant.get("office"):
+        return f"office {grant['office']}"
+    return "the whole deployment"
+
+
+def _mint(args, store: GrantStore, grant: dict, days: int, link: str | None, qr: Path | None, by: str) -> int:
+    minted = store.mint(grant, label=args.label or "", by=by, days=days)
+    label = f" ({minted.label})" if minted.label else ""
+    print(f"minted {minted.grant_id}: {args.role} {args.id} of {_scope_words(grant)}{label}, until {minted.expires_at}")
+    print(f"token (shown this once: only its digest is kept): {minted.token}")
+    if link is None:
+        if args.role == SCREEN:
+            print("a screen signs in by typing the token on its page (/live/<contest>/<stage>)")
+        else:
+            print(
+                "no sign-in link: give --base-url (the gateway's address, e.g. https://leitai.example.gov.cn) "
+                f"for it and its QR code, or type the token in at {SIGN_IN_PAGES[args.role]}"
+            )
+        return 0
+    signed_in = f"{link}#token={minted.token}"
+    print(f"sign-in link: {signed_in}")
+    code = segno.make_qr(signed_in, error="m")
+    code.terminal(out=sys.stdout, compact=True, border=2)
+    if qr is not None:
+        kind = qr.suffix.lower().lstrip(".")
+        try:  # it holds the token: for its owner's eyes only, and never over another file
+            with os.fdopen(os.open(qr, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb") as out:
+                code.save(out, kind=kind, scale=8, border=4)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"--qr {qr}: cannot be written ({exc.strerror or exc}); the grant is minted: "
+                f"hand over the link above, or revoke {minted.grant_id}"
+            ) from None
+        print(f"wrote the sign-in link's QR code to {qr} (it holds the token: delete it once handed over)")
+    print("revoke it with: leitai grant revoke " + minted.grant_id + " --reason '…'")
+    return 0
+
+
+def _revoke_checked(args) -> dict:
+    if not args.reason.strip():
+        raise ConfigurationError("--reason: say why, in words (it is kept with the grant)")
+    return {"by": _operator(args.by)}
+
+
+def _revoke(args, store: GrantStore, by: str) -> int:
+    grant, newly = store.revoke(args.grant_id, by, args.reason.strip())
+    what = f"{args.grant_id} ({grant['role']} {grant['id']} of {_scope_words(grant)})"
+    if newly:
+        print(
+            f"revoked {what}: the gateway lets its token in no more once its cache of look-ups "
+            "(LEITAI_GRANT_CACHE_S, 10 s unless set) has let go of it"
+        )
+    else:
+        print(
+            f"{what} was revoked already, at {grant['revoked_at']} by {grant['revoked_by']}: {grant['revoke_reason']}"
+        )
+    return 0
+
+
+def _list_grants(args, store: GrantStore) -> int:
+    grants = store.list(contest=args.contest, office=args.office)
+    if not grants:
+        print("no grants" + (f" of {_scope_words(vars(args))}" if args.contest or args.office else ""))
+        return 0
+    now = datetime.now(UTC)
+
+    def state(grant: dict) -> str:
+        found = status(grant, now)
+        if found != "revoked":
+            return found
+        return f"revoked {grant['revoked_at']} by {grant['revoked_by']}: {grant.get('revoke_reason') or ''}"
+
+    print(
+        table(
+            ("grant", "role", "id", "scope", "label", "minted", "by", "expires", "status"),
+            [
+                (
+                    g["grant_id"],
+                    g["role"],
+                    g["id"],
+                    _scope_words(g),
+                    g.get("label", ""),
+                    g["minted_at"],
+                    g["minted_by"],
+                    g["expires_at"],
+                    state(g),
+                )
+                for g in grants
+            ],
+        )
+    )
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -651,6 +862,36 @@ def build_parser() -> argparse.ArgumentParser:
     rebuild.add_argument("--stage", metavar="CONTEST/STAGE", help="the stage --as-of reads")
     rebuild.add_argument("--catalogue", default=DEFAULT_CATALOGUE)
     rebuild.set_defaults(run=_replay, needs=("MONGO_URL", "MONGO_DATABASE", "LEITAI_SOURCES"))
+
+    granting = commands.add_parser(
+        "grant", help="let someone in without a restart: mint a token, list the grants, revoke one"
+    )
+    grant_actions = granting.add_subparsers(dest="action", required=True)
+    grant_needs = ("MONGO_URL", "MONGO_DATABASE")  # registration's database
+    mint = grant_actions.add_parser(
+        "mint", help="a new grant: prints its token once, its sign-in link and the link's QR code"
+    )
+    mint.add_argument("--role", required=True, choices=ROLES)
+    mint.add_argument("--id", required=True, help="who holds it: the judge's id in the contest, the organiser's …")
+    scope = mint.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--contest", help="the one contest it reaches (a judge's grant always names one)")
+    scope.add_argument("--office", help="the county code of the office whose contests it reaches")
+    scope.add_argument("--deployment", action="store_true", help="every contest (the operator's)")
+    mint.add_argument("--label", help="whose it is, in words (the judge's name); shown by list")
+    mint.add_argument("--days", default="30", help=f"how long it lets its holder in (1-{MAX_DAYS}; 30)")
+    mint.add_argument("--base-url", help="the gateway's address as its holder reaches it: prints the sign-in link")
+    mint.add_argument("--qr", metavar="FILE", help="also write the link's QR code to FILE (.png or .svg)")
+    mint.add_argument("--by", help="who mints it (default: your login name)")
+    listing = grant_actions.add_parser("list", help="the grants, with whose they are and their status; no tokens")
+    which = listing.add_mutually_exclusive_group()
+    which.add_argument("--contest", help="only the grants of this contest")
+    which.add_argument("--office", help="only the grants of this office (county code)")
+    revoking = grant_actions.add_parser("revoke", help="a grant's token lets no one in any more")
+    revoking.add_argument("grant_id", help="grant-…, as mint and list print it")
+    revoking.add_argument("--reason", required=True, help="why, kept with the grant")
+    revoking.add_argument("--by", help="who revokes it (default: your login name)")
+    for action in (mint, listing, revoking):
+        action.set_defaults(run=_grant, needs=grant_needs)
 
     everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")

@@ -1,5 +1,12 @@
 """Who may do what, declared once: each action a route or a service method guards, the roles
-that may do it and the words a refusal uses. Pure: the standard library and leitai.roles only.
+that may do it and the words a refusal uses; and where a grant reaches (tenancy). Pure: the
+standard library and leitai.roles only.
+
+A grant is a role and a scope (docs/security.md, "Tenancy"): one contest (``"contest": id``),
+an organising office (``"office": county code``: the contests it owns), or the whole
+deployment (``"deployment": true``, the operator's). A check names the :class:`Place` it acts
+on: the contest and the office that owns it; a grant that does not reach it is refused with
+a reason that says so, whatever its role.
 
 The gateway's routes name their action (``@endpoint(..., action="lock_session")``) and let in
 the roles declared here; the services check the same action again with :func:`require`
@@ -14,7 +21,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from leitai.errors import Forbidden
 from leitai.roles import JUDGE, ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
+
+SCOPES = ("contest", "office", "deployment")  # what a grant's scope may name, narrowest first
+
+
+@dataclass(frozen=True)
+class Place:
+    """What an action acts on: a contest, and the office (the county's code) that owns it, if
+    known (None: a grant by office does not reach it)."""
+
+    contest_id: str
+    office: str | None
 
 
 @dataclass(frozen=True)
@@ -25,11 +44,14 @@ class Action:
     # the route is public and the service shows these roles more than the public (allows()):
     # no route names it, the service alone checks it
     widens_public: bool = False
+    # acts on no one contest (the judge's own desk, the list of contests, region trees): the
+    # service narrows what it shows, or checks what it acts on, itself
+    scoped: bool = True
 
 
 ACTIONS: dict[str, Action] = {
     # -- registration ---------------------------------------------------------------
-    "import_regions": Action((ORGANISER,), "import a region tree"),
+    "import_regions": Action((ORGANISER,), "import a region tree", scoped=False),
     "create_contest": Action((ORGANISER,), "create a contest"),
     "define_stage": Action((ORGANISER,), "define a stage"),
     "register_judge": Action((ORGANISER,), "register a judge"),
@@ -51,7 +73,7 @@ ACTIONS: dict[str, Action] = {
     # -- scoring --------------------------------------------------------------------
     # the session narrows it: a judge seated on it, not standing aside (ScoringSession.submit)
     "submit_sheet": Action((JUDGE,), "submit score sheets"),
-    "see_judge_desk": Action((JUDGE,), "see a judge's sessions"),
+    "see_judge_desk": Action((JUDGE,), "see a judge's sessions", scoped=False),
     # the session narrows it: an organiser, or the session's head judge (ScoringSession.lock)
     "lock_session": Action((ORGANISER, JUDGE), "lock a session"),
     # the service narrows it: a judge seated on the session sees their own sheets, its head
@@ -65,7 +87,7 @@ ACTIONS: dict[str, Action] = {
     # before, organisers and the session's head judge see them (the services narrow a judge)
     "see_unpublished_scores": Action((ORGANISER, JUDGE), "see scores before they are published", widens_public=True),
     # -- ranking --------------------------------------------------------------------
-    "list_contests": Action((ORGANISER,), "list the contests"),
+    "list_contests": Action((ORGANISER,), "list the contests", scoped=False),
     "publish_results": Action((ORGANISER,), "publish results"),
     # the live stream at the gateway; on the public leaderboard, the live standings (and as
     # they stood) instead of the published ones (Ranking.leaderboard)
@@ -82,12 +104,55 @@ ACTIONS: dict[str, Action] = {
 }
 
 
-def allows(actor: Mapping[str, Any], action: str) -> bool:
-    """Whether ``actor``'s role may do ``action`` (to choose what a reader is shown)."""
-    return has_role(actor, *ACTIONS[action].roles)
+def allows(actor: Mapping[str, Any], action: str, place: Place | None) -> bool:
+    """Whether ``actor``'s role may do ``action`` on ``place`` (to choose what a reader is shown)."""
+    return has_role(actor, *_declared(action, place).roles) and (place is None or reaches(actor, place))
 
 
-def require(actor: Mapping[str, Any], action: str) -> None:
-    """Forbidden unless ``actor``'s role may do ``action``: "only an organiser may lock a session"."""
+def require(actor: Mapping[str, Any], action: str, place: Place | None) -> None:
+    """Forbidden unless ``actor``'s role may do ``action`` ("only an organiser may lock a
+    session") on ``place``, which its grant must reach ("this grant is for contest A, not B").
+    ``place`` is None exactly for the actions that act on no one contest (``scoped=False``)."""
+    declared = _declared(action, place)
+    require_role(actor, *declared.roles, to=declared.to)
+    if place is not None:
+        require_reach(actor, place)
+
+
+def require_role_for(actor: Mapping[str, Any], action: str) -> None:
+    """Forbidden unless ``actor``'s role may ever do ``action``: checked before what it acts on
+    is looked up, so that a role that may not learns nothing (not even that it does not
+    exist); :func:`require` checks the place once it is known."""
     declared = ACTIONS[action]
     require_role(actor, *declared.roles, to=declared.to)
+
+
+def reaches(actor: Mapping[str, Any], place: Place) -> bool:
+    """Whether ``actor``'s grant covers ``place``: its contest, its office, or everywhere."""
+    if actor.get("deployment") is True:
+        return True
+    if actor.get("contest") is not None:
+        return bool(actor["contest"] == place.contest_id)
+    return actor.get("office") is not None and actor["office"] == place.office
+
+
+def require_reach(actor: Mapping[str, Any], place: Place) -> None:
+    """Forbidden, saying whose the grant is, unless it reaches ``place``."""
+    if not reaches(actor, place):
+        raise Forbidden(f"{scope_of(actor)}, not for contest {place.contest_id}", {"contest_id": [place.contest_id]})
+
+
+def scope_of(actor: Mapping[str, Any]) -> str:
+    """A grant's scope in words, for a refusal: "this grant is for contest boai-2026"."""
+    if actor.get("contest") is not None:
+        return f"this grant is for contest {actor['contest']}"
+    if actor.get("office") is not None:
+        return f"this grant is for the contests of office {actor['office']}"
+    return "this grant reaches no contest"
+
+
+def _declared(action: str, place: Place | None) -> Action:
+    declared = ACTIONS[action]
+    if declared.scoped != (place is not None):  # a programming error: the place was forgotten
+        raise TypeError(f"{action} acts on {'a' if declared.scoped else 'no'} contest: place={place!r}")
+    return declared

@@ -87,6 +87,22 @@ class ReadModelProvider(MongoProvider):
         return self.read_model
 
 
+class StoreProvider(MongoProvider):
+    """A store of the service's own over its database, made at start-up by ``opened(db)``
+    (which makes its indexes) and injected as it is (registration's minted grants)."""
+
+    def __init__(self, opened: Callable[[Any], Any], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.opened = opened
+
+    def setup(self) -> None:
+        super().setup()
+        self.store = self.opened(self.db)
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> Any:
+        return self.store
+
+
 class StoreHealth:
     """The ``health`` RPC a service answers when its event store answers (for readiness)."""
 

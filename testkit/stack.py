@@ -31,6 +31,14 @@ BIN = Path(sys.executable).parent
 ORGANISER_TOKEN = "organiser-token-0123456789"
 SCREEN_TOKEN = "screen-token-0123456789"
 SUPERVISOR_TOKEN = "supervisor-token-0123456789"  # discipline inspection (纪检)
+# the suite's organiser, screen and supervisor reach every contest (the operator's grants); judges
+# sit in the contests of JUDGE_CONTESTS. The grants of another county, with the same ids as ours
+# (ids are not identities), are refused everywhere in ours (tests/e2e/test_authorization.py)
+JUDGE_CONTESTS = ("boai-2021", "county-2021", "elsewhere-2021")
+ELSEWHERE_OFFICE, ELSEWHERE_CONTEST = "elsewhere", "elsewhere-2021"
+ELSEWHERE_ORGANISER_TOKEN = "elsewhere-organiser-token-0123456789"
+ELSEWHERE_SUPERVISOR_TOKEN = "elsewhere-supervisor-token-0123456789"
+ELSEWHERE_SCREEN_TOKEN = "elsewhere-screen-token-0123456789"
 # as production logs (config/*.yaml): JSON lines at INFO
 LOGGING = {
     "version": 1,
@@ -70,8 +78,9 @@ def eventually(stack: Stack, path: str, token: str | None = None) -> dict:
     return wait_until(attempt, what=f"GET {path} to answer 200")
 
 
-def judge_token(judge_id: str) -> str:
-    return f"judge-token-{judge_id}-0123456789"
+def judge_token(judge_id: str, contest: str = JUDGE_CONTESTS[0]) -> str:
+    """The token of ``judge_id``'s grant in ``contest`` (one of JUDGE_CONTESTS)."""
+    return f"judge-token-{judge_id}-0123456789" if contest == JUDGE_CONTESTS[0] else f"judge-token-{contest}-{judge_id}"
 
 
 class Stack:
@@ -85,6 +94,7 @@ class Stack:
         rate_limit: dict | None = None,
         replicas: int = 1,
         retry: dict | None = None,
+        grant_cache_s: float | None = None,
     ) -> None:
         self.tmp_path = tmp_path
         self.amqp_uri = amqp_uri
@@ -94,10 +104,17 @@ class Stack:
         self.port = self.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.tokens = {
-            ORGANISER_TOKEN: {"role": "organiser", "id": "org1"},
-            SCREEN_TOKEN: {"role": "screen", "id": "hall"},
-            SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1"},
-            **{judge_token(j): {"role": "judge", "id": j} for j in judges},
+            ORGANISER_TOKEN: {"role": "organiser", "id": "org1", "deployment": True},
+            SCREEN_TOKEN: {"role": "screen", "id": "hall", "deployment": True},
+            SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1", "deployment": True},
+            ELSEWHERE_ORGANISER_TOKEN: {"role": "organiser", "id": "org1", "office": ELSEWHERE_OFFICE},
+            ELSEWHERE_SUPERVISOR_TOKEN: {"role": "supervisor", "id": "inspector1", "office": ELSEWHERE_OFFICE},
+            ELSEWHERE_SCREEN_TOKEN: {"role": "screen", "id": "hall", "contest": ELSEWHERE_CONTEST},
+            **{
+                judge_token(j, contest): {"role": "judge", "id": j, "contest": contest}
+                for j in judges
+                for contest in JUDGE_CONTESTS
+            },
         }
         self.children: list[ChildProcess] = []
         self.ops_ports: dict[str, int] = {}
@@ -112,6 +129,7 @@ class Stack:
             "sms": {"url": f"http://127.0.0.1:{self.free_port()}/sms", "api_key": SMS_API_KEY},
         }
         self.retired: list[ChildProcess] = []  # processes a test killed and replaced: their logs still count
+        self.grant_cache_s = grant_cache_s  # the gateway's LEITAI_GRANT_CACHE_S (None: its default)
 
     def free_port(self) -> int:
         """A port free now and not yet given to another process of this stack (the OS may hand
@@ -167,6 +185,8 @@ class Stack:
                 "LEITAI_CONSISTENCY_KEY": self.consistency_key,
                 "max_workers": 10,  # the gateway's requests at once, as in production
             }
+            if self.grant_cache_s is not None:
+                config["LEITAI_GRANT_CACHE_S"] = self.grant_cache_s
         config["LEITAI_OPS_PORT"] = self.ops_ports[process]
         # the suite's RabbitMQ user is guest:guest, which production refuses
         config["LEITAI_ENVIRONMENT"] = "test"
@@ -381,11 +401,20 @@ def running_stack(
     rate_limit: dict | None = None,
     replicas: int = 1,
     retry: dict | None = None,
+    grant_cache_s: float | None = None,
 ) -> Iterator[Stack]:
     """A started stack in a vhost of its own; afterwards its processes, databases and vhost are gone."""
     vhost = Vhost().create()
     stack = Stack(
-        folder, vhost.uri, mongo_url, judges, notify=notify, rate_limit=rate_limit, replicas=replicas, retry=retry
+        folder,
+        vhost.uri,
+        mongo_url,
+        judges,
+        notify=notify,
+        rate_limit=rate_limit,
+        replicas=replicas,
+        retry=retry,
+        grant_cache_s=grant_cache_s,
     )
     stack.vhost = vhost
     try:

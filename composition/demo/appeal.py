@@ -18,7 +18,7 @@ from composition.demo.scored import ORGANISER
 from composition.localservers import wait_until
 from services.scoring.rules import DropTier, aggregate
 
-SECOND_ORGANISER = {"role": "organiser", "id": "organiser-2"}  # approves: never the proposer
+SECOND_ORGANISER = {"role": "organiser", "id": "organiser-2", "deployment": True}  # approves: never the proposer
 
 
 def uphold_one(rt: Runtime, contest_id: str, stage: dict, results: dict, say: Callable[..., None]) -> None:

@@ -23,7 +23,7 @@ from leitai import roles
 from leitai.errors import NotFound, RuleViolated
 from services.scoring.session import PanelJudge, SessionEntry, recusal_reason
 
-ORGANISER = {"id": "demo-organiser", "role": roles.ORGANISER}
+ORGANISER = {"id": "demo-organiser", "role": roles.ORGANISER, "deployment": True}  # the demo runs three counties
 SUBMISSIONS = uuid.UUID("6f1d6c1e-3b0a-4f5e-9a57-6c6561697461")  # namespace of the demo's submission ids
 OVERRIDE = "经主评委复核，偏差评分系评委独立判断，予以保留"
 STRENGTHS = (
@@ -241,7 +241,7 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
     pool = eventlet.GreenPool(len(stage.sessions))
     reports = list(
         pool.imap(
-            lambda s: _score_session(rt, stage, s, sessions[s.session_id]["order"], entries, judges, scores),
+            lambda s: _score_session(rt, cid, stage, s, sessions[s.session_id]["order"], entries, judges, scores),
             stage.sessions,
         )
     )
@@ -270,6 +270,7 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
 
 def _score_session(
     rt: Runtime,
+    contest_id: str,
     stage: Stage,
     session: Session,
     order: list[str],
@@ -287,11 +288,9 @@ def _score_session(
         stand_ins = [j for j in session.reserves if not _recused(judges[j], entry)][: len(recused)]
         for judge_id in [j for j in session.judges if j not in recused] + stand_ins:
             sheet = scores.sheet(stage.stage_id, entry, judge_id, judge_id == session.judges[0], criteria)
-            rt.call(
-                "scoring", "submit_sheet", {"id": judge_id, "role": roles.JUDGE}, session.session_id, entry_id, **sheet
-            )
+            rt.call("scoring", "submit_sheet", judge(judge_id, contest_id), session.session_id, entry_id, **sheet)
             sheets += 1
-    head = {"id": session.judges[0], "role": roles.JUDGE}
+    head = judge(session.judges[0], contest_id)
     try:
         locked = rt.call("scoring", "lock_session", head, session.session_id)
         note = ""
@@ -314,6 +313,11 @@ def _recused(judge: Judge, entry: dict) -> bool:
         entry["entry_id"], entry["contestant_id"], entry["name"], entry["township_code"], entry.get("work_unit", ""), 0
     )
     return recusal_reason(seat, presenter) is not None
+
+
+def judge(judge_id: str, contest_id: str) -> dict:
+    """A judge as the services see one: their grant names the contest they sit in."""
+    return {"id": judge_id, "role": roles.JUDGE, "contest": contest_id}
 
 
 def _known_to_scoring(rt: Runtime, session: Session) -> bool:

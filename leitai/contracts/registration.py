@@ -226,6 +226,9 @@ class SessionOpened(_ContestEvent):
     session_id = Id(required=True)
     stage_id = Id(required=True)
     group_id = Id(required=True)
+    # the office that owns the contest (a grant by office reaches the session through it);
+    # None in sessions opened before it was carried
+    county_code = Id(load_default=None, allow_none=True)
     starts_at = fields.String(load_default="", validate=validate.Length(max=40))
     place = fields.String(load_default="", validate=validate.Length(max=200))
     video_room = fields.String(load_default="", validate=validate.Length(max=300))

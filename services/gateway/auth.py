@@ -1,11 +1,17 @@
 """Who is asking, and may they: bearer tokens and the roles they carry; and the dependency
 that hands the gateway its settings (settings.py validates them).
 
-LEITAI_TOKENS maps each token to ``{role: organiser|judge|screen|supervisor, id: <who>}``; ``screen`` is
+LEITAI_TOKENS maps each token to a grant (leitai/grants.py): ``{role: organiser|judge|screen|supervisor,
+id: <who>, and one scope: contest: <id> | office: <county code> | deployment: true}``; ``screen`` is
 the venue's big screen: it reads live standings and nothing else. A key may be the token
 itself or ``sha256:<hex digest of the token>``, so that the configuration (and whoever can read
 it) need not hold the tokens. In production it comes from a Kubernetes Secret. A presented
 token is compared with every configured one, in constant time, digests included.
+
+A token of the minted form (``lt_``…: ``leitai grant mint``, services/registration/grants.py)
+that is not configured is looked up through registration by its digest, and the answer, found
+or not, kept LEITAI_GRANT_CACHE_S seconds (``GrantCache``); one not known yet costs its caller's
+address a request of its rate limit before the look-up (``GatewaySettings.identify``).
 """
 
 from __future__ import annotations
@@ -15,20 +21,31 @@ import hmac
 import logging
 import secrets
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from ipaddress import IPv4Network, IPv6Network
+from typing import Any
 
+import eventlet
 from nameko.extensions import DependencyProvider
 
 from leitai.consistency import Seal
-from leitai.errors import DomainError, RateLimited
+from leitai.errors import DomainError, RateLimited, Unavailable
+from leitai.grants import MINTED_TOKEN, holder
 from leitai.ratelimit import Concurrency, RateLimits
 from leitai.roles import PUBLIC, require_role
 from leitai.rpc import register_errors
 from services.gateway.settings import DIGEST, load
 
 log = logging.getLogger(__name__)
+Lookup = Callable[[str], "dict | None"]  # a token's sha256 (hex) -> its grant's actor, or None
+
+
+NO_TOKEN = "a bearer token is required"
+# the same words for a made-up token as for one that expired or was revoked: the presenter learns
+# nothing about which tokens exist
+NOT_VALID = "this token is not valid here: it is mistyped, expired or revoked; ask the organiser for a new one"
 
 
 class Unauthorized(DomainError):
@@ -36,43 +53,128 @@ class Unauthorized(DomainError):
 
 
 class Authenticator:
-    def __init__(self, tokens: dict[str, dict]) -> None:
+    """Configured tokens first; then a token of the minted form (``lt_``…, leitai grant mint)
+    through ``lookup`` (registration's ``grant_holder``, by the token's sha256 in hex), whose
+    answers, found or not, are kept ``cache_s`` seconds (0: none kept)."""
+
+    def __init__(
+        self, tokens: dict[str, dict], cache_s: float = 0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         # every configured token as the digest it is compared by
         self._digests = [
-            (bytes.fromhex(key[len(DIGEST) :]) if key.startswith(DIGEST) else _digest(key.encode()), holder)
-            for key, holder in tokens.items()
+            (bytes.fromhex(key[len(DIGEST) :]) if key.startswith(DIGEST) else _digest(key.encode()), holder(grant))
+            for key, grant in tokens.items()
         ]
+        self.minted = GrantCache(cache_s, clock=clock)
 
-    def actor(self, authorization: str | None) -> dict | None:
+    def actor(
+        self,
+        authorization: str | None,
+        lookup: Lookup | None = None,
+        before_lookup: Callable[[], None] | None = None,
+    ) -> dict | None:
+        """Who holds the bearer token in ``authorization`` (None: no token, or none of ours).
+        A minted token that is not configured is looked up with ``lookup`` (none given: not
+        ours) unless its answer is cached; ``before_lookup`` runs first, and what it raises
+        (the caller's rate limit) stops the look-up."""
         if not authorization or not authorization.startswith("Bearer "):
             return None
-        presented = _digest(authorization[len("Bearer ") :].strip().encode())
+        token = authorization[len("Bearer ") :].strip()
+        presented = _digest(token.encode())
         found = None
-        for digest, holder in self._digests:  # no early exit: every token is compared
+        for digest, configured in self._digests:  # no early exit: every token is compared
             if hmac.compare_digest(digest, presented):
-                found = holder
+                found = configured
+        if found is None and lookup is not None and MINTED_TOKEN.fullmatch(token):
+            found = self._minted(presented, lookup, before_lookup)
         return dict(found) if found else None
+
+    def _minted(self, digest: bytes, lookup: Lookup, before_lookup: Callable[[], None] | None) -> dict | None:
+        known, cached = self.minted.get(digest)
+        if known:
+            return cached
+        if before_lookup is not None:
+            before_lookup()
+        answer = lookup(digest.hex())
+        self.minted.put(digest, answer)  # not reached when the look-up failed: nothing kept
+        return answer
 
     def authorize(self, authorization: str | None, roles: Collection[str], to: str) -> dict:
         """The actor behind ``authorization`` if one of ``roles`` may do ``to``: Unauthorized
         without a valid token (unless the public may), Forbidden for another role. ``roles`` and
         ``to``: an action's, from leitai/access.py."""
-        return self.permit(self.actor(authorization), roles, to)
+        return self.permit(self.actor(authorization), roles, to, presented=bool(authorization))
 
     @staticmethod
-    def permit(actor: dict | None, roles: Collection[str], to: str) -> dict:
-        """``authorize`` for an actor already looked up (None: no valid token). A refusal names
-        ``roles`` in their order (a declaration's), a set's sorted."""
+    def permit(actor: dict | None, roles: Collection[str], to: str, presented: bool = False) -> dict:
+        """``authorize`` for an actor already looked up (None: no valid token; ``presented``: one
+        was sent, which is not ours or no longer valid). A refusal names ``roles`` in their order
+        (a declaration's), a set's sorted."""
         if PUBLIC in roles:
             return actor or {"role": PUBLIC, "id": PUBLIC}
         if actor is None:
-            raise Unauthorized("a bearer token is required")
+            raise Unauthorized(NOT_VALID if presented else NO_TOKEN)
         require_role(actor, *(roles if isinstance(roles, tuple | list) else sorted(roles)), to=to)
         return actor
 
 
 def _digest(token: bytes) -> bytes:
     return hashlib.sha256(token).digest()
+
+
+class GrantCache:
+    """What looking minted tokens up answered, by digest, each kept ``ttl_s`` seconds: the grants
+    found (at most ``found_size``) apart from the tokens not found (at most ``unknown_size``), so
+    that a flood of made-up tokens pushes out only others of its kind, never a judge's grant.
+    When one is full, its oldest answer goes. ``ttl_s`` 0: nothing is kept."""
+
+    def __init__(
+        self,
+        ttl_s: float,
+        found_size: int = 4096,
+        unknown_size: int = 1024,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ttl_s = ttl_s
+        self._clock = clock
+        self._found: OrderedDict[bytes, tuple[float, dict]] = OrderedDict()
+        self._unknown: OrderedDict[bytes, float] = OrderedDict()
+        self.found_size, self.unknown_size = found_size, unknown_size
+
+    def get(self, digest: bytes) -> tuple[bool, dict | None]:
+        """(True, the grant's actor or None for a token not found) while an answer is kept;
+        (False, None) when it must be looked up."""
+        now = self._clock()
+        if digest in self._found:
+            expires, actor = self._found[digest]
+            if now < expires:
+                return True, actor
+            del self._found[digest]
+        if digest in self._unknown:
+            if now < self._unknown[digest]:
+                return True, None
+            del self._unknown[digest]
+        return False, None
+
+    def put(self, digest: bytes, actor: dict | None) -> None:
+        if self.ttl_s <= 0:
+            return
+        expires = self._clock() + self.ttl_s
+        self._found.pop(digest, None)
+        self._unknown.pop(digest, None)
+        if actor is None:
+            _keep(self._unknown, self.unknown_size, digest, expires)
+        else:
+            _keep(self._found, self.found_size, digest, (expires, actor))
+
+    def __len__(self) -> int:
+        return len(self._found) + len(self._unknown)
+
+
+def _keep(kept: OrderedDict, size: int, key: bytes, value: Any) -> None:
+    kept[key] = value
+    while len(kept) > size:
+        kept.popitem(last=False)  # the oldest: every answer is kept as long, so the first to go stale
 
 
 class GatewaySettings:
@@ -100,7 +202,28 @@ class GatewaySettings:
     @staticmethod
     def client(actor: dict | None, address: str | None) -> tuple[str, str | None]:
         """Who a limit counts: a token's holder, else (no token, or the public's) the address."""
-        return (actor["role"], actor["id"]) if actor and actor["role"] != PUBLIC else ("address", address)
+        if not actor or actor["role"] == PUBLIC:
+            return ("address", address)
+        return (actor["role"], f"{actor['id']}@{actor.get('contest') or actor.get('office') or '*'}")
+
+    def identify(self, authorization: str | None, address: str | None, lookup: Lookup | None) -> dict | None:
+        """The actor behind ``authorization`` (None: no token of ours). A minted token neither
+        configured nor cached is looked up with ``lookup`` (registration's ``grant_holder``; None:
+        not looked up) only after its caller's address paid one request of its rate limit
+        (RateLimited, 429, when it has none left), so that a flood of made-up tokens costs its
+        sender and does not become RPCs; and within the request's deadline: Unavailable (503)
+        when registration does not answer in ``rpc_timeout`` seconds."""
+
+        def bounded(digest: str) -> dict | None:
+            assert lookup is not None
+            seconds = self.rpc_timeout
+            late = Unavailable(f"this token could not be looked up within {seconds:g} s; retry in a moment")
+            with eventlet.Timeout(seconds, late):
+                return lookup(digest)
+
+        return self.authenticator.actor(
+            authorization, bounded if lookup is not None else None, lambda: self.admit(None, address)
+        )
 
     def admit(self, actor: dict | None, address: str | None) -> None:
         """Raise RateLimited if this client (a token's holder, else its address) has used up
@@ -164,7 +287,7 @@ class Settings(DependencyProvider):
                 "own, which another replica (or this one restarted) refuses"
             )
         self.settings = GatewaySettings(
-            Authenticator(loaded["LEITAI_TOKENS"]),
+            Authenticator(loaded["LEITAI_TOKENS"], loaded["LEITAI_GRANT_CACHE_S"]),
             loaded["LEITAI_RPC_TIMEOUT"],
             loaded["LEITAI_RATE_LIMIT"],
             seal=Seal(key.encode()) if key else None,

@@ -369,5 +369,8 @@ def _within(address: IPv4Address | IPv6Address, networks: Sequence[Network]) -> 
 
 
 def new_request_id(request) -> str:
-    supplied = request.headers.get("X-Request-Id", "")
-    return supplied if re.fullmatch(r"[A-Za-z0-9_-]{8,64}", supplied) else uuid.uuid4().hex
+    """The gateway's own id for a request, whatever ``X-Request-Id`` the client sent: it names
+    the request in every log line and is the ``correlation_id`` of every event it writes, so a
+    client must not choose it (another request's id would blur who did what). The client reads
+    it in the answer's ``X-Request-Id`` header and an error's body."""
+    return uuid.uuid4().hex

@@ -40,6 +40,7 @@ from services.gateway.http import (
     respond,
 )
 from services.gateway.openapi import document
+from services.gateway.places import KnownPlaces
 from services.gateway.tickets import ScreenTickets
 
 log = logging.getLogger(__name__)
@@ -61,6 +62,7 @@ class GatewayService:
     ops = Operations()
     screens = live.Screens()  # one poller per watched stage, shared by its live streams
     tickets = ScreenTickets()  # the big screen's: how its stream knows it without a token in the URL
+    places = KnownPlaces()  # what a route's contest or session is, for the check of a grant's scope
 
     def dispatch(self, route, fn, request, params):
         started = time.monotonic()
@@ -73,12 +75,17 @@ class GatewayService:
         request_id = new_request_id(request)
         try:
             authenticator = self.settings.authenticator
-            actor = authenticator.actor(request.headers.get("Authorization"))  # looked up once: limit, then permit
             address = client_address(request, self.settings.trusted_proxies)
+            self.deadline(self.settings.rpc_timeout)  # a minted token's look-up is an RPC of this request
+            lookup = self.registration.grant_holder if 429 in route.errors else None  # /health/live: no RPC
+            actor = self.settings.identify(request.headers.get("Authorization"), address, lookup)  # limit, then permit
             if 429 in route.errors:  # what a route may answer is its contract: only /health/live is free
                 self.settings.admit(actor, address)
-            actor = authenticator.permit(actor, route.roles, to=route.to)
+            presented = bool(request.headers.get("Authorization"))
+            actor = authenticator.permit(actor, route.roles, to=route.to, presented=presented)
             check_params(params)
+            if PUBLIC not in route.roles:  # the grant reaches what the route names (the services check again)
+                self.places.reach(actor, params, self.registration.contest_place, self.scoring.session_place)
             body = read_body(route, request)
             actor = dict(actor, request_id=request_id)
             keyed = idempotency(route, request, actor, params, body)
@@ -776,6 +783,8 @@ class GatewayService:
             address = client_address(request, self.settings.trusted_proxies)
             self.settings.admit(actor, address)
             check_params({"contest_id": contest_id, "stage_id": stage_id})
+            # ranking's stream takes no actor: the grant's scope is checked here alone
+            self.places.reach(actor, {"contest_id": contest_id}, self.registration.contest_place, None)
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
             release = self.settings.hold_stream(actor, address)  # 429 beyond the client's streams
         except DomainError as error:

@@ -1,7 +1,8 @@
 """The gateway's one settings schema: the tokens, the RPC deadline, the rate limit, the key that
 seals read-your-writes tokens and what one client may hold at once, the proxies whose
-X-Forwarded-For is believed, and the worker pool; checked at start-up; a bad value stops the
-process with its key named (and never prints a token or a key)."""
+X-Forwarded-For is believed, how long a minted token's look-up is kept, and the worker pool;
+checked at start-up; a bad value stops the process with its key named (and never prints a token
+or a key)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from leitai.config import ENVIRONMENTS, ConfigurationError, load_settings, refuse_weak_broker
 from leitai.consistency import MIN_KEY_BYTES
-from leitai.contracts.fields import Id
+from leitai.grants import GrantSchema
 from leitai.roles import ROLES
 
 KEYS = (
@@ -27,13 +28,9 @@ KEYS = (
     "LEITAI_READ_YOUR_WRITES",
     "LEITAI_STREAMS_PER_CLIENT",
     "LEITAI_TRUSTED_PROXIES",
+    "LEITAI_GRANT_CACHE_S",
     "max_workers",
 )
-
-
-class _Holder(Schema):
-    role = fields.String(required=True, validate=validate.OneOf(ROLES))
-    id = Id(required=True)
 
 
 DIGEST = "sha256:"
@@ -137,7 +134,7 @@ class _Networks(fields.List):
 class GatewaySettingsSchema(Schema):
     LEITAI_TOKENS = _Tokens(
         keys=fields.String(validate=_token_or_digest),
-        values=fields.Nested(_Holder),
+        values=fields.Nested(GrantSchema),
         required=True,
         validate=validate.Length(min=1),
     )
@@ -153,6 +150,9 @@ class GatewaySettingsSchema(Schema):
     LEITAI_STREAMS_PER_CLIENT = fields.Integer(load_default=4, validate=validate.Range(min=1, max=1000))
     # the proxies (ingress) whose X-Forwarded-For is believed: CIDRs; none by default
     LEITAI_TRUSTED_PROXIES = _Networks(load_default=list)
+    # seconds a minted token's look-up (registration's grant_holder) is kept, found or not: a
+    # revocation takes this long to reach this process; 0: looked up on every request
+    LEITAI_GRANT_CACHE_S = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
     # nameko's: requests handled at once (each holds one while it waits for its services)
     max_workers = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10_000))
 

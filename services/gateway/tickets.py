@@ -5,7 +5,7 @@ the query string lands in access logs, browser history and Referer. So the page 
 screen's token from its link's fragment (``/live/{contest}/{stage}#token=…``: never sent to a
 server) or as typed, keeps it on the device, and sends it once, in the Authorization header, to
 ``POST /live/{contest}/{stage}/ticket``. The answer sets a cookie holding a ticket, never the
-token: ``v1.<payload>.<mac>``, the payload (base64url JSON) the holder's role and id, the stage
+token: ``v1.<payload>.<mac>``, the payload (base64url JSON) the holder's role, id and scope, the stage
 and the expiry, the MAC an HMAC-SHA256 over it with the gateway's ticket key. The cookie is
 HttpOnly, SameSite=Strict, scoped to the stage's stream (``Path=/live/{contest}/{stage}/events``),
 lives ``TTL_S`` seconds, and is Secure when the page came over https (directly, or through a
@@ -33,6 +33,7 @@ import time
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
+from leitai.access import SCOPES
 from leitai.errors import InvalidInput
 from services.gateway.auth import Authenticator, Unauthorized
 from services.gateway.http import json_response
@@ -89,6 +90,7 @@ class Tickets:
         claims = {
             "role": actor["role"],
             "id": actor["id"],
+            **{scope: actor[scope] for scope in SCOPES if scope in actor},  # where the grant reaches
             "contest_id": contest_id,
             "stage_id": stage_id,
             "exp": int(now) + ttl_s,
@@ -97,7 +99,7 @@ class Tickets:
         return f"{VERSION}.{payload}.{self._mac(payload)}"
 
     def check(self, ticket: str | None, contest_id: str, stage_id: str, now: float) -> dict:
-        """The actor (role and id) ``ticket`` was issued to, for this stage's stream and still in
+        """The actor (role, id and the grant's scope) ``ticket`` was issued to, for this stage's stream and still in
         date; Unauthorized saying why not."""
         if not ticket:
             raise Unauthorized(NO_TICKET)
@@ -107,7 +109,9 @@ class Tickets:
             raise Unauthorized(FORGED)
         try:
             claims = json.loads(_unb64(payload))
-            actor, expires = {"role": str(claims["role"]), "id": str(claims["id"])}, int(claims["exp"])
+            actor = {"role": str(claims["role"]), "id": str(claims["id"])}
+            actor |= {scope: claims[scope] for scope in SCOPES if scope in claims}
+            expires = int(claims["exp"])
             stage = (claims["contest_id"], claims["stage_id"])
         except (ValueError, binascii.Error, KeyError, TypeError):  # signed by us, so never; but no 500 if so
             raise Unauthorized(FORGED) from None

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from leitai.access import require
+from leitai.access import Place, require
 from leitai.application import Idempotency
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -96,7 +96,7 @@ class Notify:
         if kind == "ContestCreated":
             office = p.get("organiser") or {}
             facts = [
-                ("contests", c, {"name": p["name"]}),
+                ("contests", c, {"name": p["name"], "county_code": p["county_code"]}),
                 (
                     "recipients",
                     f"{c}:{OFFICE}",
@@ -199,13 +199,13 @@ class Notify:
         status: str | None = None,
         kind: str | None = None,
     ) -> list[dict]:
-        require(actor, "manage_notices")
+        require(actor, "manage_notices", self._place(contest_id))
         wanted = {"recipient_id": recipient_id, "status": status, "kind": kind}
         query = {"contest_id": contest_id, **{k: v for k, v in wanted.items() if v}}
         return [_summary(d) for d in self._store.find_deliveries(query)]
 
     def retry_delivery(self, actor: dict, contest_id: str, delivery_id: str) -> dict:
-        require(actor, "manage_notices")
+        require(actor, "manage_notices", self._place(contest_id))
 
         def retry(key: str | None) -> dict:
             again = self._store.retry_delivery(contest_id, delivery_id, key)
@@ -216,7 +216,7 @@ class Notify:
         return self._store.answer(Idempotency.of(actor), retry)
 
     def set_preferences(self, actor: dict, contest_id: str, recipient_id: str, preferences: dict) -> dict:
-        require(actor, "manage_notices")
+        require(actor, "manage_notices", self._place(contest_id))
         values = {c: bool(preferences[c]) for c in CHANNELS if c in preferences}
 
         def store(key: str | None) -> dict:  # setting the same values again changes nothing
@@ -226,11 +226,16 @@ class Notify:
         return self._store.answer(Idempotency.of(actor), store)
 
     def inbox(self, actor: dict, contest_id: str, recipient_id: str) -> list[dict]:
-        require(actor, "manage_notices")
+        require(actor, "manage_notices", self._place(contest_id))
         return [
             {k: m[k] for k in ("_id", "kind", "subject", "body", "at")}
             for m in self._store.inbox(contest_id, recipient_id)
         ]
+
+    def _place(self, contest_id: str) -> Place:
+        """The contest a grant must reach, and the office that owns it (None: not known here)."""
+        contest = self._store.get("contests", contest_id) or {}
+        return Place(contest_id, contest.get("county_code"))
 
 
 # Every event that may call for a notice goes to handle(); messages.py says which do.

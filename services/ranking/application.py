@@ -8,7 +8,7 @@ import uuid
 from collections import Counter
 from decimal import Decimal
 
-from leitai.access import allows, require
+from leitai.access import Place, allows, reaches, require
 from leitai.application import execute, on_behalf
 from leitai.arithmetic import rounded_mean
 from leitai.contracts import Event
@@ -18,7 +18,7 @@ from leitai.errors import Conflict, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.readmodel import ReadModel
-from leitai.roles import JUDGE, ORGANISER, has_role
+from leitai.roles import ORGANISER, has_role
 from leitai.version import VERSION
 from services.ranking import appeals, board, calibration, projection, publication
 
@@ -42,7 +42,7 @@ class Ranking:
 
     # -- publication ----------------------------------------------------------------
     def publish_stage(self, actor: dict, contest_id: str, stage_id: str) -> dict:
-        require(actor, "publish_results")
+        require(actor, "publish_results", self._place(contest_id))
 
         def decide(published: _Publication) -> tuple[dict, list]:
             if published.version:
@@ -104,7 +104,7 @@ class Ranking:
     def contests(self, actor: dict) -> list[dict]:
         """Every contest with its stages and how far each has got: sessions scheduled, open
         and locked, and the published version (organisers' console)."""
-        require(actor, "list_contests")
+        require(actor, "list_contests", None)  # narrowed below: the contests the grant reaches
         stages: dict[str, list[dict]] = {}
         sessions: dict[str, list[dict]] = {}
         for session in self._read.find("sessions"):
@@ -127,6 +127,7 @@ class Ranking:
         return [
             {k: c[k] for k in ("contest_id", "name", "format")} | {"stages": stages.get(c["contest_id"], [])}
             for c in self._read.find("contests", sort=[("contest_id", 1)])
+            if reaches(actor, Place(c["contest_id"], c["county_code"]))
         ]
 
     def leaderboard(
@@ -149,9 +150,9 @@ class Ranking:
         published = self._read.get("published", f"{contest_id}:{stage_id}")
         scored = None
         if as_of is not None:
-            require(actor, "see_live_standings")
+            require(actor, "see_live_standings", self._place(contest_id))
             scored = board.scored_results(self._read, stage, as_of)
-        elif allows(actor, "see_live_standings"):
+        elif allows(actor, "see_live_standings", self._place(contest_id)):
             scored = board.scored_results(self._read, stage)
         if scored is not None:
             rows = [board.standing_row(s) for s in board.table(self._read, stage, scored)]
@@ -234,12 +235,19 @@ class Ranking:
         } | {"sheets": [{k: s[k] for k in ("judge_id", "revision", "scores", "total")} for s in sheets]}
 
     def _sees_scores(self, actor: dict, contest_id: str, stage_id: str, session_id: str) -> bool:
-        if self._read.get("published", f"{contest_id}:{stage_id}") is not None or has_role(actor, ORGANISER):
+        if self._read.get("published", f"{contest_id}:{stage_id}") is not None:
             return True
-        if not (allows(actor, "see_unpublished_scores") and has_role(actor, JUDGE)):
+        if not allows(actor, "see_unpublished_scores", self._place(contest_id)):  # only where the grant reaches
             return False
+        if has_role(actor, ORGANISER):
+            return True
         session = self._read.get("sessions", session_id) or {}
         return session.get("head") == actor["id"]
+
+    def _place(self, contest_id: str) -> Place:
+        """The contest a grant must reach, and the office that owns it (None: not known here)."""
+        contest = self._read.get("contests", contest_id)
+        return Place(contest_id, contest["county_code"] if contest else None)
 
     def export(self, contest_id: str, stage_id: str) -> dict:
         """Rows for a stage's export: standings (live) and every sheet, with names."""
@@ -268,7 +276,7 @@ class Ranking:
 
     # -- appeals ----------------------------------------------------------------------
     def file_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal: dict) -> dict:
-        require(actor, "file_appeal")
+        require(actor, "file_appeal", self._place(contest_id))
         board.stage_doc(self._read, contest_id, stage_id)
         published = self._read.get("published", f"{contest_id}:{stage_id}")
         appeal_id = appeal.get("appeal_id") or f"appeal-{uuid.uuid4().hex[:12]}"
@@ -290,7 +298,7 @@ class Ranking:
         )
 
     def decide_appeal(self, actor: dict, contest_id: str, stage_id: str, appeal_id: str, decision: dict) -> dict:
-        require(actor, "decide_appeal")
+        require(actor, "decide_appeal", self._place(contest_id))
         return execute(
             self._store,
             appeals.appeals_stream(contest_id, stage_id),
@@ -300,14 +308,14 @@ class Ranking:
         )
 
     def appeals(self, actor: dict, contest_id: str, stage_id: str) -> list[dict]:
-        require(actor, "see_appeals")
+        require(actor, "see_appeals", self._place(contest_id))
         board.stage_doc(self._read, contest_id, stage_id)
         state = folding(appeals.Appeals)(self._store.read_stream(appeals.appeals_stream(contest_id, stage_id)))
         return list(state.appeals.values())
 
     def calibration(self, actor: dict, contest_id: str, stage_id: str) -> dict:
         """How each judge scored against the panel, over the stage's locked entries (organisers)."""
-        require(actor, "see_calibration")
+        require(actor, "see_calibration", self._place(contest_id))
         stage = board.stage_doc(self._read, contest_id, stage_id)
         results = board.scored_results(self._read, stage)
         sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id, "opened": True})

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from dataclasses import asdict
 
-from leitai.access import allows, require
+from leitai.access import Place, allows, require, require_role_for
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.domain import Decision, folding
-from leitai.errors import NotFound
+from leitai.errors import Forbidden, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.roles import ORGANISER, has_role
@@ -58,26 +59,30 @@ class Registration:
     def import_regions(
         self, actor: dict, tree_id: str, regions: list[dict] | None = None, csv_text: str | None = None
     ) -> dict:
-        require(actor, "import_regions")
+        require(actor, "import_regions", None)
         rows = parse_csv(csv_text) if csv_text is not None else regions or []
         validate_tree(rows)
-        return execute(
-            self._store,
-            tree_stream(tree_id),
-            folding(RegionTree),
-            lambda tree: (
-                {"tree_id": tree_id, "regions": len(rows)},
-                [Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})],
-            ),
-            **on_behalf(actor),
-        )
+
+        def imported(tree: RegionTree):
+            # a tree may hold several counties' contests: replacing one is the operator's
+            if tree.regions and actor.get("deployment") is not True:
+                raise Forbidden(
+                    f"region tree {tree_id} exists already: only a deployment-wide grant replaces it",
+                    {"tree_id": [tree_id]},
+                )
+            return {"tree_id": tree_id, "regions": len(rows)}, [
+                Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})
+            ]
+
+        return execute(self._store, tree_stream(tree_id), folding(RegionTree), imported, **on_behalf(actor))
 
     def regions(self, tree_id: str) -> dict:
         return {"tree_id": tree_id, "regions": [r.__dict__ for r in self._tree(tree_id).values()]}
 
     # -- contests ------------------------------------------------------------------
     def create_contest(self, actor: dict, contest: dict) -> dict:
-        require(actor, "create_contest")  # before the tree is looked up
+        # the office it will belong to: before the tree is looked up
+        require(actor, "create_contest", Place(contest["contest_id"], contest["county_code"]))
         tree = self._tree(contest["tree_id"])
         return self._command(
             actor,
@@ -134,6 +139,12 @@ class Registration:
             actor, "record_meeting", contest_id, lambda c: c.hold_meeting(record, self._contest_tree(c))
         )
 
+    def contest_place(self, contest_id: str) -> dict | None:
+        """The contest and the office that owns it (the gateway's check of a grant by office),
+        or None if there is no such contest."""
+        contest = folding(lambda: Contest(contest_id))(self._store.read_stream(contest_stream(contest_id)))
+        return None if contest.info is None else asdict(place_of(contest))
+
     def participation(self, contest_id: str) -> list[dict]:
         """Each presenter's record over the contest's forum meetings."""
         return self._contest(contest_id).participation()
@@ -141,9 +152,10 @@ class Registration:
     def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
         """An organiser's decision on an advancement change referred to them; the same decision
         again answers with the record."""
-        require(actor, "decide_advancement")
+        require_role_for(actor, "decide_advancement")
 
         def decided(contest: Contest):
+            require(actor, "decide_advancement", place_of(contest))
             decisions = contest.decide_change(change_id, decision["action"], decision["reason"], actor["id"])
             return (decisions[0].payload if decisions else contest.decided(change_id)), decisions
 
@@ -152,10 +164,9 @@ class Registration:
         )
 
     def contest_view(self, actor: dict, contest_id: str) -> dict:
-        level = (
-            "contacts" if has_role(actor, ORGANISER) else "setup" if allows(actor, "see_contest_setup") else "public"
-        )
-        return self._contest(contest_id).view(level)
+        contest = self._contest(contest_id)
+        setup = allows(actor, "see_contest_setup", place_of(contest))  # only where the grant reaches
+        return contest.view("contacts" if setup and has_role(actor, ORGANISER) else "setup" if setup else "public")
 
     # -- facts from ranking -----------------------------------------------------------
     def contestant_advanced(self, event: Event) -> None:
@@ -202,9 +213,11 @@ class Registration:
         self, actor: dict, action: str, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False
     ):
         """``action``: what the command is, in leitai/access.py's table (who may do it)."""
-        require(actor, action)
+        require_role_for(actor, action)
 
         def decided(contest: Contest):
+            if contest.info is not None:  # a new contest's place was checked by create_contest
+                require(actor, action, place_of(contest))
             decisions = decide(contest)
             payloads = [d.payload for d in decisions]
             return (payloads if many else payloads[0]), decisions
@@ -212,6 +225,11 @@ class Registration:
         return execute(
             self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided, **on_behalf(actor)
         )
+
+
+def place_of(contest: Contest) -> Place:
+    """The contest a grant must reach, and the office (county) that owns it."""
+    return Place(contest.contest_id, contest.require_info()["county_code"])
 
 
 EVENT_HANDLERS: EventHandlers[Registration] = EventHandlers(

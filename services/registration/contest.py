@@ -421,6 +421,7 @@ class Contest:
                     session_id=session_id,
                     stage_id=stage["stage_id"],
                     group_id=session["group_id"],
+                    county_code=self.require_info()["county_code"],
                     starts_at=session["starts_at"],
                     place=session.get("place", ""),
                     video_room=session.get("video_room", ""),

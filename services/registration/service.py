@@ -5,10 +5,18 @@ come from its handler table (EVENT_HANDLERS)."""
 from __future__ import annotations
 
 from leitai.contracts.product import REGISTRY
-from leitai.dependencies import CheckedSettings, EventStoreProvider, Operations, PublishedLog, StoreHealth
+from leitai.dependencies import (
+    CheckedSettings,
+    EventStoreProvider,
+    Operations,
+    PublishedLog,
+    StoreHealth,
+    StoreProvider,
+)
 from leitai.messaging.consumer import handling
 from leitai.rpc import rpc
 from services.registration.application import EVENT_HANDLERS, Registration, new_seed
+from services.registration.grants import GrantStore
 from services.registration.settings import load as load_settings
 
 
@@ -17,6 +25,7 @@ class RegistrationService(StoreHealth, PublishedLog):
     name = "registration"
     settings = CheckedSettings(load_settings)
     store = EventStoreProvider(REGISTRY)
+    grants = StoreProvider(GrantStore.opened)  # minted grants (grants.py; `leitai grant`)
     ops = Operations()
 
     @property
@@ -32,6 +41,10 @@ class RegistrationService(StoreHealth, PublishedLog):
     @rpc
     def get_regions(self, tree_id: str) -> dict:
         return self.registration.regions(tree_id)
+
+    @rpc
+    def contest_place(self, contest_id: str) -> dict | None:
+        return self.registration.contest_place(contest_id)
 
     @rpc
     def create_contest(self, actor: dict, contest: dict) -> dict:
@@ -92,3 +105,9 @@ class RegistrationService(StoreHealth, PublishedLog):
     @rpc
     def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
         return self.registration.decide_advancement(actor, contest_id, change_id, decision)
+
+    @rpc
+    def grant_holder(self, digest: str) -> dict | None:
+        """The gateway's look-up of a minted token it does not know, by its sha256 (hex): the
+        grant's actor, or None (unknown, expired or revoked)."""
+        return self.grants.holder(digest)

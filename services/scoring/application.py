@@ -4,10 +4,11 @@ each reader may see. No nameko here: service.py maps entrypoints onto these meth
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict
 from decimal import Decimal
 from typing import Any, Protocol
 
-from leitai.access import allows, require
+from leitai.access import allows, reaches, require, require_role_for
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
@@ -15,8 +16,8 @@ from leitai.domain import folding
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
-from leitai.roles import JUDGE, ORGANISER, has_role
-from services.scoring.session import SUBMISSION_REUSED, ScoringSession, SessionPlan
+from leitai.roles import ORGANISER, has_role
+from services.scoring.session import CORRECTION_REUSED, SUBMISSION_REUSED, ScoringSession, SessionPlan
 
 SESSIONS = "sessions"
 PUBLISHED = "published_stages"  # stages whose results are published: corrections are for those
@@ -48,6 +49,14 @@ class Scoring:
 
     def session_opened(self, event: Event) -> None:
         plan = event.to_wire(REGISTRY)["payload"]
+        known = self._plans.get(SESSIONS, plan["session_id"])
+        if known is not None and known["plan"]["contest_id"] != plan["contest_id"]:
+            # session ids are the deployment's: two contests' sessions must never share a
+            # scoring log. Refused, it is retried and then dead-lettered, where operators see it
+            raise Conflict(
+                f"session {plan['session_id']} of contest {plan['contest_id']} has the id of a session of "
+                f"contest {known['plan']['contest_id']}: not opened for scoring"
+            )
         self._plans.apply_once(SESSIONS, plan["session_id"], event.event_id, {"$set": {"plan": plan}})
 
     def stage_published(self, event: Event) -> None:
@@ -70,7 +79,8 @@ class Scoring:
         strengths: str = "",
         suggestions: str = "",
     ) -> dict:
-        require(actor, "submit_sheet")  # the session: a judge seated on it, not standing aside
+        # the session narrows it: a judge seated on it, not standing aside
+        plan = self._plan_for(actor, "submit_sheet", session_id)
         values = {k: Decimal(v) for k, v in scores.items()}
 
         def decide(session):
@@ -80,24 +90,22 @@ class Scoring:
         # the submission id is the sheet's event id: used in another session (or for another of
         # the store's events) it is refused as a conflict, as a different sheet in this one is
         reused = Conflict(SUBMISSION_REUSED.format(submission_id=submission_id), {"submission_id": submission_id})
-        return execute(
-            self._store, stream_of(session_id), self._fold(session_id), decide, reused=reused, **on_behalf(actor)
-        )
+        return execute(self._store, stream_of(session_id), _folding(plan), decide, reused=reused, **on_behalf(actor))
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
-        require(actor, "lock_session")  # the session narrows it: an organiser, or its head judge
+        # the session narrows it: an organiser, or its head judge
+        plan = self._plan_for(actor, "lock_session", session_id)
 
         def decide(session: ScoringSession):
             decisions = session.lock(actor["id"], has_role(actor, ORGANISER), override_reason)
             return [d.payload for d in decisions if d.type == "EntryScored"], decisions
 
-        results = execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+        results = execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
         return {"session_id": session_id, "locked": True, "results": [scored_wire(r) for r in results]}
 
     # -- corrections (复核) ------------------------------------------------------------
     def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
-        require(actor, "propose_correction")
-        plan = self._plan(session_id)
+        plan = self._plan_for(actor, "propose_correction", session_id)
         if self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is None:
             raise RuleViolated(
                 f"stage {plan.stage_id} is not published: until then a sheet is revised by its judge "
@@ -120,12 +128,14 @@ class Scoring:
             )
             return _plain(proposed), decisions
 
-        return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
+        reused = Conflict(CORRECTION_REUSED.format(correction_id=correction_id), {"correction_id": correction_id})
+        return execute(self._store, stream_of(session_id), _folding(plan), decide, reused=reused, **on_behalf(actor))
 
     def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
         """``decision``: approve (a second person: an organiser or a supervisor), reject (with a
         reason) or withdraw (the proposer)."""
-        require(actor, "decide_correction")  # the session: never the proposer approves; only they withdraw
+        # the session narrows it: never the proposer approves; only they withdraw
+        plan = self._plan_for(actor, "decide_correction", session_id)
 
         def decide(session: ScoringSession):
             action = decision["action"]
@@ -137,18 +147,18 @@ class Scoring:
                 decided, decisions = session.withdraw(actor["id"], correction_id)
             return _plain(decided), decisions
 
-        return execute(self._store, stream_of(session_id), self._fold(session_id), decide, **on_behalf(actor))
+        return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
 
     def corrections(self, actor: dict, session_id: str) -> list[dict]:
-        require(actor, "see_corrections")
-        return [_plain(c) for c in self._session(session_id).corrections.values()]
+        plan = self._plan_for(actor, "see_corrections", session_id)
+        return [_plain(c) for c in self._session(plan).corrections.values()]
 
     # -- queries --------------------------------------------------------------------
     def session_status(self, actor: dict, session_id: str) -> dict:
         """Sheets, flags and missing sheets: for organisers and the head judge in full; a
         seated judge sees their own sheets; nobody else sees anything before the lock."""
-        require(actor, "see_session_scoring")  # narrowed below: this session's judges only
-        session = self._session(session_id)
+        # narrowed below: this session's judges only
+        session = self._session(self._plan_for(actor, "see_session_scoring", session_id))
         judge = session.plan.panel.get(actor["id"])
         full = has_role(actor, ORGANISER) or (judge is not None and judge.head)
         if not full and judge is None:
@@ -174,14 +184,23 @@ class Scoring:
             ],
         }
 
+    def session_place(self, session_id: str) -> dict | None:
+        """The session's contest and the office that owns it (the gateway's check of a grant),
+        or None if it is not open for scoring."""
+        document = self._plans.get(SESSIONS, session_id)
+        return None if document is None else asdict(SessionPlan.from_payload(document["plan"]).place)
+
     def judge_desk(self, actor: dict) -> dict:
         """Every session the calling judge is seated on, as their tablet shows it (see
         ScoringSession.desk), with the stage's criteria and where and when it sits."""
-        require(actor, "see_judge_desk")
+        require(actor, "see_judge_desk", None)
         sessions = []
         for document in self._plans.find(SESSIONS, {"plan.panel.judge_id": actor["id"]}):
             plan = document["plan"]
-            desk = _folding(SessionPlan.from_payload(plan))(self._store.read_stream(stream_of(plan["session_id"])))
+            seated = SessionPlan.from_payload(plan)
+            if not reaches(actor, seated.place):  # a judge of the same id in another contest
+                continue
+            desk = _folding(seated)(self._store.read_stream(stream_of(plan["session_id"])))
             sessions.append(
                 desk.desk(actor["id"])
                 | {
@@ -205,11 +224,13 @@ class Scoring:
         """A locked session's scores, sheets and comments: public once its stage is published;
         before, for organisers and the session's head judge only (to everyone else it does not
         exist yet, as a result published later must not be guessed at)."""
-        session = self._session(session_id)
-        plan = session.plan
+        plan = self._plan(session_id)
+        session = self._session(plan)
         published = self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is not None
-        judge = plan.panel.get(actor["id"]) if allows(actor, "see_unpublished_scores") else None
-        early = has_role(actor, ORGANISER) or (has_role(actor, JUDGE) and judge is not None and judge.head)
+        # before publication: an organiser of the contest, or the session's head judge
+        widened = allows(actor, "see_unpublished_scores", plan.place)
+        judge = plan.panel.get(actor["id"]) if widened else None
+        early = widened and (has_role(actor, ORGANISER) or (judge is not None and judge.head))
         if not session.locked or not (published or early):
             raise NotFound(f"session {session_id} has no published results yet")
         entries = sorted(session.plan.entries.values(), key=lambda e: e.order)
@@ -230,17 +251,22 @@ class Scoring:
             ],
         }
 
-    def _session(self, session_id: str) -> ScoringSession:
-        return self._fold(session_id)(self._store.read_stream(stream_of(session_id)))
+    def _session(self, plan: SessionPlan) -> ScoringSession:
+        return _folding(plan)(self._store.read_stream(stream_of(plan.session_id)))
+
+    def _plan_for(self, actor: dict, action: str, session_id: str) -> SessionPlan:
+        """The session's plan, once ``actor`` may do ``action`` on it: a role that never may is
+        refused before the session is looked up, a grant for another contest after."""
+        require_role_for(actor, action)
+        plan = self._plan(session_id)
+        require(actor, action, plan.place)
+        return plan
 
     def _plan(self, session_id: str) -> SessionPlan:
         document = self._plans.get(SESSIONS, session_id)
         if document is None:
             raise NotFound(f"session {session_id} is not open for scoring")
         return SessionPlan.from_payload(document["plan"])
-
-    def _fold(self, session_id: str):
-        return _folding(self._plan(session_id))
 
 
 def _folding(plan: SessionPlan):

@@ -49,6 +49,10 @@ class ScoringService(StoreHealth, PublishedLog):
         return self.scoring.lock_session(actor, session_id, override_reason)
 
     @rpc
+    def session_place(self, session_id: str) -> dict | None:
+        return self.scoring.session_place(session_id)
+
+    @rpc
     def judge_desk(self, actor: dict) -> dict:
         return self.scoring.judge_desk(actor)
 

@@ -5,11 +5,13 @@ Pure domain code: it folds events into state and decides the events a command pr
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from leitai.access import Place
 from leitai.arithmetic import ROUNDING, median
 from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
@@ -17,6 +19,13 @@ from services.scoring.rules import Criterion, DropTier, aggregate, score_problem
 
 # a submission id is its sheet's key (and its event's id): once used, for that sheet only
 SUBMISSION_REUSED = "submission_id {submission_id} was already used for another sheet; use a new one"
+CORRECTION_REUSED = "correction_id {correction_id} was already used in this contest; use a new one"
+CORRECTIONS = uuid.UUID("6b1d4d2e-7c55-4e0c-9a43-2f7d0c3b8a10")  # the namespace of correction event ids
+
+
+def correction_event_id(contest_id: str, correction_id: str) -> str:
+    """The event id of correction ``correction_id``'s proposal: one per contest."""
+    return str(uuid.uuid5(CORRECTIONS, f"{contest_id}:{correction_id}"))
 
 
 @dataclass(frozen=True)
@@ -43,6 +52,7 @@ class SessionEntry:
 @dataclass(frozen=True)
 class SessionPlan:
     contest_id: str
+    office: str | None  # the county that owns the contest (None: opened before it was carried)
     session_id: str
     stage_id: str
     group_id: str
@@ -52,10 +62,16 @@ class SessionPlan:
     panel: dict[str, PanelJudge]
     entries: dict[str, SessionEntry]
 
+    @property
+    def place(self) -> Place:
+        """What a grant must reach to act on the session: its contest and the contest's office."""
+        return Place(self.contest_id, self.office)
+
     @classmethod
     def from_payload(cls, p: Mapping[str, Any]) -> SessionPlan:
         return cls(
             contest_id=p["contest_id"],
+            office=p.get("county_code"),
             session_id=p["session_id"],
             stage_id=p["stage_id"],
             group_id=p["group_id"],
@@ -478,7 +494,11 @@ class ScoringSession:
             "cites": sheet.submission_id if sheet else None,
             "proposed_by": actor_id,
         }
-        return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed)]
+        # its event id follows from the contest and the correction's id: the store's unique event
+        # ids then refuse the same correction id in another session of the contest (a 409), which
+        # ranking and registration, who key a republication and an advancement change by it, rely on
+        event_id = correction_event_id(self.plan.contest_id, correction_id)
+        return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed, event_id=event_id)]
 
     def approve(self, actor_id: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)

@@ -242,8 +242,9 @@ def test_without_its_secret_a_process_stops_at_start_up_naming_the_setting():
     config = loaded_config(pod, f"{CONFIG_MOUNT}/gateway.yaml")
     with pytest.raises(Exception, match="LEITAI_TOKENS"):
         GatewaySettings().load({k: config[k] for k in ("LEITAI_TOKENS",) if k in config})
+    grant = {"role": "organiser", "id": "o", "office": "boai"}
     with pytest.raises(ConfigurationError, match="LEITAI_CONSISTENCY_KEY"):  # production seals with a shared key
-        load_gateway_settings(dict(config, LEITAI_TOKENS={"an-organiser-token-0123": {"role": "organiser", "id": "o"}}))
+        load_gateway_settings(dict(config, LEITAI_TOKENS={"an-organiser-token-0123": grant}))
     with pytest.raises(KeyError, match="leitai-broker"):  # a Secret neither rendered nor in the cluster
         resolve(gateway, objects, {})
 

@@ -49,12 +49,12 @@ def run_session(
                 "PUT",
                 f"/sessions/{session}/sheets/{entry}",
                 {"submission_id": str(uuid.uuid4()), "scores": scores},
-                judge_token(judge),
+                judge_token(judge, contest),
                 headers={AFTER: opened},
             )
         )
         sheets[(entry, judge)] = scores
-    return sheets, written(stack.exchange("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
+    return sheets, written(stack.exchange("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0], contest)))
 
 
 def written(answer: tuple) -> str:

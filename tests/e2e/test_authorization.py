@@ -11,7 +11,16 @@ import re
 import pytest
 
 from testkit.boai import CONTEST, set_up
-from testkit.stack import ORGANISER_TOKEN, SCREEN_TOKEN, SUPERVISOR_TOKEN, judge_token
+from testkit.stack import (
+    ELSEWHERE_CONTEST,
+    ELSEWHERE_ORGANISER_TOKEN,
+    ELSEWHERE_SCREEN_TOKEN,
+    ELSEWHERE_SUPERVISOR_TOKEN,
+    ORGANISER_TOKEN,
+    SCREEN_TOKEN,
+    SUPERVISOR_TOKEN,
+    judge_token,
+)
 
 pytestmark = pytest.mark.integration
 CALLERS = {
@@ -97,6 +106,73 @@ def test_every_operation_answers_every_caller_as_the_matrix_says(stack, document
             if not ok:
                 wrong.append(f"{method} {path} as {caller}: expected {want}, got {code}")
     assert not wrong, "\n".join(wrong)
+
+
+# The contest dimension: grants of another county (an office) and another contest, holding the
+# same ids as ours (org1, inspector1, hall, J1, J6: ids are not identities), in every role
+ELSEWHERE = {
+    "organiser of another county": ELSEWHERE_ORGANISER_TOKEN,
+    "supervisor of another county": ELSEWHERE_SUPERVISOR_TOKEN,
+    "screen of another contest": ELSEWHERE_SCREEN_TOKEN,
+    "judge J1 of another contest": judge_token("J1", ELSEWHERE_CONTEST),
+    "judge J6 of another contest": judge_token("J6", ELSEWHERE_CONTEST),
+}
+SCOPE_REFUSAL = "this grant is for"
+
+
+def test_every_operation_on_our_contest_refuses_every_grant_of_another(stack, document):
+    """Every route that acts on a contest or a session (and is not public) refuses each grant of
+    another contest or county with 403, saying whose the grant is, and changes nothing."""
+    before = stack.call("GET", f"/contests/{CONTEST}", token=ORGANISER_TOKEN)[1]
+    scoped = [
+        (method.upper(), path)
+        for path, item in document["paths"].items()
+        for method, op in item.items()
+        if "public" not in op["x-roles"] and ("{contest_id}" in path or "{session_id}" in path)
+    ]
+    assert len(scoped) >= 30
+    wrong = []
+    for method, path in scoped:
+        url = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
+        for caller, token in ELSEWHERE.items():
+            code, body = stack.call(method, url, {} if method != "GET" else None, token)
+            message = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            # a role that may never do it is refused for its role; every other, for its scope
+            if code != 403 or not (message.startswith("only ") or SCOPE_REFUSAL in message):
+                wrong.append(f"{method} {path} as {caller}: {code} {message!r}")
+    assert not wrong, "\n".join(wrong)
+    assert stack.call("GET", f"/contests/{CONTEST}", token=ORGANISER_TOKEN)[1] == before
+
+
+def test_what_acts_on_no_one_contest_shows_another_county_nothing_of_ours(stack, document):
+    organiser, judge = ELSEWHERE["organiser of another county"], ELSEWHERE["judge J1 of another contest"]
+    listed = stack.call("GET", "/contests", token=organiser)
+    assert listed[0] == 200 and CONTEST not in {c["contest_id"] for c in listed[1]["contests"]}
+    assert CONTEST in {c["contest_id"] for c in stack.call("GET", "/contests", token=ORGANISER_TOKEN)[1]["contests"]}
+    desk = stack.call("GET", "/judges/me/sessions", token=judge)
+    assert desk[0] == 200 and desk[1]["sessions"] == []  # J1 sits in our s1, not in their contest
+    assert stack.call("GET", "/judges/me/sessions", token=judge_token("J1"))[1]["sessions"] != []
+    # a contest of our county, or with our contest's id, is not theirs to create
+    ours = {
+        "contest_id": "theirs-in-boai",
+        "name": "擂台",
+        "tree_id": "boai",
+        "county_code": "boai",
+        "format": "knockout",
+    }
+    code, body = stack.call("POST", "/contests", ours, organiser)
+    assert code == 403 and SCOPE_REFUSAL in body["error"]["message"]
+    code, body = stack.call("POST", "/contests", dict(ours, contest_id=CONTEST, county_code="elsewhere"), organiser)
+    assert code in (403, 404) and stack.call("GET", f"/contests/{CONTEST}")[1]["county_code"] == "boai"
+    # a region tree our contests stand on is replaced by the operator only
+    code, body = stack.call(
+        "PUT", "/regions/boai", {"regions": [{"code": "x", "name": "x", "level": "county"}]}, organiser
+    )
+    assert code == 403, body
+    # public routes show them what they show the public: no set-up, no unpublished score
+    view = stack.call("GET", f"/contests/{CONTEST}", token=organiser)[1]
+    assert view["judges"] == [] and all("seats" not in s for s in view["sessions"])
+    assert stack.call("GET", "/sessions/s1/results", token=organiser)[0] == 404
 
 
 def keys_of(value, into: set[str]) -> set[str]:

@@ -184,6 +184,25 @@ def test_the_same_sheet_sent_twice_is_recorded_once(stack, open_session, store):
     assert code == 409 and "already used for another sheet" in body["error"]["message"]
 
 
+def test_an_event_written_through_the_gateway_names_its_grant_holder_and_the_gateways_request_id(
+    stack, open_session, store
+):
+    """Who wrote an event, and in which request: its ``actor`` is the grant's holder and its
+    ``correlation_id`` the request id the gateway gave (never one the client chose)."""
+    submission = sheet(random_scores(random.Random(7)), submission_id=str(uuid.uuid4()))
+    code, _, headers = stack.exchange(
+        "PUT",
+        f"/sessions/{open_session}/sheets/e-qinghua-03",
+        submission,
+        judge_token("J3"),
+        headers={"X-Request-Id": "chosen-by-the-client"},
+    )
+    assert code == 200 and headers["X-Request-Id"] != "chosen-by-the-client"
+    commit = store["scoring"].commits.find_one({"events.event_id": submission["submission_id"]})
+    [event] = [e for e in commit["events"] if e["event_id"] == submission["submission_id"]]
+    assert (event["actor"], event["correlation_id"]) == ("J3", headers["X-Request-Id"])
+
+
 def test_an_oversized_body_is_refused_before_it_is_read(stack, scored, store):
     before = commits(store)
     connection = http.client.HTTPConnection("127.0.0.1", stack.port, timeout=30)

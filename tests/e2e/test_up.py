@@ -54,7 +54,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         "SCORING_DATABASE": f"{prefix}_scoring",
         "RANKING_DATABASE": f"{prefix}_ranking",
         "NOTIFY_DATABASE": f"{prefix}_notify",
-        "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1"}}),
+        "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1", "deployment": True}}),
         "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest, which production refuses
     }
     ops_base = free_ports(len(commands(Path("config"))))  # one ops port per process, from ops_base on

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from leitai import roles
-from leitai.access import ACTIONS, require
+from leitai.access import ACTIONS, Place, require
 from leitai.errors import Forbidden
 from leitai.roles import PUBLIC, ROLES
 from services.gateway.auth import Authenticator
@@ -24,6 +24,14 @@ from services.gateway.http import ROUTES
 from services.gateway.service import GatewayService
 
 ROOT = Path(__file__).resolve().parents[2]
+EVERYWHERE = {"deployment": True}  # a grant that reaches every place: these tests are about roles
+
+
+def place(action: str) -> Place | None:
+    """A place for ``action``: None for those that act on no one contest."""
+    return Place("c", "cty") if ACTIONS[action].scoped else None
+
+
 SERVICES = ("registration", "scoring", "ranking", "notify")
 
 
@@ -117,9 +125,9 @@ class Package:
     def _check(self, call: ast.Call, function: Function) -> Checks:
         found = Checks()
         where = f"{function.module.relative_to(ROOT)}:{call.lineno}"
-        if _named(call.func, "require", "allows"):
+        if _named(call.func, "require", "allows", "require_role_for"):
             given = call.args[1] if len(call.args) > 1 else None
-            return self._named_action(given, call, function, required=_named(call.func, "require"))
+            return self._named_action(given, call, function, required=not _named(call.func, "allows"))
         if _named(call.func, "require_role"):
             found.wrong.append(f"{where}: {ast.unparse(call)}: check require(actor, <action>) instead")
         return found
@@ -247,16 +255,16 @@ def test_the_gateway_and_the_service_refuse_in_the_same_words(action):
         with pytest.raises(Forbidden) as at_the_gateway:
             Authenticator.permit(actor, declared.roles, declared.to)
         with pytest.raises(Forbidden) as in_the_service:
-            require(actor, action)
+            require(actor | EVERYWHERE, action, place(action))
         assert at_the_gateway.value.message == in_the_service.value.message
     for role in declared.roles:
-        require({"role": role, "id": "someone"}, action)
+        require({"role": role, "id": "someone"} | EVERYWHERE, action, place(action))
 
 
 def test_where_a_service_admits_fewer_the_table_holds_the_gateways_outer_set():
     """Every judge passes the gateway's lock and the table's; the session lets in its head
     judge only (ScoringSession.lock), which tests/unit/test_scoring_session.py holds it to."""
     assert ACTIONS["lock_session"].roles == (roles.ORGANISER, roles.JUDGE)
-    require({"role": roles.JUDGE, "id": "J2"}, "lock_session")
+    require({"role": roles.JUDGE, "id": "J2", "contest": "c"}, "lock_session", Place("c", "cty"))
     with pytest.raises(Forbidden, match="^only an organiser or a judge may lock a session$"):
-        require({"role": roles.SCREEN, "id": "hall"}, "lock_session")
+        require({"role": roles.SCREEN, "id": "hall", "contest": "c"}, "lock_session", Place("c", "cty"))

@@ -54,3 +54,71 @@ def test_migrate_needs_the_source_databases_and_names_a_missing_broker_setting(m
     monkeypatch.setenv("MONGO_DATABASE", "leitai_ranking")
     assert main(["migrate"]) == 2
     assert "AMQP_URI" in capsys.readouterr().err
+
+
+# -- leitai grant: what is wrong is said by the option, before the store is reached -----------
+@pytest.fixture
+def unreachable_store(monkeypatch):
+    """A store that would not answer: every refusal below comes before it is asked."""
+    monkeypatch.setenv("MONGO_URL", "mongodb://127.0.0.1:1/")
+    monkeypatch.setenv("MONGO_DATABASE", "leitai_registration")
+
+
+JUDGE_J1 = ["grant", "mint", "--role", "judge", "--id", "J1", "--contest", "boai-2026"]
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        ([*JUDGE_J1, "--days", "0"], "--days 0: a whole number of days from 1 to 366"),
+        ([*JUDGE_J1, "--days", "367"], "--days 367: a whole number of days from 1 to 366"),
+        ([*JUDGE_J1, "--days", "thirty"], "--days thirty: a whole number of days"),
+        ([*JUDGE_J1, "--days", "-5"], "--days -5: a whole number of days"),
+        (["grant", "mint", "--role", "judge", "--id", "J1", "--office", "boai"], "--contest: a judge's grant names"),
+        (["grant", "mint", "--role", "judge", "--id", "J 1!", "--contest", "c"], "--id: "),
+        ([*JUDGE_J1, "--base-url", "ftp://host"], "--base-url ftp://host: give the gateway's address"),
+        ([*JUDGE_J1, "--base-url", "leitai.example.gov.cn"], "--base-url leitai.example.gov.cn: give"),
+        ([*JUDGE_J1, "--base-url", "https://h", "--qr", "code.gif"], "--qr code.gif: give a file name ending in .png"),
+        ([*JUDGE_J1, "--qr", "code.png"], "--qr: give --base-url too"),
+        (
+            [
+                "grant",
+                "mint",
+                "--role",
+                "screen",
+                "--id",
+                "hall",
+                "--contest",
+                "c",
+                "--base-url",
+                "https://h",
+                "--qr",
+                "s.svg",
+            ],
+            "--qr: a screen has no sign-in link",
+        ),
+        ([*JUDGE_J1, "--base-url", "https://h", "--qr", "/no/such/folder/code.png"], "no folder /no/such/folder"),
+        ([*JUDGE_J1, "--by", " "], "--by: say who you are"),
+        (["grant", "revoke", "grant-0123456789ab", "--reason", "  "], "--reason: say why"),
+    ],
+)
+def test_grant_refuses_in_plain_words_naming_the_option(unreachable_store, capsys, args, said):
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and "MongoDB" not in err
+
+
+@pytest.mark.parametrize(
+    "args, said",
+    [
+        (["grant", "mint", "--role", "judge", "--id", "J1"], "one of the arguments --contest --office --deployment"),
+        ([*JUDGE_J1, "--office", "boai"], "--office: not allowed with argument --contest"),
+        (["grant", "mint", "--role", "chair", "--id", "J1", "--contest", "c"], "--role: invalid choice: 'chair'"),
+        (["grant", "list", "--contest", "c", "--office", "o"], "--office: not allowed with argument --contest"),
+        (["grant", "revoke", "grant-0123456789ab"], "the following arguments are required: --reason"),
+    ],
+)
+def test_grant_usage_errors_name_the_option_and_exit_2(unreachable_store, capsys, args, said):
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2 and said in capsys.readouterr().err

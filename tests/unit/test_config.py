@@ -109,12 +109,28 @@ def test_the_relay_and_the_gateway_refuse_the_default_broker_credentials_in_prod
     assert "AMQP_URI: uses RabbitMQ's default guest:guest" in capsys.readouterr().err
     gateway = {
         "AMQP_URI": "amqp://guest:guest@broker:5672/",
-        "LEITAI_TOKENS": {"an-organiser-token-of-16+": {"role": "organiser", "id": "org1"}},
+        "LEITAI_TOKENS": {"an-organiser-token-of-16+": {"role": "organiser", "id": "org1", "office": "boai"}},
         "LEITAI_CONSISTENCY_KEY": "k" * 64,
     }
     with pytest.raises(ConfigurationError, match="AMQP_URI: uses RabbitMQ's default guest:guest"):
         gateway_settings(gateway)
     assert gateway_settings(dict(gateway, LEITAI_ENVIRONMENT="development"))
+
+
+def test_a_production_relay_without_a_signing_key_stops_naming_the_setting(monkeypatch, capsys, tmp_path):
+    from composition.cli import main
+
+    for name, value in dict(GOOD, AMQP_URI="amqp://leitai:a-real-password@broker:5672/").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("LEITAI_ENVIRONMENT", "production")
+    monkeypatch.delenv("LEITAI_SIGNING_KEY", raising=False)
+    assert main(["relay"]) == 2  # before it connects to anything: no store or broker runs here
+    assert "LEITAI_SIGNING_KEY: a production relay signs its log's checkpoints" in capsys.readouterr().err
+    # development may run unsigned; a key that is not a key is named too
+    assert Settings(LEITAI_ENVIRONMENT="development").signing() is None
+    (tmp_path / "key").write_text("not a key")
+    with pytest.raises(ConfigurationError, match="^invalid configuration: LEITAI_SIGNING_KEY: "):
+        Settings(LEITAI_SIGNING_KEY=str(tmp_path / "key")).signing()
 
 
 NOTIFY = {

@@ -19,7 +19,7 @@ from services.gateway.auth import Authenticator, GatewaySettings
 from services.gateway.http import ROUTES, forwarded_client
 
 PROXIES = [ipaddress.ip_network(n) for n in ("10.0.0.0/8", "fd00::/8")]
-TOKENS = {"o" * 16: {"role": ORGANISER, "id": "org1"}}
+TOKENS = {"o" * 16: {"role": ORGANISER, "id": "org1", "office": "boai"}}
 
 
 # -- X-Forwarded-For, believed from a trusted proxy only ------------------------------------

@@ -20,7 +20,7 @@ from services.gateway.settings import load
 from services.gateway.tickets import Screen, Tickets
 
 TOKEN = "screen-token-never-in-a-url-0123"
-SCREEN_ACTOR = {"role": SCREEN, "id": "hall"}
+SCREEN_ACTOR = {"role": SCREEN, "id": "hall", "contest": "c"}
 NOW = 1_760_000_000.0
 
 
@@ -37,6 +37,7 @@ def test_a_ticket_names_its_holder_and_stage_and_never_the_token():
     assert version == "v1" and claims == {
         "role": SCREEN,
         "id": "hall",
+        "contest": "c",
         "contest_id": "c1",
         "stage_id": "s1",
         "exp": int(NOW) + tickets.TTL_S,
@@ -167,7 +168,7 @@ def test_a_malformed_tokens_setting_names_the_tokens_place_never_the_token(token
 def test_the_tokens_setting_may_come_as_the_raw_json_text_of_the_environment():
     loaded = load(
         {
-            "LEITAI_TOKENS": json.dumps({TOKEN: {"role": SCREEN, "id": "hall"}}),
+            "LEITAI_TOKENS": json.dumps({TOKEN: SCREEN_ACTOR}),
             "LEITAI_ENVIRONMENT": "test",
             "AMQP_URI": "memory://",
         }

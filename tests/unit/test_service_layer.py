@@ -16,8 +16,8 @@ from services.gateway import schemas
 from services.notify import application as notify
 from tests.support.inmemory import InMemorySystem
 
-ORG = {"role": "organiser", "id": "org1"}
-SCREEN = {"role": "screen", "id": "hall"}
+ORG = {"role": "organiser", "id": "org1", "office": "cty"}  # the office that owns contest "c"
+SCREEN = {"role": "screen", "id": "hall", "contest": "c"}
 PUBLIC = {"role": "public", "id": "public"}
 REGIONS = [
     {"code": "cty", "name": "县", "level": "county", "parent": None},
@@ -90,7 +90,7 @@ def sub(name: str) -> str:
 
 
 def judge(judge_id: str) -> dict:
-    return {"role": "judge", "id": judge_id}
+    return {"role": "judge", "id": judge_id, "contest": "c"}
 
 
 def registered(final: dict = FINAL) -> InMemorySystem:
@@ -446,7 +446,7 @@ def test_every_command_with_a_key_stores_an_answer_a_retry_finds():
     assert system.scoring.lock_session(keyed(ORG, "k-lock"), "s1") == locked
 
 
-SUPERVISOR = {"role": "supervisor", "id": "inspector1"}
+SUPERVISOR = {"role": "supervisor", "id": "inspector1", "office": "cty"}
 
 
 def test_a_correction_needs_a_published_stage_a_proposer_and_a_second_person():

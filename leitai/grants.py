@@ -1,0 +1,57 @@
+"""What a grant is: a role, who holds it, and its scope (leitai/access.py says what a scope
+reaches). The one schema for the grants configured in LEITAI_TOKENS and those minted with
+``leitai grant mint``; and the form of a minted token."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
+
+from leitai.access import SCOPES
+from leitai.contracts.fields import Id
+from leitai.roles import JUDGE, ROLES
+
+# a minted token (``leitai grant mint``): lt_ and 32 random bytes in URL-safe base64. The gateway
+# looks up only a token of this form: nothing else costs registration a request
+TOKEN_PREFIX = "lt_"
+MINTED_TOKEN = re.compile(r"lt_[A-Za-z0-9_-]{43}")
+
+
+def new_token() -> str:
+    """A new minted token, of the form MINTED_TOKEN."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+class GrantSchema(Schema):
+    """``{"role": "judge", "id": "J1", "contest": "boai-2026"}``: exactly one scope; a judge's
+    is always a contest (judges act only where they are seated, by the contest the grant names:
+    a judge id is not an identity across contests)."""
+
+    role = fields.String(required=True, validate=validate.OneOf(ROLES))
+    id = Id(required=True)
+    contest = Id(load_default=None)
+    office = Id(load_default=None)
+    deployment = fields.Boolean(load_default=False)
+
+    @validates_schema
+    def _one_scope(self, data: dict[str, Any], **kwargs: Any) -> None:
+        named = [s for s in SCOPES if data.get(s)]
+        if len(named) != 1:
+            raise ValidationError(
+                'exactly one scope: "contest": <contest id>, "office": <county code> or "deployment": true',
+                "scope",
+            )
+        if data["role"] == JUDGE and named != ["contest"]:
+            raise ValidationError('a judge\'s grant names its contest: "contest": <contest id>', "contest")
+
+    @post_load
+    def _as_holder(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        return holder(data)
+
+
+def holder(grant: dict[str, Any]) -> dict[str, Any]:
+    """A loaded grant as the actor the services see: role, id and the one scope it names."""
+    return {k: v for k, v in grant.items() if k in ("role", "id") or (k in SCOPES and v)}
