@@ -66,13 +66,13 @@ from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.eventstore.verify import verify
-from leitai.grants import GrantSchema
+from leitai.grants import SIGN_IN_PAGES, GrantSchema
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
 from leitai.ops import OpsServer
 from leitai.readmodel import ReadModel
-from leitai.roles import JUDGE, ORGANISER, ROLES, SCREEN, SUPERVISOR
+from leitai.roles import ORGANISER, ROLES, SCREEN
 from services.ranking.application import Ranking
 from services.registration.grants import MAX_DAYS, GrantStore, status
 
@@ -544,7 +544,6 @@ def _demo(args, settings: Settings) -> int:
 
 # -- leitai grant ---------------------------------------------------------------------------
 # the page a grant's holder signs in on (the token in the fragment: it never reaches a server)
-SIGN_IN_PAGES = {JUDGE: "/judge", ORGANISER: "/console", SUPERVISOR: "/console"}
 # what the store calls a field, as the command's option
 GRANT_OPTIONS = {
     "role": "--role",

@@ -65,6 +65,8 @@ ACTIONS: dict[str, Action] = {
     "schedule_meeting": Action((ORGANISER,), "schedule a forum meeting"),
     "record_meeting": Action((ORGANISER,), "record a forum meeting"),
     "decide_advancement": Action((ORGANISER,), "decide an advancement change"),
+    # a judge's (or a hall screen's) grant for the contest: its sign-in link, once; the list; revoking
+    "invite": Action((ORGANISER,), "invite judges and screens"),
     "see_participation": Action((ORGANISER,), "see the forum participation", gateway_only=True),
     # the public view of a contest is an allow-list (services/registration/contest.py,
     # PUBLIC_FIELDS); these see its set-up too: panels, conflicts, the video room, lot seeds

@@ -12,12 +12,17 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from leitai.access import SCOPES
 from leitai.contracts.fields import Id
-from leitai.roles import JUDGE, ROLES
+from leitai.roles import JUDGE, ORGANISER, ROLES, SUPERVISOR
 
 # a minted token (``leitai grant mint``): lt_ and 32 random bytes in URL-safe base64. The gateway
 # looks up only a token of this form: nothing else costs registration a request
 TOKEN_PREFIX = "lt_"
 MINTED_TOKEN = re.compile(r"lt_[A-Za-z0-9_-]{43}")
+
+
+# the page a grant's holder signs in at, the token in its fragment (which no server sees); a
+# screen has none: it types its token in on the big screen
+SIGN_IN_PAGES = {JUDGE: "/judge", ORGANISER: "/console", SUPERVISOR: "/console"}
 
 
 def new_token() -> str:

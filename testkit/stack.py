@@ -348,6 +348,12 @@ class Stack:
     ) -> tuple[int, dict | str]:
         return self.exchange(method, path, body, token, raw, headers)[:2]
 
+    def invite(self, contest_id: str, judge_id: str) -> str:
+        """A token for ``judge_id`` of ``contest_id``, invited as the console does."""
+        path = f"/contests/{contest_id}/invitations"
+        body = {"role": "judge", "id": judge_id, "base_url": self.base}
+        return ok(self.call("POST", path, body, ORGANISER_TOKEN))["token"]
+
     def exchange(
         self,
         method: str,

@@ -23,6 +23,7 @@ from leitai.contracts.registration import (
     StageDefined,
 )
 from leitai.contracts.scoring import CORRECTION_KINDS
+from leitai.roles import JUDGE, SCREEN
 
 
 class Response(Schema):
@@ -82,6 +83,67 @@ class StageCreate(StageDefined):
 class JudgeCreate(JudgeRegistered):
     class Meta:
         exclude = ("contest_id",)
+
+
+INVITED_ROLES = (JUDGE, SCREEN)  # what the console issues grants to: its organisers mint others with the CLI
+
+
+class InvitationCreate(Schema):
+    """A judge's grant for the contest (``id``: their judge id; what was issued to them before
+    stops working) or a hall screen's (``id``: the hall's name), and the address the judges reach
+    the gateway at (the console sends its own): the link's beginning."""
+
+    role = fields.String(load_default=JUDGE, validate=validate.OneOf(INVITED_ROLES))
+    id = Id(required=True)
+    days = fields.Integer(load_default=30, strict=True, validate=validate.Range(min=1, max=366))
+    label = fields.String(load_default="", validate=validate.Length(max=200))
+    base_url = fields.String(
+        required=True,
+        validate=validate.Regexp(
+            r"^https?://[A-Za-z0-9.\-\[\]:]{1,200}$", error="the gateway's address: http(s)://host[:port], no path"
+        ),
+    )
+
+
+class Grant(Response):
+    """A grant as the console lists it: never its token or digest."""
+
+    grant_id = fields.String(required=True)
+    role = fields.String(required=True)
+    id = fields.String(required=True)
+    contest = fields.String()
+    label = fields.String()
+    minted_by = fields.String()
+    minted_at = fields.String()
+    expires_at = fields.String()
+    status = fields.String(required=True, metadata={"description": "active, expired or revoked"})
+    revoked_at = fields.String()
+    revoked_by = fields.String()
+    revoke_reason = fields.String()
+
+
+class Grants(Response):
+    invitations = fields.List(fields.Nested(Grant), required=True)
+
+
+class Invitation(Response):
+    """The grant issued, its token shown this once, the sign-in link and its QR code (rows of
+    "0" and "1", dark "1", no quiet zone); no link or code for a screen."""
+
+    grant_id = fields.String(required=True)
+    token = fields.String(required=True)
+    role = fields.String(required=True)
+    id = fields.String(required=True)
+    contest_id = fields.String(required=True)
+    label = fields.String(required=True)
+    expires_at = fields.String(required=True)
+    replaces = fields.List(fields.String(), required=True, metadata={"description": "the grants it revoked"})
+    link = fields.String(required=True, allow_none=True)
+    qr = fields.List(fields.String(), required=True, allow_none=True)
+
+
+class Revocation(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
 class EntryCreate(EntrySubmitted):

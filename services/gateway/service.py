@@ -24,7 +24,7 @@ from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
-from services.gateway import exports, live, pages, results_page
+from services.gateway import exports, invitations, live, pages, results_page
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
@@ -259,6 +259,41 @@ class GatewayService:
     )
     def register_judge(self, actor, body, contest_id):
         return self.registration.register_judge(actor, contest_id, body)
+
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/invitations",
+        action="invite",
+        body=s.InvitationCreate,
+        response=s.Invitation,
+        status=201,
+        summary="Invite a judge (or a hall's screen): a grant for this contest, its token shown this once, "
+        "the sign-in link and its QR code; a judge's earlier grant stops working",
+    )
+    def invite(self, actor, body, contest_id):
+        base_url = body.pop("base_url")
+        return invitations.handed_over(self.registration.invite(actor, contest_id, body), base_url)
+
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/invitations",
+        action="invite",
+        response=s.Grants,
+        summary="The contest's grants and their status (active, expired, revoked); never a token",
+    )
+    def list_invitations(self, actor, body, contest_id):
+        return {"invitations": self.registration.invitations(actor, contest_id)}
+
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/invitations/<string:grant_id>/revocation",
+        action="invite",
+        body=s.Revocation,
+        response=s.Grant,
+        summary="Revoke one of the contest's grants: its link lets no one in from now on",
+    )
+    def revoke_invitation(self, actor, body, contest_id, grant_id):
+        return self.registration.revoke_invitation(actor, contest_id, grant_id, body["reason"])
 
     @endpoint(
         "POST",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from dataclasses import asdict
+from typing import Any, Protocol
 
 from leitai.access import Place, allows, require, require_role_for
 from leitai.application import execute, on_behalf
@@ -18,7 +19,7 @@ from leitai.domain import Decision, folding
 from leitai.errors import Forbidden, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
-from leitai.roles import ORGANISER, has_role
+from leitai.roles import JUDGE, ORGANISER, has_role
 from services.registration.contest import Contest
 from services.registration.regions import Region, parse_csv, validate_tree
 
@@ -49,11 +50,26 @@ def new_seed() -> str:
     return secrets.token_hex(16)
 
 
+class Grants(Protocol):
+    """Where minted grants are kept (services/registration/grants.py, GrantStore)."""
+
+    def mint(self, grant: dict[str, Any], *, label: str, by: str, days: int) -> Any: ...
+
+    def list(self, contest: str | None = None, office: str | None = None) -> list[dict[str, Any]]: ...
+
+    def revoke(self, grant_id: str, by: str, reason: str) -> tuple[dict[str, Any], bool]: ...
+
+
+REISSUED = "issued again"  # why a judge's earlier grant stopped working
+
+
 class Registration:
-    def __init__(self, store: EventStore, new_seed: Callable[[], str]) -> None:
-        """``new_seed``: a fresh seed for a lot the organiser did not seed."""
+    def __init__(self, store: EventStore, new_seed: Callable[[], str], grants: Grants) -> None:
+        """``new_seed``: a fresh seed for a lot the organiser did not seed; ``grants``: where the
+        judges' and screens' sign-in grants are kept."""
         self._store = store
         self._new_seed = new_seed
+        self._grants = grants
 
     # -- region trees --------------------------------------------------------------
     def import_regions(
@@ -167,6 +183,66 @@ class Registration:
         contest = self._contest(contest_id)
         setup = allows(actor, "see_contest_setup", place_of(contest))  # only where the grant reaches
         return contest.view("contacts" if setup and has_role(actor, ORGANISER) else "setup" if setup else "public")
+
+    # -- invitations: a judge's or a hall screen's grant, issued from the console --------
+    def invite(self, actor: dict, contest_id: str, invitation: dict) -> dict:
+        """A grant for the contest and its token, shown this once: for a judge registered in it
+        (``id`` its judge id; what was issued to them before stops working, so that a lost or
+        leaked link is replaced by issuing again) or a hall's screen (``id`` the hall's name)."""
+        contest = self._contest_for(actor, "invite", contest_id)
+        role, holder_id = invitation["role"], invitation["id"]
+        if role == JUDGE:
+            judge = contest.judges.get(holder_id)
+            if judge is None:
+                raise NotFound(f"judge {holder_id} is not registered in contest {contest_id}", {"id": [holder_id]})
+            label = judge["name"]
+        else:
+            label = invitation.get("label") or holder_id
+        grants = self._grants
+        earlier = [
+            g["grant_id"]
+            for g in grants.list(contest=contest_id)
+            if (g["role"], g["id"], g["status"]) == (role, holder_id, "active") and role == JUDGE
+        ]
+        for grant_id in earlier:
+            grants.revoke(grant_id, actor["id"], REISSUED)
+        minted = grants.mint(
+            {"role": role, "id": holder_id, "contest": contest_id},
+            label=label,
+            by=actor["id"],
+            days=invitation.get("days", 30),
+        )
+        return {
+            "grant_id": minted.grant_id,
+            "token": minted.token,
+            "role": role,
+            "id": holder_id,
+            "contest_id": contest_id,
+            "label": minted.label,
+            "expires_at": minted.expires_at,
+            "replaces": earlier,
+        }
+
+    def invitations(self, actor: dict, contest_id: str) -> list[dict]:
+        """The contest's grants, newest last, with their status; never a token or a digest."""
+        self._contest_for(actor, "invite", contest_id)
+        return self._grants.list(contest=contest_id)
+
+    def revoke_invitation(self, actor: dict, contest_id: str, grant_id: str, reason: str) -> dict:
+        """End one of the contest's grants: its link lets no one in from now on (revoking it
+        again answers with the grant as it was revoked)."""
+        self._contest_for(actor, "invite", contest_id)
+        grants = self._grants
+        if grant_id not in {g["grant_id"] for g in grants.list(contest=contest_id)}:
+            raise NotFound(f"no grant {grant_id} in contest {contest_id}")
+        revoked, _ = grants.revoke(grant_id, actor["id"], reason)
+        return revoked
+
+    def _contest_for(self, actor: dict, action: str, contest_id: str) -> Contest:
+        require_role_for(actor, action)
+        contest = self._contest(contest_id)
+        require(actor, action, place_of(contest))
+        return contest
 
     # -- facts from ranking -----------------------------------------------------------
     def contestant_advanced(self, event: Event) -> None:

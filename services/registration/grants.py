@@ -163,10 +163,17 @@ class GrantStore:
             raise NotFound(f"no grant {grant_id}")
         return _shown(record), revoked is not None
 
-    def list(self, contest: str | None = None, office: str | None = None) -> builtins.list[dict[str, Any]]:
-        """Every grant (of one contest, or of one office), oldest first, without its digest."""
+    def list(
+        self, contest: str | None = None, office: str | None = None, now: datetime | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """Every grant (of one contest, or of one office), oldest first, without its digest, with
+        its ``status`` now (active, expired or revoked)."""
         query = {k: v for k, v in (("contest", contest), ("office", office)) if v is not None}
-        return [_shown(r) for r in self._collection.find(query, {"digest": 0}, sort=[("minted_at", 1), ("_id", 1)])]
+        moment = now or datetime.now(UTC)
+        return [
+            _shown(r) | {"status": status(r, moment)}
+            for r in self._collection.find(query, {"digest": 0}, sort=[("minted_at", 1), ("_id", 1)])
+        ]
 
 
 def _shown(record: Mapping[str, Any]) -> dict[str, Any]:

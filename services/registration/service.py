@@ -30,7 +30,7 @@ class RegistrationService(StoreHealth, PublishedLog):
 
     @property
     def registration(self) -> Registration:
-        return Registration(self.store, new_seed)
+        return Registration(self.store, new_seed, self.grants)
 
     @rpc
     def import_regions(
@@ -105,6 +105,18 @@ class RegistrationService(StoreHealth, PublishedLog):
     @rpc
     def decide_advancement(self, actor: dict, contest_id: str, change_id: str, decision: dict) -> dict:
         return self.registration.decide_advancement(actor, contest_id, change_id, decision)
+
+    @rpc
+    def invite(self, actor: dict, contest_id: str, invitation: dict) -> dict:
+        return self.registration.invite(actor, contest_id, invitation)
+
+    @rpc
+    def invitations(self, actor: dict, contest_id: str) -> list[dict]:
+        return self.registration.invitations(actor, contest_id)
+
+    @rpc
+    def revoke_invitation(self, actor: dict, contest_id: str, grant_id: str, reason: str) -> dict:
+        return self.registration.revoke_invitation(actor, contest_id, grant_id, reason)
 
     @rpc
     def grant_holder(self, digest: str) -> dict | None:

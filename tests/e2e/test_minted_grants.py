@@ -15,7 +15,7 @@ import time
 import pytest
 
 from testkit.boai import CONTEST, PANELS, random_scores, set_up, sheet
-from testkit.stack import BIN, running_stack
+from testkit.stack import BIN, ORGANISER_TOKEN, ok, running_stack
 
 pytestmark = pytest.mark.integration
 JUDGES = [f"J{n}" for n in range(1, 11)]
@@ -98,3 +98,24 @@ def test_with_registration_down_a_minted_token_is_a_503_within_the_deadline_then
     stack.restart("registration")
     code, body = stack.call("PUT", path, sheet(random_scores(random.Random(5))), token)
     assert code == 200 and body["judge_id"] == judge, body
+
+
+def test_an_organiser_invites_a_judge_from_the_console_and_issuing_again_ends_the_old_link(stack, orders):
+    """The console's way in: the organiser's invitation answers a link with the token in its
+    fragment and its QR code; the judge signs in with it; issuing again revokes the first."""
+    judge, path = PANELS["s2"][0], f"/contests/{CONTEST}/invitations"
+    first = ok(stack.call("POST", path, {"id": judge, "base_url": stack.base}, ORGANISER_TOKEN))
+    assert first["link"] == f"{stack.base}/judge#token={first['token']}" and len(first["qr"]) >= 21
+    desk = ok(stack.call("GET", "/judges/me/sessions", token=first["token"]))
+    assert desk["judge_id"] == judge and "s2" in {s["session_id"] for s in desk["sessions"]}
+    again = ok(stack.call("POST", path, {"id": judge, "base_url": stack.base}, ORGANISER_TOKEN))
+    assert again["replaces"] == [first["grant_id"]]
+    code, body = stack.call("GET", "/judges/me/sessions", token=first["token"])
+    assert code == 401 and "expired or revoked" in body["error"]["message"]
+    assert ok(stack.call("GET", "/judges/me/sessions", token=again["token"]))["judge_id"] == judge
+    listed = {g["grant_id"]: g["status"] for g in ok(stack.call("GET", path, token=ORGANISER_TOKEN))["invitations"]}
+    assert (listed[first["grant_id"]], listed[again["grant_id"]]) == ("revoked", "active")
+    assert all("token" not in g for g in ok(stack.call("GET", path, token=ORGANISER_TOKEN))["invitations"])
+    # revoked from the console: the link stops working at once (this stack keeps no look-up)
+    ok(stack.call("POST", f"{path}/{again['grant_id']}/revocation", {"reason": "评委更换"}, ORGANISER_TOKEN))
+    assert stack.call("GET", "/judges/me/sessions", token=again["token"])[0] == 401

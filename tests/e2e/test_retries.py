@@ -15,7 +15,7 @@ import uuid
 import pytest
 
 from testkit.servers import wait_until
-from testkit.stack import ORGANISER_TOKEN, judge_token, ok
+from testkit.stack import ORGANISER_TOKEN, ok
 from tests.e2e.contest_flow import written
 
 pytestmark = pytest.mark.integration
@@ -139,6 +139,7 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
                 org,
             )
         )
+    tokens = {judge: stack.invite(contest_id, judge) for judge in judges}  # a new contest's judges are invited
     ok(
         stack.call(
             "POST",
@@ -189,7 +190,7 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
                 "PUT",
                 f"/sessions/{session}/sheets/{entry}",
                 {"submission_id": str(uuid.uuid4()), "scores": {"c": str(3 + n)}},
-                judge_token(judge),
+                tokens[judge],
                 headers={"Leitai-After": opened},
             )
         )
@@ -202,7 +203,7 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
     relay = stack.child("scoring-relay")
     os.kill(relay.process.pid, signal.SIGSTOP)  # the lock is stored, but ranking cannot hear of it
     try:
-        locked = written(stack.exchange("POST", f"/sessions/{session}/lock", {}, judge_token(judges[0])))
+        locked = written(stack.exchange("POST", f"/sessions/{session}/lock", {}, tokens[judges[0]]))
         publish = f"/contests/{contest_id}/stages/st/results"
         code, body = stack.call("POST", publish, None, org)
         assert code == 422, body  # without the token: the refusal the token exists to prevent

@@ -13,6 +13,7 @@ import copy
 import itertools
 from collections import defaultdict
 from collections.abc import Iterable
+from types import SimpleNamespace
 from typing import Any
 
 from leitai.contracts import Event
@@ -163,6 +164,32 @@ class FakeNoticeStore:
         return True
 
 
+class FakeGrants:
+    """Registration's grant store (services/registration/grants.py) in a list: what is minted,
+    listed and revoked; tokens are counted, not random."""
+
+    def __init__(self) -> None:
+        self.grants: list[dict] = []
+
+    def mint(self, grant: dict, *, label: str, by: str, days: int) -> SimpleNamespace:
+        n = len(self.grants) + 1
+        record = dict(grant, grant_id=f"grant-{n:012x}", label=label, minted_by=by, status="active", days=days)
+        self.grants.append(record)
+        return SimpleNamespace(
+            grant_id=record["grant_id"], token=f"lt_{n:043d}", grant=grant, label=label, expires_at=f"+{days}d"
+        )
+
+    def list(self, contest: str | None = None, office: str | None = None) -> list[dict]:
+        return [copy.deepcopy(g) for g in self.grants if contest in (None, g.get("contest"))]
+
+    def revoke(self, grant_id: str, by: str, reason: str) -> tuple[dict, bool]:
+        [grant] = [g for g in self.grants if g["grant_id"] == grant_id]
+        first = grant["status"] != "revoked"
+        if first:
+            grant.update(status="revoked", revoked_by=by, revoke_reason=reason)
+        return copy.deepcopy(grant), first
+
+
 class InMemorySystem:
     """The four service layers, each fed by its own handler table (EVENT_HANDLERS), as the
     relays and the generated entrypoints feed them in production."""
@@ -176,7 +203,8 @@ class InMemorySystem:
         self.plans = FakeReadModel()
         self.board = FakeReadModel()
         self.notices = FakeNoticeStore()
-        self.registration = Registration(self.stores["registration"], lambda: f"seed-{next(seeds):04d}")
+        self.grants = FakeGrants()
+        self.registration = Registration(self.stores["registration"], lambda: f"seed-{next(seeds):04d}", self.grants)
         self.scoring = Scoring(self.stores["scoring"], self.plans)
         self.ranking = Ranking(self.stores["ranking"], self.board)
         self.notify = Notify(self.notices, Wording.load(), reminder_hours=24)

@@ -46,6 +46,8 @@ async function start() {
 async function chooseContest() {
   const contest = contests.find((c) => c.contest_id === contestId());
   if (!contest) return;
+  $("invitation-cards").replaceChildren();  // another contest's links are not this one's to print
+  $("print-invitations").disabled = true;
   const wanted = stageId() || new URLSearchParams(location.search).get("stage");
   $("stage-select").replaceChildren(...contest.stages.map((s) => el("option", {value: s.stage_id,
     selected: s.stage_id === wanted, text: s.name + (s.published_version ? "（已公布）" : "")})));
@@ -62,6 +64,7 @@ async function refresh() {
   await renderSessions();
   await renderStandings();
   await renderDeliveries();
+  await renderInvitations();
   renderChanges();
   document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);  // for whoever waits on it
 }
@@ -197,6 +200,92 @@ function renderChanges() {
         }})), notice);
   }));
 }
+
+// -- judges' invitations: a sign-in link and its QR code for each judge ------------------------
+const LINK_STATUS = {active: "有效", expired: "已过期", revoked: "已作废"};
+const when = (iso) => new Date(iso).toLocaleString("zh-CN", {year: "numeric", month: "long", day: "numeric",
+  hour: "2-digit", minute: "2-digit"});
+let grantsOf = {};  // judge id -> their latest grant of this contest
+
+async function renderInvitations() {
+  const answer = await api("GET", "/contests/" + enc(contestId()) + "/invitations");
+  if (!answer) return;
+  if (answer.status !== 200) return say($("invite-notice"), "error", Leitai.errorText(answer));
+  grantsOf = {};
+  for (const g of answer.body.invitations) if (g.role === "judge") grantsOf[g.id] = g;  // oldest first: the last wins
+  const judges = contestView.judges || [];
+  say($("invite-notice"), "info", judges.length ? "" : "本比武还没有登记评委。");
+  $("judges").replaceChildren(...judges.map((j) => {
+    const grant = grantsOf[j.judge_id];
+    const state = !grant ? "未邀请" : grant.status === "active" ? "有效，至 " + when(grant.expires_at)
+      : LINK_STATUS[grant.status] + (grant.revoke_reason ? "（" + grant.revoke_reason + "）" : "");
+    const active = grant && grant.status === "active";
+    return el("tr", {"data-judge": j.judge_id},
+      el("td", {text: j.name}), el("td", {text: j.judge_id}), el("td", {class: "link-status", text: state}),
+      el("td", {}, el("div", {class: "row"},
+        el("button", {type: "button", class: "secondary", text: active ? "重新生成链接" : "生成链接",
+          onclick: () => invite([j], active)}),
+        active ? el("button", {type: "button", class: "secondary", text: "作废",
+          onclick: () => revoke(j, grant)}) : "")));
+  }));
+}
+
+async function invite(judges, replacing) {
+  if (replacing && !confirm("重新生成后，" + judges[0].name + "原来的链接将立即失效。继续吗？")) return;
+  const cards = [];
+  for (const j of judges) {  // one after another, as every write here
+    const answer = await api("POST", "/contests/" + enc(contestId()) + "/invitations",
+                             {role: "judge", id: j.judge_id, base_url: location.origin});
+    if (!answer) return say($("invite-notice"), "error", "无法连接服务，请稍后再试。");
+    if (answer.status !== 201) return say($("invite-notice"), "error", j.name + "：" + Leitai.errorText(answer));
+    cards.push(invitationCard(j, answer.body));
+  }
+  $("invitation-cards").append(...cards);
+  $("print-invitations").disabled = false;
+  say($("invite-notice"), "ok", "已为 " + judges.map((j) => j.name).join("、") + " 生成登录链接。链接只显示这一次："
+      + "请现在打印或发给评委，离开本页后无法再查看。");
+  await renderInvitations();
+}
+
+function invitationCard(judge, invitation) {
+  const canvas = el("canvas", {"aria-label": judge.name + " 的登录二维码", role: "img"});
+  drawQr(canvas, invitation.qr);
+  return el("div", {class: "invitation", "data-judge": judge.judge_id},
+    el("h3", {text: contestView.name}), el("p", {text: "评委：" + judge.name + "（" + judge.judge_id + "）"}),
+    canvas, el("p", {class: "muted", text: "请用手机或平板扫码进入评分页。有效至 " + when(invitation.expires_at)}),
+    el("p", {class: "link", text: invitation.link}));
+}
+
+function drawQr(canvas, rows) {  // the code's modules, with the quiet zone of 4 the standard asks
+  const quiet = 4, scale = 6, size = (rows.length + 2 * quiet) * scale;
+  canvas.width = canvas.height = size;
+  const pen = canvas.getContext("2d");
+  pen.fillStyle = "#fff";
+  pen.fillRect(0, 0, size, size);
+  pen.fillStyle = "#000";
+  rows.forEach((row, y) => [...row].forEach((dark, x) => {
+    if (dark === "1") pen.fillRect((x + quiet) * scale, (y + quiet) * scale, scale, scale);
+  }));
+}
+
+async function revoke(judge, grant) {
+  const reason = prompt("作废 " + judge.name + " 的登录链接：请写明原因（例如“评委更换”）");
+  if (reason === null) return;
+  if (!reason.trim()) return say($("invite-notice"), "error", "作废需要写明原因。");
+  const answer = await api("POST", "/contests/" + enc(contestId()) + "/invitations/" + enc(grant.grant_id)
+                           + "/revocation", {reason: reason.trim()});
+  if (!answer) return say($("invite-notice"), "error", "无法连接服务，请稍后再试。");
+  if (answer.status !== 200) return say($("invite-notice"), "error", Leitai.errorText(answer));
+  say($("invite-notice"), "ok", judge.name + " 的登录链接已作废；重新生成即可发新链接。");
+  await renderInvitations();
+}
+
+$("invite-all").addEventListener("click", () => {
+  const waiting = (contestView.judges || []).filter((j) => !grantsOf[j.judge_id] || grantsOf[j.judge_id].status !== "active");
+  if (!waiting.length) return say($("invite-notice"), "info", "每位评委都有有效的链接。要换新链接，请在该评委一行点“重新生成链接”。");
+  invite(waiting, false);
+});
+$("print-invitations").addEventListener("click", () => window.print());
 
 // -- notices and their deliveries --------------------------------------------------------------
 async function renderDeliveries() {

@@ -22,8 +22,12 @@ function showWaiting() {
 const setOnline = (online) => Leitai.network(online, "离线：评分暂存本机，恢复后自动发送", "pending");
 const showSignIn = (message) => Leitai.showSignIn("desk", message);
 
+// a link that no longer works says so, and whom to ask, until a new one is opened or typed in
+const LINK_ENDED = "此登录链接已失效（可能已过期、已被作废或输入有误）。请向比武组织方索取新的登录链接或二维码。";
+
 async function load() {
-  if (!Leitai.token(PAGE)) return showSignIn();
+  // signed out: the form stays as it is, with what it says (this runs every 3 seconds)
+  if (!Leitai.token(PAGE)) return $("sign-in").classList.contains("hidden") ? showSignIn() : undefined;
   let answer;
   try {
     answer = await Leitai.call(PAGE, "GET", "/judges/me/sessions");
@@ -34,7 +38,7 @@ async function load() {
   setOnline(true);
   if (answer.status === 401 || answer.status === 403) {
     Leitai.signOut(PAGE);
-    return showSignIn("此页面供评委使用。" + Leitai.errorText(answer));
+    return showSignIn(answer.status === 401 ? LINK_ENDED : "此页面供评委使用。" + Leitai.errorText(answer));
   }
   if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
   desk = answer.body;
