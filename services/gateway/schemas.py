@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import INCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
@@ -274,14 +277,32 @@ class AdvancementDecisionOut(AdvancementChangeDecided, Response):
 
 
 # -- scoring ----------------------------------------------------------------------------
+# a score as the judge's page reads one (services/gateway/static/pages.js, decimal): at most 9
+# digits before the point and 6 after, once full-width digits and points are read as ASCII
+SCORE_TEXT = re.compile(r"-?[0-9]{1,9}(?:\.[0-9]{1,6})?")
+POINTS = str.maketrans({"。": ".", "｡": "."})  # NFKC reads the full-width ． already
+
+
+class TypedScore(fields.Decimal):
+    """A score as people type it: ASCII or full-width digits (２６．５), a point written . ． or
+    。; a JSON number as its decimal text. Anything else, "+5", ".5", "1e1", "1_0", seven places,
+    is not a valid number, as on the judge's page: the two read the same numbers."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(as_string=True, allow_nan=False, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
+            raise self.make_error("invalid")
+        text = unicodedata.normalize("NFKC", str(value)).translate(POINTS).strip()
+        if not SCORE_TEXT.fullmatch(text):
+            raise self.make_error("invalid")
+        return super()._deserialize(text, attr, data, **kwargs)
+
+
 class SheetSubmit(Schema):
     submission_id = fields.UUID(required=True)
-    scores = fields.Dict(
-        keys=Id(),
-        values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))),
-        required=True,
-        validate=validate.Length(min=1, max=30),
-    )
+    scores = fields.Dict(keys=Id(), values=TypedScore(), required=True, validate=validate.Length(min=1, max=30))
     strengths = fields.String(load_default="", validate=validate.Length(max=2000))
     suggestions = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -505,7 +526,7 @@ class CorrectionCreate(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(CORRECTION_KINDS))
     entry_id = Id(required=True)
     judge_id = Id(required=True)
-    scores = fields.Dict(keys=Id(), values=Score(validate=validate.Range(min=Decimal(-1000000), max=Decimal(1000000))))
+    scores = fields.Dict(keys=Id(), values=TypedScore())
     reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     appeal_id = Id()  # the appeal it answers, if any
 

@@ -128,8 +128,11 @@ const Leitai = (() => {
 
   // Decimals as BigInt millionths: a sheet's total is exact, as the server computes it.
   const SCALE = 1000000n;
+  // full-width digits and points (２６．５, 26。5) are read as the gateway reads them (schemas.py,
+  // TypedScore): NFKC, then 。 as a point
   function decimal(text) {
-    const match = /^\s*(-?)(\d{1,9})(?:\.(\d{1,6}))?\s*$/.exec(String(text));
+    const typed = String(text).normalize("NFKC").replace(/[。｡]/g, ".");
+    const match = /^\s*(-?)([0-9]{1,9})(?:\.([0-9]{1,6}))?\s*$/.exec(typed);
     if (!match) return null;
     const size = BigInt(match[2]) * SCALE + BigInt((match[3] || "").padEnd(6, "0"));
     return match[1] ? -size : size;
