@@ -40,6 +40,15 @@ class ToleranceFlagRaised(_SessionEvent):
     tolerance = Score(required=True)
 
 
+class ToleranceFlagWithdrawn(_SessionEvent):
+    """A flag no longer holds: its judge's sheet was revised, or others' moved the median."""
+
+    entry_id = Id(required=True)
+    judge_id = Id(required=True)
+    revision = fields.Integer(required=True, strict=True)  # the flagged revision
+    median = Score(required=True)  # the median now
+
+
 class CommentSchema(Schema):
     judge_id = Id(required=True)
     strengths = fields.String(load_default="")
@@ -134,6 +143,7 @@ CONTRACTS = [
     Contract("ScoreSheetSubmitted", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ScoreSheetRevised", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ToleranceFlagRaised", SOURCE, 1, ToleranceFlagRaised()),
+    Contract("ToleranceFlagWithdrawn", SOURCE, 1, ToleranceFlagWithdrawn()),
     Contract("EntryScored", SOURCE, 1, EntryScored()),
     Contract("SessionLocked", SOURCE, 1, SessionLocked()),
     Contract("CorrectionProposed", SOURCE, 1, CorrectionProposed()),

@@ -159,7 +159,7 @@ class Notify:
             address = addresses[channel]
             self._store.create_delivery(
                 {
-                    "_id": delivery_id(event_id, notice.recipient_id, channel, notice.kind),
+                    "_id": delivery_id(notice.once_per or event_id, notice.recipient_id, channel, notice.kind),
                     "event_id": event_id,
                     "contest_id": contest_id,
                     "recipient_id": notice.recipient_id,

@@ -21,6 +21,9 @@ class Notice:
     recipient_id: str
     kind: str
     context: dict[str, Any]
+    # sent once per this, not once per event: a head judge hears of a judge's sheet off the
+    # median once, however often its revisions are flagged again
+    once_per: str | None = None
 
 
 class Known(Protocol):
@@ -100,7 +103,17 @@ def notices_for(event_type: str, p: dict[str, Any], known: Known) -> list[Notice
     if event_type == "ToleranceFlagRaised":
         session = _need(known, "sessions", p["session_id"])
         head = session["head"]
-        return [Notice(judge(head["judge_id"]), "tolerance_flag", dict(p, name=head["name"]))]
+        once = f"tolerance:{p['session_id']}:{p['entry_id']}:{p['judge_id']}"
+        # names, not ids: the judge's (from the recipients notify keeps) and the contestant's
+        who = known.get("recipients", f"{c}:{judge(p['judge_id'])}") or {}
+        entry = known.get("entries", f"{c}:{p['entry_id']}") or {}
+        context = dict(
+            p,
+            name=head["name"],
+            judge_name=who.get("name") or p["judge_id"],
+            entry_name=entry.get("name") or p["entry_id"],
+        )
+        return [Notice(judge(head["judge_id"]), "tolerance_flag", context, once_per=once)]
     if event_type == "StageResultsPublished":
         stage = _need(known, "stages", f"{c}:{p['stage_id']}")
         following = _need(known, "stages", f"{c}:{p['next_stage_id']}")["name"] if p.get("next_stage_id") else ""

@@ -112,6 +112,11 @@ CORRECTION_STEPS = {
 }
 
 
+# a panel's median says which sheet is off once the panel is complete, and of three sheets at
+# least (of two, the median is their midpoint: each is as far from it as the other)
+FLAG_MIN_SHEETS = 3
+
+
 def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[set[str], Decimal | None]:
     """The judges whose total lies further than ``tolerance`` from the panel's median, and
     that median; nobody while there is no tolerance or fewer than two sheets."""
@@ -161,7 +166,8 @@ class ScoringSession:
     plan: SessionPlan
     sheets: dict[tuple[str, str], Sheet] = field(default_factory=dict)  # (entry, judge) -> latest
     submissions: dict[str, Sheet] = field(default_factory=dict)
-    flagged: set[tuple[str, str, int]] = field(default_factory=set)  # (entry, judge, revision)
+    flagged: set[tuple[str, str, int]] = field(default_factory=set)  # (entry, judge, revision) ever raised
+    withdrawn: set[tuple[str, str, int]] = field(default_factory=set)  # of those, no longer holding
     scored: dict[str, dict[str, Any]] = field(default_factory=dict)
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the proposal, with its status
     locked: bool = False
@@ -191,6 +197,8 @@ class ScoringSession:
             self.corrections[p["correction_id"]].update(status=CORRECTION_STEPS[event.type], decided_by=p["by"])
         elif event.type == "ToleranceFlagRaised":
             self.flagged.add((p["entry_id"], p["judge_id"], p["revision"]))
+        elif event.type == "ToleranceFlagWithdrawn":
+            self.withdrawn.add((p["entry_id"], p["judge_id"], p["revision"]))
         elif event.type in ("EntryScored", "EntryRescored"):
             self.scored[p["entry_id"]] = p
         elif event.type == "SessionLocked":
@@ -202,8 +210,9 @@ class ScoringSession:
         return {judge: s.total for (entry, judge), s in self.sheets.items() if entry == entry_id}
 
     def open_flags(self, entry_id: str) -> list[str]:
-        """Judges whose current sheet lies further than the tolerance from the panel median."""
-        return sorted(outliers(self.totals(entry_id), self.plan.tolerance)[0])
+        """Judges whose sheet was flagged (further than the tolerance from the panel's median,
+        once the panel was complete) and not withdrawn since."""
+        return sorted({j for (e, j, r) in self.flagged - self.withdrawn if e == entry_id})
 
     def missing(self, entry_id: str) -> list[str]:
         entry = self.plan.entries[entry_id]
@@ -329,12 +338,25 @@ class ScoringSession:
         return reserves_in < recused
 
     def _new_flags(self, entry_id: str, sheet: Sheet) -> list[Decision]:
-        """A flag for each sheet the new one leaves off the median, unless raised before."""
+        """Once the entry's panel is complete (every sheet expected is in, FLAG_MIN_SHEETS at
+        least: before, a median says little), a flag for each sheet off the median unless raised
+        before; and each open flag that no longer holds withdrawn."""
         totals = dict(self.totals(entry_id), **{sheet.judge_id: sheet.total})
+        still_missing = set(self.missing(entry_id)) - {sheet.judge_id}
+        if still_missing or len(totals) < FLAG_MIN_SHEETS:
+            return []
         off, middle = outliers(totals, self.plan.tolerance)
         revisions = {j: s.revision for (e, j), s in self.sheets.items() if e == entry_id}
         revisions[sheet.judge_id] = sheet.revision
-        return [
+        withdrawn = [
+            Decision(
+                "ToleranceFlagWithdrawn",
+                {**self.plan.ref(), "entry_id": entry_id, "judge_id": judge, "revision": revision, "median": middle},
+            )
+            for (entry, judge, revision) in sorted(self.flagged - self.withdrawn)
+            if entry == entry_id and (judge not in off or revisions.get(judge) != revision)
+        ]
+        return withdrawn + [
             Decision(
                 "ToleranceFlagRaised",
                 {

@@ -54,6 +54,7 @@ PARAMS = {
     "appeal_id": "appeal-x",
     "correction_id": "correction-x",
     "change_id": "change-x",
+    "grant_id": "grant-x",
 }
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 

@@ -240,3 +240,19 @@ def test_every_event_notify_consumes_calls_for_a_notice_or_teaches_it_a_fact():
 
     handled = inspect.getsource(messages) + inspect.getsource(application.Notify._learn)
     assert [t for t in application.EVENT_HANDLERS.handlers if f'"{t}"' not in handled] == []
+
+
+def test_the_head_judge_hears_of_a_sheet_off_the_median_once_however_often_it_is_flagged_again():
+    known = Known(
+        sessions={"s1": {"head": {"judge_id": "h", "name": "主评委"}}},
+        recipients={"c:judge-j2": {"name": "王评委"}},
+        entries={"c:e1": {"name": "甲书记"}},
+    )
+    flag = {"contest_id": "c", "session_id": "s1", "entry_id": "e1", "judge_id": "j2", "total": "20", "median": "80"}
+    first, again = (notices_for("ToleranceFlagRaised", dict(flag, revision=r), known)[0] for r in (1, 2))
+    assert (first.recipient_id, first.kind) == ("judge-h", "tolerance_flag")
+    assert first.once_per == again.once_per == "tolerance:s1:e1:j2"
+    body = render("tolerance_flag", dict(first.context, tolerance="10"))[1]
+    assert "评委王评委对选手甲书记的评分合计 20 分" in body and "j2" not in body and "e1" not in body
+    other = notices_for("ToleranceFlagRaised", dict(flag, judge_id="j3", revision=1), known)[0]
+    assert other.once_per != first.once_per

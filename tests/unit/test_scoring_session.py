@@ -134,3 +134,34 @@ def test_only_the_head_judge_or_an_organiser_locks_and_only_once():
         session.lock("org", organiser=True, override_reason=None)
     with pytest.raises(Conflict):
         session.submit("H", "e1", "late", {"a": D(1), "b": D(1)}, "", "")
+
+
+def flags_of(decisions) -> list[tuple[str, str, int]]:
+    return [(d.type, d.payload["judge_id"], d.payload["revision"]) for d in decisions if "ToleranceFlag" in d.type]
+
+
+def test_no_flag_until_the_panel_is_complete_and_then_one_for_each_sheet_off_the_median():
+    session = session_with(("H", "e2", "40", "40"))  # e2: H and J2, and R for J3, who stands aside
+    far = session.submit("J2", "e2", "x2", {"a": D(10), "b": D(10)}, "", "")[1]
+    assert flags_of(far) == [] and session.open_flags("e2") == []  # two sheets: whose is off?
+    for d in far:
+        session.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=2, event_id=d.event_id))
+    last = session.submit("R", "e2", "x3", {"a": D(39), "b": D(40)}, "", "")[1]
+    assert flags_of(last) == [("ToleranceFlagRaised", "J2", 1)]
+
+
+def test_a_flag_is_withdrawn_when_a_revision_brings_the_sheet_back_and_raised_again_when_it_stays_off():
+    e1 = [("H", "e1", "40", "40"), ("J3", "e1", "40", "40"), ("R", "e1", "40", "40")]
+    session = session_with(*e1, ("H", "e2", "40", "40"), ("J2", "e2", "10", "10"), ("R", "e2", "39", "40"))
+    assert session.open_flags("e2") == ["J2"]
+    still_off = session.submit("J2", "e2", "y1", {"a": D(15), "b": D(15)}, "", "")[1]
+    assert flags_of(still_off) == [("ToleranceFlagWithdrawn", "J2", 1), ("ToleranceFlagRaised", "J2", 2)]
+    for n, d in enumerate(still_off, start=10):
+        session.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=n, event_id=str(n)))
+    assert session.open_flags("e2") == ["J2"]
+    back = session.submit("J2", "e2", "y2", {"a": D(38), "b": D(38)}, "", "")[1]
+    assert flags_of(back) == [("ToleranceFlagWithdrawn", "J2", 2)]
+    for n, d in enumerate(back, start=20):
+        session.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=n, event_id=str(n)))
+    assert session.open_flags("e2") == []
+    assert session.lock("H", organiser=False, override_reason=None)  # nothing left to review: no reason needed
