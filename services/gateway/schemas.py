@@ -396,6 +396,7 @@ class DeskSession(Response):
 
 class JudgeDesk(Response):
     judge_id = fields.String(required=True)
+    name = fields.String(required=True, allow_none=True, metadata={"description": "None before a session opens"})
     sessions = fields.List(fields.Nested(DeskSession), required=True)
 
 

@@ -194,13 +194,14 @@ class Scoring:
         """Every session the calling judge is seated on, as their tablet shows it (see
         ScoringSession.desk), with the stage's criteria and where and when it sits."""
         require(actor, "see_judge_desk", None)
-        sessions = []
+        sessions, name = [], None
         for document in self._plans.find(SESSIONS, {"plan.panel.judge_id": actor["id"]}):
             plan = document["plan"]
             seated = SessionPlan.from_payload(plan)
             if not reaches(actor, seated.place):  # a judge of the same id in another contest
                 continue
             desk = _folding(seated)(self._store.read_stream(stream_of(plan["session_id"])))
+            name = seated.panel[actor["id"]].name  # as the organiser registered them
             sessions.append(
                 desk.desk(actor["id"])
                 | {
@@ -218,7 +219,7 @@ class Scoring:
                 }
             )
         sessions.sort(key=lambda s: (s["locked"], s["starts_at"], s["session_id"]))
-        return {"judge_id": actor["id"], "sessions": sessions}
+        return {"judge_id": actor["id"], "name": name, "sessions": sessions}
 
     def session_results(self, actor: dict, session_id: str) -> dict:
         """A locked session's scores, sheets and comments: public once its stage is published;

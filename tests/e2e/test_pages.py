@@ -13,6 +13,7 @@ import urllib.request
 from decimal import Decimal
 
 import pytest
+from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -74,6 +75,21 @@ def fill(driver, scores: dict[str, str]) -> None:
         field.send_keys(value)
 
 
+def confirmed(driver, says: str) -> None:
+    """Accept the confirmation the page asks for, after checking it says what will happen."""
+    wait(driver, lambda d: _alert(d) is not None, "the confirmation")
+    alert = driver.switch_to.alert
+    assert says in alert.text, alert.text
+    alert.accept()
+
+
+def _alert(driver):
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
+
+
 def refreshes(driver) -> int:
     """How often the console has finished loading what it shows."""
     return int(driver.execute_script("return document.body.dataset.refreshed || 0"))
@@ -97,7 +113,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
         "the session's order of appearance",
     )
     assert "token" not in tablet.current_url  # taken from the link, kept on the device, gone from the address bar
-    assert tablet.find_element(By.ID, "who").text == "评委 J1"
+    assert tablet.find_element(By.ID, "who").text == "评委1（J1）"  # the name the organiser registered
     assert tablet.find_element(By.ID, "on-stage").text.startswith("当前上场：1 号")
     timing = tablet.execute_script("return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -225,6 +241,24 @@ def test_the_wrong_or_a_forged_token_is_told_so_on_the_page(stack, orders, table
     assert tablet.find_element(By.CSS_SELECTOR, "label[for=token-input]").text  # labelled
 
 
+def test_an_organiser_invites_a_judge_whose_phone_opens_the_link_signed_in(stack, orders, tablet):
+    open_as(tablet, f"{stack.base}/console#token={ORGANISER_TOKEN}")
+    row = 'tr[data-judge="J4"]'
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, row), "the judges to invite")
+    assert tablet.find_element(By.CSS_SELECTOR, f"{row} .link-status").text == "未邀请"
+    tablet.find_element(By.CSS_SELECTOR, f"{row} button").click()
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, '.invitation[data-judge="J4"]'), "the invitation card")
+    card = tablet.find_element(By.CSS_SELECTOR, '.invitation[data-judge="J4"]')
+    assert "评委：评委4（J4）" in card.text and card.find_element(By.TAG_NAME, "canvas").size["width"] > 100
+    link = card.find_element(By.CSS_SELECTOR, ".link").text
+    assert link.startswith(f"{stack.base}/judge#token=lt_")
+    wait(tablet, lambda d: d.find_element(By.CSS_SELECTOR, f"{row} .link-status").text.startswith("有效"), "有效")
+    screenshot(tablet, "console-invitations", whole_page=True)
+    open_as(tablet, link)  # the judge's phone, from the QR code
+    wait(tablet, lambda d: d.find_element(By.ID, "who").text == "评委4（J4）", "the judge signed in by the link")
+    assert tablet.find_elements(By.CSS_SELECTOR, "#entries button")
+
+
 def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet):
     rng = random.Random(7)
     for session, drawn in orders.items():  # the rest of the panel scores over the API
@@ -245,14 +279,16 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
     counts = [c.text for c in card.find_elements(By.CSS_SELECTOR, "td.received-count")]
     assert counts == ["5 / 5"] * 15
     flagged = card.find_element(By.CSS_SELECTOR, f'tr[data-entry="{orders["s1"]["order"][0]}"]').text
-    assert "评委 J3 偏差超出容差，待核" in flagged
+    assert "评委3：评分偏差超出容差，待核" in flagged  # the judge's name, not their id
     card.find_element(By.CSS_SELECTOR, "button.lock").click()
+    confirmed(tablet, "锁定场次 s1 后，评委不能再提交或修改评分")
     wait(tablet, lambda d: "locking needs an override reason" in card.text, "the refusal of a lock without a reason")
     for session in ("s1", "s2"):
         refreshed = refreshes(tablet)
         card = tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"]')
         card.find_element(By.ID, f"reason-{session}").send_keys("偏差已与评委核实")
         card.find_element(By.CSS_SELECTOR, "button.lock").click()
+        confirmed(tablet, f"锁定场次 {session} 后")
         wait(
             tablet,
             lambda d, session=session, refreshed=refreshed: (
@@ -262,6 +298,7 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         )
         assert "已锁定" in tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"] h3').text
     tablet.find_element(By.ID, "publish").click()
+    confirmed(tablet, "公布“乡镇初赛”的成绩后，名次和晋级名单对所有人公开")
 
     wait(tablet, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage to be published")
     wait(

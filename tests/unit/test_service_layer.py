@@ -652,7 +652,9 @@ def test_a_judges_desk_shows_the_order_who_is_on_stage_recusals_and_their_own_sh
     system = registered()
     opened(system, "s1", "prelim", "g1")
     order = system.registration.contest_view(ORG, "c")["sessions"][0]["order"]
-    [recused] = system.scoring.judge_desk(judge("J1"))["sessions"]  # J1 is from t1, like every entry of s1
+    desk = system.scoring.judge_desk(judge("J1"))
+    assert desk["name"] == "评委一"  # as the organiser registered them
+    [recused] = desk["sessions"]  # J1 is from t1, like every entry of s1
     assert recused["head"] and all(e["recused"] and not e["may_score"] for e in recused["entries"])
     [reserve] = system.scoring.judge_desk(judge("R"))["sessions"]
     assert reserve["reserve"] and all(e["may_score"] for e in reserve["entries"])  # standing in for J1
@@ -666,7 +668,7 @@ def test_a_judges_desk_shows_the_order_who_is_on_stage_recusals_and_their_own_sh
     assert desk["on_stage"] == order[1] and (first["received"], first["expected"]) == (3, 3)
     assert (first["sheet"]["revision"], first["sheet"]["total"]) == (1, "40")
     assert desk["entries"][1]["sheet"] is None
-    assert system.scoring.judge_desk(judge("J9")) == {"judge_id": "J9", "sessions": []}
+    assert system.scoring.judge_desk(judge("J9")) == {"judge_id": "J9", "name": None, "sessions": []}
     with pytest.raises(Forbidden):
         system.scoring.judge_desk(ORG)
 

@@ -8,6 +8,18 @@ const enc = encodeURIComponent;
 let contests = [], contestView = null;
 const TIEBREAKS = {median_total: "全部评分的中位数", lot: "抽签", entry_id: "参赛编号"};
 const STATUS = {pending: "待发送", sending: "发送中", sent: "已发送", failed: "失败", undeliverable: "无法送达"};
+const CHANNELS = {email: "邮件", sms: "短信", inbox: "站内信"};
+const KINDS = {  // services/notify/templates: one a kind
+  registration_confirmed: "报名确认", session_notice: "场次通知", session_reminder: "场次提醒", judge_seated: "评委安排",
+  tolerance_flag: "评分偏差提示", comments: "评委点评", stage_result: "成绩通知", result_corrected: "成绩更正",
+  sheet_corrected: "评分更正", appeal_received: "申诉受理", appeal_decided: "申诉结果", advancement_followed: "晋级调整",
+  advancement_referred: "晋级变动待决定", advancement_decided: "晋级变动决定", meeting_evaluator: "交流会点评安排"};
+const REFRESH_S = 15;  // the console follows scoring by itself: a refresh every so often while in view
+const judgeName = (id) => ((contestView && contestView.judges || []).find((j) => j.judge_id === id) || {}).name || id;
+const names = (ids) => ids.map(judgeName).join("、");
+// dates as people write them: 12月5日 09:00
+const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
+  minute: "2-digit"}) : "";
 
 async function api(method, path, body) {
   try {
@@ -54,7 +66,7 @@ async function chooseContest() {
   await refresh();
 }
 
-async function refresh() {
+async function refresh({followed = false} = {}) {
   const answer = await api("GET", "/contests/" + enc(contestId()));
   if (!answer) return;
   if (answer.status !== 200) return say($("stage-notice"), "error", Leitai.errorText(answer));
@@ -66,7 +78,8 @@ async function refresh() {
   await renderDeliveries();
   await renderInvitations();
   renderChanges();
-  document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);  // for whoever waits on it
+  // for whoever waits on a refresh they asked for (a refresh of its own accord is not counted)
+  if (!followed) document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
 }
 
 // -- sessions: sheets in, flags to review, missing sheets, the lock ----------------------------
@@ -81,7 +94,7 @@ async function renderSessions() {
 
 async function sessionCard(s) {
   const card = el("section", {class: "card", "data-session": s.session_id, "aria-label": "场次 " + s.session_id});
-  const title = el("h3", {text: "场次 " + s.session_id + "（" + groupName(s.group_id) + "）　" + (s.starts_at || "")});
+  const title = el("h3", {text: "场次 " + s.session_id + "（" + groupName(s.group_id) + "）　" + dated(s.starts_at)});
   if (!s.opened) {
     card.append(title, el("p", {class: "muted", text: s.order && s.order.length ? "已抽签，未开始评分" : "未开始"}));
     return card;
@@ -96,8 +109,8 @@ async function sessionCard(s) {
   const rows = status.entries.map((e) => el("tr", {"data-entry": e.entry_id},
     el("td", {text: String(e.order)}), el("td", {text: e.name}),
     el("td", {class: "received-count", text: e.sheets.length + " / " + (e.sheets.length + e.missing.length)}),
-    el("td", {text: e.open_flags.length ? "评委 " + e.open_flags.join("、") + " 偏差超出容差，待核" : "—"}),
-    el("td", {text: e.missing.length ? "缺 " + e.missing.join("、") : "—"})));
+    el("td", {text: e.open_flags.length ? names(e.open_flags) + "：评分偏差超出容差，待核" : "—"}),
+    el("td", {text: e.missing.length ? names(e.missing) : "—"})));
   const count = (key) => status.entries.reduce((n, e) => n + e[key].length, 0);
   const summary = status.entries.length + " 名选手；已收评分 " + count("sheets") + " / " + (count("sheets") + count("missing"))
     + "；偏差待核 " + count("open_flags") + "；缺评 " + count("missing");
@@ -109,6 +122,8 @@ async function sessionCard(s) {
     const reasonId = "reason-" + s.session_id, notice = el("div", {});
     const reason = el("input", {id: reasonId, maxlength: "1000"});
     const lock = el("button", {type: "button", class: "lock", onclick: async () => {
+      if (!confirm("锁定场次 " + s.session_id + " 后，评委不能再提交或修改评分，各选手的得分随即算定。"
+                   + "之后只能经复核更正。确定锁定吗？")) return;
       lock.disabled = true;
       const body = reason.value.trim() ? {override_reason: reason.value.trim()} : {};
       const done = await api("POST", "/sessions/" + enc(s.session_id) + "/lock", body);
@@ -154,6 +169,9 @@ function tiebreak(rule) {
 }
 
 $("publish").addEventListener("click", async () => {
+  const stage = contestView.stages.find((s) => s.stage_id === stageId());
+  if (!confirm("公布“" + (stage ? stage.name : stageId()) + "”的成绩后，名次和晋级名单对所有人公开，选手将收到成绩通知，"
+               + "晋级者进入下一轮。公布后只能经复核更正。确定公布吗？")) return;
   const answer = await api("POST", "/contests/" + enc(contestId()) + "/stages/" + enc(stageId()) + "/results");
   if (!answer) return say($("publish-notice"), "error", "无法连接服务，请稍后再试。");
   if (answer.status !== 201) return say($("publish-notice"), "error", Leitai.errorText(answer));
@@ -294,10 +312,14 @@ async function renderDeliveries() {
   if (!answer) return;
   if (answer.status !== 200) return say($("delivery-notice"), "error", Leitai.errorText(answer));
   const all = answer.body.deliveries, shown = all.slice(0, 50);
+  failedNow = all.filter((d) => d.status === "failed");
+  $("retry-all").disabled = !failedNow.length;
+  $("retry-all").textContent = failedNow.length ? "全部重新发送（" + failedNow.length + " 条失败）" : "全部重新发送";
   say($("delivery-notice"), "info", all.length ? "共 " + all.length + " 条" + (all.length > shown.length ? "，显示前 50 条" : "")
       : "没有" + (status ? "“" + $("delivery-status").selectedOptions[0].text + "”的" : "") + "通知。");
   $("deliveries").replaceChildren(...shown.map((d) => el("tr", {"data-delivery": d._id},
-    el("td", {text: d.name || d.recipient_id}), el("td", {text: d.kind}), el("td", {text: d.channel}),
+    el("td", {text: d.name || d.recipient_id}), el("td", {text: KINDS[d.kind] || d.kind}),
+    el("td", {text: CHANNELS[d.channel] || d.channel}),
     el("td", {text: STATUS[d.status] || d.status}), el("td", {text: String(d.attempts)}),
     el("td", {text: d.last_error || ""}),
     el("td", {}, d.status === "failed" ? el("button", {type: "button", class: "secondary", text: "重新发送",
@@ -308,6 +330,33 @@ async function renderDeliveries() {
         await renderDeliveries();
       }}) : ""))));
 }
+
+let failedNow = [];
+$("retry-all").addEventListener("click", async () => {
+  const button = $("retry-all"), waiting = failedNow.slice();
+  button.disabled = true;
+  let done = 0;
+  for (const d of waiting) {  // one after another: each a write
+    say($("delivery-notice"), "info", "正在重新排队：" + done + " / " + waiting.length);
+    const answer = await api("POST", "/contests/" + enc(contestId()) + "/deliveries/" + enc(d._id) + "/retry");
+    if (!answer || answer.status !== 200) {
+      say($("delivery-notice"), "error", "已重新排队 " + done + " 条，其余未完成：" + (answer ? Leitai.errorText(answer) : "无法连接服务"));
+      return renderDeliveries();
+    }
+    done += 1;
+  }
+  say($("delivery-notice"), "ok", "已将 " + done + " 条失败的通知重新排队发送。");
+  await renderDeliveries();
+});
+
+// the console follows by itself: refreshed while it is in view and nobody is typing
+let following = false;
+setInterval(async () => {
+  const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
+  if (following || !contestView || document.hidden || typing || !Leitai.token(PAGE)) return;
+  following = true;
+  try { await refresh({followed: true}); } finally { following = false; }
+}, REFRESH_S * 1000);
 
 Leitai.wireSignIn(PAGE, "console", start);
 $("contest-select").addEventListener("change", () => { $("stage-select").value = ""; chooseContest(); });

@@ -43,7 +43,7 @@ async function load() {
   if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
   desk = answer.body;
   Leitai.showSignedIn("desk");
-  $("who").textContent = "评委 " + desk.judge_id;
+  $("who").textContent = desk.name ? desk.name + "（" + desk.judge_id + "）" : "评委 " + desk.judge_id;
   if (!desk.sessions.length) say($("notice"), "info", "您目前没有已开始评分的场次。场次开始后，本页自动显示。");
   else if ($("notice").textContent.startsWith("您目前没有")) say($("notice"), "info", "");
   renderDesk();
