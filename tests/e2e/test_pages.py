@@ -119,7 +119,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "judge-page-paint.json").write_text(json.dumps(dict(timing)))
 
-    # refused in the page with the API's words, and nothing sent
+    # refused in the page, in Chinese, with the criterion's name (the checks are the API's), and nothing sent
     entry_button(tablet, order[0]).click()
     labels = [label.text for label in tablet.find_elements(By.CSS_SELECTOR, "#criteria label")]
     assert labels[1] == "讲工作（满分 40，每档 0.5，权重 1.5）"
@@ -127,9 +127,9 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
     tablet.find_element(By.ID, "submit").click()
     errors = {c["criterion_id"]: tablet.find_element(By.ID, f"error-{c['criterion_id']}").text for c in CRITERIA}
     assert errors == {
-        "party": "scores.party：must be between 0 and 30",
-        "work": "scores.work：must be a multiple of 0.5",
-        "results": "scores.results：missing score",
+        "party": "讲党建：应在 0 到 30 分之间",
+        "work": "讲工作：须按 0.5 分一档给分",
+        "results": "讲成效：请填写分数",
     }
     assert tablet.switch_to.active_element.get_attribute("id") == "score-party"  # the first problem has the focus
     code, refused = stack.call(
@@ -151,6 +151,11 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
         tablet.find_element(By.ID, "strengths").send_keys("思路清晰")
         tablet.find_element(By.ID, "submit").click()
         wait(tablet, lambda d, entry=entry: tag(d, entry) == "已收到 · 第1次", f"entry {n + 1} to be received")
+        beside = tablet.find_element(By.ID, "submitted").text  # the confirmation beside the button
+        assert beside.startswith("已收到 · 第1次 · 合计 ") and beside.endswith(" 分"), beside
+        if n + 1 < len(order):  # the way on: the next contestant, from the button beside it
+            tablet.find_element(By.ID, "next").click()
+            wait(tablet, lambda d, n=n: d.find_element(By.ID, "sheet-title").text.startswith(f"{n + 2} 号"), "next")
         given[entry] = scores
     # a revision before the lock
     entry_button(tablet, order[0]).click()

@@ -8,6 +8,34 @@ const {el, say} = Leitai;
 let desk = null, chosen = {session: null, entry: null}, outcomes = {}, flushing = false;
 
 const keyOf = (sessionId, entryId) => sessionId + "/" + entryId;
+let places = {};  // contest id -> its stages' and groups' names, from the contest's public view
+// a score's problem as the page finds it (Leitai.scoreProblem, in the API's words), for the judge
+const PROBLEMS = [
+  [/^missing score$/, () => "请填写分数"],
+  [/^Not a valid number\.$/, () => "不是有效的分数，请写数字，例如 26.5"],
+  [/^must be between 0 and (.+)$/, (m) => "应在 0 到 " + m[1] + " 分之间"],
+  [/^must be a multiple of (.+)$/, (m) => "须按 " + m[1] + " 分一档给分"],
+];
+function inChinese(problem) {
+  for (const [pattern, say] of PROBLEMS) { const m = pattern.exec(problem); if (m) return say(m); }
+  return problem;
+}
+const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
+  minute: "2-digit"}) : "—";
+async function learnPlaces() {  // the names of the stages and groups the judge's sessions belong to
+  for (const id of new Set(desk.sessions.map((s) => s.contest_id))) {
+    if (places[id]) continue;
+    const answer = await Leitai.call(PAGE, "GET", "/contests/" + encodeURIComponent(id)).catch(() => null);
+    if (!answer || answer.status !== 200) continue;
+    places[id] = {stages: Object.fromEntries(answer.body.stages.map((st) => [st.stage_id, st.name])),
+                  groups: Object.fromEntries(answer.body.stages.flatMap((st) => st.groups.map((g) => [g.group_id, g.name])))};
+  }
+}
+const placeOf = (s) => {
+  const known = places[s.contest_id];
+  return known ? (known.stages[s.stage_id] || s.stage_id) + " · " + (known.groups[s.group_id] || s.group_id)
+               : s.stage_id + " · " + s.session_id;
+};
 const outbox = () => JSON.parse(localStorage.getItem(OUTBOX) || "[]");
 function keep(items) { localStorage.setItem(OUTBOX, JSON.stringify(items)); showWaiting(); }
 const mine = (i) => !i.token || i.token === Leitai.token(PAGE);  // a device may pass from judge to judge
@@ -44,6 +72,7 @@ async function load() {
   desk = answer.body;
   Leitai.showSignedIn("desk");
   $("who").textContent = desk.name ? desk.name + "（" + desk.judge_id + "）" : "评委 " + desk.judge_id;
+  await learnPlaces();
   if (!desk.sessions.length) say($("notice"), "info", "您目前没有已开始评分的场次。场次开始后，本页自动显示。");
   else if ($("notice").textContent.startsWith("您目前没有")) say($("notice"), "info", "");
   renderDesk();
@@ -56,7 +85,7 @@ const role = (s) => s.head ? "主评委" : s.reserve ? "候补评委" : "评委"
 function renderDesk() {
   const select = $("session-select");
   if (!session()) chosen = {session: desk.sessions.length ? desk.sessions[0].session_id : null, entry: null};
-  const options = desk.sessions.map((s) => [s.session_id, s.stage_id + " · " + s.session_id + (s.locked ? "（已锁定）" : "")]);
+  const options = desk.sessions.map((s) => [s.session_id, placeOf(s) + (s.locked ? "（已锁定）" : "")]);
   if ([...select.options].map((o) => o.value + o.text).join() !== options.map(([v, t]) => v + t).join()) {
     select.replaceChildren(...options.map(([value, text]) => el("option", {value, text})));
   }
@@ -65,7 +94,7 @@ function renderDesk() {
   if (!s) return;
   const onStage = s.entries.find((e) => e.entry_id === s.on_stage);
   $("session-info").replaceChildren(
-    el("div", {text: "您的席位：" + role(s) + "　开始时间：" + s.starts_at + "　地点：" + (s.place || s.video_room || "—")}),
+    el("div", {text: "您的席位：" + role(s) + "　开始时间：" + dated(s.starts_at) + "　地点：" + (s.place || s.video_room || "—")}),
     el("div", {id: "on-stage", text: s.locked ? "本场已锁定，评分不能再修改。" : onStage ? "当前上场：" + onStage.order + " 号 " + onStage.name : "本场各选手的评分均已收齐。"}));
   // updated in place, not rebuilt: the judge's focus and the element under a finger stay put
   const list = $("entries");
@@ -86,7 +115,7 @@ function renderDesk() {
     badge.className = "tag " + kind;
     button.querySelector(".count").textContent = e.received + "/" + e.expected;
   });
-  if (entry()) renderStatus();
+  if (entry()) { renderStatus(); renderSubmitted(); }
   else if (chosen.entry) { chosen.entry = null; $("sheet").classList.add("hidden"); }
 }
 
@@ -113,6 +142,19 @@ function renderStatus() {
   if (s.locked) return say($("sheet-status"), "info", "本场已锁定。");
   if (!e.may_score) return say($("sheet-status"), "info", "候补评委只在有评委回避时评分。");
   say($("sheet-status"), "info", "");
+}
+
+// beside the button: the sheet the server holds, and the way on to the next contestant
+function renderSubmitted() {
+  const s = session(), e = entry();
+  const held = e && e.sheet && !waitingFor(s.session_id, e.entry_id);
+  $("submitted").textContent = held ? "已收到 · 第" + e.sheet.revision + "次 · 合计 " + e.sheet.total + " 分" : "";
+  $("submitted").classList.toggle("hidden", !held);
+  $("next").classList.toggle("hidden", !held || !nextEntry());
+}
+function nextEntry() {  // the first contestant after this one still waiting for this judge's sheet
+  const s = session(), e = entry();
+  return s.entries.find((x) => x.order > e.order && x.may_score && !x.recused && !x.sheet && !s.locked);
 }
 
 function choose(entryId) {
@@ -152,7 +194,7 @@ async function submit(event) {
   let first = null;
   for (const c of s.criteria) {
     const problem = Leitai.scoreProblem(c, scores[c.criterion_id]);
-    $("error-" + c.criterion_id).textContent = problem ? "scores." + c.criterion_id + "：" + problem : "";
+    $("error-" + c.criterion_id).textContent = problem ? c.name + "：" + inChinese(problem) : "";
     $("score-" + c.criterion_id).setAttribute("aria-invalid", problem ? "true" : "false");
     if (problem && !first) first = $("score-" + c.criterion_id);
   }
@@ -216,11 +258,12 @@ Leitai.wireSignIn(PAGE, "desk", load);
 $("session-select").addEventListener("change", (event) => {
   chosen = {session: event.target.value, entry: null};
   $("sheet").classList.add("hidden");
-  $("sheet-title").textContent = "请在左侧选择选手";
+  $("sheet-title").textContent = "请选择选手";
   say($("sheet-status"), "info", "");
   renderDesk();
 });
 $("sheet").addEventListener("submit", submit);
+$("next").addEventListener("click", () => { const n = nextEntry(); if (n) choose(n.entry_id); });
 window.addEventListener("online", flush);
 showWaiting();
 load().then(flush);
