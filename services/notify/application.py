@@ -152,6 +152,7 @@ class Notify:
             raise NotYetKnown(f"recipient {notice.recipient_id} is not known yet")
         preferences = self._store.get("preferences", f"{contest_id}:{notice.recipient_id}") or {}
         subject, body = self._wording.render(notice.kind, notice.context)
+        text = self._wording.render_sms(notice.kind, notice.context)  # a text message of its own, short
         addresses = {"email": who.get("email"), "sms": who.get("phone"), "inbox": notice.recipient_id}
         for channel in CHANNELS:
             if preferences.get(channel, True) is False:
@@ -168,7 +169,7 @@ class Notify:
                     "kind": notice.kind,
                     "address": address or "",
                     "subject": subject,
-                    "body": body,
+                    "body": text if channel == "sms" else body,
                     "status": "pending" if address else "undeliverable",
                     **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
                 }

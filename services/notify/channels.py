@@ -73,7 +73,7 @@ class Sms:
         body = json.dumps(
             {
                 "to": delivery["address"],
-                "text": f"【擂台比武】{delivery['subject']}：{delivery['body']}",
+                "text": f"【擂台比武】{delivery['body']}",  # an SMS delivery's body is its own short text
                 "out_id": delivery["_id"],
             },
             ensure_ascii=False,

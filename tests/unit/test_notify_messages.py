@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from leitai.ratelimit import RateLimit
@@ -256,3 +258,34 @@ def test_the_head_judge_hears_of_a_sheet_off_the_median_once_however_often_it_is
     assert "评委王评委对选手甲书记的评分合计 20 分" in body and "j2" not in body and "e1" not in body
     other = notices_for("ToleranceFlagRaised", dict(flag, judge_id="j3", revision=1), known)[0]
     assert other.once_per != first.once_per
+
+
+def test_every_notice_kind_has_a_short_text_message_of_its_own():
+    templates = Path(__file__).resolve().parents[2] / "services" / "notify" / "templates"
+    kinds = {p.stem for p in templates.glob("*.txt")}
+    assert {p.stem for p in (templates / "sms").glob("*.txt")} == kinds
+    wording = Wording.load()
+    payload = {
+        "contest_id": "c",
+        "stage_id": "prelim",
+        "session_id": "s1",
+        "starts_at": "2021-06-01T09:00:00+08:00",
+        "place": "县委党校",
+        "video_room": "",
+        "entries": [{"contestant_id": "a", "name": "甲书记", "order": 1}],
+        "panel": [{"judge_id": "j1", "name": "评委一", "head": True, "reserve": False}],
+    }
+    for notice in notices_for("SessionOpened", payload, KNOWN):
+        text = wording.render_sms(notice.kind, notice.context)
+        assert "6月1日 09:00" in text and "T09" not in text and len(text) <= 64, text  # 70 with 【擂台比武】
+    assert (
+        "时间：6月1日 09:00"
+        in wording.render("session_notice", notices_for("SessionOpened", payload, KNOWN)[0].context)[1]
+    )
+
+
+def test_a_time_is_written_as_people_write_it():
+    from services.notify.wording import when
+
+    assert when("2026-12-05T09:00:00+08:00") == "12月5日 09:00"
+    assert when("待定") == "待定"
