@@ -39,7 +39,7 @@ class GrantSchema(Schema):
     id = Id(required=True)
     contest = Id(load_default=None)
     office = Id(load_default=None)
-    deployment = fields.Boolean(load_default=False)
+    deployment = fields.Boolean(load_default=False, truthy={True}, falsy={False})  # true, not "yes"
 
     @validates_schema
     def _one_scope(self, data: dict[str, Any], **kwargs: Any) -> None:

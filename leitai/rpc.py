@@ -32,7 +32,7 @@ import logging
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from kombu.exceptions import OperationalError
 from kombu.message import Message
@@ -51,7 +51,7 @@ from nameko.extensions import DependencyProvider
 from leitai import consistency
 from leitai.config import load_settings
 from leitai.consistency import Written
-from leitai.errors import ALL, InvalidInput, Unavailable
+from leitai.errors import ALL, DomainError, InvalidInput, Unavailable
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
 from leitai.seen import SeenEvents
@@ -213,12 +213,11 @@ class _Rpc(nameko_rpc.Rpc):
         return self.rpc_consumer.handle_result(message, result, exc_info, written=consistency.taken())
 
 
-class _Decorator(Protocol):
-    def __call__(self, fn: F, /) -> F: ...
-
-
-# nameko's decorator (untyped), as leitai uses it: bare, on a service's method
-rpc: _Decorator = _Rpc.decorator
+def rpc(fn: F, /) -> F:
+    """nameko's decorator, as leitai uses it: bare, on a service's method. A DomainError is the
+    answer the caller gets (a refusal, a 404), expected: nameko logs it as a warning, and
+    leitai.logs writes it in one line, without a traceback."""
+    return cast(F, _Rpc.decorator(expected_exceptions=DomainError)(fn))
 
 
 # -- the caller's side ------------------------------------------------------------------

@@ -93,8 +93,8 @@ class Authenticator:
         known, cached = self.minted.get(digest)
         if known:
             return cached
-        if before_lookup is not None:
-            before_lookup()
+        if before_lookup is not None and not self.minted.vouched(digest):
+            before_lookup()  # a token never found: its sender pays (a grant found before does not)
         answer = lookup(digest.hex())
         self.minted.put(digest, answer)  # not reached when the look-up failed: nothing kept
         return answer
@@ -122,6 +122,9 @@ def _digest(token: bytes) -> bytes:
     return hashlib.sha256(token).digest()
 
 
+VOUCHED_S = 3600  # how long a grant found stays vouched for (GrantCache.vouched)
+
+
 class GrantCache:
     """What looking minted tokens up answered, by digest, each kept ``ttl_s`` seconds: the grants
     found (at most ``found_size``) apart from the tokens not found (at most ``unknown_size``), so
@@ -139,6 +142,9 @@ class GrantCache:
         self._clock = clock
         self._found: OrderedDict[bytes, tuple[float, dict]] = OrderedDict()
         self._unknown: OrderedDict[bytes, float] = OrderedDict()
+        # grants found within VOUCHED_S: looked up again without charging their address, so
+        # that made-up tokens from a hall's shared address never hold its judges back
+        self._vouched: OrderedDict[bytes, float] = OrderedDict()
         self.found_size, self.unknown_size = found_size, unknown_size
 
     def get(self, digest: bytes) -> tuple[bool, dict | None]:
@@ -156,7 +162,14 @@ class GrantCache:
             del self._unknown[digest]
         return False, None
 
+    def vouched(self, digest: bytes) -> bool:
+        """Whether a grant was found for ``digest`` within VOUCHED_S (its look-up costs nothing)."""
+        expires = self._vouched.get(digest)
+        return expires is not None and self._clock() < expires
+
     def put(self, digest: bytes, actor: dict | None) -> None:
+        if actor is not None:
+            _keep(self._vouched, self.found_size, digest, self._clock() + VOUCHED_S)
         if self.ttl_s <= 0:
             return
         expires = self._clock() + self.ttl_s

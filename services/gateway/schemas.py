@@ -446,8 +446,11 @@ class Checkpoints(Response):
     checkpoints = fields.List(fields.Nested(CheckpointOut), required=True)
 
 
+LARGEST_SIZE = 2**63 - 1  # a store's integers: a tree size past it is no size
+
+
 class CheckpointQuery(Schema):
-    after = fields.Integer(validate=validate.Range(min=0))
+    after = fields.Integer(validate=validate.Range(min=0, max=LARGEST_SIZE))
     limit = fields.Integer(validate=validate.Range(min=1, max=1000))
 
 

@@ -588,8 +588,8 @@ class GatewayService:
         summary="A log's signed checkpoint of a tree size",
     )
     def checkpoint(self, actor, body, log, size):
-        if not size.isdigit():
-            raise InvalidInput("the size is not a number", {"size": ["a tree size, e.g. 1200"]})
+        if not (size.isascii() and size.isdigit()) or int(size) > s.LARGEST_SIZE:
+            raise InvalidInput("the size is not a tree size", {"size": ["a tree size, e.g. 1200"]})
         return self._log(log).checkpoint(int(size))
 
     @endpoint(
@@ -812,10 +812,18 @@ class GatewayService:
         request_id = new_request_id(request)
         try:
             watching = ACTIONS["see_live_standings"]
-            actor = self.settings.authenticator.permit(
-                self.tickets.watcher(self.settings.authenticator, contest_id, stage_id), watching.roles, watching.to
-            )
             address = client_address(request, self.settings.trusted_proxies)
+            self.deadline(self.settings.rpc_timeout)  # a minted token's look-up is an RPC of this request
+
+            def identify(authorization: str) -> dict | None:
+                return self.settings.identify(authorization, address, self.registration.grant_holder)
+
+            actor = self.settings.authenticator.permit(
+                self.tickets.watcher(identify, contest_id, stage_id),
+                watching.roles,
+                watching.to,
+                presented=bool(request.headers.get("Authorization")),
+            )
             self.settings.admit(actor, address)
             check_params({"contest_id": contest_id, "stage_id": stage_id})
             # ranking's stream takes no actor: the grant's scope is checked here alone

@@ -29,13 +29,14 @@ import hmac
 import json
 import secrets
 import time
+from collections.abc import Callable
 
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from leitai.access import SCOPES
 from leitai.errors import InvalidInput
-from services.gateway.auth import Authenticator, Unauthorized
+from services.gateway.auth import Unauthorized
 from services.gateway.http import json_response
 from services.gateway.settings import load
 
@@ -158,14 +159,15 @@ class Screen:
     def no_token_in_url(self) -> None:
         refuse_token_in_url(self.request)
 
-    def watcher(self, authenticator: Authenticator, contest_id: str, stage_id: str) -> dict | None:
+    def watcher(self, identify: Callable[[str], dict | None], contest_id: str, stage_id: str) -> dict | None:
         """Who opens the stream: the holder of the bearer token in the Authorization header if
-        there is one (None: not a token of ours), else the ticket's (Unauthorized saying why
-        not); 400 for a token in the query string."""
+        there is one (``identify``: the gateway's look-up, minted grants included; None: not a
+        token of ours), else the ticket's (Unauthorized saying why not); 400 for a token in the
+        query string."""
         refuse_token_in_url(self.request)
         authorization = self.request.headers.get("Authorization")
         if authorization:
-            return authenticator.actor(authorization)
+            return identify(authorization)
         return self.tickets.check(self.request.cookies.get(COOKIE), contest_id, stage_id, time.time())
 
 

@@ -67,7 +67,7 @@ def scored_results(read: ReadModel, stage: dict, as_of: str | None = None) -> li
 def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
     """The results scored at scoring log positions up to ``as_of`` (digits), or at moments up
     to it (an ISO 8601 time with its zone)."""
-    if as_of.isdigit():
+    if as_of.isascii() and as_of.isdigit():
         return [r for r in scored if r["position"] <= int(as_of)]
     try:
         moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
@@ -75,7 +75,10 @@ def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
         raise InvalidInput("as_of is neither a log position nor a time", {"as_of": ["not an ISO 8601 time"]}) from None
     if moment.tzinfo is None:
         raise InvalidInput("as_of needs its time zone", {"as_of": ["give the zone, e.g. +08:00 or Z"]})
-    cut = format_timestamp(moment)  # the stored spelling: compared as strings, they sort in time
+    try:
+        cut = format_timestamp(moment)  # the stored spelling: compared as strings, they sort in time
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first moment a clock can name
+        raise InvalidInput("as_of is out of range", {"as_of": ["a time between the years 1 and 9999"]}) from None
     return [r for r in scored if r.get("occurred_at", "~") <= cut]
 
 

@@ -11,16 +11,16 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from leitai.access import Place, allows, require, require_role_for
+from leitai.access import Place, allows, require, require_role_for, scope_of
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.domain import Decision, folding
-from leitai.errors import Forbidden, NotFound
+from leitai.errors import Conflict, Forbidden, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
 from leitai.roles import JUDGE, ORGANISER, has_role
-from services.registration.contest import Contest
+from services.registration.contest import SESSION_ID_TAKEN, Contest
 from services.registration.regions import Region, parse_csv, validate_tree
 
 
@@ -97,8 +97,13 @@ class Registration:
 
     # -- contests ------------------------------------------------------------------
     def create_contest(self, actor: dict, contest: dict) -> dict:
-        # the office it will belong to: before the tree is looked up
+        # the office it will belong to: before the tree is looked up. A grant for one contest
+        # vouches for no office: it would place its contest in any county
         require(actor, "create_contest", Place(contest["contest_id"], contest["county_code"]))
+        if actor.get("contest") is not None:
+            raise Forbidden(
+                f"{scope_of(actor)}: a contest is created with a grant of its office (its county) or the deployment's"
+            )
         tree = self._tree(contest["tree_id"])
         return self._command(
             actor,
@@ -111,6 +116,7 @@ class Registration:
                 contest["format"],
                 contest.get("description", ""),
                 tree,
+                contest.get("organiser"),
             ),
         )
 
@@ -133,7 +139,10 @@ class Registration:
         return self._command(actor, "withdraw_entry", contest_id, lambda c: c.withdraw(entry_id, reason))
 
     def schedule_session(self, actor: dict, contest_id: str, session: dict) -> dict:
-        return self._command(actor, "schedule_session", contest_id, lambda c: c.schedule(session))
+        taken = Conflict(
+            SESSION_ID_TAKEN.format(session_id=session["session_id"]), {"session_id": [session["session_id"]]}
+        )
+        return self._command(actor, "schedule_session", contest_id, lambda c: c.schedule(session), reused=taken)
 
     def seat_panel(self, actor: dict, contest_id: str, session_id: str, seats: list[dict]) -> dict:
         return self._command(actor, "seat_panel", contest_id, lambda c: c.seat(session_id, seats))
@@ -204,14 +213,15 @@ class Registration:
             for g in grants.list(contest=contest_id)
             if (g["role"], g["id"], g["status"]) == (role, holder_id, "active") and role == JUDGE
         ]
-        for grant_id in earlier:
-            grants.revoke(grant_id, actor["id"], REISSUED)
+        # minted first: a grant refused leaves what the judge holds as it is
         minted = grants.mint(
             {"role": role, "id": holder_id, "contest": contest_id},
-            label=label,
+            label=" ".join(label.split()),  # a name's tabs or line breaks are no part of a label
             by=actor["id"],
             days=invitation.get("days", 30),
         )
+        for grant_id in earlier:
+            grants.revoke(grant_id, actor["id"], REISSUED)
         return {
             "grant_id": minted.grant_id,
             "token": minted.token,
@@ -286,9 +296,16 @@ class Registration:
         return self._tree(contest.require_info()["tree_id"])
 
     def _command(
-        self, actor: dict, action: str, contest_id: str, decide: Callable[[Contest], list[Decision]], many=False
+        self,
+        actor: dict,
+        action: str,
+        contest_id: str,
+        decide: Callable[[Contest], list[Decision]],
+        many: bool = False,
+        reused: Conflict | None = None,
     ):
-        """``action``: what the command is, in leitai/access.py's table (who may do it)."""
+        """``action``: what the command is, in leitai/access.py's table (who may do it);
+        ``reused``: the refusal when an event id it chose is another record's (execute)."""
         require_role_for(actor, action)
 
         def decided(contest: Contest):
@@ -299,7 +316,12 @@ class Registration:
             return (payloads if many else payloads[0]), decisions
 
         return execute(
-            self._store, contest_stream(contest_id), folding(lambda: Contest(contest_id)), decided, **on_behalf(actor)
+            self._store,
+            contest_stream(contest_id),
+            folding(lambda: Contest(contest_id)),
+            decided,
+            reused=reused,
+            **on_behalf(actor),
         )
 
 

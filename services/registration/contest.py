@@ -9,6 +9,7 @@ Pure domain code: no I/O, no clock, no randomness (a fresh seed comes in as an a
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,14 @@ from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, NotFound, RuleViolated
 from leitai.lots import draw_order
 from services.registration.regions import Region
+
+SESSIONS = uuid.UUID("0b6f3a52-4f0e-4b8e-9a7c-5d2e8f1c3a94")  # the namespace of SessionScheduled event ids
+SESSION_ID_TAKEN = "session id {session_id} is taken by another contest; choose another"
+
+
+def session_event_id(session_id: str) -> str:
+    """The event id of session ``session_id``'s scheduling: one per deployment."""
+    return str(uuid.uuid5(SESSIONS, session_id))
 
 
 @dataclass
@@ -117,8 +126,16 @@ class Contest:
 
     # -- commands ----------------------------------------------------------------------
     def create(
-        self, name: str, tree_id: str, county_code: str, format: str, description: str, tree: dict[str, Region]
+        self,
+        name: str,
+        tree_id: str,
+        county_code: str,
+        format: str,
+        description: str,
+        tree: dict[str, Region],
+        organiser: dict[str, Any] | None = None,
     ) -> list[Decision]:
+        """``organiser``: the organising office's contact (name, e-mail, phone), for its notices."""
         if self.info is not None:
             raise Conflict(f"contest {self.contest_id} exists already")
         county = tree.get(county_code)
@@ -127,7 +144,14 @@ class Contest:
         return [
             Decision(
                 "ContestCreated",
-                self.ref(name=name, tree_id=tree_id, county_code=county_code, format=format, description=description),
+                self.ref(
+                    name=name,
+                    tree_id=tree_id,
+                    county_code=county_code,
+                    format=format,
+                    description=description,
+                    organiser=organiser,
+                ),
             )
         ]
 
@@ -361,7 +385,10 @@ class Contest:
             raise NotFound(f"stage {session['stage_id']} does not exist")
         if session["group_id"] not in {g["group_id"] for g in stage["groups"]}:
             raise NotFound(f"group {session['group_id']} is not in stage {session['stage_id']}")
-        return [Decision("SessionScheduled", self.ref(**session))]
+        # its event id follows from the session id: the store's unique event ids then refuse
+        # the same session id in another contest (scoring, ranking and notify know a session
+        # by its id alone, and its routes name no contest)
+        return [Decision("SessionScheduled", self.ref(**session), event_id=session_event_id(session["session_id"]))]
 
     def seat(self, session_id: str, seats: list[dict[str, Any]]) -> list[Decision]:
         session = self._unopened(session_id)

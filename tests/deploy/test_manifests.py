@@ -49,7 +49,7 @@ PROD_SECRETS = {
     },
     "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
     "leitai-gateway": {
-        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1"}}',
+        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
         "consistency-key": "a-production-consistency-key-0123456789abcdef",
     },
     "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},

@@ -234,7 +234,7 @@ def test_a_recused_judge_sees_the_entry_as_such_and_cannot_score_it(stack, order
     "page, token, says",
     [
         ("judge", ORGANISER_TOKEN, "此页面供评委使用"),
-        ("judge", "forged-token-0123456789", "此页面供评委使用"),
+        ("judge", "forged-token-0123456789", "此登录链接已失效"),  # and whom to ask: the organiser
         ("console", judge_token("J1"), "此页面供组织方使用"),
         ("console", "forged-token-0123456789", "此页面供组织方使用"),
     ],

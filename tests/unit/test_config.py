@@ -252,3 +252,17 @@ def test_every_configs_logging_keeps_the_loggers_made_before_it_and_a_workers_er
     [line] = [json.loads(line) for line in capsys.readouterr().err.splitlines() if "error handling worker" in line]
     assert line["level"] == "ERROR" and "scoring.on_entry_scored" in line["msg"]
     assert "ValueError: a handler's bug" in line["exc"]
+
+
+def test_a_refusal_a_service_answers_with_is_one_log_line_without_a_traceback():
+    from leitai.errors import NotFound
+    from leitai.logs import JsonFormatter
+
+    try:
+        raise NotFound("session s9 does not exist")
+    except NotFound:
+        import sys
+
+        record = logging.LogRecord("nameko.containers", logging.WARNING, "", 0, "(expected) error", (), sys.exc_info())
+    line = json.loads(JsonFormatter().format(record))
+    assert line["refused"] == "NotFound: session s9 does not exist" and "exc" not in line

@@ -378,3 +378,58 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_nothing_of_the_err
     assert body["error"]["message"] == "internal error" and "secret" not in response.get_data(as_text=True)
     [record] = [r for r in caplog.records if r.getMessage() == "failed"]
     assert record.request_id == body["error"]["request_id"] and "the secret inner workings" in caplog.text
+
+
+def test_an_idempotency_key_is_the_grant_holders_within_its_scope():
+    """org1 of county A and org1 of county B (ids are not identities) never share a key."""
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    import services.gateway.service  # noqa: F401  (its endpoints fill ROUTES)
+    from services.gateway.http import ROUTES, idempotency
+
+    route = next(r for r in ROUTES if r.name == "create_contest")
+    request = Request(EnvironBuilder(method="POST", headers={"Idempotency-Key": "k-1"}).get_environ())
+    keys = {
+        idempotency(route, request, {"role": ORGANISER, "id": "org1", **scope}, {}, {})["key"]
+        for scope in ({"office": "a"}, {"office": "b"}, {"contest": "a"}, {"deployment": True})
+    }
+    assert len(keys) == 4
+
+
+def test_a_tree_size_past_what_a_store_can_hold_is_a_400_not_a_500():
+    from marshmallow import ValidationError
+    from nameko.testing.services import worker_factory
+    from werkzeug.test import EnvironBuilder
+    from werkzeug.wrappers import Request
+
+    from services.gateway.auth import GatewaySettings
+    from services.gateway.schemas import CheckpointQuery
+    from services.gateway.service import GatewayService
+
+    with pytest.raises(ValidationError):
+        CheckpointQuery().load({"after": "99999999999999999999999"})
+    gateway = worker_factory(GatewayService)
+    gateway.settings = GatewaySettings(Authenticator(TOKENS), 5, {"per_second": 100, "burst": 100})
+    big = "99999999999999999999999999999"
+    response = GatewayService.checkpoint(
+        gateway, Request(EnvironBuilder(path=f"/logs/scoring/checkpoints/{big}").get_environ()), log="scoring", size=big
+    )
+    assert response.status_code == 400 and not gateway.scoring.checkpoint.called
+
+
+def test_a_flood_of_made_up_tokens_from_a_halls_address_never_holds_its_judges_back():
+    """The judges share the hall's address with the flood: once found, a judge's grant is
+    looked up again (its cache entry gone) without paying for it."""
+    from services.gateway.auth import GatewaySettings
+
+    clock, lookup = Clock(), Lookups()
+    judge = minted(300)
+    lookup.known[digest_hex(judge)] = JUDGE_GRANT
+    settings = GatewaySettings(Authenticator(TOKENS, cache_s=10, clock=clock), 5, {"per_second": 0.001, "burst": 2})
+    hall = "203.0.113.50"
+    assert settings.identify(f"Bearer {judge}", hall, lookup) == JUDGE_GRANT  # paid once, found
+    settings.identify(f"Bearer {minted(400)}", hall, lookup)  # the flood spends what is left of the burst
+    clock.now += 11  # the judge's cache entry is gone
+    assert settings.identify(f"Bearer {judge}", hall, lookup) == JUDGE_GRANT
+    assert lookup.calls.count(digest_hex(judge)) == 2

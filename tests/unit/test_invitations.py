@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import segno
 
-from leitai.errors import Forbidden, NotFound
+from leitai.errors import Forbidden, InvalidInput, NotFound
 from services.gateway.invitations import handed_over
 from tests.unit.test_service_layer import ORG, registered
 
@@ -85,3 +85,37 @@ def test_the_link_carries_the_token_in_its_fragment_and_the_qr_code_is_the_links
     assert shown["qr"] == ["".join("1" if v else "0" for v in row) for row in expected.matrix]
     assert len(shown["qr"]) == len(shown["qr"][0]) >= 21
     assert handed_over({"role": "screen", "token": "lt_x"}, "https://x")["link"] is None
+
+
+def test_an_invitation_refused_leaves_the_judges_grant_working_and_a_name_with_a_tab_is_a_label(monkeypatch):
+    system = registered()
+    first = system.registration.invite(ORG, "c", {"role": "judge", "id": "J1"})
+
+    def refused(*args, **kwargs):
+        raise InvalidInput("this grant cannot be minted", {"label": ["no control characters"]})
+
+    with monkeypatch.context() as patched:
+        patched.setattr(system.grants, "mint", refused)
+        with pytest.raises(InvalidInput):
+            system.registration.invite(ORG, "c", {"role": "judge", "id": "J1"})
+    assert [g["status"] for g in system.registration.invitations(ORG, "c")] == ["active"]
+    assert system.grants.grants[0]["grant_id"] == first["grant_id"]
+    system.registration.register_judge(ORG, "c", {"judge_id": "J7", "name": "评委\t七", "township_code": None})
+    assert system.registration.invite(ORG, "c", {"role": "judge", "id": "J7"})["label"] == "评委 七"
+
+
+def test_a_grant_for_one_contest_creates_no_contest():
+    system = registered()
+    mine = {"role": "organiser", "id": "o", "contest": "new"}
+    with pytest.raises(Forbidden, match="a contest is created with a grant of its office"):
+        system.registration.create_contest(
+            mine, {"contest_id": "new", "name": "擂台", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
+        )
+
+
+def test_the_organising_offices_contact_is_kept_for_its_notices():
+    system = registered()
+    office = {"name": "县委组织部", "email": "zzb@example.cn", "phone": "13800000000"}
+    contest = {"contest_id": "o2", "name": "擂台", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
+    system.registration.create_contest(ORG, dict(contest, organiser=office))
+    assert system.registration.contest_view(ORG, "o2")["organiser"] == office

@@ -125,3 +125,12 @@ def test_a_stage_is_publishable_only_with_every_session_locked_and_counted():
         check_publishable(sessions[:1], {"e1"})
     assert refused.value.details == {"entries_not_scored": ["e2"]}
     check_publishable(sessions[:1], {"e1", "e2"})
+
+
+@pytest.mark.parametrize("as_of", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_moment_past_what_a_clock_can_name_is_refused_not_a_500(as_of):
+    from leitai.errors import InvalidInput
+    from services.ranking.board import scored_as_of
+
+    with pytest.raises(InvalidInput, match="as_of is out of range"):
+        scored_as_of([], as_of)

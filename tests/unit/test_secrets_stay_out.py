@@ -101,11 +101,11 @@ def test_the_ticket_cookie_is_http_only_strict_short_and_for_the_stream_only(bas
     assert TOKEN not in header
     # what the browser sends back opens the stream
     watching = Screen(screen.tickets, request(headers={"Cookie": f"{tickets.COOKIE}={cookie.value}"}))
-    assert watching.watcher(Authenticator({}), "c1", "s1") == SCREEN_ACTOR
+    assert watching.watcher(Authenticator({}).actor, "c1", "s1") == SCREEN_ACTOR
 
 
 def test_the_stream_takes_a_programs_bearer_token_and_refuses_a_token_in_the_url():
-    authenticator = Authenticator({TOKEN: SCREEN_ACTOR})
+    authenticator = Authenticator({TOKEN: SCREEN_ACTOR}).actor  # the gateway's look-up (minted grants too)
     keyed = Tickets.derived("k" * 32)
     by_header = Screen(keyed, request(headers={"Authorization": f"Bearer {TOKEN}"}))
     assert by_header.watcher(authenticator, "c1", "s1") == SCREEN_ACTOR

@@ -11,8 +11,9 @@ from marshmallow import ValidationError
 from leitai.access import Place, reaches, require
 from leitai.errors import Conflict, Forbidden, NotFound
 from leitai.grants import GrantSchema
+from services.gateway import schemas
 from services.gateway.places import Places
-from tests.unit.test_service_layer import ORG, SEATS, opened, prelim_locked, registered, sub
+from tests.unit.test_service_layer import ORG, PRELIM, SEATS, body, opened, prelim_locked, registered, sub
 
 OURS = Place("c", "cty")
 # another county's grants, with the same ids as ours
@@ -21,6 +22,7 @@ THEIR_SUPERVISOR = {"role": "supervisor", "id": "inspector1", "office": "other"}
 THEIR_SCREEN = {"role": "screen", "id": "hall", "contest": "d"}
 THEIR_J1 = {"role": "judge", "id": "J1", "contest": "d"}
 EVERYWHERE = {"role": "organiser", "id": "operator", "deployment": True}
+AT = "2021-06-01T09:00:00+08:00"
 
 
 @pytest.mark.parametrize(
@@ -198,3 +200,22 @@ def test_the_gateway_asks_where_a_contest_or_session_is_once_and_only_when_it_mu
     places.reach(EVERYWHERE, {"contest_id": "c"}, None, None)  # reaches everywhere: nothing to ask
     with pytest.raises(Forbidden, match="contest d, not for contest c"):
         places.reach(THEIR_J1, {"contest_id": "c"}, None, None)  # a contest's grant: the name decides
+
+
+def test_a_session_id_another_contest_uses_is_refused_when_scheduled_and_nothing_is_written():
+    """Scoring, ranking and notify know a session by its id alone: no other contest (of this
+    county or another) may schedule, and then open, a session under our session's id."""
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    reg = system.registration
+    reg.create_contest(
+        ORG, {"contest_id": "d", "name": "擂台", "tree_id": "tree", "county_code": "cty", "format": "knockout"}
+    )
+    reg.define_stage(ORG, "d", body(schemas.StageCreate, PRELIM))
+    before = len(system.events("registration", "contest-d"))
+    with pytest.raises(Conflict) as refused:
+        reg.schedule_session(ORG, "d", {"session_id": "s1", "stage_id": "prelim", "group_id": "g1", "starts_at": AT})
+    assert refused.value.message == "session id s1 is taken by another contest; choose another"
+    assert refused.value.details == {"session_id": ["s1"]}
+    assert len(system.events("registration", "contest-d")) == before
+    reg.schedule_session(ORG, "d", {"session_id": "d-s1", "stage_id": "prelim", "group_id": "g1", "starts_at": AT})
