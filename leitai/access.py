@@ -94,6 +94,9 @@ ACTIONS: dict[str, Action] = {
     # the live stream at the gateway; on the public leaderboard, the live standings (and as
     # they stood) instead of the published ones (Ranking.leaderboard)
     "see_live_standings": Action((ORGANISER, SCREEN), "see live standings"),
+    # 现场亮分: a session's scores as they come in, on the hall's screen (each seat's total, the
+    # drops, the score), before publication: the hall's screen and organisers
+    "see_hall": Action((ORGANISER, SCREEN), "see a hall's live scores"),
     # the big screen's ticket for its stream (the gateway's alone: no service takes part)
     "open_live_screen": Action((ORGANISER, SCREEN), "open the live screen", gateway_only=True),
     "see_calibration": Action((ORGANISER,), "see the judges' calibration"),

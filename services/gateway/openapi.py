@@ -75,7 +75,8 @@ def _operation(route: Route) -> dict:
     if route.response is not None:
         success["content"] = {"application/json": {"schema": route.response}}
     elif route.media_type != "application/json":
-        success["content"] = {route.media_type: {"schema": {"type": "string", "format": "binary"}}}
+        binary = {"schema": {"type": "string", "format": "binary"}}
+        success["content"] = {media: binary for media in route.media_type.split(", ")}  # one, or a list
     responses = {str(route.status): success}
     for status in route.errors:
         if "public" in route.roles and status in (401, 403):

@@ -394,6 +394,40 @@ class DeskSession(Response):
     entries = fields.List(fields.Nested(DeskEntry), required=True)
 
 
+class HallSeat(Response):
+    seat = fields.Integer(required=True, metadata={"description": "the judge's place on the panel, 1 first"})
+    total = fields.String(required=True)
+    dropped = fields.Boolean(required=True)
+
+
+class HallEntry(Response):
+    entry_id = fields.String(required=True)
+    order = fields.Integer(required=True)
+    name = fields.String(required=True)
+    sheets_in = fields.Integer(required=True)
+    sheets_expected = fields.Integer(required=True)
+    complete = fields.Boolean(required=True)
+    seats = fields.List(fields.Nested(HallSeat))  # once complete
+    stage_score = fields.String()  # once complete; final once the session is locked
+
+
+class HallStanding(Response):
+    rank = fields.Integer(required=True)
+    entry_id = fields.String(required=True)
+    name = fields.String(required=True)
+    stage_score = fields.String(required=True)
+
+
+class Hall(Response):
+    session_id = fields.String(required=True)
+    stage_id = fields.String(required=True)
+    group_id = fields.String(required=True)
+    locked = fields.Boolean(required=True)
+    on_stage = fields.String(required=True, allow_none=True)
+    entries = fields.List(fields.Nested(HallEntry), required=True)
+    standings = fields.List(fields.Nested(HallStanding), required=True)
+
+
 class JudgeDesk(Response):
     judge_id = fields.String(required=True)
     name = fields.String(required=True, allow_none=True, metadata={"description": "None before a session opens"})

@@ -492,6 +492,17 @@ class GatewayService:
 
     @endpoint(
         "GET",
+        "/sessions/<string:session_id>/hall",
+        action="see_hall",
+        response=s.Hall,
+        summary="现场亮分: the session as it runs, for the hall's screen: each entry once its panel is complete "
+        "(each seat's total, the drops, the score), and the running standings",
+    )
+    def hall(self, actor, body, session_id):
+        return self.scoring.hall(actor, session_id)
+
+    @endpoint(
+        "GET",
         "/sessions/<string:session_id>/results",
         roles={PUBLIC},
         response=s.SessionResults,
@@ -718,52 +729,18 @@ class GatewayService:
     def console_page(self, actor, body):
         return pages.CONSOLE
 
+    # each page's script and style sheet, none inline (the Content-Security-Policy, http.py)
     @endpoint(
         "GET",
-        "/pages/pages.js",
+        "/pages/<string:name>.<string:kind>",
         roles={PUBLIC},
-        media_type="text/javascript",
-        summary="The pages' shared script: the API with the token, errors shown, sheets kept until sent",
+        media_type=pages.MEDIA_TYPES,
+        summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, live.js, "
+        "screen.js, live.css, results.css, hall.js): static files of services/gateway/static",
+        errors=(400, 404, 429),
     )
-    def page_script(self, actor, body):
-        return pages.SCRIPT
-
-    @endpoint("GET", "/pages/pages.css", roles={PUBLIC}, media_type="text/css", summary="The pages' style sheet")
-    def page_style(self, actor, body):
-        return pages.STYLE
-
-    # each page's own script and style: no page has inline ones (the Content-Security-Policy, http.py)
-    @endpoint("GET", "/pages/judge.js", roles={PUBLIC}, media_type="text/javascript", summary="The judge page's script")
-    def judge_script(self, actor, body):
-        return pages.JUDGE_SCRIPT
-
-    @endpoint("GET", "/pages/console.js", roles={PUBLIC}, media_type="text/javascript", summary="The console's script")
-    def console_script(self, actor, body):
-        return pages.CONSOLE_SCRIPT
-
-    @endpoint("GET", "/pages/live.js", roles={PUBLIC}, media_type="text/javascript", summary="The big screen's script")
-    def live_script(self, actor, body):
-        return pages.LIVE_SCRIPT
-
-    @endpoint(
-        "GET",
-        "/pages/screen.js",
-        roles={PUBLIC},
-        media_type="text/javascript",
-        summary="The big screen's way in: its token from the link's fragment (or typed), its ticket, its stream",
-    )
-    def screen_script(self, actor, body):
-        return pages.SCREEN_SCRIPT
-
-    @endpoint("GET", "/pages/live.css", roles={PUBLIC}, media_type="text/css", summary="The big screen's style sheet")
-    def live_style(self, actor, body):
-        return pages.LIVE_STYLE
-
-    @endpoint(
-        "GET", "/pages/results.css", roles={PUBLIC}, media_type="text/css", summary="The results page's style sheet"
-    )
-    def results_style(self, actor, body):
-        return pages.RESULTS_STYLE
+    def page_asset(self, actor, body, name, kind):
+        return pages.asset(name, kind)
 
     # -- the venue's big screen ------------------------------------------------------
     @endpoint(
@@ -778,6 +755,19 @@ class GatewayService:
     def live_page(self, actor, body, contest_id, stage_id):
         self.tickets.no_token_in_url()
         return live.PAGE
+
+    @endpoint(
+        "GET",
+        "/hall/<string:session_id>",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="现场亮分: the hall's screen of a session (1920x1080); open it as /hall/{session_id}#token=<screen or "
+        "organiser token> (or type the token in); a token in the query string is refused (400)",
+        errors=(400, 429),
+    )
+    def hall_page(self, actor, body, session_id):
+        self.tickets.no_token_in_url()
+        return pages.HALL
 
     @endpoint(
         "POST",

@@ -184,6 +184,25 @@ class Scoring:
             ],
         }
 
+    def hall(self, actor: dict, session_id: str) -> dict:
+        """现场亮分 for the hall's screen (and organisers): ScoringSession.hall, scores as strings."""
+        view = self._session(self._plan_for(actor, "see_hall", session_id)).hall()
+        return view | {
+            "entries": [
+                e
+                | (
+                    {
+                        "stage_score": str(e["stage_score"]),
+                        "seats": [s | {"total": str(s["total"])} for s in e["seats"]],
+                    }
+                    if e["complete"]
+                    else {}
+                )
+                for e in view["entries"]
+            ],
+            "standings": [r | {"stage_score": str(r["stage_score"])} for r in view["standings"]],
+        }
+
     def session_place(self, session_id: str) -> dict | None:
         """The session's contest and the office that owns it (the gateway's check of a grant),
         or None if it is not open for scoring."""

@@ -49,6 +49,10 @@ class ScoringService(StoreHealth, PublishedLog):
         return self.scoring.lock_session(actor, session_id, override_reason)
 
     @rpc
+    def hall(self, actor: dict, session_id: str) -> dict:
+        return self.scoring.hall(actor, session_id)
+
+    @rpc
     def session_place(self, session_id: str) -> dict | None:
         return self.scoring.session_place(session_id)
 

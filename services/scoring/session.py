@@ -413,6 +413,58 @@ class ScoringSession:
         )
         return decisions
 
+    def hall(self) -> dict[str, Any]:
+        """现场亮分: what the hall's screen shows of the session as it runs. Each entry in the order
+        of appearance; once its panel is complete (every sheet expected is in), each seat's
+        total (seats numbered in the panel's order, no names), which were dropped, and the score
+        they give (final once the session is locked); and the running standings of the entries
+        scored so far. Before an entry's panel is complete, only how many sheets are in."""
+        seats = {j.judge_id: n for n, j in enumerate(self.plan.panel.values(), start=1)}
+        entries, scored = [], []
+        for entry in sorted(self.plan.entries.values(), key=lambda e: e.order):
+            totals = self.totals(entry.entry_id)
+            missing = self.missing(entry.entry_id)
+            complete = bool(totals) and not missing and not self._reserve_needed(entry)
+            row: dict[str, Any] = {
+                "entry_id": entry.entry_id,
+                "order": entry.order,
+                "name": entry.name,
+                "sheets_in": len(totals),
+                "sheets_expected": len(totals) + len(missing) + int(self._reserve_needed(entry)),
+                "complete": complete,
+            }
+            if complete:
+                result = aggregate(entry.entry_id, totals, self.plan.drop_rule)
+                dropped = set(result.dropped_high) | set(result.dropped_low)
+                row |= {
+                    "seats": [
+                        {"seat": seats[j], "total": t, "dropped": j in dropped}
+                        for j, t in sorted(totals.items(), key=lambda jt: seats[jt[0]])
+                    ],
+                    "stage_score": result.stage_score,
+                }
+                scored.append(row)
+            entries.append(row)
+        standings = sorted(scored, key=lambda r: (-r["stage_score"], r["order"]))  # ties: the same rank, in order
+        on_stage = next((e for e in entries if not e["complete"]), None)
+        return {
+            "session_id": self.plan.session_id,
+            "stage_id": self.plan.stage_id,
+            "group_id": self.plan.group_id,
+            "locked": self.locked,
+            "on_stage": on_stage["entry_id"] if on_stage else None,
+            "entries": entries,
+            "standings": [
+                {
+                    "rank": 1 + sum(1 for o in standings if o["stage_score"] > r["stage_score"]),
+                    "entry_id": r["entry_id"],
+                    "name": r["name"],
+                    "stage_score": r["stage_score"],
+                }
+                for r in standings
+            ],
+        }
+
     def _scored(self, entry: SessionEntry, sheets: Mapping[tuple[str, str], Sheet]) -> dict[str, Any]:
         """An entry's EntryScored payload from ``sheets``."""
         totals = {judge: sheet.total for (e, judge), sheet in sheets.items() if e == entry.entry_id}

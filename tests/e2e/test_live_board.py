@@ -132,3 +132,30 @@ def test_the_live_stream_is_for_the_screen_and_organisers_only_and_never_by_a_to
     code, data = first_event(stack, f"{page}/events", {"Authorization": f"Bearer {ORGANISER_TOKEN}"})
     assert code == 200 and json.loads(data)["stage_id"] == "prelim", data
     assert first_event(stack, f"{page}/events", {"Authorization": f"Bearer {judge_token('J1')}"})[0] == 403
+
+
+def test_the_halls_screen_shows_each_contestant_as_their_panel_completes_and_the_standings(stack, browser):
+    """现场亮分 (session s2, still open): the contestant just scored, each seat's score, the drops
+    struck through, the score; the standings so far; and who is on stage."""
+    order = ok(stack.call("GET", f"/contests/{CONTEST}"))["sessions"]
+    [s2] = [s for s in order if s["session_id"] == "s2"]
+    submit_all(stack, "s2", s2["order"][:2], random.Random(2))
+    hall = ok(stack.call("GET", "/sessions/s2/hall", token=SCREEN_TOKEN))
+    second = next(e for e in hall["entries"] if e["entry_id"] == s2["order"][1])
+    assert second["complete"] and len(hall["standings"]) == 2
+    assert stack.call("GET", "/sessions/s2/hall", token=judge_token("J6"))[0] == 403  # a judge's is not the hall's
+    assert stack.call("GET", "/sessions/s2/hall")[0] == 401
+
+    browser.get(f"{stack.base}/hall/s2#token={SCREEN_TOKEN}")
+    wait(browser, 15, lambda d: d.find_element(By.ID, "status").text == "实时", "the hall's screen to connect")
+    text = browser.find_element(By.ID, "highlight").text
+    assert second["name"] in text and f"最后得分 {second['stage_score']}" in text, text
+    seats = browser.find_elements(By.CSS_SELECTOR, "#highlight .seat")
+    assert [s.text for s in seats] == [f"{s['seat']}号评委 {s['total']}" for s in second["seats"]]
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#highlight .seat.dropped")) == sum(
+        s["dropped"] for s in second["seats"]
+    )
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#board tr")) == 2
+    assert "当前上场：第3位" in browser.find_element(By.ID, "progress").text
+    assert csp_violations(browser) == []
+    screenshot(browser, "hall-screen")

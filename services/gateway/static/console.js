@@ -105,7 +105,8 @@ async function sessionCard(s) {
     return card;
   }
   const status = answer.body;
-  title.append(el("span", {class: "tag " + (status.locked ? "locked" : "received"), text: status.locked ? " 已锁定" : " 评分中"}));
+  title.append(el("span", {class: "tag " + (status.locked ? "locked" : "received"), text: status.locked ? " 已锁定" : " 评分中"}),
+    " ", el("a", {href: "/hall/" + enc(s.session_id), target: "_blank", rel: "noopener", text: "现场亮分大屏"}));
   const rows = status.entries.map((e) => el("tr", {"data-entry": e.entry_id},
     el("td", {text: String(e.order)}), el("td", {text: e.name}),
     el("td", {class: "received-count", text: e.sheets.length + " / " + (e.sheets.length + e.missing.length)}),

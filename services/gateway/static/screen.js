@@ -68,5 +68,5 @@ const LeitaiScreen = (() => {
     input.focus();
   }
 
-  return {open};
+  return {open, ask};
 })();

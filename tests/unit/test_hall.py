@@ -1,0 +1,43 @@
+"""现场亮分: the hall's screen shows each contestant once their panel is complete (each seat's
+total, the drops, the score) and the running standings; before, only how many sheets are in.
+Against the in-memory system."""
+
+from __future__ import annotations
+
+import pytest
+
+from leitai.errors import Forbidden
+from tests.unit.test_service_layer import ORG, SCREEN, judge, opened, registered, score, sub
+
+THEIR_SCREEN = {"role": "screen", "id": "hall", "contest": "d"}
+
+
+def test_the_hall_shows_an_entry_once_its_panel_is_complete_and_the_standings_so_far():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")  # J1 (the head, seat 1) stands aside for t1: R sits in
+    view = system.scoring.hall(SCREEN, "s1")
+    assert [e["complete"] for e in view["entries"]] == [False, False, False] and view["standings"] == []
+    assert view["on_stage"] == view["entries"][0]["entry_id"] and view["entries"][0]["sheets_expected"] == 3
+    first, second = view["entries"][0]["entry_id"], view["entries"][1]["entry_id"]
+    system.scoring.submit_sheet(judge("J2"), "s1", first, sub("h1"), {"a": "20", "b": "20"})
+    partial = system.scoring.hall(SCREEN, "s1")["entries"][0]
+    assert (partial["complete"], partial["sheets_in"], "seats" in partial) == (False, 1, False)  # no score yet
+    score(system, "s1", [first, second])
+    view = system.scoring.hall(SCREEN, "s1")
+    shown = view["entries"][0]
+    assert shown["complete"] and [s["seat"] for s in shown["seats"]] == [2, 3, 4]  # J2, J3 and R: seats, no names
+    assert all(not s["dropped"] for s in shown["seats"]) and "judge_id" not in str(shown["seats"])
+    assert [r["entry_id"] for r in view["standings"]] == sorted(
+        [first, second], key=lambda e: -float(next(x for x in view["entries"] if x["entry_id"] == e)["stage_score"])
+    )
+    assert view["on_stage"] == view["entries"][2]["entry_id"]
+    assert system.scoring.hall(ORG, "s1")["standings"] == view["standings"]
+
+
+def test_only_this_contests_screen_and_organisers_see_the_hall():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    with pytest.raises(Forbidden, match="this grant is for contest d"):
+        system.scoring.hall(THEIR_SCREEN, "s1")
+    with pytest.raises(Forbidden, match="only an organiser or a screen may see a hall's live scores"):
+        system.scoring.hall(judge("J2"), "s1")
