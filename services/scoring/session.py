@@ -332,6 +332,14 @@ class ScoringSession:
             raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
         return entry
 
+    def _reserves_awaited(self, entry: SessionEntry) -> int:
+        """How many reserves' sheets the entry still waits for: one for each seated judge who
+        stands aside, as far as the panel has reserves who may score it."""
+        recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
+        able = sum(1 for j in self.plan.panel.values() if j.reserve and not recusal_reason(j, entry))
+        reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
+        return max(0, min(recused, able) - reserves_in)
+
     def _reserve_needed(self, entry: SessionEntry) -> bool:
         recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
         reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
@@ -424,13 +432,14 @@ class ScoringSession:
         for entry in sorted(self.plan.entries.values(), key=lambda e: e.order):
             totals = self.totals(entry.entry_id)
             missing = self.missing(entry.entry_id)
-            complete = bool(totals) and not missing and not self._reserve_needed(entry)
+            awaited = self._reserves_awaited(entry)
+            complete = bool(totals) and not missing and not awaited
             row: dict[str, Any] = {
                 "entry_id": entry.entry_id,
                 "order": entry.order,
                 "name": entry.name,
                 "sheets_in": len(totals),
-                "sheets_expected": len(totals) + len(missing) + int(self._reserve_needed(entry)),
+                "sheets_expected": len(totals) + len(missing) + awaited,
                 "complete": complete,
             }
             if complete:

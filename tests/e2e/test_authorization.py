@@ -55,6 +55,8 @@ PARAMS = {
     "correction_id": "correction-x",
     "change_id": "change-x",
     "grant_id": "grant-x",
+    "name": "pages",  # /pages/{name}.{kind}
+    "kind": "js",
 }
 ALLOWED, UNAUTHENTICATED, FORBIDDEN, NOT_SEATED = "allowed", "401", "403", "refused: not seated"
 

@@ -261,7 +261,7 @@ def test_an_organiser_invites_a_judge_whose_phone_opens_the_link_signed_in(stack
     screenshot(tablet, "console-invitations", whole_page=True)
     open_as(tablet, link)  # the judge's phone, from the QR code
     wait(tablet, lambda d: d.find_element(By.ID, "who").text == "评委4（J4）", "the judge signed in by the link")
-    assert tablet.find_elements(By.CSS_SELECTOR, "#entries button")
+    wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button"), "the judge's order of appearance")
 
 
 def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet):

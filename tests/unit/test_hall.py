@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from leitai.errors import Forbidden
-from tests.unit.test_service_layer import ORG, SCREEN, judge, opened, registered, score, sub
+from tests.unit.test_service_layer import ORG, SCREEN, judge, opened, registered, scheduled, score, sub
 
 THEIR_SCREEN = {"role": "screen", "id": "hall", "contest": "d"}
 
@@ -41,3 +41,18 @@ def test_only_this_contests_screen_and_organisers_see_the_hall():
         system.scoring.hall(THEIR_SCREEN, "s1")
     with pytest.raises(Forbidden, match="only an organiser or a screen may see a hall's live scores"):
         system.scoring.hall(judge("J2"), "s1")
+
+
+def test_a_judge_standing_aside_with_no_reserve_to_sit_in_leaves_the_panel_complete_without_them():
+    system = registered()
+    seats = [{"judge_id": j, "head": j == "J2", "reserve": False} for j in ("J1", "J2", "J3")]  # no reserve
+    scheduled(system, "s1", "prelim", "g1")
+    system.registration.seat_panel(ORG, "c", "s1", seats)
+    system.registration.draw_order(ORG, "c", "s1")
+    system.registration.open_session(ORG, "c", "s1")
+    system.deliver()
+    first = system.scoring.hall(SCREEN, "s1")["entries"][0]
+    for j in ("J2", "J3"):  # J1 stands aside for t1
+        system.scoring.submit_sheet(judge(j), "s1", first["entry_id"], sub(f"n-{j}"), {"a": "20", "b": "20"})
+    shown = system.scoring.hall(SCREEN, "s1")["entries"][0]
+    assert shown["complete"] and shown["sheets_expected"] == 2 and shown["stage_score"] == "40.00"
