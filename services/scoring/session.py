@@ -433,7 +433,8 @@ class ScoringSession:
             totals = self.totals(entry.entry_id)
             missing = self.missing(entry.entry_id)
             awaited = self._reserves_awaited(entry)
-            complete = bool(totals) and not missing and not awaited
+            # locked, every entry with a sheet was scored, a missing sheet or not (the lock's reason)
+            complete = bool(totals) and (self.locked or (not missing and not awaited))
             row: dict[str, Any] = {
                 "entry_id": entry.entry_id,
                 "order": entry.order,

@@ -113,7 +113,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
         "the session's order of appearance",
     )
     assert "token" not in tablet.current_url  # taken from the link, kept on the device, gone from the address bar
-    assert tablet.find_element(By.ID, "who").text == "评委1（J1）"  # the name the organiser registered
+    assert tablet.find_element(By.ID, "who").text == "评委1"  # the name the organiser registered, not the id
     assert tablet.find_element(By.ID, "on-stage").text.startswith("当前上场：1 号")
     timing = tablet.execute_script("return performance.getEntriesByType('paint').map(p => [p.name, p.startTime])")
     ARTIFACTS.mkdir(exist_ok=True)
@@ -260,7 +260,7 @@ def test_an_organiser_invites_a_judge_whose_phone_opens_the_link_signed_in(stack
     wait(tablet, lambda d: d.find_element(By.CSS_SELECTOR, f"{row} .link-status").text.startswith("有效"), "有效")
     screenshot(tablet, "console-invitations", whole_page=True)
     open_as(tablet, link)  # the judge's phone, from the QR code
-    wait(tablet, lambda d: d.find_element(By.ID, "who").text == "评委4（J4）", "the judge signed in by the link")
+    wait(tablet, lambda d: d.find_element(By.ID, "who").text == "评委4", "the judge signed in by the link")
     wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button"), "the judge's order of appearance")
 
 
@@ -286,18 +286,23 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
     flagged = card.find_element(By.CSS_SELECTOR, f'tr[data-entry="{orders["s1"]["order"][0]}"]').text
     assert "评委3：评分偏差超出容差，待核" in flagged  # the judge's name, not their id
     card.find_element(By.CSS_SELECTOR, "button.lock").click()
-    confirmed(tablet, "锁定场次 s1 后，评委不能再提交或修改评分")
-    wait(tablet, lambda d: "locking needs an override reason" in card.text, "the refusal of a lock without a reason")
-    for session in ("s1", "s2"):
+    confirmed(tablet, "锁定“清化镇”这一场后，评委不能再提交或修改评分")
+    wait(
+        tablet,
+        lambda d: "本场尚未锁定。评分偏差待核：" in card.text,
+        "the refusal of a lock without a reason, in words",
+    )
+    assert "评委3" in card.text and "请先核实" in card.text  # who, by name, and what to do
+    for session, group in (("s1", "清化镇"), ("s2", "柏山镇")):
         refreshed = refreshes(tablet)
         card = tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"]')
         card.find_element(By.ID, f"reason-{session}").send_keys("偏差已与评委核实")
         card.find_element(By.CSS_SELECTOR, "button.lock").click()
-        confirmed(tablet, f"锁定场次 {session} 后")
+        confirmed(tablet, f"锁定“{group}”这一场后")
         wait(
             tablet,
-            lambda d, session=session, refreshed=refreshed: (
-                f"场次 {session} 已锁定" in d.find_element(By.ID, "stage-notice").text and refreshes(d) > refreshed
+            lambda d, group=group, refreshed=refreshed: (
+                f"“{group}”已锁定" in d.find_element(By.ID, "stage-notice").text and refreshes(d) > refreshed
             ),
             f"{session} to be locked",
         )

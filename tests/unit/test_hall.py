@@ -56,3 +56,15 @@ def test_a_judge_standing_aside_with_no_reserve_to_sit_in_leaves_the_panel_compl
         system.scoring.submit_sheet(judge(j), "s1", first["entry_id"], sub(f"n-{j}"), {"a": "20", "b": "20"})
     shown = system.scoring.hall(SCREEN, "s1")["entries"][0]
     assert shown["complete"] and shown["sheets_expected"] == 2 and shown["stage_score"] == "40.00"
+
+
+def test_once_locked_every_entry_scored_is_on_the_hall_a_missing_sheet_or_not():
+    system = registered()
+    opened(system, "s1", "prelim", "g1")
+    entries = [e["entry_id"] for e in system.scoring.hall(SCREEN, "s1")["entries"]]
+    score(system, "s1", entries[:2])
+    system.scoring.submit_sheet(judge("J2"), "s1", entries[2], sub("only-one"), {"a": "25", "b": "25"})
+    assert len(system.scoring.hall(SCREEN, "s1")["standings"]) == 2  # the third waits for its panel
+    system.scoring.lock_session(ORG, "s1", override_reason="缺评已核实")
+    view = system.scoring.hall(SCREEN, "s1")
+    assert view["locked"] and len(view["standings"]) == 3 and all(e["complete"] for e in view["entries"])

@@ -18,8 +18,20 @@ const REFRESH_S = 15;  // the console follows scoring by itself: a refresh every
 const judgeName = (id) => ((contestView && contestView.judges || []).find((j) => j.judge_id === id) || {}).name || id;
 const names = (ids) => ids.map(judgeName).join("、");
 // dates as people write them: 12月5日 09:00
+// in China's time, whatever the device's clock says (the contests are China's)
 const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
-  minute: "2-digit"}) : "";
+  minute: "2-digit", timeZone: "Asia/Shanghai"}) : "";
+// a notice's failure in words a county official can act on (notify's reasons are the channel's)
+function reason(d) {
+  if (!["failed", "undeliverable"].includes(d.status) || !d.last_error) return "";
+  const text = d.last_error;
+  if (text.startsWith("no e-mail")) return "没有邮箱地址";
+  if (text.startsWith("no phone")) return "没有手机号码";
+  const tries = /^gave up after (\d+) attempts/.exec(text);
+  const why = /ECONNREFUSED|Connection refused|timed out|URLError|OSError/.test(text) ? "邮件或短信服务连接不上"
+    : /SMS gateway 4|SMTP 5/.test(text) ? "服务拒收（号码或地址可能有误）" : "发送出错";
+  return (tries ? "发送 " + tries[1] + " 次均未成功：" : "") + why;
+}
 
 async function api(method, path, body) {
   try {
@@ -51,7 +63,7 @@ async function start() {
   say($("notice"), "info", contests.length ? "" : "还没有比武。");
   const wanted = new URLSearchParams(location.search).get("contest") || contestId();
   $("contest-select").replaceChildren(...contests.map((c) => el("option", {value: c.contest_id,
-    selected: c.contest_id === wanted, text: c.name + "（" + c.contest_id + "）"})));
+    selected: c.contest_id === wanted, text: c.name, title: c.contest_id})));
   await chooseContest();
 }
 
@@ -94,7 +106,8 @@ async function renderSessions() {
 
 async function sessionCard(s) {
   const card = el("section", {class: "card", "data-session": s.session_id, "aria-label": "场次 " + s.session_id});
-  const title = el("h3", {text: "场次 " + s.session_id + "（" + groupName(s.group_id) + "）　" + dated(s.starts_at)});
+  const title = el("h3", {text: groupName(s.group_id) + "　" + dated(s.starts_at) + (s.place ? "　" + s.place : "")},
+    el("span", {class: "muted", text: "　场次编号 " + s.session_id}));
   if (!s.opened) {
     card.append(title, el("p", {class: "muted", text: s.order && s.order.length ? "已抽签，未开始评分" : "未开始"}));
     return card;
@@ -123,15 +136,20 @@ async function sessionCard(s) {
     const reasonId = "reason-" + s.session_id, notice = el("div", {});
     const reason = el("input", {id: reasonId, maxlength: "1000"});
     const lock = el("button", {type: "button", class: "lock", onclick: async () => {
-      if (!confirm("锁定场次 " + s.session_id + " 后，评委不能再提交或修改评分，各选手的得分随即算定。"
-                   + "之后只能经复核更正。确定锁定吗？")) return;
+      const flagged = status.entries.filter((e) => e.open_flags.length).length;
+      const gaps = status.entries.filter((e) => e.missing.length).length;
+      const open = [flagged ? flagged + " 位选手的评分偏差待核" : "",
+                    gaps ? gaps + " 位选手缺评（按已收到的评分计算，去掉最高、最低分的规则可能随之不同）" : ""]
+        .filter(Boolean).join("；");
+      if (!confirm("锁定“" + groupName(s.group_id) + "”这一场后，评委不能再提交或修改评分，各选手的得分随即算定。"
+                   + "之后只能经复核更正。" + (open ? "\n注意：" + open + "。" : "") + "确定锁定吗？")) return;
       lock.disabled = true;
       const body = reason.value.trim() ? {override_reason: reason.value.trim()} : {};
       const done = await api("POST", "/sessions/" + enc(s.session_id) + "/lock", body);
       lock.disabled = false;
       if (!done) return say(notice, "error", "无法连接服务，请稍后再试。");
-      if (done.status !== 200) return say(notice, "error", Leitai.errorText(done));
-      say($("stage-notice"), "ok", "场次 " + s.session_id + " 已锁定，" + done.body.results.length + " 名选手的得分已计算。");
+      if (done.status !== 200) return say(notice, "error", lockRefusal(done, status));
+      say($("stage-notice"), "ok", "“" + groupName(s.group_id) + "”已锁定，" + done.body.results.length + " 名选手的得分已计算。");
       await refresh();
     }, text: "锁定本场"});
     card.append(el("div", {class: "row"},
@@ -139,6 +157,17 @@ async function sessionCard(s) {
       lock), notice);
   }
   return card;
+}
+
+// a lock refused for what is still open: who, in names, and what to do
+function lockRefusal(answer, status) {
+  const details = (answer.body && answer.body.error && answer.body.error.details) || {};
+  if (!details.open_flags && !details.missing_sheets) return Leitai.errorText(answer);
+  const entryName = (id) => (status.entries.find((e) => e.entry_id === id) || {}).name || id;
+  const list = (by) => Object.entries(by || {}).map(([e, judges]) => entryName(e) + "（" + names(judges) + "）").join("、");
+  const parts = [details.open_flags && Object.keys(details.open_flags).length ? "评分偏差待核：" + list(details.open_flags) : "",
+                 details.missing_sheets && Object.keys(details.missing_sheets).length ? "缺评：" + list(details.missing_sheets) : ""];
+  return "本场尚未锁定。" + parts.filter(Boolean).join("；") + "。请先核实，或在“越过提示锁定的理由”中写明理由后再锁定。";
 }
 
 // -- standings, publication and exports ------------------------------------------------------
@@ -223,7 +252,7 @@ function renderChanges() {
 // -- judges' invitations: a sign-in link and its QR code for each judge ------------------------
 const LINK_STATUS = {active: "有效", expired: "已过期", revoked: "已作废"};
 const when = (iso) => new Date(iso).toLocaleString("zh-CN", {year: "numeric", month: "long", day: "numeric",
-  hour: "2-digit", minute: "2-digit"});
+  hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai"});
 let grantsOf = {};  // judge id -> their latest grant of this contest
 
 async function renderInvitations() {
@@ -322,7 +351,7 @@ async function renderDeliveries() {
     el("td", {text: d.name || d.recipient_id}), el("td", {text: KINDS[d.kind] || d.kind}),
     el("td", {text: CHANNELS[d.channel] || d.channel}),
     el("td", {text: STATUS[d.status] || d.status}), el("td", {text: String(d.attempts)}),
-    el("td", {text: d.last_error || ""}),
+    el("td", {text: reason(d)}),
     el("td", {}, d.status === "failed" ? el("button", {type: "button", class: "secondary", text: "重新发送",
       onclick: async () => {
         const done = await api("POST", "/contests/" + enc(contestId()) + "/deliveries/" + enc(d._id) + "/retry");
@@ -335,6 +364,7 @@ async function renderDeliveries() {
 let failedNow = [];
 $("retry-all").addEventListener("click", async () => {
   const button = $("retry-all"), waiting = failedNow.slice();
+  if (!confirm("将 " + waiting.length + " 条发送失败的通知重新排队发送。继续吗？")) return;
   button.disabled = true;
   let done = 0;
   for (const d of waiting) {  // one after another: each a write

@@ -35,7 +35,7 @@ function show(hall) {
   document.body.dataset.updated = String(Number(document.body.dataset.updated || 0) + 1);  // for whoever waits on it
   const done = hall.entries.filter((e) => e.complete);
   const last = done.length ? done.reduce((a, b) => (b.order > a.order ? b : a)) : null;
-  const key = last ? last.entry_id + ":" + last.stage_score : "";
+  const key = last ? last.entry_id + ":" + last.stage_score + ":" + hall.locked : "";
   if (key !== shownKey) {
     shownKey = key;
     const box = document.getElementById("highlight");

@@ -21,7 +21,11 @@ function inChinese(problem) {
   return problem;
 }
 const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
-  minute: "2-digit"}) : "—";
+  minute: "2-digit", timeZone: "Asia/Shanghai"}) : "—";  // China's time, whatever the device's clock
+const points = (text) => {  // a total as the live one shows it: 87.0 and 87 are the same 87
+  const value = Leitai.decimal(text);
+  return value === null ? text : Leitai.format(value);
+};
 async function learnPlaces() {  // the names of the stages and groups the judge's sessions belong to
   for (const id of new Set(desk.sessions.map((s) => s.contest_id))) {
     if (places[id]) continue;
@@ -71,7 +75,7 @@ async function load() {
   if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
   desk = answer.body;
   Leitai.showSignedIn("desk");
-  $("who").textContent = desk.name ? desk.name + "（" + desk.judge_id + "）" : "评委 " + desk.judge_id;
+  $("who").textContent = desk.name || "评委 " + desk.judge_id;
   await learnPlaces();
   if (!desk.sessions.length) say($("notice"), "info", "您目前没有已开始评分的场次。场次开始后，本页自动显示。");
   else if ($("notice").textContent.startsWith("您目前没有")) say($("notice"), "info", "");
@@ -113,7 +117,7 @@ function renderDesk() {
     const badge = button.querySelector(".tag");
     badge.textContent = label;
     badge.className = "tag " + kind;
-    button.querySelector(".count").textContent = e.received + "/" + e.expected;
+    button.querySelector(".count").textContent = "已收 " + e.received + "/" + e.expected;
   });
   if (entry()) { renderStatus(); renderSubmitted(); }
   else if (chosen.entry) { chosen.entry = null; $("sheet").classList.add("hidden"); }
@@ -137,7 +141,7 @@ function renderStatus() {
     return say($("sheet-status"), "info", "待发送：评分已存在本机，网络或服务恢复后自动发送，只计一次。");
   }
   if (outcome && outcome.refused) return say($("sheet-status"), "error", "评分未被接受：" + outcome.refused);
-  if (e.sheet) return say($("sheet-status"), "ok", "已收到：第" + e.sheet.revision + "次提交，合计 " + e.sheet.total + " 分。"
+  if (e.sheet) return say($("sheet-status"), "ok", "已收到：第" + e.sheet.revision + "次提交，合计 " + points(e.sheet.total) + " 分。"
                           + (s.locked ? "本场已锁定。" : "锁定前可以修改。"));
   if (s.locked) return say($("sheet-status"), "info", "本场已锁定。");
   if (!e.may_score) return say($("sheet-status"), "info", "候补评委只在有评委回避时评分。");
@@ -148,7 +152,7 @@ function renderStatus() {
 function renderSubmitted() {
   const s = session(), e = entry();
   const held = e && e.sheet && !waitingFor(s.session_id, e.entry_id);
-  $("submitted").textContent = held ? "已收到 · 第" + e.sheet.revision + "次 · 合计 " + e.sheet.total + " 分" : "";
+  $("submitted").textContent = held ? "已收到 · 第" + e.sheet.revision + "次 · 合计 " + points(e.sheet.total) + " 分" : "";
   $("submitted").classList.toggle("hidden", !held);
   $("next").classList.toggle("hidden", !held || !nextEntry());
 }
@@ -183,8 +187,17 @@ function choose(entryId) {
 function values() {
   return Object.fromEntries(session().criteria.map((c) => [c.criterion_id, $("score-" + c.criterion_id).value.trim()]));
 }
-function showTotal() {
-  const total = Leitai.weightedTotal(session().criteria, values());
+// as the judge types: the field's problem goes as soon as it is put right, and the total is
+// shown only while every score is one the stage takes
+function showTotal(event) {
+  const s = session(), typed = values();
+  if (event && event.target && event.target.name) {
+    const c = s.criteria.find((x) => x.criterion_id === event.target.name);
+    const problem = c && $("error-" + c.criterion_id).textContent ? Leitai.scoreProblem(c, typed[c.criterion_id]) : null;
+    if (c && !problem) { $("error-" + c.criterion_id).textContent = ""; event.target.setAttribute("aria-invalid", "false"); }
+  }
+  const valid = s.criteria.every((c) => !Leitai.scoreProblem(c, typed[c.criterion_id]));
+  const total = valid ? Leitai.weightedTotal(s.criteria, typed) : null;
   $("total").textContent = "加权合计：" + (total === null ? "—" : total + " 分");
 }
 
