@@ -61,6 +61,8 @@ from composition.projections import PROJECTIONS
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings, refuse_weak_broker
 from leitai.contracts.catalogue import Catalogue
+from leitai.contracts.product import REGISTRY
+from leitai.domain import folding
 from leitai.errors import DomainError, InvalidInput, NotFound
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
@@ -72,8 +74,10 @@ from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
 from leitai.ops import OpsServer
 from leitai.readmodel import ReadModel
-from leitai.roles import ORGANISER, ROLES, SCREEN
+from leitai.roles import JUDGE, ORGANISER, ROLES, SCREEN
 from services.ranking.application import Ranking
+from services.registration.application import contest_stream
+from services.registration.contest import Contest
 from services.registration.grants import MAX_DAYS, GrantStore, status
 
 log = logging.getLogger("leitai.cli")
@@ -569,6 +573,7 @@ def _grant(args, settings: Settings) -> int:
     try:
         store = GrantStore.opened(client[settings.MONGO_DATABASE])
         if args.action == "mint":
+            _refuse_unknown_holder(client[settings.MONGO_DATABASE], checked["grant"])
             return _mint(args, store, **checked)
         if args.action == "revoke":
             return _revoke(args, store, **checked)
@@ -579,6 +584,19 @@ def _grant(args, settings: Settings) -> int:
         raise ConfigurationError(f"grant {args.action}: {exc.message}") from None
     finally:
         client.close()
+
+
+def _refuse_unknown_holder(db, grant: dict) -> None:
+    """A grant for a contest names one registration holds, and a judge's a judge registered in
+    it (ConfigurationError naming the option): a typo would mint a link that lets no one in."""
+    if not grant.get("contest"):
+        return
+    events = EventStore(MongoCommitLog(db), REGISTRY).read_stream(contest_stream(grant["contest"]))
+    contest = folding(lambda: Contest(grant["contest"]))(events)
+    if contest.info is None:
+        raise ConfigurationError(f"--contest {grant['contest']}: no such contest in this database")
+    if grant["role"] == JUDGE and grant["id"] not in contest.judges:
+        raise ConfigurationError(f"--id {grant['id']}: no judge of that id is registered in contest {grant['contest']}")
 
 
 def _by_option(exc: InvalidInput) -> str:

@@ -419,6 +419,9 @@ class HallStanding(Response):
 
 
 class Hall(Response):
+    contest_id = fields.String(required=True)
+    place = fields.String(required=True)
+    starts_at = fields.String(required=True)
     session_id = fields.String(required=True)
     stage_id = fields.String(required=True)
     group_id = fields.String(required=True)

@@ -148,6 +148,7 @@ def test_the_halls_screen_shows_each_contestant_as_their_panel_completes_and_the
 
     browser.get(f"{stack.base}/hall/s2#token={SCREEN_TOKEN}")
     wait(browser, 15, lambda d: d.find_element(By.ID, "status").text == "实时", "the hall's screen to connect")
+    wait(browser, 5, lambda d: "乡镇初赛 · 柏山镇" in d.find_element(By.ID, "title").text, "the hall's heading")
     text = browser.find_element(By.ID, "highlight").text
     assert second["name"] in text and f"最后得分 {second['stage_score']}" in text, text
     seats = browser.find_elements(By.CSS_SELECTOR, "#highlight .seat")

@@ -16,8 +16,12 @@ import segno
 from pymongo.errors import DuplicateKeyError
 
 from composition.cli import main
+from leitai.contracts.product import REGISTRY
 from leitai.errors import InvalidInput, NotFound
+from leitai.eventstore import EventStore
+from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.grants import MINTED_TOKEN
+from services.registration.application import Registration
 from services.registration.grants import GrantStore, digest_of
 
 pytestmark = pytest.mark.integration
@@ -115,10 +119,36 @@ def test_grants_are_listed_by_contest_or_office_without_digests_and_refused_when
 # -- the command --------------------------------------------------------------------------------
 @pytest.fixture
 def registration_db(monkeypatch, mongo_url, db):
+    """Registration's database with contest boai-2026 and its judge J1 registered (a grant for a
+    contest or a judge that is not there is refused)."""
     monkeypatch.setenv("MONGO_URL", mongo_url)
     monkeypatch.setenv("MONGO_DATABASE", db.name)
     monkeypatch.setenv("LEITAI_ENVIRONMENT", "test")
+    ensure_indexes(db)
+    registration = Registration(EventStore(MongoCommitLog(db), REGISTRY), lambda: "seed", GrantStore(db))
+    operator = {"role": "organiser", "id": "op", "deployment": True}
+    registration.import_regions(
+        operator, "boai", [{"code": "boai", "name": "博爱县", "level": "county", "parent": None}]
+    )
+    contest = {
+        "contest_id": "boai-2026",
+        "name": "擂台比武",
+        "tree_id": "boai",
+        "county_code": "boai",
+        "format": "knockout",
+    }
+    registration.create_contest(operator, contest)
+    registration.register_judge(operator, "boai-2026", {"judge_id": "J1", "name": "张三", "township_code": None})
     return db
+
+
+def test_leitai_grant_refuses_a_contest_or_a_judge_that_is_not_registered(registration_db, capsys):
+    store = GrantStore(registration_db)
+    assert main(["grant", "mint", "--role", "judge", "--id", "J1", "--contest", "boai-2062", "--by", "op"]) == 2
+    assert "--contest boai-2062: no such contest in this database" in capsys.readouterr().err
+    assert main(["grant", "mint", "--role", "judge", "--id", "J9", "--contest", "boai-2026", "--by", "op"]) == 2
+    assert "--id J9: no judge of that id is registered in contest boai-2026" in capsys.readouterr().err
+    assert store.list() == []
 
 
 def test_leitai_grant_mints_a_judge_in_lists_and_revokes_it(registration_db, tmp_path, capsys):

@@ -32,6 +32,7 @@ def test_the_hall_shows_an_entry_once_its_panel_is_complete_and_the_standings_so
     )
     assert view["on_stage"] == view["entries"][2]["entry_id"]
     assert system.scoring.hall(ORG, "s1")["standings"] == view["standings"]
+    assert (view["contest_id"], view["starts_at"]) == ("c", "2021-06-01T09:00:00+08:00")  # the screen's heading
 
 
 def test_only_this_contests_screen_and_organisers_see_the_hall():

@@ -341,10 +341,11 @@ async function renderDeliveries() {
   const answer = await api("GET", "/contests/" + enc(contestId()) + "/deliveries" + (status ? "?status=" + status : ""));
   if (!answer) return;
   if (answer.status !== 200) return say($("delivery-notice"), "error", Leitai.errorText(answer));
-  const all = answer.body.deliveries, shown = all.slice(0, 50);
+  const all = answer.body.deliveries, shown = showAllDeliveries ? all : all.slice(0, 50);
   failedNow = all.filter((d) => d.status === "failed");
   $("retry-all").disabled = !failedNow.length;
   $("retry-all").textContent = failedNow.length ? "全部重新发送（" + failedNow.length + " 条失败）" : "全部重新发送";
+  $("more-deliveries").classList.toggle("hidden", all.length <= shown.length);
   say($("delivery-notice"), "info", all.length ? "共 " + all.length + " 条" + (all.length > shown.length ? "，显示前 50 条" : "")
       : "没有" + (status ? "“" + $("delivery-status").selectedOptions[0].text + "”的" : "") + "通知。");
   $("deliveries").replaceChildren(...shown.map((d) => el("tr", {"data-delivery": d._id},
@@ -361,7 +362,8 @@ async function renderDeliveries() {
       }}) : ""))));
 }
 
-let failedNow = [];
+let failedNow = [], showAllDeliveries = false;
+$("more-deliveries").addEventListener("click", () => { showAllDeliveries = true; renderDeliveries(); });
 $("retry-all").addEventListener("click", async () => {
   const button = $("retry-all"), waiting = failedNow.slice();
   if (!confirm("将 " + waiting.length + " 条发送失败的通知重新排队发送。继续吗？")) return;

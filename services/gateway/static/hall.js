@@ -7,7 +7,18 @@ const PAGE = "live";  // the screen's token, as the big screen keeps it
 const POLL_MS = 2000;
 const {el} = Leitai;
 const SESSION = decodeURIComponent(location.pathname.split("/")[2] || "");
-let shownKey = "";
+let shownKey = "", titled = false;
+
+// the heading: the contest, the stage and the group, the place (from the contest's public view)
+async function title(hall) {
+  const answer = await Leitai.call(PAGE, "GET", "/contests/" + encodeURIComponent(hall.contest_id)).catch(() => null);
+  if (!answer || answer.status !== 200) return;
+  const stage = answer.body.stages.find((s) => s.stage_id === hall.stage_id) || {groups: []};
+  const group = stage.groups.find((g) => g.group_id === hall.group_id);
+  document.getElementById("title").textContent = answer.body.name + " · " + (stage.name || hall.stage_id)
+    + (group ? " · " + group.name : "") + (hall.place ? " · " + hall.place : "");
+  titled = true;
+}
 
 async function poll() {
   if (!Leitai.token(PAGE)) return LeitaiScreen.ask("", poll, "");
@@ -26,6 +37,7 @@ async function poll() {
     document.getElementById("status").textContent = Leitai.errorText(answer);
     return setTimeout(poll, POLL_MS);
   }
+  if (!titled) await title(answer.body);
   show(answer.body);
   document.getElementById("status").textContent = "实时";
   setTimeout(poll, POLL_MS);
