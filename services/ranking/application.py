@@ -385,6 +385,8 @@ class Ranking:
             "stage_id": stage_id,
             "stage_name": stage["name"],
             "groups": {g["group_id"]: g["name"] for g in stage["groups"]},
+            # published: the screen says so (the standings are the live ones either way)
+            "published": self._read.get("published", f"{contest_id}:{stage_id}") is not None,
             "standings": rows,
             "last_locked": highlight,
             "progress": progress,

@@ -684,3 +684,11 @@ def test_the_console_lists_each_contest_with_how_far_each_stage_has_got():
     ] == [("prelim", 2, 2, 2, 1), ("final", 1, 0, 0, None)]
     with pytest.raises(Forbidden):
         system.ranking.contests(judge("J1"))
+
+
+def test_the_big_screen_says_when_its_stage_is_published():
+    system = prelim_locked()
+    assert system.ranking.live("c", "prelim")["published"] is False  # 实时成绩
+    system.ranking.publish_stage(ORG, "c", "prelim")
+    system.deliver()
+    assert system.ranking.live("c", "prelim")["published"] is True  # 成绩公布

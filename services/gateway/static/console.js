@@ -180,7 +180,8 @@ async function renderStandings() {
     return body.replaceChildren(el("tr", {}, el("td", {colspan: "6", class: "muted", text: Leitai.errorText(answer)})));
   }
   const board = answer.body;
-  $("standings-caption").textContent = (board.published ? "已公布" : "实时（未公布）") + "：" + board.name;
+  $("standings-caption").textContent = (board.published ? "已公布" : "实时（未公布）") + "：" + board.name
+    + (!board.published && !board.standings.length ? "。各场锁定后显示得分；评分进度见上方各场次与“现场亮分大屏”。" : "");
   $("publish").disabled = board.published;
   body.replaceChildren(...board.standings.map((r) => el("tr", {"data-entry": r.entry_id},
     el("td", {text: "第" + r.rank + "名"}), el("td", {text: r.name}), el("td", {text: groupName(r.group_id)}),

@@ -7,14 +7,14 @@ stream.onopen = () => { document.getElementById("status").textContent = "实时"
 stream.onerror = () => { document.getElementById("status").textContent = "重新连接中"; };
 stream.onmessage = (message) => {
   const state = JSON.parse(message.data);
-  document.getElementById("title").textContent = state.stage_name + " · 实时成绩";
+  document.getElementById("title").textContent = state.stage_name + (state.published ? " · 成绩公布" : " · 实时成绩");
   const last = state.last_locked;
   const highlight = document.getElementById("highlight");
   if (last) {
     const high = last.dropped_high.length ? "去掉一个最高分 " + last.dropped_high.join("、") : "未去掉最高分";
     const low = last.dropped_low.length ? "去掉一个最低分 " + last.dropped_low.join("、") : "未去掉最低分";
     highlight.replaceChildren(text("span", last.name + "：" + high + "，" + low + "，"),
-      text("span", "最后得分 " + last.stage_score, "score"), text("span", "，当前排名 第" + last.rank + "名"));
+      text("span", "最后得分 " + last.stage_score, "score"), text("span", (state.published ? "，名次 第" : "，当前排名 第") + last.rank + "名"));
     highlight.dataset.entry = last.entry_id;
   }
   const rows = state.standings.map((r) => {
