@@ -185,15 +185,9 @@ class Scoring:
         }
 
     def hall(self, actor: dict, session_id: str) -> dict:
-        """现场亮分 for the hall's screen (and organisers): ScoringSession.hall, scores as strings,
-        with where and when the session sits and its contest (the screen's heading)."""
-        plan = self._plan_for(actor, "see_hall", session_id)
-        view = self._session(plan).hall()
-        opened = (self._plans.get(SESSIONS, session_id) or {}).get("plan", {})
+        """现场亮分 for the hall's screen (and organisers): ScoringSession.hall, scores as strings."""
+        view = self._session(self._plan_for(actor, "see_hall", session_id)).hall()
         return view | {
-            "contest_id": plan.contest_id,
-            "place": opened.get("place") or opened.get("video_room") or "",
-            "starts_at": opened.get("starts_at", ""),
             "entries": [
                 e
                 | (

@@ -61,6 +61,8 @@ class SessionPlan:
     tolerance: Decimal | None
     panel: dict[str, PanelJudge]
     entries: dict[str, SessionEntry]
+    starts_at: str = ""
+    venue: str = ""  # the place, or the video room
 
     @property
     def place(self) -> Place:
@@ -99,6 +101,8 @@ class SessionPlan:
                 )
                 for e in p["entries"]
             },
+            starts_at=p.get("starts_at", ""),
+            venue=p.get("place") or p.get("video_room") or "",
         )
 
     def ref(self) -> dict[str, Any]:
@@ -332,17 +336,22 @@ class ScoringSession:
             raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
         return entry
 
-    def _reserves_awaited(self, entry: SessionEntry) -> int:
-        """How many reserves' sheets the entry still waits for: one for each seated judge who
-        stands aside, as far as the panel has reserves who may score it."""
+    def _stand_ins(self, entry: SessionEntry) -> tuple[int, int, int]:
+        """(seated judges who stand aside, reserves who may score the entry, reserves' sheets in)."""
         recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
         able = sum(1 for j in self.plan.panel.values() if j.reserve and not recusal_reason(j, entry))
         reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
+        return recused, able, reserves_in
+
+    def _reserves_awaited(self, entry: SessionEntry) -> int:
+        """How many reserves' sheets the entry still waits for: one for each seated judge who
+        stands aside, as far as the panel has reserves who may score it."""
+        recused, able, reserves_in = self._stand_ins(entry)
         return max(0, min(recused, able) - reserves_in)
 
     def _reserve_needed(self, entry: SessionEntry) -> bool:
-        recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
-        reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
+        """Whether a reserve scores the entry: fewer reserves' sheets are in than judges stand aside."""
+        recused, _, reserves_in = self._stand_ins(entry)
         return reserves_in < recused
 
     def _new_flags(self, entry_id: str, sheet: Sheet) -> list[Decision]:
@@ -458,9 +467,12 @@ class ScoringSession:
         standings = sorted(scored, key=lambda r: (-r["stage_score"], r["order"]))  # ties: the same rank, in order
         on_stage = next((e for e in entries if not e["complete"]), None)
         return {
+            "contest_id": self.plan.contest_id,
             "session_id": self.plan.session_id,
             "stage_id": self.plan.stage_id,
             "group_id": self.plan.group_id,
+            "place": self.plan.venue,
+            "starts_at": self.plan.starts_at,
             "locked": self.locked,
             "on_stage": on_stage["entry_id"] if on_stage else None,
             "entries": entries,
