@@ -18,9 +18,6 @@ const REFRESH_S = 15;  // the console follows scoring by itself: a refresh every
 const judgeName = (id) => ((contestView && contestView.judges || []).find((j) => j.judge_id === id) || {}).name || id;
 const names = (ids) => ids.map(judgeName).join("、");
 // dates as people write them: 12月5日 09:00
-// in China's time, whatever the device's clock says (the contests are China's)
-const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
-  minute: "2-digit", timeZone: "Asia/Shanghai"}) : "";
 // a notice's failure in words a county official can act on (notify's reasons are the channel's)
 function reason(d) {
   if (!["failed", "undeliverable"].includes(d.status) || !d.last_error) return "";
@@ -106,7 +103,7 @@ async function renderSessions() {
 
 async function sessionCard(s) {
   const card = el("section", {class: "card", "data-session": s.session_id, "aria-label": "场次 " + s.session_id});
-  const title = el("h3", {text: groupName(s.group_id) + "　" + dated(s.starts_at) + (s.place ? "　" + s.place : "")},
+  const title = el("h3", {text: groupName(s.group_id) + "　" + Leitai.dated(s.starts_at) + (s.place ? "　" + s.place : "")},
     el("span", {class: "muted", text: "　场次编号 " + s.session_id}));
   if (!s.opened) {
     card.append(title, el("p", {class: "muted", text: s.order && s.order.length ? "已抽签，未开始评分" : "未开始"}));
@@ -252,8 +249,6 @@ function renderChanges() {
 
 // -- judges' invitations: a sign-in link and its QR code for each judge ------------------------
 const LINK_STATUS = {active: "有效", expired: "已过期", revoked: "已作废"};
-const when = (iso) => new Date(iso).toLocaleString("zh-CN", {year: "numeric", month: "long", day: "numeric",
-  hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai"});
 let grantsOf = {};  // judge id -> their latest grant of this contest
 
 async function renderInvitations() {
@@ -266,7 +261,7 @@ async function renderInvitations() {
   say($("invite-notice"), "info", judges.length ? "" : "本比武还没有登记评委。");
   $("judges").replaceChildren(...judges.map((j) => {
     const grant = grantsOf[j.judge_id];
-    const state = !grant ? "未邀请" : grant.status === "active" ? "有效，至 " + when(grant.expires_at)
+    const state = !grant ? "未邀请" : grant.status === "active" ? "有效，至 " + Leitai.dated(grant.expires_at, true)
       : LINK_STATUS[grant.status] + (grant.revoke_reason ? "（" + grant.revoke_reason + "）" : "");
     const active = grant && grant.status === "active";
     return el("tr", {"data-judge": j.judge_id},
@@ -301,7 +296,7 @@ function invitationCard(judge, invitation) {
   drawQr(canvas, invitation.qr);
   return el("div", {class: "invitation", "data-judge": judge.judge_id},
     el("h3", {text: contestView.name}), el("p", {text: "评委：" + judge.name + "（" + judge.judge_id + "）"}),
-    canvas, el("p", {class: "muted", text: "请用手机或平板扫码进入评分页。有效至 " + when(invitation.expires_at)}),
+    canvas, el("p", {class: "muted", text: "请用手机或平板扫码进入评分页。有效至 " + Leitai.dated(invitation.expires_at, true)}),
     el("p", {class: "link", text: invitation.link}));
 }
 

@@ -20,8 +20,7 @@ function inChinese(problem) {
   for (const [pattern, say] of PROBLEMS) { const m = pattern.exec(problem); if (m) return say(m); }
   return problem;
 }
-const dated = (iso) => iso ? new Date(iso).toLocaleString("zh-CN", {month: "long", day: "numeric", hour: "2-digit",
-  minute: "2-digit", timeZone: "Asia/Shanghai"}) : "—";  // China's time, whatever the device's clock
+const dated = (iso) => Leitai.dated(iso) || "—";
 const points = (text) => {  // a total as the live one shows it: 87.0 and 87 are the same 87
   const value = Leitai.decimal(text);
   return value === null ? text : Leitai.format(value);

@@ -162,6 +162,14 @@ const Leitai = (() => {
     return format(total, 12);
   }
 
+  // A time as people write it, in China's time whatever the device's clock says (the contests
+  // are China's): 12月5日 09:00, or with the year (``withYear``); "" for none.
+  function dated(iso, withYear = false) {
+    if (!iso) return "";
+    return new Date(iso).toLocaleString("zh-CN", {...(withYear ? {year: "numeric"} : {}), month: "long",
+      day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai"});
+  }
+
   // A random (v4) UUID: crypto.randomUUID exists only on https or localhost, and a venue's
   // gateway may be plain http on the hall's network.
   function uuid4() {
@@ -172,5 +180,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal};
+  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
 })();
