@@ -147,6 +147,12 @@ def require_reach(actor: Mapping[str, Any], place: Place) -> None:
         raise Forbidden(f"{scope_of(actor)}, not for contest {place.contest_id}", {"contest_id": [place.contest_id]})
 
 
+def scope_key(actor: Mapping[str, Any]) -> str:
+    """A grant's scope as a key ("contest:c", "office:410822", "deployment:True"; "" for none):
+    what tells org1 of one county from org1 of another wherever a holder is counted or keyed."""
+    return next((f"{name}:{actor[name]}" for name in SCOPES if actor.get(name)), "")
+
+
 def scope_of(actor: Mapping[str, Any]) -> str:
     """A grant's scope in words, for a refusal: "this grant is for contest boai-2026"."""
     if actor.get("contest") is not None:

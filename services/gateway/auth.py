@@ -30,6 +30,7 @@ from typing import Any
 import eventlet
 from nameko.extensions import DependencyProvider
 
+from leitai.access import scope_key
 from leitai.consistency import Seal
 from leitai.errors import DomainError, RateLimited, Unavailable
 from leitai.grants import MINTED_TOKEN, holder
@@ -217,7 +218,7 @@ class GatewaySettings:
         """Who a limit counts: a token's holder, else (no token, or the public's) the address."""
         if not actor or actor["role"] == PUBLIC:
             return ("address", address)
-        return (actor["role"], f"{actor['id']}@{actor.get('contest') or actor.get('office') or '*'}")
+        return (actor["role"], f"{actor['id']}@{scope_key(actor)}")
 
     def identify(self, authorization: str | None, address: str | None, lookup: Lookup | None) -> dict | None:
         """The actor behind ``authorization`` (None: no token of ours). A minted token neither

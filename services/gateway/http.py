@@ -33,7 +33,7 @@ from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
 from werkzeug.wrappers import Response
 
-from leitai.access import ACTIONS, SCOPES
+from leitai.access import ACTIONS, scope_key
 from leitai.consistency import WRITTEN_HEADER
 from leitai.contracts.fields import ID_ERROR, ID_PATTERN
 from leitai.errors import (
@@ -313,8 +313,7 @@ def idempotency(route: Route, request, actor: dict, params: dict, body: dict | N
             f"the {IDEMPOTENCY_HEADER} header is not valid", {IDEMPOTENCY_HEADER: ["1 to 255 visible ASCII characters"]}
         )
     # the grant's holder within its scope: an id is no identity across contests or counties
-    scope = next((f"{name}:{actor[name]}" for name in SCOPES if name in actor), "")
-    scoped = hashlib.sha256(f"{actor['role']}\n{actor['id']}\n{scope}\n{key}".encode()).hexdigest()
+    scoped = hashlib.sha256(f"{actor['role']}\n{actor['id']}\n{scope_key(actor)}\n{key}".encode()).hexdigest()
     asked = json.dumps(
         {"route": route.name, "params": params, "body": body}, sort_keys=True, ensure_ascii=False, default=str
     )

@@ -34,8 +34,8 @@ from collections.abc import Callable
 from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
-from leitai.access import SCOPES
 from leitai.errors import InvalidInput
+from leitai.grants import holder
 from services.gateway.auth import Unauthorized
 from services.gateway.http import json_response
 from services.gateway.settings import load
@@ -89,9 +89,7 @@ class Tickets:
 
     def issue(self, actor: dict, contest_id: str, stage_id: str, now: float, ttl_s: int = TTL_S) -> str:
         claims = {
-            "role": actor["role"],
-            "id": actor["id"],
-            **{scope: actor[scope] for scope in SCOPES if scope in actor},  # where the grant reaches
+            **holder(actor),  # role, id and where the grant reaches
             "contest_id": contest_id,
             "stage_id": stage_id,
             "exp": int(now) + ttl_s,
@@ -110,8 +108,7 @@ class Tickets:
             raise Unauthorized(FORGED)
         try:
             claims = json.loads(_unb64(payload))
-            actor = {"role": str(claims["role"]), "id": str(claims["id"])}
-            actor |= {scope: claims[scope] for scope in SCOPES if scope in claims}
+            actor = holder({**claims, "role": str(claims["role"]), "id": str(claims["id"])})
             expires = int(claims["exp"])
             stage = (claims["contest_id"], claims["stage_id"])
         except (ValueError, binascii.Error, KeyError, TypeError):  # signed by us, so never; but no 500 if so
