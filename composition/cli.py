@@ -48,7 +48,6 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import segno
 import yaml
 from amqp.exceptions import AMQPError
 from kombu import Connection
@@ -68,7 +67,7 @@ from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.eventstore.verify import verify
-from leitai.grants import SIGN_IN_PAGES, GrantSchema
+from leitai.grants import SIGN_IN_PAGES, GrantSchema, sign_in_code, sign_in_link
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
@@ -547,7 +546,6 @@ def _demo(args, settings: Settings) -> int:
 
 
 # -- leitai grant ---------------------------------------------------------------------------
-# the page a grant's holder signs in on (the token in the fragment: it never reaches a server)
 # what the store calls a field, as the command's option
 GRANT_OPTIONS = {
     "role": "--role",
@@ -647,8 +645,7 @@ def _mint_checked(args) -> dict:
             raise ConfigurationError(f"--qr {args.qr}: exists; a sign-in code is never written over")
         if not qr.parent.is_dir():
             raise ConfigurationError(f"--qr {args.qr}: no folder {qr.parent}")
-    link = f"{base}{page}" if base and page else None
-    return {"grant": grant, "days": days, "link": link, "qr": qr, "by": _operator(args.by)}
+    return {"grant": grant, "days": days, "base": base, "qr": qr, "by": _operator(args.by)}
 
 
 def _base_url(given: str) -> str:
@@ -668,12 +665,13 @@ def _scope_words(grant: Mapping) -> str:
     return "the whole deployment"
 
 
-def _mint(args, store: GrantStore, grant: dict, days: int, link: str | None, qr: Path | None, by: str) -> int:
+def _mint(args, store: GrantStore, grant: dict, days: int, base: str | None, qr: Path | None, by: str) -> int:
     minted = store.mint(grant, label=args.label or "", by=by, days=days)
     label = f" ({minted.label})" if minted.label else ""
     print(f"minted {minted.grant_id}: {args.role} {args.id} of {_scope_words(grant)}{label}, until {minted.expires_at}")
     print(f"token (shown this once: only its digest is kept): {minted.token}")
-    if link is None:
+    signed_in = sign_in_link(base, args.role, minted.token) if base else None
+    if signed_in is None:
         if args.role == SCREEN:
             print("a screen signs in by typing the token on its page (/live/<contest>/<stage>)")
         else:
@@ -682,9 +680,8 @@ def _mint(args, store: GrantStore, grant: dict, days: int, link: str | None, qr:
                 f"for it and its QR code, or type the token in at {SIGN_IN_PAGES[args.role]}"
             )
         return 0
-    signed_in = f"{link}#token={minted.token}"
     print(f"sign-in link: {signed_in}")
-    code = segno.make_qr(signed_in, error="m")
+    code = sign_in_code(signed_in)
     code.terminal(out=sys.stdout, compact=True, border=2)
     if qr is not None:
         kind = qr.suffix.lower().lstrip(".")

@@ -8,6 +8,7 @@ import re
 import secrets
 from typing import Any
 
+import segno
 from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from leitai.access import SCOPES
@@ -23,6 +24,18 @@ MINTED_TOKEN = re.compile(r"lt_[A-Za-z0-9_-]{43}")
 # the page a grant's holder signs in at, the token in its fragment (which no server sees); a
 # screen has none: it types its token in on the big screen
 SIGN_IN_PAGES = {JUDGE: "/judge", ORGANISER: "/console", SUPERVISOR: "/console"}
+
+
+def sign_in_link(base_url: str, role: str, token: str) -> str | None:
+    """Where ``token``'s holder signs in (its page, the token in the fragment), or None for a
+    role that types its token in (a screen)."""
+    page = SIGN_IN_PAGES.get(role)
+    return None if page is None else f"{base_url}{page}#token={token}"
+
+
+def sign_in_code(link: str) -> segno.QRCode:
+    """The QR code of a sign-in link, as the console draws it and the CLI prints it."""
+    return segno.make_qr(link, error="m")
 
 
 def new_token() -> str:
