@@ -255,6 +255,14 @@ class Stack:
         for child in self.children:
             child.stop()
 
+    def discard(self) -> None:
+        """Stop every process and drop the stack's databases: nothing of it is left."""
+        self.stop()
+        client = pymongo.MongoClient(self.mongo_url)
+        for service in SERVICES:
+            client.drop_database(self.database(service))
+        client.close()
+
     def secrets(self) -> list[str]:
         """Every secret this stack's processes were configured with."""
         return [
@@ -426,9 +434,5 @@ def running_stack(
     try:
         yield stack.start()
     finally:
-        stack.stop()
-        client = pymongo.MongoClient(mongo_url)
-        for service in SERVICES:
-            client.drop_database(stack.database(service))
-        client.close()
+        stack.discard()
         vhost.delete()

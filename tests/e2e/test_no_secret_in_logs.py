@@ -17,14 +17,13 @@ import urllib.parse
 import uuid
 from pathlib import Path
 
-import pymongo
 import pytest
 import yaml
 from selenium.webdriver.common.by import By
 
 from testkit.boai import CONTEST, set_up, submit_all
 from testkit.servers import RABBIT_HOST, ChildProcess, Vhost, rabbit_management, wait_until
-from testkit.stack import BIN, ORGANISER_TOKEN, SCREEN_TOKEN, SERVICES, Stack, judge_token
+from testkit.stack import BIN, ORGANISER_TOKEN, SCREEN_TOKEN, Stack, judge_token
 from tests.support.browser import chromium
 from tests.support.browser import wait as wait_for
 
@@ -58,11 +57,7 @@ def stack(tmp_path_factory, mongo_url, broker_uri):
     try:
         yield running.start()
     finally:
-        running.stop()
-        client = pymongo.MongoClient(mongo_url)
-        for service in SERVICES:
-            client.drop_database(running.database(service))
-        client.close()
+        running.discard()
 
 
 def encodings(secret: str) -> set[str]:
