@@ -56,6 +56,7 @@ ACTIONS: dict[str, Action] = {
     "define_stage": Action((ORGANISER,), "define a stage"),
     "register_judge": Action((ORGANISER,), "register a judge"),
     "submit_entries": Action((ORGANISER,), "register entries"),
+    "register_roster": Action((ORGANISER,), "register judges and entries"),
     "withdraw_entry": Action((ORGANISER,), "withdraw an entry"),
     "schedule_session": Action((ORGANISER,), "schedule a session"),
     "seat_panel": Action((ORGANISER,), "seat a panel"),

@@ -160,6 +160,13 @@ class EntriesCreate(Schema):
     entries = fields.List(fields.Nested(EntryCreate), required=True, validate=validate.Length(min=1, max=500))
 
 
+class RosterImport(Schema):
+    """A filled-in roster template (GET /contests/{id}/roster.xlsx), base64: what the console
+    uploads as it is."""
+
+    workbook = fields.String(required=True, validate=validate.Length(min=1, max=4_000_000))
+
+
 class Withdrawal(Schema):
     reason = fields.String(load_default="", validate=validate.Length(max=500))
 
@@ -225,6 +232,12 @@ class Record(Response):
 
 
 class Records(Response):
+    records = fields.List(fields.Nested(Record), required=True)
+
+
+class RosterImported(Response):
+    judges = fields.Integer(required=True)
+    entries = fields.Integer(required=True)
     records = fields.List(fields.Nested(Record), required=True)
 
 

@@ -24,7 +24,7 @@ from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
-from services.gateway import exports, invitations, live, pages, results_page
+from services.gateway import exports, invitations, live, pages, results_page, roster
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
@@ -259,6 +259,38 @@ class GatewayService:
     )
     def register_judge(self, actor, body, contest_id):
         return self.registration.register_judge(actor, contest_id, body)
+
+    @endpoint(
+        "GET",
+        "/contests/<string:contest_id>/roster.xlsx",
+        action="register_roster",
+        media_type=exports.XLSX,
+        summary="The Excel template for the contest's judges and entries, with a guide listing its townships "
+        "and villages by name",
+    )
+    def roster_template(self, actor, body, contest_id):
+        basis = self.registration.roster_basis(actor, contest_id)
+        return roster.template(basis["contest"], basis["regions"])
+
+    @endpoint(
+        "POST",
+        "/contests/<string:contest_id>/roster",
+        action="register_roster",
+        body=s.RosterImport,
+        response=s.RosterImported,
+        status=201,
+        summary="Register the judges and entries of a filled-in template (all or none; 400 lists every row's "
+        "problems by sheet and row)",
+    )
+    def register_roster(self, actor, body, contest_id):
+        basis = self.registration.roster_basis(actor, contest_id)
+        data = roster.decode(body["workbook"])
+        sheet = roster.read(data, basis["contest"], basis["regions"], s.JudgeCreate, s.EntryCreate)
+        try:
+            records = self.registration.register_roster(actor, contest_id, sheet.judges, sheet.entries)
+        except DomainError as refused:
+            raise roster.refused_rows(refused, sheet) from None
+        return {"judges": len(sheet.judges), "entries": len(sheet.entries), "records": records}
 
     @endpoint(
         "POST",
@@ -654,7 +686,7 @@ class GatewayService:
         "GET",
         "/contests/<string:contest_id>/stages/<string:stage_id>/results.xlsx",
         action="export_results",
-        media_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        media_type=exports.XLSX,
         summary="A stage's standings and all its sheets as an Excel workbook, Chinese headers",
     )
     def export_xlsx(self, actor, body, contest_id, stage_id):

@@ -135,6 +135,25 @@ class Registration:
             actor, "submit_entries", contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True
         )
 
+    def register_roster(self, actor: dict, contest_id: str, judges: list[dict], entries: list[dict]) -> list[dict]:
+        """Judges and entries from one sheet: all registered, or none (each row's problems listed)."""
+        return self._command(
+            actor,
+            "register_roster",
+            contest_id,
+            lambda c: c.register_roster(judges, entries, self._contest_tree(c)),
+            many=True,
+        )
+
+    def roster_basis(self, actor: dict, contest_id: str) -> dict:
+        """What a roster sheet is read against: the contest as its organisers see it (its judges
+        and entries so far) and its region tree."""
+        contest = self._contest_for(actor, "register_roster", contest_id)
+        return {
+            "contest": contest.view("contacts"),
+            "regions": self.regions(contest.require_info()["tree_id"])["regions"],
+        }
+
     def withdraw_entry(self, actor: dict, contest_id: str, entry_id: str, reason: str = "") -> dict:
         return self._command(actor, "withdraw_entry", contest_id, lambda c: c.withdraw(entry_id, reason))
 

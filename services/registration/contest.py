@@ -22,6 +22,13 @@ SESSIONS = uuid.UUID("0b6f3a52-4f0e-4b8e-9a7c-5d2e8f1c3a94")  # the namespace of
 SESSION_ID_TAKEN = "session id {session_id} is taken by another contest; choose another"
 
 
+def _township_problem(code: str | None, tree: dict[str, Region]) -> str | None:
+    """Why a judge's township (for recusal) cannot be ``code``, or None."""
+    if code and (code not in tree or tree[code].level != "township"):
+        return f"{code} is not a township of the region tree"
+    return None
+
+
 def session_event_id(session_id: str) -> str:
     """The event id of session ``session_id``'s scheduling: one per deployment."""
     return str(uuid.uuid5(SESSIONS, session_id))
@@ -182,33 +189,87 @@ class Contest:
         self.require_info()
         if judge["judge_id"] in self.judges:
             raise Conflict(f"judge {judge['judge_id']} is registered already")
-        township = judge.get("township_code")
-        if township and (township not in tree or tree[township].level != "township"):
-            raise RuleViolated(f"{township} is not a township of the region tree")
+        problem = _township_problem(judge.get("township_code"), tree)
+        if problem:
+            raise RuleViolated(problem)
         return [Decision("JudgeRegistered", self.ref(**judge))]
 
     def submit_entries(self, entries: list[dict[str, Any]], tree: dict[str, Region]) -> list[Decision]:
-        self.require_info()
-        stage = self.first_stage()
-        if stage is None:
-            raise RuleViolated("define the first stage before registering entries")
-        taken = {e["contestant_id"] for e in self.entries.values()}
+        stage = self._entry_stage()
         decisions: list[Decision] = []
         for entry in entries:
             if entry["entry_id"] in self.entries or any(d.payload["entry_id"] == entry["entry_id"] for d in decisions):
                 raise Conflict(f"entry {entry['entry_id']} exists already")
-            if entry["contestant_id"] in taken:
+            taken = {e["contestant_id"] for e in self.entries.values()}
+            if entry["contestant_id"] in taken | {d.payload["contestant_id"] for d in decisions}:
                 raise Conflict(f"contestant {entry['contestant_id']} has an entry in this contest already")
-            taken.add(entry["contestant_id"])
-            village = tree.get(entry["village_code"])
-            if village is None or village.level != "village":
-                raise RuleViolated(f"{entry['village_code']} is not a village/community of the region tree")
-            if self.group_of(stage, village.parent) is None:
-                raise RuleViolated(f"township {village.parent} takes no part in stage {stage['stage_id']}")
-            decisions.append(
-                Decision("EntrySubmitted", self.ref(**entry, township_code=village.parent, stage_id=stage["stage_id"]))
-            )
+            problem = self._village_problem(entry["village_code"], stage, tree)
+            if problem:
+                raise RuleViolated(problem)
+            decisions.append(self._entry_submitted(entry, stage, tree))
         return decisions
+
+    def register_roster(
+        self, judges: list[dict[str, Any]], entries: list[dict[str, Any]], tree: dict[str, Region]
+    ) -> list[Decision]:
+        """Judges and entries from one sheet, all or nothing: every problem of every row is
+        found (not only the first), so that an organiser fixes the sheet once; nothing is
+        registered while any is left."""
+        self.require_info()
+        stage = self._entry_stage() if entries else None
+        problems: dict[str, dict[str, list[str]]] = {"judges": {}, "entries": {}}
+
+        def problem(part: str, index: int, message: str) -> None:
+            problems[part].setdefault(str(index), []).append(message)
+
+        judge_ids = set(self.judges)
+        for n, judge in enumerate(judges):
+            if judge["judge_id"] in judge_ids:
+                problem("judges", n, f"judge {judge['judge_id']} is registered already")
+            judge_ids.add(judge["judge_id"])
+            if township := _township_problem(judge.get("township_code"), tree):
+                problem("judges", n, township)
+        entry_ids, contestants = set(self.entries), {e["contestant_id"] for e in self.entries.values()}
+        for n, entry in enumerate(entries):
+            if entry["entry_id"] in entry_ids:
+                problem("entries", n, f"entry {entry['entry_id']} exists already")
+            if entry["contestant_id"] in contestants:
+                problem("entries", n, f"contestant {entry['contestant_id']} has an entry in this contest already")
+            entry_ids.add(entry["entry_id"])
+            contestants.add(entry["contestant_id"])
+            if village := self._village_problem(entry["village_code"], stage, tree):
+                problem("entries", n, village)
+        for n, judge in enumerate(judges):
+            for contestant in judge.get("conflicts", []):
+                if contestant not in contestants:
+                    problem("judges", n, f"contestant {contestant} has no entry in this contest")
+        found = {part: rows for part, rows in problems.items() if rows}
+        if found:
+            rows = sum(len(r) for r in found.values())
+            raise RuleViolated(f"{rows} rows have problems; nothing was registered", found)
+        return [Decision("JudgeRegistered", self.ref(**judge)) for judge in judges] + [
+            self._entry_submitted(entry, stage, tree) for entry in entries
+        ]
+
+    def _entry_stage(self) -> dict[str, Any]:
+        """The stage entries are registered in: the contest's first."""
+        self.require_info()
+        stage = self.first_stage()
+        if stage is None:
+            raise RuleViolated("define the first stage before registering entries")
+        return stage
+
+    def _village_problem(self, code: str, stage: dict[str, Any] | None, tree: dict[str, Region]) -> str | None:
+        village = tree.get(code)
+        if village is None or village.level != "village":
+            return f"{code} is not a village/community of the region tree"
+        if stage is not None and self.group_of(stage, village.parent) is None:
+            return f"township {village.parent} takes no part in stage {stage['stage_id']}"
+        return None
+
+    def _entry_submitted(self, entry: dict[str, Any], stage: Any, tree: dict[str, Region]) -> Decision:
+        township = tree[entry["village_code"]].parent
+        return Decision("EntrySubmitted", self.ref(**entry, township_code=township, stage_id=stage["stage_id"]))
 
     def advance(self, entry_id: str, from_stage_id: str, to_stage_id: str) -> list[Decision]:
         """Ranking published the entry as advanced; redelivery finds it moved already."""

@@ -63,6 +63,14 @@ class RegistrationService(StoreHealth, PublishedLog):
         return self.registration.submit_entries(actor, contest_id, entries)
 
     @rpc
+    def register_roster(self, actor: dict, contest_id: str, judges: list[dict], entries: list[dict]) -> list[dict]:
+        return self.registration.register_roster(actor, contest_id, judges, entries)
+
+    @rpc
+    def roster_basis(self, actor: dict, contest_id: str) -> dict:
+        return self.registration.roster_basis(actor, contest_id)
+
+    @rpc
     def withdraw_entry(self, actor: dict, contest_id: str, entry_id: str, reason: str = "") -> dict:
         return self.registration.withdraw_entry(actor, contest_id, entry_id, reason)
 

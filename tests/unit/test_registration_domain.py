@@ -93,6 +93,41 @@ def test_one_entry_per_contestant_and_only_from_a_township_of_the_stage():
         contest.submit_entries([entry(3, village="jies-1")], tree())
 
 
+def test_a_roster_lists_every_problem_of_every_row_and_registers_nothing():
+    contest = base()
+    for d in contest.submit_entries([entry(1)], tree()):
+        contest.apply(SimpleNamespace(type=d.type, payload=d.payload, stream_version=3))
+    judges = [
+        {"judge_id": "J1", "name": "甲", "township_code": "nowhere", "conflicts": ["c9"]},
+        {"judge_id": "J1", "name": "乙", "conflicts": ["c1", "c2"]},
+    ]
+    entries = [entry(1), entry(2), entry(3, village="jies-1"), entry(4, village="dongh")]
+    with pytest.raises(RuleViolated) as refused:
+        contest.register_roster(judges, entries, tree())
+    problems = refused.value.details
+    assert problems["judges"] == {
+        "0": ["nowhere is not a township of the region tree", "contestant c9 has no entry in this contest"],
+        "1": ["judge J1 is registered already"],
+    }
+    assert problems["entries"] == {
+        "0": ["entry e1 exists already", "contestant c1 has an entry in this contest already"],
+        "2": ["township jies takes no part in stage p"],
+        "3": ["dongh is not a village/community of the region tree"],
+    }
+    assert "5 rows have problems; nothing was registered" in str(refused.value)
+
+
+def test_a_valid_roster_registers_judges_then_entries_with_their_township_and_stage():
+    judges = [{"judge_id": "J1", "name": "甲", "township_code": "dongh", "conflicts": ["c2"]}]
+    decisions = base().register_roster(judges, [entry(2)], tree())
+    assert [d.type for d in decisions] == ["JudgeRegistered", "EntrySubmitted"]
+    assert decisions[1].payload["township_code"] == "dongh" and decisions[1].payload["stage_id"] == "p"
+    with pytest.raises(RuleViolated, match="define the first stage"):
+        contest_with(lambda c: c.create("陆丰", "t", "lufeng", "exchange", "", tree())).register_roster(
+            [], [entry(1)], tree()
+        )
+
+
 def test_a_stage_refuses_a_township_outside_the_county_or_in_two_groups():
     contest = base()
     twice = dict(

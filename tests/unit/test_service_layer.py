@@ -692,3 +692,24 @@ def test_the_big_screen_says_when_its_stage_is_published():
     system.ranking.publish_stage(ORG, "c", "prelim")
     system.deliver()
     assert system.ranking.live("c", "prelim")["published"] is True  # 成绩公布
+
+
+def test_a_roster_registers_all_its_judges_and_entries_in_one_write_or_nothing():
+    system = registered()
+    reg = system.registration
+    before = reg.contest_view(ORG, "c")
+    basis = reg.roster_basis(ORG, "c")
+    assert basis["contest"]["judges"] == before["judges"] and {r["code"] for r in basis["regions"]} >= {"cty", "t1"}
+    good_judge = body(schemas.JudgeCreate, {"judge_id": "N1", "name": "新评委", "conflicts": ["pnew"]})
+    good_entry = body(
+        schemas.EntryCreate,
+        {"entry_id": "new", "contestant_id": "pnew", "name": "新书记", "title": "汇报", "village_code": "t1-1"},
+    )
+    taken = dict(good_entry, entry_id="e1", contestant_id="pother")
+    with pytest.raises(RuleViolated) as refused:
+        reg.register_roster(ORG, "c", [good_judge], [good_entry, taken])
+    assert refused.value.details == {"entries": {"1": ["entry e1 exists already"]}}
+    assert reg.contest_view(ORG, "c") == before  # the good rows wait for the bad one
+    records = reg.register_roster(ORG, "c", [good_judge], [good_entry])
+    assert [r.get("judge_id") or r["entry_id"] for r in records] == ["N1", "new"]
+    assert reg.contest_view(ORG, "c")["version"] == before["version"] + 2  # an event a record, appended together

@@ -94,6 +94,8 @@ def test_another_countys_organiser_is_refused_every_command_and_changes_nothing(
         lambda: reg.define_stage(THEIR_ORGANISER, "c", {"stage_id": "x"}),
         lambda: reg.register_judge(THEIR_ORGANISER, "c", {"judge_id": "J9", "name": "九"}),
         lambda: reg.submit_entries(THEIR_ORGANISER, "c", []),
+        lambda: reg.register_roster(THEIR_ORGANISER, "c", [{"judge_id": "J9", "name": "九"}], []),
+        lambda: reg.roster_basis(THEIR_ORGANISER, "c"),
         lambda: reg.withdraw_entry(THEIR_ORGANISER, "c", "e1", "no"),
         lambda: reg.schedule_session(THEIR_ORGANISER, "c", {"session_id": "x"}),
         lambda: reg.seat_panel(THEIR_ORGANISER, "c", "s1", SEATS),
