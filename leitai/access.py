@@ -53,6 +53,8 @@ ACTIONS: dict[str, Action] = {
     # -- registration ---------------------------------------------------------------
     "import_regions": Action((ORGANISER,), "import a region tree", scoped=False),
     "create_contest": Action((ORGANISER,), "create a contest"),
+    # the formats a contest starts from (leitai/formats.py): the same for every county
+    "see_formats": Action((ORGANISER,), "see the contest formats", gateway_only=True, scoped=False),
     "define_stage": Action((ORGANISER,), "define a stage"),
     "register_judge": Action((ORGANISER,), "register a judge"),
     "submit_entries": Action((ORGANISER,), "register entries"),

@@ -22,6 +22,7 @@ from composition.demo import appeal, export, scored
 from composition.demo.people import People
 from composition.demo.runtime import Runtime
 from composition.demo.scored import Judge, ScoredContest, Session, Stage
+from leitai.formats import BOAI_CRITERIA, BOAI_TIEBREAK, DROP_ONE_EACH_FROM_FIVE
 
 CONTEST_ID = "boai-2021"
 # code, name, entries, urban (communities), half of the county
@@ -40,13 +41,7 @@ TOWNSHIPS = [
     ("sujiazuo", "苏家作乡", 14, False, "west"),
 ]
 HALVES = {"east": "东片", "west": "西片"}
-CRITERIA = [
-    {"criterion_id": "party", "name": "讲党建", "max": "10", "weight": "3", "step": "0.1"},
-    {"criterion_id": "work", "name": "讲工作", "max": "10", "weight": "4", "step": "0.1"},
-    {"criterion_id": "results", "name": "讲成效", "max": "10", "weight": "3", "step": "0.1"},
-]
-DROP_RULE = [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}, {"min_sheets": 5, "drop_high": 1, "drop_low": 1}]
-TIEBREAK = [{"kind": "median_total"}, {"kind": "criterion", "criterion_id": "work"}, {"kind": "lot"}]
+CRITERIA, DROP_RULE, TIEBREAK = BOAI_CRITERIA, DROP_ONE_EACH_FROM_FIVE, BOAI_TIEBREAK  # the console's format too
 COUNTY_UNITS = ("县委组织部", "县委党校", "县纪委监委", "县委宣传部", "县农业农村局", "县乡村振兴局")
 TITLES = (
     "党建引领聚合力 乡村振兴谱新篇",

@@ -20,9 +20,10 @@ from composition.demo.people import People
 from composition.demo.runtime import Runtime
 from composition.demo.scored import ORGANISER, STRENGTHS, SUGGESTIONS, Judge
 from composition.demo.tables import table
+from leitai.formats import LUFENG_THEMES
 
 CONTEST_ID = "lufeng-2021"
-THEMES = ["基层党建", "基层治理", "乡村振兴", "禁毒示范创建", "消防安全", "两违整治"]
+THEMES = LUFENG_THEMES  # the console's format too
 CENTRAL_TASKS = [
     "党史学习教育",
     "疫情防控常态化",

@@ -14,6 +14,7 @@ from composition.demo.people import People
 from composition.demo.runtime import Runtime
 from composition.demo.scored import Judge, ScoredContest, Session, Stage
 from composition.demo.tables import table
+from leitai.formats import DROP_ONE_EACH_FROM_FIVE, QIDONG_CRITERIA, QIDONG_TIEBREAK
 
 CONTEST_ID = "qidong-2021"
 TOWNS = [
@@ -30,13 +31,7 @@ TOWNS = [
     ("lvsi", "吕四港镇", 27),
     ("qilong", "启隆镇", 27),
 ]
-CRITERIA = [
-    {"criterion_id": "standing", "name": "比站位高度·拼工作成效", "max": "20", "weight": "1.2", "step": "0.5"},
-    {"criterion_id": "ideas", "name": "比思路广度·拼集体经济", "max": "20", "weight": "1", "step": "0.5"},
-    {"criterion_id": "delivery", "name": "比落实力度·拼党建质量", "max": "20", "weight": "1", "step": "0.5"},
-    {"criterion_id": "service", "name": "比服务深度·拼群众口碑", "max": "20", "weight": "1", "step": "0.5"},
-    {"criterion_id": "drive", "name": "比贡献程度·拼干事激情", "max": "20", "weight": "0.8", "step": "0.5"},
-]
+CRITERIA = QIDONG_CRITERIA  # the console's format too
 CITY_UNITS = ("市委组织部", "市委党校", "市农业农村局", "市民政局", "市纪委监委", "市委宣传部")
 TITLES = (
     "履新百日话担当",
@@ -79,15 +74,12 @@ def contest(seed: str) -> ScoredContest:
         "panel_size": 5,
         "criteria": CRITERIA,
         "groups": groups,
-        "drop_rule": [
-            {"min_sheets": 1, "drop_high": 0, "drop_low": 0},
-            {"min_sheets": 5, "drop_high": 1, "drop_low": 1},
-        ],
+        "drop_rule": DROP_ONE_EACH_FROM_FIVE,
         "tolerance": "20",
         "lot_seed": f"{lot}-wubi",
         "advancement": {
             "per_group": EXCELLENT_PER_TOWN,
-            "tiebreak": [{"kind": "median_total"}, {"kind": "criterion", "criterion_id": "standing"}, {"kind": "lot"}],
+            "tiebreak": QIDONG_TIEBREAK,
         },
     }
     return ScoredContest(

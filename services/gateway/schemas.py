@@ -266,6 +266,22 @@ class StageProgress(Response):
     published_version = fields.Integer(required=True, allow_none=True)
 
 
+class Format(Response):
+    """A format a contest starts from (leitai/formats.py): a stage's ``groups`` is "township" (a
+    group for each township) or "county" (one group of all)."""
+
+    key = fields.String(required=True)
+    name = fields.String(required=True)
+    format = fields.String(required=True)
+    summary = fields.String(required=True)
+    stages = fields.List(fields.Dict(), required=True)
+    series = fields.List(fields.Dict(), required=True)
+
+
+class Formats(Response):
+    formats = fields.List(fields.Nested(Format), required=True)
+
+
 class ContestSummary(Response):
     contest_id = fields.String(required=True)
     name = fields.String(required=True)

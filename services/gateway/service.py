@@ -22,6 +22,7 @@ from leitai import certificates, consistency, metrics
 from leitai.access import ACTIONS
 from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
+from leitai.formats import FORMATS
 from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, invitations, live, pages, results_page, roster
@@ -202,6 +203,17 @@ class GatewayService:
     )
     def create_contest(self, actor, body):
         return self.registration.create_contest(actor, body)
+
+    @endpoint(
+        "GET",
+        "/formats",
+        action="see_formats",
+        response=s.Formats,
+        summary="The formats a contest starts from (Boai's knock-out, Qidong's five paired criteria, Lufeng's "
+        "meetings, blank): stages, criteria and rules to fill the set-up forms with",
+    )
+    def formats(self, actor, body):
+        return {"formats": [dict(definition, key=key) for key, definition in FORMATS.items()]}
 
     @endpoint(
         "GET",
