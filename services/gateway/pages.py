@@ -18,6 +18,7 @@ from leitai.errors import NotFound
 STATIC = Path(__file__).parent / "static"
 JUDGE = (STATIC / "judge.html").read_bytes()
 CONSOLE = (STATIC / "console.html").read_bytes()
+SETUP = (STATIC / "setup.html").read_bytes()
 HALL = (STATIC / "hall.html").read_bytes()
 KINDS = {"js": "text/javascript", "css": "text/css"}
 MEDIA_TYPES = ", ".join(KINDS.values())  # the route's answers, as its OpenAPI operation lists them

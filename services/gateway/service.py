@@ -773,13 +773,24 @@ class GatewayService:
     def console_page(self, actor, body):
         return pages.CONSOLE
 
+    @endpoint(
+        "GET",
+        "/console/setup",
+        roles={PUBLIC},
+        media_type="text/html",
+        summary="比武设置: the organiser's set-up of a contest, from its region tree to its sessions open; signed in "
+        "as on the console",
+    )
+    def setup_page(self, actor, body):
+        return pages.SETUP
+
     # each page's script and style sheet, none inline (the Content-Security-Policy, http.py)
     @endpoint(
         "GET",
         "/pages/<string:name>.<string:kind>",
         roles={PUBLIC},
         media_type=pages.MEDIA_TYPES,
-        summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, live.js, "
+        summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, setup.js, live.js, "
         "screen.js, live.css, results.css, hall.js): static files of services/gateway/static",
         errors=(400, 404, 429),
     )

@@ -13,7 +13,6 @@ import urllib.request
 from decimal import Decimal
 
 import pytest
-from selenium.common.exceptions import NoAlertPresentException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select
@@ -22,7 +21,7 @@ from services.gateway.http import SECURITY_HEADERS
 from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
 from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, judge_token, ok
-from tests.support.browser import ARTIFACTS, chromium, csp_violations, screenshot
+from tests.support.browser import ARTIFACTS, chromium, confirmed, csp_violations, open_as, screenshot
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -51,14 +50,6 @@ def wait(driver, condition, what: str, seconds: float = 20) -> None:
     wait_for(driver, seconds, condition, what, "pages")
 
 
-def open_as(driver, url: str) -> None:
-    """A new visit: nothing left from the visit before (token, outbox) on this device."""
-    driver.get(url.split("#")[0])
-    driver.execute_script("localStorage.clear()")
-    driver.get("about:blank")
-    driver.get(url)
-
-
 def entry_button(driver, entry_id: str):
     return driver.find_element(By.CSS_SELECTOR, f'#entries button[data-entry="{entry_id}"]')
 
@@ -73,21 +64,6 @@ def fill(driver, scores: dict[str, str]) -> None:
         field.send_keys(Keys.CONTROL, "a")
         field.send_keys(Keys.DELETE)
         field.send_keys(value)
-
-
-def confirmed(driver, says: str) -> None:
-    """Accept the confirmation the page asks for, after checking it says what will happen."""
-    wait(driver, lambda d: _alert(d) is not None, "the confirmation")
-    alert = driver.switch_to.alert
-    assert says in alert.text, alert.text
-    alert.accept()
-
-
-def _alert(driver):
-    try:
-        return driver.switch_to.alert
-    except NoAlertPresentException:
-        return None
 
 
 def refreshes(driver) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import base64
+import os
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -34,11 +35,15 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
         "--disable-component-update",
         "--disable-sync",
         f"--window-size={width},{height}",
+        "--lang=zh-CN",  # the users' own: the browser's own words (a file chooser, a date field) in Chinese
         f"--user-data-dir={tempfile.mkdtemp(prefix='leitai-chromium-')}",
     ):
         options.add_argument(flag)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations
-    driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    # Chromium on Linux takes its own words' language from the environment, not from --lang
+    service = Service("/usr/bin/chromedriver", env={**os.environ, "LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8"})
+    driver = webdriver.Chrome(service=service, options=options)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
@@ -64,6 +69,29 @@ def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) 
         driver.save_screenshot(str(ARTIFACTS / f"{artifact}-failed.png"))
         shown = driver.find_element(By.TAG_NAME, "body").text[:800]
         raise AssertionError(f"waited {seconds}s for {what}; the page shows: {shown!r}") from None
+
+
+def open_as(driver, url: str) -> None:
+    """A new visit: nothing left from the visit before (token, outbox) on this device."""
+    driver.get(url.split("#")[0])
+    driver.execute_script("localStorage.clear()")
+    driver.get("about:blank")
+    driver.get(url)
+
+
+def confirmed(driver, says: str, artifact: str = "pages") -> None:
+    """Accept the confirmation the page asks for, after checking it says what will happen."""
+    wait(driver, 20, lambda d: _alert(d) is not None, "the confirmation", artifact)
+    alert = driver.switch_to.alert
+    assert says in alert.text, alert.text
+    alert.accept()
+
+
+def _alert(driver):
+    try:
+        return driver.switch_to.alert
+    except NoAlertPresentException:
+        return None
 
 
 def screenshot(driver, name: str, whole_page: bool = False) -> None:

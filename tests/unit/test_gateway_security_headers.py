@@ -51,6 +51,7 @@ def results() -> bytes:
 PAGES = {
     "judge_page": lambda: pages.JUDGE,
     "console_page": lambda: pages.CONSOLE,
+    "setup_page": lambda: pages.SETUP,
     "hall_page": lambda: pages.HALL,
     "live_page": lambda: live.PAGE,
     "results_page": results,

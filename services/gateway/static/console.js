@@ -31,22 +31,13 @@ function reason(d) {
 }
 
 async function api(method, path, body) {
-  try {
-    const answer = await Leitai.call(PAGE, method, path, body);
-    setOnline(true);
-    if (answer.status === 401 || answer.status === 403) {
-      if (method === "GET" && path === "/contests") {
-        Leitai.signOut(PAGE);
-        showSignIn("此页面供组织方使用。" + Leitai.errorText(answer));
-      }
-    }
-    return answer;
-  } catch (e) {
-    if (e instanceof Leitai.Offline) { setOnline(false); return null; }
-    throw e;
+  const answer = await Leitai.connected(PAGE, method, path, body);
+  if (answer && (answer.status === 401 || answer.status === 403) && method === "GET" && path === "/contests") {
+    Leitai.signOut(PAGE);
+    showSignIn("此页面供组织方使用。" + Leitai.errorText(answer));
   }
+  return answer;
 }
-const setOnline = (online) => Leitai.network(online, "无法连接服务", "refused");
 const showSignIn = (message) => Leitai.showSignIn("console", message);
 const contestId = () => $("contest-select").value;
 const stageId = () => $("stage-select").value;
@@ -57,7 +48,8 @@ async function start() {
   if (!answer || answer.status !== 200) return;
   contests = answer.body.contests;
   Leitai.showSignedIn("console");
-  say($("notice"), "info", contests.length ? "" : "还没有比武。");
+  $("notice").replaceChildren(contests.length ? "" : el("div", {class: "message info", role: "status"},
+    "还没有比武。", el("a", {href: "/console/setup", text: "新建一场比武"})));
   const wanted = new URLSearchParams(location.search).get("contest") || contestId();
   $("contest-select").replaceChildren(...contests.map((c) => el("option", {value: c.contest_id,
     selected: c.contest_id === wanted, text: c.name, title: c.contest_id})));
@@ -67,6 +59,7 @@ async function start() {
 async function chooseContest() {
   const contest = contests.find((c) => c.contest_id === contestId());
   if (!contest) return;
+  $("to-setup").href = "/console/setup?contest=" + enc(contest.contest_id);
   $("invitation-cards").replaceChildren();  // another contest's links are not this one's to print
   $("print-invitations").disabled = true;
   const wanted = stageId() || new URLSearchParams(location.search).get("stage");

@@ -98,6 +98,19 @@ const Leitai = (() => {
     return {status: response.status, body: answer};
   }
 
+  // A call from a page with the connection badge in its header: null when no answer came (the
+  // badge then says ``offlineText``), the answer otherwise.
+  async function connected(page, method, path, body, offlineText = "无法连接服务") {
+    try {
+      const answer = await call(page, method, path, body);
+      network(true);
+      return answer;
+    } catch (e) {
+      if (e instanceof Offline) { network(false, offlineText, "refused"); return null; }
+      throw e;
+    }
+  }
+
   // The API's error, as a line for the page: its message, then each field's messages.
   function errorText(answer) {
     const error = (answer.body && answer.body.error) || {};
@@ -180,5 +193,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
+  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, connected, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
 })();
