@@ -92,7 +92,10 @@ ACTIONS: dict[str, Action] = {
     # before, organisers and the session's head judge see them (the services narrow a judge)
     "see_unpublished_scores": Action((ORGANISER, JUDGE), "see scores before they are published", widens_public=True),
     # -- ranking --------------------------------------------------------------------
-    "list_contests": Action((ORGANISER,), "list the contests", scoped=False),
+    # the supervisor (纪检) finds the contests whose corrections and appeals are theirs to decide
+    "list_contests": Action((ORGANISER, SUPERVISOR), "list the contests", scoped=False),
+    # who the grant presented is: what a page shows and offers follows from it
+    "see_self": Action((ORGANISER, JUDGE, SCREEN, SUPERVISOR), "see their own grant", gateway_only=True, scoped=False),
     "publish_results": Action((ORGANISER,), "publish results"),
     # the live stream at the gateway; on the public leaderboard, the live standings (and as
     # they stood) instead of the published ones (Ranking.leaderboard)

@@ -266,6 +266,16 @@ class StageProgress(Response):
     published_version = fields.Integer(required=True, allow_none=True)
 
 
+class Me(Response):
+    """A grant as its holder may see it: exactly one of contest, office and deployment."""
+
+    role = fields.String(required=True)
+    id = fields.String(required=True)
+    contest = fields.String()
+    office = fields.String()
+    deployment = fields.Boolean()
+
+
 class Format(Response):
     """A format a contest starts from (leitai/formats.py): a stage's ``groups`` is "township" (a
     group for each township) or "county" (one group of all)."""

@@ -206,6 +206,17 @@ class GatewayService:
 
     @endpoint(
         "GET",
+        "/me",
+        action="see_self",
+        response=s.Me,
+        summary="The grant the request presented: its role, holder and scope (never its token), for a page to "
+        "show what that grant may do",
+    )
+    def me(self, actor, body):
+        return {k: actor[k] for k in ("role", "id", "contest", "office", "deployment") if k in actor}
+
+    @endpoint(
+        "GET",
         "/formats",
         action="see_formats",
         response=s.Formats,

@@ -32,9 +32,9 @@ function reason(d) {
 
 async function api(method, path, body) {
   const answer = await Leitai.connected(PAGE, method, path, body);
-  if (answer && (answer.status === 401 || answer.status === 403) && method === "GET" && path === "/contests") {
+  if (answer && (answer.status === 401 || answer.status === 403) && method === "GET" && path === "/me") {
     Leitai.signOut(PAGE);
-    showSignIn("此页面供组织方使用。" + Leitai.errorText(answer));
+    showSignIn("此页面供组织方和纪检监督人员使用。" + Leitai.errorText(answer));
   }
   return answer;
 }
@@ -42,14 +42,27 @@ const showSignIn = (message) => Leitai.showSignIn("console", message);
 const contestId = () => $("contest-select").value;
 const stageId = () => $("stage-select").value;
 
+let me = {};  // the grant signed in (GET /me): an organiser runs the contest, a supervisor decides
+const organiser = () => me.role === "organiser";
+
 async function start() {
   if (!Leitai.token(PAGE)) return showSignIn();
+  const who = await api("GET", "/me");
+  if (!who || who.status !== 200) return;
+  if (!["organiser", "supervisor"].includes(who.body.role)) {
+    Leitai.signOut(PAGE);
+    return showSignIn("此页面供组织方和纪检监督人员使用；评委请用评委邀请链接登录评分页。");
+  }
+  me = who.body;
+  document.body.dataset.role = me.role;
   const answer = await api("GET", "/contests");
-  if (!answer || answer.status !== 200) return;
+  if (!answer) return;
+  if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
   contests = answer.body.contests;
   Leitai.showSignedIn("console");
-  $("notice").replaceChildren(contests.length ? "" : el("div", {class: "message info", role: "status"},
-    "还没有比武。", el("a", {href: "/console/setup", text: "新建一场比武"})));
+  $("to-setup").classList.toggle("hidden", !organiser());
+  $("notice").replaceChildren(contests.length ? "" : el("div", {class: "message info", role: "status"}, "还没有比武。",
+    organiser() ? el("a", {href: "/console/setup", text: "新建一场比武"}) : ""));
   const wanted = new URLSearchParams(location.search).get("contest") || contestId();
   $("contest-select").replaceChildren(...contests.map((c) => el("option", {value: c.contest_id,
     selected: c.contest_id === wanted, text: c.name, title: c.contest_id})));
@@ -75,11 +88,14 @@ async function refresh({followed = false} = {}) {
   contestView = answer.body;
   // one after another: each read may wait for the write just made, and the gateway lets a client
   // wait in only two requests at once (waits_per_client); beyond, it answers "not yet" at once
-  await renderSessions();
-  await renderStandings();
-  await renderDeliveries();
-  await renderInvitations();
-  renderChanges();
+  if (organiser()) {  // the supervisor's console is the appeals and corrections alone
+    await renderSessions();
+    await renderStandings();
+    await renderDeliveries();
+    await renderInvitations();
+    renderChanges();
+  }
+  await renderReviews();
   // for whoever waits on a refresh they asked for (a refresh of its own accord is not counted)
   if (!followed) document.body.dataset.refreshed = String(Number(document.body.dataset.refreshed || 0) + 1);
 }
@@ -385,4 +401,4 @@ $("contest-select").addEventListener("change", () => { $("stage-select").value =
 $("stage-select").addEventListener("change", refresh);
 $("refresh").addEventListener("click", refresh);
 $("delivery-status").addEventListener("change", renderDeliveries);
-start();
+document.addEventListener("DOMContentLoaded", start);  // once reviews.js, loaded after this, is there too
