@@ -6,7 +6,7 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint format test test-unit test-integration test-e2e manifests image demo bench bench-replay load chaos clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint format test test-unit test-integration test-e2e manifests image demo bench bench-replay load chaos api-examples clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole suite, tier by tier, stopping at the first that fails:"
@@ -19,6 +19,7 @@ help:
 	@echo "make chaos  judges scoring while every process, the broker's connections and the store fail in turn"
 	@echo "make image  the container image, localhost/leitai:<version> (buildah)"
 	@echo "make manifests  deploy/k8s's overlays rendered into var/manifests/"
+	@echo "make api-examples  docs/api-examples.md recorded again from a real stack walking a contest"
 
 venv: $(VENV)/.installed
 $(VENV)/.installed: requirements-dev.lock pyproject.toml
@@ -130,6 +131,11 @@ load: venv secantus rabbitmq
 BENCH_REPLAY_ARGS ?=
 bench-replay: venv secantus
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.replay $(BENCH_REPLAY_ARGS)
+
+# docs/api-examples.md: every route's example, recorded from a stack of its own walking a
+# contest (testkit/api_tour.py); tests/e2e/test_api_examples.py fails when it is out of date
+api-examples: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m testkit.api_examples
 
 clean:
 	rm -rf $(VENV) .tools var/test
