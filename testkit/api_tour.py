@@ -10,6 +10,8 @@ polling a read that is not kept), so that every kept answer is the same in every
 
 from __future__ import annotations
 
+import base64
+import io
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +19,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from openpyxl import load_workbook
+
+from services.gateway.roster import ENTRIES, JUDGES, template
 from testkit import api_county as county
 from testkit.api_record import Recorder
 from testkit.servers import free_port, wait_until
@@ -64,6 +69,7 @@ def walk(stack: Stack) -> Recorder:
     appeal_and_correct(rec)
     forum(rec)
     notices(rec)
+    roster(rec)
     revoke(rec)
     return rec
 
@@ -85,6 +91,8 @@ def _openapi_outline(document: dict) -> dict:
 
 
 def set_up(rec: Recorder) -> None:
+    rec.ok("GET", "/me", token=ORGANISER_TOKEN, caption="Who the token is: the console shows what this grant may do.")
+    rec.ok("GET", "/formats", token=ORGANISER_TOKEN, caption="What the console's set-up forms are filled in from.")
     rec.ok("PUT", "/regions/boai", {"regions": county.regions()}, token=ORGANISER_TOKEN)
     rec.ok("GET", "/regions/boai")
     mistaken = {**county.CONTEST_BODY, "contest_name": county.CONTEST_BODY["name"]}
@@ -245,6 +253,7 @@ def read_published(rec: Recorder, tokens: dict[str, str]) -> None:
     rec.ok("GET", f"/hall/{SESSION}")
     rec.ok("GET", "/judge")
     rec.ok("GET", "/console")
+    rec.ok("GET", "/console/setup")
     rec.ok("GET", "/pages/pages.js")
     rec.ok("GET", "/contests", token=ORGANISER_TOKEN)
 
@@ -396,6 +405,36 @@ def notices(rec: Recorder) -> None:
     rec.ok("POST", f"/contests/{C}/deliveries/{failed['_id']}/retry", token=ORGANISER_TOKEN)
     preferences = {"email": True, "sms": False, "inbox": True}
     rec.ok("PUT", f"/contests/{C}/recipients/{recipient}/preferences", preferences, token=ORGANISER_TOKEN)
+
+
+def roster(rec: Recorder) -> None:
+    """Judges and entries from the Excel template: a sheet with mistakes, refused row by row; one
+    put right, registered."""
+    rec.ok("GET", f"/contests/{C}/roster.xlsx", token=ORGANISER_TOKEN)
+    mistaken = _workbook(rec, [["刘洋", "清化镇", "北关村", "", "党建引领谱新篇", "12345", "", ""]], [])
+    rec.call(
+        "POST",
+        f"/contests/{C}/roster",
+        {"workbook": mistaken},
+        token=ORGANISER_TOKEN,
+        caption="Refused: every problem of every row, by sheet and row as Excel numbers them; nothing registered.",
+    )
+    reserve = _workbook(rec, [], [["王志强", "县委宣传部", "", "陈国平", "13903910001", "", "j-wang"]])
+    rec.ok("POST", f"/contests/{C}/roster", {"workbook": reserve}, token=ORGANISER_TOKEN)
+
+
+def _workbook(rec: Recorder, entries: list[list[str]], judges: list[list[str]]) -> str:
+    """The roster template filled in with these rows, base64, as the console uploads it (named
+    on the page: a workbook's bytes carry the time it was saved)."""
+    book = load_workbook(io.BytesIO(template(county.CONTEST_BODY, county.regions())))
+    for sheet, rows in ((ENTRIES, entries), (JUDGES, judges)):
+        for row in rows:
+            book[sheet].append(row)
+    saved = io.BytesIO()
+    book.save(saved)
+    text = base64.b64encode(saved.getvalue()).decode()
+    rec.name(text, "<the filled-in template (.xlsx), base64>")
+    return text
 
 
 def revoke(rec: Recorder) -> None:

@@ -801,8 +801,8 @@ class GatewayService:
         "/pages/<string:name>.<string:kind>",
         roles={PUBLIC},
         media_type=pages.MEDIA_TYPES,
-        summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, setup.js, live.js, "
-        "screen.js, live.css, results.css, hall.js): static files of services/gateway/static",
+        summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, reviews.js, setup.js, "
+        "live.js, screen.js, live.css, results.css, hall.js): static files of services/gateway/static",
         errors=(400, 404, 429),
     )
     def page_asset(self, actor, body, name, kind):

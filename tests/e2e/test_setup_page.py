@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import io
 import urllib.request
+from decimal import Decimal
 
 import pytest
 from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 
-from testkit.stack import ORGANISER_TOKEN, ok
+from testkit.servers import wait_until
+from testkit.stack import ORGANISER_TOKEN, SUPERVISOR_TOKEN, ok
 from tests.support.browser import chromium, confirmed, csp_violations, open_as, screenshot
 from tests.support.browser import wait as wait_for
 
@@ -193,6 +195,112 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     assert sorted(sessions[0]["order"]) == sorted(e["entry_id"] for e in registered["entries"][:2])
     scoring = ok(stack.call("GET", f"/sessions/{CONTEST}-wubi-chengdong/scoring", token=ORGANISER_TOKEN))
     assert len(scoring["entries"]) == 2
+
+
+def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_person_approves_a_correction(stack, desk):
+    """The contest set up above, run to its result and past it with only the console and the
+    judges' phones: links issued, every sheet typed on a phone, both sessions locked, the stage
+    published, an appeal filed and a correction proposed by the organiser, which the supervisor
+    (纪检), in the console too, approves: the stage is published again."""
+    open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
+    wait(desk, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#judges tr[data-judge]")) == 6, "the judges to invite")
+    desk.find_element(By.ID, "invite-all").click()
+    wait(desk, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".invitation")) == 6, "six invitation cards")
+    links = {
+        card.get_attribute("data-judge"): card.find_element(By.CSS_SELECTOR, ".link").text
+        for card in desk.find_elements(By.CSS_SELECTOR, ".invitation")
+    }
+    screenshot(desk, "contest-1-invitations", whole_page=True)
+
+    with chromium(390, 844) as phone:
+        for n, (_, link) in enumerate(sorted(links.items())):
+            scored_on_the_phone(stack, phone, link, Decimal(12 + n))
+        screenshot(phone, "contest-2-judge-phone", whole_page=True)
+
+    open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
+    for session, group in ((f"{CONTEST}-wubi-chengdong", "城东镇"), (f"{CONTEST}-wubi-chengxi", "城西镇")):
+        card = f'section[data-session="{session}"]'
+        wait(desk, lambda d, c=card: d.find_elements(By.CSS_SELECTOR, f"{c} button.lock"), f"{group}'s lock")
+        wait(  # every sheet typed on a phone arrived
+            desk,
+            lambda d, c=card: (
+                [n.text for n in d.find_elements(By.CSS_SELECTOR, f"{c} td.received-count")] == ["5 / 5", "5 / 5"]
+            ),
+            f"{group}'s sheets",
+        )
+        desk.find_element(By.CSS_SELECTOR, f"{card} button.lock").click()
+        confirmed(desk, f"锁定“{group}”这一场后", "contest")
+        wait(desk, lambda d, g=group: f"“{g}”已锁定" in d.find_element(By.ID, "stage-notice").text, f"{group} locked")
+    desk.find_element(By.ID, "publish").click()
+    confirmed(desk, "确定公布吗", "contest")
+    wait(desk, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage published")
+    results = f"/contests/{CONTEST}/stages/wubi/results"
+    wait_until(lambda: stack.call("GET", results)[0] == 200, what="the public results")  # a read model, soon
+    published = ok(stack.call("GET", results))
+    assert published["version"] == 1 and len(published["standings"]) == 4
+
+    # an appeal, and the correction that answers it, proposed by the organiser
+    last = published["standings"][-1]
+    Select(desk.find_element(By.ID, "appeal-entry")).select_by_value(last["entry_id"])
+    desk.find_element(By.ID, "appeal-reason").send_keys("评委漏看了现场展示的材料")
+    desk.find_element(By.CSS_SELECTOR, "#appeal-form button[type=submit]").click()
+    wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#appeals tr[data-appeal]"), "the appeal filed")
+    session = next(s for s in contest(stack)["sessions"] if last["entry_id"] in s["order"])
+    Select(desk.find_element(By.ID, "correction-session")).select_by_value(session["session_id"])
+    Select(desk.find_element(By.ID, "correction-entry")).select_by_value(last["entry_id"])
+    judge = next(s["judge_id"] for s in session["seats"] if not s["reserve"] and not s["head"])
+    Select(desk.find_element(By.ID, "correction-judge")).select_by_value(judge)
+    for field in desk.find_elements(By.CSS_SELECTOR, "#correction-scores input"):
+        field.send_keys("２０")  # full-width, as typed
+    desk.find_element(By.ID, "correction-reason").send_keys("复核录像，评委漏看材料，改为满分")
+    desk.find_element(By.CSS_SELECTOR, "#correction-form button[type=submit]").click()
+    wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#corrections tr[data-correction]"), "the proposal")
+    proposed = desk.find_element(By.CSS_SELECTOR, "#corrections tr[data-correction]")
+    assert "待另一人批准" in proposed.text and "须由另一人批准" in proposed.text
+    assert not proposed.find_elements(By.XPATH, ".//button[text()='批准']")  # never offered to its proposer
+    screenshot(desk, "contest-3-correction-proposed", whole_page=True)
+
+    # the supervisor, in the console: appeals and corrections, nothing else
+    open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={SUPERVISOR_TOKEN}")
+    wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#corrections tr[data-correction] button"), "the review")
+    assert not desk.find_element(By.ID, "publish").is_displayed()
+    assert not desk.find_element(By.ID, "invitations").is_displayed()
+    row = desk.find_element(By.CSS_SELECTOR, "#corrections tr[data-correction]")
+    row.find_element(By.XPATH, ".//button[text()='批准']").click()
+    confirmed(desk, "批准后更正立即生效", "contest")
+    wait(desk, lambda d: "已批准" in d.find_element(By.CSS_SELECTOR, "#corrections tr[data-correction]").text, "done")
+    appeal = desk.find_element(By.CSS_SELECTOR, "#appeals tr[data-appeal]")
+    appeal.find_element(By.TAG_NAME, "input").send_keys("经复核，申诉成立")
+    appeal.find_element(By.XPATH, ".//button[text()='支持申诉']").click()
+    confirmed(desk, "支持申诉", "contest")
+    wait(desk, lambda d: "支持申诉（经复核，申诉成立）" in d.find_element(By.ID, "appeals").text, "the appeal decided")
+    screenshot(desk, "contest-4-supervisor", whole_page=True)
+    wait_until(
+        lambda: ok(stack.call("GET", f"/contests/{CONTEST}/stages/wubi/results"))["version"] == 2,
+        what="the stage published again",
+    )
+
+
+def scored_on_the_phone(stack, phone, link: str, base: Decimal) -> None:
+    """Every sheet the judge of ``link`` may give, typed on the phone; ``base``: their scores."""
+    token = link.split("#token=", 1)[1]
+    open_as(phone, link)
+    wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button"), "the judge's desk")
+    desk = ok(stack.call("GET", "/judges/me/sessions", token=token))
+    for n, session in enumerate(desk["sessions"]):
+        Select(phone.find_element(By.ID, "session-select")).select_by_value(session["session_id"])
+        for m, entry in enumerate(e for e in session["entries"] if e["may_score"]):
+            button = f'#entries button[data-entry="{entry["entry_id"]}"]'
+            wait(phone, lambda d, b=button: d.find_elements(By.CSS_SELECTOR, b), "the entry")
+            phone.find_element(By.CSS_SELECTOR, button).click()
+            for criterion in session["criteria"]:
+                phone.find_element(By.ID, f"score-{criterion['criterion_id']}").send_keys(str(base + n + m))
+            phone.find_element(By.ID, "submit").click()
+            wait(
+                phone,
+                lambda d, b=button: d.find_element(By.CSS_SELECTOR, f"{b} .tag").text.startswith("已收到"),
+                "the sheet received",
+            )
 
 
 def session_set_up(desk, group: str, day: str) -> None:

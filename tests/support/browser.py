@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, TimeoutException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -63,7 +63,10 @@ def csp_violations(driver) -> list[str]:
 def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) -> None:
     """Wait for ``condition``; on timeout keep a screenshot (``artifact``.png) and say what the page shows."""
     try:
-        WebDriverWait(driver, seconds, poll_frequency=0.05).until(condition)
+        # a page that renders again replaces what a condition found a moment before: look again
+        WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)).until(
+            condition
+        )
     except TimeoutException:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / f"{artifact}-failed.png"))

@@ -55,6 +55,7 @@ async function start() {
   }
   me = who.body;
   document.body.dataset.role = me.role;
+  if (!organiser()) document.querySelector("header h1").textContent = "擂台比武 · 纪检监督（申诉与复核）";
   const answer = await api("GET", "/contests");
   if (!answer) return;
   if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
