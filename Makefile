@@ -61,6 +61,7 @@ rabbitmq:
 
 browser:
 	@tools/ensure-browser.sh
+	@tools/ensure-axe.sh
 
 # ruff's rules and format, and mypy (what it checks, and how strictly: pyproject.toml [tool.mypy])
 define LINT

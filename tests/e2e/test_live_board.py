@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from services.gateway.tickets import COOKIE, Tickets
 from testkit.boai import CONTEST, set_up, submit_all
 from testkit.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
-from tests.support.browser import chromium, csp_violations, screenshot
+from tests.support.browser import accessibility_violations, chromium, csp_violations, screenshot
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -60,6 +60,7 @@ def test_the_big_screen_shows_a_newly_locked_entry_within_a_second(stack, browse
     box = browser.find_element(By.ID, "highlight").rect  # the featured line is whole, not cut off by the table
     assert box["y"] + box["height"] <= browser.find_element(By.ID, "table").rect["y"]
     screenshot(browser, "live-board")
+    assert accessibility_violations(browser) == [], "live-board"
     assert csp_violations(browser) == []  # its script and style sheet are the gateway's files, the stream its own
 
 
@@ -160,3 +161,4 @@ def test_the_halls_screen_shows_each_contestant_as_their_panel_completes_and_the
     assert "当前上场：第3位" in browser.find_element(By.ID, "progress").text
     assert csp_violations(browser) == []
     screenshot(browser, "hall-screen")
+    assert accessibility_violations(browser) == [], "hall-screen"

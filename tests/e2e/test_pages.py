@@ -21,7 +21,15 @@ from services.gateway.http import SECURITY_HEADERS
 from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
 from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, judge_token, ok
-from tests.support.browser import ARTIFACTS, chromium, confirmed, csp_violations, open_as, screenshot
+from tests.support.browser import (
+    ARTIFACTS,
+    accessibility_violations,
+    chromium,
+    confirmed,
+    csp_violations,
+    open_as,
+    screenshot,
+)
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -150,6 +158,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
     assert all(s["strengths"] == "思路清晰" for s in stored.values())
     tablet.execute_script("window.scrollTo(0, 0)")
     screenshot(tablet, "judge-page")
+    assert accessibility_violations(tablet) == [], "judge-page"
 
 
 def test_a_sheet_submitted_while_the_gateway_is_down_waits_on_the_device_and_arrives_once(stack, orders, tablet):
@@ -204,6 +213,7 @@ def test_a_recused_judge_sees_the_entry_as_such_and_cannot_score_it(stack, order
     assert "您须回避该选手，不能评分" in tablet.find_element(By.ID, "sheet-status").text
     assert not tablet.find_element(By.ID, "sheet").is_displayed()
     screenshot(tablet, "judge-page-recused")
+    assert accessibility_violations(tablet) == [], "judge-page-recused"
 
 
 @pytest.mark.parametrize(
@@ -211,8 +221,8 @@ def test_a_recused_judge_sees_the_entry_as_such_and_cannot_score_it(stack, order
     [
         ("judge", ORGANISER_TOKEN, "此页面供评委使用"),
         ("judge", "forged-token-0123456789", "此登录链接已失效"),  # and whom to ask: the organiser
-        ("console", judge_token("J1"), "此页面供组织方使用"),
-        ("console", "forged-token-0123456789", "此页面供组织方使用"),
+        ("console", judge_token("J1"), "此页面供组织方和纪检监督人员使用"),
+        ("console", "forged-token-0123456789", "此页面供组织方和纪检监督人员使用"),
     ],
 )
 def test_the_wrong_or_a_forged_token_is_told_so_on_the_page(stack, orders, tablet, page, token, says):
@@ -235,6 +245,7 @@ def test_an_organiser_invites_a_judge_whose_phone_opens_the_link_signed_in(stack
     assert link.startswith(f"{stack.base}/judge#token=lt_")
     wait(tablet, lambda d: d.find_element(By.CSS_SELECTOR, f"{row} .link-status").text.startswith("有效"), "有效")
     screenshot(tablet, "console-invitations", whole_page=True)
+    assert accessibility_violations(tablet) == [], "console-invitations"
     open_as(tablet, link)  # the judge's phone, from the QR code
     wait(tablet, lambda d: d.find_element(By.ID, "who").text == "评委4", "the judge signed in by the link")
     wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button"), "the judge's order of appearance")
@@ -311,8 +322,10 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
     wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#deliveries tr"), "the notices sent")
     assert tablet.find_element(By.ID, "delivery-notice").text.startswith("共 ")
     screenshot(tablet, "console", whole_page=True)
+    assert accessibility_violations(tablet) == [], "console"
     tablet.execute_script("window.scrollTo(0, 0)")
     screenshot(tablet, "console-top")
+    assert accessibility_violations(tablet) == [], "console-top"
 
 
 def test_a_sheet_that_reaches_the_gateway_after_the_lock_is_refused_in_the_page_and_not_stored(stack, orders, tablet):
@@ -357,6 +370,7 @@ def test_every_control_has_a_label_and_a_phone_needs_no_sideways_scrolling(stack
         assert unlabelled == []
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
         screenshot(phone, f"{page}-phone")
+        assert accessibility_violations(phone) == [], f"{page}-phone"
         assert csp_violations(phone) == []
 
 
@@ -364,6 +378,7 @@ def test_the_public_results_page_is_styled_under_the_policy_which_refuses_what_i
     results = ok(stack.call("GET", f"/contests/{CONTEST}/stages/prelim/results"))  # published from the console
     tablet.get(f"{stack.base}/results/{CONTEST}/prelim")
     assert len(tablet.find_elements(By.CSS_SELECTOR, "tbody tr")) == len(results["standings"])
+    assert accessibility_violations(tablet) == [], "the public results page"
     style = "return getComputedStyle(document.querySelector(arguments[0]))[arguments[1]]"
     assert tablet.execute_script(style, "h1", "color") == "rgb(139, 0, 0)"  # /pages/results.css, loaded
     # what the policy is for: script and style that come inline are refused, and said so

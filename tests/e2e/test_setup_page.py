@@ -17,7 +17,15 @@ from selenium.webdriver.support.ui import Select
 
 from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, SUPERVISOR_TOKEN, ok
-from tests.support.browser import chromium, confirmed, csp_violations, open_as, screenshot
+from tests.support.browser import (
+    accessibility_violations,
+    chromium,
+    confirmed,
+    csp_violations,
+    open_as,
+    screenshot,
+    tap,
+)
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -102,6 +110,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     desk.find_element(By.LINK_TEXT, "新建一场比武").click()
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#format-select option"), "the set-up page's formats")
     screenshot(desk, "setup-1-empty")
+    assert accessibility_violations(desk) == [], "setup-1-empty"
 
     # the region tree, imported from a CSV file
     Select(desk.find_element(By.ID, "format-select")).select_by_value("qidong")
@@ -122,6 +131,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     typed(desk, "organiser-name", "县委组织部组织科")
     typed(desk, "organiser-phone", "0513-88812345")
     screenshot(desk, "setup-2-contest")
+    assert accessibility_violations(desk) == [], "setup-2-contest"
     desk.find_element(By.ID, "create-contest").click()
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-stage-form="wubi"]'), "the format's stage")
     assert contest(stack)["organiser"]["name"] == "县委组织部组织科"
@@ -136,6 +146,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     weight.clear()
     weight.send_keys("１.５")  # a full-width digit, as a Chinese input method types it
     screenshot(desk, "setup-3-stage", whole_page=True)
+    assert accessibility_violations(desk) == [], "setup-3-stage"
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(desk, lambda d: "已保存" in text_of(d, '[data-stage="wubi"] h3'), "the stage saved")
     stage = contest(stack)["stages"][0]
@@ -168,6 +179,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     assert "城南镇" in problems[1][2] and "12345" in problems[1][2] and "查无此人" in problems[0][2]
     assert "什么也没有导入" in desk.find_element(By.ID, "roster-notice").text
     screenshot(desk, "setup-4-roster-problems", whole_page=True)
+    assert accessibility_violations(desk) == [], "setup-4-roster-problems"
     assert contest(stack)["entries"] == [] and contest(stack)["judges"] == []
 
     # the sheet put right
@@ -185,6 +197,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     for group, day in (("g-chengdong", "2026-12-20T09:00"), ("g-chengxi", "2026-12-21T14:30")):
         session_set_up(desk, group, day)
     screenshot(desk, "setup-5-sessions-open", whole_page=True)
+    assert accessibility_violations(desk) == [], "setup-5-sessions-open"
 
     sessions = contest(stack)["sessions"]
     assert [(s["session_id"], s["opened"], s["place"]) for s in sessions] == [
@@ -204,18 +217,20 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
     (纪检), in the console too, approves: the stage is published again."""
     open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
     wait(desk, lambda d: len(d.find_elements(By.CSS_SELECTOR, "#judges tr[data-judge]")) == 6, "the judges to invite")
-    desk.find_element(By.ID, "invite-all").click()
+    tap(desk, By.ID, "invite-all", "contest")
     wait(desk, lambda d: len(d.find_elements(By.CSS_SELECTOR, ".invitation")) == 6, "six invitation cards")
     links = {
         card.get_attribute("data-judge"): card.find_element(By.CSS_SELECTOR, ".link").text
         for card in desk.find_elements(By.CSS_SELECTOR, ".invitation")
     }
     screenshot(desk, "contest-1-invitations", whole_page=True)
+    assert accessibility_violations(desk) == [], "contest-1-invitations"
 
     with chromium(390, 844) as phone:
         for n, (_, link) in enumerate(sorted(links.items())):
             scored_on_the_phone(stack, phone, link, Decimal(12 + n))
         screenshot(phone, "contest-2-judge-phone", whole_page=True)
+        assert accessibility_violations(phone) == [], "contest-2-judge-phone"
 
     open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
     for session, group in ((f"{CONTEST}-wubi-chengdong", "城东镇"), (f"{CONTEST}-wubi-chengxi", "城西镇")):
@@ -228,10 +243,10 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
             ),
             f"{group}'s sheets",
         )
-        desk.find_element(By.CSS_SELECTOR, f"{card} button.lock").click()
+        tap(desk, By.CSS_SELECTOR, f"{card} button.lock", "contest")
         confirmed(desk, f"锁定“{group}”这一场后", "contest")
         wait(desk, lambda d, g=group: f"“{g}”已锁定" in d.find_element(By.ID, "stage-notice").text, f"{group} locked")
-    desk.find_element(By.ID, "publish").click()
+    tap(desk, By.ID, "publish", "contest")
     confirmed(desk, "确定公布吗", "contest")
     wait(desk, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage published")
     results = f"/contests/{CONTEST}/stages/wubi/results"
@@ -259,22 +274,24 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
     assert "待另一人批准" in proposed.text and "须由另一人批准" in proposed.text
     assert not proposed.find_elements(By.XPATH, ".//button[text()='批准']")  # never offered to its proposer
     screenshot(desk, "contest-3-correction-proposed", whole_page=True)
+    assert accessibility_violations(desk) == [], "contest-3-correction-proposed"
 
     # the supervisor, in the console: appeals and corrections, nothing else
     open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={SUPERVISOR_TOKEN}")
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#corrections tr[data-correction] button"), "the review")
     assert not desk.find_element(By.ID, "publish").is_displayed()
     assert not desk.find_element(By.ID, "invitations").is_displayed()
-    row = desk.find_element(By.CSS_SELECTOR, "#corrections tr[data-correction]")
-    row.find_element(By.XPATH, ".//button[text()='批准']").click()
+    tap(desk, By.XPATH, "//tr[@data-correction]//button[text()='批准']", "contest")
     confirmed(desk, "批准后更正立即生效", "contest")
     wait(desk, lambda d: "已批准" in d.find_element(By.CSS_SELECTOR, "#corrections tr[data-correction]").text, "done")
-    appeal = desk.find_element(By.CSS_SELECTOR, "#appeals tr[data-appeal]")
-    appeal.find_element(By.TAG_NAME, "input").send_keys("经复核，申诉成立")
-    appeal.find_element(By.XPATH, ".//button[text()='支持申诉']").click()
+    desk.find_element(By.CSS_SELECTOR, "#appeals tr[data-appeal] input").send_keys(
+        "经复核，申诉成立"
+    )  # typing: no refresh
+    tap(desk, By.XPATH, "//tr[@data-appeal]//button[text()='支持申诉']", "contest")
     confirmed(desk, "支持申诉", "contest")
     wait(desk, lambda d: "支持申诉（经复核，申诉成立）" in d.find_element(By.ID, "appeals").text, "the appeal decided")
     screenshot(desk, "contest-4-supervisor", whole_page=True)
+    assert accessibility_violations(desk) == [], "contest-4-supervisor"
     wait_until(
         lambda: ok(stack.call("GET", f"/contests/{CONTEST}/stages/wubi/results"))["version"] == 2,
         what="the stage published again",
@@ -292,10 +309,10 @@ def scored_on_the_phone(stack, phone, link: str, base: Decimal) -> None:
         for m, entry in enumerate(e for e in session["entries"] if e["may_score"]):
             button = f'#entries button[data-entry="{entry["entry_id"]}"]'
             wait(phone, lambda d, b=button: d.find_elements(By.CSS_SELECTOR, b), "the entry")
-            phone.find_element(By.CSS_SELECTOR, button).click()
+            tap(phone, By.CSS_SELECTOR, button, "contest")
             for criterion in session["criteria"]:
                 phone.find_element(By.ID, f"score-{criterion['criterion_id']}").send_keys(str(base + n + m))
-            phone.find_element(By.ID, "submit").click()
+            tap(phone, By.ID, "submit", "contest")
             wait(
                 phone,
                 lambda d, b=button: d.find_element(By.CSS_SELECTOR, f"{b} .tag").text.startswith("已收到"),
@@ -348,4 +365,5 @@ def test_the_set_up_page_has_a_label_for_every_control_and_fits_a_phone(stack):
         assert unlabelled == []
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
         screenshot(phone, "setup-phone", whole_page=True)
+        assert accessibility_violations(phone) == [], "setup-phone"
         assert csp_violations(phone) == []

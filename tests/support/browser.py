@@ -18,6 +18,9 @@ from selenium.webdriver.support.ui import WebDriverWait
 from testkit.servers import ROOT
 
 ARTIFACTS = ROOT / "test-artifacts"
+AXE = ROOT / ".tools" / "axe" / "axe-4.14.1.min.js"  # tools/ensure-axe.sh (make browser)
+# what the pages are held to: WCAG 2.1 A and AA (labels, names, contrast, roles, focus order)
+AXE_RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
 @contextmanager
@@ -74,6 +77,12 @@ def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) 
         raise AssertionError(f"waited {seconds}s for {what}; the page shows: {shown!r}") from None
 
 
+def tap(driver, by: str, selector: str, artifact: str = "pages") -> None:
+    """Click what ``selector`` finds, found again if the page re-rendered it in between (the
+    console refreshes itself)."""
+    wait(driver, 20, lambda d: d.find_element(by, selector).click() or True, f"{selector} to click", artifact)
+
+
 def open_as(driver, url: str) -> None:
     """A new visit: nothing left from the visit before (token, outbox) on this device."""
     driver.get(url.split("#")[0])
@@ -115,3 +124,49 @@ def screenshot(driver, name: str, whole_page: bool = False) -> None:
         },
     )
     (ARTIFACTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+
+
+def accessibility_violations(driver) -> list[str]:
+    """What axe-core finds on the page as it is now, against ``AXE_RULES``: one line a rule
+    broken, with the elements that break it. Run in the page by the driver, not as a script the
+    page loads: the Content-Security-Policy is the page's own and stays as it is."""
+    driver.execute_script(AXE.read_text())
+    found = driver.execute_async_script(
+        """const done = arguments[arguments.length - 1];
+        axe.run(document, {runOnly: {type: "tag", values: arguments[0]}, resultTypes: ["violations"]})
+          .then((r) => done(r.violations.map((v) => [v.id, v.impact, v.help, v.nodes.map((n) => n.target.join(" "))])))
+          .catch((e) => done([["axe", "error", String(e), []]]));""",
+        AXE_RULES,
+    )
+    return [f"{rule} ({impact}): {words}: {', '.join(targets[:5])}" for rule, impact, words, targets in found]
+
+
+# Latin words a zh-CN page may show: names of formats and things the user handles by that name
+LATIN_ALLOWED = frozenset({"CSV", "Excel", "WPS", "xlsx", "QR"})
+
+
+def foreign_words(driver) -> list[str]:
+    """Every visible word a Chinese user should not meet: English, or an internal id. What a page
+    shows as an id on purpose (a contest's number to type in a link) is marked ``class="id"``, a
+    link to copy ``class="link"`` or an ``<a>``'s address; anything else in Latin letters is
+    reported, with the text it stands in."""
+    found = driver.execute_script(
+        """const out = [];
+        const visible = (e) => e && e.checkVisibility({visibilityProperty: true});
+        const words = (text) => text.match(/[A-Za-z][A-Za-z0-9_-]*/g) || [];
+        const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+          const p = n.parentElement;
+          if (!visible(p) || p.closest("script, style, select, .id, .link")) continue;
+          for (const w of words(n.textContent)) out.push([w, n.textContent.trim().slice(0, 80)]);
+        }
+        for (const s of document.querySelectorAll("select")) {  // a select shows its chosen option
+          const chosen = visible(s) && s.selectedOptions[0];
+          if (chosen && !chosen.closest(".id")) for (const w of words(chosen.text)) out.push([w, chosen.text]);
+        }
+        for (const i of document.querySelectorAll("input:not([type=hidden]), textarea")) {  // placeholders
+          if (visible(i) && !i.value) for (const w of words(i.placeholder || "")) out.push([w, i.placeholder]);
+        }
+        return out;"""
+    )
+    return [f"{word} in {context!r}" for word, context in found if word not in LATIN_ALLOWED]

@@ -136,7 +136,7 @@ async function sessionCard(s) {
   const summary = status.entries.length + " 名选手；已收评分 " + count("sheets") + " / " + (count("sheets") + count("missing"))
     + "；偏差待核 " + count("open_flags") + "；缺评 " + count("missing");
   // a session under way is open; a locked one folds to its summary line
-  card.append(title, el("details", {open: !status.locked}, el("summary", {text: summary}), el("table", {},
+  card.append(title, el("details", {open: !status.locked}, el("summary", {text: summary}), el("table", {tabindex: "0"},
     el("thead", {}, el("tr", {}, ...["顺序", "选手", "已收评分", "偏差提示", "缺评"].map((h) => el("th", {text: h})))),
     el("tbody", {}, ...rows))));
   if (!status.locked) {

@@ -220,7 +220,7 @@ function stageForm(template) {
         el("option", {value: "township", text: "每个乡镇（街道）一组", selected: template.groups === "township"}),
         el("option", {value: "county", text: "全县一组", selected: template.groups === "county"}))),
       field(key + "-panel", "每场评委人数（不含候补）", template.panel_size, {inputmode: "numeric"})),
-    el("table", {}, el("caption", {class: "muted", text: "评分项：选手得分为各项得分乘以权重之和"}),
+    el("table", {tabindex: "0"}, el("caption", {class: "muted", text: "评分项：选手得分为各项得分乘以权重之和"}),
       el("thead", {}, el("tr", {}, ...["评分项", "满分", "权重", "最小分差（步长）", ""].map((h) => el("th", {text: h})))),
       rows),
     el("p", {}, el("button", {type: "button", class: "secondary", text: "添加评分项",
@@ -314,13 +314,13 @@ function renderRoster() {
   const judges = view.judges, entries = view.entries;
   $("roster").replaceChildren(
     el("p", {text: "已登记评委 " + judges.length + " 名、选手 " + entries.length + " 名。"}),
-    judges.length ? el("details", {}, el("summary", {text: "评委名单"}), el("table", {},
+    judges.length ? el("details", {}, el("summary", {text: "评委名单"}), el("table", {tabindex: "0"},
       el("thead", {}, el("tr", {}, ...["编号", "姓名", "工作单位", "所在乡镇（回避）", "回避选手"].map((h) => el("th", {text: h})))),
       el("tbody", {}, ...judges.map((j) => el("tr", {},
         el("td", {text: j.judge_id}), el("td", {text: j.name}), el("td", {text: j.work_unit || ""}),
         el("td", {text: j.township_code ? regionName(j.township_code) : ""}),
         el("td", {text: (j.conflicts || []).map(entryName).join("、")})))))) : "",
-    entries.length ? el("details", {}, el("summary", {text: "选手名单"}), el("table", {},
+    entries.length ? el("details", {}, el("summary", {text: "选手名单"}), el("table", {tabindex: "0"},
       el("thead", {}, el("tr", {}, ...["编号", "姓名", "乡镇（街道）", "村（社区）", "汇报题目"].map((h) => el("th", {text: h})))),
       el("tbody", {}, ...entries.map((e) => el("tr", {},
         el("td", {text: e.entry_id}), el("td", {text: e.name}), el("td", {text: regionName(e.township_code)}),
@@ -351,7 +351,7 @@ async function uploadRoster() {
     const byRow = Object.entries(rows).filter(([key]) => /^[^:]+:\d+$/.test(key));
     say($("roster-notice"), "error", byRow.length ? "名单有问题，什么也没有导入。请按下表改好后重新上传。"
       : "名单未导入。" + Leitai.errorText(answer));
-    if (byRow.length) $("roster-problems").replaceChildren(el("table", {"aria-label": "名单中的问题"},
+    if (byRow.length) $("roster-problems").replaceChildren(el("table", {tabindex: "0", "aria-label": "名单中的问题"},
       el("thead", {}, el("tr", {}, ...["表", "行", "问题"].map((h) => el("th", {text: h})))),
       el("tbody", {}, ...byRow.map(([key, messages]) => {
         const [sheet, row] = key.split(":");
@@ -467,7 +467,7 @@ function panelForm(stage, session, notice) {
     ? "；候补：" + session.seats.filter((s) => s.reserve).map((s) => judgeName(s.judge_id)).join("、") : "")
     : "评委席未定（需 " + stage.panel_size + " 名评委，可另设候补）";
   return el("details", {open: !session.seats.length}, el("summary", {text: summary}),
-    view.judges.length ? el("table", {}, el("thead", {}, el("tr", {}, ...["评委", "本场", "主评"].map((h) => el("th", {text: h})))),
+    view.judges.length ? el("table", {tabindex: "0"}, el("thead", {}, el("tr", {}, ...["评委", "本场", "主评"].map((h) => el("th", {text: h})))),
       el("tbody", {}, ...rows)) : el("p", {class: "muted", text: "先在第三步导入评委名单。"}),
     el("p", {class: "muted", text: "与选手同乡镇或列为回避的评委，评到该选手时自动回避，由候补评委替补。"}),
     view.judges.length ? save : "");
