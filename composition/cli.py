@@ -57,6 +57,7 @@ from pymongo.errors import PyMongoError
 from composition import audit, monitor, up
 from composition.demo.tables import table
 from composition.projections import PROJECTIONS
+from composition.sinks import Sinks
 from leitai import logs, replay
 from leitai.config import ConfigurationError, Settings, load_settings, refuse_weak_broker
 from leitai.contracts.catalogue import Catalogue
@@ -530,12 +531,21 @@ def _up(args, settings: Settings) -> int:
         raise ConfigurationError(f"--config-dir {config_dir}: missing {', '.join(missing)}")
     address = str(read_config(str(config_dir / "gateway.yaml")).get("WEB_SERVER_ADDRESS") or "0.0.0.0:8000")
     host, _, port = address.rpartition(":")
-    return up.run(
-        config_dir,
-        f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
-        replicas=args.replicas,
-        ops_base=args.ops_base,
-    )
+    sinks = None
+    if args.sinks:  # notices to files on this machine: the children read where from the environment
+        sinks = Sinks(Path(args.sinks))
+        os.environ.update(sinks.environment())
+        print(f"leitai up: mail goes to {sinks.mail.path}, SMS to {sinks.sms.path}", flush=True)
+    try:
+        return up.run(
+            config_dir,
+            f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
+            replicas=args.replicas,
+            ops_base=args.ops_base,
+        )
+    finally:
+        if sinks is not None:
+            sinks.stop()
 
 
 def _demo(args, settings: Settings) -> int:
@@ -909,6 +919,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")
+    everything.add_argument(
+        "--sinks",
+        metavar="DIR",
+        help="send notices to a local SMTP server and SMS stand-in that write DIR/mail.jsonl and DIR/sms.jsonl, "
+        "instead of the configured ones",
+    )
     everything.add_argument(
         "--replicas",
         type=int,

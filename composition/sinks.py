@@ -1,7 +1,8 @@
-"""Where the demo's notices land: a local SMTP server and an SMS gateway stand-in.
+"""Where notices land on one machine: a local SMTP server and an SMS gateway stand-in, for the
+demo and for ``leitai up --sinks DIR``.
 
-Both write what they accept to the demo's outbox (one JSON object a line), so that every
-mail and text message the notify service really sent over the wire can be read afterwards.
+Both write what they accept to an outbox folder (one JSON object a line), so that every mail and
+text message the notify service really sent over the wire can be read afterwards.
 """
 
 from __future__ import annotations
@@ -148,9 +149,24 @@ class Sinks:
         self._sms = SmsGateway(SMS_API_KEY, outbox_dir / "sms.jsonl")
         self.sms = self._sms.outbox
 
+    @property
+    def smtp_port(self) -> int:
+        return self._smtp.server_address[1]
+
+    def environment(self) -> dict[str, str]:
+        """The settings, as config/notify.yaml reads them from the environment."""
+        return {
+            "SMTP_HOST": "127.0.0.1",
+            "SMTP_PORT": str(self.smtp_port),
+            "SMTP_FROM": "leitai@localhost",
+            "SMTP_STARTTLS": "false",
+            "SMS_URL": self._sms.url,
+            "SMS_API_KEY": SMS_API_KEY,
+        }
+
     def settings(self) -> dict:
         return {
-            "smtp": {"host": "127.0.0.1", "port": self._smtp.server_address[1], "sender": "leitai-demo@localhost"},
+            "smtp": {"host": "127.0.0.1", "port": self.smtp_port, "sender": "leitai-demo@localhost"},
             "sms": {"url": self._sms.url, "api_key": SMS_API_KEY},
         }
 

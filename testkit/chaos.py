@@ -34,8 +34,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from pathlib import Path
 
-from composition.demo.sinks import SmsGateway
 from composition.product import CATALOGUE
+from composition.sinks import SmsGateway
 from leitai.consistency import AFTER_HEADER, WRITTEN_HEADER
 from leitai.messaging import topology
 from leitai.ratelimit import RateLimit

@@ -26,9 +26,9 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from pymongo import MongoClient
 
 from composition.demo import memory
-from composition.demo.sinks import Sinks
 from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
 from composition.product import CATALOGUE
+from composition.sinks import Sinks
 from leitai.config import ConfigurationError, load_settings
 from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.mongodb import MongoCommitLog

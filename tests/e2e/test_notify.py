@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from composition.demo.sinks import SmsGateway
+from composition.sinks import SmsGateway
 from testkit.boai import CONTEST, PANELS, set_up, submit_all
 from testkit.servers import wait_until
 from testkit.smtp_sink import SmtpSink

@@ -43,7 +43,38 @@ def cmdline(pid: int) -> str:
         return ""
 
 
-def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_everything(vhost, mongo_url):
+def call(port: int, method: str, path: str, body: dict) -> dict:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}{path}",
+        method=method,
+        data=json.dumps(body).encode(),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def a_contestant_registered(port: int) -> None:
+    """The least that sends a notice: a contest, its stage, an entry with an e-mail address."""
+    csv = "code,name,level,parent\nup,海安县,county,\nt1,城东镇,township,up\nv1,东风村,village,t1\n"
+    call(port, "PUT", "/regions/up", {"csv": csv})
+    call(
+        port,
+        "POST",
+        "/contests",
+        {"contest_id": "up-1", "name": "擂台", "tree_id": "up", "county_code": "up", "format": "performance"},
+    )
+    call(port, "POST", "/contests/up-1/stages", {
+        "stage_id": "s1", "name": "初赛", "order": 1, "panel_size": 1,
+        "groups": [{"group_id": "g1", "name": "城东镇", "townships": ["t1"]}],
+        "criteria": [{"criterion_id": "a", "name": "讲党建", "max": "10", "weight": "1"}],
+        "drop_rule": [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}], "advancement": {"overall": 1}})  # fmt: skip
+    entry = {"entry_id": "e1", "contestant_id": "p1", "name": "王建国", "village_code": "v1", "title": "抓党建",
+             "email": "wang@example.cn"}  # fmt: skip
+    call(port, "POST", "/contests/up-1/entries", {"entries": [entry]})
+
+
+def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_everything(vhost, mongo_url, tmp_path):
     prefix = f"leitai_test_up_{uuid.uuid4().hex[:6]}"
     port = free_port()
     env = {
@@ -59,7 +90,9 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
     }
     ops_base = free_ports(len(commands(Path("config"))))  # one ops port per process, from ops_base on
     up = ChildProcess(
-        [str(BIN / "leitai"), "up", "--config-dir", "config", "--ops-base", str(ops_base)], env=env, name="up"
+        [str(BIN / "leitai"), "up", "--config-dir", "config", "--ops-base", str(ops_base), "--sinks", str(tmp_path)],
+        env=env,
+        name="up",
     ).start()
     try:
         wait_until(lambda: "leitai up: ready" in up.output() or not up.alive(), timeout=120, what="leitai up")
@@ -72,6 +105,11 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         assert len(spawned) == 8  # three relays, four services, the gateway
         assert f"http://127.0.0.1:{ops_base}/readyz" in up.output()  # every process's ops port is printed
         assert "/judge#token=" in up.output() and "/console#token=" in up.output()  # and both pages
+
+        # --sinks: notices go to files on this machine, not to the configured SMTP server and SMS gateway
+        assert f"mail goes to {tmp_path / 'mail.jsonl'}" in up.output()
+        a_contestant_registered(port)
+        wait_until(lambda: "wang@example.cn" in (tmp_path / "mail.jsonl").read_text(), timeout=60, what="the mail")
 
         [scoring] = [pid for pid in spawned if "ScoringService" in cmdline(pid)]
         os.kill(scoring, signal.SIGKILL)  # a crash: up starts it again, the rest keeps running
