@@ -69,6 +69,7 @@ from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.eventstore.verify import verify
 from leitai.grants import SIGN_IN_PAGES, GrantSchema, sign_in_code, sign_in_link
+from leitai.i18n import SOURCE_LANGUAGE, Translator, catalogues
 from leitai.messaging import deadletters, topology
 from leitai.messaging.relay import Relay, RelayHealth, supervise
 from leitai.mongo import connect
@@ -608,9 +609,10 @@ def _refuse_unknown_holder(db, grant: dict) -> None:
 
 
 def _by_option(exc: InvalidInput) -> str:
+    english = Translator(catalogues(), SOURCE_LANGUAGE).fields(exc.details or {})  # an operator's words
     problems = [
         f"{GRANT_OPTIONS.get(field, field)}: {' '.join(map(str, said if isinstance(said, list) else [said]))}"
-        for field, said in sorted((exc.details or {}).items())
+        for field, said in sorted(english.items())
     ]
     return "; ".join(problems) or exc.message
 

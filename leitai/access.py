@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leitai.errors import Forbidden
+from leitai.messages import N_, Text, text
 from leitai.roles import JUDGE, ORGANISER, SCREEN, SUPERVISOR, has_role, require_role
 
 SCOPES = ("contest", "office", "deployment")  # what a grant's scope may name, narrowest first
@@ -39,7 +40,7 @@ class Place:
 @dataclass(frozen=True)
 class Action:
     roles: tuple[str, ...]  # who may, in the order a refusal names them
-    to: str  # "only an organiser may <to>"
+    to: str  # "only an organiser may <to>": a message id (N_), said in the reader's language
     gateway_only: bool = False  # the service takes no actor: the gateway's check is the only one
     # the route is public and the service shows these roles more than the public (allows()):
     # no route names it, the service alone checks it
@@ -51,67 +52,71 @@ class Action:
 
 ACTIONS: dict[str, Action] = {
     # -- registration ---------------------------------------------------------------
-    "import_regions": Action((ORGANISER,), "import a region tree", scoped=False),
-    "create_contest": Action((ORGANISER,), "create a contest"),
+    "import_regions": Action((ORGANISER,), N_("import a region tree"), scoped=False),
+    "create_contest": Action((ORGANISER,), N_("create a contest")),
     # the formats a contest starts from (leitai/formats.py): the same for every county
-    "see_formats": Action((ORGANISER,), "see the contest formats", gateway_only=True, scoped=False),
-    "define_stage": Action((ORGANISER,), "define a stage"),
-    "register_judge": Action((ORGANISER,), "register a judge"),
-    "submit_entries": Action((ORGANISER,), "register entries"),
-    "register_roster": Action((ORGANISER,), "register judges and entries"),
-    "withdraw_entry": Action((ORGANISER,), "withdraw an entry"),
-    "schedule_session": Action((ORGANISER,), "schedule a session"),
-    "seat_panel": Action((ORGANISER,), "seat a panel"),
-    "draw_order": Action((ORGANISER,), "draw the order of appearance"),
-    "open_session": Action((ORGANISER,), "open a session"),
-    "create_series": Action((ORGANISER,), "create a forum series"),
-    "schedule_meeting": Action((ORGANISER,), "schedule a forum meeting"),
-    "record_meeting": Action((ORGANISER,), "record a forum meeting"),
-    "decide_advancement": Action((ORGANISER,), "decide an advancement change"),
+    "see_formats": Action((ORGANISER,), N_("see the contest formats"), gateway_only=True, scoped=False),
+    "define_stage": Action((ORGANISER,), N_("define a stage")),
+    "register_judge": Action((ORGANISER,), N_("register a judge")),
+    "submit_entries": Action((ORGANISER,), N_("register entries")),
+    "register_roster": Action((ORGANISER,), N_("register judges and entries")),
+    "withdraw_entry": Action((ORGANISER,), N_("withdraw an entry")),
+    "schedule_session": Action((ORGANISER,), N_("schedule a session")),
+    "seat_panel": Action((ORGANISER,), N_("seat a panel")),
+    "draw_order": Action((ORGANISER,), N_("draw the order of appearance")),
+    "open_session": Action((ORGANISER,), N_("open a session")),
+    "create_series": Action((ORGANISER,), N_("create a forum series")),
+    "schedule_meeting": Action((ORGANISER,), N_("schedule a forum meeting")),
+    "record_meeting": Action((ORGANISER,), N_("record a forum meeting")),
+    "decide_advancement": Action((ORGANISER,), N_("decide an advancement change")),
     # a judge's (or a hall screen's) grant for the contest: its sign-in link, once; the list; revoking
-    "invite": Action((ORGANISER,), "invite judges and screens"),
-    "see_participation": Action((ORGANISER,), "see the forum participation", gateway_only=True),
+    "invite": Action((ORGANISER,), N_("invite judges and screens")),
+    "see_participation": Action((ORGANISER,), N_("see the forum participation"), gateway_only=True),
     # the public view of a contest is an allow-list (services/registration/contest.py,
     # PUBLIC_FIELDS); these see its set-up too: panels, conflicts, the video room, lot seeds
     # (organisers also the people's contacts)
-    "see_contest_setup": Action((ORGANISER, SUPERVISOR), "see a contest's set-up", widens_public=True),
+    "see_contest_setup": Action((ORGANISER, SUPERVISOR), N_("see a contest's set-up"), widens_public=True),
     # -- scoring --------------------------------------------------------------------
     # the session narrows it: a judge seated on it, not standing aside (ScoringSession.submit)
-    "submit_sheet": Action((JUDGE,), "submit score sheets"),
-    "see_judge_desk": Action((JUDGE,), "see a judge's sessions", scoped=False),
+    "submit_sheet": Action((JUDGE,), N_("submit score sheets")),
+    "see_judge_desk": Action((JUDGE,), N_("see a judge's sessions"), scoped=False),
     # the session narrows it: an organiser, or the session's head judge (ScoringSession.lock)
-    "lock_session": Action((ORGANISER, JUDGE), "lock a session"),
+    "lock_session": Action((ORGANISER, JUDGE), N_("lock a session")),
     # the service narrows it: a judge seated on the session sees their own sheets, its head
     # judge (and an organiser) everything (Scoring.session_status)
-    "see_session_scoring": Action((ORGANISER, JUDGE), "see a session's scoring"),
-    "propose_correction": Action((ORGANISER,), "propose a correction"),
+    "see_session_scoring": Action((ORGANISER, JUDGE), N_("see a session's scoring")),
+    "propose_correction": Action((ORGANISER,), N_("propose a correction")),
     # the session narrows it: never the proposer approves, only the proposer withdraws
-    "decide_correction": Action((ORGANISER, SUPERVISOR), "decide a correction"),
-    "see_corrections": Action((ORGANISER, SUPERVISOR), "see corrections"),
+    "decide_correction": Action((ORGANISER, SUPERVISOR), N_("decide a correction")),
+    "see_corrections": Action((ORGANISER, SUPERVISOR), N_("see corrections")),
     # a stage's sessions' scores, sheets and comments are public once the stage is published;
     # before, organisers and the session's head judge see them (the services narrow a judge)
-    "see_unpublished_scores": Action((ORGANISER, JUDGE), "see scores before they are published", widens_public=True),
+    "see_unpublished_scores": Action(
+        (ORGANISER, JUDGE), N_("see scores before they are published"), widens_public=True
+    ),
     # -- ranking --------------------------------------------------------------------
     # the supervisor (纪检) finds the contests whose corrections and appeals are theirs to decide
-    "list_contests": Action((ORGANISER, SUPERVISOR), "list the contests", scoped=False),
+    "list_contests": Action((ORGANISER, SUPERVISOR), N_("list the contests"), scoped=False),
     # who the grant presented is: what a page shows and offers follows from it
-    "see_self": Action((ORGANISER, JUDGE, SCREEN, SUPERVISOR), "see their own grant", gateway_only=True, scoped=False),
-    "publish_results": Action((ORGANISER,), "publish results"),
+    "see_self": Action(
+        (ORGANISER, JUDGE, SCREEN, SUPERVISOR), N_("see their own grant"), gateway_only=True, scoped=False
+    ),
+    "publish_results": Action((ORGANISER,), N_("publish results")),
     # the live stream at the gateway; on the public leaderboard, the live standings (and as
     # they stood) instead of the published ones (Ranking.leaderboard)
-    "see_live_standings": Action((ORGANISER, SCREEN), "see live standings"),
+    "see_live_standings": Action((ORGANISER, SCREEN), N_("see live standings")),
     # 现场亮分: a session's scores as they come in, on the hall's screen (each seat's total, the
     # drops, the score), before publication: the hall's screen and organisers
-    "see_hall": Action((ORGANISER, SCREEN), "see a hall's live scores"),
+    "see_hall": Action((ORGANISER, SCREEN), N_("see a hall's live scores")),
     # the big screen's ticket for its stream (the gateway's alone: no service takes part)
-    "open_live_screen": Action((ORGANISER, SCREEN), "open the live screen", gateway_only=True),
-    "see_calibration": Action((ORGANISER,), "see the judges' calibration"),
-    "export_results": Action((ORGANISER,), "export a stage's results", gateway_only=True),
-    "file_appeal": Action((ORGANISER,), "file an appeal"),
-    "decide_appeal": Action((ORGANISER, SUPERVISOR), "decide an appeal"),
-    "see_appeals": Action((ORGANISER, SUPERVISOR), "see the appeals"),
+    "open_live_screen": Action((ORGANISER, SCREEN), N_("open the live screen"), gateway_only=True),
+    "see_calibration": Action((ORGANISER,), N_("see the judges' calibration")),
+    "export_results": Action((ORGANISER,), N_("export a stage's results"), gateway_only=True),
+    "file_appeal": Action((ORGANISER,), N_("file an appeal")),
+    "decide_appeal": Action((ORGANISER, SUPERVISOR), N_("decide an appeal")),
+    "see_appeals": Action((ORGANISER, SUPERVISOR), N_("see the appeals")),
     # -- notify ---------------------------------------------------------------------
-    "manage_notices": Action((ORGANISER,), "see or change notices"),
+    "manage_notices": Action((ORGANISER,), N_("see or change notices")),
 }
 
 
@@ -150,7 +155,12 @@ def reaches(actor: Mapping[str, Any], place: Place) -> bool:
 def require_reach(actor: Mapping[str, Any], place: Place) -> None:
     """Forbidden, saying whose the grant is, unless it reaches ``place``."""
     if not reaches(actor, place):
-        raise Forbidden(f"{scope_of(actor)}, not for contest {place.contest_id}", {"contest_id": [place.contest_id]})
+        raise Forbidden(
+            "{scope}, not for contest {contest_id}",
+            {"contest_id": [place.contest_id]},
+            scope=scope_of(actor),
+            contest_id=place.contest_id,
+        )
 
 
 def scope_key(actor: Mapping[str, Any]) -> str:
@@ -159,13 +169,13 @@ def scope_key(actor: Mapping[str, Any]) -> str:
     return next((f"{name}:{actor[name]}" for name in SCOPES if actor.get(name)), "")
 
 
-def scope_of(actor: Mapping[str, Any]) -> str:
+def scope_of(actor: Mapping[str, Any]) -> Text:
     """A grant's scope in words, for a refusal: "this grant is for contest boai-2026"."""
     if actor.get("contest") is not None:
-        return f"this grant is for contest {actor['contest']}"
+        return text("this grant is for contest {contest_id}", contest_id=actor["contest"])
     if actor.get("office") is not None:
-        return f"this grant is for the contests of office {actor['office']}"
-    return "this grant reaches no contest"
+        return text("this grant is for the contests of office {office}", office=actor["office"])
+    return text("this grant reaches no contest")
 
 
 def _declared(action: str, place: Place | None) -> Action:

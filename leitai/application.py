@@ -30,13 +30,14 @@ from leitai.contracts import Event, NewEvent
 from leitai.domain import Decision, Folded
 from leitai.errors import Conflict
 from leitai.eventstore import ConcurrencyConflict, EventIdReused, EventStore
+from leitai.messages import N_
 
 S = TypeVar("S", bound=Folded)
 R = TypeVar("R")
 
 
 _KEYED = uuid.UUID("6f1d2c3a-7a5e-4c1b-9a0e-3e4f5a6b7c8d")  # the namespace of key-derived event ids
-REUSED = "this Idempotency-Key was used for a different request; use a new key for a new request"
+REUSED = N_("this Idempotency-Key was used for a different request; use a new key for a new request")
 
 
 @dataclass(frozen=True)
@@ -148,15 +149,20 @@ def execute(
             continue
         except EventIdReused:
             chosen = sorted({d.event_id for d in decisions if d.event_id})
-            raise reused or Conflict(
-                f"id {', '.join(chosen)} was already used for another record; use a new one"
-                if chosen
-                else "an id this request made was already used for another record; send it with a new key",
-                {"ids": chosen},
+            if reused:
+                raise reused from None
+            if chosen:
+                raise Conflict(
+                    "id {ids} was already used for another record; use a new one",
+                    {"ids": chosen},
+                    ids=", ".join(chosen),
+                ) from None
+            raise Conflict(
+                "an id this request made was already used for another record; send it with a new key", {"ids": chosen}
             ) from None
         if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
             return cast(R, _earlier_answer(store, stream_id, idempotency)[1])
         # a resent append (event ids the client chose) names the commit stored the first time
         consistency.note(consistency.Written.of(stream_id, appended.first_version, types).encode())
         return result
-    raise Conflict(f"stream {stream_id} is too busy; try again")
+    raise Conflict("stream {stream_id} is too busy; try again", stream_id=stream_id)

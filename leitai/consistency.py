@@ -111,7 +111,9 @@ def after(header: str) -> list[Written]:
     try:
         return parse(header)
     except ValueError as exc:
-        raise InvalidInput(f"the {AFTER_HEADER} header is not valid", {AFTER_HEADER: [str(exc)]}) from None
+        raise InvalidInput(
+            "the {header} header is not valid", {AFTER_HEADER: [str(exc)]}, header=AFTER_HEADER
+        ) from None
 
 
 # -- sealed tokens: what the gateway hands out and takes back -----------------------------
@@ -160,7 +162,9 @@ class Seal:
                 raise ValueError(f"1 to {MAX_TOKENS} comma-separated tokens, each from a {WRITTEN_HEADER} header")
             opened = [token for token in (self.open(t, now) for t in sealed) if token is not None]
         except ValueError as exc:
-            raise InvalidInput(f"the {AFTER_HEADER} header is not valid", {AFTER_HEADER: [str(exc)]}) from None
+            raise InvalidInput(
+                "the {header} header is not valid", {AFTER_HEADER: [str(exc)]}, header=AFTER_HEADER
+            ) from None
         return ", ".join(opened) or None
 
 

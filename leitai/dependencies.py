@@ -126,7 +126,9 @@ class PublishedLog:
     def checkpoint(self, size: int | None = None) -> dict[str, Any]:
         found = self.store.checkpoint(size)
         if found is None:
-            raise NotFound("no checkpoint has been signed yet" if size is None else f"no checkpoint of size {size}")
+            if size is None:
+                raise NotFound("no checkpoint has been signed yet")
+            raise NotFound("no checkpoint of size {size}", size=size)
         return found
 
     @rpc

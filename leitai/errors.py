@@ -1,22 +1,45 @@
 """Domain errors every service raises and the gateway maps to HTTP, in one table.
 
-Pure: the standard library only. ``leitai.rpc`` registers them with nameko, so that
-an error raised behind an RPC call arrives at the caller as the same class with the same
-arguments (e.g. field messages).
+Pure: the standard library and leitai.messages only. ``leitai.rpc`` registers them with
+nameko, so that an error raised behind an RPC call arrives at the caller as the same class
+with the same arguments: its message id, its field messages, its values.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
+
+from leitai.messages import formatted
 
 
 class DomainError(Exception):
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
-        # always a dict in args: nameko turns anything else (None included) into a string
-        # on its way through RPC
-        super().__init__(message, details or {})
-        self.message = message
-        self.details = details or None
+    """``msgid``: the message's id, an English template (leitai/messages.py); ``params``, or
+    keyword arguments: its values, e.g. ``NotFound("entry {entry_id} does not exist",
+    entry_id=entry_id)``. ``details``: field messages (InvalidInput) or facts for the client.
+    ``str()`` and ``message`` are the English, for logs; the gateway renders the message in
+    the request's language."""
+
+    def __init__(
+        self,
+        msgid: str,
+        details: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        /,
+        **named: Any,
+    ) -> None:
+        values = {**(params or {}), **named}
+        # always dicts in args, in this order: nameko sends the args and makes the error again
+        # from them on the caller's side (leitai.rpc); anything else, None included, would
+        # arrive as a string
+        super().__init__(msgid, dict(details or {}), values)
+        self.msgid = msgid
+        self.params = values
+        self.details = dict(details) if details else None
+
+    @property
+    def message(self) -> str:
+        return formatted(self.msgid, self.params)
 
     def __str__(self) -> str:
         return self.message

@@ -13,6 +13,7 @@ from marshmallow import Schema, ValidationError, fields, post_load, validate, va
 
 from leitai.access import SCOPES
 from leitai.contracts.fields import Id
+from leitai.messages import N_
 from leitai.roles import JUDGE, ORGANISER, ROLES, SUPERVISOR
 
 # a minted token (``leitai grant mint``): lt_ and 32 random bytes in URL-safe base64. The gateway
@@ -59,11 +60,11 @@ class GrantSchema(Schema):
         named = [s for s in SCOPES if data.get(s)]
         if len(named) != 1:
             raise ValidationError(
-                'exactly one scope: "contest": <contest id>, "office": <county code> or "deployment": true',
+                N_('exactly one scope: "contest": <contest id>, "office": <county code> or "deployment": true'),
                 "scope",
             )
         if data["role"] == JUDGE and named != ["contest"]:
-            raise ValidationError('a judge\'s grant names its contest: "contest": <contest id>', "contest")
+            raise ValidationError(N_('a judge\'s grant names its contest: "contest": <contest id>'), "contest")
 
     @post_load
     def _as_holder(self, data: dict[str, Any], **kwargs: Any) -> dict[str, Any]:

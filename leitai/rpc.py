@@ -52,6 +52,7 @@ from leitai import consistency
 from leitai.config import load_settings
 from leitai.consistency import Written
 from leitai.errors import ALL, DomainError, InvalidInput, Unavailable
+from leitai.messages import N_
 from leitai.messaging.queue_consumer import QueueConsumer
 from leitai.mongo import is_outage
 from leitai.seen import SeenEvents
@@ -62,13 +63,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-STORE_OUTAGE = "the store is not answering; the outcome is unknown: retry with the same key"
+STORE_OUTAGE = N_("the store is not answering; the outcome is unknown: retry with the same key")
 DEADLINE = "leitai_deadline"  # context key (header nameko.leitai_deadline): epoch seconds
-EXPIRED = "the request's deadline passed before it could run; it was not executed"
+EXPIRED = N_("the request's deadline passed before it could run; it was not executed")
 AFTER = "leitai_after"  # context key (header nameko.leitai_after): the Leitai-After tokens
 AFTER_WAIT = "leitai_after_wait"  # context key: the seconds the request may wait for them (none: any)
 WRITTEN = "leitai_written"  # reply key: the tokens of what the request wrote
-NOT_CAUGHT_UP = (
+NOT_CAUGHT_UP = N_(
     "{service} has not yet seen the write named in Leitai-After (it was not executed): "
     "retry after a moment, with the same key and tokens"
 )
@@ -189,9 +190,7 @@ class _Rpc(nameko_rpc.Rpc):
                 "correlation_id": (message.properties or {}).get("correlation_id"),
             },
         )
-        self._refuse(
-            message, Unavailable(NOT_CAUGHT_UP.format(service=self.container.service_name), {"retry_after": 1})
-        )
+        self._refuse(message, Unavailable(NOT_CAUGHT_UP, {"retry_after": 1}, service=self.container.service_name))
 
     def _refuse(self, message: Message, error: Exception) -> None:
         self.rpc_consumer.handle_result(message, None, (type(error), error, None))

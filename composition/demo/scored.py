@@ -21,7 +21,7 @@ from composition.demo.tables import table
 from composition.localservers import wait_until
 from leitai import roles
 from leitai.errors import NotFound, RuleViolated
-from services.scoring.session import PanelJudge, SessionEntry, recusal_reason
+from services.scoring.session import PanelJudge, SessionEntry, recusal
 
 ORGANISER = {"id": "demo-organiser", "role": roles.ORGANISER, "deployment": True}  # the demo runs three counties
 SUBMISSIONS = uuid.UUID("6f1d6c1e-3b0a-4f5e-9a57-6c6561697461")  # namespace of the demo's submission ids
@@ -312,7 +312,7 @@ def _recused(judge: Judge, entry: dict) -> bool:
     presenter = SessionEntry(
         entry["entry_id"], entry["contestant_id"], entry["name"], entry["township_code"], entry.get("work_unit", ""), 0
     )
-    return recusal_reason(seat, presenter) is not None
+    return recusal(seat, presenter) is not None
 
 
 def judge(judge_id: str, contest_id: str) -> dict:

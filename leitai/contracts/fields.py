@@ -8,8 +8,10 @@ from typing import Any, cast
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from leitai.messages import N_
+
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
-ID_ERROR = "must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)"
+ID_ERROR = N_("must be 1-64 letters, digits, '-' or '_' (starting with a letter or digit)")
 
 
 def Id(**kwargs: Any) -> fields.String:
@@ -33,7 +35,7 @@ def Email(**kwargs: Any) -> fields.String:
 
 def Phone(**kwargs: Any) -> fields.String:
     return fields.String(
-        load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error="not a phone number"), **kwargs
+        load_default="", validate=validate.Regexp(r"^\+?[0-9 -]{0,20}$", error=N_("not a phone number")), **kwargs
     )
 
 
@@ -60,7 +62,7 @@ def Seed(**kwargs: Any) -> fields.String:
     return fields.String(
         load_default=None,
         allow_none=True,
-        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,128}$", error="8-128 letters, digits, '-' or '_'"),
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{8,128}$", error=N_("8-128 letters, digits, '-' or '_'")),
         **kwargs,
     )
 
@@ -80,7 +82,7 @@ class CriterionSchema(Schema):
     @validates_schema
     def _step_divides_max(self, data: dict[str, Any], **kwargs: Any) -> None:
         if "max" in data and "step" in data and data["max"] % data["step"] != 0:
-            raise ValidationError("max must be a whole number of steps", "step")
+            raise ValidationError(N_("max must be a whole number of steps"), "step")
 
 
 class DropTierSchema(Schema):
@@ -93,13 +95,13 @@ class DropTierSchema(Schema):
     @validates_schema
     def _leaves_a_sheet(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("drop_high", 0) + data.get("drop_low", 0) >= data.get("min_sheets", 1):
-            raise ValidationError("must leave at least one sheet counted", "min_sheets")
+            raise ValidationError(N_("must leave at least one sheet counted"), "min_sheets")
 
 
 def drop_rule_field(**kwargs: Any) -> fields.List[dict[str, Any]]:
     def _distinct(tiers: list[dict[str, Any]]) -> None:
         if len({t["min_sheets"] for t in tiers}) != len(tiers):
-            raise ValidationError("min_sheets must differ between tiers")
+            raise ValidationError(N_("min_sheets must differ between tiers"))
 
     return fields.List(fields.Nested(DropTierSchema), validate=[validate.Length(min=1, max=10), _distinct], **kwargs)
 
@@ -115,7 +117,7 @@ class TieBreakSchema(Schema):
     @validates_schema
     def _criterion_named(self, data: dict[str, Any], **kwargs: Any) -> None:
         if data.get("kind") == "criterion" and not data.get("criterion_id"):
-            raise ValidationError("a criterion tie-break names its criterion", "criterion_id")
+            raise ValidationError(N_("a criterion tie-break names its criterion"), "criterion_id")
 
 
 class AdvancementSchema(Schema):

@@ -34,6 +34,8 @@ from leitai.access import scope_key
 from leitai.consistency import Seal
 from leitai.errors import DomainError, RateLimited, Unavailable
 from leitai.grants import MINTED_TOKEN, holder
+from leitai.i18n import Languages, Translator, catalogues
+from leitai.messages import N_
 from leitai.ratelimit import Concurrency, RateLimits
 from leitai.roles import PUBLIC, require_role
 from leitai.rpc import register_errors
@@ -43,10 +45,10 @@ log = logging.getLogger(__name__)
 Lookup = Callable[[str], "dict | None"]  # a token's sha256 (hex) -> its grant's actor, or None
 
 
-NO_TOKEN = "a bearer token is required"
+NO_TOKEN = N_("a bearer token is required")
 # the same words for a made-up token as for one that expired or was revoked: the presenter learns
 # nothing about which tokens exist
-NOT_VALID = "this token is not valid here: it is mistyped, expired or revoked; ask the organiser for a new one"
+NOT_VALID = N_("this token is not valid here: it is mistyped, expired or revoked; ask the organiser for a new one")
 
 
 class Unauthorized(DomainError):
@@ -114,7 +116,7 @@ class Authenticator:
         if PUBLIC in roles:
             return actor or {"role": PUBLIC, "id": PUBLIC}
         if actor is None:
-            raise Unauthorized(NOT_VALID if presented else NO_TOKEN)
+            raise Unauthorized(NOT_VALID) if presented else Unauthorized(NO_TOKEN)
         require_role(actor, *(roles if isinstance(roles, tuple | list) else sorted(roles)), to=to)
         return actor
 
@@ -202,6 +204,7 @@ class GatewaySettings:
         read_your_writes: dict | None = None,
         streams_per_client: int = 4,
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
+        languages: Languages | None = None,
     ) -> None:
         self.authenticator = authenticator
         self.rpc_timeout = rpc_timeout
@@ -212,6 +215,12 @@ class GatewaySettings:
         self.waits = Concurrency(reading["waits_per_client"])  # requests waiting for writes, per client
         self.streams = Concurrency(streams_per_client)  # live streams open, per client
         self.trusted_proxies = tuple(trusted_proxies)
+        self.languages = languages or Languages(catalogues())
+
+    def translator(self, accepted: Sequence[str]) -> Translator:
+        """Messages in the language the request asks for (``accepted``: its Accept-Language's
+        languages, best first) if there is a catalogue for it, else in LEITAI_LANGUAGE."""
+        return self.languages.for_request(accepted)
 
     @staticmethod
     def client(actor: dict | None, address: str | None) -> tuple[str, str | None]:
@@ -231,7 +240,9 @@ class GatewaySettings:
         def bounded(digest: str) -> dict | None:
             assert lookup is not None
             seconds = self.rpc_timeout
-            late = Unavailable(f"this token could not be looked up within {seconds:g} s; retry in a moment")
+            late = Unavailable(
+                "this token could not be looked up within {seconds} s; retry in a moment", seconds=format(seconds, "g")
+            )
             with eventlet.Timeout(seconds, late):
                 return lookup(digest)
 
@@ -277,8 +288,9 @@ class GatewaySettings:
         key = self.client(actor, address)
         if not self.streams.enter(key):
             raise RateLimited(
-                f"this client has {self.streams.per_key} live streams open already; close one first",
+                "this client has {per_key} live streams open already; close one first",
                 {"retry_after": 5},
+                per_key=self.streams.per_key,
             )
         held = [True]
 
@@ -308,6 +320,7 @@ class Settings(DependencyProvider):
             read_your_writes=loaded["LEITAI_READ_YOUR_WRITES"],
             streams_per_client=loaded["LEITAI_STREAMS_PER_CLIENT"],
             trusted_proxies=loaded["LEITAI_TRUSTED_PROXIES"],
+            languages=Languages(catalogues(), loaded["LEITAI_LANGUAGE"]),
         )
 
     def get_dependency(self, worker_ctx) -> GatewaySettings:

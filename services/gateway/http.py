@@ -46,6 +46,8 @@ from leitai.errors import (
     RuleViolated,
     Unavailable,
 )
+from leitai.i18n import Translator
+from leitai.messages import N_, Said, text
 from leitai.roles import PUBLIC
 from services.gateway import accesslog
 from services.gateway.auth import Unauthorized
@@ -243,22 +245,29 @@ def status_of(error: DomainError) -> tuple[int, str]:
     return next(ERROR_STATUS[cls] for cls in type(error).__mro__ if cls in ERROR_STATUS)
 
 
-def error_response(error: DomainError, request_id: str) -> Response:
+def error_response(error: DomainError, request_id: str, translator: Translator) -> Response:
+    """``error`` as the client reads it: its message and field messages in ``translator``'s
+    language (``message_id`` and ``params`` beside them, for a program that does not read the
+    words); the English stays in the logs."""
     status, code = status_of(error)
     body = {
         "error": {
             "code": code,
-            "message": error.message,
-            "fields": error.details if status == 400 else None,
+            "message": translator.message(error.msgid, error.params),
+            "message_id": error.msgid,
+            "params": error.params,
+            "fields": translator.fields(error.details) if status == 400 else None,
             "request_id": request_id,
         }
     }
-    if status != 400 and error.details is not None:
-        body["error"]["details"] = error.details
-    headers = {"WWW-Authenticate": 'Bearer realm="leitai"'} if status == 401 else None
+    if status != 400 and error.details is not None:  # facts (ids, seconds), a message among them rendered too
+        body["error"]["details"] = translator.fields(error.details)
+    headers = {"Content-Language": translator.locale.replace("_", "-")}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="leitai"'
     if status in (429, 503):  # 503: the outcome is unknown: the client retries, with the same key, after this
         # a number, or its string: nameko's RPC turns the numbers in an error's details into strings
-        headers = {"Retry-After": str(math.ceil(float((error.details or {}).get("retry_after") or RETRY_AFTER_S)))}
+        headers["Retry-After"] = str(math.ceil(float((error.details or {}).get("retry_after") or RETRY_AFTER_S)))
     return json_response(status, body, headers)
 
 
@@ -273,9 +282,10 @@ def read_body(route: Route, request) -> dict | None:
     if route.body is None:
         return None
     if route.method == "GET":
-        return _validated(route.body(), dict(request.args.items()), "the query string is not valid")
+        return _validated(route.body(), dict(request.args.items()), N_("the query string is not valid"))
     if (request.content_length or 0) > MAX_BODY_BYTES:
-        raise InvalidInput("the body is too large", {"_body": [f"at most {MAX_BODY_BYTES} bytes"]})
+        problems: dict[str, list[Said]] = {"_body": [text("at most {max} bytes", max=MAX_BODY_BYTES)]}
+        raise InvalidInput("the body is too large", problems)
     raw = request.get_data(as_text=True)
     try:
         data = json.loads(raw, parse_float=Decimal) if raw.strip() else {}  # never through a float
@@ -283,13 +293,16 @@ def read_body(route: Route, request) -> dict | None:
         # broker can encode it, so it is refused here rather than failing deep inside
         json.dumps(data, ensure_ascii=False, default=str).encode("utf-8")
     except (ValueError, RecursionError):  # UnicodeEncodeError is a ValueError
-        raise InvalidInput("the body is not JSON", {"_body": ["not valid JSON text"]}) from None
+        problems = {"_body": [N_("not valid JSON text")]}
+        raise InvalidInput("the body is not JSON", problems) from None
     if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object", {"_body": ["must be an object"]})
-    return _validated(route.body(), data, "the body is not valid")
+        problems = {"_body": [N_("must be an object")]}
+        raise InvalidInput("the body must be a JSON object", problems)
+    return _validated(route.body(), data, N_("the body is not valid"))
 
 
 def _validated(schema: Schema, data: dict, message: str) -> dict:
+    """``message``: the refusal's, marked N_ where it is written."""
     try:
         return schema.dump(schema.load(data))
     except ValidationError as exc:
@@ -309,8 +322,11 @@ def idempotency(route: Route, request, actor: dict, params: dict, body: dict | N
     if key is None or route.method not in IDEMPOTENT_METHODS:
         return None
     if not _IDEMPOTENCY_KEY.fullmatch(key):
+        problems = {IDEMPOTENCY_HEADER: [N_("1 to 255 visible ASCII characters")]}
         raise InvalidInput(
-            f"the {IDEMPOTENCY_HEADER} header is not valid", {IDEMPOTENCY_HEADER: ["1 to 255 visible ASCII characters"]}
+            "the {header} header is not valid",
+            problems,
+            header=IDEMPOTENCY_HEADER,
         )
     # the grant's holder within its scope: an id is no identity across contests or counties
     scoped = hashlib.sha256(f"{actor['role']}\n{actor['id']}\n{scope_key(actor)}\n{key}".encode()).hexdigest()

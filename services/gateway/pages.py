@@ -30,5 +30,5 @@ def asset(name: str, kind: str) -> Response:
     """``name.kind`` of static/, with its media type; NotFound for anything else."""
     body = ASSETS.get(f"{name}.{kind}")
     if body is None:
-        raise NotFound(f"no page file {name}.{kind}")
+        raise NotFound("no page file {name}.{kind}", name=name, kind=kind)
     return Response(body, mimetype=KINDS[kind])

@@ -29,6 +29,8 @@ from marshmallow import Schema, ValidationError
 from openpyxl import Workbook, load_workbook
 
 from leitai.errors import DomainError, InvalidInput
+from leitai.messages import N_, Said, is_text, text
+from leitai.schema_messages import parsed
 from services.gateway.exports import append
 
 ENTRIES, JUDGES, GUIDE = "选手", "评委", "填写说明"
@@ -115,16 +117,16 @@ class Problems:
     """Every problem found, by sheet and row."""
 
     def __init__(self) -> None:
-        self.rows: dict[str, list[str]] = {}
+        self.rows: dict[str, list[Said]] = {}
 
-    def add(self, sheet: str, row: int, message: str) -> None:
+    def add(self, sheet: str, row: int, message: Said) -> None:
         self.rows.setdefault(problem_key(sheet, row), []).append(message)
 
     def raise_any(self) -> None:
         if self.rows:
+            by_row = dict(sorted(self.rows.items(), key=lambda kv: (kv[0].split(":")[0], int(kv[0].split(":")[1]))))
             raise InvalidInput(
-                f"{len(self.rows)} rows of the workbook have problems; nothing was imported",
-                dict(sorted(self.rows.items(), key=lambda kv: (kv[0].split(":")[0], int(kv[0].split(":")[1])))),
+                "{rows} rows of the workbook have problems; nothing was imported", by_row, rows=len(self.rows)
             )
 
 
@@ -142,7 +144,8 @@ def decode(text: str) -> bytes:
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError):
-        raise InvalidInput("the workbook is not base64", {"workbook": ["not base64"]}) from None
+        not_base64 = {"workbook": [N_("not base64")]}
+        raise InvalidInput("the workbook is not base64", not_base64) from None
 
 
 def read(
@@ -187,14 +190,16 @@ def _sheets(data: bytes) -> dict[str, list[tuple[int, dict[str, str]]]]:
     try:
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
-        raise InvalidInput(
-            "the file is not an Excel workbook (.xlsx)", {"workbook": ["not an .xlsx workbook"]}
-        ) from None
+        not_a_workbook = {"workbook": [N_("not an .xlsx workbook")]}
+        raise InvalidInput("the file is not an Excel workbook (.xlsx)", not_a_workbook) from None
     found = {name: _rows(book[name], SHEETS[name]) for name in SHEETS if name in book.sheetnames}
     if not found:
+        no_sheet = {"workbook": [text("no sheet named {entries} or {judges}", entries=ENTRIES, judges=JUDGES)]}
         raise InvalidInput(
-            f"the workbook has no sheet named {ENTRIES} or {JUDGES}: use the template",
-            {"workbook": [f"no sheet named {ENTRIES} or {JUDGES}"]},
+            "the workbook has no sheet named {entries} or {judges}: use the template",
+            no_sheet,
+            entries=ENTRIES,
+            judges=JUDGES,
         )
     return found
 
@@ -204,9 +209,12 @@ def _rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[int, dict[str, 
     header = [_text(v).rstrip("*").strip() for v in next(lines, ())]
     missing = [c.header for c in columns if c.header not in header]
     if missing:
+        lacking = {problem_key(table.title, 1): [text("column {column} is missing", column=m) for m in missing]}
         raise InvalidInput(
-            f"sheet {table.title} lacks the columns {', '.join(missing)}: use the template",
-            {problem_key(table.title, 1): [f"column {m} is missing" for m in missing]},
+            "sheet {sheet} lacks the columns {columns}: use the template",
+            lacking,
+            sheet=table.title,
+            columns="、".join(missing),
         )
     at = {c.header: header.index(c.header) for c in columns}
     rows: list[tuple[int, dict[str, str]]] = []
@@ -215,10 +223,8 @@ def _rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[int, dict[str, 
         if not any(cells.values()):
             continue  # a blank row between people is no one
         if len(rows) == MAX_ROWS:
-            raise InvalidInput(
-                f"sheet {table.title} has more than {MAX_ROWS} rows",
-                {problem_key(table.title, number): ["too many rows"]},
-            )
+            too_many = {problem_key(table.title, number): [N_("too many rows")]}
+            raise InvalidInput("sheet {sheet} has more than {limit} rows", too_many, sheet=table.title, limit=MAX_ROWS)
         rows.append((number, cells))
     return rows
 
@@ -301,14 +307,26 @@ def _judges(
         if row["所在乡镇（街道）"]:
             township = places.township(row["所在乡镇（街道）"])
             if township is None:
-                report(f"no township named {row['所在乡镇（街道）']} in {places.county}")
+                report(
+                    text(
+                        "no township named {township} in {county}",
+                        township=row["所在乡镇（街道）"],
+                        county=places.county,
+                    )
+                )
         conflicts = []
         for named in filter(None, LIST_SEPARATORS.split(row["回避选手"])):
             matches = [e for e in contestants if named in (e["name"], e["entry_id"], e["contestant_id"])]
             if not matches:
-                report(f"no contestant named {named}")
+                report(text("no contestant named {name}", name=named))
             elif len({m["contestant_id"] for m in matches}) > 1:
-                report(f"{len(matches)} contestants are named {named}: write the entry number instead")
+                report(
+                    text(
+                        "{count} contestants are named {name}: write the entry number instead",
+                        count=len(matches),
+                        name=named,
+                    )
+                )
             else:
                 conflicts.append(matches[0]["contestant_id"])
         record = {
@@ -333,7 +351,7 @@ def _reporter(sheet: str, number: int, problems: Problems):
 def _required(columns: Iterable[Column], row: dict[str, str], report) -> None:
     for column in columns:
         if column.required and not row[column.header]:
-            report(f"{column.header} is required")
+            report(text("{column} is required", column=column.header))
 
 
 def _village(row: dict[str, str], places: _Places, report) -> dict | None:
@@ -341,17 +359,23 @@ def _village(row: dict[str, str], places: _Places, report) -> dict | None:
         return None
     township = places.township(row["乡镇（街道）"])
     if township is None:
-        report(f"no township named {row['乡镇（街道）']} in {places.county}")
+        report(text("no township named {township} in {county}", township=row["乡镇（街道）"], county=places.county))
         return None
     village = places.village(township, row["村（社区）"])
     if village is None:
-        report(f"no village or community named {row['村（社区）']} in {township['name']}")
+        report(
+            text(
+                "no village or community named {village} in {township}",
+                village=row["村（社区）"],
+                township=township["name"],
+            )
+        )
     return village
 
 
 def _contact(row: dict[str, str], report) -> None:
     if row["手机号"] and not PHONE.match(row["手机号"]):
-        report(f"not a phone number: {row['手机号']}")
+        report(text("not a phone number: {phone}", phone=row["手机号"]))
 
 
 def _twice(sheet: str, rows: list[tuple[int, dict[str, str]]], headers: tuple[str, ...], problems: Problems) -> None:
@@ -364,7 +388,10 @@ def _twice(sheet: str, rows: list[tuple[int, dict[str, str]]], headers: tuple[st
     for key, numbers in seen.items():
         for number in numbers if len(numbers) > 1 else ():
             others = ", ".join(str(n) for n in numbers if n != number)
-            problems.add(sheet, number, f"{'/'.join(headers)} {' '.join(key)} is also in row {others}")
+            twice = text(
+                "{columns} {values} is also in row {rows}", columns="/".join(headers), values=" ".join(key), rows=others
+            )
+            problems.add(sheet, number, twice)
 
 
 def _validated(
@@ -381,8 +408,17 @@ def _validated(
             if field in skip or (record.get(field) == "" and _is_required(columns, header)):
                 continue
             for message in messages if isinstance(messages, list) else [str(messages)]:
-                report(f"{header}: {message}")
+                report(text("{column}: {problem}", column=header, problem=_said(message)))
         return record
+
+
+def _said(message: Any) -> Said:
+    """A schema's message as a value of ours: marshmallow's formatted English read back into
+    its id and values (leitai/schema_messages.py), so that it is said in the reader's language."""
+    if is_text(message):
+        return message
+    msgid, params = parsed(str(message))
+    return text(msgid, **params) if params else msgid
 
 
 def _is_required(columns: Iterable[Column], header: str) -> bool:

@@ -26,6 +26,7 @@ from leitai.contracts.registration import (
     StageDefined,
 )
 from leitai.contracts.scoring import CORRECTION_KINDS
+from leitai.messages import N_
 from leitai.roles import JUDGE, SCREEN
 
 
@@ -39,7 +40,9 @@ class Response(Schema):
 # -- errors -----------------------------------------------------------------------------
 class ErrorBody(Response):
     code = fields.String(required=True)
-    message = fields.String(required=True)
+    message = fields.String(required=True)  # in the request's language (Accept-Language; docs/api.md)
+    message_id = fields.String()  # the message's English template: the same in every language
+    params = fields.Dict(keys=fields.String(), values=fields.Raw())  # the template's values
     fields_ = fields.Dict(data_key="fields", keys=fields.String(), values=fields.Raw(), allow_none=True)
     request_id = fields.String(required=True)
 
@@ -103,7 +106,7 @@ class InvitationCreate(Schema):
     base_url = fields.String(
         required=True,
         validate=validate.Regexp(
-            r"^https?://[A-Za-z0-9.\-\[\]:]{1,200}$", error="the gateway's address: http(s)://host[:port], no path"
+            r"^https?://[A-Za-z0-9.\-\[\]:]{1,200}$", error=N_("the gateway's address: http(s)://host[:port], no path")
         ),
     )
 
@@ -594,7 +597,7 @@ class BoardQuery(Schema):
     as_of = fields.String(
         validate=validate.Regexp(
             r"^(\d{1,12}|\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d{1,6})?)?(Z|[+-]\d\d:\d\d))$",
-            error=(
+            error=N_(
                 "a scoring log position (e.g. 1200) or an ISO 8601 time with its zone (e.g. 2026-05-01T10:30:00+08:00)"
             ),
         )
@@ -618,7 +621,7 @@ class CorrectionDecision(Schema):
     @validates_schema
     def _reason_to_reject(self, data, **kwargs):
         if data.get("action") == "reject" and not data.get("reason"):
-            raise ValidationError("a rejection gives its reason", "reason")
+            raise ValidationError(N_("a rejection gives its reason"), "reason")
 
 
 class CorrectionOut(Response):

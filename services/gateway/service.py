@@ -23,6 +23,7 @@ from leitai.access import ACTIONS
 from leitai.dependencies import Operations
 from leitai.errors import DomainError, InvalidInput, NotFound, Unavailable
 from leitai.formats import FORMATS
+from leitai.messages import N_
 from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
 from services.gateway import exports, invitations, live, pages, results_page, roster
@@ -47,7 +48,8 @@ from services.gateway.tickets import ScreenTickets
 log = logging.getLogger(__name__)
 READY_TIMEOUT_S = 3
 BROKER_ERRORS = (OperationalError, AMQPConnectionError, ConnectionError)
-BROKER_OUTAGE = "the message broker is not answering; the outcome is unknown: retry with the same key"
+BROKER_OUTAGE = N_("the message broker is not answering; the outcome is unknown: retry with the same key")
+INTERNAL = N_("internal error")
 
 
 class GatewayService:
@@ -74,6 +76,7 @@ class GatewayService:
 
     def _answer(self, route, fn, request, params):
         request_id = new_request_id(request)
+        translator = self.settings.translator(request.accept_languages.values())
         try:
             authenticator = self.settings.authenticator
             address = client_address(request, self.settings.trusted_proxies)
@@ -102,7 +105,10 @@ class GatewayService:
                 self.settings.waiting(actor, address) if after else nullcontext(0.0) as wait_s,
                 eventlet.Timeout(
                     seconds,
-                    Unavailable(f"no answer within {seconds:g} s; the outcome is unknown: retry with the same key"),
+                    Unavailable(
+                        "no answer within {seconds} s; the outcome is unknown: retry with the same key",
+                        seconds=format(seconds, "g"),
+                    ),
                 ),
             ):
                 if after:  # a client waits for its writes in at most waits_per_client requests at once
@@ -121,7 +127,7 @@ class GatewayService:
                     "reason": error.message,
                 },
             )
-            return error_response(error, request_id)
+            return error_response(error, request_id, translator)
         except BROKER_ERRORS as error:  # the request may or may not have reached its service
             log.warning(
                 "broker unavailable",
@@ -131,12 +137,20 @@ class GatewayService:
                     "error": f"{type(error).__name__}: {error}"[:300],
                 },
             )
-            return error_response(Unavailable(BROKER_OUTAGE), request_id)
+            return error_response(Unavailable(BROKER_OUTAGE), request_id, translator)
         except Exception:  # a bug or an outage: logged with the request id, never leaked to the client
             log.exception("failed", extra={"request_id": request_id, "route": route.name})
             return json_response(
                 500,
-                {"error": {"code": "internal", "message": "internal error", "fields": None, "request_id": request_id}},
+                {
+                    "error": {
+                        "code": "internal",
+                        "message": translator.message(INTERNAL),
+                        "message_id": INTERNAL,
+                        "fields": None,
+                        "request_id": request_id,
+                    }
+                },
             )
 
     # -- service -------------------------------------------------------------------
@@ -184,7 +198,8 @@ class GatewayService:
     )
     def import_regions(self, actor, body, tree_id):
         if ("regions" in body) == ("csv" in body):
-            raise InvalidInput("give either regions or csv", {"_body": ["exactly one of regions, csv"]})
+            problems = {"_body": [N_("exactly one of regions, csv")]}
+            raise InvalidInput("give either regions or csv", problems)
         return self.registration.import_regions(actor, tree_id, body.get("regions"), body.get("csv"))
 
     @endpoint("GET", "/regions/<string:tree_id>", roles={PUBLIC}, response=s.RegionTree, summary="A region tree")
@@ -622,7 +637,7 @@ class GatewayService:
     def _log(self, log: str):
         proxies = {"registration": self.registration, "scoring": self.scoring, "ranking": self.ranking}
         if log not in proxies:
-            raise NotFound(f"no log {log!r}: the logs are {', '.join(sorted(proxies))}")
+            raise NotFound('no log "{log}": the logs are {logs}', log=log, logs=", ".join(sorted(proxies)))
         return proxies[log]
 
     @endpoint(
@@ -655,7 +670,8 @@ class GatewayService:
     )
     def checkpoint(self, actor, body, log, size):
         if not (size.isascii() and size.isdigit()) or int(size) > s.LARGEST_SIZE:
-            raise InvalidInput("the size is not a tree size", {"size": ["a tree size, e.g. 1200"]})
+            problems = {"size": [N_("a tree size, e.g. 1200")]}
+            raise InvalidInput("the size is not a tree size", problems)
         return self._log(log).checkpoint(int(size))
 
     @endpoint(
@@ -887,7 +903,7 @@ class GatewayService:
             self.ranking.live(contest_id, stage_id)  # 404 now, rather than inside the stream
             release = self.settings.hold_stream(actor, address)  # 429 beyond the client's streams
         except DomainError as error:
-            return error_response(error, request_id)
+            return error_response(error, request_id, self.settings.translator(request.accept_languages.values()))
         # eventlet's WSGI server holds writes back until 4 KiB: an event must leave at once
         request.environ["eventlet.minimum_write_chunk_size"] = 0
         return Response(

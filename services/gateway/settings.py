@@ -1,6 +1,7 @@
 """The gateway's one settings schema: the tokens, the RPC deadline, the rate limit, the key that
 seals read-your-writes tokens and what one client may hold at once, the proxies whose
-X-Forwarded-For is believed, how long a minted token's look-up is kept, and the worker pool;
+X-Forwarded-For is believed, how long a minted token's look-up is kept, the language answers
+are in unless a request asks for another, and the worker pool;
 checked at start-up; a bad value stops the process with its key named (and never prints a token
 or a key)."""
 
@@ -17,6 +18,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 from leitai.config import ENVIRONMENTS, ConfigurationError, load_settings, refuse_weak_broker
 from leitai.consistency import MIN_KEY_BYTES
 from leitai.grants import GrantSchema
+from leitai.i18n import DEFAULT_LANGUAGE, Languages, catalogues
 from leitai.roles import ROLES
 
 KEYS = (
@@ -29,6 +31,7 @@ KEYS = (
     "LEITAI_STREAMS_PER_CLIENT",
     "LEITAI_TRUSTED_PROXIES",
     "LEITAI_GRANT_CACHE_S",
+    "LEITAI_LANGUAGE",
     "max_workers",
 )
 
@@ -109,6 +112,13 @@ def _consistency_key(key: str) -> None:
         raise ValidationError(f"at least {MIN_KEY_BYTES} bytes (e.g. openssl rand -hex 32)")
 
 
+def _language(locale: str) -> None:
+    try:
+        Languages(catalogues(), locale)
+    except ValueError as exc:
+        raise ValidationError(str(exc)) from None
+
+
 class _Networks(fields.List):
     """CIDRs: a YAML list, or one string of them separated by spaces or commas (as an
     environment variable gives them: ``${LEITAI_TRUSTED_PROXIES:}``, null: none)."""
@@ -153,6 +163,9 @@ class GatewaySettingsSchema(Schema):
     # seconds a minted token's look-up (registration's grant_holder) is kept, found or not: a
     # revocation takes this long to reach this process; 0: looked up on every request
     LEITAI_GRANT_CACHE_S = fields.Float(load_default=10.0, validate=validate.Range(min=0, max=300))
+    # the language of the messages a client reads when its Accept-Language names none we have a
+    # catalogue for (leitai/locale/): a catalogue's, or "en", the messages' own
+    LEITAI_LANGUAGE = fields.String(load_default=DEFAULT_LANGUAGE, validate=_language)
     # nameko's: requests handled at once (each holds one while it waits for its services)
     max_workers = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10_000))
 

@@ -36,6 +36,7 @@ from werkzeug.wrappers import Response
 
 from leitai.errors import InvalidInput
 from leitai.grants import holder
+from leitai.messages import N_
 from services.gateway.auth import Unauthorized
 from services.gateway.http import json_response
 from services.gateway.settings import load
@@ -45,18 +46,18 @@ TTL_S = 60  # long enough to open the stream; the page asks again for each new c
 VERSION = "v1"
 KEY_CONTEXT = b"leitai live-screen ticket key v1"  # the ticket key: HMAC(consistency key, this)
 MAC_CONTEXT = b"leitai live-screen ticket v1\n"
-TOKEN_IN_URL = (
+TOKEN_IN_URL = N_(
     "a token never goes in a URL (access logs, browser history and Referer would keep it): open the big "
     "screen as /live/{contest}/{stage}#token=<token> (the fragment stays in the browser); a program sends "
     "Authorization: Bearer <token>"
 )
-NO_TICKET = (
+NO_TICKET = N_(
     "no screen ticket: open the big screen with its link (/live/{contest}/{stage}#token=…); its page "
     "fetches a ticket with POST /live/{contest}/{stage}/ticket before it opens the stream"
 )
-FORGED = "the screen ticket is not valid (altered, made up, or issued with another key): the page fetches a new one"
-EXPIRED = "the screen ticket has expired: the page fetches a new one"
-ELSEWHERE = "the screen ticket is for another stage's stream"
+FORGED = N_("the screen ticket is not valid (altered, made up, or issued with another key): the page fetches a new one")
+EXPIRED = N_("the screen ticket has expired: the page fetches a new one")
+ELSEWHERE = N_("the screen ticket is for another stage's stream")
 
 
 def stream_path(contest_id: str, stage_id: str) -> str:

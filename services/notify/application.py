@@ -211,7 +211,11 @@ class Notify:
         def retry(key: str | None) -> dict:
             again = self._store.retry_delivery(contest_id, delivery_id, key)
             if again is None:
-                raise Conflict(f"delivery {delivery_id} is not a failed delivery of contest {contest_id}")
+                raise Conflict(
+                    "delivery {delivery_id} is not a failed delivery of contest {contest_id}",
+                    delivery_id=delivery_id,
+                    contest_id=contest_id,
+                )
             return _summary(again)
 
         return self._store.answer(Idempotency.of(actor), retry)

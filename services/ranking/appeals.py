@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from leitai.domain import Decision
 from leitai.errors import Conflict, NotFound, RuleViolated
+from leitai.messages import N_
 
 
 def appeals_stream(contest_id: str, stage_id: str) -> str:
@@ -48,17 +49,27 @@ def file(
 ) -> tuple[dict, list[Decision]]:
     """``published``: the stage's published standings, None while it is not published."""
     if published is None:
+        problems = {"stage_id": [N_("not published yet")]}
         raise RuleViolated(
-            f"stage {stage_id} is not published: a result is appealed once it is published",
-            {"stage_id": ["not published yet"]},
+            "stage {stage_id} is not published: a result is appealed once it is published",
+            problems,
+            stage_id=stage_id,
         )
     row = next((r for r in published if r["entry_id"] == entry_id), None)
     if row is None:
-        raise NotFound(f"entry {entry_id} is not in the published standings of stage {stage_id}")
+        raise NotFound(
+            "entry {entry_id} is not in the published standings of stage {stage_id}",
+            entry_id=entry_id,
+            stage_id=stage_id,
+        )
     earlier = appeals.appeals.get(appeal_id)
     if earlier is not None:
         if (earlier["entry_id"], earlier["reason"]) != (entry_id, reason):
-            raise Conflict(f"appeal {appeal_id} was filed already, for {earlier['entry_id']} with another reason")
+            raise Conflict(
+                "appeal {appeal_id} was filed already, for {entry_id} with another reason",
+                appeal_id=appeal_id,
+                entry_id=earlier["entry_id"],
+            )
         return earlier, []
     filed = {
         "contest_id": contest_id,
@@ -78,10 +89,14 @@ def decide(
 ) -> tuple[dict, list[Decision]]:
     appeal = appeals.appeals.get(appeal_id)
     if appeal is None:
-        raise NotFound(f"no appeal {appeal_id} in this stage")
+        raise NotFound("no appeal {appeal_id} in this stage", appeal_id=appeal_id)
     if appeal["decision"] is not None:
         if appeal["decision"] != decision:
-            raise Conflict(f"appeal {appeal_id} was {appeal['decision']} already; a decision is not changed")
+            raise Conflict(
+                "appeal {appeal_id} was {decision} already; a decision is not changed",
+                appeal_id=appeal_id,
+                decision=appeal["decision"],
+            )
         return appeal, []
     decided = {k: appeal[k] for k in ("contest_id", "stage_id", "appeal_id", "entry_id", "contestant_id", "name")}
     decided.update(decision=decision, reason=reason, decided_by=decided_by)

@@ -46,7 +46,7 @@ class Ranking:
 
         def decide(published: _Publication) -> tuple[dict, list]:
             if published.version:
-                raise Conflict(f"results of stage {stage_id} are published already")
+                raise Conflict("results of stage {stage_id} are published already", stage_id=stage_id)
             stage = board.stage_doc(self._read, contest_id, stage_id)
             sessions = self._read.find("sessions", {"contest_id": contest_id, "stage_id": stage_id})
             publication.check_publishable(sessions, {r.entry_id for r in board.results_of(self._read, stage)})
@@ -159,12 +159,12 @@ class Ranking:
         elif published is not None:
             rows = published["standings"]
         else:
-            raise NotFound(f"results of stage {stage_id} are not published yet")
+            raise NotFound("results of stage {stage_id} are not published yet", stage_id=stage_id)
         if group_id:
             rows = [r for r in rows if r["group_id"] == group_id]
         if criterion_id:
             if criterion_id not in {c["criterion_id"] for c in stage["criteria"]}:
-                raise NotFound(f"criterion {criterion_id} is not one of the stage's")
+                raise NotFound("criterion {criterion_id} is not one of the stage's", criterion_id=criterion_id)
             means = {r.entry_id: r.criterion_means[criterion_id] for r in board.results_of(self._read, stage, scored)}
             rows = sorted(rows, key=lambda r: (-means[r["entry_id"]], r["position"]))
             rows = [dict(r, criterion_mean=str(rounded_mean(means[r["entry_id"]]))) for r in rows]
@@ -186,11 +186,9 @@ class Ranking:
         else:
             published = self._read.get("publications", f"{contest_id}:{stage_id}:{version}")
         if published is None:
-            raise NotFound(
-                f"results of stage {stage_id} are not published yet"
-                if version is None
-                else f"stage {stage_id} has no published version {version}"
-            )
+            if version is None:
+                raise NotFound("results of stage {stage_id} are not published yet", stage_id=stage_id)
+            raise NotFound("stage {stage_id} has no published version {version}", stage_id=stage_id, version=version)
         return {
             k: published[k]
             for k in (
@@ -214,7 +212,9 @@ class Ranking:
         stage = board.stage_doc(self._read, contest_id, stage_id)
         result = next((r for r in board.scored_results(self._read, stage) if r["entry_id"] == entry_id), None)
         if result is None or not self._sees_scores(actor, contest_id, stage_id, result["session_id"]):
-            raise NotFound(f"entry {entry_id} has no published score in stage {stage_id}")
+            raise NotFound(
+                "entry {entry_id} has no published score in stage {stage_id}", entry_id=entry_id, stage_id=stage_id
+            )
         sheets = board.sheets_by_entry(self._read, {result["session_id"]}).get((result["session_id"], entry_id), [])
         sheets = sorted(sheets, key=lambda s: s["judge_id"])
         return {

@@ -10,6 +10,7 @@ from fractions import Fraction
 
 from leitai.contracts import format_timestamp
 from leitai.errors import InvalidInput, NotFound
+from leitai.messages import N_
 from leitai.readmodel import ReadModel
 from services.ranking.standings import Result, Standing, standings
 
@@ -17,7 +18,9 @@ from services.ranking.standings import Result, Standing, standings
 def stage_doc(read: ReadModel, contest_id: str, stage_id: str) -> dict:
     stage = read.get("stages", f"{contest_id}:{stage_id}")
     if stage is None:
-        raise NotFound(f"stage {stage_id} of contest {contest_id} is not known")
+        raise NotFound(
+            "stage {stage_id} of contest {contest_id} is not known", stage_id=stage_id, contest_id=contest_id
+        )
     return stage
 
 
@@ -72,13 +75,16 @@ def scored_as_of(scored: list[dict], as_of: str) -> list[dict]:
     try:
         moment = datetime.fromisoformat(as_of.replace("Z", "+00:00"))
     except ValueError:
-        raise InvalidInput("as_of is neither a log position nor a time", {"as_of": ["not an ISO 8601 time"]}) from None
+        problems = {"as_of": [N_("not an ISO 8601 time")]}
+        raise InvalidInput("as_of is neither a log position nor a time", problems) from None
     if moment.tzinfo is None:
-        raise InvalidInput("as_of needs its time zone", {"as_of": ["give the zone, e.g. +08:00 or Z"]})
+        problems = {"as_of": [N_("give the zone, e.g. +08:00 or Z")]}
+        raise InvalidInput("as_of needs its time zone", problems)
     try:
         cut = format_timestamp(moment)  # the stored spelling: compared as strings, they sort in time
     except OverflowError:  # 0001-01-01T00:00+14:00 is before the first moment a clock can name
-        raise InvalidInput("as_of is out of range", {"as_of": ["a time between the years 1 and 9999"]}) from None
+        problems = {"as_of": [N_("a time between the years 1 and 9999")]}
+        raise InvalidInput("as_of is out of range", problems) from None
     return [r for r in scored if r.get("occurred_at", "~") <= cut]
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from leitai.canonical import canonical_json
 from leitai.domain import Decision
 from leitai.errors import RuleViolated
+from leitai.messages import N_
 
 PUBLICATIONS = ("StageResultsPublished", "StageResultsRepublished")  # version 1, then 2, 3, … after corrections
 
@@ -33,9 +34,10 @@ def check_publishable(sessions: Iterable[Mapping[str, Any]], scored_entry_ids: s
     sessions = list(sessions)
     open_sessions = sorted(s["session_id"] for s in sessions if not s.get("locked"))
     if not sessions or open_sessions:
+        problems = {"sessions_not_locked": open_sessions or [N_("(none scheduled)")]}
         raise RuleViolated(
             "every session of the stage must be locked first",
-            {"sessions_not_locked": open_sessions or ["(none scheduled)"]},
+            problems,
         )
     unscored = sorted(
         e["entry_id"] for s in sessions for e in s.get("entries", []) if e["entry_id"] not in scored_entry_ids

@@ -83,8 +83,9 @@ class Registration:
             # a tree may hold several counties' contests: replacing one is the operator's
             if tree.regions and actor.get("deployment") is not True:
                 raise Forbidden(
-                    f"region tree {tree_id} exists already: only a deployment-wide grant replaces it",
+                    "region tree {tree_id} exists already: only a deployment-wide grant replaces it",
                     {"tree_id": [tree_id]},
+                    tree_id=tree_id,
                 )
             return {"tree_id": tree_id, "regions": len(rows)}, [
                 Decision("RegionsImported", {"tree_id": tree_id, "regions": rows})
@@ -102,7 +103,8 @@ class Registration:
         require(actor, "create_contest", Place(contest["contest_id"], contest["county_code"]))
         if actor.get("contest") is not None:
             raise Forbidden(
-                f"{scope_of(actor)}: a contest is created with a grant of its office (its county) or the deployment's"
+                "{scope}: a contest is created with a grant of its office (its county) or the deployment's",
+                scope=scope_of(actor),
             )
         tree = self._tree(contest["tree_id"])
         return self._command(
@@ -158,9 +160,7 @@ class Registration:
         return self._command(actor, "withdraw_entry", contest_id, lambda c: c.withdraw(entry_id, reason))
 
     def schedule_session(self, actor: dict, contest_id: str, session: dict) -> dict:
-        taken = Conflict(
-            SESSION_ID_TAKEN.format(session_id=session["session_id"]), {"session_id": [session["session_id"]]}
-        )
+        taken = Conflict(SESSION_ID_TAKEN, {"session_id": [session["session_id"]]}, session_id=session["session_id"])
         return self._command(actor, "schedule_session", contest_id, lambda c: c.schedule(session), reused=taken)
 
     def seat_panel(self, actor: dict, contest_id: str, session_id: str, seats: list[dict]) -> dict:
@@ -222,7 +222,12 @@ class Registration:
         if role == JUDGE:
             judge = contest.judges.get(holder_id)
             if judge is None:
-                raise NotFound(f"judge {holder_id} is not registered in contest {contest_id}", {"id": [holder_id]})
+                raise NotFound(
+                    "judge {holder_id} is not registered in contest {contest_id}",
+                    {"id": [holder_id]},
+                    holder_id=holder_id,
+                    contest_id=contest_id,
+                )
             label = judge["name"]
         else:
             label = invitation.get("label") or holder_id
@@ -263,7 +268,7 @@ class Registration:
         self._contest_for(actor, "invite", contest_id)
         grants = self._grants
         if grant_id not in {g["grant_id"] for g in grants.list(contest=contest_id)}:
-            raise NotFound(f"no grant {grant_id} in contest {contest_id}")
+            raise NotFound("no grant {grant_id} in contest {contest_id}", grant_id=grant_id, contest_id=contest_id)
         revoked, _ = grants.revoke(grant_id, actor["id"], reason)
         return revoked
 
@@ -303,7 +308,7 @@ class Registration:
     def _tree(self, tree_id: str) -> dict[str, Region]:
         state = folding(RegionTree)(self._store.read_stream(tree_stream(tree_id)))
         if not state.regions:
-            raise NotFound(f"region tree {tree_id} does not exist")
+            raise NotFound("region tree {tree_id} does not exist", tree_id=tree_id)
         return validate_tree(state.regions)
 
     def _contest(self, contest_id: str) -> Contest:

@@ -16,16 +16,17 @@ from typing import Any
 from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, NotFound, RuleViolated
 from leitai.lots import draw_order
+from leitai.messages import N_, Text, text
 from services.registration.regions import Region
 
 SESSIONS = uuid.UUID("0b6f3a52-4f0e-4b8e-9a7c-5d2e8f1c3a94")  # the namespace of SessionScheduled event ids
-SESSION_ID_TAKEN = "session id {session_id} is taken by another contest; choose another"
+SESSION_ID_TAKEN = N_("session id {session_id} is taken by another contest; choose another")
 
 
-def _township_problem(code: str | None, tree: dict[str, Region]) -> str | None:
+def _township_problem(code: str | None, tree: dict[str, Region]) -> Text | None:
     """Why a judge's township (for recusal) cannot be ``code``, or None."""
     if code and (code not in tree or tree[code].level != "township"):
-        return f"{code} is not a township of the region tree"
+        return text("{township} is not a township of the region tree", township=code)
     return None
 
 
@@ -94,19 +95,23 @@ class Contest:
     # -- helpers ---------------------------------------------------------------------
     def require_info(self) -> dict[str, Any]:
         if self.info is None:
-            raise NotFound(f"contest {self.contest_id} does not exist")
+            raise NotFound("contest {contest_id} does not exist", contest_id=self.contest_id)
         return self.info
 
     def _session(self, session_id: str) -> dict[str, Any]:
         self.require_info()
         if session_id not in self.sessions:
-            raise NotFound(f"session {session_id} does not exist in contest {self.contest_id}")
+            raise NotFound(
+                "session {session_id} does not exist in contest {contest_id}",
+                session_id=session_id,
+                contest_id=self.contest_id,
+            )
         return self.sessions[session_id]
 
     def _unopened(self, session_id: str) -> dict[str, Any]:
         session = self._session(session_id)
         if session["opened"]:
-            raise Conflict(f"session {session_id} is already open for scoring")
+            raise Conflict("session {session_id} is already open for scoring", session_id=session_id)
         return session
 
     def first_stage(self) -> dict[str, Any] | None:
@@ -144,10 +149,12 @@ class Contest:
     ) -> list[Decision]:
         """``organiser``: the organising office's contact (name, e-mail, phone), for its notices."""
         if self.info is not None:
-            raise Conflict(f"contest {self.contest_id} exists already")
+            raise Conflict("contest {contest_id} exists already", contest_id=self.contest_id)
         county = tree.get(county_code)
         if county is None or county.level != "county":
-            raise RuleViolated(f"{county_code} is not a county/city of region tree {tree_id}")
+            raise RuleViolated(
+                "{county_code} is not a county/city of region tree {tree_id}", county_code=county_code, tree_id=tree_id
+            )
         return [
             Decision(
                 "ContestCreated",
@@ -166,17 +173,21 @@ class Contest:
         """``fresh_seed`` becomes the stage's lot seed unless the organiser gave one."""
         info = self.require_info()
         if stage["stage_id"] in self.stages:
-            raise Conflict(f"stage {stage['stage_id']} is defined already")
+            raise Conflict(
+                "stage {stage} ({stage_id}) is defined already", stage=stage["name"], stage_id=stage["stage_id"]
+            )
         if any(s["order"] == stage["order"] for s in self.stages.values()):
-            raise Conflict(f"a stage with order {stage['order']} is defined already")
+            raise Conflict("a stage with order {order} is defined already", order=stage["order"])
         seen: set[str] = set()
         for group in stage["groups"]:
             for code in group["townships"]:
                 region = tree.get(code)
                 if region is None or region.level != "township" or region.parent != info["county_code"]:
-                    raise RuleViolated(f"{code} is not a township of {info['county_code']}")
+                    raise RuleViolated(
+                        "{township} is not a township of {county_code}", township=code, county_code=info["county_code"]
+                    )
                 if code in seen:
-                    raise RuleViolated(f"township {code} is in two groups")
+                    raise RuleViolated("township {township} is in two groups", township=code)
                 seen.add(code)
         ids = [c["criterion_id"] for c in stage["criteria"]]
         if len(set(ids)) != len(ids):
@@ -188,10 +199,11 @@ class Contest:
     def register_judge(self, judge: dict[str, Any], tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
         if judge["judge_id"] in self.judges:
-            raise Conflict(f"judge {judge['judge_id']} is registered already")
-        problem = _township_problem(judge.get("township_code"), tree)
-        if problem:
-            raise RuleViolated(problem)
+            raise Conflict(
+                "judge {judge} ({judge_id}) is registered already", judge=judge["name"], judge_id=judge["judge_id"]
+            )
+        if problem := _township_problem(judge.get("township_code"), tree):
+            raise RuleViolated(problem["msgid"], None, problem["params"])
         return [Decision("JudgeRegistered", self.ref(**judge))]
 
     def submit_entries(self, entries: list[dict[str, Any]], tree: dict[str, Region]) -> list[Decision]:
@@ -199,13 +211,15 @@ class Contest:
         decisions: list[Decision] = []
         for entry in entries:
             if entry["entry_id"] in self.entries or any(d.payload["entry_id"] == entry["entry_id"] for d in decisions):
-                raise Conflict(f"entry {entry['entry_id']} exists already")
+                raise Conflict("entry {entry_id} exists already", entry_id=entry["entry_id"])
             taken = {e["contestant_id"] for e in self.entries.values()}
             if entry["contestant_id"] in taken | {d.payload["contestant_id"] for d in decisions}:
-                raise Conflict(f"contestant {entry['contestant_id']} has an entry in this contest already")
-            problem = self._village_problem(entry["village_code"], stage, tree)
-            if problem:
-                raise RuleViolated(problem)
+                raise Conflict(
+                    "contestant {contestant_id} has an entry in this contest already",
+                    contestant_id=entry["contestant_id"],
+                )
+            if problem := self._village_problem(entry["village_code"], stage, tree):
+                raise RuleViolated(problem["msgid"], None, problem["params"])
             decisions.append(self._entry_submitted(entry, stage, tree))
         return decisions
 
@@ -217,24 +231,31 @@ class Contest:
         registered while any is left."""
         self.require_info()
         stage = self._entry_stage() if entries else None
-        problems: dict[str, dict[str, list[str]]] = {"judges": {}, "entries": {}}
+        problems: dict[str, dict[str, list[Text]]] = {"judges": {}, "entries": {}}
 
-        def problem(part: str, index: int, message: str) -> None:
+        def problem(part: str, index: int, message: Text) -> None:
             problems[part].setdefault(str(index), []).append(message)
 
         judge_ids = set(self.judges)
         for n, judge in enumerate(judges):
             if judge["judge_id"] in judge_ids:
-                problem("judges", n, f"judge {judge['judge_id']} is registered already")
+                registered = text(
+                    "judge {judge} ({judge_id}) is registered already", judge=judge["name"], judge_id=judge["judge_id"]
+                )
+                problem("judges", n, registered)
             judge_ids.add(judge["judge_id"])
             if township := _township_problem(judge.get("township_code"), tree):
                 problem("judges", n, township)
         entry_ids, contestants = set(self.entries), {e["contestant_id"] for e in self.entries.values()}
         for n, entry in enumerate(entries):
             if entry["entry_id"] in entry_ids:
-                problem("entries", n, f"entry {entry['entry_id']} exists already")
+                problem("entries", n, text("entry {entry_id} exists already", entry_id=entry["entry_id"]))
             if entry["contestant_id"] in contestants:
-                problem("entries", n, f"contestant {entry['contestant_id']} has an entry in this contest already")
+                taken = text(
+                    "contestant {contestant_id} has an entry in this contest already",
+                    contestant_id=entry["contestant_id"],
+                )
+                problem("entries", n, taken)
             entry_ids.add(entry["entry_id"])
             contestants.add(entry["contestant_id"])
             if village := self._village_problem(entry["village_code"], stage, tree):
@@ -242,11 +263,12 @@ class Contest:
         for n, judge in enumerate(judges):
             for contestant in judge.get("conflicts", []):
                 if contestant not in contestants:
-                    problem("judges", n, f"contestant {contestant} has no entry in this contest")
+                    unknown = text("contestant {contestant_id} has no entry in this contest", contestant_id=contestant)
+                    problem("judges", n, unknown)
         found = {part: rows for part, rows in problems.items() if rows}
         if found:
             rows = sum(len(r) for r in found.values())
-            raise RuleViolated(f"{rows} rows have problems; nothing was registered", found)
+            raise RuleViolated("{rows} rows have problems; nothing was registered", found, rows=rows)
         return [Decision("JudgeRegistered", self.ref(**judge)) for judge in judges] + [
             self._entry_submitted(entry, stage, tree) for entry in entries
         ]
@@ -259,12 +281,17 @@ class Contest:
             raise RuleViolated("define the first stage before registering entries")
         return stage
 
-    def _village_problem(self, code: str, stage: dict[str, Any] | None, tree: dict[str, Region]) -> str | None:
+    def _village_problem(self, code: str, stage: dict[str, Any] | None, tree: dict[str, Region]) -> Text | None:
         village = tree.get(code)
         if village is None or village.level != "village":
-            return f"{code} is not a village/community of the region tree"
+            return text("{village_code} is not a village/community of the region tree", village_code=code)
         if stage is not None and self.group_of(stage, village.parent) is None:
-            return f"township {village.parent} takes no part in stage {stage['stage_id']}"
+            return text(
+                "township {township} takes no part in stage {stage} ({stage_id})",
+                township=village.parent,
+                stage=stage["name"],
+                stage_id=stage["stage_id"],
+            )
         return None
 
     def _entry_submitted(self, entry: dict[str, Any], stage: Any, tree: dict[str, Region]) -> Decision:
@@ -275,9 +302,9 @@ class Contest:
         """Ranking published the entry as advanced; redelivery finds it moved already."""
         entry = self.entries.get(entry_id)
         if entry is None:
-            raise NotFound(f"entry {entry_id} does not exist")
+            raise NotFound("entry {entry_id} does not exist", entry_id=entry_id)
         if to_stage_id not in self.stages:
-            raise NotFound(f"stage {to_stage_id} does not exist")
+            raise NotFound("stage {stage_id} does not exist", stage_id=to_stage_id)
         if entry["stage_id"] != from_stage_id or entry.get("revoked_from") == to_stage_id:
             return []  # moved already, or a correction took this advancement away since
         return [
@@ -328,16 +355,25 @@ class Contest:
         self.require_info()
         change = self.changes.get(change_id)
         if change is None:
-            raise NotFound(f"no advancement change {change_id} in contest {self.contest_id}")
+            raise NotFound(
+                "no advancement change {change_id} in contest {contest_id}",
+                change_id=change_id,
+                contest_id=self.contest_id,
+            )
         if change["status"] == "followed":
             raise Conflict(
-                f"advancement change {change_id} was followed when the stage was published again; "
-                "there is nothing to decide"
+                "advancement change {change_id} was followed when the stage was published again; "
+                "there is nothing to decide",
+                change_id=change_id,
             )
         if change["status"] == "decided":
             if change["decision"]["action"] == action:
                 return []
-            raise Conflict(f"advancement change {change_id} was decided already: {change['decision']['action']}")
+            raise Conflict(
+                "advancement change {change_id} was decided already: {action}",
+                change_id=change_id,
+                action=change["decision"]["action"],
+            )
         joining = change["gained"] if action in ("follow", "admit") else []
         leaving = change["lost"] if action == "follow" else []
         next_stage = self.stages[change["next_stage_id"]]
@@ -353,14 +389,20 @@ class Contest:
                 and s["opened"]
             )
             if group is None or opened:
+                named = {"contestant": who["name"], "stage": next_stage["name"], "stage_id": next_stage["stage_id"]}
+                if opened:
+                    raise RuleViolated(
+                        "{contestant} cannot join stage {stage} ({stage_id}) now: "
+                        "session {session_id} of the group is open already",
+                        {"entry_id": who["entry_id"]},
+                        session_id=opened[0],
+                        **named,
+                    )
                 raise RuleViolated(
-                    f"{who['name']} cannot join stage {next_stage['stage_id']} now: "
-                    + (
-                        f"session {opened[0]} of the group is open already"
-                        if opened
-                        else "the stage has no group for the entry's township"
-                    ),
+                    "{contestant} cannot join stage {stage} ({stage_id}) now: "
+                    "the stage has no group for the entry's township",
                     {"entry_id": who["entry_id"]},
+                    named,
                 )
         for who in leaving:
             presenting = sorted(
@@ -368,8 +410,10 @@ class Contest:
             )
             if presenting:
                 raise RuleViolated(
-                    f"{who['name']} presents in session {presenting[0]}, which is open; admit or keep instead",
+                    "{contestant} presents in session {session_id}, which is open; admit or keep instead",
                     {"entry_id": who["entry_id"]},
+                    contestant=who["name"],
+                    session_id=presenting[0],
                 )
         return [
             Decision(
@@ -429,23 +473,31 @@ class Contest:
         self.require_info()
         entry = self.entries.get(entry_id)
         if entry is None:
-            raise NotFound(f"entry {entry_id} does not exist")
+            raise NotFound("entry {entry_id} does not exist", entry_id=entry_id)
         if entry["withdrawn"]:
-            raise Conflict(f"entry {entry_id} is withdrawn already")
+            raise Conflict("entry {entry_id} is withdrawn already", entry_id=entry_id)
         for session in self.sessions.values():
             if session["opened"] and entry_id in session["order"]:
-                raise Conflict(f"entry {entry_id} presents in session {session['session_id']}, which is open")
+                raise Conflict(
+                    "entry {entry_id} presents in session {session_id}, which is open",
+                    entry_id=entry_id,
+                    session_id=session["session_id"],
+                )
         return [Decision("EntryWithdrawn", self.ref(entry_id=entry_id, reason=reason))]
 
     def schedule(self, session: dict[str, Any]) -> list[Decision]:
         self.require_info()
         if session["session_id"] in self.sessions:
-            raise Conflict(f"session {session['session_id']} exists already")
+            raise Conflict("session {session_id} exists already", session_id=session["session_id"])
         stage = self.stages.get(session["stage_id"])
         if stage is None:
-            raise NotFound(f"stage {session['stage_id']} does not exist")
+            raise NotFound("stage {stage_id} does not exist", stage_id=session["stage_id"])
         if session["group_id"] not in {g["group_id"] for g in stage["groups"]}:
-            raise NotFound(f"group {session['group_id']} is not in stage {session['stage_id']}")
+            raise NotFound(
+                "group {group_id} is not in stage {stage_id}",
+                group_id=session["group_id"],
+                stage_id=session["stage_id"],
+            )
         # its event id follows from the session id: the store's unique event ids then refuse
         # the same session id in another contest (scoring, ranking and notify know a session
         # by its id alone, and its routes name no contest)
@@ -456,12 +508,18 @@ class Contest:
         stage = self.stages[session["stage_id"]]
         unknown = [s["judge_id"] for s in seats if s["judge_id"] not in self.judges]
         if unknown:
-            raise NotFound(f"judges not registered: {', '.join(unknown)}")
+            raise NotFound("judges not registered: {judge_ids}", judge_ids=", ".join(unknown))
         if len({s["judge_id"] for s in seats}) != len(seats):
             raise RuleViolated("a judge is seated twice")
         regular = [s for s in seats if not s["reserve"]]
         if len(regular) != stage["panel_size"]:
-            raise RuleViolated(f"stage {stage['stage_id']} seats {stage['panel_size']} judges, not {len(regular)}")
+            raise RuleViolated(
+                "stage {stage} ({stage_id}) seats {panel_size} judges, not {seated}",
+                stage=stage["name"],
+                stage_id=stage["stage_id"],
+                panel_size=stage["panel_size"],
+                seated=len(regular),
+            )
         if sum(1 for s in regular if s["head"]) != 1 or any(s["head"] for s in seats if s["reserve"]):
             raise RuleViolated("exactly one seated (non-reserve) judge is the head judge")
         return [Decision("PanelSeated", self.ref(session_id=session_id, seats=seats))]
@@ -471,16 +529,16 @@ class Contest:
         session = self._unopened(session_id)
         entries = [e["entry_id"] for e in self.session_entries(session)]
         if not entries:
-            raise RuleViolated(f"session {session_id} has no entries to draw")
+            raise RuleViolated("session {session_id} has no entries to draw", session_id=session_id)
         seed = seed or fresh_seed
         return [Decision("OrderDrawn", self.ref(session_id=session_id, seed=seed, order=draw_order(seed, entries)))]
 
     def open(self, session_id: str) -> list[Decision]:
         session = self._unopened(session_id)
         if not session["seats"]:
-            raise RuleViolated(f"seat the panel of session {session_id} before opening it")
+            raise RuleViolated("seat the panel of session {session_id} before opening it", session_id=session_id)
         if not session["seed"]:
-            raise RuleViolated(f"draw the order of session {session_id} before opening it")
+            raise RuleViolated("draw the order of session {session_id} before opening it", session_id=session_id)
         current = {e["entry_id"] for e in self.session_entries(session)}
         if set(session["order"]) != current:
             raise RuleViolated("entries changed since the draw; draw again")
@@ -525,18 +583,18 @@ class Contest:
     def create_series(self, series: dict[str, Any]) -> list[Decision]:
         self.require_info()
         if series["series_id"] in self.series:
-            raise Conflict(f"forum series {series['series_id']} exists already")
+            raise Conflict("forum series {series_id} exists already", series_id=series["series_id"])
         return [Decision("ForumSeriesCreated", self.ref(**series))]
 
     def schedule_meeting(self, meeting: dict[str, Any]) -> list[Decision]:
         self.require_info()
         series = self.series.get(meeting["series_id"])
         if series is None:
-            raise NotFound(f"forum series {meeting['series_id']} does not exist")
+            raise NotFound("forum series {series_id} does not exist", series_id=meeting["series_id"])
         if meeting["meeting_id"] in self.meetings:
-            raise Conflict(f"meeting {meeting['meeting_id']} exists already")
+            raise Conflict("meeting {meeting_id} exists already", meeting_id=meeting["meeting_id"])
         if meeting["theme"] not in series["themes"]:
-            raise RuleViolated(f"theme {meeting['theme']!r} is not one of the series' themes")
+            raise RuleViolated('theme "{theme}" is not one of the series\' themes', theme=meeting["theme"])
         return [Decision("ForumMeetingScheduled", self.ref(**meeting))]
 
     def hold_meeting(self, record: dict[str, Any], tree: dict[str, Region]) -> list[Decision]:
@@ -545,9 +603,9 @@ class Contest:
         self.require_info()
         meeting = self.meetings.get(record["meeting_id"])
         if meeting is None:
-            raise NotFound(f"meeting {record['meeting_id']} does not exist")
+            raise NotFound("meeting {meeting_id} does not exist", meeting_id=record["meeting_id"])
         if meeting["held"] is not None:
-            raise Conflict(f"meeting {record['meeting_id']} is recorded already")
+            raise Conflict("meeting {meeting_id} is recorded already", meeting_id=record["meeting_id"])
         presented = [p["contestant_id"] for p in record["presentations"]]
         if len(set(presented)) != len(presented) or set(presented) != set(meeting["presenters"]):
             raise RuleViolated(
@@ -557,12 +615,23 @@ class Contest:
         for presentation in record["presentations"]:
             village = tree.get(presentation["village_code"])
             if village is None or village.level != "village":
-                raise RuleViolated(f"{presentation['village_code']} is not a village/community of the region tree")
+                raise RuleViolated(
+                    "{village_code} is not a village/community of the region tree",
+                    village_code=presentation["village_code"],
+                )
         for comment in record.get("comments", []):
             if comment["evaluator_id"] not in meeting["evaluators"]:
-                raise RuleViolated(f"{comment['evaluator_id']} is not an evaluator of meeting {record['meeting_id']}")
+                raise RuleViolated(
+                    "{evaluator_id} is not an evaluator of meeting {meeting_id}",
+                    evaluator_id=comment["evaluator_id"],
+                    meeting_id=record["meeting_id"],
+                )
             if comment["contestant_id"] not in presented:
-                raise RuleViolated(f"{comment['contestant_id']} did not present at meeting {record['meeting_id']}")
+                raise RuleViolated(
+                    "{contestant_id} did not present at meeting {meeting_id}",
+                    contestant_id=comment["contestant_id"],
+                    meeting_id=record["meeting_id"],
+                )
         return [
             Decision(
                 "ForumMeetingHeld",

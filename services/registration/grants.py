@@ -29,6 +29,7 @@ from pymongo.database import Database
 from leitai.access import SCOPES
 from leitai.errors import InvalidInput, NotFound
 from leitai.grants import GrantSchema, holder, new_token
+from leitai.messages import N_, Said, text
 
 GRANTS = "grants"
 MAX_DAYS = 366
@@ -99,7 +100,7 @@ class GrantStore:
     def mint(self, grant: Mapping[str, Any], *, label: str, by: str, days: int, now: datetime | None = None) -> Minted:
         """A new grant and its token (``lt_`` + 32 random bytes, URL-safe base64): InvalidInput,
         keyed by field, for a grant GrantSchema refuses, a label too long or days out of 1..366."""
-        problems: dict[str, list[str]] = {}
+        problems: dict[str, list[Said]] = {}
         try:
             loaded = holder(GrantSchema().load(dict(grant)))
         except ValidationError as exc:
@@ -107,11 +108,11 @@ class GrantStore:
             loaded = {}
         label = label.strip()
         if len(label) > MAX_LABEL or any(unicodedata.category(c).startswith("C") for c in label):
-            problems["label"] = [f"at most {MAX_LABEL} characters, none of them a control character"]
+            problems["label"] = [text("at most {max} characters, none of them a control character", max=MAX_LABEL)]
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_DAYS:
-            problems["days"] = [f"a whole number of days from 1 to {MAX_DAYS}"]
+            problems["days"] = [text("a whole number of days from 1 to {max}", max=MAX_DAYS)]
         if not by.strip():
-            problems["minted_by"] = ["who mints it, in words"]
+            problems["minted_by"] = [N_("who mints it, in words")]
         if problems:
             raise InvalidInput("this grant cannot be minted", problems)
         moment = now or datetime.now(UTC)
@@ -149,7 +150,9 @@ class GrantStore:
         and whether this call revoked it (False: it was revoked already, and is left as it was
         revoked the first time). NotFound for no such grant; InvalidInput without who or why."""
         problems = {
-            name: ["give it, in words"] for name, value in (("revoked_by", by), ("reason", reason)) if not value.strip()
+            name: [N_("give it, in words")]
+            for name, value in (("revoked_by", by), ("reason", reason))
+            if not value.strip()
         }
         if problems:
             raise InvalidInput("a revocation says who and why", problems)
@@ -160,7 +163,7 @@ class GrantStore:
         )
         record = revoked or self._collection.find_one({"_id": grant_id})
         if record is None:
-            raise NotFound(f"no grant {grant_id}")
+            raise NotFound("no grant {grant_id}", grant_id=grant_id)
         return _shown(record), revoked is not None
 
     def list(

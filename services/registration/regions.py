@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from leitai.errors import InvalidInput
+from leitai.messages import Text, text
 
 LEVELS = {"county": 0, "township": 1, "village": 2}
 CSV_COLUMNS = ("code", "name", "level", "parent")
@@ -21,19 +22,24 @@ class Region:
     parent: str | None
 
 
-def parse_csv(text: str) -> list[dict[str, str | None]]:
+def parse_csv(csv_text: str) -> list[dict[str, str | None]]:
     """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome). A row
     with too few or too many cells, or text the CSV reader cannot read, is refused by row."""
     # newline="": the csv module reads line ends itself, a carriage return inside a field included
-    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""))
+    reader = csv.reader(io.StringIO(csv_text.lstrip("\ufeff"), newline=""))
     try:
         rows = list(reader)
     except csv.Error as exc:
-        raise InvalidInput("the CSV cannot be read", {"csv": [f"line {reader.line_num}: {exc}"]}) from None
+        problems = {"csv": [text("line {line}: {problem}", line=reader.line_num, problem=str(exc))]}
+        raise InvalidInput("the CSV cannot be read", problems) from None
     if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_COLUMNS:
-        raise InvalidInput("CSV header must be code,name,level,parent", {"csv": [f"header is {rows[:1]}"]})
+        problems = {"csv": [text("the header is {header}", header=",".join(rows[0]) if rows else "")]}
+        raise InvalidInput(
+            "CSV header must be code,name,level,parent",
+            problems,
+        )
     problems = {
-        f"csv.{line}": [f"has {len(row)} cells, not {len(CSV_COLUMNS)}"]
+        f"csv.{line}": [text("has {cells} cells, not {columns}", cells=len(row), columns=len(CSV_COLUMNS))]
         for line, row in enumerate(rows[1:], start=2)
         if row and len(row) != len(CSV_COLUMNS)
     }
@@ -48,28 +54,36 @@ def parse_csv(text: str) -> list[dict[str, str | None]]:
 def validate_tree(regions: list[dict[str, Any]]) -> dict[str, Region]:
     """Exactly one county/city at the root; every other region's parent exists one level up; no code twice."""
     tree: dict[str, Region] = {}
-    problems: dict[str, list[str]] = {}
+    problems: dict[str, list[Text]] = {}
     for index, r in enumerate(regions):
         if r["level"] not in LEVELS:  # the JSON body's schema refuses it; a CSV's rows come here unchecked
-            problems[f"regions.{index}.level"] = [f"must be one of {', '.join(LEVELS)}, not {r['level']!r}"]
+            problems[f"regions.{index}.level"] = [
+                text('must be one of {levels}, not "{level}"', levels=", ".join(LEVELS), level=r["level"])
+            ]
         if r["code"] in tree:
-            problems[f"regions.{index}.code"] = [f"duplicate code {r['code']}"]
+            problems[f"regions.{index}.code"] = [text("duplicate code {code}", code=r["code"])]
         tree[r["code"]] = Region(r["code"], r["name"], r["level"], r.get("parent"))
     roots = [r for r in tree.values() if r.level == "county"]
     if len(roots) != 1:
-        problems["regions"] = [f"needs exactly one county/city, found {len(roots)}"]
+        problems["regions"] = [text("needs exactly one county/city, found {found}", found=len(roots))]
     for index, r in enumerate(regions):
         region = tree[r["code"]]
         if region.level == "county":
             if region.parent:
-                problems[f"regions.{index}.parent"] = ["a county/city has no parent"]
+                problems[f"regions.{index}.parent"] = [text("a county/city has no parent")]
             continue
         parent = tree.get(region.parent or "")
         if parent is None:
-            problems[f"regions.{index}.parent"] = [f"orphan: parent {region.parent!r} is not in the tree"]
+            problems[f"regions.{index}.parent"] = [
+                text('orphan: parent "{parent}" is not in the tree', parent=region.parent or "")
+            ]
         elif region.level in LEVELS and parent.level in LEVELS and LEVELS[parent.level] != LEVELS[region.level] - 1:
             problems[f"regions.{index}.parent"] = [
-                f"a {region.level}'s parent must be one level up, not a {parent.level}"
+                text(
+                    "a {level}'s parent must be one level up, not a {parent_level}",
+                    level=region.level,
+                    parent_level=parent.level,
+                )
             ]
     if problems:
         raise InvalidInput("region tree is not valid", problems)

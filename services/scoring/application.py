@@ -16,6 +16,7 @@ from leitai.domain import folding
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
+from leitai.messages import N_
 from leitai.roles import ORGANISER, has_role
 from services.scoring.session import CORRECTION_REUSED, SUBMISSION_REUSED, ScoringSession, SessionPlan
 
@@ -54,8 +55,11 @@ class Scoring:
             # session ids are the deployment's: two contests' sessions must never share a
             # scoring log. Refused, it is retried and then dead-lettered, where operators see it
             raise Conflict(
-                f"session {plan['session_id']} of contest {plan['contest_id']} has the id of a session of "
-                f"contest {known['plan']['contest_id']}: not opened for scoring"
+                "session {session_id} of contest {contest_id} has the id of a session of "
+                "contest {other_contest_id}: not opened for scoring",
+                session_id=plan["session_id"],
+                contest_id=plan["contest_id"],
+                other_contest_id=known["plan"]["contest_id"],
             )
         self._plans.apply_once(SESSIONS, plan["session_id"], event.event_id, {"$set": {"plan": plan}})
 
@@ -89,7 +93,7 @@ class Scoring:
 
         # the submission id is the sheet's event id: used in another session (or for another of
         # the store's events) it is refused as a conflict, as a different sheet in this one is
-        reused = Conflict(SUBMISSION_REUSED.format(submission_id=submission_id), {"submission_id": submission_id})
+        reused = Conflict(SUBMISSION_REUSED, {"submission_id": submission_id}, submission_id=submission_id)
         return execute(self._store, stream_of(session_id), _folding(plan), decide, reused=reused, **on_behalf(actor))
 
     def lock_session(self, actor: dict, session_id: str, override_reason: str | None = None) -> dict:
@@ -107,10 +111,12 @@ class Scoring:
     def propose_correction(self, actor: dict, session_id: str, correction: dict) -> dict:
         plan = self._plan_for(actor, "propose_correction", session_id)
         if self._plans.get(PUBLISHED, f"{plan.contest_id}:{plan.stage_id}") is None:
+            problems = {"stage_id": [N_("not published")]}
             raise RuleViolated(
-                f"stage {plan.stage_id} is not published: until then a sheet is revised by its judge "
-                "before the lock; a correction answers a published result",
-                {"stage_id": ["not published"]},
+                "stage {stage_id} is not published: until then a sheet is revised by its judge before the lock; "
+                "a correction answers a published result",
+                problems,
+                stage_id=plan.stage_id,
             )
         scores = {k: Decimal(v) for k, v in correction["scores"].items()} if correction.get("scores") else None
         correction_id = correction.get("correction_id") or f"correction-{uuid.uuid4().hex[:12]}"
@@ -128,7 +134,7 @@ class Scoring:
             )
             return _plain(proposed), decisions
 
-        reused = Conflict(CORRECTION_REUSED.format(correction_id=correction_id), {"correction_id": correction_id})
+        reused = Conflict(CORRECTION_REUSED, {"correction_id": correction_id}, correction_id=correction_id)
         return execute(self._store, stream_of(session_id), _folding(plan), decide, reused=reused, **on_behalf(actor))
 
     def decide_correction(self, actor: dict, session_id: str, correction_id: str, decision: dict) -> dict:
@@ -252,7 +258,7 @@ class Scoring:
         judge = plan.panel.get(actor["id"]) if widened else None
         early = widened and (has_role(actor, ORGANISER) or (judge is not None and judge.head))
         if not session.locked or not (published or early):
-            raise NotFound(f"session {session_id} has no published results yet")
+            raise NotFound("session {session_id} has no published results yet", session_id=session_id)
         entries = sorted(session.plan.entries.values(), key=lambda e: e.order)
         return {
             "session_id": session_id,
@@ -285,7 +291,7 @@ class Scoring:
     def _plan(self, session_id: str) -> SessionPlan:
         document = self._plans.get(SESSIONS, session_id)
         if document is None:
-            raise NotFound(f"session {session_id} is not open for scoring")
+            raise NotFound("session {session_id} is not open for scoring", session_id=session_id)
         return SessionPlan.from_payload(document["plan"])
 
 

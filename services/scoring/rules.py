@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from leitai.arithmetic import rounded_mean
+from leitai.messages import Text, text
 
 
 @dataclass(frozen=True)
@@ -46,23 +47,27 @@ class Aggregate:
         return rounded_mean(self.counted_sum, self.counted)
 
 
-def score_problems(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> dict[str, list[str]]:
-    """Per-field messages for a sheet's scores; empty when the sheet is valid."""
-    problems: dict[str, list[str]] = {}
+def score_problems(criteria: Sequence[Criterion], scores: Mapping[str, Decimal]) -> dict[str, list[Text]]:
+    """Per-field messages for a sheet's scores, each naming its criterion; empty when the sheet
+    is valid."""
+    problems: dict[str, list[Text]] = {}
     known = {c.criterion_id: c for c in criteria}
     for criterion_id in scores:
         if criterion_id not in known:
-            problems[f"scores.{criterion_id}"] = ["not a criterion of this stage"]
+            problems[f"scores.{criterion_id}"] = [
+                text("{criterion_id} is not a criterion of this stage", criterion_id=criterion_id)
+            ]
     for criterion in criteria:
         field = f"scores.{criterion.criterion_id}"
+        named = {"criterion": criterion.name}
         if criterion.criterion_id not in scores:
-            problems[field] = ["missing score"]
+            problems[field] = [text("{criterion}: missing score", **named)]
             continue
         value = scores[criterion.criterion_id]
         if not Decimal(0) <= value <= criterion.max:
-            problems[field] = [f"must be between 0 and {criterion.max}"]
+            problems[field] = [text("{criterion}: must be between 0 and {max}", max=str(criterion.max), **named)]
         elif value % criterion.step != 0:
-            problems[field] = [f"must be a multiple of {criterion.step}"]
+            problems[field] = [text("{criterion}: must be a multiple of {step}", step=str(criterion.step), **named)]
     return problems
 
 

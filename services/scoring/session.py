@@ -15,11 +15,12 @@ from leitai.access import Place
 from leitai.arithmetic import ROUNDING, median
 from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
+from leitai.messages import N_, Text, formatted, text
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
 # a submission id is its sheet's key (and its event's id): once used, for that sheet only
-SUBMISSION_REUSED = "submission_id {submission_id} was already used for another sheet; use a new one"
-CORRECTION_REUSED = "correction_id {correction_id} was already used in this contest; use a new one"
+SUBMISSION_REUSED = N_("submission_id {submission_id} was already used for another sheet; use a new one")
+CORRECTION_REUSED = N_("correction_id {correction_id} was already used in this contest; use a new one")
 CORRECTIONS = uuid.UUID("6b1d4d2e-7c55-4e0c-9a43-2f7d0c3b8a10")  # the namespace of correction event ids
 
 
@@ -130,15 +131,30 @@ def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[
     return {j for j, t in totals.items() if abs(t - middle) > tolerance}, middle
 
 
-def recusal_reason(judge: PanelJudge, entry: SessionEntry) -> str | None:
-    """Why ``judge`` may not score ``entry`` (回避), or None."""
+def recusal(judge: PanelJudge, entry: SessionEntry) -> Text | None:
+    """Why ``judge`` may not score ``entry`` (回避), or None: the refusal's message."""
+    names = {"judge": judge.name, "judge_id": judge.judge_id, "contestant": entry.name}
     if judge.township_code and judge.township_code == entry.township_code:
-        return f"judge {judge.judge_id} is from the contestant's township {entry.township_code}"
+        return text(
+            "recused: judge {judge} ({judge_id}) is from the township of {contestant} ({township_code})",
+            township_code=entry.township_code,
+            **names,
+        )
     if judge.work_unit and judge.work_unit == entry.work_unit:
-        return f"judge {judge.judge_id} is from the contestant's work unit"
+        return text(
+            "recused: judge {judge} ({judge_id}) is from the work unit of {contestant} ({work_unit})",
+            work_unit=entry.work_unit,
+            **names,
+        )
     if entry.contestant_id in judge.conflicts:
-        return f"judge {judge.judge_id} declared a conflict with contestant {entry.contestant_id}"
+        return text("recused: judge {judge} ({judge_id}) declared a conflict with {contestant}", **names)
     return None
+
+
+def recusal_reason(judge: PanelJudge, entry: SessionEntry) -> str | None:
+    """``recusal``'s message in English (the judge's view of a session carries it), or None."""
+    found = recusal(judge, entry)
+    return formatted(found["msgid"], found["params"]) if found else None
 
 
 @dataclass
@@ -223,7 +239,7 @@ class ScoringSession:
         return sorted(
             j.judge_id
             for j in self.plan.panel.values()
-            if not j.reserve and recusal_reason(j, entry) is None and (entry_id, j.judge_id) not in self.sheets
+            if not j.reserve and recusal(j, entry) is None and (entry_id, j.judge_id) not in self.sheets
         )
 
     def desk(self, judge_id: str) -> dict[str, Any]:
@@ -281,20 +297,27 @@ class ScoringSession:
                 strengths,
                 suggestions,
             ):
-                raise Conflict(SUBMISSION_REUSED.format(submission_id=submission_id), {"submission_id": submission_id})
+                raise Conflict(SUBMISSION_REUSED, {"submission_id": submission_id}, submission_id=submission_id)
             return earlier, []
         judge = self.plan.panel.get(judge_id)
         if judge is None:
-            raise Forbidden(f"judge {judge_id} is not seated on session {self.plan.session_id}")
+            raise Forbidden(
+                "judge {judge_id} is not seated on session {session_id}",
+                judge_id=judge_id,
+                session_id=self.plan.session_id,
+            )
         entry = self._entry(entry_id)
         if self.locked:
-            raise Conflict(f"session {self.plan.session_id} is locked")
-        reason = recusal_reason(judge, entry)
-        if reason:
-            raise RuleViolated(f"recused: {reason}", {"judge_id": judge_id, "entry_id": entry_id})
+            raise Conflict("session {session_id} is locked", session_id=self.plan.session_id)
+        recused = recusal(judge, entry)
+        if recused:
+            raise RuleViolated(recused["msgid"], {"judge_id": judge_id, "entry_id": entry_id}, recused["params"])
         if judge.reserve and (entry_id, judge_id) not in self.sheets and not self._reserve_needed(entry):
             raise RuleViolated(
-                f"reserve judge {judge_id} is not needed for entry {entry_id}: no seated judge is recused"
+                "reserve judge {judge} ({judge_id}) is not needed for {contestant}: no seated judge is recused",
+                judge=judge.name,
+                judge_id=judge_id,
+                contestant=entry.name,
             )
         problems = score_problems(self.plan.criteria, scores)
         if problems:
@@ -333,13 +356,17 @@ class ScoringSession:
     def _entry(self, entry_id: str) -> SessionEntry:
         entry = self.plan.entries.get(entry_id)
         if entry is None:
-            raise NotFound(f"entry {entry_id} does not present in session {self.plan.session_id}")
+            raise NotFound(
+                "entry {entry_id} does not present in session {session_id}",
+                entry_id=entry_id,
+                session_id=self.plan.session_id,
+            )
         return entry
 
     def _stand_ins(self, entry: SessionEntry) -> tuple[int, int, int]:
         """(seated judges who stand aside, reserves who may score the entry, reserves' sheets in)."""
-        recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal_reason(j, entry))
-        able = sum(1 for j in self.plan.panel.values() if j.reserve and not recusal_reason(j, entry))
+        recused = sum(1 for j in self.plan.panel.values() if not j.reserve and recusal(j, entry))
+        able = sum(1 for j in self.plan.panel.values() if j.reserve and not recusal(j, entry))
         reserves_in = sum(1 for (e, j) in self.sheets if e == entry.entry_id and self.plan.panel[j].reserve)
         return recused, able, reserves_in
 
@@ -395,7 +422,7 @@ class ScoringSession:
         if not organiser and not (head and head.head):
             raise Forbidden("only the head judge or an organiser may lock a session")
         if self.locked:
-            raise Conflict(f"session {self.plan.session_id} is already locked")
+            raise Conflict("session {session_id} is already locked", session_id=self.plan.session_id)
         entries = sorted(self.plan.entries.values(), key=lambda e: e.order)
         unscored = [e.entry_id for e in entries if not self.totals(e.entry_id)]
         if unscored:
@@ -491,7 +518,7 @@ class ScoringSession:
         """An entry's EntryScored payload from ``sheets``."""
         totals = {judge: sheet.total for (e, judge), sheet in sheets.items() if e == entry.entry_id}
         result = aggregate(entry.entry_id, totals, self.plan.drop_rule)
-        recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal_reason(j, entry))
+        recused = sorted(j.judge_id for j in self.plan.panel.values() if recusal(j, entry))
         return {
             **self.plan.ref(),
             "stage_id": self.plan.stage_id,
@@ -535,13 +562,18 @@ class ScoringSession:
         earlier = self.corrections.get(correction_id)
         if earlier is not None:
             if {k: earlier[k] for k in asked} != asked:
-                raise Conflict(f"correction {correction_id} was proposed already, as another correction")
+                raise Conflict(
+                    "correction {correction_id} was proposed already, as another correction",
+                    correction_id=correction_id,
+                )
             return earlier, []
         if not self.locked:
+            unlocked = {"session_id": [N_("not locked")]}
             raise RuleViolated(
-                f"session {self.plan.session_id} is not locked: a judge revises a sheet until the "
-                "lock; corrections are for locked sessions",
-                {"session_id": ["not locked"]},
+                "session {session_id} is not locked: a judge revises a sheet until the lock; "
+                "corrections are for locked sessions",
+                unlocked,
+                session_id=self.plan.session_id,
             )
         pending = next(
             (
@@ -553,31 +585,48 @@ class ScoringSession:
         )
         if pending is not None:
             raise Conflict(
-                f"correction {pending['correction_id']} of this sheet is open: approve, reject or withdraw it first"
+                "correction {correction_id} of this sheet is open: approve, reject or withdraw it first",
+                correction_id=pending["correction_id"],
             )
         entry = self._entry(entry_id)
         judge = self.plan.panel.get(judge_id)
         if judge is None:
-            raise NotFound(f"judge {judge_id} is not seated on session {self.plan.session_id}")
+            raise NotFound(
+                "judge {judge_id} is not seated on session {session_id}",
+                judge_id=judge_id,
+                session_id=self.plan.session_id,
+            )
         sheet = self.sheets.get((entry_id, judge_id))
         if kind in ("change_score", "void_sheet") and sheet is None:
-            raise NotFound(f"judge {judge_id} has no sheet for entry {entry_id} to correct")
+            raise NotFound(
+                "judge {judge} ({judge_id}) has no sheet for {contestant} to correct",
+                judge=judge.name,
+                judge_id=judge_id,
+                contestant=entry.name,
+            )
         if kind == "add_sheet":
             if sheet is not None:
-                raise Conflict(f"judge {judge_id} has a sheet for entry {entry_id}: correct it (change_score)")
-            reason_to_stand_aside = recusal_reason(judge, entry)
-            if reason_to_stand_aside:
-                raise RuleViolated(f"recused: {reason_to_stand_aside}", {"judge_id": judge_id, "entry_id": entry_id})
+                raise Conflict(
+                    "judge {judge} ({judge_id}) has a sheet for {contestant}: correct it (change_score)",
+                    judge=judge.name,
+                    judge_id=judge_id,
+                    contestant=entry.name,
+                )
+            recused = recusal(judge, entry)
+            if recused:
+                raise RuleViolated(recused["msgid"], {"judge_id": judge_id, "entry_id": entry_id}, recused["params"])
         if kind == "void_sheet":
             scores = None
         else:
             if not scores:
-                raise InvalidInput("the corrected scores are missing", {"scores": ["give every criterion's score"]})
+                missing = {"scores": [N_("give every criterion's score")]}
+                raise InvalidInput("the corrected scores are missing", missing)
             problems = score_problems(self.plan.criteria, scores)
             if problems:
                 raise InvalidInput("scores are not valid for this stage", problems)
             if sheet is not None and sheet.scores == scores:
-                raise InvalidInput("the corrected scores are the sheet's own", {"scores": ["nothing would change"]})
+                unchanged = {"scores": [N_("nothing would change")]}
+                raise InvalidInput("the corrected scores are the sheet's own", unchanged)
         proposed = {
             **self.plan.ref(),
             "correction_id": correction_id,
@@ -630,13 +679,21 @@ class ScoringSession:
     def _correction(self, correction_id: str) -> dict[str, Any]:
         correction = self.corrections.get(correction_id)
         if correction is None:
-            raise NotFound(f"no correction {correction_id} in session {self.plan.session_id}")
+            raise NotFound(
+                "no correction {correction_id} in session {session_id}",
+                correction_id=correction_id,
+                session_id=self.plan.session_id,
+            )
         return correction
 
     @staticmethod
     def _still_open(correction: dict[str, Any]) -> None:
         if correction["status"] != "proposed":
-            raise Conflict(f"correction {correction['correction_id']} was {correction['status']} already")
+            raise Conflict(
+                "correction {correction_id} was {status} already",
+                correction_id=correction["correction_id"],
+                status=correction["status"],
+            )
 
     def _effect(self, correction: dict[str, Any]) -> list[Decision]:
         """The corrected sheet (or its voiding) and the entry scored again."""

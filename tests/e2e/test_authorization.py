@@ -10,6 +10,7 @@ import re
 
 import pytest
 
+from leitai.messages import formatted
 from testkit.boai import CONTEST, set_up
 from testkit.stack import (
     ELSEWHERE_CONTEST,
@@ -123,6 +124,12 @@ ELSEWHERE = {
 SCOPE_REFUSAL = "this grant is for"
 
 
+def english(body) -> str:
+    """A refusal's message in its own English (as the logs say it): its id with its values."""
+    said = body.get("error", {}) if isinstance(body, dict) else {}
+    return formatted(said.get("message_id", ""), said.get("params") or {})
+
+
 def test_every_operation_on_our_contest_refuses_every_grant_of_another(stack, document):
     """Every route that acts on a contest or a session (and is not public) refuses each grant of
     another contest or county with 403, saying whose the grant is, and changes nothing."""
@@ -139,7 +146,7 @@ def test_every_operation_on_our_contest_refuses_every_grant_of_another(stack, do
         url = re.sub(r"\{(\w+)\}", lambda m: PARAMS[m.group(1)], path)
         for caller, token in ELSEWHERE.items():
             code, body = stack.call(method, url, {} if method != "GET" else None, token)
-            message = body.get("error", {}).get("message", "") if isinstance(body, dict) else ""
+            message = english(body)
             # a role that may never do it is refused for its role; every other, for its scope
             if code != 403 or not (message.startswith("only ") or SCOPE_REFUSAL in message):
                 wrong.append(f"{method} {path} as {caller}: {code} {message!r}")
@@ -164,7 +171,7 @@ def test_what_acts_on_no_one_contest_shows_another_county_nothing_of_ours(stack,
         "format": "knockout",
     }
     code, body = stack.call("POST", "/contests", ours, organiser)
-    assert code == 403 and SCOPE_REFUSAL in body["error"]["message"]
+    assert code == 403 and SCOPE_REFUSAL in english(body)
     code, body = stack.call("POST", "/contests", dict(ours, contest_id=CONTEST, county_code="elsewhere"), organiser)
     assert code in (403, 404) and stack.call("GET", f"/contests/{CONTEST}")[1]["county_code"] == "boai"
     # a region tree our contests stand on is replaced by the operator only
@@ -210,6 +217,10 @@ PUBLIC_FIELDS = {
     "checkpoints",
     "error",
     "message",
+    "message_id",  # a refusal's template and its values, which its message says anyway
+    "params",
+    "msgid",
+    "size",  # the checkpoint size a refusal names, as the path gave it
     "fields",
     "request_id",
     # the contest (services/registration/contest.py PUBLIC_FIELDS)

@@ -200,7 +200,10 @@ def test_every_stream_of_a_stage_shares_one_poller_and_a_client_holds_at_most_fo
         with pytest.raises(urllib.error.HTTPError) as refused:
             open_stream(stack, "prelim")
         assert refused.value.code == 429 and refused.value.headers["Retry-After"]
-        assert "4 live streams" in json.loads(refused.value.read())["error"]["message"]
+        said = json.loads(refused.value.read())["error"]
+        assert said["message_id"].startswith("this client has {per_key} live streams")
+        assert said["params"]["per_key"] == 4
+        assert said["message"] == "此客户端已打开 4 个实时画面，请先关闭一个"
     finally:
         for stream in streams:
             stream.close()

@@ -71,7 +71,8 @@ def test_the_screen_asks_for_its_token_and_says_why_it_refused_one(stack, browse
     browser.get("about:blank")
     browser.get(f"{page}#token={judge_token('J1')}")  # a judge's link is no screen's
     wait(browser, 15, lambda d: d.find_elements(By.CSS_SELECTOR, "#screen-sign-in [role=alert]"), "the refusal")
-    assert "live screen" in browser.find_element(By.CSS_SELECTOR, "#screen-sign-in [role=alert]").text
+    refusal = browser.find_element(By.CSS_SELECTOR, "#screen-sign-in [role=alert]").text
+    assert "只有组织者或大屏幕可以打开实时大屏幕" in refusal  # the judge's token is not a screen's
     field = browser.find_element(By.ID, "screen-token")
     assert browser.find_element(By.CSS_SELECTOR, "label[for=screen-token]").text  # labelled
     field.send_keys(SCREEN_TOKEN)
@@ -99,9 +100,9 @@ def test_the_live_stream_is_for_the_screen_and_organisers_only_and_never_by_a_to
     page, other = f"/live/{CONTEST}/prelim", f"/live/{CONTEST}/final"
     for path in (page, f"{page}/events"):  # the way that was: refused, and told the way that is
         code, body = stack.call("GET", f"{path}?token={SCREEN_TOKEN}")
-        assert code == 400 and "#token=" in body["error"]["message"], body
+        assert code == 400 and "#token=" in body["error"]["message_id"], body
     code, body = stack.call("GET", f"{page}/events")
-    assert code == 401 and "no screen ticket" in body["error"]["message"], body
+    assert code == 401 and "no screen ticket" in body["error"]["message_id"], body
     assert stack.call("POST", f"{page}/ticket")[0] == 401
     assert stack.call("POST", f"{page}/ticket", token=judge_token("J1"))[0] == 403
     assert stack.call("POST", f"/live/{CONTEST}/nowhere/ticket", token=ORGANISER_TOKEN)[0] == 404
@@ -120,15 +121,15 @@ def test_the_live_stream_is_for_the_screen_and_organisers_only_and_never_by_a_to
     code, data = first_event(stack, f"{page}/events", {"Cookie": f"{COOKIE}={ticket}"})
     assert code == 200 and json.loads(data)["stage_id"] == "prelim", data
     code, body = stack.call("GET", f"{other}/events", headers={"Cookie": f"{COOKIE}={ticket}"})
-    assert code == 401 and "another stage" in body["error"]["message"], body
+    assert code == 401 and "another stage" in body["error"]["message_id"], body
     forged = ticket[:-4] + ("AAAA" if not ticket.endswith("AAAA") else "BBBB")
     code, body = stack.call("GET", f"{page}/events", headers={"Cookie": f"{COOKIE}={forged}"})
-    assert code == 401 and "not valid" in body["error"]["message"], body
+    assert code == 401 and "not valid" in body["error"]["message_id"], body
     expired = Tickets.derived(stack.consistency_key).issue(
         {"role": "organiser", "id": "org1"}, CONTEST, "prelim", time.time() - 120
     )
     code, body = stack.call("GET", f"{page}/events", headers={"Cookie": f"{COOKIE}={expired}"})
-    assert code == 401 and "expired" in body["error"]["message"], body
+    assert code == 401 and "expired" in body["error"]["message_id"], body
     # a program sends its token in the header, as with any route
     code, data = first_event(stack, f"{page}/events", {"Authorization": f"Bearer {ORGANISER_TOKEN}"})
     assert code == 200 and json.loads(data)["stage_id"] == "prelim", data

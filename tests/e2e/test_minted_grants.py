@@ -93,7 +93,7 @@ def test_with_registration_down_a_minted_token_is_a_503_within_the_deadline_then
     started = time.monotonic()
     code, body = stack.call("PUT", path, sheet(random_scores(random.Random(4))), token)
     assert code == 503 and body["error"]["code"] == "unavailable", body
-    assert "could not be looked up" in body["error"]["message"]
+    assert "could not be looked up" in body["error"]["message_id"]
     assert time.monotonic() - started < 5 + 2  # the stack's deadline (LEITAI_RPC_TIMEOUT) is 5 s
     stack.restart("registration")
     code, body = stack.call("PUT", path, sheet(random_scores(random.Random(5))), token)
@@ -111,7 +111,7 @@ def test_an_organiser_invites_a_judge_from_the_console_and_issuing_again_ends_th
     again = ok(stack.call("POST", path, {"id": judge, "base_url": stack.base}, ORGANISER_TOKEN))
     assert again["replaces"] == [first["grant_id"]]
     code, body = stack.call("GET", "/judges/me/sessions", token=first["token"])
-    assert code == 401 and "expired or revoked" in body["error"]["message"]
+    assert code == 401 and "expired or revoked" in body["error"]["message_id"]
     assert ok(stack.call("GET", "/judges/me/sessions", token=again["token"]))["judge_id"] == judge
     listed = {g["grant_id"]: g["status"] for g in ok(stack.call("GET", path, token=ORGANISER_TOKEN))["invitations"]}
     assert (listed[first["grant_id"]], listed[again["grant_id"]]) == ("revoked", "active")

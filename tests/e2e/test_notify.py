@@ -140,7 +140,7 @@ def test_notify_writes_with_a_key_answer_a_retry_as_the_first_time_and_refuse_th
     assert answer == {"recipient_id": f"contestant-{QUIET}", "email": True, "sms": False, "inbox": False}
     assert ok(stack.call("PUT", prefs, {"inbox": False}, ORG, headers=key)) == answer
     code, body = stack.call("PUT", prefs, {"inbox": True}, ORG, headers=key)
-    assert code == 409 and "different request" in body["error"]["message"]
+    assert code == 409 and "different request" in body["error"]["message_id"]
     code, body = stack.call("POST", path, None, ORG, headers=key)  # another route under the same key
     assert code == 409
     ok(stack.call("PUT", prefs, {"inbox": True}, ORG))  # as it was, for the tests after this one

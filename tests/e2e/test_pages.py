@@ -122,7 +122,7 @@ def test_a_judge_scores_a_whole_session_through_the_page(stack, orders, tablet):
         sheet({"party": "31", "work": "20.5", "results": "10"}),
         judge_token("J1"),
     )
-    assert code == 400 and refused["error"]["fields"]["scores.party"] == ["must be between 0 and 30"]
+    assert code == 400 and refused["error"]["fields"]["scores.party"] == ["讲党建：须在 0 到 30 之间"]
     assert sheets_of(stack, "s1", "J1") == {}
 
     rng = random.Random(16)
@@ -349,7 +349,7 @@ def test_a_sheet_that_reaches_the_gateway_after_the_lock_is_refused_in_the_page_
         },
     )
     wait(tablet, lambda d: tag(d, entry) == "未被接受", "the late sheet to be refused")
-    assert "评分未被接受：session s1 is locked" in tablet.find_element(By.ID, "sheet-status").text
+    assert "评分未被接受：场次 s1 已锁定，不能再评分" in tablet.find_element(By.ID, "sheet-status").text
     assert sheets_of(stack, "s1", "J4")[entry] == before
 
 

@@ -704,7 +704,7 @@ def test_a_correction_that_changes_who_advances_after_the_next_stage_started_wai
     assert code == 400 and set(body["error"]["fields"]) == {"action", "reason"}
     assert stack.call("POST", f"/contests/{contest}/advancement-changes/nope/decision", keep, ORG)[0] == 404
     code, body = stack.call("POST", decision, {"action": "follow", "reason": "按更正"}, ORG)
-    assert code == 422 and "of the group is open already" in body["error"]["message"]  # the final is under way
+    assert code == 422 and "of the group is open already" in body["error"]["message_id"]  # the final is under way
     decided = ok(stack.call("POST", decision, keep, ORG))
     assert (decided["action"], decided["decided_by"]) == ("keep", "org1")
     assert ok(stack.call("POST", decision, keep, ORG)) == decided

@@ -60,7 +60,7 @@ def new_contest(
 def test_a_request_queued_past_its_deadline_is_dropped_not_executed_when_the_service_returns(stack):
     stack.child("registration").kill()
     contest_id, (code, body) = new_contest(stack)
-    assert code == 503 and "outcome is unknown" in body["error"]["message"], body
+    assert code == 503 and "outcome is unknown" in body["error"]["message_id"], body
     stack.restart("registration")  # the request is still queued unless its expiration dropped it
     wait_until(lambda: stack.ops("registration")[0] == 200, what="registration ready again")
     # a request sent now is queued behind the late one, had the broker kept it: once it is done,
@@ -90,7 +90,7 @@ def test_a_write_retried_with_its_key_answers_as_the_first_time_and_the_key_is_b
     assert new_contest(stack, contest_id, key=key) == (contest_id, first)  # the same status and body
     assert new_contest(stack, contest_id)[1][0] == 409  # without the key: "already exists"
     code, body = new_contest(stack, contest_id, key=key, name="另一个请求")[1]
-    assert code == 409 and "different request" in body["error"]["message"]
+    assert code == 409 and "different request" in body["error"]["message_id"]
     code, body = new_contest(stack, key="not a valid key")[1]
     assert code == 400 and "Idempotency-Key" in body["error"]["fields"]
 
@@ -208,7 +208,7 @@ def test_a_request_after_a_write_sees_it_or_answers_not_yet_and_never_refuses_fa
         code, body = stack.call("POST", publish, None, org)
         assert code == 422, body  # without the token: the refusal the token exists to prevent
         code, body, headers = stack.exchange("POST", publish, None, org, headers={"Leitai-After": locked})
-        assert code == 503 and "not yet seen" in body["error"]["message"] and headers["Retry-After"], body
+        assert code == 503 and "not yet seen" in body["error"]["message_id"] and headers["Retry-After"], body
     finally:
         os.kill(relay.process.pid, signal.SIGCONT)
     code, published = stack.call("POST", publish, None, org, headers={"Leitai-After": locked})

@@ -21,6 +21,8 @@ PURE = (
     "leitai.consistency",
     "leitai.domain",
     "leitai.errors",
+    "leitai.messages",
+    "leitai.schema_messages",
     "leitai.lots",
     "leitai.roles",
     "leitai.access",

@@ -8,6 +8,7 @@ import pytest
 
 from leitai.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, RuleViolated, Unavailable
 from leitai.roles import JUDGE, ORGANISER, PUBLIC, SCREEN, require_role
+from leitai.rpc import STORE_OUTAGE
 from services.gateway.auth import Authenticator, Unauthorized
 from services.gateway.http import status_of
 
@@ -77,15 +78,17 @@ def test_every_route_documents_its_bodies_from_schemas_that_exist():
 
 
 def test_an_unavailable_service_answers_503_with_retry_after_and_says_the_outcome_is_unknown():
+    from leitai.i18n import Languages, catalogues
     from services.gateway.http import error_response
 
-    response = error_response(
-        Unavailable("the store is not answering; the outcome is unknown", {"retry_after": 3}), "req-12345678"
-    )
+    chinese = Languages(catalogues()).for_request([])
+    response = error_response(Unavailable(STORE_OUTAGE, {"retry_after": 3}), "req-12345678", chinese)
     assert response.status_code == 503 and response.headers["Retry-After"] == "3"
-    assert error_response(Unavailable("no answer within 30 s"), "req-12345678").headers["Retry-After"] == "2"
+    assert json.loads(response.get_data())["error"]["message"] == "数据存储没有应答，结果未知：请用同一幂等键重试"
+    assert error_response(Unavailable("no answer within 30 s"), "req-12345678", chinese).headers["Retry-After"] == "2"
     # as it arrives over RPC: nameko turns the numbers in an error's details into strings
-    assert error_response(Unavailable("not yet", {"retry_after": "1.5"}), "req-12345678").headers["Retry-After"] == "2"
+    late = Unavailable("not yet", {"retry_after": "1.5"})
+    assert error_response(late, "req-12345678", chinese).headers["Retry-After"] == "2"
 
 
 def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_refused():
@@ -375,7 +378,8 @@ def test_an_unexpected_error_is_a_500_with_the_request_id_and_nothing_of_the_err
         response = GatewayService.get_regions(gateway, request, tree_id="boai")
     body = json.loads(response.get_data())
     assert response.status_code == 500 and body["error"]["code"] == "internal"
-    assert body["error"]["message"] == "internal error" and "secret" not in response.get_data(as_text=True)
+    assert body["error"]["message"] == "系统内部错误" and "secret" not in response.get_data(as_text=True)
+    assert body["error"]["message_id"] == "internal error"
     [record] = [r for r in caplog.records if r.getMessage() == "failed"]
     assert record.request_id == body["error"]["request_id"] and "the secret inner workings" in caplog.text
 

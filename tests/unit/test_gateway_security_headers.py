@@ -16,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 import services.gateway.service  # noqa: F401  (its endpoints fill ROUTES)
 from leitai.certificates import fingerprint
 from leitai.errors import NotFound, Unavailable
+from leitai.i18n import Languages, catalogues
 from services.gateway import live, pages, results_page
 from services.gateway.http import (
     CONTENT_SECURITY_POLICY,
@@ -176,7 +177,7 @@ def test_an_answer_to_a_credential_is_never_cached_public_route_or_not():
 
 @pytest.mark.parametrize("error", [NotFound("no such stage"), Unavailable("down")], ids=repr)
 def test_an_error_is_secured_and_never_cached(error):
-    response = answered(lambda request: error_response(error, "r3"))
+    response = answered(lambda request: error_response(error, "r3", Languages(catalogues()).for_request([])))
     assert_secured(response)
     assert response.headers.getlist("Cache-Control") == ["no-store"]
     assert response.status_code in (404, 503) and response.json["error"]["request_id"] == "r3"

@@ -3,9 +3,11 @@ from types import SimpleNamespace
 import pytest
 
 from leitai.errors import Conflict, InvalidInput, RuleViolated
+from leitai.i18n import SOURCE_LANGUAGE, Translator, catalogues
 from services.registration.contest import Contest, draw_order
 from services.registration.regions import parse_csv, validate_tree
 
+ENGLISH = Translator(catalogues(), SOURCE_LANGUAGE)  # messages as their ids say them
 CSV = """code,name,level,parent
 lufeng,陆丰市,county,
 dongh,东海街道,township,lufeng
@@ -104,14 +106,14 @@ def test_a_roster_lists_every_problem_of_every_row_and_registers_nothing():
     entries = [entry(1), entry(2), entry(3, village="jies-1"), entry(4, village="dongh")]
     with pytest.raises(RuleViolated) as refused:
         contest.register_roster(judges, entries, tree())
-    problems = refused.value.details
+    problems = ENGLISH.fields(refused.value.details)
     assert problems["judges"] == {
         "0": ["nowhere is not a township of the region tree", "contestant c9 has no entry in this contest"],
-        "1": ["judge J1 is registered already"],
+        "1": ["judge 乙 (J1) is registered already"],
     }
     assert problems["entries"] == {
         "0": ["entry e1 exists already", "contestant c1 has an entry in this contest already"],
-        "2": ["township jies takes no part in stage p"],
+        "2": ["township jies takes no part in stage 初赛 (p)"],
         "3": ["dongh is not a village/community of the region tree"],
     }
     assert "5 rows have problems; nothing was registered" in str(refused.value)

@@ -6,6 +6,7 @@ import pytest
 from openpyxl import load_workbook
 
 from leitai.errors import InvalidInput, RuleViolated
+from leitai.i18n import SOURCE_LANGUAGE, Translator, catalogues
 from services.gateway import roster
 from services.gateway.schemas import EntryCreate, JudgeCreate
 
@@ -17,6 +18,7 @@ REGIONS = [
     {"code": "jies-1", "name": "碣石村", "level": "village", "parent": "jies"},
     {"code": "jies-2", "name": "东海社区", "level": "village", "parent": "jies"},  # a name two townships share
 ]
+ENGLISH, CHINESE = Translator(catalogues(), SOURCE_LANGUAGE), Translator(catalogues(), "zh_CN")
 CONTEST = {"contest_id": "c", "name": "陆丰市擂台比武", "county_code": "lufeng", "judges": [], "entries": []}
 
 
@@ -81,7 +83,7 @@ def test_every_bad_row_is_listed_by_sheet_and_row_and_nothing_is_read():
     )
     with pytest.raises(InvalidInput) as refused:
         read(data)
-    rows = refused.value.details
+    rows = ENGLISH.fields(refused.value.details)
     assert "5 rows of the workbook have problems; nothing was imported" == refused.value.message
     assert rows["选手:2"] == ["参赛编号 E1 is also in row 4", "not a phone number: 12345"]
     assert rows["选手:3"] == ["姓名 is required"]
@@ -90,12 +92,15 @@ def test_every_bad_row_is_listed_by_sheet_and_row_and_nothing_is_read():
     assert rows["选手:5"][1].startswith("邮箱: ")
     assert rows["评委:2"][:2] == ["no township named 南塘镇 in 陆丰市", "no contestant named 赵六"]
     assert rows["评委:2"][2].startswith("评委编号: ")
+    chinese = CHINESE.fields(refused.value.details)  # what the organiser reads
+    assert chinese["选手:4"] == ["参赛编号“E1”与第 2 行重复", "陆丰市没有名为“甲子镇”的乡镇（街道）"]
+    assert chinese["选手:3"] == ["“姓名”必须填写"]
 
 
 def test_a_missing_column_or_a_file_that_is_no_workbook_says_so():
     with pytest.raises(InvalidInput) as refused:
         read(filled([["王海", "东海街道", "东海社区", "", "题目"]], [], drop="汇报题目*"))
-    assert refused.value.details == {"选手:1": ["column 汇报题目 is missing"]}
+    assert ENGLISH.fields(refused.value.details) == {"选手:1": ["column 汇报题目 is missing"]}
     with pytest.raises(InvalidInput, match="not an Excel workbook"):
         read(b"name,township\n")
     with pytest.raises(InvalidInput, match="not base64"):
@@ -109,6 +114,6 @@ def test_the_services_refusal_by_record_comes_back_by_sheet_row():
         sheet,
     )
     assert isinstance(refused, InvalidInput)
-    assert refused.details == {"评委:2": ["x"], "选手:3": ["entry E001 exists already"]}  # a blank row 2 is skipped
+    assert ENGLISH.fields(refused.details) == {"评委:2": ["x"], "选手:3": ["entry E001 exists already"]}  # blank row 2
     other = RuleViolated("define the first stage before registering entries")
     assert roster.refused_rows(other, sheet) is other

@@ -33,6 +33,7 @@ from marshmallow import ValidationError
 
 from leitai.contracts.registration import StageDefined
 from leitai.contracts.scoring import ScoreSheetSubmitted
+from leitai.messages import formatted
 from services.gateway.schemas import SheetSubmit
 from services.scoring.rules import Criterion, DropTier, aggregate, drop_counts, score_problems, sheet_total
 
@@ -129,8 +130,15 @@ def service_answer(criteria: list[dict], texts: dict[str, str]) -> tuple[dict, d
         for c in criteria
     ]  # as SessionPlan.from_payload
     problems = score_problems(rules, values)
-    if problems:
-        return problems, None, None
+    if problems:  # in English, without the criterion's name the service puts before them (the page shows its own)
+        return (
+            {
+                field: [formatted(said["msgid"].removeprefix("{criterion}: "), said["params"]) for said in messages]
+                for field, messages in problems.items()
+            },
+            None,
+            None,
+        )
     return {}, values, sheet_total(rules, values)
 
 

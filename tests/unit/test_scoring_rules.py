@@ -3,6 +3,7 @@ from decimal import Decimal as D
 import pytest
 
 from leitai.arithmetic import median, rounded_mean
+from leitai.messages import formatted
 from services.scoring.rules import Criterion, DropTier, aggregate, drop_counts, score_problems, sheet_total
 
 CRITERIA = [Criterion("party", "讲党建", D(30), D(1), D("0.5")), Criterion("work", "讲工作", D(40), D("1.5"), D("0.5"))]
@@ -25,7 +26,10 @@ def test_the_sheet_total_is_the_weighted_sum():
 )
 def test_a_bad_score_is_named_by_field(scores, field, message):
     problems = score_problems(CRITERIA, scores)
-    assert message in " ".join(problems[field])
+    assert message in " ".join(formatted(said["msgid"], said["params"]) for said in problems[field])
+    named = {c.criterion_id: c.name for c in CRITERIA}.get(field.removeprefix("scores."))
+    if named:  # a criterion of the stage: the message names it, in every language
+        assert all(said["params"]["criterion"] == named for said in problems[field])
 
 
 def test_a_good_sheet_has_no_problems():

@@ -12,6 +12,7 @@ import pytest
 
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.lots import draw_order
+from leitai.messages import text
 from services.gateway import schemas
 from services.notify import application as notify
 from tests.support.inmemory import InMemorySystem
@@ -708,7 +709,7 @@ def test_a_roster_registers_all_its_judges_and_entries_in_one_write_or_nothing()
     taken = dict(good_entry, entry_id="e1", contestant_id="pother")
     with pytest.raises(RuleViolated) as refused:
         reg.register_roster(ORG, "c", [good_judge], [good_entry, taken])
-    assert refused.value.details == {"entries": {"1": ["entry e1 exists already"]}}
+    assert refused.value.details == {"entries": {"1": [text("entry {entry_id} exists already", entry_id="e1")]}}
     assert reg.contest_view(ORG, "c") == before  # the good rows wait for the bad one
     records = reg.register_roster(ORG, "c", [good_judge], [good_entry])
     assert [r.get("judge_id") or r["entry_id"] for r in records] == ["N1", "new"]
