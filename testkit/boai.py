@@ -34,18 +34,27 @@ def regions() -> list[dict]:
     return tree
 
 
+SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
+GIVEN = ("建国", "秀英", "志强", "红梅", "海峰", "丽娟", "国平")
+
+
+def name(k: int) -> str:
+    """The ``k``-th contestant's name: Chinese, as on a county's list, none twice for k < 140."""
+    return SURNAMES[k % len(SURNAMES)] + GIVEN[k % len(GIVEN)]
+
+
 def entries() -> list[dict]:
     return [
         {
             "entry_id": f"e-{code}-{n:02d}",
             "contestant_id": f"c-{code}-{n:02d}",
-            "name": f"书记{code[:2]}{n:02d}",
+            "name": name(15 * t + n - 1),
             "village_code": f"{code}-v{n:02d}",
             "title": f"{TOWNSHIPS[code]}第{n}村党建工作汇报",
             "email": f"c{n}@{code}.example.cn",
             "phone": "13800000000",
         }
-        for code in ("qinghua", "boshan")
+        for t, code in enumerate(("qinghua", "boshan"))
         for n in range(1, 16)
     ]
 

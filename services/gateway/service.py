@@ -77,6 +77,7 @@ class GatewayService:
     def _answer(self, route, fn, request, params):
         request_id = new_request_id(request)
         translator = self.settings.translator(request.accept_languages.values())
+        self.translator = translator  # a service instance serves one request: a route renders read messages with it
         try:
             authenticator = self.settings.authenticator
             address = client_address(request, self.settings.trusted_proxies)
@@ -548,7 +549,12 @@ class GatewayService:
         "stage, the criteria, which entries they may score (recusal), sheets received, their own sheets",
     )
     def judge_desk(self, actor, body):
-        return self.scoring.judge_desk(actor)
+        desk = self.scoring.judge_desk(actor)
+        for session in desk["sessions"]:  # why the judge stands aside, in their language
+            for entry in session["entries"]:
+                if entry["recused"]:
+                    entry["recused"] = self.translator.message(entry["recused"]["msgid"], entry["recused"]["params"])
+        return desk
 
     @endpoint(
         "GET",

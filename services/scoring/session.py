@@ -15,7 +15,7 @@ from leitai.access import Place
 from leitai.arithmetic import ROUNDING, median
 from leitai.domain import Decision, DomainEvent
 from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound, RuleViolated
-from leitai.messages import N_, Text, formatted, text
+from leitai.messages import N_, Text, text
 from services.scoring.rules import Criterion, DropTier, aggregate, score_problems, sheet_total
 
 # a submission id is its sheet's key (and its event's id): once used, for that sheet only
@@ -131,30 +131,34 @@ def outliers(totals: Mapping[str, Decimal], tolerance: Decimal | None) -> tuple[
     return {j for j, t in totals.items() if abs(t - middle) > tolerance}, middle
 
 
+SAME_TOWNSHIP = N_("recused: judge {judge} ({judge_id}) is from the township of {contestant} ({township_code})")
+SAME_UNIT = N_("recused: judge {judge} ({judge_id}) is from the work unit of {contestant} ({work_unit})")
+DECLARED = N_("recused: judge {judge} ({judge_id}) declared a conflict with {contestant}")
+# the same reasons as the judge reads them on their own tablet: about them, in the second person
+TO_THE_JUDGE = {
+    SAME_TOWNSHIP: N_("{contestant} is from your township"),
+    SAME_UNIT: N_("{contestant} is from your work unit"),
+    DECLARED: N_("you declared a conflict with {contestant}"),
+}
+
+
 def recusal(judge: PanelJudge, entry: SessionEntry) -> Text | None:
     """Why ``judge`` may not score ``entry`` (回避), or None: the refusal's message."""
     names = {"judge": judge.name, "judge_id": judge.judge_id, "contestant": entry.name}
     if judge.township_code and judge.township_code == entry.township_code:
-        return text(
-            "recused: judge {judge} ({judge_id}) is from the township of {contestant} ({township_code})",
-            township_code=entry.township_code,
-            **names,
-        )
+        return text(SAME_TOWNSHIP, township_code=entry.township_code, **names)
     if judge.work_unit and judge.work_unit == entry.work_unit:
-        return text(
-            "recused: judge {judge} ({judge_id}) is from the work unit of {contestant} ({work_unit})",
-            work_unit=entry.work_unit,
-            **names,
-        )
+        return text(SAME_UNIT, work_unit=entry.work_unit, **names)
     if entry.contestant_id in judge.conflicts:
-        return text("recused: judge {judge} ({judge_id}) declared a conflict with {contestant}", **names)
+        return text(DECLARED, **names)
     return None
 
 
-def recusal_reason(judge: PanelJudge, entry: SessionEntry) -> str | None:
-    """``recusal``'s message in English (the judge's view of a session carries it), or None."""
+def recusal_to_the_judge(judge: PanelJudge, entry: SessionEntry) -> Text | None:
+    """``recusal`` as the judge's view of the session says it to them (the gateway renders it
+    in the reader's language), or None."""
     found = recusal(judge, entry)
-    return formatted(found["msgid"], found["params"]) if found else None
+    return text(TO_THE_JUDGE[found["msgid"]], contestant=entry.name) if found else None
 
 
 @dataclass
@@ -252,7 +256,7 @@ class ScoringSession:
         entries = sorted(self.plan.entries.values(), key=lambda e: e.order)
         rows = []
         for entry in entries:
-            recused = recusal_reason(judge, entry)
+            recused = recusal_to_the_judge(judge, entry)
             mine = self.sheets.get((entry.entry_id, judge_id))
             needed = not judge.reserve or mine is not None or self._reserve_needed(entry)
             rows.append(
