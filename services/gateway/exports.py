@@ -18,6 +18,8 @@ from decimal import Decimal
 from openpyxl import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
+from services.gateway.names import Names
+
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -45,7 +47,7 @@ RESULT_HEADERS = [
 ]
 
 
-def result_rows(export: dict) -> list[list]:
+def result_rows(export: dict, names: Names) -> list[list]:
     return [
         [
             r["rank"],
@@ -53,13 +55,13 @@ def result_rows(export: dict) -> list[list]:
             r["position"],
             r["entry_id"],
             r["name"],
-            r["township"],
-            r["group_id"],
+            names.township(r["township"]),
+            names.group(r["group_id"]),
             Decimal(r["stage_score"]),
             "晋级" if r["advanced"] else "",
-            "、".join(r["dropped_high"]),
-            "、".join(r["dropped_low"]),
-            r["decided_by"] or "",
+            "、".join(names.judge(j) for j in r["dropped_high"]),
+            "、".join(names.judge(j) for j in r["dropped_low"]),
+            names.decided_by(r["decided_by"]),
         ]
         for r in export["standings"]
     ]
@@ -70,14 +72,14 @@ def sheet_headers(export: dict) -> list[str]:
     return ["场次", "选手编号", "姓名", "评委", *criteria, "合计", "修订次数"]
 
 
-def sheet_rows(export: dict) -> list[list]:
+def sheet_rows(export: dict, names: Names) -> list[list]:
     ids = [c["criterion_id"] for c in export["stage"]["criteria"]]
     return [
         [
-            s["session_id"],
+            names.session(s["session_id"]),
             s["entry_id"],
             s["name"],
-            s["judge_id"],
+            names.judge(s["judge_id"]),
             *(Decimal(s["scores"][i]) for i in ids),
             Decimal(s["total"]),
             s["revision"],
@@ -101,13 +103,13 @@ CALIBRATION_HEADERS = [
 ]
 
 
-def calibration_rows(calibration: dict) -> list[list]:
+def calibration_rows(calibration: dict, names: Names) -> list[list]:
     """The stage's judges (场次 全阶段), then each session's, with its panel's Kendall's W."""
 
     def row(session: str, judge: dict, w: str | None) -> list:
         return [
             session,
-            judge["judge_id"],
+            names.judge(judge["judge_id"]),
             judge["sheets"],
             Decimal(judge["deviation_sum"]),
             Decimal(judge["severity"]),
@@ -121,7 +123,8 @@ def calibration_rows(calibration: dict) -> list[list]:
 
     rows = [row("全阶段", judge, None) for judge in calibration["judges"]]
     for session in calibration["sessions"]:
-        rows += [row(session["session_id"], judge, session["kendalls_w"]) for judge in session["judges"]]
+        name = names.session(session["session_id"])
+        rows += [row(name, judge, session["kendalls_w"]) for judge in session["judges"]]
     return rows
 
 
@@ -164,24 +167,24 @@ def append(table: Worksheet, row: list) -> None:
                 cell.quotePrefix = True
 
 
-def to_xlsx(export: dict, certificate: dict | None = None, calibration: dict | None = None) -> bytes:
+def to_xlsx(export: dict, names: Names, certificate: dict | None = None, calibration: dict | None = None) -> bytes:
     book = Workbook()
     results = book.active
     assert results is not None  # a new workbook has one sheet, active
     results.title = "成绩"
     append(results, RESULT_HEADERS)
-    for row in result_rows(export):
+    for row in result_rows(export, names):
         append(results, row)
     sheets = book.create_sheet("评分表")
     append(sheets, sheet_headers(export))
-    for row in sheet_rows(export):
+    for row in sheet_rows(export, names):
         append(sheets, row)
     for table in (results, sheets):
         table.freeze_panes = "A2"
     if calibration is not None:
         judges = book.create_sheet("评委校准")
         append(judges, CALIBRATION_HEADERS)
-        for row in calibration_rows(calibration):
+        for row in calibration_rows(calibration, names):
             append(judges, row)
         judges.freeze_panes = "A2"
     if certificate is not None:

@@ -6,30 +6,23 @@ from __future__ import annotations
 
 from html import escape
 
-DECIDED_BY = {"median_total": "中位分", "lot": "抽签", "entry_id": "编号"}
+from services.gateway.names import Names
 
 
-def _decided(label: str | None) -> str:
-    if not label:
-        return ""
-    if label.startswith("criterion:"):
-        return f"单项得分（{label.split(':', 1)[1]}）"
-    return DECIDED_BY.get(label, label)
-
-
-def render(board: dict, certificate: dict) -> bytes:
-    """``board``: the published leaderboard; ``certificate``: its certificate (docs/audit.md)."""
+def render(board: dict, certificate: dict, names: Names) -> bytes:
+    """``board``: the published leaderboard; ``certificate``: its certificate (docs/audit.md);
+    ``names``: what the contest's groups and criteria are called."""
     advanced = ' class="advanced"'
     rows = "\n".join(
         f"<tr{advanced if r['advanced'] else ''}><td>{r['rank']}</td><td>{escape(r['name'])}</td>"
-        f'<td>{escape(r["group_id"])}</td><td class="score">{escape(r["stage_score"])}</td>'
-        f"<td>{'晋级' if r['advanced'] else ''}</td><td>{escape(_decided(r.get('decided_by')))}</td></tr>"
+        f'<td>{escape(names.group(r["group_id"]))}</td><td class="score">{escape(r["stage_score"])}</td>'
+        f"<td>{'晋级' if r['advanced'] else ''}</td><td>{escape(names.decided_by(r.get('decided_by')))}</td></tr>"
         for r in board["standings"]
     )
-    contest, stage = escape(board["contest_id"]), escape(board["stage_id"])
+    certificate_path = f"/contests/{escape(board['contest_id'])}/stages/{escape(board['stage_id'])}/certificate"
     pending = "（签名检查点生成中，稍后刷新可见完整证书）" if certificate["pending"] else ""
     fingerprint = (
-        f'<span id="fingerprint" title="{escape(certificate["standings_sha256"])}">'
+        f'<span id="fingerprint" class="id" title="{escape(certificate["standings_sha256"])}">'
         f"{escape(certificate['fingerprint'])}</span>"
     )
     return f"""<!doctype html>
@@ -51,8 +44,8 @@ def render(board: dict, certificate: dict) -> bytes:
 </table>
 <footer>
 成绩校验指纹 {fingerprint}{pending}<br>
-成绩证书：<a href="/contests/{contest}/stages/{stage}/certificate">/contests/{contest}/stages/{stage}/certificate</a>；
-核验方法见审计说明（docs/audit.md）：任何人可用组织方公布的公钥，在自己的电脑上核验成绩由评分表按规则算出、记录未被改动。
+成绩证书：<a class="link" href="{certificate_path}">{certificate_path}</a>；
+核验方法见组织方提供的审计说明：任何人可用组织方公布的公钥，在自己的电脑上核验成绩由评分表按规则算出、记录未被改动。
 </footer>
 </body>
 </html>

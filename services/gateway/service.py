@@ -26,7 +26,7 @@ from leitai.formats import FORMATS
 from leitai.messages import N_
 from leitai.roles import PUBLIC
 from leitai.rpc import Deadline, ReadYourWrites, RpcProxy
-from services.gateway import exports, invitations, live, pages, results_page, roster
+from services.gateway import exports, invitations, live, names, pages, results_page, roster
 from services.gateway import schemas as s
 from services.gateway.auth import Settings
 from services.gateway.http import (
@@ -715,16 +715,19 @@ class GatewayService:
         "(kind=calibration) as CSV, Chinese headers",
     )
     def export_csv(self, actor, body, contest_id, stage_id):
+        named = self._names(actor, contest_id, stage_id)
         if body.get("kind") == "calibration":
             return exports.to_csv(
                 exports.CALIBRATION_HEADERS,
-                exports.calibration_rows(self.ranking.calibration(actor, contest_id, stage_id)),
+                exports.calibration_rows(self.ranking.calibration(actor, contest_id, stage_id), named),
             )
         export = self.ranking.export(contest_id, stage_id)
         if body.get("kind", "results") == "sheets":
-            return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export))
+            return exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export, named))
         return exports.to_csv(
-            exports.RESULT_HEADERS, exports.result_rows(export), self._certificate_if_published(contest_id, stage_id)
+            exports.RESULT_HEADERS,
+            exports.result_rows(export, named),
+            self._certificate_if_published(contest_id, stage_id),
         )
 
     @endpoint(
@@ -737,6 +740,7 @@ class GatewayService:
     def export_xlsx(self, actor, body, contest_id, stage_id):
         return exports.to_xlsx(
             self.ranking.export(contest_id, stage_id),
+            self._names(actor, contest_id, stage_id),
             self._certificate_if_published(contest_id, stage_id),
             self.ranking.calibration(actor, contest_id, stage_id),
         )
@@ -880,7 +884,16 @@ class GatewayService:
     def results_page(self, actor, body, contest_id, stage_id):
         published = self.ranking.stage_results(contest_id, stage_id)
         board = self.ranking.leaderboard(actor, contest_id, stage_id)
-        return results_page.render(dict(board, standings=published["standings"]), self._certificate(published))
+        return results_page.render(
+            dict(board, standings=published["standings"]),
+            self._certificate(published),
+            self._names(actor, contest_id, stage_id),
+        )
+
+    def _names(self, actor: dict, contest_id: str, stage_id: str) -> names.Names:
+        """The contest's ids by their names, as ``actor`` may see them (the public: no judges)."""
+        contest = self.registration.get_contest(actor, contest_id)
+        return names.of_contest(contest, self.registration.get_regions(contest["tree_id"])["regions"], stage_id)
 
     @http("GET", "/live/<string:contest_id>/<string:stage_id>/events")
     def live_events(self, request, contest_id, stage_id):

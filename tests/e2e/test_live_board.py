@@ -14,7 +14,7 @@ from selenium.webdriver.common.by import By
 from services.gateway.tickets import COOKIE, Tickets
 from testkit.boai import CONTEST, set_up, submit_all
 from testkit.stack import ORGANISER_TOKEN, SCREEN_TOKEN, judge_token, ok
-from tests.support.browser import accessibility_violations, chromium, csp_violations, screenshot
+from tests.support.browser import accessibility_violations, chromium, csp_violations, foreign_words, screenshot
 from tests.support.browser import wait as wait_for
 
 pytestmark = pytest.mark.integration
@@ -61,6 +61,7 @@ def test_the_big_screen_shows_a_newly_locked_entry_within_a_second(stack, browse
     assert box["y"] + box["height"] <= browser.find_element(By.ID, "table").rect["y"]
     screenshot(browser, "live-board")
     assert accessibility_violations(browser) == [], "live-board"
+    assert foreign_words(browser) == [], "live-board"
     assert csp_violations(browser) == []  # its script and style sheet are the gateway's files, the stream its own
 
 
@@ -163,3 +164,4 @@ def test_the_halls_screen_shows_each_contestant_as_their_panel_completes_and_the
     assert csp_violations(browser) == []
     screenshot(browser, "hall-screen")
     assert accessibility_violations(browser) == [], "hall-screen"
+    assert foreign_words(browser) == [], "hall-screen"

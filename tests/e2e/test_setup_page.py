@@ -22,6 +22,7 @@ from tests.support.browser import (
     chromium,
     confirmed,
     csp_violations,
+    foreign_words,
     open_as,
     screenshot,
     tap,
@@ -111,6 +112,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#format-select option"), "the set-up page's formats")
     screenshot(desk, "setup-1-empty")
     assert accessibility_violations(desk) == [], "setup-1-empty"
+    assert foreign_words(desk) == [], "setup-1-empty"
 
     # the region tree, imported from a CSV file
     Select(desk.find_element(By.ID, "format-select")).select_by_value("qidong")
@@ -132,6 +134,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     typed(desk, "organiser-phone", "0513-88812345")
     screenshot(desk, "setup-2-contest")
     assert accessibility_violations(desk) == [], "setup-2-contest"
+    assert foreign_words(desk) == [], "setup-2-contest"
     desk.find_element(By.ID, "create-contest").click()
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, '[data-stage-form="wubi"]'), "the format's stage")
     assert contest(stack)["organiser"]["name"] == "县委组织部组织科"
@@ -147,6 +150,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     weight.send_keys("１.５")  # a full-width digit, as a Chinese input method types it
     screenshot(desk, "setup-3-stage", whole_page=True)
     assert accessibility_violations(desk) == [], "setup-3-stage"
+    assert foreign_words(desk) == [], "setup-3-stage"
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     wait(desk, lambda d: "已保存" in text_of(d, '[data-stage="wubi"] h3'), "the stage saved")
     stage = contest(stack)["stages"][0]
@@ -180,6 +184,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     assert "什么也没有导入" in desk.find_element(By.ID, "roster-notice").text
     screenshot(desk, "setup-4-roster-problems", whole_page=True)
     assert accessibility_violations(desk) == [], "setup-4-roster-problems"
+    assert foreign_words(desk) == [], "setup-4-roster-problems"
     assert contest(stack)["entries"] == [] and contest(stack)["judges"] == []
 
     # the sheet put right
@@ -198,6 +203,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
         session_set_up(desk, group, day)
     screenshot(desk, "setup-5-sessions-open", whole_page=True)
     assert accessibility_violations(desk) == [], "setup-5-sessions-open"
+    assert foreign_words(desk) == [], "setup-5-sessions-open"
 
     sessions = contest(stack)["sessions"]
     assert [(s["session_id"], s["opened"], s["place"]) for s in sessions] == [
@@ -225,12 +231,14 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
     }
     screenshot(desk, "contest-1-invitations", whole_page=True)
     assert accessibility_violations(desk) == [], "contest-1-invitations"
+    assert foreign_words(desk) == [], "contest-1-invitations"
 
     with chromium(390, 844) as phone:
         for n, (_, link) in enumerate(sorted(links.items())):
             scored_on_the_phone(stack, phone, link, Decimal(12 + n))
         screenshot(phone, "contest-2-judge-phone", whole_page=True)
         assert accessibility_violations(phone) == [], "contest-2-judge-phone"
+        assert foreign_words(phone) == [], "contest-2-judge-phone"
 
     open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
     for session, group in ((f"{CONTEST}-wubi-chengdong", "城东镇"), (f"{CONTEST}-wubi-chengxi", "城西镇")):
@@ -275,6 +283,7 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
     assert not proposed.find_elements(By.XPATH, ".//button[text()='批准']")  # never offered to its proposer
     screenshot(desk, "contest-3-correction-proposed", whole_page=True)
     assert accessibility_violations(desk) == [], "contest-3-correction-proposed"
+    assert foreign_words(desk) == [], "contest-3-correction-proposed"
 
     # the supervisor, in the console: appeals and corrections, nothing else
     open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={SUPERVISOR_TOKEN}")
@@ -292,6 +301,7 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
     wait(desk, lambda d: "支持申诉（经复核，申诉成立）" in d.find_element(By.ID, "appeals").text, "the appeal decided")
     screenshot(desk, "contest-4-supervisor", whole_page=True)
     assert accessibility_violations(desk) == [], "contest-4-supervisor"
+    assert foreign_words(desk) == [], "contest-4-supervisor"
     wait_until(
         lambda: ok(stack.call("GET", f"/contests/{CONTEST}/stages/wubi/results"))["version"] == 2,
         what="the stage published again",
@@ -366,4 +376,5 @@ def test_the_set_up_page_has_a_label_for_every_control_and_fits_a_phone(stack):
         assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
         screenshot(phone, "setup-phone", whole_page=True)
         assert accessibility_violations(phone) == [], "setup-phone"
+        assert foreign_words(phone) == [], "setup-phone"
         assert csp_violations(phone) == []

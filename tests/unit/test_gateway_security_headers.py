@@ -28,6 +28,7 @@ from services.gateway.http import (
     respond,
     secure_app,
 )
+from services.gateway.names import Names
 from services.gateway.service import GatewayService
 
 # what /pages/<name>.<kind> serves (one route, pages.ASSETS), by the path a page loads it from
@@ -45,7 +46,7 @@ def results() -> bytes:
         "standings": [dict(standing, decided_by=HOSTILE), dict(standing, rank=2, advanced=False, decided_by="lot")],
     }
     certificate = {"standings_sha256": digest, "fingerprint": fingerprint(digest), "pending": ["ranking"]}
-    return results_page.render(board, certificate)
+    return results_page.render(board, certificate, Names())
 
 
 # every HTML page the gateway serves, by route: a new page fails the test below until listed here

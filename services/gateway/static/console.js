@@ -113,8 +113,7 @@ async function renderSessions() {
 
 async function sessionCard(s) {
   const card = el("section", {class: "card", "data-session": s.session_id, "aria-label": "场次 " + s.session_id});
-  const title = el("h3", {text: groupName(s.group_id) + "　" + Leitai.dated(s.starts_at) + (s.place ? "　" + s.place : "")},
-    el("span", {class: "muted", text: "　场次编号 " + s.session_id}));
+  const title = el("h3", {text: groupName(s.group_id) + "　" + Leitai.dated(s.starts_at) + (s.place ? "　" + s.place : "")});
   if (!s.opened) {
     card.append(title, el("p", {class: "muted", text: s.order && s.order.length ? "已抽签，未开始评分" : "未开始"}));
     return card;
@@ -275,7 +274,7 @@ async function renderInvitations() {
       : LINK_STATUS[grant.status] + (grant.revoke_reason ? "（" + grant.revoke_reason + "）" : "");
     const active = grant && grant.status === "active";
     return el("tr", {"data-judge": j.judge_id},
-      el("td", {text: j.name}), el("td", {text: j.judge_id}), el("td", {class: "link-status", text: state}),
+      el("td", {text: j.name}), el("td", {class: "id", text: j.judge_id}), el("td", {class: "link-status", text: state}),
       el("td", {}, el("div", {class: "row"},
         el("button", {type: "button", class: "secondary", text: active ? "重新生成链接" : "生成链接",
           onclick: () => invite([j], active)}),
@@ -305,7 +304,7 @@ function invitationCard(judge, invitation) {
   const canvas = el("canvas", {"aria-label": judge.name + " 的登录二维码", role: "img"});
   drawQr(canvas, invitation.qr);
   return el("div", {class: "invitation", "data-judge": judge.judge_id},
-    el("h3", {text: contestView.name}), el("p", {text: "评委：" + judge.name + "（" + judge.judge_id + "）"}),
+    el("h3", {text: contestView.name}), el("p", {text: "评委：" + judge.name}),
     canvas, el("p", {class: "muted", text: "请用手机或平板扫码进入评分页。有效至 " + Leitai.dated(invitation.expires_at, true)}),
     el("p", {class: "link", text: invitation.link}));
 }

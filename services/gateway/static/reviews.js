@@ -72,8 +72,8 @@ function correctionRow(session, c) {
   return el("tr", {"data-correction": c.correction_id},
     el("td", {text: entryName(c.entry_id)}), el("td", {text: judgeName(c.judge_id)}),
     el("td", {text: CORRECTION_KIND[c.kind] + (change ? "：" + change : "")}), el("td", {text: c.reason}),
-    el("td", {text: c.proposed_by + (mine ? "（本人）" : "")}),
-    el("td", {text: CORRECTION_STATUS[c.status] + (c.decided_by ? "（" + c.decided_by + "）" : "")}),
+    el("td", {}, el("span", {class: "id", text: c.proposed_by}), mine ? "（本人）" : ""),  // a grant's holder: no name
+    el("td", {}, CORRECTION_STATUS[c.status], ...(c.decided_by ? ["（", el("span", {class: "id", text: c.decided_by}), "）"] : [])),
     el("td", {}, c.status !== "proposed" ? "" : el("div", {},
       el("label", {for: reasonId, text: mine ? "撤回理由（可不填）" : "理由（驳回时必填）"}),
       el("input", {id: reasonId, maxlength: "2000"}),

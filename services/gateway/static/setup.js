@@ -95,8 +95,8 @@ function render() {
   if (!view) return;
   $("contest-form").classList.add("hidden");
   $("contest-done").classList.remove("hidden");
-  $("contest-done").replaceChildren(el("p", {text: view.name + "（" + regionName(view.county_code) + "，编号 "
-    + view.contest_id + "）已创建。"}), el("p", {class: "muted", text: "形式：" + formatOf(view).name}));
+  $("contest-done").replaceChildren(el("p", {}, view.name + "（" + regionName(view.county_code) + "，编号 ",
+    el("span", {class: "id", text: view.contest_id}), "）已创建。"), el("p", {class: "muted", text: "形式：" + formatOf(view).name}));
   renderStages();
   renderRoster();
   renderSessions();
@@ -112,14 +112,15 @@ async function loadTree() {
   if (answer.status !== 200) {
     regions = [];
     $("county-select").replaceChildren();
-    $("tree-summary").textContent = answer.status === 404 ? "还没有编号为“" + id + "”的区划表：请导入。" : Leitai.errorText(answer);
+    $("tree-summary").replaceChildren(...(answer.status === 404 ? ["还没有编号为“", el("span", {class: "id", text: id}),
+      "”的区划表：请导入。"] : [Leitai.errorText(answer)]));
     return;
   }
   localStorage.setItem("leitai.setup.tree", id);
   regions = answer.body.regions.map((r) => Object.assign(r, {tree_id: id}));
   const count = (level) => regions.filter((r) => r.level === level).length;
-  $("tree-summary").textContent = "区划表“" + id + "”：" + Object.entries(LEVELS).map(([level, name]) =>
-    count(level) + " 个" + name).join("、") + "。";
+  $("tree-summary").replaceChildren("区划表“", el("span", {class: "id", text: id}), "”：" + Object.entries(LEVELS)
+    .map(([level, name]) => count(level) + " 个" + name).join("、") + "。");
   $("county-select").replaceChildren(...regions.filter((r) => r.level === "county").map((r) =>
     el("option", {value: r.code, text: r.name})));
 }
