@@ -21,6 +21,7 @@ from composition.demo.tables import table
 from composition.localservers import wait_until
 from leitai import roles
 from leitai.errors import NotFound, RuleViolated
+from services.gateway.names import Names
 from services.scoring.session import PanelJudge, SessionEntry, recusal
 
 ORGANISER = {"id": "demo-organiser", "role": roles.ORGANISER, "deployment": True}  # the demo runs three counties
@@ -348,6 +349,7 @@ def run(
         standings = results["standings"]
         advancing = sum(1 for r in standings if r["advanced"])
         groups = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
+        tie_breaks = Names(criteria={c["criterion_id"]: c["name"] for c in stage.definition["criteria"]})
         rows = shown(stage, results)
         say(
             f"{stage.name} published: {len(standings)} ranked; {advancing} "
@@ -366,7 +368,7 @@ def run(
                         groups[r["group_id"]],
                         r["stage_score"],
                         "✓" if r["advanced"] else "",
-                        r["decided_by"] or "",
+                        tie_breaks.decided_by(r["decided_by"]),
                     ]
                     for r in rows
                 ],
@@ -380,6 +382,7 @@ def run(
 
 
 SHOWN_JUDGES = 4  # of each end, when a stage has many
+JUDGES_AGAINST_PANELS = "各评委与本场评委组的比较"  # docs/calibration.md
 
 
 def show_calibration(rt: Runtime, contest: ScoredContest, stage: Stage, say: Callable[..., None]) -> None:
@@ -387,17 +390,17 @@ def show_calibration(rt: Runtime, contest: ScoredContest, stage: Stage, say: Cal
     calibration = rt.call("ranking", "calibration", ORGANISER, contest.contest_id, stage.stage_id)
     names = {j.judge_id: j.name for j in contest.judges}
     rows = sorted(calibration["judges"], key=lambda j: (Decimal(j["severity"]), j["judge_id"]))
-    shown = f"; the {SHOWN_JUDGES} harshest and most lenient of {len(rows)}" if len(rows) > 2 * SHOWN_JUDGES else ""
+    shown = f"；列出最严和最宽的各 {SHOWN_JUDGES} 位，共 {len(rows)} 位" if len(rows) > 2 * SHOWN_JUDGES else ""
     rows = rows[:SHOWN_JUDGES] + rows[-SHOWN_JUDGES:] if shown else rows
     w = sorted(Decimal(s["kendalls_w"]) for s in calibration["sessions"] if s["kendalls_w"] is not None)
     concordance = (
         "，".join(f"{s['session_id']} {s['kendalls_w']}" for s in calibration["sessions"])
         if len(w) <= 3
-        else f"{len(w)} panels, {w[0]} to {w[-1]}"
+        else f"{len(w)} 个评委组，{w[0]} 至 {w[-1]}"
     )
     say(
-        f"{stage.name}: judges against their panels (severity: mean deviation from the panel's median{shown}; "
-        f"Kendall's W: {concordance})"
+        f"{stage.name}：{JUDGES_AGAINST_PANELS}（宽严度：与本场中位分的平均偏差{shown}；"
+        f"评委组一致性，肯德尔 W：{concordance}）"
     )
     say(
         table(

@@ -14,6 +14,7 @@ from decimal import Decimal
 
 import pytest
 
+from composition.demo.scored import JUDGES_AGAINST_PANELS
 from testkit.servers import ROOT, Vhost
 from tests.e2e.contest_flow import reference_standings
 from tests.support.demo import run_demos
@@ -41,7 +42,7 @@ def test_the_boai_export_is_reproduced_from_its_own_raw_sheets(boai):
     for stage in export["stages"]:
         audit(stage)
         calibrated(stage)
-    assert boai[0].output.count("judges against their panels") == 3
+    assert boai[0].output.count(JUDGES_AGAINST_PANELS) == 3
     semi = export["stages"][1]
     assert any(e["recused"] for e in semi["entries"]), "the semifinal seats township secretaries who stand aside"
 
