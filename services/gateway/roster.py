@@ -34,7 +34,10 @@ from leitai.schema_messages import parsed
 from services.gateway.exports import append
 
 ENTRIES, JUDGES, GUIDE = "选手", "评委", "填写说明"
-MAX_ROWS = 2000  # per sheet: a county's contest has hundreds
+MAX_ROWS = 2000  # people per sheet: a county's contest has hundreds
+MAX_SCANNED = 10 * MAX_ROWS  # rows read per sheet, blank ones included
+MAX_UNPACKED = 32 * 1024 * 1024  # bytes the workbook's files may unpack to, all together
+MAX_MEMBERS = 200  # files in the workbook's zip (a template has about a dozen)
 MAX_COLUMNS = 30
 MAX_CELL = 2000
 LIST_SEPARATORS = re.compile(r"[、,，;；\s]+")
@@ -188,6 +191,7 @@ def refused_rows(error: DomainError, roster: Roster) -> DomainError:
 def _sheets(data: bytes) -> dict[str, list[tuple[int, dict[str, str]]]]:
     """Each known sheet's filled-in rows: (the row's number in Excel, header -> text)."""
     try:
+        _unpacked_within_bounds(data)
         book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except (zipfile.BadZipFile, KeyError, OSError, ValueError, TypeError):
         not_a_workbook = {"workbook": [N_("not an .xlsx workbook")]}
@@ -202,6 +206,16 @@ def _sheets(data: bytes) -> dict[str, list[tuple[int, dict[str, str]]]]:
             judges=JUDGES,
         )
     return found
+
+
+def _unpacked_within_bounds(data: bytes) -> None:
+    """An .xlsx is a zip: a few kilobytes may unpack to gigabytes (a zip bomb). What it holds is
+    measured from its directory before anything is unpacked, and refused past the bounds."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        members = archive.infolist()
+        if len(members) > MAX_MEMBERS or sum(m.file_size for m in members) > MAX_UNPACKED:
+            too_big = {"workbook": [N_("too large once unpacked")]}
+            raise InvalidInput("the workbook is too large once unpacked", too_big)
 
 
 def _rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[int, dict[str, str]]]:
@@ -219,6 +233,11 @@ def _rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[int, dict[str, 
     at = {c.header: header.index(c.header) for c in columns}
     rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(lines, start=2):
+        if number > MAX_SCANNED:  # blank rows cost time too: a sheet of a million is refused, not read
+            too_long = {problem_key(table.title, number): [N_("too many rows")]}
+            raise InvalidInput(
+                "sheet {sheet} has more than {limit} rows", too_long, sheet=table.title, limit=MAX_SCANNED
+            )
         cells = {h: _text(values[i]) if i < len(values) else "" for h, i in at.items()}
         if not any(cells.values()):
             continue  # a blank row between people is no one

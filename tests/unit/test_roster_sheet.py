@@ -1,6 +1,7 @@
 """The roster workbook: the template an organiser fills in, and reading it back (pure: no I/O)."""
 
 import io
+import zipfile
 
 import pytest
 from openpyxl import load_workbook
@@ -117,3 +118,18 @@ def test_the_services_refusal_by_record_comes_back_by_sheet_row():
     assert ENGLISH.fields(refused.details) == {"评委:2": ["x"], "选手:3": ["entry E001 exists already"]}  # blank row 2
     other = RuleViolated("define the first stage before registering entries")
     assert roster.refused_rows(other, sheet) is other
+
+
+def test_a_zip_bomb_or_a_sheet_of_endless_blank_rows_is_refused_before_it_is_read():
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("xl/sharedStrings.xml", b"<a>" + b" " * (roster.MAX_UNPACKED + 1) + b"</a>")
+    assert len(bomb.getvalue()) < 100_000  # small on the wire
+    with pytest.raises(InvalidInput, match="too large once unpacked"):
+        read(bomb.getvalue())
+    book = load_workbook(io.BytesIO(roster.template(CONTEST, REGIONS)))
+    book[roster.ENTRIES].cell(row=roster.MAX_SCANNED + 5, column=1, value="王海")  # far below a sea of blanks
+    endless = io.BytesIO()
+    book.save(endless)
+    with pytest.raises(InvalidInput, match="more than 20000 rows"):
+        read(endless.getvalue())
