@@ -44,10 +44,12 @@ class Wording:
 
 
 def when(moment: str) -> str:
-    """An ISO 8601 time as people write it, in the time zone it was given in: 12月5日 09:00
-    (what is no such time is shown as it is)."""
+    """An ISO 8601 time as people write it, in the time zone it was given in: 12月5日 上午9:00,
+    as a browser's zh-CN says it too (the pages' Leitai.dated); what is no such time is shown as
+    it is."""
     try:
         parsed = datetime.fromisoformat(moment)
     except (TypeError, ValueError):
         return moment
-    return f"{parsed.month}月{parsed.day}日 {parsed:%H:%M}"
+    half = "上午" if parsed.hour < 12 else "下午"
+    return f"{parsed.month}月{parsed.day}日 {half}{parsed.hour % 12 or 12}:{parsed:%M}"

@@ -277,9 +277,9 @@ def test_every_notice_kind_has_a_short_text_message_of_its_own():
     }
     for notice in notices_for("SessionOpened", payload, KNOWN):
         text = wording.render_sms(notice.kind, notice.context)
-        assert "6月1日 09:00" in text and "T09" not in text and len(text) <= 64, text  # 70 with 【擂台比武】
+        assert "6月1日 上午9:00" in text and "T09" not in text and len(text) <= 64, text  # 70 with 【擂台比武】
     assert (
-        "时间：6月1日 09:00"
+        "时间：6月1日 上午9:00"
         in wording.render("session_notice", notices_for("SessionOpened", payload, KNOWN)[0].context)[1]
     )
 
@@ -287,5 +287,8 @@ def test_every_notice_kind_has_a_short_text_message_of_its_own():
 def test_a_time_is_written_as_people_write_it():
     from services.notify.wording import when
 
-    assert when("2026-12-05T09:00:00+08:00") == "12月5日 09:00"
+    assert when("2026-12-05T09:00:00+08:00") == "12月5日 上午9:00"
+    assert when("2026-12-05T14:30:00+08:00") == "12月5日 下午2:30" and when("2026-12-05T12:05:00+08:00").endswith(
+        "下午12:05"
+    )
     assert when("待定") == "待定"

@@ -176,11 +176,12 @@ const Leitai = (() => {
   }
 
   // A time as people write it, in China's time whatever the device's clock says (the contests
-  // are China's): 12月5日 09:00, or with the year (``withYear``); "" for none.
+  // are China's): 12月5日 上午9:00 (notify's mails say it so too: wording.when), or with the year
+  // (``withYear``); "" for none.
   function dated(iso, withYear = false) {
     if (!iso) return "";
     return new Date(iso).toLocaleString("zh-CN", {...(withYear ? {year: "numeric"} : {}), month: "long",
-      day: "numeric", hour: "2-digit", minute: "2-digit", timeZone: "Asia/Shanghai"});
+      day: "numeric", hour: "numeric", minute: "2-digit", hour12: true, timeZone: "Asia/Shanghai"});
   }
 
   // A random (v4) UUID: crypto.randomUUID exists only on https or localhost, and a venue's
