@@ -19,6 +19,7 @@ from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, SUPERVISOR_TOKEN, ok
 from tests.support.browser import (
     accessibility_violations,
+    choose,
     chromium,
     confirmed,
     csp_violations,
@@ -115,7 +116,7 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     assert foreign_words(desk) == [], "setup-1-empty"
 
     # the region tree, imported from a CSV file
-    Select(desk.find_element(By.ID, "format-select")).select_by_value("qidong")
+    choose(desk, "format-select", "qidong", "contest")
     assert "五项成对的评分项" in desk.find_element(By.ID, "format-summary").text
     typed(desk, "tree-id", TREE)
     desk.find_element(By.ID, "load-tree").click()
@@ -240,7 +241,8 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
         assert accessibility_violations(phone) == [], "contest-2-judge-phone"
         assert foreign_words(phone) == [], "contest-2-judge-phone"
 
-    open_as(desk, f"{stack.base}/console?contest={CONTEST}#token={ORGANISER_TOKEN}")
+    # the console, left open, followed the sheets as they came: the stage's live stream said so
+    wait(desk, lambda d: int(d.execute_script("return document.body.dataset.streamed || 0")) > 0, "the stream")
     for session, group in ((f"{CONTEST}-wubi-chengdong", "城东镇"), (f"{CONTEST}-wubi-chengxi", "城西镇")):
         card = f'section[data-session="{session}"]'
         wait(desk, lambda d, c=card: d.find_elements(By.CSS_SELECTOR, f"{c} button.lock"), f"{group}'s lock")
@@ -264,15 +266,15 @@ def test_judges_invited_from_the_console_score_on_their_phones_and_a_second_pers
 
     # an appeal, and the correction that answers it, proposed by the organiser
     last = published["standings"][-1]
-    Select(desk.find_element(By.ID, "appeal-entry")).select_by_value(last["entry_id"])
+    choose(desk, "appeal-entry", last["entry_id"], "contest")
     desk.find_element(By.ID, "appeal-reason").send_keys("评委漏看了现场展示的材料")
     desk.find_element(By.CSS_SELECTOR, "#appeal-form button[type=submit]").click()
     wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#appeals tr[data-appeal]"), "the appeal filed")
     session = next(s for s in contest(stack)["sessions"] if last["entry_id"] in s["order"])
-    Select(desk.find_element(By.ID, "correction-session")).select_by_value(session["session_id"])
-    Select(desk.find_element(By.ID, "correction-entry")).select_by_value(last["entry_id"])
+    choose(desk, "correction-session", session["session_id"], "contest")
+    choose(desk, "correction-entry", last["entry_id"], "contest")
     judge = next(s["judge_id"] for s in session["seats"] if not s["reserve"] and not s["head"])
-    Select(desk.find_element(By.ID, "correction-judge")).select_by_value(judge)
+    choose(desk, "correction-judge", judge, "contest")
     for field in desk.find_elements(By.CSS_SELECTOR, "#correction-scores input"):
         field.send_keys("２０")  # full-width, as typed
     desk.find_element(By.ID, "correction-reason").send_keys("复核录像，评委漏看材料，改为满分")
@@ -315,7 +317,7 @@ def scored_on_the_phone(stack, phone, link: str, base: Decimal) -> None:
     wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button"), "the judge's desk")
     desk = ok(stack.call("GET", "/judges/me/sessions", token=token))
     for n, session in enumerate(desk["sessions"]):
-        Select(phone.find_element(By.ID, "session-select")).select_by_value(session["session_id"])
+        choose(phone, "session-select", session["session_id"], "contest")
         for m, entry in enumerate(e for e in session["entries"] if e["may_score"]):
             button = f'#entries button[data-entry="{entry["entry_id"]}"]'
             wait(phone, lambda d, b=button: d.find_elements(By.CSS_SELECTOR, b), "the entry")

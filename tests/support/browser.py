@@ -13,7 +13,7 @@ from selenium.common.exceptions import NoAlertPresentException, StaleElementRefe
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from testkit.servers import ROOT
 
@@ -81,6 +81,18 @@ def tap(driver, by: str, selector: str, artifact: str = "pages") -> None:
     """Click what ``selector`` finds, found again if the page re-rendered it in between (the
     console refreshes itself)."""
     wait(driver, 20, lambda d: d.find_element(by, selector).click() or True, f"{selector} to click", artifact)
+
+
+def choose(driver, element_id: str, value: str, artifact: str = "pages") -> None:
+    """Choose ``value`` in the select ``element_id``, again if the page re-rendered its options
+    in between (the judge's page and the console fill their selects anew as they refresh)."""
+    wait(
+        driver,
+        20,
+        lambda d: Select(d.find_element(By.ID, element_id)).select_by_value(value) or True,
+        f"{value} in {element_id}",
+        artifact,
+    )
 
 
 def open_as(driver, url: str) -> None:

@@ -79,6 +79,7 @@ async function chooseContest() {
   const wanted = stageId() || new URLSearchParams(location.search).get("stage");
   $("stage-select").replaceChildren(...contest.stages.map((s) => el("option", {value: s.stage_id,
     selected: s.stage_id === wanted, text: s.name + (s.published_version ? "（已公布）" : "")})));
+  followStage();
   await refresh();
 }
 
@@ -387,18 +388,34 @@ $("retry-all").addEventListener("click", async () => {
   await renderDeliveries();
 });
 
-// the console follows by itself: refreshed while it is in view and nobody is typing
-let following = false;
-setInterval(async () => {
+// The console follows by itself, while it is in view and nobody is typing: at once when the
+// stage's live stream (the big screen's, SSE) says a sheet, a lock or a result came in, and every
+// REFRESH_S for what the stream does not carry (notices, appeals).
+let following = false, live = null, soon = null;
+async function followUp(why) {
   const typing = document.activeElement && ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement.tagName);
   if (following || !contestView || document.hidden || typing || !Leitai.token(PAGE)) return;
   following = true;
-  try { await refresh({followed: true}); } finally { following = false; }
-}, REFRESH_S * 1000);
+  try {
+    await refresh({followed: true});
+    if (why === "stream") document.body.dataset.streamed = String(Number(document.body.dataset.streamed || 0) + 1);
+  } finally { following = false; }
+}
+setInterval(() => followUp("clock"), REFRESH_S * 1000);
+
+function followStage() {
+  if (live) live.close();
+  live = null;
+  if (!organiser() || !contestId() || !stageId()) return;  // the stream is the organisers' and screens'
+  live = LeitaiScreen.open("/live/" + enc(contestId()) + "/" + enc(stageId()), PAGE, () => {});
+  live.onmessage = () => {  // a burst of sheets: one refresh a second at most
+    if (!soon) soon = setTimeout(() => { soon = null; followUp("stream"); }, 1000);
+  };
+}
 
 Leitai.wireSignIn(PAGE, "console", start);
 $("contest-select").addEventListener("change", () => { $("stage-select").value = ""; chooseContest(); });
-$("stage-select").addEventListener("change", refresh);
+$("stage-select").addEventListener("change", () => { followStage(); refresh(); });
 $("refresh").addEventListener("click", refresh);
 $("delivery-status").addEventListener("change", renderDeliveries);
 document.addEventListener("DOMContentLoaded", start);  // once reviews.js, loaded after this, is there too

@@ -106,10 +106,12 @@ function fillProposal() {
   options("correction-appeal", [["", "不针对申诉"], ...appealsNow.filter((a) => a.entry_id === entry)
     .map((a) => [a.appeal_id, "申诉：" + a.reason.slice(0, 30)])]);
   const stage = contestView.stages.find((s) => s.stage_id === stageId());
-  const scored = $("correction-kind").value !== "void_sheet";
-  $("correction-scores").replaceChildren(...(scored && stage ? stage.criteria.map((c) => el("div", {},
+  const wanted = $("correction-kind").value !== "void_sheet" && stage ? stage.criteria : [];
+  const shown = [...document.querySelectorAll("#correction-scores input")].map((i) => i.dataset.criterion);
+  if (shown.join() === wanted.map((c) => c.criterion_id).join()) return;  // what is typed there stays
+  $("correction-scores").replaceChildren(...wanted.map((c) => el("div", {},
     el("label", {for: "correction-score-" + c.criterion_id, text: c.name + "（满分 " + c.max + "）"}),
-    el("input", {id: "correction-score-" + c.criterion_id, inputmode: "decimal", "data-criterion": c.criterion_id}))) : []));
+    el("input", {id: "correction-score-" + c.criterion_id, inputmode: "decimal", "data-criterion": c.criterion_id}))));
 }
 
 async function fileAppeal(event) {

@@ -11,31 +11,34 @@ const LeitaiScreen = (() => {
   const PAGE = "live";
 
   // The live stream of the stage at ``base`` (/live/<contest>/<stage>): an object whose onopen,
-  // onerror and onmessage are called as an EventSource's are, across reconnections.
-  function open(base) {
-    const stream = {onopen: null, onerror: null, onmessage: null};
+  // onerror and onmessage are called as an EventSource's are, across reconnections, and whose
+  // close() ends it. ``page``: whose token asks for the tickets (the big screen's, or the
+  // console's); ``refused``: what to do when that token may not (the big screen asks for another).
+  function open(base, page = PAGE, refused = ask) {
+    let closed = false, source = null;
+    const stream = {onopen: null, onerror: null, onmessage: null,
+                    close: () => { closed = true; if (source) source.close(); }};
     const fire = (name, event) => { if (stream[name]) stream[name](event); };
     let pause = 1000;
-    const again = () => { setTimeout(connect, pause); pause = Math.min(pause * 2, 15000); };
+    const again = () => { if (!closed) setTimeout(connect, pause); pause = Math.min(pause * 2, 15000); };
 
     async function connect() {
-      if (!Leitai.token(PAGE)) return ask(base, connect, "");
+      if (closed) return;
+      if (!Leitai.token(page)) return refused(base, connect, "");
       let answer;
       try {
-        answer = await Leitai.call(PAGE, "POST", base + "/ticket");
+        answer = await Leitai.call(page, "POST", base + "/ticket");
       } catch (e) {  // no answer (the network, the gateway): again in a moment
         fire("onerror", e);
         return again();
       }
-      if (answer.status === 401 || answer.status === 403) {  // not a token of this screen's: ask for one
-        Leitai.signOut(PAGE);
-        return ask(base, connect, Leitai.errorText(answer));
-      }
+      if (answer.status === 401 || answer.status === 403) return refused(base, connect, Leitai.errorText(answer));
       if (answer.status !== 200) {
         fire("onerror", new Error(Leitai.errorText(answer)));
         return again();
       }
-      const source = new EventSource(answer.body.stream);
+      if (closed) return;
+      source = new EventSource(answer.body.stream);
       source.onopen = (event) => { pause = 1000; fire("onopen", event); };
       source.onmessage = (event) => fire("onmessage", event);
       source.onerror = (event) => {
@@ -49,8 +52,10 @@ const LeitaiScreen = (() => {
     return stream;
   }
 
-  // The sign-in over the board: the token typed once, kept on this device like a link's.
+  // The sign-in over the board: the token typed once, kept on this device like a link's (one
+  // that was refused is forgotten first).
   function ask(base, connect, message) {
+    if (message) Leitai.signOut(PAGE);
     const input = Leitai.el("input", {id: "screen-token", name: "token", type: "password", autocomplete: "off",
                                       required: true});
     const form = Leitai.el("form", {id: "screen-sign-in", onsubmit: (event) => {
