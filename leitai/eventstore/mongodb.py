@@ -16,7 +16,7 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
 from leitai.mongo import DUPLICATE_KEY
@@ -40,10 +40,19 @@ def ensure_indexes(db: Database[dict[str, Any]]) -> None:
     commits.create_index("last_position", unique=True, sparse=True)
     commits.create_index(PENDING, sparse=True)
     db[SEALS].create_index("position")
-    if CHECKPOINTS not in db.list_collection_names():  # keyed by size (_id): no other index
-        db.create_collection(CHECKPOINTS)
-    if SEQUENCER not in db.list_collection_names():
-        db.create_collection(SEQUENCER)
+    for name in (CHECKPOINTS, SEQUENCER):  # CHECKPOINTS is keyed by size (_id): no other index
+        _create(db, name)
+
+
+def _create(db: Database[dict[str, Any]], name: str) -> None:
+    """``name`` made if it is not there: a service and its relay (or two replicas) start at once,
+    and the one that looks second may find it made between its look and its create."""
+    if name in db.list_collection_names():
+        return
+    try:
+        db.create_collection(name)
+    except CollectionInvalid:  # made by another process in between: what we wanted
+        pass
 
 
 class MongoCommitLog:

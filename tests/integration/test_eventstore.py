@@ -28,6 +28,24 @@ class _OnMongoDB(EventStoreConformance):
     def tamper(self, store_db):
         return MongoTamper(store_db)
 
+    def test_a_process_that_looked_before_another_made_the_collections_starts_all_the_same(self, store_db):
+        """A service and its relay start together: one may look for the collections before the
+        other made them and create them after (it once killed a starting service)."""
+        ensure_indexes(store_db)  # the first process
+
+        class LookedEarlier:
+            def __getattr__(self, name):
+                return getattr(store_db, name)
+
+            def __getitem__(self, name):
+                return store_db[name]
+
+            def list_collection_names(self):
+                return []  # what it saw before the first one's create
+
+        ensure_indexes(LookedEarlier())
+        assert {"sequencer", "checkpoints"} <= set(store_db.list_collection_names())
+
 
 class TestEventStoreOnSecantusDB(_OnMongoDB):
     @pytest.fixture
