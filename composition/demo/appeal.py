@@ -35,10 +35,7 @@ def uphold_one(rt: Runtime, contest_id: str, stage: dict, results: dict, say: Ca
             "reason": f"对第{lower['rank']}名的得分有异议：评委{judge_id}的评分表可能抄录有误",
         },
     )
-    say(
-        f"appeal {appeal['appeal_id']}: {lower['name']} (rank {lower['rank']}, {lower['stage_score']}) "
-        "asks for a review"
-    )
+    say(f"appeal: {lower['name']} (rank {lower['rank']}, {lower['stage_score']}) asks for a review")
     correction = rt.call(
         "scoring",
         "propose_correction",
@@ -86,10 +83,10 @@ def uphold_one(rt: Runtime, contest_id: str, stage: dict, results: dict, say: Ca
         for kind in ("appeal_received", "appeal_decided", "result_corrected", "sheet_corrected")
         for d in rt.call("notify", "deliveries", ORGANISER, contest_id, kind=kind)
     ]
-    names = sorted({f"{d['name']} ({d['kind']})" for d in told if d["channel"] == "email"})
+    names = sorted({f"{d['name']}（{d['subject']}）" for d in told if d["channel"] == "email"})
     say(
-        f"{stage['name']} published again as version 2 (correction {correction['correction_id']}, approved by "
-        f"{SECOND_ORGANISER['id']}); told, and nobody else: {'，'.join(names)}"
+        f"{stage['name']} published again as version 2 (the correction approved by a second organiser); "
+        f"told, and nobody else: {'，'.join(names)}"
     )
 
 

@@ -231,11 +231,12 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
     view = rt.call("registration", "get_contest", ORGANISER, cid)
     entries = {e["entry_id"]: e for e in view["entries"]}
     sessions = {s["session_id"]: s for s in view["sessions"]}
+    names = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
     for session in stage.sessions:
         drawn = sessions[session.session_id]
         if len(drawn["order"]) <= 10:  # a short order is worth reading: who goes on stage when
             say(
-                f"  {session.session_id}: order drawn by lot (seed {drawn['seed']}): "
+                f"  {names[session.group_id]}: order drawn by lot (seed {drawn['seed']}): "
                 + "，".join(f"{n}. {entries[e]['name']}" for n, e in enumerate(drawn["order"], start=1))
             )
     judges = {j.judge_id: j for j in contest.judges}
@@ -246,9 +247,8 @@ def run_stage(rt: Runtime, contest: ScoredContest, stage: Stage, scores: Scores,
             stage.sessions,
         )
     )
-    names = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
     for session, report in zip(stage.sessions, reports, strict=True):
-        say(f"  {session.session_id} {names[session.group_id]}: {report}")
+        say(f"  {names[session.group_id]}: {report}")
     # publish once every event is in, so the log positions it records are the same on every run
     rt.settle(notices=False)
     results = rt.call("ranking", "publish_stage", ORGANISER, cid, stage.stage_id)
@@ -393,8 +393,10 @@ def show_calibration(rt: Runtime, contest: ScoredContest, stage: Stage, say: Cal
     shown = f"；列出最严和最宽的各 {SHOWN_JUDGES} 位，共 {len(rows)} 位" if len(rows) > 2 * SHOWN_JUDGES else ""
     rows = rows[:SHOWN_JUDGES] + rows[-SHOWN_JUDGES:] if shown else rows
     w = sorted(Decimal(s["kendalls_w"]) for s in calibration["sessions"] if s["kendalls_w"] is not None)
+    groups = {g["group_id"]: g["name"] for g in stage.definition["groups"]}
+    hall = {s.session_id: groups[s.group_id] for s in stage.sessions}  # a session by its group's name
     concordance = (
-        "，".join(f"{s['session_id']} {s['kendalls_w']}" for s in calibration["sessions"])
+        "，".join(f"{hall[s['session_id']]} {s['kendalls_w']}" for s in calibration["sessions"])
         if len(w) <= 3
         else f"{len(w)} 个评委组，{w[0]} 至 {w[-1]}"
     )
