@@ -27,9 +27,11 @@ from tests.support.browser import (
     chromium,
     confirmed,
     csp_violations,
+    fits_the_width,
     foreign_words,
     open_as,
     screenshot,
+    unlabelled_controls,
 )
 from tests.support.browser import wait as wait_for
 
@@ -367,14 +369,8 @@ def test_every_control_has_a_label_and_a_phone_needs_no_sideways_scrolling(stack
         wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "#entries button, #standings tr"), f"the {page} page")
         if page == "judge":
             entry_button(phone, orders["s1"]["order"][0]).click()
-        unlabelled = phone.execute_script("""
-            return [...document.querySelectorAll('input, select, textarea')]
-              .filter((c) => c.offsetParent !== null)
-              .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]'))
-                && !c.getAttribute('aria-label'))
-              .map((c) => c.outerHTML)""")
-        assert unlabelled == []
-        assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert unlabelled_controls(phone) == []
+        assert fits_the_width(phone)
         screenshot(phone, f"{page}-phone")
         assert accessibility_violations(phone) == [], f"{page}-phone"
         assert foreign_words(phone) == [], f"{page}-phone"

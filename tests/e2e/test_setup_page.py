@@ -23,10 +23,12 @@ from tests.support.browser import (
     chromium,
     confirmed,
     csp_violations,
+    fits_the_width,
     foreign_words,
     open_as,
     screenshot,
     tap,
+    unlabelled_controls,
 )
 from tests.support.browser import wait as wait_for
 
@@ -106,6 +108,15 @@ def contest(stack) -> dict:
 
 
 def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stack, desk, tmp_path):
+    # the set-up signs in on the console, which comes back
+    open_as(desk, f"{stack.base}/console/setup")
+    wait(desk, lambda d: d.find_element(By.ID, "sign-in").is_displayed(), "the console's sign-in")
+    assert "then=setup" in desk.current_url
+    typed(desk, "token-input", ORGANISER_TOKEN)
+    desk.find_element(By.CSS_SELECTOR, "#sign-in-form button").click()
+    wait(desk, lambda d: d.find_elements(By.CSS_SELECTOR, "#format-select option"), "the set-up page, signed in")
+    assert desk.current_url.endswith("/console/setup")
+
     # an empty system: the console says so and leads to the set-up
     open_as(desk, f"{stack.base}/console#token={ORGANISER_TOKEN}")
     wait(desk, lambda d: "还没有比武" in text_of(d, "#notice"), "the console's empty state")
@@ -368,14 +379,8 @@ def test_the_set_up_page_has_a_label_for_every_control_and_fits_a_phone(stack):
     with chromium(390, 844) as phone:
         phone.get(f"{stack.base}/console/setup?contest={CONTEST}#token={ORGANISER_TOKEN}")
         wait(phone, lambda d: d.find_elements(By.CSS_SELECTOR, "[data-session]"), "the set-up of the contest")
-        unlabelled = phone.execute_script("""
-            return [...document.querySelectorAll('input, select, textarea')]
-              .filter((c) => c.offsetParent !== null)
-              .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]'))
-                && !c.getAttribute('aria-label'))
-              .map((c) => c.outerHTML)""")
-        assert unlabelled == []
-        assert phone.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+        assert unlabelled_controls(phone) == []
+        assert fits_the_width(phone)
         screenshot(phone, "setup-phone", whole_page=True)
         assert accessibility_violations(phone) == [], "setup-phone"
         assert foreign_words(phone) == [], "setup-phone"

@@ -77,6 +77,22 @@ def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) 
         raise AssertionError(f"waited {seconds}s for {what}; the page shows: {shown!r}") from None
 
 
+def unlabelled_controls(driver) -> list[str]:
+    """The visible inputs, selects and text areas with neither a label nor an aria-label."""
+    return driver.execute_script(
+        """return [...document.querySelectorAll('input, select, textarea')]
+          .filter((c) => c.offsetParent !== null)
+          .filter((c) => !(c.id && document.querySelector('label[for="' + c.id + '"]')))
+          .filter((c) => !c.getAttribute('aria-label'))
+          .map((c) => c.outerHTML)"""
+    )
+
+
+def fits_the_width(driver) -> bool:
+    """Whether the page needs no sideways scrolling (a phone's)."""
+    return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth + 1")
+
+
 def tap(driver, by: str, selector: str, artifact: str = "pages") -> None:
     """Click what ``selector`` finds, found again if the page re-rendered it in between (the
     console refreshes itself)."""

@@ -54,6 +54,7 @@ async function start() {
     return showSignIn("此页面供组织方和纪检监督人员使用；评委请用评委邀请链接登录评分页。");
   }
   me = who.body;
+  if (organiser() && new URLSearchParams(location.search).get("then") === "setup") return location.replace("/console/setup");
   document.body.dataset.role = me.role;
   if (!organiser()) document.querySelector("header h1").textContent = "擂台比武 · 纪检监督（申诉与复核）";
   const answer = await api("GET", "/contests");

@@ -25,15 +25,16 @@ const entryName = (id) => ((view.entries || []).find((e) => e.entry_id === id) |
 // an id the API takes (letters, digits, - and _, at most 64) from parts of others
 const idOf = (...parts) => parts.join("-").replace(/[^A-Za-z0-9_-]/g, "").slice(0, 64);
 
+// the console's sign-in, which comes back here once an organiser is signed in
+const signIn = () => location.replace("/console?then=setup");
+
 async function start() {
-  if (!Leitai.token(PAGE)) return Leitai.showSignIn("setup");
+  if (!Leitai.token(PAGE)) return signIn();
   const [listed, known] = [await api("GET", "/contests"), await api("GET", "/formats")];
   if (!listed || !known) return;
-  if (listed.status !== 200 || known.status !== 200) {
-    Leitai.signOut(PAGE);
-    return Leitai.showSignIn("setup", "此页面供组织方使用。" + Leitai.errorText(listed.status !== 200 ? listed : known));
-  }
-  Leitai.showSignedIn("setup");
+  if (listed.status !== 200 || known.status !== 200) return signIn();  // the console says why
+  $("setup").classList.remove("hidden");
+  $("sign-out").classList.remove("hidden");
   contests = listed.body.contests;
   formats = known.body.formats;
   $("format-select").replaceChildren(...formats.map((f) => el("option", {value: f.key, text: f.name})));
@@ -474,7 +475,7 @@ function panelForm(stage, session, notice) {
     view.judges.length ? save : "");
 }
 
-Leitai.wireSignIn(PAGE, "setup", start);
+$("sign-out").addEventListener("click", () => { Leitai.signOut(PAGE); signIn(); });
 $("contest-select").addEventListener("change", chooseContest);
 $("format-select").addEventListener("change", showFormat);
 $("load-tree").addEventListener("click", loadTree);
