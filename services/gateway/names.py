@@ -13,6 +13,7 @@ TIE_BREAKS = {"median_total": "全部评分的中位数", "lot": "抽签", "entr
 
 @dataclass(frozen=True)
 class Names:
+    contest: str = ""  # the contest's own name
     townships: dict[str, str] = field(default_factory=dict)
     groups: dict[str, str] = field(default_factory=dict)
     judges: dict[str, str] = field(default_factory=dict)
@@ -52,6 +53,7 @@ def of_contest(contest: dict, regions: list[dict], stage_id: str) -> Names:
         if s.get("stage_id") == stage_id
     }
     return Names(
+        contest=contest.get("name", ""),
         townships={r["code"]: r["name"] for r in regions if r["level"] == "township"},
         groups=groups,
         judges={j["judge_id"]: j["name"] for j in contest.get("judges", [])},

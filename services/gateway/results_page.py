@@ -30,11 +30,11 @@ def render(board: dict, certificate: dict, names: Names) -> bytes:
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{escape(board["name"])} · 公布成绩</title>
+<title>{escape(names.contest)} {escape(board["name"])} · 公布成绩</title>
 <link rel="stylesheet" href="/pages/results.css">
 </head>
 <body>
-<h1>{escape(board["name"])} · 公布成绩</h1>
+<h1>{escape(names.contest)} {escape(board["name"])} · 公布成绩</h1>
 <table>
 <thead><tr><th scope="col">名次</th><th scope="col">姓名</th><th scope="col">分组</th><th scope="col">最后得分</th>
 <th scope="col">晋级</th><th scope="col">并列决胜</th></tr></thead>
@@ -44,7 +44,7 @@ def render(board: dict, certificate: dict, names: Names) -> bytes:
 </table>
 <footer>
 成绩校验指纹 {fingerprint}{pending}<br>
-成绩证书：<a class="link" href="{certificate_path}">{certificate_path}</a>；
+<a href="{certificate_path}">成绩证书</a>；
 核验方法见组织方提供的审计说明：任何人可用组织方公布的公钥，在自己的电脑上核验成绩由评分表按规则算出、记录未被改动。
 </footer>
 </body>

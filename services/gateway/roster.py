@@ -302,7 +302,7 @@ def _entries(
             "email": row["邮箱"],
         }
         _contact(row, report)
-        entries.append(_validated(schema, record, ENTRY_COLUMNS, report, skip={"village_code"}))
+        entries.append(_validated(schema, record, ENTRY_COLUMNS, report, skip={"village_code", "phone"}))
         numbers.append(number)
     return entries, numbers
 
@@ -358,7 +358,7 @@ def _judges(
             "email": row["邮箱"],
         }
         _contact(row, report)
-        judges.append(_validated(schema, record, JUDGE_COLUMNS, report))
+        judges.append(_validated(schema, record, JUDGE_COLUMNS, report, skip={"phone"}))
         numbers.append(number)
     return judges, numbers
 
@@ -437,7 +437,7 @@ def _said(message: Any) -> Said:
     if is_text(message):
         return message
     msgid, params = parsed(str(message))
-    return text(msgid, **params) if params else msgid
+    return text(msgid, **params)  # a Text, never a bare string: a value is said in the reader's language only so
 
 
 def _is_required(columns: Iterable[Column], header: str) -> bool:

@@ -22,8 +22,15 @@ class Region:
     parent: str | None
 
 
+# a county office's own table says it in Chinese: the same four columns, the levels by their names
+CSV_COLUMNS_ZH = ("编码", "名称", "级别", "上级编码")
+LEVELS_ZH = {"县": "county", "县（市）": "county", "市": "county", "乡镇": "township", "乡镇（街道）": "township",
+             "街道": "township", "村": "village", "社区": "village", "村（社区）": "village"}  # fmt: skip
+
+
 def parse_csv(csv_text: str) -> list[dict[str, str | None]]:
-    """CSV with a header row ``code,name,level,parent`` (UTF-8, Chinese names welcome). A row
+    """CSV with a header row ``code,name,level,parent`` or ``编码,名称,级别,上级编码`` (UTF-8,
+    Chinese names welcome; a level as county/township/village or 县/乡镇/村 and the like). A row
     with too few or too many cells, or text the CSV reader cannot read, is refused by row."""
     # newline="": the csv module reads line ends itself, a carriage return inside a field included
     reader = csv.reader(io.StringIO(csv_text.lstrip("\ufeff"), newline=""))
@@ -32,7 +39,7 @@ def parse_csv(csv_text: str) -> list[dict[str, str | None]]:
     except csv.Error as exc:
         problems = {"csv": [text("line {line}: {problem}", line=reader.line_num, problem=str(exc))]}
         raise InvalidInput("the CSV cannot be read", problems) from None
-    if not rows or tuple(cell.strip() for cell in rows[0]) != CSV_COLUMNS:
+    if not rows or tuple(cell.strip() for cell in rows[0]) not in (CSV_COLUMNS, CSV_COLUMNS_ZH):
         problems = {"csv": [text("the header is {header}", header=",".join(rows[0]) if rows else "")]}
         raise InvalidInput(
             "CSV header must be code,name,level,parent",
@@ -46,7 +53,12 @@ def parse_csv(csv_text: str) -> list[dict[str, str | None]]:
     if problems:
         raise InvalidInput("the CSV is not a region table", problems)
     return [
-        {"code": code.strip(), "name": name.strip(), "level": level.strip(), "parent": parent.strip() or None}
+        {
+            "code": code.strip(),
+            "name": name.strip(),
+            "level": LEVELS_ZH.get(level.strip(), level.strip()),
+            "parent": parent.strip() or None,
+        }
         for code, name, level, parent in (row for row in rows[1:] if row)
     ]
 

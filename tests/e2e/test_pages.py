@@ -15,7 +15,6 @@ from decimal import Decimal
 import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
-from selenium.webdriver.support.ui import Select
 
 from services.gateway.http import SECURITY_HEADERS
 from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
@@ -24,6 +23,7 @@ from testkit.stack import ORGANISER_TOKEN, judge_token, ok
 from tests.support.browser import (
     ARTIFACTS,
     accessibility_violations,
+    choose,
     chromium,
     confirmed,
     csp_violations,
@@ -31,6 +31,8 @@ from tests.support.browser import (
     foreign_words,
     open_as,
     screenshot,
+    tap,
+    typed_into,
     unlabelled_controls,
 )
 from tests.support.browser import wait as wait_for
@@ -273,24 +275,27 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         lambda d: len(d.find_elements(By.CSS_SELECTOR, "#sessions section[data-session]")) == 2,
         "the stage's two sessions",
     )
-    card = tablet.find_element(By.CSS_SELECTOR, 'section[data-session="s1"]')
-    counts = [c.text for c in card.find_elements(By.CSS_SELECTOR, "td.received-count")]
+    s1 = 'section[data-session="s1"]'  # found anew each time: the console re-renders as it follows
+
+    def shown(css: str) -> str:
+        return tablet.find_element(By.CSS_SELECTOR, css).text
+
+    counts = [c.text for c in tablet.find_elements(By.CSS_SELECTOR, f"{s1} td.received-count")]
     assert counts == ["5 / 5"] * 15
-    flagged = card.find_element(By.CSS_SELECTOR, f'tr[data-entry="{orders["s1"]["order"][0]}"]').text
+    flagged = shown(f'{s1} tr[data-entry="{orders["s1"]["order"][0]}"]')
     assert "评委3：评分偏差超出容差，待核" in flagged  # the judge's name, not their id
-    card.find_element(By.CSS_SELECTOR, "button.lock").click()
+    tap(tablet, By.CSS_SELECTOR, f"{s1} button.lock")
     confirmed(tablet, "锁定“清化镇”这一场后，评委不能再提交或修改评分")
     wait(
         tablet,
-        lambda d: "本场尚未锁定。评分偏差待核：" in card.text,
+        lambda d: "本场尚未锁定。评分偏差待核：" in shown(s1),
         "the refusal of a lock without a reason, in words",
     )
-    assert "评委3" in card.text and "请先核实" in card.text  # who, by name, and what to do
+    assert "评委3" in shown(s1) and "请先核实" in shown(s1)  # who, by name, and what to do
     for session, group in (("s1", "清化镇"), ("s2", "柏山镇")):
         refreshed = refreshes(tablet)
-        card = tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"]')
-        card.find_element(By.ID, f"reason-{session}").send_keys("偏差已与评委核实")
-        card.find_element(By.CSS_SELECTOR, "button.lock").click()
+        typed_into(tablet, f"reason-{session}", "偏差已与评委核实")
+        tap(tablet, By.CSS_SELECTOR, f'section[data-session="{session}"] button.lock')
         confirmed(tablet, f"锁定“{group}”这一场后")
         wait(
             tablet,
@@ -299,8 +304,10 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
             ),
             f"{session} to be locked",
         )
-        assert "已锁定" in tablet.find_element(By.CSS_SELECTOR, f'section[data-session="{session}"] h3').text
-    tablet.find_element(By.ID, "publish").click()
+        wait(
+            tablet, lambda d, s=session: "已锁定" in shown(f'section[data-session="{s}"] h3'), f"{session} shown locked"
+        )
+    tap(tablet, By.ID, "publish")
     confirmed(tablet, "公布“乡镇初赛”的成绩后，名次和晋级名单对所有人公开")
 
     wait(tablet, lambda d: "已公布：" in d.find_element(By.ID, "publish-notice").text, "the stage to be published")
@@ -309,12 +316,16 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         lambda d: d.find_element(By.ID, "standings-caption").text.startswith("已公布"),
         "the published standings",
     )
-    rows = tablet.find_elements(By.CSS_SELECTOR, "#standings tr")
+    # the table read at one moment: the console goes on refreshing as notices go out
+    rows = tablet.execute_script(
+        """return [...document.querySelectorAll('#standings tr')]
+             .map((r) => [r.dataset.entry, r.innerText, r.querySelector('.decided-by').innerText])"""
+    )
     results = ok(stack.call("GET", f"/contests/{CONTEST}/stages/prelim/results"))
-    assert [r.get_attribute("data-entry") for r in rows] == [r["entry_id"] for r in results["standings"]]
-    advanced = [r.get_attribute("data-entry") for r in rows if "晋级" in r.text]
+    assert [entry for entry, _, _ in rows] == [r["entry_id"] for r in results["standings"]]
+    advanced = [entry for entry, text, _ in rows if "晋级" in text]
     assert advanced == [r["entry_id"] for r in results["standings"] if r["advanced"]] and len(advanced) == 6
-    decided = [r.find_element(By.CSS_SELECTOR, ".decided-by").text for r in rows]
+    decided = [by for _, _, by in rows]
     assert decided == [
         "—"
         if not r["decided_by"]
@@ -324,9 +335,9 @@ def test_an_organiser_locks_and_publishes_from_the_console(stack, orders, tablet
         for i, r in enumerate(results["standings"])
     ]
     assert tablet.find_element(By.ID, "publish").get_attribute("disabled") is not None
-    Select(tablet.find_element(By.ID, "delivery-status")).select_by_value("")
+    choose(tablet, "delivery-status", "")
     wait(tablet, lambda d: d.find_elements(By.CSS_SELECTOR, "#deliveries tr"), "the notices sent")
-    assert tablet.find_element(By.ID, "delivery-notice").text.startswith("共 ")
+    wait(tablet, lambda d: d.find_element(By.ID, "delivery-notice").text.startswith("共 "), "every notice listed")
     screenshot(tablet, "console", whole_page=True)
     assert accessibility_violations(tablet) == [], "console"
     assert foreign_words(tablet) == [], "console"

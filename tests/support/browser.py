@@ -111,6 +111,12 @@ def choose(driver, element_id: str, value: str, artifact: str = "pages") -> None
     )
 
 
+def typed_into(driver, element_id: str, text: str, artifact: str = "pages") -> None:
+    """``text`` typed into the field ``element_id``, found again if the page re-rendered it
+    before the typing began."""
+    wait(driver, 20, lambda d: d.find_element(By.ID, element_id).send_keys(text) or True, element_id, artifact)
+
+
 def open_as(driver, url: str) -> None:
     """A new visit: nothing left from the visit before (token, outbox) on this device."""
     driver.get(url.split("#")[0])

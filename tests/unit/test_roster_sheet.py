@@ -1,6 +1,7 @@
 """The roster workbook: the template an organiser fills in, and reading it back (pure: no I/O)."""
 
 import io
+import re
 import zipfile
 
 import pytest
@@ -96,6 +97,7 @@ def test_every_bad_row_is_listed_by_sheet_and_row_and_nothing_is_read():
     chinese = CHINESE.fields(refused.value.details)  # what the organiser reads
     assert chinese["选手:4"] == ["参赛编号“E1”与第 2 行重复", "陆丰市没有名为“甲子镇”的乡镇（街道）"]
     assert chinese["选手:3"] == ["“姓名”必须填写"]
+    assert chinese["选手:5"][1].startswith("“邮箱”：") and not re.search("[A-Za-z]{3,}", chinese["选手:5"][1])
 
 
 def test_a_missing_column_or_a_file_that_is_no_workbook_says_so():

@@ -62,6 +62,7 @@ async function start() {
   if (answer.status !== 200) return say($("notice"), "error", Leitai.errorText(answer));
   contests = answer.body.contests;
   Leitai.showSignedIn("console");
+  $("console").classList.toggle("hidden", !contests.length);  // nothing to run yet: only the way to set one up
   $("to-setup").classList.toggle("hidden", !organiser());
   $("notice").replaceChildren(contests.length ? "" : el("div", {class: "message info", role: "status"}, "还没有比武。",
     organiser() ? el("a", {href: "/console/setup", text: "新建一场比武"}) : ""));
@@ -84,7 +85,15 @@ async function chooseContest() {
   await refresh();
 }
 
-async function refresh({followed = false} = {}) {
+// One refresh at a time, in the order asked: a refresh the stream started must not finish after
+// (and draw over) the one a lock started later, with what it read before the lock.
+let refreshing = Promise.resolve();
+function refresh(options = {}) {
+  refreshing = refreshing.then(() => load(options), () => load(options));
+  return refreshing;
+}
+
+async function load({followed = false} = {}) {
   const answer = await api("GET", "/contests/" + enc(contestId()));
   if (!answer) return;
   if (answer.status !== 200) return say($("stage-notice"), "error", Leitai.errorText(answer));
@@ -110,7 +119,13 @@ async function renderSessions() {
   if (!sessions.length) return box.replaceChildren(el("p", {class: "muted", text: "本轮还没有安排场次。"}));
   const cards = [];
   for (const s of sessions) cards.push(await sessionCard(s));  // one at a time, as above
+  // what someone typed (a lock's reason) and where, kept across the re-render: a refresh that
+  // began before they started typing must not wipe it when it lands
+  const typed = [...box.querySelectorAll("input[id]")].filter((i) => i.value).map((i) => [i.id, i.value]);
+  const focused = box.contains(document.activeElement) ? document.activeElement.id : "";
   box.replaceChildren(...cards);
+  for (const [id, value] of typed) if ($(id)) $(id).value = value;
+  if (focused && $(focused)) $(focused).focus();
 }
 
 async function sessionCard(s) {
@@ -223,7 +238,9 @@ async function download(kind) {
   const answer = await api("GET", path);
   if (!answer) return say($("publish-notice"), "error", "无法连接服务，请稍后再试。");
   if (answer.status !== 200) return say($("publish-notice"), "error", Leitai.errorText(answer));
-  const link = el("a", {href: URL.createObjectURL(answer.body), download: contestId() + "-" + stageId() + "." + kind});
+  const stage = contestView.stages.find((s) => s.stage_id === stageId());  // named as the contest and stage are
+  const link = el("a", {href: URL.createObjectURL(answer.body),
+                        download: contestView.name + "-" + (stage ? stage.name : stageId()) + "-成绩." + kind});
   document.body.append(link);
   link.click();
   link.remove();

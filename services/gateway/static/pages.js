@@ -17,6 +17,15 @@ const Leitai = (() => {
   }
 
   function signOut(page) { localStorage.removeItem(tokenKey(page)); }
+
+  // Another link opened on a page already open (the supervisor's on the organiser's console, a
+  // second judge's on a shared tablet) changes only the fragment, which loads nothing: load the
+  // page again, so that it is the new token's from the first word
+  if (typeof window !== "undefined") {  // (node runs this file's arithmetic in the tests: no window there)
+    window.addEventListener("hashchange", () => {
+      if (new URLSearchParams(location.hash.slice(1)).get("token")) location.reload();
+    });
+  }
   function keep(page, value) { localStorage.setItem(tokenKey(page), value); }  // a token typed in
 
   // The sign-in form in place of the page's main section (``main``), with why it is shown.
@@ -111,13 +120,40 @@ const Leitai = (() => {
     }
   }
 
-  // The API's error, as a line for the page: its message, then each field's messages.
-  function errorText(answer) {
+  // The API's error, as lines for the page: its message (the gateway's, in the reader's
+  // language), then each field's messages, the field said by what the form calls it (``labels``:
+  // a path or its beginning, e.g. "criteria.0", -> words), never as the API's path or as JSON.
+  function errorText(answer, labels = {}) {
     const error = (answer.body && answer.body.error) || {};
-    const fields = error.fields ? Object.entries(error.fields).map(([name, messages]) =>
-      name + "：" + (Array.isArray(messages) ? messages.join("；") : JSON.stringify(messages))) : [];
-    const details = !error.fields && error.details ? [JSON.stringify(error.details)] : [];
-    return [error.message || ("HTTP " + answer.status), ...fields, ...details].join("\n");
+    const fields = [];
+    const walk = (messages, path) => {
+      if (Array.isArray(messages)) {
+        const said = messages.filter((m) => typeof m === "string");
+        if (said.length) fields.push((fieldName(path, labels) ? fieldName(path, labels) + "：" : "") + said.join("；"));
+      } else if (messages && typeof messages === "object") {
+        for (const [key, inner] of Object.entries(messages)) walk(inner, path ? path + "." + key : key);
+      }
+    };
+    walk(error.fields || {}, "");
+    return [error.message || ("HTTP " + answer.status), ...fields].join("\n");
+  }
+  const FIELDS = {tree_id: "区划表编号", contest_id: "比武编号", name: "名称", county_code: "主办县（市）",
+    format: "比武形式", description: "简介", organiser: "组织方联系人", email: "邮箱", phone: "电话", order: "第几轮",
+    stage_id: "轮次", groups: "分组", townships: "乡镇", criteria: "评分项", max: "满分", weight: "权重",
+    step: "最小分差", panel_size: "每场评委人数", drop_rule: "去分规则", min_sheets: "评分份数",
+    drop_high: "去掉的最高分", drop_low: "去掉的最低分", tolerance: "偏差提示", advancement: "晋级",
+    per_group: "每组晋级人数", overall: "按总分晋级人数", session_id: "场次", starts_at: "时间", place: "地点",
+    seats: "评委席", reason: "理由", regions: "区划", workbook: "名单文件", themes: "主题", cadence: "多久一次",
+    day_of_month: "每月几号", township_code: "乡镇", entry_id: "选手", judge_id: "评委", days: "有效天数"};
+  function fieldName(path, labels) {
+    if (!path || path === "_body" || path.startsWith("scores.")) return "";  // a score's message names its criterion
+    if (path === "csv") return "区划表文件";
+    if (/^csv\.\d+$/.test(path)) return "区划表文件第 " + path.slice(4) + " 行";
+    if (/^[^.:]+:\d+$/.test(path)) return "“" + path.split(":")[0] + "”表第 " + path.split(":")[1] + " 行";
+    const known = Object.keys(labels).filter((p) => path === p || path.startsWith(p + ".")).sort((a, b) => b.length - a.length)[0];
+    const rest = known ? path.slice(known.length).replace(/^\./, "") : path;
+    const words = rest ? rest.split(".").map((part) => /^\d+$/.test(part) ? "第 " + (Number(part) + 1) + " 项" : (FIELDS[part] || part)) : [];
+    return [...(known ? [labels[known]] : []), ...words].join(" ").replace(/的 /g, "的");
   }
 
   const el = (tag, attributes, ...children) => {

@@ -106,10 +106,11 @@ function render() {
 // -- step 1: the region tree and the contest -------------------------------------------------
 async function loadTree() {
   const id = $("tree-id").value.trim();
-  if (!id) return say($("contest-notice"), "error", "请先填写行政区划表编号。");
+  if (!id) return say($("tree-notice"), "error", "请先填写行政区划表编号。");
   const answer = await api("GET", "/regions/" + enc(id));
-  if (!answer) return say($("contest-notice"), "error", failed(answer));
+  if (!answer) return say($("tree-notice"), "error", failed(answer));
   $("tree-import").classList.toggle("hidden", answer.status === 200);
+  $("reimport-tree").classList.toggle("hidden", answer.status !== 200);
   if (answer.status !== 200) {
     regions = [];
     $("county-select").replaceChildren();
@@ -126,12 +127,22 @@ async function loadTree() {
     el("option", {value: r.code, text: r.name})));
 }
 
+// A CSV as Excel saves it: UTF-8 ("CSV UTF-8") or, on a Chinese Windows, GBK ("CSV（逗号分隔）")
+async function csvText(file) {
+  const bytes = await file.arrayBuffer();
+  try {
+    return new TextDecoder("utf-8", {fatal: true}).decode(bytes);
+  } catch (e) {
+    return new TextDecoder("gbk").decode(bytes);
+  }
+}
+
 async function importTree() {
   const file = $("tree-file").files[0];
-  if (!file) return say($("contest-notice"), "error", "请先选择区划表文件。");
-  const answer = await api("PUT", "/regions/" + enc($("tree-id").value.trim()), {csv: await file.text()});
-  if (!answer || answer.status !== 200) return say($("contest-notice"), "error", "区划表未导入。" + failed(answer));
-  say($("contest-notice"), "ok", "已导入 " + answer.body.regions + " 个行政区划。");
+  if (!file) return say($("tree-notice"), "error", "请先选择区划表文件。");
+  const answer = await api("PUT", "/regions/" + enc($("tree-id").value.trim()), {csv: await csvText(file)});
+  if (!answer || answer.status !== 200) return say($("tree-notice"), "error", "区划表未导入。" + failed(answer));
+  say($("tree-notice"), "ok", "已导入 " + answer.body.regions + " 个行政区划。");
   await loadTree();
 }
 
@@ -159,13 +170,17 @@ async function createContest(event) {
 
 // -- step 2: stages and their criteria (or a meeting series) ----------------------------------
 let extraStages = 0;  // stages added by hand, beyond the format's
+// a format's stages this contest does without (不设这一轮), kept on this device
+const dismissedKey = () => "leitai.setup.dismissed." + view.contest_id;
+const dismissed = () => JSON.parse(localStorage.getItem(dismissedKey()) || "[]");
 
 function renderStages() {
   const box = $("stages");
   const format = formatOf(view);
   const defined = view.stages.map(stageSummary);
   const definedIds = new Set(view.stages.map((s) => s.stage_id)), orders = new Set(view.stages.map((s) => s.order));
-  const waiting = format.stages.filter((s) => !definedIds.has(s.stage_id) && !orders.has(s.order));
+  const waiting = format.stages.filter((s) => !definedIds.has(s.stage_id) && !orders.has(s.order)
+                                             && !dismissed().includes(s.stage_id));
   const blank = formats.find((f) => f.key === "blank").stages[0];
   for (let n = 0; n < extraStages; n++) {
     const order = Math.max(0, ...view.stages.map((s) => s.order), ...waiting.map((s) => s.order)) + 1;
@@ -235,13 +250,22 @@ function stageForm(template) {
     el("div", {class: "row"},
       field(key + "-per-group", "每组前几名晋级（可不填）", template.advancement.per_group || "", {inputmode: "numeric"}),
       field(key + "-overall", "另取（或全部按）总分前几名（可不填）", template.advancement.overall || "", {inputmode: "numeric"})),
-    el("p", {}, el("button", {type: "submit", text: "保存本轮"})), notice);
+    el("div", {class: "row"}, el("button", {type: "submit", text: "保存本轮"}),
+      el("button", {type: "button", class: "secondary", text: "不设这一轮", onclick: () => {
+        if (template.stage_id.startsWith("round-")) extraStages = Math.max(0, extraStages - 1);
+        else localStorage.setItem(dismissedKey(), JSON.stringify([...dismissed(), template.stage_id]));
+        renderStages();
+      }})), notice);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const stage = stageFrom(template, key, rows);
     if (typeof stage === "string") return say(notice, "error", stage);
     const answer = await api("POST", "/contests/" + enc(view.contest_id) + "/stages", stage);
-    if (!answer || answer.status !== 201) return say(notice, "error", "本轮未保存。" + failed(answer));
+    // a criterion's problem said by its name: 评分项“讲党建”的满分, not criteria.0.max
+    const labels = Object.fromEntries(stage.criteria.map((c, n) => ["criteria." + n, "评分项“" + c.name + "”的"]));
+    if (!answer || answer.status !== 201) {
+      return say(notice, "error", "本轮未保存。" + (answer ? Leitai.errorText(answer, labels) : failed(answer)));
+    }
     if (template.stage_id.startsWith("round-")) extraStages = Math.max(0, extraStages - 1);
     await reload();
   });
@@ -435,7 +459,9 @@ function sessionCard(stage, group, session) {
     if (!answer || answer.status !== 200) return say(notice, "error", "未开始。" + failed(answer));
     await reload();
   }});
-  card.append(el("div", {class: "row"}, draw, open), notice);
+  const why = !session.seats.length ? "先保存评委席" : !drawn ? "先抽签" : changed ? "先重新抽签" : "";
+  card.append(el("div", {class: "row"}, draw, open, why ? el("span", {class: "muted", text: why + "，才能开始评分"}) : ""),
+    notice);
   return card;
 }
 
@@ -468,7 +494,8 @@ function panelForm(stage, session, notice) {
     judgeName(s.judge_id) + (s.head ? "（主评）" : "")).join("、") + (session.seats.some((s) => s.reserve)
     ? "；候补：" + session.seats.filter((s) => s.reserve).map((s) => judgeName(s.judge_id)).join("、") : "")
     : "评委席未定（需 " + stage.panel_size + " 名评委，可另设候补）";
-  return el("details", {open: !session.seats.length}, el("summary", {text: summary}),
+  const change = session.seats.length ? "（点此修改）" : "";
+  return el("details", {open: !session.seats.length}, el("summary", {text: summary + change}),
     view.judges.length ? el("table", {tabindex: "0"}, el("thead", {}, el("tr", {}, ...["评委", "本场", "主评"].map((h) => el("th", {text: h})))),
       el("tbody", {}, ...rows)) : el("p", {class: "muted", text: "先在第三步导入评委名单。"}),
     el("p", {class: "muted", text: "与选手同乡镇或列为回避的评委，评到该选手时自动回避，由候补评委替补。"}),
@@ -480,6 +507,7 @@ $("contest-select").addEventListener("change", chooseContest);
 $("format-select").addEventListener("change", showFormat);
 $("load-tree").addEventListener("click", loadTree);
 $("import-tree").addEventListener("click", importTree);
+$("reimport-tree").addEventListener("click", () => $("tree-import").classList.remove("hidden"));
 $("contest-form").addEventListener("submit", createContest);
 $("add-stage").addEventListener("click", () => { extraStages += 1; renderStages(); });
 $("roster-template").addEventListener("click", downloadTemplate);
