@@ -59,6 +59,17 @@ def entry(n: int, village: str = "dongh-1", contestant: str | None = None) -> di
     }
 
 
+def test_a_region_table_as_a_county_office_keeps_it_in_chinese_is_read_the_same():
+    chinese = """编码,名称,级别,上级编码
+lufeng,陆丰市,县,
+dongh,东海街道,乡镇（街道）,lufeng
+jies,碣石镇,乡镇,lufeng
+dongh-1,东海社区,社区,dongh
+jies-1,碣石村,村,jies
+"""
+    assert validate_tree(parse_csv(chinese)) == tree()
+
+
 def test_a_csv_region_tree_with_chinese_names_is_read():
     regions = tree()
     assert regions["jies-1"].parent == "jies" and regions["lufeng"].name == "陆丰市"
