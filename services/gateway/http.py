@@ -31,6 +31,7 @@ from urllib.parse import parse_qs
 from marshmallow import Schema, ValidationError
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
+from werkzeug.http import parse_accept_header
 from werkzeug.wrappers import Response
 
 from leitai.access import ACTIONS, scope_key
@@ -46,7 +47,7 @@ from leitai.errors import (
     RuleViolated,
     Unavailable,
 )
-from leitai.i18n import Translator
+from leitai.i18n import Languages, Translator, catalogues
 from leitai.messages import N_, Said, text
 from leitai.roles import PUBLIC
 from services.gateway import accesslog
@@ -114,14 +115,40 @@ def secure_headers(environ: dict, status: int, headers: list[tuple[str, str]]) -
     return kept + list(SECURITY_HEADERS.items()) + ([("Cache-Control", PRIVATE)] if private else [])
 
 
+LANGUAGES = Languages(catalogues())  # the catalogues; a deployment's own default is the gateway's (settings.py)
+NO_SUCH_ADDRESS = N_("there is no such address here")
+NOT_THIS_WAY = N_("this address does not take this method")
+
+
 def secure_app(app: Callable) -> Callable:
-    """The WSGI application ``app``, each of its answers through ``secure_headers``."""
+    """The WSGI application ``app``, each of its answers through ``secure_headers``; werkzeug's
+    own English HTML page for a path no route has (404) or a method it does not take (405)
+    replaced by the API's error body, in the reader's language."""
 
     def secured(environ, start_response):
-        def start(status, headers, exc_info=None):
-            return start_response(status, secure_headers(environ, int(status.split()[0]), headers), exc_info)
+        plain: list[int] = []
 
-        return app(environ, start)
+        def start(status, headers, exc_info=None):
+            code = int(status.split()[0])
+            html = any(n.lower() == "content-type" and v.startswith("text/html") for n, v in headers)
+            if code in (404, 405) and html:  # no route of ours answered: werkzeug's default page
+                plain.append(code)
+                return lambda data: None
+            return start_response(status, secure_headers(environ, code, headers), exc_info)
+
+        answer = app(environ, start)
+        if not plain:
+            return answer
+        if hasattr(answer, "close"):
+            answer.close()
+        accepted = [value for value, _ in parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE", ""))]
+        message = LANGUAGES.for_request(accepted).message(NO_SUCH_ADDRESS if plain[0] == 404 else NOT_THIS_WAY)
+        code = "not_found" if plain[0] == 404 else "method_not_allowed"
+        body = json.dumps({"error": {"code": code, "message": message, "fields": None}}, ensure_ascii=False).encode()
+        headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        reason = "404 NOT FOUND" if plain[0] == 404 else "405 METHOD NOT ALLOWED"
+        start_response(reason, secure_headers(environ, plain[0], headers))
+        return [body]
 
     return secured
 

@@ -199,3 +199,5 @@ def test_what_a_route_sets_itself_gives_way_and_nameko_s_own_answers_are_secured
     assert response.status_code == 404
     assert_secured(response)
     assert response.headers.getlist("Cache-Control") == ["no-store"]
+    # not werkzeug's English page: the API's error, in the reader's language
+    assert response.json["error"] == {"code": "not_found", "message": "这里没有这个地址", "fields": None}
