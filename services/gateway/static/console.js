@@ -360,9 +360,12 @@ $("invite-all").addEventListener("click", () => {
 $("print-invitations").addEventListener("click", () => window.print());
 
 // -- notices and their deliveries --------------------------------------------------------------
+let deliveriesAsked = 0;  // the latest listing asked for: an earlier one that answers later is dropped
 async function renderDeliveries() {
-  const status = $("delivery-status").value;
+  const asked = ++deliveriesAsked;
+  const status = $("delivery-status").value, label = $("delivery-status").selectedOptions[0].text;
   const answer = await api("GET", "/contests/" + enc(contestId()) + "/deliveries" + (status ? "?status=" + status : ""));
+  if (asked !== deliveriesAsked) return;  // the filter changed, or the page refreshed, meanwhile
   if (!answer) return;
   if (answer.status !== 200) return say($("delivery-notice"), "error", Leitai.errorText(answer));
   const all = answer.body.deliveries, shown = showAllDeliveries ? all : all.slice(0, 50);
@@ -371,7 +374,7 @@ async function renderDeliveries() {
   $("retry-all").textContent = failedNow.length ? "全部重新发送（" + failedNow.length + " 条失败）" : "全部重新发送";
   $("more-deliveries").classList.toggle("hidden", all.length <= shown.length);
   say($("delivery-notice"), "info", all.length ? "共 " + all.length + " 条" + (all.length > shown.length ? "，显示前 50 条" : "")
-      : "没有" + (status ? "“" + $("delivery-status").selectedOptions[0].text + "”的" : "") + "通知。");
+      : "没有" + (status ? "“" + label + "”的" : "") + "通知。");
   $("deliveries").replaceChildren(...shown.map((d) => el("tr", {"data-delivery": d._id},
     el("td", {text: d.name || d.recipient_id}), el("td", {text: KINDS[d.kind] || d.kind}),
     el("td", {text: CHANNELS[d.channel] || d.channel}),
