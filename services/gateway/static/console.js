@@ -279,9 +279,11 @@ function renderChanges() {
 const LINK_STATUS = {active: "有效", expired: "已过期", revoked: "已作废"};
 let grantsOf = {};  // judge id -> their latest grant of this contest
 
+let invitationsAsked = 0;  // the latest listing asked for, as for the notices
 async function renderInvitations() {
+  const asked = ++invitationsAsked;
   const answer = await api("GET", "/contests/" + enc(contestId()) + "/invitations");
-  if (!answer) return;
+  if (asked !== invitationsAsked || !answer) return;
   if (answer.status !== 200) return say($("invite-notice"), "error", Leitai.errorText(answer));
   grantsOf = {};
   for (const g of answer.body.invitations) if (g.role === "judge") grantsOf[g.id] = g;  // oldest first: the last wins
