@@ -9,7 +9,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, TimeoutException
+from selenium.common.exceptions import (
+    ElementClickInterceptedException,
+    ElementNotInteractableException,
+    NoAlertPresentException,
+    StaleElementReferenceException,
+    TimeoutException,
+)
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
@@ -63,13 +69,15 @@ def csp_violations(driver) -> list[str]:
     return [entry["message"] for entry in driver.get_log("browser") if "Content Security Policy" in entry["message"]]
 
 
+PASSING = (StaleElementReferenceException, ElementNotInteractableException, ElementClickInterceptedException)
+
+
 def wait(driver, seconds: float, condition: Callable, what: str, artifact: str) -> None:
     """Wait for ``condition``; on timeout keep a screenshot (``artifact``.png) and say what the page shows."""
     try:
-        # a page that renders again replaces what a condition found a moment before: look again
-        WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=(StaleElementReferenceException,)).until(
-            condition
-        )
+        # a page that renders again replaces what a condition found a moment before, or has it
+        # covered or not yet shown for an instant: look again
+        WebDriverWait(driver, seconds, poll_frequency=0.05, ignored_exceptions=PASSING).until(condition)
     except TimeoutException:
         ARTIFACTS.mkdir(exist_ok=True)
         driver.save_screenshot(str(ARTIFACTS / f"{artifact}-failed.png"))
