@@ -47,7 +47,7 @@ from leitai.errors import (
     RuleViolated,
     Unavailable,
 )
-from leitai.i18n import Languages, Translator, catalogues
+from leitai.i18n import DEFAULT_LANGUAGE, Languages, Translator, catalogues
 from leitai.messages import N_, Said, text
 from leitai.roles import PUBLIC
 from services.gateway import accesslog
@@ -115,15 +115,15 @@ def secure_headers(environ: dict, status: int, headers: list[tuple[str, str]]) -
     return kept + list(SECURITY_HEADERS.items()) + ([("Cache-Control", PRIVATE)] if private else [])
 
 
-LANGUAGES = Languages(catalogues())  # the catalogues; a deployment's own default is the gateway's (settings.py)
 NO_SUCH_ADDRESS = N_("there is no such address here")
 NOT_THIS_WAY = N_("this address does not take this method")
 
 
-def secure_app(app: Callable) -> Callable:
+def secure_app(app: Callable, languages: Languages) -> Callable:
     """The WSGI application ``app``, each of its answers through ``secure_headers``; werkzeug's
     own English HTML page for a path no route has (404) or a method it does not take (405)
-    replaced by the API's error body, in the reader's language."""
+    replaced by the API's error body, in the reader's language (``languages``: the deployment's,
+    as every other error is said)."""
 
     def secured(environ, start_response):
         plain: list[int] = []
@@ -142,7 +142,7 @@ def secure_app(app: Callable) -> Callable:
         if hasattr(answer, "close"):
             answer.close()
         accepted = [value for value, _ in parse_accept_header(environ.get("HTTP_ACCEPT_LANGUAGE", ""))]
-        message = LANGUAGES.for_request(accepted).message(NO_SUCH_ADDRESS if plain[0] == 404 else NOT_THIS_WAY)
+        message = languages.for_request(accepted).message(NO_SUCH_ADDRESS if plain[0] == 404 else NOT_THIS_WAY)
         code = "not_found" if plain[0] == 404 else "method_not_allowed"
         body = json.dumps({"error": {"code": code, "message": message, "fields": None}}, ensure_ascii=False).encode()
         headers = [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
@@ -158,7 +158,9 @@ class SecureWebServer(WebServer):
     its access log without credentials (accesslog.py)."""
 
     def get_wsgi_app(self):
-        return secure_app(super().get_wsgi_app())
+        # LEITAI_LANGUAGE was checked at start-up with the gateway's other settings (settings.py)
+        default = self.container.config.get("LEITAI_LANGUAGE") or DEFAULT_LANGUAGE
+        return secure_app(super().get_wsgi_app(), Languages(catalogues(), default))
 
     def get_wsgi_server(self, sock, wsgi_app, protocol=None, debug=False):
         return accesslog.server(sock, wsgi_app)

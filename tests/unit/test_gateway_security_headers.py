@@ -144,7 +144,7 @@ def answered(response_of, headers: dict[str, str] | None = None, query: str = ""
     def app(environ, start_response):
         return response_of(Request(environ))(environ, start_response)
 
-    return Client(secure_app(app)).get("/x" + query, headers=headers or {})
+    return Client(secure_app(app, Languages(catalogues()))).get("/x" + query, headers=headers or {})
 
 
 def assert_secured(response: Response) -> None:
