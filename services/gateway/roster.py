@@ -23,7 +23,7 @@ import re
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from marshmallow import Schema, ValidationError
 from openpyxl import Workbook, load_workbook
@@ -234,18 +234,19 @@ def _rows(table: Any, columns: tuple[Column, ...]) -> list[tuple[int, dict[str, 
     rows: list[tuple[int, dict[str, str]]] = []
     for number, values in enumerate(lines, start=2):
         if number > MAX_SCANNED:  # blank rows cost time too: a sheet of a million is refused, not read
-            too_long = {problem_key(table.title, number): [N_("too many rows")]}
-            raise InvalidInput(
-                "sheet {sheet} has more than {limit} rows", too_long, sheet=table.title, limit=MAX_SCANNED
-            )
+            _too_many(table.title, number, MAX_SCANNED)
         cells = {h: _text(values[i]) if i < len(values) else "" for h, i in at.items()}
         if not any(cells.values()):
             continue  # a blank row between people is no one
         if len(rows) == MAX_ROWS:
-            too_many = {problem_key(table.title, number): [N_("too many rows")]}
-            raise InvalidInput("sheet {sheet} has more than {limit} rows", too_many, sheet=table.title, limit=MAX_ROWS)
+            _too_many(table.title, number, MAX_ROWS)
         rows.append((number, cells))
     return rows
+
+
+def _too_many(sheet: str, number: int, limit: int) -> NoReturn:
+    too_many = {problem_key(sheet, number): [N_("too many rows")]}
+    raise InvalidInput("sheet {sheet} has more than {limit} rows", too_many, sheet=sheet, limit=limit)
 
 
 def _text(value: object) -> str:
@@ -322,17 +323,7 @@ def _judges(
     for number, row in rows:
         report = _reporter(JUDGES, number, problems)
         _required(JUDGE_COLUMNS, row, report)
-        township = None
-        if row["所在乡镇（街道）"]:
-            township = places.township(row["所在乡镇（街道）"])
-            if township is None:
-                report(
-                    text(
-                        "no township named {township} in {county}",
-                        township=row["所在乡镇（街道）"],
-                        county=places.county,
-                    )
-                )
+        township = _township(row["所在乡镇（街道）"], places, report) if row["所在乡镇（街道）"] else None
         conflicts = []
         for named in filter(None, LIST_SEPARATORS.split(row["回避选手"])):
             matches = [e for e in contestants if named in (e["name"], e["entry_id"], e["contestant_id"])]
@@ -376,9 +367,8 @@ def _required(columns: Iterable[Column], row: dict[str, str], report) -> None:
 def _village(row: dict[str, str], places: _Places, report) -> dict | None:
     if not row["乡镇（街道）"] or not row["村（社区）"]:
         return None
-    township = places.township(row["乡镇（街道）"])
+    township = _township(row["乡镇（街道）"], places, report)
     if township is None:
-        report(text("no township named {township} in {county}", township=row["乡镇（街道）"], county=places.county))
         return None
     village = places.village(township, row["村（社区）"])
     if village is None:
@@ -390,6 +380,14 @@ def _village(row: dict[str, str], places: _Places, report) -> dict | None:
             )
         )
     return village
+
+
+def _township(name: str, places: _Places, report) -> dict | None:
+    """The county's township called ``name``; None, and a problem reported, if it has none."""
+    township = places.township(name)
+    if township is None:
+        report(text("no township named {township} in {county}", township=name, county=places.county))
+    return township
 
 
 def _contact(row: dict[str, str], report) -> None:
@@ -420,7 +418,8 @@ def _validated(
     field already reported by the sheet's own checks (``skip``, a missing cell) is not again."""
     header_of = {c.field: c.header for c in columns} | RESOLVED
     try:
-        return schema().dump(schema().load(record))
+        loader = schema()
+        return loader.dump(loader.load(record))
     except ValidationError as exc:
         for field, messages in exc.normalized_messages().items():
             header = header_of.get(field, field)
