@@ -10,11 +10,12 @@ Pure domain code: no I/O, no clock, no randomness (a fresh seed comes in as an a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from leitai.domain import Decision, DomainEvent
-from leitai.errors import Conflict, NotFound, RuleViolated
+from leitai.errors import Conflict, DomainError, NotFound, RuleViolated
 from leitai.lots import draw_order
 from leitai.messages import N_, Text, text
 from services.registration.regions import Region
@@ -198,30 +199,15 @@ class Contest:
 
     def register_judge(self, judge: dict[str, Any], tree: dict[str, Region]) -> list[Decision]:
         self.require_info()
-        if judge["judge_id"] in self.judges:
-            raise Conflict(
-                "judge {judge} ({judge_id}) is registered already", judge=judge["name"], judge_id=judge["judge_id"]
-            )
-        if problem := _township_problem(judge.get("township_code"), tree):
-            raise RuleViolated(problem["msgid"], None, problem["params"])
+        for _, refusal, said in self._judge_problems([judge], tree):
+            raise refusal(said["msgid"], None, said["params"])  # the first: one judge, one answer
         return [Decision("JudgeRegistered", self.ref(**judge))]
 
     def submit_entries(self, entries: list[dict[str, Any]], tree: dict[str, Region]) -> list[Decision]:
         stage = self._entry_stage()
-        decisions: list[Decision] = []
-        for entry in entries:
-            if entry["entry_id"] in self.entries or any(d.payload["entry_id"] == entry["entry_id"] for d in decisions):
-                raise Conflict("entry {entry_id} exists already", entry_id=entry["entry_id"])
-            taken = {e["contestant_id"] for e in self.entries.values()}
-            if entry["contestant_id"] in taken | {d.payload["contestant_id"] for d in decisions}:
-                raise Conflict(
-                    "contestant {contestant_id} has an entry in this contest already",
-                    contestant_id=entry["contestant_id"],
-                )
-            if problem := self._village_problem(entry["village_code"], stage, tree):
-                raise RuleViolated(problem["msgid"], None, problem["params"])
-            decisions.append(self._entry_submitted(entry, stage, tree))
-        return decisions
+        for _, refusal, said in self._entry_problems(entries, stage, tree):
+            raise refusal(said["msgid"], None, said["params"])  # the first: the call is all or none
+        return [self._entry_submitted(entry, stage, tree) for entry in entries]
 
     def register_roster(
         self, judges: list[dict[str, Any]], entries: list[dict[str, Any]], tree: dict[str, Region]
@@ -232,39 +218,16 @@ class Contest:
         self.require_info()
         stage = self._entry_stage() if entries else None
         problems: dict[str, dict[str, list[Text]]] = {"judges": {}, "entries": {}}
-
-        def problem(part: str, index: int, message: Text) -> None:
-            problems[part].setdefault(str(index), []).append(message)
-
-        judge_ids = set(self.judges)
-        for n, judge in enumerate(judges):
-            if judge["judge_id"] in judge_ids:
-                registered = text(
-                    "judge {judge} ({judge_id}) is registered already", judge=judge["name"], judge_id=judge["judge_id"]
-                )
-                problem("judges", n, registered)
-            judge_ids.add(judge["judge_id"])
-            if township := _township_problem(judge.get("township_code"), tree):
-                problem("judges", n, township)
-        entry_ids, contestants = set(self.entries), {e["contestant_id"] for e in self.entries.values()}
-        for n, entry in enumerate(entries):
-            if entry["entry_id"] in entry_ids:
-                problem("entries", n, text("entry {entry_id} exists already", entry_id=entry["entry_id"]))
-            if entry["contestant_id"] in contestants:
-                taken = text(
-                    "contestant {contestant_id} has an entry in this contest already",
-                    contestant_id=entry["contestant_id"],
-                )
-                problem("entries", n, taken)
-            entry_ids.add(entry["entry_id"])
-            contestants.add(entry["contestant_id"])
-            if village := self._village_problem(entry["village_code"], stage, tree):
-                problem("entries", n, village)
+        for n, _, said in self._judge_problems(judges, tree):
+            problems["judges"].setdefault(str(n), []).append(said)
+        for n, _, said in self._entry_problems(entries, stage, tree):
+            problems["entries"].setdefault(str(n), []).append(said)
+        contestants = {e["contestant_id"] for e in self.entries.values()} | {e["contestant_id"] for e in entries}
         for n, judge in enumerate(judges):
             for contestant in judge.get("conflicts", []):
                 if contestant not in contestants:
                     unknown = text("contestant {contestant_id} has no entry in this contest", contestant_id=contestant)
-                    problem("judges", n, unknown)
+                    problems["judges"].setdefault(str(n), []).append(unknown)
         found = {part: rows for part, rows in problems.items() if rows}
         if found:
             rows = sum(len(r) for r in found.values())
@@ -272,6 +235,49 @@ class Contest:
         return [Decision("JudgeRegistered", self.ref(**judge)) for judge in judges] + [
             self._entry_submitted(entry, stage, tree) for entry in entries
         ]
+
+    def _judge_problems(
+        self, judges: list[dict[str, Any]], tree: dict[str, Region]
+    ) -> Iterator[tuple[int, type[DomainError], Text]]:
+        """Each problem of ``judges`` in turn: the judge's index, the refusal's class, its message."""
+        ids = set(self.judges)
+        for n, judge in enumerate(judges):
+            if judge["judge_id"] in ids:
+                yield (
+                    n,
+                    Conflict,
+                    text(
+                        "judge {judge} ({judge_id}) is registered already",
+                        judge=judge["name"],
+                        judge_id=judge["judge_id"],
+                    ),
+                )
+            ids.add(judge["judge_id"])
+            if township := _township_problem(judge.get("township_code"), tree):
+                yield n, RuleViolated, township
+
+    def _entry_problems(
+        self, entries: list[dict[str, Any]], stage: dict[str, Any] | None, tree: dict[str, Region]
+    ) -> Iterator[tuple[int, type[DomainError], Text]]:
+        """Each problem of ``entries`` in turn, as ``_judge_problems``; an entry earlier in the
+        list counts as registered for those after it."""
+        ids, contestants = set(self.entries), {e["contestant_id"] for e in self.entries.values()}
+        for n, entry in enumerate(entries):
+            if entry["entry_id"] in ids:
+                yield n, Conflict, text("entry {entry_id} exists already", entry_id=entry["entry_id"])
+            if entry["contestant_id"] in contestants:
+                yield (
+                    n,
+                    Conflict,
+                    text(
+                        "contestant {contestant_id} has an entry in this contest already",
+                        contestant_id=entry["contestant_id"],
+                    ),
+                )
+            ids.add(entry["entry_id"])
+            contestants.add(entry["contestant_id"])
+            if village := self._village_problem(entry["village_code"], stage, tree):
+                yield n, RuleViolated, village
 
     def _entry_stage(self) -> dict[str, Any]:
         """The stage entries are registered in: the contest's first."""
