@@ -279,11 +279,11 @@ function renderChanges() {
 const LINK_STATUS = {active: "有效", expired: "已过期", revoked: "已作废"};
 let grantsOf = {};  // judge id -> their latest grant of this contest
 
-let invitationsAsked = 0;  // the latest listing asked for, as for the notices
+const invitationsReading = Leitai.latest();
 async function renderInvitations() {
-  const asked = ++invitationsAsked;
+  const superseded = invitationsReading();
   const answer = await api("GET", "/contests/" + enc(contestId()) + "/invitations");
-  if (asked !== invitationsAsked || !answer) return;
+  if (superseded() || !answer) return;
   if (answer.status !== 200) return say($("invite-notice"), "error", Leitai.errorText(answer));
   grantsOf = {};
   for (const g of answer.body.invitations) if (g.role === "judge") grantsOf[g.id] = g;  // oldest first: the last wins
@@ -362,12 +362,12 @@ $("invite-all").addEventListener("click", () => {
 $("print-invitations").addEventListener("click", () => window.print());
 
 // -- notices and their deliveries --------------------------------------------------------------
-let deliveriesAsked = 0;  // the latest listing asked for: an earlier one that answers later is dropped
+const deliveriesReading = Leitai.latest();
 async function renderDeliveries() {
-  const asked = ++deliveriesAsked;
+  const superseded = deliveriesReading();
   const status = $("delivery-status").value, label = $("delivery-status").selectedOptions[0].text;
   const answer = await api("GET", "/contests/" + enc(contestId()) + "/deliveries" + (status ? "?status=" + status : ""));
-  if (asked !== deliveriesAsked) return;  // the filter changed, or the page refreshed, meanwhile
+  if (superseded()) return;  // the filter changed, or the page refreshed, meanwhile
   if (!answer) return;
   if (answer.status !== 200) return say($("delivery-notice"), "error", Leitai.errorText(answer));
   const all = answer.body.deliveries, shown = showAllDeliveries ? all : all.slice(0, 50);

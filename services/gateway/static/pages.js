@@ -120,6 +120,18 @@ const Leitai = (() => {
     }
   }
 
+  // For a part of a page that may be drawn again before its reading answers (a filter changed,
+  // a decision's own redraw beside the page's refresh): each call of the returned function starts
+  // a reading and gives back ``superseded()``, true once a later reading began; the earlier one,
+  // answering late, then draws nothing over the later.
+  function latest() {
+    let began = 0;
+    return () => {
+      const mine = ++began;
+      return () => mine !== began;
+    };
+  }
+
   // The API's error, as lines for the page: its message (the gateway's, in the reader's
   // language), then each field's messages, the field said by what the form calls it (``labels``:
   // a path or its beginning, e.g. "criteria.0", -> words), never as the API's path or as JSON.
@@ -230,5 +242,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, connected, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
+  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, connected, latest, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
 })();

@@ -12,12 +12,12 @@ let reviewSessions = [], appealsNow = [];
 const begun = () => contestView.sessions.filter((s) => s.stage_id === stageId() && s.opened);
 const entryName = (id) => ((contestView.entries || []).find((e) => e.entry_id === id) || {}).name || id;
 
-let reviewsAsked = 0;  // the latest rendering asked for: one begun earlier that answers later is dropped
+const reviewsReading = Leitai.latest();
 async function renderReviews() {
-  const asked = ++reviewsAsked;
+  const superseded = reviewsReading();
   const path = "/contests/" + enc(contestId()) + "/stages/" + enc(stageId()) + "/appeals";
   const appeals = await api("GET", path);
-  if (asked !== reviewsAsked || !appeals) return;
+  if (superseded() || !appeals) return;
   if (appeals.status !== 200) return say($("reviews-notice"), "error", Leitai.errorText(appeals));
   appealsNow = appeals.body.appeals;
   $("appeals").replaceChildren(...(appealsNow.length ? appealsNow.map(appealRow)
@@ -26,7 +26,7 @@ async function renderReviews() {
   const rows = [];
   for (const session of begun()) {  // one after another, as the console's other reads
     const answer = await api("GET", "/sessions/" + enc(session.session_id) + "/corrections");
-    if (asked !== reviewsAsked) return;
+    if (superseded()) return;
     if (!answer || answer.status !== 200) continue;
     reviewSessions.push(session);
     rows.push(...answer.body.corrections.map((c) => correctionRow(session, c)));
