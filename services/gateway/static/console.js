@@ -239,11 +239,7 @@ async function download(kind) {
   if (!answer) return say($("publish-notice"), "error", "无法连接服务，请稍后再试。");
   if (answer.status !== 200) return say($("publish-notice"), "error", Leitai.errorText(answer));
   const stage = contestView.stages.find((s) => s.stage_id === stageId());  // named as the contest and stage are
-  const link = el("a", {href: URL.createObjectURL(answer.body),
-                        download: contestView.name + "-" + (stage ? stage.name : stageId()) + "-成绩." + kind});
-  document.body.append(link);
-  link.click();
-  link.remove();
+  Leitai.saveAs(answer.body, contestView.name + "-" + (stage ? stage.name : stageId()) + "-成绩." + kind);
 }
 $("export-csv").addEventListener("click", () => download("csv"));
 $("export-xlsx").addEventListener("click", () => download("xlsx"));

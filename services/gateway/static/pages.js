@@ -120,6 +120,14 @@ const Leitai = (() => {
     }
   }
 
+  // A file the API answered with (an export, a template), saved on the user's machine as ``name``.
+  function saveAs(blob, name) {
+    const link = el("a", {href: URL.createObjectURL(blob), download: name});
+    document.body.append(link);
+    link.click();
+    link.remove();
+  }
+
   // For a part of a page that may be drawn again before its reading answers (a filter changed,
   // a decision's own redraw beside the page's refresh): each call of the returned function starts
   // a reading and gives back ``superseded()``, true once a later reading began; the earlier one,
@@ -242,5 +250,5 @@ const Leitai = (() => {
     return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join("-");
   }
 
-  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, connected, latest, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
+  return {token, keep, signOut, showSignIn, showSignedIn, wireSignIn, network, call, connected, latest, saveAs, uuid4, Offline, errorText, el, say, decimal, format, scoreProblem, weightedTotal, dated};
 })();

@@ -356,10 +356,7 @@ function renderRoster() {
 async function downloadTemplate() {
   const answer = await api("GET", "/contests/" + enc(view.contest_id) + "/roster.xlsx");
   if (!answer || answer.status !== 200) return say($("roster-notice"), "error", failed(answer));
-  const link = el("a", {href: URL.createObjectURL(answer.body), download: view.name + "-名单模板.xlsx"});
-  document.body.append(link);
-  link.click();
-  link.remove();
+  Leitai.saveAs(answer.body, view.name + "-名单模板.xlsx");
 }
 
 async function uploadRoster() {
