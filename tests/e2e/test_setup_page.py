@@ -172,6 +172,15 @@ def test_an_organiser_sets_up_a_contest_from_an_empty_system_in_the_console(stac
     assert groups == [("城东镇", ["chengdong"]), ("城西镇", ["chengxi"])]
     assert stage["advancement"]["per_group"] == 3 and stage["panel_size"] == 5
 
+    # the template, downloaded as the organiser does: a workbook with the two sheets to fill in
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    desk.execute_cdp_cmd("Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    tap(desk, By.ID, "roster-template", "setup")
+    wait(desk, lambda d: list(downloads.glob("*-名单模板.xlsx")), "the template downloaded")
+    (template,) = downloads.glob("*-名单模板.xlsx")
+    assert template.name.startswith("海安县") and {"选手", "评委"} <= set(load_workbook(template).sheetnames)
+
     # a sheet with mistakes: every bad row listed, nothing stored
     bad = roster(
         stack,

@@ -50,8 +50,10 @@ def chromium(width: int, height: int) -> Iterator[webdriver.Chrome]:
         options.add_argument(flag)
     options.add_experimental_option("prefs", {"intl.accept_languages": "zh-CN,zh"})
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # the console, for csp_violations
-    # Chromium on Linux takes its own words' language from the environment, not from --lang
-    service = Service("/usr/bin/chromedriver", env={**os.environ, "LANGUAGE": "zh_CN", "LANG": "zh_CN.UTF-8"})
+    # Chromium on Linux takes its own words' language from the environment (LANGUAGE), not from
+    # --lang; LANG a UTF-8 locale the machine has (zh_CN.UTF-8 rarely is), or it saves a download
+    # with a Chinese name as "download"
+    service = Service("/usr/bin/chromedriver", env={**os.environ, "LANGUAGE": "zh_CN", "LANG": "C.UTF-8"})
     driver = webdriver.Chrome(service=service, options=options)
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
