@@ -74,11 +74,12 @@ def bundle(
         store = stores[log]
         size = checkpoint["size"]
         if log == certificates.PUBLICATION_LOG:
-            # this version's publication and every one it replaces
+            # the stage's results stream up to this version's publication: every version it
+            # replaces, and nothing left out between them (the verifier requires it whole)
             wanted = [
                 (p, d)
                 for p, d in store.stored_stream(results_stream(contest_id, stage_id))
-                if d["type"] in PUBLICATIONS and p <= cert["publication"]["position"]
+                if p <= cert["publication"]["position"]
             ]
         else:
             source = cert["sources"][log]
@@ -92,7 +93,8 @@ def bundle(
         logs[log] = {
             "origin": _origin(checkpoint),
             "checkpoints": [
-                {k: c[k] for k in ("size", "root", "note", "consistency") if k in c} for c in store.chain()
+                {k: c[k] for k in ("size", "root", "note", "consistency", "cosignatures") if k in c}
+                for c in store.chain()
             ],
             "events": [
                 {"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}

@@ -62,19 +62,25 @@ class Report:
         return not self.problems
 
 
-def _signed(note: str, keys: list[Verifier]) -> Checkpoint:
+def _signed(note: str, keys: list[Verifier]) -> tuple[Checkpoint, Verifier]:
     problems = []
     for key in keys:
         try:
-            return Checkpoint.parse(key.open(note))
+            return Checkpoint.parse(key.open(note)), key
         except NoteError as exc:
             problems.append(str(exc))
     raise NoteError("; ".join(problems))
 
 
-def accept(last: dict | None, served: dict, keys: list[Verifier]) -> dict:
-    """The new state of a log after ``served``, or NoteError saying why it is refused."""
-    signed = _signed(served["note"], keys)
+def accept(log: str, last: dict | None, served: dict, keys: list[Verifier]) -> dict:
+    """The new state of ``log`` after ``served``, or NoteError saying why it is refused: the
+    rules of docs/audit.md ("Checkpoint rules"), which tools/verify_bundle.py applies too."""
+    signed, key = _signed(served["note"], keys)
+    if signed.origin != f"{key.name}/{log}":
+        raise NoteError(
+            f"checkpoint {signed.size}: it names the origin {signed.origin!r}; a {log} checkpoint signed by "
+            f"{key.name} names {key.name + '/' + log!r}"
+        )
     if (signed.size, signed.root.hex()) != (served["size"], served["root"]):
         raise NoteError(f"checkpoint {served['size']}: the note signs another size or root than served")
     if last is not None:
@@ -132,7 +138,7 @@ def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> 
             while page:
                 for served in page:
                     if not last or served["size"] > last["size"]:
-                        last = accept(last, served, keys)
+                        last = accept(log, last, served, keys)
                         state.logs[log] = last
                         accepted += 1
                 page = fetch(log, page[-1]["size"]) if len(page) == PAGE else []

@@ -157,7 +157,16 @@ class Settings:
             trusted = [Verifier.decode(key) for key in self.LEITAI_TRUSTED_KEYS]
         except NoteError as exc:
             raise ConfigurationError(f"invalid configuration: LEITAI_SIGNING_KEY: {exc}") from None
-        return Signing(signer, self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}", tuple(trusted))
+        # an origin is pinned to its key: auditors accept a checkpoint of the log <log> signed
+        # by the key <name> only if it names <name>/<log> (docs/audit.md, checkpoint rules)
+        origin = self.LEITAI_LOG_ORIGIN or f"{signer.name}/{self.MONGO_DATABASE or 'log'}"
+        log_name = origin.removeprefix(f"{signer.name}/")
+        if log_name == origin or not log_name.isascii() or not log_name.isidentifier():
+            raise ConfigurationError(
+                f"invalid configuration: LEITAI_LOG_ORIGIN: {origin!r} must be the signing key's name "
+                f"{signer.name!r}, '/', and the log's name (e.g. {signer.name}/scoring)"
+            )
+        return Signing(signer, origin, tuple(trusted))
 
 
 # the settings loaded with another whenever it is (load_settings)

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from leitai.arithmetic import ROUNDING
 from leitai.contracts.fields import Id, Score
 from leitai.contracts.registry import Contract
+from leitai.roles import ROLES
 
 SOURCE = "scoring"
 
@@ -97,11 +98,14 @@ class CorrectionProposed(_SessionEvent):
     appeal_id = Id(load_default=None, allow_none=True)  # the appeal it answers, if any
     cites = fields.String(load_default=None, allow_none=True)  # the event id of the sheet it corrects
     proposed_by = Id(required=True)
+    # the role the proposer acted in, for the auditor's check of the rules (None before it was recorded)
+    proposer_role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES))
 
 
 class _CorrectionStep(_SessionEvent):
     correction_id = Id(required=True)
     by = Id(required=True)
+    role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES))  # as proposer_role
 
 
 class CorrectionApproved(_CorrectionStep):

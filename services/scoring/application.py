@@ -124,6 +124,7 @@ class Scoring:
         def decide(session: ScoringSession):
             proposed, decisions = session.propose(
                 actor["id"],
+                actor["role"],
                 correction_id,
                 correction["kind"],
                 correction["entry_id"],
@@ -146,11 +147,13 @@ class Scoring:
         def decide(session: ScoringSession):
             action = decision["action"]
             if action == "approve":
-                decided, decisions = session.approve(actor["id"], correction_id)
+                decided, decisions = session.approve(actor["id"], actor["role"], correction_id)
             elif action == "reject":
-                decided, decisions = session.reject(actor["id"], correction_id, decision.get("reason") or "")
+                decided, decisions = session.reject(
+                    actor["id"], actor["role"], correction_id, decision.get("reason") or ""
+                )
             else:
-                decided, decisions = session.withdraw(actor["id"], correction_id)
+                decided, decisions = session.withdraw(actor["id"], actor["role"], correction_id)
             return _plain(decided), decisions
 
         return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))

@@ -76,6 +76,25 @@ def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp
     assert settings.verifiers() == [new.verifier, old.verifier]
 
 
+def test_a_log_origin_that_is_not_the_keys_name_and_a_log_is_refused(tmp_path):
+    """Auditors accept a checkpoint of log <log> signed by key <name> only if it names
+    <name>/<log> (docs/audit.md, checkpoint rules): a relay must not sign another."""
+    from leitai.eventstore.notes import Signer
+
+    Signer.generate("leitai.test").write(tmp_path / "key")
+    only = ("LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN", "LEITAI_ENVIRONMENT")
+    for origin in ("leitai.other/scoring", "leitai.test/scoring\u200b", "leitai.test/"):
+        settings = load_settings(
+            {"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_LOG_ORIGIN": origin, "LEITAI_ENVIRONMENT": "test"},
+            only=only,
+        )
+        with pytest.raises(ConfigurationError, match="LEITAI_LOG_ORIGIN: .* must be the signing key's name"):
+            settings.signing()
+    good = {"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_LOG_ORIGIN": "leitai.test/scoring"}
+    signing = load_settings(dict(good, LEITAI_ENVIRONMENT="test"), only=only).signing()
+    assert signing is not None and signing.origin == "leitai.test/scoring"
+
+
 # -- what production refuses at start-up, naming the setting and never showing a secret -------
 SERVICE = dict(GOOD, AMQP_URI="amqp://leitai:a-broker-password-never-shown@broker:5672/")
 
