@@ -19,6 +19,7 @@ from leitai import certificates
 from leitai.eventstore import EventStore
 from leitai.eventstore.notes import Verifier
 from services.ranking.publication import PUBLICATIONS, results_stream
+from services.registration.application import contest_stream
 
 FORMAT = "leitai-audit-bundle/1"
 RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
@@ -69,10 +70,16 @@ def bundle(
             f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
             "a relay signs one at its next seal: try again in a few seconds"
         )
+    published = next(
+        d["event_id"]
+        for p, d in stores[certificates.PUBLICATION_LOG].stored_stream(results_stream(contest_id, stage_id))
+        if p == cert["publication"]["position"]
+    )
+    record = _record_of(stores["registration"], str(published), contest_id)
     logs: dict[str, dict[str, Any]] = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
-        size = checkpoint["size"]
+        chain = store.chain()
         if log == certificates.PUBLICATION_LOG:
             # the stage's results stream up to this version's publication: every version it
             # replaces, and nothing left out between them (the verifier requires it whole)
@@ -82,19 +89,30 @@ def bundle(
                 if p <= cert["publication"]["position"]
             ]
         else:
-            source = cert["sources"][log]
+            # each stream up to the head the result cites; the contest's up to the record of
+            # this publication, so that every session opened before it is in the bundle
+            heads = dict(cert["sources"][log]["streams"])
+            if log == "registration":
+                heads[contest_stream(contest_id)] = record[1]["stream_version"]
             wanted = [
                 (p, d)
-                for stream, head in sorted(source["streams"].items())
+                for stream, head in sorted(heads.items())
                 for p, d in store.stored_stream(stream)
                 if d["stream_version"] <= head
             ]
+        # every event proved in the latest checkpoint: consistent with the certified one (the
+        # chain proves it), and the only one that may hold the record
+        size = chain[-1]["size"]
+        if log == "registration" and size < record[0]:
+            raise AuditError(
+                "the registration log's record of the publication waits for a checkpoint; "
+                "a relay signs one at its next seal: try again in a few seconds"
+            )
         tree = store.tree(size)
         logs[log] = {
             "origin": _origin(checkpoint),
             "checkpoints": [
-                {k: c[k] for k in ("size", "root", "note", "consistency", "cosignatures") if k in c}
-                for c in store.chain()
+                {k: c[k] for k in ("size", "root", "note", "consistency", "cosignatures") if k in c} for c in chain
             ],
             "events": [
                 {"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
@@ -118,6 +136,20 @@ def bundle(
         "rules": {"spec": RULES, "stage": stage},
         "logs": logs,
     }
+
+
+def _record_of(registration: EventStore, published: str, contest_id: str) -> tuple[int, dict]:
+    """(position, stored document) of registration's record of the publication ``published``."""
+    for position, document in registration.stored_stream(contest_stream(contest_id)):
+        if (
+            document["type"] == "StageResultsRecorded"
+            and registration.current_payload(document)["publication_event_id"] == published
+        ):
+            return position, document
+    raise AuditError(
+        "the registration service has not recorded the publication in the contest's stream yet: "
+        "try again in a few seconds"
+    )
 
 
 def _origin(checkpoint: dict) -> str:

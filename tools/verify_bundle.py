@@ -450,15 +450,15 @@ def verify(bundle: dict, keys: list, known: list, witnesses: list = (), quorum: 
             if name not in logs:
                 raise Discrepancy(f"{name}: the certificate cites this log, the bundle holds none of it")
             log = logs[name]
-            certified, note = _check_chain(name, log, certificate["checkpoints"][name], keys, known)
+            certified, latest, note = _check_chain(name, log, certificate["checkpoints"][name], keys, known)
             if witnesses:
                 note += _check_witnessed(name, log["checkpoints"], certified[1], witnesses, quorum)
-            events[name] = _check_events(name, log["events"], certified)
-            done.append(f"{name}: {note}; {len(events[name])} events proved in the certified tree of {certified[1]}")
-        _check_streams(certificate, events)
+            events[name] = _check_events(name, log["events"], latest)
+            done.append(f"{name}: {note}; {len(events[name])} events proved in its tree of {latest[1]}")
+        _check_streams(certificate, events, contest_id)
         publication = _check_publication(certificate, events, contest_id, stage_id)
         _check_replaced(certificate, publication["payload"], events, logs)
-        basis = depends_on(certificate, events, contest_id, stage_id)
+        basis = depends_on(certificate, publication, events, contest_id, stage_id)
         sessions = {
             sid: replay_session(opened, _stream(events["scoring"], SESSION_STREAM.format(session=sid)), contest_id)
             for sid, opened in sorted(basis["sessions"].items())
@@ -478,9 +478,11 @@ def verify(bundle: dict, keys: list, known: list, witnesses: list = (), quorum: 
 
 
 def _check_chain(name: str, log: dict, cited: dict, keys: list, known: list) -> tuple:
-    """((origin, size, root) of the certified checkpoint, what was checked) once every
-    checkpoint of the chain is signed, of the log's pinned origin, consistent with the one
-    before, and every checkpoint you kept is one of them, unchanged."""
+    """((origin, size, root) of the certified checkpoint, of the chain's latest, what was
+    checked) once every checkpoint of the chain is signed, of the log's pinned origin,
+    consistent with the one before, and every checkpoint you kept is one of them, unchanged.
+    The bundle's events are proved in the latest: it holds the certified tree (consistency),
+    and the registration log's record of the publication, which comes after it."""
     chain = log["checkpoints"]
     if not isinstance(chain, list) or not chain:
         raise Discrepancy(f"{name}: the bundle holds no checkpoint")
@@ -535,7 +537,7 @@ def _check_chain(name: str, log: dict, cited: dict, keys: list, known: list) -> 
             )
         kept += 1
     said = f"{len(chain)} checkpoints signed and consistent"
-    return certified, said + (f", {kept} you kept among them" if kept else "")
+    return certified, last, said + (f", {kept} you kept among them" if kept else "")
 
 
 def _check_witnessed(name: str, chain: list, certified: int, witnesses: list, quorum: int) -> str:
@@ -578,24 +580,29 @@ def _stream(events: list, stream: str) -> list:
     return sorted((e for _, e in events if e["stream_id"] == stream), key=lambda e: e["stream_version"])
 
 
-def _check_streams(certificate: dict, events: dict) -> None:
+def _check_streams(certificate: dict, events: dict, contest_id: str) -> None:
+    """Every stream the certificate cites whole from version 1 to its head, nothing beyond it;
+    the contest's stream beyond it too, to the record of the publication (see depends_on)."""
+    contest_stream = CONTEST_STREAM.format(contest=contest_id)
     for source, basis in certificate["sources"].items():
         by_stream = {}
         for position, event in events.get(source, []):
-            if position > basis["position"] and event["stream_id"] in basis["streams"]:
+            stream = event["stream_id"]
+            if position > basis["position"] and stream in basis["streams"] and stream != contest_stream:
                 raise Discrepancy(
                     f"{source} position {position} ({event['event_id']}): after the certified position "
                     f"{basis['position']}"
                 )
-            by_stream.setdefault(event["stream_id"], []).append(event["stream_version"])
+            by_stream.setdefault(stream, []).append(count(event["stream_version"], f"{source} {stream}", 1))
         for stream, head in sorted(basis["streams"].items()):
             versions = by_stream.get(stream, [])
-            missing = sorted(set(range(1, head + 1)) - set(versions))
+            last = max(versions + [head]) if stream == contest_stream else count(head, f"{source} {stream}", 1)
+            missing = sorted(set(range(1, last + 1)) - set(versions))
             if missing:
                 raise Discrepancy(
-                    f"{source} stream {stream}: version {missing[0]} of 1..{head} is missing from the bundle"
+                    f"{source} stream {stream}: version {missing[0]} of 1..{last} is missing from the bundle"
                 )
-            if len(versions) != len(set(versions)) or max(versions) > head:
+            if len(versions) != len(set(versions)) or max(versions) > last:
                 raise Discrepancy(f"{source} stream {stream}: events beyond its certified head {head} or repeated")
 
 
@@ -703,7 +710,7 @@ def _check_replaced(certificate: dict, payload: dict, events: dict, logs: dict) 
 
 
 # -- what the result depends on, from the log itself --------------------------------------
-def depends_on(certificate: dict, events: dict, contest_id: str, stage_id: str) -> dict:
+def depends_on(certificate: dict, publication: dict, events: dict, contest_id: str, stage_id: str) -> dict:
     """The stage's definition, its sessions and its entries, from the contest's own stream;
     the certificate's (and so the publication's) list of streams must be exactly the one the
     log gives: the contest's stream and the scoring stream of every session opened for the
@@ -717,10 +724,13 @@ def depends_on(certificate: dict, events: dict, contest_id: str, stage_id: str) 
             f"registration: the result cites {sorted(sources['registration']['streams'])}; it depends on the "
             f"contest's stream {contest_stream}"
         )
-    contest = _stream(events["registration"], contest_stream)
-    for event in contest:
+    whole = _stream(events["registration"], contest_stream)
+    for event in whole:
         if event["payload"].get("contest_id") != contest_id:
             raise Discrepancy(f"registration {event['event_id']} in {contest_stream} is of another contest")
+    head = sources["registration"]["streams"][contest_stream]
+    contest = [e for e in whole if e["stream_version"] <= head]  # as the result was computed
+    _check_recorded(whole, head, publication, stage_id)
     defined = [e for e in contest if e["type"] == "StageDefined" and e["payload"]["stage_id"] == stage_id]
     if len(defined) != 1:
         raise Discrepancy(
@@ -773,6 +783,48 @@ def depends_on(certificate: dict, events: dict, contest_id: str, stage_id: str) 
             f"({members[unseated[0]]}) but seated in none of its sessions"
         )
     return {"stage": stage, "defined": defined[0], "sessions": sessions, "entries": entries}
+
+
+def _check_recorded(contest: list, head: int, publication: dict, stage_id: str) -> None:
+    """Registration records every publication in the contest's stream. The bundle holds that
+    stream through the record of this one: the operator cannot cut it short before a session
+    it does not want counted, since everything before the record is there. A session of the
+    stage opened before the record but after the head the result cites was left out."""
+    record = next(
+        (
+            e
+            for e in contest
+            if e["type"] == "StageResultsRecorded" and e["payload"]["publication_event_id"] == publication["event_id"]
+        ),
+        None,
+    )
+    if record is None:
+        raise Discrepancy(
+            f"registration: the contest's stream holds no record of the publication {publication['event_id']} "
+            "(it must run through it)"
+        )
+    p = record["payload"]
+    if (p["stage_id"], p["version"], p["standings_sha256"]) != (
+        stage_id,
+        publication["payload"].get("version", 1),
+        publication["payload"]["standings_sha256"],
+    ):
+        raise Discrepancy(f"registration {record['event_id']}: it records another result than the publication")
+    if record["stream_version"] <= head or contest[-1] is not record:
+        raise Discrepancy(
+            f"registration {record['event_id']}: the record of the publication is not the last of the contest's "
+            "stream in the bundle, after the head the result cites"
+        )
+    for event in contest:
+        if (
+            head < event["stream_version"]
+            and event["type"] == "SessionOpened"
+            and event["payload"]["stage_id"] == stage_id
+        ):
+            raise Discrepancy(
+                f"session {event['payload']['session_id']} of stage {stage_id} was opened ({event['event_id']}) "
+                "before the result was recorded, and the result leaves it out"
+            )
 
 
 def _members(contest: list, stage_id: str, until: int) -> dict:

@@ -359,6 +359,28 @@ def test_a_publication_that_leaves_out_a_session_is_refused_though_its_arithmeti
     assert code == 1 and "leaves out scoring-semi-west" in out, out
 
 
+def test_a_publication_citing_the_contest_stream_cut_before_a_session_is_refused(check, bundle, signer):
+    """The operator cites the contest's stream as it stood before one session was opened, and
+    leaves that session out: the bundle must hold the stream through registration's record of
+    the publication, so the session's opening is there, and it is not counted."""
+    last = max(
+        (e for e in events_of(bundle, "registration", "SessionOpened") if e["event"]["payload"]["stage_id"] == "semi"),
+        key=lambda e: e["event"]["stream_version"],
+    )
+    session_id = last["event"]["payload"]["session_id"]
+    forged = without_session(bundle, session_id)
+    cut = last["event"]["stream_version"] - 1
+    for level in certificates(forged):
+        level["sources"]["registration"]["streams"]["contest-boai-2021"] = cut
+    for publication in events_of(forged, "ranking", "StageResultsPublished") + events_of(
+        forged, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["registration"]["contest-boai-2021"] = cut
+    publication_of(forged)["event"]["payload"]["standings"] = rederived(forged)
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and f"session {session_id} of stage semi was opened" in out and "leaves it out" in out, out
+
+
 def test_an_appended_first_publication_is_refused(check, bundle, signer):
     """A second StageResultsPublished appended to the results stream, naming fewer streams: a
     stage is published once; later versions are republications after approved corrections."""
@@ -371,6 +393,11 @@ def test_an_appended_first_publication_is_refused(check, bundle, signer):
     for field in ("version", "replaces_sha256", "correction_id", "corrected_session_id", "corrected_judge_id", "diff"):
         appended["event"]["payload"].pop(field)
     bundle["logs"]["ranking"]["events"].append(appended)
+    record = copy.deepcopy(events_of(bundle, "registration", "StageResultsRecorded")[-1])  # and registration's record
+    record["event"]["payload"].update(publication_event_id="f" * 32, version=1)
+    record["event"].update(event_id="d" * 32, stream_version=record["event"]["stream_version"] + 1)
+    record["position"] = max(e["position"] for e in bundle["logs"]["registration"]["events"]) + 1
+    bundle["logs"]["registration"]["events"].append(record)
     bundle["certificate"] = dict(
         bundle["certificate"], publication={"log": "ranking", "position": appended["position"]}, replaces=None
     )

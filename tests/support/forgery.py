@@ -116,6 +116,9 @@ def reforged(bundle: dict, signer: Signer, origin_suffix: str = "") -> dict:
         level["fingerprint"] = " ".join(short[i : i + 4] for i in range(0, 16, 4))
         if level["replaces"] is not None:
             payload["replaces_sha256"] = level["replaces"]["standings_sha256"]
+        for record in events_of(bundle, "registration", "StageResultsRecorded"):  # registration's record agrees
+            if record["event"]["payload"]["publication_event_id"] == publication["event"]["event_id"]:
+                record["event"]["payload"]["standings_sha256"] = payload["standings_sha256"]
     for name, log in bundle["logs"].items():
         leaves = [verifier.leaf_of(item["event"], item["position"]) for item in log["events"]]
         tree = Tree(leaves)
