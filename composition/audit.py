@@ -29,6 +29,10 @@ class AuditError(Exception):
     """What was asked cannot be answered (no such event, stage not published, ...)."""
 
 
+class Pending(AuditError):
+    """Not yet: a checkpoint or a record it needs follows within seconds of a publication."""
+
+
 def publication(ranking: EventStore, contest_id: str, stage_id: str, version: int | None = None) -> tuple[int, dict]:
     """(position, stored document) of the stage's publication: ``version``, or the latest."""
     found = [
@@ -66,7 +70,7 @@ def bundle(
     version's standings depend on the corrections in its session streams, which it cites."""
     cert = certificate_of(stores, contest_id, stage_id, version)
     if cert["pending"]:
-        raise AuditError(
+        raise Pending(
             f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
             "a relay signs one at its next seal: try again in a few seconds"
         )
@@ -104,7 +108,7 @@ def bundle(
         # chain proves it), and the only one that may hold the record
         size = chain[-1]["size"]
         if log == "registration" and size < record[0]:
-            raise AuditError(
+            raise Pending(
                 "the registration log's record of the publication waits for a checkpoint; "
                 "a relay signs one at its next seal: try again in a few seconds"
             )
@@ -146,7 +150,7 @@ def _record_of(registration: EventStore, published: str, contest_id: str) -> tup
             and registration.current_payload(document)["publication_event_id"] == published
         ):
             return position, document
-    raise AuditError(
+    raise Pending(
         "the registration service has not recorded the publication in the contest's stream yet: "
         "try again in a few seconds"
     )

@@ -354,7 +354,15 @@ def _audit_action(args, settings: Settings) -> int:
                 raise ConfigurationError(
                     "bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS or LEITAI_SIGNING_KEY"
                 )
-            result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
+            deadline = time.monotonic() + max(args.wait, 0.0)
+            while True:  # a relay signs the checkpoints a fresh publication needs at its next seal
+                try:
+                    result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
+                    break
+                except audit.Pending:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.5)
     except (audit.AuditError, ValueError) as exc:
         print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -839,6 +847,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)",
+    )
+    bundled.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the checkpoints a fresh publication needs (default 30)",
     )
     for action in (checkpoint, inclusion, consistent, bundled):
         action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS))

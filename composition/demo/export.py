@@ -47,7 +47,7 @@ def certified(rt: Runtime, contest_id: str, stage_ids: list[str], timeout: float
             try:
                 bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier])
                 break
-            except audit.AuditError:
+            except audit.Pending:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
