@@ -79,7 +79,19 @@ def bundle(
         for p, d in stores[certificates.PUBLICATION_LOG].stored_stream(results_stream(contest_id, stage_id))
         if p == cert["publication"]["position"]
     )
-    record = _record_of(stores["registration"], str(published), contest_id)
+    # each source stream runs through the service's own note of this publication (the contest's
+    # record, each session's note), so that nothing the stream held before it can be left out
+    anchors = {
+        "registration": {
+            contest_stream(contest_id): _anchor(
+                stores["registration"], contest_stream(contest_id), "StageResultsRecorded", str(published)
+            )
+        },
+        "scoring": {
+            stream: _anchor(stores["scoring"], stream, "StageResultsNoted", str(published))
+            for stream in cert["sources"]["scoring"]["streams"]
+        },
+    }
     logs: dict[str, dict[str, Any]] = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
@@ -93,11 +105,7 @@ def bundle(
                 if p <= cert["publication"]["position"]
             ]
         else:
-            # each stream up to the head the result cites; the contest's up to the record of
-            # this publication, so that every session opened before it is in the bundle
-            heads = dict(cert["sources"][log]["streams"])
-            if log == "registration":
-                heads[contest_stream(contest_id)] = record[1]["stream_version"]
+            heads = {stream: anchor[1]["stream_version"] for stream, anchor in anchors[log].items()}
             wanted = [
                 (p, d)
                 for stream, head in sorted(heads.items())
@@ -105,11 +113,11 @@ def bundle(
                 if d["stream_version"] <= head
             ]
         # every event proved in the latest checkpoint: consistent with the certified one (the
-        # chain proves it), and the only one that may hold the record
+        # chain proves it), and the only one that may hold the notes
         size = chain[-1]["size"]
-        if log == "registration" and size < record[0]:
+        if any(size < position for position, _ in anchors.get(log, {}).values()):
             raise Pending(
-                "the registration log's record of the publication waits for a checkpoint; "
+                f"the {log} log's note of the publication waits for a checkpoint; "
                 "a relay signs one at its next seal: try again in a few seconds"
             )
         tree = store.tree(size)
@@ -142,18 +150,13 @@ def bundle(
     }
 
 
-def _record_of(registration: EventStore, published: str, contest_id: str) -> tuple[int, dict]:
-    """(position, stored document) of registration's record of the publication ``published``."""
-    for position, document in registration.stored_stream(contest_stream(contest_id)):
-        if (
-            document["type"] == "StageResultsRecorded"
-            and registration.current_payload(document)["publication_event_id"] == published
-        ):
+def _anchor(store: EventStore, stream: str, kind: str, published: str) -> tuple[int, dict]:
+    """(position, stored document) of the service's note of the publication ``published`` in
+    ``stream``: registration's record in the contest's stream, scoring's in a session's."""
+    for position, document in store.stored_stream(stream):
+        if document["type"] == kind and store.current_payload(document)["publication_event_id"] == published:
             return position, document
-    raise Pending(
-        "the registration service has not recorded the publication in the contest's stream yet: "
-        "try again in a few seconds"
-    )
+    raise Pending(f"{stream} holds no {kind} of the publication yet: try again in a few seconds")
 
 
 def _origin(checkpoint: dict) -> str:

@@ -60,6 +60,8 @@ DECIDED = {"CorrectionApproved": "approved", "CorrectionRejected": "rejected", "
 # who may do what in a correction (复核), as the rules name the roles
 PROPOSERS, APPROVERS = ("organiser",), ("organiser", "supervisor")
 
+# an id as the services allow one (leitai/contracts/fields.py): look-alikes (a zero-width space) are not ids
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}")
 # bounds on what a bundle may hold: far above any real contest, far below what would stall
 MAX_BYTES = 1 << 30
 MAX_DEPTH = 64
@@ -90,24 +92,26 @@ def read_json(path: str, what: str):
             text = handle.read()
     except UnicodeDecodeError:
         raise Malformed(f"{what} is not UTF-8 text") from None
-    _bounded_depth(text, what)
     try:
-        return json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+        value = json.loads(text, parse_int=_integer, parse_float=_float, parse_constant=_constant)
+    except RecursionError:
+        raise Malformed(f"{what} nests deeper than {MAX_DEPTH} levels") from None
     except ValueError as exc:
-        raise Malformed(f"{what} is not JSON: {exc}") from None
+        raise Malformed(f"{what} is not JSON: {str(exc)[:200]}") from None
+    _bounded_depth(value, what)
+    return value
 
 
-def _bounded_depth(text: str, what: str) -> None:
-    """Nesting deeper than MAX_DEPTH refused before the parser recurses into it."""
-    depth = 0
-    for match in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', text):
-        token = match.group()
-        if token in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise Malformed(f"{what} nests deeper than {MAX_DEPTH} levels")
-        elif token in "]}":
-            depth -= 1
+def _bounded_depth(value, what: str) -> None:
+    """Nesting deeper than MAX_DEPTH refused, walked without recursion (the parser's own
+    recursion limit refused anything far deeper before this)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Malformed(f"{what} nests deeper than {MAX_DEPTH} levels")
+        children = node.values() if isinstance(node, dict) else node if isinstance(node, list) else ()
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
 
 
 def _integer(text: str) -> int:
@@ -451,29 +455,45 @@ def verify(bundle: dict, keys: list, known: list, witnesses: list = (), quorum: 
                 raise Discrepancy(f"{name}: the certificate cites this log, the bundle holds none of it")
             log = logs[name]
             certified, latest, note = _check_chain(name, log, certificate["checkpoints"][name], keys, known)
-            if witnesses:
-                note += _check_witnessed(name, log["checkpoints"], certified[1], witnesses, quorum)
+            _check_covers(name, certificate, certified[1])
             events[name] = _check_events(name, log["events"], latest)
+            if witnesses:  # every event used, and the certified checkpoint, under a witnessed one
+                needed = max([certified[1]] + [position for position, _ in events[name]])
+                note += _check_witnessed(name, log["checkpoints"], needed, witnesses, quorum)
             done.append(f"{name}: {note}; {len(events[name])} events proved in its tree of {latest[1]}")
-        _check_streams(certificate, events, contest_id)
+        _check_order(events)
+        _check_streams(certificate, events)
         publication = _check_publication(certificate, events, contest_id, stage_id)
         _check_replaced(certificate, publication["payload"], events, logs)
         basis = depends_on(certificate, publication, events, contest_id, stage_id)
-        sessions = {
-            sid: replay_session(opened, _stream(events["scoring"], SESSION_STREAM.format(session=sid)), contest_id)
-            for sid, opened in sorted(basis["sessions"].items())
-        }
+        sessions = {}
+        for sid, opened in sorted(basis["sessions"].items()):
+            stream = _stream(events["scoring"], SESSION_STREAM.format(session=sid))
+            head = certificate["sources"]["scoring"]["streams"][SESSION_STREAM.format(session=sid)]
+            _noted(stream, head, publication, "StageResultsNoted")
+            sessions[sid] = replay_session(opened, [e for e in stream if e["stream_version"] <= head], contest_id)
         _check_publications(events["ranking"], publication, sessions, contest_id, stage_id)
         if bundle["rules"]["stage"] != basis["stage"]:
             raise Discrepancy(
                 f"the bundle states other rules than stage {stage_id}'s definition ({basis['defined']['event_id']})"
             )
         rows = check_result(certificate, publication, basis, sessions)
-    except (KeyError, TypeError, IndexError, AttributeError, ValueError, OverflowError, RecursionError) as exc:
-        raise Malformed(f"missing or malformed part: {type(exc).__name__}: {str(exc)[:200]}") from None
+    except (
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        ValueError,
+        OverflowError,
+        RecursionError,
+        UnicodeError,
+    ) as exc:
+        raise Malformed(f"missing or malformed part: {type(exc).__name__}: {ascii(str(exc))[:200]}") from None
+    version = publication["payload"].get("version", 1)
     return [
-        f"stage {stage_id} of {contest_id}: {rows} standings re-derived from the sheets of "
-        f"{len(sessions)} sessions, digest {certificate['standings_sha256']} as certified"
+        f"stage {stage_id} of {contest_id}, version {version} of its result (a later one may follow a correction): "
+        f"{rows} standings re-derived from the sheets of {len(sessions)} sessions, digest "
+        f"{certificate['standings_sha256']} as certified"
     ] + done
 
 
@@ -540,12 +560,23 @@ def _check_chain(name: str, log: dict, cited: dict, keys: list, known: list) -> 
     return certified, last, said + (f", {kept} you kept among them" if kept else "")
 
 
-def _check_witnessed(name: str, chain: list, certified: int, witnesses: list, quorum: int) -> str:
-    """A checkpoint from the certified one on (each later one proved consistent with it) that
-    ``quorum`` of ``witnesses`` cosigned: a view of the log others saw, not the operator's alone."""
+def _check_covers(name: str, certificate: dict, size: int) -> None:
+    """The certified checkpoint holds what the certificate says the result rests on: the
+    publication, and the position each source log was read at."""
+    cited = certificate["sources"].get(name, {}).get("position")
+    if name == certificate["publication"]["log"]:
+        cited = max(cited or 0, certificate["publication"]["position"])
+    if cited is not None and count(cited, f"{name}: the cited position", 1) > size:
+        raise Discrepancy(f"{name}: the certificate cites position {cited}, beyond its certified checkpoint {size}")
+
+
+def _check_witnessed(name: str, chain: list, needed: int, witnesses: list, quorum: int) -> str:
+    """A checkpoint holding every position ``needed`` (each later one proved consistent with
+    it) that ``quorum`` of ``witnesses`` cosigned: a view of the log others saw, not the
+    operator's alone."""
     most = 0
     for served in chain:
-        if served["size"] < certified:
+        if served["size"] < needed:
             continue
         body, lines = split_note(served["note"])
         lines += [signature_line(line) for line in served.get("cosignatures") or []]
@@ -554,7 +585,7 @@ def _check_witnessed(name: str, chain: list, certified: int, witnesses: list, qu
             return f"; checkpoint {served['size']} cosigned by {cosigned} of your {len(witnesses)} witnesses"
         most = max(most, cosigned)
     raise Discrepancy(
-        f"{name}: no checkpoint from the certified one ({certified}) on is cosigned by {quorum} of your "
+        f"{name}: no checkpoint holding position {needed} (every event used) is cosigned by {quorum} of your "
         f"{len(witnesses)} witnesses (at most {most}): nobody outside the operator is shown to have seen this log"
     )
 
@@ -580,30 +611,82 @@ def _stream(events: list, stream: str) -> list:
     return sorted((e for _, e in events if e["stream_id"] == stream), key=lambda e: e["stream_version"])
 
 
-def _check_streams(certificate: dict, events: dict, contest_id: str) -> None:
-    """Every stream the certificate cites whole from version 1 to its head, nothing beyond it;
-    the contest's stream beyond it too, to the record of the publication (see depends_on)."""
-    contest_stream = CONTEST_STREAM.format(contest=contest_id)
+def _check_streams(certificate: dict, events: dict) -> None:
+    """Every stream the certificate cites whole from version 1, through its head and on to the
+    service's note of the publication (depends_on and replay_session read them); no sheet,
+    lock or correction in effect at or before the position the result was computed at is
+    beyond the head it cites."""
     for source, basis in certificate["sources"].items():
         by_stream = {}
         for position, event in events.get(source, []):
             stream = event["stream_id"]
-            if position > basis["position"] and stream in basis["streams"] and stream != contest_stream:
+            head = basis["streams"].get(stream)
+            if (
+                head is not None
+                and event["stream_version"] > head
+                and position <= basis["position"]
+                and event["type"] in (*SHEETS, *CORRECTED, "SessionLocked")
+            ):
                 raise Discrepancy(
-                    f"{source} position {position} ({event['event_id']}): after the certified position "
-                    f"{basis['position']}"
+                    f"{source} position {position} ({event['type']} {event['event_id']}): the result was computed "
+                    f"at position {basis['position']} from {stream} up to version {head}, and leaves this out"
                 )
             by_stream.setdefault(stream, []).append(count(event["stream_version"], f"{source} {stream}", 1))
         for stream, head in sorted(basis["streams"].items()):
             versions = by_stream.get(stream, [])
-            last = max(versions + [head]) if stream == contest_stream else count(head, f"{source} {stream}", 1)
-            missing = sorted(set(range(1, last + 1)) - set(versions))
-            if missing:
+            last = max(versions + [count(head, f"{source} {stream}", 1)])
+            missing = _first_missing(versions, last)
+            if missing is not None:
                 raise Discrepancy(
-                    f"{source} stream {stream}: version {missing[0]} of 1..{last} is missing from the bundle"
+                    f"{source} stream {stream}: version {missing} of 1..{last} is missing from the bundle"
                 )
-            if len(versions) != len(set(versions)) or max(versions) > last:
-                raise Discrepancy(f"{source} stream {stream}: events beyond its certified head {head} or repeated")
+            if len(versions) != len(set(versions)):
+                raise Discrepancy(f"{source} stream {stream}: a version repeated")
+
+
+def _noted(stream: list, head: int, publication: dict, kind: str) -> dict:
+    """The service's note of the publication (``kind``) in ``stream``: the last of the stream in
+    the bundle, after the head the result cites. A log shows what is in it, never what is not;
+    with everything up to the note before the auditor's eyes, nothing before it is left out."""
+    note = next(
+        (e for e in stream if e["type"] == kind and e["payload"]["publication_event_id"] == publication["event_id"]),
+        None,
+    )
+    where = stream[0]["stream_id"] if stream else "a stream the result cites"
+    if note is None:
+        raise Discrepancy(
+            f"{where}: holds no {kind} of the publication {publication['event_id']} (it must run through it)"
+        )
+    if note["payload"].get("version", 1) != publication["payload"].get("version", 1):
+        raise Discrepancy(f"{where}: {note['event_id']} notes another version than the publication")
+    if note["stream_version"] <= head or stream[-1] is not note:
+        raise Discrepancy(f"{where}: the note of the publication is not the last in the bundle, after the head cited")
+    return note
+
+
+def _first_missing(versions: list, last: int):
+    """The first of 1..``last`` not in ``versions``, or None: in the time of the versions there
+    are, however large ``last`` is."""
+    for expected, version in enumerate(sorted(set(versions)), start=1):
+        if version != expected:
+            return expected
+    return len(set(versions)) + 1 if len(set(versions)) < last else None
+
+
+def _check_order(events: dict) -> None:
+    """In every stream, the versions run in the order of the log's positions (proved): a
+    stream's version 41 cannot sit after its version 42, as a sheet backdated before a lock
+    would."""
+    for name, items in events.items():
+        last = {}
+        for position, event in items:
+            stream, version = event["stream_id"], count(event["stream_version"], f"{name} position {position}", 1)
+            if version <= last.get(stream, 0):
+                raise Discrepancy(
+                    f"{name} position {position} ({event['type']} {event['event_id']}): version {version} of "
+                    f"{stream} comes after version {last[stream]} in the log"
+                )
+            last[stream] = version
 
 
 def _check_publication(certificate: dict, events: dict, contest_id: str, stage_id: str) -> dict:
@@ -711,10 +794,10 @@ def _check_replaced(certificate: dict, payload: dict, events: dict, logs: dict) 
 
 # -- what the result depends on, from the log itself --------------------------------------
 def depends_on(certificate: dict, publication: dict, events: dict, contest_id: str, stage_id: str) -> dict:
-    """The stage's definition, its sessions and its entries, from the contest's own stream;
-    the certificate's (and so the publication's) list of streams must be exactly the one the
-    log gives: the contest's stream and the scoring stream of every session opened for the
-    stage. Every entry of the stage must be seated in one of those sessions."""
+    """The stage's definition, its sessions and its entries, from the contest's own stream,
+    replayed by registration's rules (replay_contest); the certificate's (and so the
+    publication's) list of streams must be exactly the one the log gives: the contest's stream
+    and the scoring stream of every session opened for the stage."""
     sources = certificate["sources"]
     if set(sources) != {"registration", "scoring"}:
         raise Discrepancy(f"the result is certified from the logs {sorted(sources)}, not from registration and scoring")
@@ -729,36 +812,17 @@ def depends_on(certificate: dict, publication: dict, events: dict, contest_id: s
         if event["payload"].get("contest_id") != contest_id:
             raise Discrepancy(f"registration {event['event_id']} in {contest_stream} is of another contest")
     head = sources["registration"]["streams"][contest_stream]
-    contest = [e for e in whole if e["stream_version"] <= head]  # as the result was computed
     _check_recorded(whole, head, publication, stage_id)
+    contest = [e for e in whole if e["stream_version"] <= head]  # as the result was computed
     defined = [e for e in contest if e["type"] == "StageDefined" and e["payload"]["stage_id"] == stage_id]
     if len(defined) != 1:
         raise Discrepancy(
             f"registration: stage {stage_id} is defined {len(defined)} times in {contest_stream}, not once"
         )
     stage = defined[0]["payload"]
-    opened = [e for e in contest if e["type"] == "SessionOpened" and e["payload"]["stage_id"] == stage_id]
-    if not opened:
+    sessions, entries = replay_contest(contest, stage)
+    if not sessions:
         raise Discrepancy(f"registration: no session of stage {stage_id} is opened in {contest_stream}")
-    sessions, seated = {}, {}
-    for event in opened:
-        plan, session_id = event["payload"], event["payload"]["session_id"]
-        where = f"session {session_id} ({event['event_id']})"
-        if session_id in sessions:
-            raise Discrepancy(f"{where} is opened a second time")
-        for field in ("criteria", "drop_rule"):
-            if plan[field] != stage[field]:
-                raise Discrepancy(
-                    f"{where} was opened with other {field} than stage {stage_id} was defined with "
-                    f"({defined[0]['event_id']})"
-                )
-        for entry in plan["entries"]:
-            if entry["entry_id"] in seated:
-                raise Discrepancy(
-                    f"{where} seats entry {entry['entry_id']}, seated already in {seated[entry['entry_id']]}"
-                )
-            seated[entry["entry_id"]] = session_id
-        sessions[session_id] = event
     cited = set(sources["scoring"]["streams"])
     derived = {SESSION_STREAM.format(session=s): e for s, e in sessions.items()}
     left_out = sorted(set(derived) - cited)
@@ -771,50 +835,130 @@ def depends_on(certificate: dict, publication: dict, events: dict, contest_id: s
         raise Discrepancy(
             f"the result cites {sorted(cited - set(derived))[0]}, of no session opened for stage {stage_id}"
         )
-    entries = {e["payload"]["entry_id"]: e["payload"] for e in contest if e["type"] == "EntrySubmitted"}
-    unknown = sorted(set(seated) - set(entries))
-    if unknown:
-        raise Discrepancy(f"entry {unknown[0]}, seated in session {seated[unknown[0]]}, was never submitted")
-    members = _members(contest, stage_id, opened[-1]["stream_version"])
-    unseated = sorted(set(members) - set(seated))
-    if unseated:
-        raise Discrepancy(
-            f"entry {unseated[0]} ({entries.get(unseated[0], {}).get('name', '?')}) is in stage {stage_id} "
-            f"({members[unseated[0]]}) but seated in none of its sessions"
-        )
     return {"stage": stage, "defined": defined[0], "sessions": sessions, "entries": entries}
 
 
-def _check_recorded(contest: list, head: int, publication: dict, stage_id: str) -> None:
-    """Registration records every publication in the contest's stream. The bundle holds that
-    stream through the record of this one: the operator cannot cut it short before a session
-    it does not want counted, since everything before the record is there. A session of the
-    stage opened before the record but after the head the result cites was left out."""
-    record = next(
-        (
-            e
-            for e in contest
-            if e["type"] == "StageResultsRecorded" and e["payload"]["publication_event_id"] == publication["event_id"]
-        ),
-        None,
-    )
-    if record is None:
+def replay_contest(contest: list, stage: dict) -> tuple:
+    """({session id: its SessionOpened}, {entry id: EntrySubmitted payload}) of the stage, the
+    contest's stream replayed by registration's rules: a session opened for the stage seats
+    exactly the entries in the stage from its group's townships, not withdrawn, in the order
+    drawn, each as submitted, and the panel seated for it, each judge as registered; an entry
+    moves to a stage only as a recorded result advanced it, or as a followed correction did;
+    every entry of the stage is seated once."""
+    stage_id = stage["stage_id"]
+    groups = {g["group_id"]: g for g in stage["groups"]}
+    judges, entries, changes = {}, {}, set()
+    # what each recorded result advanced: registration hears of a result and of each entry it
+    # advances on separate queues, so an EntryAdvanced may come before the record it follows
+    advancing = {}
+    for event in contest:
+        if event["type"] == "StageResultsRecorded":
+            advancing.setdefault(event["payload"]["stage_id"], set()).update(event["payload"].get("advanced") or [])
+    scheduled, seated, drawn, sessions, seats = {}, {}, {}, {}, {}
+    for event in contest:
+        p, kind, where = event["payload"], event["type"], f"registration {event['type']} {event['event_id']}"
+        if kind == "JudgeRegistered":
+            judges[p["judge_id"]] = p
+        elif kind == "EntrySubmitted":
+            entries[p["entry_id"]] = dict(p, withdrawn=False, now=p["stage_id"])
+        elif kind in ("EntryWithdrawn", "EntryAdvanced", "EntryAdvancementRevoked"):
+            entry = entries.get(p["entry_id"])
+            if entry is None:
+                raise Discrepancy(f"{where}: entry {p['entry_id']} was never submitted")
+            if kind == "EntryWithdrawn":
+                entry["withdrawn"] = True
+            elif p.get("change_id") is not None:
+                if p["change_id"] not in changes:
+                    raise Discrepancy(f"{where}: it follows change {p['change_id']}, which the contest never followed")
+                entry["now"] = p["to_stage_id"]
+            elif kind == "EntryAdvancementRevoked" or p["entry_id"] not in advancing.get(p["from_stage_id"], ()):
+                raise Discrepancy(
+                    f"{where}: no recorded result of stage {p['from_stage_id']} advances entry {p['entry_id']}"
+                )
+            else:
+                entry["now"] = p["to_stage_id"]
+        elif kind in ("AdvancementChangeFollowed", "AdvancementChangeDecided"):
+            changes.add(p["change_id"])
+        elif kind == "SessionScheduled":
+            scheduled[p["session_id"]] = p
+        elif kind == "PanelSeated":
+            seats[p["session_id"]] = p["seats"]
+        elif kind == "OrderDrawn":
+            drawn[p["session_id"]] = p["order"]
+        elif kind == "SessionOpened" and p["stage_id"] == stage_id:
+            _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, seated)
+            sessions[p["session_id"]] = event
+    members = sorted(e for e, entry in entries.items() if entry["now"] == stage_id and not entry["withdrawn"])
+    unseated = [e for e in members if e not in seated and sessions]
+    if unseated:
         raise Discrepancy(
-            f"registration: the contest's stream holds no record of the publication {publication['event_id']} "
-            "(it must run through it)"
+            f"entry {unseated[0]} ({entries[unseated[0]]['name']}) is in stage {stage_id}, "
+            "but seated in none of its sessions"
         )
-    p = record["payload"]
-    if (p["stage_id"], p["version"], p["standings_sha256"]) != (
+    return sessions, {
+        e: {k: v for k, v in entry.items() if k not in ("withdrawn", "now")} for e, entry in entries.items()
+    }
+
+
+def _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, seated) -> None:
+    """A SessionOpened against what the contest's stream held when it was opened."""
+    p = event["payload"]
+    session_id = p["session_id"]
+    where = f"session {session_id} ({event['event_id']})"
+    if session_id in seated.values():
+        raise Discrepancy(f"{where} is opened a second time")
+    for field in ("criteria", "drop_rule"):
+        if p[field] != stage[field]:
+            raise Discrepancy(f"{where} was opened with other {field} than stage {stage['stage_id']} was defined with")
+    plan = scheduled.get(session_id)
+    group = groups.get(p["group_id"])
+    if plan is None or (plan["stage_id"], plan["group_id"]) != (stage["stage_id"], p["group_id"]) or group is None:
+        raise Discrepancy(f"{where}: it is not a session scheduled for group {p['group_id']} of the stage")
+    order = drawn.get(session_id) or []
+    expected = sorted(
+        e
+        for e, entry in entries.items()
+        if entry["now"] == stage["stage_id"] and not entry["withdrawn"] and entry["township_code"] in group["townships"]
+    )
+    if sorted(order) != expected:
+        raise Discrepancy(
+            f"{where}: it seats {len(order)} entries, but {len(expected)} of group {p['group_id']} are in the stage "
+            f"({sorted(set(order) ^ set(expected))[:3]} differ)"
+        )
+    fields = ("contestant_id", "name", "township_code", "work_unit")
+    wanted = [
+        dict({k: entries[e].get(k, "") for k in fields}, entry_id=e, order=n) for n, e in enumerate(order, start=1)
+    ]
+    if p["entries"] != wanted:
+        raise Discrepancy(f"{where}: its entries are not the ones drawn, as they were submitted")
+    panel = []
+    for seat in seats.get(session_id) or []:
+        judge = judges.get(seat["judge_id"])
+        if judge is None:
+            raise Discrepancy(f"{where}: judge {seat['judge_id']} on its panel was never registered")
+        panel.append(
+            dict(
+                {k: judge.get(k) for k in ("name", "township_code", "work_unit", "conflicts")},
+                judge_id=seat["judge_id"],
+                head=seat["head"],
+                reserve=seat["reserve"],
+            )
+        )
+    if not panel or p["panel"] != panel:
+        raise Discrepancy(f"{where}: its panel is not the one seated for it, each judge as registered")
+    for entry_id in order:
+        seated[entry_id] = session_id
+
+
+def _check_recorded(contest: list, head: int, publication: dict, stage_id: str) -> None:
+    """Registration records every publication in the contest's stream (_noted); a session of the
+    stage opened before the record but after the head the result cites was left out."""
+    record = _noted(contest, head, publication, "StageResultsRecorded")
+    if (record["payload"]["stage_id"], record["payload"]["standings_sha256"]) != (
         stage_id,
-        publication["payload"].get("version", 1),
         publication["payload"]["standings_sha256"],
     ):
         raise Discrepancy(f"registration {record['event_id']}: it records another result than the publication")
-    if record["stream_version"] <= head or contest[-1] is not record:
-        raise Discrepancy(
-            f"registration {record['event_id']}: the record of the publication is not the last of the contest's "
-            "stream in the bundle, after the head the result cites"
-        )
     for event in contest:
         if (
             head < event["stream_version"]
@@ -825,24 +969,6 @@ def _check_recorded(contest: list, head: int, publication: dict, stage_id: str) 
                 f"session {event['payload']['session_id']} of stage {stage_id} was opened ({event['event_id']}) "
                 "before the result was recorded, and the result leaves it out"
             )
-
-
-def _members(contest: list, stage_id: str, until: int) -> dict:
-    """The entries in the stage as the contest stood when its last session opened (entry id:
-    the event that put it there): submitted to it or advanced into it, not withdrawn or
-    taken back since."""
-    members = {}
-    for event in contest:
-        if event["stream_version"] > until:
-            break
-        p, kind = event["payload"], event["type"]
-        if (kind == "EntrySubmitted" and p["stage_id"] == stage_id) or (
-            kind == "EntryAdvanced" and p["to_stage_id"] == stage_id
-        ):
-            members[p["entry_id"]] = event["event_id"]
-        elif kind == "EntryWithdrawn" or (kind == "EntryAdvancementRevoked" and p["from_stage_id"] == stage_id):
-            members.pop(p["entry_id"], None)
-    return members
 
 
 def recused(judge: dict, entry: dict) -> bool:
@@ -874,6 +1000,8 @@ def replay_session(opened: dict, stream: list, contest_id: str) -> dict:
         if kind in SHEETS:
             if lock is not None:
                 raise Discrepancy(f"{where}: a sheet after its session's lock")
+            if event["actor"] != p["judge_id"]:
+                raise Discrepancy(f"{where}: judge {p['judge_id']}'s sheet, sent by {event['actor']}")
             _seated(where, panel, seats, key)
             sheets[key], origin[key] = p, event["event_id"]
         elif kind == "SessionLocked":
@@ -883,8 +1011,10 @@ def replay_session(opened: dict, stream: list, contest_id: str) -> dict:
             lock = event
         elif kind == "CorrectionProposed":
             _proposed(where, event, lock, corrections, origin.get(key))
+            _not_of_the_panel(where, p["proposed_by"], panel)
         elif kind in DECIDED:
             _decided(where, event, corrections)
+            _not_of_the_panel(where, p["by"], panel)
         elif kind in CORRECTED:
             correction = corrections.get(p["correction_id"])
             status = correction["status"] if correction else "never proposed"
@@ -905,7 +1035,13 @@ def replay_session(opened: dict, stream: list, contest_id: str) -> dict:
                 _seated(where, panel, seats, key)
                 sheets[key], origin[key] = p, event["event_id"]
             correction["status"] = "in effect"
-        elif kind not in ("EntryScored", "EntryRescored", "ToleranceFlagRaised", "ToleranceFlagWithdrawn"):
+        elif kind not in (
+            "EntryScored",
+            "EntryRescored",
+            "ToleranceFlagRaised",
+            "ToleranceFlagWithdrawn",
+            "StageResultsNoted",
+        ):
             raise Discrepancy(f"{where}: not an event of a scoring stream")
     if lock is None:
         raise Discrepancy(f"session {session_id} of the stage is not locked in the bundle")
@@ -948,6 +1084,17 @@ def _check_lock(where: str, event: dict, panel: dict, seats: dict, sheets: dict)
         raise Discrepancy(
             f"{where}: judge {missing[0][1]}'s sheet of entry {missing[0][0]} is missing at the lock, which gives "
             "no reason"
+        )
+
+
+def _not_of_the_panel(where: str, person, panel: dict) -> None:
+    """Who proposes or decides a correction is someone of the organising office, never a judge
+    of the session whose sheets it corrects; and a plain id, not a look-alike of another's."""
+    if not isinstance(person, str) or not ID.fullmatch(person):
+        raise Discrepancy(f"{where}: {ascii(person)[:70]} is not an id")
+    if person in panel:
+        raise Discrepancy(
+            f"{where}: {person} is a judge of this session, and may not propose or decide its corrections"
         )
 
 
@@ -1039,6 +1186,10 @@ def rederive(basis: dict, sessions: dict) -> list:
     """The standings the sheets in effect give under the stage's rules (docs/audit.md)."""
     stage = basis["stage"]
     weights = {c["criterion_id"]: number(c["weight"], "a criterion's weight") for c in stage["criteria"]}
+    limits = {
+        c["criterion_id"]: (number(c["max"], "a criterion's maximum"), number(c["step"], "a criterion's step"))
+        for c in stage["criteria"]
+    }
     scored = []
     for session_id, session in sorted(sessions.items()):
         for entry in session["plan"]["entries"]:
@@ -1053,6 +1204,13 @@ def rederive(basis: dict, sessions: dict) -> list:
                         f"{where}: it scores {sorted(sheet['scores'])}, the stage's criteria are {sorted(weights)}"
                     )
                 scores[judge] = {c: number(v, where) for c, v in sheet["scores"].items()}
+                for criterion, score in scores[judge].items():
+                    most, step = limits[criterion]
+                    if not 0 <= score <= most or (step > 0 and (score / step).denominator != 1):
+                        raise Discrepancy(
+                            f"{where}: {criterion} {sheet['scores'][criterion]} is not a score from 0 to {most} "
+                            f"in steps of {step}"
+                        )
                 totals[judge] = sum((weights[c] * scores[judge][c] for c in weights), Fraction(0))
                 if totals[judge] != number(sheet["total"], where):
                     raise Discrepancy(f"{where}: its total {sheet['total']} is not the weighted sum of its scores")
@@ -1135,6 +1293,8 @@ def main(argv=None) -> int:
     parser.add_argument("--known", help="checkpoints you kept earlier (JSON list of notes, or a monitor state file)")
     args = parser.parse_args(argv)
     WARNINGS.clear()
+    if hasattr(sys.stdout, "reconfigure"):  # a hostile name (a lone surrogate) printed, not a traceback
+        sys.stdout.reconfigure(errors="backslashreplace")
     try:
         keys = [Key(k) for k in args.key]
         witnesses = [Key(w, kind=4) for w in args.witness]
@@ -1154,7 +1314,7 @@ def main(argv=None) -> int:
     except Discrepancy as exc:
         print(f"NOT verified: {exc}")
         return 1
-    except (Malformed, OSError) as exc:
+    except (Malformed, OSError, UnicodeError) as exc:
         print(f"NOT verified: cannot read the bundle: {exc}")
         return 2
     print(

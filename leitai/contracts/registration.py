@@ -184,6 +184,7 @@ class StageResultsRecorded(_ContestEvent):
     version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     publication_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    advanced = fields.List(Id(), load_default=list)  # the entries it advances: what EntryAdvanced may follow
 
 
 class SessionScheduled(_ContestEvent):

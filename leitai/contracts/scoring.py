@@ -143,6 +143,16 @@ class EntryRescored(EntryScored):
     judge_id = Id(required=True)  # whose sheet the correction changed, voided or added
 
 
+class StageResultsNoted(_SessionEvent):
+    """Ranking published (a version of) the result of this session's stage: noted in the
+    session's own stream, so that everything the stream held before it is before the
+    auditor's eyes (docs/audit.md, "What the result depends on")."""
+
+    stage_id = Id(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    publication_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 CONTRACTS = [
     Contract("ScoreSheetSubmitted", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ScoreSheetRevised", SOURCE, 1, ScoreSheetSubmitted()),
@@ -157,4 +167,5 @@ CONTRACTS = [
     Contract("ScoreSheetCorrected", SOURCE, 1, ScoreSheetCorrected()),
     Contract("ScoreSheetVoided", SOURCE, 1, ScoreSheetVoided()),
     Contract("EntryRescored", SOURCE, 1, EntryRescored()),
+    Contract("StageResultsNoted", SOURCE, 1, StageResultsNoted()),
 ]

@@ -333,6 +333,7 @@ class Contest:
                     version=published.get("version", 1),
                     publication_event_id=publication_event_id,
                     standings_sha256=published["standings_sha256"],
+                    advanced=[row["entry_id"] for row in published["standings"] if row["advanced"]],
                 ),
             )
         ]

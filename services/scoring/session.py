@@ -195,6 +195,7 @@ class ScoringSession:
     scored: dict[str, dict[str, Any]] = field(default_factory=dict)
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the proposal, with its status
     locked: bool = False
+    noted: set[str] = field(default_factory=set)  # the publications of the stage noted, by event id
     version: int = 0
 
     # -- folding -------------------------------------------------------------------
@@ -227,6 +228,8 @@ class ScoringSession:
             self.scored[p["entry_id"]] = p
         elif event.type == "SessionLocked":
             self.locked = True
+        elif event.type == "StageResultsNoted":
+            self.noted.add(p["publication_event_id"])
         self.version = event.stream_version
 
     # -- queries -------------------------------------------------------------------
@@ -542,6 +545,18 @@ class ScoringSession:
                 if e == entry.entry_id and (s.strengths or s.suggestions)
             ],
         }
+
+    def note_result(self, publication_event_id: str, version: int) -> list[Decision]:
+        """Ranking published a version of the stage's result: noted once, however often told."""
+        if publication_event_id in self.noted:
+            return []
+        note = {
+            **self.plan.ref(),
+            "stage_id": self.plan.stage_id,
+            "version": version,
+            "publication_event_id": publication_event_id,
+        }
+        return [Decision("StageResultsNoted", note)]
 
     # -- corrections (复核): proposed by one person, in effect once another approves ----------
     def propose(

@@ -19,6 +19,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from decimal import Decimal
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -398,6 +399,13 @@ def test_an_appended_first_publication_is_refused(check, bundle, signer):
     record["event"].update(event_id="d" * 32, stream_version=record["event"]["stream_version"] + 1)
     record["position"] = max(e["position"] for e in bundle["logs"]["registration"]["events"]) + 1
     bundle["logs"]["registration"]["events"].append(record)
+    notes = {e["event"]["stream_id"]: e for e in events_of(bundle, "scoring", "StageResultsNoted")}  # and scoring's
+    for n, note in enumerate(notes.values(), start=1):
+        appended_note = copy.deepcopy(note)
+        appended_note["event"]["payload"].update(publication_event_id="f" * 32, version=1)
+        appended_note["event"].update(event_id=f"{n:032d}", stream_version=note["event"]["stream_version"] + 1)
+        appended_note["position"] = max(e["position"] for e in bundle["logs"]["scoring"]["events"]) + 1
+        bundle["logs"]["scoring"]["events"].append(appended_note)
     bundle["certificate"] = dict(
         bundle["certificate"], publication={"log": "ranking", "position": appended["position"]}, replaces=None
     )
@@ -633,3 +641,145 @@ def test_without_a_key_the_verifier_refuses_unless_told_to_trust_the_bundles(run
     assert "--key" in capsys.readouterr().out
     assert verifier.main([str(path), "--trust-bundle-keys"]) == 0
     assert capsys.readouterr().out.startswith("verified with the bundle's own keys, not a key you gave")
+
+
+# -- what an outside auditor found next, each now refused -----------------------------------------
+def test_a_sheet_backdated_before_the_lock_is_refused(check, bundle, signer):
+    """A re-submitted sheet given a stream version below the lock's, but written after it in
+    the log: versions must run in the order of the proved positions."""
+    west = [e for e in bundle["logs"]["scoring"]["events"] if e["event"]["stream_id"] == "scoring-semi-west"]
+    lock = next(e for e in west if e["event"]["type"] == "SessionLocked")
+    late = copy.deepcopy(next(e for e in west if e["event"]["type"] == "ScoreSheetSubmitted"))
+    late["event"].update(event_id="b" * 32, type="ScoreSheetRevised", stream_version=lock["event"]["stream_version"])
+    for item in west:
+        if item["event"]["stream_version"] >= lock["event"]["stream_version"]:
+            item["event"]["stream_version"] += 1
+    late["position"] = lock["position"] + 0.5  # after the lock in the log
+    bundle["logs"]["scoring"]["events"].append(late)
+    for level in certificates(bundle):
+        level["sources"]["scoring"]["streams"]["scoring-semi-west"] += 1
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["scoring"]["scoring-semi-west"] += 1
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "comes after version" in out, out
+
+
+def test_a_correction_in_effect_before_the_result_was_computed_cannot_be_left_out(check, bundle, signer):
+    """Version 1 cites the stream before the correction; a bundle of version 1 that claims to
+    be computed after it (its position) while citing the older head is refused."""
+    level = bundle["certificate"]["replaces"]  # version 1's certificate
+    corrected = events_of(bundle, "scoring", "ScoreSheetCorrected")[0]
+    level["sources"]["scoring"]["position"] = corrected["position"]
+    publication = next(e for e in events_of(bundle, "ranking", "StageResultsPublished"))
+    publication["event"]["payload"]["log_positions"]["scoring"] = corrected["position"]
+    bundle["certificate"] = level  # the operator hands out version 1, as if computed after the correction
+    bundle["logs"]["ranking"]["events"] = [
+        e for e in bundle["logs"]["ranking"]["events"] if e["position"] <= publication["position"]
+    ]
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "leaves this out" in out and corrected["event"]["event_id"] in out, out
+
+
+def test_a_certified_checkpoint_that_holds_nothing_the_result_rests_on_is_refused(check, bundle):
+    first = {log: copy.deepcopy(b["checkpoints"][0]) for log, b in bundle["logs"].items()}
+    for log, served in first.items():
+        bundle["certificate"]["checkpoints"][log] = dict(served, origin=origin_of(served))
+    code, out = check(bundle)
+    assert code == 1 and "beyond its certified checkpoint" in out, out
+
+
+def test_an_entry_that_never_reached_the_stage_is_refused_when_seated(check, bundle, signer):
+    """Seating an entry of the prelim that never advanced: the session must seat exactly the
+    entries in the stage from its group's townships."""
+    opened = next(
+        e
+        for e in events_of(bundle, "registration", "SessionOpened")
+        if e["event"]["payload"]["session_id"] == "semi-west"
+    )
+    stranger = next(
+        e["event"]["payload"]
+        for e in events_of(bundle, "registration", "EntrySubmitted")
+        if e["event"]["payload"]["entry_id"] not in {x["entry_id"] for x in opened["event"]["payload"]["entries"]}
+    )
+    replaced = opened["event"]["payload"]["entries"][0]["entry_id"]
+    opened["event"]["payload"]["entries"][0].update(
+        {k: stranger[k] for k in ("entry_id", "contestant_id", "name", "township_code", "work_unit")}
+    )
+    drawn = next(
+        e for e in events_of(bundle, "registration", "OrderDrawn") if e["event"]["payload"]["session_id"] == "semi-west"
+    )
+    order = drawn["event"]["payload"]["order"]
+    order[order.index(replaced)] = stranger["entry_id"]  # the draw too, as the operator would
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "session semi-west" in out and "of group" in out, out
+
+
+def test_an_advancement_taken_back_without_a_followed_correction_is_refused(check, bundle, signer):
+    advanced = events_of(bundle, "registration", "EntryAdvanced")[0]
+    advanced["event"]["type"] = "EntryAdvancementRevoked"
+    advanced["event"]["payload"].update(change_id="no-such-correction")
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "which the contest never followed" in out, out
+
+
+def test_a_panel_not_as_seated_or_registered_is_refused(check, bundle, signer):
+    opened = next(
+        e for e in events_of(bundle, "registration", "SessionOpened") if e["event"]["payload"]["stage_id"] == "semi"
+    )
+    opened["event"]["payload"]["panel"][0]["conflicts"] = []  # or a judge nobody registered: the same refusal
+    opened["event"]["payload"]["panel"][0]["township_code"] = "nowhere"
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "its panel is not the one seated for it" in out, out
+
+
+def test_a_score_outside_its_criterion_is_refused(check, bundle, signer):
+    sheet = sheets(bundle)[0]["event"]
+    criterion = sorted(sheet["payload"]["scores"])[0]
+    sheet["payload"]["scores"][criterion] = "99"
+    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in bundle["rules"]["stage"]["criteria"]}
+    sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is not a score from 0 to" in out and sheet["event_id"] in out, out
+
+
+def test_a_sheet_sent_by_someone_else_or_a_judge_deciding_a_correction_is_refused(check, bundle, signer):
+    forged = copy.deepcopy(bundle)
+    sheets(forged)[0]["event"]["actor"] = "demo-organiser"
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and "sent by demo-organiser" in out, out
+    _, approved, _ = correction_steps(bundle)
+    judge = next(e for e in sheets(bundle) if e["event"]["stream_id"] == approved["event"]["stream_id"])
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = judge["event"]["payload"]["judge_id"]
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is a judge of this session" in out, out
+
+
+def test_a_look_alike_of_the_proposer_is_not_a_second_person(check, bundle, signer):
+    proposed, approved, _ = correction_steps(bundle)
+    look_alike = proposed["event"]["payload"]["proposed_by"] + "\u200b"
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = look_alike
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is not an id" in out, out
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        pytest.param(
+            '{"format": "leitai-audit-bundle/1", "contest_id": "\\ud800"}', "NOT verified", id="lone surrogate"
+        ),
+        pytest.param('"' + '\\"' * 100_000, "not JSON", id="an unterminated string of escapes"),
+    ],
+)
+def test_hostile_text_gets_one_line_not_a_traceback(check, text, said):
+    code, out = check(text)
+    assert code in (1, 2) and said in out and "Traceback" not in out, out
+
+
+def test_a_stream_head_in_the_quintillions_is_answered_at_once(check, bundle):
+    stream = next(iter(bundle["certificate"]["sources"]["scoring"]["streams"]))
+    bundle["certificate"]["sources"]["scoring"]["streams"][stream] = 10**17
+    code, out = check(bundle)
+    assert code in (1, 2) and "NOT verified" in out, out
