@@ -27,8 +27,10 @@ without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optio
 LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
 LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), LEITAI_OPS_HOST and
 LEITAI_OPS_PUBLIC (where it listens: 127.0.0.1 unless it is to be reached from outside), for the relay
-LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
-(verifier keys of replaced signing keys, space- or comma-separated), for verify and audit
+LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN, LEITAI_TRUSTED_KEYS
+(verifier keys of replaced signing keys, space- or comma-separated), LEITAI_WITNESSES (witnesses
+that cosign its checkpoints, 'URL VKEY' each, comma- or newline-separated) and
+LEITAI_WITNESS_TIMEOUT_S (seconds a call to one may take), for verify and audit
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database). ``grant`` works in registration's database
 (``--config config/registration.yaml``, or MONGO_DATABASE set to it).
@@ -122,10 +124,11 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             "LEITAI_OPS_PUBLIC",
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
+            "LEITAI_WITNESS_TIMEOUT_S",
         )
         if k in environ
     }
-    for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS"):
+    for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS", "LEITAI_WITNESSES"):
         if environ.get(keys):
             config[keys] = environ[keys]
     retry = {
@@ -860,6 +863,8 @@ def build_parser() -> argparse.ArgumentParser:
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
             "LEITAI_TRUSTED_KEYS",
+            "LEITAI_WITNESSES",
+            "LEITAI_WITNESS_TIMEOUT_S",
         ),
     )
 

@@ -23,7 +23,10 @@ LEDGER_QUEUE = SUBSCRIPTION.queue_name
 class Pipeline:
     """One test's pipeline: its config file, its store, and the processes it started."""
 
-    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, database: str, db) -> None:
+    def __init__(
+        self, tmp_path: Path, amqp_uri: str, mongo_url: str, database: str, db, settings: dict | None = None
+    ) -> None:
+        """``settings``: more of the processes' config (a test's witnesses, say)."""
         self.amqp_uri = amqp_uri
         self.db = db
         self.config = tmp_path / "config.yaml"
@@ -39,6 +42,7 @@ class Pipeline:
                     "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
                     "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
                     "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest
+                    **(settings or {}),
                 }
             )
         )
