@@ -618,12 +618,18 @@ def _up(args, settings: Settings) -> int:
         return up.run(
             config_dir,
             f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
+            [_origin(config_dir / f"{service}.yaml") for service in up.PUBLISHERS],
             replicas=args.replicas,
             ops_base=args.ops_base,
         )
     finally:
         if sinks is not None:
             sinks.stop()
+
+
+def _origin(config: Path) -> str:
+    """The origin a relay started with ``config`` names its log by (as its settings work it out)."""
+    return load_settings(read_config(str(config)), only=("MONGO_DATABASE", "LEITAI_LOG_ORIGIN")).log_origin
 
 
 def _demo(args, settings: Settings) -> int:

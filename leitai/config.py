@@ -176,6 +176,11 @@ class Settings:
         assert signing is not None  # a signing key is set
         return [signing.signer.verifier, *signing.trusted]
 
+    @property
+    def log_origin(self) -> str:
+        """The origin the relay's checkpoints name its log by."""
+        return self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}"
+
     def signing(self) -> Signing | None:
         """The relay's signing setup: None when no key is configured, which only a test or
         development may do; ConfigurationError naming the setting when a key is unusable."""
@@ -193,7 +198,7 @@ class Settings:
             raise ConfigurationError(f"invalid configuration: LEITAI_SIGNING_KEY: {exc}") from None
         return Signing(
             signer,
-            self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}",
+            self.log_origin,
             tuple(trusted),
             tuple(self.LEITAI_WITNESSES),
             self.LEITAI_WITNESS_TIMEOUT_S,

@@ -158,12 +158,20 @@ class Cosigning:
             except WitnessRefused as exc:
                 log.warning(
                     "witness did not cosign",
-                    extra={"witness": witness.name, "size": checkpoint["size"], "reason": str(exc)[:300]},
+                    extra={
+                        "witness": witness.name,
+                        "origin": checkpoint["origin"],
+                        "size": checkpoint["size"],
+                        "reason": str(exc)[:300],
+                    },
                 )
                 continue
             self._records.add_cosignatures(checkpoint["size"], [line])
             added.append(line)
-            log.info("checkpoint cosigned", extra={"witness": witness.name, "size": checkpoint["size"]})
+            log.info(
+                "checkpoint cosigned",
+                extra={"witness": witness.name, "origin": checkpoint["origin"], "size": checkpoint["size"]},
+            )
         return added
 
     def _cosign(self, witness: WitnessEndpoint, checkpoint: dict[str, Any]) -> str:

@@ -6,85 +6,52 @@ fork signed with the log's own key is refused."""
 from __future__ import annotations
 
 import http.client
-import sys
-from pathlib import Path
 
 import pytest
 
+from composition.localservers import LocalWitness
 from leitai.eventstore.checkpoints import public
 from leitai.eventstore.merkle import Tree, leaf_hash
 from leitai.eventstore.mongodb import MongoCommitLog
-from leitai.eventstore.notes import Checkpoint
-from leitai.witness.cosignature import Cosigner
+from leitai.eventstore.notes import Checkpoint, Signer
 from leitai.witness.request import encode
 from testkit.ledger import deposit
-from testkit.servers import ChildProcess, free_port, wait_until
+from testkit.servers import wait_until
 from tests.support.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
-BIN = Path(sys.executable).parent
 ORIGIN = "leitai.test/ledger"
-
-
-class LocalWitness:
-    def __init__(self, tmp_path: Path) -> None:
-        self.key = tmp_path / "witness.key"
-        self.cosigner = Cosigner.generate("witness.test/jijian")
-        self.cosigner.write(self.key)
-        self.state = tmp_path / "witness-state.json"
-        self.port = free_port()
-        self.child: ChildProcess | None = None
-
-    def start(self, log_key: str) -> LocalWitness:
-        self.child = ChildProcess(
-            [
-                str(BIN / "leitai"),
-                "witness",
-                "serve",
-                "--key",
-                str(self.key),
-                "--log",
-                f"{ORIGIN} {log_key}",
-                "--state",
-                str(self.state),
-                "--listen",
-                f"127.0.0.1:{self.port}",
-            ],
-            name="witness",
-        ).start()
-        wait_until(lambda: "ready" in self.child.output() or not self.child.alive(), what="the witness")
-        assert self.child.alive(), self.child.output()
-        return self
-
-    def post(self, body: bytes) -> tuple[int, str]:
-        connection = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
-        try:
-            connection.request("POST", "/add-checkpoint", body=body)
-            response = connection.getresponse()
-            return response.status, response.read().decode()
-        finally:
-            connection.close()
 
 
 @pytest.fixture
 def setup(tmp_path, amqp_uri, mongo_url, database_name, db):
-    witness = LocalWitness(tmp_path)
+    log_key = Signer.generate("leitai.test")
+    witness = LocalWitness(
+        tmp_path / "witness.key", tmp_path / "witness.json", {ORIGIN: log_key.verifier.encoded()}, "witness.test/jijian"
+    )
     pipeline = Pipeline(
         tmp_path,
         amqp_uri,
         mongo_url,
         database_name,
         db,
-        settings={
-            "LEITAI_WITNESSES": f"http://127.0.0.1:{witness.port} {witness.cosigner.verifier.encoded()}",
-            "LEITAI_WITNESS_TIMEOUT_S": 2,
-        },
+        settings={"LEITAI_WITNESSES": witness.entry, "LEITAI_WITNESS_TIMEOUT_S": 2},
+        signer=log_key,
     )
-    witness.start(pipeline.signer.verifier.encoded())
+    witness.start()
     yield pipeline, witness, MongoCommitLog(db)
     pipeline.stop_all()
-    if witness.child:
-        witness.child.stop()
+    witness.stop()
+
+
+def post(witness: LocalWitness, body: bytes) -> tuple[int, str]:
+    connection = http.client.HTTPConnection("127.0.0.1", witness.port, timeout=10)
+    try:
+        connection.request("POST", "/add-checkpoint", body=body)
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
 
 
 def append(pipeline: Pipeline, stream: str, count: int) -> None:
@@ -111,7 +78,7 @@ def test_checkpoints_are_cosigned_and_a_down_witness_stops_nothing(setup):
         assert public(checkpoint)["cosignatures"] == [line]
 
     # the witness goes down: sealing and relaying go on, each miss is a WARNING naming it
-    witness.child.kill()
+    witness.crash()
     append(pipeline, "acct-3", 3)
     wait_until(lambda: pipeline.checkpoint() == 12, timeout=30, what="the relay to publish on")
     uncosigned = wait_until(
@@ -124,12 +91,12 @@ def test_checkpoints_are_cosigned_and_a_down_witness_stops_nothing(setup):
 
     # back, with a relay that forgot what it last cosigned: a 409 tells it, the next is cosigned
     relay.kill()
-    witness.start(pipeline.signer.verifier.encoded())
+    witness.start()
     pipeline.start_relay()
     append(pipeline, "acct-4", 2)
     third = wait_until(lambda: cosigned_at(records, 14), timeout=40, what="a cosigned checkpoint of 14")
     assert third["size"] == 14
-    assert '"status": 409' in witness.child.output()  # asked from 0 first, and told 9
+    assert '"status": 409' in witness.output()  # asked from 0 first, and told 9
 
 
 def test_a_fork_signed_with_the_log_s_own_key_is_refused(setup):
@@ -144,8 +111,8 @@ def test_a_fork_signed_with_the_log_s_own_key_is_refused(setup):
         return pipeline.signer.sign(Checkpoint(ORIGIN, n, forked.root(n)).body())
 
     # the same size with another root: 409, the size it cosigned in the body
-    assert witness.post(encode(size, [], note(size))) == (409, f"{size}\n")
+    assert post(witness, encode(size, [], note(size))) == (409, f"{size}\n")
     # a larger tree of the fork, with a proof valid within the fork: 422
-    assert witness.post(encode(size, forked.consistency_proof(size, size + 4), note(size + 4)))[0] == 422
-    assert "checkpoint refused" in witness.child.output()
-    assert note(size + 4).splitlines()[-1] in witness.child.output()  # the signed fork, kept as evidence
+    assert post(witness, encode(size, forked.consistency_proof(size, size + 4), note(size + 4)))[0] == 422
+    assert "checkpoint refused" in witness.output()
+    assert note(size + 4).splitlines()[-1] in witness.output()  # the signed fork, kept as evidence
