@@ -59,6 +59,8 @@ class Notary:
         previous = self._latest or self._records.latest_checkpoint()
         if head.position == 0 or (previous and previous["size"] >= head.position):
             self._latest = previous
+            if previous and self._cosigning:  # a relay's first seal on a quiet log: a witness may still lack it
+                self._cosigning.submit()
             return None
         root = head.tree.root()
         checkpoint = {

@@ -77,7 +77,20 @@ class _Connection:
 
     def post(self, body: bytes) -> tuple[int, str, str]:
         """(status, content type, body) of one add-checkpoint; OSError or HTTPException on a
-        connection or a reply that failed (the connection is dropped then)."""
+        connection or a reply that failed (the connection is dropped then).
+
+        A kept connection the witness has closed meanwhile (it drops idle ones) fails only when
+        it is used: that one is tried once more on a new connection. Sent twice, an
+        add-checkpoint is harmless: the witness answers the second with a 409 naming the size
+        the first made it cosign."""
+        if self._connection is not None:
+            try:
+                return self._send(body)
+            except (OSError, http.client.HTTPException):
+                pass  # closed under us; a new connection decides
+        return self._send(body)
+
+    def _send(self, body: bytes) -> tuple[int, str, str]:
         if self._connection is None:
             self._connection = self._kind(self._host, self._port, timeout=self._timeout)
         try:

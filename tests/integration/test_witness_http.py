@@ -5,12 +5,16 @@ and a log forked under its own key refused."""
 import base64
 import http.client
 import json
+import select
 import socket
 
 import pytest
 
+from leitai.eventstore.memory import MemoryCommitLog
 from leitai.eventstore.merkle import Tree, leaf_hash
 from leitai.eventstore.notes import Checkpoint, Signer
+from leitai.witness import server as witness_server
+from leitai.witness.client import Cosigning, WitnessEndpoint
 from leitai.witness.cosignature import Cosigner
 from leitai.witness.request import encode
 from leitai.witness.server import MAX_BODY, WitnessServer
@@ -131,3 +135,44 @@ def test_requests_share_one_kept_alive_connection(witness):
     first = connection.sock
     assert post(connection, encode(2, HONEST.consistency_proof(2, 7), note(7)))[0] == 200
     assert connection.sock is first
+
+
+def test_the_relay_s_side_learns_the_size_keeps_checked_cosignatures_and_outlives_a_dropped_connection(
+    witness, monkeypatch
+):
+    server, cosigner, connection = witness
+    monkeypatch.setattr(witness_server._Handler, "timeout", 0.3)  # the witness drops idle connections at once
+    assert post(connection, encode(0, [], note(5)))[0] == 200  # cosigned before this relay knew the witness
+    records = MemoryCommitLog()
+    for size in (5, 9, 14):
+        records.add_checkpoint({"_id": size, "size": size, "origin": ORIGIN, "note": note(size), "cosignatures": []})
+    cosigning = Cosigning(
+        records,
+        [WitnessEndpoint(f"http://127.0.0.1:{server.port}/w", cosigner.verifier)],
+        timeout=5,
+        prove=lambda checkpoint, old: HONEST.consistency_proof(old, checkpoint["size"]),
+    )
+    # asked from 0, told 5 by a 409, proved from 5: cosigned, and the line checked and kept
+    [line] = cosigning.cosign_latest()
+    assert records.latest_checkpoint()["cosignatures"] == [line]
+    assert cosigner.verifier.verify(line, Checkpoint(ORIGIN, 14, HONEST.root(14)).body())
+    assert cosigning.cosign_latest() == []  # nothing missing: nothing asked
+    kept = cosigning._connections[cosigner.name]._connection.sock  # the relay keeps its connection alive
+
+    # the witness drops the idle connection; the next checkpoint still goes through, on a new one
+    assert select.select([kept], [], [], 10)[0] and kept.recv(1, socket.MSG_PEEK) == b""
+    records.add_checkpoint({"_id": 20, "size": 20, "origin": ORIGIN, "note": note(20), "cosignatures": []})
+    assert len(cosigning.cosign_latest()) == 1
+    cosigning.stop()
+
+
+def test_the_relay_s_side_keeps_no_line_that_is_not_the_witness_s(witness):
+    server, cosigner, _ = witness
+    records = MemoryCommitLog()
+    records.add_checkpoint({"_id": 5, "size": 5, "origin": ORIGIN, "note": note(5), "cosignatures": []})
+    impostor = Cosigner.generate(cosigner.name)  # the witness's name, another key
+    cosigning = Cosigning(
+        records, [WitnessEndpoint(f"http://127.0.0.1:{server.port}/w", impostor.verifier)], 5, lambda c, o: []
+    )
+    assert cosigning.cosign_latest() == [] and records.latest_checkpoint()["cosignatures"] == []
+    cosigning.stop()
