@@ -4,7 +4,7 @@ with the last one it cosigned of that log, so that a log the operator forks afte
 saw it can no longer gather that witness's cosignature.
 
 ``cosignature``: the C2SP tlog-cosignature/v1 keys, signing and checking; ``state``: the last
-checkpoint cosigned per log, kept in a file; ``protocol``: what ``add-checkpoint`` asks and the
-witness's decision; ``server``: its HTTP endpoint; ``client``: the relay's side, submitting its
-checkpoints and keeping the cosignatures.
+checkpoint cosigned per log, kept in a file; ``request``: an ``add-checkpoint`` body, read;
+``witness``: the witness's decision on it; ``server``: its HTTP endpoint; ``client``: the
+relay's side, submitting its checkpoints and keeping the cosignatures.
 """

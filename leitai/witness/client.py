@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from leitai.eventstore.notes import NoteError
+from leitai.eventstore.notes import NoteError, signature_line
 from leitai.eventstore.records import CommitLog
 from leitai.witness.cosignature import CosignatureVerifier
 from leitai.witness.request import encode
@@ -120,8 +120,8 @@ class Cosigning:
     def __init__(self, records: CommitLog, witnesses: Sequence[WitnessEndpoint], timeout: float, prove: Prove) -> None:
         self._records = records
         self._witnesses = list(witnesses)
-        self._connections = {w.name: _Connection(w.url, timeout) for w in witnesses}
-        self._cosigned: dict[str, int | None] = {w.name: None for w in witnesses}  # what each last cosigned
+        self._connections = {w: _Connection(w.url, timeout) for w in witnesses}
+        self._cosigned: dict[WitnessEndpoint, int | None] = dict.fromkeys(witnesses)  # what each last cosigned
         self._prove = prove
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -164,7 +164,7 @@ class Cosigning:
         have = checkpoint.get("cosignatures", [])
         added = []
         for witness in self._witnesses:
-            if any(line.split(" ")[1:2] == [witness.name] for line in have):
+            if any(_by(witness, line) for line in have):
                 continue
             try:
                 line = self._cosign(witness, checkpoint)
@@ -189,17 +189,17 @@ class Cosigning:
 
     def _cosign(self, witness: WitnessEndpoint, checkpoint: dict[str, Any]) -> str:
         size = checkpoint["size"]
-        old = self._cosigned[witness.name] or 0
+        old = self._cosigned[witness] or 0
         for _ in range(2):  # at most once more, from the size a 409 tells
             status, kind, reply = self._post(witness, old, checkpoint)
             if status == 200:
                 line = self._verified(witness, checkpoint, reply)
-                self._cosigned[witness.name] = size
+                self._cosigned[witness] = size
                 return line
             if status != 409 or not kind.startswith(SIZE_TYPE):
                 raise WitnessRefused(f"answered {status}: {reply.strip()[:200]}")
             old = _size(reply)
-            self._cosigned[witness.name] = old
+            self._cosigned[witness] = old
             if old > size:
                 raise WitnessRefused(f"it cosigned size {old} of this log, beyond this checkpoint of {size}")
         raise WitnessRefused(f"answered 409 again: it cosigned size {old}, and this checkpoint is {size}")
@@ -210,7 +210,7 @@ class Cosigning:
         except LookupError as exc:  # a witness at a size this log never checkpointed: someone must look
             raise WitnessRefused(f"it cosigned size {old}, and no proof from there can be made: {exc}") from None
         try:
-            return self._connections[witness.name].post(encode(old, proof, checkpoint["note"]))
+            return self._connections[witness].post(encode(old, proof, checkpoint["note"]))
         except (OSError, http.client.HTTPException) as exc:
             raise WitnessRefused(f"unreachable: {type(exc).__name__}: {exc}") from None
 
@@ -230,3 +230,12 @@ def _size(reply: str) -> int:
     if not (text.isascii() and text.isdigit()):
         raise WitnessRefused(f"answered 409 with a body that is no tree size: {reply[:80]!r}")
     return int(text)
+
+
+def _by(witness: WitnessEndpoint, line: str) -> bool:
+    """Whether ``line`` is a signature line of ``witness``'s key (its name and key id)."""
+    try:
+        name, blob = signature_line(line)
+    except NoteError:
+        return False
+    return name == witness.name and blob[:4] == witness.key.key_id

@@ -157,7 +157,8 @@ def test_the_relay_s_side_learns_the_size_keeps_checked_cosignatures_and_outlive
     assert records.latest_checkpoint()["cosignatures"] == [line]
     assert cosigner.verifier.verify(line, Checkpoint(ORIGIN, 14, HONEST.root(14)).body())
     assert cosigning.cosign_latest() == []  # nothing missing: nothing asked
-    kept = cosigning._connections[cosigner.name]._connection.sock  # the relay keeps its connection alive
+    [endpoint] = cosigning._connections
+    kept = cosigning._connections[endpoint]._connection.sock  # the relay keeps its connection alive
 
     # the witness drops the idle connection; the next checkpoint still goes through, on a new one
     assert select.select([kept], [], [], 10)[0] and kept.recv(1, socket.MSG_PEEK) == b""
