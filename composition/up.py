@@ -115,17 +115,22 @@ def signing_key(default: Path = DEFAULT_KEY) -> Signer:
     return Signer.from_file(path)
 
 
-def witness(origins: Sequence[str], signer: Signer) -> tuple[Planned, Cosigner, str]:
-    """The local witness of the logs named ``origins`` (signed by ``signer``): its process, its
-    key (``WITNESS_KEY``, made if missing; LEITAI_WITNESS_STATE moves its state from
-    ``WITNESS_STATE``) and the LEITAI_WITNESSES entry the relays are given for it."""
+def witness(origins: Sequence[str], signer: Signer, taken: range) -> tuple[Planned, Cosigner, str]:
+    """The local witness of the logs named ``origins`` (signed by ``signer``), on a port outside
+    ``taken`` (the ops ports): its process, its key (``WITNESS_KEY``, made if missing;
+    LEITAI_WITNESS_STATE moves its state from ``WITNESS_STATE``) and the LEITAI_WITNESSES entry
+    the relays are given for it."""
     key = WITNESS_KEY.resolve()
     if not key.exists():
         Cosigner.generate(WITNESS_NAME).write(key)
     cosigner = Cosigner.from_file(key)
     state = Path(os.environ.get("LEITAI_WITNESS_STATE") or WITNESS_STATE).resolve()
     state.parent.mkdir(parents=True, exist_ok=True)
-    port = free_port()  # chosen once: a restarted witness keeps the address the relays were given
+    # chosen once: a restarted witness keeps the address the relays were given; never an ops port,
+    # which is free now only because its process has not started yet
+    port = free_port()
+    while port in taken:
+        port = free_port()
     args = witness_command(key, state, dict.fromkeys(origins, signer.verifier.encoded()), port)
     return Planned("witness", args, None), cosigner, f"http://127.0.0.1:{port} {cosigner.verifier.encoded()}"
 
@@ -167,10 +172,11 @@ def run(
         signal.signal(signum, lambda *_: stop.set())
     signer = signing_key()
     consistency_key()
-    witnessing, cosigner, entry = witness(origins, signer)
+    planned = commands(config_dir, replicas, ops_base)
+    witnessing, cosigner, entry = witness(origins, signer, range(ops_base, ops_base + len(planned)))
     # the relays inherit it, after any witnesses the environment names
     os.environ["LEITAI_WITNESSES"] = ",".join(filter(None, (os.environ.get("LEITAI_WITNESSES"), entry)))
-    children = [Child(witnessing), *(Child(planned) for planned in commands(config_dir, replicas, ops_base))]
+    children = [Child(witnessing), *(Child(p) for p in planned)]
     print(
         f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
         f"{signer.verifier.encoded()}\n"
