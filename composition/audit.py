@@ -64,10 +64,17 @@ def certificate_of(
 
 
 def bundle(
-    stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier], version: int | None = None
+    stores: Mapping[str, EventStore],
+    contest_id: str,
+    stage_id: str,
+    keys: list[Verifier],
+    version: int | None = None,
+    witnessed: bool = False,
 ) -> dict:
     """The bundle of ``version`` of the stage's result (the latest by default). A later
-    version's standings depend on the corrections in its session streams, which it cites."""
+    version's standings depend on the corrections in its session streams, which it cites.
+    ``witnessed``: the relays have witnesses, so wait (Pending) until each log's latest
+    checkpoint, which holds every event the bundle proves, carries their cosignatures."""
     cert = certificate_of(stores, contest_id, stage_id, version)
     if cert["pending"]:
         raise Pending(
@@ -120,6 +127,8 @@ def bundle(
                 f"the {log} log's note of the publication waits for a checkpoint; "
                 "a relay signs one at its next seal: try again in a few seconds"
             )
+        if witnessed and not chain[-1].get("cosignatures"):
+            raise Pending(f"the {log} log's checkpoint {size} waits for its witnesses' cosignatures")
         tree = store.tree(size)
         logs[log] = {
             "origin": _origin(checkpoint),

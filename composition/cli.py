@@ -367,7 +367,14 @@ def _audit_action(args, settings: Settings) -> int:
             deadline = time.monotonic() + max(args.wait, 0.0)
             while True:  # a relay signs the checkpoints a fresh publication needs at its next seal
                 try:
-                    result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
+                    result = audit.bundle(
+                        stores,
+                        args.contest,
+                        args.stage_id,
+                        keys,
+                        args.version,
+                        witnessed=bool(settings.LEITAI_WITNESSES),
+                    )
                     break
                 except audit.Pending:
                     if time.monotonic() >= deadline:
@@ -940,7 +947,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="seconds to wait for the checkpoints a fresh publication needs (default 30)",
     )
     for action in (checkpoint, inclusion, consistent, bundled):
-        action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS))
+        action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS, "LEITAI_WITNESSES"))
     keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
     keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")
     keygen.add_argument("-o", "--output", required=True)

@@ -45,7 +45,7 @@ def certified(rt: Runtime, contest_id: str, stage_ids: list[str], timeout: float
         certificates[sid] = certificate
         while True:  # until registration's record of the publication is signed into its log too
             try:
-                bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier])
+                bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier], witnessed=rt.witness is not None)
                 break
             except audit.Pending:
                 if time.monotonic() > deadline:

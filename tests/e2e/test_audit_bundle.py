@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from composition import monitor
 from leitai.eventstore.notes import Checkpoint, Signer
+from leitai.witness.cosignature import Cosigner
 from tests.support.forgery import (
     TOOL,
     certificates,
@@ -89,6 +90,21 @@ def test_every_stage_of_a_real_run_verifies_with_the_published_key_alone(run, ke
         assert f"stage {stage} of boai-2021" in done.stdout
         published = next(s for s in run.export["stages"] if s["id"] == stage)
         assert published["certificate"]["standings_sha256"] in done.stdout
+
+
+def test_every_stage_verifies_with_the_demos_witness_and_not_with_another(run, key):
+    """The demo's relays had each checkpoint cosigned by its local witness: the bundles carry
+    the cosignatures, and an auditor who names that witness gets them checked."""
+    witness = Cosigner.from_file(run.folder / "witness.key").verifier.encoded()
+    stranger = Cosigner.generate("witness.example/w1").verifier.encoded()
+    for stage in STAGES:
+        path = str(run.folder / "bundles" / f"boai-2021-{stage}.json")
+        assert verifier.main([path, "--key", key, "--witness", witness]) == 0
+        assert verifier.main([path, "--key", key, "--witness", witness, "--witness", stranger]) == 1
+        assert (
+            verifier.main([path, "--key", key, "--witness", witness, "--witness", stranger, "--min-witnesses", "1"])
+            == 0
+        )
 
 
 def test_the_demo_export_carries_each_stage_certificate(run):

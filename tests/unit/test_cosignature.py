@@ -87,3 +87,16 @@ def test_witness_keys_round_trip_and_are_written_once(tmp_path):
 def test_a_timestamp_out_of_the_spec_s_range_is_refused(timestamp):
     with pytest.raises(NoteError, match="out of range"):
         Cosigner(NAME, SEED).cosign(BODY, timestamp)
+
+
+def test_the_auditors_verifier_reads_the_same_bytes():
+    """tools/verify_bundle.py shares no code with leitai: its own cosignature check must accept
+    the pinned vector, and only over its checkpoint, and only by that witness's key."""
+    from tests.support.forgery import verifier
+
+    witness = verifier.Key(VKEY, kind=4)
+    lines = [verifier.signature_line(LINE)]
+    assert witness.cosigned(BODY, lines)
+    assert not witness.cosigned(BODY.replace("20852163", "20852164"), lines)
+    with pytest.raises(verifier.Malformed):
+        verifier.Key(VKEY)  # a witness key is no log key
