@@ -135,18 +135,24 @@ def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> 
             page = fetch(log, last["size"] - 1 if last else 0)
             if last:
                 _still_served(last, page[0] if page else None)
+            after = last["size"] - 1 if last else 0
             while page:
                 for served in page:
+                    if not isinstance(served, dict) or type(served.get("size")) is not int:
+                        raise NoteError(f"the log served {str(served)[:60]!r} as a checkpoint")
                     if not last or served["size"] > last["size"]:
                         last = accept(log, last, served, keys)
                         state.logs[log] = last
                         accepted += 1
-                page = fetch(log, page[-1]["size"]) if len(page) == PAGE else []
+                if page[-1]["size"] <= after:  # a server that pages without moving on is not followed forever
+                    raise NoteError(f"the log served checkpoints after {after} that are no newer")
+                after = page[-1]["size"]
+                page = fetch(log, after) if len(page) == PAGE else []
         except NoteError as exc:
             report.problems.append(f"{log}: {exc}")
             report.lines.append(f"{log}: REFUSED: {exc} (kept checkpoint {last['size'] if last else 'none'})")
             continue
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             report.problems.append(f"{log}: {exc}")
             report.lines.append(f"{log}: could not be read: {exc}")
             continue
