@@ -33,6 +33,7 @@ from tests.support.forgery import (
     certificates,
     drop_event,
     events_of,
+    in_effect,
     origin_of,
     publication_of,
     rederived,
@@ -330,8 +331,8 @@ def test_every_part_of_a_bundle_removed_or_mistyped_is_refused_with_a_message(bu
 def skeleton(value, path=()):
     if isinstance(value, dict):
         for k, v in value.items():
-            if path == () and k == "keys":
-                continue  # informative: the verifier trusts the keys you give it (--key)
+            if (path == () and k == "keys") or k == "cosignatures":
+                continue  # the keys are informative (--key decides); cosignatures count only with --witness
             yield path + (k,)
             if k not in ("event", "stage"):
                 yield from skeleton(v, path + (k,))
@@ -628,7 +629,7 @@ def test_hostile_json_is_refused_before_it_is_parsed(check, bundle, edit, said):
 
 @pytest.mark.parametrize("score", ["Infinity", "1e99999999", "NaN", "-0x10", "9" * 100])
 def test_a_score_that_is_no_bounded_decimal_is_a_discrepancy(check, bundle, signer, score):
-    sheet = sheets(bundle)[0]
+    sheet = in_effect(bundle)
     criterion = sorted(sheet["event"]["payload"]["scores"])[0]
     sheet["event"]["payload"]["scores"][criterion] = score
     code, out = check(reforged(bundle, signer))
@@ -751,7 +752,7 @@ def test_a_panel_not_as_seated_or_registered_is_refused(check, bundle, signer):
 
 
 def test_a_score_outside_its_criterion_is_refused(check, bundle, signer):
-    sheet = sheets(bundle)[0]["event"]
+    sheet = in_effect(bundle)["event"]
     criterion = sorted(sheet["payload"]["scores"])[0]
     sheet["payload"]["scores"][criterion] = "99"
     weights = {c["criterion_id"]: Decimal(c["weight"]) for c in bundle["rules"]["stage"]["criteria"]}
@@ -762,7 +763,7 @@ def test_a_score_outside_its_criterion_is_refused(check, bundle, signer):
 
 def test_a_sheet_sent_by_someone_else_or_a_judge_deciding_a_correction_is_refused(check, bundle, signer):
     forged = copy.deepcopy(bundle)
-    sheets(forged)[0]["event"]["actor"] = "demo-organiser"
+    in_effect(forged)["event"]["actor"] = "demo-organiser"
     code, out = check(reforged(forged, signer))
     assert code == 1 and "sent by demo-organiser" in out, out
     _, approved, _ = correction_steps(bundle)

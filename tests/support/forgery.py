@@ -43,6 +43,22 @@ def sheets(bundle: dict) -> list[dict]:
     return [e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetSubmitted"]
 
 
+def in_effect(bundle: dict) -> dict:
+    """A judge's sheet the result counts: submitted, never revised or corrected since (which
+    sheet that is depends on how the sessions' scoring interleaved in the run)."""
+    later = {}
+    for item in sorted(bundle["logs"]["scoring"]["events"], key=lambda e: e["position"]):
+        p = item["event"]["payload"]
+        if item["event"]["type"] in (
+            "ScoreSheetSubmitted",
+            "ScoreSheetRevised",
+            "ScoreSheetCorrected",
+            "ScoreSheetVoided",
+        ):
+            later[(item["event"]["stream_id"], p["entry_id"], p["judge_id"])] = item
+    return next(item for item in later.values() if item["event"]["type"] == "ScoreSheetSubmitted")
+
+
 def events_of(bundle: dict, log: str, kind: str) -> list[dict]:
     return [e for e in bundle["logs"][log]["events"] if e["event"]["type"] == kind]
 
