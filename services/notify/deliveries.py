@@ -120,5 +120,16 @@ class Deliveries:
             return self._collection.find_one({"_id": delivery_id_, "contest_id": contest_id, "retried_under": key})
         return again
 
+    def forget(self, contest_id: str, recipient_id: str, reason: str) -> None:
+        """The recipient's contact data was erased: no delivery keeps their address, and those
+        not sent (pending, failed) become undeliverable with the reason. One sending right now
+        goes out as claimed; it is the last."""
+        query = {"contest_id": contest_id, "recipient_id": recipient_id, "channel": {"$ne": "inbox"}}
+        self._collection.update_many(
+            dict(query, status={"$in": ["pending", "failed"]}),
+            {"$set": {"status": "undeliverable", "last_error": reason}},
+        )
+        self._collection.update_many(dict(query, address={"$ne": ""}), {"$set": {"address": ""}})
+
     def find(self, query: dict) -> list[dict]:
         return list(self._collection.find(query, sort=[("created_at", 1), ("_id", 1)]))
