@@ -78,6 +78,8 @@ def _contacts(records: list[dict], person: Callable[[dict], str]) -> Contacts:
     found: Contacts = {}
     for record in records:
         given = contact_of(record)
+        if not given:  # nothing to keep: the vault holds no record of them
+            continue
         try:
             found[person(record)] = Contact().load(given)
         except ValidationError as exc:
