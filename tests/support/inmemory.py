@@ -165,7 +165,7 @@ class FakeNoticeStore:
             if delivery["channel"] == "inbox":
                 continue
             delivery["address"] = ""
-            if delivery["status"] in ("pending", "failed"):
+            if delivery["status"] in ("pending", "sending", "failed"):
                 delivery.update(status="undeliverable", last_error=reason)
 
     def answer(self, idempotency, write):
