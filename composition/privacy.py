@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pymongo.database import Database
+
 from leitai.config import ConfigurationError, Settings
 from leitai.contracts.product import REGISTRY
 from leitai.errors import DomainError
@@ -22,6 +24,7 @@ from leitai.eventstore.mongodb import MongoCommitLog
 from leitai.i18n import DEFAULT_LANGUAGE, Translator, catalogues
 from leitai.mongo import connect
 from leitai.vault import MongoPersonalData
+from services.notify.deliveries import DELIVERIES
 from services.registration.privacy import Privacy
 
 NEEDS = ("MONGO_URL", "MONGO_DATABASE", "LEITAI_PERSONAL_DATABASE")  # registration's database and the vault
@@ -47,6 +50,9 @@ def add_parser(commands: Any, run: Any) -> None:
     erase.add_argument("--reason", required=True, help="why (the request, its date): recorded, never the data")
     erase.add_argument("--by", help="who erases (default: your login name)")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE (a new file, readable by you only)")
+    export.add_argument(
+        "--notify-database", metavar="NAME", help="notify's database (NOTIFY_DATABASE): add the notices sent to them"
+    )
     retention = actions.add_parser("retention", help="erase contact data N days after each contest (per office)")
     retention.add_argument("--office", help="set: the office (county code) the setting is for")
     retention.add_argument("--days", type=int, help="set: days after the contest's last registration event (1-3650)")
@@ -64,9 +70,10 @@ def run(args: Any, settings: Settings, by: str) -> int:
         db = client[settings.MONGO_DATABASE]
         vault = MongoPersonalData.opened(client[settings.LEITAI_PERSONAL_DATABASE])
         privacy = Privacy(EventStore(MongoCommitLog(db), REGISTRY), vault, db)
-        return {"erase": _erase, "export": _export, "retention": _retention, "migrate": _migrate}[args.action](
-            args, privacy, vault, by
-        )
+        if args.action == "export":
+            notify = client[args.notify_database] if args.notify_database else None
+            return _export(args, privacy, notify)
+        return {"erase": _erase, "retention": _retention, "migrate": _migrate}[args.action](args, privacy, vault, by)
     except DomainError as exc:
         raise Refused(
             f"privacy {args.action}: {Translator(catalogues(), DEFAULT_LANGUAGE).message(exc.msgid, exc.params)}"
@@ -91,8 +98,30 @@ def _erase(args: Any, privacy: Privacy, vault: MongoPersonalData, by: str) -> in
     return 0
 
 
-def _export(args: Any, privacy: Privacy, vault: MongoPersonalData, by: str) -> int:
-    text = json.dumps(privacy.export(args.office, args.contest, args.person), ensure_ascii=False, indent=2) + "\n"
+NOTICE_FIELDS = (
+    "_id",
+    "kind",
+    "channel",
+    "address",
+    "subject",
+    "body",
+    "status",
+    "last_error",
+    "created_at",
+    "sent_at",
+)
+
+
+def _export(args: Any, privacy: Privacy, notify: Database[Any] | None) -> int:
+    """What registration and the vault hold, and with ``notify`` (its database) the notices sent
+    to them: notify keeps those, registration never sees them."""
+    held = privacy.export(args.office, args.contest, args.person)
+    if notify is not None:
+        found = notify[DELIVERIES].find(
+            {"contest_id": args.contest, "recipient_id": args.person}, sort=[("created_at", 1), ("_id", 1)]
+        )
+        held["notices"] = [{k: d[k] for k in NOTICE_FIELDS if k in d} for d in found]
+    text = json.dumps(held, ensure_ascii=False, indent=2, default=str) + "\n"
     if not args.output:
         print(text, end="")
         return 0

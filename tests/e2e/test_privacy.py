@@ -209,6 +209,13 @@ def test_an_erasure_leaves_every_audit_valid_the_name_published_and_notify_sayin
     [entry] = [e for e in view["entries"] if e["contestant_id"] == "c-ta-1"]
     assert (entry["email"], entry["phone"]) == ("", "")
 
+    export = ["privacy", "export", ERASED, "--contest", CONTEST, "--office", OFFICE]
+    exported = leitai(stack, "registration", *export, "--notify-database", stack.database("notify"))
+    held = json.loads(exported.stdout)
+    assert held["contact"] == {"name": "书记ta-1"} and held["erased"]["by"] == "org1"
+    assert {n["kind"] for n in held["notices"]} >= {"registration_confirmed", "stage_result"}
+    assert contact_shaped(exported.stdout) == []  # what they were told, never again where
+
     again = [d for d in ok(stack.call("GET", deliveries, token=ORG))["deliveries"] if d["channel"] == "sms"][0]
     code, _ = stack.call("POST", f"/contests/{CONTEST}/deliveries/{again['_id']}/retry", {}, ORG)
     assert code == 409  # an undeliverable delivery is no failed one: nothing goes to them again
