@@ -30,7 +30,7 @@ class MongoPersonalData:
     def opened(cls, db: Database[Any]) -> MongoPersonalData:
         """The vault over ``db``, its indexes made (idempotent): at a service's start-up."""
         vault = cls(db)
-        vault._contacts.create_index([("office", 1), ("person", 1)])
+        vault._contacts.create_index("office")  # retention: an office's contests
         vault._contacts.create_index("contest_id")
         return vault
 
@@ -54,10 +54,6 @@ class MongoPersonalData:
         """The person's record: their contact, or ``erased`` (when, by whom, why); None when
         the vault never held them."""
         return self._contacts.find_one({"_id": f"{contest_id}:{person}"})
-
-    def records(self, office: str, person: str) -> list[dict[str, Any]]:
-        """Every contest's record of ``person`` in ``office``'s contests."""
-        return list(self._contacts.find({"office": office, "person": person}, sort=[("contest_id", 1)]))
 
     def contests(self, office: str) -> list[str]:
         return sorted(self._contacts.distinct("contest_id", {"office": office}))

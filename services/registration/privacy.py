@@ -100,10 +100,11 @@ class Privacy:
         ids = _ids_of(contest, person)
         kept = self._vault.contact(contest_id, person) or {}
         erasure = folding(Erasures)(self._store.read_stream(privacy_stream(contest_id))).erased.get(person)
+        payloads = [(e, e.to_wire(REGISTRY)["payload"]) for e in self._store.read_stream(contest_stream(contest_id))]
         events = [
-            {"type": e.type, "occurred_at": e.occurred_at.isoformat(), "payload": e.to_wire(REGISTRY)["payload"]}
-            for e in self._store.read_stream(contest_stream(contest_id))
-            if (e.type == "ContestCreated" if person == OFFICE else any(_mentions(e.to_wire(REGISTRY)["payload"], ids)))
+            {"type": e.type, "occurred_at": e.occurred_at.isoformat(), "payload": payload}
+            for e, payload in payloads
+            if (e.type == "ContestCreated" if person == OFFICE else any(_mentions(payload, ids)))
         ]
         return {
             "person": person,
