@@ -14,11 +14,19 @@ Pure code: the people's ids and the vault's interface; leitai/vault.py keeps it 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 CONTACT_FIELDS = ("email", "phone")
+# anything shaped like an e-mail address or a phone number: a mainland mobile number (eleven
+# digits from 13 to 19, with or without +86), a landline with its area code (0391-8181234). A
+# run of digits inside a longer one, or in a hex hash, is none: the shapes stand alone
+CONTACT_SHAPED = re.compile(
+    r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+    r"|(?<![0-9A-Za-z])(?:\+?86[- ]?)?(?:1[3-9][0-9]{9}|0[0-9]{2,3}-[0-9]{7,8})(?![0-9A-Za-z])"
+)
 OFFICE = "organiser"  # the person id of a contest's organising office
 
 

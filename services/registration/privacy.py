@@ -26,7 +26,7 @@ from leitai.errors import Forbidden, InvalidInput, NotFound
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import COMMITS
 from leitai.messages import N_
-from leitai.privacy import CONTACT_FIELDS, OFFICE, contact_of, contestant, judge, now
+from leitai.privacy import CONTACT_FIELDS, CONTACT_SHAPED, OFFICE, contact_of, contestant, judge, now
 from leitai.vault import MongoPersonalData
 from services.registration.application import contest_stream
 from services.registration.contest import Contest
@@ -38,6 +38,7 @@ UNKNOWN_CONTEST = N_("contest {contest_id} does not exist")
 OTHER_OFFICE = N_("contest {contest_id} belongs to another office than {office}: nothing was changed")
 UNKNOWN_PERSON = N_("{person} took no part in contest {contest_id}: nothing was changed")
 NOT_A_PERSON = N_("{person} names no one: judge-<judge id>, contestant-<contestant id> or organiser")
+CONTACT_IN_RECORD = N_("who erases and why are recorded for good: write them without a phone number or e-mail address")
 
 
 def privacy_stream(contest_id: str) -> str:
@@ -72,6 +73,8 @@ class Privacy:
         """Erase ``person``'s contact data of the contest: recorded, then done. Erased before:
         nothing changes and the answer says when, by whom and why (``already``)."""
         self._contest_of(office, contest_id, person)
+        if CONTACT_SHAPED.search(f"{by}\n{reason}"):
+            raise InvalidInput(CONTACT_IN_RECORD, {"reason": [reason]})
         return self._erase(office, contest_id, person, by, reason)
 
     def _erase(self, office: str, contest_id: str, person: str, by: str, reason: str) -> dict[str, Any]:

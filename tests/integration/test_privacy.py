@@ -105,6 +105,19 @@ def test_an_unknown_person_or_another_offices_contest_is_refused_in_chinese_and_
     assert stored_text(db) == before and vault.contact("boai-2026", "judge-J1") == kept
 
 
+def test_a_reason_or_name_holding_contact_data_is_refused_since_it_would_be_recorded_for_good(registered, capsys):
+    db, vault = registered
+    before, kept = stored_text(db), vault.contact("boai-2026", "judge-J1")
+    erase = ["privacy", "erase", "judge-J1", "--contest", "boai-2026", "--office", "boai"]
+    for given in (
+        ["--reason", "本人来电 13912345678 申请", "--by", "org1"],
+        ["--reason", "申请", "--by", "a@b.example.cn"],
+    ):
+        assert main([*erase, *given]) == 2
+        assert "删除人和删除理由将永久记录" in capsys.readouterr().err
+    assert stored_text(db) == before and vault.contact("boai-2026", "judge-J1") == kept
+
+
 def test_a_person_gets_everything_leitai_holds_about_them_and_after_erasure_no_contact(registered, tmp_path, capsys):
     export = ["privacy", "export", "judge-J1", "--contest", "boai-2026", "--office", "boai"]
     assert main(export) == 0
