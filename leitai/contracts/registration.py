@@ -298,8 +298,9 @@ class ForumCommentSchema(Schema):
 class PersonalDataErased(_ContestEvent):
     """A person's contact data was erased from the vault on request or by the office's
     retention (leitai/privacy.py): who (``person``, the id the events name them by), by whom
-    and why; never the data itself. Its stream is ``privacy-<contest>``, not the contest's, so
-    that no audited stream changes after its results were published."""
+    and why; never the data itself. Its stream is ``privacy-<contest>``, not the contest's: the
+    contest's stream is what audit bundles carry and the verifier reads, and an erasure is no
+    part of any result."""
 
     person = Id(required=True)
     office = Id(required=True)
