@@ -19,6 +19,9 @@
                  [--base-url URL] [--qr FILE]       let someone in: a token, its sign-in link and QR code
   leitai grant list [--contest C | --office O]      the minted grants (never their tokens)
   leitai grant revoke GRANT_ID --reason R           let them in no more
+  leitai privacy erase|export PERSON --contest C --office O [--reason R]   a person's contact data
+  leitai privacy retention [--office O --days N] [--dry-run | --apply]   erase it after each contest
+  leitai privacy migrate                            copy it out of events written before the vault
   leitai up [--config-dir config]                   run every service, relay and the gateway
   leitai demo [boai|qidong|lufeng] [--seed S]       run a demo scenario end to end
 
@@ -33,7 +36,8 @@ that cosign its checkpoints, 'URL VKEY' each, comma- or newline-separated) and
 LEITAI_WITNESS_TIMEOUT_S (seconds a call to one may take), for verify and audit
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database). ``grant`` works in registration's database
-(``--config config/registration.yaml``, or MONGO_DATABASE set to it).
+(``--config config/registration.yaml``, or MONGO_DATABASE set to it), ``privacy`` in it and the
+vault's (LEITAI_PERSONAL_DATABASE).
 """
 
 from __future__ import annotations
@@ -59,7 +63,7 @@ from kombu import Connection
 from marshmallow import ValidationError
 from pymongo.errors import PyMongoError
 
-from composition import audit, monitor, up
+from composition import audit, monitor, privacy, up
 from composition.demo.tables import table
 from composition.projections import PROJECTIONS
 from composition.sinks import Sinks
@@ -125,6 +129,7 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
             "LEITAI_WITNESS_TIMEOUT_S",
+            "LEITAI_PERSONAL_DATABASE",
         )
         if k in environ
     }
@@ -693,6 +698,10 @@ def _grant(args, settings: Settings) -> int:
         client.close()
 
 
+def _privacy(args, settings: Settings) -> int:
+    return privacy.run(args, settings, _operator(getattr(args, "by", None)))
+
+
 def _refuse_unknown_holder(db, grant: dict) -> None:
     """A grant for a contest names one registration holds, and a judge's a judge registered in
     it (ConfigurationError naming the option): a typo would mint a link that lets no one in."""
@@ -1051,6 +1060,8 @@ def build_parser() -> argparse.ArgumentParser:
     revoking.add_argument("--by", help="who revokes it (default: your login name)")
     for action in (mint, listing, revoking):
         action.set_defaults(run=_grant, needs=grant_needs)
+
+    privacy.add_parser(commands, _privacy)
 
     everything = commands.add_parser("up", help="run every service, relay and the gateway until Ctrl-C")
     everything.add_argument("--config-dir", default="config", help="holds registration/scoring/ranking/gateway.yaml")

@@ -134,6 +134,12 @@ class _SettingsSchema(Schema):
     LEITAI_WITNESS_TIMEOUT_S = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=60))
     # the public keys `verify` and `audit` require every checkpoint to be signed by
     LEITAI_VERIFIER_KEYS = _KeyList(load_default=list)
+    # the personal-data vault's database (leitai/privacy.py): registration writes it, notify
+    # reads it, `leitai privacy` erases and exports from it; never one of the services' own
+    LEITAI_PERSONAL_DATABASE = fields.String(
+        load_default="leitai_personal",
+        validate=validate.Regexp(r"^[A-Za-z0-9_-]{1,63}$", error="must be 1-63 letters, digits, '_' or '-'"),
+    )
     # source service -> its database, for rebuilding a read model from the source logs
     LEITAI_SOURCES = fields.Dict(
         keys=fields.String(),
@@ -155,6 +161,7 @@ class Settings:
     LEITAI_OPS_PUBLIC: bool = False
     LEITAI_CATCH_UP_S: float = 10.0
     LEITAI_SOURCES: dict[str, str] = field(default_factory=dict)
+    LEITAI_PERSONAL_DATABASE: str = "leitai_personal"
     LEITAI_SIGNING_KEY: str = ""
     LEITAI_LOG_ORIGIN: str = ""
     LEITAI_TRUSTED_KEYS: list[str] = field(default_factory=list)

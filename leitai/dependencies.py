@@ -19,6 +19,7 @@ from leitai.mongo import connect
 from leitai.ops import OpsServer, Readiness
 from leitai.readmodel import ReadModel
 from leitai.rpc import rpc
+from leitai.vault import MongoPersonalData
 
 if TYPE_CHECKING:
     from nameko.containers import WorkerContext
@@ -101,6 +102,22 @@ class StoreProvider(MongoProvider):
 
     def get_dependency(self, worker_ctx: WorkerContext) -> Any:
         return self.store
+
+
+def personal_data(client: Any, config: Mapping[str, Any]) -> MongoPersonalData:
+    """The personal-data vault (leitai/privacy.py), in the database LEITAI_PERSONAL_DATABASE
+    names, not the service's own."""
+    name = load_settings(config, only=("LEITAI_PERSONAL_DATABASE",)).LEITAI_PERSONAL_DATABASE
+    return MongoPersonalData.opened(client[name])
+
+
+class PersonalDataProvider(MongoProvider):
+    def setup(self) -> None:
+        super().setup()
+        self.vault = personal_data(self.client, self.container.config)
+
+    def get_dependency(self, worker_ctx: WorkerContext) -> MongoPersonalData:
+        return self.vault
 
 
 class StoreHealth:

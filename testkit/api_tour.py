@@ -238,7 +238,9 @@ def read_published(rec: Recorder, tokens: dict[str, str]) -> None:
     certificate = f"/contests/{C}/stages/prelim/certificate"
 
     def signed() -> bool:  # every log the standings rest on has a signed checkpoint covering them
-        return not rec.stack.call("GET", certificate)[1]["pending"]
+        # not found until the publication's event reaches ranking's read model
+        code, body = rec.stack.call("GET", certificate)
+        return code == 200 and not body["pending"]
 
     wait_until(signed, timeout=30, what="the certificate's checkpoints")
     rec.ok("GET", f"/contests/{C}/stages/prelim/results")

@@ -163,6 +163,7 @@ class Stack:
             "AMQP_URI": self.amqp_uri,
             "MONGO_URL": self.mongo_url,
             "MONGO_DATABASE": self.database(service),
+            "LEITAI_PERSONAL_DATABASE": self.database("personal"),  # the vault (leitai/privacy.py)
             # below the gateway's 5 s: a request that waits in vain is told so by the service
             "LEITAI_RETRY": self.retry,
             "LEITAI_CATCH_UP_S": 2,
@@ -259,7 +260,7 @@ class Stack:
         """Stop every process and drop the stack's databases: nothing of it is left."""
         self.stop()
         client = pymongo.MongoClient(self.mongo_url)
-        for service in SERVICES:
+        for service in (*SERVICES, "personal"):
             client.drop_database(self.database(service))
         client.close()
 

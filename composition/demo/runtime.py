@@ -98,7 +98,7 @@ class Runtime:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.mongo_url = self._storage()
         self._client = connect(self.mongo_url)
-        for service in SERVICES:
+        for service in (*SERVICES, "personal"):
             self._client.drop_database(self.database(service))
         self.amqp_uri = self._broker()
         self._sinks = Sinks(self.workdir / "outbox")
@@ -169,6 +169,7 @@ class Runtime:
             "AMQP_URI": self.amqp_uri,
             "MONGO_URL": self.mongo_url,
             "MONGO_DATABASE": self.database(service),
+            "LEITAI_PERSONAL_DATABASE": self.database("personal"),  # the vault (leitai/privacy.py)
             "LEITAI_RETRY": RETRY,
             "max_workers": 10,
             # one machine: its broker's guest:guest (or the in-memory transport) is not production's

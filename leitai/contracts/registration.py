@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from marshmallow import Schema, fields, validate
 
@@ -42,12 +43,19 @@ class _ContestEvent(Schema):
     contest_id = Id(required=True)
 
 
-class OrganiserContactSchema(Schema):
-    """Whom notify tells of what only the organiser can decide (the county's 组织部 office)."""
+class Contact(Schema):
+    """How to reach a person: what a command carries beside its event, for the personal-data
+    vault (leitai/privacy.py). Never part of an event."""
 
-    name = Text(required=True)
     email = Email()
     phone = Phone()
+
+
+class OrganiserSchema(Schema):
+    """Whom notify tells of what only the organiser can decide (the county's 组织部 office); how
+    to reach it is kept in the personal-data vault (leitai/privacy.py), never in the log."""
+
+    name = Text(required=True)
 
 
 CONTEST_FORMATS = ("knockout", "performance", "exchange")
@@ -59,7 +67,7 @@ class ContestCreated(_ContestEvent):
     county_code = Id(required=True)
     format = fields.String(required=True, validate=validate.OneOf(CONTEST_FORMATS))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
-    organiser = fields.Nested(OrganiserContactSchema, load_default=None, allow_none=True)
+    organiser = fields.Nested(OrganiserSchema, load_default=None, allow_none=True)
 
 
 class GroupSchema(Schema):
@@ -88,8 +96,6 @@ class JudgeRegistered(_ContestEvent):
     township_code = Id(load_default=None, allow_none=True)
     work_unit = fields.String(load_default="", validate=validate.Length(max=200))
     conflicts = fields.List(Id(), load_default=list, validate=validate.Length(max=1000))  # contestant ids
-    email = Email()
-    phone = Phone()
 
 
 class EntrySubmitted(_ContestEvent):
@@ -101,8 +107,6 @@ class EntrySubmitted(_ContestEvent):
     work_unit = fields.String(load_default="", validate=validate.Length(max=200))
     title = Text(required=True, max_length=300)
     materials = fields.List(fields.Url(), load_default=list, validate=validate.Length(max=20))
-    email = Email()
-    phone = Phone()
     stage_id = Id(required=True)
 
 
@@ -292,6 +296,19 @@ class ForumCommentSchema(Schema):
     suggestions = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
+class PersonalDataErased(_ContestEvent):
+    """A person's contact data was erased from the vault on request or by the office's
+    retention (leitai/privacy.py): who (``person``, the id the events name them by), by whom
+    and why; never the data itself. Its stream is ``privacy-<contest>``, not the contest's: the
+    contest's stream is what audit bundles carry and the verifier reads, and an erasure is no
+    part of any result."""
+
+    person = Id(required=True)
+    office = Id(required=True)
+    erased_by = Text(required=True)
+    reason = Text(required=True, max_length=500)
+
+
 class ForumMeetingHeld(_ContestEvent):
     """What happened at a meeting: who presented what, who came, what the evaluators said."""
 
@@ -304,14 +321,28 @@ class ForumMeetingHeld(_ContestEvent):
     comments = fields.List(fields.Nested(ForumCommentSchema), load_default=list, validate=validate.Length(max=2000))
 
 
+def _without_contact(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2 of JudgeRegistered and EntrySubmitted: v1 carried the person's e-mail and phone,
+    which now live in the vault only (`leitai privacy migrate` copies them there). Read, a v1
+    event hands them to no one; stored, it keeps them, since its hash covers them."""
+    return {k: v for k, v in payload.items() if k not in ("email", "phone")}
+
+
+def _organiser_without_contact(payload: dict[str, Any]) -> dict[str, Any]:
+    """v1 -> v2 of ContestCreated: the organising office's name stays, its contact goes."""
+    office = payload.get("organiser")
+    return dict(payload, organiser=None if office is None else {"name": office["name"]})
+
+
 CONTRACTS = [
+    Contract("ContestCreated", SOURCE, 2, ContestCreated(), upcasters={1: _organiser_without_contact}),
+    Contract("JudgeRegistered", SOURCE, 2, JudgeRegistered(), upcasters={1: _without_contact}),
+    Contract("EntrySubmitted", SOURCE, 2, EntrySubmitted(), upcasters={1: _without_contact}),
+] + [
     Contract(name, SOURCE, 1, schema())
     for name, schema in [
         ("RegionsImported", RegionsImported),
-        ("ContestCreated", ContestCreated),
         ("StageDefined", StageDefined),
-        ("JudgeRegistered", JudgeRegistered),
-        ("EntrySubmitted", EntrySubmitted),
         ("EntryWithdrawn", EntryWithdrawn),
         ("EntryAdvanced", EntryAdvanced),
         ("EntryAdvancementRevoked", EntryAdvancementRevoked),
@@ -326,5 +357,6 @@ CONTRACTS = [
         ("ForumSeriesCreated", ForumSeriesCreated),
         ("ForumMeetingScheduled", ForumMeetingScheduled),
         ("ForumMeetingHeld", ForumMeetingHeld),
+        ("PersonalDataErased", PersonalDataErased),
     ]
 ]

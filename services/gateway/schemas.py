@@ -14,12 +14,14 @@ from leitai.contracts.ranking import APPEAL_DECISIONS, ChangeSchema, StageResult
 from leitai.contracts.registration import (
     ADVANCEMENT_ACTIONS,
     AdvancementChangeDecided,
+    Contact,
     ContestCreated,
     EntrySubmitted,
     ForumMeetingHeld,
     ForumMeetingScheduled,
     ForumSeriesCreated,
     JudgeRegistered,
+    OrganiserSchema,
     RegionSchema,
     SeatSchema,
     SessionScheduled,
@@ -77,8 +79,14 @@ class RegionTree(Response):
 # -- contests ---------------------------------------------------------------------------
 # Request bodies that become events are the events' contracts less what the path or the
 # service supplies: one definition of each field, so the API and the log cannot drift apart.
+class OrganiserCreate(OrganiserSchema, Contact):
+    """The organising office, and how notify reaches it (kept in the vault, not the log)."""
+
+
 class ContestCreate(ContestCreated):
-    """The contest, as the ContestCreated event records it."""
+    """The contest, as the ContestCreated event records it, and its office's contact."""
+
+    organiser = fields.Nested(OrganiserCreate, load_default=None, allow_none=True)
 
 
 class StageCreate(StageDefined):
@@ -86,7 +94,7 @@ class StageCreate(StageDefined):
         exclude = ("contest_id",)
 
 
-class JudgeCreate(JudgeRegistered):
+class JudgeCreate(JudgeRegistered, Contact):
     class Meta:
         exclude = ("contest_id",)
 
@@ -152,7 +160,7 @@ class Revocation(Schema):
     reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
 
 
-class EntryCreate(EntrySubmitted):
+class EntryCreate(EntrySubmitted, Contact):
     """The township follows from the village; the stage is the contest's first."""
 
     class Meta:

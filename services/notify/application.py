@@ -16,14 +16,12 @@ from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.errors import Conflict
 from leitai.handlers import EventHandlers
+from leitai.privacy import OFFICE, PersonalData, contestant, judge
 from services.notify.messages import (
     CHANNELS,
-    OFFICE,
     Notice,
     NotYetKnown,
-    contestant,
     delivery_id,
-    judge,
     notices_for,
     reminders_for,
     role,
@@ -59,6 +57,7 @@ class NoticeStore(Protocol):
     def set_preferences(self, contest_id: str, recipient_id: str, values: dict) -> dict: ...
     def inbox(self, contest_id: str, recipient_id: str) -> list[dict]: ...
     def sessions_starting(self, after: datetime, until: datetime) -> list[dict]: ...
+    def forget(self, contest_id: str, recipient_id: str, reason: str) -> None: ...
     def answer(self, idempotency: Idempotency | None, write: Callable[[str | None], R]) -> R: ...
     def ping(self) -> bool: ...
 
@@ -75,9 +74,15 @@ def _moment(text: str) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
+ERASED = "contact data erased on request or by retention ({at}): not sent"
+
+
 class Notify:
-    def __init__(self, store: NoticeStore, wording: Wording, reminder_hours: float) -> None:
+    def __init__(self, store: NoticeStore, personal: PersonalData, wording: Wording, reminder_hours: float) -> None:
+        """``personal``: the vault recipients' contacts are looked up in, for each notice, and
+        never copied out of but into the delivery that uses them (leitai/privacy.py)."""
         self._store = store
+        self._personal = personal
         self._wording = wording
         self._reminder_hours = reminder_hours
 
@@ -97,27 +102,19 @@ class Notify:
             office = p.get("organiser") or {}
             facts = [
                 ("contests", c, {"name": p["name"], "county_code": p["county_code"]}),
-                (
-                    "recipients",
-                    f"{c}:{OFFICE}",
-                    {
-                        "name": office.get("name") or "组织方",
-                        "email": office.get("email"),
-                        "phone": office.get("phone"),
-                    },
-                ),
+                ("recipients", f"{c}:{OFFICE}", {"name": office.get("name") or "组织方"}),
             ]
         elif kind == "StageDefined":
             facts = [("stages", f"{c}:{p['stage_id']}", {"name": p["name"]})]
         elif kind == "EntrySubmitted":
             facts = [
                 ("entries", f"{c}:{p['entry_id']}", {"contestant_id": p["contestant_id"], "name": p["name"]}),
-                ("recipients", f"{c}:{contestant(p['contestant_id'])}", {k: p[k] for k in ("name", "email", "phone")}),
+                ("recipients", f"{c}:{contestant(p['contestant_id'])}", {"name": p["name"]}),
             ]
         elif kind == "ForumSeriesCreated":
             facts = [("series", f"{c}:{p['series_id']}", {"name": p["name"]})]
         elif kind == "JudgeRegistered":
-            facts = [("recipients", f"{c}:{judge(p['judge_id'])}", {k: p[k] for k in ("name", "email", "phone")})]
+            facts = [("recipients", f"{c}:{judge(p['judge_id'])}", {"name": p["name"]})]
         elif kind == "SessionOpened":
             head = next(({"judge_id": j["judge_id"], "name": j["name"]} for j in p["panel"] if j["head"]), None)
             stage = self._store.get("stages", f"{c}:{p['stage_id']}") or {"name": p["stage_id"]}
@@ -153,11 +150,17 @@ class Notify:
         preferences = self._store.get("preferences", f"{contest_id}:{notice.recipient_id}") or {}
         subject, body = self._wording.render(notice.kind, notice.context)
         text = self._wording.render_sms(notice.kind, notice.context)  # a text message of its own, short
-        addresses = {"email": who.get("email"), "sms": who.get("phone"), "inbox": notice.recipient_id}
+        kept = self._personal.contact(contest_id, notice.recipient_id) or {}
+        erased = kept.get("erased")
+        addresses = {"email": kept.get("email"), "sms": kept.get("phone"), "inbox": notice.recipient_id}
         for channel in CHANNELS:
             if preferences.get(channel, True) is False:
                 continue
             address = addresses[channel]
+            if erased and channel != "inbox":
+                why = ERASED.format(at=f"{erased['at']:%Y-%m-%d}")
+            else:
+                why = f"no {'e-mail address' if channel == 'email' else 'phone'}"
             self._store.create_delivery(
                 {
                     "_id": delivery_id(notice.once_per or event_id, notice.recipient_id, channel, notice.kind),
@@ -171,9 +174,15 @@ class Notify:
                     "subject": subject,
                     "body": text if channel == "sms" else body,
                     "status": "pending" if address else "undeliverable",
-                    **({} if address else {"last_error": f"no {'e-mail address' if channel == 'email' else 'phone'}"}),
+                    **({} if address else {"last_error": why}),
                 }
             )
+
+    def forget(self, event: Event) -> None:
+        """A person's contact data was erased: no delivery of theirs keeps an address, and
+        those not sent yet are undeliverable, saying why (a retry cannot send them)."""
+        p = event.payload
+        self._store.forget(p["contest_id"], p["person"], ERASED.format(at=f"{event.occurred_at:%Y-%m-%d}"))
 
     # -- reminders ------------------------------------------------------------------------
     def remind(self, now: datetime | None = None) -> int:
@@ -246,7 +255,8 @@ class Notify:
 # Every event that may call for a notice goes to handle(); messages.py says which do.
 EVENT_HANDLERS: EventHandlers[Notify] = EventHandlers(
     "notify",
-    dict.fromkeys(
+    {"PersonalDataErased": Notify.forget}
+    | dict.fromkeys(
         (
             "ContestCreated",
             "StageDefined",

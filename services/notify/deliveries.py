@@ -87,7 +87,7 @@ class Deliveries:
             self.failed(delivery, f"gave up after {delivery['attempts']} attempts: {reason}")
             return
         self._collection.update_one(
-            {"_id": delivery["_id"]},
+            {"_id": delivery["_id"], "status": "sending"},  # not one made undeliverable meanwhile (forget)
             {
                 "$set": {
                     "status": "pending",
@@ -100,7 +100,7 @@ class Deliveries:
 
     def failed(self, delivery: dict, reason: str) -> None:
         self._collection.update_one(
-            {"_id": delivery["_id"]},
+            {"_id": delivery["_id"], "status": "sending"},  # not one made undeliverable meanwhile (forget)
             {"$set": {"status": "failed", "last_error": reason}, "$unset": {"lease_until": ""}},
         )
 
@@ -119,6 +119,18 @@ class Deliveries:
         if again is None and key:
             return self._collection.find_one({"_id": delivery_id_, "contest_id": contest_id, "retried_under": key})
         return again
+
+    def forget(self, contest_id: str, recipient_id: str, reason: str) -> None:
+        """The recipient's contact data was erased: no delivery keeps their address, and those
+        not sent become undeliverable with the reason, so that neither a retry nor an organiser
+        sends them. One being sent right now goes out as claimed (and is recorded sent if it
+        went): it is the last; if it fails, it stays undeliverable."""
+        query = {"contest_id": contest_id, "recipient_id": recipient_id, "channel": {"$ne": "inbox"}}
+        self._collection.update_many(
+            dict(query, status={"$in": ["pending", "sending", "failed"]}),
+            {"$set": {"status": "undeliverable", "last_error": reason}},
+        )
+        self._collection.update_many(dict(query, address={"$ne": ""}), {"$set": {"address": ""}})
 
     def find(self, query: dict) -> list[dict]:
         return list(self._collection.find(query, sort=[("created_at", 1), ("_id", 1)]))

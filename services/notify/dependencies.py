@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from leitai.dependencies import MongoProvider
+from leitai.dependencies import MongoProvider, personal_data
 from services.notify import channels
 from services.notify.application import Notify
 from services.notify.deliveries import Deliveries, Policy
@@ -38,8 +38,9 @@ class NotifyProvider(MongoProvider):
             "sms": channels.Sms(settings["sms"]["url"], settings["sms"]["api_key"]),
             "inbox": channels.Inbox(self.db),
         }
+        vault = personal_data(self.client, self.container.config)
         self.parts = Parts(
-            Notify(store, Wording.load(), settings["reminder_hours"]),
+            Notify(store, vault, Wording.load(), settings["reminder_hours"]),
             Sender(deliveries, sending, settings["rates"]),
         )
 

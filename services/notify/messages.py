@@ -8,6 +8,10 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+# a recipient's id is the id the vault keeps their contact under: the organising office
+# (OFFICE) is told what only it can decide
+from leitai.privacy import OFFICE, contestant, judge
+
 CHANNELS = ("email", "sms", "inbox")  # every notice goes by each, unless its recipient opted out
 
 
@@ -33,17 +37,6 @@ class Known(Protocol):
 def delivery_id(event_id: str, recipient_id: str, channel: str, kind: str) -> str:
     """One delivery per (event, recipient, channel, kind): its id, so that nothing is sent twice."""
     return hashlib.sha256(f"{event_id}|{recipient_id}|{channel}|{kind}".encode()).hexdigest()[:32]
-
-
-def contestant(contestant_id: str) -> str:
-    return f"contestant-{contestant_id}"
-
-
-def judge(judge_id: str) -> str:
-    return f"judge-{judge_id}"
-
-
-OFFICE = "organiser"  # the recipient id of the contest's organising office, told what only it can decide
 
 
 def role(seat: dict[str, Any]) -> str:

@@ -52,6 +52,11 @@ class MongoNoticeStore:
     def sessions_starting(self, after: datetime, until: datetime) -> list[dict]:
         return list(self.db.sessions.find({"starts_at": {"$gt": after, "$lte": until}, "reminded": {"$ne": True}}))
 
+    def forget(self, contest_id: str, recipient_id: str, reason: str) -> None:
+        # contacts learnt from events written before the vault (v1) went with the recipient
+        self.db.recipients.update_one({"_id": f"{contest_id}:{recipient_id}"}, {"$unset": {"email": "", "phone": ""}})
+        self.deliveries.forget(contest_id, recipient_id, reason)
+
     def answer(self, idempotency: Idempotency | None, write: Callable[[str | None], R]) -> R:
         return self._answers.answer(idempotency, write)
 

@@ -11,14 +11,19 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
+from marshmallow import ValidationError
+
 from leitai.access import Place, allows, require, require_role_for, scope_of
 from leitai.application import execute, on_behalf
 from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
+from leitai.contracts.registration import Contact
 from leitai.domain import Decision, folding
-from leitai.errors import Conflict, Forbidden, NotFound
+from leitai.errors import Conflict, Forbidden, InvalidInput, NotFound
 from leitai.eventstore import EventStore
 from leitai.handlers import EventHandlers
+from leitai.messages import N_
+from leitai.privacy import CONTACT_FIELDS, OFFICE, PersonalData, contact_of, contestant, judge, without_contact
 from leitai.roles import JUDGE, ORGANISER, has_role
 from services.registration.contest import SESSION_ID_TAKEN, Contest
 from services.registration.regions import Region, parse_csv, validate_tree
@@ -63,13 +68,45 @@ class Grants(Protocol):
 REISSUED = "issued again"  # why a judge's earlier grant stopped working
 
 
+Contacts = dict[str, dict[str, str]]  # person (leitai/privacy.py) -> their contact, as a command gave it
+CONTACT_INVALID = N_("contact data not valid: {problems}")
+
+
+def _contacts(records: list[dict], person: Callable[[dict], str]) -> Contacts:
+    """The contact of each record (``person`` names whose it is), checked: InvalidInput by the
+    record's field, so that nothing is registered with an address that cannot be used."""
+    found: Contacts = {}
+    for record in records:
+        given = contact_of(record)
+        if not given:  # nothing to keep: the vault holds no record of them
+            continue
+        try:
+            found[person(record)] = Contact().load(given)
+        except ValidationError as exc:
+            problems = "; ".join(f"{k}: {' '.join(map(str, v))}" for k, v in sorted(exc.messages_dict.items()))
+            raise InvalidInput(CONTACT_INVALID, exc.messages_dict, problems=problems) from None
+    return found
+
+
+def _person(decision: Decision) -> str | None:
+    """Whose contact a registration event stands for, or None."""
+    p = decision.payload
+    return {
+        "ContestCreated": lambda: OFFICE if p.get("organiser") else None,
+        "JudgeRegistered": lambda: judge(p["judge_id"]),
+        "EntrySubmitted": lambda: contestant(p["contestant_id"]),
+    }.get(decision.type, lambda: None)()
+
+
 class Registration:
-    def __init__(self, store: EventStore, new_seed: Callable[[], str], grants: Grants) -> None:
+    def __init__(self, store: EventStore, new_seed: Callable[[], str], grants: Grants, personal: PersonalData) -> None:
         """``new_seed``: a fresh seed for a lot the organiser did not seed; ``grants``: where the
-        judges' and screens' sign-in grants are kept."""
+        judges' and screens' sign-in grants are kept; ``personal``: the vault people's contact
+        data is kept in, never in an event (leitai/privacy.py)."""
         self._store = store
         self._new_seed = new_seed
         self._grants = grants
+        self._personal = personal
 
     # -- region trees --------------------------------------------------------------
     def import_regions(
@@ -107,6 +144,7 @@ class Registration:
                 scope=scope_of(actor),
             )
         tree = self._tree(contest["tree_id"])
+        office = contest.get("organiser")
         return self._command(
             actor,
             "create_contest",
@@ -118,8 +156,9 @@ class Registration:
                 contest["format"],
                 contest.get("description", ""),
                 tree,
-                contest.get("organiser"),
+                None if office is None else without_contact(office),
             ),
+            contacts=_contacts([office] if office else [], lambda _: OFFICE),
         )
 
     def define_stage(self, actor: dict, contest_id: str, stage: dict) -> dict:
@@ -129,12 +168,21 @@ class Registration:
 
     def register_judge(self, actor: dict, contest_id: str, judge: dict) -> dict:
         return self._command(
-            actor, "register_judge", contest_id, lambda c: c.register_judge(judge, self._contest_tree(c))
+            actor,
+            "register_judge",
+            contest_id,
+            lambda c: c.register_judge(without_contact(judge), self._contest_tree(c)),
+            contacts=_judge_contacts([judge]),
         )
 
     def submit_entries(self, actor: dict, contest_id: str, entries: list[dict]) -> list[dict]:
         return self._command(
-            actor, "submit_entries", contest_id, lambda c: c.submit_entries(entries, self._contest_tree(c)), many=True
+            actor,
+            "submit_entries",
+            contest_id,
+            lambda c: c.submit_entries([without_contact(e) for e in entries], self._contest_tree(c)),
+            many=True,
+            contacts=_entry_contacts(entries),
         )
 
     def register_roster(self, actor: dict, contest_id: str, judges: list[dict], entries: list[dict]) -> list[dict]:
@@ -143,8 +191,11 @@ class Registration:
             actor,
             "register_roster",
             contest_id,
-            lambda c: c.register_roster(judges, entries, self._contest_tree(c)),
+            lambda c: c.register_roster(
+                [without_contact(j) for j in judges], [without_contact(e) for e in entries], self._contest_tree(c)
+            ),
             many=True,
+            contacts={**_judge_contacts(judges), **_entry_contacts(entries)},
         )
 
     def roster_basis(self, actor: dict, contest_id: str) -> dict:
@@ -152,7 +203,7 @@ class Registration:
         and entries so far) and its region tree."""
         contest = self._contest_for(actor, "register_roster", contest_id)
         return {
-            "contest": contest.view("contacts"),
+            "contest": self._with_contacts(contest.view("contacts")),
             "regions": self.regions(contest.require_info()["tree_id"])["regions"],
         }
 
@@ -210,7 +261,24 @@ class Registration:
     def contest_view(self, actor: dict, contest_id: str) -> dict:
         contest = self._contest(contest_id)
         setup = allows(actor, "see_contest_setup", place_of(contest))  # only where the grant reaches
-        return contest.view("contacts" if setup and has_role(actor, ORGANISER) else "setup" if setup else "public")
+        if setup and has_role(actor, ORGANISER):
+            return self._with_contacts(contest.view("contacts"))
+        return contest.view("setup" if setup else "public")
+
+    def _with_contacts(self, view: dict) -> dict:
+        """The contest as its organisers see it, with each person's contact from the vault
+        (blank once erased)."""
+        kept = {r["person"]: r for r in self._personal.people(view["contest_id"])}
+
+        def contact(person: str) -> dict[str, str]:
+            return {k: kept.get(person, {}).get(k, "") for k in CONTACT_FIELDS}
+
+        return {
+            **view,
+            **({"organiser": dict(view["organiser"], **contact(OFFICE))} if view.get("organiser") else {}),
+            "judges": [dict(j, **contact(judge(j["judge_id"]))) for j in view["judges"]],
+            "entries": [dict(e, **contact(contestant(e["contestant_id"]))) for e in view["entries"]],
+        }
 
     # -- invitations: a judge's or a hall screen's grant, issued from the console --------
     def invite(self, actor: dict, contest_id: str, invitation: dict) -> dict:
@@ -331,6 +399,16 @@ class Registration:
     def _contest_tree(self, contest: Contest) -> dict[str, Region]:
         return self._tree(contest.require_info()["tree_id"])
 
+    def _keep_contacts(self, contest: Contest, decisions: list[Decision], contacts: Contacts) -> None:
+        for decision in decisions:
+            person = _person(decision)
+            if person is None or not contacts.get(person):
+                continue
+            p = decision.payload
+            office = p["county_code"] if decision.type == "ContestCreated" else contest.require_info()["county_code"]
+            name = p["organiser"]["name"] if person == OFFICE else p["name"]
+            self._personal.keep(contest.contest_id, office, person, name, contacts[person])
+
     def _command(
         self,
         actor: dict,
@@ -339,15 +417,20 @@ class Registration:
         decide: Callable[[Contest], list[Decision]],
         many: bool = False,
         reused: Conflict | None = None,
+        contacts: Contacts | None = None,
     ):
         """``action``: what the command is, in leitai/access.py's table (who may do it);
-        ``reused``: the refusal when an event id it chose is another record's (execute)."""
+        ``reused``: the refusal when an event id it chose is another record's (execute);
+        ``contacts``: the people's contacts it came with, kept in the vault."""
         require_role_for(actor, action)
 
         def decided(contest: Contest):
             if contest.info is not None:  # a new contest's place was checked by create_contest
                 require(actor, action, place_of(contest))
             decisions = decide(contest)
+            # kept once the domain has accepted the command and before its events are stored,
+            # so that notify, told of the events, finds the contacts; a retry keeps them again
+            self._keep_contacts(contest, decisions, contacts or {})
             payloads = [d.payload for d in decisions]
             return (payloads if many else payloads[0]), decisions
 
@@ -359,6 +442,14 @@ class Registration:
             reused=reused,
             **on_behalf(actor),
         )
+
+
+def _judge_contacts(judges: list[dict]) -> Contacts:
+    return _contacts(judges, lambda j: judge(j["judge_id"]))
+
+
+def _entry_contacts(entries: list[dict]) -> Contacts:
+    return _contacts(entries, lambda e: contestant(e["contestant_id"]))
 
 
 def place_of(contest: Contest) -> Place:

@@ -705,16 +705,16 @@ class Contest:
         return sorted(people.values(), key=lambda p: p["contestant_id"])
 
     def view(self, level: str) -> dict[str, Any]:
-        """The contest as ``level`` may see it: ``contacts`` (its organisers: everything),
-        ``setup`` (everything but people's contacts: panels, conflicts, the video room, lot
-        seeds) or ``public`` (what the contest's own rules make public: PUBLIC_FIELDS)."""
+        """The contest as ``level`` may see it: ``contacts`` (its organisers: everything, the
+        office included; the people's contacts are the vault's, added by the service layer),
+        ``setup`` (panels, conflicts, the video room, lot seeds) or ``public`` (what the
+        contest's own rules make public: PUBLIC_FIELDS)."""
         info = self.require_info()
         if level == "public":
             return self._public_view(info)
-        hidden = set() if level == "contacts" else {"email", "phone"}
 
         def shown(record: dict[str, Any]) -> dict[str, Any]:
-            return {k: v for k, v in record.items() if k not in hidden and k not in ("contest_id", "revoked_from")}
+            return {k: v for k, v in record.items() if k not in ("contest_id", "revoked_from")}
 
         return {
             **{k: v for k, v in info.items() if k != "organiser" or level == "contacts"},

@@ -9,6 +9,7 @@ from leitai.dependencies import (
     CheckedSettings,
     EventStoreProvider,
     Operations,
+    PersonalDataProvider,
     PublishedLog,
     StoreHealth,
     StoreProvider,
@@ -26,11 +27,12 @@ class RegistrationService(StoreHealth, PublishedLog):
     settings = CheckedSettings(load_settings)
     store = EventStoreProvider(REGISTRY)
     grants = StoreProvider(GrantStore.opened)  # minted grants (grants.py; `leitai grant`)
+    personal = PersonalDataProvider()  # people's contact data, never in an event (leitai/privacy.py)
     ops = Operations()
 
     @property
     def registration(self) -> Registration:
-        return Registration(self.store, new_seed, self.grants)
+        return Registration(self.store, new_seed, self.grants, self.personal)
 
     @rpc
     def import_regions(

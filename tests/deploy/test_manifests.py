@@ -191,10 +191,9 @@ def test_every_process_leitai_up_starts_has_a_deployment_running_the_same_comman
 def needs(command: list[str]) -> tuple[str, ...]:
     """The settings the process checks at start-up (the CLI's own table for leitai commands)."""
     if command[0] == "leitai":
-        sub = next(a for a in command[1:] if not a.startswith("-") and not a.endswith(".yaml"))
-        parser = build_parser()
-        args = parser.parse_args([sub] + (["ranking"] if sub == "replay" else []))
-        return args.needs
+        # the command as the process gives it, less its config file (the table is per command)
+        given = [a for n, a in enumerate(command[1:]) if a != "--config" and command[n] != "--config"]
+        return build_parser().parse_args(given).needs
     return (
         ("AMQP_URI", "LEITAI_OPS_PORT")
         if "GatewayService" in command[-1]

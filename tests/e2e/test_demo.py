@@ -18,6 +18,7 @@ from composition.demo.scored import JUDGES_AGAINST_PANELS
 from leitai.eventstore.notes import Signer
 from testkit.servers import ROOT, Vhost
 from tests.e2e.contest_flow import reference_standings
+from tests.support.contact_scan import contact_shaped_in_files
 from tests.support.demo import run_demos
 
 pytestmark = pytest.mark.integration
@@ -103,6 +104,14 @@ def test_the_boai_notices_went_out_once_each(boai):
     assert notices["outbox"]["mail"] == sum(c.get("email:sent", 0) for c in notices["by_kind"].values())
 
 
+def test_no_bundle_or_export_the_boai_demo_writes_holds_a_phone_number_or_an_e_mail_address(boai):
+    """Everyone in the demo registered with an e-mail and a phone (issue 31): those live in the
+    vault, and nothing handed to an auditor or exported shows one."""
+    for run in boai:
+        assert contact_shaped_in_files(run.folder, "*.json") == {}
+        assert len(list((run.folder / "bundles").glob("*.json"))) == 3
+
+
 def published_key(run) -> str:
     """The verifier key the organiser of ``run`` publishes: its demo made the signing key."""
     return Signer.from_file(run.folder / "signing.key").verifier.encoded()
@@ -116,6 +125,8 @@ def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, de
         )
     finally:
         lufeng_broker.delete()
+    for run in (qidong_run, lufeng_run):  # its bundles and export: no contact data (issue 31)
+        assert contact_shaped_in_files(run.folder, "*.json") == {}
     (stage,) = qidong_run.export["stages"]
     assert [c["name"] for c in stage["criteria"]][0] == "比站位高度·拼工作成效" and len(stage["entries"]) == 340
     audit(stage)

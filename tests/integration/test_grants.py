@@ -21,6 +21,7 @@ from leitai.errors import InvalidInput, NotFound
 from leitai.eventstore import EventStore
 from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.grants import MINTED_TOKEN
+from leitai.vault import MongoPersonalData
 from services.registration.application import Registration
 from services.registration.grants import GrantStore, digest_of
 
@@ -125,7 +126,8 @@ def registration_db(monkeypatch, mongo_url, db):
     monkeypatch.setenv("MONGO_DATABASE", db.name)
     monkeypatch.setenv("LEITAI_ENVIRONMENT", "test")
     ensure_indexes(db)
-    registration = Registration(EventStore(MongoCommitLog(db), REGISTRY), lambda: "seed", GrantStore(db))
+    vault = MongoPersonalData.opened(db)  # its collections beside registration's: dropped with them
+    registration = Registration(EventStore(MongoCommitLog(db), REGISTRY), lambda: "seed", GrantStore(db), vault)
     operator = {"role": "organiser", "id": "op", "deployment": True}
     registration.import_regions(
         operator, "boai", [{"code": "boai", "name": "博爱县", "level": "county", "parent": None}]

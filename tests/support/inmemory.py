@@ -20,6 +20,7 @@ from leitai.contracts import Event
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore, Sequencer
 from leitai.eventstore.memory import MemoryCommitLog
+from leitai.privacy import CONTACT_FIELDS
 from leitai.readmodel import APPLIED
 from leitai.writes import Write
 from services.notify import application as notify
@@ -157,6 +158,16 @@ class FakeNoticeStore:
             if s.get("starts_at") and after < s["starts_at"] <= until and not s.get("reminded")
         ]
 
+    def forget(self, contest_id: str, recipient_id: str, reason: str) -> None:
+        for delivery in self.collections["deliveries"].values():
+            if (delivery["contest_id"], delivery["recipient_id"]) != (contest_id, recipient_id):
+                continue
+            if delivery["channel"] == "inbox":
+                continue
+            delivery["address"] = ""
+            if delivery["status"] in ("pending", "sending", "failed"):
+                delivery.update(status="undeliverable", last_error=reason)
+
     def answer(self, idempotency, write):
         return write(idempotency.key if idempotency else None)
 
@@ -190,6 +201,27 @@ class FakeGrants:
         return copy.deepcopy(grant), first
 
 
+class FakePersonalData:
+    """The personal-data vault (leitai/privacy.py) in a dict: contacts kept, looked up, erased."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, dict] = {}
+
+    def keep(self, contest_id: str, office: str, person: str, name: str, contact) -> None:
+        record = self.records.setdefault(
+            f"{contest_id}:{person}", {"contest_id": contest_id, "office": office, "person": person}
+        )
+        if "erased" not in record:
+            record.update(name=name, **{k: contact.get(k, "") for k in CONTACT_FIELDS})
+
+    def contact(self, contest_id: str, person: str) -> dict | None:
+        found = self.records.get(f"{contest_id}:{person}")
+        return None if found is None else copy.deepcopy(found)
+
+    def people(self, contest_id: str) -> list[dict]:
+        return [copy.deepcopy(r) for r in self.records.values() if r["contest_id"] == contest_id and "erased" not in r]
+
+
 class InMemorySystem:
     """The four service layers, each fed by its own handler table (EVENT_HANDLERS), as the
     relays and the generated entrypoints feed them in production."""
@@ -204,10 +236,13 @@ class InMemorySystem:
         self.board = FakeReadModel()
         self.notices = FakeNoticeStore()
         self.grants = FakeGrants()
-        self.registration = Registration(self.stores["registration"], lambda: f"seed-{next(seeds):04d}", self.grants)
+        self.personal = FakePersonalData()
+        self.registration = Registration(
+            self.stores["registration"], lambda: f"seed-{next(seeds):04d}", self.grants, self.personal
+        )
         self.scoring = Scoring(self.stores["scoring"], self.plans)
         self.ranking = Ranking(self.stores["ranking"], self.board)
-        self.notify = Notify(self.notices, Wording.load(), reminder_hours=24)
+        self.notify = Notify(self.notices, self.personal, Wording.load(), reminder_hours=24)
         self._consumers = [
             (registration.EVENT_HANDLERS, self.registration),
             (scoring.EVENT_HANDLERS, self.scoring),

@@ -29,6 +29,7 @@ PURE = (
     "leitai.eventstore.hashchain",
     "leitai.eventstore.merkle",
     "leitai.handlers",
+    "leitai.privacy",
     "services.registration.contest",
     "services.registration.regions",
     "services.scoring.rules",

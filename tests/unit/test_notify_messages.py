@@ -234,14 +234,17 @@ def test_those_an_advancement_decision_concerns_are_told_whether_they_go_on(acti
 
 
 def test_every_event_notify_consumes_calls_for_a_notice_or_teaches_it_a_fact():
-    """Notify's handler table sends every event to Notify.handle: a type added there with no
-    branch in messages.py (notices) or in Notify._learn (facts) would do nothing, silently."""
+    """Notify's handler table sends every event but an erasure to Notify.handle: a type added
+    there with no branch in messages.py (notices) or in Notify._learn (facts) would do nothing,
+    silently."""
     import inspect
 
     from services.notify import application, messages
 
     handled = inspect.getsource(messages) + inspect.getsource(application.Notify._learn)
-    assert [t for t in application.EVENT_HANDLERS.handlers if f'"{t}"' not in handled] == []
+    table = application.EVENT_HANDLERS.handlers
+    assert [t for t, h in table.items() if h is application.Notify.handle and f'"{t}"' not in handled] == []
+    assert {t for t, h in table.items() if h is not application.Notify.handle} == {"PersonalDataErased"}
 
 
 def test_the_head_judge_hears_of_a_sheet_off_the_median_once_however_often_it_is_flagged_again():
