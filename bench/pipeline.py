@@ -82,14 +82,15 @@ def raw_kombu(amqp_uri: str, n: int) -> float:
 
 def raw_pymongo(url: str, n: int, durability: str, batch: int = 1) -> dict:
     client = connect(url, durability)
-    collection = client.bench_raw.docs
+    database = f"bench_raw_{uuid.uuid4().hex[:8]}"  # its own: a shared store may hold another run's
+    collection = client[database].docs
     with Measured(client) as measured:
         for first in range(0, n, batch):
             if batch == 1:
                 collection.insert_one({"n": first, "payload": "x" * 200})
             else:
                 collection.insert_many([{"n": i, "payload": "x" * 200} for i in range(first, min(first + batch, n))])
-    client.drop_database("bench_raw")
+    client.drop_database(database)
     client.close()
     return measured.per_event(n)
 

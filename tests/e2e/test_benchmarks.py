@@ -66,3 +66,14 @@ def test_a_benchmark_whose_store_is_not_there_says_so_and_exits_2(module):
     assert done.returncode == 2, done.stdout + done.stderr
     assert "the store LEITAI_BENCH_MONGO_URL names (127.0.0.1) does not answer" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("module", ["bench.pipeline", "bench.load"])
+def test_a_benchmark_whose_broker_is_not_there_says_so_and_exits_2(module):
+    env = dict(os.environ, LEITAI_RABBIT_API="http://127.0.0.1:9/api")
+    done = subprocess.run(
+        [sys.executable, "-m", module], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "RabbitMQ's management API at http://127.0.0.1:9/api does not answer" in done.stderr
+    assert "Traceback" not in done.stderr
