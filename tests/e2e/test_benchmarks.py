@@ -38,10 +38,15 @@ def test_make_bench_measures_every_path_and_its_ratios():
         "pipeline_vs_insert_one",
         "appends_vs_insert_one",
         "replay_vs_cursor",
+        "pipeline_store_cpu_vs_insert_one",
+        "sequence_and_publish_store_cpu_vs_insert_one",
+        "consume_store_cpu_vs_insert_one",
     }
     assert all(value > 0 for value in summary["ratios"].values())
-    pipeline = summary["figures"]["leitai_pipeline_journaled"]
-    assert pipeline["eps"] > 0 and pipeline["store_cpu_ms_per_event"] > 0
+    for path in ("leitai_pipeline_journaled", "leitai_stage_sequence_and_publish", "leitai_stage_consume"):
+        figures = summary["figures"][path]
+        assert figures["eps"] > 0 and figures["store_cpu_ms_per_event"] > 0 and figures["command_per_event"] > 0
+    assert summary["figures"]["leitai_appends"]["insert_per_event"] > 0
 
 
 def test_make_bench_replay_replays_a_synthetic_log_and_says_how_fast():
