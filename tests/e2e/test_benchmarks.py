@@ -1,4 +1,4 @@
-"""A smoke run of every benchmark (make bench, make bench-replay, make load) at tiny sizes: a
+"""A smoke run of every benchmark (make bench, bench-replay, bench-store, load) at tiny sizes: a
 contract or API change that breaks one fails here, not weeks later in someone's make bench.
 The figures themselves are no test's business (they are measured by make bench, as ratios
 within one run); these check that each run completes and reports every figure it promises."""
@@ -55,6 +55,12 @@ def test_make_bench_replay_replays_a_synthetic_log_and_says_how_fast():
     assert figure["replay_eps"] > 0 and figure["raw_cursor_eps"] > 0 and figure["peak_rss_mib"] > 0
 
 
+def test_make_bench_store_costs_every_command_it_names():
+    summary = run("bench.storeops", "--documents", "100")
+    assert summary["documents"] == 100 and len(summary["figures"]) == 12
+    assert all(f["store_cpu_ms_per_doc"] >= 0 and f["wall_ms_per_doc"] > 0 for f in summary["figures"].values())
+
+
 def test_make_load_scores_over_http_and_reports_latencies():
     summary = run("bench.load", "--judges", "5", "--rates", "3", "--seconds", "2", "--workers", "4")
     (step,) = summary["load"]
@@ -62,7 +68,7 @@ def test_make_load_scores_over_http_and_reports_latencies():
     assert 0 < step["accepted_p99_ms"] and 0 < step["visible_p99_ms"]
 
 
-@pytest.mark.parametrize("module", ["bench.pipeline", "bench.replay", "bench.load"])
+@pytest.mark.parametrize("module", ["bench.pipeline", "bench.replay", "bench.storeops", "bench.load"])
 def test_a_benchmark_whose_store_is_not_there_says_so_and_exits_2(module):
     env = dict(os.environ, LEITAI_BENCH_MONGO_URL="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500")
     done = subprocess.run(
