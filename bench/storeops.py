@@ -12,7 +12,8 @@ journaled as leitai writes:
   batch of 100), against what any per-commit update costs at least (one ``update_many``
   unsetting the pending mark of 100 commits) and what one inserted record per batch of 100
   would cost (no commit touched);
-* reads: a log range, the pending commits, a commit by id;
+* reads: a log range, the pending commits, a commit by id, and the query an idle relay round
+  makes (pending commits when none wait, after all of these were sequenced: per query);
 * a consumer's writes: ReadModel.apply_each_once over 50 documents, 100 events a batch, and
   the seen records' ``insert_many``.
 Prints milliseconds of store CPU (and wall time) per document, and a JSON line. A benchmark:
@@ -121,6 +122,10 @@ def run(url: str, n: int) -> dict[str, dict[str, float]]:
             n, lambda: [list(db.commits.find({PENDING: {"$gt": EPOCH}}, limit=100)) for _ in range(0, n, 100)]
         )
         figures["read: a commit by id"] = measure(n, lambda: [log.exists(cid) for cid in ids])
+        db.commits.update_many({"_id": {"$in": [c["_id"] for c in third]}}, {"$unset": {PENDING: ""}})
+        figures["read: pending commits when none wait (per query)"] = measure(
+            100, lambda: [log.pending(500) for _ in range(100)]
+        )
         model = ReadModel(db)
         figures["consume: apply_each_once, 100 events on 50 documents"] = measure(
             n,

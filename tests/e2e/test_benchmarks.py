@@ -57,7 +57,7 @@ def test_make_bench_replay_replays_a_synthetic_log_and_says_how_fast():
 
 def test_make_bench_store_costs_every_command_it_names():
     summary = run("bench.storeops", "--documents", "100")
-    assert summary["documents"] == 100 and len(summary["figures"]) == 12
+    assert summary["documents"] == 100 and len(summary["figures"]) == 13
     assert all(f["store_cpu_ms_per_doc"] >= 0 and f["wall_ms_per_doc"] > 0 for f in summary["figures"].values())
 
 
