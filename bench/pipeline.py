@@ -118,7 +118,7 @@ def _config(amqp_uri: str, url: str, database: str, durability: str) -> Path:
     return config
 
 
-def _append_all(store: EventStore, n: int, streams: int, appenders: int) -> int:
+def append_all(store: EventStore, n: int, streams: int, appenders: int) -> int:
     """``n`` deposits over ``streams`` streams, each append after the version the last left."""
 
     def append_stream(s: int) -> None:
@@ -130,7 +130,7 @@ def _append_all(store: EventStore, n: int, streams: int, appenders: int) -> int:
     return (n // streams) * streams
 
 
-class _Pipeline:
+class Pipeline:
     """A fresh database with the bench's relay and consumer processes, started on demand."""
 
     def __init__(self, url: str, amqp_uri: str, durability: str) -> None:
@@ -186,12 +186,12 @@ class _Pipeline:
 
 def leitai_pipeline(url: str, amqp_uri: str, n: int, streams: int, appenders: int, durability: str) -> dict:
     """From the first append to the last apply: ``Measured.per_event``."""
-    pipeline = _Pipeline(url, amqp_uri, durability)
+    pipeline = Pipeline(url, amqp_uri, durability)
     try:
         pipeline.start_consumer()  # its queue first: the relay declares it too, and publishes into it
         pipeline.start_relay()
         with Measured(pipeline.client) as measured:
-            total = _append_all(pipeline.store, n, streams, appenders)
+            total = append_all(pipeline.store, n, streams, appenders)
             wait_until(lambda: pipeline.applied() >= total, timeout=600, interval=0.05, what="every event applied")
         return measured.per_event(total)
     finally:
@@ -203,11 +203,11 @@ def leitai_stages(url: str, amqp_uri: str, n: int, streams: int, appenders: int)
     append; then the relay sequencing and publishing all of them; then the consumer applying
     them (queued meanwhile). Each stage then works in the largest batches it takes, so these
     are the least each costs; the pipeline's own figure is what they cost together."""
-    pipeline = _Pipeline(url, amqp_uri, "journaled")
+    pipeline = Pipeline(url, amqp_uri, "journaled")
     stages = {}
     try:
         with Measured(pipeline.client) as measured:
-            total = _append_all(pipeline.store, n, streams, appenders)
+            total = append_all(pipeline.store, n, streams, appenders)
         stages["append"] = measured.per_event(total)
         with Measured(pipeline.client) as measured:
             pipeline.start_relay()
@@ -280,10 +280,13 @@ class StoreCpu:
 
     @classmethod
     def seconds(cls) -> float | None:
-        if cls.pid is None:
-            return None
-        fields = Path(f"/proc/{cls.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return None if cls.pid is None else process_cpu_seconds(cls.pid)
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds process ``pid`` has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class Measured:

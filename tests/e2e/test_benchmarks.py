@@ -1,5 +1,6 @@
-"""A smoke run of every benchmark (make bench, bench-replay, bench-store, load) at tiny sizes: a
-contract or API change that breaks one fails here, not weeks later in someone's make bench.
+"""A smoke run of every benchmark (make bench, bench-replay, bench-store, bench-partitions,
+load) at tiny sizes: a contract or API change that breaks one fails here, not weeks later in
+someone's make bench.
 The figures themselves are no test's business (they are measured by make bench, as ratios
 within one run); these check that each run completes and reports every figure it promises."""
 
@@ -61,6 +62,12 @@ def test_make_bench_store_costs_every_command_it_names():
     assert all(f["store_cpu_ms_per_doc"] >= 0 and f["wall_ms_per_doc"] > 0 for f in summary["figures"].values())
 
 
+def test_make_bench_partitions_runs_the_pipeline_on_each_partition_count():
+    summary = run("bench.partitions", "--partitions", "1", "2", "--events", "80", "--streams", "4", "--appenders", "2")
+    assert set(summary["partitions"]) == {"1", "2"}
+    assert all(f["eps"] > 0 and f["store_cpu_ms_per_event"] > 0 for f in summary["partitions"].values())
+
+
 def test_make_load_scores_over_http_and_reports_latencies():
     summary = run("bench.load", "--judges", "5", "--rates", "3", "--seconds", "2", "--workers", "4")
     (step,) = summary["load"]
@@ -68,7 +75,9 @@ def test_make_load_scores_over_http_and_reports_latencies():
     assert 0 < step["accepted_p99_ms"] and 0 < step["visible_p99_ms"]
 
 
-@pytest.mark.parametrize("module", ["bench.pipeline", "bench.replay", "bench.storeops", "bench.load"])
+@pytest.mark.parametrize(
+    "module", ["bench.pipeline", "bench.replay", "bench.storeops", "bench.partitions", "bench.load"]
+)
 def test_a_benchmark_whose_store_is_not_there_says_so_and_exits_2(module):
     env = dict(os.environ, LEITAI_BENCH_MONGO_URL="mongodb://127.0.0.1:9/?serverSelectionTimeoutMS=500")
     done = subprocess.run(
@@ -79,7 +88,7 @@ def test_a_benchmark_whose_store_is_not_there_says_so_and_exits_2(module):
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("module", ["bench.pipeline", "bench.load"])
+@pytest.mark.parametrize("module", ["bench.pipeline", "bench.partitions", "bench.load"])
 def test_a_benchmark_whose_broker_is_not_there_says_so_and_exits_2(module):
     env = dict(os.environ, LEITAI_RABBIT_API="http://127.0.0.1:9/api")
     done = subprocess.run(
