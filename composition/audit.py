@@ -19,6 +19,7 @@ from leitai import certificates
 from leitai.eventstore import EventStore
 from leitai.eventstore.notes import Verifier
 from services.ranking.publication import PUBLICATIONS, results_stream
+from services.registration.application import contest_stream
 
 FORMAT = "leitai-audit-bundle/1"
 RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
@@ -26,6 +27,10 @@ RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
 
 class AuditError(Exception):
     """What was asked cannot be answered (no such event, stage not published, ...)."""
+
+
+class Pending(AuditError):
+    """Not yet: a checkpoint or a record it needs follows within seconds of a publication."""
 
 
 def publication(ranking: EventStore, contest_id: str, stage_id: str, version: int | None = None) -> tuple[int, dict]:
@@ -59,40 +64,76 @@ def certificate_of(
 
 
 def bundle(
-    stores: Mapping[str, EventStore], contest_id: str, stage_id: str, keys: list[Verifier], version: int | None = None
+    stores: Mapping[str, EventStore],
+    contest_id: str,
+    stage_id: str,
+    keys: list[Verifier],
+    version: int | None = None,
+    witnessed: bool = False,
 ) -> dict:
     """The bundle of ``version`` of the stage's result (the latest by default). A later
-    version's standings depend on the corrections in its session streams, which it cites."""
+    version's standings depend on the corrections in its session streams, which it cites.
+    ``witnessed``: the relays have witnesses, so wait (Pending) until each log's latest
+    checkpoint, which holds every event the bundle proves, carries their cosignatures."""
     cert = certificate_of(stores, contest_id, stage_id, version)
     if cert["pending"]:
-        raise AuditError(
+        raise Pending(
             f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
             "a relay signs one at its next seal: try again in a few seconds"
         )
+    published = next(
+        d["event_id"]
+        for p, d in stores[certificates.PUBLICATION_LOG].stored_stream(results_stream(contest_id, stage_id))
+        if p == cert["publication"]["position"]
+    )
+    # each source stream runs through the service's own note of this publication (the contest's
+    # record, each session's note), so that nothing the stream held before it can be left out
+    anchors = {
+        "registration": {
+            contest_stream(contest_id): _anchor(
+                stores["registration"], contest_stream(contest_id), "StageResultsRecorded", str(published)
+            )
+        },
+        "scoring": {
+            stream: _anchor(stores["scoring"], stream, "StageResultsNoted", str(published))
+            for stream in cert["sources"]["scoring"]["streams"]
+        },
+    }
     logs: dict[str, dict[str, Any]] = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
-        size = checkpoint["size"]
+        chain = store.chain()
         if log == certificates.PUBLICATION_LOG:
-            # this version's publication and every one it replaces
+            # the stage's results stream up to this version's publication: every version it
+            # replaces, and nothing left out between them (the verifier requires it whole)
             wanted = [
                 (p, d)
                 for p, d in store.stored_stream(results_stream(contest_id, stage_id))
-                if d["type"] in PUBLICATIONS and p <= cert["publication"]["position"]
+                if p <= cert["publication"]["position"]
             ]
         else:
-            source = cert["sources"][log]
+            heads = {stream: anchor[1]["stream_version"] for stream, anchor in anchors[log].items()}
             wanted = [
                 (p, d)
-                for stream, head in sorted(source["streams"].items())
+                for stream, head in sorted(heads.items())
                 for p, d in store.stored_stream(stream)
                 if d["stream_version"] <= head
             ]
+        # every event proved in the latest checkpoint: consistent with the certified one (the
+        # chain proves it), and the only one that may hold the notes
+        size = chain[-1]["size"]
+        if any(size < position for position, _ in anchors.get(log, {}).values()):
+            raise Pending(
+                f"the {log} log's note of the publication waits for a checkpoint; "
+                "a relay signs one at its next seal: try again in a few seconds"
+            )
+        if witnessed and not chain[-1].get("cosignatures"):
+            raise Pending(f"the {log} log's checkpoint {size} waits for its witnesses' cosignatures")
         tree = store.tree(size)
         logs[log] = {
             "origin": _origin(checkpoint),
             "checkpoints": [
-                {k: c[k] for k in ("size", "root", "note", "consistency") if k in c} for c in store.chain()
+                {k: c[k] for k in ("size", "root", "note", "consistency", "cosignatures") if k in c} for c in chain
             ],
             "events": [
                 {"position": p, "event": d, "proof": [h.hex() for h in tree.inclusion_proof(p - 1, size)]}
@@ -116,6 +157,15 @@ def bundle(
         "rules": {"spec": RULES, "stage": stage},
         "logs": logs,
     }
+
+
+def _anchor(store: EventStore, stream: str, kind: str, published: str) -> tuple[int, dict]:
+    """(position, stored document) of the service's note of the publication ``published`` in
+    ``stream``: registration's record in the contest's stream, scoring's in a session's."""
+    for position, document in store.stored_stream(stream):
+        if document["type"] == kind and store.current_payload(document)["publication_event_id"] == published:
+            return position, document
+    raise Pending(f"{stream} holds no {kind} of the publication yet: try again in a few seconds")
 
 
 def _origin(checkpoint: dict) -> str:

@@ -12,6 +12,9 @@
   leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle [--version N]
   leitai audit keygen NAME -o FILE                  a checkpoint signing key
   leitai audit monitor --url U --key K --state F    prove new checkpoints consistent with the last seen
+  leitai witness keygen NAME -o FILE                a witness's cosigning key
+  leitai witness serve --key F --log 'ORIGIN VKEY' ... --state F --listen HOST:PORT
+                                                    cosign the logs' checkpoints (C2SP tlog-witness)
   leitai grant mint --role R --id I --contest C|--office O|--deployment [--label L] [--days N]
                  [--base-url URL] [--qr FILE]       let someone in: a token, its sign-in link and QR code
   leitai grant list [--contest C | --office O]      the minted grants (never their tokens)
@@ -24,8 +27,10 @@ without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optio
 LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
 LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), LEITAI_OPS_HOST and
 LEITAI_OPS_PUBLIC (where it listens: 127.0.0.1 unless it is to be reached from outside), for the relay
-LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN and LEITAI_TRUSTED_KEYS
-(verifier keys of replaced signing keys, space- or comma-separated), for verify and audit
+LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN, LEITAI_TRUSTED_KEYS
+(verifier keys of replaced signing keys, space- or comma-separated), LEITAI_WITNESSES (witnesses
+that cosign its checkpoints, 'URL VKEY' each, comma- or newline-separated) and
+LEITAI_WITNESS_TIMEOUT_S (seconds a call to one may take), for verify and audit
 LEITAI_VERIFIER_KEYS (the keys every checkpoint must be signed by), and for replay and audit
 LEITAI_SOURCES (JSON: source service -> its database). ``grant`` works in registration's database
 (``--config config/registration.yaml``, or MONGO_DATABASE set to it).
@@ -76,6 +81,10 @@ from leitai.mongo import connect
 from leitai.ops import OpsServer
 from leitai.readmodel import ReadModel
 from leitai.roles import JUDGE, ORGANISER, ROLES, SCREEN
+from leitai.witness.cosignature import Cosigner
+from leitai.witness.server import WitnessServer
+from leitai.witness.state import State, StateError
+from leitai.witness.witness import Witness
 from services.ranking.application import Ranking
 from services.registration.application import contest_stream
 from services.registration.contest import Contest
@@ -115,10 +124,11 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             "LEITAI_OPS_PUBLIC",
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
+            "LEITAI_WITNESS_TIMEOUT_S",
         )
         if k in environ
     }
-    for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS"):
+    for keys in ("LEITAI_TRUSTED_KEYS", "LEITAI_VERIFIER_KEYS", "LEITAI_WITNESSES"):
         if environ.get(keys):
             config[keys] = environ[keys]
     retry = {
@@ -354,7 +364,22 @@ def _audit_action(args, settings: Settings) -> int:
                 raise ConfigurationError(
                     "bundle: give --verifier-key (the relays' public key), LEITAI_VERIFIER_KEYS or LEITAI_SIGNING_KEY"
                 )
-            result = audit.bundle(stores, args.contest, args.stage_id, keys, args.version)
+            deadline = time.monotonic() + max(args.wait, 0.0)
+            while True:  # a relay signs the checkpoints a fresh publication needs at its next seal
+                try:
+                    result = audit.bundle(
+                        stores,
+                        args.contest,
+                        args.stage_id,
+                        keys,
+                        args.version,
+                        witnessed=bool(settings.LEITAI_WITNESSES),
+                    )
+                    break
+                except audit.Pending:
+                    if time.monotonic() >= deadline:
+                        raise
+                    time.sleep(0.5)
     except (audit.AuditError, ValueError) as exc:
         print(f"leitai audit {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -394,6 +419,73 @@ def _monitor(args, settings: Settings) -> int:
     if not report.ok:
         log.error("audit monitor: inconsistent checkpoint", extra={"problems": report.problems})
     return 0 if report.ok else 1
+
+
+def _witness_keygen(args, settings: Settings) -> int:
+    cosigner = Cosigner.generate(args.name)
+    try:
+        cosigner.write(args.output)
+    except FileExistsError:
+        raise ConfigurationError(f"-o {args.output}: exists; a witness key is never overwritten") from None
+    print(
+        f"wrote the witness key to {args.output} (keep it secret; it never leaves the witness's machine)\n"
+        f"witness verifier key (give it to the relays' operator and to auditors):\n{cosigner.verifier.encoded()}"
+    )
+    return 0
+
+
+def _witness_serve(args, settings: Settings) -> int:
+    """Everything is checked before the port is opened: a witness that starts answers right."""
+    try:
+        cosigner = Cosigner.from_file(args.key)
+    except NoteError as exc:
+        raise ConfigurationError(f"--key {args.key}: {exc}") from None
+    logs: dict[str, list[Verifier]] = {}
+    for number, entry in enumerate(args.log, start=1):
+        origin, key = _witnessed_log(number, entry)
+        logs.setdefault(origin, []).append(key)
+    try:
+        state = State(args.state)
+    except StateError as exc:
+        raise ConfigurationError(f"--state {exc}") from None
+    host, port = _listen(args.listen)
+    try:
+        server = WitnessServer(Witness(cosigner, logs, state), host, port, args.prefix)
+    except OSError as exc:
+        raise ConfigurationError(f"--listen {args.listen}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    server.start()
+    log.info(
+        "witness serving",
+        extra={"witness": cosigner.name, "port": server.port, "logs": sorted(logs), "endpoint": server.endpoint},
+    )
+    print(
+        f"witness {cosigner.name} ready: POST http://{host}:{server.port}{server.endpoint}\n"
+        f"witness verifier key {cosigner.verifier.encoded()}\nwitnessing {', '.join(sorted(logs))}",
+        flush=True,
+    )
+    stop.wait()
+    server.stop()
+    return 0
+
+
+def _witnessed_log(number: int, entry: str) -> tuple[str, Verifier]:
+    parts = entry.split()
+    if len(parts) != 2:
+        raise ConfigurationError(f"--log #{number}: reads 'ORIGIN VERIFIER_KEY' (the log's origin, its relay's key)")
+    try:
+        return parts[0], Verifier.decode(parts[1])
+    except NoteError as exc:
+        raise ConfigurationError(f"--log #{number} ({parts[0]}): {exc}") from None
+
+
+def _listen(address: str) -> tuple[str, int]:
+    host, _, port = address.rpartition(":")
+    if not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ConfigurationError(f"--listen {address}: reads HOST:PORT (e.g. 0.0.0.0:8380; port 0: any free one)")
+    return host.strip("[]"), int(port)
 
 
 def _dlq(args, settings: Settings) -> int:
@@ -541,12 +633,18 @@ def _up(args, settings: Settings) -> int:
         return up.run(
             config_dir,
             f"http://{'127.0.0.1' if host in ('0.0.0.0', '') else host}:{port}",
+            [_origin(config_dir / f"{service}.yaml") for service in up.PUBLISHERS],
             replicas=args.replicas,
             ops_base=args.ops_base,
         )
     finally:
         if sinks is not None:
             sinks.stop()
+
+
+def _origin(config: Path) -> str:
+    """The origin a relay started with ``config`` names its log by (as its settings work it out)."""
+    return load_settings(read_config(str(config)), only=("MONGO_DATABASE", "LEITAI_LOG_ORIGIN")).log_origin
 
 
 def _demo(args, settings: Settings) -> int:
@@ -786,6 +884,8 @@ def build_parser() -> argparse.ArgumentParser:
             "LEITAI_SIGNING_KEY",
             "LEITAI_LOG_ORIGIN",
             "LEITAI_TRUSTED_KEYS",
+            "LEITAI_WITNESSES",
+            "LEITAI_WITNESS_TIMEOUT_S",
         ),
     )
 
@@ -840,8 +940,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="the relays' verifier key (default: derived from LEITAI_SIGNING_KEY)",
     )
+    bundled.add_argument(
+        "--wait",
+        type=float,
+        default=30.0,
+        help="seconds to wait for the checkpoints a fresh publication needs (default 30)",
+    )
     for action in (checkpoint, inclusion, consistent, bundled):
-        action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS))
+        action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS, "LEITAI_WITNESSES"))
     keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
     keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")
     keygen.add_argument("-o", "--output", required=True)
@@ -858,6 +964,33 @@ def build_parser() -> argparse.ArgumentParser:
     watching.add_argument("--state", required=True, help="the file that keeps the last checkpoint seen of each log")
     watching.add_argument("--logs", nargs="+", default=["registration", "scoring", "ranking"])
     watching.set_defaults(run=_monitor, needs=())
+
+    witnessing = commands.add_parser(
+        "witness", help="a witness of the logs, run by someone other than the operator (docs/audit.md)"
+    )
+    witness_actions = witnessing.add_subparsers(dest="action", required=True)
+    witness_keygen = witness_actions.add_parser(
+        "keygen", help="a new witness key (file) and its verifier key (printed)"
+    )
+    witness_keygen.add_argument("name", help="the witness's name, e.g. witness.jijian.boai.gov.cn")
+    witness_keygen.add_argument("-o", "--output", required=True)
+    witness_keygen.set_defaults(run=_witness_keygen, needs=())
+    serving = witness_actions.add_parser(
+        "serve", help="cosign each log's checkpoints that are consistent with the last it cosigned"
+    )
+    serving.add_argument("--key", required=True, help="the witness key file (leitai witness keygen)")
+    serving.add_argument(
+        "--log",
+        action="append",
+        required=True,
+        metavar="'ORIGIN VERIFIER_KEY'",
+        help="a log to witness: its origin and its relays' verifier key (repeat for each log, and for each key "
+        "of a rotated log)",
+    )
+    serving.add_argument("--state", required=True, help="the file that keeps the last checkpoint cosigned of each log")
+    serving.add_argument("--listen", required=True, metavar="HOST:PORT", help="where to serve add-checkpoint")
+    serving.add_argument("--prefix", default="", help="the URL path before /add-checkpoint (default: none)")
+    serving.set_defaults(run=_witness_serve, needs=())
 
     dlq = commands.add_parser("dlq", help="list or re-drive a consumer's dead letters")
     dlq.add_argument("action", choices=("list", "redrive"))

@@ -1,5 +1,6 @@
 """The servers a developer's machine runs for the demo, the tests and the benchmark: a
-SecantusDB process (the MongoDB stand-in) and RabbitMQ's management API. Not for production.
+SecantusDB process (the MongoDB stand-in), RabbitMQ's management API, and a witness of the
+logs (``leitai witness serve``). Not for production.
 """
 
 from __future__ import annotations
@@ -11,17 +12,20 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from base64 import b64encode
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from pymongo.errors import PyMongoError
 
 from leitai.mongo import connect
+from leitai.witness.client import WitnessEndpoint
+from leitai.witness.cosignature import Cosigner
 
 RABBIT_API = os.environ.get("LEITAI_RABBIT_API", "http://127.0.0.1:15672/api")
 RABBIT_USER, RABBIT_PASSWORD = "guest", "guest"
@@ -135,6 +139,71 @@ class SecantusServer:
                 self.process.kill()
         if not self.keep_data:
             shutil.rmtree(self.storage, ignore_errors=True)
+
+
+def witness_command(key: Path, state: Path, logs: Mapping[str, str], port: int) -> list[str]:
+    """``leitai witness serve`` on 127.0.0.1:``port`` for ``logs`` (origin -> its relays' verifier key)."""
+    watched = [word for origin, verifier in logs.items() for word in ("--log", f"{origin} {verifier}")]
+    return [
+        sys.executable,
+        "-m",
+        "composition.cli",
+        "witness",
+        "serve",
+        "--key",
+        str(key),
+        *watched,
+        "--state",
+        str(state),
+        "--listen",
+        f"127.0.0.1:{port}",
+    ]
+
+
+class LocalWitness:
+    """A witness process on a free local port, with its key (made if missing) and its state
+    where it is told; what it writes goes to ``<state>.log``."""
+
+    def __init__(self, key: Path, state: Path, logs: Mapping[str, str], name: str = "witness.local") -> None:
+        if not key.exists():
+            Cosigner.generate(name).write(key)
+        self.cosigner = Cosigner.from_file(key)
+        self.port = free_port()
+        self.endpoint = WitnessEndpoint(f"http://127.0.0.1:{self.port}", self.cosigner.verifier)
+        self.log_path = state.with_name(state.name + ".log")
+        self._args = witness_command(key, state, logs, self.port)
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def entry(self) -> str:
+        """It, as LEITAI_WITNESSES names a witness."""
+        return f"{self.endpoint.url} {self.cosigner.verifier.encoded()}"
+
+    def start(self) -> LocalWitness:
+        self.process = process = subprocess.Popen(
+            self._args, stdout=open(self.log_path, "ab"), stderr=subprocess.STDOUT, preexec_fn=die_with_parent
+        )
+        wait_until(lambda: process.poll() is not None or "ready" in self.output(), what="the witness to listen")
+        if process.poll() is not None:
+            raise RuntimeError(f"the witness exited with {process.returncode}:\n{self.output()[-2000:]}")
+        return self
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def crash(self) -> None:
+        """SIGKILL, as a crash would."""
+        assert self.process is not None, "start() first"
+        self.process.kill()
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
 
 
 def _pings(client) -> bool:

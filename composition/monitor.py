@@ -62,19 +62,25 @@ class Report:
         return not self.problems
 
 
-def _signed(note: str, keys: list[Verifier]) -> Checkpoint:
+def _signed(note: str, keys: list[Verifier]) -> tuple[Checkpoint, Verifier]:
     problems = []
     for key in keys:
         try:
-            return Checkpoint.parse(key.open(note))
+            return Checkpoint.parse(key.open(note)), key
         except NoteError as exc:
             problems.append(str(exc))
     raise NoteError("; ".join(problems))
 
 
-def accept(last: dict | None, served: dict, keys: list[Verifier]) -> dict:
-    """The new state of a log after ``served``, or NoteError saying why it is refused."""
-    signed = _signed(served["note"], keys)
+def accept(log: str, last: dict | None, served: dict, keys: list[Verifier]) -> dict:
+    """The new state of ``log`` after ``served``, or NoteError saying why it is refused: the
+    rules of docs/audit.md ("Checkpoint rules"), which tools/verify_bundle.py applies too."""
+    signed, key = _signed(served["note"], keys)
+    if signed.origin != f"{key.name}/{log}":
+        raise NoteError(
+            f"checkpoint {signed.size}: it names the origin {signed.origin!r}; a {log} checkpoint signed by "
+            f"{key.name} names {key.name + '/' + log!r}"
+        )
     if (signed.size, signed.root.hex()) != (served["size"], served["root"]):
         raise NoteError(f"checkpoint {served['size']}: the note signs another size or root than served")
     if last is not None:
@@ -129,18 +135,24 @@ def watch(fetch: Fetch, keys: list[Verifier], logs: list[str], state: State) -> 
             page = fetch(log, last["size"] - 1 if last else 0)
             if last:
                 _still_served(last, page[0] if page else None)
+            after = last["size"] - 1 if last else 0
             while page:
                 for served in page:
+                    if not isinstance(served, dict) or type(served.get("size")) is not int:
+                        raise NoteError(f"the log served {str(served)[:60]!r} as a checkpoint")
                     if not last or served["size"] > last["size"]:
-                        last = accept(last, served, keys)
+                        last = accept(log, last, served, keys)
                         state.logs[log] = last
                         accepted += 1
-                page = fetch(log, page[-1]["size"]) if len(page) == PAGE else []
+                if page[-1]["size"] <= after:  # a server that pages without moving on is not followed forever
+                    raise NoteError(f"the log served checkpoints after {after} that are no newer")
+                after = page[-1]["size"]
+                page = fetch(log, after) if len(page) == PAGE else []
         except NoteError as exc:
             report.problems.append(f"{log}: {exc}")
             report.lines.append(f"{log}: REFUSED: {exc} (kept checkpoint {last['size'] if last else 'none'})")
             continue
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             report.problems.append(f"{log}: {exc}")
             report.lines.append(f"{log}: could not be read: {exc}")
             continue

@@ -7,6 +7,10 @@ row (reset after a healthy minute); a child that exits during start-up stops eve
 since that is a configuration to fix, not a blip. ``--replicas N`` runs N of each service and
 relay (competing consumers, a standby relay); the gateway stays one (it owns the HTTP port).
 Each process serves its ops port (/healthz, /readyz, /metrics) on ``ops_base`` + its index.
+
+Beside them runs a witness of the three logs (``leitai witness serve``) with a key and a state
+of its own, and the relays send it each checkpoint (LEITAI_WITNESSES), so that a laptop run's
+checkpoints are cosigned as a deployment's are by the witness 纪检 runs (docs/audit.md).
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import sys
 import threading
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from composition.localservers import free_port, witness_command
 from leitai.eventstore.notes import Signer
+from leitai.witness.cosignature import Cosigner
 
 # service -> nameko service class; the ones that publish events get a relay each
 SERVICES = {
@@ -38,6 +45,11 @@ GATEWAY = "GatewayService"
 OPS_BASE = 9100
 DEFAULT_KEY = Path("var/keys/signing.key")
 KEY_NAME = "leitai.local"
+WITNESS_KEY = Path("var/keys/witness.key")
+# the witness's own memory of the logs: it outlives a run, as the store in var/ does (a store
+# wiped while this is kept is a rewritten log to the witness: remove both, or neither)
+WITNESS_STATE = Path("var/witness/state.json")
+WITNESS_NAME = "witness.local"
 HEALTHY_AFTER_S = 60.0
 FIRST_DELAY_S, MAX_DELAY_S = 1.0, 30.0
 
@@ -46,7 +58,7 @@ FIRST_DELAY_S, MAX_DELAY_S = 1.0, 30.0
 class Planned:
     name: str
     args: list[str]
-    ops_port: int
+    ops_port: int | None  # None: a process without an ops port (the witness)
 
 
 @dataclass
@@ -103,6 +115,26 @@ def signing_key(default: Path = DEFAULT_KEY) -> Signer:
     return Signer.from_file(path)
 
 
+def witness(origins: Sequence[str], signer: Signer, taken: range) -> tuple[Planned, Cosigner, str]:
+    """The local witness of the logs named ``origins`` (signed by ``signer``), on a port outside
+    ``taken`` (the ops ports): its process, its key (``WITNESS_KEY``, made if missing;
+    LEITAI_WITNESS_STATE moves its state from ``WITNESS_STATE``) and the LEITAI_WITNESSES entry
+    the relays are given for it."""
+    key = WITNESS_KEY.resolve()
+    if not key.exists():
+        Cosigner.generate(WITNESS_NAME).write(key)
+    cosigner = Cosigner.from_file(key)
+    state = Path(os.environ.get("LEITAI_WITNESS_STATE") or WITNESS_STATE).resolve()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    # chosen once: a restarted witness keeps the address the relays were given; never an ops port,
+    # which is free now only because its process has not started yet
+    port = free_port()
+    while port in taken:
+        port = free_port()
+    args = witness_command(key, state, dict.fromkeys(origins, signer.verifier.encoded()), port)
+    return Planned("witness", args, None), cosigner, f"http://127.0.0.1:{port} {cosigner.verifier.encoded()}"
+
+
 def consistency_key() -> None:
     """The gateway's key for its read-your-writes tokens: LEITAI_CONSISTENCY_KEY, or one made
     for this run (the children inherit it, so a gateway restarted by ``up`` keeps it)."""
@@ -120,7 +152,7 @@ def _ready(base_url: str) -> bool:
 
 def _start(child: Child) -> None:
     # the configs read the ops port as ${LEITAI_OPS_PORT:0}: each process gets one of its own
-    env = dict(os.environ, LEITAI_OPS_PORT=str(child.planned.ops_port))
+    env = dict(os.environ, LEITAI_OPS_PORT=str(child.planned.ops_port or 0))
     child.process = subprocess.Popen(child.planned.args, env=env)
     child.started = time.monotonic()
     child.restart_at = None
@@ -129,6 +161,7 @@ def _start(child: Child) -> None:
 def run(
     config_dir: Path,
     base_url: str,
+    origins: Sequence[str],
     replicas: int = 1,
     ops_base: int = OPS_BASE,
     ready_timeout: float = 90.0,
@@ -137,12 +170,18 @@ def run(
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    children = [Child(planned) for planned in commands(config_dir, replicas, ops_base)]
     signer = signing_key()
     consistency_key()
+    planned = commands(config_dir, replicas, ops_base)
+    witnessing, cosigner, entry = witness(origins, signer, range(ops_base, ops_base + len(planned)))
+    # the relays inherit it, after any witnesses the environment names
+    os.environ["LEITAI_WITNESSES"] = ",".join(filter(None, (os.environ.get("LEITAI_WITNESSES"), entry)))
+    children = [Child(witnessing), *(Child(p) for p in planned)]
     print(
         f"leitai up: the relays sign checkpoints with {os.environ['LEITAI_SIGNING_KEY']}; verifier key "
-        f"{signer.verifier.encoded()}",
+        f"{signer.verifier.encoded()}\n"
+        f"leitai up: a witness cosigns them ({entry.split()[0]}, key {WITNESS_KEY}); witness verifier key "
+        f"{cosigner.verifier.encoded()}",
         file=out,
         flush=True,
     )
@@ -158,7 +197,9 @@ def run(
                 return 1
             stop.wait(0.5)
         ops = "\n".join(
-            f"  {c.planned.name:<22} http://127.0.0.1:{c.planned.ops_port}/readyz  /healthz  /metrics" for c in children
+            f"  {c.planned.name:<22} http://127.0.0.1:{c.planned.ops_port}/readyz  /healthz  /metrics"
+            for c in children
+            if c.planned.ops_port
         )
         print(
             f"leitai up: ready\n  gateway      {base_url}\n  API document {base_url}/openapi.json\n"

@@ -15,6 +15,7 @@ from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.notes import NoteError, Signer, Verifier
 from leitai.messaging.topology import RetryPolicy
 from leitai.mongo import CONTRACT_OPTIONS, DURABILITY
+from leitai.witness.client import WitnessEndpoint
 
 ENVIRONMENTS = ("production", "development", "test", "bench")
 # environments in which a weaker durability than the contract may be asked for, by name
@@ -64,6 +65,33 @@ class _KeyList(fields.List[str]):
         return super()._deserialize(value, attr, data, **kwargs)
 
 
+class _Witnesses(fields.List[WitnessEndpoint]):
+    """Witnesses, each ``URL VKEY``: a YAML list, or one string of them separated by newlines or
+    commas (as an environment variable gives them: ``${LEITAI_WITNESSES:}``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(_Witness(), allow_none=True, **kwargs)  # `${VAR:}` reads as null: none
+
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> list[WitnessEndpoint | None]:
+        if isinstance(value, str):
+            value = [entry for entry in value.replace(",", "\n").splitlines() if entry.strip()]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class _Witness(fields.Field[WitnessEndpoint]):
+    def _deserialize(
+        self, value: Any, attr: str | None, data: Mapping[str, Any] | None, **kwargs: Any
+    ) -> WitnessEndpoint:
+        if not isinstance(value, str):
+            raise ValidationError("a witness reads 'URL VKEY'")
+        try:
+            return WitnessEndpoint.parse(value)
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 class _SettingsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
@@ -100,6 +128,10 @@ class _SettingsSchema(Schema):
         validate=validate.Regexp(r"^[^\s+]*$", error="must hold no spaces or '+' (e.g. leitai.example.gov.cn/scoring)"),
     )
     LEITAI_TRUSTED_KEYS = _KeyList(load_default=list)
+    # the witnesses the relay sends each new checkpoint to for cosigning (docs/audit.md), and
+    # how long it waits for each call
+    LEITAI_WITNESSES = _Witnesses(load_default=list)
+    LEITAI_WITNESS_TIMEOUT_S = fields.Float(load_default=5.0, validate=validate.Range(min=0.1, max=60))
     # the public keys `verify` and `audit` require every checkpoint to be signed by
     LEITAI_VERIFIER_KEYS = _KeyList(load_default=list)
     # source service -> its database, for rebuilding a read model from the source logs
@@ -127,6 +159,8 @@ class Settings:
     LEITAI_LOG_ORIGIN: str = ""
     LEITAI_TRUSTED_KEYS: list[str] = field(default_factory=list)
     LEITAI_VERIFIER_KEYS: list[str] = field(default_factory=list)
+    LEITAI_WITNESSES: list[WitnessEndpoint] = field(default_factory=list)
+    LEITAI_WITNESS_TIMEOUT_S: float = 5.0
 
     def verifiers(self) -> list[Verifier]:
         """The keys checkpoints are checked with: LEITAI_VERIFIER_KEYS, or else the relay's own
@@ -141,6 +175,11 @@ class Settings:
         signing = self.signing()
         assert signing is not None  # a signing key is set
         return [signing.signer.verifier, *signing.trusted]
+
+    @property
+    def log_origin(self) -> str:
+        """The origin the relay's checkpoints name its log by."""
+        return self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}"
 
     def signing(self) -> Signing | None:
         """The relay's signing setup: None when no key is configured, which only a test or
@@ -157,7 +196,16 @@ class Settings:
             trusted = [Verifier.decode(key) for key in self.LEITAI_TRUSTED_KEYS]
         except NoteError as exc:
             raise ConfigurationError(f"invalid configuration: LEITAI_SIGNING_KEY: {exc}") from None
-        return Signing(signer, self.LEITAI_LOG_ORIGIN or f"leitai/{self.MONGO_DATABASE}", tuple(trusted))
+        # an origin is pinned to its key: auditors accept a checkpoint of the log <log> signed
+        # by the key <name> only if it names <name>/<log> (docs/audit.md, checkpoint rules)
+        origin = self.LEITAI_LOG_ORIGIN or f"{signer.name}/{self.MONGO_DATABASE or 'log'}"
+        log_name = origin.removeprefix(f"{signer.name}/")
+        if log_name == origin or not log_name.isascii() or not log_name.isidentifier():
+            raise ConfigurationError(
+                f"invalid configuration: LEITAI_LOG_ORIGIN: {origin!r} must be the signing key's name "
+                f"{signer.name!r}, '/', and the log's name (e.g. {signer.name}/scoring)"
+            )
+        return Signing(signer, origin, tuple(trusted), tuple(self.LEITAI_WITNESSES), self.LEITAI_WITNESS_TIMEOUT_S)
 
 
 # the settings loaded with another whenever it is (load_settings)

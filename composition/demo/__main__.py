@@ -62,6 +62,9 @@ def main(argv=None) -> int:
             document = export.write(
                 folder / "export.json", args.scenario, args.seed, rt, scenario.run(rt, args.seed, say)
             )
+            check = f"--key '{rt.signer.verifier.encoded()}'" + (
+                f" --witness '{rt.witness.endpoint.key.encoded()}'" if rt.witness else ""
+            )
     except ConfigurationError as exc:
         print(f"leitai demo: {exc}", file=sys.stderr)
         return 2
@@ -72,7 +75,8 @@ def main(argv=None) -> int:
     )
     say(f"event logs at {_counts(document['log_position'])}")
     say(f"export: {folder / 'export.json'}  (format: docs/demo-export.md)")
-    say(f"audit bundles: {folder / 'bundles'}/  (check one: python3 tools/verify_bundle.py <bundle>; docs/audit.md)")
+    say(f"audit bundles: {folder / 'bundles'}/  (docs/audit.md); check one:")
+    say(f"  python3 tools/verify_bundle.py {folder / 'bundles'}/<bundle>.json {check}")
     say(f"done in {time.monotonic() - started:.0f}s")
     return 0
 

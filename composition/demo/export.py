@@ -43,7 +43,14 @@ def certified(rt: Runtime, contest_id: str, stage_ids: list[str], timeout: float
                 raise RuntimeError(f"stage {sid}: no checkpoint of {certificate['pending']} within {timeout:g} s")
             time.sleep(0.2)
         certificates[sid] = certificate
-        bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier])
+        while True:  # until registration's record of the publication is signed into its log too
+            try:
+                bundle = audit.bundle(stores, contest_id, sid, [rt.signer.verifier], witnessed=rt.witness is not None)
+                break
+            except audit.Pending:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         path = rt.workdir / "bundles" / f"{contest_id}-{sid}.json"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(bundle, ensure_ascii=False, default=str) + "\n", encoding="utf-8")

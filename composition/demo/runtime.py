@@ -4,7 +4,8 @@ Storage is a SecantusDB server the demo starts with its own data folder (or MONG
 The broker is RabbitMQ when one answers: AMQP_URI as given, or else a virtual host of the
 demo's own made through the management API (the demo's queues emptied first either way);
 otherwise kombu's in-memory transport. Each service runs in its own nameko container with its own
-database, exactly as in production, only in one process. Must be imported after
+database, exactly as in production, only in one process. A witness of the three logs runs as a
+process of its own (as 纪检's would), and the relays have it cosign each checkpoint. Must be imported after
 ``eventlet.monkey_patch()`` (see ``__main__``).
 """
 
@@ -26,7 +27,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from pymongo import MongoClient
 
 from composition.demo import memory
-from composition.localservers import SecantusServer, create_vhost, delete_vhost, wait_until
+from composition.localservers import LocalWitness, SecantusServer, create_vhost, delete_vhost, wait_until
 from composition.product import CATALOGUE
 from composition.sinks import Sinks
 from leitai.config import ConfigurationError, load_settings
@@ -78,6 +79,7 @@ class Runtime:
         self._sinks: Sinks | None = None
         self._pump: memory.RetryPump | None = None
         self._client: MongoClient[dict[str, Any]] | None = None
+        self.witness: LocalWitness | None = None
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Runtime:
@@ -105,6 +107,16 @@ class Runtime:
         if not key.exists():
             Signer.generate("leitai.demo").write(key)
         self.signer = Signer.from_file(key)
+        state = self.workdir / "witness-state.json"
+        state.unlink(missing_ok=True)  # the logs start again from nothing (their databases were dropped)
+        origins = {service: f"leitai.demo/{service}" for service in PUBLISHERS}
+        self.witness = LocalWitness(
+            self.workdir / "witness.key", state, dict.fromkeys(origins.values(), self.signer.verifier.encoded())
+        ).start()
+        self.say(
+            f"checkpoints: signed with {key} (verifier key {self.signer.verifier.encoded()}); cosigned by a local "
+            f"witness at {self.witness.endpoint.url} (witness verifier key {self.witness.endpoint.key.encoded()})"
+        )
         for service in PUBLISHERS:  # relays first: each declares every subscriber's queue
             relay = Relay(
                 self._client[self.database(service)],
@@ -112,7 +124,7 @@ class Runtime:
                 self.amqp_uri,
                 POLICY,
                 owner=f"demo-{service}",
-                signing=Signing(self.signer, f"leitai.demo/{service}"),
+                signing=Signing(self.signer, origins[service], witnesses=(self.witness.endpoint,)),
             )
             relay.start()
             self._relays.append(relay)
@@ -141,6 +153,8 @@ class Runtime:
             container.stop()
         if self._sinks:
             self._sinks.stop()
+        if self.witness:
+            self.witness.stop()
         if self._client:
             self._client.close()
         if self._server:

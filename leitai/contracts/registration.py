@@ -175,6 +175,18 @@ class AdvancementChangeDecided(_AdvancementChange):
     decided_by = Id(required=True)
 
 
+class StageResultsRecorded(_ContestEvent):
+    """Ranking published (a version of) a stage's result: recorded in the contest's own stream,
+    so that everything the contest stream held before it, every session opened for the stage
+    among it, is before the auditor's eyes (docs/audit.md, "What the result depends on")."""
+
+    stage_id = Id(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    publication_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
+    advanced = fields.List(Id(), load_default=list)  # the entries it advances: what EntryAdvanced may follow
+
+
 class SessionScheduled(_ContestEvent):
     session_id = Id(required=True)
     stage_id = Id(required=True)
@@ -306,6 +318,7 @@ CONTRACTS = [
         ("AdvancementChangeFollowed", AdvancementChangeFollowed),
         ("AdvancementChangeReferred", AdvancementChangeReferred),
         ("AdvancementChangeDecided", AdvancementChangeDecided),
+        ("StageResultsRecorded", StageResultsRecorded),
         ("SessionScheduled", SessionScheduled),
         ("PanelSeated", PanelSeated),
         ("OrderDrawn", OrderDrawn),

@@ -7,6 +7,7 @@ from marshmallow import Schema, fields, validate
 from leitai.arithmetic import ROUNDING
 from leitai.contracts.fields import Id, Score
 from leitai.contracts.registry import Contract
+from leitai.roles import ROLES
 
 SOURCE = "scoring"
 
@@ -97,11 +98,14 @@ class CorrectionProposed(_SessionEvent):
     appeal_id = Id(load_default=None, allow_none=True)  # the appeal it answers, if any
     cites = fields.String(load_default=None, allow_none=True)  # the event id of the sheet it corrects
     proposed_by = Id(required=True)
+    # the role the proposer acted in, for the auditor's check of the rules (None before it was recorded)
+    proposer_role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES))
 
 
 class _CorrectionStep(_SessionEvent):
     correction_id = Id(required=True)
     by = Id(required=True)
+    role = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(ROLES))  # as proposer_role
 
 
 class CorrectionApproved(_CorrectionStep):
@@ -139,6 +143,16 @@ class EntryRescored(EntryScored):
     judge_id = Id(required=True)  # whose sheet the correction changed, voided or added
 
 
+class StageResultsNoted(_SessionEvent):
+    """Ranking published (a version of) the result of this session's stage: noted in the
+    session's own stream, so that everything the stream held before it is before the
+    auditor's eyes (docs/audit.md, "What the result depends on")."""
+
+    stage_id = Id(required=True)
+    version = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    publication_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
+
+
 CONTRACTS = [
     Contract("ScoreSheetSubmitted", SOURCE, 1, ScoreSheetSubmitted()),
     Contract("ScoreSheetRevised", SOURCE, 1, ScoreSheetSubmitted()),
@@ -153,4 +167,5 @@ CONTRACTS = [
     Contract("ScoreSheetCorrected", SOURCE, 1, ScoreSheetCorrected()),
     Contract("ScoreSheetVoided", SOURCE, 1, ScoreSheetVoided()),
     Contract("EntryRescored", SOURCE, 1, EntryRescored()),
+    Contract("StageResultsNoted", SOURCE, 1, StageResultsNoted()),
 ]

@@ -10,7 +10,7 @@ store, chain and seals together no longer goes unnoticed by anyone who kept a ch
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,6 +18,7 @@ from typing import Any
 from leitai.eventstore.merkle import Frontier, consistency_from, verify_consistency
 from leitai.eventstore.notes import Checkpoint, NoteError, Signer, Verifier
 from leitai.eventstore.records import CommitLog, DuplicateCommit, Head, commit_leaves, commits_in_order
+from leitai.witness.client import Cosigning, WitnessEndpoint
 
 log = logging.getLogger(__name__)
 URGENT = frozenset({"StageResultsPublished"})  # a checkpoint at once, so a certificate can cite it
@@ -30,7 +31,9 @@ class InconsistentCheckpoint(Exception):
 
 class Notary:
     """``trusted``: the verifier keys of earlier signing keys (after a rotation, the last
-    checkpoint was signed by one of them)."""
+    checkpoint was signed by one of them); ``witnesses``: whom each new checkpoint is sent to
+    for cosigning, in the background (leitai/witness/client.py), each call bounded by
+    ``witness_timeout`` seconds."""
 
     def __init__(
         self,
@@ -39,6 +42,8 @@ class Notary:
         origin: str,
         urgent: Iterable[str] = URGENT,
         trusted: Iterable[Verifier] = (),
+        witnesses: Sequence[WitnessEndpoint] = (),
+        witness_timeout: float = 5.0,
     ) -> None:
         self._records = records
         self._signer = signer
@@ -46,6 +51,7 @@ class Notary:
         self.origin = origin
         self.urgent = frozenset(urgent)
         self._latest: dict[str, Any] | None = None
+        self._cosigning = Cosigning(records, witnesses, witness_timeout, self.proof_from) if witnesses else None
 
     def issue(self, head: Head, reason: str) -> dict[str, Any] | None:
         """Sign a checkpoint of ``head``, if it is beyond the latest; returns it (None when
@@ -53,6 +59,8 @@ class Notary:
         previous = self._latest or self._records.latest_checkpoint()
         if head.position == 0 or (previous and previous["size"] >= head.position):
             self._latest = previous
+            if previous and self._cosigning:  # a relay's first seal on a quiet log: a witness may still lack it
+                self._cosigning.submit()
             return None
         root = head.tree.root()
         checkpoint = {
@@ -64,6 +72,7 @@ class Notary:
             "tree": head.tree.to_doc(),
             "reason": reason,
             "issued_at": datetime.now(UTC),
+            "cosignatures": [],  # witnesses' cosignature lines, added as they answer
         }
         if previous:
             checkpoint["consistency"] = self._prove(previous, head)
@@ -77,27 +86,49 @@ class Notary:
             "checkpoint signed",
             extra={"origin": self.origin, "size": head.position, "root": root.hex(), "reason": reason},
         )
+        if self._cosigning:
+            self._cosigning.submit()
         return checkpoint
+
+    def close(self) -> None:
+        """Stop asking witnesses (the relay is closing)."""
+        if self._cosigning:
+            self._cosigning.stop()
 
     def _prove(self, previous: dict[str, Any], head: Head) -> dict[str, Any]:
         old = Frontier.from_doc(previous["tree"])
         signed = self._signed(previous)
         if (signed.size, signed.root.hex()) != (old.size, old.root().hex()):
             raise InconsistentCheckpoint(f"checkpoint {previous['size']}: its tree does not give the root it signed")
-        leaves = [
-            leaf
-            for batch in commits_in_order(self._records, old.size)
-            for commit in batch
-            if commit["last_position"] <= head.position
-            for leaf in commit_leaves(commit)
-        ]
-        if old.size + len(leaves) != head.position:
-            raise InconsistentCheckpoint(f"the log from {old.size} to {head.position} holds {len(leaves)} events")
-        proof = consistency_from(old, leaves)
+        proof = consistency_from(old, self._leaves(old.size, head.position))
         if not verify_consistency(old.size, head.position, signed.root, head.tree.root(), proof):
             log.error("checkpoint refused", extra={"origin": self.origin, "from": old.size, "to": head.position})
             raise InconsistentCheckpoint(f"the tree of {head.position} does not extend checkpoint {old.size}")
         return {"from": old.size, "proof": [node.hex() for node in proof]}
+
+    def _leaves(self, old: int, new: int) -> list[bytes]:
+        """The leaf hashes of positions old + 1 .. new, from the sequenced commits."""
+        leaves = [
+            leaf
+            for batch in commits_in_order(self._records, old)
+            for commit in batch
+            if commit["last_position"] <= new
+            for leaf in commit_leaves(commit)
+        ]
+        if old + len(leaves) != new:
+            raise InconsistentCheckpoint(f"the log from {old} to {new} holds {len(leaves)} events")
+        return leaves
+
+    def proof_from(self, checkpoint: dict[str, Any], old: int) -> list[bytes]:
+        """The consistency proof of stored ``checkpoint`` from the stored checkpoint of size
+        ``old`` (what a witness that cosigned that one needs); LookupError when there is none."""
+        stored = self._records.checkpoint_at_least(old)
+        if stored is None or stored["size"] != old:
+            raise LookupError(f"no checkpoint of size {old} is stored")
+        try:
+            return consistency_from(Frontier.from_doc(stored["tree"]), self._leaves(old, checkpoint["size"]))
+        except InconsistentCheckpoint as exc:
+            raise LookupError(str(exc)) from None
 
     def _signed(self, checkpoint: dict[str, Any]) -> Checkpoint:
         problems = []
@@ -116,9 +147,18 @@ class Signing:
     signer: Signer
     origin: str
     trusted: tuple[Verifier, ...] = ()
+    witnesses: tuple[WitnessEndpoint, ...] = ()
+    witness_timeout: float = 5.0
 
     def notary(self, records: CommitLog) -> Notary:
-        return Notary(records, self.signer, self.origin, trusted=self.trusted)
+        return Notary(
+            records,
+            self.signer,
+            self.origin,
+            trusted=self.trusted,
+            witnesses=self.witnesses,
+            witness_timeout=self.witness_timeout,
+        )
 
 
 def public(checkpoint: dict[str, Any]) -> dict[str, Any]:
@@ -130,5 +170,6 @@ def public(checkpoint: dict[str, Any]) -> dict[str, Any]:
         "note": checkpoint["note"],
         "reason": checkpoint["reason"],
         "issued_at": checkpoint["issued_at"],
+        "cosignatures": list(checkpoint.get("cosignatures", [])),
         **({"consistency": checkpoint["consistency"]} if "consistency" in checkpoint else {}),
     }

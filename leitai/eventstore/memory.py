@@ -135,6 +135,11 @@ class MemoryCommitLog:
         with self._lock:
             return copy.deepcopy(self._checkpoints[max(self._checkpoints)]) if self._checkpoints else None
 
+    def add_cosignatures(self, size: int, lines: list[str]) -> None:
+        with self._lock:
+            kept = self._checkpoints[size].setdefault("cosignatures", [])
+            kept += [line for line in lines if line not in kept]
+
     def ping(self) -> bool:
         return True
 

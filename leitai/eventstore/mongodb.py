@@ -176,5 +176,8 @@ class MongoCommitLog:
     def latest_checkpoint(self) -> dict[str, Any] | None:
         return next(iter(self._checkpoints.find({}, sort=[("_id", -1)], limit=1)), None)
 
+    def add_cosignatures(self, size: int, lines: list[str]) -> None:
+        self._checkpoints.update_one({"_id": size}, {"$addToSet": {"cosignatures": {"$each": lines}}})
+
     def ping(self) -> bool:
         return self.db.command("ping").get("ok") == 1

@@ -106,6 +106,10 @@ class CommitLog(Protocol):
 
     def latest_checkpoint(self) -> dict[str, Any] | None: ...
 
+    def add_cosignatures(self, size: int, lines: list[str]) -> None:
+        """Add witnesses' cosignature lines to the checkpoint of ``size`` (a line it holds
+        already is not added twice)."""
+
     def ping(self) -> bool: ...
 
 

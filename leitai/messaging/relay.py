@@ -119,9 +119,8 @@ class Relay:
         self._registry = catalogue.registry
         records = MongoCommitLog(db)
         self._store = EventStore(records, catalogue.registry)
-        self._sequencer = Sequencer(
-            records, owner or f"relay@{socket.gethostname()}", notary=signing.notary(records) if signing else None
-        )
+        self._notary = signing.notary(records) if signing else None
+        self._sequencer = Sequencer(records, owner or f"relay@{socket.gethostname()}", notary=self._notary)
         self._checkpoints = Checkpoint(db)
         self._policy = policy
         self._batch_size = batch_size
@@ -160,6 +159,8 @@ class Relay:
             self._sequencer.release()
         except Exception:  # the store is down: the lease then runs out by itself
             log.warning("could not release the sequencer's lease; it expires by itself", exc_info=True)
+        if self._notary:
+            self._notary.close()
         self._connection.release()
 
     def observe_queues(self) -> None:

@@ -519,6 +519,8 @@ class CheckpointOut(Response):
     reason = fields.String()
     issued_at = fields.String()
     consistency = fields.Dict()  # {"from": size of the checkpoint before, "proof": [hex, ...]}
+    # witnesses' cosignatures (C2SP tlog-cosignature signature lines, `— <name> <base64>`), as they came in
+    cosignatures = fields.List(fields.String())
 
 
 class Checkpoints(Response):

@@ -291,15 +291,27 @@ class Registration:
             correlation_id=event.correlation_id,
         )
 
-    def results_republished(self, event: Event) -> None:
-        """Ranking published a stage again after a correction: entries follow a change of who
-        advances, or it is referred to an organiser (once per correction)."""
+    def results_published(self, event: Event) -> None:
+        """Ranking published a stage's result: recorded in the contest's stream (once)."""
         p = event.to_wire(REGISTRY)["payload"]
         execute(
             self._store,
             contest_stream(p["contest_id"]),
             folding(lambda: Contest(p["contest_id"])),
-            lambda c: (None, c.follow_republication(p)),
+            lambda c: (None, c.record_result(str(event.event_id), p)),
+            actor="ranking",
+            correlation_id=event.correlation_id,
+        )
+
+    def results_republished(self, event: Event) -> None:
+        """Ranking published a stage again after a correction: recorded, and entries follow a
+        change of who advances, or it is referred to an organiser (once per correction)."""
+        p = event.to_wire(REGISTRY)["payload"]
+        execute(
+            self._store,
+            contest_stream(p["contest_id"]),
+            folding(lambda: Contest(p["contest_id"])),
+            lambda c: (None, c.record_result(str(event.event_id), p) + c.follow_republication(p)),
             actor="ranking",
             correlation_id=event.correlation_id,
         )
@@ -358,6 +370,7 @@ EVENT_HANDLERS: EventHandlers[Registration] = EventHandlers(
     "registration",
     {
         "ContestantAdvanced": Registration.contestant_advanced,
+        "StageResultsPublished": Registration.results_published,
         "StageResultsRepublished": Registration.results_republished,
     },
 )

@@ -50,6 +50,7 @@ class Contest:
     changes: dict[str, dict[str, Any]] = field(
         default_factory=dict
     )  # advancement changes after corrections, by change_id
+    recorded: set[str] = field(default_factory=set)  # the publications recorded, by event id
 
     # -- folding -------------------------------------------------------------------
     def apply(self, event: DomainEvent) -> None:
@@ -77,6 +78,8 @@ class Contest:
             self.changes[p["change_id"]].update(
                 status="decided", decision={k: p[k] for k in ("action", "reason", "decided_by")}
             )
+        elif kind == "StageResultsRecorded":
+            self.recorded.add(p["publication_event_id"])
         elif kind == "SessionScheduled":
             self.sessions[p["session_id"]] = dict(p, seats=[], seed=None, order=[], opened=False)
         elif kind == "PanelSeated":
@@ -315,6 +318,24 @@ class Contest:
             return []  # moved already, or a correction took this advancement away since
         return [
             Decision("EntryAdvanced", self.ref(entry_id=entry_id, from_stage_id=from_stage_id, to_stage_id=to_stage_id))
+        ]
+
+    def record_result(self, publication_event_id: str, published: dict[str, Any]) -> list[Decision]:
+        """Ranking published a version of a stage's result (``published``: its payload, JSON
+        form): recorded once, however often told."""
+        if publication_event_id in self.recorded:
+            return []
+        return [
+            Decision(
+                "StageResultsRecorded",
+                self.ref(
+                    stage_id=published["stage_id"],
+                    version=published.get("version", 1),
+                    publication_event_id=publication_event_id,
+                    standings_sha256=published["standings_sha256"],
+                    advanced=[row["entry_id"] for row in published["standings"] if row["advanced"]],
+                ),
+            )
         ]
 
     # -- advancement changed by a correction ----------------------------------------------

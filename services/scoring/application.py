@@ -64,6 +64,8 @@ class Scoring:
         self._plans.apply_once(SESSIONS, plan["session_id"], event.event_id, {"$set": {"plan": plan}})
 
     def stage_published(self, event: Event) -> None:
+        """A stage's result is published: corrections are open for it, and each of its sessions
+        notes the publication in its stream (which an auditor's bundle then runs through)."""
         p = event.payload
         self._plans.apply_once(
             PUBLISHED,
@@ -71,6 +73,21 @@ class Scoring:
             event.event_id,
             {"$set": {"contest_id": p["contest_id"], "stage_id": p["stage_id"]}},
         )
+        self.stage_republished(event)
+
+    def stage_republished(self, event: Event) -> None:
+        p = event.payload
+        stage = {"plan.contest_id": p["contest_id"], "plan.stage_id": p["stage_id"]}
+        for document in self._plans.find(SESSIONS, stage):
+            plan = SessionPlan.from_payload(document["plan"])
+            execute(
+                self._store,
+                stream_of(plan.session_id),
+                _folding(plan),
+                lambda session: (None, session.note_result(str(event.event_id), p.get("version", 1))),
+                actor="ranking",
+                correlation_id=event.correlation_id,
+            )
 
     # -- commands -------------------------------------------------------------------
     def submit_sheet(
@@ -124,6 +141,7 @@ class Scoring:
         def decide(session: ScoringSession):
             proposed, decisions = session.propose(
                 actor["id"],
+                actor["role"],
                 correction_id,
                 correction["kind"],
                 correction["entry_id"],
@@ -146,11 +164,13 @@ class Scoring:
         def decide(session: ScoringSession):
             action = decision["action"]
             if action == "approve":
-                decided, decisions = session.approve(actor["id"], correction_id)
+                decided, decisions = session.approve(actor["id"], actor["role"], correction_id)
             elif action == "reject":
-                decided, decisions = session.reject(actor["id"], correction_id, decision.get("reason") or "")
+                decided, decisions = session.reject(
+                    actor["id"], actor["role"], correction_id, decision.get("reason") or ""
+                )
             else:
-                decided, decisions = session.withdraw(actor["id"], correction_id)
+                decided, decisions = session.withdraw(actor["id"], actor["role"], correction_id)
             return _plain(decided), decisions
 
         return execute(self._store, stream_of(session_id), _folding(plan), decide, **on_behalf(actor))
@@ -310,5 +330,6 @@ EVENT_HANDLERS: EventHandlers[Scoring] = EventHandlers(
     {
         "SessionOpened": Scoring.session_opened,
         "StageResultsPublished": Scoring.stage_published,
+        "StageResultsRepublished": Scoring.stage_republished,
     },
 )

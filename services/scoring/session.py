@@ -195,6 +195,7 @@ class ScoringSession:
     scored: dict[str, dict[str, Any]] = field(default_factory=dict)
     corrections: dict[str, dict[str, Any]] = field(default_factory=dict)  # id -> the proposal, with its status
     locked: bool = False
+    noted: set[str] = field(default_factory=set)  # the publications of the stage noted, by event id
     version: int = 0
 
     # -- folding -------------------------------------------------------------------
@@ -227,6 +228,8 @@ class ScoringSession:
             self.scored[p["entry_id"]] = p
         elif event.type == "SessionLocked":
             self.locked = True
+        elif event.type == "StageResultsNoted":
+            self.noted.add(p["publication_event_id"])
         self.version = event.stream_version
 
     # -- queries -------------------------------------------------------------------
@@ -543,10 +546,23 @@ class ScoringSession:
             ],
         }
 
+    def note_result(self, publication_event_id: str, version: int) -> list[Decision]:
+        """Ranking published a version of the stage's result: noted once, however often told."""
+        if publication_event_id in self.noted:
+            return []
+        note = {
+            **self.plan.ref(),
+            "stage_id": self.plan.stage_id,
+            "version": version,
+            "publication_event_id": publication_event_id,
+        }
+        return [Decision("StageResultsNoted", note)]
+
     # -- corrections (复核): proposed by one person, in effect once another approves ----------
     def propose(
         self,
         actor_id: str,
+        role: str,
         correction_id: str,
         kind: str,
         entry_id: str,
@@ -642,6 +658,7 @@ class ScoringSession:
             "appeal_id": appeal_id,
             "cites": sheet.submission_id if sheet else None,
             "proposed_by": actor_id,
+            "proposer_role": role,
         }
         # its event id follows from the contest and the correction's id: the store's unique event
         # ids then refuse the same correction id in another session of the contest (a 409), which
@@ -649,35 +666,37 @@ class ScoringSession:
         event_id = correction_event_id(self.plan.contest_id, correction_id)
         return dict(proposed, status="proposed"), [Decision("CorrectionProposed", proposed, event_id=event_id)]
 
-    def approve(self, actor_id: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
+    def approve(self, actor_id: str, role: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "approved":
             return correction, []  # approved twice: once
         self._still_open(correction)
         if actor_id == correction["proposed_by"]:
             raise Forbidden("the proposer of a correction cannot approve it: a second person must")
-        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "role": role}
         return dict(correction, status="approved", decided_by=actor_id), [
             Decision("CorrectionApproved", step),
             *self._effect(correction),
         ]
 
-    def reject(self, actor_id: str, correction_id: str, reason: str) -> tuple[dict[str, Any], list[Decision]]:
+    def reject(
+        self, actor_id: str, role: str, correction_id: str, reason: str
+    ) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "rejected":
             return correction, []
         self._still_open(correction)
-        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "reason": reason}
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "role": role, "reason": reason}
         return dict(correction, status="rejected", decided_by=actor_id), [Decision("CorrectionRejected", step)]
 
-    def withdraw(self, actor_id: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
+    def withdraw(self, actor_id: str, role: str, correction_id: str) -> tuple[dict[str, Any], list[Decision]]:
         correction = self._correction(correction_id)
         if correction["status"] == "withdrawn":
             return correction, []
         self._still_open(correction)
         if actor_id != correction["proposed_by"]:
             raise Forbidden("only the proposer withdraws a correction; others reject it")
-        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id}
+        step = {**self.plan.ref(), "correction_id": correction_id, "by": actor_id, "role": role}
         return dict(correction, status="withdrawn", decided_by=actor_id), [Decision("CorrectionWithdrawn", step)]
 
     def _correction(self, correction_id: str) -> dict[str, Any]:

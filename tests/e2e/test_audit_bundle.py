@@ -13,34 +13,37 @@ costs milliseconds; one case runs it as a command to show what an auditor sees.
 
 from __future__ import annotations
 
-import bisect
+import base64
 import copy
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
-from pathlib import Path
+from decimal import Decimal
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from leitai.eventstore.merkle import Tree
+from composition import monitor
 from leitai.eventstore.notes import Checkpoint, Signer
+from leitai.witness.cosignature import Cosigner
+from tests.support.forgery import (
+    TOOL,
+    certificates,
+    drop_event,
+    events_of,
+    in_effect,
+    origin_of,
+    publication_of,
+    rederived,
+    reforged,
+    sheets,
+    verifier,
+)
 
 pytestmark = pytest.mark.integration
-
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "verify_bundle.py"
 STAGES = ("prelim", "semi", "final")
-
-
-def _load_tool():
-    spec = importlib.util.spec_from_file_location("verify_bundle", TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-verifier = _load_tool()
 
 
 @pytest.fixture(scope="module")
@@ -75,19 +78,6 @@ def check(tmp_path, key, capsys):
     return check
 
 
-def publication_of(bundle: dict) -> dict:
-    """The certified publication: the semifinal's is version 2, after the demo's correction (the
-    bundle holds version 1's too)."""
-    return max(
-        (e for e in bundle["logs"]["ranking"]["events"] if e["event"]["type"] in verifier.PUBLICATIONS),
-        key=lambda e: e["position"],
-    )
-
-
-def sheets(bundle: dict) -> list[dict]:
-    return [e for e in bundle["logs"]["scoring"]["events"] if e["event"]["type"] == "ScoreSheetSubmitted"]
-
-
 # -- a real run ------------------------------------------------------------------------------
 def test_every_stage_of_a_real_run_verifies_with_the_published_key_alone(run, key):
     for stage in STAGES:
@@ -101,6 +91,21 @@ def test_every_stage_of_a_real_run_verifies_with_the_published_key_alone(run, ke
         assert f"stage {stage} of boai-2021" in done.stdout
         published = next(s for s in run.export["stages"] if s["id"] == stage)
         assert published["certificate"]["standings_sha256"] in done.stdout
+
+
+def test_every_stage_verifies_with_the_demos_witness_and_not_with_another(run, key):
+    """The demo's relays had each checkpoint cosigned by its local witness: the bundles carry
+    the cosignatures, and an auditor who names that witness gets them checked."""
+    witness = Cosigner.from_file(run.folder / "witness.key").verifier.encoded()
+    stranger = Cosigner.generate("witness.example/w1").verifier.encoded()
+    for stage in STAGES:
+        path = str(run.folder / "bundles" / f"boai-2021-{stage}.json")
+        assert verifier.main([path, "--key", key, "--witness", witness]) == 0
+        assert verifier.main([path, "--key", key, "--witness", witness, "--witness", stranger]) == 1
+        assert (
+            verifier.main([path, "--key", key, "--witness", witness, "--witness", stranger, "--min-witnesses", "1"])
+            == 0
+        )
 
 
 def test_the_demo_export_carries_each_stage_certificate(run):
@@ -198,61 +203,6 @@ def test_a_log_rewritten_after_the_auditor_kept_a_checkpoint_is_refused(check, b
 
 
 # -- an operator with the key: every log rewritten and signed afresh ----------------------------
-def reforged(bundle: dict, signer: Signer) -> dict:
-    """``bundle`` as an operator holding the key would make it after editing its events: each
-    log rebuilt from the events the bundle holds, renumbered, with one fresh signed checkpoint,
-    and certificates (this version's and those it replaces) and publications that agree with
-    them. Only the sheets can betray it."""
-    originals, renumbered = {}, {}
-    for name, log in bundle["logs"].items():
-        events = sorted(log["events"], key=lambda e: e["position"])
-        originals[name] = [item["position"] for item in events]
-        for n, item in enumerate(events, start=1):
-            renumbered[(name, item["position"])] = n
-            item["position"] = n
-        log["events"] = events
-    levels, level = [], bundle["certificate"]
-    while level is not None:  # this version's certificate, then each it replaces
-        levels.append(level)
-        level = level["replaces"]
-    for level in reversed(levels):  # oldest first: a later one names the digest of the one before
-        old = level["publication"]["position"]
-        publication = next(
-            e for e in bundle["logs"]["ranking"]["events"] if e["position"] == renumbered[("ranking", old)]
-        )
-        payload = publication["event"]["payload"]
-        for source, basis in level["sources"].items():
-            basis["position"] = bisect.bisect_right(originals[source], basis["position"])
-            payload["log_positions"][source] = basis["position"]
-        level["publication"]["position"] = publication["position"]
-        payload["standings_sha256"] = level["standings_sha256"] = hashlib.sha256(
-            verifier.canonical(payload["standings"])
-        ).hexdigest()
-        short = level["standings_sha256"][:16]
-        level["fingerprint"] = " ".join(short[i : i + 4] for i in range(0, 16, 4))
-        if level["replaces"] is not None:
-            payload["replaces_sha256"] = level["replaces"]["standings_sha256"]
-    for name, log in bundle["logs"].items():
-        leaves = [verifier.leaf_of(item["event"], item["position"]) for item in log["events"]]
-        tree = Tree(leaves)
-        for index, item in enumerate(log["events"]):
-            item["proof"] = [h.hex() for h in tree.inclusion_proof(index, tree.size)]
-        note = signer.sign(Checkpoint(origin_of(log["checkpoints"][0]), tree.size, tree.root()).body())
-        log["checkpoints"] = [{"size": tree.size, "root": tree.root().hex(), "note": note}]
-        for level in levels:
-            level["checkpoints"][name] = {
-                "origin": origin_of(log["checkpoints"][0]),
-                "size": tree.size,
-                "root": tree.root().hex(),
-                "note": note,
-            }
-    return bundle
-
-
-def origin_of(served: dict) -> str:
-    return served["note"].split("\n", 1)[0]
-
-
 def test_a_reforged_bundle_that_changes_nothing_still_verifies(check, bundle, signer):
     """The harness itself: without an edit, the operator's rebuilt logs pass, so each refusal
     below is the edit's doing."""
@@ -294,8 +244,16 @@ def test_a_corrected_result_verifies_with_its_correction_and_not_without_it(chec
         for e in bundle["logs"]["scoring"]["events"]
         if e["event"]["event_id"] == corrected["event"]["payload"]["cites"]
     )
-    for field in ("scores", "total"):  # the operator rewrites the correction away, keeping what was copied down
+    proposed = next(
+        e
+        for e in bundle["logs"]["scoring"]["events"]
+        if e["event"]["type"] == "CorrectionProposed"
+        and e["event"]["payload"]["correction_id"] == corrected["event"]["payload"]["correction_id"]
+    )
+    # the operator rewrites the correction away, keeping what was copied down, and the proposal to match
+    for field in ("scores", "total"):
         corrected["event"]["payload"][field] = original["event"]["payload"][field]
+    proposed["event"]["payload"]["scores"] = original["event"]["payload"]["scores"]
     code, out = check(reforged(bundle, signer))
     entry = corrected["event"]["payload"]["entry_id"]
     assert code == 1 and f"entry {entry}" in out and "stage_score published" in out, out
@@ -308,7 +266,7 @@ def test_a_correction_citing_another_sheet_is_refused(check, bundle, signer):
         e["event"]["event_id"] for e in sheets(bundle) if e["event"]["event_id"] != cited
     )  # any other sheet
     code, out = check(reforged(bundle, signer))
-    assert code == 1 and "which is not the sheet it corrects" in out, out
+    assert code == 1 and f"it cites {corrected['event']['payload']['cites']}" in out, out
 
 
 def test_a_certificate_citing_another_rule_is_refused(check, bundle, signer):
@@ -337,10 +295,15 @@ def test_a_truncated_or_malformed_bundle_is_an_error_never_a_traceback(check, bu
         {"format": "something else"},
         dict(bundle, logs=None),
         dict(bundle, certificate={}),
-        dict(bundle, keys=["not a key"]),
     ):
         code, out = check(json.dumps(broken))
         assert code in (1, 2) and out.startswith("NOT verified"), out
+
+
+def test_bundle_keys_that_are_no_keys_are_an_error_when_trusted(bundle, tmp_path, capsys):
+    (tmp_path / "bundle.json").write_text(json.dumps(dict(bundle, keys=["not a key"])))
+    assert verifier.main([str(tmp_path / "bundle.json"), "--trust-bundle-keys"]) == 2
+    assert "verifier key" in capsys.readouterr().out
 
 
 def test_every_part_of_a_bundle_removed_or_mistyped_is_refused_with_a_message(bundle, key):
@@ -368,6 +331,8 @@ def test_every_part_of_a_bundle_removed_or_mistyped_is_refused_with_a_message(bu
 def skeleton(value, path=()):
     if isinstance(value, dict):
         for k, v in value.items():
+            if (path == () and k == "keys") or k == "cosignatures":
+                continue  # the keys are informative (--key decides); cosignatures count only with --witness
             yield path + (k,)
             if k not in ("event", "stage"):
                 yield from skeleton(v, path + (k,))
@@ -381,5 +346,457 @@ def test_a_malformed_key_or_kept_checkpoints_file_is_an_error(tmp_path, run, cap
     assert verifier.main([str(path), "--key", "leitai.demo+00+AAAA"]) == 2
     assert "verifier key" in capsys.readouterr().out
     (tmp_path / "kept.json").write_text('{"scoring": 3}')
-    assert verifier.main([str(path), "--known", str(tmp_path / "kept.json")]) == 2
+    assert verifier.main([str(path), "--trust-bundle-keys", "--known", str(tmp_path / "kept.json")]) == 2
     assert "not a list of checkpoints" in capsys.readouterr().out
+
+
+# -- an operator with the key who leaves something out (docs/audit.md, "What the result depends on")
+def without_session(bundle: dict, session_id: str) -> dict:
+    """The result as the operator would publish it without one session: its scoring stream
+    dropped from the bundle, the certificate and the publication; the standings computed from
+    the sheets kept, so that the arithmetic agrees."""
+    stream = f"scoring-{session_id}"
+    scoring = bundle["logs"]["scoring"]
+    scoring["events"] = [e for e in scoring["events"] if e["event"]["stream_id"] != stream]
+    for level in certificates(bundle):
+        level["sources"]["scoring"]["streams"].pop(stream, None)
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["scoring"].pop(stream, None)
+    return bundle
+
+
+def test_a_publication_that_leaves_out_a_session_is_refused_though_its_arithmetic_agrees(check, bundle, signer):
+    """The operator's word on what a result depends on is not taken: the sessions come from the
+    contest's own stream, and the publication's list of streams is checked against them."""
+    forged = without_session(bundle, "semi-west")
+    publication = publication_of(forged)
+    publication["event"]["payload"]["standings"] = rederived(forged)
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and "leaves out scoring-semi-west" in out, out
+
+
+def test_a_publication_citing_the_contest_stream_cut_before_a_session_is_refused(check, bundle, signer):
+    """The operator cites the contest's stream as it stood before one session was opened, and
+    leaves that session out: the bundle must hold the stream through registration's record of
+    the publication, so the session's opening is there, and it is not counted."""
+    last = max(
+        (e for e in events_of(bundle, "registration", "SessionOpened") if e["event"]["payload"]["stage_id"] == "semi"),
+        key=lambda e: e["event"]["stream_version"],
+    )
+    session_id = last["event"]["payload"]["session_id"]
+    forged = without_session(bundle, session_id)
+    cut = last["event"]["stream_version"] - 1
+    for level in certificates(forged):
+        level["sources"]["registration"]["streams"]["contest-boai-2021"] = cut
+    for publication in events_of(forged, "ranking", "StageResultsPublished") + events_of(
+        forged, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["registration"]["contest-boai-2021"] = cut
+    publication_of(forged)["event"]["payload"]["standings"] = rederived(forged)
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and f"session {session_id} of stage semi was opened" in out and "leaves it out" in out, out
+
+
+def test_an_appended_first_publication_is_refused(check, bundle, signer):
+    """A second StageResultsPublished appended to the results stream, naming fewer streams: a
+    stage is published once; later versions are republications after approved corrections."""
+    genuine = publication_of(bundle)
+    appended = copy.deepcopy(genuine)
+    appended["event"].update(
+        event_id="f" * 32, type="StageResultsPublished", stream_version=genuine["event"]["stream_version"] + 1
+    )
+    appended["position"] = max(e["position"] for e in bundle["logs"]["ranking"]["events"]) + 1
+    for field in ("version", "replaces_sha256", "correction_id", "corrected_session_id", "corrected_judge_id", "diff"):
+        appended["event"]["payload"].pop(field)
+    bundle["logs"]["ranking"]["events"].append(appended)
+    record = copy.deepcopy(events_of(bundle, "registration", "StageResultsRecorded")[-1])  # and registration's record
+    record["event"]["payload"].update(publication_event_id="f" * 32, version=1)
+    record["event"].update(event_id="d" * 32, stream_version=record["event"]["stream_version"] + 1)
+    record["position"] = max(e["position"] for e in bundle["logs"]["registration"]["events"]) + 1
+    bundle["logs"]["registration"]["events"].append(record)
+    notes = {e["event"]["stream_id"]: e for e in events_of(bundle, "scoring", "StageResultsNoted")}  # and scoring's
+    for n, note in enumerate(notes.values(), start=1):
+        appended_note = copy.deepcopy(note)
+        appended_note["event"]["payload"].update(publication_event_id="f" * 32, version=1)
+        appended_note["event"].update(event_id=f"{n:032d}", stream_version=note["event"]["stream_version"] + 1)
+        appended_note["position"] = max(e["position"] for e in bundle["logs"]["scoring"]["events"]) + 1
+        bundle["logs"]["scoring"]["events"].append(appended_note)
+    bundle["certificate"] = dict(
+        bundle["certificate"], publication={"log": "ranking", "position": appended["position"]}, replaces=None
+    )
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "published once, first" in out, out
+
+
+def test_a_judges_sheet_left_out_is_refused_at_the_lock(check, bundle, signer):
+    """One judge's sheet taken out of the session's stream (the later events renumbered): the
+    lock recorded no missing sheet and gave no reason, so the stream before it is incomplete."""
+    west = [e for e in sheets(bundle) if e["event"]["stream_id"] == "scoring-semi-west"]
+    left_out = west[len(west) // 2]
+    drop_event(bundle, "scoring", left_out)
+    code, out = check(reforged(copy.deepcopy(bundle), signer))
+    assert code == 1 and "the lock records 0 sheets missing; the stream before it lacks 1" in out, out
+    (lock,) = [
+        e for e in events_of(bundle, "scoring", "SessionLocked") if e["event"]["stream_id"] == "scoring-semi-west"
+    ]
+    lock["event"]["payload"]["missing_sheets"] = 1  # the forger makes the lock agree, without a reason
+    code, out = check(reforged(bundle, signer))
+    judge, entry = left_out["event"]["payload"]["judge_id"], left_out["event"]["payload"]["entry_id"]
+    assert code == 1 and f"judge {judge}'s sheet of entry {entry} is missing at the lock" in out, out
+
+
+def test_a_stage_definition_of_another_contest_is_refused(check, bundle, signer):
+    """A publication citing a stage defined in another contest's stream (other weights)."""
+    defined = next(
+        e for e in events_of(bundle, "registration", "StageDefined") if e["event"]["payload"]["stage_id"] == "semi"
+    )
+    foreign = copy.deepcopy(defined)
+    foreign["event"].update(event_id="e" * 32, stream_id="contest-other-2021", stream_version=1)
+    foreign["event"]["payload"].update(contest_id="other-2021")
+    foreign["event"]["payload"]["criteria"][0]["weight"] = "9"
+    foreign["position"] = 0  # before everything the certificate cites
+    bundle["logs"]["registration"]["events"].append(foreign)
+    for level in certificates(bundle):
+        level["sources"]["registration"]["streams"]["contest-other-2021"] = 1
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["registration"]["contest-other-2021"] = 1
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "it depends on the contest's stream contest-boai-2021" in out, out
+
+
+def test_an_event_of_another_contest_in_the_contest_stream_is_refused(check, bundle, signer):
+    opened = next(
+        e for e in events_of(bundle, "registration", "SessionOpened") if e["event"]["payload"]["stage_id"] == "semi"
+    )
+    opened["event"]["payload"]["contest_id"] = "other-2021"
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and f"registration {opened['event']['event_id']} in contest-boai-2021 is of another contest" in out
+
+
+# -- an operator with the key who bends the two-person rule ------------------------------------
+def correction_steps(bundle: dict) -> tuple[dict, dict, dict]:
+    """The demo's correction: its proposal, approval and effect."""
+    proposed = events_of(bundle, "scoring", "CorrectionProposed")[0]
+    approved = events_of(bundle, "scoring", "CorrectionApproved")[0]
+    effect = events_of(bundle, "scoring", "ScoreSheetCorrected")[0]
+    return proposed, approved, effect
+
+
+def test_a_correction_approved_by_its_proposer_is_refused(check, bundle, signer):
+    proposed, approved, _ = correction_steps(bundle)
+    proposer = proposed["event"]["payload"]["proposed_by"]
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = proposer
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and f"approved by {proposer}, who proposed it" in out and approved["event"]["event_id"] in out
+
+
+def test_a_correction_approved_in_a_role_the_rules_do_not_name_is_refused(check, bundle, signer):
+    _, approved, _ = correction_steps(bundle)
+    approved["event"]["payload"]["role"] = "judge"
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "a judge may not approve a correction" in out, out
+
+
+def test_a_rejected_correction_that_takes_effect_is_refused(check, bundle, signer):
+    _, approved, effect = correction_steps(bundle)
+    approved["event"]["type"] = "CorrectionRejected"
+    approved["event"]["payload"]["reason"] = "原件无误"
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and effect["event"]["event_id"] in out and "takes effect, but it was rejected" in out, out
+
+
+def test_a_corrected_sheet_without_proposal_or_approval_is_refused(check, bundle, signer):
+    proposed, approved, effect = correction_steps(bundle)
+    drop_event(bundle, "scoring", approved)
+    drop_event(bundle, "scoring", proposed)
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and effect["event"]["event_id"] in out and "it was never proposed" in out, out
+
+
+# -- forks past the checkpoints an auditor kept: the verifier and the monitor agree ------------
+def kept_notes(signer: Signer, bundle: dict, sizes: tuple[int, ...]) -> list[str]:
+    """Checkpoints of the real scoring log the auditor's monitor kept, of sizes the operator's
+    fork does not have (roots of the real log: any root will do, the fork must not pass)."""
+    origin = origin_of(bundle["logs"]["scoring"]["checkpoints"][0])
+    return [signer.sign(Checkpoint(origin, size, hashlib.sha256(b"%d" % size).digest()).body()) for size in sizes]
+
+
+def fork_of(bundle: dict, signer: Signer, origin_suffix: str = "") -> dict:
+    return reforged(bundle, signer, origin_suffix)
+
+
+def test_a_fork_that_skips_or_ends_before_a_kept_checkpoint_is_refused(check, bundle, signer, tmp_path):
+    fork = fork_of(bundle, signer)
+    size = fork["logs"]["scoring"]["checkpoints"][-1]["size"]
+    for kept, said in (
+        (size - 1, "this bundle's chain skips it"),
+        (size + 1000, f"this bundle's chain ends at {size}"),
+    ):
+        (tmp_path / "kept.json").write_text(json.dumps(kept_notes(signer, bundle, (kept,))))
+        code, out = check(copy.deepcopy(fork), "--known", str(tmp_path / "kept.json"))
+        assert code == 1 and f"you kept checkpoint {kept}, and {said}" in out, out
+        refused = monitor.watch(served_as(fork), [signer.verifier], ["scoring"], kept_state(signer, bundle, kept))
+        assert not refused.ok and "scoring: REFUSED" in refused.lines[0], refused.lines
+
+
+def test_a_fork_under_an_origin_that_differs_by_an_invisible_character_is_refused(check, bundle, signer):
+    fork = fork_of(bundle, signer, "\u200b")
+    code, out = check(copy.deepcopy(fork))
+    assert code == 1 and "names the origin" in out and "\\u200b" in out, out
+    refused = monitor.watch(served_as(fork), [signer.verifier], ["scoring"], monitor.State())
+    assert not refused.ok and "names the origin" in refused.lines[0], refused.lines
+
+
+def served_as(bundle: dict):
+    """The fork's checkpoints as the operator's public API would serve them to a monitor."""
+
+    def fetch(log: str, after: int) -> list[dict]:
+        return [c for c in bundle["logs"][log]["checkpoints"] if c["size"] > after]
+
+    return fetch
+
+
+def kept_state(signer: Signer, bundle: dict, size: int) -> monitor.State:
+    (note,) = kept_notes(signer, bundle, (size,))
+    parsed = Checkpoint.parse(signer.verifier.open(note))
+    return monitor.State({"scoring": {"origin": parsed.origin, "size": size, "root": parsed.root.hex(), "note": note}})
+
+
+# -- witnesses (C2SP tlog-cosignature), as an inspection office's witness would cosign ------------
+COSIGNATURE_V1 = b"\x04"  # the signature type of an Ed25519 cosignature/v1 key
+
+
+class Witness:
+    """A witness key and its cosignature/v1, written from the spec (c2sp.org/tlog-cosignature)."""
+
+    def __init__(self, name: str) -> None:
+        self.name, self._key = name, Ed25519PrivateKey.generate()
+        public = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
+        self.key_id = hashlib.sha256(name.encode() + b"\n" + COSIGNATURE_V1 + public).digest()[:4]
+        encoded = base64.b64encode(COSIGNATURE_V1 + public).decode()
+        self.vkey = f"{name}+{self.key_id.hex()}+{encoded}"
+
+    def cosign(self, served: dict) -> None:
+        body = served["note"].split("\n\n")[0] + "\n"
+        stamp = 1_780_000_000
+        signature = self._key.sign(f"cosignature/v1\ntime {stamp}\n{body}".encode())
+        blob = self.key_id + stamp.to_bytes(8, "big") + signature
+        served.setdefault("cosignatures", []).append(f"\u2014 {self.name} {base64.b64encode(blob).decode()}")
+
+
+def test_a_checkpoint_is_accepted_only_with_the_witnesses_the_auditor_names(check, bundle):
+    office, other = Witness("jiwei.boai.gov.cn/witness"), Witness("witness.example/w1")
+    assert check(copy.deepcopy(bundle), "--witness", office.vkey)[0] == 1  # nobody cosigned
+    for log in bundle["logs"].values():
+        office.cosign(log["checkpoints"][-1])
+    code, out = check(copy.deepcopy(bundle), "--witness", office.vkey)
+    assert code == 0 and "cosigned by 1 of your 1 witnesses" in out, out
+    code, out = check(copy.deepcopy(bundle), "--witness", office.vkey, "--witness", other.vkey)
+    assert code == 1 and "is cosigned by 2 of your 2 witnesses (at most 1)" in out, out
+    assert (
+        check(copy.deepcopy(bundle), "--witness", office.vkey, "--witness", other.vkey, "--min-witnesses", "1")[0] == 0
+    )
+    impostor = Witness("jiwei.boai.gov.cn/witness")  # the same name, a key the operator made
+    forged = copy.deepcopy(bundle)
+    for log in forged["logs"].values():
+        log["checkpoints"][-1]["cosignatures"] = []
+        impostor.cosign(log["checkpoints"][-1])
+    assert check(forged, "--witness", office.vkey)[0] == 1
+
+
+# -- hostile input: an answer in seconds, never a traceback ---------------------------------------
+@pytest.mark.parametrize(
+    "edit, said",
+    [
+        pytest.param(lambda b: b.update(deep="[" * 100_000 + "]" * 100_000), "nests deeper", id="nesting"),
+        pytest.param(lambda b: b.update(huge=10**40), "digits", id="a huge integer"),
+    ],
+)
+def test_hostile_json_is_refused_before_it_is_parsed(check, bundle, edit, said):
+    text = json.dumps(bundle, ensure_ascii=False)
+    extra = {}
+    edit(extra)
+    for k, v in extra.items():
+        text = text[:-1] + f', "{k}": ' + (v if isinstance(v, str) else str(v)) + "}"
+    code, out = check(text)
+    assert code == 2 and said in out, out
+    assert check(text.replace('"format"', '"x": NaN, "format"', 1))[0] == 2
+
+
+@pytest.mark.parametrize("score", ["Infinity", "1e99999999", "NaN", "-0x10", "9" * 100])
+def test_a_score_that_is_no_bounded_decimal_is_a_discrepancy(check, bundle, signer, score):
+    sheet = in_effect(bundle)
+    criterion = sorted(sheet["event"]["payload"]["scores"])[0]
+    sheet["event"]["payload"]["scores"][criterion] = score
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is not a decimal number" in out and sheet["event"]["event_id"] in out, out
+
+
+def test_a_drop_rule_that_leaves_no_sheet_to_count_is_a_discrepancy(check, bundle, signer):
+    harsh = [{"min_sheets": 1, "drop_high": 5, "drop_low": 5}]
+    for item in events_of(bundle, "registration", "StageDefined") + events_of(bundle, "registration", "SessionOpened"):
+        if item["event"]["payload"]["stage_id"] == "semi":
+            item["event"]["payload"]["drop_rule"] = harsh
+    stage = bundle["rules"]["stage"] = dict(bundle["rules"]["stage"], drop_rule=harsh)
+    for level in certificates(bundle):
+        level["rule_sha256"] = verifier.rule_fingerprint(stage)
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["rule_sha256"] = verifier.rule_fingerprint(stage)
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "leaving none to count" in out, out
+
+
+def test_without_a_key_the_verifier_refuses_unless_told_to_trust_the_bundles(run, capsys):
+    path = run.folder / "bundles" / "boai-2021-final.json"
+    assert verifier.main([str(path)]) == 2
+    assert "--key" in capsys.readouterr().out
+    assert verifier.main([str(path), "--trust-bundle-keys"]) == 0
+    assert capsys.readouterr().out.startswith("verified with the bundle's own keys, not a key you gave")
+
+
+# -- what an outside auditor found next, each now refused -----------------------------------------
+def test_a_sheet_backdated_before_the_lock_is_refused(check, bundle, signer):
+    """A re-submitted sheet given a stream version below the lock's, but written after it in
+    the log: versions must run in the order of the proved positions."""
+    west = [e for e in bundle["logs"]["scoring"]["events"] if e["event"]["stream_id"] == "scoring-semi-west"]
+    lock = next(e for e in west if e["event"]["type"] == "SessionLocked")
+    late = copy.deepcopy(next(e for e in west if e["event"]["type"] == "ScoreSheetSubmitted"))
+    late["event"].update(event_id="b" * 32, type="ScoreSheetRevised", stream_version=lock["event"]["stream_version"])
+    for item in west:
+        if item["event"]["stream_version"] >= lock["event"]["stream_version"]:
+            item["event"]["stream_version"] += 1
+    late["position"] = lock["position"] + 0.5  # after the lock in the log
+    bundle["logs"]["scoring"]["events"].append(late)
+    for level in certificates(bundle):
+        level["sources"]["scoring"]["streams"]["scoring-semi-west"] += 1
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["streams"]["scoring"]["scoring-semi-west"] += 1
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "comes after version" in out, out
+
+
+def test_a_correction_in_effect_before_the_result_was_computed_cannot_be_left_out(check, bundle, signer):
+    """Version 1 cites the stream before the correction; a bundle of version 1 that claims to
+    be computed after it (its position) while citing the older head is refused."""
+    level = bundle["certificate"]["replaces"]  # version 1's certificate
+    corrected = events_of(bundle, "scoring", "ScoreSheetCorrected")[0]
+    level["sources"]["scoring"]["position"] = corrected["position"]
+    publication = next(e for e in events_of(bundle, "ranking", "StageResultsPublished"))
+    publication["event"]["payload"]["log_positions"]["scoring"] = corrected["position"]
+    bundle["certificate"] = level  # the operator hands out version 1, as if computed after the correction
+    bundle["logs"]["ranking"]["events"] = [
+        e for e in bundle["logs"]["ranking"]["events"] if e["position"] <= publication["position"]
+    ]
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "leaves this out" in out and corrected["event"]["event_id"] in out, out
+
+
+def test_a_certified_checkpoint_that_holds_nothing_the_result_rests_on_is_refused(check, bundle):
+    first = {log: copy.deepcopy(b["checkpoints"][0]) for log, b in bundle["logs"].items()}
+    for log, served in first.items():
+        bundle["certificate"]["checkpoints"][log] = dict(served, origin=origin_of(served))
+    code, out = check(bundle)
+    assert code == 1 and "beyond its certified checkpoint" in out, out
+
+
+def test_an_entry_that_never_reached_the_stage_is_refused_when_seated(check, bundle, signer):
+    """Seating an entry of the prelim that never advanced: the session must seat exactly the
+    entries in the stage from its group's townships."""
+    opened = next(
+        e
+        for e in events_of(bundle, "registration", "SessionOpened")
+        if e["event"]["payload"]["session_id"] == "semi-west"
+    )
+    stranger = next(
+        e["event"]["payload"]
+        for e in events_of(bundle, "registration", "EntrySubmitted")
+        if e["event"]["payload"]["entry_id"] not in {x["entry_id"] for x in opened["event"]["payload"]["entries"]}
+    )
+    replaced = opened["event"]["payload"]["entries"][0]["entry_id"]
+    opened["event"]["payload"]["entries"][0].update(
+        {k: stranger[k] for k in ("entry_id", "contestant_id", "name", "township_code", "work_unit")}
+    )
+    drawn = next(
+        e for e in events_of(bundle, "registration", "OrderDrawn") if e["event"]["payload"]["session_id"] == "semi-west"
+    )
+    order = drawn["event"]["payload"]["order"]
+    order[order.index(replaced)] = stranger["entry_id"]  # the draw too, as the operator would
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "session semi-west" in out and "of group" in out, out
+
+
+def test_an_advancement_taken_back_without_a_followed_correction_is_refused(check, bundle, signer):
+    advanced = events_of(bundle, "registration", "EntryAdvanced")[0]
+    advanced["event"]["type"] = "EntryAdvancementRevoked"
+    advanced["event"]["payload"].update(change_id="no-such-correction")
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "which the contest never followed" in out, out
+
+
+def test_a_panel_not_as_seated_or_registered_is_refused(check, bundle, signer):
+    opened = next(
+        e for e in events_of(bundle, "registration", "SessionOpened") if e["event"]["payload"]["stage_id"] == "semi"
+    )
+    opened["event"]["payload"]["panel"][0]["conflicts"] = []  # or a judge nobody registered: the same refusal
+    opened["event"]["payload"]["panel"][0]["township_code"] = "nowhere"
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "its panel is not the one seated for it" in out, out
+
+
+def test_a_score_outside_its_criterion_is_refused(check, bundle, signer):
+    sheet = in_effect(bundle)["event"]
+    criterion = sorted(sheet["payload"]["scores"])[0]
+    sheet["payload"]["scores"][criterion] = "99"
+    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in bundle["rules"]["stage"]["criteria"]}
+    sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is not a score from 0 to" in out and sheet["event_id"] in out, out
+
+
+def test_a_sheet_sent_by_someone_else_or_a_judge_deciding_a_correction_is_refused(check, bundle, signer):
+    forged = copy.deepcopy(bundle)
+    in_effect(forged)["event"]["actor"] = "demo-organiser"
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and "sent by demo-organiser" in out, out
+    _, approved, _ = correction_steps(bundle)
+    judge = next(e for e in sheets(bundle) if e["event"]["stream_id"] == approved["event"]["stream_id"])
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = judge["event"]["payload"]["judge_id"]
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is a judge of this session" in out, out
+
+
+def test_a_look_alike_of_the_proposer_is_not_a_second_person(check, bundle, signer):
+    proposed, approved, _ = correction_steps(bundle)
+    look_alike = proposed["event"]["payload"]["proposed_by"] + "\u200b"
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = look_alike
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is not an id" in out, out
+
+
+@pytest.mark.parametrize(
+    "text, said",
+    [
+        pytest.param(
+            '{"format": "leitai-audit-bundle/1", "contest_id": "\\ud800"}', "NOT verified", id="lone surrogate"
+        ),
+        pytest.param('"' + '\\"' * 100_000, "not JSON", id="an unterminated string of escapes"),
+    ],
+)
+def test_hostile_text_gets_one_line_not_a_traceback(check, text, said):
+    code, out = check(text)
+    assert code in (1, 2) and said in out and "Traceback" not in out, out
+
+
+def test_a_stream_head_in_the_quintillions_is_answered_at_once(check, bundle):
+    stream = next(iter(bundle["certificate"]["sources"]["scoring"]["streams"]))
+    bundle["certificate"]["sources"]["scoring"]["streams"][stream] = 10**17
+    code, out = check(bundle)
+    assert code in (1, 2) and "NOT verified" in out, out

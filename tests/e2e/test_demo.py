@@ -15,6 +15,7 @@ from decimal import Decimal
 import pytest
 
 from composition.demo.scored import JUDGES_AGAINST_PANELS
+from leitai.eventstore.notes import Signer
 from testkit.servers import ROOT, Vhost
 from tests.e2e.contest_flow import reference_standings
 from tests.support.demo import run_demos
@@ -102,6 +103,11 @@ def test_the_boai_notices_went_out_once_each(boai):
     assert notices["outbox"]["mail"] == sum(c.get("email:sent", 0) for c in notices["by_kind"].values())
 
 
+def published_key(run) -> str:
+    """The verifier key the organiser of ``run`` publishes: its demo made the signing key."""
+    return Signer.from_file(run.folder / "signing.key").verifier.encoded()
+
+
 def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, demo_broker):
     lufeng_broker = Vhost("leitai_demo_test").create()  # the two run at once: a vhost each
     try:
@@ -115,7 +121,7 @@ def test_the_qidong_and_lufeng_demos_finish_and_write_their_exports(tmp_path, de
     audit(stage)
     (bundle,) = (qidong_run.folder / "bundles").iterdir()  # Qidong's paired weighted criteria, re-derived
     checked = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(bundle)],
+        [sys.executable, str(ROOT / "tools" / "verify_bundle.py"), str(bundle), "--key", published_key(qidong_run)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import urllib.request
@@ -15,6 +16,7 @@ import pymongo
 import pytest
 
 from composition.up import commands
+from leitai.witness.cosignature import CosignatureVerifier
 from testkit.servers import ChildProcess, free_port, free_ports, wait_until
 from tests.support.pipeline import BIN
 
@@ -87,6 +89,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         "NOTIFY_DATABASE": f"{prefix}_notify",
         "LEITAI_TOKENS": json.dumps({TOKEN: {"role": "organiser", "id": "org1", "deployment": True}}),
         "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest, which production refuses
+        "LEITAI_WITNESS_STATE": str(tmp_path / "witness.json"),  # this run's logs are new to the witness
     }
     ops_base = free_ports(len(commands(Path("config"))))  # one ops port per process, from ops_base on
     up = ChildProcess(
@@ -102,7 +105,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
             checks = json.loads(response.read())["checks"]
         assert checks == {"registration": "ok", "scoring": "ok", "ranking": "ok", "notify": "ok"}
         spawned = children_of(up.process.pid)
-        assert len(spawned) == 8  # three relays, four services, the gateway
+        assert len(spawned) == 9  # three relays, four services, the gateway, the witness
         assert f"http://127.0.0.1:{ops_base}/readyz" in up.output()  # every process's ops port is printed
         assert "/judge#token=" in up.output() and "/console#token=" in up.output()  # and both pages
 
@@ -110,6 +113,17 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         assert f"mail goes to {tmp_path / 'mail.jsonl'}" in up.output()
         a_contestant_registered(port)
         wait_until(lambda: "wang@example.cn" in (tmp_path / "mail.jsonl").read_text(), timeout=60, what="the mail")
+
+        # the local witness cosigns the relays' checkpoints, with the key up printed
+        vkey = re.search(r"witness verifier key (\S+)", up.output()).group(1)
+        client = pymongo.MongoClient(mongo_url)
+        checkpoints = client[f"{prefix}_registration"].checkpoints
+        cosigned = wait_until(
+            lambda: checkpoints.find_one({"cosignatures.0": {"$exists": True}}), timeout=60, what="a cosignature"
+        )
+        client.close()
+        body = cosigned["note"].rpartition("\n\n")[0] + "\n"
+        assert CosignatureVerifier.decode(vkey).verify(cosigned["cosignatures"][0], body)
 
         [scoring] = [pid for pid in spawned if "ScoringService" in cmdline(pid)]
         os.kill(scoring, signal.SIGKILL)  # a crash: up starts it again, the rest keeps running
@@ -121,7 +135,7 @@ def test_leitai_up_runs_everything_restarts_a_crashed_child_and_ctrl_c_stops_eve
         )
         assert again != scoring and up.alive()
         spawned = children_of(up.process.pid)
-        assert len(spawned) == 8
+        assert len(spawned) == 9
 
         up.process.send_signal(signal.SIGINT)
         assert up.process.wait(60) == 0

@@ -17,7 +17,7 @@ import pytest
 
 from leitai.contracts import InvalidPayload, NewEvent, UnknownEventType
 from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused, EventStore, Sequencer
-from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary
+from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary, public
 from leitai.eventstore.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from leitai.eventstore.notes import Checkpoint, Signer
 from leitai.eventstore.records import DuplicateCommit, Head, commit_leaves, commits_in_order, event_records
@@ -326,6 +326,25 @@ class EventStoreConformance:
                 leaves[position - 1], position - 1, 15, tree.inclusion_proof(position - 1), tree.root()
             )
         assert verify(records, REGISTRY, [SIGNER.verifier]).checkpoints_checked == 4
+
+    def test_a_witness_gets_a_proof_from_any_checkpoint_and_its_cosignatures_are_kept(self, records, store):
+        notary = Notary(records, SIGNER, "ledger.test/bank")
+        sequencer = Sequencer(records, owner="notary", seal_interval=3600, notary=notary)
+        assert sequencer.acquire()
+        for streams in (range(0, 3), range(3, 4), range(4, 7)):  # checkpoints of 4, 6 and 10
+            self._grow(store, sequencer, streams)
+        latest = records.latest_checkpoint()
+        assert latest["cosignatures"] == [] == public(latest)["cosignatures"]
+        first = records.checkpoint_at_least(1)
+        # from a checkpoint two back (the one a witness cosigned before it was down)
+        proof = notary.proof_from(latest, first["size"])
+        assert verify_consistency(4, 10, bytes.fromhex(first["root"]), bytes.fromhex(latest["root"]), proof)
+        with pytest.raises(LookupError, match="no checkpoint of size 5"):
+            notary.proof_from(latest, 5)
+        records.add_cosignatures(10, ["— witness.a AAAA"])
+        records.add_cosignatures(10, ["— witness.a AAAA", "— witness.b BBBB"])
+        assert records.latest_checkpoint()["cosignatures"] == ["— witness.a AAAA", "— witness.b BBBB"]
+        assert public(records.latest_checkpoint())["cosignatures"] == ["— witness.a AAAA", "— witness.b BBBB"]
 
     def test_an_urgent_event_is_checkpointed_with_its_batch(self, records, store, notarised):
         self._grow(store, notarised, range(2), seal=False)

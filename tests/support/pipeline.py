@@ -23,11 +23,22 @@ LEDGER_QUEUE = SUBSCRIPTION.queue_name
 class Pipeline:
     """One test's pipeline: its config file, its store, and the processes it started."""
 
-    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, database: str, db) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        amqp_uri: str,
+        mongo_url: str,
+        database: str,
+        db,
+        settings: dict | None = None,
+        signer: Signer | None = None,
+    ) -> None:
+        """``settings``: more of the processes' config (a test's witnesses, say); ``signer``: the
+        relay's key, when the test needs it before the pipeline (a new one by default)."""
         self.amqp_uri = amqp_uri
         self.db = db
         self.config = tmp_path / "config.yaml"
-        self.signer = Signer.generate("leitai.test")
+        self.signer = signer or Signer.generate("leitai.test")
         self.signer.write(tmp_path / "signing.key")
         self.config.write_text(
             yaml.safe_dump(
@@ -39,6 +50,7 @@ class Pipeline:
                     "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
                     "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
                     "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest
+                    **(settings or {}),
                 }
             )
         )

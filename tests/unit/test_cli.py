@@ -1,6 +1,8 @@
 import pytest
 
 from composition.cli import main
+from leitai.eventstore.notes import Signer
+from leitai.witness.cosignature import CosignatureVerifier, Cosigner
 
 
 def test_a_missing_setting_stops_the_command_naming_it(monkeypatch, capsys):
@@ -122,3 +124,54 @@ def test_grant_usage_errors_name_the_option_and_exit_2(unreachable_store, capsys
     with pytest.raises(SystemExit) as stopped:
         main(args)
     assert stopped.value.code == 2 and said in capsys.readouterr().err
+
+
+def test_witness_keygen_writes_a_private_file_once_and_prints_the_vkey(tmp_path, capsys):
+    key = tmp_path / "witness.key"
+    assert main(["witness", "keygen", "witness.jijian.test", "-o", str(key)]) == 0
+    printed = capsys.readouterr().out.splitlines()[-1]
+    assert CosignatureVerifier.decode(printed) == Cosigner.from_file(key).verifier
+    assert key.stat().st_mode & 0o077 == 0
+    assert main(["witness", "keygen", "other", "-o", str(key)]) == 2
+    assert "never overwritten" in capsys.readouterr().err
+
+
+def _serve_args(tmp_path, **given: str) -> list[str]:
+    key = tmp_path / "witness.key"
+    if not key.exists():
+        Cosigner.generate("witness.jijian.test").write(key)
+    options = {
+        "--key": str(key),
+        "--log": f"leitai.test/scoring {Signer.generate('leitai.test').verifier.encoded()}",
+        "--state": str(tmp_path / "state.json"),
+        "--listen": "127.0.0.1:0",
+    }
+    options.update(given)
+    return ["witness", "serve", *(word for option, value in options.items() for word in (option, value))]
+
+
+@pytest.mark.parametrize(
+    "option, value, said",
+    [
+        ("--key", "/no/such/file", "--key /no/such/file: witness key file"),
+        ("--log", "leitai.test/scoring", "--log #1: reads 'ORIGIN VERIFIER_KEY'"),
+        ("--log", "leitai.test/scoring not+a+key", "--log #1 (leitai.test/scoring): the verifier key"),
+        ("--listen", "8380", "--listen 8380: reads HOST:PORT"),
+        ("--listen", "127.0.0.1:99999", "--listen 127.0.0.1:99999: reads HOST:PORT"),
+    ],
+)
+def test_witness_serve_checks_its_options_before_it_listens(tmp_path, capsys, option, value, said):
+    assert main(_serve_args(tmp_path, **{option: value})) == 2
+    assert said in capsys.readouterr().err
+
+
+def test_witness_serve_refuses_a_state_file_that_is_no_witness_s(tmp_path, capsys):
+    (tmp_path / "state.json").write_text("[]")
+    assert main(_serve_args(tmp_path)) == 2
+    assert "--state " in capsys.readouterr().err
+
+
+def test_a_log_s_key_is_no_witness_key(tmp_path, capsys):
+    Signer.generate("leitai.test").write(tmp_path / "witness.key")
+    assert main(_serve_args(tmp_path)) == 2
+    assert "not an Ed25519 witness key" in capsys.readouterr().err

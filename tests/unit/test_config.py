@@ -7,7 +7,9 @@ from pathlib import Path
 import pytest
 
 from leitai.config import ConfigurationError, Settings, load_settings, service_settings
+from leitai.eventstore.notes import Signer
 from leitai.messaging.topology import RetryPolicy
+from leitai.witness.cosignature import Cosigner
 
 GOOD = {
     "AMQP_URI": "amqp://guest:guest@localhost:5672/",
@@ -74,6 +76,25 @@ def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp
         only=("LEITAI_SIGNING_KEY", "LEITAI_TRUSTED_KEYS", "LEITAI_ENVIRONMENT"),
     )
     assert settings.verifiers() == [new.verifier, old.verifier]
+
+
+def test_a_log_origin_that_is_not_the_keys_name_and_a_log_is_refused(tmp_path):
+    """Auditors accept a checkpoint of log <log> signed by key <name> only if it names
+    <name>/<log> (docs/audit.md, checkpoint rules): a relay must not sign another."""
+    from leitai.eventstore.notes import Signer
+
+    Signer.generate("leitai.test").write(tmp_path / "key")
+    only = ("LEITAI_SIGNING_KEY", "LEITAI_LOG_ORIGIN", "LEITAI_ENVIRONMENT")
+    for origin in ("leitai.other/scoring", "leitai.test/scoring\u200b", "leitai.test/"):
+        settings = load_settings(
+            {"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_LOG_ORIGIN": origin, "LEITAI_ENVIRONMENT": "test"},
+            only=only,
+        )
+        with pytest.raises(ConfigurationError, match="LEITAI_LOG_ORIGIN: .* must be the signing key's name"):
+            settings.signing()
+    good = {"LEITAI_SIGNING_KEY": str(tmp_path / "key"), "LEITAI_LOG_ORIGIN": "leitai.test/scoring"}
+    signing = load_settings(dict(good, LEITAI_ENVIRONMENT="test"), only=only).signing()
+    assert signing is not None and signing.origin == "leitai.test/scoring"
 
 
 # -- what production refuses at start-up, naming the setting and never showing a secret -------
@@ -266,3 +287,28 @@ def test_a_refusal_a_service_answers_with_is_one_log_line_without_a_traceback():
         record = logging.LogRecord("nameko.containers", logging.WARNING, "", 0, "(expected) error", (), sys.exc_info())
     line = json.loads(JsonFormatter().format(record))
     assert line["refused"] == "NotFound: session s9 does not exist" and "exc" not in line
+
+
+def test_witnesses_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp_path):
+    one, two = (Cosigner.generate(f"witness.{n}").verifier for n in ("a", "b"))
+    entries = [f"http://127.0.0.1:8380/w {one.encoded()}", f"https://witness.example/ {two.encoded()}"]
+    for given in (entries, ",".join(entries), "\n".join(entries) + "\n", None):
+        settings = load_settings({**GOOD, "LEITAI_WITNESSES": given})
+        assert [(w.url, w.key) for w in settings.LEITAI_WITNESSES] == (
+            [("http://127.0.0.1:8380/w", one), ("https://witness.example", two)] if given else []
+        )
+    Signer.generate("leitai.test").write(tmp_path / "signing.key")
+    signing = load_settings(
+        {**GOOD, "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"), "LEITAI_WITNESSES": entries[0]}
+    ).signing()
+    assert signing is not None and [w.key for w in signing.witnesses] == [one] and signing.witness_timeout == 5.0
+    log_key = Signer.generate("leitai.test").verifier.encoded()
+    for bad, said in [
+        ("http://127.0.0.1:8380", "reads 'URL VKEY'"),
+        (f"ftp://x {one.encoded()}", "not an http:// or https:// URL"),
+        (f"http://x {log_key}", "not an Ed25519 witness verifier key"),
+    ]:
+        with pytest.raises(ConfigurationError, match=f"LEITAI_WITNESSES: .*{said}"):
+            load_settings({**GOOD, "LEITAI_WITNESSES": bad})
+    with pytest.raises(ConfigurationError, match="LEITAI_WITNESS_TIMEOUT_S"):
+        load_settings({**GOOD, "LEITAI_WITNESS_TIMEOUT_S": 0})

@@ -79,3 +79,28 @@ def test_a_state_file_that_is_not_one_is_named(tmp_path):
     (tmp_path / "state.json").write_text('{"scoring": 3}')
     with pytest.raises(ValueError, match="not a checkpoint monitor's state"):
         State.load(tmp_path / "state.json")
+
+
+@pytest.mark.parametrize(
+    "served",
+    [
+        pytest.param(lambda log, after: [{"size": "3", "root": "", "note": ""}], id="a size that is text"),
+        pytest.param(lambda log, after: [[1, 2, 3]], id="a list for a checkpoint"),
+        pytest.param(lambda log, after: [dict(c) for c in served_log("a", [1] * 1000)], id="pages that never move on"),
+    ],
+)
+def test_a_hostile_server_is_refused_in_a_line_never_followed_forever(served):
+    """What a server sends is the monitor's input, not its word: malformed checkpoints are a
+    refusal, and pages of checkpoints no newer than the last are not fetched again and again."""
+    report = watch(served, [SIGNER.verifier], ["scoring"], State())
+    assert not report.ok and len(report.lines) == 1 and report.lines[0].startswith("scoring: "), report.lines
+
+
+def test_an_origin_other_than_the_keys_name_and_the_log_is_refused():
+    """The rule the verifier applies too (docs/audit.md, checkpoint rules): the log "scoring"
+    signed by "leitai.test" is "leitai.test/scoring", not a look-alike."""
+    look_alike = [dict(c, note=c["note"]) for c in served_log("a", [1, 2])]
+    other = Checkpoint("leitai.test/scoring\u200b", 1, bytes.fromhex(look_alike[0]["root"]))
+    look_alike[0]["note"] = SIGNER.sign(other.body())
+    report = watch(fetching(look_alike), [SIGNER.verifier], ["scoring"], State())
+    assert not report.ok and "names the origin" in report.lines[0], report.lines

@@ -183,17 +183,11 @@ def verifier_check(stage: dict, sheets: dict[str, dict], stage_score: str) -> No
     ScoreSheetSubmitted payload the service wrote) and published with ``stage_score``: it
     raises Discrepancy where a sheet's total or the stage score is not what it finds."""
     entry = {"entry_id": "e1", "contestant_id": "p1", "name": "选手甲"}
-    session = {"session_id": "s1", "stage_id": stage["stage_id"], "group_id": "g1", "entries": [{"entry_id": "e1"}]}
-    registration = [
-        (1, {"event_id": "r1", "type": "StageDefined", "payload": stage}),
-        (2, {"event_id": "r2", "type": "EntrySubmitted", "payload": entry}),
-        (3, {"event_id": "r3", "type": "SessionOpened", "payload": session}),
-    ]
-    scoring = [
-        (position, {"event_id": f"sheet-{judge}", "type": "ScoreSheetSubmitted", "payload": payload})
-        for position, (judge, payload) in enumerate(sheets.items(), start=1)
-    ]
-    scoring.append((len(scoring) + 1, {"event_id": "lock", "type": "SessionLocked", "payload": {"session_id": "s1"}}))
+    session = {
+        "plan": {"session_id": "s1", "group_id": "g1", "entries": [{"entry_id": "e1"}]},
+        "sheets": {("e1", judge): payload for judge, payload in sheets.items()},
+        "origin": {("e1", judge): f"sheet-{judge}" for judge in sheets},
+    }
     row = entry | {
         "group_id": "g1",
         "stage_score": stage_score,
@@ -207,8 +201,8 @@ def verifier_check(stage: dict, sheets: dict[str, dict], stage_score: str) -> No
         "rule_sha256": verifier.rule_fingerprint(stage),
         "standings_sha256": hashlib.sha256(verifier.canonical([row])).hexdigest(),
     }
-    events = {"registration": registration, "scoring": scoring}
-    assert verifier._check_result(certificate, {"payload": {"standings": [row]}}, events, stage["stage_id"], stage) == 1
+    basis = {"stage": stage, "defined": {"event_id": "r1"}, "entries": {"e1": entry}}
+    assert verifier.check_result(certificate, {"payload": {"standings": [row]}}, basis, {"s1": session}) == 1
 
 
 # -- what is drawn -------------------------------------------------------------------------
