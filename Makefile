@@ -6,7 +6,7 @@ SECANTUS   := .tools/secantus
 DEPLOY     := .tools/deploy
 PYTEST_ARGS ?=
 
-.PHONY: help venv secantus deploy-tools rabbitmq browser lint format test test-unit test-integration test-e2e manifests image demo bench bench-replay load chaos api-examples clean
+.PHONY: help venv secantus deploy-tools rabbitmq browser lint format test test-unit test-integration test-e2e manifests image demo bench bench-replay bench-store bench-partitions load chaos api-examples clean
 help:
 	@echo "make demo   run the Boai contest end to end (embedded defaults; DEMO_ARGS=qidong|lufeng)"
 	@echo "make test   set up and run the whole suite, tier by tier, stopping at the first that fails:"
@@ -16,6 +16,8 @@ help:
 	@echo "make bench  every leitai path against its raw part (kombu, pymongo, a cursor), from one run"
 	@echo "make load   judges over HTTP against leitai up at rising rates: latencies and the breaking rate"
 	@echo "make bench-replay  leitai replay against a raw cursor read of synthetic logs, with peak memory"
+	@echo "make bench-store  what each store command leitai sends costs the store, per document"
+	@echo "make bench-partitions  the pipeline over 1 and 2 partitions, each a whole log of its own"
 	@echo "make chaos  judges scoring while every process, the broker's connections and the store fail in turn"
 	@echo "make image  the container image, localhost/leitai:<version> (buildah)"
 	@echo "make manifests  deploy/k8s's overlays rendered into var/manifests/"
@@ -120,6 +122,18 @@ chaos: venv secantus rabbitmq
 BENCH_ARGS ?=
 bench: venv secantus rabbitmq
 	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.pipeline $(BENCH_ARGS)
+
+# the store CPU of each command leitai sends, per document, beside other designs' commands:
+# BENCH_STORE_ARGS="--documents 5000"
+BENCH_STORE_ARGS ?=
+bench-store: venv secantus
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.storeops $(BENCH_STORE_ARGS)
+
+# the pipeline on 1, then 2 partitions side by side (docs/architecture.md, Scaling past one
+# machine): BENCH_PARTITIONS_ARGS="--partitions 1 2 3 --events 8000"
+BENCH_PARTITIONS_ARGS ?=
+bench-partitions: venv secantus rabbitmq
+	LEITAI_SECANTUSD=$(CURDIR)/$(SECANTUS)/bin/secantusd-py $(BIN)/python -m bench.partitions $(BENCH_PARTITIONS_ARGS)
 
 # judges submitting sheets over HTTP to leitai up at rising offered rates, until the latency
 # goal breaks: LOAD_ARGS="--judges 24 --rates 20 40 60 --seconds 30"

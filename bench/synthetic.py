@@ -3,7 +3,10 @@
 Counties of ``entries_per_county`` entrants each run one stage: the entries are registered,
 sessions of 20 are scheduled and opened with a panel of 7, every judge scores every entry
 (three weighted criteria), each session is locked with its entries' scores (drop the highest
-and the lowest), and each county's stage is published with its standings. Every payload is
+and the lowest), and each county's stage is published with its standings. Sheet totals,
+entries' scores, standings and the publication are made by the services' own pure rules
+(scoring's rules, ranking's standings and publication), so a payload a contract refuses
+cannot be written here while the services write another. Every payload is
 checked against its contract as an append checks it (EventStore.commit); the commits are
 sequenced and hash-chained as the relay's sequencer does it (sequence_fields), then inserted
 in bulk, so that a log of a million events is written in a minute rather than in hours, and
@@ -14,16 +17,15 @@ About 9.2 events an entrant: ``events_for(entries)`` says how many exactly.
 
 from __future__ import annotations
 
-import hashlib
 import random
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from pymongo.database import Database
 
-from leitai.canonical import canonical_json
+from leitai.arithmetic import ROUNDING
 from leitai.contracts import NewEvent
 from leitai.contracts.product import REGISTRY
 from leitai.eventstore import EventStore
@@ -31,6 +33,10 @@ from leitai.eventstore.mongodb import MongoCommitLog, ensure_indexes
 from leitai.eventstore.records import PENDING, Head
 from leitai.eventstore.sequencer import sequence_fields
 from leitai.version import VERSION
+from services.ranking import publication
+from services.ranking.board import rule_sha256, standing_row
+from services.ranking.standings import Result, standings
+from services.scoring import rules
 
 SESSION = 20  # entries a session
 PANEL = 7  # judges a panel (the highest and the lowest dropped)
@@ -39,8 +45,11 @@ CRITERIA = [
     {"criterion_id": "work", "name": "讲工作", "max": "40", "weight": "1.5", "step": "0.5"},
     {"criterion_id": "results", "name": "讲成效", "max": "30", "weight": "1", "step": "0.5"},
 ]
-WEIGHTS = {c["criterion_id"]: Decimal(c["weight"]) for c in CRITERIA}
 DROP_RULE = [{"min_sheets": 1, "drop_high": 0, "drop_low": 0}, {"min_sheets": 5, "drop_high": 1, "drop_low": 1}]
+RULES = [
+    rules.Criterion(**{k: Decimal(v) if k in ("max", "weight", "step") else v for k, v in c.items()}) for c in CRITERIA
+]
+DROP = [rules.DropTier(**tier) for tier in DROP_RULE]
 INSERT_BATCH = 1000  # commits an insert_many carries
 EPOCH_ID = uuid.UUID("2c9a4e0e-7f3b-4d1a-9b8e-5a6c7d8e9f01")  # event ids derive from it: a run is repeatable
 
@@ -142,7 +151,7 @@ def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) 
     for start in range(0, size, 100):
         registration.append(f"contest-{contest}", [("EntrySubmitted", e) for e in entries[start : start + 100]])
     judges = [{"judge_id": f"J{n}", "name": f"评委{n}", "head": n == 1, "reserve": False} for n in range(1, PANEL + 1)]
-    scores: dict[str, str] = {}
+    results: list[Result] = []
     for number, start in enumerate(range(0, size, SESSION), start=1):
         session = f"{contest}-s{number:04d}"
         seated = entries[start : start + SESSION]
@@ -177,16 +186,12 @@ def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) 
         )
         scored = []
         for entry in seated:
-            totals = []
+            totals = {}
             for judge in judges:
                 sheet = {
-                    c["criterion_id"]: str(
-                        Decimal(rng.randrange(int(Decimal(c["max"]) * 2) // 2, int(Decimal(c["max"]) * 2) + 1)) / 2
-                    )
-                    for c in CRITERIA
+                    c.criterion_id: Decimal(rng.randrange(int(c.max * 2) // 2, int(c.max * 2) + 1)) / 2 for c in RULES
                 }
-                total = sum(WEIGHTS[k] * Decimal(v) for k, v in sheet.items())
-                totals.append((total, judge["judge_id"]))
+                totals[judge["judge_id"]] = rules.sheet_total(RULES, sheet)
                 scoring.append(
                     f"session-{session}",
                     [
@@ -197,32 +202,33 @@ def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) 
                                 "session_id": session,
                                 "entry_id": entry["entry_id"],
                                 "judge_id": judge["judge_id"],
-                                "scores": sheet,
-                                "total": str(total),
+                                "scores": {k: str(v) for k, v in sheet.items()},
+                                "total": str(totals[judge["judge_id"]]),
                                 "revision": 1,
                             },
                         )
                     ],
                 )
-            ordered = sorted(totals)
-            kept = ordered[1:-1]
-            counted_sum = sum(t for t, _ in kept)
-            stage_score = (counted_sum / len(kept)).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
-            scores[entry["entry_id"]] = str(stage_score)
+            result = rules.aggregate(entry["entry_id"], totals, DROP)
+            results.append(
+                Result(
+                    entry["entry_id"], entry["contestant_id"], entry["name"], "all", result.stage_score, result.sheets
+                )
+            )
             scored.append(
                 (
                     "EntryScored",
                     dict(
                         where,
                         entry_id=entry["entry_id"],
-                        sheets=[{"judge_id": j, "total": str(t)} for t, j in totals],
+                        sheets=[{"judge_id": j, "total": str(t)} for j, t in result.sheets],
                         recused=[],
-                        dropped_high=[ordered[-1][1]],
-                        dropped_low=[ordered[0][1]],
-                        counted_sum=str(counted_sum),
-                        counted=len(kept),
-                        stage_score=str(stage_score),
-                        rounding="ROUND_HALF_UP",
+                        dropped_high=list(result.dropped_high),
+                        dropped_low=list(result.dropped_low),
+                        counted_sum=str(result.counted_sum),
+                        counted=result.counted,
+                        stage_score=str(result.stage_score),
+                        rounding=ROUNDING,
                     ),
                 )
             )
@@ -238,45 +244,18 @@ def _county(logs: dict[str, _Log], contest: str, size: int, rng: random.Random) 
                 ),
             ],
         )
-    ranking.append(f"stage-{contest}:prelim", [("StageResultsPublished", _standings(contest, entries, scores, logs))])
-
-
-def _standings(contest: str, entries: list[dict], scores: dict[str, str], logs: dict[str, _Log]) -> dict:
-    ordered = sorted(entries, key=lambda e: (-Decimal(scores[e["entry_id"]]), e["entry_id"]))
-    advance = max(1, len(entries) // 10)
-    rows, rank, previous = [], 0, None
-    for position, entry in enumerate(ordered, start=1):
-        score = Decimal(scores[entry["entry_id"]])
-        rank = rank if score == previous else position  # standard competition ranking: 1, 2, 2, 4
-        previous = score
-        rows.append(
-            {
-                "entry_id": entry["entry_id"],
-                "contestant_id": entry["contestant_id"],
-                "name": entry["name"],
-                "group_id": "all",
-                "stage_score": scores[entry["entry_id"]],
-                "rank": rank,
-                "group_rank": rank,
-                "position": position,
-                "advanced": position <= advance,
-                "decided_by": None,
-            }
-        )
-    # the v2 certificate's parts: the standings' digest, the software, and the head version of
-    # every source stream the standings depend on (the contest's and its sessions')
-    sessions = f"session-{contest}-s"
-    return {
-        "contest_id": contest,
-        "stage_id": "prelim",
-        "next_stage_id": None,
-        "rule_sha256": "0" * 64,
-        "log_positions": {name: one.head.position for name, one in logs.items() if name != "ranking"},
-        "standings": rows,
-        "standings_sha256": hashlib.sha256(canonical_json(rows)).hexdigest(),
-        "software_version": VERSION,
-        "streams": {
-            "registration": {f"contest-{contest}": logs["registration"].versions[f"contest-{contest}"]},
-            "scoring": {s: v for s, v in sorted(logs["scoring"].versions.items()) if s.startswith(sessions)},
+    summary, _ = publication.publish(
+        contest,
+        "prelim",
+        [standing_row(s) for s in standings(results, stage["advancement"], stage["lot_seed"])],
+        None,
+        rule_sha256(stage),
+        {name: one.head.position for name, one in logs.items() if name != "ranking"},
+        # the head version of every source stream the standings depend on: the contest's and its sessions'
+        {
+            "registration": {f"contest-{contest}": registration.versions[f"contest-{contest}"]},
+            "scoring": {s: v for s, v in sorted(scoring.versions.items()) if s.startswith(f"session-{contest}-s")},
         },
-    }
+        VERSION,
+    )
+    ranking.append(f"stage-{contest}:prelim", [("StageResultsPublished", summary)])

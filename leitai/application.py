@@ -121,15 +121,26 @@ def execute(
     """``reused``: what to answer when an id the client chose for an event (a Decision's
     ``event_id``) was already used for another append, in this stream or another; by default a
     Conflict naming the ids. Never the store's own error: that would be a 500."""
-    if idempotency:
-        found, answer = _earlier_answer(store, stream_id, idempotency)
-        if found:
-            return cast(R, answer)  # the answer stored the first time, in its wire (JSON) form
+
+    def earlier() -> tuple[bool, Any]:
+        # The answer stored the first time, in its wire (JSON) form. Looked up only where the
+        # request did not write: a first request (nearly every one) costs the store no read
+        # for it, and a retry ends at one of these exits whatever the state now, since the ids
+        # its events take are stored already (the append finds them) or it writes nothing.
+        return _earlier_answer(store, stream_id, idempotency) if idempotency else (False, None)
+
     for _ in range(attempts):
         state = fold(store.read_stream(stream_id))
-        result, decisions = decide(state)
+        try:
+            result, decisions = decide(state)
+        except Exception:
+            found, answer = earlier()  # a retry, refused now by what the first request did
+            if found:
+                return cast(R, answer)
+            raise
         if not decisions:
-            return result
+            found, answer = earlier()
+            return cast(R, answer) if found else result
         keyed = (lambda i: idempotency.event_id(stream_id, i)) if idempotency else None
         types = [d.type for d in decisions]
         outcome = (
@@ -148,6 +159,9 @@ def execute(
         except ConcurrencyConflict:
             continue
         except EventIdReused:
+            found, answer = earlier()  # a retry that decided other events than the first time
+            if found:
+                return cast(R, answer)
             chosen = sorted({d.event_id for d in decisions if d.event_id})
             if reused:
                 raise reused from None
@@ -160,8 +174,8 @@ def execute(
             raise Conflict(
                 "an id this request made was already used for another record; send it with a new key", {"ids": chosen}
             ) from None
-        if appended.duplicate and idempotency:  # the same request, sent twice at once: the other one won
-            return cast(R, _earlier_answer(store, stream_id, idempotency)[1])
+        if appended.duplicate and idempotency:  # a retry, or the same request sent twice at once
+            return cast(R, earlier()[1])
         # a resent append (event ids the client chose) names the commit stored the first time
         consistency.note(consistency.Written.of(stream_id, appended.first_version, types).encode())
         return result

@@ -27,7 +27,17 @@ class MemoryCommitLog:
         self._seals: list[dict[str, Any]] = []
         self._checkpoints: dict[int, dict[str, Any]] = {}
 
-    def insert(self, commit: dict[str, Any]) -> None:
+    def insert_each(self, commits: Sequence[dict[str, Any]]) -> Sequence[Exception | None]:
+        outcomes: list[Exception | None] = []
+        for commit in commits:
+            try:
+                self._insert(commit)
+                outcomes.append(None)
+            except DuplicateCommit as exc:
+                outcomes.append(exc)
+        return outcomes
+
+    def _insert(self, commit: dict[str, Any]) -> None:
         with self._lock:
             event_ids = {e["event_id"] for e in commit["events"]}
             for stored in self.commits.values():

@@ -16,10 +16,10 @@ from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.database import Database
-from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError
+from pymongo.errors import BulkWriteError, CollectionInvalid, DuplicateKeyError, WriteConcernError
 
 from leitai.eventstore.records import PENDING, DuplicateCommit
-from leitai.mongo import DUPLICATE_KEY
+from leitai.mongo import DUPLICATE_KEY, taken_keys
 
 COMMITS = "commits"
 SEQUENCER = "sequencer"
@@ -66,11 +66,19 @@ class MongoCommitLog:
         self._checkpoints = db[CHECKPOINTS]
         self._lease_created = False
 
-    def insert(self, commit: dict[str, Any]) -> None:
+    def insert_each(self, commits: Sequence[dict[str, Any]]) -> Sequence[Exception | None]:
         try:
-            self._commits.insert_one(commit)
-        except DuplicateKeyError as exc:
-            raise DuplicateCommit(str(exc)) from None
+            # unordered: a commit a unique index refuses does not keep the others out
+            self._commits.insert_many(commits, ordered=False)
+        except BulkWriteError as exc:  # a bulk reports each refused commit by its index
+            refused = {e["index"]: DuplicateCommit(e.get("errmsg", "duplicate key")) for e in taken_keys(exc)}
+            concern = exc.details.get("writeConcernErrors")
+            # the rest went in, but short of the write concern: their outcome is unknown (an outage)
+            rest = (
+                WriteConcernError(concern[0].get("errmsg", ""), concern[0].get("code"), concern[0]) if concern else None
+            )
+            return [refused.get(i, rest) for i in range(len(commits))]
+        return [None] * len(commits)
 
     def exists(self, commit_id: str) -> bool:
         return self._commits.find_one({"_id": commit_id}, {"_id": 1}) is not None

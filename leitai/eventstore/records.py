@@ -45,9 +45,12 @@ class CommitLog(Protocol):
     """The records of one service's event store. Every method is one round trip at most."""
 
     # -- commits ---------------------------------------------------------------------
-    def insert(self, commit: dict[str, Any]) -> None:
-        """Store a new commit; DuplicateCommit if its id, its (stream_id, prev_version) or any
-        of its event ids is stored already."""
+    def insert_each(self, commits: Sequence[dict[str, Any]]) -> Sequence[Exception | None]:
+        """Store new commits in one write, each on its own: for each, None when it was stored,
+        the DuplicateCommit that refused it (its id, its (stream_id, prev_version) or one of
+        its event ids is stored already, or taken by one before it in ``commits``), or the
+        store's error that leaves its own outcome unknown. The others are stored whatever one
+        of them met. A failure of the whole write is raised: whether each was stored is unknown."""
 
     def exists(self, commit_id: str) -> bool: ...
 

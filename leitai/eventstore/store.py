@@ -27,6 +27,7 @@ from leitai import metrics
 from leitai.contracts import ContractError, ContractRegistry, Event, NewEvent, format_timestamp
 from leitai.eventstore.checkpoints import public
 from leitai.eventstore.errors import ConcurrencyConflict, CorruptRecord, EventIdReused
+from leitai.eventstore.groupcommit import GroupCommit
 from leitai.eventstore.merkle import Tree
 from leitai.eventstore.prefixes import SequencedPrefixes
 from leitai.eventstore.records import (
@@ -95,6 +96,9 @@ class EventStore:
         self._registry = registry
         self._heads = KnownHeads()
         self._prefixes = SequencedPrefixes()
+        # appends from concurrent commands (threads, or a service's green threads) that arrive
+        # while one is being stored are stored together, each still answered on its own
+        self._appends: GroupCommit[dict[str, Any], None] = GroupCommit(log.insert_each)
 
     # -- writing -----------------------------------------------------------------
     def append(
@@ -122,7 +126,7 @@ class EventStore:
         ):
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))
         try:
-            self._log.insert(commit)
+            self._appends.submit(commit)
         except DuplicateCommit:
             # a commit already starts at expected_version (or these event ids are stored)
             return self._resent_or_raise(event_ids, stream_id, self._conflict(stream_id, expected_version))

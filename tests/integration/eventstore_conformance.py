@@ -9,7 +9,9 @@ an intruder with write access to the store would.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections import defaultdict
+from decimal import Decimal
 
 import pytest
 
@@ -18,7 +20,7 @@ from leitai.eventstore import ConcurrencyConflict, CorruptRecord, EventIdReused,
 from leitai.eventstore.checkpoints import InconsistentCheckpoint, Notary, public
 from leitai.eventstore.merkle import Tree, leaf_hash, verify_consistency, verify_inclusion
 from leitai.eventstore.notes import Checkpoint, Signer
-from leitai.eventstore.records import Head, commit_leaves, commits_in_order, event_records
+from leitai.eventstore.records import DuplicateCommit, Head, commit_leaves, commits_in_order, event_records
 from leitai.eventstore.sequencer import event_hashes
 from leitai.eventstore.verify import verify
 from testkit.ledger import REGISTRY, deposit
@@ -89,15 +91,27 @@ class EventStoreConformance:
         fresh = EventStore(counted, REGISTRY)  # another process: it has not seen the stream
         with pytest.raises(ConcurrencyConflict):
             fresh.append("s", 2, [deposit("A", "9.00")])  # a gap: refused after one read
-        assert counted.calls[0] == "exists" and "insert" not in counted.calls
+        assert counted.calls[0] == "exists" and "insert_each" not in counted.calls
         fresh.read_stream("s")
         counted.calls.clear()
         fresh.append("s", 1, [deposit("A", "2.00")])
         fresh.append("s", 2, [deposit("A", "3.00")])
-        assert counted.calls == ["insert", "insert"]
+        assert counted.calls == ["insert_each", "insert_each"]
         with pytest.raises(ConcurrencyConflict):
             store.append("s", 1, [deposit("A", "9.00")])  # stale in the first store: the index refuses it
         assert [e.stream_version for e in fresh.read_stream("s")] == [1, 2, 3]
+
+    def test_commits_stored_in_one_write_are_each_answered_on_their_own(self, records):
+        store = EventStore(records, REGISTRY)
+        first = store.commit("a", 0, [deposit("A", "1.00")])
+        racing = store.commit("a", 0, [deposit("A", "2.00")])  # after the same version as ``first``
+        other = store.commit("b", 0, [deposit("B", "1.00")])
+        reused = store.commit("c", 0, [deposit("C", "1.00", event_id=uuid.UUID(first["events"][0]["event_id"]))])
+        outcomes = records.insert_each([first, racing, other, reused])
+        assert outcomes[0] is None and outcomes[2] is None
+        assert isinstance(outcomes[1], DuplicateCommit) and isinstance(outcomes[3], DuplicateCommit)
+        assert [e.payload["amount"] for e in store.read_stream("a")] == [Decimal("1.00")]
+        assert store.stream_version("b") == 1 and store.stream_version("c") == 0
 
     def test_a_stream_read_again_is_read_and_parsed_only_after_its_sequenced_prefix(self, records, sequencer):
         counted = _Counting(records)
