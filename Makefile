@@ -48,7 +48,7 @@ $(DEPLOY)/.installed: tools/deploy.lock
 manifests: deploy-tools
 	@mkdir -p var/manifests
 	for overlay in dev prod; do \
-	  $(DEPLOY)/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
+	  $(DEPLOY)/bin/kubectl kustomize deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
 	done
 	@echo "rendered: var/manifests/dev.yaml var/manifests/prod.yaml"
 

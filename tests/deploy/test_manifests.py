@@ -31,6 +31,8 @@ from tests.support.manifests import (
     K8S,
     KUBERNETES_VERSION,
     OVERLAYS,
+    RENDER,
+    ROOT,
     named,
     of_kind,
     pod_spec,
@@ -72,6 +74,19 @@ def workloads(objects: list[dict]) -> list[dict]:
 
 def secrets_for(name: str) -> dict:
     return PROD_SECRETS if name == "prod" else {}
+
+
+# -- rendered as the runbook renders them ---------------------------------------------
+def test_the_runbook_renders_every_overlay_as_the_tests_do_with_kubectls_default_load_restrictor():
+    """A generator reading a file outside its kustomization's folder renders under a relaxed
+    load restrictor and fails under kubectl's default, which `kubectl apply -k`, Argo CD and
+    Flux use: the tests render only as the runbook does, and the runbook relaxes nothing."""
+    runbook = (ROOT / "docs" / "deploy.md").read_text() + (ROOT / "Makefile").read_text()
+    commands = re.findall(r"kubectl kustomize[^\n>|`]*", runbook)
+    assert commands and all(c.split()[: len(RENDER)] == list(RENDER) for c in commands)
+    assert not [c for c in commands if "--load-restrictor" in c], commands
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        assert "LoadRestrictionsNone" not in kustomization.read_text(), kustomization
 
 
 # -- schemas and policy --------------------------------------------------------------

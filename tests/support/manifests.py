@@ -33,10 +33,16 @@ def tool(name: str) -> str:
     return str(path)
 
 
-def render(overlay: str) -> list[dict]:
-    """``kubectl kustomize`` of an overlay, as objects."""
+# how the runbook (docs/deploy.md) renders an overlay: kubectl's own Kustomize with its default
+# load restrictor, which `kubectl apply -k`, Argo CD and Flux also use (no file read from
+# outside a kustomization's folder)
+RENDER = ("kubectl", "kustomize")
+
+
+def render(overlay: str, k8s: Path = K8S) -> list[dict]:
+    """An overlay rendered as the runbook renders it, as objects; ``k8s``: another copy of deploy/k8s."""
     done = subprocess.run(
-        [tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S / "overlays" / overlay)],
+        [tool(RENDER[0]), *RENDER[1:], str(k8s / "overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=120,
