@@ -10,7 +10,9 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
+import tomllib
 from pathlib import Path
 from unittest import mock
 
@@ -87,6 +89,40 @@ def test_the_runbook_renders_every_overlay_as_the_tests_do_with_kubectls_default
     assert not [c for c in commands if "--load-restrictor" in c], commands
     for kustomization in K8S.rglob("kustomization.yaml"):
         assert "LoadRestrictionsNone" not in kustomization.read_text(), kustomization
+
+
+def leitai_images(objects: list[dict]) -> set[str]:
+    return {
+        c["image"]
+        for w in workloads(objects)
+        for c in pod_spec(w)["containers"] + pod_spec(w).get("initContainers", [])
+    }
+
+
+def test_dev_runs_the_image_make_image_builds():
+    """An overlay's images: entry matches a container's image as the base leaves it: a base that
+    renamed "leitai" first would leave dev's entry matching nothing."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    build = (ROOT / "deploy" / "image" / "build.sh").read_text()
+    built = re.search(r"IMAGE=\$\{LEITAI_IMAGE:-([^}]+)\}", build).group(1).replace("$VERSION", version)
+    assert leitai_images(render("dev")) == {built}
+
+
+def test_a_release_pinned_by_digest_as_the_runbook_says_runs_that_digest_in_every_container(tmp_path):
+    """docs/deploy.md: a release sets the digest of the "leitai" entry of the prod overlay's images:."""
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    registry = re.search(r"set image leitai=([^@\s`]+)@sha256", runbook).group(1)
+    copy = tmp_path / "repo"
+    shutil.copytree(K8S, copy / "deploy" / "k8s")
+    shutil.copytree(ROOT / "config", copy / "config")
+    path = copy / "deploy" / "k8s" / "overlays" / "prod" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text())
+    [entry] = [i for i in kustomization["images"] if i["name"] == "leitai"]
+    digest = "sha256:" + "5e" * 32
+    entry.pop("newTag")
+    entry.update(newName=registry, digest=digest)
+    path.write_text(yaml.safe_dump(kustomization))
+    assert leitai_images(render("prod", copy / "deploy" / "k8s")) == {f"{registry}@{digest}"}
 
 
 # -- schemas and policy --------------------------------------------------------------
