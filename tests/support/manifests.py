@@ -78,7 +78,7 @@ class Pod:
     container: dict
 
 
-def _data(obj: dict) -> dict[str, str]:
+def data_of(obj: dict) -> dict[str, str]:
     if obj["kind"] == "Secret":
         decoded = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
         return {**decoded, **(obj.get("stringData") or {})}
@@ -95,7 +95,7 @@ def _source(objects: list[dict], secrets: dict[str, dict[str, str]], kind: str, 
     found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
     if not found:
         raise KeyError(f"{kind} {name} is neither in the overlay nor given by the test")
-    return _data(found[0])
+    return data_of(found[0])
 
 
 def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, str]] | None = None) -> Pod:
