@@ -33,6 +33,7 @@ from tests.support.manifests import (
     K8S,
     KUBERNETES_VERSION,
     OVERLAYS,
+    PROD_SECRETS,
     RENDER,
     ROOT,
     named,
@@ -45,19 +46,6 @@ from tests.support.manifests import (
 
 BUILT_IN_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
 SCHEMAS = K8S / "schemas"
-# what the cluster's secret manager holds in production (docs/deploy.md), as test values
-PROD_SECRETS = {
-    "leitai-broker": {
-        "amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
-        "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
-    },
-    "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
-    "leitai-gateway": {
-        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
-        "consistency-key": "a-production-consistency-key-0123456789abcdef",
-    },
-    "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
-}
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)

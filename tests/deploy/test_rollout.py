@@ -6,10 +6,57 @@ paper (docs/deploy.md, "What we verified and how")."""
 
 from __future__ import annotations
 
+import functools
+import os
 import re
+import uuid
+from unittest import mock
+from urllib.parse import urlparse
 
-from tests.support.cluster import mounted_files, names_before_ready, writable
-from tests.support.manifests import data_of, named, pod_spec, render
+import pytest
+from pymongo import MongoClient, monitoring
+
+from composition import cli
+from leitai import mongo
+from tests.support.cluster import (
+    MONGODB_SERVICE_ACCOUNT,
+    Endpoint,
+    allowed,
+    mounted_files,
+    names_before_ready,
+    pod_templates,
+    refused_commands,
+    restricted_violations,
+    selects,
+    writable,
+)
+from tests.support.manifests import (
+    CONFIG_MOUNT,
+    OVERLAYS,
+    PROD_SECRETS,
+    ROOT,
+    data_of,
+    named,
+    of_kind,
+    pod_spec,
+    render,
+    resolve,
+)
+
+NAMESPACE = "leitai"
+# who connects from outside leitai's namespace (docs/deploy.md, Prerequisites)
+API_SERVER = Endpoint("the Kubernetes API server", None)
+MAIL_RELAY = Endpoint("the mail relay", None)
+KUBE_DNS = Endpoint("cluster DNS", "kube-system", {"k8s-app": "kube-dns"})
+RABBITMQ_OPERATOR = Endpoint("the RabbitMQ Cluster Operator", "rabbitmq-system")
+PROMETHEUS = Endpoint("Prometheus", "monitoring")
+INGRESS = Endpoint("the ingress controller", "ingress-nginx")
+
+
+@pytest.fixture(scope="module", params=OVERLAYS)
+def overlay(request) -> tuple[str, list[dict]]:
+    return request.param, render(request.param)
+
 
 # docker-library/rabbitmq 4.1/ubuntu (commit 9193c1de): what the image has in
 # /etc/rabbitmq/conf.d, shown only when no volume is mounted over it
@@ -59,3 +106,186 @@ def test_the_dev_store_initiates_its_replica_set_under_a_name_that_resolves_befo
     # the clients reach the member by the same name
     [secret] = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("leitai-store-")]
     assert any(host in data_of(secret)["mongo-url"] for host in hosts)
+
+
+class Commands(monitoring.CommandListener):
+    """Every command a client sent, by database."""
+
+    def __init__(self) -> None:
+        self.sent: set[tuple[str, str]] = set()
+
+    def started(self, event) -> None:
+        self.sent.add((event.database_name, event.command_name))
+
+    def succeeded(self, event) -> None:
+        pass
+
+    def failed(self, event) -> None:
+        pass
+
+
+def run_audit(tmp_path, mongo_url: str, mongo_client, given: dict) -> tuple[int, set[tuple[str, str]], list[dict]]:
+    """The audit CronJob's command, run with exactly the environment and config files its
+    manifest gives it (``given``: the cluster's Secrets and ConfigMaps) against this test's store
+    (its databases prefixed): its exit code, the commands it sent by database, the objects."""
+    objects = render("prod")
+    pod = resolve(named(objects, "CronJob", "leitai-audit"), objects, given)
+    config_dir = tmp_path / "etc-leitai"
+    config_dir.mkdir()
+    for filename, text in pod.files[CONFIG_MOUNT].items():
+        (config_dir / filename).write_text(text)
+    kept = next(a for a in pod.command if a.startswith("/var/lib/leitai-audit"))
+    argv = [a.replace(CONFIG_MOUNT, str(config_dir)).replace(kept, str(tmp_path / "kept.json")) for a in pod.command]
+    assert argv[0] == "leitai"
+    prefix = f"leitai_test_{uuid.uuid4().hex[:8]}_"
+    env = dict(pod.env, MONGO_URL=mongo_url, **{k: prefix + v for k, v in pod.env.items() if k.endswith("_DATABASE")})
+    commands = Commands()
+    client = functools.partial(MongoClient, event_listeners=[commands])
+    try:
+        with mock.patch.dict(os.environ, env, clear=True), mock.patch.object(mongo, "MongoClient", client):
+            code = cli.main(argv[1:])
+    finally:
+        for name in mongo_client.list_database_names():
+            if name.startswith(prefix):
+                mongo_client.drop_database(name)
+    sent = {(database.removeprefix(prefix), command) for database, command in commands.sent if database != "admin"}
+    return code, sent, objects
+
+
+@pytest.mark.integration
+def test_the_nightly_audit_runs_in_production_with_its_manifests_environment_and_its_users_roles(
+    tmp_path, mongo_url, mongo_client
+):
+    """Production refuses to keep checkpoints it could not check (an empty LEITAI_VERIFIER_KEYS),
+    and every command the audit sends must be one the store user of its MONGO_URL may run, with
+    the roles the MongoDBCommunity gives that user."""
+    code, sent, objects = run_audit(tmp_path, mongo_url, mongo_client, PROD_SECRETS)
+    assert code == 0
+    user = urlparse(PROD_SECRETS["leitai-store"]["mongo-url"]).username
+    [grant] = [u for u in named(objects, "MongoDBCommunity", "leitai-mongodb")["spec"]["users"] if u["name"] == user]
+    assert ("leitai_ranking_replay", "dropDatabase") in sent
+    assert not refused_commands(grant["roles"], sent)
+
+
+@pytest.mark.integration
+def test_production_refuses_the_audit_an_empty_verifier_key(tmp_path, mongo_url, mongo_client, capsys):
+    empty = dict(PROD_SECRETS, **{"leitai-verifier-keys": {"keys": ""}})
+    code, _, _ = run_audit(tmp_path, mongo_url, mongo_client, empty)
+    assert code == 2 and "LEITAI_VERIFIER_KEYS" in capsys.readouterr().err
+
+
+# -- what the network policies let through, and whom they and the budgets select -------------
+def endpoints(objects: list[dict]) -> dict[str, tuple[Endpoint, dict]]:
+    """Every pod of the overlay (its workloads' and its operators'), with its template."""
+    return {
+        key: (Endpoint(key, NAMESPACE, template["metadata"].get("labels") or {}), template)
+        for key, template in pod_templates(objects).items()
+    }
+
+
+def connections(objects: list[dict]) -> list[tuple[Endpoint, Endpoint, int, str]]:
+    """Every connection the processes, the broker and the store need to work and be ready."""
+    pods = endpoints(objects)
+    leitai = [(e, t) for e, t in pods.values() if e.labels.get("app.kubernetes.io/name") == "leitai"]
+    [broker] = [
+        e for k, (e, _) in pods.items() if k in ("RabbitmqCluster/leitai-rabbitmq", "StatefulSet/leitai-rabbitmq")
+    ]
+    [store] = [
+        e for k, (e, _) in pods.items() if k in ("MongoDBCommunity/leitai-mongodb", "StatefulSet/leitai-mongodb")
+    ]
+    needed = []
+    for pod, template in leitai:
+        env = {v["name"] for c in template["spec"]["containers"] for v in c.get("env", [])}
+        needed += [(pod, broker, 5672, "AMQP"), (pod, KUBE_DNS, 53, "DNS"), (PROMETHEUS, pod, 9100, "metrics")]
+        if "MONGO_URL" in env:
+            needed.append((pod, store, 27017, "its store"))
+        if "SMTP_PASSWORD" in env:
+            needed.append((pod, MAIL_RELAY, 587, "mail"))
+        if pod.labels.get("app.kubernetes.io/component") == "gateway":
+            needed.append((INGRESS, pod, 8000, "HTTP"))
+    needed += [(broker, broker, 25672, "clustering"), (store, store, 27017, "replication")]
+    if of_kind(objects, "RabbitmqCluster"):
+        needed += [
+            (RABBITMQ_OPERATOR, broker, 15672, "the operator's management calls"),
+            (broker, API_SERVER, 443, "peer discovery"),
+        ]
+    if of_kind(objects, "MongoDBCommunity"):  # its agent's readiness probe reads its pod
+        needed.append((store, API_SERVER, 443, "the readiness probe"))
+    return needed
+
+
+def test_every_connection_a_process_needs_gets_through_the_network_policies(overlay):
+    _, objects = overlay
+    policies = of_kind(objects, "NetworkPolicy")
+    blocked = [
+        f"{s.name} -> {t.name}:{port} ({why})"
+        for s, t, port, why in connections(objects)
+        if not allowed(policies, s, t, port)
+    ]
+    assert not blocked, blocked
+
+
+def test_a_process_without_store_credentials_cannot_reach_the_store(overlay):
+    _, objects = overlay
+    pods = endpoints(objects)
+    gateway = pods["Deployment/leitai-gateway"][0]
+    [store] = [e for k, (e, _) in pods.items() if e.labels.get("leitai.io/backing") == "store"]
+    assert not allowed(of_kind(objects, "NetworkPolicy"), gateway, store, 27017)
+
+
+def test_every_policy_and_budget_selects_the_pods_it_is_meant_for(overlay):
+    """A selector is only as good as the labels the pods carry: for an operator's pods, those it
+    puts on them or its override's, never the custom resource's own."""
+    _, objects = overlay
+    pods = endpoints(objects)
+    for policy in of_kind(objects, "NetworkPolicy"):
+        wanted = policy["spec"]["podSelector"].get("matchLabels") or {}
+        assert any(selects(wanted, e.labels) for e, _ in pods.values()), f"{policy['metadata']['name']} selects no pod"
+    for budget in of_kind(objects, "PodDisruptionBudget"):
+        chosen = {
+            k.split("/")[1]
+            for k, (e, _) in pods.items()
+            if selects(budget["spec"]["selector"]["matchLabels"], e.labels)
+        }
+        assert chosen == {budget["metadata"]["name"]}, f"{budget['metadata']['name']}: {chosen}"
+
+
+# -- Pod Security, the operators' pods included --------------------------------------------------
+def test_every_pod_template_meets_the_namespaces_pod_security_level(overlay):
+    _, objects = overlay
+    level = named(objects, "Namespace", NAMESPACE)["metadata"]["labels"]["pod-security.kubernetes.io/enforce"]
+    assert level == "restricted"
+    refused = {k: v for k, t in pod_templates(objects).items() if (v := restricted_violations(t))}
+    assert not refused, refused
+
+
+def test_a_pod_the_restricted_level_refuses_is_found():
+    objects = render("prod")
+    template = pod_templates(objects)["Deployment/leitai-gateway"]
+    del template["spec"]["securityContext"]["seccompProfile"]
+    template["spec"]["containers"][0]["securityContext"]["capabilities"] = {"add": ["NET_ADMIN"]}
+    assert restricted_violations(template) == [
+        "container leitai: capabilities must drop ALL",
+        "container leitai: adds capabilities",
+        "container leitai: seccompProfile RuntimeDefault or Localhost",
+    ]
+
+
+def test_mongod_is_given_the_memory_its_cache_is_sized_for():
+    """The operator gives each container 500M unless told; WiredTiger sizes its cache from the
+    node's memory unless told (https://www.mongodb.com/docs/manual/core/wiredtiger/#memory-use)."""
+    objects = render("prod")
+    resource = named(objects, "MongoDBCommunity", "leitai-mongodb")
+    [mongod] = [
+        c
+        for c in pod_templates(objects)["MongoDBCommunity/leitai-mongodb"]["spec"]["containers"]
+        if c["name"] == "mongod"
+    ]
+    limit = mongod["resources"]["limits"]["memory"]
+    assert limit.endswith("Gi"), limit
+    cache_gb = resource["spec"]["additionalMongodConfig"]["storage.wiredTiger.engineConfig.cacheSizeGB"]
+    assert cache_gb <= 0.5 * (int(limit[:-2]) * 1.073741824 - 1)  # the default's share of a machine this size
+
+
+def test_the_runbook_names_the_service_account_the_store_operator_runs_the_members_as():
+    assert MONGODB_SERVICE_ACCOUNT in (ROOT / "docs" / "deploy.md").read_text()

@@ -5,7 +5,10 @@ documentation it cites, and covers only what leitai's manifests use."""
 
 from __future__ import annotations
 
-from tests.support.manifests import data_of, named, pod_spec
+import copy
+from dataclasses import dataclass, field
+
+from tests.support.manifests import data_of, named, of_kind, pod_spec
 
 
 # -- the kubelet: what a container sees at a path ---------------------------------------
@@ -66,3 +69,316 @@ def names_before_ready(statefulset: dict, objects: list[dict]) -> set[str]:
 
 def selects(match_labels: dict, labels: dict) -> bool:
     return all(labels.get(k) == v for k, v in match_labels.items())
+
+
+# -- the operators: the pods they make of leitai's custom resources ----------------------
+def merged(base: dict, override: dict) -> dict:
+    """``override`` laid over ``base`` as both operators lay a resource's statefulSet override
+    over the StatefulSet they build: maps merged key by key, containers, init containers and
+    volumes by name, other lists replaced (rabbitmq/cluster-operator internal/resource/
+    statefulset.go applyStsOverride, a strategic merge patch; mongodb/mongodb-kubernetes
+    pkg/kube/statefulset Merge)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        elif key in ("containers", "initContainers", "volumes") and isinstance(value, list):
+            by_name = {item["name"]: item for item in out.get(key, [])}
+            for item in value:
+                by_name[item["name"]] = merged(by_name.get(item["name"], {}), item)
+            out[key] = list(by_name.values())
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+_RESTRICTED_CONTAINER = {
+    "allowPrivilegeEscalation": False,
+    "capabilities": {"drop": ["ALL"]},
+    "readOnlyRootFilesystem": True,
+}
+
+
+def rabbitmq_cluster_pod(cluster: dict) -> dict:
+    """The pod template the RabbitMQ Cluster Operator makes of a RabbitmqCluster, as far as
+    leitai's checks read it (rabbitmq/cluster-operator 06cda8e8, internal/resource/
+    statefulset.go podTemplateSpec and setupContainer, internal/metadata/label.go Label): the
+    operator's own labels only (the RabbitmqCluster's are not passed on), then the override."""
+    name = cluster["metadata"]["name"]
+    restricted = dict(_RESTRICTED_CONTAINER, runAsNonRoot=True, privileged=False)
+    restricted["seccompProfile"] = {"type": "RuntimeDefault"}
+    template = {
+        "metadata": {
+            "labels": {
+                "app.kubernetes.io/name": name,
+                "app.kubernetes.io/component": "rabbitmq",
+                "app.kubernetes.io/part-of": "rabbitmq",
+            }
+        },
+        "spec": {
+            "serviceAccountName": f"{name}-server",
+            "automountServiceAccountToken": True,
+            "securityContext": {
+                "fsGroup": 0,
+                "runAsUser": 999,
+                "runAsNonRoot": True,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "initContainers": [{"name": "setup-container", "securityContext": copy.deepcopy(restricted)}],
+            "containers": [
+                {
+                    "name": "rabbitmq",
+                    "resources": copy.deepcopy(cluster["spec"].get("resources", {})),
+                    "securityContext": copy.deepcopy(restricted),
+                }
+            ],
+        },
+    }
+    override = cluster["spec"].get("override", {}).get("statefulSet", {}).get("spec", {}).get("template", {})
+    return merged(template, override)
+
+
+# The agent's readiness probe reads its own pod through the Kubernetes API
+# (mongodb-community-operator/cmd/readiness/main.go: rest.InClusterConfig)
+MONGODB_READINESS_NEEDS_API_SERVER = True
+MONGODB_SERVICE_ACCOUNT = "mongodb-kubernetes-appdb"  # construct/mongodbstatefulset.go, made by the Helm chart
+
+
+def mongodb_community_pod(resource: dict) -> dict:
+    """The pod template MongoDB Controllers for Kubernetes make of a MongoDBCommunity
+    (mongodb/mongodb-kubernetes 67a92993, mongodb-community-operator/controllers/construct/
+    mongodbstatefulset.go; pkg/kube/podtemplatespec DefaultPodSecurityContext, pkg/kube/container
+    DefaultSecurityContext, pkg/kube/resourcerequirements Defaults): labels app=<name>-svc, the
+    default security contexts (the operator run without MANAGED_SECURITY_CONTEXT), every
+    container's default resources, then spec.statefulSet's template."""
+    name = resource["metadata"]["name"]
+    defaults = {"limits": {"cpu": "1.0", "memory": "500M"}, "requests": {"cpu": "0.5", "memory": "400M"}}
+
+    def container(name: str) -> dict:
+        return {
+            "name": name,
+            "securityContext": copy.deepcopy(_RESTRICTED_CONTAINER),
+            "resources": copy.deepcopy(defaults),
+        }
+
+    template = {
+        "metadata": {"labels": {"app": f"{name}-svc"}},
+        "spec": {
+            "serviceAccountName": MONGODB_SERVICE_ACCOUNT,
+            "securityContext": {
+                "runAsUser": 2000,
+                "runAsNonRoot": True,
+                "fsGroup": 2000,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "initContainers": [container("mongod-posthook"), container("mongodb-agent-readinessprobe")],
+            "containers": [container("mongodb-agent"), container("mongod")],
+        },
+    }
+    override = resource["spec"].get("statefulSet", {}).get("spec", {}).get("template", {})
+    return merged(template, override)
+
+
+def pod_templates(objects: list[dict]) -> dict[str, dict]:
+    """Every pod template of a rendered overlay, by what makes it: its workloads' and the pods
+    the operators make of its custom resources."""
+    templates = {
+        f"{o['kind']}/{o['metadata']['name']}": (
+            o["spec"]["jobTemplate"]["spec"]["template"] if o["kind"] == "CronJob" else o["spec"]["template"]
+        )
+        for o in objects
+        if o["kind"] in ("Deployment", "StatefulSet", "Job", "CronJob")
+    }
+    for o in of_kind(objects, "RabbitmqCluster"):
+        templates[f"RabbitmqCluster/{o['metadata']['name']}"] = rabbitmq_cluster_pod(o)
+    for o in of_kind(objects, "MongoDBCommunity"):
+        templates[f"MongoDBCommunity/{o['metadata']['name']}"] = mongodb_community_pod(o)
+    return templates
+
+
+# -- Pod Security admission ------------------------------------------------------------
+_RESTRICTED_VOLUMES = {
+    "configMap",
+    "csi",
+    "downwardAPI",
+    "emptyDir",
+    "ephemeral",
+    "persistentVolumeClaim",
+    "projected",
+    "secret",
+}
+
+
+def restricted_violations(template: dict) -> list[str]:
+    """What the `restricted` Pod Security Standard refuses in a pod template
+    (https://kubernetes.io/docs/concepts/security/pod-security-standards/#restricted, v1.34),
+    for the fields leitai's pods and the operators' set."""
+    spec = template["spec"]
+    pod = spec.get("securityContext") or {}
+    problems = []
+    if spec.get("hostNetwork") or spec.get("hostPID") or spec.get("hostIPC"):
+        problems.append("host namespaces")
+    for volume in spec.get("volumes", []):
+        kinds = set(volume) - {"name"}
+        if not kinds <= _RESTRICTED_VOLUMES:
+            problems.append(f"volume {volume['name']}: {sorted(kinds)}")
+    for c in spec.get("containers", []) + spec.get("initContainers", []):
+        sc = c.get("securityContext") or {}
+        where = f"container {c['name']}"
+        if sc.get("privileged"):
+            problems.append(f"{where}: privileged")
+        if sc.get("allowPrivilegeEscalation") is not False:
+            problems.append(f"{where}: allowPrivilegeEscalation must be false")
+        caps = sc.get("capabilities") or {}
+        if "ALL" not in (caps.get("drop") or []):
+            problems.append(f"{where}: capabilities must drop ALL")
+        if set(caps.get("add") or []) - {"NET_BIND_SERVICE"}:
+            problems.append(f"{where}: adds capabilities")
+        if not sc.get("runAsNonRoot", pod.get("runAsNonRoot")):
+            problems.append(f"{where}: runAsNonRoot")
+        if sc.get("runAsUser", pod.get("runAsUser")) == 0:
+            problems.append(f"{where}: runs as root")
+        seccomp = (sc.get("seccompProfile") or pod.get("seccompProfile") or {}).get("type")
+        if seccomp not in ("RuntimeDefault", "Localhost"):
+            problems.append(f"{where}: seccompProfile RuntimeDefault or Localhost")
+    return problems
+
+
+# -- MongoDB's authorization: what a user's roles let it do ------------------------------
+# the privilege actions of the built-in roles leitai grants, on a database's non-system
+# collections (https://www.mongodb.com/docs/manual/reference/built-in-roles/, 7.0)
+_READ = {"changeStream", "collStats", "dbHash", "dbStats", "find", "killCursors", "listCollections", "listIndexes"}
+ROLE_ACTIONS = {
+    "read": _READ,
+    "readWrite": _READ
+    | {
+        "convertToCapped",
+        "createCollection",
+        "createIndex",
+        "dropCollection",
+        "dropIndex",
+        "insert",
+        "remove",
+        "renameCollectionSameDB",
+        "update",
+    },
+    "dbAdmin": {
+        "bypassDocumentValidation",
+        "collMod",
+        "collStats",
+        "compact",
+        "convertToCapped",
+        "createCollection",
+        "createIndex",
+        "dbStats",
+        "dropCollection",
+        "dropDatabase",
+        "dropIndex",
+        "enableProfiler",
+        "listCollections",
+        "listIndexes",
+        "reIndex",
+        "renameCollectionSameDB",
+        "validate",
+    },
+}
+# the actions a command needs (https://www.mongodb.com/docs/manual/reference/privilege-actions/);
+# None: a command any authenticated user may run (handshake, sessions, transactions' ends)
+COMMAND_ACTIONS: dict[str, set[str] | None] = {
+    "find": {"find"},
+    "getMore": {"find"},
+    "aggregate": {"find"},
+    "count": {"find"},
+    "distinct": {"find"},
+    "insert": {"insert"},
+    "update": {"update"},
+    "delete": {"remove"},
+    "findAndModify": {"find", "update"},
+    "createIndexes": {"createIndex"},
+    "create": {"createCollection"},
+    "drop": {"dropCollection"},
+    "dropDatabase": {"dropDatabase"},
+    "listCollections": {"listCollections"},
+    "listIndexes": {"listIndexes"},
+    "killCursors": {"killCursors"},
+    "dbStats": {"dbStats"},
+    "collStats": {"collStats"},
+    "listDatabases": None,  # answers with the databases the user holds privileges on
+    "hello": None,
+    "isMaster": None,
+    "ismaster": None,
+    "ping": None,
+    "endSessions": None,
+    "commitTransaction": None,
+    "abortTransaction": None,
+}
+
+
+def refused_commands(roles: list[dict], commands: set[tuple[str, str]]) -> set[tuple[str, str]]:
+    """Of ``commands`` (database, command name), those the ``roles`` would not let run; a
+    command missing from COMMAND_ACTIONS is refused too, so that the table is kept up."""
+    granted: dict[str, set[str]] = {}
+    for role in roles:
+        granted.setdefault(role["db"], set()).update(ROLE_ACTIONS[role["name"]])
+    refused = set()
+    for database, command in commands:
+        if command not in COMMAND_ACTIONS:
+            refused.add((database, command))
+        elif COMMAND_ACTIONS[command] is not None and not COMMAND_ACTIONS[command] <= granted.get(database, set()):
+            refused.add((database, command))
+    return refused
+
+
+# -- NetworkPolicy ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Endpoint:
+    """One end of a connection: a pod (its namespace and labels), or with no namespace
+    something outside the cluster's pods (the API server's address, a mail relay)."""
+
+    name: str
+    namespace: str | None
+    labels: dict = field(default_factory=dict, hash=False)
+
+
+def _peer_matches(peer: dict, policy_namespace: str, other: Endpoint) -> bool:
+    if "ipBlock" in peer:
+        return other.namespace is None
+    if other.namespace is None:
+        return False
+    namespaces = peer.get("namespaceSelector")
+    if namespaces is None:
+        in_namespace = other.namespace == policy_namespace
+    else:  # every namespace carries kubernetes.io/metadata.name (set by the API server)
+        in_namespace = selects(namespaces.get("matchLabels") or {}, {"kubernetes.io/metadata.name": other.namespace})
+    pods = peer.get("podSelector")
+    return in_namespace and (pods is None or selects(pods.get("matchLabels") or {}, other.labels))
+
+
+def allowed(policies: list[dict], source: Endpoint, target: Endpoint, port: int) -> bool:
+    """Whether a TCP connection from ``source`` to ``target``'s ``port`` gets through
+    (https://kubernetes.io/docs/concepts/services-networking/network-policies/): a pod selected
+    by any policy of a direction is isolated in it, and then only what some rule of those
+    policies allows passes; a connection needs its source's egress and its target's ingress.
+    Only leitai's namespace has policies here."""
+
+    def side(direction: str, subject: Endpoint, other: Endpoint) -> bool:
+        if subject.namespace is None:
+            return True
+        applying = [
+            p
+            for p in policies
+            if p["metadata"].get("namespace") == subject.namespace
+            and direction in p["spec"].get("policyTypes", ["Ingress"])
+            and selects(p["spec"]["podSelector"].get("matchLabels") or {}, subject.labels)
+        ]
+        if not applying:
+            return True
+        peers = "to" if direction == "Egress" else "from"
+        return any(
+            (not rule.get("ports") or any(p.get("port") == port for p in rule["ports"]))
+            and (not rule.get(peers) or any(_peer_matches(x, p["metadata"]["namespace"], other) for x in rule[peers]))
+            for p in applying
+            for rule in p["spec"].get(direction.lower(), [])
+        )
+
+    return side("Egress", source, target) and side("Ingress", target, source)

@@ -16,11 +16,29 @@ from pathlib import Path
 import pytest
 import yaml
 
+from leitai.eventstore.notes import Signer
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
+VERIFIER_NAME = "leitai.example.gov.cn"
 KUBERNETES_VERSION = "1.34.0"  # the oldest Kubernetes the manifests promise to run on (docs/deploy.md)
 CONFIG_MOUNT = "/etc/leitai"
+# what production's cluster holds that the prod overlay does not render (docs/deploy.md: Secrets
+# from the secret manager, ConfigMaps made at install), as test values
+PROD_SECRETS = {
+    "leitai-broker": {
+        "amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
+        "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
+    },
+    "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
+    "leitai-gateway": {
+        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
+        "consistency-key": "a-production-consistency-key-0123456789abcdef",
+    },
+    "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
+    "leitai-verifier-keys": {"keys": Signer(VERIFIER_NAME, bytes(32)).verifier.encoded()},
+}
 
 
 def tool(name: str) -> str:
@@ -85,21 +103,22 @@ def data_of(obj: dict) -> dict[str, str]:
     return dict(obj.get("data") or {})
 
 
-def _source(objects: list[dict], secrets: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
-    """A ConfigMap's or Secret's data: the rendered object's, or for a Secret the overlay
-    expects the cluster to hold, the test's values (``secrets``)."""
-    if kind == "Secret":  # a generated Secret's name carries Kustomize's hash: leitai-store-5tdmbtb2d4
-        given = [v for k, v in secrets.items() if name == k or re.fullmatch(rf"{re.escape(k)}-[a-z0-9]{{10}}", name)]
-        if given:
-            return given[0]
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    if not found:
+def _source(objects: list[dict], given: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
+    """A ConfigMap's or Secret's data: the rendered object's, or for one the overlay expects the
+    cluster to hold (made at install: docs/deploy.md), the test's values (``given``, by name)."""
+    # a generated object's name carries Kustomize's hash: leitai-store-5tdmbtb2d4
+    found = [v for k, v in given.items() if name == k or re.fullmatch(rf"{re.escape(k)}-[a-z0-9]{{10}}", name)]
+    if found:
+        return found[0]
+    rendered = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    if not rendered:
         raise KeyError(f"{kind} {name} is neither in the overlay nor given by the test")
-    return data_of(found[0])
+    return data_of(rendered[0])
 
 
 def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, str]] | None = None) -> Pod:
-    """The container named ``leitai`` of ``workload`` with its environment and mounted files."""
+    """The container named ``leitai`` of ``workload`` with its environment and mounted files;
+    ``secrets``: what the cluster holds that the overlay does not render (PROD_SECRETS)."""
     secrets = secrets or {}
     spec = pod_spec(workload)
     [container] = [c for c in spec["containers"] if c["name"] == "leitai"]
