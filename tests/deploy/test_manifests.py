@@ -224,6 +224,9 @@ def test_every_process_leitai_up_starts_has_a_deployment_running_the_same_comman
         if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"
     }
     planned = {f"leitai-{p.name}": normalise(p.args) for p in up.commands(Path("config"))}
+    # `leitai up` runs one gateway serving every route; a cluster runs it twice, each serving
+    # its edge's (LEITAI_GATEWAY_EDGE): the same command
+    planned["leitai-public-gateway"] = planned["leitai-gateway"]
     assert deployments == planned
 
 
@@ -268,7 +271,11 @@ def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(ov
         if "MONGO_URL" in needs(normalise(pod.command)):
             assert "127.0.0.1" not in settings.MONGO_URL, f"{where}: MONGO_URL left to the config's default"
         if "GatewayService" in pod.command[-1]:
-            assert load_gateway_settings(config)["LEITAI_CONSISTENCY_KEY"]  # the whole of its start-up check
+            loaded = load_gateway_settings(config)  # the whole of its start-up check
+            edge = {"leitai-gateway": "internal", "leitai-public-gateway": "public"}[pod.name]
+            assert loaded["LEITAI_GATEWAY_EDGE"] == edge
+            # the public one holds no token and no sealing key: none of its routes signs in or writes
+            assert bool(loaded["LEITAI_TOKENS"]) == bool(loaded["LEITAI_CONSISTENCY_KEY"]) == (edge == "internal")
         if "NotifyService" in pod.command[-1]:
             smtp = notify_settings(config)[1]["smtp"]  # the whole of notify's start-up check
             assert smtp["host"] != "127.0.0.1", f"{where}: SMTP_HOST left to the config's default"

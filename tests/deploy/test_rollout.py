@@ -50,7 +50,8 @@ MAIL_RELAY = Endpoint("the mail relay", None)
 KUBE_DNS = Endpoint("cluster DNS", "kube-system", {"k8s-app": "kube-dns"})
 RABBITMQ_OPERATOR = Endpoint("the RabbitMQ Cluster Operator", "rabbitmq-system")
 PROMETHEUS = Endpoint("Prometheus", "monitoring")
-INGRESS = Endpoint("the ingress controller", "ingress-nginx")
+INGRESS = Endpoint("the internet-facing ingress controller", "ingress-nginx")
+INTRANET_INGRESS = Endpoint("the intranet's ingress controller", "ingress-nginx-internal")
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -202,6 +203,8 @@ def connections(objects: list[dict]) -> list[tuple[Endpoint, Endpoint, int, str]
         if "SMTP_PASSWORD" in env:
             needed.append((pod, MAIL_RELAY, 587, "mail"))
         if pod.labels.get("app.kubernetes.io/component") == "gateway":
+            needed.append((INTRANET_INGRESS, pod, 8000, "HTTP"))
+        if pod.labels.get("app.kubernetes.io/component") == "public-gateway":
             needed.append((INGRESS, pod, 8000, "HTTP"))
     needed += [(broker, broker, 25672, "clustering"), (store, store, 27017, "replication")]
     if of_kind(objects, "RabbitmqCluster"):
@@ -225,12 +228,14 @@ def test_every_connection_a_process_needs_gets_through_the_network_policies(over
     assert not blocked, blocked
 
 
-def test_a_process_without_store_credentials_cannot_reach_the_store(overlay):
+def test_the_internet_reaches_only_the_public_gateway_and_a_gateway_never_the_store(overlay):
     _, objects = overlay
-    pods = endpoints(objects)
-    gateway = pods["Deployment/leitai-gateway"][0]
+    policies, pods = of_kind(objects, "NetworkPolicy"), endpoints(objects)
+    internal, public = pods["Deployment/leitai-gateway"][0], pods["Deployment/leitai-public-gateway"][0]
+    assert not allowed(policies, INGRESS, internal, 8000)
+    assert not allowed(policies, INTRANET_INGRESS, public, 8000)
     [store] = [e for k, (e, _) in pods.items() if e.labels.get("leitai.io/backing") == "store"]
-    assert not allowed(of_kind(objects, "NetworkPolicy"), gateway, store, 27017)
+    assert not [g.name for g in (internal, public) if allowed(policies, g, store, 27017)]
 
 
 def test_every_policy_and_budget_selects_the_pods_it_is_meant_for(overlay):
