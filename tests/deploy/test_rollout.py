@@ -17,7 +17,9 @@ import pytest
 from pymongo import MongoClient, monitoring
 
 from composition import cli
+from composition.product import CATALOGUE
 from leitai import mongo
+from leitai.messaging.topology import RetryPolicy, consumer_queues
 from tests.support.cluster import (
     MONGODB_SERVICE_ACCOUNT,
     Endpoint,
@@ -51,6 +53,7 @@ KUBE_DNS = Endpoint("cluster DNS", "kube-system", {"k8s-app": "kube-dns"})
 RABBITMQ_OPERATOR = Endpoint("the RabbitMQ Cluster Operator", "rabbitmq-system")
 PROMETHEUS = Endpoint("Prometheus", "monitoring")
 INGRESS = Endpoint("the internet-facing ingress controller", "ingress-nginx")
+KEDA = Endpoint("KEDA's operator", "keda")
 INTRANET_INGRESS = Endpoint("the intranet's ingress controller", "ingress-nginx-internal")
 
 
@@ -212,6 +215,8 @@ def connections(objects: list[dict]) -> list[tuple[Endpoint, Endpoint, int, str]
             (RABBITMQ_OPERATOR, broker, 15672, "the operator's management calls"),
             (broker, API_SERVER, 443, "peer discovery"),
         ]
+    if of_kind(objects, "ScaledObject"):  # the rabbitmq scaler reads queue lengths over HTTP
+        needed.append((KEDA, broker, 15672, "notify's queue lengths"))
     if of_kind(objects, "MongoDBCommunity"):  # its agent's readiness probe reads its pod
         needed.append((store, API_SERVER, 443, "the readiness probe"))
     return needed
@@ -294,3 +299,21 @@ def test_mongod_is_given_the_memory_its_cache_is_sized_for():
 
 def test_the_runbook_names_the_service_account_the_store_operator_runs_the_members_as():
     assert MONGODB_SERVICE_ACCOUNT in (ROOT / "docs" / "deploy.md").read_text()
+
+
+# -- autoscaling -----------------------------------------------------------------------------
+def test_keda_scales_notify_on_its_consumer_queues_and_never_on_retries_or_dead_letters():
+    """Messages waiting in a retry queue or dead-lettered need no more replicas: counting them kept
+    notify scaled up for as long as a dead letter waited."""
+    [trigger] = named(render("prod"), "ScaledObject", "leitai-notify")["spec"]["triggers"]
+    pattern = re.compile(trigger["metadata"]["queueName"])  # KEDA matches with Go's RE2: the same here
+    queues = {  # every queue of every subscriber: its own, its retries', its dead letters'
+        name
+        for subscription in CATALOGUE.subscriptions
+        for name in (
+            subscription.queue_name,
+            *(q.name for q in consumer_queues(subscription.queue_name, RetryPolicy())),
+        )
+    }
+    notify = {s.queue_name for s in CATALOGUE.subscriptions if s.consumer == "notify"}
+    assert notify and {name for name in queues if pattern.search(name)} == notify
