@@ -85,9 +85,10 @@ class FromManifests:
             command, env, container = self.environment(deployment)
             env["LEITAI_OPS_PORT"] = str(self.http.free_port())
             if "WEB_SERVER_ADDRESS" in env:
-                self.http.port = self.http.free_port()
-                self.http.base = f"http://127.0.0.1:{self.http.port}"
-                env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{self.http.port}"
+                port = self.http.free_port()
+                env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
+                if env["LEITAI_GATEWAY_EDGE"] == "internal":  # the contest is run through the organisers' gateway
+                    self.http.port, self.http.base = port, f"http://127.0.0.1:{port}"
             name = deployment["metadata"]["name"]
             self.children.append(ChildProcess(command, env=env, name=name).start())
             self.ready_checks.append((name, int(env["LEITAI_OPS_PORT"]), container))
@@ -117,7 +118,7 @@ def from_manifests(tmp_path, vhost, mongo_client, mongo_url):
 def test_the_dev_overlay_started_from_its_manifests_runs_a_contest_to_its_leaderboard(from_manifests):
     from_manifests.migrate()
     from_manifests.start()
-    assert len(from_manifests.children) == 8
+    assert len(from_manifests.children) == 9
     try:
         wait_until(
             lambda: not from_manifests.not_ready(), timeout=120, interval=0.5, what="every process's readiness probe"
