@@ -321,13 +321,13 @@ def test_each_replicated_deployment_has_a_disruption_budget_and_notify_one_autos
     budgets = {
         tuple(sorted(b["spec"]["selector"]["matchLabels"].items())) for b in of_kind(objects, "PodDisruptionBudget")
     }
-    for deployment in of_kind(objects, "Deployment"):
-        if deployment["spec"].get("replicas", 1) > 1:
+    scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
+    scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
+    for deployment in of_kind(objects, "Deployment"):  # an autoscaled one runs two or more
+        if deployment["spec"].get("replicas", 1) > 1 or deployment["metadata"]["name"] in scaled:
             assert tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items())) in budgets, deployment[
                 "metadata"
             ]["name"]
-    scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
-    scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
     assert len(scaled) == len(set(scaled)), "a Deployment with two autoscalers"
     assert {"leitai-gateway", "leitai-scoring"} <= set(scaled)
     assert ("leitai-notify" in scaled) == (name == "prod")  # KEDA, in the overlay that has it

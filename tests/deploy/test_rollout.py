@@ -24,12 +24,14 @@ from tests.support.cluster import (
     MONGODB_SERVICE_ACCOUNT,
     Endpoint,
     allowed,
+    eviction_allowed,
     mounted_files,
     names_before_ready,
     pod_templates,
     refused_commands,
     restricted_violations,
     selects,
+    term_selects,
     writable,
 )
 from tests.support.manifests import (
@@ -317,3 +319,81 @@ def test_keda_scales_notify_on_its_consumer_queues_and_never_on_retries_or_dead_
     }
     notify = {s.queue_name for s in CATALOGUE.subscriptions if s.consumer == "notify"}
     assert notify and {name for name in queues if pattern.search(name)} == notify
+
+
+def autoscaled(objects: list[dict]) -> dict[str, int]:
+    """The Deployments an autoscaler sets the replicas of, with its minimum."""
+    return {
+        **{
+            h["spec"]["scaleTargetRef"]["name"]: h["spec"]["minReplicas"]
+            for h in of_kind(objects, "HorizontalPodAutoscaler")
+        },
+        **{s["spec"]["scaleTargetRef"]["name"]: s["spec"]["minReplicaCount"] for s in of_kind(objects, "ScaledObject")},
+    }
+
+
+def test_an_autoscaled_deployment_leaves_its_replicas_to_its_autoscaler(overlay):
+    """An apply of a Deployment that sets replicas resets what the autoscaler scaled it to."""
+    _, objects = overlay
+    scaled = autoscaled(objects)
+    assert scaled and not [n for n in scaled if "replicas" in named(objects, "Deployment", n)["spec"]]
+
+
+# -- disruptions and spread --------------------------------------------------------------------
+def test_a_drain_during_a_broker_or_store_outage_evicts_a_pod_of_every_process(overlay):
+    """Readiness follows the broker and the store: while either is down every pod of leitai is
+    unready, and a budget that refused to evict unready pods would block every drain."""
+    _, objects = overlay
+    scaled = autoscaled(objects)
+    for budget in of_kind(objects, "PodDisruptionBudget"):
+        name = budget["metadata"]["name"]
+        if name in ("leitai-rabbitmq", "leitai-mongodb"):
+            continue  # the broker's and the store's own: their quorum, next test
+        replicas = named(objects, "Deployment", name)["spec"].get("replicas") or scaled[name]
+        assert eviction_allowed(budget, [False] * replicas, evict_ready=False), name
+        assert not eviction_allowed(budget, [True] * (replicas - 1) + [False], evict_ready=True), name
+
+
+def test_a_drain_takes_at_most_one_broker_node_and_one_store_member():
+    objects = render("prod")
+    for name, members in (("leitai-rabbitmq", 3), ("leitai-mongodb", 3)):
+        budget = named(objects, "PodDisruptionBudget", name)
+        assert eviction_allowed(budget, [True] * members, evict_ready=True)
+        assert not eviction_allowed(budget, [True] * (members - 1) + [False], evict_ready=True)
+
+
+def test_the_pods_of_each_process_spread_over_zones_and_nodes(overlay):
+    """Each replicated process (and the broker's and store's members in prod) keeps its pods
+    apart: a zone spread and a node anti-affinity whose selectors select its own pods only."""
+    _, objects = overlay
+    pods = endpoints(objects)
+    scaled = autoscaled(objects)
+    replicated = [
+        key
+        for key, (_, template) in pods.items()
+        if key.startswith(("RabbitmqCluster/", "MongoDBCommunity/"))
+        or (
+            key.startswith("Deployment/")
+            and (
+                named(objects, "Deployment", key.split("/")[1])["spec"].get("replicas")
+                or scaled.get(key.split("/")[1], 1)
+            )
+            > 1
+        )
+    ]
+    assert len(replicated) >= 9
+    for key in replicated:
+        endpoint, template = pods[key]
+        own = {k for k, (e, _) in pods.items() if selects(template["metadata"]["labels"], e.labels)}
+        spec = template["spec"]
+        [zone] = [
+            c for c in spec.get("topologySpreadConstraints", []) if c["topologyKey"] == "topology.kubernetes.io/zone"
+        ]
+        anti = spec.get("affinity", {}).get("podAntiAffinity", {})
+        terms = anti.get("requiredDuringSchedulingIgnoredDuringExecution", []) + [
+            t["podAffinityTerm"] for t in anti.get("preferredDuringSchedulingIgnoredDuringExecution", [])
+        ]
+        [node] = [t for t in terms if t["topologyKey"] == "kubernetes.io/hostname"]
+        for term in (zone, node):
+            chosen = {k for k, (e, _) in pods.items() if term_selects(term, endpoint.labels, e.labels)}
+            assert chosen == own == {key}, f"{key}: {term} selects {chosen}"

@@ -118,6 +118,15 @@ def rabbitmq_cluster_pod(cluster: dict) -> dict:
         "spec": {
             "serviceAccountName": f"{name}-server",
             "automountServiceAccountToken": True,
+            "affinity": copy.deepcopy(cluster["spec"].get("affinity", {})),
+            "topologySpreadConstraints": [  # defaultTopologySpreadConstraints
+                {
+                    "maxSkew": 1,
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "whenUnsatisfiable": "ScheduleAnyway",
+                    "labelSelector": {"matchLabels": {"app.kubernetes.io/name": name}},
+                }
+            ],
             "securityContext": {
                 "fsGroup": 0,
                 "runAsUser": 999,
@@ -382,3 +391,27 @@ def allowed(policies: list[dict], source: Endpoint, target: Endpoint, port: int)
         )
 
     return side("Egress", source, target) and side("Ingress", target, source)
+
+
+# -- scheduling and eviction ---------------------------------------------------------------------
+def term_selects(term: dict, pod_labels: dict, other: dict) -> bool:
+    """Whether a spread constraint's or an affinity term's selector, as written for a pod with
+    ``pod_labels``, selects a pod with ``other`` labels: its labelSelector and, for each key of
+    matchLabelKeys, the pod's own value of it (https://kubernetes.io/docs/concepts/scheduling-eviction/
+    topology-spread-constraints/, .../assign-pod-node/#matchlabelkeys)."""
+    wanted = dict((term.get("labelSelector") or {}).get("matchLabels") or {})
+    wanted.update({key: pod_labels.get(key) for key in term.get("matchLabelKeys", [])})
+    return selects(wanted, other)
+
+
+def eviction_allowed(budget: dict, ready: list[bool], evict_ready: bool) -> bool:
+    """Whether the eviction API lets a drain evict one pod (a ready one or not) of the ``ready``
+    pods a PodDisruptionBudget with maxUnavailable covers
+    (https://kubernetes.io/docs/tasks/run-application/configure-pdb/#unhealthy-pod-eviction-policy):
+    an unready pod always under AlwaysAllow; otherwise (IfHealthyBudget, the default) only while
+    the healthy pods reach the desired count, and a ready one only if one more may go."""
+    desired = len(ready) - budget["spec"]["maxUnavailable"]
+    healthy = sum(ready)
+    if not evict_ready:
+        return budget["spec"].get("unhealthyPodEvictionPolicy") == "AlwaysAllow" or healthy >= desired
+    return healthy - 1 >= desired
