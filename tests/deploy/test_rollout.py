@@ -397,3 +397,25 @@ def test_the_pods_of_each_process_spread_over_zones_and_nodes(overlay):
         for term in (zone, node):
             chosen = {k for k, (e, _) in pods.items() if term_selects(term, endpoint.labels, e.labels)}
             assert chosen == own == {key}, f"{key}: {term} selects {chosen}"
+
+
+# -- first install and stopping -----------------------------------------------------------------
+def test_the_migrate_job_outlasts_a_broker_and_store_still_forming():
+    """The Job controller retries a failed pod after 10 s, doubling to at most 6 min
+    (https://kubernetes.io/docs/concepts/workloads/controllers/job/#pod-backoff-failure-policy):
+    its retries must span the 15 minutes the runbook waits for the operators' clusters, within
+    its deadline and the runbook's wait for it."""
+    job = named(render("prod"), "Job", "leitai-migrate")["spec"]
+    retrying = sum(min(10 * 2**n, 360) for n in range(job["backoffLimit"]))
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    waited = int(re.search(r"wait --for=condition=complete job/leitai-migrate --timeout=(\d+)m", runbook).group(1))
+    assert 15 * 60 <= retrying <= job["activeDeadlineSeconds"] <= waited * 60
+
+
+def test_a_stopping_gateway_leaves_the_ingress_before_it_stops_answering(overlay):
+    _, objects = overlay
+    for name in ("leitai-gateway", "leitai-public-gateway"):
+        spec = pod_spec(named(objects, "Deployment", name))
+        [container] = spec["containers"]
+        pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+        assert 5 <= pause < spec["terminationGracePeriodSeconds"] - 30  # then nameko's own 30 s to finish
