@@ -28,10 +28,13 @@ CONFIG_MOUNT = "/etc/leitai"
 # from the secret manager, ConfigMaps made at install), as test values
 PROD_SECRETS = {
     "leitai-broker": {
-        "amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
-        "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
+        "amqp-uri": "amqps://leitai:secret@leitai-rabbitmq:5671/",
+        "management-url": "https://leitai:secret@leitai-rabbitmq:15671/",
     },
-    "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
+    "leitai-store": {
+        "mongo-url": "mongodb://leitai:secret@leitai-mongodb-0.leitai-mongodb-svc.leitai.svc.cluster.local:27017/"
+        "?replicaSet=leitai-mongodb&tls=true&tlsCAFile=/etc/leitai-ca/ca.crt"
+    },
     "leitai-gateway": {
         "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
         "consistency-key": "a-production-consistency-key-0123456789abcdef",
