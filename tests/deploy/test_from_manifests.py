@@ -22,7 +22,7 @@ import pytest
 from testkit.boai import CONTEST, PANELS, set_up, submit_all
 from testkit.servers import ChildProcess, wait_until
 from testkit.stack import BIN, ORGANISER_TOKEN, Stack, judge_token, ok
-from tests.support.manifests import CONFIG_MOUNT, named, of_kind, render, resolve
+from tests.support.manifests import CONFIG_MOUNT, STORE_USERS, named, of_kind, render, resolve
 
 pytestmark = pytest.mark.integration
 JUDGES = [f"J{n}" for n in range(1, 11)]
@@ -47,7 +47,7 @@ class FromManifests:
         # the test's values for what the Secrets hold
         self.secrets = {
             "leitai-broker": {"amqp-uri": amqp_uri},
-            "leitai-store": {"mongo-url": mongo_url},
+            **{f"leitai-store-{user}": {"mongo-url": mongo_url} for user in STORE_USERS},
             "leitai-gateway": {"tokens": json.dumps(self.http.tokens), "consistency-key": self.http.consistency_key},
         }
         self.config_dir = tmp_path / "etc-leitai"

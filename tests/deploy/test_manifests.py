@@ -15,6 +15,7 @@ import subprocess
 import tomllib
 from pathlib import Path
 from unittest import mock
+from urllib.parse import urlparse
 
 import jsonschema_rs
 import pytest
@@ -279,6 +280,31 @@ def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(ov
         if "NotifyService" in pod.command[-1]:
             smtp = notify_settings(config)[1]["smtp"]  # the whole of notify's start-up check
             assert smtp["host"] != "127.0.0.1", f"{where}: SMTP_HOST left to the config's default"
+
+
+def test_each_process_uses_a_store_user_of_its_own_with_roles_on_its_databases_only():
+    """Least privilege: the user named by a workload's MONGO_URL holds roles on exactly the
+    databases its config makes it use, and no two processes share one (a relay shares its
+    service's, whose store it is)."""
+    objects = render("prod")
+    users = {u["name"]: u for u in named(objects, "MongoDBCommunity", "leitai-mongodb")["spec"]["users"]}
+    holders: dict[str, set[str]] = {}
+    for workload in workloads(objects):
+        pod = resolve(workload, objects, PROD_SECRETS)
+        if "MONGO_URL" not in pod.env:
+            continue
+        config = loaded_config(pod, next(a for a in pod.command if a.startswith(CONFIG_MOUNT)))
+        command = normalise(pod.command)
+        used = {config["MONGO_DATABASE"]}
+        if {"migrate", "audit"} & set(command):  # every event store
+            used |= set(config["LEITAI_SOURCES"].values())
+        if "audit" in command:  # and its scratch database
+            used.add(f"{config['MONGO_DATABASE']}_replay")
+        user = urlparse(pod.env["MONGO_URL"]).username
+        assert {r["db"] for r in users[user]["roles"]} == used, workload["metadata"]["name"]
+        component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+        holders.setdefault(user, set()).add(component.removesuffix("-relay"))
+    assert all(len(h) == 1 for h in holders.values()) and len(holders) == 6, holders
 
 
 def test_without_its_secret_a_process_stops_at_start_up_naming_the_setting():

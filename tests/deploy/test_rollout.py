@@ -110,7 +110,9 @@ def test_the_dev_store_initiates_its_replica_set_under_a_name_that_resolves_befo
     assert hosts, "the startup probe initiates the set"
     assert hosts <= names_before_ready(store, objects), hosts
     # the clients reach the member by the same name
-    [secret] = [o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("leitai-store-")]
+    [secret] = [
+        o for o in objects if o["kind"] == "Secret" and o["metadata"]["name"].startswith("leitai-store-registration-")
+    ]
     assert any(host in data_of(secret)["mongo-url"] for host in hosts)
 
 
@@ -167,7 +169,7 @@ def test_the_nightly_audit_runs_in_production_with_its_manifests_environment_and
     the roles the MongoDBCommunity gives that user."""
     code, sent, objects = run_audit(tmp_path, mongo_url, mongo_client, PROD_SECRETS)
     assert code == 0
-    user = urlparse(PROD_SECRETS["leitai-store"]["mongo-url"]).username
+    user = urlparse(PROD_SECRETS["leitai-store-audit"]["mongo-url"]).username
     [grant] = [u for u in named(objects, "MongoDBCommunity", "leitai-mongodb")["spec"]["users"] if u["name"] == user]
     assert ("leitai_ranking_replay", "dropDatabase") in sent
     assert not refused_commands(grant["roles"], sent)

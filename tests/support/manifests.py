@@ -24,6 +24,8 @@ OVERLAYS = ("dev", "prod")
 VERIFIER_NAME = "leitai.example.gov.cn"
 KUBERNETES_VERSION = "1.34.0"  # the oldest Kubernetes the manifests promise to run on (docs/deploy.md)
 CONFIG_MOUNT = "/etc/leitai"
+# the store's users, one per process that uses it: each workload reads its URL from leitai-store-<user>
+STORE_USERS = ("registration", "scoring", "ranking", "notify", "migrate", "audit")
 # what production's cluster holds that the prod overlay does not render (docs/deploy.md: Secrets
 # from the secret manager, ConfigMaps made at install), as test values
 PROD_SECRETS = {
@@ -31,9 +33,12 @@ PROD_SECRETS = {
         "amqp-uri": "amqps://leitai:secret@leitai-rabbitmq:5671/",
         "management-url": "https://leitai:secret@leitai-rabbitmq:15671/",
     },
-    "leitai-store": {
-        "mongo-url": "mongodb://leitai:secret@leitai-mongodb-0.leitai-mongodb-svc.leitai.svc.cluster.local:27017/"
-        "?replicaSet=leitai-mongodb&tls=true&tlsCAFile=/etc/leitai-ca/ca.crt"
+    **{
+        f"leitai-store-{user}": {
+            "mongo-url": f"mongodb://leitai-{user}:secret@leitai-mongodb-0.leitai-mongodb-svc.leitai.svc.cluster.local"
+            ":27017/?replicaSet=leitai-mongodb&tls=true&tlsCAFile=/etc/leitai-ca/ca.crt"
+        }
+        for user in STORE_USERS
     },
     "leitai-gateway": {
         "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
