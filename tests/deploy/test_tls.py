@@ -188,3 +188,26 @@ def test_pymongo_checks_the_stores_certificate_against_tls_ca_file(listener, tru
     finally:
         client.close()
     assert refused_for_the_certificate(failed.value) == refused, str(failed.value)[:500]
+
+
+# -- the broker's users --------------------------------------------------------------------------
+def test_processes_and_keda_use_broker_users_of_their_own_neither_an_administrator(objects):
+    users = {u["metadata"]["name"]: u for u in of_kind(objects, "User")}
+    permissions = {p["spec"]["userReference"]["name"]: p for p in of_kind(objects, "Permission")}
+
+    def user_of(url: str) -> dict:
+        [user] = [
+            u
+            for u in users.values()
+            if PROD_SECRETS[u["spec"]["importCredentialsSecret"]["name"]]["username"] == urlparse(url).username
+        ]
+        assert permissions[user["metadata"]["name"]]["spec"]["vhost"] == (urlparse(url).path.lstrip("/") or "/")
+        return user
+
+    for workload in leitai_workloads(objects):
+        pod = resolve(workload, objects, PROD_SECRETS)
+        if "AMQP_URI" in pod.env:
+            assert user_of(pod.env["AMQP_URI"])["spec"]["tags"] == [], workload["metadata"]["name"]
+    keda = user_of(PROD_SECRETS["leitai-broker"]["management-url"])
+    assert keda["spec"]["tags"] == ["management"]
+    assert set(permissions[keda["metadata"]["name"]]["spec"]["permissions"].values()) == {"^$"}

@@ -30,9 +30,11 @@ STORE_USERS = ("registration", "scoring", "ranking", "notify", "migrate", "audit
 # from the secret manager, ConfigMaps made at install), as test values
 PROD_SECRETS = {
     "leitai-broker": {
-        "amqp-uri": "amqps://leitai:secret@leitai-rabbitmq:5671/",
-        "management-url": "https://leitai:secret@leitai-rabbitmq:15671/",
+        "amqp-uri": "amqps://leitai-app:secret@leitai-rabbitmq:5671/",
+        "management-url": "https://leitai-keda:secret@leitai-rabbitmq:15671/",
     },
+    "leitai-broker-user": {"username": "leitai-app", "password": "secret"},
+    "leitai-broker-keda-user": {"username": "leitai-keda", "password": "secret"},
     **{
         f"leitai-store-{user}": {
             "mongo-url": f"mongodb://leitai-{user}:secret@leitai-mongodb-0.leitai-mongodb-svc.leitai.svc.cluster.local"
