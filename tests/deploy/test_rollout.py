@@ -19,7 +19,7 @@ from pymongo import MongoClient, monitoring
 from composition import cli
 from composition.product import CATALOGUE
 from leitai import mongo
-from leitai.messaging.topology import RetryPolicy, consumer_queues
+from leitai.messaging.topology import RetryPolicy, consumer_queues, dead_letter_queue_name, retry_queue_name
 from tests.support.cluster import (
     MONGODB_SERVICE_ACCOUNT,
     Endpoint,
@@ -421,3 +421,22 @@ def test_a_stopping_gateway_leaves_the_ingress_before_it_stops_answering(overlay
         [container] = spec["containers"]
         pause = container["lifecycle"]["preStop"]["sleep"]["seconds"]
         assert 5 <= pause < spec["terminationGracePeriodSeconds"] - 30  # then nameko's own 30 s to finish
+
+
+def test_a_retry_queue_hands_its_messages_back_at_least_once():
+    """Quorum queues dead-letter at most once unless told otherwise
+    (https://www.rabbitmq.com/docs/quorum-queues#dead-lettering): every retry queue, and only
+    those, gets the policy that says at-least-once with the reject-publish it requires."""
+    objects = render("prod")
+    assert (
+        "default_queue_type = quorum"
+        in named(objects, "RabbitmqCluster", "leitai-rabbitmq")["spec"]["rabbitmq"]["additionalConfig"]
+    )
+    [policy] = [p for p in of_kind(objects, "Policy") if p["spec"]["definition"].get("dead-letter-strategy")]
+    assert policy["spec"]["definition"] == {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}
+    assert policy["spec"]["applyTo"] in ("queues", "quorum_queues")
+    pattern = re.compile(policy["spec"]["pattern"])  # RabbitMQ matches with PCRE-like regexes: the same here
+    for subscription in CATALOGUE.subscriptions:
+        name = subscription.queue_name
+        assert all(pattern.search(retry_queue_name(name, n)) for n in range(1, RetryPolicy().attempts))
+        assert not pattern.search(name) and not pattern.search(dead_letter_queue_name(name))
