@@ -14,7 +14,6 @@ import shutil
 import subprocess
 import tomllib
 from pathlib import Path
-from unittest import mock
 from urllib.parse import urlparse
 
 import jsonschema_rs
@@ -23,7 +22,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from composition import up
-from composition.cli import build_parser, read_config
+from composition.cli import build_parser
 from leitai import metrics
 from leitai.config import ConfigurationError, load_settings, refuse_weak_broker
 from services.gateway.settings import GatewaySettingsSchema as GatewaySettings
@@ -37,6 +36,7 @@ from tests.support.manifests import (
     PROD_SECRETS,
     RENDER,
     ROOT,
+    loaded_config,
     named,
     of_kind,
     pod_spec,
@@ -243,19 +243,6 @@ def needs(command: list[str]) -> tuple[str, ...]:
         if "GatewayService" in command[-1]
         else ("AMQP_URI", "MONGO_URL", "MONGO_DATABASE", "LEITAI_RETRY", "LEITAI_OPS_PORT")
     )
-
-
-def loaded_config(pod, path: str) -> dict:
-    """The mounted config file, read as the process reads it: ${VAR} from the pod's environment."""
-    mount, _, filename = path.rpartition("/")
-    text = pod.files[mount][filename]
-    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"leitai-manifest-{os.getpid()}-{filename}"
-    scratch.write_text(text)
-    try:
-        with mock.patch.dict(os.environ, pod.env, clear=True):
-            return read_config(str(scratch))
-    finally:
-        scratch.unlink()
 
 
 def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(overlay):

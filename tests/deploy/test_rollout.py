@@ -19,6 +19,7 @@ from pymongo import MongoClient, monitoring
 from composition import cli
 from composition.product import CATALOGUE
 from leitai import mongo
+from leitai.config import load_settings
 from leitai.messaging.topology import RetryPolicy, consumer_queues, dead_letter_queue_name, retry_queue_name
 from tests.support.cluster import (
     MONGODB_SERVICE_ACCOUNT,
@@ -40,6 +41,7 @@ from tests.support.manifests import (
     PROD_SECRETS,
     ROOT,
     data_of,
+    loaded_config,
     named,
     of_kind,
     pod_spec,
@@ -428,10 +430,6 @@ def test_a_retry_queue_hands_its_messages_back_at_least_once():
     (https://www.rabbitmq.com/docs/quorum-queues#dead-lettering): every retry queue, and only
     those, gets the policy that says at-least-once with the reject-publish it requires."""
     objects = render("prod")
-    assert (
-        "default_queue_type = quorum"
-        in named(objects, "RabbitmqCluster", "leitai-rabbitmq")["spec"]["rabbitmq"]["additionalConfig"]
-    )
     [policy] = [p for p in of_kind(objects, "Policy") if p["spec"]["definition"].get("dead-letter-strategy")]
     assert policy["spec"]["definition"] == {"dead-letter-strategy": "at-least-once", "overflow": "reject-publish"}
     assert policy["spec"]["applyTo"] in ("queues", "quorum_queues")
@@ -440,3 +438,25 @@ def test_a_retry_queue_hands_its_messages_back_at_least_once():
         name = subscription.queue_name
         assert all(pattern.search(retry_queue_name(name, n)) for n in range(1, RetryPolicy().attempts))
         assert not pattern.search(name) and not pattern.search(dead_letter_queue_name(name))
+
+
+def test_leitais_queues_are_quorum_queues_and_the_brokers_default_is_not():
+    """A quorum default would make every reply queue nameko declares for RPC a quorum queue too
+    (a Raft group each, one per gateway process and live screen's poller): leitai's durable
+    queues say their type themselves, the same in every process that declares them (the relays,
+    the migration, the services: tests/integration/test_pipeline.py shows they then agree)."""
+    objects = render("prod")
+    broker = named(objects, "RabbitmqCluster", "leitai-rabbitmq")["spec"]["rabbitmq"]["additionalConfig"]
+    assert "default_queue_type" not in broker
+    declarers = []
+    for workload in of_kind(objects, "Deployment") + of_kind(objects, "Job"):
+        pod = resolve(workload, objects, PROD_SECRETS)
+        if (
+            workload["metadata"]["labels"].get("app.kubernetes.io/name") != "leitai"
+            or "GatewayService" in pod.command[-1]
+        ):
+            continue  # the gateways declare none of them
+        config = loaded_config(pod, next(a for a in pod.command if a.startswith(CONFIG_MOUNT)))
+        assert load_settings(config, only=("LEITAI_RETRY",)).LEITAI_RETRY.queue_type == "quorum", pod.name
+        declarers.append(pod.name)
+    assert len(declarers) == 8, declarers  # four services, three relays, the migration

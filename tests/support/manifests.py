@@ -12,10 +12,12 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
+from composition.cli import read_config
 from leitai.eventstore.notes import Signer
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,3 +164,16 @@ def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, st
         files,
         container,
     )
+
+
+def loaded_config(pod, path: str) -> dict:
+    """The mounted config file, read as the process reads it: ${VAR} from the pod's environment."""
+    mount, _, filename = path.rpartition("/")
+    text = pod.files[mount][filename]
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"leitai-manifest-{os.getpid()}-{filename}"
+    scratch.write_text(text)
+    try:
+        with mock.patch.dict(os.environ, pod.env, clear=True):
+            return read_config(str(scratch))
+    finally:
+        scratch.unlink()

@@ -23,7 +23,9 @@ LEDGER_QUEUE = SUBSCRIPTION.queue_name
 class Pipeline:
     """One test's pipeline: its config file, its store, and the processes it started."""
 
-    def __init__(self, tmp_path: Path, amqp_uri: str, mongo_url: str, database: str, db) -> None:
+    def __init__(
+        self, tmp_path: Path, amqp_uri: str, mongo_url: str, database: str, db, queue_type: str = "classic"
+    ) -> None:
         self.amqp_uri = amqp_uri
         self.db = db
         self.config = tmp_path / "config.yaml"
@@ -35,7 +37,7 @@ class Pipeline:
                     "AMQP_URI": amqp_uri,
                     "MONGO_URL": mongo_url,
                     "MONGO_DATABASE": database,
-                    "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
+                    "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2, "queue_type": queue_type},
                     "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
                     "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
                     "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest
