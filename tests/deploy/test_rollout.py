@@ -223,7 +223,9 @@ def connections(objects: list[dict]) -> list[tuple[Endpoint, Endpoint, int, str]
         ]
     if of_kind(objects, "ScaledObject"):  # the rabbitmq scaler reads queue lengths over HTTP
         needed.append((KEDA, broker, 15672, "notify's queue lengths"))
-    if of_kind(objects, "MongoDBCommunity"):  # its agent's readiness probe reads its pod
+    # the members' readiness probe reads its own pod through the Kubernetes API (mongodb/
+    # mongodb-kubernetes, mongodb-community-operator/cmd/readiness/main.go: rest.InClusterConfig)
+    if of_kind(objects, "MongoDBCommunity"):
         needed.append((store, API_SERVER, 443, "the readiness probe"))
     return needed
 

@@ -147,9 +147,6 @@ def rabbitmq_cluster_pod(cluster: dict) -> dict:
     return merged(template, override)
 
 
-# The agent's readiness probe reads its own pod through the Kubernetes API
-# (mongodb-community-operator/cmd/readiness/main.go: rest.InClusterConfig)
-MONGODB_READINESS_NEEDS_API_SERVER = True
 MONGODB_SERVICE_ACCOUNT = "mongodb-kubernetes-appdb"  # construct/mongodbstatefulset.go, made by the Helm chart
 
 
