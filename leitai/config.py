@@ -13,7 +13,7 @@ from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, val
 
 from leitai.eventstore.checkpoints import Signing
 from leitai.eventstore.notes import NoteError, Signer, Verifier
-from leitai.messaging.topology import RetryPolicy
+from leitai.messaging.topology import QUEUE_TYPES, RetryPolicy
 from leitai.mongo import CONTRACT_OPTIONS, DURABILITY
 from leitai.witness.client import WitnessEndpoint
 
@@ -35,6 +35,7 @@ class _RetrySchema(Schema):
     attempts = fields.Integer(load_default=8, validate=validate.Range(min=1, max=20))
     base_delay = fields.Decimal(load_default=Decimal("1"), validate=validate.Range(min=Decimal("0.01"), max=3600))
     factor = fields.Integer(load_default=2, validate=validate.Range(min=1, max=10))
+    queue_type = fields.String(load_default="classic", validate=validate.OneOf(QUEUE_TYPES))
 
     @post_load
     def _policy(self, data: dict[str, Any], **kwargs: Any) -> RetryPolicy:

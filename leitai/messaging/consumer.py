@@ -76,6 +76,8 @@ class ReliableEventHandler(EventHandler, Consuming):
         self.publisher = Connection(
             self.container.config[AMQP_URI_CONFIG_KEY], transport_options={"confirm_publish": True}
         )
+        # nameko made the queue; it is declared (here and by the consumer) as the relay declares it
+        self.queue.queue_arguments = {**(self.queue.queue_arguments or {}), **self.policy.queue_arguments}
         with Connection(self.container.config[AMQP_URI_CONFIG_KEY]) as connection:
             channel = connection.channel()
             self.queue(channel).declare()

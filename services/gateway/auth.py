@@ -39,7 +39,7 @@ from leitai.messages import N_
 from leitai.ratelimit import Concurrency, RateLimits
 from leitai.roles import PUBLIC, require_role
 from leitai.rpc import register_errors
-from services.gateway.settings import DIGEST, load
+from services.gateway.settings import ALL_EDGES, DIGEST, load
 
 log = logging.getLogger(__name__)
 Lookup = Callable[[str], "dict | None"]  # a token's sha256 (hex) -> its grant's actor, or None
@@ -205,8 +205,10 @@ class GatewaySettings:
         streams_per_client: int = 4,
         trusted_proxies: Sequence[IPv4Network | IPv6Network] = (),
         languages: Languages | None = None,
+        edge: str = ALL_EDGES,
     ) -> None:
         self.authenticator = authenticator
+        self.edge = edge  # the routes this process serves (LEITAI_GATEWAY_EDGE)
         self.rpc_timeout = rpc_timeout
         self.limits = RateLimits(rate_limit["per_second"], rate_limit["burst"])
         self.seal = seal or Seal(secrets.token_bytes(32))  # this process's own: development and tests
@@ -321,6 +323,7 @@ class Settings(DependencyProvider):
             streams_per_client=loaded["LEITAI_STREAMS_PER_CLIENT"],
             trusted_proxies=loaded["LEITAI_TRUSTED_PROXIES"],
             languages=Languages(catalogues(), loaded["LEITAI_LANGUAGE"]),
+            edge=loaded["LEITAI_GATEWAY_EDGE"],
         )
 
     def get_dependency(self, worker_ctx) -> GatewaySettings:

@@ -52,6 +52,7 @@ from leitai.messages import N_, Said, text
 from leitai.roles import PUBLIC
 from services.gateway import accesslog
 from services.gateway.auth import Unauthorized
+from services.gateway.settings import ALL_EDGES, INTERNAL_EDGE, PUBLIC_EDGE
 
 log = logging.getLogger(__name__)
 
@@ -166,8 +167,25 @@ class SecureWebServer(WebServer):
         return accesslog.server(sock, wsgi_app)
 
 
+# A route of another gateway's edge (settings.py: EDGES) is no route at all in this one: nameko's
+# 404, answered as every path no route has.
+PUBLIC_CACHE = "public, max-age=60"  # a published result may be corrected: a minute, no more
+
+
+def serves(edge: str, entrypoint: str) -> bool:
+    """Whether the gateway of ``edge`` serves the entrypoint named ``entrypoint`` (an endpoint's
+    route, or an @http entrypoint of its own: the live stream, internal)."""
+    edges = next((route.edges for route in ROUTES if route.name == entrypoint), (INTERNAL_EDGE,))
+    return edge == ALL_EDGES or edge in edges
+
+
 class SecureHttp(HttpRequestHandler):
     server = SecureWebServer()
+
+    def setup(self):
+        # LEITAI_GATEWAY_EDGE was checked at start-up with the gateway's other settings
+        if serves(self.container.config.get("LEITAI_GATEWAY_EDGE") or ALL_EDGES, self.method_name):
+            super().setup()
 
 
 http = SecureHttp.decorator  # every entrypoint of the gateway: two web servers would share one port
@@ -186,6 +204,7 @@ class Route:
     errors: tuple[int, ...] = field(default=(400, 401, 403, 404, 409, 422, 429, 503))
     media_type: str = "application/json"  # otherwise the handler returns the body as bytes
     action: str | None = None  # what it does, as leitai/access.py declares it; None: public
+    edges: tuple[str, ...] = (INTERNAL_EDGE,)  # the gateways that serve it (INTERNAL, PUBLIC_EDGE)
 
     @property
     def to(self) -> str:
@@ -216,11 +235,15 @@ def endpoint(
     status: int = 200,
     errors: tuple[int, ...] | None = None,
     media_type: str = "application/json",
+    edges: tuple[str, ...] = (INTERNAL_EDGE,),
 ):
     """``action``: what the route does, a name in leitai/access.py's table, which says who may
-    (the services check the same name); a route anyone may call says ``roles={PUBLIC}`` instead."""
+    (the services check the same name); a route anyone may call says ``roles={PUBLIC}`` instead.
+    ``edges``: the gateways that serve it; the public one only reads, for anyone."""
     if (action is None) == (roles is None) or (roles is not None and set(roles) != {PUBLIC}):
         raise TypeError(f"{method} {rule}: give action= (leitai/access.py), or roles={{PUBLIC}} for a public route")
+    if PUBLIC_EDGE in edges and (method != "GET" or action is not None):
+        raise TypeError(f"{method} {rule}: the public gateway serves only GET routes anyone may call")
 
     def decorate(fn: Callable) -> Callable:
         route = Route(
@@ -235,6 +258,7 @@ def endpoint(
             **({"errors": errors} if errors is not None else {}),
             media_type=media_type,
             action=action,
+            edges=edges,
         )
         ROUTES.append(route)
 
@@ -261,6 +285,8 @@ def respond(route: Route, result: Any, request_id: str, written: list[str]) -> R
         headers[WRITTEN_HEADER] = ", ".join(written)
     if route.action is not None:  # a route for some roles only: never cached, whatever the credential's way
         headers["Cache-Control"] = PRIVATE
+    elif route.edges == (PUBLIC_EDGE,):  # what the public gateway alone serves: for caches (no-store with a credential)
+        headers["Cache-Control"] = PUBLIC_CACHE
     if isinstance(result, Response):  # a route that answers with more than a body (the screen's ticket: a cookie)
         result.headers.update(headers)
         return result

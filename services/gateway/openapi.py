@@ -10,8 +10,9 @@ from apispec.ext.marshmallow import MarshmallowPlugin, OpenAPIConverter
 from marshmallow import fields
 
 from leitai.contracts.fields import ID_PATTERN
-from services.gateway.http import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, ROUTES, Route
+from services.gateway.http import IDEMPOTENCY_HEADER, IDEMPOTENT_METHODS, ROUTES, Route, serves
 from services.gateway.schemas import ErrorResponse
+from services.gateway.settings import ALL_EDGES
 
 _DESCRIPTIONS = {
     400: "invalid input, with per-field messages",
@@ -45,14 +46,15 @@ class _Plugin(MarshmallowPlugin):
 
 
 @functools.cache
-def document() -> dict:
+def document(edge: str = ALL_EDGES) -> dict:
     """``build_document``, built once per process (the routes are all declared once the service's
     module is loaded; building takes a tenth of a second): what GET /openapi.json serves.
     Shared: never to be changed by its callers."""
-    return build_document()
+    return build_document(edge)
 
 
-def build_document() -> dict:
+def build_document(edge: str = ALL_EDGES) -> dict:
+    """The routes the gateway of ``edge`` serves (settings.py: EDGES)."""
     spec = APISpec(
         title="leitai gateway",
         version="1.0.0",
@@ -63,7 +65,7 @@ def build_document() -> dict:
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorResponse)
     paths: dict[str, dict] = {}
-    for route in ROUTES:
+    for route in (r for r in ROUTES if serves(edge, r.name)):
         paths.setdefault(route.path, {})[route.method.lower()] = _operation(route)
     for path, operations in paths.items():
         spec.path(path=path, operations=operations)

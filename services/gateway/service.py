@@ -43,6 +43,7 @@ from services.gateway.http import (
 )
 from services.gateway.openapi import document
 from services.gateway.places import KnownPlaces
+from services.gateway.settings import INTERNAL_EDGE, PUBLIC_EDGE
 from services.gateway.tickets import ScreenTickets
 
 log = logging.getLogger(__name__)
@@ -155,11 +156,26 @@ class GatewayService:
             )
 
     # -- service -------------------------------------------------------------------
-    @endpoint("GET", "/openapi.json", roles={PUBLIC}, summary="This document", errors=(429,))
+    @endpoint(
+        "GET",
+        "/openapi.json",
+        roles={PUBLIC},
+        summary="This document",
+        errors=(429,),
+        edges=(INTERNAL_EDGE, PUBLIC_EDGE),
+    )
     def openapi(self, actor, body):
-        return document()
+        return document(self.settings.edge)
 
-    @endpoint("GET", "/health/live", roles={PUBLIC}, summary="Liveness", response=s.Health, errors=())
+    @endpoint(
+        "GET",
+        "/health/live",
+        roles={PUBLIC},
+        summary="Liveness",
+        response=s.Health,
+        errors=(),
+        edges=(INTERNAL_EDGE, PUBLIC_EDGE),
+    )
     def live(self, actor, body):
         return {"status": "ok"}
 
@@ -170,6 +186,7 @@ class GatewayService:
         summary="Readiness: broker, services and their stores",
         response=s.Health,
         errors=(429, 503),
+        edges=(INTERNAL_EDGE, PUBLIC_EDGE),
     )
     def ready(self, actor, body):
         checks = {}
@@ -608,6 +625,7 @@ class GatewayService:
         response=s.StageResults,
         summary="A stage's published results and advancement list: the latest version, or ?version=N "
         "(a corrected result is published again; every version stays readable)",
+        edges=(PUBLIC_EDGE,),
     )
     def stage_results(self, actor, body, contest_id, stage_id):
         published = self.ranking.stage_results(contest_id, stage_id, body.get("version"))
@@ -622,6 +640,7 @@ class GatewayService:
         summary="A published result's certificate: standings digest, rule fingerprint, software and the "
         "signed checkpoint of every log it was computed from (docs/audit.md); a corrected result's "
         "cites the one it replaces",
+        edges=(PUBLIC_EDGE,),
     )
     def certificate(self, actor, body, contest_id, stage_id):
         return self._certificate(self.ranking.stage_results(contest_id, stage_id, body.get("version")))
@@ -653,6 +672,7 @@ class GatewayService:
         body=s.CheckpointQuery,
         response=s.Checkpoints,
         summary="A log's signed checkpoints, smallest first (after= a size, limit=)",
+        edges=(PUBLIC_EDGE,),
     )
     def checkpoints(self, actor, body, log):
         return {"checkpoints": self._log(log).checkpoints(body.get("after", 0), body.get("limit", 100))}
@@ -663,6 +683,7 @@ class GatewayService:
         roles={PUBLIC},
         response=s.CheckpointOut,
         summary="A log's latest signed checkpoint",
+        edges=(PUBLIC_EDGE,),
     )
     def latest_checkpoint(self, actor, body, log):
         return self._log(log).checkpoint(None)
@@ -673,6 +694,7 @@ class GatewayService:
         roles={PUBLIC},
         response=s.CheckpointOut,
         summary="A log's signed checkpoint of a tree size",
+        edges=(PUBLIC_EDGE,),
     )
     def checkpoint(self, actor, body, log, size):
         if not (size.isascii() and size.isdigit()) or int(size) > s.LARGEST_SIZE:
@@ -830,6 +852,7 @@ class GatewayService:
         summary="The pages' scripts and style sheets (pages.js, pages.css, judge.js, console.js, reviews.js, setup.js, "
         "live.js, screen.js, live.css, results.css, hall.js): static files of services/gateway/static",
         errors=(400, 404, 429),
+        edges=(INTERNAL_EDGE, PUBLIC_EDGE),
     )
     def page_asset(self, actor, body, name, kind):
         return pages.asset(name, kind)
@@ -880,6 +903,7 @@ class GatewayService:
         roles={PUBLIC},
         media_type="text/html",
         summary="The public results page of a published stage, with its certificate's fingerprint",
+        edges=(PUBLIC_EDGE,),
     )
     def results_page(self, actor, body, contest_id, stage_id):
         published = self.ranking.stage_results(contest_id, stage_id)

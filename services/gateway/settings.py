@@ -32,11 +32,18 @@ KEYS = (
     "LEITAI_TRUSTED_PROXIES",
     "LEITAI_GRANT_CACHE_S",
     "LEITAI_LANGUAGE",
+    "LEITAI_GATEWAY_EDGE",
     "max_workers",
 )
 
 
 DIGEST = "sha256:"
+# The gateways one image runs as (LEITAI_GATEWAY_EDGE), each serving its routes (http.py:
+# endpoint's edges): the internal one (organisers, judges, supervisors, screens: the intranet)
+# and the public one (published results, their page, certificates and checkpoints for auditors:
+# read-only and cacheable, facing the internet); on one machine (`leitai up`) one serves all.
+INTERNAL_EDGE, PUBLIC_EDGE, ALL_EDGES = "internal", "public", "all"
+EDGES = (INTERNAL_EDGE, PUBLIC_EDGE, ALL_EDGES)
 
 
 def _token_or_digest(key: str) -> None:
@@ -146,7 +153,6 @@ class GatewaySettingsSchema(Schema):
         keys=fields.String(validate=_token_or_digest),
         values=fields.Nested(GrantSchema),
         required=True,
-        validate=validate.Length(min=1),
     )
     LEITAI_RPC_TIMEOUT = fields.Float(load_default=30.0, validate=validate.Range(min=0.5, max=600))
     # per client (a token's holder, or the address of a caller without one), per gateway process
@@ -166,6 +172,9 @@ class GatewaySettingsSchema(Schema):
     # the language of the messages a client reads when its Accept-Language names none we have a
     # catalogue for (leitai/locale/): a catalogue's, or "en", the messages' own
     LEITAI_LANGUAGE = fields.String(load_default=DEFAULT_LANGUAGE, validate=_language)
+    # the routes this process serves (http.py: EDGES): the internal gateway's, the public one's, or
+    # on one machine all of them
+    LEITAI_GATEWAY_EDGE = fields.String(load_default=ALL_EDGES, validate=validate.OneOf(EDGES))
     # nameko's: requests handled at once (each holds one while it waits for its services)
     max_workers = fields.Integer(load_default=10, validate=validate.Range(min=1, max=10_000))
 
@@ -180,7 +189,11 @@ def load(config: Mapping[str, Any]) -> dict[str, Any]:
             found["LEITAI_TOKENS"] = _token_problems(found["LEITAI_TOKENS"], config.get("LEITAI_TOKENS"))
         problems = "; ".join(f"{key}: {messages}" for key, messages in sorted(found.items()))
         raise ConfigurationError(f"invalid configuration: {problems}") from None
-    if not loaded["LEITAI_CONSISTENCY_KEY"] and loaded["LEITAI_ENVIRONMENT"] == "production":
+    # the public gateway takes no token (its routes are anyone's) and writes nothing to seal
+    public = loaded["LEITAI_GATEWAY_EDGE"] == PUBLIC_EDGE
+    if not loaded["LEITAI_TOKENS"] and not public:
+        raise ConfigurationError("invalid configuration: LEITAI_TOKENS: no token: nobody could sign in")
+    if not loaded["LEITAI_CONSISTENCY_KEY"] and loaded["LEITAI_ENVIRONMENT"] == "production" and not public:
         raise ConfigurationError(
             "invalid configuration: LEITAI_CONSISTENCY_KEY: a production gateway seals its read-your-writes "
             "tokens with a key every replica shares; give one of at least 32 bytes (openssl rand -hex 32)"

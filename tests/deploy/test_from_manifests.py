@@ -22,7 +22,7 @@ import pytest
 from testkit.boai import CONTEST, PANELS, set_up, submit_all
 from testkit.servers import ChildProcess, wait_until
 from testkit.stack import BIN, ORGANISER_TOKEN, Stack, judge_token, ok
-from tests.support.manifests import CONFIG_MOUNT, named, of_kind, render, resolve
+from tests.support.manifests import CONFIG_MOUNT, STORE_USERS, named, of_kind, render, resolve
 
 pytestmark = pytest.mark.integration
 JUDGES = [f"J{n}" for n in range(1, 11)]
@@ -47,7 +47,7 @@ class FromManifests:
         # the test's values for what the Secrets hold
         self.secrets = {
             "leitai-broker": {"amqp-uri": amqp_uri},
-            "leitai-store": {"mongo-url": mongo_url},
+            **{f"leitai-store-{user}": {"mongo-url": mongo_url} for user in STORE_USERS},
             "leitai-gateway": {"tokens": json.dumps(self.http.tokens), "consistency-key": self.http.consistency_key},
         }
         self.config_dir = tmp_path / "etc-leitai"
@@ -85,9 +85,10 @@ class FromManifests:
             command, env, container = self.environment(deployment)
             env["LEITAI_OPS_PORT"] = str(self.http.free_port())
             if "WEB_SERVER_ADDRESS" in env:
-                self.http.port = self.http.free_port()
-                self.http.base = f"http://127.0.0.1:{self.http.port}"
-                env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{self.http.port}"
+                port = self.http.free_port()
+                env["WEB_SERVER_ADDRESS"] = f"127.0.0.1:{port}"
+                if env["LEITAI_GATEWAY_EDGE"] == "internal":  # the contest is run through the organisers' gateway
+                    self.http.port, self.http.base = port, f"http://127.0.0.1:{port}"
             name = deployment["metadata"]["name"]
             self.children.append(ChildProcess(command, env=env, name=name).start())
             self.ready_checks.append((name, int(env["LEITAI_OPS_PORT"]), container))
@@ -117,7 +118,7 @@ def from_manifests(tmp_path, vhost, mongo_client, mongo_url):
 def test_the_dev_overlay_started_from_its_manifests_runs_a_contest_to_its_leaderboard(from_manifests):
     from_manifests.migrate()
     from_manifests.start()
-    assert len(from_manifests.children) == 8
+    assert len(from_manifests.children) == 9
     try:
         wait_until(
             lambda: not from_manifests.not_ready(), timeout=120, interval=0.5, what="every process's readiness probe"

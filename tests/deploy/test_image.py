@@ -89,7 +89,7 @@ def test_the_migrate_job_runs_in_the_image_with_its_manifests_environment(
     pod = resolve(
         named(objects, "Job", "leitai-migrate"),
         objects,
-        {"leitai-broker": {"amqp-uri": vhost.uri}, "leitai-store": {"mongo-url": mongo_url}},
+        {"leitai-broker": {"amqp-uri": vhost.uri}, "leitai-store-migrate": {"mongo-url": mongo_url}},
     )
     config = tmp_path / "config"
     config.mkdir()

@@ -10,9 +10,11 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
+import tomllib
 from pathlib import Path
-from unittest import mock
+from urllib.parse import urlparse
 
 import jsonschema_rs
 import pytest
@@ -20,7 +22,7 @@ import yaml
 from prometheus_client.metrics import MetricWrapperBase
 
 from composition import up
-from composition.cli import build_parser, read_config
+from composition.cli import build_parser
 from leitai import metrics
 from leitai.config import ConfigurationError, load_settings, refuse_weak_broker
 from services.gateway.settings import GatewaySettingsSchema as GatewaySettings
@@ -31,6 +33,10 @@ from tests.support.manifests import (
     K8S,
     KUBERNETES_VERSION,
     OVERLAYS,
+    PROD_SECRETS,
+    RENDER,
+    ROOT,
+    loaded_config,
     named,
     of_kind,
     pod_spec,
@@ -41,19 +47,6 @@ from tests.support.manifests import (
 
 BUILT_IN_GROUPS = {"v1", "apps/v1", "batch/v1", "policy/v1", "autoscaling/v2", "networking.k8s.io/v1"}
 SCHEMAS = K8S / "schemas"
-# what the cluster's secret manager holds in production (docs/deploy.md), as test values
-PROD_SECRETS = {
-    "leitai-broker": {
-        "amqp-uri": "amqp://leitai:secret@leitai-rabbitmq:5672/",
-        "management-url": "http://leitai:secret@leitai-rabbitmq:15672/",
-    },
-    "leitai-store": {"mongo-url": "mongodb://leitai:secret@leitai-mongodb-svc:27017/?replicaSet=leitai-mongodb"},
-    "leitai-gateway": {
-        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
-        "consistency-key": "a-production-consistency-key-0123456789abcdef",
-    },
-    "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
-}
 
 
 @pytest.fixture(scope="module", params=OVERLAYS)
@@ -72,6 +65,53 @@ def workloads(objects: list[dict]) -> list[dict]:
 
 def secrets_for(name: str) -> dict:
     return PROD_SECRETS if name == "prod" else {}
+
+
+# -- rendered as the runbook renders them ---------------------------------------------
+def test_the_runbook_renders_every_overlay_as_the_tests_do_with_kubectls_default_load_restrictor():
+    """A generator reading a file outside its kustomization's folder renders under a relaxed
+    load restrictor and fails under kubectl's default, which `kubectl apply -k`, Argo CD and
+    Flux use: the tests render only as the runbook does, and the runbook relaxes nothing."""
+    runbook = (ROOT / "docs" / "deploy.md").read_text() + (ROOT / "Makefile").read_text()
+    commands = re.findall(r"kubectl kustomize[^\n>|`]*", runbook)
+    assert commands and all(c.split()[: len(RENDER)] == list(RENDER) for c in commands)
+    assert not [c for c in commands if "--load-restrictor" in c], commands
+    for kustomization in K8S.rglob("kustomization.yaml"):
+        assert "LoadRestrictionsNone" not in kustomization.read_text(), kustomization
+
+
+def leitai_images(objects: list[dict]) -> set[str]:
+    return {
+        c["image"]
+        for w in workloads(objects)
+        for c in pod_spec(w)["containers"] + pod_spec(w).get("initContainers", [])
+    }
+
+
+def test_dev_runs_the_image_make_image_builds():
+    """An overlay's images: entry matches a container's image as the base leaves it: a base that
+    renamed "leitai" first would leave dev's entry matching nothing."""
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    build = (ROOT / "deploy" / "image" / "build.sh").read_text()
+    built = re.search(r"IMAGE=\$\{LEITAI_IMAGE:-([^}]+)\}", build).group(1).replace("$VERSION", version)
+    assert leitai_images(render("dev")) == {built}
+
+
+def test_a_release_pinned_by_digest_as_the_runbook_says_runs_that_digest_in_every_container(tmp_path):
+    """docs/deploy.md: a release sets the digest of the "leitai" entry of the prod overlay's images:."""
+    runbook = (ROOT / "docs" / "deploy.md").read_text()
+    registry = re.search(r"set image leitai=([^@\s`]+)@sha256", runbook).group(1)
+    copy = tmp_path / "repo"
+    shutil.copytree(K8S, copy / "deploy" / "k8s")
+    shutil.copytree(ROOT / "config", copy / "config")
+    path = copy / "deploy" / "k8s" / "overlays" / "prod" / "kustomization.yaml"
+    kustomization = yaml.safe_load(path.read_text())
+    [entry] = [i for i in kustomization["images"] if i["name"] == "leitai"]
+    digest = "sha256:" + "5e" * 32
+    entry.pop("newTag")
+    entry.update(newName=registry, digest=digest)
+    path.write_text(yaml.safe_dump(kustomization))
+    assert leitai_images(render("prod", copy / "deploy" / "k8s")) == {f"{registry}@{digest}"}
 
 
 # -- schemas and policy --------------------------------------------------------------
@@ -185,6 +225,9 @@ def test_every_process_leitai_up_starts_has_a_deployment_running_the_same_comman
         if d["metadata"]["labels"]["app.kubernetes.io/name"] == "leitai"
     }
     planned = {f"leitai-{p.name}": normalise(p.args) for p in up.commands(Path("config"))}
+    # `leitai up` runs one gateway serving every route; a cluster runs it twice, each serving
+    # its edge's (LEITAI_GATEWAY_EDGE): the same command
+    planned["leitai-public-gateway"] = planned["leitai-gateway"]
     assert deployments == planned
 
 
@@ -201,19 +244,6 @@ def needs(command: list[str]) -> tuple[str, ...]:
     )
 
 
-def loaded_config(pod, path: str) -> dict:
-    """The mounted config file, read as the process reads it: ${VAR} from the pod's environment."""
-    mount, _, filename = path.rpartition("/")
-    text = pod.files[mount][filename]
-    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"leitai-manifest-{os.getpid()}-{filename}"
-    scratch.write_text(text)
-    try:
-        with mock.patch.dict(os.environ, pod.env, clear=True):
-            return read_config(str(scratch))
-    finally:
-        scratch.unlink()
-
-
 def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(overlay):
     name, objects = overlay
     for workload in workloads(objects):
@@ -228,10 +258,41 @@ def test_every_setting_a_process_requires_at_start_up_comes_from_its_manifest(ov
         if "MONGO_URL" in needs(normalise(pod.command)):
             assert "127.0.0.1" not in settings.MONGO_URL, f"{where}: MONGO_URL left to the config's default"
         if "GatewayService" in pod.command[-1]:
-            assert load_gateway_settings(config)["LEITAI_CONSISTENCY_KEY"]  # the whole of its start-up check
+            loaded = load_gateway_settings(config)  # the whole of its start-up check
+            edge = {"leitai-gateway": "internal", "leitai-public-gateway": "public"}[pod.name]
+            assert loaded["LEITAI_GATEWAY_EDGE"] == edge
+            # the public one holds no token and no sealing key: none of its routes signs in or writes
+            assert bool(loaded["LEITAI_TOKENS"]) == bool(loaded["LEITAI_CONSISTENCY_KEY"]) == (edge == "internal")
         if "NotifyService" in pod.command[-1]:
             smtp = notify_settings(config)[1]["smtp"]  # the whole of notify's start-up check
             assert smtp["host"] != "127.0.0.1", f"{where}: SMTP_HOST left to the config's default"
+
+
+def test_each_process_uses_a_store_user_of_its_own_with_roles_on_its_databases_only():
+    """Least privilege: the user named by a workload's MONGO_URL holds roles on exactly the
+    databases its config makes it use, and no two processes share one (a relay shares its
+    service's, whose store it is)."""
+    objects = render("prod")
+    users = {u["name"]: u for u in named(objects, "MongoDBCommunity", "leitai-mongodb")["spec"]["users"]}
+    holders: dict[str, set[str]] = {}
+    for workload in workloads(objects):
+        pod = resolve(workload, objects, PROD_SECRETS)
+        if "MONGO_URL" not in pod.env:
+            continue
+        config = loaded_config(pod, next(a for a in pod.command if a.startswith(CONFIG_MOUNT)))
+        command = normalise(pod.command)
+        used = {config["MONGO_DATABASE"]}
+        if {"migrate", "audit"} & set(command):  # every event store
+            used |= set(config["LEITAI_SOURCES"].values())
+        if "audit" in command:  # and its scratch database
+            used.add(f"{config['MONGO_DATABASE']}_replay")
+        if "privacy" in command:  # and the vault of personal data
+            used.add(config["LEITAI_PERSONAL_DATABASE"])
+        user = urlparse(pod.env["MONGO_URL"]).username
+        assert {r["db"] for r in users[user]["roles"]} == used, workload["metadata"]["name"]
+        component = workload["metadata"]["labels"]["app.kubernetes.io/component"]
+        holders.setdefault(user, set()).add(component.removesuffix("-relay"))
+    assert all(len(h) == 1 for h in holders.values()) and len(holders) == 7, holders
 
 
 def test_without_its_secret_a_process_stops_at_start_up_naming_the_setting():
@@ -274,13 +335,13 @@ def test_each_replicated_deployment_has_a_disruption_budget_and_notify_one_autos
     budgets = {
         tuple(sorted(b["spec"]["selector"]["matchLabels"].items())) for b in of_kind(objects, "PodDisruptionBudget")
     }
-    for deployment in of_kind(objects, "Deployment"):
-        if deployment["spec"].get("replicas", 1) > 1:
+    scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
+    scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
+    for deployment in of_kind(objects, "Deployment"):  # an autoscaled one runs two or more
+        if deployment["spec"].get("replicas", 1) > 1 or deployment["metadata"]["name"] in scaled:
             assert tuple(sorted(deployment["spec"]["selector"]["matchLabels"].items())) in budgets, deployment[
                 "metadata"
             ]["name"]
-    scaled = [h["spec"]["scaleTargetRef"]["name"] for h in of_kind(objects, "HorizontalPodAutoscaler")]
-    scaled += [s["spec"]["scaleTargetRef"]["name"] for s in of_kind(objects, "ScaledObject")]
     assert len(scaled) == len(set(scaled)), "a Deployment with two autoscalers"
     assert {"leitai-gateway", "leitai-scoring"} <= set(scaled)
     assert ("leitai-notify" in scaled) == (name == "prod")  # KEDA, in the overlay that has it

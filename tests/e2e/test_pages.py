@@ -16,7 +16,7 @@ import pytest
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 
-from services.gateway.http import SECURITY_HEADERS
+from services.gateway.http import PRIVATE, PUBLIC_CACHE, SECURITY_HEADERS
 from testkit.boai import CONTEST, CRITERIA, PANELS, random_scores, set_up, sheet
 from testkit.servers import wait_until
 from testkit.stack import ORGANISER_TOKEN, judge_token, ok
@@ -419,20 +419,21 @@ def answer_headers(stack, path: str, token: str | None = None):
 
 
 def test_every_answer_carries_the_security_headers_and_none_to_a_token_is_cached(stack, orders):
-    answers = {  # what: (path, token, status, cacheable)
-        "a page": ("/judge", None, 200, True),
-        "a page's script": ("/pages/judge.js", None, 200, True),
-        "the OpenAPI document": ("/openapi.json", None, 200, True),
-        "a published result": (f"/contests/{CONTEST}/stages/prelim/results", None, 200, True),
-        "an API answer": ("/contests", ORGANISER_TOKEN, 200, False),
-        "the same, to a token": (f"/contests/{CONTEST}/stages/prelim/results", ORGANISER_TOKEN, 200, False),
-        "an error": ("/contests", None, 401, False),
-        "a public route's error": (f"/results/{CONTEST}/nowhere", None, 404, False),
-        "a path the gateway does not know": ("/nowhere", None, 404, False),
+    answers = {  # what: (path, token, status, its Cache-Control: None, a cache decides)
+        "a page": ("/judge", None, 200, None),
+        "a page's script": ("/pages/judge.js", None, 200, None),
+        "the OpenAPI document": ("/openapi.json", None, 200, None),
+        # what the public gateway serves (docs/deploy.md, "Two gateways"), here from one serving all
+        "a published result": (f"/contests/{CONTEST}/stages/prelim/results", None, 200, PUBLIC_CACHE),
+        "an API answer": ("/contests", ORGANISER_TOKEN, 200, PRIVATE),
+        "the same, to a token": (f"/contests/{CONTEST}/stages/prelim/results", ORGANISER_TOKEN, 200, PRIVATE),
+        "an error": ("/contests", None, 401, PRIVATE),
+        "a public route's error": (f"/results/{CONTEST}/nowhere", None, 404, PRIVATE),
+        "a path the gateway does not know": ("/nowhere", None, 404, PRIVATE),
     }
-    for what, (path, token, status, cacheable) in answers.items():
+    for what, (path, token, status, cache) in answers.items():
         answered, headers = answer_headers(stack, path, token)
         assert answered == status, what
         for name, value in SECURITY_HEADERS.items():
             assert headers.get_all(name) == [value], f"{what}: {name}"
-        assert headers.get_all("Cache-Control") == (None if cacheable else ["no-store"]), what
+        assert headers.get_all("Cache-Control") == (cache and [cache]), what

@@ -7,6 +7,7 @@ import re
 import subprocess
 import uuid
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 
@@ -129,7 +130,26 @@ def test_a_consumer_killed_mid_handler_gets_the_redelivery_and_applies_it_once(p
     assert pipeline.balance("A1")["deposits"] == 1 and pipeline.balance("A1")["total_cents"] == 300
 
 
-def test_a_failing_handler_is_retried_with_growing_delay_dead_lettered_and_redriven_once(pipeline):
+@pytest.mark.parametrize("queue_type", ["classic", "quorum"])
+def test_a_failing_handler_is_retried_with_growing_delay_dead_lettered_and_redriven_once(
+    tmp_path, amqp_uri, mongo_url, database_name, db, vhost, queue_type
+):
+    """Also with quorum queues (production's broker cluster): the relay and the service declare
+    each queue alike (a difference would refuse the second declaration), and a quorum retry
+    queue's delay hands the message back (its TTL and dead-lettering)."""
+    pipeline = Pipeline(tmp_path, amqp_uri, mongo_url, database_name, db, queue_type=queue_type)
+    try:
+        retried_dead_lettered_and_redriven(pipeline)
+        types = {
+            rabbit_management("GET", f"/queues/{quote(vhost.name, safe='')}/{quote(q, safe='')}")["type"]
+            for q in (LEDGER_QUEUE, f"{LEDGER_QUEUE}.retry1", f"{LEDGER_QUEUE}.dlq")
+        }
+        assert types == {queue_type}
+    finally:
+        pipeline.stop_all()
+
+
+def retried_dead_lettered_and_redriven(pipeline: Pipeline) -> None:
     event = deposit("A1", "9.99")
     pipeline.db.faults.insert_one({"_id": str(event.event_id), "fail_times": 1000})
     pipeline.start_ledger()

@@ -12,15 +12,45 @@ import re
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import yaml
 
+from composition.cli import read_config
+from leitai.eventstore.notes import Signer
+
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
 OVERLAYS = ("dev", "prod")
+VERIFIER_NAME = "leitai.example.gov.cn"
 KUBERNETES_VERSION = "1.34.0"  # the oldest Kubernetes the manifests promise to run on (docs/deploy.md)
 CONFIG_MOUNT = "/etc/leitai"
+# the store's users, one per process that uses it: each workload reads its URL from leitai-store-<user>
+STORE_USERS = ("registration", "scoring", "ranking", "notify", "migrate", "audit", "privacy")
+# what production's cluster holds that the prod overlay does not render (docs/deploy.md: Secrets
+# from the secret manager, ConfigMaps made at install), as test values
+PROD_SECRETS = {
+    "leitai-broker": {
+        "amqp-uri": "amqps://leitai-app:secret@leitai-rabbitmq:5671/",
+        "management-url": "https://leitai-keda:secret@leitai-rabbitmq:15671/",
+    },
+    "leitai-broker-user": {"username": "leitai-app", "password": "secret"},
+    "leitai-broker-keda-user": {"username": "leitai-keda", "password": "secret"},
+    **{
+        f"leitai-store-{user}": {
+            "mongo-url": f"mongodb://leitai-{user}:secret@leitai-mongodb-0.leitai-mongodb-svc.leitai.svc.cluster.local"
+            ":27017/?replicaSet=leitai-mongodb&tls=true&tlsCAFile=/etc/leitai-ca/ca.crt"
+        }
+        for user in STORE_USERS
+    },
+    "leitai-gateway": {
+        "tokens": '{"a-production-organiser-token": {"role": "organiser", "id": "org1", "deployment": true}}',
+        "consistency-key": "a-production-consistency-key-0123456789abcdef",
+    },
+    "leitai-notify": {"smtp-user": "leitai", "smtp-password": "secret", "sms-api-key": "secret"},
+    "leitai-verifier-keys": {"keys": Signer(VERIFIER_NAME, bytes(32)).verifier.encoded()},
+}
 
 
 def tool(name: str) -> str:
@@ -33,10 +63,16 @@ def tool(name: str) -> str:
     return str(path)
 
 
-def render(overlay: str) -> list[dict]:
-    """``kubectl kustomize`` of an overlay, as objects."""
+# how the runbook (docs/deploy.md) renders an overlay: kubectl's own Kustomize with its default
+# load restrictor, which `kubectl apply -k`, Argo CD and Flux also use (no file read from
+# outside a kustomization's folder)
+RENDER = ("kubectl", "kustomize")
+
+
+def render(overlay: str, k8s: Path = K8S) -> list[dict]:
+    """An overlay rendered as the runbook renders it, as objects; ``k8s``: another copy of deploy/k8s."""
     done = subprocess.run(
-        [tool("kubectl"), "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(K8S / "overlays" / overlay)],
+        [tool(RENDER[0]), *RENDER[1:], str(k8s / "overlays" / overlay)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -72,28 +108,29 @@ class Pod:
     container: dict
 
 
-def _data(obj: dict) -> dict[str, str]:
+def data_of(obj: dict) -> dict[str, str]:
     if obj["kind"] == "Secret":
         decoded = {k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()}
         return {**decoded, **(obj.get("stringData") or {})}
     return dict(obj.get("data") or {})
 
 
-def _source(objects: list[dict], secrets: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
-    """A ConfigMap's or Secret's data: the rendered object's, or for a Secret the overlay
-    expects the cluster to hold, the test's values (``secrets``)."""
-    if kind == "Secret":  # a generated Secret's name carries Kustomize's hash: leitai-store-5tdmbtb2d4
-        given = [v for k, v in secrets.items() if name == k or re.fullmatch(rf"{re.escape(k)}-[a-z0-9]{{10}}", name)]
-        if given:
-            return given[0]
-    found = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
-    if not found:
+def _source(objects: list[dict], given: dict[str, dict[str, str]], kind: str, name: str) -> dict[str, str]:
+    """A ConfigMap's or Secret's data: the rendered object's, or for one the overlay expects the
+    cluster to hold (made at install: docs/deploy.md), the test's values (``given``, by name)."""
+    # a generated object's name carries Kustomize's hash: leitai-store-5tdmbtb2d4
+    found = [v for k, v in given.items() if name == k or re.fullmatch(rf"{re.escape(k)}-[a-z0-9]{{10}}", name)]
+    if found:
+        return found[0]
+    rendered = [o for o in objects if o["kind"] == kind and o["metadata"]["name"] == name]
+    if not rendered:
         raise KeyError(f"{kind} {name} is neither in the overlay nor given by the test")
-    return _data(found[0])
+    return data_of(rendered[0])
 
 
 def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, str]] | None = None) -> Pod:
-    """The container named ``leitai`` of ``workload`` with its environment and mounted files."""
+    """The container named ``leitai`` of ``workload`` with its environment and mounted files;
+    ``secrets``: what the cluster holds that the overlay does not render (PROD_SECRETS)."""
     secrets = secrets or {}
     spec = pod_spec(workload)
     [container] = [c for c in spec["containers"] if c["name"] == "leitai"]
@@ -127,3 +164,16 @@ def resolve(workload: dict, objects: list[dict], secrets: dict[str, dict[str, st
         files,
         container,
     )
+
+
+def loaded_config(pod, path: str) -> dict:
+    """The mounted config file, read as the process reads it: ${VAR} from the pod's environment."""
+    mount, _, filename = path.rpartition("/")
+    text = pod.files[mount][filename]
+    scratch = Path(os.environ.get("TMPDIR", "/tmp")) / f"leitai-manifest-{os.getpid()}-{filename}"
+    scratch.write_text(text)
+    try:
+        with mock.patch.dict(os.environ, pod.env, clear=True):
+            return read_config(str(scratch))
+    finally:
+        scratch.unlink()

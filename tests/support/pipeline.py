@@ -32,9 +32,11 @@ class Pipeline:
         db,
         settings: dict | None = None,
         signer: Signer | None = None,
+        queue_type: str = "classic",
     ) -> None:
         """``settings``: more of the processes' config (a test's witnesses, say); ``signer``: the
-        relay's key, when the test needs it before the pipeline (a new one by default)."""
+        relay's key, when the test needs it before the pipeline (a new one by default);
+        ``queue_type``: leitai's queues' (classic, or quorum as in production)."""
         self.amqp_uri = amqp_uri
         self.db = db
         self.config = tmp_path / "config.yaml"
@@ -46,7 +48,7 @@ class Pipeline:
                     "AMQP_URI": amqp_uri,
                     "MONGO_URL": mongo_url,
                     "MONGO_DATABASE": database,
-                    "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2},
+                    "LEITAI_RETRY": {"attempts": 3, "base_delay": "0.2", "factor": 2, "queue_type": queue_type},
                     "LEITAI_SIGNING_KEY": str(tmp_path / "signing.key"),
                     "LEITAI_LOG_ORIGIN": "leitai.test/ledger",
                     "LEITAI_ENVIRONMENT": "test",  # the suite's broker user is guest:guest

@@ -38,6 +38,7 @@ def test_a_missing_setting_is_named(key):
         ("AMQP_URI", ""),
         ("MONGO_DATABASE", "a b"),
         ("LEITAI_RETRY", {"attempts": 0}),
+        ("LEITAI_RETRY", {"queue_type": "stream"}),
     ],
 )
 def test_a_malformed_setting_is_named(key, value):
@@ -52,6 +53,14 @@ def test_only_the_settings_a_component_needs_are_required():
 def test_retry_delays_grow_geometrically():
     policy = RetryPolicy(attempts=4, base_delay=Decimal("0.2"), factor=2)
     assert [policy.delay_ms(n) for n in (1, 2, 3)] == [200, 400, 800]
+
+
+def test_a_consumers_queues_say_quorum_when_told_and_nothing_when_classic():
+    """Nothing for classic, as every queue declared before the setting was: a declaration with
+    other arguments than the queue's is refused by the broker."""
+    quorum = load_settings(dict(GOOD, LEITAI_RETRY={"queue_type": "quorum"})).LEITAI_RETRY
+    assert quorum.queue_arguments == {"x-queue-type": "quorum"}
+    assert RetryPolicy().queue_arguments == {}
 
 
 def test_checkpoint_keys_come_as_a_list_or_one_string_and_a_bad_one_is_named(tmp_path):

@@ -87,6 +87,19 @@ def test_production_requires_a_shared_key_to_seal_tokens_and_elsewhere_a_process
         load(dict(config, LEITAI_CONSISTENCY_KEY="k" * 64, max_workers=0))
 
 
+def test_only_the_public_gateway_may_run_without_tokens_and_a_sealing_key():
+    from leitai.config import ConfigurationError
+    from services.gateway.settings import load
+
+    config = {"AMQP_URI": "amqp://leitai:secret@broker:5672/", "LEITAI_TOKENS": {}}
+    assert load(dict(config, LEITAI_GATEWAY_EDGE="public"))["LEITAI_GATEWAY_EDGE"] == "public"
+    for edge in ("internal", "all"):  # nobody could sign in
+        with pytest.raises(ConfigurationError, match="LEITAI_TOKENS"):
+            load(dict(config, LEITAI_GATEWAY_EDGE=edge, LEITAI_CONSISTENCY_KEY="k" * 64))
+    with pytest.raises(ConfigurationError, match="LEITAI_GATEWAY_EDGE"):
+        load(dict(config, LEITAI_GATEWAY_EDGE="outside"))
+
+
 def test_tokens_handed_out_are_sealed_and_only_this_gateways_are_taken_back():
     settings = GatewaySettings(Authenticator(TOKENS), 30, {"per_second": 1, "burst": 1})
     lock = consistency.Written.of("session:s1", 4, ["SessionLocked"]).encode()
