@@ -400,15 +400,22 @@ def _audit_action(args, settings: Settings) -> int:
 
 
 def _keygen(args, settings: Settings) -> int:
-    signer = Signer.generate(args.name)
-    try:
-        signer.write(args.output)
-    except FileExistsError:
-        raise ConfigurationError(f"-o {args.output}: exists; a signing key is never overwritten") from None
-    print(
-        f"wrote the signing key to {args.output} (keep it secret: a Kubernetes Secret)\n"
-        f"verifier key (publish it; auditors check checkpoints with it):\n{signer.verifier.encoded()}"
+    return _new_key(
+        Signer.generate(args.name),
+        args.output,
+        "signing key",
+        "keep it secret: a Kubernetes Secret",
+        "verifier key (publish it; auditors check checkpoints with it)",
     )
+
+
+def _new_key(key: Signer | Cosigner, output: str, what: str, keep: str, publish: str) -> int:
+    """Write a new private key (never over another) and print its public half."""
+    try:
+        key.write(output)
+    except FileExistsError:
+        raise ConfigurationError(f"-o {output}: exists; a {what} is never overwritten") from None
+    print(f"wrote the {what} to {output} ({keep})\n{publish}:\n{key.verifier.encoded()}")
     return 0
 
 
@@ -427,16 +434,13 @@ def _monitor(args, settings: Settings) -> int:
 
 
 def _witness_keygen(args, settings: Settings) -> int:
-    cosigner = Cosigner.generate(args.name)
-    try:
-        cosigner.write(args.output)
-    except FileExistsError:
-        raise ConfigurationError(f"-o {args.output}: exists; a witness key is never overwritten") from None
-    print(
-        f"wrote the witness key to {args.output} (keep it secret; it never leaves the witness's machine)\n"
-        f"witness verifier key (give it to the relays' operator and to auditors):\n{cosigner.verifier.encoded()}"
+    return _new_key(
+        Cosigner.generate(args.name),
+        args.output,
+        "witness key",
+        "keep it secret; it never leaves the witness's machine",
+        "witness verifier key (give it to the relays' operator and to auditors)",
     )
-    return 0
 
 
 def _witness_serve(args, settings: Settings) -> int:

@@ -131,12 +131,7 @@ class SecantusServer:
         return self
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        terminate(self.process)
         if not self.keep_data:
             shutil.rmtree(self.storage, ignore_errors=True)
 
@@ -198,12 +193,7 @@ class LocalWitness:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
+        terminate(self.process)
 
 
 def _pings(client) -> bool:
@@ -255,3 +245,13 @@ def delete_vhost(name: str) -> None:
     except urllib.error.HTTPError as exc:
         if exc.code != 404:
             raise
+
+
+def terminate(process: subprocess.Popen | None) -> None:
+    """Stop ``process`` as a supervisor would: asked first, killed after 30 s."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()

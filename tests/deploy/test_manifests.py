@@ -31,7 +31,6 @@ from services.notify.settings import load as notify_settings
 from tests.support.manifests import (
     CONFIG_MOUNT,
     K8S,
-    KUBERNETES_VERSION,
     OVERLAYS,
     PROD_SECRETS,
     RENDER,
@@ -42,6 +41,7 @@ from tests.support.manifests import (
     pod_spec,
     render,
     resolve,
+    strictly_valid,
     tool,
 )
 
@@ -131,12 +131,7 @@ def test_every_built_in_object_passes_the_strict_schema_of_the_pinned_kubernetes
     }
     rendered = tmp_path / f"{name}.yaml"
     rendered.write_text(yaml.safe_dump_all(built_in))
-    done = subprocess.run(
-        [tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = strictly_valid(rendered)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -21,22 +21,21 @@ from leitai.witness.cosignature import Cosigner
 from leitai.witness.request import encode
 from testkit.servers import ChildProcess, wait_until
 from testkit.stack import BIN
-from tests.support.manifests import K8S, KUBERNETES_VERSION, named, of_kind, pod_spec, render, resolve, tool
+from tests.support.cluster import restricted_violations
+from tests.support.manifests import (
+    K8S,
+    named,
+    of_kind,
+    pod_spec,
+    render,
+    resolve,
+    strictly_valid,
+    tool,
+)
 
 pytestmark = pytest.mark.integration
 WITNESS = K8S / "witness"
 RELAYS = ("registration-relay", "scoring-relay", "ranking-relay")
-# volume types the restricted Pod Security Standard allows (kubernetes.io/docs/concepts/security/pod-security-standards)
-RESTRICTED_VOLUMES = {
-    "configMap",
-    "csi",
-    "downwardAPI",
-    "emptyDir",
-    "ephemeral",
-    "persistentVolumeClaim",
-    "projected",
-    "secret",
-}
 
 
 @pytest.fixture(scope="module")
@@ -59,12 +58,7 @@ def test_it_passes_the_strict_schema_and_checkov(objects, tmp_path):
     assert {o["metadata"].get("namespace") for o in objects if o["kind"] != "Namespace"} == {"leitai-witness"}
     rendered = tmp_path / "witness.yaml"
     rendered.write_text(yaml.safe_dump_all(objects))
-    done = subprocess.run(
-        [tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    done = strictly_valid(rendered)
     assert done.returncode == 0, done.stdout + done.stderr
     done = subprocess.run(
         [tool("checkov"), "-d", str(tmp_path), "--framework", "kubernetes", "--skip-download", "--output", "json"],
@@ -82,17 +76,12 @@ def test_it_passes_the_strict_schema_and_checkov(objects, tmp_path):
 def test_its_pod_meets_the_restricted_pod_security_standard(objects):
     labels = named(objects, "Namespace", "leitai-witness")["metadata"]["labels"]
     assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
-    spec = pod_spec(named(objects, "Deployment", "leitai-witness"))
-    assert spec["securityContext"]["runAsNonRoot"] is True and spec["securityContext"]["runAsUser"] > 0
-    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    deployment = named(objects, "Deployment", "leitai-witness")
+    assert restricted_violations(deployment["spec"]["template"]) == []  # the model tests/support/cluster.py cites
+    spec = pod_spec(deployment)
     assert spec["automountServiceAccountToken"] is False
-    assert not {"hostNetwork", "hostPID", "hostIPC"} & set(spec)
-    assert all(set(v) - {"name"} <= RESTRICTED_VOLUMES for v in spec["volumes"])
     [container] = spec["containers"]
-    context = container["securityContext"]
-    assert context["allowPrivilegeEscalation"] is False and context["capabilities"]["drop"] == ["ALL"]
-    assert context["readOnlyRootFilesystem"] is True and "add" not in context["capabilities"]
-    assert not any("hostPort" in p for p in container["ports"])
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
     # its state on its own volume, its key read-only from its Secret
     volumes = {v["name"]: v for v in spec["volumes"]}
     mounts = {m["mountPath"]: m for m in container["volumeMounts"]}

@@ -69,6 +69,16 @@ def tool(name: str) -> str:
 RENDER = ("kubectl", "kustomize")
 
 
+def strictly_valid(rendered: Path) -> subprocess.CompletedProcess:
+    """kubernetes-validate --strict on a rendered file, against the oldest Kubernetes promised."""
+    return subprocess.run(
+        [tool("kubernetes-validate"), "--strict", "-k", KUBERNETES_VERSION, "--quiet", str(rendered)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
 def render(overlay: str, k8s: Path = K8S) -> list[dict]:
     """An overlay rendered as the runbook renders it, as objects; ``k8s``: another copy of deploy/k8s."""
     done = subprocess.run(
