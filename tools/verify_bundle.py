@@ -317,7 +317,7 @@ def pinned_origin(key, log: str) -> str:
 def publish_round(total: Fraction) -> Decimal:
     """ROUND_HALF_UP to 2 places (scores are never negative)."""
     hundredths = math.floor(total * 100 + Fraction(1, 2))
-    return (Decimal(hundredths) / 100).quantize(Decimal("0.01"))
+    return Decimal(hundredths).scaleb(-2)  # exact, whatever the number of digits
 
 
 def median(values: list) -> Fraction:
@@ -471,7 +471,9 @@ def verify(bundle: dict, keys: list, known: list, witnesses: list = (), quorum: 
             stream = _stream(events["scoring"], SESSION_STREAM.format(session=sid))
             head = certificate["sources"]["scoring"]["streams"][SESSION_STREAM.format(session=sid)]
             _noted(stream, head, publication, "StageResultsNoted")
-            sessions[sid] = replay_session(opened, [e for e in stream if e["stream_version"] <= head], contest_id)
+            sessions[sid] = replay_session(
+                opened, [e for e in stream if e["stream_version"] <= head], contest_id, basis["people"]
+            )
         _check_publications(events["ranking"], publication, sessions, contest_id, stage_id)
         if bundle["rules"]["stage"] != basis["stage"]:
             raise Discrepancy(
@@ -835,7 +837,14 @@ def depends_on(certificate: dict, publication: dict, events: dict, contest_id: s
         raise Discrepancy(
             f"the result cites {sorted(cited - set(derived))[0]}, of no session opened for stage {stage_id}"
         )
-    return {"stage": stage, "defined": defined[0], "sessions": sessions, "entries": entries}
+    people = frozenset(
+        person.casefold()
+        for e in contest
+        if e["type"] in ("JudgeRegistered", "EntrySubmitted")
+        for person in (e["payload"].get("judge_id"), e["payload"].get("contestant_id"))
+        if person
+    )
+    return {"stage": stage, "defined": defined[0], "sessions": sessions, "entries": entries, "people": people}
 
 
 def replay_contest(contest: list, stage: dict) -> tuple:
@@ -847,7 +856,12 @@ def replay_contest(contest: list, stage: dict) -> tuple:
     every entry of the stage is seated once."""
     stage_id = stage["stage_id"]
     groups = {g["group_id"]: g for g in stage["groups"]}
-    judges, entries, changes = {}, {}, set()
+    judges, entries, changes, contestants, townships = {}, {}, {}, set(), {}
+    first = min((e["payload"]["order"], e["payload"]["stage_id"]) for e in contest if e["type"] == "StageDefined")[1]
+    republished = {}  # correction id -> the stage whose recorded republication follows it
+    for event in contest:
+        if event["type"] == "StageResultsRecorded" and event["payload"].get("correction_id"):
+            republished[event["payload"]["correction_id"]] = event["payload"]["stage_id"]
     # what each recorded result advanced: registration hears of a result and of each entry it
     # advances on separate queues, so an EntryAdvanced may come before the record it follows
     advancing = {}
@@ -858,9 +872,17 @@ def replay_contest(contest: list, stage: dict) -> tuple:
     for event in contest:
         p, kind, where = event["payload"], event["type"], f"registration {event['type']} {event['event_id']}"
         if kind == "JudgeRegistered":
+            if p["judge_id"] in judges:  # registration refuses it: a declared conflict is never dropped
+                raise Discrepancy(f"{where}: judge {p['judge_id']} is registered a second time")
             judges[p["judge_id"]] = p
         elif kind == "EntrySubmitted":
+            if p["entry_id"] in entries or p["contestant_id"] in contestants or p["stage_id"] != first:
+                raise Discrepancy(
+                    f"{where}: registration takes each entry and contestant once, into the first stage ({first})"
+                )
             entries[p["entry_id"]] = dict(p, withdrawn=False, now=p["stage_id"])
+            contestants.add(p["contestant_id"])
+            townships.setdefault(p["township_code"], []).append(p["entry_id"])
         elif kind in ("EntryWithdrawn", "EntryAdvanced", "EntryAdvancementRevoked"):
             entry = entries.get(p["entry_id"])
             if entry is None:
@@ -868,8 +890,12 @@ def replay_contest(contest: list, stage: dict) -> tuple:
             if kind == "EntryWithdrawn":
                 entry["withdrawn"] = True
             elif p.get("change_id") is not None:
-                if p["change_id"] not in changes:
-                    raise Discrepancy(f"{where}: it follows change {p['change_id']}, which the contest never followed")
+                moved = "gained" if kind == "EntryAdvanced" else "lost"
+                change = changes.get(p["change_id"])
+                if change is None or p["entry_id"] not in {c["entry_id"] for c in change[moved]}:
+                    raise Discrepancy(
+                        f"{where}: it follows change {p['change_id']}, which the contest never followed for this entry"
+                    )
                 entry["now"] = p["to_stage_id"]
             elif kind == "EntryAdvancementRevoked" or p["entry_id"] not in advancing.get(p["from_stage_id"], ()):
                 raise Discrepancy(
@@ -878,7 +904,11 @@ def replay_contest(contest: list, stage: dict) -> tuple:
             else:
                 entry["now"] = p["to_stage_id"]
         elif kind in ("AdvancementChangeFollowed", "AdvancementChangeDecided"):
-            changes.add(p["change_id"])
+            if republished.get(p["change_id"]) != p["stage_id"]:
+                raise Discrepancy(
+                    f"{where}: no recorded republication of stage {p['stage_id']} follows {p['change_id']}"
+                )
+            changes[p["change_id"]] = p
         elif kind == "SessionScheduled":
             scheduled[p["session_id"]] = p
         elif kind == "PanelSeated":
@@ -886,7 +916,7 @@ def replay_contest(contest: list, stage: dict) -> tuple:
         elif kind == "OrderDrawn":
             drawn[p["session_id"]] = p["order"]
         elif kind == "SessionOpened" and p["stage_id"] == stage_id:
-            _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, seated)
+            _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, townships, seated)
             sessions[p["session_id"]] = event
     members = sorted(e for e, entry in entries.items() if entry["now"] == stage_id and not entry["withdrawn"])
     unseated = [e for e in members if e not in seated and sessions]
@@ -900,7 +930,7 @@ def replay_contest(contest: list, stage: dict) -> tuple:
     }
 
 
-def _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, seated) -> None:
+def _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries, townships, seated) -> None:
     """A SessionOpened against what the contest's stream held when it was opened."""
     p = event["payload"]
     session_id = p["session_id"]
@@ -917,8 +947,9 @@ def _check_opened(event, stage, groups, scheduled, seats, drawn, judges, entries
     order = drawn.get(session_id) or []
     expected = sorted(
         e
-        for e, entry in entries.items()
-        if entry["now"] == stage["stage_id"] and not entry["withdrawn"] and entry["township_code"] in group["townships"]
+        for township in group["townships"]
+        for e in townships.get(township, ())
+        if entries[e]["now"] == stage["stage_id"] and not entries[e]["withdrawn"]
     )
     if sorted(order) != expected:
         raise Discrepancy(
@@ -981,7 +1012,7 @@ def recused(judge: dict, entry: dict) -> bool:
     )
 
 
-def replay_session(opened: dict, stream: list, contest_id: str) -> dict:
+def replay_session(opened: dict, stream: list, contest_id: str, people: frozenset = frozenset()) -> dict:
     """A session's scoring stream, replayed against the rules: the sheets in effect (after
     approved corrections), each from a judge seated and not recused; the lock, with a reason
     for every sheet missing at it; every correction proposed and approved by two people in
@@ -1011,10 +1042,10 @@ def replay_session(opened: dict, stream: list, contest_id: str) -> dict:
             lock = event
         elif kind == "CorrectionProposed":
             _proposed(where, event, lock, corrections, origin.get(key))
-            _not_of_the_panel(where, p["proposed_by"], panel)
+            _not_of_the_panel(where, p["proposed_by"], people)
         elif kind in DECIDED:
             _decided(where, event, corrections)
-            _not_of_the_panel(where, p["by"], panel)
+            _not_of_the_panel(where, p["by"], people)
         elif kind in CORRECTED:
             correction = corrections.get(p["correction_id"])
             status = correction["status"] if correction else "never proposed"
@@ -1087,15 +1118,13 @@ def _check_lock(where: str, event: dict, panel: dict, seats: dict, sheets: dict)
         )
 
 
-def _not_of_the_panel(where: str, person, panel: dict) -> None:
-    """Who proposes or decides a correction is someone of the organising office, never a judge
-    of the session whose sheets it corrects; and a plain id, not a look-alike of another's."""
+def _not_of_the_panel(where: str, person, people: frozenset) -> None:
+    """Who proposes or decides a correction is someone of the organising office: never a judge
+    or a contestant of the contest (``people``, case-folded), and a plain id, not a look-alike."""
     if not isinstance(person, str) or not ID.fullmatch(person):
         raise Discrepancy(f"{where}: {ascii(person)[:70]} is not an id")
-    if person in panel:
-        raise Discrepancy(
-            f"{where}: {person} is a judge of this session, and may not propose or decide its corrections"
-        )
+    if person.casefold() in people:
+        raise Discrepancy(f"{where}: {person} is a judge or a contestant of this contest, not of the organising office")
 
 
 def _proposed(where: str, event: dict, lock, corrections: dict, current) -> None:
@@ -1122,13 +1151,13 @@ def _decided(where: str, event: dict, corrections: dict) -> None:
     if p["by"] != event["actor"]:
         raise Discrepancy(f"{where}: decided by {p['by']}, but the event's actor is {event['actor']}")
     if kind == "CorrectionApproved":
-        if p["by"] == correction["proposed_by"]:
+        if p["by"].casefold() == correction["proposed_by"].casefold():
             raise Discrepancy(
                 f"{where}: correction {p['correction_id']} is approved by {p['by']}, who proposed it: "
                 "the rules need a second person"
             )
         _in_role(where, p.get("role"), APPROVERS, "approve")
-    elif kind == "CorrectionWithdrawn" and p["by"] != correction["proposed_by"]:
+    elif kind == "CorrectionWithdrawn" and p["by"].casefold() != correction["proposed_by"].casefold():
         raise Discrepancy(f"{where}: only its proposer withdraws a correction, not {p['by']}")
     correction["status"] = DECIDED[kind]
 
@@ -1297,7 +1326,7 @@ def main(argv=None) -> int:
         sys.stdout.reconfigure(errors="backslashreplace")
     try:
         keys = [Key(k) for k in args.key]
-        witnesses = [Key(w, kind=4) for w in args.witness]
+        witnesses = list({key.text: key for key in (Key(w, kind=4) for w in args.witness)}.values())  # each once
         quorum = len(witnesses) if args.min_witnesses is None else args.min_witnesses
         if not 0 <= quorum <= len(witnesses):
             raise Malformed(f"--min-witnesses {quorum}: give a number from 0 to the {len(witnesses)} witnesses named")

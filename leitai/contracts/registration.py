@@ -189,6 +189,7 @@ class StageResultsRecorded(_ContestEvent):
     publication_event_id = fields.String(required=True, validate=validate.Length(min=1, max=64))
     standings_sha256 = fields.String(required=True, validate=validate.Length(equal=64))
     advanced = fields.List(Id(), load_default=list)  # the entries it advances: what EntryAdvanced may follow
+    correction_id = Id(load_default=None, allow_none=True)  # a republication's: what an advancement change follows
 
 
 class SessionScheduled(_ContestEvent):

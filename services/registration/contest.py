@@ -334,6 +334,7 @@ class Contest:
                     publication_event_id=publication_event_id,
                     standings_sha256=published["standings_sha256"],
                     advanced=[row["entry_id"] for row in published["standings"] if row["advanced"]],
+                    correction_id=published.get("correction_id"),
                 ),
             )
         ]

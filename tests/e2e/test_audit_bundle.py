@@ -19,7 +19,7 @@ import hashlib
 import json
 import subprocess
 import sys
-from decimal import Decimal
+from decimal import Decimal, localcontext
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -770,7 +770,7 @@ def test_a_sheet_sent_by_someone_else_or_a_judge_deciding_a_correction_is_refuse
     judge = next(e for e in sheets(bundle) if e["event"]["stream_id"] == approved["event"]["stream_id"])
     approved["event"]["actor"] = approved["event"]["payload"]["by"] = judge["event"]["payload"]["judge_id"]
     code, out = check(reforged(bundle, signer))
-    assert code == 1 and "is a judge of this session" in out, out
+    assert code == 1 and "is a judge or a contestant of this contest" in out, out
 
 
 def test_a_look_alike_of_the_proposer_is_not_a_second_person(check, bundle, signer):
@@ -800,3 +800,95 @@ def test_a_stream_head_in_the_quintillions_is_answered_at_once(check, bundle):
     bundle["certificate"]["sources"]["scoring"]["streams"][stream] = 10**17
     code, out = check(bundle)
     assert code in (1, 2) and "NOT verified" in out, out
+
+
+# -- and what a second outside auditor found -------------------------------------------------------
+def test_registrations_the_service_refuses_are_refused(check, bundle, signer):
+    """Registration takes a judge once (a declared conflict is never dropped by registering
+    again) and an entry once, into the first stage: the verifier holds the log to that."""
+    judge = copy.deepcopy(events_of(bundle, "registration", "JudgeRegistered")[0])
+    judge["event"].update(event_id="c" * 32, stream_version=judge["event"]["stream_version"] + 1)
+    judge["event"]["payload"]["conflicts"] = []
+    forged = copy.deepcopy(bundle)
+    insert_after(forged, "registration", judge)
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and "is registered a second time" in out, out
+    entry = copy.deepcopy(events_of(bundle, "registration", "EntrySubmitted")[0])
+    entry["event"].update(event_id="a" * 32, stream_version=entry["event"]["stream_version"] + 1)
+    entry["event"]["payload"]["stage_id"] = "final"
+    insert_after(bundle, "registration", entry)
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "each entry and contestant once, into the first stage" in out, out
+
+
+def insert_after(bundle: dict, log: str, item: dict) -> None:
+    """``item`` into its stream right after the version before it, as a rewrite would: later
+    events of the stream move up a version, and the cited heads with them."""
+    stream, version = item["event"]["stream_id"], item["event"]["stream_version"]
+    for other in bundle["logs"][log]["events"]:
+        if other["event"]["stream_id"] == stream and other["event"]["stream_version"] >= version:
+            other["event"]["stream_version"] += 1
+    before = next(
+        e["position"]
+        for e in bundle["logs"][log]["events"]
+        if e["event"]["stream_id"] == stream and e["event"]["stream_version"] == version - 1
+    )
+    item["position"] = before + 0.5
+    bundle["logs"][log]["events"].append(item)
+    for level in certificates(bundle):
+        heads = level["sources"].get(log, {}).get("streams", {})
+        if stream in heads:
+            heads[stream] += 1
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        heads = publication["event"]["payload"]["streams"].get(log, {})
+        if stream in heads:
+            heads[stream] += 1
+
+
+def test_an_approval_by_a_case_variant_of_the_proposer_or_a_contestant_is_refused(check, bundle, signer):
+    proposed, approved, _ = correction_steps(bundle)
+    variant = proposed["event"]["payload"]["proposed_by"].upper()
+    forged = copy.deepcopy(bundle)
+    _, approval, _ = correction_steps(forged)
+    approval["event"]["actor"] = approval["event"]["payload"]["by"] = variant
+    code, out = check(reforged(forged, signer))
+    assert code == 1 and "who proposed it" in out, out
+    contestant = events_of(bundle, "registration", "EntrySubmitted")[0]["event"]["payload"]["contestant_id"]
+    approved["event"]["actor"] = approved["event"]["payload"]["by"] = contestant
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "is a judge or a contestant of this contest" in out, out
+
+
+def test_the_same_witness_named_twice_counts_once(check, bundle):
+    office = Witness("jiwei.boai.gov.cn/witness")
+    for log in bundle["logs"].values():
+        office.cosign(log["checkpoints"][-1])
+    code, out = check(bundle, "--witness", office.vkey, "--witness", office.vkey)
+    assert code == 0 and "cosigned by 1 of your 1 witnesses" in out, out
+
+
+def test_a_score_of_forty_digits_is_exact_not_a_traceback(check, bundle, signer):
+    huge = "9" * 38
+    stage = dict(bundle["rules"]["stage"])
+    stage["criteria"] = [dict(c, max=huge) for c in stage["criteria"]]
+    sheet = in_effect(bundle)["event"]
+    criterion = sorted(sheet["payload"]["scores"])[0]
+    sheet["payload"]["scores"][criterion] = huge
+    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in stage["criteria"]}
+    with localcontext() as exact:
+        exact.prec = 200
+        sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
+    for item in events_of(bundle, "registration", "StageDefined") + events_of(bundle, "registration", "SessionOpened"):
+        if item["event"]["payload"]["stage_id"] == "semi":
+            item["event"]["payload"]["criteria"] = stage["criteria"]
+    bundle["rules"]["stage"] = stage
+    for level in certificates(bundle):
+        level["rule_sha256"] = verifier.rule_fingerprint(stage)
+    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+        bundle, "ranking", "StageResultsRepublished"
+    ):
+        publication["event"]["payload"]["rule_sha256"] = verifier.rule_fingerprint(stage)
+    code, out = check(reforged(bundle, signer))
+    assert code == 1 and "stage_score published" in out and "Traceback" not in out, out
