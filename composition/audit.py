@@ -19,7 +19,8 @@ from leitai import certificates
 from leitai.eventstore import EventStore
 from leitai.eventstore.notes import Verifier
 from services.ranking.publication import PUBLICATIONS, results_stream
-from services.registration.application import contest_stream
+from services.registration.application import contest_stream, record_publication
+from services.scoring.application import note_publication
 
 FORMAT = "leitai-audit-bundle/1"
 RULES = "leitai-rules/1"  # the rules as docs/audit.md states them
@@ -157,6 +158,21 @@ def bundle(
         "rules": {"spec": RULES, "stage": stage},
         "logs": logs,
     }
+
+
+def note_publications(stores: Mapping[str, EventStore], plans: Any) -> int:
+    """Every publication in the ranking log recorded by registration and noted by scoring, as
+    their handlers do from now on: once each (the handlers are idempotent), so that a stage
+    published before they did has the notes its bundle must run through. ``plans``: scoring's
+    read model of the sessions. Returns the publications seen."""
+    seen = 0
+    for batch in stores[certificates.PUBLICATION_LOG].read_all():
+        for event in batch:
+            if event.type in PUBLICATIONS:
+                record_publication(stores["registration"], event)
+                note_publication(stores["scoring"], plans, event)
+                seen += 1
+    return seen
 
 
 def _anchor(store: EventStore, stream: str, kind: str, published: str) -> tuple[int, dict]:

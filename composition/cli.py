@@ -10,6 +10,7 @@
   leitai audit   [--config F]                       verify every source store, then replay ranking --verify
   leitai audit checkpoint|prove-inclusion|prove-consistency --log L ...   signed checkpoints and proofs
   leitai audit bundle STAGE --contest C -o FILE     a stage's self-contained audit bundle [--version N]
+  leitai audit note-publications                    registration and scoring note earlier publications (once)
   leitai audit keygen NAME -o FILE                  a checkpoint signing key
   leitai audit monitor --url U --key K --state F    prove new checkpoints consistent with the last seen
   leitai witness keygen NAME -o FILE                a witness's cosigning key
@@ -357,6 +358,9 @@ def _audit_action(args, settings: Settings) -> int:
                 raise audit.AuditError(
                     "no checkpoint signed yet" if args.size is None else f"no checkpoint of size {args.size}"
                 )
+        elif args.action == "note-publications":
+            plans = ReadModel(client[settings.LEITAI_SOURCES["scoring"]])
+            result = {"publications": audit.note_publications(stores, plans)}
         elif args.action == "prove-inclusion":
             assert store is not None  # --log is required
             result = audit.inclusion(store, args.event_id, args.size)
@@ -959,7 +963,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=30.0,
         help="seconds to wait for the checkpoints a fresh publication needs (default 30)",
     )
-    for action in (checkpoint, inclusion, consistent, bundled):
+    noting = actions.add_parser(
+        "note-publications",
+        help="have registration and scoring note every publication (once): run once after upgrading, "
+        "so that stages published before have the notes their bundles run through",
+    )
+    for action in (checkpoint, inclusion, consistent, bundled, noting):
         action.set_defaults(run=_audit_action, needs=(*store_needs, *CHECKPOINT_KEYS, "LEITAI_WITNESSES"))
     keygen = actions.add_parser("keygen", help="a new checkpoint signing key (file) and its verifier key (printed)")
     keygen.add_argument("name", help="the key's name, e.g. leitai.boai.gov.cn")

@@ -360,29 +360,10 @@ class Registration:
         )
 
     def results_published(self, event: Event) -> None:
-        """Ranking published a stage's result: recorded in the contest's stream (once)."""
-        p = event.to_wire(REGISTRY)["payload"]
-        execute(
-            self._store,
-            contest_stream(p["contest_id"]),
-            folding(lambda: Contest(p["contest_id"])),
-            lambda c: (None, c.record_result(str(event.event_id), p)),
-            actor="ranking",
-            correlation_id=event.correlation_id,
-        )
-
-    def results_republished(self, event: Event) -> None:
-        """Ranking published a stage again after a correction: recorded, and entries follow a
-        change of who advances, or it is referred to an organiser (once per correction)."""
-        p = event.to_wire(REGISTRY)["payload"]
-        execute(
-            self._store,
-            contest_stream(p["contest_id"]),
-            folding(lambda: Contest(p["contest_id"])),
-            lambda c: (None, c.record_result(str(event.event_id), p) + c.follow_republication(p)),
-            actor="ranking",
-            correlation_id=event.correlation_id,
-        )
+        """Ranking published a stage's result (again, after a correction): recorded in the
+        contest's stream, and for a republication entries follow a change of who advances, or
+        it is referred to an organiser; once per publication."""
+        record_publication(self._store, event)
 
     # -- plumbing ------------------------------------------------------------------
     def _tree(self, tree_id: str) -> dict[str, Region]:
@@ -452,6 +433,25 @@ def _entry_contacts(entries: list[dict]) -> Contacts:
     return _contacts(entries, lambda e: contestant(e["contestant_id"]))
 
 
+def record_publication(store: EventStore, event: Event) -> None:
+    """``event`` (StageResultsPublished or Republished) recorded in its contest's stream, once;
+    also what `leitai audit note-publications` runs over publications made before it was."""
+    p = event.to_wire(REGISTRY)["payload"]
+
+    def decide(contest: Contest):
+        followed = contest.follow_republication(p) if event.type == "StageResultsRepublished" else []
+        return None, contest.record_result(str(event.event_id), p) + followed
+
+    execute(
+        store,
+        contest_stream(p["contest_id"]),
+        folding(lambda: Contest(p["contest_id"])),
+        decide,
+        actor="ranking",
+        correlation_id=event.correlation_id,
+    )
+
+
 def place_of(contest: Contest) -> Place:
     """The contest a grant must reach, and the office (county) that owns it."""
     return Place(contest.contest_id, contest.require_info()["county_code"])
@@ -462,6 +462,6 @@ EVENT_HANDLERS: EventHandlers[Registration] = EventHandlers(
     {
         "ContestantAdvanced": Registration.contestant_advanced,
         "StageResultsPublished": Registration.results_published,
-        "StageResultsRepublished": Registration.results_republished,
+        "StageResultsRepublished": Registration.results_published,
     },
 )

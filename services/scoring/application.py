@@ -76,18 +76,7 @@ class Scoring:
         self.stage_republished(event)
 
     def stage_republished(self, event: Event) -> None:
-        p = event.payload
-        stage = {"plan.contest_id": p["contest_id"], "plan.stage_id": p["stage_id"]}
-        for document in self._plans.find(SESSIONS, stage):
-            plan = SessionPlan.from_payload(document["plan"])
-            execute(
-                self._store,
-                stream_of(plan.session_id),
-                _folding(plan),
-                lambda session: (None, session.note_result(str(event.event_id), p.get("version", 1))),
-                actor="ranking",
-                correlation_id=event.correlation_id,
-            )
+        note_publication(self._store, self._plans, event)
 
     # -- commands -------------------------------------------------------------------
     def submit_sheet(
@@ -313,6 +302,23 @@ class Scoring:
         if document is None:
             raise NotFound("session {session_id} is not open for scoring", session_id=session_id)
         return SessionPlan.from_payload(document["plan"])
+
+
+def note_publication(store: EventStore, plans: Plans, event: Event) -> None:
+    """``event`` (a publication of a stage's result) noted in the stream of each session of the
+    stage, once; also what `leitai audit note-publications` runs over earlier publications."""
+    p = event.payload
+    stage = {"plan.contest_id": p["contest_id"], "plan.stage_id": p["stage_id"]}
+    for document in plans.find(SESSIONS, stage):
+        plan = SessionPlan.from_payload(document["plan"])
+        execute(
+            store,
+            stream_of(plan.session_id),
+            _folding(plan),
+            lambda session: (None, session.note_result(str(event.event_id), p.get("version", 1))),
+            actor="ranking",
+            correlation_id=event.correlation_id,
+        )
 
 
 def _folding(plan: SessionPlan):

@@ -324,6 +324,14 @@ def test_a_published_stage_has_a_certificate_and_a_bundle_the_independent_verifi
     assert (
         leitai(stack, "audit", "bundle", "nope", "--contest", contest, "-o", str(tmp_path / "x.json")).returncode == 1
     )
+    # the backfill after an upgrade: over publications already noted, it notes nothing twice
+    noted = leitai(stack, "audit", "note-publications")
+    assert noted.returncode == 0 and json.loads(noted.stdout)["publications"] >= 1, noted.stderr
+    again = leitai(stack, "audit", "bundle", "semi", "--contest", contest, "-o", str(tmp_path / "again.json"))
+    assert again.returncode == 0, again.stderr
+    semi = json.loads((tmp_path / "again.json").read_text())
+    notes = [e for e in semi["logs"]["registration"]["events"] if e["event"]["type"] == "StageResultsRecorded"]
+    assert len({e["event"]["payload"]["publication_event_id"] for e in notes}) == len(notes)
 
 
 def test_the_public_results_page_and_the_exports_carry_the_certificate(stack, contest):

@@ -10,6 +10,8 @@ from decimal import Decimal
 
 import pytest
 
+from composition import audit
+from leitai.contracts.envelope import NewEvent
 from leitai.errors import Conflict, Forbidden, NotFound, RuleViolated
 from leitai.lots import draw_order
 from leitai.messages import text
@@ -594,7 +596,7 @@ def test_entries_follow_a_correction_that_changes_who_advances_while_the_next_st
     republished = next(e for e in system.events("ranking", "results-c-prelim") if e.type == "StageResultsRepublished")
     before = len(system.events("registration", "contest-c"))
     system.registration.contestant_advanced(late)
-    system.registration.results_republished(republished)
+    system.registration.results_published(republished)
     assert len(system.events("registration", "contest-c")) == before and stages_of(system)["e2"] == "prelim"
     with pytest.raises(RuleViolated, match="draw again"):  # the draw was over the old entries
         system.registration.open_session(ORG, "c", "f")
@@ -714,3 +716,28 @@ def test_a_roster_registers_all_its_judges_and_entries_in_one_write_or_nothing()
     records = reg.register_roster(ORG, "c", [good_judge], [good_entry])
     assert [r.get("judge_id") or r["entry_id"] for r in records] == ["N1", "new"]
     assert reg.contest_view(ORG, "c")["version"] == before["version"] + 2  # an event a record, appended together
+
+
+def test_publications_made_before_the_notes_existed_are_noted_once_by_the_backfill():
+    """`leitai audit note-publications` over a log whose publications registration and scoring
+    never noted (as before they did): each gets its record and its session notes, once."""
+    system = prelim_published()
+    noted = [("registration", "contest-c", "StageResultsRecorded"), ("scoring", "scoring-s1", "StageResultsNoted")]
+    before = {kind: len(system.events(log, stream)) for log, stream, kind in noted}
+    assert audit.note_publications(system.stores, system.plans) == 1  # already noted by the handlers: nothing new
+    assert {kind: len(system.events(log, stream)) for log, stream, kind in noted} == before
+
+    bare, versions = InMemorySystem(), Counter()
+    for log in ("registration", "scoring", "ranking"):  # the same logs, without the notes
+        for event in (e for batch in system.stores[log].read_all() for e in batch):
+            if event.type not in ("StageResultsRecorded", "StageResultsNoted"):
+                again = NewEvent(event.type, event.payload, event.actor, event.event_id, event.correlation_id)
+                bare.stores[log].append(event.stream_id, versions[event.stream_id], [again])
+                versions[event.stream_id] += 1
+    bare.sequence()
+    for document in system.plans.find("sessions"):
+        bare.plans.apply_once("sessions", document["_id"], "copied", {"$set": {"plan": document["plan"]}})
+    assert audit.note_publications(bare.stores, bare.plans) == 1
+    assert audit.note_publications(bare.stores, bare.plans) == 1  # again: nothing more
+    for log, stream, kind in noted:
+        assert [e.type for e in bare.events(log, stream)].count(kind) == 1
