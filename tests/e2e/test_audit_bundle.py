@@ -19,7 +19,6 @@ import hashlib
 import json
 import subprocess
 import sys
-from decimal import Decimal, localcontext
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -30,14 +29,16 @@ from leitai.eventstore.notes import Checkpoint, Signer
 from leitai.witness.cosignature import Cosigner
 from tests.support.forgery import (
     TOOL,
-    certificates,
     drop_event,
     events_of,
     in_effect,
     origin_of,
     publication_of,
+    recite,
+    redefine_stage,
     rederived,
     reforged,
+    rescored,
     sheets,
     verifier,
 )
@@ -358,12 +359,7 @@ def without_session(bundle: dict, session_id: str) -> dict:
     stream = f"scoring-{session_id}"
     scoring = bundle["logs"]["scoring"]
     scoring["events"] = [e for e in scoring["events"] if e["event"]["stream_id"] != stream]
-    for level in certificates(bundle):
-        level["sources"]["scoring"]["streams"].pop(stream, None)
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["streams"]["scoring"].pop(stream, None)
+    recite(bundle, "scoring", stream, lambda head: None)
     return bundle
 
 
@@ -388,12 +384,7 @@ def test_a_publication_citing_the_contest_stream_cut_before_a_session_is_refused
     session_id = last["event"]["payload"]["session_id"]
     forged = without_session(bundle, session_id)
     cut = last["event"]["stream_version"] - 1
-    for level in certificates(forged):
-        level["sources"]["registration"]["streams"]["contest-boai-2021"] = cut
-    for publication in events_of(forged, "ranking", "StageResultsPublished") + events_of(
-        forged, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["streams"]["registration"]["contest-boai-2021"] = cut
+    recite(forged, "registration", "contest-boai-2021", lambda head: cut)
     publication_of(forged)["event"]["payload"]["standings"] = rederived(forged)
     code, out = check(reforged(forged, signer))
     assert code == 1 and f"session {session_id} of stage semi was opened" in out and "leaves it out" in out, out
@@ -458,12 +449,7 @@ def test_a_stage_definition_of_another_contest_is_refused(check, bundle, signer)
     foreign["event"]["payload"]["criteria"][0]["weight"] = "9"
     foreign["position"] = 0  # before everything the certificate cites
     bundle["logs"]["registration"]["events"].append(foreign)
-    for level in certificates(bundle):
-        level["sources"]["registration"]["streams"]["contest-other-2021"] = 1
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["streams"]["registration"]["contest-other-2021"] = 1
+    recite(bundle, "registration", "contest-other-2021", lambda head: 1)
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "it depends on the contest's stream contest-boai-2021" in out, out
 
@@ -637,17 +623,7 @@ def test_a_score_that_is_no_bounded_decimal_is_a_discrepancy(check, bundle, sign
 
 
 def test_a_drop_rule_that_leaves_no_sheet_to_count_is_a_discrepancy(check, bundle, signer):
-    harsh = [{"min_sheets": 1, "drop_high": 5, "drop_low": 5}]
-    for item in events_of(bundle, "registration", "StageDefined") + events_of(bundle, "registration", "SessionOpened"):
-        if item["event"]["payload"]["stage_id"] == "semi":
-            item["event"]["payload"]["drop_rule"] = harsh
-    stage = bundle["rules"]["stage"] = dict(bundle["rules"]["stage"], drop_rule=harsh)
-    for level in certificates(bundle):
-        level["rule_sha256"] = verifier.rule_fingerprint(stage)
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["rule_sha256"] = verifier.rule_fingerprint(stage)
+    redefine_stage(bundle, drop_rule=[{"min_sheets": 1, "drop_high": 5, "drop_low": 5}])
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "leaving none to count" in out, out
 
@@ -673,12 +649,7 @@ def test_a_sheet_backdated_before_the_lock_is_refused(check, bundle, signer):
             item["event"]["stream_version"] += 1
     late["position"] = lock["position"] + 0.5  # after the lock in the log
     bundle["logs"]["scoring"]["events"].append(late)
-    for level in certificates(bundle):
-        level["sources"]["scoring"]["streams"]["scoring-semi-west"] += 1
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["streams"]["scoring"]["scoring-semi-west"] += 1
+    recite(bundle, "scoring", "scoring-semi-west", lambda head: head + 1)
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "comes after version" in out, out
 
@@ -753,10 +724,7 @@ def test_a_panel_not_as_seated_or_registered_is_refused(check, bundle, signer):
 
 def test_a_score_outside_its_criterion_is_refused(check, bundle, signer):
     sheet = in_effect(bundle)["event"]
-    criterion = sorted(sheet["payload"]["scores"])[0]
-    sheet["payload"]["scores"][criterion] = "99"
-    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in bundle["rules"]["stage"]["criteria"]}
-    sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
+    rescored(bundle, sheet, "99")
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "is not a score from 0 to" in out and sheet["event_id"] in out, out
 
@@ -835,16 +803,7 @@ def insert_after(bundle: dict, log: str, item: dict) -> None:
     )
     item["position"] = before + 0.5
     bundle["logs"][log]["events"].append(item)
-    for level in certificates(bundle):
-        heads = level["sources"].get(log, {}).get("streams", {})
-        if stream in heads:
-            heads[stream] += 1
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        heads = publication["event"]["payload"]["streams"].get(log, {})
-        if stream in heads:
-            heads[stream] += 1
+    recite(bundle, log, stream, lambda head: None if head is None else head + 1)
 
 
 def test_an_approval_by_a_case_variant_of_the_proposer_or_a_contestant_is_refused(check, bundle, signer):
@@ -871,24 +830,7 @@ def test_the_same_witness_named_twice_counts_once(check, bundle):
 
 def test_a_score_of_forty_digits_is_exact_not_a_traceback(check, bundle, signer):
     huge = "9" * 38
-    stage = dict(bundle["rules"]["stage"])
-    stage["criteria"] = [dict(c, max=huge) for c in stage["criteria"]]
-    sheet = in_effect(bundle)["event"]
-    criterion = sorted(sheet["payload"]["scores"])[0]
-    sheet["payload"]["scores"][criterion] = huge
-    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in stage["criteria"]}
-    with localcontext() as exact:
-        exact.prec = 200
-        sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
-    for item in events_of(bundle, "registration", "StageDefined") + events_of(bundle, "registration", "SessionOpened"):
-        if item["event"]["payload"]["stage_id"] == "semi":
-            item["event"]["payload"]["criteria"] = stage["criteria"]
-    bundle["rules"]["stage"] = stage
-    for level in certificates(bundle):
-        level["rule_sha256"] = verifier.rule_fingerprint(stage)
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
-        bundle, "ranking", "StageResultsRepublished"
-    ):
-        publication["event"]["payload"]["rule_sha256"] = verifier.rule_fingerprint(stage)
+    redefine_stage(bundle, criteria=[dict(c, max=huge) for c in bundle["rules"]["stage"]["criteria"]])
+    rescored(bundle, in_effect(bundle)["event"], huge)
     code, out = check(reforged(bundle, signer))
     assert code == 1 and "stage_score published" in out and "Traceback" not in out, out

@@ -12,6 +12,8 @@ from __future__ import annotations
 import bisect
 import hashlib
 import importlib.util
+from collections.abc import Callable
+from decimal import Decimal, localcontext
 from pathlib import Path
 
 from leitai.eventstore.merkle import Tree
@@ -59,6 +61,18 @@ def in_effect(bundle: dict) -> dict:
     return next(item for item in later.values() if item["event"]["type"] == "ScoreSheetSubmitted")
 
 
+def rescored(bundle: dict, sheet: dict, score: str) -> str:
+    """``sheet``'s first criterion given ``score``, and its total the exact weighted sum again,
+    as the operator's software would write it; returns the criterion."""
+    criterion = sorted(sheet["payload"]["scores"])[0]
+    sheet["payload"]["scores"][criterion] = score
+    weights = {c["criterion_id"]: Decimal(c["weight"]) for c in bundle["rules"]["stage"]["criteria"]}
+    with localcontext() as exact:
+        exact.prec = 200  # a total of any digits the contract allows, exactly
+        sheet["payload"]["total"] = str(sum(weights[c] * Decimal(v) for c, v in sheet["payload"]["scores"].items()))
+    return criterion
+
+
 def events_of(bundle: dict, log: str, kind: str) -> list[dict]:
     return [e for e in bundle["logs"][log]["events"] if e["event"]["type"] == kind]
 
@@ -86,16 +100,43 @@ def drop_event(bundle: dict, log: str, item: dict) -> None:
         moved = other["event"]
         if moved["stream_id"] == event["stream_id"] and moved["stream_version"] > event["stream_version"]:
             moved["stream_version"] -= 1
-    for level in certificates(bundle):
-        heads = level["sources"].get(log, {}).get("streams", {})
-        if event["stream_id"] in heads:
-            heads[event["stream_id"]] -= 1
-    for publication in events_of(bundle, "ranking", "StageResultsPublished") + events_of(
+    recite(bundle, log, event["stream_id"], lambda head: None if head is None else head - 1)
+
+
+def publications(bundle: dict) -> list[dict]:
+    """Every version's publication the bundle holds."""
+    return events_of(bundle, "ranking", "StageResultsPublished") + events_of(
         bundle, "ranking", "StageResultsRepublished"
-    ):
-        heads = publication["event"]["payload"]["streams"].get(log, {})
-        if event["stream_id"] in heads:
-            heads[event["stream_id"]] -= 1
+    )
+
+
+def recite(bundle: dict, log: str, stream: str, change: Callable[[int | None], int | None]) -> None:
+    """Every certificate and publication cites ``change(head)`` as the head of ``stream`` of
+    ``log`` (``head`` None where it cited none; a new head None: it cites none)."""
+    cited = [level["sources"][log]["streams"] for level in certificates(bundle) if log in level["sources"]]
+    cited += [
+        p["event"]["payload"]["streams"][log] for p in publications(bundle) if log in p["event"]["payload"]["streams"]
+    ]
+    for heads in cited:
+        head = change(heads.get(stream))
+        if head is None:
+            heads.pop(stream, None)
+        else:
+            heads[stream] = head
+
+
+def redefine_stage(bundle: dict, **fields) -> dict:
+    """The stage defined (and its sessions opened) with ``fields`` changed, and every certificate
+    and publication citing the new rule's fingerprint: the operator's whole rewrite of a rule."""
+    stage = bundle["rules"]["stage"] = dict(bundle["rules"]["stage"], **fields)
+    for item in events_of(bundle, "registration", "StageDefined") + events_of(bundle, "registration", "SessionOpened"):
+        if item["event"]["payload"]["stage_id"] == stage["stage_id"]:
+            item["event"]["payload"].update(fields)
+    for level in certificates(bundle):
+        level["rule_sha256"] = verifier.rule_fingerprint(stage)
+    for publication in publications(bundle):
+        publication["event"]["payload"]["rule_sha256"] = verifier.rule_fingerprint(stage)
+    return stage
 
 
 def reforged(bundle: dict, signer: Signer, origin_suffix: str = "") -> dict:
