@@ -82,48 +82,33 @@ def bundle(
             f"the certificate waits for a checkpoint of {', '.join(cert['pending'])}; "
             "a relay signs one at its next seal: try again in a few seconds"
         )
-    published = next(
-        d["event_id"]
-        for p, d in stores[certificates.PUBLICATION_LOG].stored_stream(results_stream(contest_id, stage_id))
-        if p == cert["publication"]["position"]
-    )
+    ranking = stores[certificates.PUBLICATION_LOG]
+    results = list(ranking.stored_stream(results_stream(contest_id, stage_id)))
+    published = str(next(d["event_id"] for p, d in results if p == cert["publication"]["position"]))
     # each source stream runs through the service's own note of this publication (the contest's
-    # record, each session's note), so that nothing the stream held before it can be left out
-    anchors = {
-        "registration": {
-            contest_stream(contest_id): _anchor(
-                stores["registration"], contest_stream(contest_id), "StageResultsRecorded", str(published)
-            )
-        },
-        "scoring": {
-            stream: _anchor(stores["scoring"], stream, "StageResultsNoted", str(published))
-            for stream in cert["sources"]["scoring"]["streams"]
-        },
+    # record, each session's note), so that nothing the stream held before it can be left out;
+    # the ranking log holds the stage's results stream up to this version's publication: every
+    # version it replaces, and nothing left out between them (the verifier requires it whole)
+    noted = {
+        "registration": _through_note(
+            stores["registration"], contest_stream(contest_id), "StageResultsRecorded", published
+        ),
+        "scoring": [
+            item
+            for stream in sorted(cert["sources"]["scoring"]["streams"])
+            for item in _through_note(stores["scoring"], stream, "StageResultsNoted", published)
+        ],
+        certificates.PUBLICATION_LOG: [(p, d) for p, d in results if p <= cert["publication"]["position"]],
     }
     logs: dict[str, dict[str, Any]] = {}
     for log, checkpoint in cert["checkpoints"].items():
         store = stores[log]
         chain = store.chain()
-        if log == certificates.PUBLICATION_LOG:
-            # the stage's results stream up to this version's publication: every version it
-            # replaces, and nothing left out between them (the verifier requires it whole)
-            wanted = [
-                (p, d)
-                for p, d in store.stored_stream(results_stream(contest_id, stage_id))
-                if p <= cert["publication"]["position"]
-            ]
-        else:
-            heads = {stream: anchor[1]["stream_version"] for stream, anchor in anchors[log].items()}
-            wanted = [
-                (p, d)
-                for stream, head in sorted(heads.items())
-                for p, d in store.stored_stream(stream)
-                if d["stream_version"] <= head
-            ]
+        wanted = noted[log]
         # every event proved in the latest checkpoint: consistent with the certified one (the
         # chain proves it), and the only one that may hold the notes
         size = chain[-1]["size"]
-        if any(size < position for position, _ in anchors.get(log, {}).values()):
+        if any(size < position for position, _ in wanted):
             raise Pending(
                 f"the {log} log's note of the publication waits for a checkpoint; "
                 "a relay signs one at its next seal: try again in a few seconds"
@@ -175,12 +160,15 @@ def note_publications(stores: Mapping[str, EventStore], plans: Any) -> int:
     return seen
 
 
-def _anchor(store: EventStore, stream: str, kind: str, published: str) -> tuple[int, dict]:
-    """(position, stored document) of the service's note of the publication ``published`` in
-    ``stream``: registration's record in the contest's stream, scoring's in a session's."""
+def _through_note(store: EventStore, stream: str, kind: str, published: str) -> list[tuple[int, dict]]:
+    """(position, stored document) of ``stream`` from version 1 through the service's note of
+    the publication ``published`` (``kind``: registration's record in the contest's stream,
+    scoring's note in a session's)."""
+    held = []
     for position, document in store.stored_stream(stream):
+        held.append((position, document))
         if document["type"] == kind and store.current_payload(document)["publication_event_id"] == published:
-            return position, document
+            return held
     raise Pending(f"{stream} holds no {kind} of the publication yet: try again in a few seconds")
 
 
