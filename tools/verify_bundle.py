@@ -858,16 +858,14 @@ def replay_contest(contest: list, stage: dict) -> tuple:
     groups = {g["group_id"]: g for g in stage["groups"]}
     judges, entries, changes, contestants, townships = {}, {}, {}, set(), {}
     first = min((e["payload"]["order"], e["payload"]["stage_id"]) for e in contest if e["type"] == "StageDefined")[1]
-    republished = {}  # correction id -> the stage whose recorded republication follows it
-    for event in contest:
-        if event["type"] == "StageResultsRecorded" and event["payload"].get("correction_id"):
-            republished[event["payload"]["correction_id"]] = event["payload"]["stage_id"]
-    # what each recorded result advanced: registration hears of a result and of each entry it
-    # advances on separate queues, so an EntryAdvanced may come before the record it follows
-    advancing = {}
-    for event in contest:
-        if event["type"] == "StageResultsRecorded":
-            advancing.setdefault(event["payload"]["stage_id"], set()).update(event["payload"].get("advanced") or [])
+    # what each recorded result advanced, and the correction each republication follows (by
+    # correction id: its stage): registration hears of a result and of each entry it advances on
+    # separate queues, so an EntryAdvanced may come before the record it follows
+    advancing, republished = {}, {}
+    for record in (e["payload"] for e in contest if e["type"] == "StageResultsRecorded"):
+        advancing.setdefault(record["stage_id"], set()).update(record.get("advanced") or [])
+        if record.get("correction_id"):
+            republished[record["correction_id"]] = record["stage_id"]
     scheduled, seated, drawn, sessions, seats = {}, {}, {}, {}, {}
     for event in contest:
         p, kind, where = event["payload"], event["type"], f"registration {event['type']} {event['event_id']}"
